@@ -1,0 +1,73 @@
+/**
+ * Every error the service can report, in one table: the stable `code` clients switch on, the
+ * HTTP status it travels with, and whether retrying the same request can succeed.
+ *
+ * HTTP errors carry `{ "error": { "code", "message", "retryable" } }`; WebSocket errors are an
+ * `error` frame with the same fields plus the client id of the frame they answer.
+ */
+
+export const ERRORS = {
+  // ---- malformed input (never retryable: the same bytes fail the same way) ----
+  invalid_json: { status: 400, retryable: false, message: 'Body is not valid JSON' },
+  validation_failed: { status: 400, retryable: false, message: 'A field is missing or has the wrong type' },
+  payload_too_large: { status: 413, retryable: false, message: 'Body or frame exceeds the size limit' },
+  unknown_frame_type: { status: 400, retryable: false, message: 'Frame type is not part of the protocol' },
+  invalid_phone: { status: 400, retryable: false, message: 'Not a valid phone number' },
+
+  // ---- authentication ----
+  unauthorized: { status: 401, retryable: false, message: 'A bearer token is required' },
+  token_invalid: { status: 401, retryable: false, message: 'Token is malformed or its signature is wrong' },
+  token_expired: { status: 401, retryable: false, message: 'Token has expired; log in again' },
+  device_revoked: { status: 401, retryable: false, message: 'This device was logged out' },
+  otp_invalid: { status: 401, retryable: false, message: 'Wrong code' },
+  otp_expired: { status: 401, retryable: false, message: 'Code expired or was never requested; request a new one' },
+  otp_attempts_exceeded: { status: 429, retryable: false, message: 'Too many wrong codes; request a new one' },
+  otp_rate_limited: { status: 429, retryable: true, message: 'Codes are requested too often; wait and retry' },
+
+  // ---- authorization / lookup ----
+  forbidden: { status: 403, retryable: false, message: 'Not allowed' },
+  not_found: { status: 404, retryable: false, message: 'No such resource' },
+  user_not_found: { status: 404, retryable: false, message: 'No such user' },
+  device_not_found: { status: 404, retryable: false, message: 'No such device of yours' },
+  recipient_not_found: { status: 404, retryable: false, message: 'The recipient does not exist' },
+  self_message: { status: 400, retryable: false, message: 'Sending a message to yourself is not supported' },
+
+  // ---- sync ----
+  invalid_ack: { status: 400, retryable: false, message: 'Acknowledged a sequence number that was never sent to this connection' },
+  cursor_expired: {
+    status: 410,
+    retryable: false,
+    message: 'Your cursor is older than the mailbox keeps; refetch history, delivery continues from the oldest kept entry',
+  },
+  replaced: { status: 409, retryable: false, message: 'Another connection of this device replaced this one' },
+
+  // ---- server side ----
+  rate_limited: { status: 429, retryable: true, message: 'Too many requests; slow down' },
+  unavailable: { status: 503, retryable: true, message: 'Temporarily unavailable; retry with backoff' },
+  internal: { status: 500, retryable: true, message: 'Internal error' },
+} as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+export const ERROR_CODES = Object.keys(ERRORS) as [ErrorCode, ...ErrorCode[]];
+
+/**
+ * WebSocket close codes the server uses (4000-4999 is the application range).
+ * Fatal ones mean "do not reconnect with the same token"; others mean "reconnect with backoff".
+ */
+export const CLOSE_CODES = {
+  /** Normal closure by either side. */
+  normal: 1000,
+  /** Server is going away (deploy, restart): reconnect and resume. */
+  going_away: 1001,
+  /** The token's device was revoked (logout): fatal, log in again. */
+  device_revoked: 4001,
+  /** A newer connection of the same device took over: do not reconnect automatically. */
+  replaced: 4002,
+  /** The client broke the protocol too often (e.g. a flood of invalid frames): reconnect with backoff. */
+  protocol_violation: 4003,
+} as const;
+
+export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];
+
+/** Close codes after which a client must not reconnect on its own. */
+export const FATAL_CLOSE_CODES: ReadonlySet<number> = new Set([CLOSE_CODES.device_revoked, CLOSE_CODES.replaced]);

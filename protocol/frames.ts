@@ -1,0 +1,229 @@
+/**
+ * WebSocket frames, both directions. Every frame is one JSON text message with a `type`
+ * discriminator. `parseClientFrame` is the only way the server reads a frame; `parseServerFrame`
+ * the only way a client does.
+ *
+ * Mailbox frames (`message`, `receipt`, `read_marker`) carry `seq`: the entry's position in the
+ * receiving user's mailbox. Seqs reach a connection contiguously (n, n+1, ...); a device acks
+ * the highest seq it has processed and resumes from it after a reconnect.
+ */
+import { z } from 'zod';
+import { ERROR_CODES } from './errors.ts';
+import { MAX_FRAME_BYTES } from './limits.ts';
+import {
+  ClientIdSchema,
+  MessageBodySchema,
+  MessageIdSchema,
+  MessageSchema,
+  SeqSchema,
+  UserIdSchema,
+  DeviceIdSchema,
+} from './messages.ts';
+
+// ---------------------------------------------------------------- client -> server
+
+/** Send a 1:1 message. Answered by `sent` (stored durably) or `error` with the same `id`. */
+export const SendFrameSchema = z.strictObject({
+  type: z.literal('send'),
+  /** Client-generated id; resending the same id never stores or delivers twice. */
+  id: ClientIdSchema,
+  to: UserIdSchema,
+  body: MessageBodySchema,
+});
+
+/** "I have processed every mailbox entry up to and including `upTo`." Drives delivered ticks. */
+export const AckFrameSchema = z.strictObject({
+  type: z.literal('ack'),
+  upTo: SeqSchema,
+});
+
+/** "I have read the messages from `peer` up to mailbox seq `upTo`." Drives read ticks. */
+export const ReadFrameSchema = z.strictObject({
+  type: z.literal('read'),
+  peer: UserIdSchema,
+  upTo: SeqSchema,
+});
+
+/** Ask the server to (re)send mailbox entries after `after` (gap repair). */
+export const ResumeFrameSchema = z.strictObject({
+  type: z.literal('resume'),
+  after: SeqSchema,
+});
+
+/** Heartbeat. Send exactly the string HEARTBEAT_PING so the runtime can answer without waking the object. */
+export const PingFrameSchema = z.strictObject({ type: z.literal('ping') });
+
+export const ClientFrameSchema = z.discriminatedUnion('type', [
+  SendFrameSchema,
+  AckFrameSchema,
+  ReadFrameSchema,
+  ResumeFrameSchema,
+  PingFrameSchema,
+]);
+export type ClientFrame = z.infer<typeof ClientFrameSchema>;
+export type SendFrame = z.infer<typeof SendFrameSchema>;
+export const CLIENT_FRAME_TYPES = ['send', 'ack', 'read', 'resume', 'ping'] as const;
+
+// ---------------------------------------------------------------- server -> client
+
+/** First frame on every connection. */
+export const HelloFrameSchema = z.strictObject({
+  type: z.literal('hello'),
+  userId: UserIdSchema,
+  deviceId: DeviceIdSchema,
+  /** The seq delivery starts after (your cursor, or the oldest kept entry if it expired). */
+  cursor: SeqSchema,
+  /** Highest seq in your mailbox right now; entries up to it follow unless you are caught up. */
+  head: SeqSchema,
+  serverTime: z.number().int(),
+});
+
+/** The message `id` (client id) was stored durably: one tick. Repeated verbatim for retries. */
+export const SentFrameSchema = z.strictObject({
+  type: z.literal('sent'),
+  id: ClientIdSchema,
+  messageId: MessageIdSchema,
+  to: UserIdSchema,
+  sentAt: z.number().int(),
+  /** True when this id had been stored before (a retry). */
+  duplicate: z.boolean(),
+});
+
+/** A mailbox entry holding a message, incoming or sent by another of your devices (multi-device). */
+export const MessageFrameSchema = z.strictObject({
+  type: z.literal('message'),
+  seq: SeqSchema,
+  message: MessageSchema,
+});
+
+/** A mailbox entry telling a sender that `by` received (`delivered`) or read (`read`) messages. */
+export const ReceiptFrameSchema = z.strictObject({
+  type: z.literal('receipt'),
+  seq: SeqSchema,
+  status: z.enum(['delivered', 'read']),
+  /** The recipient who received or read them. */
+  by: UserIdSchema,
+  messageIds: z.array(MessageIdSchema).min(1),
+  at: z.number().int(),
+});
+
+/** A mailbox entry telling your other devices that you read `peer`'s messages up to `upTo`. */
+export const ReadMarkerFrameSchema = z.strictObject({
+  type: z.literal('read_marker'),
+  seq: SeqSchema,
+  peer: UserIdSchema,
+  upTo: SeqSchema,
+  at: z.number().int(),
+});
+
+export const ErrorFrameSchema = z.strictObject({
+  type: z.literal('error'),
+  /** Client id of the `send` frame this answers, when there is one. */
+  id: ClientIdSchema.nullable(),
+  code: z.enum(ERROR_CODES),
+  message: z.string(),
+  retryable: z.boolean(),
+});
+
+export const PongFrameSchema = z.strictObject({ type: z.literal('pong') });
+
+export const MailboxFrameSchema = z.discriminatedUnion('type', [
+  MessageFrameSchema,
+  ReceiptFrameSchema,
+  ReadMarkerFrameSchema,
+]);
+export type MailboxFrame = z.infer<typeof MailboxFrameSchema>;
+
+export const ServerFrameSchema = z.discriminatedUnion('type', [
+  HelloFrameSchema,
+  SentFrameSchema,
+  MessageFrameSchema,
+  ReceiptFrameSchema,
+  ReadMarkerFrameSchema,
+  ErrorFrameSchema,
+  PongFrameSchema,
+]);
+export type ServerFrame = z.infer<typeof ServerFrameSchema>;
+export type HelloFrame = z.infer<typeof HelloFrameSchema>;
+export type SentFrame = z.infer<typeof SentFrameSchema>;
+export type MessageFrame = z.infer<typeof MessageFrameSchema>;
+export type ReceiptFrame = z.infer<typeof ReceiptFrameSchema>;
+export type ReadMarkerFrame = z.infer<typeof ReadMarkerFrameSchema>;
+export type ErrorFrame = z.infer<typeof ErrorFrameSchema>;
+
+// ---------------------------------------------------------------- parsing
+
+export type FrameParseError = {
+  code: 'invalid_json' | 'validation_failed' | 'unknown_frame_type' | 'payload_too_large';
+  message: string;
+  /** The `id` field of the frame if one could be read, so the error can name the send it answers. */
+  id: string | null;
+};
+
+export type ParseResult<T> = { ok: true; frame: T } | { ok: false; error: FrameParseError };
+
+const encoder = new TextEncoder();
+
+function readId(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null || !('id' in value)) return null;
+  const id = (value as { id: unknown }).id;
+  return typeof id === 'string' && ClientIdSchema.safeParse(id).success ? id : null;
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(frame)'}: ${issue.message}`)
+    .join('; ');
+}
+
+function parseFrame<T>(
+  raw: string | ArrayBuffer,
+  schema: z.ZodType<T>,
+  knownTypes: readonly string[],
+): ParseResult<T> {
+  if (typeof raw !== 'string') {
+    return { ok: false, error: { code: 'validation_failed', message: 'Frames are JSON text, not binary', id: null } };
+  }
+  // Cheap length check first; multi-byte characters can only make the byte count larger.
+  if (raw.length > MAX_FRAME_BYTES || encoder.encode(raw).byteLength > MAX_FRAME_BYTES) {
+    return { ok: false, error: { code: 'payload_too_large', message: `Frame exceeds ${MAX_FRAME_BYTES} bytes`, id: null } };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return { ok: false, error: { code: 'invalid_json', message: 'Frame is not valid JSON', id: null } };
+  }
+  const id = readId(value);
+  const type = typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
+  if (typeof type !== 'string' || !knownTypes.includes(type)) {
+    return {
+      ok: false,
+      error: { code: 'unknown_frame_type', message: `Unknown frame type ${JSON.stringify(type ?? null)}`, id },
+    };
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    return { ok: false, error: { code: 'validation_failed', message: describeIssues(result.error), id } };
+  }
+  return { ok: true, frame: result.data };
+}
+
+/**
+ * Parse and validate one frame received from a client.
+ *
+ * @example
+ * const result = parseClientFrame('{"type":"ack","upTo":7}');
+ * if (result.ok) handle(result.frame); else reply(result.error);
+ */
+export function parseClientFrame(raw: string | ArrayBuffer): ParseResult<ClientFrame> {
+  return parseFrame(raw, ClientFrameSchema, CLIENT_FRAME_TYPES);
+}
+
+const SERVER_FRAME_TYPES = ['hello', 'sent', 'message', 'receipt', 'read_marker', 'error', 'pong'] as const;
+
+/** Parse and validate one frame received from the server (used by the SDK). */
+export function parseServerFrame(raw: string | ArrayBuffer): ParseResult<ServerFrame> {
+  return parseFrame(raw, ServerFrameSchema, SERVER_FRAME_TYPES);
+}

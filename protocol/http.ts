@@ -1,0 +1,126 @@
+/**
+ * HTTP request and response bodies for every `/v1` endpoint. The server validates requests with
+ * these schemas (hono's validator) and the SDK validates responses with them.
+ */
+import { z } from 'zod';
+import { ERROR_CODES } from './errors.ts';
+import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, OTP_LENGTH } from './limits.ts';
+import { DeviceIdSchema, MessageSchema, MessageStatusSchema, SeqSchema, UserIdSchema } from './messages.ts';
+
+/** Every non-2xx response. */
+export const ErrorResponseSchema = z.strictObject({
+  error: z.strictObject({
+    code: z.enum(ERROR_CODES),
+    message: z.string(),
+    retryable: z.boolean(),
+  }),
+});
+export type ErrorResponse = z.infer<typeof ErrorResponseSchema>;
+
+/** Phone numbers are accepted in any common notation and normalised to E.164 by the server. */
+const PhoneInput = z.string().min(3).max(32);
+
+export const PlatformSchema = z.enum(['ios', 'android', 'web', 'desktop', 'cli', 'other']);
+
+// ---- POST /v1/auth/otp
+export const OtpRequestSchema = z.strictObject({ phone: PhoneInput });
+export const OtpResponseSchema = z.strictObject({
+  /** The number in E.164 form; use it for the verify call. */
+  phone: z.string(),
+  /** When the code stops working, ms since the epoch. */
+  expiresAt: z.number().int(),
+  /** Present only when the server runs the `dev` SMS provider (local development). */
+  devCode: z.string().optional(),
+});
+
+// ---- POST /v1/auth/verify
+export const VerifyRequestSchema = z.strictObject({
+  phone: PhoneInput,
+  code: z.string().regex(new RegExp(`^[0-9]{${OTP_LENGTH}}$`), `expected ${OTP_LENGTH} digits`),
+  deviceName: z.string().min(1).max(64).optional(),
+  platform: PlatformSchema.optional(),
+});
+export const SessionResponseSchema = z.strictObject({
+  /** Bearer token bound to this user and this device. */
+  token: z.string(),
+  userId: UserIdSchema,
+  deviceId: DeviceIdSchema,
+  /** Token expiry, ms since the epoch. */
+  expiresAt: z.number().int(),
+  /** True when this login created the account. */
+  newUser: z.boolean(),
+});
+
+// ---- profiles
+export const ProfileSchema = z.strictObject({
+  userId: UserIdSchema,
+  displayName: z.string(),
+  about: z.string(),
+  /** E.164. Present on your own profile and on lookups by phone number. */
+  phone: z.string().optional(),
+});
+export const ProfileUpdateSchema = z
+  .strictObject({
+    displayName: z.string().trim().min(1).max(64).optional(),
+    about: z.string().max(140).optional(),
+  })
+  .refine((v) => v.displayName !== undefined || v.about !== undefined, 'nothing to update');
+
+// ---- devices
+export const DeviceSchema = z.strictObject({
+  deviceId: DeviceIdSchema,
+  name: z.string(),
+  platform: PlatformSchema,
+  createdAt: z.number().int(),
+  lastSeenAt: z.number().int().nullable(),
+  /** True for the device whose token made this request. */
+  current: z.boolean(),
+});
+export const DeviceListSchema = z.strictObject({ devices: z.array(DeviceSchema) });
+
+// ---- GET /v1/conversations/:peerId/messages?before=&limit=
+export const HistoryQuerySchema = z.strictObject({
+  /** Return entries with mailbox seq strictly below this (omit for the newest page). */
+  before: z.coerce.number().pipe(SeqSchema).optional(),
+  limit: z.coerce.number().int().min(1).max(HISTORY_MAX_LIMIT).default(HISTORY_DEFAULT_LIMIT),
+});
+export const HistoryItemSchema = z.strictObject({
+  /** Position in *your* mailbox; pagination cursor. */
+  seq: SeqSchema,
+  message: MessageSchema,
+  /** For messages you sent: the recipient's furthest tick. For received ones: `delivered` or `read` (by you). */
+  status: MessageStatusSchema,
+});
+export const HistoryPageSchema = z.strictObject({
+  /** Newest first. */
+  messages: z.array(HistoryItemSchema),
+  /** Pass as `before` for the next (older) page; null when there is nothing older. */
+  nextBefore: SeqSchema.nullable(),
+});
+
+export type OtpRequest = z.infer<typeof OtpRequestSchema>;
+export type OtpResponse = z.infer<typeof OtpResponseSchema>;
+export type VerifyRequest = z.infer<typeof VerifyRequestSchema>;
+export type SessionResponse = z.infer<typeof SessionResponseSchema>;
+export type Profile = z.infer<typeof ProfileSchema>;
+export type ProfileUpdate = z.infer<typeof ProfileUpdateSchema>;
+export type Device = z.infer<typeof DeviceSchema>;
+export type Platform = z.infer<typeof PlatformSchema>;
+export type HistoryQuery = z.infer<typeof HistoryQuerySchema>;
+export type HistoryItem = z.infer<typeof HistoryItemSchema>;
+export type HistoryPage = z.infer<typeof HistoryPageSchema>;
+
+/** Paths, so server routes and SDK calls cannot drift apart. */
+export const PATHS = {
+  requestOtp: '/v1/auth/otp',
+  verifyOtp: '/v1/auth/verify',
+  logout: '/v1/auth/logout',
+  me: '/v1/me',
+  user: (userId: string) => `/v1/users/${encodeURIComponent(userId)}`,
+  userByPhone: (phone: string) => `/v1/users/by-phone/${encodeURIComponent(phone)}`,
+  devices: '/v1/devices',
+  device: (deviceId: string) => `/v1/devices/${encodeURIComponent(deviceId)}`,
+  history: (peerId: string) => `/v1/conversations/${encodeURIComponent(peerId)}/messages`,
+  connect: '/v1/connect',
+  health: '/v1/health',
+} as const;

@@ -1,0 +1,10 @@
+/**
+ * The wire protocol: every WebSocket frame and HTTP body, defined once with runtime validation.
+ * Imported by the Worker, the Durable Objects, the SDK and the clients; imports none of them.
+ * Documented for humans in docs/PROTOCOL.md.
+ */
+export * from './errors.ts';
+export * from './limits.ts';
+export * from './messages.ts';
+export * from './frames.ts';
+export * from './http.ts';

@@ -1,0 +1,37 @@
+/**
+ * Protocol limits and fixed strings shared by server and clients. Changing one is a protocol change.
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+/** Largest WebSocket text frame the server accepts, in bytes (UTF-8). */
+export const MAX_FRAME_BYTES = 64 * 1024;
+/** Largest JSON HTTP request body, in bytes. */
+export const MAX_HTTP_BODY_BYTES = 16 * 1024;
+/** Longest text message, in UTF-16 code units (as JavaScript counts string length). */
+export const MAX_TEXT_LENGTH = 16_384;
+/** Client-generated message ids: 1..64 characters of [A-Za-z0-9_-]. */
+export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** Server ids (users, devices, messages) are ULIDs: 26 Crockford base32 characters. */
+export const ULID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/** History page size bounds. */
+export const HISTORY_DEFAULT_LIMIT = 50;
+export const HISTORY_MAX_LIMIT = 200;
+
+/**
+ * Heartbeat. The client sends exactly HEARTBEAT_PING (byte for byte) every HEARTBEAT_INTERVAL_MS;
+ * the runtime answers HEARTBEAT_PONG without waking the Durable Object.
+ */
+export const HEARTBEAT_PING = '{"type":"ping"}';
+export const HEARTBEAT_PONG = '{"type":"pong"}';
+export const HEARTBEAT_INTERVAL_MS = 30_000;
+
+/**
+ * Flow control: the server sends at most this many mailbox entries to one connection beyond
+ * what that connection has acknowledged; the rest follow as acks arrive.
+ */
+export const DELIVERY_WINDOW = 1_000;
+
+/** One-time code length and lifetime. */
+export const OTP_LENGTH = 6;

@@ -1,0 +1,43 @@
+/**
+ * Two test projects:
+ * - `runtime`: inside workerd via the Cloudflare plugin (D1, Durable Objects, real bindings);
+ * - `node`: SDK unit tests and black-box end-to-end tests that start the real local server.
+ */
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        plugins: [
+          cloudflareTest(async () => ({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              bindings: { TEST_MIGRATIONS: await readD1Migrations(migrationsDir) },
+            },
+          })),
+        ],
+        test: {
+          name: 'runtime',
+          include: ['test/runtime/**/*.test.ts'],
+          setupFiles: ['./test/runtime/setup.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'node',
+          environment: 'node',
+          include: ['test/unit/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+          // e2e files each start a server; two cores, so keep files sequential.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});

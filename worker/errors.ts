@@ -1,0 +1,53 @@
+/**
+ * One error type for the whole API. Routes throw `ApiError`; `onError` turns it (and anything
+ * unexpected) into the documented `{ error: { code, message, retryable } }` body. Stacks never
+ * leave the server.
+ */
+import type { ErrorHandler } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { ERRORS, type ErrorCode, type ErrorResponse } from '../protocol/index.ts';
+
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly status: ContentfulStatusCode;
+
+  constructor(code: ErrorCode, message?: string) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'ApiError';
+    this.code = code;
+    this.status = ERRORS[code].status as ContentfulStatusCode;
+  }
+}
+
+/**
+ * The documented error body for a code.
+ *
+ * @example
+ * errorBody('user_not_found') // { error: { code: 'user_not_found', message: 'No such user', retryable: false } }
+ */
+export function errorBody(code: ErrorCode, message?: string): ErrorResponse {
+  return { error: { code, message: message ?? ERRORS[code].message, retryable: ERRORS[code].retryable } };
+}
+
+function codeForHttpStatus(status: number): ErrorCode {
+  if (status === 413) return 'payload_too_large';
+  if (status === 401) return 'unauthorized';
+  if (status === 403) return 'forbidden';
+  if (status === 404) return 'not_found';
+  if (status === 429) return 'rate_limited';
+  if (status >= 400 && status < 500) return 'validation_failed';
+  return 'internal';
+}
+
+export const onError: ErrorHandler = (err, c) => {
+  if (err instanceof ApiError) {
+    return c.json(errorBody(err.code, err.message), err.status);
+  }
+  if (err instanceof HTTPException) {
+    const code = codeForHttpStatus(err.status);
+    return c.json(errorBody(code), ERRORS[code].status as ContentfulStatusCode);
+  }
+  console.error('unhandled error', err);
+  return c.json(errorBody('internal'), 500);
+};

@@ -1,0 +1,45 @@
+/**
+ * The Worker: every HTTP route of the messenger, composed from small route modules.
+ * WebSocket upgrades on `/v1/connect` are handed to the caller's `UserMailbox` Durable Object.
+ */
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { MAX_HTTP_BODY_BYTES, PATHS } from '../protocol/index.ts';
+import type { AppEnv } from './app-env.ts';
+import { ApiError, onError } from './errors.ts';
+import { authRoutes } from './routes/auth.ts';
+import { connectRoutes } from './routes/connect.ts';
+import { conversationRoutes } from './routes/conversations.ts';
+import { deviceRoutes } from './routes/devices.ts';
+import { userRoutes } from './routes/users.ts';
+
+export { UserMailbox } from '../durable-objects/user-mailbox.ts';
+
+const app = new Hono<AppEnv>();
+
+app.onError(onError);
+app.notFound(() => {
+  throw new ApiError('not_found');
+});
+
+app.use('/v1/*', cors({ origin: '*', allowHeaders: ['Authorization', 'Content-Type'], maxAge: 600 }));
+app.use(
+  '/v1/*',
+  bodyLimit({
+    maxSize: MAX_HTTP_BODY_BYTES,
+    onError: () => {
+      throw new ApiError('payload_too_large', `Body exceeds ${MAX_HTTP_BODY_BYTES} bytes`);
+    },
+  }),
+);
+
+app.get(PATHS.health, (c) => c.json({ ok: true }));
+
+app.route('/', authRoutes);
+app.route('/', userRoutes);
+app.route('/', deviceRoutes);
+app.route('/', conversationRoutes);
+app.route('/', connectRoutes);
+
+export default app satisfies ExportedHandler<Env>;
