@@ -13,6 +13,7 @@ export const ERRORS = {
   payload_too_large: { status: 413, retryable: false, message: 'Body or frame exceeds the size limit' },
   unknown_frame_type: { status: 400, retryable: false, message: 'Frame type is not part of the protocol' },
   invalid_phone: { status: 400, retryable: false, message: 'Not a valid phone number' },
+  upgrade_required: { status: 426, retryable: false, message: 'This endpoint only accepts a WebSocket upgrade' },
 
   // ---- authentication ----
   unauthorized: { status: 401, retryable: false, message: 'A bearer token is required' },

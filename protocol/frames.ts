@@ -62,6 +62,9 @@ export const ClientFrameSchema = z.discriminatedUnion('type', [
 ]);
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
 export type SendFrame = z.infer<typeof SendFrameSchema>;
+export type AckFrame = z.infer<typeof AckFrameSchema>;
+export type ReadFrame = z.infer<typeof ReadFrameSchema>;
+export type ResumeFrame = z.infer<typeof ResumeFrameSchema>;
 export const CLIENT_FRAME_TYPES = ['send', 'ack', 'read', 'resume', 'ping'] as const;
 
 // ---------------------------------------------------------------- server -> client

@@ -78,6 +78,15 @@ export const DeviceSchema = z.strictObject({
 });
 export const DeviceListSchema = z.strictObject({ devices: z.array(DeviceSchema) });
 
+// ---- GET /v1/connect?token=&cursor= (WebSocket upgrade)
+export const ConnectQuerySchema = z.object({
+  /** The bearer token; browsers cannot set headers on a WebSocket, so it may travel here. */
+  token: z.string().optional(),
+  /** The highest mailbox seq this device has processed; omit to continue from the server's record. */
+  cursor: z.coerce.number().pipe(SeqSchema).optional(),
+});
+export type ConnectQuery = z.infer<typeof ConnectQuerySchema>;
+
 // ---- GET /v1/conversations/:peerId/messages?before=&limit=
 export const HistoryQuerySchema = z.strictObject({
   /** Return entries with mailbox seq strictly below this (omit for the newest page). */

@@ -8,6 +8,7 @@ import { cors } from 'hono/cors';
 import { MAX_HTTP_BODY_BYTES, PATHS } from '../protocol/index.ts';
 import type { AppEnv } from './app-env.ts';
 import { ApiError, onError } from './errors.ts';
+import { rejectMalformedJson } from './validate.ts';
 import { authRoutes } from './routes/auth.ts';
 import { connectRoutes } from './routes/connect.ts';
 import { conversationRoutes } from './routes/conversations.ts';
@@ -33,6 +34,7 @@ app.use(
     },
   }),
 );
+app.use('/v1/*', rejectMalformedJson);
 
 app.get(PATHS.health, (c) => c.json({ ok: true }));
 

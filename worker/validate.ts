@@ -2,6 +2,7 @@
  * Request validation: hono's `validator` driven by the protocol's zod schemas, so a bad body or
  * query becomes a typed `validation_failed` / `invalid_json` error and never reaches a handler.
  */
+import { createMiddleware } from 'hono/factory';
 import { validator } from 'hono/validator';
 import type { z } from 'zod';
 import { ApiError } from './errors.ts';
@@ -20,19 +21,39 @@ function describe(error: z.ZodError): string {
  * app.post('/v1/auth/otp', jsonBody(OtpRequestSchema), (c) => c.req.valid('json'))
  */
 export function jsonBody<S extends z.ZodType>(schema: S) {
-  return validator('json', async (_value, c) => {
-    // hono's own JSON parsing answers malformed bodies with a bare 400; parse here for a typed error.
-    let raw: unknown;
-    try {
-      raw = await c.req.raw.clone().json();
-    } catch {
-      throw new ApiError('invalid_json');
-    }
+  return validator('json', async (value, c) => {
+    // hono only parses bodies labelled JSON; parse unlabelled ones too rather than see `{}`.
+    // (Malformed JSON never gets here: `rejectMalformedJson` answers it first.)
+    const raw: unknown = isJsonContentType(c.req.header('Content-Type')) ? value : parseOrThrow(await c.req.text());
     const result = schema.safeParse(raw);
     if (!result.success) throw new ApiError('validation_failed', describe(result.error));
     return result.data as z.output<S>;
   });
 }
+
+function isJsonContentType(header: string | undefined): boolean {
+  return header !== undefined && /^application\/([\w.-]+\+)?json\s*(;|$)/i.test(header);
+}
+
+function parseOrThrow(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError('invalid_json');
+  }
+}
+
+/**
+ * Middleware: a request with a body must carry valid JSON, answered with a typed `invalid_json`
+ * error otherwise. hono caches the text it reads, so validators later parse it again for free.
+ */
+export const rejectMalformedJson = createMiddleware(async (c, next) => {
+  if (c.req.method === 'POST' || c.req.method === 'PUT' || c.req.method === 'PATCH') {
+    const text = await c.req.text();
+    if (text.length > 0) parseOrThrow(text);
+  }
+  await next();
+});
 
 /** Validate the query string against a schema. */
 export function query<S extends z.ZodType>(schema: S) {

@@ -1,0 +1,21 @@
+/**
+ * A typed failure inside the mailbox object, answered to the client as an `error` frame.
+ */
+import { ERRORS, type ErrorCode, type ErrorFrame } from '../../protocol/index.ts';
+
+export class FrameError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+  ) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'FrameError';
+  }
+}
+
+/** The error frame for a failure; anything that is not a FrameError is reported as retryable `unavailable`. */
+export function errorFrame(id: string | null, error: unknown): ErrorFrame {
+  const code: ErrorCode = error instanceof FrameError ? error.code : 'unavailable';
+  const message = error instanceof FrameError ? error.message : ERRORS.unavailable.message;
+  return { type: 'error', id, code, message, retryable: ERRORS[code].retryable };
+}

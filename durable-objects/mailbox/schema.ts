@@ -1,0 +1,56 @@
+/**
+ * The user's Durable Object SQLite schema, versioned by a `schema_version` row in `meta` so that
+ * a deployed object upgrades itself in place the first time new code wakes it.
+ */
+
+const MIGRATIONS: readonly string[] = [
+  // v1: the mailbox (ordered sync log), message history, device cursors, receipt relay outbox.
+  `
+  CREATE TABLE mailbox (
+    seq        INTEGER PRIMARY KEY,            -- assigned head+1, never reused
+    kind       TEXT    NOT NULL,               -- 'message' | 'receipt' | 'read_marker'
+    frame      TEXT    NOT NULL,               -- the server frame, serialised once, seq included
+    created_at INTEGER NOT NULL                -- ms; retention is measured from it
+  );
+  CREATE INDEX mailbox_created_at ON mailbox (created_at);
+
+  CREATE TABLE messages (
+    id         TEXT    PRIMARY KEY,            -- server message id, the same in both mailboxes
+    peer       TEXT    NOT NULL,               -- the other party of the conversation
+    outgoing   INTEGER NOT NULL,               -- 1 = this user sent it
+    sender     TEXT    NOT NULL,
+    client_id  TEXT    NOT NULL,
+    seq        INTEGER NOT NULL,               -- its entry in this user's mailbox
+    status     INTEGER NOT NULL,               -- STATUS_RANK: 1 sent, 2 delivered, 3 read
+    message    TEXT    NOT NULL                -- the Message as JSON
+  );
+  CREATE UNIQUE INDEX messages_idempotency ON messages (sender, client_id);
+  CREATE INDEX messages_conversation ON messages (peer, seq);
+  CREATE INDEX messages_seq ON messages (seq);
+
+  CREATE TABLE devices (
+    device_id    TEXT    PRIMARY KEY,
+    acked        INTEGER NOT NULL,             -- highest seq this device acknowledged
+    last_seen_at INTEGER NOT NULL
+  );
+
+  CREATE TABLE receipt_outbox (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    peer        TEXT    NOT NULL,              -- the sender to tell
+    status      TEXT    NOT NULL,              -- 'delivered' | 'read'
+    message_ids TEXT    NOT NULL,              -- JSON array
+    at          INTEGER NOT NULL
+  );
+  `,
+];
+
+/** Bring the object's database to the newest schema. Runs inside blockConcurrencyWhile. */
+export function migrate(sql: SqlStorage): void {
+  // `meta` holds small counters (schema_version, pruned_through); it predates every migration.
+  sql.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)');
+  const row = sql.exec<{ value: number }>("SELECT value FROM meta WHERE key = 'schema_version'").toArray()[0];
+  for (let v = row?.value ?? 0; v < MIGRATIONS.length; v++) {
+    sql.exec(MIGRATIONS[v]!);
+    sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", v + 1);
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * The mailbox store: one user's ordered sync log (`mailbox`), message history (`messages`) and
+ * per-device cursors, on the Durable Object's SQLite. Every method is synchronous, so a batch of
+ * calls made without an `await` in between commits together (one fsync for the whole batch).
+ *
+ * Sequence numbers are assigned here and only here: head+1, never reused, even after pruning.
+ */
+import {
+  STATUS_RANK,
+  type MailboxFrame,
+  type Message,
+  type MessageStatus,
+  type HistoryItem,
+} from '../../protocol/index.ts';
+
+/** A mailbox frame before it has a position: the store adds `seq`. */
+export type MailboxEntry = MailboxFrame extends infer F ? (F extends { seq: number } ? Omit<F, 'seq'> : never) : never;
+
+/** A stored entry ready to send: the JSON text already contains its seq. */
+export type StoredEntry = { seq: number; text: string };
+
+export type StoredMessage = { id: string; sentAt: number; duplicate: boolean };
+
+export class MailboxStore {
+  #head: number;
+  #prunedThrough: number;
+
+  constructor(private readonly sql: SqlStorage) {
+    this.#prunedThrough = this.#meta('pruned_through');
+    const max = sql.exec<{ seq: number | null }>('SELECT max(seq) AS seq FROM mailbox').one().seq;
+    this.#head = Math.max(max ?? 0, this.#prunedThrough);
+  }
+
+  /** Highest seq ever assigned. */
+  get head(): number {
+    return this.#head;
+  }
+
+  /** Entries with seq <= this were removed by retention; a cursor below it has a hole. */
+  get prunedThrough(): number {
+    return this.#prunedThrough;
+  }
+
+  /** Append one entry; returns it with its new seq and serialised frame. */
+  append(entry: MailboxEntry, now: number): StoredEntry {
+    const seq = this.#head + 1;
+    // `seq` goes right after `type` so frames read naturally in logs and docs.
+    const { type, ...rest } = entry;
+    const text = JSON.stringify({ type, seq, ...rest });
+    this.sql.exec('INSERT INTO mailbox (seq, kind, frame, created_at) VALUES (?, ?, ?, ?)', seq, type, text, now);
+    this.#head = seq;
+    return { seq, text };
+  }
+
+  /** Entries with after < seq <= after+limit, in order. */
+  range(after: number, limit: number): StoredEntry[] {
+    return this.sql
+      .exec<{ seq: number; frame: string }>(
+        'SELECT seq, frame FROM mailbox WHERE seq > ? ORDER BY seq LIMIT ?',
+        after,
+        limit,
+      )
+      .toArray()
+      .map((row) => ({ seq: row.seq, text: row.frame }));
+  }
+
+  /** Seq of the oldest kept entry's creation time, for scheduling expiry; null when empty. */
+  oldestCreatedAt(): number | null {
+    return this.sql.exec<{ at: number | null }>('SELECT min(created_at) AS at FROM mailbox').one().at;
+  }
+
+  /** Remove entries created before `cutoff`; returns how many. */
+  pruneBefore(cutoff: number): number {
+    const removed = this.sql
+      .exec<{ seq: number }>('DELETE FROM mailbox WHERE created_at < ? RETURNING seq', cutoff)
+      .toArray();
+    if (removed.length === 0) return 0;
+    const highest = Math.max(...removed.map((r) => r.seq));
+    if (highest > this.#prunedThrough) {
+      this.#prunedThrough = highest;
+      this.#setMeta('pruned_through', highest);
+    }
+    return removed.length;
+  }
+
+  /** Number of entries currently kept (the mailbox depth metric). */
+  depth(): number {
+    return this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM mailbox').one().n;
+  }
+
+  // ------------------------------------------------------------------ messages
+
+  /** The stored message a sender already sent with this client id, if any (idempotency). */
+  findBySenderClientId(sender: string, clientId: string): { message: Message; seq: number } | null {
+    const row = this.sql
+      .exec<{ message: string; seq: number }>(
+        'SELECT message, seq FROM messages WHERE sender = ? AND client_id = ?',
+        sender,
+        clientId,
+      )
+      .toArray()[0];
+    return row ? { message: JSON.parse(row.message) as Message, seq: row.seq } : null;
+  }
+
+  /**
+   * Record a message in this user's history and mailbox (incoming, or the sender's own copy),
+   * unless this sender already stored this client id. Returns the stored identity either way.
+   */
+  recordMessage(message: Message, outgoing: boolean, now: number): { stored: StoredMessage; entry: StoredEntry | null } {
+    const existing = this.findBySenderClientId(message.from, message.clientId);
+    if (existing) {
+      return { stored: { id: existing.message.id, sentAt: existing.message.sentAt, duplicate: true }, entry: null };
+    }
+    const entry = this.append({ type: 'message', message }, now);
+    this.sql.exec(
+      `INSERT INTO messages (id, peer, outgoing, sender, client_id, seq, status, message)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      message.id,
+      outgoing ? message.to : message.from,
+      outgoing ? 1 : 0,
+      message.from,
+      message.clientId,
+      entry.seq,
+      STATUS_RANK.sent,
+      JSON.stringify(message),
+    );
+    return { stored: { id: message.id, sentAt: message.sentAt, duplicate: false }, entry };
+  }
+
+  /**
+   * Mark incoming messages with after < seq <= upTo as delivered; returns them grouped by sender.
+   */
+  markDelivered(after: number, upTo: number): Map<string, string[]> {
+    const rows = this.sql
+      .exec<{ id: string; sender: string; seq: number }>(
+        `UPDATE messages SET status = ? WHERE seq > ? AND seq <= ? AND outgoing = 0 AND status < ?
+         RETURNING id, sender, seq`,
+        STATUS_RANK.delivered,
+        after,
+        upTo,
+        STATUS_RANK.delivered,
+      )
+      .toArray()
+      .sort((a, b) => a.seq - b.seq);
+    return groupBy(rows, (r) => r.sender, (r) => r.id);
+  }
+
+  /** Mark incoming messages from `peer` with seq <= upTo as read; returns their ids (seq order). */
+  markRead(peer: string, upTo: number): string[] {
+    return this.sql
+      .exec<{ id: string; seq: number }>(
+        `UPDATE messages SET status = ? WHERE peer = ? AND outgoing = 0 AND seq <= ? AND status < ?
+         RETURNING id, seq`,
+        STATUS_RANK.read,
+        peer,
+        upTo,
+        STATUS_RANK.read,
+      )
+      .toArray()
+      .sort((a, b) => a.seq - b.seq)
+      .map((r) => r.id);
+  }
+
+  /**
+   * Advance the status of messages this user sent to `peer`; returns the ids that moved forward
+   * (a repeated or late receipt moves nothing).
+   */
+  advanceOutgoing(peer: string, ids: readonly string[], status: Exclude<MessageStatus, 'sent'>): string[] {
+    if (ids.length === 0) return [];
+    const rank = STATUS_RANK[status];
+    return this.sql
+      .exec<{ id: string; seq: number }>(
+        `UPDATE messages SET status = ?
+         WHERE id IN (SELECT value FROM json_each(?)) AND peer = ? AND outgoing = 1 AND status < ?
+         RETURNING id, seq`,
+        rank,
+        JSON.stringify(ids),
+        peer,
+        rank,
+      )
+      .toArray()
+      .sort((a, b) => a.seq - b.seq)
+      .map((r) => r.id);
+  }
+
+  /** A page of the conversation with `peer`, newest first, strictly below `before`. */
+  history(peer: string, before: number | undefined, limit: number): { items: HistoryItem[]; nextBefore: number | null } {
+    const rows = this.sql
+      .exec<{ seq: number; message: string; status: number; outgoing: number }>(
+        `SELECT seq, message, status, outgoing FROM messages
+         WHERE peer = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+        peer,
+        before ?? Number.MAX_SAFE_INTEGER,
+        limit + 1,
+      )
+      .toArray();
+    const page = rows.slice(0, limit);
+    const items = page.map((row) => ({
+      seq: row.seq,
+      message: JSON.parse(row.message) as Message,
+      status: statusName(row.status, row.outgoing === 1),
+    }));
+    return { items, nextBefore: rows.length > limit ? page[page.length - 1]!.seq : null };
+  }
+
+  // ------------------------------------------------------------------ device cursors
+
+  /** The stored cursor of a device, or null for a device this mailbox has never seen. */
+  deviceCursor(deviceId: string): number | null {
+    const row = this.sql.exec<{ acked: number }>('SELECT acked FROM devices WHERE device_id = ?', deviceId).toArray()[0];
+    return row ? row.acked : null;
+  }
+
+  /** Highest seq any device acknowledged: everything above it has reached no device yet. */
+  deliveredWatermark(): number {
+    return this.sql.exec<{ acked: number | null }>('SELECT max(acked) AS acked FROM devices').one().acked ?? 0;
+  }
+
+  /** Record a device's acknowledged cursor (never moves backwards). */
+  saveDeviceCursor(deviceId: string, acked: number, now: number): void {
+    this.sql.exec(
+      `INSERT INTO devices (device_id, acked, last_seen_at) VALUES (?, ?, ?)
+       ON CONFLICT (device_id) DO UPDATE SET acked = max(acked, excluded.acked), last_seen_at = excluded.last_seen_at`,
+      deviceId,
+      acked,
+      now,
+    );
+  }
+
+  forgetDevice(deviceId: string): void {
+    this.sql.exec('DELETE FROM devices WHERE device_id = ?', deviceId);
+  }
+
+  // ------------------------------------------------------------------ meta
+
+  #meta(key: string): number {
+    return this.sql.exec<{ value: number }>('SELECT value FROM meta WHERE key = ?', key).toArray()[0]?.value ?? 0;
+  }
+
+  #setMeta(key: string, value: number): void {
+    this.sql.exec('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)', key, value);
+  }
+}
+
+function statusName(rank: number, outgoing: boolean): MessageStatus {
+  if (rank >= STATUS_RANK.read) return 'read';
+  if (rank >= STATUS_RANK.delivered || !outgoing) return 'delivered';
+  return 'sent';
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string, value: (item: T) => string): Map<string, string[]> {
+  const groups = new Map<string, string[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = groups.get(k);
+    if (list) list.push(value(item));
+    else groups.set(k, [value(item)]);
+  }
+  return groups;
+}

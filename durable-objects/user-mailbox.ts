@@ -1,0 +1,353 @@
+/**
+ * UserMailbox: the Durable Object of one user. It holds the user's device WebSockets
+ * (Hibernation API), the user's ordered mailbox and history, and delivery state. It only adapts
+ * lifecycle hooks and RPC entry points; the mailbox logic lives in ./mailbox/.
+ *
+ * Path of a 1:1 message: device -> sender's object (`send` frame) -> recipient's object
+ * (`deliver` RPC, stored) -> sender's object stores its copy -> `sent` to the device. The
+ * recipient's devices ack, which becomes a `delivered` receipt back to the sender's object.
+ */
+import { DurableObject } from 'cloudflare:workers';
+import { ulid } from 'ulid';
+import {
+  CLOSE_CODES,
+  HEARTBEAT_PING,
+  HEARTBEAT_PONG,
+  parseClientFrame,
+  type AckFrame,
+  type HistoryPage,
+  type Message,
+  type ReadFrame,
+  type ResumeFrame,
+  type SendFrame,
+  type SentFrame,
+} from '../protocol/index.ts';
+import { userExists } from '../worker/db/accounts.ts';
+import { mailboxOf } from '../worker/mailboxes.ts';
+import { Connections, type ConnectionState } from './mailbox/connections.ts';
+import { Dispatcher } from './mailbox/dispatch.ts';
+import { FrameError, errorFrame } from './mailbox/frame-error.ts';
+import { ReceiptRelay, type Receipt } from './mailbox/receipts.ts';
+import { migrate } from './mailbox/schema.ts';
+import { MailboxStore, type StoredEntry, type StoredMessage } from './mailbox/store.ts';
+
+/** Headers the Worker sets when it hands an authenticated WebSocket upgrade to the object. */
+export const CONNECT_HEADERS = {
+  user: 'X-Mailbox-User',
+  device: 'X-Mailbox-Device',
+  cursor: 'X-Mailbox-Cursor',
+} as const;
+
+const DAY_MS = 86_400_000;
+/** How soon the alarm retries receipts that could not be relayed. */
+const RECEIPT_RETRY_MS = 5_000;
+
+export class UserMailbox extends DurableObject<Env> {
+  readonly #store: MailboxStore;
+  readonly #connections: Connections;
+  readonly #dispatcher: Dispatcher;
+  readonly #receipts: ReceiptRelay;
+  /** Recipients known to exist (users are never deleted), so D1 is asked once per peer. */
+  readonly #knownUsers = new Set<string>();
+  /** Sends in progress by client id, so concurrent retries of one id share one outcome. */
+  readonly #inFlight = new Map<string, Promise<StoredMessage>>();
+  readonly #retentionMs: number;
+  /** Whether an alarm is known to be scheduled, so publishing does not read storage each time. */
+  #alarmSet = false;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    migrate(ctx.storage.sql);
+    this.#store = new MailboxStore(ctx.storage.sql);
+    this.#connections = new Connections(ctx);
+    this.#dispatcher = new Dispatcher((to, messages) => this.#deliverTo(to, messages));
+    this.#receipts = new ReceiptRelay(ctx.storage.sql, (r) => this.#applyAtSender(r));
+    this.#retentionMs = Math.max(1, Number(env.MAILBOX_RETENTION_DAYS) || 30) * DAY_MS;
+    // Answered by the runtime itself: heartbeats never wake a hibernated object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT_PING, HEARTBEAT_PONG));
+  }
+
+  // ------------------------------------------------------------------ connection lifecycle
+
+  override async fetch(request: Request): Promise<Response> {
+    const userId = request.headers.get(CONNECT_HEADERS.user);
+    const deviceId = request.headers.get(CONNECT_HEADERS.device);
+    if (request.headers.get('Upgrade') !== 'websocket' || !userId || !deviceId) {
+      return new Response('expected an authenticated WebSocket upgrade from the Worker', { status: 400 });
+    }
+    const now = Date.now();
+    const requested = request.headers.get(CONNECT_HEADERS.cursor);
+    const { 0: client, 1: server } = new WebSocketPair();
+
+    // A second connection of the same device replaces the first.
+    this.#connections.closeDevice(deviceId, CLOSE_CODES.replaced, 'replaced by a newer connection');
+
+    const asked = requested === null ? NaN : Number(requested);
+    let cursor = Number.isSafeInteger(asked) && asked >= 0 ? Math.min(asked, this.#store.head) : this.#startingCursor(deviceId);
+    const expired = cursor < this.#store.prunedThrough;
+    if (expired) cursor = this.#store.prunedThrough;
+
+    const state: ConnectionState = { userId, deviceId, acked: cursor, sent: cursor, connectedAt: now };
+    this.#connections.accept(server, state);
+    this.#connections.sendDirect(server, {
+      type: 'hello',
+      userId,
+      deviceId,
+      cursor,
+      head: this.#store.head,
+      serverTime: now,
+    });
+    if (expired) this.#connections.sendDirect(server, errorFrame(null, new FrameError('cursor_expired')));
+    // Reconnecting with a cursor is an acknowledgement of everything up to it.
+    this.#acknowledge(deviceId, cursor, now);
+    this.#connections.refill(server, this.#store);
+    void this.#flushReceipts();
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+    const state = this.#connections.state(ws);
+    if (!state) return;
+    const parsed = parseClientFrame(raw);
+    if (!parsed.ok) {
+      const { code, message, id } = parsed.error;
+      this.#connections.sendDirect(ws, errorFrame(id, new FrameError(code, message)));
+      return;
+    }
+    const frame = parsed.frame;
+    try {
+      switch (frame.type) {
+        case 'send':
+          return await this.#onSend(ws, state, frame);
+        case 'ack':
+          return this.#onAck(ws, state, frame);
+        case 'read':
+          return this.#onRead(frame);
+        case 'resume':
+          return this.#onResume(ws, state, frame);
+        case 'ping':
+          // Only a byte-exact ping is auto-answered; answer variants here.
+          return this.#connections.sendDirect(ws, { type: 'pong' });
+      }
+    } catch (error) {
+      if (!(error instanceof FrameError)) console.error('frame handling failed', error);
+      this.#connections.sendDirect(ws, errorFrame(frame.type === 'send' ? frame.id : null, error));
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    const state = this.#connections.state(ws);
+    if (state) this.#store.saveDeviceCursor(state.deviceId, state.acked, Date.now());
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, 'closing');
+    } catch {
+      // The runtime may already have completed the close handshake.
+    }
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    await this.webSocketClose(ws, 1006);
+  }
+
+  // ------------------------------------------------------------------ frames
+
+  async #onSend(ws: WebSocket, state: ConnectionState, frame: SendFrame): Promise<void> {
+    if (frame.to === state.userId) throw new FrameError('self_message');
+    const key = frame.id;
+    const known = this.#store.findBySenderClientId(state.userId, frame.id);
+    let stored: StoredMessage;
+    if (known) {
+      stored = { id: known.message.id, sentAt: known.message.sentAt, duplicate: true };
+    } else {
+      let pending = this.#inFlight.get(key);
+      const first = pending === undefined;
+      if (!pending) {
+        pending = this.#sendNew(state, frame).finally(() => this.#inFlight.delete(key));
+        this.#inFlight.set(key, pending);
+      }
+      stored = await pending;
+      if (!first) stored = { ...stored, duplicate: true };
+    }
+    const sent: SentFrame = {
+      type: 'sent',
+      id: frame.id,
+      messageId: stored.id,
+      to: frame.to,
+      sentAt: stored.sentAt,
+      duplicate: stored.duplicate,
+    };
+    this.#connections.sendDirect(ws, sent);
+  }
+
+  /** Store at the recipient first (that is what "sent" promises), then keep our own copy. */
+  async #sendNew(state: ConnectionState, frame: SendFrame): Promise<StoredMessage> {
+    const message: Message = {
+      id: ulid(),
+      clientId: frame.id,
+      from: state.userId,
+      fromDevice: state.deviceId,
+      to: frame.to,
+      sentAt: Date.now(),
+      body: frame.body,
+    };
+    const atRecipient = await this.#dispatcher.submit(message);
+    // The recipient may already hold this id from an earlier attempt: keep its identity.
+    const copy: Message = { ...message, id: atRecipient.id, sentAt: atRecipient.sentAt };
+    const { entry } = this.#store.recordMessage(copy, true, Date.now());
+    if (entry) this.#publish([entry]);
+    return atRecipient;
+  }
+
+  #onAck(ws: WebSocket, state: ConnectionState, frame: AckFrame): void {
+    if (frame.upTo > state.sent) {
+      throw new FrameError('invalid_ack', `Acked ${frame.upTo} but only ${state.sent} was sent on this connection`);
+    }
+    if (frame.upTo <= state.acked) return;
+    this.#connections.save(ws, { ...state, acked: frame.upTo });
+    this.#acknowledge(state.deviceId, frame.upTo, Date.now());
+    this.#connections.refill(ws, this.#store);
+    void this.#flushReceipts();
+  }
+
+  /** Gap repair: rewind this connection to `after` and send from there again. */
+  #onResume(ws: WebSocket, state: ConnectionState, frame: ResumeFrame): void {
+    if (frame.after > state.sent) {
+      throw new FrameError('invalid_ack', `Cannot resume after ${frame.after}: only ${state.sent} was sent`);
+    }
+    let after = frame.after;
+    if (after < this.#store.prunedThrough) {
+      this.#connections.sendDirect(ws, errorFrame(null, new FrameError('cursor_expired')));
+      after = this.#store.prunedThrough;
+    }
+    this.#connections.save(ws, { ...state, acked: Math.min(state.acked, after), sent: after });
+    this.#connections.refill(ws, this.#store);
+  }
+
+  #onRead(frame: ReadFrame): void {
+    const now = Date.now();
+    const upTo = Math.min(frame.upTo, this.#store.head);
+    const ids = this.#store.markRead(frame.peer, upTo);
+    if (ids.length === 0) return;
+    this.#receipts.enqueue([{ peer: frame.peer, status: 'read', messageIds: ids, at: now }]);
+    // The user's other devices learn the conversation was read (multi-device).
+    this.#publish([this.#store.append({ type: 'read_marker', peer: frame.peer, upTo, at: now }, now)]);
+    void this.#flushReceipts();
+  }
+
+  /**
+   * Record a device's progress. Incoming messages it covers become "delivered", and their
+   * senders are told through the receipt relay (same commit as the status change).
+   */
+  #acknowledge(deviceId: string, upTo: number, now: number): void {
+    const before = this.#store.deliveredWatermark();
+    this.#store.saveDeviceCursor(deviceId, upTo, now);
+    if (upTo <= before) return;
+    const delivered = this.#store.markDelivered(before, upTo);
+    const receipts: Receipt[] = [];
+    for (const [peer, messageIds] of delivered) receipts.push({ peer, status: 'delivered', messageIds, at: now });
+    this.#receipts.enqueue(receipts);
+  }
+
+  /** Where a device starts: its saved cursor, or for a new device whatever no device has yet. */
+  #startingCursor(deviceId: string): number {
+    return this.#store.deviceCursor(deviceId) ?? this.#store.deliveredWatermark();
+  }
+
+  /** Send new entries to live connections and make sure retention will expire them. */
+  #publish(entries: StoredEntry[]): void {
+    this.#connections.pushLive(entries);
+    void this.#ensureAlarm();
+  }
+
+  // ------------------------------------------------------------------ RPC (called by other objects and the Worker)
+
+  /**
+   * Store messages sent to this user (in order) and push them to connected devices.
+   * Idempotent per (sender, client id). Resolves after the write is durable.
+   */
+  async deliver(messages: Message[]): Promise<StoredMessage[]> {
+    const now = Date.now();
+    const entries: StoredEntry[] = [];
+    const results = messages.map((message) => {
+      const { stored, entry } = this.#store.recordMessage(message, false, now);
+      if (entry) entries.push(entry);
+      return stored;
+    });
+    this.#publish(entries);
+    return results;
+  }
+
+  /** Apply a delivered/read receipt from `by` to messages this user sent. Idempotent. */
+  async applyReceipts(by: string, status: 'delivered' | 'read', messageIds: string[], at: number): Promise<void> {
+    const advanced = this.#store.advanceOutgoing(by, messageIds, status);
+    if (advanced.length === 0) return;
+    this.#publish([this.#store.append({ type: 'receipt', status, by, messageIds: advanced, at }, Date.now())]);
+  }
+
+  /** A page of this user's conversation with `peer`, newest first. */
+  async history(peer: string, before: number | undefined, limit: number): Promise<HistoryPage> {
+    const { items, nextBefore } = this.#store.history(peer, before, limit);
+    return { messages: items, nextBefore };
+  }
+
+  /** A device logged out or was revoked: close its socket, forget its cursor. */
+  async revokeDevice(deviceId: string): Promise<void> {
+    this.#connections.closeDevice(deviceId, CLOSE_CODES.device_revoked, 'device revoked');
+    this.#store.forgetDevice(deviceId);
+  }
+
+  /** Health figures for this mailbox. */
+  async stats(): Promise<{ head: number; depth: number; connections: number; pendingReceipts: number }> {
+    return {
+      head: this.#store.head,
+      depth: this.#store.depth(),
+      connections: this.#connections.all().length,
+      pendingReceipts: this.#receipts.pending(),
+    };
+  }
+
+  // ------------------------------------------------------------------ alarm: retention and retries
+
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    this.#store.pruneBefore(now - this.#retentionMs);
+    const allSent = await this.#receipts.flush();
+    await this.#scheduleAlarm(allSent ? null : now + RECEIPT_RETRY_MS);
+  }
+
+  async #ensureAlarm(): Promise<void> {
+    if (this.#alarmSet) return;
+    this.#alarmSet = true;
+    if ((await this.ctx.storage.getAlarm()) === null) await this.#scheduleAlarm(null);
+  }
+
+  /** Next alarm: the earliest of the oldest entry's expiry and a requested retry. */
+  async #scheduleAlarm(retryAt: number | null): Promise<void> {
+    const oldest = this.#store.oldestCreatedAt();
+    const expiry = oldest === null ? null : oldest + this.#retentionMs;
+    const next = [expiry, retryAt].filter((t): t is number => t !== null);
+    this.#alarmSet = next.length > 0;
+    if (next.length > 0) await this.ctx.storage.setAlarm(Math.min(...next));
+  }
+
+  // ------------------------------------------------------------------ outgoing calls
+
+  async #deliverTo(recipient: string, messages: Message[]): Promise<StoredMessage[]> {
+    if (!this.#knownUsers.has(recipient)) {
+      if (!(await userExists(this.env.DB, recipient))) throw new FrameError('recipient_not_found');
+      this.#knownUsers.add(recipient);
+    }
+    return mailboxOf(this.env, recipient).deliver(messages);
+  }
+
+  async #applyAtSender(receipt: Receipt): Promise<void> {
+    const self = this.ctx.id.name;
+    if (!self) throw new Error('mailbox object was not addressed by user id');
+    await mailboxOf(this.env, receipt.peer).applyReceipts(self, receipt.status, receipt.messageIds, receipt.at);
+  }
+
+  async #flushReceipts(): Promise<void> {
+    if (!(await this.#receipts.flush())) await this.#scheduleAlarm(Date.now() + RECEIPT_RETRY_MS);
+  }
+}
+

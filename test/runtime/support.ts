@@ -1,0 +1,144 @@
+/**
+ * Helpers for runtime tests: sign users up through the real HTTP API and open real WebSockets
+ * through the Worker, with a frame inbox that waits for what a test expects.
+ */
+import { SELF } from 'cloudflare:test';
+import {
+  parseServerFrame,
+  PATHS,
+  type ClientFrame,
+  type ServerFrame,
+  type SessionResponse,
+} from '../../protocol/index.ts';
+
+export const BASE = 'http://messenger.test';
+
+let phoneCounter = Math.floor(Math.random() * 50_000_000);
+
+/** A fresh valid phone number per call (German mobile numbers, +49 151 and eight digits). */
+export function nextPhone(): string {
+  phoneCounter += 1;
+  return `+49151${String(phoneCounter).padStart(8, '0')}`;
+}
+
+export async function api(path: string, init: RequestInit & { token?: string } = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (init.token) headers.set('Authorization', `Bearer ${init.token}`);
+  if (init.body && !headers.has('Content-Type')) headers.set('Content-Type', 'application/json');
+  return SELF.fetch(`${BASE}${path}`, { ...init, headers });
+}
+
+/** Log in through OTP (dev provider) and return the session. */
+export async function login(phone: string, deviceName = 'test'): Promise<SessionResponse> {
+  const otp = await api(PATHS.requestOtp, { method: 'POST', body: JSON.stringify({ phone }) });
+  if (otp.status !== 200) throw new Error(`otp request failed: ${otp.status} ${await otp.text()}`);
+  const { devCode, phone: e164 } = (await otp.json()) as { devCode: string; phone: string };
+  const verify = await api(PATHS.verifyOtp, {
+    method: 'POST',
+    body: JSON.stringify({ phone: e164, code: devCode, deviceName }),
+  });
+  if (verify.status !== 200) throw new Error(`verify failed: ${verify.status} ${await verify.text()}`);
+  return (await verify.json()) as SessionResponse;
+}
+
+export class TestSocket {
+  readonly frames: ServerFrame[] = [];
+  closed: { code: number; reason: string } | null = null;
+  #waiters: Array<() => void> = [];
+
+  constructor(readonly ws: WebSocket) {
+    ws.addEventListener('message', (event) => {
+      const parsed = parseServerFrame(event.data as string);
+      if (!parsed.ok) throw new Error(`server sent an invalid frame: ${parsed.error.message}: ${String(event.data)}`);
+      this.frames.push(parsed.frame);
+      this.#wake();
+    });
+    ws.addEventListener('close', (event) => {
+      this.closed = { code: event.code, reason: event.reason };
+      this.#wake();
+    });
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+
+  send(frame: ClientFrame | string): void {
+    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  /** Wait until `count` frames match, return them. */
+  async waitFor<T extends ServerFrame>(
+    predicate: (frame: ServerFrame) => frame is T,
+    count = 1,
+    timeoutMs = 3_000,
+  ): Promise<T[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.frames.filter(predicate);
+      if (found.length >= count) return found.slice(0, count);
+      if (Date.now() > deadline) {
+        throw new Error(`timed out waiting for ${count} frames; have ${JSON.stringify(this.frames).slice(0, 2000)}`);
+      }
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+  }
+
+  async waitClosed(timeoutMs = 3_000): Promise<{ code: number; reason: string }> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed) {
+      if (Date.now() > deadline) throw new Error('timed out waiting for close');
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+    return this.closed;
+  }
+
+  of<K extends ServerFrame['type']>(type: K): Extract<ServerFrame, { type: K }>[] {
+    return this.frames.filter((f): f is Extract<ServerFrame, { type: K }> => f.type === type);
+  }
+
+  close(): void {
+    try {
+      this.ws.close(1000, 'test done');
+    } catch {
+      // already closed
+    }
+  }
+}
+
+export function isType<K extends ServerFrame['type']>(type: K) {
+  return (frame: ServerFrame): frame is Extract<ServerFrame, { type: K }> => frame.type === type;
+}
+
+/** Open a WebSocket as the session's device; waits for `hello`. */
+export async function connect(session: SessionResponse, cursor?: number): Promise<TestSocket> {
+  const url = new URL(`${BASE}${PATHS.connect}`);
+  url.searchParams.set('token', session.token);
+  if (cursor !== undefined) url.searchParams.set('cursor', String(cursor));
+  const res = await SELF.fetch(url, { headers: { Upgrade: 'websocket' } });
+  if (res.status !== 101 || !res.webSocket) throw new Error(`connect failed: ${res.status} ${await res.text()}`);
+  res.webSocket.accept();
+  const socket = new TestSocket(res.webSocket);
+  await socket.waitFor(isType('hello'));
+  return socket;
+}
+
+/** Ack everything received so far on this socket. */
+export function ackAll(socket: TestSocket): number {
+  const seqs = socket.frames.flatMap((f) => ('seq' in f ? [f.seq] : []));
+  const upTo = Math.max(0, ...seqs);
+  socket.send({ type: 'ack', upTo });
+  return upTo;
+}
+
+export function text(t: string) {
+  return { kind: 'text' as const, text: t };
+}

@@ -1,0 +1,26 @@
+/**
+ * Conversation history: `GET /v1/conversations/:peerId/messages`, newest first, paged by the
+ * caller's mailbox seq. Served from the caller's own mailbox object, so nobody can read a
+ * conversation they are not part of.
+ */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { HistoryQuerySchema, UserIdSchema, type HistoryPage } from '../../protocol/index.ts';
+import type { AppEnv } from '../app-env.ts';
+import { requireAuth } from '../auth/middleware.ts';
+import { mailboxOf } from '../mailboxes.ts';
+import { params, query } from '../validate.ts';
+
+export const conversationRoutes = new Hono<AppEnv>().get(
+  '/v1/conversations/:peerId/messages',
+  requireAuth,
+  params(z.object({ peerId: UserIdSchema })),
+  query(HistoryQuerySchema),
+  async (c) => {
+    const { userId } = c.get('auth');
+    const { peerId } = c.req.valid('param');
+    const { before, limit } = c.req.valid('query');
+    const page: HistoryPage = await mailboxOf(c.env, userId).history(peerId, before, limit);
+    return c.json(page);
+  },
+);
