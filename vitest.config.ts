@@ -24,6 +24,8 @@ export default defineConfig({
         test: {
           name: 'runtime',
           include: ['test/runtime/**/*.test.ts'],
+          // The dev SMS provider logs every code; that is noise in test output.
+          onConsoleLog: (log) => !log.includes('[dev sms]'),
           setupFiles: ['./test/runtime/setup.ts'],
         },
       },

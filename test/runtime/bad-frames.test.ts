@@ -1,0 +1,107 @@
+/**
+ * Bad input on the WebSocket: every malformed or forbidden frame gets a typed error frame,
+ * the connection survives, and nothing is stored.
+ */
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { MAX_FRAME_BYTES, PATHS } from '../../protocol/index.ts';
+import { mailboxOf } from '../../worker/mailboxes.ts';
+import { BASE, api, connect, isType, login, nextPhone, text } from './support.ts';
+import { SELF } from 'cloudflare:test';
+
+const UNKNOWN_USER = '01JDQ3ZK8Y6W2V9T7R5P3N1M0A';
+
+describe('bad frames', () => {
+  it('answers each bad frame with a typed error, keeps the socket open and stores nothing', async () => {
+    const alice = await login(nextPhone());
+    const bob = await login(nextPhone());
+    const a = await connect(alice);
+
+    const cases: Array<{ raw: string; code: string; id: string | null }> = [
+      { raw: '{not json', code: 'invalid_json', id: null },
+      { raw: '[]', code: 'unknown_frame_type', id: null },
+      { raw: JSON.stringify({ type: 'shout', id: 'x1' }), code: 'unknown_frame_type', id: 'x1' },
+      { raw: JSON.stringify({ type: 'send', id: 'x2', to: bob.userId }), code: 'validation_failed', id: 'x2' },
+      { raw: JSON.stringify({ type: 'send', id: 'x3', to: 42, body: text('hi') }), code: 'validation_failed', id: 'x3' },
+      { raw: JSON.stringify({ type: 'send', id: 'bad id!', to: bob.userId, body: text('hi') }), code: 'validation_failed', id: null },
+      { raw: JSON.stringify({ type: 'send', id: 'x4', to: bob.userId, body: { kind: 'text', text: '' } }), code: 'validation_failed', id: 'x4' },
+      { raw: JSON.stringify({ type: 'send', id: 'x5', to: bob.userId, body: { kind: 'gif', url: 'x' } }), code: 'validation_failed', id: 'x5' },
+      { raw: JSON.stringify({ type: 'send', id: 'x6', to: bob.userId, body: text('hi'), extra: 1 }), code: 'validation_failed', id: 'x6' },
+      { raw: JSON.stringify({ type: 'send', id: 'x7', to: bob.userId, body: text('x'.repeat(MAX_FRAME_BYTES)) }), code: 'payload_too_large', id: null },
+      { raw: JSON.stringify({ type: 'send', id: 'x8', to: UNKNOWN_USER, body: text('hi') }), code: 'recipient_not_found', id: 'x8' },
+      { raw: JSON.stringify({ type: 'send', id: 'x9', to: alice.userId, body: text('me') }), code: 'self_message', id: 'x9' },
+      { raw: JSON.stringify({ type: 'ack', upTo: 999 }), code: 'invalid_ack', id: null },
+      { raw: JSON.stringify({ type: 'ack', upTo: -1 }), code: 'validation_failed', id: null },
+      { raw: JSON.stringify({ type: 'resume', after: 50 }), code: 'invalid_ack', id: null },
+    ];
+    for (const [i, c] of cases.entries()) {
+      a.send(c.raw);
+      const errors = await a.waitFor(isType('error'), i + 1);
+      expect(errors[i], c.raw.slice(0, 80)).toMatchObject({ code: c.code, id: c.id, retryable: false });
+    }
+    // A binary frame is refused too.
+    a.ws.send(new Uint8Array([1, 2, 3]));
+    const errors = await a.waitFor(isType('error'), cases.length + 1);
+    expect(errors[cases.length]!.code).toBe('validation_failed');
+
+    // Still connected and working.
+    a.send({ type: 'send', id: 'good', to: bob.userId, body: text('still here') });
+    const [sent] = await a.waitFor(isType('sent'));
+    expect(sent!.id).toBe('good');
+    expect(a.closed).toBeNull();
+
+    // Only the good message was stored, on both sides.
+    const bobStats = await mailboxOf(env, bob.userId).stats();
+    expect(bobStats.head).toBe(1);
+    const aliceStats = await mailboxOf(env, alice.userId).stats();
+    expect(aliceStats.head).toBe(1);
+    a.close();
+  });
+});
+
+describe('connect', () => {
+  it('refuses a plain GET, a missing, a malformed and a revoked token', async () => {
+    const plain = await api(PATHS.connect);
+    expect(plain.status).toBe(426);
+    expect(await plain.json()).toMatchObject({ error: { code: 'upgrade_required' } });
+
+    const noToken = await SELF.fetch(`${BASE}${PATHS.connect}`, { headers: { Upgrade: 'websocket' } });
+    expect(noToken.status).toBe(401);
+    expect(await noToken.json()).toMatchObject({ error: { code: 'unauthorized' } });
+
+    const junk = await SELF.fetch(`${BASE}${PATHS.connect}?token=junk`, { headers: { Upgrade: 'websocket' } });
+    expect(junk.status).toBe(401);
+    expect(await junk.json()).toMatchObject({ error: { code: 'token_invalid' } });
+
+    const session = await login(nextPhone());
+    const badCursor = await SELF.fetch(`${BASE}${PATHS.connect}?token=${session.token}&cursor=-3`, {
+      headers: { Upgrade: 'websocket' },
+    });
+    expect(badCursor.status).toBe(400);
+    expect(await badCursor.json()).toMatchObject({ error: { code: 'validation_failed' } });
+
+    const socket = await connect(session);
+    const logout = await api(PATHS.logout, { method: 'POST', token: session.token });
+    expect(logout.status).toBe(204);
+    // Logging out closes the live socket with the fatal "device revoked" code...
+    expect((await socket.waitClosed()).code).toBe(4001);
+    // ...and the token no longer opens one.
+    const revoked = await SELF.fetch(`${BASE}${PATHS.connect}?token=${session.token}`, { headers: { Upgrade: 'websocket' } });
+    expect(revoked.status).toBe(401);
+    expect(await revoked.json()).toMatchObject({ error: { code: 'device_revoked' } });
+  });
+
+  it('serves history only with a token and a valid peer id', async () => {
+    const session = await login(nextPhone());
+    const anonymous = await api(PATHS.history(UNKNOWN_USER));
+    expect(anonymous.status).toBe(401);
+    const badPeer = await api(PATHS.history('not-a-ulid'), { token: session.token });
+    expect(badPeer.status).toBe(400);
+    expect(await badPeer.json()).toMatchObject({ error: { code: 'validation_failed' } });
+    const badLimit = await api(`${PATHS.history(UNKNOWN_USER)}?limit=100000`, { token: session.token });
+    expect(badLimit.status).toBe(400);
+    const empty = await api(PATHS.history(UNKNOWN_USER), { token: session.token });
+    expect(empty.status).toBe(200);
+    expect(await empty.json()).toEqual({ messages: [], nextBefore: null });
+  });
+});
