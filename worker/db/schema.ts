@@ -1,0 +1,48 @@
+/**
+ * Drizzle table definitions for the accounts database (D1). They mirror
+ * migrations/0001_accounts.sql exactly; the SQL file is the source of truth for the database
+ * (drizzle cannot express STRICT tables), this file is the typed view the queries use.
+ */
+import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+/** One row per account; the phone number is the login identity. */
+export const users = sqliteTable('users', {
+  id: text('id').primaryKey().notNull(),
+  phone: text('phone').notNull().unique(),
+  displayName: text('display_name').notNull().default(''),
+  about: text('about').notNull().default(''),
+  createdAt: integer('created_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});
+
+/** One row per login: every successful verify creates a device, every token names one. */
+export const devices = sqliteTable(
+  'devices',
+  {
+    id: text('id').primaryKey().notNull(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id),
+    name: text('name'),
+    platform: text('platform'),
+    createdAt: integer('created_at').notNull(),
+    lastSeenAt: integer('last_seen_at'),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [index('devices_user_id_idx').on(t.userId)],
+);
+
+/** The current one-time code of a phone number plus its request rate-limit window. */
+export const otpCodes = sqliteTable('otp_codes', {
+  phone: text('phone').primaryKey().notNull(),
+  codeHash: text('code_hash').notNull(),
+  expiresAt: integer('expires_at').notNull(),
+  attempts: integer('attempts').notNull().default(0),
+  requestedAt: integer('requested_at').notNull(),
+  windowStart: integer('window_start').notNull(),
+  windowCount: integer('window_count').notNull().default(0),
+});
+
+export type UserRow = typeof users.$inferSelect;
+export type DeviceRow = typeof devices.$inferSelect;
+export type OtpCodeRow = typeof otpCodes.$inferSelect;
