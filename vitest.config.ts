@@ -11,6 +11,8 @@ const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
 
 export default defineConfig({
   test: {
+    // The dev SMS provider logs every code; that is noise in test output.
+    onConsoleLog: (log: string) => !log.includes('[dev sms]'),
     projects: [
       {
         plugins: [
@@ -24,8 +26,6 @@ export default defineConfig({
         test: {
           name: 'runtime',
           include: ['test/runtime/**/*.test.ts'],
-          // The dev SMS provider logs every code; that is noise in test output.
-          onConsoleLog: (log) => !log.includes('[dev sms]'),
           setupFiles: ['./test/runtime/setup.ts'],
         },
       },

@@ -78,6 +78,9 @@ export const DeviceSchema = z.strictObject({
 });
 export const DeviceListSchema = z.strictObject({ devices: z.array(DeviceSchema) });
 
+// ---- GET /v1/health
+export const HealthSchema = z.strictObject({ ok: z.literal(true) });
+
 // ---- GET /v1/connect?token=&cursor= (WebSocket upgrade)
 export const ConnectQuerySchema = z.object({
   /** The bearer token; browsers cannot set headers on a WebSocket, so it may travel here. */
@@ -114,6 +117,8 @@ export type SessionResponse = z.infer<typeof SessionResponseSchema>;
 export type Profile = z.infer<typeof ProfileSchema>;
 export type ProfileUpdate = z.infer<typeof ProfileUpdateSchema>;
 export type Device = z.infer<typeof DeviceSchema>;
+export type DeviceList = z.infer<typeof DeviceListSchema>;
+export type Health = z.infer<typeof HealthSchema>;
 export type Platform = z.infer<typeof PlatformSchema>;
 export type HistoryQuery = z.infer<typeof HistoryQuerySchema>;
 export type HistoryItem = z.infer<typeof HistoryItemSchema>;

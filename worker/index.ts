@@ -5,7 +5,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
-import { MAX_HTTP_BODY_BYTES, PATHS } from '../protocol/index.ts';
+import { MAX_HTTP_BODY_BYTES, PATHS, type Health } from '../protocol/index.ts';
 import type { AppEnv } from './app-env.ts';
 import { ApiError, onError } from './errors.ts';
 import { rejectMalformedJson } from './validate.ts';
@@ -36,7 +36,7 @@ app.use(
 );
 app.use('/v1/*', rejectMalformedJson);
 
-app.get(PATHS.health, (c) => c.json({ ok: true }));
+app.get(PATHS.health, (c) => c.json({ ok: true } satisfies Health));
 
 app.route('/', authRoutes);
 app.route('/', userRoutes);

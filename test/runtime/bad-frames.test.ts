@@ -108,7 +108,7 @@ describe('connect', () => {
 
 describe('http bodies', () => {
   it('treats an empty body labelled JSON as invalid JSON, with or without the label', async () => {
-    for (const headers of [{ 'Content-Type': 'application/json' }, {}]) {
+    for (const headers of [{ 'Content-Type': 'application/json' }, {}] as Record<string, string>[]) {
       const res = await SELF.fetch(`${BASE}${PATHS.requestOtp}`, { method: 'POST', body: '', headers });
       expect(res.status).toBe(400);
       expect(await res.json()).toMatchObject({ error: { code: 'invalid_json' } });

@@ -1,0 +1,297 @@
+/**
+ * Typed HTTP client for every `/v1` endpoint, plus `MessengerError`, the one error type the SDK
+ * throws or emits.
+ *
+ * Every response is validated with the protocol's zod schemas: a server that drifts from the
+ * contract fails loudly here instead of as `undefined` somewhere in the UI. Uses only the global
+ * `fetch` (browsers, Node 18+, workers); pass `fetch` in the options to inject a fake.
+ */
+import type { z } from 'zod';
+import {
+  DeviceListSchema,
+  ERRORS,
+  ErrorResponseSchema,
+  HealthSchema,
+  HistoryPageSchema,
+  OtpResponseSchema,
+  PATHS,
+  ProfileSchema,
+  SessionResponseSchema,
+} from '../protocol/index.ts';
+import type {
+  DeviceList,
+  ErrorCode,
+  ErrorFrame,
+  Health,
+  HistoryPage,
+  OtpResponse,
+  Profile,
+  ProfileUpdate,
+  SessionResponse,
+  VerifyRequest,
+} from '../protocol/index.ts';
+
+export type { DeviceList, Health } from '../protocol/index.ts';
+
+/** Options for one history page. */
+export interface HistoryOptions {
+  /** Only entries with mailbox seq strictly below this (omit for the newest page). */
+  before?: number;
+  /** Page size, 1..HISTORY_MAX_LIMIT (server default HISTORY_DEFAULT_LIMIT). */
+  limit?: number;
+}
+
+/**
+ * The SDK's error: a protocol error code plus the HTTP status it travels with and whether the
+ * same request may succeed when retried.
+ *
+ * @example
+ * try { await api.me(); } catch (e) {
+ *   if (e instanceof MessengerError && e.code === 'token_expired') showLogin();
+ * }
+ */
+export class MessengerError extends Error {
+  override readonly name = 'MessengerError';
+  readonly code: ErrorCode;
+  /** HTTP status (for WebSocket errors: the status the code maps to in the protocol's table). */
+  readonly status: number;
+  readonly retryable: boolean;
+
+  constructor(
+    code: ErrorCode,
+    message?: string,
+    options: { status?: number; retryable?: boolean; cause?: unknown } = {},
+  ) {
+    super(message ?? ERRORS[code].message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.status = options.status ?? ERRORS[code].status;
+    this.retryable = options.retryable ?? ERRORS[code].retryable;
+  }
+
+  /** The error carried by a WebSocket `error` frame. */
+  static fromFrame(frame: Pick<ErrorFrame, 'code' | 'message' | 'retryable'>): MessengerError {
+    return new MessengerError(frame.code, frame.message, { retryable: frame.retryable });
+  }
+}
+
+/** Fallback code for an error response whose body is not the protocol's error JSON (e.g. a proxy page). */
+function codeForStatus(status: number): ErrorCode {
+  if (status === 401) return 'unauthorized';
+  if (status === 403) return 'forbidden';
+  if (status === 404) return 'not_found';
+  if (status === 413) return 'payload_too_large';
+  if (status === 429) return 'rate_limited';
+  if (status >= 500) return 'unavailable';
+  return 'validation_failed';
+}
+
+/** Minimal `fetch` signature the API needs; the global `fetch` satisfies it. */
+export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+/** Options for {@link MessengerApi}. */
+export interface MessengerApiOptions {
+  /** Server origin (plus optional path prefix), e.g. `https://chat.example.com`. */
+  baseUrl: string;
+  /** Bearer token, or a function returning the current one (so a client can swap tokens). */
+  token?: string | (() => string | undefined);
+  /** `fetch` implementation. Default: the global `fetch`. */
+  fetch?: FetchLike;
+  /** Abort a request after this many ms and report `unavailable`. Default 15 000. */
+  timeoutMs?: number;
+}
+
+interface RequestSpec<T> {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  path: string;
+  body?: unknown;
+  auth: boolean;
+  /** Response schema, or null when the endpoint answers 204 No Content. */
+  schema: z.ZodType<T> | null;
+  signal?: AbortSignal;
+}
+
+/**
+ * A typed method per HTTP endpoint. Throws {@link MessengerError} for every failure: non-2xx
+ * responses carry the server's code; network failures and timeouts are `unavailable` (retryable);
+ * a response that does not match the protocol is `internal` (not retryable).
+ *
+ * @example
+ * const api = new MessengerApi({ baseUrl: 'http://localhost:8787' });
+ * const otp = await api.requestOtp('+15551234567');
+ * const session = await api.verifyOtp({ phone: otp.phone, code: '123456' });
+ * api.setToken(session.token);
+ * const me = await api.me();
+ */
+export class MessengerApi {
+  readonly baseUrl: string;
+  private token: string | (() => string | undefined) | undefined;
+  private readonly fetchImpl: FetchLike;
+  private readonly timeoutMs: number;
+
+  constructor(options: MessengerApiOptions) {
+    // Trailing slashes would double up with PATHS, which all start with '/'.
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.token = options.token;
+    // Bind: browsers throw "Illegal invocation" when fetch is called with another `this`.
+    this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.timeoutMs = options.timeoutMs ?? 15_000;
+  }
+
+  /** Replace the bearer token (or token getter) used by later requests. */
+  setToken(token: string | (() => string | undefined) | undefined): void {
+    this.token = token;
+  }
+
+  /** The bearer token requests would use right now. */
+  currentToken(): string | undefined {
+    return typeof this.token === 'function' ? this.token() : this.token;
+  }
+
+  /** POST /v1/auth/otp: text a one-time code to `phone`. */
+  requestOtp(phone: string, signal?: AbortSignal): Promise<OtpResponse> {
+    return this.request({ method: 'POST', path: PATHS.requestOtp, body: { phone }, auth: false, schema: OtpResponseSchema, signal });
+  }
+
+  /**
+   * POST /v1/auth/verify: exchange the code for a session (does not store the token; see
+   * `MessengerClient.login` for that).
+   */
+  verifyOtp(request: VerifyRequest, signal?: AbortSignal): Promise<SessionResponse> {
+    return this.request({ method: 'POST', path: PATHS.verifyOtp, body: request, auth: false, schema: SessionResponseSchema, signal });
+  }
+
+  /** POST /v1/auth/logout: revoke this device's token. */
+  logout(signal?: AbortSignal): Promise<void> {
+    return this.request({ method: 'POST', path: PATHS.logout, auth: true, schema: null, signal });
+  }
+
+  /** GET /v1/me: your own profile (includes your phone number). */
+  me(signal?: AbortSignal): Promise<Profile> {
+    return this.request({ method: 'GET', path: PATHS.me, auth: true, schema: ProfileSchema, signal });
+  }
+
+  /** PATCH /v1/me: change display name and/or about text. */
+  updateMe(update: ProfileUpdate, signal?: AbortSignal): Promise<Profile> {
+    return this.request({ method: 'PATCH', path: PATHS.me, body: update, auth: true, schema: ProfileSchema, signal });
+  }
+
+  /** GET /v1/users/:id */
+  user(userId: string, signal?: AbortSignal): Promise<Profile> {
+    return this.request({ method: 'GET', path: PATHS.user(userId), auth: true, schema: ProfileSchema, signal });
+  }
+
+  /** GET /v1/users/by-phone/:phone: find a contact by phone number (any common notation). */
+  userByPhone(phone: string, signal?: AbortSignal): Promise<Profile> {
+    return this.request({ method: 'GET', path: PATHS.userByPhone(phone), auth: true, schema: ProfileSchema, signal });
+  }
+
+  /** GET /v1/devices: your logged-in devices. */
+  devices(signal?: AbortSignal): Promise<DeviceList> {
+    return this.request({ method: 'GET', path: PATHS.devices, auth: true, schema: DeviceListSchema, signal });
+  }
+
+  /** DELETE /v1/devices/:id: log one of your devices out. */
+  revokeDevice(deviceId: string, signal?: AbortSignal): Promise<void> {
+    return this.request({ method: 'DELETE', path: PATHS.device(deviceId), auth: true, schema: null, signal });
+  }
+
+  /**
+   * GET /v1/conversations/:peerId/messages: one page of the conversation, newest first.
+   *
+   * @example
+   * let page = await api.history(peerId, { limit: 50 });
+   * while (page.nextBefore !== null) page = await api.history(peerId, { before: page.nextBefore });
+   */
+  history(peerId: string, options: HistoryOptions = {}, signal?: AbortSignal): Promise<HistoryPage> {
+    const query = new URLSearchParams();
+    if (options.before !== undefined) query.set('before', String(options.before));
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    const qs = query.toString();
+    const path = PATHS.history(peerId) + (qs === '' ? '' : `?${qs}`);
+    return this.request({ method: 'GET', path, auth: true, schema: HistoryPageSchema, signal });
+  }
+
+  /** GET /v1/health (no auth). */
+  health(signal?: AbortSignal): Promise<Health> {
+    return this.request({ method: 'GET', path: PATHS.health, auth: false, schema: HealthSchema, signal });
+  }
+
+  private async request<T>(spec: RequestSpec<T>): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (spec.body !== undefined) headers['content-type'] = 'application/json';
+    if (spec.auth) {
+      const token = this.currentToken();
+      if (token === undefined || token === '') {
+        throw new MessengerError('unauthorized', 'No token: log in first');
+      }
+      headers.authorization = `Bearer ${token}`;
+    }
+
+    // Our own controller (rather than AbortSignal.timeout) so fake timers in tests control it.
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.timeoutMs);
+    const onCallerAbort = (): void => controller.abort();
+    spec.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    if (spec.signal?.aborted) controller.abort();
+
+    let response: Response;
+    let text: string;
+    try {
+      response = await this.fetchImpl(this.baseUrl + spec.path, {
+        method: spec.method,
+        headers,
+        body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
+        signal: controller.signal,
+      });
+      text = await response.text();
+    } catch (cause) {
+      if (spec.signal?.aborted) throw spec.signal.reason ?? cause;
+      const why = controller.signal.aborted ? `timed out after ${this.timeoutMs} ms` : 'network error';
+      throw new MessengerError('unavailable', `${spec.method} ${spec.path}: ${why}`, { status: 0, cause });
+    } finally {
+      clearTimeout(timer);
+      spec.signal?.removeEventListener('abort', onCallerAbort);
+    }
+
+    if (!response.ok) throw errorFromResponse(response.status, text);
+    if (spec.schema === null) {
+      // 204 endpoints: nothing to read.
+      return undefined as T;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (cause) {
+      throw new MessengerError('internal', `${spec.method} ${spec.path}: response is not JSON`, {
+        status: response.status,
+        retryable: false,
+        cause,
+      });
+    }
+    const parsed = spec.schema.safeParse(json);
+    if (!parsed.success) {
+      throw new MessengerError('internal', `${spec.method} ${spec.path}: response does not match the protocol`, {
+        status: response.status,
+        retryable: false,
+        cause: parsed.error,
+      });
+    }
+    return parsed.data;
+  }
+}
+
+function errorFromResponse(status: number, text: string): MessengerError {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const parsed = ErrorResponseSchema.safeParse(json);
+  if (parsed.success) {
+    const { code, message, retryable } = parsed.data.error;
+    return new MessengerError(code, message, { status, retryable });
+  }
+  const code = codeForStatus(status);
+  return new MessengerError(code, `HTTP ${status}${text === '' ? '' : `: ${text.slice(0, 200)}`}`, { status });
+}

@@ -1,0 +1,516 @@
+/**
+ * The messenger SDK: `MessengerClient` ties the HTTP API, the self-healing WebSocket connection
+ * and the local outbox into one object an app (web client, CLI, tests) talks to.
+ *
+ * Runs anywhere with standard APIs only: global `fetch`, global `WebSocket`, `crypto`, timers.
+ *
+ * What the app gets:
+ * - every mailbox entry exactly once, in order ('message', 'receipt', 'read_marker'), acked for it;
+ * - sends that survive disconnects: queued while offline, resent with the same client id after
+ *   every reconnect until the server confirms ('sent') or rejects them for good ('failed');
+ * - its own messages from its other devices as 'message' with `own: true`; echoes of messages
+ *   this client sent itself are flagged `local: true` so the UI can merge them with the bubble
+ *   it already shows instead of drawing a second one.
+ *
+ * @example
+ * const client = new MessengerClient({ baseUrl: 'http://localhost:8787' });
+ * await client.login('+15551234567');            // dev server: uses the returned devCode
+ * client.on('message', ({ message, own }) => render(message, own));
+ * await client.connect();
+ * const { sent } = client.sendText(peerId, 'hello');
+ * await sent;                                     // one tick
+ */
+import { MessageBodySchema, SeqSchema, UserIdSchema } from '../protocol/index.ts';
+import type {
+  HelloFrame,
+  HistoryPage,
+  Message,
+  MessageBody,
+  MessageFrame,
+  OtpResponse,
+  Platform,
+  ReadMarkerFrame,
+  ReceiptFrame,
+  SentFrame,
+  SessionResponse,
+} from '../protocol/index.ts';
+import { fullJitterDelay } from './backoff.ts';
+import type { BackoffOptions } from './backoff.ts';
+import { Connection } from './connection.ts';
+import type {
+  ConnectionState,
+  ConnectionTuning,
+  CursorExpiredEvent,
+  CursorStore,
+  ReconnectScheduled,
+  StateChange,
+  WebSocketConstructor,
+} from './connection.ts';
+import { Emitter } from './events.ts';
+import { MessengerApi, MessengerError } from './http.ts';
+import type { FetchLike, HistoryOptions } from './http.ts';
+import { Outbox } from './outbox.ts';
+import type { OutboxEntry, OutboxStore, PendingSend } from './outbox.ts';
+
+export * from './backoff.ts';
+export * from './connection.ts';
+export * from './events.ts';
+export * from './http.ts';
+export * from './outbox.ts';
+export type {
+  ErrorCode,
+  ErrorFrame,
+  HelloFrame,
+  HistoryItem,
+  HistoryPage,
+  MailboxFrame,
+  Message,
+  MessageBody,
+  MessageFrame,
+  MessageStatus,
+  OtpResponse,
+  Platform,
+  Profile,
+  ProfileUpdate,
+  ReadMarkerFrame,
+  ReceiptFrame,
+  SentFrame,
+  SessionResponse,
+} from '../protocol/index.ts';
+
+/** Payload of the 'message' event. */
+export interface MessageReceived {
+  frame: MessageFrame;
+  /** Shortcuts for `frame.message` and `frame.seq`. */
+  message: Message;
+  seq: number;
+  /** Sent by the logged-in user (from this or another of their devices). */
+  own: boolean;
+  /**
+   * Sent through this client's outbox (pending or confirmed in this session): the app already
+   * shows it, so merge by `message.clientId` instead of adding it again.
+   */
+  local: boolean;
+}
+
+/** Payload of the 'failed' event: the server rejected a send for good. */
+export interface SendFailed extends OutboxEntry {
+  error: MessengerError;
+}
+
+/** Every event a {@link MessengerClient} emits, with its payload. */
+export interface MessengerEvents {
+  /** Connection state changed ('idle' | 'connecting' | 'open' | 'reconnecting' | 'closed'). */
+  state: StateChange;
+  /** A reconnect attempt is scheduled after `delayMs`. */
+  reconnect: ReconnectScheduled;
+  /** The server greeted a new connection (you are now 'open'). */
+  hello: HelloFrame;
+  /** A message entry of your mailbox, exactly once, in seq order. */
+  message: MessageReceived;
+  /** Your messages were delivered to / read by their recipient. */
+  receipt: ReceiptFrame;
+  /** Another of your devices read a conversation up to `upTo`. */
+  read_marker: ReadMarkerFrame;
+  /** A send was stored by the server (once per client id). */
+  sent: SentFrame;
+  /** A send was rejected for good (its promise rejects with the same error). */
+  failed: SendFailed;
+  /** Mailbox entries you never saw were discarded by the server: refetch history. */
+  cursor_expired: CursorExpiredEvent;
+  /** Something went wrong that did not stop the client (malformed frame, store failure, ...). */
+  error: MessengerError;
+}
+
+/** Options for {@link MessengerClient}. Timing knobs are those of the connection. */
+export interface MessengerClientOptions extends ConnectionTuning {
+  /** Server origin, e.g. `https://chat.example.com` (WebSocket URL is derived from it). */
+  baseUrl: string;
+  /** Bearer token of an existing session (else call `login`). */
+  token?: string;
+  fetch?: FetchLike;
+  WebSocket?: WebSocketConstructor;
+  /** Persist the mailbox cursor (scope it to the device!). Default: memory. */
+  cursorStore?: CursorStore;
+  /** Persist unsent messages. Default: memory. */
+  outboxStore?: OutboxStore;
+  /** Client message id generator. Default: `generateClientId`. */
+  generateId?: () => string;
+  /** HTTP timeout, ms. Default 15 000. */
+  requestTimeoutMs?: number;
+  /** Delays between retries of a send the server answered with a retryable error. */
+  sendRetry?: BackoffOptions;
+  /** Device name and platform sent by `login`. */
+  device?: { deviceName?: string; platform?: Platform };
+  /**
+   * When reconnects keep failing, ask GET /v1/me whether the token still works and stop with
+   * 'closed' if it does not. Default true.
+   */
+  authCheck?: boolean;
+}
+
+/** HTTP error codes meaning "this token will never work again". */
+const DEAD_TOKEN_CODES = new Set(['unauthorized', 'token_invalid', 'token_expired', 'device_revoked']);
+
+/** How many confirmed client ids to remember for flagging echoes as `local`. */
+const RECENT_LOCAL_LIMIT = 1_024;
+
+/**
+ * The SDK entry point.
+ *
+ * @example
+ * const client = new MessengerClient({ baseUrl, token });
+ * client.on('state', ({ state }) => console.log('connection', state));
+ * await client.connect();
+ * const peer = await client.api.userByPhone('+15557654321');
+ * const { clientId, sent } = client.sendText(peer.userId, 'hi!');
+ * const ack = await sent;                                      // { messageId, sentAt, ... }
+ * const reply = await client.once('message', (m) => m.message.from === peer.userId, { timeoutMs: 10_000 });
+ * client.markRead(peer.userId, reply.seq);
+ */
+export class MessengerClient extends Emitter<MessengerEvents> {
+  /** Typed HTTP API, sharing this client's token. */
+  readonly api: MessengerApi;
+  /** The underlying connection (for advanced use; prefer the client's methods and events). */
+  readonly connection: Connection;
+  /** The local outbox of unconfirmed sends. */
+  readonly outbox: Outbox;
+
+  private token: string | undefined;
+  private userIdValue: string | undefined;
+  private deviceIdValue: string | undefined;
+  private readonly device: { deviceName?: string; platform?: Platform };
+  private readonly sendRetry: BackoffOptions;
+  private readonly retries = new Map<string, { attempt: number; timer: ReturnType<typeof setTimeout> | undefined }>();
+  /** Read markers that could not be sent yet (offline): highest upTo per peer. */
+  private readonly pendingReads = new Map<string, number>();
+  /** Client ids confirmed in this session, oldest first (Set keeps insertion order). */
+  private readonly recentLocal = new Set<string>();
+  /**
+   * True once the outbox has been flushed on the current connection. Until then new sends only
+   * queue: a send made from a 'state: open' listener must not overtake older unsent messages.
+   */
+  private live = false;
+  private helloCount = 0;
+
+  constructor(options: MessengerClientOptions) {
+    super();
+    this.token = options.token;
+    this.device = options.device ?? {};
+    this.sendRetry = options.sendRetry ?? {};
+    this.api = new MessengerApi({
+      baseUrl: options.baseUrl,
+      token: () => this.token,
+      fetch: options.fetch,
+      timeoutMs: options.requestTimeoutMs,
+    });
+    this.outbox = new Outbox({
+      store: options.outboxStore,
+      generateId: options.generateId,
+      onStoreError: (cause) => this.emit('error', new MessengerError('internal', 'Outbox store failed', { retryable: false, cause })),
+    });
+    this.connection = new Connection({
+      ...options,
+      token: () => this.token,
+      authCheck: options.authCheck === false ? undefined : () => this.checkToken(),
+    });
+    this.wireConnection();
+  }
+
+  // ------------------------------------------------------------ accessors
+
+  get state(): ConnectionState {
+    return this.connection.state;
+  }
+
+  /** Highest mailbox seq processed by this client. */
+  get cursor(): number | undefined {
+    return this.connection.cursor;
+  }
+
+  /** The logged-in user (known after `login` or the first hello). */
+  get userId(): string | undefined {
+    return this.userIdValue;
+  }
+
+  get deviceId(): string | undefined {
+    return this.deviceIdValue;
+  }
+
+  /** Current bearer token. */
+  get currentToken(): string | undefined {
+    return this.token;
+  }
+
+  /** Use another token for HTTP calls and the next connection attempt. */
+  setToken(token: string | undefined): void {
+    this.token = token;
+  }
+
+  // ------------------------------------------------------------ session
+
+  /** Ask the server to text a one-time code to `phone`. */
+  requestCode(phone: string): Promise<OtpResponse> {
+    return this.api.requestOtp(phone);
+  }
+
+  /**
+   * Log in and keep the session's token. Without `code`, requests one and uses the `devCode` a
+   * development server returns (handy for tests and local CLIs; fails against a real SMS provider).
+   *
+   * @example
+   * await client.login('+15551234567');              // dev server
+   * await client.login('+15551234567', '123456');    // code the user typed
+   */
+  async login(phone: string, code?: string): Promise<SessionResponse> {
+    let verifyPhone = phone;
+    let otp = code;
+    if (otp === undefined) {
+      const response = await this.api.requestOtp(phone);
+      if (response.devCode === undefined) {
+        throw new MessengerError('validation_failed', 'No code given and the server returned no devCode (only the dev SMS provider does)');
+      }
+      otp = response.devCode;
+      verifyPhone = response.phone;
+    }
+    const session = await this.api.verifyOtp({
+      phone: verifyPhone,
+      code: otp,
+      ...(this.device.deviceName === undefined ? {} : { deviceName: this.device.deviceName }),
+      ...(this.device.platform === undefined ? {} : { platform: this.device.platform }),
+    });
+    this.token = session.token;
+    this.userIdValue = session.userId;
+    this.deviceIdValue = session.deviceId;
+    return session;
+  }
+
+  /** Revoke this device's token on the server, then close the connection and forget the token. */
+  async logout(): Promise<void> {
+    await this.api.logout();
+    this.close();
+    this.token = undefined;
+  }
+
+  // ------------------------------------------------------------ connection
+
+  /**
+   * Connect (and keep reconnecting after losses). Resolves on the server's hello; rejects if the
+   * client is closed first (by `close()`, a fatal close code, or a dead token).
+   */
+  connect(): Promise<HelloFrame> {
+    return this.connection.connect();
+  }
+
+  /** Disconnect and stop reconnecting. Unconfirmed sends stay in the outbox for the next connect(). */
+  close(): void {
+    this.clearRetries();
+    this.connection.close();
+  }
+
+  // ------------------------------------------------------------ messaging
+
+  /**
+   * Send a message. Returns at once with the client id; `sent` resolves when the server stored
+   * it (even if that takes reconnects) and rejects on a non-retryable error. Invalid input throws.
+   *
+   * @example
+   * const { clientId, sent } = client.send(peerId, { kind: 'location', latitude: 52.5, longitude: 13.4 });
+   */
+  send(to: string, body: MessageBody, options: { clientId?: string } = {}): PendingSend {
+    if (!UserIdSchema.safeParse(to).success) {
+      throw new MessengerError('validation_failed', `Recipient ${JSON.stringify(to)} is not a user id`);
+    }
+    const parsed = MessageBodySchema.safeParse(body);
+    if (!parsed.success) {
+      throw new MessengerError('validation_failed', `Invalid message body: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    }
+    const pending = this.outbox.add(to, parsed.data, options.clientId);
+    if (this.canSendNow()) {
+      const entry = this.outbox.get(pending.clientId);
+      if (entry !== undefined) this.sendEntry(entry);
+    }
+    return pending;
+  }
+
+  /** Send a text message. */
+  sendText(to: string, text: string, options: { clientId?: string } = {}): PendingSend {
+    return this.send(to, { kind: 'text', text }, options);
+  }
+
+  /**
+   * Tell the server (and so the peer and your other devices) that you read `peer`'s messages up
+   * to mailbox seq `upTo`. Offline, the latest marker per peer is sent on the next connection.
+   */
+  markRead(peer: string, upTo: number): void {
+    if (!UserIdSchema.safeParse(peer).success) {
+      throw new MessengerError('validation_failed', `Peer ${JSON.stringify(peer)} is not a user id`);
+    }
+    if (!SeqSchema.safeParse(upTo).success) {
+      throw new MessengerError('validation_failed', `upTo ${upTo} is not a mailbox seq`);
+    }
+    if (this.connection.send({ type: 'read', peer, upTo })) {
+      this.pendingReads.delete(peer);
+      return;
+    }
+    this.pendingReads.set(peer, Math.max(this.pendingReads.get(peer) ?? 0, upTo));
+  }
+
+  /** One page of the conversation with `peer`, newest first (see `MessengerApi.history`). */
+  history(peer: string, options: HistoryOptions = {}): Promise<HistoryPage> {
+    return this.api.history(peer, options);
+  }
+
+  /** Unconfirmed sends, oldest first. */
+  pending(): OutboxEntry[] {
+    return this.outbox.pending();
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private wireConnection(): void {
+    const c = this.connection;
+    c.on('state', (change) => {
+      this.live = false; // set again by onHello once the outbox is flushed on the new connection
+      if (change.state !== 'open') this.clearRetries(); // the next hello resends everything anyway
+      this.emit('state', change);
+    });
+    c.on('reconnect', (info) => this.emit('reconnect', info));
+    c.on('cursor_expired', (info) => this.emit('cursor_expired', info));
+    c.on('error', (error) => this.emit('error', error));
+    c.on('hello', (hello) => this.onHello(hello));
+    c.on('sent', (frame) => this.onSent(frame));
+    c.on('send_error', (frame) => this.onSendError(frame.id, MessengerError.fromFrame(frame)));
+    c.on('mailbox', (frame) => {
+      switch (frame.type) {
+        case 'message':
+          this.onMessage(frame);
+          return;
+        case 'receipt':
+          this.emit('receipt', frame);
+          return;
+        case 'read_marker':
+          this.emit('read_marker', frame);
+          return;
+      }
+    });
+  }
+
+  private onHello(hello: HelloFrame): void {
+    this.helloCount += 1;
+    this.userIdValue = hello.userId;
+    this.deviceIdValue = hello.deviceId;
+    // Emit first so listeners see 'hello' before the resends' 'sent' answers can arrive.
+    this.emit('hello', hello);
+    this.clearRetries();
+    this.live = false;
+    if (this.outbox.isRestored) {
+      this.flushOutbox();
+    } else {
+      const connection = this.connection;
+      const generation = this.helloCount;
+      void this.outbox.ready.then(() => {
+        if (connection.state === 'open' && generation === this.helloCount) this.flushOutbox();
+      });
+    }
+    for (const [peer, upTo] of [...this.pendingReads]) this.markRead(peer, upTo);
+  }
+
+  private canSendNow(): boolean {
+    // `live` is only set after the outbox (including entries restored from the store) was flushed
+    // on this connection; sending earlier would let a new message overtake older unsent ones.
+    return this.live && this.connection.state === 'open';
+  }
+
+  /** Resend every pending entry, in original order, with its original client id. */
+  private flushOutbox(): void {
+    for (const entry of this.outbox.pending()) {
+      if (!this.sendEntry(entry)) return; // socket went away; the next hello resends
+    }
+    this.live = this.connection.state === 'open';
+  }
+
+  private sendEntry(entry: OutboxEntry): boolean {
+    return this.connection.send({ type: 'send', id: entry.clientId, to: entry.to, body: entry.body });
+  }
+
+  private onSent(frame: SentFrame): void {
+    const entry = this.outbox.settle(frame);
+    if (entry === undefined) return; // a repeated answer (retry) or an id we never had: already reported
+    this.clearRetry(frame.id);
+    this.rememberLocal(frame.id);
+    this.emit('sent', frame);
+  }
+
+  private onSendError(clientId: string, error: MessengerError): void {
+    if (!this.outbox.has(clientId)) return;
+    if (error.retryable) {
+      this.scheduleRetry(clientId);
+      return;
+    }
+    this.clearRetry(clientId);
+    const entry = this.outbox.fail(clientId, error);
+    if (entry !== undefined) this.emit('failed', { ...entry, error });
+  }
+
+  private onMessage(frame: MessageFrame): void {
+    const message = frame.message;
+    const own = this.userIdValue !== undefined && message.from === this.userIdValue;
+    const local = own && (this.outbox.has(message.clientId) || this.recentLocal.has(message.clientId));
+    if (own && this.outbox.has(message.clientId)) {
+      // Our own message's echo proves it was stored even if its `sent` answer was lost with the
+      // old socket: confirm it now rather than waiting for the resend's answer.
+      this.onSent({
+        type: 'sent',
+        id: message.clientId,
+        messageId: message.id,
+        to: message.to,
+        sentAt: message.sentAt,
+        duplicate: false,
+      });
+    }
+    this.emit('message', { frame, message, seq: frame.seq, own, local });
+  }
+
+  private rememberLocal(clientId: string): void {
+    this.recentLocal.add(clientId);
+    if (this.recentLocal.size > RECENT_LOCAL_LIMIT) {
+      const oldest = this.recentLocal.values().next();
+      if (oldest.done !== true) this.recentLocal.delete(oldest.value);
+    }
+  }
+
+  /** A retryable error on a live connection: try that entry again after a jittered delay. */
+  private scheduleRetry(clientId: string): void {
+    const state = this.retries.get(clientId) ?? { attempt: 0, timer: undefined };
+    if (state.timer !== undefined) clearTimeout(state.timer);
+    const delay = fullJitterDelay(state.attempt, this.sendRetry);
+    state.attempt += 1;
+    state.timer = setTimeout(() => {
+      state.timer = undefined;
+      const entry = this.outbox.get(clientId);
+      if (entry !== undefined && this.canSendNow()) this.sendEntry(entry);
+    }, delay);
+    this.retries.set(clientId, state);
+  }
+
+  private clearRetry(clientId: string): void {
+    const state = this.retries.get(clientId);
+    if (state?.timer !== undefined) clearTimeout(state.timer);
+    this.retries.delete(clientId);
+  }
+
+  private clearRetries(): void {
+    for (const state of this.retries.values()) if (state.timer !== undefined) clearTimeout(state.timer);
+    this.retries.clear();
+  }
+
+  private async checkToken(): Promise<MessengerError | null> {
+    try {
+      await this.api.me();
+      return null;
+    } catch (error) {
+      return error instanceof MessengerError && DEAD_TOKEN_CODES.has(error.code) ? error : null;
+    }
+  }
+}

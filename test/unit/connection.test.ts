@@ -1,0 +1,359 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { CLOSE_CODES, HEARTBEAT_PING, HEARTBEAT_PONG } from '../../protocol/index.ts';
+import type { MailboxFrame } from '../../protocol/index.ts';
+import { Connection, MemoryCursorStore, MessengerError, connectUrl } from '../../client/index.ts';
+import type { ConnectionOptions, ConnectionState, CursorExpiredEvent } from '../../client/index.ts';
+import { FakeSocket, messageFrame, receiptFrame } from './fake-socket.ts';
+
+const HEARTBEAT = 1_000;
+
+function makeConnection(overrides: Partial<ConnectionOptions> = {}): Connection {
+  return new Connection({
+    baseUrl: 'http://chat.test',
+    token: () => 'tok',
+    WebSocket: FakeSocket,
+    heartbeatIntervalMs: HEARTBEAT,
+    // Deterministic backoff: always half the ceiling (125 ms, 250 ms, 500 ms, ...).
+    backoff: { baseMs: 250, capMs: 30_000, random: () => 0.5 },
+    ...overrides,
+  });
+}
+
+/** Collects the seqs the app was given. */
+function recordMailbox(connection: Connection): number[] {
+  const seqs: number[] = [];
+  connection.on('mailbox', (frame: MailboxFrame) => seqs.push(frame.seq));
+  return seqs;
+}
+
+function acks(socket: FakeSocket): number[] {
+  return socket.framesOfType('ack').map((f) => f.upTo);
+}
+
+describe('Connection', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+    FakeSocket.reset();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  describe('connecting', () => {
+    it('derives the ws URL from the base URL, goes connecting → open on hello, and resolves connect()', async () => {
+      const connection = makeConnection();
+      const states: ConnectionState[] = [];
+      connection.on('state', (change) => states.push(change.state));
+      const connected = connection.connect();
+      expect(connection.state).toBe('connecting');
+      const socket = FakeSocket.last;
+      expect(socket.url).toBe('ws://chat.test/v1/connect?token=tok');
+      socket.hello({ cursor: 0, head: 0 });
+      await expect(connected).resolves.toMatchObject({ type: 'hello', cursor: 0 });
+      expect(connection.state).toBe('open');
+      expect(states).toEqual(['connecting', 'open']);
+    });
+
+    it('maps https to wss and keeps a path prefix', () => {
+      expect(connectUrl('https://x.test/api/', 't k', 5)).toBe('wss://x.test/api/v1/connect?token=t+k&cursor=5');
+    });
+
+    it('starts from the cursor in the CursorStore and saves the processed cursor when acking', () => {
+      const store = new MemoryCursorStore(41);
+      const connection = makeConnection({ cursorStore: store });
+      void connection.connect();
+      const socket = FakeSocket.last;
+      expect(socket.params.get('cursor')).toBe('41');
+      socket.hello({ cursor: 41, head: 43 });
+      socket.deliver(messageFrame(42)).deliver(messageFrame(43));
+      vi.advanceTimersByTime(20);
+      expect(acks(socket)).toEqual([43]);
+      expect(store.get()).toBe(43);
+    });
+  });
+
+  describe('acks', () => {
+    it('coalesces a burst into one ack after the idle delay, acking the highest processed seq', () => {
+      const connection = makeConnection();
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 3 });
+      socket.deliver(messageFrame(1)).deliver(messageFrame(2)).deliver(receiptFrame(3));
+      expect(acks(socket)).toEqual([]); // nothing yet: still coalescing
+      vi.advanceTimersByTime(19);
+      expect(acks(socket)).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(acks(socket)).toEqual([3]);
+      vi.advanceTimersByTime(1_000);
+      expect(acks(socket)).toEqual([3]); // no repeated ack without new frames
+    });
+
+    it('acks at once after ackBatchSize frames even while frames keep coming', () => {
+      const connection = makeConnection();
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 200 });
+      for (let seq = 1; seq <= 130; seq++) socket.deliver(messageFrame(seq));
+      expect(acks(socket)).toEqual([64, 128]);
+      vi.advanceTimersByTime(20);
+      expect(acks(socket)).toEqual([64, 128, 130]);
+    });
+
+    it('never acks a seq this connection has not received (not the hello cursor, not gap frames)', () => {
+      const connection = makeConnection({ cursorStore: new MemoryCursorStore(10) });
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 10, head: 20 });
+      vi.advanceTimersByTime(100);
+      expect(acks(socket)).toEqual([]); // hello alone: nothing received yet
+      socket.deliver(messageFrame(11)).deliver(messageFrame(14)); // 14 is past a gap
+      vi.advanceTimersByTime(100);
+      expect(acks(socket)).toEqual([11]);
+      for (const upTo of acks(socket)) expect(upTo).toBeLessThanOrEqual(11);
+    });
+  });
+
+  it('when the server restarts below our cursor, redelivered entries are hidden but acks stay ≤ what arrived', () => {
+    const connection = makeConnection({ cursorStore: new MemoryCursorStore(10) });
+    const seqs = recordMailbox(connection);
+    void connection.connect();
+    const socket = FakeSocket.last.hello({ cursor: 5, head: 12 });
+    socket.deliver(messageFrame(6)).deliver(messageFrame(7));
+    vi.advanceTimersByTime(20);
+    expect(seqs).toEqual([]); // 6 and 7 were processed in an earlier session
+    expect(acks(socket)).toEqual([7]); // acked (window keeps moving) but not beyond what arrived
+    for (const seq of [8, 9, 10, 11]) socket.deliver(messageFrame(seq));
+    vi.advanceTimersByTime(20);
+    expect(seqs).toEqual([11]);
+    expect(acks(socket)).toEqual([7, 11]);
+  });
+
+  describe('ordering', () => {
+    it('suppresses duplicate seqs: every entry reaches the app exactly once', () => {
+      const connection = makeConnection();
+      const seqs = recordMailbox(connection);
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 3 });
+      for (const seq of [1, 2, 2, 1, 3, 3]) socket.deliver(messageFrame(seq));
+      expect(seqs).toEqual([1, 2, 3]);
+    });
+
+    it('detects a gap, sends one resume {after: last}, and surfaces the repaired stream in order', () => {
+      const connection = makeConnection();
+      const seqs = recordMailbox(connection);
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 5 });
+      socket.deliver(messageFrame(1)).deliver(messageFrame(2));
+      socket.deliver(messageFrame(4)).deliver(messageFrame(5)); // 3 went missing
+      expect(socket.framesOfType('resume')).toEqual([{ type: 'resume', after: 2 }]); // once, not per frame
+      expect(seqs).toEqual([1, 2]);
+      // The server resends from 3.
+      for (const seq of [3, 4, 5]) socket.deliver(messageFrame(seq));
+      expect(seqs).toEqual([1, 2, 3, 4, 5]);
+    });
+
+    it('repeats the resume when the gap persists past resumeRetryMs', () => {
+      const connection = makeConnection({ resumeRetryMs: 1_000, heartbeatIntervalMs: 60_000 });
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 9 });
+      socket.deliver(messageFrame(2));
+      vi.advanceTimersByTime(1_000);
+      socket.deliver(messageFrame(3));
+      expect(socket.framesOfType('resume')).toEqual([
+        { type: 'resume', after: 0 },
+        { type: 'resume', after: 0 },
+      ]);
+    });
+  });
+
+  describe('heartbeat and liveness', () => {
+    it('sends exactly HEARTBEAT_PING every interval', () => {
+      const connection = makeConnection();
+      void connection.connect();
+      const socket = FakeSocket.last.hello();
+      vi.advanceTimersByTime(HEARTBEAT - 1);
+      expect(socket.sent).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(socket.sent).toEqual([HEARTBEAT_PING]);
+      expect(socket.sent[0]).toBe('{"type":"ping"}');
+      socket.deliver(HEARTBEAT_PONG);
+      vi.advanceTimersByTime(HEARTBEAT);
+      expect(socket.sent).toEqual([HEARTBEAT_PING, HEARTBEAT_PING]);
+    });
+
+    it('stays up while pongs arrive', () => {
+      const connection = makeConnection();
+      void connection.connect();
+      const socket = FakeSocket.last.hello();
+      for (let i = 0; i < 10; i++) {
+        vi.advanceTimersByTime(HEARTBEAT);
+        socket.deliver(HEARTBEAT_PONG);
+      }
+      expect(connection.state).toBe('open');
+      expect(FakeSocket.instances).toHaveLength(1);
+    });
+
+    it('treats ~2 silent heartbeat intervals as a dead connection and reconnects', () => {
+      const connection = makeConnection();
+      void connection.connect();
+      const first = FakeSocket.last.hello();
+      vi.advanceTimersByTime(2 * HEARTBEAT - 1);
+      expect(connection.state).toBe('open');
+      vi.advanceTimersByTime(1);
+      expect(connection.state).toBe('reconnecting');
+      expect(first.closedByClient).toBeDefined(); // the dead socket is closed, not leaked
+      vi.advanceTimersByTime(125); // first backoff delay with random 0.5
+      expect(FakeSocket.instances).toHaveLength(2);
+      FakeSocket.last.hello();
+      expect(connection.state).toBe('open');
+    });
+
+    it('gives up on a connect attempt that never opens', () => {
+      const connection = makeConnection();
+      void connection.connect();
+      vi.advanceTimersByTime(2 * HEARTBEAT);
+      expect(connection.state).toBe('reconnecting');
+    });
+  });
+
+  describe('reconnecting', () => {
+    it('reconnects with exponential backoff + jitter, carrying the latest cursor, and resets after hello', () => {
+      const connection = makeConnection();
+      const delays: number[] = [];
+      connection.on('reconnect', (info) => delays.push(info.delayMs));
+      void connection.connect();
+      let socket = FakeSocket.last.hello({ cursor: 0, head: 5 });
+      for (let seq = 1; seq <= 5; seq++) socket.deliver(messageFrame(seq));
+      socket.serverClose(1006);
+      expect(connection.state).toBe('reconnecting');
+      vi.advanceTimersByTime(124);
+      expect(FakeSocket.instances).toHaveLength(1);
+      vi.advanceTimersByTime(1);
+      expect(FakeSocket.instances).toHaveLength(2);
+      expect(FakeSocket.last.params.get('cursor')).toBe('5');
+
+      FakeSocket.last.serverClose(1006); // fails before hello: next delay doubles
+      vi.advanceTimersByTime(250);
+      expect(FakeSocket.instances).toHaveLength(3);
+      socket = FakeSocket.last.hello({ cursor: 5, head: 6 });
+      socket.deliver(messageFrame(6));
+      socket.serverClose(CLOSE_CODES.going_away);
+      vi.advanceTimersByTime(125); // reset to the base after the successful hello
+      expect(FakeSocket.instances).toHaveLength(4);
+      expect(FakeSocket.last.params.get('cursor')).toBe('6');
+      expect(delays).toEqual([125, 250, 125]);
+    });
+
+    it('ignores events from a socket it already abandoned', () => {
+      const connection = makeConnection();
+      const seqs = recordMailbox(connection);
+      void connection.connect();
+      const old = FakeSocket.last.hello();
+      old.serverClose(1006);
+      vi.advanceTimersByTime(125);
+      FakeSocket.last.hello();
+      old.deliver(messageFrame(1)); // a late frame on the dead socket
+      expect(seqs).toEqual([]);
+      expect(connection.state).toBe('open');
+    });
+
+    it.each([
+      [CLOSE_CODES.device_revoked, 'device_revoked'],
+      [CLOSE_CODES.replaced, 'replaced'],
+    ])('stops for good on fatal close code %i', async (code, errorCode) => {
+      const connection = makeConnection();
+      const states: Array<{ state: ConnectionState; code?: number; error?: MessengerError }> = [];
+      connection.on('state', (change) => states.push(change));
+      void connection.connect();
+      FakeSocket.last.hello();
+      const reconnected = connection.connect(); // a waiter that should be rejected
+      FakeSocket.last.serverClose(code, '');
+      expect(connection.state).toBe('closed');
+      const closed = states.at(-1);
+      expect(closed).toMatchObject({ state: 'closed', code });
+      expect(closed?.error?.code).toBe(errorCode);
+      vi.advanceTimersByTime(120_000);
+      expect(FakeSocket.instances).toHaveLength(1);
+      // connect() during 'open' resolved immediately with the hello.
+      await expect(reconnected).resolves.toMatchObject({ type: 'hello' });
+    });
+
+    it('rejects a pending connect() when a fatal close happens before hello', async () => {
+      const connection = makeConnection();
+      const connected = connection.connect();
+      FakeSocket.last.open().serverClose(CLOSE_CODES.device_revoked, 'logged out');
+      await expect(connected).rejects.toMatchObject({ code: 'device_revoked' });
+    });
+
+    it('close() flushes the pending ack and stops reconnecting', () => {
+      const connection = makeConnection();
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 2 });
+      socket.deliver(messageFrame(1)).deliver(messageFrame(2));
+      connection.close();
+      expect(acks(socket)).toEqual([2]);
+      expect(socket.closedByClient?.code).toBe(1000);
+      expect(connection.state).toBe('closed');
+      vi.advanceTimersByTime(120_000);
+      expect(FakeSocket.instances).toHaveLength(1);
+    });
+
+    it('runs the auth check after repeated failures and closes when the token is dead', async () => {
+      const authCheck = vi.fn(async () => new MessengerError('token_expired'));
+      const connection = makeConnection({ authCheck });
+      void connection.connect();
+      FakeSocket.last.serverClose(1006); // failure 1
+      await vi.advanceTimersByTimeAsync(125);
+      expect(authCheck).not.toHaveBeenCalled();
+      FakeSocket.last.serverClose(1006); // failure 2
+      await vi.advanceTimersByTimeAsync(250);
+      expect(authCheck).toHaveBeenCalledTimes(1);
+      expect(connection.state).toBe('closed');
+      expect(FakeSocket.instances).toHaveLength(2);
+    });
+  });
+
+  describe('server errors', () => {
+    it('emits cursor_expired and accepts the jump to the oldest kept entry without a resume', () => {
+      const connection = makeConnection({ cursorStore: new MemoryCursorStore(3) });
+      const seqs = recordMailbox(connection);
+      const expired: CursorExpiredEvent[] = [];
+      connection.on('cursor_expired', (event) => expired.push(event));
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 3, head: 120 });
+      socket.deliver({ type: 'error', id: null, code: 'cursor_expired', message: 'gone', retryable: false });
+      socket.deliver(messageFrame(100)).deliver(messageFrame(101));
+      expect(expired).toEqual([{ requestedCursor: 3, message: 'gone' }]);
+      expect(seqs).toEqual([100, 101]);
+      expect(socket.framesOfType('resume')).toEqual([]);
+      vi.advanceTimersByTime(20);
+      expect(acks(socket)).toEqual([101]);
+    });
+
+    it('adopts a hello cursor past the requested one (expired cursor) instead of resuming', () => {
+      const connection = makeConnection({ cursorStore: new MemoryCursorStore(3) });
+      const seqs = recordMailbox(connection);
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 99, head: 100 });
+      socket.deliver(messageFrame(100));
+      expect(seqs).toEqual([100]);
+      expect(connection.cursor).toBe(100);
+    });
+
+    it('survives malformed frames: each is reported as an error event and the stream continues', () => {
+      const connection = makeConnection();
+      const seqs = recordMailbox(connection);
+      const errors: MessengerError[] = [];
+      connection.on('error', (error) => errors.push(error));
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 2 });
+      socket.deliver('this is not json');
+      socket.deliver({ type: 'surprise' });
+      socket.deliver({ type: 'message', seq: -1, message: {} });
+      socket.deliver(messageFrame(1));
+      socket.deliver({ type: 'error', id: null, code: 'invalid_ack', message: 'bad ack', retryable: false });
+      socket.deliver(messageFrame(2));
+      expect(errors.map((e) => e.code)).toEqual(['invalid_json', 'unknown_frame_type', 'validation_failed', 'invalid_ack']);
+      expect(errors.every((e) => e instanceof MessengerError)).toBe(true);
+      expect(seqs).toEqual([1, 2]);
+      expect(connection.state).toBe('open');
+    });
+  });
+});
