@@ -13,6 +13,7 @@ import {
   ErrorResponseSchema,
   HealthSchema,
   HistoryPageSchema,
+  ConversationListSchema,
   OtpResponseSchema,
   PATHS,
   ProfileSchema,
@@ -24,6 +25,7 @@ import type {
   ErrorFrame,
   Health,
   HistoryPage,
+  ConversationList,
   OtpResponse,
   Profile,
   ProfileUpdate,
@@ -98,6 +100,15 @@ export interface MessengerApiOptions {
   fetch?: FetchLike;
   /** Abort a request after this many ms and report `unavailable`. Default 15 000. */
   timeoutMs?: number;
+}
+
+/** `?before=&limit=` for paged endpoints (empty when neither is set). */
+function pageQuery(options: HistoryOptions): string {
+  const query = new URLSearchParams();
+  if (options.before !== undefined) query.set('before', String(options.before));
+  if (options.limit !== undefined) query.set('limit', String(options.limit));
+  const qs = query.toString();
+  return qs === '' ? '' : `?${qs}`;
 }
 
 interface RequestSpec<T> {
@@ -203,12 +214,19 @@ export class MessengerApi {
    * while (page.nextBefore !== null) page = await api.history(peerId, { before: page.nextBefore });
    */
   history(peerId: string, options: HistoryOptions = {}, signal?: AbortSignal): Promise<HistoryPage> {
-    const query = new URLSearchParams();
-    if (options.before !== undefined) query.set('before', String(options.before));
-    if (options.limit !== undefined) query.set('limit', String(options.limit));
-    const qs = query.toString();
-    const path = PATHS.history(peerId) + (qs === '' ? '' : `?${qs}`);
+    const path = PATHS.history(peerId) + pageQuery(options);
     return this.request({ method: 'GET', path, auth: true, schema: HistoryPageSchema, signal });
+  }
+
+  /**
+   * GET /v1/conversations: the chat list, most recent activity first, with unread counts.
+   *
+   * @example
+   * const { conversations } = await api.conversations({ limit: 20 });
+   */
+  conversations(options: HistoryOptions = {}, signal?: AbortSignal): Promise<ConversationList> {
+    const path = PATHS.conversations + pageQuery(options);
+    return this.request({ method: 'GET', path, auth: true, schema: ConversationListSchema, signal });
   }
 
   /** GET /v1/health (no auth). */

@@ -15,6 +15,7 @@ import {
   HEARTBEAT_PONG,
   parseClientFrame,
   type AckFrame,
+  type ConversationList,
   type HistoryPage,
   type Message,
   type ReadFrame,
@@ -41,6 +42,8 @@ export const CONNECT_HEADERS = {
 const DAY_MS = 86_400_000;
 /** How soon the alarm retries receipts that could not be relayed. */
 const RECEIPT_RETRY_MS = 5_000;
+/** Most message ids in one receipt frame (about 7 KB of JSON). */
+const RECEIPT_IDS_PER_FRAME = 256;
 
 export class UserMailbox extends DurableObject<Env> {
   readonly #store: MailboxStore;
@@ -50,7 +53,7 @@ export class UserMailbox extends DurableObject<Env> {
   /** Recipients known to exist (users are never deleted), so D1 is asked once per peer. */
   readonly #knownUsers = new Set<string>();
   /** Sends in progress by client id, so concurrent retries of one id share one outcome. */
-  readonly #inFlight = new Map<string, Promise<StoredMessage>>();
+  readonly #inFlight = new Map<string, { fingerprint: string; result: Promise<StoredMessage> }>();
   readonly #retentionMs: number;
   /** Whether an alarm is known to be scheduled, so publishing does not read storage each time. */
   #alarmSet = false;
@@ -80,7 +83,7 @@ export class UserMailbox extends DurableObject<Env> {
     const { 0: client, 1: server } = new WebSocketPair();
 
     // A second connection of the same device replaces the first.
-    this.#connections.closeDevice(deviceId, CLOSE_CODES.replaced, 'replaced by a newer connection');
+    this.#connections.closeDevice(deviceId, CLOSE_CODES.replaced, 'replaced by a newer connection', { forget: false });
 
     const asked = requested === null ? NaN : Number(requested);
     let cursor = Number.isSafeInteger(asked) && asked >= 0 ? Math.min(asked, this.#store.head) : this.#startingCursor(deviceId);
@@ -153,20 +156,24 @@ export class UserMailbox extends DurableObject<Env> {
 
   async #onSend(ws: WebSocket, state: ConnectionState, frame: SendFrame): Promise<void> {
     if (frame.to === state.userId) throw new FrameError('self_message');
-    const key = frame.id;
+    // Same id, same message: a retry, answered with the original ack. Same id, anything else:
+    // a client bug, refused rather than silently answered with another message's ack.
+    const fingerprint = `${frame.to}\u0000${JSON.stringify(frame.body)}`;
     const known = this.#store.findBySenderClientId(state.userId, frame.id);
     let stored: StoredMessage;
     if (known) {
+      if (`${known.message.to}\u0000${JSON.stringify(known.message.body)}` !== fingerprint) throw new FrameError('id_conflict');
       stored = { id: known.message.id, sentAt: known.message.sentAt, duplicate: true };
     } else {
-      let pending = this.#inFlight.get(key);
-      const first = pending === undefined;
-      if (!pending) {
-        pending = this.#sendNew(state, frame).finally(() => this.#inFlight.delete(key));
-        this.#inFlight.set(key, pending);
+      const inFlight = this.#inFlight.get(frame.id);
+      if (inFlight) {
+        if (inFlight.fingerprint !== fingerprint) throw new FrameError('id_conflict');
+        stored = { ...(await inFlight.result), duplicate: true };
+      } else {
+        const result = this.#sendNew(state, frame).finally(() => this.#inFlight.delete(frame.id));
+        this.#inFlight.set(frame.id, { fingerprint, result });
+        stored = await result;
       }
-      stored = await pending;
-      if (!first) stored = { ...stored, duplicate: true };
     }
     const sent: SentFrame = {
       type: 'sent',
@@ -280,8 +287,20 @@ export class UserMailbox extends DurableObject<Env> {
   /** Apply a delivered/read receipt from `by` to messages this user sent. Idempotent. */
   async applyReceipts(by: string, status: 'delivered' | 'read', messageIds: string[], at: number): Promise<void> {
     const advanced = this.#store.advanceOutgoing(by, messageIds, status);
-    if (advanced.length === 0) return;
-    this.#publish([this.#store.append({ type: 'receipt', status, by, messageIds: advanced, at }, Date.now())]);
+    const now = Date.now();
+    const entries: StoredEntry[] = [];
+    // Many coalesced acks can name thousands of ids; keep each receipt frame small.
+    for (let i = 0; i < advanced.length; i += RECEIPT_IDS_PER_FRAME) {
+      const chunk = advanced.slice(i, i + RECEIPT_IDS_PER_FRAME);
+      entries.push(this.#store.append({ type: 'receipt', status, by, messageIds: chunk, at }, now));
+    }
+    this.#publish(entries);
+  }
+
+  /** This user's chat list, most recent first. */
+  async conversations(before: number | undefined, limit: number): Promise<ConversationList> {
+    const { items, nextBefore } = this.#store.conversations(before, limit);
+    return { conversations: items, nextBefore };
   }
 
   /** A page of this user's conversation with `peer`, newest first. */
@@ -292,7 +311,7 @@ export class UserMailbox extends DurableObject<Env> {
 
   /** A device logged out or was revoked: close its socket, forget its cursor. */
   async revokeDevice(deviceId: string): Promise<void> {
-    this.#connections.closeDevice(deviceId, CLOSE_CODES.device_revoked, 'device revoked');
+    this.#connections.closeDevice(deviceId, CLOSE_CODES.device_revoked, 'device revoked', { forget: true });
     this.#store.forgetDevice(deviceId);
   }
 

@@ -32,6 +32,11 @@ export const ERRORS = {
   device_not_found: { status: 404, retryable: false, message: 'No such device of yours' },
   recipient_not_found: { status: 404, retryable: false, message: 'The recipient does not exist' },
   self_message: { status: 400, retryable: false, message: 'Sending a message to yourself is not supported' },
+  id_conflict: {
+    status: 409,
+    retryable: false,
+    message: 'This client id was already used for a different message; use a fresh id',
+  },
 
   // ---- sync ----
   invalid_ack: { status: 400, retryable: false, message: 'Acknowledged a sequence number that was never sent to this connection' },

@@ -184,13 +184,14 @@ function parseFrame<T>(
   raw: string | ArrayBuffer,
   schema: z.ZodType<T>,
   knownTypes: readonly string[],
+  maxBytes: number,
 ): ParseResult<T> {
   if (typeof raw !== 'string') {
     return { ok: false, error: { code: 'validation_failed', message: 'Frames are JSON text, not binary', id: null } };
   }
   // Cheap length check first; multi-byte characters can only make the byte count larger.
-  if (raw.length > MAX_FRAME_BYTES || encoder.encode(raw).byteLength > MAX_FRAME_BYTES) {
-    return { ok: false, error: { code: 'payload_too_large', message: `Frame exceeds ${MAX_FRAME_BYTES} bytes`, id: null } };
+  if (raw.length > maxBytes || encoder.encode(raw).byteLength > maxBytes) {
+    return { ok: false, error: { code: 'payload_too_large', message: `Frame exceeds ${maxBytes} bytes`, id: null } };
   }
   let value: unknown;
   try {
@@ -221,12 +222,16 @@ function parseFrame<T>(
  * if (result.ok) handle(result.frame); else reply(result.error);
  */
 export function parseClientFrame(raw: string | ArrayBuffer): ParseResult<ClientFrame> {
-  return parseFrame(raw, ClientFrameSchema, CLIENT_FRAME_TYPES);
+  return parseFrame(raw, ClientFrameSchema, CLIENT_FRAME_TYPES, MAX_FRAME_BYTES);
 }
 
 const SERVER_FRAME_TYPES = ['hello', 'sent', 'message', 'receipt', 'read_marker', 'error', 'pong'] as const;
 
-/** Parse and validate one frame received from the server (used by the SDK). */
+/**
+ * Parse and validate one frame received from the server (used by the SDK). MAX_FRAME_BYTES limits
+ * what clients send; server frames carry metadata on top of a client's body, so they are not
+ * held to it (the runtime's own message limit applies).
+ */
 export function parseServerFrame(raw: string | ArrayBuffer): ParseResult<ServerFrame> {
-  return parseFrame(raw, ServerFrameSchema, SERVER_FRAME_TYPES);
+  return parseFrame(raw, ServerFrameSchema, SERVER_FRAME_TYPES, Number.POSITIVE_INFINITY);
 }

@@ -17,6 +17,9 @@ export const ErrorResponseSchema = z.strictObject({
 });
 export type ErrorResponse = z.infer<typeof ErrorResponseSchema>;
 
+/** A non-negative integer written in a query string ("" and "abc" are errors, not 0). */
+const QuerySeq = z.string().regex(/^[0-9]{1,16}$/, 'expected a non-negative integer').transform(Number).pipe(SeqSchema);
+
 /** Phone numbers are accepted in any common notation and normalised to E.164 by the server. */
 const PhoneInput = z.string().min(3).max(32);
 
@@ -86,15 +89,15 @@ export const ConnectQuerySchema = z.object({
   /** The bearer token; browsers cannot set headers on a WebSocket, so it may travel here. */
   token: z.string().optional(),
   /** The highest mailbox seq this device has processed; omit to continue from the server's record. */
-  cursor: z.coerce.number().pipe(SeqSchema).optional(),
+  cursor: QuerySeq.optional(),
 });
 export type ConnectQuery = z.infer<typeof ConnectQuerySchema>;
 
 // ---- GET /v1/conversations/:peerId/messages?before=&limit=
-export const HistoryQuerySchema = z.strictObject({
+export const HistoryQuerySchema = z.object({
   /** Return entries with mailbox seq strictly below this (omit for the newest page). */
-  before: z.coerce.number().pipe(SeqSchema).optional(),
-  limit: z.coerce.number().int().min(1).max(HISTORY_MAX_LIMIT).default(HISTORY_DEFAULT_LIMIT),
+  before: QuerySeq.optional(),
+  limit: QuerySeq.pipe(z.number().min(1).max(HISTORY_MAX_LIMIT)).default(HISTORY_DEFAULT_LIMIT),
 });
 export const HistoryItemSchema = z.strictObject({
   /** Position in *your* mailbox; pagination cursor. */
@@ -107,6 +110,26 @@ export const HistoryPageSchema = z.strictObject({
   /** Newest first. */
   messages: z.array(HistoryItemSchema),
   /** Pass as `before` for the next (older) page; null when there is nothing older. */
+  nextBefore: SeqSchema.nullable(),
+});
+
+// ---- GET /v1/conversations?before=&limit=
+export const ConversationQuerySchema = z.object({
+  /** Return conversations whose newest message has a mailbox seq strictly below this. */
+  before: QuerySeq.optional(),
+  limit: QuerySeq.pipe(z.number().min(1).max(HISTORY_MAX_LIMIT)).default(HISTORY_DEFAULT_LIMIT),
+});
+export const ConversationSchema = z.strictObject({
+  peer: UserIdSchema,
+  /** The newest message, either direction (its `seq` orders the list). */
+  last: HistoryItemSchema,
+  /** Messages from `peer` you have not marked read. */
+  unread: z.number().int().min(0),
+});
+export const ConversationListSchema = z.strictObject({
+  /** Most recent activity first. */
+  conversations: z.array(ConversationSchema),
+  /** Pass as `before` for the next page; null when there are no more. */
   nextBefore: SeqSchema.nullable(),
 });
 
@@ -123,6 +146,9 @@ export type Platform = z.infer<typeof PlatformSchema>;
 export type HistoryQuery = z.infer<typeof HistoryQuerySchema>;
 export type HistoryItem = z.infer<typeof HistoryItemSchema>;
 export type HistoryPage = z.infer<typeof HistoryPageSchema>;
+export type ConversationQuery = z.infer<typeof ConversationQuerySchema>;
+export type Conversation = z.infer<typeof ConversationSchema>;
+export type ConversationList = z.infer<typeof ConversationListSchema>;
 
 /** Paths, so server routes and SDK calls cannot drift apart. */
 export const PATHS = {
@@ -134,6 +160,7 @@ export const PATHS = {
   userByPhone: (phone: string) => `/v1/users/by-phone/${encodeURIComponent(phone)}`,
   devices: '/v1/devices',
   device: (deviceId: string) => `/v1/devices/${encodeURIComponent(deviceId)}`,
+  conversations: '/v1/conversations',
   history: (peerId: string) => `/v1/conversations/${encodeURIComponent(peerId)}/messages`,
   connect: '/v1/connect',
   health: '/v1/health',

@@ -37,7 +37,7 @@ export const CiphertextBodySchema = z.strictObject({
   kind: z.literal('ciphertext'),
   /** Application-defined scheme tag, e.g. "signal/v1". */
   scheme: z.string().min(1).max(32),
-  data: z.base64().max(49_152),
+  data: z.base64().min(1).max(49_152),
 });
 
 export const MessageBodySchema = z.discriminatedUnion('kind', [

@@ -44,6 +44,10 @@ export const onError: ErrorHandler = (err, c) => {
   if (err instanceof ApiError) {
     return c.json(errorBody(err.code, err.message), err.status);
   }
+  // hono's JSON validator refuses an empty body labelled JSON with this message.
+  if (err instanceof HTTPException && err.status === 400 && err.message.startsWith('Malformed JSON')) {
+    return c.json(errorBody('invalid_json'), 400);
+  }
   if (err instanceof HTTPException) {
     const code = codeForHttpStatus(err.status);
     return c.json(errorBody(code), ERRORS[code].status as ContentfulStatusCode);

@@ -7,10 +7,10 @@ import { validator } from 'hono/validator';
 import type { z } from 'zod';
 import { ApiError } from './errors.ts';
 
-function describe(error: z.ZodError): string {
+function describe(error: z.ZodError, where: 'body' | 'query' | 'path'): string {
   return error.issues
     .slice(0, 3)
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(body)'}: ${issue.message}`)
+    .map((issue) => `${issue.path.length > 0 ? `${where}.${issue.path.join('.')}` : `(${where})`}: ${issue.message}`)
     .join('; ');
 }
 
@@ -23,10 +23,11 @@ function describe(error: z.ZodError): string {
 export function jsonBody<S extends z.ZodType>(schema: S) {
   return validator('json', async (value, c) => {
     // hono only parses bodies labelled JSON; parse unlabelled ones too rather than see `{}`.
-    // (Malformed JSON never gets here: `rejectMalformedJson` answers it first.)
+    // (Malformed JSON never gets here: `rejectMalformedJson` or hono's own parse, mapped to
+    // `invalid_json` by onError, answers it first.)
     const raw: unknown = isJsonContentType(c.req.header('Content-Type')) ? value : parseOrThrow(await c.req.text());
     const result = schema.safeParse(raw);
-    if (!result.success) throw new ApiError('validation_failed', describe(result.error));
+    if (!result.success) throw new ApiError('validation_failed', describe(result.error, 'body'));
     return result.data as z.output<S>;
   });
 }
@@ -49,9 +50,9 @@ function parseOrThrow(text: string): unknown {
  */
 export const rejectMalformedJson = createMiddleware(async (c, next) => {
   if (c.req.method === 'POST' || c.req.method === 'PUT' || c.req.method === 'PATCH') {
+    // Empty bodies pass: body-less calls (logout) may still carry a JSON content type.
     const text = await c.req.text();
-    // An empty body is fine for body-less calls (logout), but not when it claims to be JSON.
-    if (text.length > 0 || isJsonContentType(c.req.header('Content-Type'))) parseOrThrow(text);
+    if (text.length > 0) parseOrThrow(text);
   }
   await next();
 });
@@ -60,7 +61,7 @@ export const rejectMalformedJson = createMiddleware(async (c, next) => {
 export function query<S extends z.ZodType>(schema: S) {
   return validator('query', (value) => {
     const result = schema.safeParse(value);
-    if (!result.success) throw new ApiError('validation_failed', describe(result.error));
+    if (!result.success) throw new ApiError('validation_failed', describe(result.error, 'query'));
     return result.data as z.output<S>;
   });
 }
@@ -69,7 +70,7 @@ export function query<S extends z.ZodType>(schema: S) {
 export function params<S extends z.ZodType>(schema: S) {
   return validator('param', (value) => {
     const result = schema.safeParse(value);
-    if (!result.success) throw new ApiError('validation_failed', describe(result.error));
+    if (!result.success) throw new ApiError('validation_failed', describe(result.error, 'path'));
     return result.data as z.output<S>;
   });
 }

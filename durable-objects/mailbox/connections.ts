@@ -89,10 +89,17 @@ export class Connections {
     trySend(ws, JSON.stringify(frame));
   }
 
-  /** Close every connection of a device (revocation, replacement). */
-  closeDevice(deviceId: string, code: number, reason: string, except?: WebSocket): void {
+  /**
+   * Close every connection of a device (revocation, replacement). With `forget`, the sockets
+   * lose their state first, so their close events record nothing (a revoked device's cursor
+   * must not come back).
+   */
+  closeDevice(deviceId: string, code: number, reason: string, { forget }: { forget: boolean }): void {
     for (const ws of this.ofDevice(deviceId)) {
-      if (ws === except) continue;
+      if (forget) {
+        this.#cache.delete(ws);
+        ws.serializeAttachment(null);
+      }
       try {
         ws.close(code, reason);
       } catch {

@@ -42,6 +42,17 @@ const MIGRATIONS: readonly string[] = [
     at          INTEGER NOT NULL
   );
   `,
+  // v2: one row per conversation, kept in step with `messages`, so the chat list is an index scan.
+  `
+  CREATE TABLE conversations (
+    peer     TEXT    PRIMARY KEY,
+    last_seq INTEGER NOT NULL,                 -- mailbox seq of the newest message
+    unread   INTEGER NOT NULL                  -- incoming messages not yet read
+  );
+  CREATE INDEX conversations_recent ON conversations (last_seq);
+  INSERT INTO conversations (peer, last_seq, unread)
+    SELECT peer, max(seq), sum(CASE WHEN outgoing = 0 AND status < 3 THEN 1 ELSE 0 END) FROM messages GROUP BY peer;
+  `,
 ];
 
 /** Bring the object's database to the newest schema. Runs inside blockConcurrencyWhile. */

@@ -11,6 +11,7 @@ import {
   type Message,
   type MessageStatus,
   type HistoryItem,
+  type Conversation,
 } from '../../protocol/index.ts';
 
 /** A mailbox frame before it has a position: the store adds `seq`. */
@@ -124,6 +125,13 @@ export class MailboxStore {
       STATUS_RANK.sent,
       JSON.stringify(message),
     );
+    this.sql.exec(
+      `INSERT INTO conversations (peer, last_seq, unread) VALUES (?, ?, ?)
+       ON CONFLICT (peer) DO UPDATE SET last_seq = excluded.last_seq, unread = unread + excluded.unread`,
+      outgoing ? message.to : message.from,
+      entry.seq,
+      outgoing ? 0 : 1,
+    );
     return { stored: { id: message.id, sentAt: message.sentAt, duplicate: false }, entry };
   }
 
@@ -147,7 +155,7 @@ export class MailboxStore {
 
   /** Mark incoming messages from `peer` with seq <= upTo as read; returns their ids (seq order). */
   markRead(peer: string, upTo: number): string[] {
-    return this.sql
+    const ids = this.sql
       .exec<{ id: string; seq: number }>(
         `UPDATE messages SET status = ? WHERE peer = ? AND outgoing = 0 AND seq <= ? AND status < ?
          RETURNING id, seq`,
@@ -159,6 +167,10 @@ export class MailboxStore {
       .toArray()
       .sort((a, b) => a.seq - b.seq)
       .map((r) => r.id);
+    if (ids.length > 0) {
+      this.sql.exec('UPDATE conversations SET unread = max(0, unread - ?) WHERE peer = ?', ids.length, peer);
+    }
+    return ids;
   }
 
   /**
@@ -199,6 +211,26 @@ export class MailboxStore {
       seq: row.seq,
       message: JSON.parse(row.message) as Message,
       status: statusName(row.status, row.outgoing === 1),
+    }));
+    return { items, nextBefore: rows.length > limit ? page[page.length - 1]!.seq : null };
+  }
+
+  /** The chat list: conversations by most recent message, newest first, below `before`. */
+  conversations(before: number | undefined, limit: number): { items: Conversation[]; nextBefore: number | null } {
+    const rows = this.sql
+      .exec<{ peer: string; unread: number; seq: number; message: string; status: number; outgoing: number }>(
+        `SELECT c.peer, c.unread, m.seq, m.message, m.status, m.outgoing
+         FROM conversations c JOIN messages m ON m.seq = c.last_seq
+         WHERE c.last_seq < ? ORDER BY c.last_seq DESC LIMIT ?`,
+        before ?? Number.MAX_SAFE_INTEGER,
+        limit + 1,
+      )
+      .toArray();
+    const page = rows.slice(0, limit);
+    const items = page.map((row) => ({
+      peer: row.peer,
+      unread: row.unread,
+      last: { seq: row.seq, message: JSON.parse(row.message) as Message, status: statusName(row.status, row.outgoing === 1) },
     }));
     return { items, nextBefore: rows.length > limit ? page[page.length - 1]!.seq : null };
   }

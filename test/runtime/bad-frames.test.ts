@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { MAX_FRAME_BYTES, PATHS } from '../../protocol/index.ts';
 import { mailboxOf } from '../../worker/mailboxes.ts';
 import { BASE, api, connect, isType, login, nextPhone, text } from './support.ts';
-import { SELF } from 'cloudflare:test';
+import { SELF, runInDurableObject } from 'cloudflare:test';
+import type { UserMailbox } from '../../durable-objects/user-mailbox.ts';
 
 const UNKNOWN_USER = '01JDQ3ZK8Y6W2V9T7R5P3N1M0A';
 
@@ -59,6 +60,28 @@ describe('bad frames', () => {
   });
 });
 
+describe('client id reuse', () => {
+  it('refuses an id reused for a different recipient or body, and changes nothing', async () => {
+    const alice = await login(nextPhone());
+    const bob = await login(nextPhone());
+    const carol = await login(nextPhone());
+    const a = await connect(alice);
+    a.send({ type: 'send', id: 'reused', to: bob.userId, body: text('for bob') });
+    await a.waitFor(isType('sent'));
+    a.send({ type: 'send', id: 'reused', to: carol.userId, body: text('for bob') });
+    a.send({ type: 'send', id: 'reused', to: bob.userId, body: text('edited') });
+    const errors = await a.waitFor(isType('error'), 2);
+    expect(errors.map((e) => [e.code, e.id])).toEqual([
+      ['id_conflict', 'reused'],
+      ['id_conflict', 'reused'],
+    ]);
+    expect((await mailboxOf(env, carol.userId).stats()).head).toBe(0);
+    const page = await mailboxOf(env, bob.userId).history(alice.userId, undefined, 10);
+    expect(page.messages.map((m) => m.message.body)).toEqual([text('for bob')]);
+    a.close();
+  });
+});
+
 describe('connect', () => {
   it('refuses a plain GET, a missing, a malformed and a revoked token', async () => {
     const plain = await api(PATHS.connect);
@@ -74,17 +97,25 @@ describe('connect', () => {
     expect(await junk.json()).toMatchObject({ error: { code: 'token_invalid' } });
 
     const session = await login(nextPhone());
-    const badCursor = await SELF.fetch(`${BASE}${PATHS.connect}?token=${session.token}&cursor=-3`, {
-      headers: { Upgrade: 'websocket' },
-    });
-    expect(badCursor.status).toBe(400);
-    expect(await badCursor.json()).toMatchObject({ error: { code: 'validation_failed' } });
+    for (const cursor of ['-3', '', 'abc', '1.5']) {
+      const badCursor = await SELF.fetch(`${BASE}${PATHS.connect}?token=${session.token}&cursor=${cursor}`, {
+        headers: { Upgrade: 'websocket' },
+      });
+      expect(badCursor.status, `cursor=${cursor}`).toBe(400);
+      expect(await badCursor.json()).toMatchObject({ error: { code: 'validation_failed' } });
+    }
 
     const socket = await connect(session);
     const logout = await api(PATHS.logout, { method: 'POST', token: session.token });
     expect(logout.status).toBe(204);
     // Logging out closes the live socket with the fatal "device revoked" code...
     expect((await socket.waitClosed()).code).toBe(4001);
+    // ...forgets the device's cursor for good (its close event does not write it back)...
+    await new Promise((r) => setTimeout(r, 50));
+    const cursorRow = await runInDurableObject(mailboxOf(env, session.userId), (_i: UserMailbox, state) =>
+      state.storage.sql.exec('SELECT device_id FROM devices WHERE device_id = ?', session.deviceId).toArray(),
+    );
+    expect(cursorRow).toEqual([]);
     // ...and the token no longer opens one.
     const revoked = await SELF.fetch(`${BASE}${PATHS.connect}?token=${session.token}`, { headers: { Upgrade: 'websocket' } });
     expect(revoked.status).toBe(401);
@@ -98,8 +129,13 @@ describe('connect', () => {
     const badPeer = await api(PATHS.history('not-a-ulid'), { token: session.token });
     expect(badPeer.status).toBe(400);
     expect(await badPeer.json()).toMatchObject({ error: { code: 'validation_failed' } });
-    const badLimit = await api(`${PATHS.history(UNKNOWN_USER)}?limit=100000`, { token: session.token });
-    expect(badLimit.status).toBe(400);
+    for (const q of ['limit=100000', 'limit=0', 'limit=', 'before=', 'before=-1']) {
+      const bad = await api(`${PATHS.history(UNKNOWN_USER)}?${q}`, { token: session.token });
+      expect(bad.status, q).toBe(400);
+      expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/^query\./);
+    }
+    // Unknown query parameters (cache busters) are ignored.
+    expect((await api(`${PATHS.history(UNKNOWN_USER)}?_=123`, { token: session.token })).status).toBe(200);
     const empty = await api(PATHS.history(UNKNOWN_USER), { token: session.token });
     expect(empty.status).toBe(200);
     expect(await empty.json()).toEqual({ messages: [], nextBefore: null });
@@ -107,6 +143,12 @@ describe('connect', () => {
 });
 
 describe('http bodies', () => {
+  it('accepts a body-less logout even when it is labelled JSON', async () => {
+    const session = await login(nextPhone());
+    const res = await api(PATHS.logout, { method: 'POST', token: session.token, headers: { 'Content-Type': 'application/json' } });
+    expect(res.status).toBe(204);
+  });
+
   it('treats an empty body labelled JSON as invalid JSON, with or without the label', async () => {
     for (const headers of [{ 'Content-Type': 'application/json' }, {}] as Record<string, string>[]) {
       const res = await SELF.fetch(`${BASE}${PATHS.requestOtp}`, { method: 'POST', body: '', headers });

@@ -231,6 +231,58 @@ async function phoneOf(token: string): Promise<string> {
   return ((await res.json()) as { phone: string }).phone;
 }
 
+describe('chat list and big receipts', () => {
+  it('lists conversations by recent activity with unread counts', async () => {
+    const { alice, bob } = await pair();
+    const carol = await login(nextPhone());
+    const a = await connect(alice);
+    const c = await connect(carol);
+    a.send({ type: 'send', id: 'to-bob', to: bob.userId, body: text('hi bob') });
+    await a.waitFor(isType('sent'));
+    c.send({ type: 'send', id: 'to-alice-1', to: alice.userId, body: text('hi alice') });
+    c.send({ type: 'send', id: 'to-alice-2', to: alice.userId, body: text('you there?') });
+    await c.waitFor(isType('sent'), 2);
+
+    const res = await api('/v1/conversations', { token: alice.token });
+    expect(res.status).toBe(200);
+    const list = (await res.json()) as { conversations: Array<{ peer: string; unread: number; last: { seq: number; message: { clientId: string } } }>; nextBefore: number | null };
+    expect(list.conversations.map((x) => [x.peer, x.unread, x.last.message.clientId])).toEqual([
+      [carol.userId, 2, 'to-alice-2'],
+      [bob.userId, 0, 'to-bob'],
+    ]);
+    expect(list.nextBefore).toBeNull();
+
+    // Reading clears the unread count; paging by `before` continues the list.
+    a.send({ type: 'read', peer: carol.userId, upTo: list.conversations[0]!.last.seq });
+    await c.waitFor(isType('receipt'));
+    const page1 = await mailboxOf(env, alice.userId).conversations(undefined, 1);
+    expect(page1.conversations.map((x) => [x.peer, x.unread])).toEqual([[carol.userId, 0]]);
+    const page2 = await mailboxOf(env, alice.userId).conversations(page1.nextBefore!, 1);
+    expect(page2.conversations.map((x) => x.peer)).toEqual([bob.userId]);
+    expect(page2.nextBefore).toBeNull();
+    a.close();
+    c.close();
+  });
+
+  it('splits receipts for hundreds of messages into small frames, each id once', async () => {
+    const { alice, bob } = await pair();
+    const a = await connect(alice);
+    for (let i = 0; i < 600; i++) a.send({ type: 'send', id: `bulk-${i}`, to: bob.userId, body: text(`${i}`) });
+    const sent = await a.waitFor(isType('sent'), 600, 15_000);
+    const b = await connect(bob);
+    const got = await b.waitFor(isType('message'), 600, 15_000);
+    b.send({ type: 'ack', upTo: got[599]!.seq });
+    await new Promise((r) => setTimeout(r, 300));
+    const receipts = a.of('receipt').filter((r) => r.status === 'delivered');
+    expect(receipts.every((r) => r.messageIds.length <= 256)).toBe(true);
+    const ids = receipts.flatMap((r) => r.messageIds);
+    expect(ids.length).toBe(600);
+    expect(new Set(ids)).toEqual(new Set(sent.map((s) => s.messageId)));
+    a.close();
+    b.close();
+  });
+});
+
 describe('retention', () => {
   it('expires old entries by alarm and tells a stale cursor to refetch history', async () => {
     const { alice, bob } = await pair();

@@ -13,12 +13,12 @@ import { query } from '../validate.ts';
 
 export const connectRoutes = new Hono<AppEnv>().get(
   PATHS.connect,
-  query(ConnectQuerySchema),
   async (c, next) => {
-    // Checked before auth so a plain GET gets a clear answer rather than a token error.
+    // Checked first so a plain GET gets a clear answer rather than a query or token error.
     if (c.req.header('Upgrade')?.toLowerCase() !== 'websocket') throw new ApiError('upgrade_required');
     await next();
   },
+  query(ConnectQuerySchema),
   requireAuth,
   async (c) => {
     const { userId, deviceId } = c.get('auth');

@@ -1,17 +1,31 @@
 /**
- * Conversation history: `GET /v1/conversations/:peerId/messages`, newest first, paged by the
- * caller's mailbox seq. Served from the caller's own mailbox object, so nobody can read a
- * conversation they are not part of.
+ * Conversations: the chat list (`GET /v1/conversations`) and one conversation's history
+ * (`GET /v1/conversations/:peerId/messages`), newest first, paged by the caller's mailbox seq.
+ * Both are served from the caller's own mailbox object, so nobody can read a conversation they
+ * are not part of.
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { HistoryQuerySchema, UserIdSchema, type HistoryPage } from '../../protocol/index.ts';
+import {
+  ConversationQuerySchema,
+  HistoryQuerySchema,
+  PATHS,
+  UserIdSchema,
+  type ConversationList,
+  type HistoryPage,
+} from '../../protocol/index.ts';
 import type { AppEnv } from '../app-env.ts';
 import { requireAuth } from '../auth/middleware.ts';
 import { mailboxOf } from '../mailboxes.ts';
 import { params, query } from '../validate.ts';
 
-export const conversationRoutes = new Hono<AppEnv>().get(
+export const conversationRoutes = new Hono<AppEnv>()
+  .get(PATHS.conversations, requireAuth, query(ConversationQuerySchema), async (c) => {
+    const { before, limit } = c.req.valid('query');
+    const list: ConversationList = await mailboxOf(c.env, c.get('auth').userId).conversations(before, limit);
+    return c.json(list);
+  })
+  .get(
   '/v1/conversations/:peerId/messages',
   requireAuth,
   params(z.object({ peerId: UserIdSchema })),
