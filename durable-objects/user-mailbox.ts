@@ -26,6 +26,7 @@ import {
 import { userExists } from '../worker/db/accounts.ts';
 import { mailboxOf } from '../worker/mailboxes.ts';
 import { Connections, type ConnectionState } from './mailbox/connections.ts';
+import { DeviceCursors } from './mailbox/cursors.ts';
 import { Dispatcher } from './mailbox/dispatch.ts';
 import { FrameError, errorFrame } from './mailbox/frame-error.ts';
 import { ReceiptRelay, type Receipt } from './mailbox/receipts.ts';
@@ -50,6 +51,7 @@ export class UserMailbox extends DurableObject<Env> {
   readonly #connections: Connections;
   readonly #dispatcher: Dispatcher;
   readonly #receipts: ReceiptRelay;
+  readonly #cursors: DeviceCursors;
   /** Recipients known to exist (users are never deleted), so D1 is asked once per peer. */
   readonly #knownUsers = new Set<string>();
   /** Sends in progress by client id, so concurrent retries of one id share one outcome. */
@@ -65,6 +67,7 @@ export class UserMailbox extends DurableObject<Env> {
     this.#connections = new Connections(ctx);
     this.#dispatcher = new Dispatcher((to, messages) => this.#deliverTo(to, messages));
     this.#receipts = new ReceiptRelay(ctx.storage.sql, (r) => this.#applyAtSender(r));
+    this.#cursors = new DeviceCursors(this.#store);
     this.#retentionMs = Math.max(1, Number(env.MAILBOX_RETENTION_DAYS) || 30) * DAY_MS;
     // Answered by the runtime itself: heartbeats never wake a hibernated object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT_PING, HEARTBEAT_PONG));
@@ -102,7 +105,8 @@ export class UserMailbox extends DurableObject<Env> {
     });
     if (expired) this.#connections.sendDirect(server, errorFrame(null, new FrameError('cursor_expired')));
     // Reconnecting with a cursor is an acknowledgement of everything up to it.
-    this.#acknowledge(deviceId, cursor, now);
+    this.#acknowledge(deviceId, cursor);
+    this.#cursors.persist(now);
     this.#connections.refill(server, this.#store);
     void this.#flushReceipts();
     return new Response(null, { status: 101, webSocket: client });
@@ -139,8 +143,7 @@ export class UserMailbox extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    const state = this.#connections.state(ws);
-    if (state) this.#store.saveDeviceCursor(state.deviceId, state.acked, Date.now());
+    if (this.#connections.state(ws)) this.#cursors.persist(Date.now());
     try {
       ws.close(code === 1005 || code === 1006 ? 1000 : code, 'closing');
     } catch {
@@ -211,9 +214,8 @@ export class UserMailbox extends DurableObject<Env> {
     }
     if (frame.upTo <= state.acked) return;
     this.#connections.save(ws, { ...state, acked: frame.upTo });
-    this.#acknowledge(state.deviceId, frame.upTo, Date.now());
+    this.#acknowledge(state.deviceId, frame.upTo);
     this.#connections.refill(ws, this.#store);
-    void this.#flushReceipts();
   }
 
   /** Gap repair: rewind this connection to `after` and send from there again. */
@@ -242,26 +244,33 @@ export class UserMailbox extends DurableObject<Env> {
   }
 
   /**
-   * Record a device's progress. Incoming messages it covers become "delivered", and their
-   * senders are told through the receipt relay (same commit as the status change).
+   * Record a device's progress. Incoming messages it takes past the delivered watermark have
+   * reached their first device: their senders get a delivered receipt straight away. Nothing
+   * is written here (see DeviceCursors); a receipt that cannot be relayed goes to the durable
+   * outbox, and one lost to an eviction is re-derived when the device reconnects with its cursor.
    */
-  #acknowledge(deviceId: string, upTo: number, now: number): void {
-    const before = this.#store.deliveredWatermark();
-    this.#store.saveDeviceCursor(deviceId, upTo, now);
+  #acknowledge(deviceId: string, upTo: number): void {
+    const before = this.#cursors.record(deviceId, upTo);
     if (upTo <= before) return;
-    const delivered = this.#store.markDelivered(before, upTo);
-    const receipts: Receipt[] = [];
-    for (const [peer, messageIds] of delivered) receipts.push({ peer, status: 'delivered', messageIds, at: now });
-    this.#receipts.enqueue(receipts);
+    const at = Date.now();
+    for (const [peer, messageIds] of this.#store.incomingBetween(before, upTo)) {
+      const receipt: Receipt = { peer, status: 'delivered', messageIds, at };
+      this.#applyAtSender(receipt).catch(() => {
+        this.#receipts.enqueue([receipt]);
+        void this.#scheduleAlarm(Date.now() + RECEIPT_RETRY_MS);
+      });
+    }
   }
 
   /** Where a device starts: its saved cursor, or for a new device whatever no device has yet. */
   #startingCursor(deviceId: string): number {
-    return this.#store.deviceCursor(deviceId) ?? this.#store.deliveredWatermark();
+    return this.#cursors.of(deviceId) ?? this.#cursors.watermark;
   }
 
   /** Send new entries to live connections and make sure retention will expire them. */
   #publish(entries: StoredEntry[]): void {
+    // This event writes anyway: recorded acks ride along in the same commit.
+    this.#cursors.persist(Date.now());
     this.#connections.pushLive(entries);
     void this.#ensureAlarm();
   }
@@ -312,7 +321,7 @@ export class UserMailbox extends DurableObject<Env> {
   /** A device logged out or was revoked: close its socket, forget its cursor. */
   async revokeDevice(deviceId: string): Promise<void> {
     this.#connections.closeDevice(deviceId, CLOSE_CODES.device_revoked, 'device revoked', { forget: true });
-    this.#store.forgetDevice(deviceId);
+    this.#cursors.forget(deviceId);
   }
 
   /** Health figures for this mailbox. */
@@ -329,6 +338,7 @@ export class UserMailbox extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     const now = Date.now();
+    this.#cursors.persist(now);
     this.#store.pruneBefore(now - this.#retentionMs);
     const allSent = await this.#receipts.flush();
     await this.#scheduleAlarm(allSent ? null : now + RECEIPT_RETRY_MS);

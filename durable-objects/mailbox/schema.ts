@@ -21,7 +21,7 @@ const MIGRATIONS: readonly string[] = [
     sender     TEXT    NOT NULL,
     client_id  TEXT    NOT NULL,
     seq        INTEGER NOT NULL,               -- its entry in this user's mailbox
-    status     INTEGER NOT NULL,               -- STATUS_RANK: 1 sent, 2 delivered, 3 read
+    status     INTEGER NOT NULL,               -- STATUS_RANK: outgoing 1 sent, 2 delivered, 3 read; incoming 1 or 3 (read)
     message    TEXT    NOT NULL                -- the Message as JSON
   );
   CREATE UNIQUE INDEX messages_idempotency ON messages (sender, client_id);

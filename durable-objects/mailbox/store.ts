@@ -136,20 +136,18 @@ export class MailboxStore {
   }
 
   /**
-   * Mark incoming messages with after < seq <= upTo as delivered; returns them grouped by sender.
+   * Incoming messages with after < seq <= upTo, grouped by sender (seq order): what a device's
+   * ack just delivered. Read-only: "delivered" is not a stored flag but "seq at or below the
+   * highest cursor any device acknowledged", so acks cost no write of their own.
    */
-  markDelivered(after: number, upTo: number): Map<string, string[]> {
+  incomingBetween(after: number, upTo: number): Map<string, string[]> {
     const rows = this.sql
-      .exec<{ id: string; sender: string; seq: number }>(
-        `UPDATE messages SET status = ? WHERE seq > ? AND seq <= ? AND outgoing = 0 AND status < ?
-         RETURNING id, sender, seq`,
-        STATUS_RANK.delivered,
+      .exec<{ id: string; sender: string }>(
+        'SELECT id, sender FROM messages WHERE seq > ? AND seq <= ? AND outgoing = 0 ORDER BY seq',
         after,
         upTo,
-        STATUS_RANK.delivered,
       )
-      .toArray()
-      .sort((a, b) => a.seq - b.seq);
+      .toArray();
     return groupBy(rows, (r) => r.sender, (r) => r.id);
   }
 
