@@ -11,6 +11,8 @@ import { DurableObject } from 'cloudflare:workers';
 import { ulid } from 'ulid';
 import {
   CLOSE_CODES,
+  RECEIPT_MAX_IDS,
+  STATUS_RANK,
   HEARTBEAT_PING,
   HEARTBEAT_PONG,
   parseClientFrame,
@@ -29,7 +31,7 @@ import { Connections, type ConnectionState } from './mailbox/connections.ts';
 import { DeviceCursors } from './mailbox/cursors.ts';
 import { Dispatcher } from './mailbox/dispatch.ts';
 import { FrameError, errorFrame } from './mailbox/frame-error.ts';
-import { ReceiptRelay, type Receipt } from './mailbox/receipts.ts';
+import { ReceiptRelay, type Receipt, type ReceiptStatus } from './mailbox/receipts.ts';
 import { migrate } from './mailbox/schema.ts';
 import { MailboxStore, type StoredEntry, type StoredMessage } from './mailbox/store.ts';
 
@@ -43,8 +45,6 @@ export const CONNECT_HEADERS = {
 const DAY_MS = 86_400_000;
 /** How soon the alarm retries receipts that could not be relayed. */
 const RECEIPT_RETRY_MS = 5_000;
-/** Most message ids in one receipt frame (about 7 KB of JSON). */
-const RECEIPT_IDS_PER_FRAME = 256;
 
 export class UserMailbox extends DurableObject<Env> {
   readonly #store: MailboxStore;
@@ -54,6 +54,13 @@ export class UserMailbox extends DurableObject<Env> {
   readonly #cursors: DeviceCursors;
   /** Recipients known to exist (users are never deleted), so D1 is asked once per peer. */
   readonly #knownUsers = new Set<string>();
+  /**
+   * Receipts that overtook the sender's own copy (the recipient's device acked before this
+   * object stored its copy): applied the moment the copy is written.
+   */
+  readonly #earlyReceipts = new Map<string, Receipt & { by: string }>();
+  /** Ids of messages between "submitted to the recipient" and "own copy stored". */
+  readonly #awaitingCopy = new Set<string>();
   /** Sends in progress by client id, so concurrent retries of one id share one outcome. */
   readonly #inFlight = new Map<string, { fingerprint: string; result: Promise<StoredMessage> }>();
   readonly #retentionMs: number;
@@ -143,7 +150,12 @@ export class UserMailbox extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    if (this.#connections.state(ws)) this.#cursors.persist(Date.now());
+    const state = this.#connections.state(ws);
+    if (state) {
+      // After an eviction the in-memory cursors are gone, but the socket still knows its own.
+      this.#cursors.record(state.deviceId, state.acked);
+      this.#cursors.persist(Date.now());
+    }
     try {
       ws.close(code === 1005 || code === 1006 ? 1000 : code, 'closing');
     } catch {
@@ -200,12 +212,20 @@ export class UserMailbox extends DurableObject<Env> {
       sentAt: Date.now(),
       body: frame.body,
     };
-    const atRecipient = await this.#dispatcher.submit(message);
-    // The recipient may already hold this id from an earlier attempt: keep its identity.
-    const copy: Message = { ...message, id: atRecipient.id, sentAt: atRecipient.sentAt };
-    const { entry } = this.#store.recordMessage(copy, true, Date.now());
-    if (entry) this.#publish([entry]);
-    return atRecipient;
+    this.#awaitingCopy.add(message.id);
+    try {
+      const atRecipient = await this.#dispatcher.submit(message);
+      // The recipient may already hold this id from an earlier attempt: keep its identity.
+      const copy: Message = { ...message, id: atRecipient.id, sentAt: atRecipient.sentAt };
+      const { entry } = this.#store.recordMessage(copy, true, Date.now());
+      if (entry) this.#publish([entry]);
+      const early = this.#earlyReceipts.get(copy.id);
+      if (early) void this.applyReceipts(early.by, early.status, [copy.id], early.at);
+      return atRecipient;
+    } finally {
+      this.#awaitingCopy.delete(message.id);
+      this.#earlyReceipts.delete(message.id);
+    }
   }
 
   #onAck(ws: WebSocket, state: ConnectionState, frame: AckFrame): void {
@@ -296,14 +316,26 @@ export class UserMailbox extends DurableObject<Env> {
   /** Apply a delivered/read receipt from `by` to messages this user sent. Idempotent. */
   async applyReceipts(by: string, status: 'delivered' | 'read', messageIds: string[], at: number): Promise<void> {
     const advanced = this.#store.advanceOutgoing(by, messageIds, status);
+    if (advanced.length < messageIds.length) this.#holdEarlyReceipts(by, status, messageIds, advanced, at);
     const now = Date.now();
     const entries: StoredEntry[] = [];
     // Many coalesced acks can name thousands of ids; keep each receipt frame small.
-    for (let i = 0; i < advanced.length; i += RECEIPT_IDS_PER_FRAME) {
-      const chunk = advanced.slice(i, i + RECEIPT_IDS_PER_FRAME);
+    for (let i = 0; i < advanced.length; i += RECEIPT_MAX_IDS) {
+      const chunk = advanced.slice(i, i + RECEIPT_MAX_IDS);
       entries.push(this.#store.append({ type: 'receipt', status, by, messageIds: chunk, at }, now));
     }
     this.#publish(entries);
+  }
+
+  #holdEarlyReceipts(by: string, status: ReceiptStatus, ids: string[], advanced: string[], at: number): void {
+    const applied = new Set(advanced);
+    for (const id of ids) {
+      if (applied.has(id) || !this.#awaitingCopy.has(id)) continue;
+      const held = this.#earlyReceipts.get(id);
+      if (!held || STATUS_RANK[status] > STATUS_RANK[held.status]) {
+        this.#earlyReceipts.set(id, { peer: by, by, status, messageIds: [id], at });
+      }
+    }
   }
 
   /** This user's chat list, most recent first. */

@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { ERROR_CODES } from './errors.ts';
-import { MAX_FRAME_BYTES } from './limits.ts';
+import { MAX_FRAME_BYTES, RECEIPT_MAX_IDS } from './limits.ts';
 import {
   ClientIdSchema,
   MessageBodySchema,
@@ -106,7 +106,7 @@ export const ReceiptFrameSchema = z.strictObject({
   status: z.enum(['delivered', 'read']),
   /** The recipient who received or read them. */
   by: UserIdSchema,
-  messageIds: z.array(MessageIdSchema).min(1),
+  messageIds: z.array(MessageIdSchema).min(1).max(RECEIPT_MAX_IDS),
   at: z.number().int(),
 });
 

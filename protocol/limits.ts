@@ -33,5 +33,8 @@ export const HEARTBEAT_INTERVAL_MS = 30_000;
  */
 export const DELIVERY_WINDOW = 1_000;
 
+/** Most message ids in one `receipt` frame; longer lists arrive as several frames. */
+export const RECEIPT_MAX_IDS = 256;
+
 /** One-time code length and lifetime. */
 export const OTP_LENGTH = 6;

@@ -166,6 +166,26 @@ describe('1:1 messages', () => {
     b2.close();
   });
 
+  it("keeps a device's cursor when the object was evicted between its ack and its close", async () => {
+    const { alice, bob } = await pair();
+    const a = await connect(alice);
+    a.send({ type: 'send', id: 'evict-1', to: bob.userId, body: text('1') });
+    await a.waitFor(isType('sent'));
+    const b1 = await connect(bob);
+    const [m1] = await b1.waitFor(isType('message'));
+    b1.send({ type: 'ack', upTo: m1!.seq });
+    await a.waitFor(isType('receipt'));
+    // The ack lived only in memory; evict, then close the still-open socket.
+    await evictDurableObject(stubOf(bob.userId));
+    b1.close();
+    await b1.waitClosed();
+    await new Promise((r) => setTimeout(r, 50));
+    const b2 = await connect(bob);
+    expect(b2.of('hello')[0]!.cursor).toBe(m1!.seq);
+    a.close();
+    b2.close();
+  });
+
   it('keeps working after the object is evicted while sockets hibernate', async () => {
     const { alice, bob } = await pair();
     const a = await connect(alice);
