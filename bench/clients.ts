@@ -1,0 +1,240 @@
+/**
+ * Bench clients: one real WebSocket per user device (the `ws` package, no compression), behaving
+ * like a well-mannered app. Against the messenger it waits for `hello`, acks mailbox frames
+ * with the highest contiguous seq (coalesced: every `ackEvery` frames or `ackDelayMs` after the
+ * first unacked one; acks drive delivered receipts), ignores its own echoed sends, and sends the
+ * heartbeat ping. Against the bare relay it only sends and receives.
+ *
+ * Frames are read with JSON.parse, not the zod schemas: the bench client must not become the
+ * bottleneck; shapes are the protocol's own types.
+ */
+import WebSocket from 'ws';
+import {
+  HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_PING,
+  PATHS,
+  type AckFrame,
+  type SendFrame,
+  type ServerFrame,
+} from '../protocol/index.ts';
+import type { Flavor } from './ledger.ts';
+import { withTimeout } from './util.ts';
+
+/** Where a client reports what it receives. */
+export type ClientSink = {
+  delivered(clientId: string, recipient: number, now: number): void;
+  sentAck(clientId: string, messageId: string, duplicate: boolean, now: number): void;
+  receipt(status: 'delivered' | 'read', messageIds: readonly string[], now: number): void;
+  failed(clientId: string | null, code: string): void;
+};
+
+/** Counters over all clients of one run (protocol-level health, not per message). */
+export type ClientTotals = {
+  framesIn: number;
+  framesOut: number;
+  mailboxFrames: number;
+  acksSent: number;
+  /** Own sends echoed back as mailbox entries (multi-device copies). */
+  echoes: number;
+  /** A mailbox seq skipped ahead of the contiguous position (server promises contiguity). */
+  seqGaps: number;
+  /** A mailbox seq at or below one already seen. */
+  seqRepeats: number;
+  /** Frames of a type the client did not expect. */
+  unexpected: number;
+  /** Sockets the server closed while the bench was running, by close code. */
+  closedByServer: Record<string, number>;
+};
+
+export function emptyTotals(): ClientTotals {
+  return {
+    framesIn: 0,
+    framesOut: 0,
+    mailboxFrames: 0,
+    acksSent: 0,
+    echoes: 0,
+    seqGaps: 0,
+    seqRepeats: 0,
+    unexpected: 0,
+    closedByServer: {},
+  };
+}
+
+export type ClientOptions = {
+  flavor: Flavor;
+  /** ws://127.0.0.1:PORT */
+  wsBase: string;
+  index: number;
+  userId: string;
+  /** Messenger bearer token (unused by the relay). */
+  token: string;
+  sink: ClientSink;
+  totals: ClientTotals;
+  ackEvery: number;
+  ackDelayMs: number;
+  timeoutMs: number;
+};
+
+export class BenchClient {
+  readonly index: number;
+  readonly userId: string;
+  readonly #ws: WebSocket;
+  readonly #options: ClientOptions;
+  /** Highest mailbox seq received with no gap before it. */
+  #contiguous = 0;
+  /** Highest seq acknowledged to the server. */
+  #acked = 0;
+  #ackTimer: NodeJS.Timeout | null = null;
+  #heartbeat: NodeJS.Timeout | null = null;
+  #closing = false;
+  /** Resolves `connect` when the server's first frame arrives. */
+  #onHello: (() => void) | null = null;
+
+  private constructor(ws: WebSocket, options: ClientOptions) {
+    this.#ws = ws;
+    this.#options = options;
+    this.index = options.index;
+    this.userId = options.userId;
+  }
+
+  /** Open the socket and resolve once the server's `hello` arrived. */
+  static async connect(options: ClientOptions): Promise<BenchClient> {
+    const url =
+      options.flavor === 'messenger'
+        ? `${options.wsBase}${PATHS.connect}?token=${encodeURIComponent(options.token)}`
+        : `${options.wsBase}/connect?user=${encodeURIComponent(options.userId)}`;
+    const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: options.timeoutMs });
+    const client = new BenchClient(ws, options);
+    const hello = new Promise<void>((resolve, reject) => {
+      client.#onHello = resolve;
+      ws.once('error', reject);
+      ws.once('close', (code) => reject(new Error(`closed with ${code} before hello`)));
+    });
+    ws.on('message', (data, isBinary) => client.#onMessage(isBinary ? '' : data.toString()));
+    try {
+      await withTimeout(hello, options.timeoutMs, `user ${options.index}: no hello`);
+    } catch (error) {
+      ws.terminate();
+      throw error;
+    }
+    ws.removeAllListeners('error');
+    ws.removeAllListeners('close');
+    ws.on('error', () => undefined);
+    ws.on('close', (code) => client.#onClose(code));
+    if (options.flavor === 'messenger') {
+      client.#heartbeat = setInterval(() => client.#write(HEARTBEAT_PING), HEARTBEAT_INTERVAL_MS);
+      client.#heartbeat.unref();
+    }
+    return client;
+  }
+
+  send(frame: SendFrame): void {
+    this.#write(JSON.stringify(frame));
+  }
+
+  /** Flush the pending ack, close with 1000, and wait (bounded) for the close handshake. */
+  async close(timeoutMs = 2_000): Promise<void> {
+    this.#flushAck();
+    this.#closing = true;
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    if (this.#ws.readyState === WebSocket.CLOSED) return;
+    const closed = new Promise<void>((resolve) => this.#ws.once('close', () => resolve()));
+    this.#ws.close(1000, 'bench done');
+    await withTimeout(closed, timeoutMs, 'close handshake').catch(() => this.#ws.terminate());
+  }
+
+  #write(text: string): void {
+    if (this.#ws.readyState !== WebSocket.OPEN) return;
+    this.#ws.send(text);
+    this.#options.totals.framesOut++;
+  }
+
+  #onMessage(text: string): void {
+    const now = performance.now();
+    const { totals, sink, flavor } = this.#options;
+    totals.framesIn++;
+    let frame: ServerFrame | RelayFrame;
+    try {
+      frame = JSON.parse(text) as ServerFrame | RelayFrame;
+    } catch {
+      totals.unexpected++;
+      return;
+    }
+    switch (frame.type) {
+      case 'hello':
+        if (flavor === 'messenger' && 'cursor' in frame) {
+          this.#contiguous = frame.cursor;
+          this.#acked = frame.cursor;
+        }
+        this.#onHello?.();
+        this.#onHello = null;
+        return;
+      case 'send': // the bare relay forwards the sender's frame verbatim
+        sink.delivered(frame.id, this.index, now);
+        return;
+      case 'message':
+        this.#mailbox(frame.seq);
+        if (frame.message.from === this.userId) totals.echoes++;
+        else sink.delivered(frame.message.clientId, this.index, now);
+        return;
+      case 'receipt':
+        this.#mailbox(frame.seq);
+        sink.receipt(frame.status, frame.messageIds, now);
+        return;
+      case 'read_marker':
+        this.#mailbox(frame.seq);
+        return;
+      case 'sent':
+        sink.sentAck(frame.id, frame.messageId, frame.duplicate, now);
+        return;
+      case 'error':
+        sink.failed(frame.id, frame.code);
+        return;
+      case 'pong':
+        return;
+      default:
+        totals.unexpected++;
+    }
+  }
+
+  /** Track contiguity and schedule a coalesced ack. */
+  #mailbox(seq: number): void {
+    const { totals, ackEvery, ackDelayMs } = this.#options;
+    totals.mailboxFrames++;
+    if (seq === this.#contiguous + 1) {
+      this.#contiguous = seq;
+    } else if (seq <= this.#contiguous) {
+      totals.seqRepeats++;
+      return;
+    } else {
+      // A real client would send `resume`; the bench counts it (it should never happen) and moves on.
+      totals.seqGaps++;
+      this.#contiguous = seq;
+    }
+    if (this.#contiguous - this.#acked >= ackEvery) this.#flushAck();
+    else this.#ackTimer ??= setTimeout(() => this.#flushAck(), ackDelayMs);
+  }
+
+  #flushAck(): void {
+    if (this.#ackTimer) {
+      clearTimeout(this.#ackTimer);
+      this.#ackTimer = null;
+    }
+    if (this.#contiguous <= this.#acked) return;
+    const ack: AckFrame = { type: 'ack', upTo: this.#contiguous };
+    this.#acked = this.#contiguous;
+    this.#write(JSON.stringify(ack));
+    this.#options.totals.acksSent++;
+  }
+
+  #onClose(code: number): void {
+    if (this.#ackTimer) clearTimeout(this.#ackTimer);
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    if (this.#closing) return;
+    const key = String(code);
+    this.#options.totals.closedByServer[key] = (this.#options.totals.closedByServer[key] ?? 0) + 1;
+  }
+}
+
+/** What the bare relay sends: `hello` on connect, then other users' `send` frames verbatim. */
+type RelayFrame = { type: 'hello' } | SendFrame;

@@ -1,0 +1,133 @@
+/**
+ * Bench settings: defaults sized for a 2-core machine (the whole default run takes about a
+ * minute), overridable by command-line flags or BENCH_* environment variables (flags win).
+ *
+ *   npm run bench -- --users 1000 --duration 30 --rate 2000 --inflight 100 --skip-relay
+ *   BENCH_USERS=1000 BENCH_DURATION=30 npm run bench
+ */
+import { parseArgs } from 'node:util';
+
+export type Pattern = 'pairs' | 'random';
+
+export type BenchConfig = {
+  /** Users (and connected devices). In `pairs` mode they form users/2 fixed conversations. */
+  users: number;
+  /** Length of each measured phase, seconds. */
+  durationS: number;
+  /** Unmeasured warm-up (a light closed loop) before the measured phases, seconds (0 = none). */
+  warmupS: number;
+  /** Total send rate of the fixed-rate phase, messages per second. */
+  rate: number;
+  /** Messages in flight (sent, not yet received) in the saturation phase, across all senders. */
+  inFlight: number;
+  /** Longest wait after a phase for outstanding deliveries, sent acks and receipts, seconds. */
+  drainS: number;
+  /** `pairs`: each message goes one way within a random fixed pair; `random`: any A -> any B. */
+  pattern: Pattern;
+  /** Clients ack after this many unacked mailbox frames ... */
+  ackEvery: number;
+  /** ... or this long after the first unacked one, whichever comes first (ms). */
+  ackDelayMs: number;
+  /** Skip the bare-relay ceiling (then no ratio is printed). */
+  skipRelay: boolean;
+  /** Seed of the pseudo-random pair choice, so runs pick the same sequence of pairs. */
+  seed: number;
+  /** Where the JSON summary goes (relative to the project root). */
+  out: string;
+  /** Concurrent HTTP requests / WebSocket handshakes while setting up. */
+  setupConcurrency: number;
+  /**
+   * Folder for the servers' scratch state (bundles, Durable Object SQLite files, D1); removed at
+   * the end. Default: the project's .tmp/. Diagnostic: `/dev/shm` (tmpfs) makes every fsync free,
+   * which shows how much of the cost is the disk.
+   */
+  stateDir: string;
+};
+
+const HELP = `npm run bench -- [flags]        (each flag also reads BENCH_<NAME>, e.g. BENCH_USERS)
+  --users N          users / connected devices            (default 200)
+  --duration S       seconds per measured phase          (default 10)
+  --warmup S         unmeasured warm-up seconds          (default 2)
+  --rate R           fixed-rate phase, msg/s total       (default 1000)
+  --inflight K       saturation phase, messages in flight (default 50)
+  --drain S          max wait for stragglers per phase   (default 20)
+  --pattern P        pairs | random                      (default pairs)
+  --ack-every N      ack after N mailbox frames          (default 32)
+  --ack-delay MS     ... or after MS milliseconds        (default 10)
+  --skip-relay       do not run the bare-relay ceiling
+  --seed N           pair-choice seed                    (default 1)
+  --out FILE         JSON summary                        (default bench/results/latest.json)
+  --setup-concurrency N  parallel sign-ups / handshakes  (default 16)
+  --state-dir DIR    servers' scratch state; /dev/shm = no fsync cost  (default .tmp)`;
+
+const OPTIONS = {
+  users: { type: 'string' },
+  duration: { type: 'string' },
+  warmup: { type: 'string' },
+  rate: { type: 'string' },
+  inflight: { type: 'string' },
+  drain: { type: 'string' },
+  pattern: { type: 'string' },
+  'ack-every': { type: 'string' },
+  'ack-delay': { type: 'string' },
+  'skip-relay': { type: 'boolean' },
+  seed: { type: 'string' },
+  out: { type: 'string' },
+  'setup-concurrency': { type: 'string' },
+  'state-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type OptionName = keyof typeof OPTIONS;
+
+export class ConfigError extends Error {}
+
+/** Read the settings from argv and the environment; throws ConfigError with a readable message. */
+export function readConfig(argv: string[], env: NodeJS.ProcessEnv): BenchConfig | 'help' {
+  const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
+  if (values.help) return 'help';
+
+  const raw = (name: OptionName): string | undefined => {
+    const flag = values[name];
+    if (typeof flag === 'string') return flag;
+    if (flag === true) return 'true';
+    return env[`BENCH_${name.toUpperCase().replace(/-/g, '_')}`];
+  };
+  const num = (name: OptionName, fallback: number, min: number, max: number, integer = true): number => {
+    const text = raw(name);
+    if (text === undefined || text === '') return fallback;
+    const value = Number(text);
+    if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+      throw new ConfigError(`--${name} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${text}`);
+    }
+    return value;
+  };
+  const bool = (name: OptionName): boolean => {
+    const text = raw(name);
+    return text !== undefined && ['1', 'true', 'yes'].includes(text.toLowerCase());
+  };
+
+  const pattern = raw('pattern') ?? 'pairs';
+  if (pattern !== 'pairs' && pattern !== 'random') throw new ConfigError(`--pattern must be pairs or random, got ${pattern}`);
+
+  return {
+    users: num('users', 200, 2, 15_000),
+    durationS: num('duration', 10, 0.5, 3_600, false),
+    warmupS: num('warmup', 2, 0, 600, false),
+    rate: num('rate', 1_000, 1, 1_000_000),
+    inFlight: num('inflight', 50, 1, 100_000),
+    drainS: num('drain', 20, 0.1, 600, false),
+    pattern,
+    ackEvery: num('ack-every', 32, 1, 1_000),
+    ackDelayMs: num('ack-delay', 10, 0, 10_000),
+    skipRelay: bool('skip-relay'),
+    seed: num('seed', 1, 0, 2 ** 31 - 1),
+    out: raw('out') ?? 'bench/results/latest.json',
+    setupConcurrency: num('setup-concurrency', 16, 1, 1_000),
+    stateDir: raw('state-dir') ?? '.tmp',
+  };
+}
+
+export function usage(): string {
+  return HELP;
+}

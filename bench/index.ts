@@ -1,0 +1,79 @@
+/**
+ * `npm run bench`: load-test the real messenger locally and compare it with a bare relay on the
+ * same runtime (the ceiling). Progress goes to stderr; the summary table to stdout and, as JSON,
+ * to bench/results/latest.json. Flags: `npm run bench -- --help`.
+ *
+ * Exit codes: 0 done (even if goals are missed: it is a benchmark, read the table),
+ * 1 a server failed to start or setup failed, 2 bad flags, 3 the time budget ran out.
+ */
+import { resolve } from 'node:path';
+import { SignUpError } from './accounts.ts';
+import { ConfigError, readConfig, usage, type BenchConfig } from './config.ts';
+import { codeInfo, compare, machineInfo, METHOD, renderText, writeJson, type BenchReport } from './report.ts';
+import { ServerStartError, describe, ROOT } from './server.ts';
+import { runTarget } from './target.ts';
+import { note } from './util.ts';
+
+/** Generous wall-clock bound for the whole run, so the bench always stops by itself. */
+function timeBudgetMs(config: BenchConfig): number {
+  const perTarget = 60_000 + (config.warmupS + 2 * config.durationS + 3 * config.drainS) * 1000 + config.users * 100;
+  return perTarget * (config.skipRelay ? 1 : 2) + 60_000;
+}
+
+async function main(): Promise<number> {
+  let config: BenchConfig | 'help';
+  try {
+    config = readConfig(process.argv.slice(2), process.env);
+  } catch (error) {
+    note(`bench: ${describe(error)}\n${usage()}`);
+    return 2;
+  }
+  if (config === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return 0;
+  }
+  const settings = config;
+  const budget = setTimeout(() => {
+    note(`bench: gave up after the ${Math.round(timeBudgetMs(settings) / 1000)} s time budget`);
+    process.exit(3);
+  }, timeBudgetMs(settings));
+  budget.unref();
+
+  const started = performance.now();
+  // Taken before the servers are bundled: that is the code they run.
+  const code = codeInfo(ROOT);
+  note(
+    `bench: ${settings.users} users, ${settings.durationS} s per phase, ${settings.rate} msg/s fixed, ` +
+      `${settings.inFlight} in flight, pattern ${settings.pattern}${settings.skipRelay ? ', relay skipped' : ''}`,
+  );
+  const messenger = await runTarget('messenger', settings);
+  const relay = settings.skipRelay ? null : await runTarget('relay', settings);
+
+  const report: BenchReport = {
+    generatedAt: new Date().toISOString(),
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    totalMs: Math.round(performance.now() - started),
+    config: settings,
+    machine: machineInfo(),
+    code,
+    messenger,
+    relay,
+    comparison: compare(messenger, relay),
+    method: METHOD,
+  };
+  process.stdout.write(renderText(report));
+  const file = writeJson(report, resolve(ROOT, settings.out));
+  note(`bench: done in ${(report.totalMs / 1000).toFixed(1)} s; JSON written to ${file}`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof ServerStartError) note(`bench: the server failed to start.\n${error.message}`);
+    else if (error instanceof ConfigError) note(`bench: ${error.message}`);
+    else if (error instanceof SignUpError) note(`bench: creating users through the HTTP API failed: ${error.message}`);
+    else note(`bench: failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(1);
+  },
+);
