@@ -114,6 +114,8 @@ async function launch(options: ServerOptions, work: string): Promise<RunningServ
         modulesRoot: outdir,
         host: '127.0.0.1',
         port: 0,
+        // Profiling aid: BENCH_INSPECTOR_PORT=9229 exposes the runtime's DevTools protocol.
+        ...(process.env.BENCH_INSPECTOR_PORT ? { inspectorPort: Number(process.env.BENCH_INSPECTOR_PORT) } : {}),
         resourcePersistencePath: join(work, 'state'),
         resourceTmpPath: join(work, 'tmp'),
         handleStructuredLogs: (log) => {

@@ -8,7 +8,7 @@
  * recipient's devices ack, which becomes a `delivered` receipt back to the sender's object.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { ulid } from 'ulid';
+import { monotonicFactory } from 'ulid';
 import {
   CLOSE_CODES,
   RECEIPT_MAX_IDS,
@@ -43,6 +43,8 @@ export const CONNECT_HEADERS = {
 } as const;
 
 const DAY_MS = 86_400_000;
+/** Message ids: one generator per isolate (ulid() alone re-detects its random source per call, ~20 us). */
+const ulid = monotonicFactory();
 /** How soon the alarm retries receipts that could not be relayed. */
 const RECEIPT_RETRY_MS = 5_000;
 
@@ -58,8 +60,8 @@ export class UserMailbox extends DurableObject<Env> {
    * Receipts that overtook the sender's own copy (the recipient's device acked before this
    * object stored its copy): applied the moment the copy is written.
    */
-  readonly #earlyReceipts = new Map<string, Receipt & { by: string }>();
-  /** Ids of messages between "submitted to the recipient" and "own copy stored". */
+  readonly #earlyReceipts = new Map<string, Receipt>();
+  /** Client ids of messages between "submitted to the recipient" and "own copy stored". */
   readonly #awaitingCopy = new Set<string>();
   /** Sends in progress by client id, so concurrent retries of one id share one outcome. */
   readonly #inFlight = new Map<string, { fingerprint: string; result: Promise<StoredMessage> }>();
@@ -212,19 +214,19 @@ export class UserMailbox extends DurableObject<Env> {
       sentAt: Date.now(),
       body: frame.body,
     };
-    this.#awaitingCopy.add(message.id);
+    this.#awaitingCopy.add(frame.id);
     try {
       const atRecipient = await this.#dispatcher.submit(message);
       // The recipient may already hold this id from an earlier attempt: keep its identity.
       const copy: Message = { ...message, id: atRecipient.id, sentAt: atRecipient.sentAt };
       const { entry } = this.#store.recordMessage(copy, true, Date.now());
       if (entry) this.#publish([entry]);
-      const early = this.#earlyReceipts.get(copy.id);
-      if (early) void this.applyReceipts(early.by, early.status, [copy.id], early.at);
+      const early = this.#earlyReceipts.get(frame.id);
+      if (early) void this.applyReceipts(early.peer, early.status, early.clientIds, early.at);
       return atRecipient;
     } finally {
-      this.#awaitingCopy.delete(message.id);
-      this.#earlyReceipts.delete(message.id);
+      this.#awaitingCopy.delete(frame.id);
+      this.#earlyReceipts.delete(frame.id);
     }
   }
 
@@ -255,9 +257,9 @@ export class UserMailbox extends DurableObject<Env> {
   #onRead(frame: ReadFrame): void {
     const now = Date.now();
     const upTo = Math.min(frame.upTo, this.#store.head);
-    const ids = this.#store.markRead(frame.peer, upTo);
-    if (ids.length === 0) return;
-    this.#receipts.enqueue([{ peer: frame.peer, status: 'read', messageIds: ids, at: now }]);
+    const clientIds = this.#store.markRead(frame.peer, upTo);
+    if (clientIds.length === 0) return;
+    this.#receipts.enqueue([{ peer: frame.peer, status: 'read', clientIds, at: now }]);
     // The user's other devices learn the conversation was read (multi-device).
     this.#publish([this.#store.append({ type: 'read_marker', peer: frame.peer, upTo, at: now }, now)]);
     void this.#flushReceipts();
@@ -273,8 +275,8 @@ export class UserMailbox extends DurableObject<Env> {
     const before = this.#cursors.record(deviceId, upTo);
     if (upTo <= before) return;
     const at = Date.now();
-    for (const [peer, messageIds] of this.#store.incomingBetween(before, upTo)) {
-      const receipt: Receipt = { peer, status: 'delivered', messageIds, at };
+    for (const [peer, clientIds] of this.#store.incomingBetween(before, upTo)) {
+      const receipt: Receipt = { peer, status: 'delivered', clientIds, at };
       this.#applyAtSender(receipt).catch(() => {
         this.#receipts.enqueue([receipt]);
         void this.#scheduleAlarm(Date.now() + RECEIPT_RETRY_MS);
@@ -290,7 +292,7 @@ export class UserMailbox extends DurableObject<Env> {
   /** Send new entries to live connections and make sure retention will expire them. */
   #publish(entries: StoredEntry[]): void {
     // This event writes anyway: recorded acks ride along in the same commit.
-    this.#cursors.persist(Date.now());
+    this.#cursors.persistIfDue(Date.now());
     this.#connections.pushLive(entries);
     void this.#ensureAlarm();
   }
@@ -313,27 +315,27 @@ export class UserMailbox extends DurableObject<Env> {
     return results;
   }
 
-  /** Apply a delivered/read receipt from `by` to messages this user sent. Idempotent. */
-  async applyReceipts(by: string, status: 'delivered' | 'read', messageIds: string[], at: number): Promise<void> {
-    const advanced = this.#store.advanceOutgoing(by, messageIds, status);
-    if (advanced.length < messageIds.length) this.#holdEarlyReceipts(by, status, messageIds, advanced, at);
+  /** Apply a delivered/read receipt from `by` to messages this user sent (named by client id). Idempotent. */
+  async applyReceipts(by: string, status: ReceiptStatus, clientIds: string[], at: number): Promise<void> {
+    const advanced = this.#store.advanceOutgoing(this.#self(), by, clientIds, status);
+    if (advanced.length < clientIds.length) this.#holdEarlyReceipts(by, status, clientIds, advanced, at);
     const now = Date.now();
     const entries: StoredEntry[] = [];
-    // Many coalesced acks can name thousands of ids; keep each receipt frame small.
+    // Many coalesced acks can name thousands of messages; keep each receipt frame small.
     for (let i = 0; i < advanced.length; i += RECEIPT_MAX_IDS) {
-      const chunk = advanced.slice(i, i + RECEIPT_MAX_IDS);
-      entries.push(this.#store.append({ type: 'receipt', status, by, messageIds: chunk, at }, now));
+      const messageIds = advanced.slice(i, i + RECEIPT_MAX_IDS).map((m) => m.id);
+      entries.push(this.#store.append({ type: 'receipt', status, by, messageIds, at }, now));
     }
     this.#publish(entries);
   }
 
-  #holdEarlyReceipts(by: string, status: ReceiptStatus, ids: string[], advanced: string[], at: number): void {
-    const applied = new Set(advanced);
-    for (const id of ids) {
-      if (applied.has(id) || !this.#awaitingCopy.has(id)) continue;
-      const held = this.#earlyReceipts.get(id);
+  #holdEarlyReceipts(by: string, status: ReceiptStatus, clientIds: string[], advanced: Array<{ clientId: string }>, at: number): void {
+    const applied = new Set(advanced.map((m) => m.clientId));
+    for (const clientId of clientIds) {
+      if (applied.has(clientId) || !this.#awaitingCopy.has(clientId)) continue;
+      const held = this.#earlyReceipts.get(clientId);
       if (!held || STATUS_RANK[status] > STATUS_RANK[held.status]) {
-        this.#earlyReceipts.set(id, { peer: by, by, status, messageIds: [id], at });
+        this.#earlyReceipts.set(clientId, { peer: by, status, clientIds: [clientId], at });
       }
     }
   }
@@ -402,9 +404,14 @@ export class UserMailbox extends DurableObject<Env> {
   }
 
   async #applyAtSender(receipt: Receipt): Promise<void> {
+    await mailboxOf(this.env, receipt.peer).applyReceipts(this.#self(), receipt.status, receipt.clientIds, receipt.at);
+  }
+
+  /** This object's user id (objects are addressed by `idFromName(userId)`). */
+  #self(): string {
     const self = this.ctx.id.name;
     if (!self) throw new Error('mailbox object was not addressed by user id');
-    await mailboxOf(this.env, receipt.peer).applyReceipts(self, receipt.status, receipt.messageIds, receipt.at);
+    return self;
   }
 
   async #flushReceipts(): Promise<void> {

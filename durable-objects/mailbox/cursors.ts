@@ -10,9 +10,13 @@
  */
 import type { MailboxStore } from './store.ts';
 
+/** Piggybacked writes happen at most this often; closes, connects and alarms write at once. */
+const PERSIST_INTERVAL_MS = 1_000;
+
 export class DeviceCursors {
   readonly #unsaved = new Map<string, number>();
   #watermark: number;
+  #persistedAt = 0;
 
   constructor(private readonly store: MailboxStore) {
     this.#watermark = store.deliveredWatermark();
@@ -36,10 +40,19 @@ export class DeviceCursors {
     return previous;
   }
 
-  /** Write recorded cursors; call within an event that writes anyway, so it shares the commit. */
+  /** Write recorded cursors now. */
   persist(now: number): void {
     for (const [deviceId, acked] of this.#unsaved) this.store.saveDeviceCursor(deviceId, acked, now);
     this.#unsaved.clear();
+    this.#persistedAt = now;
+  }
+
+  /**
+   * Write recorded cursors if the last write is a while ago. Call it within an event that writes
+   * anyway, so it shares that commit; under load that keeps the devices table out of most commits.
+   */
+  persistIfDue(now: number): void {
+    if (this.#unsaved.size > 0 && now - this.#persistedAt >= PERSIST_INTERVAL_MS) this.persist(now);
   }
 
   forget(deviceId: string): void {

@@ -7,7 +7,8 @@
 
 export type ReceiptStatus = 'delivered' | 'read';
 
-export type Receipt = { peer: string; status: ReceiptStatus; messageIds: string[]; at: number };
+/** Receipts name messages by the sender's client ids: the sender's object finds them by its idempotency index. */
+export type Receipt = { peer: string; status: ReceiptStatus; clientIds: string[]; at: number };
 
 /** Applies receipts at the sender's object; throws if it could not. */
 export type ApplyReceipt = (receipt: Receipt) => Promise<void>;
@@ -24,12 +25,12 @@ export class ReceiptRelay {
   /** Record receipts to send; synchronous so it commits with the caller's status change. */
   enqueue(receipts: Iterable<Receipt>): void {
     for (const r of receipts) {
-      if (r.messageIds.length === 0) continue;
+      if (r.clientIds.length === 0) continue;
       this.sql.exec(
-        'INSERT INTO receipt_outbox (peer, status, message_ids, at) VALUES (?, ?, ?, ?)',
+        'INSERT INTO receipt_outbox (peer, status, client_ids, at) VALUES (?, ?, ?, ?)',
         r.peer,
         r.status,
-        JSON.stringify(r.messageIds),
+        JSON.stringify(r.clientIds),
         r.at,
       );
     }
@@ -59,8 +60,8 @@ export class ReceiptRelay {
     do {
       this.#again = false;
       const rows = this.sql
-        .exec<{ id: number; peer: string; status: string; message_ids: string; at: number }>(
-          'SELECT id, peer, status, message_ids, at FROM receipt_outbox ORDER BY id LIMIT 500',
+        .exec<{ id: number; peer: string; status: string; client_ids: string; at: number }>(
+          'SELECT id, peer, status, client_ids, at FROM receipt_outbox ORDER BY id LIMIT 500',
         )
         .toArray();
       if (rows.length === 0) break;
@@ -68,15 +69,15 @@ export class ReceiptRelay {
       const groups = new Map<string, { receipt: Receipt; ids: number[] }>();
       for (const row of rows) {
         const key = `${row.peer}\u0000${row.status}`;
-        const ids = JSON.parse(row.message_ids) as string[];
+        const ids = JSON.parse(row.client_ids) as string[];
         const group = groups.get(key);
         if (group) {
-          group.receipt.messageIds.push(...ids);
+          group.receipt.clientIds.push(...ids);
           group.receipt.at = Math.max(group.receipt.at, row.at);
           group.ids.push(row.id);
         } else {
           groups.set(key, {
-            receipt: { peer: row.peer, status: row.status as ReceiptStatus, messageIds: ids, at: row.at },
+            receipt: { peer: row.peer, status: row.status as ReceiptStatus, clientIds: ids, at: row.at },
             ids: [row.id],
           });
         }

@@ -3,8 +3,16 @@
  * a deployed object upgrades itself in place the first time new code wakes it.
  */
 
+/*
+ * Every commit here is an fsync, and every index page a message touches is one more page in
+ * that commit, so the layout keeps pages per message low: `seq` is the rowid of both `mailbox`
+ * and `messages` (range scans need no index); messages are found by (sender, client id), the
+ * idempotency index, so the server id needs none; `conversations` is keyed by peer without a
+ * rowid and unindexed otherwise (the chat list sorts it when asked, which is rare next to
+ * messages); retention walks `mailbox` in seq order (created_at only grows with seq).
+ */
 const MIGRATIONS: readonly string[] = [
-  // v1: the mailbox (ordered sync log), message history, device cursors, receipt relay outbox.
+  // v1: the mailbox (ordered sync log), message history, chat list, device cursors, receipt outbox.
   `
   CREATE TABLE mailbox (
     seq        INTEGER PRIMARY KEY,            -- assigned head+1, never reused
@@ -12,21 +20,25 @@ const MIGRATIONS: readonly string[] = [
     frame      TEXT    NOT NULL,               -- the server frame, serialised once, seq included
     created_at INTEGER NOT NULL                -- ms; retention is measured from it
   );
-  CREATE INDEX mailbox_created_at ON mailbox (created_at);
 
   CREATE TABLE messages (
-    id         TEXT    PRIMARY KEY,            -- server message id, the same in both mailboxes
+    seq        INTEGER PRIMARY KEY,            -- its entry in this user's mailbox
+    id         TEXT    NOT NULL,               -- server message id, the same in both mailboxes
     peer       TEXT    NOT NULL,               -- the other party of the conversation
     outgoing   INTEGER NOT NULL,               -- 1 = this user sent it
     sender     TEXT    NOT NULL,
     client_id  TEXT    NOT NULL,
-    seq        INTEGER NOT NULL,               -- its entry in this user's mailbox
     status     INTEGER NOT NULL,               -- STATUS_RANK: outgoing 1 sent, 2 delivered, 3 read; incoming 1 or 3 (read)
     message    TEXT    NOT NULL                -- the Message as JSON
   );
   CREATE UNIQUE INDEX messages_idempotency ON messages (sender, client_id);
   CREATE INDEX messages_conversation ON messages (peer, seq);
-  CREATE INDEX messages_seq ON messages (seq);
+
+  CREATE TABLE conversations (
+    peer     TEXT    PRIMARY KEY,
+    last_seq INTEGER NOT NULL,                 -- mailbox seq of the newest message
+    unread   INTEGER NOT NULL                  -- incoming messages not yet read
+  ) WITHOUT ROWID;
 
   CREATE TABLE devices (
     device_id    TEXT    PRIMARY KEY,
@@ -38,20 +50,9 @@ const MIGRATIONS: readonly string[] = [
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     peer        TEXT    NOT NULL,              -- the sender to tell
     status      TEXT    NOT NULL,              -- 'delivered' | 'read'
-    message_ids TEXT    NOT NULL,              -- JSON array
+    client_ids  TEXT    NOT NULL,              -- JSON array of the sender's client ids
     at          INTEGER NOT NULL
   );
-  `,
-  // v2: one row per conversation, kept in step with `messages`, so the chat list is an index scan.
-  `
-  CREATE TABLE conversations (
-    peer     TEXT    PRIMARY KEY,
-    last_seq INTEGER NOT NULL,                 -- mailbox seq of the newest message
-    unread   INTEGER NOT NULL                  -- incoming messages not yet read
-  );
-  CREATE INDEX conversations_recent ON conversations (last_seq);
-  INSERT INTO conversations (peer, last_seq, unread)
-    SELECT peer, max(seq), sum(CASE WHEN outgoing = 0 AND status < 3 THEN 1 ELSE 0 END) FROM messages GROUP BY peer;
   `,
 ];
 

@@ -65,23 +65,29 @@ export class MailboxStore {
       .map((row) => ({ seq: row.seq, text: row.frame }));
   }
 
-  /** Seq of the oldest kept entry's creation time, for scheduling expiry; null when empty. */
+  /** Creation time of the oldest kept entry, for scheduling expiry; null when empty. */
   oldestCreatedAt(): number | null {
-    return this.sql.exec<{ at: number | null }>('SELECT min(created_at) AS at FROM mailbox').one().at;
+    return this.sql.exec<{ at: number }>('SELECT created_at AS at FROM mailbox ORDER BY seq LIMIT 1').toArray()[0]?.at ?? null;
   }
 
   /** Remove entries created before `cutoff`; returns how many. */
   pruneBefore(cutoff: number): number {
+    // created_at grows with seq, so the expired entries are a prefix: walk to its end (cost is
+    // proportional to what is removed) and delete the seq range.
+    const firstKept = this.sql
+      .exec<{ seq: number }>('SELECT seq FROM mailbox WHERE created_at >= ? ORDER BY seq LIMIT 1', cutoff)
+      .toArray()[0]?.seq;
+    const end = firstKept ?? this.#head + 1;
     const removed = this.sql
-      .exec<{ seq: number }>('DELETE FROM mailbox WHERE created_at < ? RETURNING seq', cutoff)
-      .toArray();
-    if (removed.length === 0) return 0;
-    const highest = Math.max(...removed.map((r) => r.seq));
-    if (highest > this.#prunedThrough) {
-      this.#prunedThrough = highest;
-      this.#setMeta('pruned_through', highest);
+      .exec<{ n: number; top: number | null }>('SELECT count(*) AS n, max(seq) AS top FROM mailbox WHERE seq < ?', end)
+      .one();
+    if (removed.n === 0 || removed.top === null) return 0;
+    this.sql.exec('DELETE FROM mailbox WHERE seq < ?', end);
+    if (removed.top > this.#prunedThrough) {
+      this.#prunedThrough = removed.top;
+      this.#setMeta('pruned_through', removed.top);
     }
-    return removed.length;
+    return removed.n;
   }
 
   /** Number of entries currently kept (the mailbox depth metric). */
@@ -114,14 +120,14 @@ export class MailboxStore {
     }
     const entry = this.append({ type: 'message', message }, now);
     this.sql.exec(
-      `INSERT INTO messages (id, peer, outgoing, sender, client_id, seq, status, message)
+      `INSERT INTO messages (seq, id, peer, outgoing, sender, client_id, status, message)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      entry.seq,
       message.id,
       outgoing ? message.to : message.from,
       outgoing ? 1 : 0,
       message.from,
       message.clientId,
-      entry.seq,
       STATUS_RANK.sent,
       JSON.stringify(message),
     );
@@ -136,27 +142,27 @@ export class MailboxStore {
   }
 
   /**
-   * Incoming messages with after < seq <= upTo, grouped by sender (seq order): what a device's
+   * Client ids of incoming messages with after < seq <= upTo, grouped by sender (seq order): what a device's
    * ack just delivered. Read-only: "delivered" is not a stored flag but "seq at or below the
    * highest cursor any device acknowledged", so acks cost no write of their own.
    */
   incomingBetween(after: number, upTo: number): Map<string, string[]> {
     const rows = this.sql
-      .exec<{ id: string; sender: string }>(
-        'SELECT id, sender FROM messages WHERE seq > ? AND seq <= ? AND outgoing = 0 ORDER BY seq',
+      .exec<{ client_id: string; sender: string }>(
+        'SELECT client_id, sender FROM messages WHERE seq > ? AND seq <= ? AND outgoing = 0 ORDER BY seq',
         after,
         upTo,
       )
       .toArray();
-    return groupBy(rows, (r) => r.sender, (r) => r.id);
+    return groupBy(rows, (r) => r.sender, (r) => r.client_id);
   }
 
-  /** Mark incoming messages from `peer` with seq <= upTo as read; returns their ids (seq order). */
+  /** Mark incoming messages from `peer` with seq <= upTo as read; returns their client ids (seq order). */
   markRead(peer: string, upTo: number): string[] {
-    const ids = this.sql
-      .exec<{ id: string; seq: number }>(
+    const clientIds = this.sql
+      .exec<{ client_id: string; seq: number }>(
         `UPDATE messages SET status = ? WHERE peer = ? AND outgoing = 0 AND seq <= ? AND status < ?
-         RETURNING id, seq`,
+         RETURNING client_id, seq`,
         STATUS_RANK.read,
         peer,
         upTo,
@@ -164,33 +170,39 @@ export class MailboxStore {
       )
       .toArray()
       .sort((a, b) => a.seq - b.seq)
-      .map((r) => r.id);
-    if (ids.length > 0) {
-      this.sql.exec('UPDATE conversations SET unread = max(0, unread - ?) WHERE peer = ?', ids.length, peer);
+      .map((r) => r.client_id);
+    if (clientIds.length > 0) {
+      this.sql.exec('UPDATE conversations SET unread = max(0, unread - ?) WHERE peer = ?', clientIds.length, peer);
     }
-    return ids;
+    return clientIds;
   }
 
   /**
-   * Advance the status of messages this user sent to `peer`; returns the ids that moved forward
-   * (a repeated or late receipt moves nothing).
+   * Advance the status of messages `self` sent to `peer`, named by client id; returns those that
+   * moved forward, in seq order (a repeated or late receipt moves nothing).
    */
-  advanceOutgoing(peer: string, ids: readonly string[], status: Exclude<MessageStatus, 'sent'>): string[] {
-    if (ids.length === 0) return [];
+  advanceOutgoing(
+    self: string,
+    peer: string,
+    clientIds: readonly string[],
+    status: Exclude<MessageStatus, 'sent'>,
+  ): Array<{ id: string; clientId: string }> {
+    if (clientIds.length === 0) return [];
     const rank = STATUS_RANK[status];
     return this.sql
-      .exec<{ id: string; seq: number }>(
+      .exec<{ id: string; client_id: string; seq: number }>(
         `UPDATE messages SET status = ?
-         WHERE id IN (SELECT value FROM json_each(?)) AND peer = ? AND outgoing = 1 AND status < ?
-         RETURNING id, seq`,
+         WHERE sender = ? AND client_id IN (SELECT value FROM json_each(?)) AND peer = ? AND outgoing = 1 AND status < ?
+         RETURNING id, client_id, seq`,
         rank,
-        JSON.stringify(ids),
+        self,
+        JSON.stringify(clientIds),
         peer,
         rank,
       )
       .toArray()
       .sort((a, b) => a.seq - b.seq)
-      .map((r) => r.id);
+      .map((r) => ({ id: r.id, clientId: r.client_id }));
   }
 
   /** A page of the conversation with `peer`, newest first, strictly below `before`. */

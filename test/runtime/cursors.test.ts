@@ -30,5 +30,11 @@ describe('DeviceCursors', () => {
       cursors.forget('phone');
       expect(cursors.of('phone')).toBeNull();
       expect(new DeviceCursors(store).watermark).toBe(3);
+      // Piggybacked writes are throttled: due only a while after the last one.
+      cursors.record('laptop', 9);
+      cursors.persistIfDue(500);
+      expect(store.deviceCursor('laptop')).toBe(3);
+      cursors.persistIfDue(1_001);
+      expect(store.deviceCursor('laptop')).toBe(9);
     }));
 });

@@ -52,9 +52,9 @@ describe('MailboxStore', () => {
     withSql('store-ticks', (sql) => {
       const store = new MailboxStore(sql);
       for (let n = 1; n <= 3; n++) store.recordMessage(incoming(n), false, n);
-      expect(store.incomingBetween(0, 2)).toEqual(new Map([[PEER, [incoming(1).id, incoming(2).id]]]));
+      expect(store.incomingBetween(0, 2)).toEqual(new Map([[PEER, ['c1', 'c2']]]));
       expect(store.incomingBetween(2, 2).size).toBe(0);
-      expect(store.markRead(PEER, 3)).toEqual([1, 2, 3].map((n) => incoming(n).id));
+      expect(store.markRead(PEER, 3)).toEqual(['c1', 'c2', 'c3']);
       expect(store.markRead(PEER, 3)).toEqual([]);
       expect(store.history(PEER, undefined, 10).items.map((i) => i.status)).toEqual(['read', 'read', 'read']);
     }));
@@ -87,10 +87,10 @@ describe('ReceiptRelay', () => {
         applied.push(r);
       });
       relay.enqueue([
-        { peer: PEER, status: 'delivered', messageIds: ['a', 'b'], at: 1 },
-        { peer: PEER, status: 'delivered', messageIds: ['c'], at: 2 },
-        { peer: PEER, status: 'read', messageIds: ['a'], at: 3 },
-        { peer: PEER, status: 'read', messageIds: [], at: 4 },
+        { peer: PEER, status: 'delivered', clientIds: ['a', 'b'], at: 1 },
+        { peer: PEER, status: 'delivered', clientIds: ['c'], at: 2 },
+        { peer: PEER, status: 'read', clientIds: ['a'], at: 3 },
+        { peer: PEER, status: 'read', clientIds: [], at: 4 },
       ]);
       expect(relay.pending()).toBe(3);
       expect(await relay.flush()).toBe(false);
@@ -100,8 +100,8 @@ describe('ReceiptRelay', () => {
       expect(await relay.flush()).toBe(true);
       expect(relay.pending()).toBe(0);
       expect(applied).toEqual([
-        { peer: PEER, status: 'delivered', messageIds: ['a', 'b', 'c'], at: 2 },
-        { peer: PEER, status: 'read', messageIds: ['a'], at: 3 },
+        { peer: PEER, status: 'delivered', clientIds: ['a', 'b', 'c'], at: 2 },
+        { peer: PEER, status: 'read', clientIds: ['a'], at: 3 },
       ]);
     }));
 });
