@@ -11,6 +11,7 @@ import {
   DeviceListSchema,
   ERRORS,
   ErrorResponseSchema,
+  errorCodeForStatus,
   HealthSchema,
   HistoryPageSchema,
   ConversationListSchema,
@@ -74,17 +75,6 @@ export class MessengerError extends Error {
   static fromFrame(frame: Pick<ErrorFrame, 'code' | 'message' | 'retryable'>): MessengerError {
     return new MessengerError(frame.code, frame.message, { retryable: frame.retryable });
   }
-}
-
-/** Fallback code for an error response whose body is not the protocol's error JSON (e.g. a proxy page). */
-function codeForStatus(status: number): ErrorCode {
-  if (status === 401) return 'unauthorized';
-  if (status === 403) return 'forbidden';
-  if (status === 404) return 'not_found';
-  if (status === 413) return 'payload_too_large';
-  if (status === 429) return 'rate_limited';
-  if (status >= 500) return 'unavailable';
-  return 'validation_failed';
 }
 
 /** Minimal `fetch` signature the API needs; the global `fetch` satisfies it. */
@@ -310,6 +300,6 @@ function errorFromResponse(status: number, text: string): MessengerError {
     const { code, message, retryable } = parsed.data.error;
     return new MessengerError(code, message, { status, retryable });
   }
-  const code = codeForStatus(status);
+  const code = errorCodeForStatus(status);
   return new MessengerError(code, `HTTP ${status}${text === '' ? '' : `: ${text.slice(0, 200)}`}`, { status });
 }

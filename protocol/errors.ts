@@ -57,6 +57,24 @@ export type ErrorCode = keyof typeof ERRORS;
 export const ERROR_CODES = Object.keys(ERRORS) as [ErrorCode, ...ErrorCode[]];
 
 /**
+ * The code for an HTTP error status that carries no protocol error body (a framework's own
+ * rejection on the server; a proxy's error page on the client).
+ *
+ * @example
+ * errorCodeForStatus(413) // 'payload_too_large'
+ */
+export function errorCodeForStatus(status: number): ErrorCode {
+  if (status === 401) return 'unauthorized';
+  if (status === 403) return 'forbidden';
+  if (status === 404) return 'not_found';
+  if (status === 413) return 'payload_too_large';
+  if (status === 429) return 'rate_limited';
+  if (status >= 400 && status < 500) return 'validation_failed';
+  if (status === 502 || status === 503 || status === 504) return 'unavailable';
+  return 'internal';
+}
+
+/**
  * WebSocket close codes the server uses (4000-4999 is the application range).
  * Fatal ones mean "do not reconnect with the same token"; others mean "reconnect with backoff".
  */

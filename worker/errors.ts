@@ -6,7 +6,7 @@
 import type { ErrorHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { ERRORS, type ErrorCode, type ErrorResponse } from '../protocol/index.ts';
+import { ERRORS, errorCodeForStatus, type ErrorCode, type ErrorResponse } from '../protocol/index.ts';
 
 export class ApiError extends Error {
   readonly code: ErrorCode;
@@ -30,16 +30,6 @@ export function errorBody(code: ErrorCode, message?: string): ErrorResponse {
   return { error: { code, message: message ?? ERRORS[code].message, retryable: ERRORS[code].retryable } };
 }
 
-function codeForHttpStatus(status: number): ErrorCode {
-  if (status === 413) return 'payload_too_large';
-  if (status === 401) return 'unauthorized';
-  if (status === 403) return 'forbidden';
-  if (status === 404) return 'not_found';
-  if (status === 429) return 'rate_limited';
-  if (status >= 400 && status < 500) return 'validation_failed';
-  return 'internal';
-}
-
 export const onError: ErrorHandler = (err, c) => {
   if (err instanceof ApiError) {
     return c.json(errorBody(err.code, err.message), err.status);
@@ -49,7 +39,7 @@ export const onError: ErrorHandler = (err, c) => {
     return c.json(errorBody('invalid_json'), 400);
   }
   if (err instanceof HTTPException) {
-    const code = codeForHttpStatus(err.status);
+    const code = errorCodeForStatus(err.status);
     return c.json(errorBody(code), ERRORS[code].status as ContentfulStatusCode);
   }
   console.error('unhandled error', err);

@@ -208,7 +208,7 @@ export class MailboxStore {
   /** A page of the conversation with `peer`, newest first, strictly below `before`. */
   history(peer: string, before: number | undefined, limit: number): { items: HistoryItem[]; nextBefore: number | null } {
     const rows = this.sql
-      .exec<{ seq: number; message: string; status: number; outgoing: number }>(
+      .exec<MessageRow>(
         `SELECT seq, message, status, outgoing FROM messages
          WHERE peer = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
         peer,
@@ -216,19 +216,13 @@ export class MailboxStore {
         limit + 1,
       )
       .toArray();
-    const page = rows.slice(0, limit);
-    const items = page.map((row) => ({
-      seq: row.seq,
-      message: JSON.parse(row.message) as Message,
-      status: statusName(row.status, row.outgoing === 1),
-    }));
-    return { items, nextBefore: rows.length > limit ? page[page.length - 1]!.seq : null };
+    return pageOf(rows, limit, historyItem);
   }
 
   /** The chat list: conversations by most recent message, newest first, below `before`. */
   conversations(before: number | undefined, limit: number): { items: Conversation[]; nextBefore: number | null } {
     const rows = this.sql
-      .exec<{ peer: string; unread: number; seq: number; message: string; status: number; outgoing: number }>(
+      .exec<MessageRow & { peer: string; unread: number }>(
         `SELECT c.peer, c.unread, m.seq, m.message, m.status, m.outgoing
          FROM conversations c JOIN messages m ON m.seq = c.last_seq
          WHERE c.last_seq < ? ORDER BY c.last_seq DESC LIMIT ?`,
@@ -236,13 +230,7 @@ export class MailboxStore {
         limit + 1,
       )
       .toArray();
-    const page = rows.slice(0, limit);
-    const items = page.map((row) => ({
-      peer: row.peer,
-      unread: row.unread,
-      last: { seq: row.seq, message: JSON.parse(row.message) as Message, status: statusName(row.status, row.outgoing === 1) },
-    }));
-    return { items, nextBefore: rows.length > limit ? page[page.length - 1]!.seq : null };
+    return pageOf(rows, limit, (row) => ({ peer: row.peer, unread: row.unread, last: historyItem(row) }));
   }
 
   // ------------------------------------------------------------------ device cursors
@@ -282,6 +270,18 @@ export class MailboxStore {
   #setMeta(key: string, value: number): void {
     this.sql.exec('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)', key, value);
   }
+}
+
+type MessageRow = { seq: number; message: string; status: number; outgoing: number };
+
+function historyItem(row: MessageRow): HistoryItem {
+  return { seq: row.seq, message: JSON.parse(row.message) as Message, status: statusName(row.status, row.outgoing === 1) };
+}
+
+/** Rows fetched with LIMIT n+1, newest first: the page and the cursor for the next one. */
+function pageOf<R extends { seq: number }, T>(rows: R[], limit: number, map: (row: R) => T): { items: T[]; nextBefore: number | null } {
+  const page = rows.slice(0, limit);
+  return { items: page.map(map), nextBefore: rows.length > limit ? page[page.length - 1]!.seq : null };
 }
 
 function statusName(rank: number, outgoing: boolean): MessageStatus {
