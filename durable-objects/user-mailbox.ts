@@ -12,7 +12,6 @@ import { monotonicFactory } from 'ulid';
 import {
   CLOSE_CODES,
   RECEIPT_MAX_IDS,
-  STATUS_RANK,
   HEARTBEAT_PING,
   HEARTBEAT_PONG,
   parseClientFrame,
@@ -29,8 +28,8 @@ import { userExists } from '../worker/db/accounts.ts';
 import { mailboxOf } from '../worker/mailboxes.ts';
 import { Connections, type ConnectionState } from './mailbox/connections.ts';
 import { DeviceCursors } from './mailbox/cursors.ts';
-import { Dispatcher } from './mailbox/dispatch.ts';
 import { FrameError, errorFrame } from './mailbox/frame-error.ts';
+import { OutgoingMessages } from './mailbox/outgoing.ts';
 import { ReceiptRelay, type Receipt, type ReceiptStatus } from './mailbox/receipts.ts';
 import { migrate } from './mailbox/schema.ts';
 import { MailboxStore, type StoredEntry, type StoredMessage } from './mailbox/store.ts';
@@ -51,20 +50,11 @@ const RECEIPT_RETRY_MS = 5_000;
 export class UserMailbox extends DurableObject<Env> {
   readonly #store: MailboxStore;
   readonly #connections: Connections;
-  readonly #dispatcher: Dispatcher;
+  readonly #outgoing: OutgoingMessages;
   readonly #receipts: ReceiptRelay;
   readonly #cursors: DeviceCursors;
   /** Recipients known to exist (users are never deleted), so D1 is asked once per peer. */
   readonly #knownUsers = new Set<string>();
-  /**
-   * Receipts that overtook the sender's own copy (the recipient's device acked before this
-   * object stored its copy): applied the moment the copy is written.
-   */
-  readonly #earlyReceipts = new Map<string, Receipt>();
-  /** Client ids of messages between "submitted to the recipient" and "own copy stored". */
-  readonly #awaitingCopy = new Set<string>();
-  /** Sends in progress by client id, so concurrent retries of one id share one outcome. */
-  readonly #inFlight = new Map<string, { fingerprint: string; result: Promise<StoredMessage> }>();
   readonly #retentionMs: number;
   /** Whether an alarm is known to be scheduled, so publishing does not read storage each time. */
   #alarmSet = false;
@@ -74,7 +64,13 @@ export class UserMailbox extends DurableObject<Env> {
     migrate(ctx.storage.sql);
     this.#store = new MailboxStore(ctx.storage.sql);
     this.#connections = new Connections(ctx);
-    this.#dispatcher = new Dispatcher((to, messages) => this.#deliverTo(to, messages));
+    this.#outgoing = new OutgoingMessages({
+      store: this.#store,
+      deliver: (to, messages) => this.#deliverTo(to, messages),
+      publish: (entries) => this.#publish(entries),
+      applyReceipt: (r) => void this.applyReceipts(r.peer, r.status, r.clientIds, r.at),
+      newId: ulid,
+    });
     this.#receipts = new ReceiptRelay(ctx.storage.sql, (r) => this.#applyAtSender(r));
     this.#cursors = new DeviceCursors(this.#store);
     this.#retentionMs = Math.max(1, Number(env.MAILBOX_RETENTION_DAYS) || 30) * DAY_MS;
@@ -172,26 +168,7 @@ export class UserMailbox extends DurableObject<Env> {
   // ------------------------------------------------------------------ frames
 
   async #onSend(ws: WebSocket, state: ConnectionState, frame: SendFrame): Promise<void> {
-    if (frame.to === state.userId) throw new FrameError('self_message');
-    // Same id, same message: a retry, answered with the original ack. Same id, anything else:
-    // a client bug, refused rather than silently answered with another message's ack.
-    const fingerprint = `${frame.to}\u0000${JSON.stringify(frame.body)}`;
-    const known = this.#store.findBySenderClientId(state.userId, frame.id);
-    let stored: StoredMessage;
-    if (known) {
-      if (`${known.message.to}\u0000${JSON.stringify(known.message.body)}` !== fingerprint) throw new FrameError('id_conflict');
-      stored = { id: known.message.id, sentAt: known.message.sentAt, duplicate: true };
-    } else {
-      const inFlight = this.#inFlight.get(frame.id);
-      if (inFlight) {
-        if (inFlight.fingerprint !== fingerprint) throw new FrameError('id_conflict');
-        stored = { ...(await inFlight.result), duplicate: true };
-      } else {
-        const result = this.#sendNew(state, frame).finally(() => this.#inFlight.delete(frame.id));
-        this.#inFlight.set(frame.id, { fingerprint, result });
-        stored = await result;
-      }
-    }
+    const stored = await this.#outgoing.send(state, frame);
     const sent: SentFrame = {
       type: 'sent',
       id: frame.id,
@@ -201,33 +178,6 @@ export class UserMailbox extends DurableObject<Env> {
       duplicate: stored.duplicate,
     };
     this.#connections.sendDirect(ws, sent);
-  }
-
-  /** Store at the recipient first (that is what "sent" promises), then keep our own copy. */
-  async #sendNew(state: ConnectionState, frame: SendFrame): Promise<StoredMessage> {
-    const message: Message = {
-      id: ulid(),
-      clientId: frame.id,
-      from: state.userId,
-      fromDevice: state.deviceId,
-      to: frame.to,
-      sentAt: Date.now(),
-      body: frame.body,
-    };
-    this.#awaitingCopy.add(frame.id);
-    try {
-      const atRecipient = await this.#dispatcher.submit(message);
-      // The recipient may already hold this id from an earlier attempt: keep its identity.
-      const copy: Message = { ...message, id: atRecipient.id, sentAt: atRecipient.sentAt };
-      const { entry } = this.#store.recordMessage(copy, true, Date.now());
-      if (entry) this.#publish([entry]);
-      const early = this.#earlyReceipts.get(frame.id);
-      if (early) void this.applyReceipts(early.peer, early.status, early.clientIds, early.at);
-      return atRecipient;
-    } finally {
-      this.#awaitingCopy.delete(frame.id);
-      this.#earlyReceipts.delete(frame.id);
-    }
   }
 
   #onAck(ws: WebSocket, state: ConnectionState, frame: AckFrame): void {
@@ -318,7 +268,9 @@ export class UserMailbox extends DurableObject<Env> {
   /** Apply a delivered/read receipt from `by` to messages this user sent (named by client id). Idempotent. */
   async applyReceipts(by: string, status: ReceiptStatus, clientIds: string[], at: number): Promise<void> {
     const advanced = this.#store.advanceOutgoing(this.#self(), by, clientIds, status);
-    if (advanced.length < clientIds.length) this.#holdEarlyReceipts(by, status, clientIds, advanced, at);
+    if (advanced.length < clientIds.length) {
+      this.#outgoing.holdEarly({ peer: by, status, clientIds, at }, new Set(advanced.map((m) => m.clientId)));
+    }
     const now = Date.now();
     const entries: StoredEntry[] = [];
     // Many coalesced acks can name thousands of messages; keep each receipt frame small.
@@ -327,17 +279,6 @@ export class UserMailbox extends DurableObject<Env> {
       entries.push(this.#store.append({ type: 'receipt', status, by, messageIds, at }, now));
     }
     this.#publish(entries);
-  }
-
-  #holdEarlyReceipts(by: string, status: ReceiptStatus, clientIds: string[], advanced: Array<{ clientId: string }>, at: number): void {
-    const applied = new Set(advanced.map((m) => m.clientId));
-    for (const clientId of clientIds) {
-      if (applied.has(clientId) || !this.#awaitingCopy.has(clientId)) continue;
-      const held = this.#earlyReceipts.get(clientId);
-      if (!held || STATUS_RANK[status] > STATUS_RANK[held.status]) {
-        this.#earlyReceipts.set(clientId, { peer: by, status, clientIds: [clientId], at });
-      }
-    }
   }
 
   /** This user's chat list, most recent first. */

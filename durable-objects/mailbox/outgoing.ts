@@ -1,0 +1,115 @@
+/**
+ * One user's outgoing 1:1 messages: idempotent by client id (a retry gets the original ack; the
+ * same id reused for a different message is refused), concurrent retries sharing one attempt,
+ * storage at the recipient first (that is what "sent" promises), then the sender's own copy,
+ * which the user's other devices sync from.
+ *
+ * Also the one race between the two objects: a recipient's device can ack, and its receipt
+ * arrive here, before this object has written its copy. Such receipts are held and applied
+ * with the copy instead of being lost.
+ */
+import { STATUS_RANK, type Message, type SendFrame } from '../../protocol/index.ts';
+import { Dispatcher, type DeliverBatch } from './dispatch.ts';
+import { FrameError } from './frame-error.ts';
+import type { Receipt, ReceiptStatus } from './receipts.ts';
+import type { MailboxStore, StoredEntry, StoredMessage } from './store.ts';
+
+export type Sender = { userId: string; deviceId: string };
+
+export type OutgoingDeps = {
+  store: MailboxStore;
+  /** Store a batch at the recipient's object (in order); resolves when durable there. */
+  deliver: DeliverBatch;
+  /** Push new entries of this user's mailbox to its devices. */
+  publish: (entries: StoredEntry[]) => void;
+  /** Apply a receipt to this user's messages (used for held receipts). */
+  applyReceipt: (receipt: Receipt) => void;
+  newId: () => string;
+};
+
+export class OutgoingMessages {
+  readonly #deps: OutgoingDeps;
+  readonly #dispatcher: Dispatcher;
+  /** Sends in progress by client id, so concurrent retries of one id share one outcome. */
+  readonly #inFlight = new Map<string, { fingerprint: string; result: Promise<StoredMessage> }>();
+  /** Client ids between "submitted to the recipient" and "own copy stored". */
+  readonly #awaitingCopy = new Set<string>();
+  /** Receipts that arrived while their message was awaiting its copy. */
+  readonly #early = new Map<string, Receipt>();
+
+  constructor(deps: OutgoingDeps) {
+    this.#deps = deps;
+    this.#dispatcher = new Dispatcher(deps.deliver);
+  }
+
+  /**
+   * Send (or re-answer) one `send` frame; resolves with what the recipient stored.
+   *
+   * @example
+   * const stored = await outgoing.send({ userId, deviceId }, frame); // { id, sentAt, duplicate }
+   */
+  async send(sender: Sender, frame: SendFrame): Promise<StoredMessage> {
+    if (frame.to === sender.userId) throw new FrameError('self_message');
+    const fingerprint = fingerprintOf(frame.to, frame.body);
+    const known = this.#deps.store.findBySenderClientId(sender.userId, frame.id);
+    if (known) {
+      if (fingerprintOf(known.message.to, known.message.body) !== fingerprint) throw new FrameError('id_conflict');
+      return { id: known.message.id, sentAt: known.message.sentAt, duplicate: true };
+    }
+    const inFlight = this.#inFlight.get(frame.id);
+    if (inFlight) {
+      if (inFlight.fingerprint !== fingerprint) throw new FrameError('id_conflict');
+      return { ...(await inFlight.result), duplicate: true };
+    }
+    const result = this.#sendNew(sender, frame).finally(() => this.#inFlight.delete(frame.id));
+    this.#inFlight.set(frame.id, { fingerprint, result });
+    return result;
+  }
+
+  /**
+   * Keep receipts for messages that are still awaiting their copy (`applied`: the client ids the
+   * receipt did advance). A later, stronger receipt replaces a weaker one.
+   */
+  holdEarly(receipt: Receipt, applied: ReadonlySet<string>): void {
+    for (const clientId of receipt.clientIds) {
+      if (applied.has(clientId) || !this.#awaitingCopy.has(clientId)) continue;
+      const held = this.#early.get(clientId);
+      if (!held || rank(receipt.status) > rank(held.status)) this.#early.set(clientId, { ...receipt, clientIds: [clientId] });
+    }
+  }
+
+  async #sendNew(sender: Sender, frame: SendFrame): Promise<StoredMessage> {
+    const message: Message = {
+      id: this.#deps.newId(),
+      clientId: frame.id,
+      from: sender.userId,
+      fromDevice: sender.deviceId,
+      to: frame.to,
+      sentAt: Date.now(),
+      body: frame.body,
+    };
+    this.#awaitingCopy.add(frame.id);
+    try {
+      const atRecipient = await this.#dispatcher.submit(message);
+      // The recipient may already hold this id from an earlier attempt: keep its identity.
+      const copy: Message = { ...message, id: atRecipient.id, sentAt: atRecipient.sentAt };
+      const { entry } = this.#deps.store.recordMessage(copy, true, Date.now());
+      if (entry) this.#deps.publish([entry]);
+      const early = this.#early.get(frame.id);
+      if (early) this.#deps.applyReceipt(early);
+      return atRecipient;
+    } finally {
+      this.#awaitingCopy.delete(frame.id);
+      this.#early.delete(frame.id);
+    }
+  }
+}
+
+/** What must match for a resend to count as a retry: recipient and body. */
+function fingerprintOf(to: string, body: Message['body']): string {
+  return `${to}\u0000${JSON.stringify(body)}`;
+}
+
+function rank(status: ReceiptStatus): number {
+  return STATUS_RANK[status];
+}
