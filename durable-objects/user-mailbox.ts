@@ -241,6 +241,8 @@ export class UserMailbox extends DurableObject<Env> {
 
   /** Send new entries to live connections and make sure retention will expire them. */
   #publish(entries: StoredEntry[]): void {
+    // Nothing new (a duplicate delivery, a receipt that moved nothing): no write to ride along.
+    if (entries.length === 0) return;
     // This event writes anyway: recorded acks ride along in the same commit.
     this.#cursors.persistIfDue(Date.now());
     this.#connections.pushLive(entries);

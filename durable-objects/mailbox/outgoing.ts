@@ -53,8 +53,8 @@ export class OutgoingMessages {
     const fingerprint = fingerprintOf(frame.to, frame.body);
     const known = this.#deps.store.findBySenderClientId(sender.userId, frame.id);
     if (known) {
-      if (fingerprintOf(known.message.to, known.message.body) !== fingerprint) throw new FrameError('id_conflict');
-      return { id: known.message.id, sentAt: known.message.sentAt, duplicate: true };
+      if (fingerprintOf(known.to, known.body) !== fingerprint) throw new FrameError('id_conflict');
+      return { id: known.id, sentAt: known.sentAt, duplicate: true };
     }
     const inFlight = this.#inFlight.get(frame.id);
     if (inFlight) {

@@ -1,8 +1,9 @@
 /**
- * The receipt relay: delivered / read receipts on their way from a recipient's object to the
- * sender's. A receipt is written to `receipt_outbox` in the same commit as the status change
- * that caused it, then sent; it is deleted only once the sender's object has applied it, and
- * retried from the alarm otherwise. Applying is idempotent, so a retry never double-ticks.
+ * The receipt relay: the durable path for receipts on their way from a recipient's object to
+ * the sender's. Read receipts always take it (written to `receipt_outbox` in the same commit as
+ * the read mark); delivered receipts only when the direct call failed. A row is deleted once
+ * the sender's object has applied it and retried from the alarm otherwise. Applying is
+ * idempotent, so a retry never double-ticks.
  */
 
 export type ReceiptStatus = 'delivered' | 'read';

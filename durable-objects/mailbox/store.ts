@@ -98,15 +98,11 @@ export class MailboxStore {
   // ------------------------------------------------------------------ messages
 
   /** The stored message a sender already sent with this client id, if any (idempotency). */
-  findBySenderClientId(sender: string, clientId: string): { message: Message; seq: number } | null {
+  findBySenderClientId(sender: string, clientId: string): Message | null {
     const row = this.sql
-      .exec<{ message: string; seq: number }>(
-        'SELECT message, seq FROM messages WHERE sender = ? AND client_id = ?',
-        sender,
-        clientId,
-      )
+      .exec<{ message: string }>('SELECT message FROM messages WHERE sender = ? AND client_id = ?', sender, clientId)
       .toArray()[0];
-    return row ? { message: JSON.parse(row.message) as Message, seq: row.seq } : null;
+    return row ? (JSON.parse(row.message) as Message) : null;
   }
 
   /**
@@ -115,16 +111,15 @@ export class MailboxStore {
    */
   recordMessage(message: Message, outgoing: boolean, now: number): { stored: StoredMessage; entry: StoredEntry | null } {
     const existing = this.findBySenderClientId(message.from, message.clientId);
-    if (existing) {
-      return { stored: { id: existing.message.id, sentAt: existing.message.sentAt, duplicate: true }, entry: null };
-    }
+    if (existing) return { stored: { id: existing.id, sentAt: existing.sentAt, duplicate: true }, entry: null };
+    const peer = outgoing ? message.to : message.from;
     const entry = this.append({ type: 'message', message }, now);
     this.sql.exec(
       `INSERT INTO messages (seq, id, peer, outgoing, sender, client_id, status, message)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       entry.seq,
       message.id,
-      outgoing ? message.to : message.from,
+      peer,
       outgoing ? 1 : 0,
       message.from,
       message.clientId,
@@ -134,7 +129,7 @@ export class MailboxStore {
     this.sql.exec(
       `INSERT INTO conversations (peer, last_seq, unread) VALUES (?, ?, ?)
        ON CONFLICT (peer) DO UPDATE SET last_seq = excluded.last_seq, unread = unread + excluded.unread`,
-      outgoing ? message.to : message.from,
+      peer,
       entry.seq,
       outgoing ? 0 : 1,
     );
@@ -142,8 +137,8 @@ export class MailboxStore {
   }
 
   /**
-   * Client ids of incoming messages with after < seq <= upTo, grouped by sender (seq order): what a device's
-   * ack just delivered. Read-only: "delivered" is not a stored flag but "seq at or below the
+   * Client ids of incoming messages with after < seq <= upTo, grouped by sender (seq order):
+   * what a device's ack just delivered. Read-only: "delivered" is not a stored flag but "seq at or below the
    * highest cursor any device acknowledged", so acks cost no write of their own.
    */
   incomingBetween(after: number, upTo: number): Map<string, string[]> {

@@ -13,13 +13,7 @@ import {
 
 export const BASE = 'http://messenger.test';
 
-let phoneCounter = Math.floor(Math.random() * 50_000_000);
-
-/** A fresh valid phone number per call (German mobile numbers, +49 151 and eight digits). */
-export function nextPhone(): string {
-  phoneCounter += 1;
-  return `+49151${String(phoneCounter).padStart(8, '0')}`;
-}
+export { nextPhone } from '../support/phones.ts';
 
 export async function api(path: string, init: RequestInit & { token?: string } = {}): Promise<Response> {
   const headers = new Headers(init.headers);

@@ -4,13 +4,7 @@
  */
 import { MessengerClient, type MessageReceived, type ReceiptFrame } from '../../client/index.ts';
 
-let phoneCounter = Math.floor(Math.random() * 40_000_000);
-
-/** A fresh valid phone number (German mobile range +49 151 ...). */
-export function nextPhone(): string {
-  phoneCounter += 1;
-  return `+49151${String(phoneCounter).padStart(8, '0')}`;
-}
+export { nextPhone } from './phones.ts';
 
 export type TestClient = MessengerClient & {
   received: MessageReceived[];
