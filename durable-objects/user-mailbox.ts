@@ -17,6 +17,11 @@ import {
   parseClientFrame,
   type AckFrame,
   type ConversationList,
+  type GroupEntry,
+  type GroupHistoryPage,
+  type GroupReadFrame,
+  type GroupSendFrame,
+  type GroupTally,
   type HistoryPage,
   type Message,
   type ReadFrame,
@@ -25,10 +30,12 @@ import {
   type SentFrame,
 } from '../protocol/index.ts';
 import { userExists } from '../worker/db/accounts.ts';
-import { mailboxOf } from '../worker/mailboxes.ts';
+import { groupOf, mailboxOf } from '../worker/mailboxes.ts';
 import { Connections, type ConnectionState } from './mailbox/connections.ts';
 import { DeviceCursors } from './mailbox/cursors.ts';
 import { FrameError, errorFrame } from './mailbox/frame-error.ts';
+import { GroupInbox } from './mailbox/group-inbox.ts';
+import { GroupSync } from './mailbox/group-sync.ts';
 import { OutgoingMessages } from './mailbox/outgoing.ts';
 import { ReceiptRelay, type Receipt, type ReceiptStatus } from './mailbox/receipts.ts';
 import { migrate } from './mailbox/schema.ts';
@@ -53,6 +60,8 @@ export class UserMailbox extends DurableObject<Env> {
   readonly #outgoing: OutgoingMessages;
   readonly #receipts: ReceiptRelay;
   readonly #cursors: DeviceCursors;
+  readonly #groupInbox: GroupInbox;
+  readonly #groups: GroupSync;
   /** Recipients known to exist (users are never deleted), so D1 is asked once per peer. */
   readonly #knownUsers = new Set<string>();
   readonly #retentionMs: number;
@@ -73,6 +82,14 @@ export class UserMailbox extends DurableObject<Env> {
     });
     this.#receipts = new ReceiptRelay(ctx.storage.sql, (r) => this.#applyAtSender(r));
     this.#cursors = new DeviceCursors(this.#store);
+    this.#groupInbox = new GroupInbox(ctx.storage.sql, this.#store);
+    this.#groups = new GroupSync({
+      inbox: this.#groupInbox,
+      self: () => this.#self(),
+      publish: (entries) => this.#publish(entries),
+      group: (groupId) => groupOf(env, groupId),
+      retryLater: () => void this.#scheduleAlarm(Date.now() + RECEIPT_RETRY_MS),
+    });
     this.#retentionMs = Math.max(1, Number(env.MAILBOX_RETENTION_DAYS) || 30) * DAY_MS;
     // Answered by the runtime itself: heartbeats never wake a hibernated object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT_PING, HEARTBEAT_PONG));
@@ -137,13 +154,18 @@ export class UserMailbox extends DurableObject<Env> {
           return this.#onRead(frame);
         case 'resume':
           return this.#onResume(ws, state, frame);
+        case 'group_send':
+          return await this.#onGroupSend(ws, state, frame);
+        case 'group_read':
+          return this.#onGroupRead(frame);
         case 'ping':
           // Only a byte-exact ping is auto-answered; answer variants here.
           return this.#connections.sendDirect(ws, { type: 'pong' });
       }
     } catch (error) {
       if (!(error instanceof FrameError)) console.error('frame handling failed', error);
-      this.#connections.sendDirect(ws, errorFrame(frame.type === 'send' ? frame.id : null, error));
+      const id = frame.type === 'send' || frame.type === 'group_send' ? frame.id : null;
+      this.#connections.sendDirect(ws, errorFrame(id, error));
     }
   }
 
@@ -215,6 +237,27 @@ export class UserMailbox extends DurableObject<Env> {
     void this.#flushReceipts();
   }
 
+  /** A group message goes to the group's object, which stores it in the log before we answer. */
+  async #onGroupSend(ws: WebSocket, state: ConnectionState, frame: GroupSendFrame): Promise<void> {
+    const result = await groupOf(this.env, frame.group).post({
+      sender: state.userId,
+      device: state.deviceId,
+      clientId: frame.id,
+      body: frame.body,
+    });
+    if (!result.ok) throw new FrameError(result.code, result.message ?? undefined);
+    const { messageId, gseq, sentAt, duplicate } = result.value;
+    this.#connections.sendDirect(ws, { type: 'group_sent', id: frame.id, group: frame.group, messageId, gseq, sentAt, duplicate });
+  }
+
+  #onGroupRead(frame: GroupReadFrame): void {
+    const now = Date.now();
+    const upTo = Math.min(frame.upTo, this.#store.head);
+    if (this.#groups.read(frame.group, upTo) === null) return;
+    this.#publish([this.#store.append({ type: 'group_read_marker', group: frame.group, upTo, at: now }, now)]);
+    void this.#flushReceipts();
+  }
+
   /**
    * Record a device's progress. Incoming messages it takes past the delivered watermark have
    * reached their first device: their senders get a delivered receipt straight away. Nothing
@@ -224,6 +267,7 @@ export class UserMailbox extends DurableObject<Env> {
   #acknowledge(deviceId: string, upTo: number): void {
     const before = this.#cursors.record(deviceId, upTo);
     if (upTo <= before) return;
+    this.#groups.acknowledged(before, upTo);
     const at = Date.now();
     for (const [peer, clientIds] of this.#store.incomingBetween(before, upTo)) {
       const receipt: Receipt = { peer, status: 'delivered', clientIds, at };
@@ -283,10 +327,34 @@ export class UserMailbox extends DurableObject<Env> {
     this.#publish(entries);
   }
 
-  /** This user's chat list, most recent first. */
+  /** This user's chat list (1:1 and groups), most recent first. */
   async conversations(before: number | undefined, limit: number): Promise<ConversationList> {
-    const { items, nextBefore } = this.#store.conversations(before, limit);
-    return { conversations: items, nextBefore };
+    const direct = this.#store.conversations(before, limit);
+    const groups = this.#groupInbox.chatList(before, limit);
+    const merged = [...direct.items, ...groups.items].sort((a, b) => b.last.seq - a.last.seq);
+    const page = merged.slice(0, limit);
+    const more = merged.length > limit || direct.nextBefore !== null || groups.nextBefore !== null;
+    return { conversations: page, nextBefore: more && page.length > 0 ? page[page.length - 1]!.last.seq : null };
+  }
+
+  /**
+   * Store a fan-out delivery of a group's entries (at least once, any order: duplicates are
+   * dropped, gaps repaired from the group first). Resolves once they are durable here.
+   */
+  async deliverGroup(group: string, entries: GroupEntry[]): Promise<number> {
+    return this.#groups.deliver(group, entries);
+  }
+
+  /** New delivered / read counts of this user's messages in `group`. */
+  async groupTallies(group: string, tallies: GroupTally[]): Promise<void> {
+    this.#publish(this.#groupInbox.recordTallies(group, tallies, Date.now()));
+  }
+
+  /** A page of `group` as this user received it, newest first. */
+  async groupHistory(group: string, before: number | undefined, limit: number): Promise<GroupHistoryPage | null> {
+    if (!this.#groupInbox.knows(group)) return null;
+    const { items, nextBefore } = this.#groupInbox.history(group, before, limit);
+    return { entries: items, nextBefore };
   }
 
   /** A page of this user's conversation with `peer`, newest first. */
@@ -317,8 +385,8 @@ export class UserMailbox extends DurableObject<Env> {
     const now = Date.now();
     this.#cursors.persist(now);
     this.#store.pruneBefore(now - this.#retentionMs);
-    const allSent = await this.#receipts.flush();
-    await this.#scheduleAlarm(allSent ? null : now + RECEIPT_RETRY_MS);
+    const [allSent, allGroupSent] = await Promise.all([this.#receipts.flush(), this.#groups.flushReceipts()]);
+    await this.#scheduleAlarm(allSent && allGroupSent ? null : now + RECEIPT_RETRY_MS);
   }
 
   async #ensureAlarm(): Promise<void> {
@@ -358,7 +426,8 @@ export class UserMailbox extends DurableObject<Env> {
   }
 
   async #flushReceipts(): Promise<void> {
-    if (!(await this.#receipts.flush())) await this.#scheduleAlarm(Date.now() + RECEIPT_RETRY_MS);
+    const [allSent, allGroupSent] = await Promise.all([this.#receipts.flush(), this.#groups.flushReceipts()]);
+    if (!allSent || !allGroupSent) await this.#scheduleAlarm(Date.now() + RECEIPT_RETRY_MS);
   }
 }
 

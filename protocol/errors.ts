@@ -32,6 +32,13 @@ export const ERRORS = {
   device_not_found: { status: 404, retryable: false, message: 'No such device of yours' },
   recipient_not_found: { status: 404, retryable: false, message: 'The recipient does not exist' },
   self_message: { status: 400, retryable: false, message: 'Sending a message to yourself is not supported' },
+  group_not_found: { status: 404, retryable: false, message: 'No such group' },
+  not_group_member: { status: 403, retryable: false, message: 'You are not a member of this group' },
+  not_group_admin: { status: 403, retryable: false, message: 'Only group admins may do this' },
+  admins_only: { status: 403, retryable: false, message: 'Only admins may send messages in this group' },
+  not_message_sender: { status: 403, retryable: false, message: 'Only the sender may see who received and read a message' },
+  group_full: { status: 409, retryable: false, message: 'The group would exceed its member limit' },
+  last_admin: { status: 409, retryable: false, message: 'A group must keep at least one admin; promote another member first' },
   id_conflict: {
     status: 409,
     retryable: false,

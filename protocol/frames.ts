@@ -9,7 +9,8 @@
  */
 import { z } from 'zod';
 import { ERROR_CODES } from './errors.ts';
-import { MAX_FRAME_BYTES, RECEIPT_MAX_IDS } from './limits.ts';
+import { GROUP_TALLY_MAX, MAX_FRAME_BYTES, RECEIPT_MAX_IDS } from './limits.ts';
+import { GroupEventSchema, GroupIdSchema, GroupMessageSchema, GroupSeqSchema, GroupTallySchema } from './groups.ts';
 import {
   ClientIdSchema,
   MessageBodySchema,
@@ -50,6 +51,24 @@ export const ResumeFrameSchema = z.strictObject({
   after: SeqSchema,
 });
 
+/**
+ * Send a message to a group. Answered by `group_sent` (stored in the group's log) or `error`
+ * with the same `id`. Idempotent per (group, id).
+ */
+export const GroupSendFrameSchema = z.strictObject({
+  type: z.literal('group_send'),
+  id: ClientIdSchema,
+  group: GroupIdSchema,
+  body: MessageBodySchema,
+});
+
+/** "I have read the group's entries up to mailbox seq `upTo`." Drives the senders' read tallies. */
+export const GroupReadFrameSchema = z.strictObject({
+  type: z.literal('group_read'),
+  group: GroupIdSchema,
+  upTo: SeqSchema,
+});
+
 /** Heartbeat. Send exactly the string HEARTBEAT_PING so the runtime can answer without waking the object. */
 export const PingFrameSchema = z.strictObject({ type: z.literal('ping') });
 
@@ -59,13 +78,17 @@ export const ClientFrameSchema = z.discriminatedUnion('type', [
   ReadFrameSchema,
   ResumeFrameSchema,
   PingFrameSchema,
+  GroupSendFrameSchema,
+  GroupReadFrameSchema,
 ]);
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
 export type SendFrame = z.infer<typeof SendFrameSchema>;
 export type AckFrame = z.infer<typeof AckFrameSchema>;
 export type ReadFrame = z.infer<typeof ReadFrameSchema>;
 export type ResumeFrame = z.infer<typeof ResumeFrameSchema>;
-export const CLIENT_FRAME_TYPES = ['send', 'ack', 'read', 'resume', 'ping'] as const;
+export type GroupSendFrame = z.infer<typeof GroupSendFrameSchema>;
+export type GroupReadFrame = z.infer<typeof GroupReadFrameSchema>;
+export const CLIENT_FRAME_TYPES = ['send', 'ack', 'read', 'resume', 'ping', 'group_send', 'group_read'] as const;
 
 // ---------------------------------------------------------------- server -> client
 
@@ -119,6 +142,49 @@ export const ReadMarkerFrameSchema = z.strictObject({
   at: z.number().int(),
 });
 
+/** The group message `id` (client id) is stored in the group's log: one tick. Repeated verbatim for retries. */
+export const GroupSentFrameSchema = z.strictObject({
+  type: z.literal('group_sent'),
+  id: ClientIdSchema,
+  group: GroupIdSchema,
+  messageId: MessageIdSchema,
+  gseq: GroupSeqSchema,
+  sentAt: z.number().int(),
+  duplicate: z.boolean(),
+});
+
+/** A mailbox entry holding a group message (yours too, so your other devices see what you sent). */
+export const GroupMessageFrameSchema = z.strictObject({
+  type: z.literal('group_message'),
+  seq: SeqSchema,
+  message: GroupMessageSchema,
+});
+
+/** A mailbox entry holding a group system message ("Ann added Bob"), in log order with messages. */
+export const GroupEventFrameSchema = z.strictObject({
+  type: z.literal('group_event'),
+  seq: SeqSchema,
+  event: GroupEventSchema,
+});
+
+/** A mailbox entry for a sender: how many members have and have read some of your group messages. */
+export const GroupReceiptFrameSchema = z.strictObject({
+  type: z.literal('group_receipt'),
+  seq: SeqSchema,
+  group: GroupIdSchema,
+  tallies: z.array(GroupTallySchema).min(1).max(GROUP_TALLY_MAX),
+  at: z.number().int(),
+});
+
+/** A mailbox entry telling your other devices that you read the group up to mailbox seq `upTo`. */
+export const GroupReadMarkerFrameSchema = z.strictObject({
+  type: z.literal('group_read_marker'),
+  seq: SeqSchema,
+  group: GroupIdSchema,
+  upTo: SeqSchema,
+  at: z.number().int(),
+});
+
 export const ErrorFrameSchema = z.strictObject({
   type: z.literal('error'),
   /** Client id of the `send` frame this answers, when there is one. */
@@ -134,6 +200,10 @@ export const MailboxFrameSchema = z.discriminatedUnion('type', [
   MessageFrameSchema,
   ReceiptFrameSchema,
   ReadMarkerFrameSchema,
+  GroupMessageFrameSchema,
+  GroupEventFrameSchema,
+  GroupReceiptFrameSchema,
+  GroupReadMarkerFrameSchema,
 ]);
 export type MailboxFrame = z.infer<typeof MailboxFrameSchema>;
 
@@ -143,6 +213,11 @@ export const ServerFrameSchema = z.discriminatedUnion('type', [
   MessageFrameSchema,
   ReceiptFrameSchema,
   ReadMarkerFrameSchema,
+  GroupSentFrameSchema,
+  GroupMessageFrameSchema,
+  GroupEventFrameSchema,
+  GroupReceiptFrameSchema,
+  GroupReadMarkerFrameSchema,
   ErrorFrameSchema,
   PongFrameSchema,
 ]);
@@ -153,6 +228,11 @@ export type MessageFrame = z.infer<typeof MessageFrameSchema>;
 export type ReceiptFrame = z.infer<typeof ReceiptFrameSchema>;
 export type ReadMarkerFrame = z.infer<typeof ReadMarkerFrameSchema>;
 export type ErrorFrame = z.infer<typeof ErrorFrameSchema>;
+export type GroupSentFrame = z.infer<typeof GroupSentFrameSchema>;
+export type GroupMessageFrame = z.infer<typeof GroupMessageFrameSchema>;
+export type GroupEventFrame = z.infer<typeof GroupEventFrameSchema>;
+export type GroupReceiptFrame = z.infer<typeof GroupReceiptFrameSchema>;
+export type GroupReadMarkerFrame = z.infer<typeof GroupReadMarkerFrameSchema>;
 
 // ---------------------------------------------------------------- parsing
 
@@ -225,7 +305,20 @@ export function parseClientFrame(raw: string | ArrayBuffer): ParseResult<ClientF
   return parseFrame(raw, ClientFrameSchema, CLIENT_FRAME_TYPES, MAX_FRAME_BYTES);
 }
 
-const SERVER_FRAME_TYPES = ['hello', 'sent', 'message', 'receipt', 'read_marker', 'error', 'pong'] as const;
+const SERVER_FRAME_TYPES = [
+  'hello',
+  'sent',
+  'message',
+  'receipt',
+  'read_marker',
+  'group_sent',
+  'group_message',
+  'group_event',
+  'group_receipt',
+  'group_read_marker',
+  'error',
+  'pong',
+] as const;
 
 /**
  * Parse and validate one frame received from the server (used by the SDK). MAX_FRAME_BYTES limits

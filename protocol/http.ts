@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ERROR_CODES } from './errors.ts';
 import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, OTP_LENGTH } from './limits.ts';
+import { GroupHistoryItemSchema, GroupIdSchema } from './groups.ts';
 import { DeviceIdSchema, MessageSchema, MessageStatusSchema, SeqSchema, UserIdSchema } from './messages.ts';
 
 /** Every non-2xx response. */
@@ -119,13 +120,24 @@ export const ConversationQuerySchema = z.object({
   before: QuerySeq.optional(),
   limit: QuerySeq.pipe(z.number().min(1).max(HISTORY_MAX_LIMIT)).default(HISTORY_DEFAULT_LIMIT),
 });
-export const ConversationSchema = z.strictObject({
+export const DirectConversationSchema = z.strictObject({
+  kind: z.literal('direct'),
   peer: UserIdSchema,
   /** The newest message, either direction (its `seq` orders the list). */
   last: HistoryItemSchema,
   /** Messages from `peer` you have not marked read. */
   unread: z.number().int().min(0),
 });
+export const GroupConversationSchema = z.strictObject({
+  kind: z.literal('group'),
+  group: GroupIdSchema,
+  /** The newest entry: a message or a system event (its `seq` orders the list). */
+  last: GroupHistoryItemSchema,
+  /** Others' messages in the group you have not marked read. */
+  unread: z.number().int().min(0),
+});
+/** One chat in the chat list: a 1:1 conversation or a group. */
+export const ConversationSchema = z.discriminatedUnion('kind', [DirectConversationSchema, GroupConversationSchema]);
 export const ConversationListSchema = z.strictObject({
   /** Most recent activity first. */
   conversations: z.array(ConversationSchema),
@@ -148,6 +160,8 @@ export type HistoryItem = z.infer<typeof HistoryItemSchema>;
 export type HistoryPage = z.infer<typeof HistoryPageSchema>;
 export type ConversationQuery = z.infer<typeof ConversationQuerySchema>;
 export type Conversation = z.infer<typeof ConversationSchema>;
+export type DirectConversation = z.infer<typeof DirectConversationSchema>;
+export type GroupConversation = z.infer<typeof GroupConversationSchema>;
 export type ConversationList = z.infer<typeof ConversationListSchema>;
 
 /** Paths, so server routes and SDK calls cannot drift apart. */
@@ -162,6 +176,17 @@ export const PATHS = {
   device: (deviceId: string) => `/v1/devices/${encodeURIComponent(deviceId)}`,
   conversations: '/v1/conversations',
   history: (peerId: string) => `/v1/conversations/${encodeURIComponent(peerId)}/messages`,
+  groups: '/v1/groups',
+  group: (groupId: string) => `/v1/groups/${encodeURIComponent(groupId)}`,
+  groupMembers: (groupId: string) => `/v1/groups/${encodeURIComponent(groupId)}/members`,
+  groupMember: (groupId: string, userId: string) =>
+    `/v1/groups/${encodeURIComponent(groupId)}/members/${encodeURIComponent(userId)}`,
+  groupAdmin: (groupId: string, userId: string) =>
+    `/v1/groups/${encodeURIComponent(groupId)}/admins/${encodeURIComponent(userId)}`,
+  groupLeave: (groupId: string) => `/v1/groups/${encodeURIComponent(groupId)}/leave`,
+  groupHistory: (groupId: string) => `/v1/groups/${encodeURIComponent(groupId)}/messages`,
+  groupMessageInfo: (groupId: string, messageId: string) =>
+    `/v1/groups/${encodeURIComponent(groupId)}/messages/${encodeURIComponent(messageId)}/info`,
   connect: '/v1/connect',
   health: '/v1/health',
 } as const;

@@ -38,3 +38,12 @@ export const RECEIPT_MAX_IDS = 256;
 
 /** One-time code length and lifetime. */
 export const OTP_LENGTH = 6;
+
+/** Most members a group can have (the creator included). */
+export const GROUP_MAX_MEMBERS = 1_024;
+/** Most user ids in one create or add-members request (larger groups are built in steps). */
+export const GROUP_MEMBERS_PER_REQUEST = 256;
+export const GROUP_TITLE_MAX = 100;
+export const GROUP_DESCRIPTION_MAX = 512;
+/** Most tallies in one `group_receipt` frame. */
+export const GROUP_TALLY_MAX = 256;

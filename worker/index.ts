@@ -15,7 +15,11 @@ import { conversationRoutes } from './routes/conversations.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { userRoutes } from './routes/users.ts';
 
+import { groupRoutes } from './routes/groups.ts';
+import { consumeDeadLetters, consumeFanout, FANOUT_DLQ } from './queues/fanout.ts';
+
 export { UserMailbox } from '../durable-objects/user-mailbox.ts';
+export { GroupChat } from '../durable-objects/group-chat.ts';
 
 const app = new Hono<AppEnv>();
 
@@ -42,6 +46,13 @@ app.route('/', authRoutes);
 app.route('/', userRoutes);
 app.route('/', deviceRoutes);
 app.route('/', conversationRoutes);
+app.route('/', groupRoutes);
 app.route('/', connectRoutes);
 
-export default app satisfies ExportedHandler<Env>;
+export default {
+  fetch: app.fetch,
+  async queue(batch, env) {
+    if (batch.queue === FANOUT_DLQ) await consumeDeadLetters(batch, env);
+    else await consumeFanout(batch, env);
+  },
+} satisfies ExportedHandler<Env>;

@@ -1,6 +1,8 @@
 /**
- * Addressing: every user has exactly one `UserMailbox` Durable Object, named by the user id.
+ * Addressing: every user has exactly one `UserMailbox` Durable Object, named by the user id;
+ * every group one `GroupChat`, named by the group id.
  */
+import type { GroupChat } from '../durable-objects/group-chat.ts';
 import type { UserMailbox } from '../durable-objects/user-mailbox.ts';
 
 /**
@@ -11,4 +13,14 @@ import type { UserMailbox } from '../durable-objects/user-mailbox.ts';
  */
 export function mailboxOf(env: { MAILBOX: DurableObjectNamespace<UserMailbox> }, userId: string): DurableObjectStub<UserMailbox> {
   return env.MAILBOX.get(env.MAILBOX.idFromName(userId));
+}
+
+/**
+ * The stub of a group's object.
+ *
+ * @example
+ * const result = await groupOf(env, groupId).view(userId);
+ */
+export function groupOf(env: { GROUP: DurableObjectNamespace<GroupChat> }, groupId: string): DurableObjectStub<GroupChat> {
+  return env.GROUP.get(env.GROUP.idFromName(groupId));
 }

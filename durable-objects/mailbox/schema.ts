@@ -54,6 +54,36 @@ const MIGRATIONS: readonly string[] = [
     at          INTEGER NOT NULL
   );
   `,
+  // v2: groups. Entries of each group's log this user received, in mailbox order (seq) and log
+  // order (gseq, one-to-one with seq per group); per group how far the log was received and
+  // read; the outbox of group receipts (watermarks, so one row per group and status).
+  `
+  CREATE TABLE group_entries (
+    seq       INTEGER PRIMARY KEY,             -- its entry in this user's mailbox
+    group_id  TEXT    NOT NULL,
+    gseq      INTEGER NOT NULL,
+    sender    TEXT,                            -- messages only
+    read      INTEGER NOT NULL,                -- 1 = read by this user (own messages and events count as read)
+    tally     TEXT,                            -- own messages: the latest GroupTally as JSON
+    entry     TEXT    NOT NULL                 -- the GroupEntry as JSON
+  );
+  CREATE UNIQUE INDEX group_entries_order ON group_entries (group_id, gseq);
+
+  CREATE TABLE group_chats (
+    group_id  TEXT    PRIMARY KEY,
+    through   INTEGER NOT NULL,                -- every entry of the log up to here that this user may see is stored
+    read_gseq INTEGER NOT NULL,                -- read up to here
+    last_seq  INTEGER NOT NULL,                -- mailbox seq of the newest entry
+    unread    INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE group_receipt_outbox (
+    group_id TEXT    NOT NULL,
+    status   TEXT    NOT NULL,                 -- 'delivered' | 'read'
+    up_to    INTEGER NOT NULL,                 -- gseq watermark
+    PRIMARY KEY (group_id, status)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** Bring the object's database to the newest schema. Runs inside blockConcurrencyWhile. */

@@ -11,7 +11,7 @@ import {
   type Message,
   type MessageStatus,
   type HistoryItem,
-  type Conversation,
+  type DirectConversation,
 } from '../../protocol/index.ts';
 
 /** A mailbox frame before it has a position: the store adds `seq`. */
@@ -215,7 +215,7 @@ export class MailboxStore {
   }
 
   /** The chat list: conversations by most recent message, newest first, below `before`. */
-  conversations(before: number | undefined, limit: number): { items: Conversation[]; nextBefore: number | null } {
+  conversations(before: number | undefined, limit: number): { items: DirectConversation[]; nextBefore: number | null } {
     const rows = this.sql
       .exec<MessageRow & { peer: string; unread: number }>(
         `SELECT c.peer, c.unread, m.seq, m.message, m.status, m.outgoing
@@ -225,7 +225,7 @@ export class MailboxStore {
         limit + 1,
       )
       .toArray();
-    return pageOf(rows, limit, (row) => ({ peer: row.peer, unread: row.unread, last: historyItem(row) }));
+    return pageOf(rows, limit, (row) => ({ kind: 'direct', peer: row.peer, unread: row.unread, last: historyItem(row) }));
   }
 
   // ------------------------------------------------------------------ device cursors

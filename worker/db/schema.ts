@@ -3,7 +3,7 @@
  * migrations/0001_accounts.sql exactly; the SQL file is the source of truth for the database
  * (drizzle cannot express STRICT tables), this file is the typed view the queries use.
  */
-import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 /** One row per account; the phone number is the login identity. */
 export const users = sqliteTable('users', {
@@ -46,3 +46,43 @@ export const otpCodes = sqliteTable('otp_codes', {
 export type UserRow = typeof users.$inferSelect;
 export type DeviceRow = typeof devices.$inferSelect;
 export type OtpCodeRow = typeof otpCodes.$inferSelect;
+
+/** Mirror of a group object's settings (the object is authoritative). */
+export const groups = sqliteTable('groups', {
+  id: text('id').primaryKey().notNull(),
+  title: text('title').notNull(),
+  createdBy: text('created_by')
+    .notNull()
+    .references(() => users.id),
+  createdAt: integer('created_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+  memberCount: integer('member_count').notNull(),
+});
+
+/** Mirror of a group object's member list. */
+export const groupMembers = sqliteTable(
+  'group_members',
+  {
+    groupId: text('group_id')
+      .notNull()
+      .references(() => groups.id),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id),
+    role: text('role', { enum: ['admin', 'member'] }).notNull(),
+    joinedAt: integer('joined_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.userId] }), index('group_members_user_idx').on(t.userId)],
+);
+
+/** Fan-out jobs that ended in the dead-letter queue. */
+export const deadLetters = sqliteTable('dead_letters', {
+  id: text('id').primaryKey().notNull(),
+  queue: text('queue').notNull(),
+  body: text('body').notNull(),
+  attempts: integer('attempts').notNull(),
+  failedAt: integer('failed_at').notNull(),
+});
+
+export type GroupRow = typeof groups.$inferSelect;
+export type GroupMemberRow = typeof groupMembers.$inferSelect;

@@ -1,0 +1,124 @@
+/**
+ * Fan-out: after an entry is stored in the group log, get it into every member's mailbox.
+ *
+ * `fanned_through` (in meta) is the last gseq whose delivery is settled: handed to every
+ * member's mailbox directly, or to the fan-out queue, which retries and dead-letters on its own.
+ * Rounds run one at a time; entries stored while a round is in flight go together in the next
+ * one, so a busy group delivers many messages per mailbox write. If the object dies mid-round,
+ * the alarm starts again from `fanned_through`; mailboxes drop what they already have.
+ *
+ * An audience up to `directLimit` members is served by direct calls from this object; larger
+ * ones go through the queue in jobs of `membersPerJob` (one object must not make a thousand
+ * calls per message, and the sender must not wait for them).
+ */
+import type { GroupEntry } from '../../protocol/index.ts';
+import { planJobs, type FanoutJob } from './fanout-job.ts';
+import type { GroupLog } from './log.ts';
+import type { Members } from './members.ts';
+import { readMeta, writeMeta } from './schema.ts';
+
+export type FanOutDeps = {
+  sql: SqlStorage;
+  log: GroupLog;
+  members: Members;
+  groupId: () => string;
+  /** Store entries in one member's mailbox; rejects if it could not. */
+  deliver: (member: string, entries: GroupEntry[]) => Promise<void>;
+  /** Put jobs on the fan-out queue; rejects if the queue did not take them. */
+  enqueue: (jobs: FanoutJob[]) => Promise<void>;
+  directLimit: number;
+  membersPerJob: number;
+};
+
+/** Entries per round: bounds the memory and the size of one round's calls. */
+const ROUND_ENTRIES = 256;
+
+export type FanOutStats = { direct: number; queued: number; directFailures: number; rounds: number };
+
+export class FanOut {
+  #running: Promise<void> | null = null;
+  #again = false;
+  readonly stats: FanOutStats = { direct: 0, queued: 0, directFailures: 0, rounds: 0 };
+
+  constructor(private readonly deps: FanOutDeps) {}
+
+  /** Last gseq whose fan-out is settled. */
+  get fannedThrough(): number {
+    return readMeta(this.deps.sql, 'fanned_through');
+  }
+
+  /** Entries stored but not yet handed on. */
+  get backlog(): number {
+    return this.deps.log.head - this.fannedThrough;
+  }
+
+  /**
+   * Start fanning out whatever is pending (or note that the running round must look again).
+   * Resolves when nothing is pending or a round failed (the alarm retries then).
+   */
+  kick(): Promise<void> {
+    if (this.#running) {
+      this.#again = true;
+      return this.#running;
+    }
+    this.#running = this.#loop().finally(() => {
+      this.#running = null;
+    });
+    return this.#running;
+  }
+
+  async #loop(): Promise<void> {
+    do {
+      this.#again = false;
+      while (this.backlog > 0) await this.#round();
+    } while (this.#again);
+  }
+
+  async #round(): Promise<void> {
+    this.stats.rounds++;
+    const pending = this.deps.log.range(this.fannedThrough, this.deps.log.head, ROUND_ENTRIES);
+    for (const run of runsOf(pending)) {
+      const audience = this.deps.members.audienceAt(run.first);
+      const entries = run.entries;
+      if (audience.length <= this.deps.directLimit) {
+        const results = await Promise.allSettled(audience.map((member) => this.deps.deliver(member, entries)));
+        const failed = audience.filter((_, i) => results[i]!.status === 'rejected');
+        this.stats.direct += audience.length - failed.length;
+        this.stats.directFailures += failed.length;
+        // A mailbox that could not be reached now gets it through the queue's retries.
+        if (failed.length > 0) await this.#enqueue(failed, entries);
+      } else {
+        await this.#enqueue(audience, entries);
+      }
+      writeMeta(this.deps.sql, 'fanned_through', run.last);
+    }
+  }
+
+  async #enqueue(members: string[], entries: GroupEntry[]): Promise<void> {
+    const jobs = planJobs(this.deps.groupId(), members, entries, this.deps.membersPerJob);
+    await this.deps.enqueue(jobs);
+    this.stats.queued += members.length;
+  }
+}
+
+type Run = { first: number; last: number; entries: GroupEntry[] };
+
+/**
+ * Split pending entries into runs with one audience each: an entry that changes membership
+ * stands alone (its audience differs from the entries around it).
+ */
+export function runsOf(pending: ReadonlyArray<{ gseq: number; membership: boolean; entry: GroupEntry }>): Run[] {
+  const runs: Run[] = [];
+  let current: Run | null = null;
+  for (const p of pending) {
+    if (p.membership || !current) {
+      current = { first: p.gseq, last: p.gseq, entries: [p.entry] };
+      runs.push(current);
+      if (p.membership) current = null;
+      continue;
+    }
+    current.last = p.gseq;
+    current.entries.push(p.entry);
+  }
+  return runs;
+}

@@ -1,0 +1,197 @@
+/**
+ * Group membership: roles, the log intervals each person belongs to, and per-member receipt
+ * watermarks (the highest gseq delivered to / read by them). All synchronous SQL on the group
+ * object's storage.
+ */
+import type { GroupMember, GroupRole, GroupTally } from '../../protocol/index.ts';
+
+export type MemberRow = {
+  userId: string;
+  role: GroupRole;
+  joinedGseq: number;
+  joinedAt: number;
+  deliveredGseq: number;
+  readGseq: number;
+  activeAt: number;
+};
+
+type Row = {
+  user_id: string;
+  role: GroupRole;
+  joined_gseq: number;
+  joined_at: number;
+  delivered_gseq: number;
+  read_gseq: number;
+  active_at: number;
+};
+
+const toMember = (r: Row): MemberRow => ({
+  userId: r.user_id,
+  role: r.role,
+  joinedGseq: r.joined_gseq,
+  joinedAt: r.joined_at,
+  deliveredGseq: r.delivered_gseq,
+  readGseq: r.read_gseq,
+  activeAt: r.active_at,
+});
+
+export type ReceiptStatus = 'delivered' | 'read';
+
+export class Members {
+  constructor(private readonly sql: SqlStorage) {}
+
+  get(userId: string): MemberRow | null {
+    const row = this.sql.exec<Row>('SELECT * FROM members WHERE user_id = ?', userId).toArray()[0];
+    return row ? toMember(row) : null;
+  }
+
+  /** Current members, oldest first. */
+  all(): MemberRow[] {
+    return this.sql.exec<Row>('SELECT * FROM members ORDER BY joined_gseq, user_id').toArray().map(toMember);
+  }
+
+  count(): number {
+    return this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM members').one().n;
+  }
+
+  adminCount(): number {
+    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM members WHERE role = 'admin'").one().n;
+  }
+
+  /** Add people who are not members yet; they see the log from `joinedGseq` on. */
+  add(userIds: readonly string[], role: GroupRole, joinedGseq: number, at: number): void {
+    for (const userId of userIds) {
+      this.sql.exec(
+        `INSERT INTO members (user_id, role, joined_gseq, joined_at, delivered_gseq, read_gseq, active_at)
+         VALUES (?, ?, ?, ?, 0, 0, 0)`,
+        userId,
+        role,
+        joinedGseq,
+        at,
+      );
+    }
+  }
+
+  /** End a membership at `leftGseq` (the removal entry, which they still receive). */
+  remove(userId: string, leftGseq: number): void {
+    const row = this.get(userId);
+    if (!row) return;
+    this.sql.exec(
+      'INSERT OR REPLACE INTO past_members (user_id, joined_gseq, left_gseq) VALUES (?, ?, ?)',
+      userId,
+      row.joinedGseq,
+      leftGseq,
+    );
+    this.sql.exec('DELETE FROM members WHERE user_id = ?', userId);
+  }
+
+  setRole(userId: string, role: GroupRole): void {
+    this.sql.exec('UPDATE members SET role = ? WHERE user_id = ?', role, userId);
+  }
+
+  /** The longest-standing member who is not `except` (who inherits admin when the last admin leaves). */
+  senior(except: string): MemberRow | null {
+    const row = this.sql
+      .exec<Row>('SELECT * FROM members WHERE user_id != ? ORDER BY joined_gseq, user_id LIMIT 1', except)
+      .toArray()[0];
+    return row ? toMember(row) : null;
+  }
+
+  /**
+   * Everyone who receives entry `gseq`: current members who joined at or before it, and former
+   * members whose membership covered it. Recently active members first, so people with a
+   * connected device are served before offline mailboxes.
+   */
+  audienceAt(gseq: number): string[] {
+    return this.sql
+      .exec<{ user_id: string }>(
+        `SELECT user_id FROM (
+           SELECT user_id, active_at FROM members WHERE joined_gseq <= ?1
+           UNION ALL
+           SELECT user_id, 0 FROM past_members WHERE joined_gseq <= ?1 AND left_gseq >= ?1
+         ) GROUP BY user_id ORDER BY max(active_at) DESC, user_id`,
+        gseq,
+      )
+      .toArray()
+      .map((r) => r.user_id);
+  }
+
+  /** The log intervals `userId` may see, as [from, to] (to = Infinity for the current membership). */
+  intervals(userId: string): Array<[number, number]> {
+    const past = this.sql
+      .exec<{ joined_gseq: number; left_gseq: number }>(
+        'SELECT joined_gseq, left_gseq FROM past_members WHERE user_id = ?',
+        userId,
+      )
+      .toArray()
+      .map((r): [number, number] => [r.joined_gseq, r.left_gseq]);
+    const current = this.get(userId);
+    return current ? [...past, [current.joinedGseq, Number.POSITIVE_INFINITY]] : past;
+  }
+
+  /**
+   * Move a member's watermark forward (reading implies delivery). Returns the previous
+   * delivered watermark when something moved, null otherwise.
+   */
+  advance(userId: string, status: ReceiptStatus, gseq: number, at: number): { from: number } | null {
+    const row = this.get(userId);
+    if (!row) return null;
+    const moved = status === 'read' ? gseq > row.readGseq : gseq > row.deliveredGseq;
+    if (!moved) return null;
+    const read = status === 'read' ? gseq : row.readGseq;
+    const delivered = Math.max(row.deliveredGseq, gseq);
+    this.sql.exec(
+      'UPDATE members SET delivered_gseq = ?, read_gseq = ?, active_at = ? WHERE user_id = ?',
+      delivered,
+      read,
+      at,
+      userId,
+    );
+    this.sql.exec('INSERT INTO receipt_log (user_id, status, up_to, at) VALUES (?, ?, ?, ?)', userId, status, gseq, at);
+    return { from: Math.min(status === 'read' ? row.readGseq : row.deliveredGseq, row.deliveredGseq) };
+  }
+
+  /** Delivered / read counts of messages, over the members (other than the sender) who were there when each was sent. */
+  tallies(messages: ReadonlyArray<{ gseq: number; id: string; sender: string }>): GroupTally[] {
+    const members = this.all();
+    return messages.map((m) => {
+      let of = 0;
+      let delivered = 0;
+      let read = 0;
+      for (const member of members) {
+        if (member.userId === m.sender || member.joinedGseq > m.gseq) continue;
+        of++;
+        if (member.deliveredGseq >= m.gseq) delivered++;
+        if (member.readGseq >= m.gseq) read++;
+      }
+      return { messageId: m.id, gseq: m.gseq, of, delivered, read };
+    });
+  }
+
+  /** First time each member's delivered / read watermark reached `gseq`. */
+  receiptTimes(gseq: number): Map<string, { delivered: number; read: number | null }> {
+    const rows = this.sql
+      .exec<{ user_id: string; status: ReceiptStatus; at: number }>(
+        'SELECT user_id, status, min(at) AS at FROM receipt_log WHERE up_to >= ? GROUP BY user_id, status',
+        gseq,
+      )
+      .toArray();
+    const times = new Map<string, { delivered: number; read: number | null }>();
+    for (const r of rows) {
+      const t = times.get(r.user_id) ?? { delivered: r.at, read: null };
+      t.delivered = Math.min(t.delivered, r.at);
+      if (r.status === 'read') t.read = r.at;
+      times.set(r.user_id, t);
+    }
+    return times;
+  }
+
+  /** Forget receipt times older than `cutoff` (message info covers recent messages). */
+  pruneReceiptLog(cutoff: number): void {
+    this.sql.exec('DELETE FROM receipt_log WHERE at < ?', cutoff);
+  }
+
+  view(): GroupMember[] {
+    return this.all().map((m) => ({ userId: m.userId, role: m.role, joinedAt: m.joinedAt }));
+  }
+}

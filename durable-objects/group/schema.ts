@@ -1,0 +1,79 @@
+/**
+ * The group object's SQLite schema, versioned like the mailbox's (`meta.schema_version`).
+ *
+ * Membership is kept as intervals of the log: a current member joined at `joined_gseq` and sees
+ * every entry from there on; `past_members` keeps the closed intervals of people who left or were
+ * removed, so the audience of any old entry (for a retried fan-out or a member's gap repair) can
+ * be computed exactly. Receipts are per-member watermarks (the log is delivered in order), so a
+ * receipt is one small update, not one row per message and member.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE settings (
+    id               INTEGER PRIMARY KEY CHECK (id = 1),
+    group_id         TEXT    NOT NULL,
+    title            TEXT    NOT NULL,
+    description      TEXT    NOT NULL,
+    picture          TEXT,
+    only_admins_send INTEGER NOT NULL,
+    created_by       TEXT    NOT NULL,
+    created_at       INTEGER NOT NULL
+  );
+
+  CREATE TABLE log (
+    gseq      INTEGER PRIMARY KEY,             -- the group's order, assigned head+1
+    id        TEXT    NOT NULL,                -- server id of the message or event
+    kind      TEXT    NOT NULL,                -- 'message' | 'event'
+    sender    TEXT    NOT NULL,                -- the sender, or who made the change
+    client_id TEXT,                            -- messages only: the sender's client id
+    audience  INTEGER NOT NULL,                -- 1 when this entry changed membership (fan-out boundary)
+    entry     TEXT    NOT NULL                 -- the GroupEntry as JSON
+  );
+  CREATE UNIQUE INDEX log_idempotency ON log (sender, client_id) WHERE client_id IS NOT NULL;
+  CREATE INDEX log_id ON log (id);
+
+  CREATE TABLE members (
+    user_id        TEXT    PRIMARY KEY,
+    role           TEXT    NOT NULL,           -- 'admin' | 'member'
+    joined_gseq    INTEGER NOT NULL,           -- sees entries from here on
+    joined_at      INTEGER NOT NULL,
+    delivered_gseq INTEGER NOT NULL,           -- highest gseq on at least one of their devices
+    read_gseq      INTEGER NOT NULL,           -- highest gseq they read
+    active_at      INTEGER NOT NULL            -- last receipt: who is likely online, served first
+  ) WITHOUT ROWID;
+
+  CREATE TABLE past_members (
+    user_id     TEXT    NOT NULL,
+    joined_gseq INTEGER NOT NULL,
+    left_gseq   INTEGER NOT NULL,              -- the entry that removed them (they still see it)
+    PRIMARY KEY (user_id, joined_gseq)
+  ) WITHOUT ROWID;
+
+  -- When each member's watermarks moved, for "message info" (who read what, and when).
+  CREATE TABLE receipt_log (
+    user_id TEXT    NOT NULL,
+    status  TEXT    NOT NULL,                  -- 'delivered' | 'read'
+    up_to   INTEGER NOT NULL,
+    at      INTEGER NOT NULL
+  );
+  CREATE INDEX receipt_log_up_to ON receipt_log (up_to);
+  `,
+];
+
+/** Bring the object's database to the newest schema. */
+export function migrate(sql: SqlStorage): void {
+  sql.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)');
+  const row = sql.exec<{ value: number }>("SELECT value FROM meta WHERE key = 'schema_version'").toArray()[0];
+  for (let v = row?.value ?? 0; v < MIGRATIONS.length; v++) {
+    sql.exec(MIGRATIONS[v]!);
+    sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", v + 1);
+  }
+}
+
+export function readMeta(sql: SqlStorage, key: string): number {
+  return sql.exec<{ value: number }>('SELECT value FROM meta WHERE key = ?', key).toArray()[0]?.value ?? 0;
+}
+
+export function writeMeta(sql: SqlStorage, key: string, value: number): void {
+  sql.exec('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)', key, value);
+}

@@ -1,0 +1,126 @@
+/**
+ * How a user's mailbox takes part in groups: it receives fan-out deliveries (at least once, in
+ * any order) and turns them into an in-order, duplicate-free sequence of mailbox entries, and it
+ * reports the user's progress (delivered / read watermarks) back to each group object.
+ *
+ * Deliveries for one group are handled one at a time. An entry at or below the group's
+ * `through` is a duplicate and dropped; an entry beyond `through + 1` means something is still
+ * on its way (a queued batch, a retry), so the missing range is fetched from the group object
+ * first. Entries a user may not see (before joining, after removal) are simply not in that
+ * answer, so `through` can jump over them.
+ */
+import type { GroupEntry } from '../../protocol/index.ts';
+import type { GroupChat } from '../group-chat.ts';
+import { FrameError } from './frame-error.ts';
+import { gseqOf, startsMembership, type GroupInbox } from './group-inbox.ts';
+import type { StoredEntry } from './store.ts';
+
+export type GroupSyncDeps = {
+  inbox: GroupInbox;
+  self: () => string;
+  /** Push new mailbox entries to the user's devices. */
+  publish: (entries: StoredEntry[]) => void;
+  group: (groupId: string) => DurableObjectStub<GroupChat>;
+  /** Something could not be sent now: make sure the alarm retries. */
+  retryLater: () => void;
+};
+
+export class GroupSync {
+  readonly #locks = new Map<string, Promise<unknown>>();
+  #flushing: Promise<boolean> | null = null;
+
+  constructor(private readonly deps: GroupSyncDeps) {}
+
+  /** Take a fan-out delivery of `group`'s entries (any order, possibly repeated). */
+  deliver(group: string, entries: readonly GroupEntry[]): Promise<number> {
+    return this.#serial(group, () => this.#deliver(group, entries));
+  }
+
+  /** A device acknowledged mailbox entries after < seq <= upTo: tell their groups they were delivered. */
+  acknowledged(after: number, upTo: number): void {
+    for (const [group, gseq] of this.deps.inbox.deliveredBetween(after, upTo)) {
+      this.deps
+        .group(group)
+        .receipt(this.deps.self(), 'delivered', gseq)
+        .catch(() => {
+          this.deps.inbox.queueReceipt(group, 'delivered', gseq);
+          this.deps.retryLater();
+        });
+    }
+  }
+
+  /** The user read `group` up to mailbox seq `upTo`; returns the gseq read through, or null if nothing moved. */
+  read(group: string, upTo: number): number | null {
+    const gseq = this.deps.inbox.markRead(group, upTo);
+    if (gseq === null) return null;
+    this.deps.inbox.queueReceipt(group, 'read', gseq);
+    return gseq;
+  }
+
+  /**
+   * Send every pending group receipt; concurrent calls share one run. Resolves true when the
+   * outbox is empty, false when something must be retried.
+   */
+  flushReceipts(): Promise<boolean> {
+    this.#flushing ??= this.#flushOnce().finally(() => {
+      this.#flushing = null;
+    });
+    return this.#flushing;
+  }
+
+  async #flushOnce(): Promise<boolean> {
+    const pending = this.deps.inbox.pendingReceipts();
+    const results = await Promise.allSettled(
+      pending.map(async (r) => {
+        await this.deps.group(r.group).receipt(this.deps.self(), r.status, r.upTo);
+        this.deps.inbox.receiptSent(r.group, r.status, r.upTo);
+      }),
+    );
+    return results.every((r) => r.status === 'fulfilled');
+  }
+
+  async #deliver(group: string, entries: readonly GroupEntry[]): Promise<number> {
+    const self = this.deps.self();
+    const through = this.deps.inbox.through(group);
+    let fresh = [...entries].sort((a, b) => gseqOf(a) - gseqOf(b)).filter((e) => gseqOf(e) > through);
+    if (fresh.length === 0) return 0;
+    const upTo = gseqOf(fresh[fresh.length - 1]!);
+    const continues = gseqOf(fresh[0]!) === through + 1 || (through === 0 && startsMembership(fresh[0]!, self));
+    if (!continues || !isContiguous(fresh)) fresh = await this.#fetch(group, through, upTo);
+    const stored = this.deps.inbox.record(group, fresh, upTo, self, Date.now());
+    this.deps.publish(stored);
+    return stored.length;
+  }
+
+  /** The entries of (after, upTo] this user may see, from the group object. */
+  async #fetch(group: string, after: number, upTo: number): Promise<GroupEntry[]> {
+    const entries: GroupEntry[] = [];
+    let from = after;
+    while (from < upTo) {
+      const result = await this.deps.group(group).entriesFor(this.deps.self(), from, upTo);
+      if (!result.ok) throw new FrameError(result.code, result.message ?? undefined);
+      entries.push(...result.value.entries);
+      if (result.value.through <= from) break;
+      from = result.value.through;
+    }
+    return entries;
+  }
+
+  /** Run `task` after every earlier task for the same group. */
+  #serial<T>(group: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.#locks.get(group) ?? Promise.resolve();
+    const run = previous.then(task, task);
+    const tail = run.catch(() => undefined);
+    this.#locks.set(group, tail);
+    void tail.then(() => {
+      if (this.#locks.get(group) === tail) this.#locks.delete(group);
+    });
+    return run;
+  }
+}
+
+/** Whether entries (sorted) have consecutive gseqs with no repeats. */
+function isContiguous(entries: readonly GroupEntry[]): boolean {
+  for (let i = 1; i < entries.length; i++) if (gseqOf(entries[i]!) !== gseqOf(entries[i - 1]!) + 1) return false;
+  return true;
+}

@@ -1,0 +1,194 @@
+/**
+ * Groups: the group log's entries (messages and system events), receipt summaries, and the HTTP
+ * bodies of group management. A group's Durable Object numbers every entry of its log with a
+ * group sequence number (`gseq`: 1, 2, 3, ... per group), so all members see one order; each
+ * member's mailbox then carries the entries with its own mailbox `seq` like any other entry.
+ */
+import { z } from 'zod';
+import { GROUP_DESCRIPTION_MAX, GROUP_MEMBERS_PER_REQUEST, GROUP_TITLE_MAX, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from './limits.ts';
+import {
+  ClientIdSchema,
+  DeviceIdSchema,
+  MessageBodySchema,
+  MessageIdSchema,
+  SeqSchema,
+  UlidSchema,
+  UserIdSchema,
+} from './messages.ts';
+
+export const GroupIdSchema = UlidSchema;
+/** Position in a group's log; 0 means "nothing yet". */
+export const GroupSeqSchema = SeqSchema;
+export const GroupRoleSchema = z.enum(['admin', 'member']);
+export type GroupRole = z.infer<typeof GroupRoleSchema>;
+
+const Title = z.string().trim().min(1).max(GROUP_TITLE_MAX);
+const Description = z.string().max(GROUP_DESCRIPTION_MAX);
+/** A media id (uploads arrive with the media feature); null clears the picture. */
+const Picture = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a media id').nullable();
+const MemberList = z.array(UserIdSchema).max(GROUP_MEMBERS_PER_REQUEST);
+
+// ---------------------------------------------------------------- log entries
+
+/** A message in a group's log, as every member's devices receive it. */
+export const GroupMessageSchema = z.strictObject({
+  /** Server-assigned id (ULID), the same for every member. */
+  id: MessageIdSchema,
+  group: GroupIdSchema,
+  /** Position in the group's log: the one order every member sees. */
+  gseq: GroupSeqSchema,
+  /** The sender's client id (unique per group and sender). */
+  clientId: ClientIdSchema,
+  from: UserIdSchema,
+  fromDevice: DeviceIdSchema,
+  /** Server time it was stored in the log, ms since the epoch. Display only: order by gseq. */
+  sentAt: z.number().int(),
+  body: MessageBodySchema,
+});
+export type GroupMessage = z.infer<typeof GroupMessageSchema>;
+
+/** What changed, for a system message such as "Ann added Bob". */
+export const GroupChangeSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('created'), title: z.string() }),
+  z.strictObject({ kind: z.literal('members_added'), members: z.array(UserIdSchema).min(1) }),
+  z.strictObject({ kind: z.literal('member_removed'), member: UserIdSchema }),
+  z.strictObject({ kind: z.literal('member_left'), member: UserIdSchema }),
+  z.strictObject({ kind: z.literal('admin_promoted'), member: UserIdSchema }),
+  z.strictObject({ kind: z.literal('admin_demoted'), member: UserIdSchema }),
+  z.strictObject({ kind: z.literal('title_changed'), title: z.string() }),
+  z.strictObject({ kind: z.literal('description_changed'), description: z.string() }),
+  z.strictObject({ kind: z.literal('picture_changed'), picture: z.string().nullable() }),
+  z.strictObject({ kind: z.literal('settings_changed'), onlyAdminsSend: z.boolean() }),
+]);
+export type GroupChange = z.infer<typeof GroupChangeSchema>;
+
+/** A system message in a group's log: a membership or settings change, in order with messages. */
+export const GroupEventSchema = z.strictObject({
+  id: MessageIdSchema,
+  group: GroupIdSchema,
+  gseq: GroupSeqSchema,
+  /** Who made the change (for `member_left`, the member who left). */
+  by: UserIdSchema,
+  at: z.number().int(),
+  change: GroupChangeSchema,
+});
+export type GroupEvent = z.infer<typeof GroupEventSchema>;
+
+/** One entry of a group's log: a message or a system event. */
+export const GroupEntrySchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('message'), message: GroupMessageSchema }),
+  z.strictObject({ type: z.literal('event'), event: GroupEventSchema }),
+]);
+export type GroupEntry = z.infer<typeof GroupEntrySchema>;
+
+/** The delivery state of one of your group messages, summed over its recipients. */
+export const GroupTallySchema = z.strictObject({
+  messageId: MessageIdSchema,
+  gseq: GroupSeqSchema,
+  /** Members other than you who were in the group when it was sent (and still are). */
+  of: z.number().int().min(0),
+  /** How many of them have it on at least one device. */
+  delivered: z.number().int().min(0),
+  /** How many of them read it. */
+  read: z.number().int().min(0),
+});
+export type GroupTally = z.infer<typeof GroupTallySchema>;
+
+// ---------------------------------------------------------------- HTTP bodies
+
+export const GroupMemberSchema = z.strictObject({
+  userId: UserIdSchema,
+  role: GroupRoleSchema,
+  /** When they (last) joined, ms since the epoch. */
+  joinedAt: z.number().int(),
+});
+export type GroupMember = z.infer<typeof GroupMemberSchema>;
+
+export const GroupSchema = z.strictObject({
+  groupId: GroupIdSchema,
+  title: z.string(),
+  description: z.string(),
+  picture: z.string().nullable(),
+  /** When true only admins may send messages. */
+  onlyAdminsSend: z.boolean(),
+  createdBy: UserIdSchema,
+  createdAt: z.number().int(),
+  /** Highest gseq in the log. */
+  head: GroupSeqSchema,
+  members: z.array(GroupMemberSchema),
+});
+export type Group = z.infer<typeof GroupSchema>;
+
+/** One of your groups, as listed by `GET /v1/groups`. */
+export const GroupSummarySchema = z.strictObject({
+  groupId: GroupIdSchema,
+  title: z.string(),
+  role: GroupRoleSchema,
+  memberCount: z.number().int().min(0),
+});
+export const GroupListSchema = z.strictObject({ groups: z.array(GroupSummarySchema) });
+export type GroupSummary = z.infer<typeof GroupSummarySchema>;
+export type GroupList = z.infer<typeof GroupListSchema>;
+
+// ---- POST /v1/groups
+export const CreateGroupSchema = z.strictObject({
+  title: Title,
+  description: Description.optional(),
+  /** Initial members besides you (you become the first admin). */
+  members: MemberList.default([]),
+  onlyAdminsSend: z.boolean().optional(),
+});
+export type CreateGroup = z.input<typeof CreateGroupSchema>;
+
+// ---- PATCH /v1/groups/:groupId (admins)
+export const UpdateGroupSchema = z
+  .strictObject({
+    title: Title.optional(),
+    description: Description.optional(),
+    picture: Picture.optional(),
+    onlyAdminsSend: z.boolean().optional(),
+  })
+  .refine((v) => Object.values(v).some((x) => x !== undefined), 'nothing to update');
+export type UpdateGroup = z.infer<typeof UpdateGroupSchema>;
+
+// ---- POST /v1/groups/:groupId/members (admins)
+export const AddMembersSchema = z.strictObject({ members: MemberList.min(1) });
+export type AddMembers = z.infer<typeof AddMembersSchema>;
+
+// ---- GET /v1/groups/:groupId/messages?before=&limit= (your mailbox's copy, newest first)
+export const GroupHistoryQuerySchema = z.object({
+  before: z.string().regex(/^[0-9]{1,16}$/, 'expected a non-negative integer').transform(Number).pipe(SeqSchema).optional(),
+  limit: z
+    .string()
+    .regex(/^[0-9]{1,4}$/, 'expected a positive integer')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(HISTORY_MAX_LIMIT))
+    .default(HISTORY_DEFAULT_LIMIT),
+});
+
+export const GroupHistoryItemSchema = z.strictObject({
+  /** Position in *your* mailbox; pagination cursor and what `group_read` names. */
+  seq: SeqSchema,
+  entry: GroupEntrySchema,
+  /** Your messages: the tally when the page was read. Others' messages: whether you read them. */
+  tally: GroupTallySchema.nullable(),
+  read: z.boolean(),
+});
+export const GroupHistoryPageSchema = z.strictObject({
+  entries: z.array(GroupHistoryItemSchema),
+  nextBefore: SeqSchema.nullable(),
+});
+export type GroupHistoryItem = z.infer<typeof GroupHistoryItemSchema>;
+export type GroupHistoryPage = z.infer<typeof GroupHistoryPageSchema>;
+
+// ---- GET /v1/groups/:groupId/messages/:messageId/info (the sender only)
+export const MessageInfoSchema = z.strictObject({
+  messageId: MessageIdSchema,
+  gseq: GroupSeqSchema,
+  tally: GroupTallySchema,
+  /** Members who have it, with when it first reached one of their devices (null once that is older than receipts are kept). */
+  delivered: z.array(z.strictObject({ userId: UserIdSchema, at: z.number().int().nullable() })),
+  /** Members who read it, with when. */
+  read: z.array(z.strictObject({ userId: UserIdSchema, at: z.number().int().nullable() })),
+});
+export type MessageInfo = z.infer<typeof MessageInfoSchema>;

@@ -1,0 +1,76 @@
+/**
+ * Queue consumers of group fan-out.
+ *
+ * `group-fanout`: each job names log entries and members; every member's mailbox gets the
+ * entries (idempotent there, so a redelivered or retried job is harmless). A job whose
+ * members were not all reached is retried as a whole, with growing delay; after the queue's
+ * max_retries it lands in `group-fanout-dlq`.
+ *
+ * `group-fanout-dlq`: records each dead job in D1 (`dead_letters`), which is the metric and
+ * the material for a replay. A member whose job died still catches up: the next entry of that
+ * group that reaches their mailbox shows the gap, which the mailbox repairs from the group.
+ */
+import { recordDeadLetter } from '../db/groups.ts';
+import { mailboxOf } from '../mailboxes.ts';
+import { FanoutJobSchema } from '../../durable-objects/group/fanout-job.ts';
+
+export const FANOUT_QUEUE = 'group-fanout';
+export const FANOUT_DLQ = 'group-fanout-dlq';
+
+/** Mailbox calls one job makes at once. */
+const CONCURRENCY = 50;
+
+export async function consumeFanout(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  await Promise.all(
+    batch.messages.map(async (message) => {
+      const parsed = FanoutJobSchema.safeParse(message.body);
+      if (!parsed.success) {
+        // Retrying cannot fix a malformed job: keep it for inspection instead.
+        console.error('malformed fan-out job', message.id, parsed.error.message);
+        await recordDeadLetter(env.DB, deadLetter(message, FANOUT_QUEUE));
+        message.ack();
+        return;
+      }
+      const { group, members, entries } = parsed.data;
+      const failed = await forEachLimited(members, CONCURRENCY, (member) => mailboxOf(env, member).deliverGroup(group, entries));
+      if (failed === 0) message.ack();
+      else message.retry({ delaySeconds: Math.min(60, 2 ** message.attempts) });
+    }),
+  );
+}
+
+export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  for (const message of batch.messages) {
+    await recordDeadLetter(env.DB, deadLetter(message, batch.queue));
+    message.ack();
+  }
+}
+
+function deadLetter(message: Message<unknown>, queue: string) {
+  return {
+    id: message.id,
+    queue,
+    body: JSON.stringify(message.body),
+    attempts: message.attempts,
+    failedAt: Date.now(),
+  };
+}
+
+/** Run `task` for every item, at most `limit` at a time; resolves with how many failed. */
+async function forEachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<unknown>): Promise<number> {
+  let next = 0;
+  let failed = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      try {
+        await task(item);
+      } catch (error) {
+        failed++;
+        console.error('fan-out delivery failed', error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return failed;
+}
