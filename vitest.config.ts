@@ -19,7 +19,13 @@ export default defineConfig({
           cloudflareTest(async () => ({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
-              bindings: { TEST_MIGRATIONS: await readD1Migrations(migrationsDir) },
+              bindings: {
+                TEST_MIGRATIONS: await readD1Migrations(migrationsDir),
+                // Groups of more than two members take the queue path in tests, so both fan-out
+                // paths are exercised by small groups.
+                GROUP_DIRECT_FANOUT_MAX: '2',
+                GROUP_FANOUT_MEMBERS_PER_JOB: '2',
+              },
             },
           })),
         ],

@@ -13,6 +13,8 @@
  *   any ──close() / fatal close code / auth check fails──▶ closed ──connect()──▶ connecting
  *
  * Mailbox delivery rules (see docs/PROTOCOL.md and protocol/frames.ts):
+ * - mailbox frames (1:1 `message`, `receipt`, `read_marker` and group `group_message`,
+ *   `group_event`, `group_receipt`, `group_read_marker`) share one `seq` stream per user;
  * - frames carry `seq`; the server sends them contiguously after the `hello` cursor;
  * - `seq <= cursor` is a duplicate: dropped, never surfaced twice;
  * - `seq > cursor + 1` is a gap: dropped, and `resume {after: cursor}` asks for the missing ones;
@@ -31,6 +33,7 @@ import {
 import type {
   ClientFrame,
   ErrorFrame,
+  GroupSentFrame,
   HelloFrame,
   MailboxFrame,
   SentFrame,
@@ -179,10 +182,13 @@ export interface ConnectionEvents {
   state: StateChange;
   reconnect: ReconnectScheduled;
   hello: HelloFrame;
-  /** A mailbox frame, exactly once and in seq order. */
+  /** A mailbox frame (1:1 or group), exactly once and in seq order. */
   mailbox: MailboxFrame;
+  /** A `send` was stored. Not a mailbox frame: no seq, may repeat for retries. */
   sent: SentFrame;
-  /** An `error` frame answering one of our `send` frames. */
+  /** A `group_send` was stored in the group's log. Not a mailbox frame: no seq, may repeat for retries. */
+  group_sent: GroupSentFrame;
+  /** An `error` frame answering one of our `send` / `group_send` frames. */
   send_error: ErrorFrame & { id: string };
   cursor_expired: CursorExpiredEvent;
   /** Anything that went wrong without ending the connection (malformed frame, store failure, ...). */
@@ -190,6 +196,27 @@ export interface ConnectionEvents {
 }
 
 type Timer = ReturnType<typeof setTimeout>;
+
+/**
+ * Every frame type that is a mailbox entry (carries `seq`). They all go through the same
+ * contiguity, duplicate and ack handling, whatever they hold. `satisfies` makes the compiler
+ * insist that every member of the protocol's MailboxFrame union is listed, and nothing else.
+ */
+const MAILBOX_FRAME_TYPES: ReadonlySet<ServerFrame['type']> = new Set(
+  Object.keys({
+    message: true,
+    receipt: true,
+    read_marker: true,
+    group_message: true,
+    group_event: true,
+    group_receipt: true,
+    group_read_marker: true,
+  } satisfies Record<MailboxFrame['type'], true>) as Array<MailboxFrame['type']>,
+);
+
+function isMailboxFrame(frame: ServerFrame): frame is MailboxFrame {
+  return MAILBOX_FRAME_TYPES.has(frame.type);
+}
 
 function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
@@ -577,23 +604,30 @@ export class Connection extends Emitter<ConnectionEvents> {
   }
 
   private onFrame(frame: ServerFrame): void {
+    if (isMailboxFrame(frame)) {
+      this.onMailboxFrame(frame);
+      return;
+    }
     switch (frame.type) {
       case 'hello':
         this.onHello(frame);
         return;
-      case 'message':
-      case 'receipt':
-      case 'read_marker':
-        this.onMailboxFrame(frame);
-        return;
       case 'sent':
         this.emit('sent', frame);
+        return;
+      case 'group_sent':
+        this.emit('group_sent', frame);
         return;
       case 'error':
         this.onErrorFrame(frame);
         return;
       case 'pong':
         return;
+      default: {
+        // Compile-time check: a new server frame type must be handled above or be a mailbox frame.
+        const unhandled: never = frame;
+        return unhandled;
+      }
     }
   }
 

@@ -12,25 +12,35 @@ import {
   ERRORS,
   ErrorResponseSchema,
   errorCodeForStatus,
+  GroupHistoryPageSchema,
+  GroupListSchema,
+  GroupSchema,
   HealthSchema,
   HistoryPageSchema,
   ConversationListSchema,
+  MessageInfoSchema,
   OtpResponseSchema,
   PATHS,
   ProfileSchema,
   SessionResponseSchema,
 } from '../protocol/index.ts';
 import type {
+  CreateGroup,
   DeviceList,
   ErrorCode,
   ErrorFrame,
+  Group,
+  GroupHistoryPage,
+  GroupList,
   Health,
   HistoryPage,
   ConversationList,
+  MessageInfo,
   OtpResponse,
   Profile,
   ProfileUpdate,
   SessionResponse,
+  UpdateGroup,
   VerifyRequest,
 } from '../protocol/index.ts';
 
@@ -102,7 +112,7 @@ function pageQuery(options: HistoryOptions): string {
 }
 
 interface RequestSpec<T> {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: string;
   body?: unknown;
   auth: boolean;
@@ -209,14 +219,91 @@ export class MessengerApi {
   }
 
   /**
-   * GET /v1/conversations: the chat list, most recent activity first, with unread counts.
+   * GET /v1/conversations: the chat list, most recent activity first, with unread counts. Each
+   * entry is a 1:1 chat (`kind: 'direct'`, with `peer`) or a group (`kind: 'group'`, with `group`).
    *
    * @example
    * const { conversations } = await api.conversations({ limit: 20 });
+   * for (const c of conversations) console.log(c.kind === 'direct' ? c.peer : c.group, c.unread);
    */
   conversations(options: HistoryOptions = {}, signal?: AbortSignal): Promise<ConversationList> {
     const path = PATHS.conversations + pageQuery(options);
     return this.request({ method: 'GET', path, auth: true, schema: ConversationListSchema, signal });
+  }
+
+  // ------------------------------------------------------------ groups
+
+  /**
+   * POST /v1/groups: create a group; you become its first admin.
+   *
+   * @example
+   * const group = await api.createGroup({ title: 'Climbing', members: [annId, bobId] });
+   */
+  createGroup(body: CreateGroup, signal?: AbortSignal): Promise<Group> {
+    return this.request({ method: 'POST', path: PATHS.groups, body, auth: true, schema: GroupSchema, signal });
+  }
+
+  /** GET /v1/groups: the groups you are a member of. */
+  groups(signal?: AbortSignal): Promise<GroupList> {
+    return this.request({ method: 'GET', path: PATHS.groups, auth: true, schema: GroupListSchema, signal });
+  }
+
+  /** GET /v1/groups/:groupId: settings and members (members only). */
+  group(groupId: string, signal?: AbortSignal): Promise<Group> {
+    return this.request({ method: 'GET', path: PATHS.group(groupId), auth: true, schema: GroupSchema, signal });
+  }
+
+  /** PATCH /v1/groups/:groupId: change title, description, picture or who may send (admins). */
+  updateGroup(groupId: string, update: UpdateGroup, signal?: AbortSignal): Promise<Group> {
+    return this.request({ method: 'PATCH', path: PATHS.group(groupId), body: update, auth: true, schema: GroupSchema, signal });
+  }
+
+  /** POST /v1/groups/:groupId/members: add members (admins). Resolves with the updated group. */
+  addGroupMembers(groupId: string, members: string[], signal?: AbortSignal): Promise<Group> {
+    const path = PATHS.groupMembers(groupId);
+    return this.request({ method: 'POST', path, body: { members }, auth: true, schema: GroupSchema, signal });
+  }
+
+  /** DELETE /v1/groups/:groupId/members/:userId: remove a member (admins; use `leaveGroup` for yourself). */
+  removeGroupMember(groupId: string, userId: string, signal?: AbortSignal): Promise<Group> {
+    const path = PATHS.groupMember(groupId, userId);
+    return this.request({ method: 'DELETE', path, auth: true, schema: GroupSchema, signal });
+  }
+
+  /** PUT /v1/groups/:groupId/admins/:userId: make a member an admin (admins). */
+  promoteAdmin(groupId: string, userId: string, signal?: AbortSignal): Promise<Group> {
+    const path = PATHS.groupAdmin(groupId, userId);
+    return this.request({ method: 'PUT', path, auth: true, schema: GroupSchema, signal });
+  }
+
+  /** DELETE /v1/groups/:groupId/admins/:userId: make an admin a plain member again (admins). */
+  demoteAdmin(groupId: string, userId: string, signal?: AbortSignal): Promise<Group> {
+    const path = PATHS.groupAdmin(groupId, userId);
+    return this.request({ method: 'DELETE', path, auth: true, schema: GroupSchema, signal });
+  }
+
+  /** POST /v1/groups/:groupId/leave: leave the group (204). */
+  leaveGroup(groupId: string, signal?: AbortSignal): Promise<void> {
+    return this.request({ method: 'POST', path: PATHS.groupLeave(groupId), auth: true, schema: null, signal });
+  }
+
+  /**
+   * GET /v1/groups/:groupId/messages: one page of your mailbox's copy of the group (messages and
+   * system events), newest first. `before` and `nextBefore` are mailbox seqs, as for 1:1 history.
+   *
+   * @example
+   * let page = await api.groupHistory(groupId, { limit: 50 });
+   * while (page.nextBefore !== null) page = await api.groupHistory(groupId, { before: page.nextBefore });
+   */
+  groupHistory(groupId: string, options: HistoryOptions = {}, signal?: AbortSignal): Promise<GroupHistoryPage> {
+    const path = PATHS.groupHistory(groupId) + pageQuery(options);
+    return this.request({ method: 'GET', path, auth: true, schema: GroupHistoryPageSchema, signal });
+  }
+
+  /** GET /v1/groups/:groupId/messages/:messageId/info: who received and read one of your messages (sender only). */
+  messageInfo(groupId: string, messageId: string, signal?: AbortSignal): Promise<MessageInfo> {
+    const path = PATHS.groupMessageInfo(groupId, messageId);
+    return this.request({ method: 'GET', path, auth: true, schema: MessageInfoSchema, signal });
   }
 
   /** GET /v1/health (no auth). */

@@ -5,23 +5,36 @@
  * Runs anywhere with standard APIs only: global `fetch`, global `WebSocket`, `crypto`, timers.
  *
  * What the app gets:
- * - every mailbox entry exactly once, in order ('message', 'receipt', 'read_marker'), acked for it;
+ * - every mailbox entry exactly once, in order, acked for it: 1:1 ('message', 'receipt',
+ *   'read_marker') and group ('group_message', 'group_event', 'group_receipt',
+ *   'group_read_marker') entries share one ordered stream;
  * - sends that survive disconnects: queued while offline, resent with the same client id after
- *   every reconnect until the server confirms ('sent') or rejects them for good ('failed');
- * - its own messages from its other devices as 'message' with `own: true`; echoes of messages
- *   this client sent itself are flagged `local: true` so the UI can merge them with the bubble
- *   it already shows instead of drawing a second one.
+ *   every reconnect until the server confirms ('sent' / 'group_sent') or rejects them for good
+ *   ('failed'); 1:1 and group sends keep their relative order;
+ * - its own messages from its other devices as 'message' / 'group_message' with `own: true`;
+ *   echoes of messages this client sent itself are flagged `local: true` so the UI can merge them
+ *   with the bubble it already shows instead of drawing a second one.
  *
  * @example
  * const client = new MessengerClient({ baseUrl: 'http://localhost:8787' });
  * await client.login('+15551234567');            // dev server: uses the returned devCode
  * client.on('message', ({ message, own }) => render(message, own));
+ * client.on('group_message', ({ message, own }) => renderInGroup(message.group, message, own));
  * await client.connect();
  * const { sent } = client.sendText(peerId, 'hello');
  * await sent;                                     // one tick
+ * const group = await client.api.createGroup({ title: 'Team', members: [peerId] });
+ * await client.sendGroupText(group.groupId, 'hello all').sent;
  */
-import { MessageBodySchema, SeqSchema, UserIdSchema } from '../protocol/index.ts';
+import { GroupIdSchema, MessageBodySchema, SeqSchema, UserIdSchema } from '../protocol/index.ts';
 import type {
+  GroupEventFrame,
+  GroupHistoryPage,
+  GroupMessage,
+  GroupMessageFrame,
+  GroupReadMarkerFrame,
+  GroupReceiptFrame,
+  GroupSentFrame,
   HelloFrame,
   HistoryPage,
   Message,
@@ -49,8 +62,8 @@ import type {
 import { Emitter } from './events.ts';
 import { MessengerApi, MessengerError } from './http.ts';
 import type { FetchLike, HistoryOptions } from './http.ts';
-import { Outbox } from './outbox.ts';
-import type { OutboxEntry, OutboxStore, PendingSend } from './outbox.ts';
+import { Outbox, sendFrameFor } from './outbox.ts';
+import type { OutboxEntry, OutboxStore, PendingSend, SendAck } from './outbox.ts';
 
 export * from './backoff.ts';
 export * from './connection.ts';
@@ -58,8 +71,30 @@ export * from './events.ts';
 export * from './http.ts';
 export * from './outbox.ts';
 export type {
+  Conversation,
+  ConversationList,
+  CreateGroup,
+  DirectConversation,
   ErrorCode,
   ErrorFrame,
+  Group,
+  GroupChange,
+  GroupConversation,
+  GroupEntry,
+  GroupEvent,
+  GroupEventFrame,
+  GroupHistoryItem,
+  GroupHistoryPage,
+  GroupList,
+  GroupMember,
+  GroupMessage,
+  GroupMessageFrame,
+  GroupReadMarkerFrame,
+  GroupReceiptFrame,
+  GroupRole,
+  GroupSentFrame,
+  GroupSummary,
+  GroupTally,
   HelloFrame,
   HistoryItem,
   HistoryPage,
@@ -67,6 +102,7 @@ export type {
   Message,
   MessageBody,
   MessageFrame,
+  MessageInfo,
   MessageStatus,
   OtpResponse,
   Platform,
@@ -76,6 +112,7 @@ export type {
   ReceiptFrame,
   SentFrame,
   SessionResponse,
+  UpdateGroup,
 } from '../protocol/index.ts';
 
 /** Payload of the 'message' event. */
@@ -93,9 +130,29 @@ export interface MessageReceived {
   local: boolean;
 }
 
-/** Payload of the 'failed' event: the server rejected a send for good. */
-export interface SendFailed extends OutboxEntry {
-  error: MessengerError;
+/** Payload of the 'group_message' event. */
+export interface GroupMessageReceived {
+  frame: GroupMessageFrame;
+  /** Shortcuts for `frame.message`, `frame.seq` and `frame.message.group`. */
+  message: GroupMessage;
+  seq: number;
+  group: string;
+  /** Sent by the logged-in user (from this or another of their devices). */
+  own: boolean;
+  /** Sent through this client's outbox: merge by `message.clientId` (see MessageReceived.local). */
+  local: boolean;
+}
+
+/**
+ * Payload of the 'failed' event: the server rejected a send for good. The entry's `to` or
+ * `group` tells which kind of send it was.
+ */
+export type SendFailed = OutboxEntry & { error: MessengerError };
+
+/** Options for a send. */
+export interface SendOptions {
+  /** Use this client id instead of a fresh one (e.g. to retry a send made in an earlier session). */
+  clientId?: string;
 }
 
 /** Every event a {@link MessengerClient} emits, with its payload. */
@@ -112,9 +169,19 @@ export interface MessengerEvents {
   receipt: ReceiptFrame;
   /** Another of your devices read a conversation up to `upTo`. */
   read_marker: ReadMarkerFrame;
-  /** A send was stored by the server (once per client id). */
+  /** A group message entry of your mailbox (others' and your own), exactly once, in seq order. */
+  group_message: GroupMessageReceived;
+  /** A group system message ("Ann added Bob"), in order with the group's messages. */
+  group_event: GroupEventFrame;
+  /** How many members have received / read some of your group messages (running totals). */
+  group_receipt: GroupReceiptFrame;
+  /** Another of your devices read a group up to mailbox seq `upTo`. */
+  group_read_marker: GroupReadMarkerFrame;
+  /** A 1:1 send was stored by the server (once per client id). */
   sent: SentFrame;
-  /** A send was rejected for good (its promise rejects with the same error). */
+  /** A group send was stored in the group's log (once per client id). */
+  group_sent: GroupSentFrame;
+  /** A 1:1 or group send was rejected for good (its promise rejects with the same error). */
   failed: SendFailed;
   /** Mailbox entries you never saw were discarded by the server: refetch history. */
   cursor_expired: CursorExpiredEvent;
@@ -147,6 +214,21 @@ export interface MessengerClientOptions extends ConnectionTuning {
    * 'closed' if it does not. Default true.
    */
   authCheck?: boolean;
+}
+
+/** A valid message body, or a validation error naming the first problem. */
+function validBody(body: MessageBody): MessageBody {
+  const parsed = MessageBodySchema.safeParse(body);
+  if (!parsed.success) {
+    throw new MessengerError('validation_failed', `Invalid message body: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+function assertSeq(upTo: number): void {
+  if (!SeqSchema.safeParse(upTo).success) {
+    throw new MessengerError('validation_failed', `upTo ${upTo} is not a mailbox seq`);
+  }
 }
 
 /** HTTP error codes meaning "this token will never work again". */
@@ -184,6 +266,8 @@ export class MessengerClient extends Emitter<MessengerEvents> {
   private readonly retries = new Map<string, { attempt: number; timer: ReturnType<typeof setTimeout> | undefined }>();
   /** Read markers that could not be sent yet (offline): highest upTo per peer. */
   private readonly pendingReads = new Map<string, number>();
+  /** Group read markers that could not be sent yet (offline): highest upTo per group. */
+  private readonly pendingGroupReads = new Map<string, number>();
   /** Client ids confirmed in this session, oldest first (Set keeps insertion order). */
   private readonly recentLocal = new Set<string>();
   /**
@@ -317,25 +401,37 @@ export class MessengerClient extends Emitter<MessengerEvents> {
    * @example
    * const { clientId, sent } = client.send(peerId, { kind: 'location', latitude: 52.5, longitude: 13.4 });
    */
-  send(to: string, body: MessageBody, options: { clientId?: string } = {}): PendingSend {
+  send(to: string, body: MessageBody, options: SendOptions = {}): PendingSend<SentFrame> {
     if (!UserIdSchema.safeParse(to).success) {
       throw new MessengerError('validation_failed', `Recipient ${JSON.stringify(to)} is not a user id`);
     }
-    const parsed = MessageBodySchema.safeParse(body);
-    if (!parsed.success) {
-      throw new MessengerError('validation_failed', `Invalid message body: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-    }
-    const pending = this.outbox.add(to, parsed.data, options.clientId);
-    if (this.canSendNow()) {
-      const entry = this.outbox.get(pending.clientId);
-      if (entry !== undefined) this.sendEntry(entry);
-    }
-    return pending;
+    return this.dispatch(this.outbox.add(to, validBody(body), options.clientId));
   }
 
   /** Send a text message. */
-  sendText(to: string, text: string, options: { clientId?: string } = {}): PendingSend {
+  sendText(to: string, text: string, options: SendOptions = {}): PendingSend<SentFrame> {
     return this.send(to, { kind: 'text', text }, options);
+  }
+
+  /**
+   * Send a message to a group. Works like `send`: `sent` resolves with the `group_sent` frame
+   * (its `gseq` is the message's place in the group) and rejects on a non-retryable error such
+   * as `not_group_member`, `admins_only` or `group_not_found`. Invalid input throws.
+   *
+   * @example
+   * const { sent } = client.sendGroup(groupId, { kind: 'contact', name: 'Ann', phone: '+15550000002' });
+   * const { gseq } = await sent;
+   */
+  sendGroup(groupId: string, body: MessageBody, options: SendOptions = {}): PendingSend<GroupSentFrame> {
+    if (!GroupIdSchema.safeParse(groupId).success) {
+      throw new MessengerError('validation_failed', `Group ${JSON.stringify(groupId)} is not a group id`);
+    }
+    return this.dispatch(this.outbox.addGroup(groupId, validBody(body), options.clientId));
+  }
+
+  /** Send a text message to a group. */
+  sendGroupText(groupId: string, text: string, options: SendOptions = {}): PendingSend<GroupSentFrame> {
+    return this.sendGroup(groupId, { kind: 'text', text }, options);
   }
 
   /**
@@ -346,9 +442,7 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     if (!UserIdSchema.safeParse(peer).success) {
       throw new MessengerError('validation_failed', `Peer ${JSON.stringify(peer)} is not a user id`);
     }
-    if (!SeqSchema.safeParse(upTo).success) {
-      throw new MessengerError('validation_failed', `upTo ${upTo} is not a mailbox seq`);
-    }
+    assertSeq(upTo);
     if (this.connection.send({ type: 'read', peer, upTo })) {
       this.pendingReads.delete(peer);
       return;
@@ -356,9 +450,31 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     this.pendingReads.set(peer, Math.max(this.pendingReads.get(peer) ?? 0, upTo));
   }
 
+  /**
+   * Tell the server (and so the senders' read tallies and your other devices) that you read the
+   * group up to mailbox seq `upTo` (a `seq` of a group entry, not a `gseq`). Offline, the latest
+   * marker per group is sent on the next connection.
+   */
+  markGroupRead(groupId: string, upTo: number): void {
+    if (!GroupIdSchema.safeParse(groupId).success) {
+      throw new MessengerError('validation_failed', `Group ${JSON.stringify(groupId)} is not a group id`);
+    }
+    assertSeq(upTo);
+    if (this.connection.send({ type: 'group_read', group: groupId, upTo })) {
+      this.pendingGroupReads.delete(groupId);
+      return;
+    }
+    this.pendingGroupReads.set(groupId, Math.max(this.pendingGroupReads.get(groupId) ?? 0, upTo));
+  }
+
   /** One page of the conversation with `peer`, newest first (see `MessengerApi.history`). */
   history(peer: string, options: HistoryOptions = {}): Promise<HistoryPage> {
     return this.api.history(peer, options);
+  }
+
+  /** One page of a group's messages and events, newest first (see `MessengerApi.groupHistory`). */
+  groupHistory(groupId: string, options: HistoryOptions = {}): Promise<GroupHistoryPage> {
+    return this.api.groupHistory(groupId, options);
   }
 
   /** Unconfirmed sends, oldest first. */
@@ -380,6 +496,7 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     c.on('error', (error) => this.emit('error', error));
     c.on('hello', (hello) => this.onHello(hello));
     c.on('sent', (frame) => this.onSent(frame));
+    c.on('group_sent', (frame) => this.onSent(frame));
     c.on('send_error', (frame) => this.onSendError(frame.id, MessengerError.fromFrame(frame)));
     c.on('mailbox', (frame) => {
       switch (frame.type) {
@@ -391,6 +508,18 @@ export class MessengerClient extends Emitter<MessengerEvents> {
           return;
         case 'read_marker':
           this.emit('read_marker', frame);
+          return;
+        case 'group_message':
+          this.onGroupMessage(frame);
+          return;
+        case 'group_event':
+          this.emit('group_event', frame);
+          return;
+        case 'group_receipt':
+          this.emit('group_receipt', frame);
+          return;
+        case 'group_read_marker':
+          this.emit('group_read_marker', frame);
           return;
       }
     });
@@ -414,6 +543,7 @@ export class MessengerClient extends Emitter<MessengerEvents> {
       });
     }
     for (const [peer, upTo] of [...this.pendingReads]) this.markRead(peer, upTo);
+    for (const [group, upTo] of [...this.pendingGroupReads]) this.markGroupRead(group, upTo);
   }
 
   private canSendNow(): boolean {
@@ -430,16 +560,27 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     this.live = this.connection.state === 'open';
   }
 
-  private sendEntry(entry: OutboxEntry): boolean {
-    return this.connection.send({ type: 'send', id: entry.clientId, to: entry.to, body: entry.body });
+  /** Queue-then-send: a new entry goes out at once only when it cannot overtake older ones. */
+  private dispatch<A extends SendAck>(pending: PendingSend<A>): PendingSend<A> {
+    if (this.canSendNow()) {
+      const entry = this.outbox.get(pending.clientId);
+      if (entry !== undefined) this.sendEntry(entry);
+    }
+    return pending;
   }
 
-  private onSent(frame: SentFrame): void {
+  private sendEntry(entry: OutboxEntry): boolean {
+    return this.connection.send(sendFrameFor(entry));
+  }
+
+  /** A `sent` or `group_sent` answer (or an echo standing in for one). */
+  private onSent(frame: SendAck): void {
     const entry = this.outbox.settle(frame);
     if (entry === undefined) return; // a repeated answer (retry) or an id we never had: already reported
     this.clearRetry(frame.id);
     this.rememberLocal(frame.id);
-    this.emit('sent', frame);
+    if (frame.type === 'group_sent') this.emit('group_sent', frame);
+    else this.emit('sent', frame);
   }
 
   private onSendError(clientId: string, error: MessengerError): void {
@@ -470,6 +611,25 @@ export class MessengerClient extends Emitter<MessengerEvents> {
       });
     }
     this.emit('message', { frame, message, seq: frame.seq, own, local });
+  }
+
+  private onGroupMessage(frame: GroupMessageFrame): void {
+    const message = frame.message;
+    const own = this.userIdValue !== undefined && message.from === this.userIdValue;
+    const local = own && (this.outbox.has(message.clientId) || this.recentLocal.has(message.clientId));
+    if (own && this.outbox.has(message.clientId)) {
+      // As for 1:1: the echo proves the group's log stored it, even if `group_sent` was lost.
+      this.onSent({
+        type: 'group_sent',
+        id: message.clientId,
+        group: message.group,
+        messageId: message.id,
+        gseq: message.gseq,
+        sentAt: message.sentAt,
+        duplicate: false,
+      });
+    }
+    this.emit('group_message', { frame, message, seq: frame.seq, group: message.group, own, local });
   }
 
   private rememberLocal(clientId: string): void {

@@ -1,28 +1,73 @@
 /**
  * The local outbox: every message the user sent that the server has not yet confirmed with a
- * `sent` frame, in the order the user sent them.
+ * `sent` frame (1:1) or a `group_sent` frame (group), in the order the user sent them.
  *
  * Why it exists: a send can be lost anywhere (socket drops before or after the server stored it,
  * tab closes, server restarts). Each entry keeps its client id for its whole life and is resent
  * with that SAME id after every reconnect; the server treats a repeated id as the same message, so
  * "resend everything not confirmed" is always safe and never duplicates. An entry leaves the
- * outbox only when it is confirmed (`sent`) or definitively rejected (a non-retryable error).
+ * outbox only when it is confirmed (`sent` / `group_sent`) or definitively rejected (a non-retryable
+ * error). 1:1 and group sends share one queue, so their relative order survives reconnects too.
  *
  * Persistence is pluggable through {@link OutboxStore}: the default keeps entries in memory; a
  * browser can save them to localStorage/IndexedDB so unsent messages survive a reload.
  */
-import { ClientIdSchema, MessageBodySchema, UserIdSchema } from '../protocol/index.ts';
-import type { MessageBody, SentFrame } from '../protocol/index.ts';
+import { ClientIdSchema, GroupIdSchema, MessageBodySchema, UserIdSchema } from '../protocol/index.ts';
+import type { GroupSendFrame, GroupSentFrame, MessageBody, SendFrame, SentFrame } from '../protocol/index.ts';
 import { MessengerError } from './http.ts';
 
-/** One unconfirmed send. Plain JSON so stores can serialize it as is. */
-export interface OutboxEntry {
+interface OutboxEntryBase {
   /** Client-generated id, [A-Za-z0-9_-]{1,64}; reused verbatim for every resend. */
   clientId: string;
-  to: string;
   body: MessageBody;
   /** When the user sent it, ms since the epoch (display only; order is the array order). */
   createdAt: number;
+}
+
+/** An unconfirmed 1:1 send (the only kind older SDK versions persisted: `to` without `group`). */
+export interface DirectOutboxEntry extends OutboxEntryBase {
+  /** The recipient's user id. */
+  to: string;
+  group?: undefined;
+}
+
+/** An unconfirmed group send. */
+export interface GroupOutboxEntry extends OutboxEntryBase {
+  /** The group's id. */
+  group: string;
+  to?: undefined;
+}
+
+/**
+ * One unconfirmed send. Plain JSON so stores can serialize it as is; exactly one of `to` and
+ * `group` is set (narrow with `entry.group !== undefined`).
+ */
+export type OutboxEntry = DirectOutboxEntry | GroupOutboxEntry;
+
+/** The server's confirmation of a send: `sent` for a 1:1 entry, `group_sent` for a group entry. */
+export type SendAck = SentFrame | GroupSentFrame;
+
+/**
+ * The frame that (re)sends `entry`: `send` for a 1:1 entry, `group_send` for a group entry, always
+ * with the entry's own client id.
+ *
+ * @example
+ * for (const entry of outbox.pending()) connection.send(sendFrameFor(entry));
+ */
+export function sendFrameFor(entry: OutboxEntry): SendFrame | GroupSendFrame {
+  if (entry.group !== undefined) return { type: 'group_send', id: entry.clientId, group: entry.group, body: entry.body };
+  return { type: 'send', id: entry.clientId, to: entry.to, body: entry.body };
+}
+
+/** Whether `ack` confirms `entry`: the same kind of send to the same recipient or group. */
+function ackMatches(entry: OutboxEntry, ack: SendAck): boolean {
+  return ack.type === 'group_sent' ? entry.group === ack.group : entry.to === ack.to;
+}
+
+/** A copy holding only the fields of its kind (stored data may carry anything else). */
+function copyEntry(entry: OutboxEntry): OutboxEntry {
+  const { clientId, body, createdAt } = entry;
+  return entry.group !== undefined ? { clientId, group: entry.group, body, createdAt } : { clientId, to: entry.to, body, createdAt };
 }
 
 /**
@@ -46,11 +91,11 @@ export class MemoryOutboxStore implements OutboxStore {
   private entries: OutboxEntry[] = [];
 
   load(): readonly OutboxEntry[] {
-    return this.entries.map((entry) => ({ ...entry }));
+    return this.entries.map(copyEntry);
   }
 
   save(entries: readonly OutboxEntry[]): void {
-    this.entries = entries.map((entry) => ({ ...entry }));
+    this.entries = entries.map(copyEntry);
   }
 }
 
@@ -73,11 +118,18 @@ export function generateClientId(): string {
   return base64url(crypto.getRandomValues(new Uint8Array(16)));
 }
 
-/** What {@link Outbox.add} returns: the id, and a promise settled by the server's answer. */
-export interface PendingSend {
+/**
+ * What {@link Outbox.add} and {@link Outbox.addGroup} return: the id, and a promise settled by the
+ * server's answer. `A` is the confirming frame: `SentFrame` for 1:1 sends, `GroupSentFrame` for
+ * group sends, either one when the kind is not known statically (e.g. a restored entry).
+ */
+export interface PendingSend<A extends SendAck = SendAck> {
   clientId: string;
-  /** Resolves with the first `sent` frame for this id; rejects with a non-retryable MessengerError. */
-  sent: Promise<SentFrame>;
+  /**
+   * Resolves with the first `sent` / `group_sent` frame for this id; rejects with a non-retryable
+   * MessengerError.
+   */
+  sent: Promise<A>;
 }
 
 /** Options for {@link Outbox}. */
@@ -90,15 +142,15 @@ export interface OutboxOptions {
 }
 
 interface Deferred {
-  promise: Promise<SentFrame>;
-  resolve: (frame: SentFrame) => void;
+  promise: Promise<SendAck>;
+  resolve: (frame: SendAck) => void;
   reject: (error: MessengerError) => void;
 }
 
 function deferred(): Deferred {
-  let resolve!: (frame: SentFrame) => void;
+  let resolve!: (frame: SendAck) => void;
   let reject!: (error: MessengerError) => void;
-  const promise = new Promise<SentFrame>((res, rej) => {
+  const promise = new Promise<SendAck>((res, rej) => {
     resolve = res;
     reject = rej;
   });
@@ -112,12 +164,17 @@ function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
+/** A stored entry is usable when its fields are valid and it names exactly one target. */
 function isValidEntry(value: unknown): value is OutboxEntry {
   if (typeof value !== 'object' || value === null) return false;
-  const entry = value as Partial<OutboxEntry>;
+  const entry = value as { clientId?: unknown; to?: unknown; group?: unknown; body?: unknown; createdAt?: unknown };
+  const target =
+    entry.group === undefined
+      ? UserIdSchema.safeParse(entry.to).success
+      : entry.to === undefined && GroupIdSchema.safeParse(entry.group).success;
   return (
+    target &&
     ClientIdSchema.safeParse(entry.clientId).success &&
-    UserIdSchema.safeParse(entry.to).success &&
     MessageBodySchema.safeParse(entry.body).success &&
     typeof entry.createdAt === 'number'
   );
@@ -130,8 +187,9 @@ function isValidEntry(value: unknown): value is OutboxEntry {
  * @example
  * const outbox = new Outbox();
  * const { clientId, sent } = outbox.add(peerId, { kind: 'text', text: 'hi' });
- * for (const entry of outbox.pending()) socket.send(JSON.stringify({ type: 'send', id: entry.clientId, to: entry.to, body: entry.body }));
- * outbox.settle(sentFrame); // resolves `sent` once; later duplicates return false
+ * outbox.addGroup(groupId, { kind: 'text', text: 'hi all' });
+ * for (const entry of outbox.pending()) socket.send(JSON.stringify(sendFrameFor(entry)));
+ * outbox.settle(sentFrame); // resolves `sent` once; later duplicates return undefined
  */
 export class Outbox {
   /** Map iteration order is insertion order: that is the send order. */
@@ -164,26 +222,26 @@ export class Outbox {
   }
 
   /**
-   * Queue a message. With an explicit `clientId` that is already pending, returns the existing
-   * entry's promise instead of queueing twice.
+   * Queue a 1:1 message to user `to`. With an explicit `clientId` that is already pending, returns
+   * the existing entry's promise instead of queueing twice.
    */
-  add(to: string, body: MessageBody, clientId: string = this.generateId()): PendingSend {
-    if (!ClientIdSchema.safeParse(clientId).success) {
-      throw new MessengerError('validation_failed', `Client id ${JSON.stringify(clientId)} must be 1-64 characters of [A-Za-z0-9_-]`);
-    }
-    const existing = this.deferreds.get(clientId);
-    if (existing !== undefined) return { clientId, sent: existing.promise };
-    const entry: OutboxEntry = { clientId, to, body, createdAt: this.now() };
-    this.entries.set(clientId, entry);
-    const d = deferred();
-    this.deferreds.set(clientId, d);
-    this.persist();
-    return { clientId, sent: d.promise };
+  add(to: string, body: MessageBody, clientId: string = this.generateId()): PendingSend<SentFrame> {
+    // The cast holds because settle() resolves a 1:1 entry only with a `sent` frame.
+    return this.enqueue({ clientId, to, body, createdAt: this.now() }) as PendingSend<SentFrame>;
+  }
+
+  /**
+   * Queue a message to group `group`. With an explicit `clientId` that is already pending, returns
+   * the existing entry's promise instead of queueing twice.
+   */
+  addGroup(group: string, body: MessageBody, clientId: string = this.generateId()): PendingSend<GroupSentFrame> {
+    // The cast holds because settle() resolves a group entry only with a `group_sent` frame.
+    return this.enqueue({ clientId, group, body, createdAt: this.now() }) as PendingSend<GroupSentFrame>;
   }
 
   /** Pending entries in original send order (copies; mutating them does not affect the outbox). */
   pending(): OutboxEntry[] {
-    return [...this.entries.values()].map((entry) => ({ ...entry }));
+    return [...this.entries.values()].map(copyEntry);
   }
 
   has(clientId: string): boolean {
@@ -192,22 +250,23 @@ export class Outbox {
 
   get(clientId: string): OutboxEntry | undefined {
     const entry = this.entries.get(clientId);
-    return entry === undefined ? undefined : { ...entry };
+    return entry === undefined ? undefined : copyEntry(entry);
   }
 
   /** The promise for a pending entry (e.g. one restored from the store after a reload). */
-  promise(clientId: string): Promise<SentFrame> | undefined {
+  promise(clientId: string): Promise<SendAck> | undefined {
     return this.deferreds.get(clientId)?.promise;
   }
 
   /**
    * The server confirmed `frame.id`: remove the entry and resolve its promise. Returns the entry
-   * the first time, undefined for unknown ids or repeated confirmations (so callers emit 'sent'
-   * exactly once per message).
+   * the first time, undefined for unknown ids or repeated confirmations (so callers emit 'sent' /
+   * 'group_sent' exactly once per message). A frame that does not fit the entry (`sent` for a
+   * group entry, another recipient or group) is not a confirmation of it and is ignored.
    */
-  settle(frame: SentFrame): OutboxEntry | undefined {
+  settle(frame: SendAck): OutboxEntry | undefined {
     const entry = this.entries.get(frame.id);
-    if (entry === undefined) return undefined;
+    if (entry === undefined || !ackMatches(entry, frame)) return undefined;
     this.entries.delete(frame.id);
     const d = this.deferreds.get(frame.id);
     this.deferreds.delete(frame.id);
@@ -226,6 +285,25 @@ export class Outbox {
     this.persist();
     d?.reject(error);
     return entry;
+  }
+
+  private enqueue(entry: OutboxEntry): PendingSend {
+    const { clientId } = entry;
+    if (!ClientIdSchema.safeParse(clientId).success) {
+      throw new MessengerError('validation_failed', `Client id ${JSON.stringify(clientId)} must be 1-64 characters of [A-Za-z0-9_-]`);
+    }
+    const pending = this.entries.get(clientId);
+    if (pending !== undefined && (pending.to !== entry.to || pending.group !== entry.group)) {
+      // Returning the other entry's promise would hand the caller the wrong kind of confirmation.
+      throw new MessengerError('id_conflict', `Client id ${JSON.stringify(clientId)} is already pending for another recipient`);
+    }
+    const existing = this.deferreds.get(clientId);
+    if (existing !== undefined) return { clientId, sent: existing.promise };
+    this.entries.set(clientId, entry);
+    const d = deferred();
+    this.deferreds.set(clientId, d);
+    this.persist();
+    return { clientId, sent: d.promise };
   }
 
   private restore(): Promise<void> {
@@ -259,7 +337,7 @@ export class Outbox {
     for (const entry of Array.isArray(loaded) ? loaded : []) {
       // Stored data may be stale or tampered with; a bad entry would poison every resend.
       if (!isValidEntry(entry) || this.entries.has(entry.clientId)) continue;
-      this.entries.set(entry.clientId, { clientId: entry.clientId, to: entry.to, body: entry.body, createdAt: entry.createdAt });
+      this.entries.set(entry.clientId, copyEntry(entry));
       if (!this.deferreds.has(entry.clientId)) this.deferreds.set(entry.clientId, deferred());
     }
     for (const entry of current) {

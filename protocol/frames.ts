@@ -3,7 +3,8 @@
  * discriminator. `parseClientFrame` is the only way the server reads a frame; `parseServerFrame`
  * the only way a client does.
  *
- * Mailbox frames (`message`, `receipt`, `read_marker`) carry `seq`: the entry's position in the
+ * Mailbox frames (`message`, `receipt`, `read_marker`, and for groups `group_message`,
+ * `group_event`, `group_receipt`, `group_read_marker`) carry `seq`: the entry's position in the
  * receiving user's mailbox. Seqs reach a connection contiguously (n, n+1, ...); a device acks
  * the highest seq it has processed and resumes from it after a reconnect.
  */
@@ -187,7 +188,7 @@ export const GroupReadMarkerFrameSchema = z.strictObject({
 
 export const ErrorFrameSchema = z.strictObject({
   type: z.literal('error'),
-  /** Client id of the `send` frame this answers, when there is one. */
+  /** Client id of the `send` or `group_send` frame this answers, when there is one. */
   id: ClientIdSchema.nullable(),
   code: z.enum(ERROR_CODES),
   message: z.string(),

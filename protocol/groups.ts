@@ -11,6 +11,7 @@ import {
   DeviceIdSchema,
   MessageBodySchema,
   MessageIdSchema,
+  QuerySeqSchema,
   SeqSchema,
   UlidSchema,
   UserIdSchema,
@@ -138,6 +139,7 @@ export const CreateGroupSchema = z.strictObject({
   members: MemberList.default([]),
   onlyAdminsSend: z.boolean().optional(),
 });
+/** What a client sends (`members` may be left out). */
 export type CreateGroup = z.input<typeof CreateGroupSchema>;
 
 // ---- PATCH /v1/groups/:groupId (admins)
@@ -157,13 +159,8 @@ export type AddMembers = z.infer<typeof AddMembersSchema>;
 
 // ---- GET /v1/groups/:groupId/messages?before=&limit= (your mailbox's copy, newest first)
 export const GroupHistoryQuerySchema = z.object({
-  before: z.string().regex(/^[0-9]{1,16}$/, 'expected a non-negative integer').transform(Number).pipe(SeqSchema).optional(),
-  limit: z
-    .string()
-    .regex(/^[0-9]{1,4}$/, 'expected a positive integer')
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(HISTORY_MAX_LIMIT))
-    .default(HISTORY_DEFAULT_LIMIT),
+  before: QuerySeqSchema.optional(),
+  limit: QuerySeqSchema.pipe(z.number().min(1).max(HISTORY_MAX_LIMIT)).default(HISTORY_DEFAULT_LIMIT),
 });
 
 export const GroupHistoryItemSchema = z.strictObject({

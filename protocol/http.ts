@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { ERROR_CODES } from './errors.ts';
 import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, OTP_LENGTH } from './limits.ts';
 import { GroupHistoryItemSchema, GroupIdSchema } from './groups.ts';
-import { DeviceIdSchema, MessageSchema, MessageStatusSchema, SeqSchema, UserIdSchema } from './messages.ts';
+import { DeviceIdSchema, MessageSchema, MessageStatusSchema, QuerySeqSchema, SeqSchema, UserIdSchema } from './messages.ts';
 
 /** Every non-2xx response. */
 export const ErrorResponseSchema = z.strictObject({
@@ -18,8 +18,7 @@ export const ErrorResponseSchema = z.strictObject({
 });
 export type ErrorResponse = z.infer<typeof ErrorResponseSchema>;
 
-/** A non-negative integer written in a query string ("" and "abc" are errors, not 0). */
-const QuerySeq = z.string().regex(/^[0-9]{1,16}$/, 'expected a non-negative integer').transform(Number).pipe(SeqSchema);
+const QuerySeq = QuerySeqSchema;
 
 /** Phone numbers are accepted in any common notation and normalised to E.164 by the server. */
 const PhoneInput = z.string().min(3).max(32);

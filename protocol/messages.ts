@@ -13,6 +13,8 @@ export const MessageIdSchema = UlidSchema;
 export const ClientIdSchema = z.string().regex(CLIENT_ID_PATTERN, 'expected 1-64 characters of [A-Za-z0-9_-]');
 /** A mailbox sequence number: 1, 2, 3, ... per user; 0 means "nothing yet". */
 export const SeqSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** A non-negative integer written in a query string ("" and "abc" are errors, not 0). */
+export const QuerySeqSchema = z.string().regex(/^[0-9]{1,16}$/, 'expected a non-negative integer').transform(Number).pipe(SeqSchema);
 
 export const TextBodySchema = z.strictObject({
   kind: z.literal('text'),

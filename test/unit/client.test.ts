@@ -1,8 +1,24 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { SentFrame } from '../../protocol/index.ts';
+import type { GroupSentFrame, SentFrame } from '../../protocol/index.ts';
 import { MessengerClient, MessengerError } from '../../client/index.ts';
-import type { MessageReceived, MessengerClientOptions, SendFailed } from '../../client/index.ts';
-import { FakeSocket, ME, MY_DEVICE, MY_OTHER_DEVICE, PEER, messageFrame, sentFrame, ulid } from './fake-socket.ts';
+import type { GroupMessageReceived, MessageReceived, MessengerClientOptions, SendFailed } from '../../client/index.ts';
+import {
+  FakeSocket,
+  GROUP,
+  ME,
+  MY_DEVICE,
+  MY_OTHER_DEVICE,
+  OTHER_GROUP,
+  PEER,
+  groupEventFrame,
+  groupMessageFrame,
+  groupReadMarkerFrame,
+  groupReceiptFrame,
+  groupSentFrame,
+  messageFrame,
+  sentFrame,
+  ulid,
+} from './fake-socket.ts';
 
 function makeClient(overrides: Partial<MessengerClientOptions> = {}): MessengerClient {
   return new MessengerClient({
@@ -18,6 +34,17 @@ function makeClient(overrides: Partial<MessengerClientOptions> = {}): MessengerC
 
 function sendIds(socket: FakeSocket): string[] {
   return socket.framesOfType('send').map((f) => f.id);
+}
+
+function groupSendIds(socket: FakeSocket): string[] {
+  return socket.framesOfType('group_send').map((f) => f.id);
+}
+
+/** Every send frame (1:1 or group) the client wrote, as `type:id`, in order. */
+function allSends(socket: FakeSocket): string[] {
+  return socket
+    .frames()
+    .flatMap((f) => (f.type === 'send' || f.type === 'group_send' ? [`${f.type}:${f.id}`] : []));
 }
 
 describe('MessengerClient', () => {
@@ -252,6 +279,192 @@ describe('MessengerClient', () => {
       await expect(client.connect()).rejects.toMatchObject({ code: 'unauthorized' });
       expect(client.state).toBe('closed');
       expect(FakeSocket.instances).toHaveLength(0);
+    });
+  });
+  describe('groups', () => {
+    it('queues group sends with 1:1 sends and sends both kinds in order after hello', () => {
+      const client = makeClient();
+      void client.connect();
+      const a = client.sendText(PEER, 'a');
+      const b = client.sendGroupText(GROUP, 'b');
+      const c = client.sendGroup(GROUP, { kind: 'location', latitude: 1, longitude: 2 });
+      FakeSocket.last.open();
+      expect(allSends(FakeSocket.last)).toEqual([]);
+      FakeSocket.last.hello();
+      expect(FakeSocket.last.frames().filter((f) => f.type !== 'ack')).toEqual([
+        { type: 'send', id: a.clientId, to: PEER, body: { kind: 'text', text: 'a' } },
+        { type: 'group_send', id: b.clientId, group: GROUP, body: { kind: 'text', text: 'b' } },
+        { type: 'group_send', id: c.clientId, group: GROUP, body: { kind: 'location', latitude: 1, longitude: 2 } },
+      ]);
+    });
+
+    it('resends an unconfirmed group send after a reconnect with the same id and settles it on group_sent', async () => {
+      const client = makeClient();
+      const groupSent: GroupSentFrame[] = [];
+      const sent: SentFrame[] = [];
+      client.on('group_sent', (frame) => groupSent.push(frame));
+      client.on('sent', (frame) => sent.push(frame));
+      void client.connect();
+      const first = FakeSocket.last.hello();
+      const confirmed = client.sendGroupText(GROUP, 'one');
+      const lost = client.sendGroupText(GROUP, 'two');
+      const direct = client.sendText(PEER, 'three');
+      expect(allSends(first)).toEqual([`group_send:${confirmed.clientId}`, `group_send:${lost.clientId}`, `send:${direct.clientId}`]);
+      first.deliver(groupSentFrame(confirmed.clientId, { gseq: 4 }));
+      first.serverClose(1006); // the answers for 'two' and 'three' are lost with the socket
+
+      vi.advanceTimersByTime(125);
+      const second = FakeSocket.last.hello();
+      expect(second).not.toBe(first);
+      expect(allSends(second)).toEqual([`group_send:${lost.clientId}`, `send:${direct.clientId}`]);
+      expect(second.framesOfType('group_send')[0]).toEqual({
+        type: 'group_send',
+        id: lost.clientId,
+        group: GROUP,
+        body: { kind: 'text', text: 'two' },
+      });
+
+      second.deliver(groupSentFrame(lost.clientId, { gseq: 5, duplicate: true }));
+      second.deliver(groupSentFrame(lost.clientId, { gseq: 5, duplicate: true })); // repeated answer
+      second.deliver(sentFrame(direct.clientId));
+      await expect(confirmed.sent).resolves.toMatchObject({ type: 'group_sent', id: confirmed.clientId, gseq: 4 });
+      await expect(lost.sent).resolves.toMatchObject({ type: 'group_sent', id: lost.clientId, gseq: 5, group: GROUP });
+      await expect(direct.sent).resolves.toMatchObject({ type: 'sent', id: direct.clientId });
+      expect(groupSent.map((f) => f.id)).toEqual([confirmed.clientId, lost.clientId]); // once each
+      expect(sent.map((f) => f.id)).toEqual([direct.clientId]);
+      expect(client.pending()).toEqual([]);
+    });
+
+    it.each(['not_group_member', 'admins_only', 'group_not_found', 'id_conflict'] as const)(
+      'fails a group send on %s: rejects, emits failed with the group, never resends',
+      async (code) => {
+        const client = makeClient();
+        const failed: SendFailed[] = [];
+        client.on('failed', (event) => failed.push(event));
+        void client.connect();
+        const socket = FakeSocket.last.hello();
+        const { clientId, sent } = client.sendGroupText(GROUP, 'let me in');
+        socket.deliver({ type: 'error', id: clientId, code, message: 'no', retryable: false });
+        const error = await sent.catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(MessengerError);
+        expect(error).toMatchObject({ code, retryable: false });
+        expect(failed).toEqual([expect.objectContaining({ clientId, group: GROUP, error })]);
+        expect(client.pending()).toEqual([]);
+
+        vi.advanceTimersByTime(1_000);
+        socket.serverClose(1006);
+        vi.advanceTimersByTime(125);
+        FakeSocket.last.hello();
+        expect(groupSendIds(socket)).toEqual([clientId]);
+        expect(groupSendIds(FakeSocket.last)).toEqual([]);
+      },
+    );
+
+    it('keeps a group send on a retryable error and retries it with the same id', () => {
+      const client = makeClient();
+      void client.connect();
+      const socket = FakeSocket.last.hello();
+      const { clientId } = client.sendGroupText(GROUP, 'busy');
+      socket.deliver({ type: 'error', id: clientId, code: 'unavailable', message: 'later', retryable: true });
+      expect(client.pending()).toEqual([expect.objectContaining({ clientId, group: GROUP })]);
+      vi.advanceTimersByTime(50);
+      expect(groupSendIds(socket)).toEqual([clientId, clientId]);
+    });
+
+    it('surfaces group messages with own/local flags and settles a pending group send from its echo', async () => {
+      const client = makeClient();
+      const messages: GroupMessageReceived[] = [];
+      const groupSent: GroupSentFrame[] = [];
+      client.on('group_message', (m) => messages.push(m));
+      client.on('group_sent', (frame) => groupSent.push(frame));
+      void client.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 3 });
+      const { clientId, sent } = client.sendGroupText(GROUP, 'mine');
+
+      socket.deliver(groupMessageFrame(1));
+      socket.deliver(groupMessageFrame(2, { from: ME, fromDevice: MY_DEVICE, clientId, gseq: 9, id: ulid(600) }));
+      socket.deliver(groupMessageFrame(3, { from: ME, fromDevice: MY_OTHER_DEVICE, clientId: 'elsewhere', group: OTHER_GROUP }));
+
+      expect(messages.map((m) => [m.seq, m.group, m.own, m.local])).toEqual([
+        [1, GROUP, false, false],
+        [2, GROUP, true, true],
+        [3, OTHER_GROUP, true, false],
+      ]);
+      await expect(sent).resolves.toEqual({
+        type: 'group_sent',
+        id: clientId,
+        group: GROUP,
+        messageId: ulid(600),
+        gseq: 9,
+        sentAt: 1_700_000_000_002,
+        duplicate: false,
+      });
+      socket.deliver(groupSentFrame(clientId, { messageId: ulid(600), gseq: 9 })); // the late real answer
+      expect(groupSent).toHaveLength(1);
+    });
+
+    it('forwards group events, receipts and read markers as typed events in mailbox order', () => {
+      const client = makeClient();
+      const order: string[] = [];
+      client.on('group_event', (f) => order.push(`event:${f.seq}:${f.event.change.kind}`));
+      client.on('group_message', (m) => order.push(`message:${m.seq}`));
+      client.on('group_receipt', (f) => order.push(`receipt:${f.seq}:${f.tallies[0]?.read}/${f.tallies[0]?.of}`));
+      client.on('group_read_marker', (f) => order.push(`marker:${f.seq}:${f.group}:${f.upTo}`));
+      client.on('message', (m) => order.push(`direct:${m.seq}`));
+      void client.connect();
+      FakeSocket.last
+        .hello({ cursor: 0, head: 5 })
+        .deliver(groupEventFrame(1, { kind: 'created', title: 'Team' }))
+        .deliver(groupMessageFrame(2))
+        .deliver(messageFrame(3))
+        .deliver(groupReceiptFrame(4, { read: 2, of: 3 }))
+        .deliver(groupReadMarkerFrame(5, 2))
+        .deliver(groupMessageFrame(5)); // duplicate seq: dropped by the connection
+      expect(order).toEqual(['event:1:created', 'message:2', 'direct:3', 'receipt:4:2/3', `marker:5:${GROUP}:2`]);
+    });
+
+    it('sends markGroupRead at once when open, and the latest one per group after reconnecting when not', () => {
+      const client = makeClient();
+      void client.connect();
+      const socket = FakeSocket.last.hello();
+      client.markGroupRead(GROUP, 4);
+      expect(socket.framesOfType('group_read')).toEqual([{ type: 'group_read', group: GROUP, upTo: 4 }]);
+      socket.serverClose(1006);
+      client.markGroupRead(GROUP, 7);
+      client.markGroupRead(GROUP, 6);
+      client.markGroupRead(OTHER_GROUP, 2);
+      client.markRead(PEER, 3);
+      vi.advanceTimersByTime(125);
+      FakeSocket.last.hello();
+      expect(FakeSocket.last.framesOfType('group_read')).toEqual([
+        { type: 'group_read', group: GROUP, upTo: 7 },
+        { type: 'group_read', group: OTHER_GROUP, upTo: 2 },
+      ]);
+      expect(FakeSocket.last.framesOfType('read')).toEqual([{ type: 'read', peer: PEER, upTo: 3 }]);
+      FakeSocket.last.serverClose(1006);
+      vi.advanceTimersByTime(125);
+      FakeSocket.last.hello();
+      expect(FakeSocket.last.framesOfType('group_read')).toEqual([]); // sent once, then forgotten
+    });
+
+    it('rejects invalid group input synchronously', () => {
+      const client = makeClient();
+      expect(() => client.sendGroupText('not-a-group', 'x')).toThrow(MessengerError);
+      expect(() => client.sendGroupText(GROUP, '')).toThrow(/Invalid message body/);
+      expect(() => client.markGroupRead('not-a-group', 1)).toThrow(MessengerError);
+      expect(() => client.markGroupRead(GROUP, -1)).toThrow(/not a mailbox seq/);
+      expect(client.pending()).toEqual([]);
+    });
+
+    it('groupHistory() fetches a page of the group through the API', async () => {
+      const urls: string[] = [];
+      const fetch = async (url: string): Promise<Response> => {
+        urls.push(url);
+        return Response.json({ entries: [], nextBefore: null });
+      };
+      const client = makeClient({ fetch });
+      await expect(client.groupHistory(GROUP, { before: 9, limit: 5 })).resolves.toEqual({ entries: [], nextBefore: null });
+      expect(urls).toEqual([`http://chat.test/v1/groups/${GROUP}/messages?before=9&limit=5`]);
     });
   });
 });

@@ -3,7 +3,17 @@ import { CLOSE_CODES, HEARTBEAT_PING, HEARTBEAT_PONG } from '../../protocol/inde
 import type { MailboxFrame } from '../../protocol/index.ts';
 import { Connection, MemoryCursorStore, MessengerError, connectUrl } from '../../client/index.ts';
 import type { ConnectionOptions, ConnectionState, CursorExpiredEvent } from '../../client/index.ts';
-import { FakeSocket, messageFrame, receiptFrame } from './fake-socket.ts';
+import {
+  FakeSocket,
+  GROUP,
+  groupEventFrame,
+  groupMessageFrame,
+  groupReadMarkerFrame,
+  groupReceiptFrame,
+  groupSentFrame,
+  messageFrame,
+  receiptFrame,
+} from './fake-socket.ts';
 
 const HEARTBEAT = 1_000;
 
@@ -355,5 +365,109 @@ describe('Connection', () => {
       expect(seqs).toEqual([1, 2]);
       expect(connection.state).toBe('open');
     });
+  });
+});
+
+describe('Connection: group frames share the mailbox stream', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+    FakeSocket.reset();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** Collects `type:seq` of what the app was given. */
+  function recordTyped(connection: Connection): string[] {
+    const seen: string[] = [];
+    connection.on('mailbox', (frame: MailboxFrame) => seen.push(`${frame.type}:${frame.seq}`));
+    return seen;
+  }
+
+  it('surfaces all four group frame types interleaved with 1:1 frames, in seq order, and acks them', () => {
+    const connection = makeConnection();
+    const seen = recordTyped(connection);
+    void connection.connect();
+    const socket = FakeSocket.last.hello({ cursor: 0, head: 6 });
+    socket
+      .deliver(messageFrame(1))
+      .deliver(groupEventFrame(2))
+      .deliver(groupMessageFrame(3))
+      .deliver(receiptFrame(4))
+      .deliver(groupReceiptFrame(5))
+      .deliver(groupReadMarkerFrame(6, 3));
+    expect(seen).toEqual(['message:1', 'group_event:2', 'group_message:3', 'receipt:4', 'group_receipt:5', 'group_read_marker:6']);
+    expect(connection.cursor).toBe(6);
+    vi.advanceTimersByTime(20);
+    expect(acks(socket)).toEqual([6]); // one coalesced ack for the whole burst
+  });
+
+  it('suppresses duplicate group entries (still acking them) so each reaches the app once', () => {
+    const connection = makeConnection({ cursorStore: new MemoryCursorStore(2) });
+    const seen = recordTyped(connection);
+    void connection.connect();
+    const socket = FakeSocket.last.hello({ cursor: 1, head: 4 }); // server restarted below our cursor
+    socket.deliver(groupMessageFrame(2)); // already processed in an earlier session
+    socket.deliver(groupMessageFrame(3)).deliver(groupMessageFrame(3)).deliver(groupEventFrame(3));
+    socket.deliver(groupReadMarkerFrame(4, 3)).deliver(groupReadMarkerFrame(4, 3));
+    expect(seen).toEqual(['group_message:3', 'group_read_marker:4']);
+    vi.advanceTimersByTime(20);
+    expect(acks(socket)).toEqual([4]);
+  });
+
+  it('treats a group frame past a gap like any other: one resume, nothing surfaced until repaired', () => {
+    const connection = makeConnection();
+    const seen = recordTyped(connection);
+    void connection.connect();
+    const socket = FakeSocket.last.hello({ cursor: 0, head: 4 });
+    socket.deliver(groupMessageFrame(1));
+    socket.deliver(groupReceiptFrame(3)).deliver(groupEventFrame(4)); // 2 went missing
+    expect(socket.framesOfType('resume')).toEqual([{ type: 'resume', after: 1 }]);
+    expect(seen).toEqual(['group_message:1']);
+    vi.advanceTimersByTime(20);
+    expect(acks(socket)).toEqual([1]); // never past the gap
+    socket.deliver(groupReadMarkerFrame(2, 1)).deliver(groupReceiptFrame(3)).deliver(groupEventFrame(4));
+    expect(seen).toEqual(['group_message:1', 'group_read_marker:2', 'group_receipt:3', 'group_event:4']);
+    vi.advanceTimersByTime(20);
+    expect(acks(socket)).toEqual([1, 4]);
+  });
+
+  it('acks at once after ackBatchSize group frames', () => {
+    const connection = makeConnection({ ackBatchSize: 3 });
+    void connection.connect();
+    const socket = FakeSocket.last.hello({ cursor: 0, head: 4 });
+    for (let seq = 1; seq <= 4; seq++) socket.deliver(groupMessageFrame(seq));
+    expect(acks(socket)).toEqual([3]);
+    vi.advanceTimersByTime(20);
+    expect(acks(socket)).toEqual([3, 4]);
+  });
+
+  it('routes group_sent like sent: its own event, never a mailbox entry, cursor untouched', () => {
+    const connection = makeConnection();
+    const seen = recordTyped(connection);
+    const groupSent: string[] = [];
+    const sent: string[] = [];
+    connection.on('group_sent', (frame) => groupSent.push(`${frame.id}@${frame.group}`));
+    connection.on('sent', (frame) => sent.push(frame.id));
+    void connection.connect();
+    const socket = FakeSocket.last.hello({ cursor: 0, head: 0 });
+    socket.deliver(groupSentFrame('g-1')).deliver(groupSentFrame('g-1', { duplicate: true }));
+    expect(groupSent).toEqual([`g-1@${GROUP}`, `g-1@${GROUP}`]); // the client dedupes, not the connection
+    expect(sent).toEqual([]);
+    expect(seen).toEqual([]);
+    expect(connection.cursor).toBe(0);
+    vi.advanceTimersByTime(100);
+    expect(acks(socket)).toEqual([]);
+  });
+
+  it('reports an error frame answering a group_send as send_error with its id', () => {
+    const connection = makeConnection();
+    const errors: string[] = [];
+    connection.on('send_error', (frame) => errors.push(`${frame.id}:${frame.code}`));
+    void connection.connect();
+    FakeSocket.last
+      .hello()
+      .deliver({ type: 'error', id: 'g-2', code: 'not_group_member', message: 'not a member', retryable: false });
+    expect(errors).toEqual(['g-2:not_group_member']);
   });
 });

@@ -10,7 +10,17 @@
  * and keeps tests free of microtask juggling.
  */
 import type { SocketCloseEvent, SocketMessageEvent, WebSocketLike } from '../../client/index.ts';
-import type { ClientFrame, HelloFrame, Message, MessageBody, ServerFrame } from '../../protocol/index.ts';
+import type {
+  ClientFrame,
+  GroupChange,
+  GroupMessage,
+  GroupSentFrame,
+  GroupTally,
+  HelloFrame,
+  Message,
+  MessageBody,
+  ServerFrame,
+} from '../../protocol/index.ts';
 
 type AnyListener = (event: unknown) => void;
 
@@ -123,6 +133,8 @@ export const MY_DEVICE = ulid(2);
 export const MY_OTHER_DEVICE = ulid(3);
 export const PEER = ulid(10);
 export const PEER_DEVICE = ulid(11);
+export const GROUP = ulid(20);
+export const OTHER_GROUP = ulid(21);
 
 export function helloFrame(fields: Partial<HelloFrame> = {}): HelloFrame {
   return { type: 'hello', userId: ME, deviceId: MY_DEVICE, cursor: 0, head: 0, serverTime: 1_700_000_000_000, ...fields };
@@ -160,6 +172,69 @@ export function sentFrame(id: string, fields: { to?: string; messageId?: string;
     id,
     messageId: fields.messageId ?? ulid(7000 + (id.length % 100)),
     to: fields.to ?? PEER,
+    sentAt: 1_700_000_000_000,
+    duplicate: fields.duplicate ?? false,
+  };
+}
+
+// -------------------------------------------------------------------- group frame builders
+
+/** A `group_message` mailbox frame; by default a text from PEER in GROUP at gseq = seq. */
+export function groupMessageFrame(seq: number, fields: Partial<GroupMessage> = {}): ServerFrame {
+  messageCounter += 1;
+  return {
+    type: 'group_message',
+    seq,
+    message: {
+      id: ulid(messageCounter),
+      group: GROUP,
+      gseq: seq,
+      clientId: `g${seq}`,
+      from: PEER,
+      fromDevice: PEER_DEVICE,
+      sentAt: 1_700_000_000_000 + seq,
+      body: { kind: 'text', text: `group message ${seq}` },
+      ...fields,
+    },
+  };
+}
+
+/** A `group_event` mailbox frame; by default "PEER added ME" in GROUP. */
+export function groupEventFrame(seq: number, change: GroupChange = { kind: 'members_added', members: [ME] }): ServerFrame {
+  messageCounter += 1;
+  return {
+    type: 'group_event',
+    seq,
+    event: { id: ulid(messageCounter), group: GROUP, gseq: seq, by: PEER, at: 1_700_000_000_000 + seq, change },
+  };
+}
+
+/** A `group_receipt` mailbox frame with one tally for GROUP. */
+export function groupReceiptFrame(seq: number, tally: Partial<GroupTally> = {}): ServerFrame {
+  return {
+    type: 'group_receipt',
+    seq,
+    group: GROUP,
+    tallies: [{ messageId: ulid(6000 + seq), gseq: 1, of: 3, delivered: 2, read: 1, ...tally }],
+    at: 1_700_000_000_000 + seq,
+  };
+}
+
+/** A `group_read_marker` mailbox frame: another of my devices read GROUP up to `upTo`. */
+export function groupReadMarkerFrame(seq: number, upTo: number): ServerFrame {
+  return { type: 'group_read_marker', seq, group: GROUP, upTo, at: 1_700_000_000_000 + seq };
+}
+
+export function groupSentFrame(
+  id: string,
+  fields: { group?: string; messageId?: string; gseq?: number; duplicate?: boolean } = {},
+): GroupSentFrame {
+  return {
+    type: 'group_sent',
+    id,
+    group: fields.group ?? GROUP,
+    messageId: fields.messageId ?? ulid(8000 + (id.length % 100)),
+    gseq: fields.gseq ?? 1,
     sentAt: 1_700_000_000_000,
     duplicate: fields.duplicate ?? false,
   };

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MessengerApi, MessengerError } from '../../client/index.ts';
 import type { FetchLike } from '../../client/index.ts';
-import { ME, PEER, ulid } from './fake-socket.ts';
+import type { Group, GroupHistoryPage, MessageInfo } from '../../protocol/index.ts';
+import { GROUP, ME, PEER, ulid } from './fake-socket.ts';
 
 interface Call {
   url: string;
@@ -96,5 +97,161 @@ describe('MessengerApi', () => {
     const api = new MessengerApi({ baseUrl: 'http://api.test', fetch });
     await expect(api.me()).rejects.toMatchObject({ code: 'unauthorized' });
     expect(calls).toHaveLength(0);
+  });
+});
+
+describe('MessengerApi groups', () => {
+  const group: Group = {
+    groupId: GROUP,
+    title: 'Team',
+    description: '',
+    picture: null,
+    onlyAdminsSend: false,
+    createdBy: ME,
+    createdAt: 1,
+    head: 2,
+    members: [
+      { userId: ME, role: 'admin', joinedAt: 1 },
+      { userId: PEER, role: 'member', joinedAt: 1 },
+    ],
+  };
+  const groupList = { groups: [{ groupId: GROUP, title: 'Team', role: 'admin', memberCount: 2 }] };
+  const MESSAGE = ulid(300);
+  const historyPage: GroupHistoryPage = {
+    entries: [
+      {
+        seq: 12,
+        entry: {
+          type: 'message',
+          message: { id: MESSAGE, group: GROUP, gseq: 2, clientId: 'c1', from: ME, fromDevice: ulid(2), sentAt: 5, body: { kind: 'text', text: 'hi' } },
+        },
+        tally: { messageId: MESSAGE, gseq: 2, of: 1, delivered: 1, read: 0 },
+        read: true,
+      },
+      {
+        seq: 11,
+        entry: { type: 'event', event: { id: ulid(301), group: GROUP, gseq: 1, by: ME, at: 4, change: { kind: 'created', title: 'Team' } } },
+        tally: null,
+        read: true,
+      },
+    ],
+    nextBefore: null,
+  };
+  const info: MessageInfo = {
+    messageId: MESSAGE,
+    gseq: 2,
+    tally: { messageId: MESSAGE, gseq: 2, of: 1, delivered: 1, read: 1 },
+    delivered: [{ userId: PEER, at: 6 }],
+    read: [{ userId: PEER, at: 7 }],
+  };
+  const base = `http://api.test/v1/groups/${GROUP}`;
+
+  /** Each method, the request it must make, and a valid response for it. */
+  const cases: Array<{
+    name: string;
+    call: (api: MessengerApi) => Promise<unknown>;
+    method: string;
+    url: string;
+    body?: unknown;
+    /** Response status; default 200. */
+    status?: number;
+    response: unknown;
+  }> = [
+    {
+      name: 'createGroup',
+      call: (api) => api.createGroup({ title: 'Team', members: [PEER] }),
+      method: 'POST',
+      url: 'http://api.test/v1/groups',
+      body: { title: 'Team', members: [PEER] },
+      status: 201,
+      response: group,
+    },
+    { name: 'groups', call: (api) => api.groups(), method: 'GET', url: 'http://api.test/v1/groups', response: groupList },
+    { name: 'group', call: (api) => api.group(GROUP), method: 'GET', url: base, response: group },
+    {
+      name: 'updateGroup',
+      call: (api) => api.updateGroup(GROUP, { title: 'New', onlyAdminsSend: true }),
+      method: 'PATCH',
+      url: base,
+      body: { title: 'New', onlyAdminsSend: true },
+      response: group,
+    },
+    {
+      name: 'addGroupMembers',
+      call: (api) => api.addGroupMembers(GROUP, [PEER]),
+      method: 'POST',
+      url: `${base}/members`,
+      body: { members: [PEER] },
+      response: group,
+    },
+    { name: 'removeGroupMember', call: (api) => api.removeGroupMember(GROUP, PEER), method: 'DELETE', url: `${base}/members/${PEER}`, response: group },
+    { name: 'promoteAdmin', call: (api) => api.promoteAdmin(GROUP, PEER), method: 'PUT', url: `${base}/admins/${PEER}`, response: group },
+    { name: 'demoteAdmin', call: (api) => api.demoteAdmin(GROUP, PEER), method: 'DELETE', url: `${base}/admins/${PEER}`, response: group },
+    {
+      name: 'groupHistory',
+      call: (api) => api.groupHistory(GROUP, { before: 13, limit: 2 }),
+      method: 'GET',
+      url: `${base}/messages?before=13&limit=2`,
+      response: historyPage,
+    },
+    { name: 'groupHistory (newest page)', call: (api) => api.groupHistory(GROUP), method: 'GET', url: `${base}/messages`, response: historyPage },
+    { name: 'messageInfo', call: (api) => api.messageInfo(GROUP, MESSAGE), method: 'GET', url: `${base}/messages/${MESSAGE}/info`, response: info },
+  ];
+
+  it.each(cases)('$name makes $method $url and returns the validated body', async ({ call, method, url, body, status, response }) => {
+    const { fetch, calls } = fakeFetch(() => json(response, status ?? 200));
+    const api = new MessengerApi({ baseUrl: 'http://api.test', token: 't', fetch });
+    await expect(call(api)).resolves.toEqual(response);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.url).toBe(url);
+    expect(calls[0]?.init?.method).toBe(method);
+    expect(new Headers(calls[0]?.init?.headers).get('authorization')).toBe('Bearer t');
+    expect(calls[0]?.init?.body).toBe(body === undefined ? undefined : JSON.stringify(body));
+  });
+
+  it.each(cases)('$name rejects a response that does not match the protocol', async ({ call, response }) => {
+    // The schemas are strict: a server that drifts (here: one unknown field) must fail loudly.
+    const broken = { ...(response as Record<string, unknown>), unexpected: 1 };
+    const { fetch } = fakeFetch(() => json(broken));
+    const api = new MessengerApi({ baseUrl: 'http://api.test', token: 't', fetch });
+    await expect(call(api)).rejects.toMatchObject({ code: 'internal', retryable: false });
+  });
+
+  it('leaveGroup posts to the leave path and resolves a 204 with undefined', async () => {
+    const { fetch, calls } = fakeFetch(() => new Response(null, { status: 204 }));
+    const api = new MessengerApi({ baseUrl: 'http://api.test', token: 't', fetch });
+    await expect(api.leaveGroup(GROUP)).resolves.toBeUndefined();
+    expect(calls.map((c) => `${c.init?.method} ${c.url}`)).toEqual([`POST ${base}/leave`]);
+  });
+
+  it('surfaces group error codes from the server', async () => {
+    const { fetch } = fakeFetch(() => json({ error: { code: 'last_admin', message: 'promote someone first', retryable: false } }, 409));
+    const api = new MessengerApi({ baseUrl: 'http://api.test', token: 't', fetch });
+    await expect(api.demoteAdmin(GROUP, ME)).rejects.toMatchObject({ code: 'last_admin', status: 409, retryable: false });
+  });
+
+  it('conversations() returns direct and group chats, told apart by kind', async () => {
+    const direct = {
+      kind: 'direct',
+      peer: PEER,
+      last: {
+        seq: 10,
+        message: { id: ulid(302), clientId: 'd1', from: PEER, fromDevice: ulid(11), to: ME, sentAt: 3, body: { kind: 'text', text: 'yo' } },
+        status: 'delivered',
+      },
+      unread: 1,
+    };
+    const groupChat = { kind: 'group', group: GROUP, last: historyPage.entries[0], unread: 0 };
+    const { fetch } = fakeFetch(() => json({ conversations: [groupChat, direct], nextBefore: null }));
+    const api = new MessengerApi({ baseUrl: 'http://api.test', token: 't', fetch });
+    const { conversations } = await api.conversations();
+    expect(conversations.map((c) => (c.kind === 'direct' ? `direct:${c.peer}` : `group:${c.group}`))).toEqual([
+      `group:${GROUP}`,
+      `direct:${PEER}`,
+    ]);
+    // A pre-groups server (no `kind`) no longer matches the protocol.
+    const { fetch: oldFetch } = fakeFetch(() => json({ conversations: [{ ...direct, kind: undefined }], nextBefore: null }));
+    const oldApi = new MessengerApi({ baseUrl: 'http://api.test', token: 't', fetch: oldFetch });
+    await expect(oldApi.conversations()).rejects.toMatchObject({ code: 'internal' });
   });
 });

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { CLIENT_ID_PATTERN } from '../../protocol/index.ts';
 import type { SentFrame } from '../../protocol/index.ts';
-import { MemoryOutboxStore, MessengerError, Outbox, generateClientId } from '../../client/index.ts';
+import { MemoryOutboxStore, MessengerError, Outbox, generateClientId, sendFrameFor } from '../../client/index.ts';
 import type { OutboxEntry, OutboxStore } from '../../client/index.ts';
-import { PEER, ulid } from './fake-socket.ts';
+import { GROUP, OTHER_GROUP, PEER, groupSentFrame, ulid } from './fake-socket.ts';
 
 function sent(id: string, messageId = ulid(900)): SentFrame {
   return { type: 'sent', id, messageId, to: PEER, sentAt: 1, duplicate: false };
@@ -97,5 +97,95 @@ describe('Outbox', () => {
     await outbox.ready;
     expect(outbox.pending().map((e) => e.clientId)).toEqual(['old-1', 'new-1']);
     expect(saved.map((e) => e.clientId)).toEqual(['old-1', 'new-1']);
+  });
+});
+
+describe('Outbox with group sends', () => {
+  it('keeps 1:1 and group entries in one queue, in send order, each with its target', () => {
+    const outbox = new Outbox();
+    const a = outbox.add(PEER, text('a'));
+    const b = outbox.addGroup(GROUP, text('b'));
+    const c = outbox.add(PEER, text('c'));
+    expect(outbox.pending()).toEqual([
+      { clientId: a.clientId, to: PEER, body: text('a'), createdAt: expect.any(Number) },
+      { clientId: b.clientId, group: GROUP, body: text('b'), createdAt: expect.any(Number) },
+      { clientId: c.clientId, to: PEER, body: text('c'), createdAt: expect.any(Number) },
+    ]);
+    expect(outbox.pending().map(sendFrameFor)).toEqual([
+      { type: 'send', id: a.clientId, to: PEER, body: text('a') },
+      { type: 'group_send', id: b.clientId, group: GROUP, body: text('b') },
+      { type: 'send', id: c.clientId, to: PEER, body: text('c') },
+    ]);
+  });
+
+  it('settles a group entry with group_sent exactly once and resolves its promise with that frame', async () => {
+    const outbox = new Outbox();
+    const { clientId, sent: promise } = outbox.addGroup(GROUP, text('hi all'));
+    const first = groupSentFrame(clientId, { gseq: 7 });
+    expect(outbox.settle(first)).toMatchObject({ clientId, group: GROUP });
+    expect(outbox.settle(groupSentFrame(clientId, { gseq: 7, duplicate: true }))).toBeUndefined();
+    await expect(promise).resolves.toEqual(first);
+    expect(outbox.size).toBe(0);
+  });
+
+  it('does not let an answer of the wrong kind or for another group settle an entry', () => {
+    const outbox = new Outbox();
+    const group = outbox.addGroup(GROUP, text('g'));
+    const direct = outbox.add(PEER, text('d'));
+    expect(outbox.settle(sent(group.clientId))).toBeUndefined();
+    expect(outbox.settle(groupSentFrame(group.clientId, { group: OTHER_GROUP }))).toBeUndefined();
+    expect(outbox.settle(groupSentFrame(direct.clientId))).toBeUndefined();
+    expect(outbox.pending().map((e) => e.clientId)).toEqual([group.clientId, direct.clientId]);
+  });
+
+  it('fail() rejects a group entry like a 1:1 one', async () => {
+    const outbox = new Outbox();
+    const { clientId, sent: promise } = outbox.addGroup(GROUP, text('x'));
+    const error = new MessengerError('not_group_member');
+    expect(outbox.fail(clientId, error)).toMatchObject({ clientId, group: GROUP });
+    await expect(promise).rejects.toBe(error);
+    expect(outbox.size).toBe(0);
+  });
+
+  it('refuses to reuse a pending client id for another target instead of handing out the wrong promise', () => {
+    const outbox = new Outbox();
+    const first = outbox.addGroup(GROUP, text('x'), 'same-id');
+    expect(outbox.addGroup(GROUP, text('x'), 'same-id').sent).toBe(first.sent);
+    expect(() => outbox.add(PEER, text('x'), 'same-id')).toThrow(expect.objectContaining({ code: 'id_conflict' }));
+    expect(() => outbox.addGroup(OTHER_GROUP, text('x'), 'same-id')).toThrow(expect.objectContaining({ code: 'id_conflict' }));
+    expect(outbox.size).toBe(1);
+  });
+
+  it('loads entries persisted before groups existed alongside group entries, and drops ambiguous ones', async () => {
+    const stored: unknown[] = [
+      { clientId: 'legacy', to: PEER, body: text('old format'), createdAt: 1 },
+      { clientId: 'grp', group: GROUP, body: text('group'), createdAt: 2 },
+      { clientId: 'both', to: PEER, group: GROUP, body: text('x'), createdAt: 3 },
+      { clientId: 'neither', body: text('x'), createdAt: 4 },
+      { clientId: 'bad-group', group: 'nope', body: text('x'), createdAt: 5 },
+      { clientId: 'extra', to: PEER, body: text('x'), createdAt: 6, junk: true },
+    ];
+    const outbox = new Outbox({ store: { load: async () => stored as OutboxEntry[], save: () => undefined } });
+    await outbox.ready;
+    expect(outbox.pending()).toEqual([
+      { clientId: 'legacy', to: PEER, body: text('old format'), createdAt: 1 },
+      { clientId: 'grp', group: GROUP, body: text('group'), createdAt: 2 },
+      { clientId: 'extra', to: PEER, body: text('x'), createdAt: 6 },
+    ]);
+    const promise = outbox.promise('grp');
+    outbox.settle(groupSentFrame('grp', { messageId: ulid(904) }));
+    await expect(promise).resolves.toMatchObject({ type: 'group_sent', messageId: ulid(904) });
+    expect(outbox.pending().map((e) => e.clientId)).toEqual(['legacy', 'extra']);
+  });
+
+  it('round-trips group entries through the store', async () => {
+    const store = new MemoryOutboxStore();
+    const before = new Outbox({ store });
+    const g = before.addGroup(GROUP, text('persist me'));
+    const after = new Outbox({ store });
+    expect(after.get(g.clientId)).toMatchObject({ group: GROUP, body: text('persist me') });
+    const promise = after.promise(g.clientId);
+    after.settle(groupSentFrame(g.clientId, { messageId: ulid(905) }));
+    await expect(promise).resolves.toMatchObject({ type: 'group_sent', messageId: ulid(905) });
   });
 });
