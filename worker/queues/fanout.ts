@@ -26,7 +26,7 @@ export async function consumeFanout(batch: MessageBatch<unknown>, env: Env): Pro
       const parsed = FanoutJobSchema.safeParse(message.body);
       if (!parsed.success) {
         // Retrying cannot fix a malformed job: keep it for inspection instead.
-        console.error('malformed fan-out job', message.id, parsed.error.message);
+        console.error('malformed fan-out job', message.id, parsed.error.issues[0]?.message);
         await recordDeadLetter(env.DB, deadLetter(message, FANOUT_QUEUE));
         message.ack();
         return;
