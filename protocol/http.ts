@@ -144,6 +144,23 @@ export const ConversationListSchema = z.strictObject({
   nextBefore: SeqSchema.nullable(),
 });
 
+// ---- GET /v1/metrics (operators; bearer METRICS_TOKEN)
+export const QueueMetricsSchema = z.strictObject({
+  /** Messages waiting for the consumer. */
+  backlog: z.number().int().min(0),
+  backlogBytes: z.number().int().min(0),
+  /** Enqueue time of the oldest waiting message, ms since the epoch; null when empty. */
+  oldestAt: z.number().int().nullable(),
+});
+export const MetricsSchema = z.strictObject({
+  /** Per queue binding; null when the queue did not answer. */
+  queues: z.record(z.string(), QueueMetricsSchema.nullable()),
+  /** Jobs that exhausted their retries, per queue they came from (recorded from the dead-letter queue). */
+  deadLetters: z.record(z.string(), z.number().int().min(0)),
+  at: z.number().int(),
+});
+export type Metrics = z.infer<typeof MetricsSchema>;
+
 export type OtpRequest = z.infer<typeof OtpRequestSchema>;
 export type OtpResponse = z.infer<typeof OtpResponseSchema>;
 export type VerifyRequest = z.infer<typeof VerifyRequestSchema>;
@@ -188,4 +205,5 @@ export const PATHS = {
     `/v1/groups/${encodeURIComponent(groupId)}/messages/${encodeURIComponent(messageId)}/info`,
   connect: '/v1/connect',
   health: '/v1/health',
+  metrics: '/v1/metrics',
 } as const;

@@ -16,6 +16,7 @@ import { deviceRoutes } from './routes/devices.ts';
 import { userRoutes } from './routes/users.ts';
 
 import { groupRoutes } from './routes/groups.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { consumeDeadLetters, consumeFanout, FANOUT_DLQ } from './queues/fanout.ts';
 
 export { UserMailbox } from '../durable-objects/user-mailbox.ts';
@@ -47,11 +48,12 @@ app.route('/', userRoutes);
 app.route('/', deviceRoutes);
 app.route('/', conversationRoutes);
 app.route('/', groupRoutes);
+app.route('/', metricsRoutes);
 app.route('/', connectRoutes);
 
 export default {
   fetch: app.fetch,
-  async queue(batch, env) {
+  async queue(batch, env, _ctx) {
     if (batch.queue === FANOUT_DLQ) await consumeDeadLetters(batch, env);
     else await consumeFanout(batch, env);
   },

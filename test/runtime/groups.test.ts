@@ -8,10 +8,10 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import worker from '../../worker/index.ts';
 import { deadLetterCounts } from '../../worker/db/groups.ts';
-import { GROUP_MAX_MEMBERS, PATHS, type Group, type GroupReceiptFrame } from '../../protocol/index.ts';
+import { GROUP_MAX_MEMBERS, MetricsSchema, PATHS, type Group, type GroupReceiptFrame } from '../../protocol/index.ts';
 import { groupOf } from '../../worker/mailboxes.ts';
 import { call, createGroup, eventuallyCopy, frameGseqs, gseqOf, mailboxCopy, settled, textsOf, users } from './group-support.ts';
-import { ackAll, connect, isType, text } from './support.ts';
+import { ackAll, api, connect, isType, text } from './support.ts';
 
 describe('group management', () => {
   it('creates a group: the creator is admin, members are listed, everyone gets the system messages', async () => {
@@ -351,5 +351,14 @@ describe('fan-out delivery is idempotent and ordered', () => {
     const counts = await deadLetterCounts(env.DB);
     expect(counts['group-fanout-dlq']).toBeGreaterThanOrEqual(1);
     expect(counts['group-fanout']).toBeGreaterThanOrEqual(1);
+
+    // Operators see them (and the queue backlog) on the metrics endpoint, behind its own token.
+    const metrics = await api(PATHS.metrics, { token: env.METRICS_TOKEN });
+    expect(metrics.status).toBe(200);
+    const body = MetricsSchema.parse(await metrics.json());
+    expect(body.deadLetters).toEqual(counts);
+    expect(body.queues['group-fanout']).toMatchObject({ backlog: expect.any(Number) });
+    expect((await api(PATHS.metrics, { token: ann!.token })).status).toBe(401);
+    expect((await api(PATHS.metrics)).status).toBe(401);
   });
 });
