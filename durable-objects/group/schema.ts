@@ -7,6 +7,8 @@
  * be computed exactly. Receipts are per-member watermarks (the log is delivered in order), so a
  * receipt is one small update, not one row per message and member.
  */
+import { applyMigrations, readMeta, writeMeta } from '../sqlite-schema.ts';
+
 const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE settings (
@@ -60,20 +62,9 @@ const MIGRATIONS: readonly string[] = [
   `,
 ];
 
-/** Bring the object's database to the newest schema. */
+/** Bring the object's database to the newest schema (`meta` also holds fanned_through, mirror_dirty). */
 export function migrate(sql: SqlStorage): void {
-  sql.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)');
-  const row = sql.exec<{ value: number }>("SELECT value FROM meta WHERE key = 'schema_version'").toArray()[0];
-  for (let v = row?.value ?? 0; v < MIGRATIONS.length; v++) {
-    sql.exec(MIGRATIONS[v]!);
-    sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", v + 1);
-  }
+  applyMigrations(sql, MIGRATIONS);
 }
 
-export function readMeta(sql: SqlStorage, key: string): number {
-  return sql.exec<{ value: number }>('SELECT value FROM meta WHERE key = ?', key).toArray()[0]?.value ?? 0;
-}
-
-export function writeMeta(sql: SqlStorage, key: string, value: number): void {
-  sql.exec('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)', key, value);
-}
+export { readMeta, writeMeta };

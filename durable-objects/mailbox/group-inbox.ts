@@ -15,7 +15,7 @@ import {
   type GroupHistoryItem,
   type GroupTally,
 } from '../../protocol/index.ts';
-import type { MailboxStore, StoredEntry } from './store.ts';
+import { pageOf, type MailboxStore, type StoredEntry } from './store.ts';
 
 export type GroupReceiptStatus = 'delivered' | 'read';
 
@@ -152,8 +152,7 @@ export class GroupInbox {
         limit + 1,
       )
       .toArray();
-    const page = rows.slice(0, limit);
-    return { items: page.map(historyItem), nextBefore: rows.length > limit ? page[page.length - 1]!.seq : null };
+    return pageOf(rows, limit, historyItem);
   }
 
   /** Group chats for the chat list, by newest entry, strictly below mailbox seq `before`. */
@@ -167,11 +166,7 @@ export class GroupInbox {
         limit + 1,
       )
       .toArray();
-    const page = rows.slice(0, limit);
-    return {
-      items: page.map((r) => ({ kind: 'group', group: r.group_id, last: historyItem(r), unread: r.unread })),
-      nextBefore: rows.length > limit ? page[page.length - 1]!.seq : null,
-    };
+    return pageOf(rows, limit, (r) => ({ kind: 'group', group: r.group_id, last: historyItem(r), unread: r.unread }));
   }
 
   // ------------------------------------------------------------------ receipt outbox

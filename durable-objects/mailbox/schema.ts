@@ -2,6 +2,7 @@
  * The user's Durable Object SQLite schema, versioned by a `schema_version` row in `meta` so that
  * a deployed object upgrades itself in place the first time new code wakes it.
  */
+import { applyMigrations } from '../sqlite-schema.ts';
 
 /*
  * Every commit here is an fsync, and every index page a message touches is one more page in
@@ -86,13 +87,7 @@ const MIGRATIONS: readonly string[] = [
   `,
 ];
 
-/** Bring the object's database to the newest schema. Runs inside blockConcurrencyWhile. */
+/** Bring the object's database to the newest schema (`meta` also holds pruned_through). */
 export function migrate(sql: SqlStorage): void {
-  // `meta` holds small counters (schema_version, pruned_through); it predates every migration.
-  sql.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)');
-  const row = sql.exec<{ value: number }>("SELECT value FROM meta WHERE key = 'schema_version'").toArray()[0];
-  for (let v = row?.value ?? 0; v < MIGRATIONS.length; v++) {
-    sql.exec(MIGRATIONS[v]!);
-    sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", v + 1);
-  }
+  applyMigrations(sql, MIGRATIONS);
 }

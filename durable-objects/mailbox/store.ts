@@ -13,6 +13,7 @@ import {
   type HistoryItem,
   type DirectConversation,
 } from '../../protocol/index.ts';
+import { readMeta, writeMeta } from '../sqlite-schema.ts';
 
 /** A mailbox frame before it has a position: the store adds `seq`. */
 export type MailboxEntry = MailboxFrame extends infer F ? (F extends { seq: number } ? Omit<F, 'seq'> : never) : never;
@@ -27,7 +28,7 @@ export class MailboxStore {
   #prunedThrough: number;
 
   constructor(private readonly sql: SqlStorage) {
-    this.#prunedThrough = this.#meta('pruned_through');
+    this.#prunedThrough = readMeta(sql, 'pruned_through');
     const max = sql.exec<{ seq: number | null }>('SELECT max(seq) AS seq FROM mailbox').one().seq;
     this.#head = Math.max(max ?? 0, this.#prunedThrough);
   }
@@ -85,7 +86,7 @@ export class MailboxStore {
     this.sql.exec('DELETE FROM mailbox WHERE seq < ?', end);
     if (removed.top > this.#prunedThrough) {
       this.#prunedThrough = removed.top;
-      this.#setMeta('pruned_through', removed.top);
+      writeMeta(this.sql, 'pruned_through', removed.top);
     }
     return removed.n;
   }
@@ -255,16 +256,6 @@ export class MailboxStore {
   forgetDevice(deviceId: string): void {
     this.sql.exec('DELETE FROM devices WHERE device_id = ?', deviceId);
   }
-
-  // ------------------------------------------------------------------ meta
-
-  #meta(key: string): number {
-    return this.sql.exec<{ value: number }>('SELECT value FROM meta WHERE key = ?', key).toArray()[0]?.value ?? 0;
-  }
-
-  #setMeta(key: string, value: number): void {
-    this.sql.exec('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)', key, value);
-  }
 }
 
 type MessageRow = { seq: number; message: string; status: number; outgoing: number };
@@ -274,7 +265,7 @@ function historyItem(row: MessageRow): HistoryItem {
 }
 
 /** Rows fetched with LIMIT n+1, newest first: the page and the cursor for the next one. */
-function pageOf<R extends { seq: number }, T>(rows: R[], limit: number, map: (row: R) => T): { items: T[]; nextBefore: number | null } {
+export function pageOf<R extends { seq: number }, T>(rows: R[], limit: number, map: (row: R) => T): { items: T[]; nextBefore: number | null } {
   const page = rows.slice(0, limit);
   return { items: page.map(map), nextBefore: rows.length > limit ? page[page.length - 1]!.seq : null };
 }
