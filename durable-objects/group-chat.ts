@@ -301,7 +301,9 @@ export class GroupChat extends DurableObject<Env> {
       if (!message) throw new GroupError('not_found', 'No such message in this group');
       if (message.from !== requester) throw new GroupError('not_message_sender');
       const tally = this.#members.tallies([{ gseq: message.gseq, id: message.id, sender: message.from }])[0]!;
-      const times = this.#members.receiptTimes(message.gseq);
+      // Receipt times are kept for the retention window: for an older message the first receipt
+      // covering it may be gone, and a later one would give a wrong time, so none is given.
+      const times = message.sentAt >= Date.now() - this.#retentionMs ? this.#members.receiptTimes(message.gseq) : new Map();
       const counted = this.#members.all().filter((m) => m.userId !== requester && m.joinedGseq <= message.gseq);
       return {
         messageId,

@@ -239,7 +239,7 @@ export class UserMailbox extends DurableObject<Env> {
 
   /** A group message goes to the group's object, which stores it in the log before we answer. */
   async #onGroupSend(ws: WebSocket, state: ConnectionState, frame: GroupSendFrame): Promise<void> {
-    const result = await groupOf(this.env, frame.group).post({
+    const result = await this.#groups.post(frame.group, {
       sender: state.userId,
       device: state.deviceId,
       clientId: frame.id,

@@ -54,7 +54,7 @@ export const ResumeFrameSchema = z.strictObject({
 
 /**
  * Send a message to a group. Answered by `group_sent` (stored in the group's log) or `error`
- * with the same `id`. Idempotent per (group, id).
+ * with the same `id`. Idempotent per (group, sender, id).
  */
 export const GroupSendFrameSchema = z.strictObject({
   type: z.literal('group_send'),

@@ -50,6 +50,13 @@ export class Tallies {
     this.#dirtyTo = 0;
 
     const messages = this.deps.log.messagesBetween(from, to, GROUP_TALLY_MAX);
+    // At most one frame's worth at a time, newest first; what is older stays dirty for the next round.
+    const oldest = messages[0]?.gseq;
+    if (messages.length === GROUP_TALLY_MAX && oldest !== undefined && oldest > from) {
+      this.#dirtyFrom = from;
+      this.#dirtyTo = oldest - 1;
+      this.#schedule(0);
+    }
     const tallies = this.deps.members.tallies(messages);
     const bySender = new Map<string, GroupTally[]>();
     messages.forEach((m, i) => {

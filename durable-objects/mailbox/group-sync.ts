@@ -10,7 +10,7 @@
  * answer, so `through` can jump over them.
  */
 import type { GroupEntry } from '../../protocol/index.ts';
-import type { GroupChat } from '../group-chat.ts';
+import type { GroupChat, GroupResult, Posted, PostInput } from '../group-chat.ts';
 import { FrameError } from './frame-error.ts';
 import { gseqOf, startsMembership, type GroupInbox } from './group-inbox.ts';
 import type { StoredEntry } from './store.ts';
@@ -34,6 +34,15 @@ export class GroupSync {
   /** Take a fan-out delivery of `group`'s entries (any order, possibly repeated). */
   deliver(group: string, entries: readonly GroupEntry[]): Promise<number> {
     return this.#serial(group, () => this.#deliver(group, entries));
+  }
+
+  /**
+   * Post a message to `group` for one of this user's devices. Posts to one group go one at a
+   * time, so a device's messages enter the log in the order it sent them (calls to another
+   * object are not otherwise guaranteed to arrive in order).
+   */
+  post(group: string, input: PostInput): Promise<GroupResult<Posted>> {
+    return this.#serial(`post:${group}`, async (): Promise<GroupResult<Posted>> => await this.deps.group(group).post(input));
   }
 
   /** A device acknowledged mailbox entries after < seq <= upTo: tell their groups they were delivered. */
@@ -106,14 +115,14 @@ export class GroupSync {
     return entries;
   }
 
-  /** Run `task` after every earlier task for the same group. */
-  #serial<T>(group: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.#locks.get(group) ?? Promise.resolve();
+  /** Run `task` after every earlier task with the same key. */
+  #serial<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.#locks.get(key) ?? Promise.resolve();
     const run = previous.then(task, task);
     const tail = run.catch(() => undefined);
-    this.#locks.set(group, tail);
+    this.#locks.set(key, tail);
     void tail.then(() => {
-      if (this.#locks.get(group) === tail) this.#locks.delete(group);
+      if (this.#locks.get(key) === tail) this.#locks.delete(key);
     });
     return run;
   }
