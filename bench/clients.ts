@@ -5,6 +5,10 @@
  * first unacked one; acks drive delivered receipts), ignores its own echoed sends, and sends the
  * heartbeat ping. Against the bare relay it only sends and receives.
  *
+ * Group frames (`group_sent`, `group_message`, `group_event`) go to the sink's optional group
+ * callbacks; every group mailbox frame (also `group_receipt`, `group_read_marker`) is acked like
+ * any other mailbox entry.
+ *
  * Frames are read with JSON.parse, not the zod schemas: the bench client must not become the
  * bottleneck; shapes are the protocol's own types.
  */
@@ -14,11 +18,15 @@ import {
   HEARTBEAT_PING,
   PATHS,
   type AckFrame,
+  type GroupEvent,
+  type GroupMessage,
+  type GroupSendFrame,
   type SendFrame,
   type ServerFrame,
 } from '../protocol/index.ts';
 import type { Flavor } from './ledger.ts';
-import { withTimeout } from './util.ts';
+import type { BenchUser } from './accounts.ts';
+import { mapPool, progressPrinter, withTimeout } from './util.ts';
 
 /** Where a client reports what it receives. */
 export type ClientSink = {
@@ -26,6 +34,10 @@ export type ClientSink = {
   sentAck(clientId: string, messageId: string, duplicate: boolean, now: number): void;
   receipt(status: 'delivered' | 'read', messageIds: readonly string[], now: number): void;
   failed(clientId: string | null, code: string): void;
+  /** Group scenario only: `group_sent` for the client id `clientId`. */
+  groupSent?(clientId: string, gseq: number, now: number): void;
+  /** Group scenario only: a group log entry (message or system event) reached client `recipient`. */
+  groupEntry?(recipient: number, entry: GroupMessage | GroupEvent, kind: 'message' | 'event', now: number): void;
 };
 
 /** Counters over all clients of one run (protocol-level health, not per message). */
@@ -128,7 +140,7 @@ export class BenchClient {
     return client;
   }
 
-  send(frame: SendFrame): void {
+  send(frame: SendFrame | GroupSendFrame): void {
     this.#write(JSON.stringify(frame));
   }
 
@@ -187,6 +199,25 @@ export class BenchClient {
       case 'sent':
         sink.sentAck(frame.id, frame.messageId, frame.duplicate, now);
         return;
+      case 'group_message':
+        this.#mailbox(frame.seq);
+        if (frame.message.from === this.userId) totals.echoes++;
+        if (sink.groupEntry) sink.groupEntry(this.index, frame.message, 'message', now);
+        else totals.unexpected++;
+        return;
+      case 'group_event':
+        this.#mailbox(frame.seq);
+        if (sink.groupEntry) sink.groupEntry(this.index, frame.event, 'event', now);
+        else totals.unexpected++;
+        return;
+      case 'group_receipt':
+      case 'group_read_marker':
+        this.#mailbox(frame.seq);
+        return;
+      case 'group_sent':
+        if (sink.groupSent) sink.groupSent(frame.id, frame.gseq, now);
+        else totals.unexpected++;
+        return;
       case 'error':
         sink.failed(frame.id, frame.code);
         return;
@@ -234,6 +265,29 @@ export class BenchClient {
     const key = String(code);
     this.#options.totals.closedByServer[key] = (this.#options.totals.closedByServer[key] ?? 0) + 1;
   }
+}
+
+/**
+ * Connect one device per user, `concurrency` handshakes at a time, with progress on stderr.
+ * Each client is also pushed to `opened` as soon as it is open, so the caller can close them
+ * all even if a later handshake fails. Client index = user index.
+ */
+export async function connectAll(
+  users: readonly BenchUser[],
+  options: Omit<ClientOptions, 'index' | 'userId' | 'token'>,
+  concurrency: number,
+  label: string,
+  opened: BenchClient[],
+): Promise<BenchClient[]> {
+  const progress = progressPrinter(`${label} connected`, users.length);
+  let connected = 0;
+  return mapPool(users.length, concurrency, async (i) => {
+    const user = users[i]!;
+    const client = await BenchClient.connect({ ...options, index: user.index, userId: user.userId, token: user.token });
+    opened.push(client);
+    progress(++connected);
+    return client;
+  });
 }
 
 /** What the bare relay sends: `hello` on connect, then other users' `send` frames verbatim. */

@@ -2,12 +2,40 @@
  * Bench settings: defaults sized for a 2-core machine (the whole default run takes about a
  * minute), overridable by command-line flags or BENCH_* environment variables (flags win).
  *
+ * Scenarios: `1to1` (default: 1:1 messages, messenger vs bare relay), `groups` (group fan-out:
+ * a large group with part of it connected and a small fully connected group, each over the
+ * direct and the queued fan-out path; a few minutes), `all` (both, in that order).
+ *
  *   npm run bench -- --users 1000 --duration 30 --rate 2000 --inflight 100 --skip-relay
+ *   npm run bench -- --scenario groups --group-members 1024 --group-connected 200
  *   BENCH_USERS=1000 BENCH_DURATION=30 npm run bench
  */
 import { parseArgs } from 'node:util';
+import { GROUP_MAX_MEMBERS } from '../protocol/index.ts';
 
 export type Pattern = 'pairs' | 'random';
+export type Scenario = '1to1' | 'groups' | 'all';
+/** Group fan-out path, forced per server run through GROUP_DIRECT_FANOUT_MAX. */
+export type FanoutPath = 'direct' | 'queued';
+
+export type GroupConfig = {
+  /** Members of the large group, creator included (the protocol allows 1,024). */
+  members: number;
+  /** Of those, how many have a connected device (the creator and the next ones). */
+  connected: number;
+  /** Members of the small group, all connected. */
+  small: number;
+  /** Length of each measured group phase, seconds. */
+  durationS: number;
+  /** Latency phase: group messages per second from one sender, never more than one in flight. */
+  rate: number;
+  /** Throughput phase: group messages in flight (not yet received by every connected member). */
+  inFlight: number;
+  /** Throughput phase: connected members taking turns as senders. */
+  senders: number;
+  /** Which fan-out paths to measure, in order. */
+  paths: FanoutPath[];
+};
 
 export type BenchConfig = {
   /** Users (and connected devices). In `pairs` mode they form users/2 fixed conversations. */
@@ -42,6 +70,8 @@ export type BenchConfig = {
    * which shows how much of the cost is the disk.
    */
   stateDir: string;
+  scenario: Scenario;
+  groups: GroupConfig;
 };
 
 const HELP = `npm run bench -- [flags]        (each flag also reads BENCH_<NAME>, e.g. BENCH_USERS)
@@ -58,7 +88,17 @@ const HELP = `npm run bench -- [flags]        (each flag also reads BENCH_<NAME>
   --seed N           pair-choice seed                    (default 1)
   --out FILE         JSON summary                        (default bench/results/latest.json)
   --setup-concurrency N  parallel sign-ups / handshakes  (default 16)
-  --state-dir DIR    servers' scratch state; /dev/shm = no fsync cost  (default .tmp)`;
+  --state-dir DIR    servers' scratch state; /dev/shm = no fsync cost  (default .tmp)
+  --scenario S       1to1 | groups | all                 (default 1to1)
+group scenario (--scenario groups|all; a few minutes; uses --drain, --ack-*, --setup-concurrency):
+  --group-members N    members of the large group        (default 1024)
+  --group-connected N  of those, connected devices       (default 200)
+  --group-small N      members of the small group, all connected (default 20)
+  --group-duration S   seconds per measured group phase  (default 10)
+  --group-rate R       latency phase msg/s, one in flight (default 2)
+  --group-inflight K   throughput phase messages in flight (default 8)
+  --group-senders N    throughput phase senders          (default 8)
+  --group-paths LIST   fan-out paths: direct,queued      (default direct,queued)`;
 
 const OPTIONS = {
   users: { type: 'string' },
@@ -75,6 +115,15 @@ const OPTIONS = {
   out: { type: 'string' },
   'setup-concurrency': { type: 'string' },
   'state-dir': { type: 'string' },
+  scenario: { type: 'string' },
+  'group-members': { type: 'string' },
+  'group-connected': { type: 'string' },
+  'group-small': { type: 'string' },
+  'group-duration': { type: 'string' },
+  'group-rate': { type: 'string' },
+  'group-inflight': { type: 'string' },
+  'group-senders': { type: 'string' },
+  'group-paths': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -109,6 +158,17 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): BenchConfig 
 
   const pattern = raw('pattern') ?? 'pairs';
   if (pattern !== 'pairs' && pattern !== 'random') throw new ConfigError(`--pattern must be pairs or random, got ${pattern}`);
+  const scenario = raw('scenario') ?? '1to1';
+  if (scenario !== '1to1' && scenario !== 'groups' && scenario !== 'all') {
+    throw new ConfigError(`--scenario must be 1to1, groups or all, got ${scenario}`);
+  }
+  const paths = (raw('group-paths') ?? 'direct,queued').split(',').map((p) => p.trim());
+  if (paths.length === 0 || paths.some((p) => p !== 'direct' && p !== 'queued') || new Set(paths).size !== paths.length) {
+    throw new ConfigError(`--group-paths must list direct and/or queued, got ${paths.join(',')}`);
+  }
+  const members = num('group-members', GROUP_MAX_MEMBERS, 3, GROUP_MAX_MEMBERS);
+  const connected = num('group-connected', Math.min(200, members), 2, members);
+  const small = num('group-small', Math.min(20, connected), 2, connected);
 
   return {
     users: num('users', 200, 2, 15_000),
@@ -125,6 +185,17 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): BenchConfig 
     out: raw('out') ?? 'bench/results/latest.json',
     setupConcurrency: num('setup-concurrency', 16, 1, 1_000),
     stateDir: raw('state-dir') ?? '.tmp',
+    scenario,
+    groups: {
+      members,
+      connected,
+      small,
+      durationS: num('group-duration', 10, 0.5, 3_600, false),
+      rate: num('group-rate', 2, 0.1, 1_000, false),
+      inFlight: num('group-inflight', 8, 1, 1_000),
+      senders: Math.min(connected, num('group-senders', 8, 1, GROUP_MAX_MEMBERS)),
+      paths: paths as FanoutPath[],
+    },
   };
 }
 

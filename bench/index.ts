@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: load-test the real messenger locally and compare it with a bare relay on the
- * same runtime (the ceiling). Progress goes to stderr; the summary table to stdout and, as JSON,
- * to bench/results/latest.json. Flags: `npm run bench -- --help`.
+ * same runtime (the ceiling). `--scenario groups` measures group fan-out instead (a 1,024-member
+ * group with 200 connected and a 20-member group, over the direct and the queued path; a few
+ * minutes), `--scenario all` runs both. Progress goes to stderr; the summary table to stdout
+ * and, as JSON, to bench/results/latest.json. Flags: `npm run bench -- --help`.
  *
  * Exit codes: 0 done (even if goals are missed: it is a benchmark, read the table),
  * 1 a server failed to start or setup failed, 2 bad flags, 3 the time budget ran out.
@@ -11,13 +13,21 @@ import { SignUpError } from './accounts.ts';
 import { ConfigError, readConfig, usage, type BenchConfig } from './config.ts';
 import { codeInfo, compare, machineInfo, METHOD, renderText, writeJson, type BenchReport } from './report.ts';
 import { ServerStartError, describe, ROOT } from './server.ts';
-import { runTarget } from './target.ts';
+import { runTarget, type TargetResult } from './target.ts';
+import { summarizeGroups, type GroupScenarioResult } from './group-report.ts';
+import { GroupSetupError } from './group-setup.ts';
+import { runGroupPath, type GroupPathResult } from './groups.ts';
 import { note } from './util.ts';
 
 /** Generous wall-clock bound for the whole run, so the bench always stops by itself. */
 function timeBudgetMs(config: BenchConfig): number {
   const perTarget = 60_000 + (config.warmupS + 2 * config.durationS + 3 * config.drainS) * 1000 + config.users * 100;
-  return perTarget * (config.skipRelay ? 1 : 2) + 60_000;
+  const oneToOne = config.scenario === 'groups' ? 0 : perTarget * (config.skipRelay ? 1 : 2);
+  // Per path: start, sign-up and setup; per group: warm-up, two phases, their drains and idle waits.
+  const g = config.groups;
+  const perPath = 90_000 + g.members * 100 + 2 * (2 * g.durationS * 1000 + 4 * config.drainS * 1000 + 60_000);
+  const groups = config.scenario === '1to1' ? 0 : perPath * g.paths.length;
+  return oneToOne + groups + 60_000;
 }
 
 async function main(): Promise<number> {
@@ -42,12 +52,29 @@ async function main(): Promise<number> {
   const started = performance.now();
   // Taken before the servers are bundled: that is the code they run.
   const code = codeInfo(ROOT);
-  note(
-    `bench: ${settings.users} users, ${settings.durationS} s per phase, ${settings.rate} msg/s fixed, ` +
-      `${settings.inFlight} in flight, pattern ${settings.pattern}${settings.skipRelay ? ', relay skipped' : ''}`,
-  );
-  const messenger = await runTarget('messenger', settings);
-  const relay = settings.skipRelay ? null : await runTarget('relay', settings);
+  let messenger: TargetResult | null = null;
+  let relay: TargetResult | null = null;
+  if (settings.scenario !== 'groups') {
+    note(
+      `bench: ${settings.users} users, ${settings.durationS} s per phase, ${settings.rate} msg/s fixed, ` +
+        `${settings.inFlight} in flight, pattern ${settings.pattern}${settings.skipRelay ? ', relay skipped' : ''}`,
+    );
+    messenger = await runTarget('messenger', settings);
+    relay = settings.skipRelay ? null : await runTarget('relay', settings);
+  }
+  let groups: GroupScenarioResult | null = null;
+  if (settings.scenario !== '1to1') {
+    const g = settings.groups;
+    note(
+      `bench: groups of ${g.members} (${g.connected} connected) and ${g.small} members, paths ${g.paths.join(', ')}, ` +
+        `${g.durationS} s per phase, ${g.rate} msg/s latency phase, ${g.inFlight} in flight`,
+    );
+    const groupsStarted = performance.now();
+    const paths: GroupPathResult[] = [];
+    for (const path of g.paths) paths.push(await runGroupPath(path, settings));
+    groups = summarizeGroups(g, paths, performance.now() - groupsStarted);
+    note(`bench: group scenario done in ${(groups.totalMs / 1000).toFixed(1)} s`);
+  }
 
   const report: BenchReport = {
     generatedAt: new Date().toISOString(),
@@ -58,7 +85,8 @@ async function main(): Promise<number> {
     code,
     messenger,
     relay,
-    comparison: compare(messenger, relay),
+    comparison: messenger ? compare(messenger, relay) : null,
+    groups,
     method: METHOD,
   };
   process.stdout.write(renderText(report));
@@ -73,6 +101,7 @@ main().then(
     if (error instanceof ServerStartError) note(`bench: the server failed to start.\n${error.message}`);
     else if (error instanceof ConfigError) note(`bench: ${error.message}`);
     else if (error instanceof SignUpError) note(`bench: creating users through the HTTP API failed: ${error.message}`);
+    else if (error instanceof GroupSetupError) note(`bench: setting up the groups failed: ${error.message}`);
     else note(`bench: failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     process.exit(1);
   },

@@ -9,6 +9,8 @@ import { dirname, resolve } from 'node:path';
 import type { BenchConfig } from './config.ts';
 import type { PhaseResult } from './ledger.ts';
 import { int, ms, round } from './stats.ts';
+import { renderGroups, type GroupScenarioResult } from './group-report.ts';
+import { table, type Row } from './table.ts';
 import type { CpuUse, TargetResult } from './target.ts';
 
 /** "Other" CPU above this (% of a core) during a phase means something else ran alongside. */
@@ -50,9 +52,12 @@ export type BenchReport = {
   machine: { cpus: number; cpuModel: string; node: string; platform: string };
   /** Which code was measured: HEAD and the server-side files that differ from it. */
   code: { commit: string | null; uncommitted: string[] };
-  messenger: TargetResult;
+  /** The 1:1 scenario (null when only groups ran). */
+  messenger: TargetResult | null;
   relay: TargetResult | null;
-  comparison: Comparison;
+  comparison: Comparison | null;
+  /** The group scenario (null when it did not run). */
+  groups: GroupScenarioResult | null;
   method: typeof METHOD;
 };
 
@@ -97,18 +102,6 @@ export function writeJson(report: BenchReport, path: string): string {
 
 // ------------------------------------------------------------------ text
 
-type Row = [string, ...string[]] | string;
-
-function table(headers: string[], rows: Row[]): string {
-  const width = headers.map((h) => h.length);
-  for (const row of rows) if (typeof row !== 'string') row.forEach((cell, i) => (width[i] = Math.max(width[i] ?? 0, cell.length)));
-  const line = (cells: string[]): string =>
-    cells.map((cell, i) => (i === 0 ? cell.padEnd(width[0]!) : cell.padStart(width[i]!))).join('   ').trimEnd();
-  const out = [line(headers), '-'.repeat(width.reduce((a, b) => a + b + 3, -3))];
-  for (const row of rows) out.push(typeof row === 'string' ? row : line(row));
-  return out.join('\n');
-}
-
 const cpuCell = (c: CpuUse): string => `${c.serverPct} / ${c.clientPct} / ${c.otherPct}`;
 
 const pair = (a: number | null | undefined, b: number | null | undefined): string => `${ms(a)} / ${ms(b)}`;
@@ -146,7 +139,25 @@ function sumIntegrity(t: TargetResult): Record<string, number> {
 }
 
 export function renderText(report: BenchReport): string {
-  const { config, machine, messenger, relay, comparison } = report;
+  const { messenger, comparison, groups } = report;
+  const parts: string[] = [];
+  if (messenger && comparison) parts.push(renderOneToOne(report, messenger, comparison));
+  else parts.push(['', ...runInfo(report)].join('\n'));
+  if (groups) parts.push(renderGroups(groups));
+  return parts.join('');
+}
+
+/** Machine and code lines (also part of the 1:1 header). */
+function runInfo(report: BenchReport): string[] {
+  const { config, machine } = report;
+  return [
+    `${machine.cpus} x ${machine.cpuModel}, Node ${machine.node}, ${METHOD.server}, Durable Object storage in ${config.stateDir}`,
+    `Code: commit ${report.code.commit ?? 'unknown'}${report.code.uncommitted.length ? ` plus uncommitted changes (${report.code.uncommitted.join(', ')})` : ''}`,
+  ];
+}
+
+function renderOneToOne(report: BenchReport, messenger: TargetResult, comparison: Comparison): string {
+  const { config, relay } = report;
   const targets = relay ? [messenger, relay] : [messenger];
   const headers = ['', 'messenger', ...(relay ? ['bare relay (ceiling)'] : [])];
   const fr = messenger.phases.fixedRate;
@@ -190,8 +201,7 @@ export function renderText(report: BenchReport): string {
     '',
     `Edge messenger benchmark: ${config.users} users (${config.pattern === 'pairs' ? `${Math.floor(config.users / 2)} fixed pairs` : 'random A -> B'}), ` +
       `acks every ${config.ackEvery} frames or ${config.ackDelayMs} ms, warm-up ${config.warmupS} s`,
-    `${machine.cpus} x ${machine.cpuModel}, Node ${machine.node}, ${METHOD.server}, Durable Object storage in ${config.stateDir}`,
-    `Code: commit ${report.code.commit ?? 'unknown'}${report.code.uncommitted.length ? ` plus uncommitted changes (${report.code.uncommitted.join(', ')})` : ''}`,
+    ...runInfo(report),
     '',
     table(headers, rows),
     '',

@@ -5,7 +5,10 @@
  * 127.0.0.1 port) with the bindings wrangler derives from the same config file. Durable Object
  * storage is on disk in a scratch folder (so commits fsync as they do under `wrangler dev`;
  * workerd's in-memory DO storage cannot back SQLite objects), removed when the server stops.
- * D1 migrations are applied before the port is handed out.
+ * D1 migrations are applied before the port is handed out. Queue producers and consumers
+ * (wrangler.toml `[[queues.*]]`, e.g. the group fan-out queue with max_batch_timeout 0) come
+ * from the same derived options, so queued paths run as configured; `bindings` overrides
+ * `[vars]` for one run (the group scenario forces a fan-out path that way).
  *
  * (wrangler's `createTestHarness` was tried: it does not apply D1 migrations by itself and
  * puts a proxy workerd in front of the runtime, i.e. one more hop and ~4 fds per socket.)
@@ -41,6 +44,8 @@ export type ServerOptions = {
   d1Migrations?: { binding: string; dir: string };
   /** Folder (absolute, or relative to the project root) for the scratch state; default .tmp. */
   stateDir?: string;
+  /** Replace these `[vars]` for this run (e.g. GROUP_DIRECT_FANOUT_MAX). */
+  bindings?: Record<string, string>;
 };
 
 export type ServerLogs = {
@@ -62,6 +67,8 @@ export type RunningServer = {
   logs: ServerLogs;
   /** The workerd processes serving this Worker (for memory / CPU sampling). */
   pids: number[];
+  /** Call `method()` (no arguments) over RPC on the Durable Object `name` of `binding` (diagnostics). */
+  callObject(binding: string, name: string, method: string): Promise<unknown>;
   stop(): Promise<void>;
 };
 
@@ -108,6 +115,7 @@ async function launch(options: ServerOptions, work: string): Promise<RunningServ
     mf = new Miniflare(
       convertV4MiniflareOptions({
         ...workerOptions,
+        bindings: { ...(workerOptions.bindings as Record<string, string> | undefined), ...options.bindings },
         modules: true,
         scriptPath,
         // The bundle's own folder: module paths must not climb out of the modules root.
@@ -155,6 +163,11 @@ async function launch(options: ServerOptions, work: string): Promise<RunningServ
       bundleMs,
       logs,
       pids,
+      callObject: async (binding, name, method) => {
+        const namespace = await mf.getDurableObjectNamespace(binding);
+        const stub = namespace.get(namespace.idFromName(name)) as unknown as Record<string, () => Promise<unknown>>;
+        return stub[method]!();
+      },
       stop,
     };
   } catch (error) {

@@ -8,6 +8,7 @@ export type LatencySummary = {
   mean: number;
   p50: number;
   p90: number;
+  p95: number;
   p99: number;
   p999: number;
   max: number;
@@ -49,6 +50,7 @@ export function summarize(values: readonly number[]): LatencySummary | null {
     mean: round(sum / list.length),
     p50: round(percentile(list, 0.5)),
     p90: round(percentile(list, 0.9)),
+    p95: round(percentile(list, 0.95)),
     p99: round(percentile(list, 0.99)),
     p999: round(percentile(list, 0.999)),
     max: round(list[list.length - 1]!),

@@ -4,14 +4,14 @@
  * warm-up, saturation and fixed-rate phases (each drained and checked), then close
  * everything. Returns plain data for the report.
  */
-import { BenchClient, emptyTotals, type ClientTotals } from './clients.ts';
+import { connectAll, emptyTotals, type BenchClient, type ClientTotals } from './clients.ts';
 import { relayUsers, signUpUsers, type BenchUser } from './accounts.ts';
 import type { BenchConfig } from './config.ts';
 import { Ledger, type Flavor, type PhaseResult, type PhaseStats } from './ledger.ts';
 import { drain, drainAll, makePicker, runClosedLoop, runFixedRate, type LoadContext } from './load.ts';
 import { machineBusyS, sampleProcesses, type ProcessSample } from './procfs.ts';
 import { startServer, type RunningServer, type ServerLogs, type ServerOptions } from './server.ts';
-import { mapPool, note, progressPrinter, sleep } from './util.ts';
+import { note, sleep } from './util.ts';
 
 export type CpuUse = {
   /** workerd CPU over the phase window, % of one core. */
@@ -98,26 +98,13 @@ async function measureTarget(
   const before = sampleProcesses(server.pids);
 
   const t1 = performance.now();
-  const progress = progressPrinter(`${label} connected`, users.length);
-  let connected = 0;
-  const opened = await mapPool(users.length, config.setupConcurrency, async (i) => {
-    const user = users[i]!;
-    const client = await BenchClient.connect({
-      flavor,
-      wsBase: server.wsBase,
-      index: user.index,
-      userId: user.userId,
-      token: user.token,
-      sink: ledger,
-      totals,
-      ackEvery: config.ackEvery,
-      ackDelayMs: config.ackDelayMs,
-      timeoutMs: 15_000,
-    });
-    clients.push(client);
-    progress(++connected);
-    return client;
-  });
+  const opened = await connectAll(
+    users,
+    { flavor, wsBase: server.wsBase, sink: ledger, totals, ackEvery: config.ackEvery, ackDelayMs: config.ackDelayMs, timeoutMs: 15_000 },
+    config.setupConcurrency,
+    label,
+    clients,
+  );
   const connectMs = performance.now() - t1;
   await sleep(1_000);
   const connectedSample = sampleProcesses(server.pids);
@@ -186,7 +173,7 @@ function progressLine(label: string, phase: PhaseStats): void {
 }
 
 /** Run `fn` and report the CPU the server and this process used meanwhile. */
-async function withCpu(server: RunningServer, fn: () => Promise<void>): Promise<CpuUse> {
+export async function withCpu(server: RunningServer, fn: () => Promise<void>): Promise<CpuUse> {
   const server0 = sampleProcesses(server.pids).cpuS;
   const client0 = process.cpuUsage();
   const machine0 = machineBusyS();

@@ -1,0 +1,154 @@
+/**
+ * The group scenario's part of the output: one table over the four cases (large / small group x
+ * direct / queued fan-out), the target check (a message in the large group reaches every
+ * connected member within GROUP_GOALS.lastMemberP99Ms at p99, latency phase) and the figures the
+ * direct-fan-out threshold is chosen from (the small group over both paths).
+ */
+import type { GroupConfig } from './config.ts';
+import type { GroupCaseResult, GroupPathResult } from './groups.ts';
+import type { CpuUse } from './target.ts';
+import { int, ms, type LatencySummary } from './stats.ts';
+import { table, type Row } from './table.ts';
+
+export const GROUP_GOALS = { lastMemberP99Ms: 250 } as const;
+
+/** "Other" CPU above this (% of a core) during a phase means something else ran alongside. */
+const OTHER_LOAD_WARN_PCT = 20;
+
+export const GROUP_METHOD = {
+  latency:
+    'Latency phase: one connected member sends group messages at the configured rate, never more than one in flight. Per message: performance.now() when the `group_send` frame was written until the LAST connected member other than the sender parsed its `group_message` frame (first member: the first one). Same Node process, loopback.',
+  throughput:
+    'Throughput phase: K messages in flight in total (sent, not yet received by every connected member), senders taking turns; a completed or failed message sends the next. Group msg/s = messages received by every connected member inside the window / window; member deliveries/s = that x (members - 1), i.e. mailboxes written, connected or not.',
+  paths:
+    'One server per fan-out path, forced with GROUP_DIRECT_FANOUT_MAX ("100000" = direct calls from the group object for every audience, "1" = every audience of 2 or more through the group-fanout queue, jobs of GROUP_FANOUT_MEMBERS_PER_JOB; "0" would mean the default 32). The fan-out row counts member deliveries by path, as the group object reports them. Queue consumer as in wrangler.toml (Miniflare runs one batch at a time per queue).',
+  integrity:
+    'Per connected member and group, each entry (message or system event) must carry the previous gseq + 1: lower = repeated / out of order, higher = gap. Incomplete = not received by every connected member when the drain ended.',
+  order:
+    'Per path: sign-up, create groups (HTTP, 256 members per request), connect, wait for the setup events and an idle server; per group: warm-up (1.5 s, unmeasured), latency phase, throughput phase, each drained and followed by a wait until workerd is idle (fan-out to members without a connected device). Before the small group, 11 s more: workerd evicts objects idle for ~10 s, and evicting the ~1,000 mailboxes the large group left idle stalls this single-isolate runtime for about a second.',
+} as const;
+
+export type GroupScenarioResult = {
+  config: GroupConfig;
+  /** Wall time of the whole group scenario (every path, setup included). */
+  totalMs: number;
+  goals: typeof GROUP_GOALS;
+  paths: GroupPathResult[];
+  /** Per path: does the large group meet the p99 goal (latency phase)? */
+  verdict: Array<{ path: string; members: number; lastMemberP99Ms: number | null; meetsGoal: boolean | null }>;
+  /** The small group over both paths: what the direct-fan-out threshold is chosen from. */
+  thresholdInput: Array<{ path: string; members: number; latencyP50Ms: number | null; latencyP99Ms: number | null; messagesPerSec: number }>;
+  method: typeof GROUP_METHOD;
+};
+
+export function summarizeGroups(config: GroupConfig, paths: GroupPathResult[], totalMs: number): GroupScenarioResult {
+  const cases = paths.flatMap((p) => p.cases);
+  const largest = Math.max(...cases.map((c) => c.members));
+  const smallest = Math.min(...cases.map((c) => c.members));
+  return {
+    config,
+    totalMs: Math.round(totalMs),
+    goals: GROUP_GOALS,
+    paths,
+    verdict: cases
+      .filter((c) => c.members === largest)
+      .map((c) => {
+        const p99 = c.latency.lastMember?.p99 ?? null;
+        const complete = c.latency.incomplete === 0 && Object.keys(c.latency.failed).length === 0;
+        return { path: c.path, members: c.members, lastMemberP99Ms: p99, meetsGoal: p99 === null ? null : complete && p99 < GROUP_GOALS.lastMemberP99Ms };
+      }),
+    thresholdInput: cases
+      .filter((c) => c.members === smallest)
+      .map((c) => ({
+        path: c.path,
+        members: c.members,
+        latencyP50Ms: c.latency.lastMember?.p50 ?? null,
+        latencyP99Ms: c.latency.lastMember?.p99 ?? null,
+        messagesPerSec: c.throughput.messagesPerSec,
+      })),
+    method: GROUP_METHOD,
+  };
+}
+
+const quad = (l: LatencySummary | null): string => (l ? `${ms(l.p50)} / ${ms(l.p95)} / ${ms(l.p99)} / ${ms(l.max)}` : '-');
+const duo = (l: LatencySummary | null): string => (l ? `${ms(l.p50)} / ${ms(l.p99)}` : '-');
+const cpu = (c: CpuUse): string => `${c.serverPct} / ${c.clientPct} / ${c.otherPct}`;
+const secs = (msValue: number): string => (msValue / 1000).toFixed(1);
+const failures = (failed: Record<string, number>): number => Object.values(failed).reduce((a, b) => a + b, 0);
+
+export function renderGroups(result: GroupScenarioResult): string {
+  const { config, paths } = result;
+  // Large group first, each over every path, then the small group.
+  const cases = paths.flatMap((p) => p.cases).sort((a, b) => b.members - a.members);
+  const headers = ['', ...cases.map((c) => `${int(c.members)} m, ${c.connected} conn., ${c.path}`)];
+  const row = (name: string, cell: (c: GroupCaseResult) => string): Row => [name, ...cases.map(cell)];
+  const rows: Row[] = [
+    `Latency: one sender, ${config.rate} msg/s, one in flight, ${config.durationS} s`,
+    row('  send -> last member p50/p95/p99/max (ms)', (c) => quad(c.latency.lastMember)),
+    row('  send -> first member p50 / p99 (ms)', (c) => duo(c.latency.firstMember)),
+    row('  send -> group_sent p50 / p99 (ms)', (c) => duo(c.latency.sentAck)),
+    row('  messages sent / reached everyone', (c) => `${c.latency.sent} / ${c.latency.completed}`),
+    row('  CPU % of a core: server / clients / other', (c) => cpu(c.latency.cpu)),
+    '',
+    `Throughput: ${config.inFlight} in flight, ${config.senders} senders taking turns, ${config.durationS} s`,
+    row('  group msg/s (reached every connected member)', (c) => String(c.throughput.messagesPerSec)),
+    row('  member deliveries/s (msg/s x (members-1))', (c) => int(c.throughput.memberDeliveriesPerSec)),
+    row('  connected-member deliveries/s (observed)', (c) => int(c.throughput.connectedDeliveriesPerSec)),
+    row('  send -> last member p50 / p99 (ms)', (c) => duo(c.throughput.lastMember)),
+    row('  messages sent / reached everyone', (c) => `${c.throughput.sent} / ${c.throughput.completed}`),
+    row('  CPU % of a core: server / clients / other', (c) => cpu(c.throughput.cpu)),
+    row('  server busy after the window (s)', (c) => secs(c.idleAfterMs.throughput)),
+    row('  fan-out: direct / queued member deliveries', (c) => (c.fanout ? `${int(c.fanout.direct)} / ${int(c.fanout.queued)}` : 'n/a')),
+    '',
+    'Integrity, both phases (expected 0)',
+    row('  incomplete msgs / missing deliveries', (c) => `${c.latency.incomplete + c.throughput.incomplete} / ${c.latency.missingDeliveries + c.throughput.missingDeliveries}`),
+    row('  gseq gaps / repeats / misrouted', (c) => `${c.integrity.gseqGaps} / ${c.integrity.gseqRepeats} / ${c.integrity.misrouted}`),
+    row('  direct calls failed / fan-out backlog at end', (c) => (c.fanout ? `${c.fanout.directFailures} / ${c.fanout.backlogAtEnd}` : 'n/a')),
+    row('  failed (error frames) / missing group_sent', (c) => `${failures(c.latency.failed) + failures(c.throughput.failed)} / ${c.latency.missingSentAcks + c.throughput.missingSentAcks}`),
+  ];
+  const setupHeaders = ['Setup per server run', ...paths.map((p) => `${p.path} (GROUP_DIRECT_FANOUT_MAX=${p.directFanoutMax})`)];
+  const setupRows: Row[] = [
+    ['  sign-up / create groups / connect (s)', ...paths.map((p) => `${secs(p.signUpMs)} / ${secs(p.createMs)} / ${secs(p.connectMs)}`)],
+    ['  setup events everywhere + idle (s)', ...paths.map((p) => secs(p.setupSettleMs))],
+    ['  workerd RSS at the end (MiB)', ...paths.map((p) => (p.rssAfterKb / 1024).toFixed(0))],
+    ['  server log errors / warnings', ...paths.map((p) => `${p.serverLogs.counts['error'] ?? 0} / ${p.serverLogs.counts['warn'] ?? 0}`)],
+  ];
+  const verdict = (ok: boolean | null): string => (ok === null ? 'n/a' : ok ? 'MET' : 'NOT MET');
+  const lines = [
+    '',
+    `Group fan-out: a ${int(config.members)}-member group with ${config.connected} connected and a ${config.small}-member group, all connected; ` +
+      `one device per connected member, acks like 1:1; ${(result.totalMs / 1000).toFixed(0)} s in all`,
+    '',
+    table(headers, rows),
+    '',
+    table(setupHeaders, setupRows),
+    '',
+    ...result.verdict.map(
+      (v) =>
+        `Goal: a ${int(v.members)}-member group message reaches every connected member in < ${GROUP_GOALS.lastMemberP99Ms} ms p99, ` +
+        `${v.path}: p99 ${ms(v.lastMemberP99Ms)} ms: ${verdict(v.meetsGoal)}`,
+    ),
+    `Threshold input (${result.thresholdInput[0]?.members ?? '-'} members, latency phase, last member p50 / p99; throughput): ` +
+      result.thresholdInput.map((t) => `${t.path} ${ms(t.latencyP50Ms)} / ${ms(t.latencyP99Ms)} ms, ${t.messagesPerSec} msg/s`).join('; '),
+    `Method: ${GROUP_METHOD.paths}`,
+  ];
+  const busiest = Math.max(...cases.flatMap((c) => [c.latency.cpu.otherPct, c.throughput.cpu.otherPct]));
+  const interference =
+    busiest > OTHER_LOAD_WARN_PCT ? [`WARNING groups: other processes used up to ${busiest}% of a core during a phase; figures may be perturbed.`] : [];
+  const problems = paths.flatMap((p) => {
+    const issues: string[] = [];
+    if (p.ledger.unattributed) issues.push(`unattributed frames ${p.ledger.unattributed}`);
+    for (const [code, n] of Object.entries(p.ledger.unattributedErrors)) issues.push(`error ${code} x${n} (no message)`);
+    if (p.clients.seqGaps || p.clients.seqRepeats) issues.push(`mailbox seq gaps ${p.clients.seqGaps} / repeats ${p.clients.seqRepeats}`);
+    if (p.clients.unexpected) issues.push(`unexpected frames ${p.clients.unexpected}`);
+    for (const [code, n] of Object.entries(p.clients.closedByServer)) issues.push(`closed ${code} x${n}`);
+    for (const c of p.cases) {
+      for (const phase of [c.latency, c.throughput]) {
+        for (const [code, n] of Object.entries(phase.failed)) issues.push(`${c.members} members ${phase.name}: failed ${code} x${n}`);
+      }
+    }
+    const logs = p.serverLogs.samples.slice(0, 5);
+    return issues.length || logs.length ? [`WARNING groups ${p.path}: ${issues.join(', ') || 'server logged errors'}`, ...logs.map((l) => `  server log: ${l}`)] : [];
+  });
+  return [...lines, ...interference, ...problems, ''].join('\n');
+}

@@ -1,0 +1,41 @@
+/**
+ * Group scenario setup through the real HTTP API, as an app would: the creator (user 0)
+ * creates a group with the first GROUP_MEMBERS_PER_REQUEST members, then adds the rest in
+ * requests of that size (`POST /v1/groups`, `POST /v1/groups/:id/members`). Responses are
+ * validated with the protocol's own schema; the last one's `head` is the gseq every member's
+ * mailbox must reach before the group is quiet.
+ */
+import { GROUP_MEMBERS_PER_REQUEST, GroupSchema, PATHS, type Group } from '../protocol/index.ts';
+import type { BenchUser } from './accounts.ts';
+
+export class GroupSetupError extends Error {}
+
+export type CreatedGroup = { groupId: string; members: number; head: number; ms: number };
+
+async function post(base: URL, path: string, token: string, body: unknown): Promise<Group> {
+  const response = await fetch(new URL(path, base), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(60_000),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new GroupSetupError(`POST ${path} -> ${response.status}: ${text.slice(0, 300)}`);
+  return GroupSchema.parse(JSON.parse(text));
+}
+
+/** Create a group of `users` (the first is the creator and admin). */
+export async function createGroup(base: URL, title: string, users: readonly BenchUser[]): Promise<CreatedGroup> {
+  const t0 = performance.now();
+  const [creator, ...others] = users;
+  if (!creator) throw new GroupSetupError('a group needs a creator');
+  const ids = others.map((u) => u.userId);
+  let group = await post(base, PATHS.groups, creator.token, { title, members: ids.slice(0, GROUP_MEMBERS_PER_REQUEST) });
+  for (let i = GROUP_MEMBERS_PER_REQUEST; i < ids.length; i += GROUP_MEMBERS_PER_REQUEST) {
+    group = await post(base, PATHS.groupMembers(group.groupId), creator.token, { members: ids.slice(i, i + GROUP_MEMBERS_PER_REQUEST) });
+  }
+  if (group.members.length !== users.length) {
+    throw new GroupSetupError(`group ${title} has ${group.members.length} members, expected ${users.length}`);
+  }
+  return { groupId: group.groupId, members: group.members.length, head: group.head, ms: performance.now() - t0 };
+}
