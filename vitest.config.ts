@@ -21,9 +21,10 @@ export default defineConfig({
             miniflare: {
               bindings: {
                 TEST_MIGRATIONS: await readD1Migrations(migrationsDir),
-                // Groups of more than two members take the queue path in tests, so both fan-out
-                // paths are exercised by small groups.
+                // Groups of more than two members take the queue path in tests (but for one
+                // recently active member, called directly), so small groups exercise every path.
                 GROUP_DIRECT_FANOUT_MAX: '2',
+                GROUP_DIRECT_HOT_MAX: '1',
                 GROUP_FANOUT_MEMBERS_PER_JOB: '2',
               },
             },

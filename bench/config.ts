@@ -15,8 +15,8 @@ import { GROUP_MAX_MEMBERS } from '../protocol/index.ts';
 
 export type Pattern = 'pairs' | 'random';
 export type Scenario = '1to1' | 'groups' | 'all';
-/** Group fan-out path, forced per server run through GROUP_DIRECT_FANOUT_MAX. */
-export type FanoutPath = 'direct' | 'queued';
+/** Group fan-out path, forced per server run through the fan-out settings (bench/groups.ts). */
+export type FanoutPath = 'direct' | 'queued' | 'hybrid';
 
 export type GroupConfig = {
   /** Members of the large group, creator included (the protocol allows 1,024). */
@@ -98,7 +98,7 @@ group scenario (--scenario groups|all; a few minutes; uses --drain, --ack-*, --s
   --group-rate R       latency phase msg/s, one in flight (default 2)
   --group-inflight K   throughput phase messages in flight (default 8)
   --group-senders N    throughput phase senders          (default 8)
-  --group-paths LIST   fan-out paths: direct,queued      (default direct,queued)`;
+  --group-paths LIST   fan-out paths: direct,queued,hybrid (default all three)`;
 
 const OPTIONS = {
   users: { type: 'string' },
@@ -162,9 +162,10 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): BenchConfig 
   if (scenario !== '1to1' && scenario !== 'groups' && scenario !== 'all') {
     throw new ConfigError(`--scenario must be 1to1, groups or all, got ${scenario}`);
   }
-  const paths = (raw('group-paths') ?? 'direct,queued').split(',').map((p) => p.trim());
-  if (paths.length === 0 || paths.some((p) => p !== 'direct' && p !== 'queued') || new Set(paths).size !== paths.length) {
-    throw new ConfigError(`--group-paths must list direct and/or queued, got ${paths.join(',')}`);
+  const paths = (raw('group-paths') ?? 'direct,queued,hybrid').split(',').map((p) => p.trim());
+  const known = ['direct', 'queued', 'hybrid'];
+  if (paths.length === 0 || paths.some((p) => !known.includes(p)) || new Set(paths).size !== paths.length) {
+    throw new ConfigError(`--group-paths must list some of direct, queued, hybrid; got ${paths.join(',')}`);
   }
   const members = num('group-members', GROUP_MAX_MEMBERS, 3, GROUP_MAX_MEMBERS);
   const connected = num('group-connected', Math.min(200, members), 2, members);

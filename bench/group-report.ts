@@ -21,7 +21,7 @@ export const GROUP_METHOD = {
   throughput:
     'Throughput phase: K messages in flight in total (sent, not yet received by every connected member), senders taking turns; a completed or failed message sends the next. Group msg/s = messages received by every connected member inside the window / window; member deliveries/s = that x (members - 1), i.e. mailboxes written, connected or not.',
   paths:
-    'One server per fan-out path, forced with GROUP_DIRECT_FANOUT_MAX ("100000" = direct calls from the group object for every audience, "1" = every audience of 2 or more through the group-fanout queue, jobs of GROUP_FANOUT_MEMBERS_PER_JOB; "0" would mean the default 32). The fan-out row counts member deliveries by path, as the group object reports them. Queue consumer as in wrangler.toml (Miniflare runs one batch at a time per queue).',
+    'One server per fan-out path: direct (GROUP_DIRECT_FANOUT_MAX=100000: direct calls from the group object for every audience), queued (GROUP_DIRECT_FANOUT_MAX=0, GROUP_DIRECT_HOT_MAX=0: every audience through the group-fanout queue, jobs of GROUP_FANOUT_MEMBERS_PER_JOB), hybrid (wrangler.toml as shipped: audiences up to 32 direct; in larger ones up to 256 recently active members direct, the rest queued). The fan-out row counts member deliveries by path, as the group object reports them. Queue consumer as in wrangler.toml (Miniflare runs one batch at a time per queue).',
   integrity:
     'Per connected member and group, each entry (message or system event) must carry the previous gseq + 1: lower = repeated / out of order, higher = gap. Incomplete = not received by every connected member when the drain ended.',
   order:
@@ -106,7 +106,7 @@ export function renderGroups(result: GroupScenarioResult): string {
     row('  direct calls failed / fan-out backlog at end', (c) => (c.fanout ? `${c.fanout.directFailures} / ${c.fanout.backlogAtEnd}` : 'n/a')),
     row('  failed (error frames) / missing group_sent', (c) => `${failures(c.latency.failed) + failures(c.throughput.failed)} / ${c.latency.missingSentAcks + c.throughput.missingSentAcks}`),
   ];
-  const setupHeaders = ['Setup per server run', ...paths.map((p) => `${p.path} (GROUP_DIRECT_FANOUT_MAX=${p.directFanoutMax})`)];
+  const setupHeaders = ['Setup per server run', ...paths.map((p) => `${p.path} (${p.directFanoutMax})`)];
   const setupRows: Row[] = [
     ['  sign-up / create groups / connect (s)', ...paths.map((p) => `${secs(p.signUpMs)} / ${secs(p.createMs)} / ${secs(p.connectMs)}`)],
     ['  setup events everywhere + idle (s)', ...paths.map((p) => secs(p.setupSettleMs))],

@@ -1,8 +1,9 @@
 /**
  * The group scenario: one server run per fan-out path, the path forced by overriding
- * GROUP_DIRECT_FANOUT_MAX ("100000": every audience direct; "1": every audience of two or more
- * through the `group-fanout` queue; "0" would not do: the group object reads 0 as unset and
- * falls back to its default of 32). Per run: sign up the large group's members, create the large group
+ * GROUP_DIRECT_FANOUT_MAX and GROUP_DIRECT_HOT_MAX: `direct` ("100000": every audience called
+ * directly), `queued` ("0" and "0": every audience through the `group-fanout` queue), `hybrid`
+ * (the shipped wrangler.toml values: small audiences direct; in large ones recently active
+ * members direct, the rest queued). Per run: sign up the large group's members, create the large group
  * (creator + members, built in requests of 256) and the small group (its first members), connect
  * the first `connected` users, wait until every connected member has the setup events, then per
  * group: a short warm-up, the latency phase, the throughput phase, each drained and followed by
@@ -19,8 +20,17 @@ import { startServer, type RunningServer, type ServerLogs } from './server.ts';
 import { TARGETS, withCpu, type CpuUse } from './target.ts';
 import { note, sleep } from './util.ts';
 
-/** GROUP_DIRECT_FANOUT_MAX per path (see above for why queued is "1", not "0"). */
-export const PATH_BINDINGS: Record<FanoutPath, string> = { direct: '100000', queued: '1' };
+/** Fan-out settings per path (see above); `hybrid` runs wrangler.toml as shipped. */
+export const PATH_BINDINGS: Record<FanoutPath, Record<string, string>> = {
+  direct: { GROUP_DIRECT_FANOUT_MAX: '100000' },
+  queued: { GROUP_DIRECT_FANOUT_MAX: '0', GROUP_DIRECT_HOT_MAX: '0' },
+  hybrid: {},
+};
+
+function describeBindings(bindings: Record<string, string>): string {
+  const pairs = Object.entries(bindings).map(([k, v]) => `${k}=${v}`);
+  return pairs.length > 0 ? pairs.join(', ') : 'wrangler.toml as shipped';
+}
 
 /** Unmeasured warm-up per group: a few messages at this rate, one in flight. */
 const WARMUP_MS = 1_500;
@@ -58,7 +68,7 @@ type GroupStats = { backlog: number; fanout: { direct: number; queued: number; d
 
 export type GroupPathResult = {
   path: FanoutPath;
-  /** GROUP_DIRECT_FANOUT_MAX of this run. */
+  /** The fan-out settings of this run. */
   directFanoutMax: string;
   startMs: number;
   bundleMs: number;
@@ -78,13 +88,13 @@ export type GroupPathResult = {
 
 export async function runGroupPath(path: FanoutPath, config: BenchConfig): Promise<GroupPathResult> {
   const label = `[groups ${path}]`;
-  const directFanoutMax = PATH_BINDINGS[path];
-  note(`${label} bundling and starting wrangler.toml with GROUP_DIRECT_FANOUT_MAX=${directFanoutMax} ...`);
+  const directFanoutMax = describeBindings(PATH_BINDINGS[path]);
+  note(`${label} bundling and starting wrangler.toml with ${directFanoutMax} ...`);
   const server = await startServer({
     ...TARGETS.messenger,
     name: `groups-${path}`,
     stateDir: config.stateDir,
-    bindings: { GROUP_DIRECT_FANOUT_MAX: directFanoutMax },
+    bindings: PATH_BINDINGS[path],
   });
   note(`${label} listening on ${server.url.href} (ready ${(server.startMs / 1000).toFixed(1)} s)`);
   const clients: BenchClient[] = [];

@@ -40,6 +40,8 @@ const RETRY_MS = 10_000;
 /** Audiences up to this size are served by direct calls (see README, "Fan-out threshold"). */
 const DEFAULT_DIRECT_FANOUT_MAX = 32;
 const DEFAULT_MEMBERS_PER_JOB = 50;
+/** In large groups, recently active members called directly (the rest are queued). */
+const DEFAULT_DIRECT_HOT_MAX = 256;
 const TALLY_FLUSH_MS = 200;
 /** Entries returned by one gap-repair call. */
 const ENTRIES_PAGE = 512;
@@ -92,8 +94,10 @@ export class GroupChat extends DurableObject<Env> {
         await mailboxOf(env, member).deliverGroup(groupId(), entries);
       },
       enqueue: (jobs) => enqueueJobs(env.GROUP_FANOUT, jobs),
-      directLimit: positive(env.GROUP_DIRECT_FANOUT_MAX, DEFAULT_DIRECT_FANOUT_MAX),
-      membersPerJob: positive(env.GROUP_FANOUT_MEMBERS_PER_JOB, DEFAULT_MEMBERS_PER_JOB),
+      // 0 is meaningful here: every audience goes through the queue.
+      directLimit: atLeast(0, env.GROUP_DIRECT_FANOUT_MAX, DEFAULT_DIRECT_FANOUT_MAX),
+      hotLimit: atLeast(0, env.GROUP_DIRECT_HOT_MAX, DEFAULT_DIRECT_HOT_MAX),
+      membersPerJob: atLeast(1, env.GROUP_FANOUT_MEMBERS_PER_JOB, DEFAULT_MEMBERS_PER_JOB),
     });
     this.#tallies = new Tallies({
       log: this.#log,
@@ -103,7 +107,7 @@ export class GroupChat extends DurableObject<Env> {
       },
       flushAfterMs: TALLY_FLUSH_MS,
     });
-    this.#retentionMs = positive(env.MAILBOX_RETENTION_DAYS, 30) * DAY_MS;
+    this.#retentionMs = atLeast(1, env.MAILBOX_RETENTION_DAYS, 30) * DAY_MS;
   }
 
   // ------------------------------------------------------------------ management (RPC)
@@ -456,7 +460,8 @@ export class GroupChat extends DurableObject<Env> {
   }
 }
 
-function positive(value: unknown, fallback: number): number {
-  const n = Number(value);
-  return Number.isFinite(n) && n > 0 ? n : fallback;
+/** A numeric setting: `value` if it is a number >= `min`, else `fallback` (unset or invalid). */
+function atLeast(min: number, value: unknown, fallback: number): number {
+  const n = value === undefined || value === '' ? NaN : Number(value);
+  return Number.isFinite(n) && n >= min ? n : fallback;
 }

@@ -53,6 +53,8 @@ const DAY_MS = 86_400_000;
 const ulid = monotonicFactory();
 /** How soon the alarm retries receipts that could not be relayed. */
 const RECEIPT_RETRY_MS = 5_000;
+/** Delivered watermarks for groups are gathered this long (see GroupSync.acknowledged). */
+const GROUP_DELIVERED_DELAY_MS = 500;
 
 export class UserMailbox extends DurableObject<Env> {
   readonly #store: MailboxStore;
@@ -89,6 +91,7 @@ export class UserMailbox extends DurableObject<Env> {
       publish: (entries) => this.#publish(entries),
       group: (groupId) => groupOf(env, groupId),
       retryLater: () => void this.#scheduleAlarm(Date.now() + RECEIPT_RETRY_MS),
+      deliveredDelayMs: GROUP_DELIVERED_DELAY_MS,
     });
     this.#retentionMs = Math.max(1, Number(env.MAILBOX_RETENTION_DAYS) || 30) * DAY_MS;
     // Answered by the runtime itself: heartbeats never wake a hibernated object.

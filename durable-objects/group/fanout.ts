@@ -7,9 +7,10 @@
  * one, so a busy group delivers many messages per mailbox write. If the object dies mid-round,
  * the alarm starts again from `fanned_through`; mailboxes drop what they already have.
  *
- * An audience up to `directLimit` members is served by direct calls from this object; larger
- * ones go through the queue in jobs of `membersPerJob` (one object must not make a thousand
- * calls per message, and the sender must not wait for them).
+ * An audience up to `directLimit` members is served by direct calls from this object. In larger
+ * ones only the recently active members (up to `hotLimit`) are called directly, and everyone
+ * else goes through the queue in jobs of `membersPerJob`: one object must not make a thousand
+ * calls per message, and online members must not wait behind offline mailboxes.
  */
 import type { GroupEntry } from '../../protocol/index.ts';
 import { planJobs, type FanoutJob } from './fanout-job.ts';
@@ -27,11 +28,15 @@ export type FanOutDeps = {
   /** Put jobs on the fan-out queue; rejects if the queue did not take them. */
   enqueue: (jobs: FanoutJob[]) => Promise<void>;
   directLimit: number;
+  /** In larger audiences, at most this many recently active members are still called directly. */
+  hotLimit: number;
   membersPerJob: number;
 };
 
 /** Entries per round: bounds the memory and the size of one round's calls. */
 const ROUND_ENTRIES = 256;
+/** A member whose devices sent a receipt this recently counts as online for fan-out order. */
+const HOT_WINDOW_MS = 5 * 60_000;
 
 export type FanOutStats = { direct: number; queued: number; directFailures: number; rounds: number };
 
@@ -79,19 +84,32 @@ export class FanOut {
     const pending = this.deps.log.range(this.fannedThrough, this.deps.log.head, ROUND_ENTRIES);
     for (const run of runsOf(pending)) {
       const audience = this.deps.members.audienceAt(run.first);
+      const { direct, queued } = this.#split(audience);
       const entries = run.entries;
-      if (audience.length <= this.deps.directLimit) {
-        const results = await Promise.allSettled(audience.map((member) => this.deps.deliver(member, entries)));
-        const failed = audience.filter((_, i) => results[i]!.status === 'rejected');
-        this.stats.direct += audience.length - failed.length;
-        this.stats.directFailures += failed.length;
-        // A mailbox that could not be reached now gets it through the queue's retries.
-        if (failed.length > 0) await this.#enqueue(failed, entries);
-      } else {
-        await this.#enqueue(audience, entries);
-      }
+      const results = await Promise.allSettled(direct.map((member) => this.deps.deliver(member, entries)));
+      const failed = direct.filter((_, i) => results[i]!.status === 'rejected');
+      this.stats.direct += direct.length - failed.length;
+      this.stats.directFailures += failed.length;
+      // A mailbox that could not be reached now gets it through the queue's retries.
+      if (queued.length + failed.length > 0) await this.#enqueue([...queued, ...failed], entries);
       writeMeta(this.deps.sql, 'fanned_through', run.last);
     }
+  }
+
+  /**
+   * Who is called directly and who goes through the queue. A small audience is called
+   * directly. In a large one, members active in the last HOT_WINDOW_MS (likely online: their
+   * devices sent receipts), up to `hotLimit`, are called directly and first, and the rest go to
+   * the queue: otherwise a message's online readers would wait in the queue behind the
+   * previous message's offline mailboxes.
+   */
+  #split(audience: ReadonlyArray<{ userId: string; activeAt: number }>): { direct: string[]; queued: string[] } {
+    const ids = audience.map((m) => m.userId);
+    if (audience.length <= this.deps.directLimit) return { direct: ids, queued: [] };
+    const since = Date.now() - HOT_WINDOW_MS;
+    let hot = 0;
+    while (hot < audience.length && hot < this.deps.hotLimit && audience[hot]!.activeAt >= since) hot++;
+    return { direct: ids.slice(0, hot), queued: ids.slice(hot) };
   }
 
   async #enqueue(members: string[], entries: GroupEntry[]): Promise<void> {

@@ -99,13 +99,13 @@ export class Members {
 
   /**
    * Everyone who receives entry `gseq`: current members who joined at or before it, and former
-   * members whose membership covered it. Recently active members first, so people with a
-   * connected device are served before offline mailboxes.
+   * members whose membership covered it. Most recently active first (their last receipt), so
+   * people with a connected device are served before offline mailboxes.
    */
-  audienceAt(gseq: number): string[] {
+  audienceAt(gseq: number): Array<{ userId: string; activeAt: number }> {
     return this.sql
-      .exec<{ user_id: string }>(
-        `SELECT user_id FROM (
+      .exec<{ user_id: string; active_at: number }>(
+        `SELECT user_id, max(active_at) AS active_at FROM (
            SELECT user_id, active_at FROM members WHERE joined_gseq <= ?1
            UNION ALL
            SELECT user_id, 0 FROM past_members WHERE joined_gseq <= ?1 AND left_gseq >= ?1
@@ -113,7 +113,7 @@ export class Members {
         gseq,
       )
       .toArray()
-      .map((r) => r.user_id);
+      .map((r) => ({ userId: r.user_id, activeAt: r.active_at }));
   }
 
   /** The log intervals `userId` may see, as [from, to] (to = Infinity for the current membership). */

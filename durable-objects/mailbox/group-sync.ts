@@ -23,10 +23,15 @@ export type GroupSyncDeps = {
   group: (groupId: string) => DurableObjectStub<GroupChat>;
   /** Something could not be sent now: make sure the alarm retries. */
   retryLater: () => void;
+  /** How long delivered watermarks are gathered before they are sent to the group. */
+  deliveredDelayMs: number;
 };
 
 export class GroupSync {
   readonly #locks = new Map<string, Promise<unknown>>();
+  /** Delivered watermarks per group not yet sent. */
+  readonly #delivered = new Map<string, number>();
+  #deliveredTimer: ReturnType<typeof setTimeout> | null = null;
   #flushing: Promise<boolean> | null = null;
 
   constructor(private readonly deps: GroupSyncDeps) {}
@@ -45,9 +50,27 @@ export class GroupSync {
     return this.#serial(`post:${group}`, async (): Promise<GroupResult<Posted>> => await this.deps.group(group).post(input));
   }
 
-  /** A device acknowledged mailbox entries after < seq <= upTo: tell their groups they were delivered. */
+  /**
+   * A device acknowledged mailbox entries after < seq <= upTo: their groups will hear they were
+   * delivered. Delivered watermarks are gathered for `deliveredDelayMs` and sent as one call
+   * per group: in a busy group every member's object would otherwise call the group object
+   * once per message, and those calls compete with the fan-out itself. (Nothing is written
+   * here; a watermark lost to an eviction is carried by the next ack, and reads are durable.)
+   */
   acknowledged(after: number, upTo: number): void {
     for (const [group, gseq] of this.deps.inbox.deliveredBetween(after, upTo)) {
+      this.#delivered.set(group, Math.max(gseq, this.#delivered.get(group) ?? 0));
+    }
+    if (this.#delivered.size > 0 && !this.#deliveredTimer) {
+      this.#deliveredTimer = setTimeout(() => this.#sendDelivered(), this.deps.deliveredDelayMs);
+    }
+  }
+
+  #sendDelivered(): void {
+    this.#deliveredTimer = null;
+    const pending = [...this.#delivered];
+    this.#delivered.clear();
+    for (const [group, gseq] of pending) {
       this.deps
         .group(group)
         .receipt(this.deps.self(), 'delivered', gseq)

@@ -180,6 +180,38 @@ describe('group log and fan-out', () => {
     for (const s of [a, b, c, d]) s.close();
   });
 
+  it('in a large audience calls recently active members directly and queues the rest', async () => {
+    // Tests run with GROUP_DIRECT_FANOUT_MAX 2 and GROUP_DIRECT_HOT_MAX 1 (vitest.config.ts).
+    const [ann, bob, cat, dan] = await users(4);
+    const group = await createGroup(ann!, [bob!, cat!, dan!]);
+    const b = await connect(bob!);
+    await b.waitFor(isType('group_event'));
+    ackAll(b);
+    const stub = groupOf(env, group.groupId);
+    // Bob's delivered receipt (gathered for up to half a second) makes him the active member.
+    const deadline = Date.now() + 3_000;
+    for (;;) {
+      const info = await runInDurableObject(stub, (_i, state) =>
+        state.storage.sql.exec<{ active_at: number }>('SELECT active_at FROM members WHERE user_id = ?', bob!.userId).one(),
+      );
+      if (info.active_at > 0) break;
+      if (Date.now() > deadline) throw new Error('bob never became active');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await settled(group.groupId);
+    const before = (await stub.stats()).fanout;
+    const a = await connect(ann!);
+    a.send({ type: 'group_send', id: 'hot', group: group.groupId, body: text('hot first') });
+    await a.waitFor(isType('group_sent'));
+    await b.waitFor(isType('group_message'));
+    await settled(group.groupId);
+    const after = (await stub.stats()).fanout;
+    expect([after.direct - before.direct, after.queued - before.queued]).toEqual([1, 3]);
+    for (const who of [cat!, dan!]) await eventuallyCopy(who, group.groupId, (e) => textsOf(e).includes('hot first'));
+    a.close();
+    b.close();
+  });
+
   it('stores a retried send once; a reused id with another body is refused', async () => {
     const [ann, bob] = await users(2);
     const group = await createGroup(ann!, [bob!]);
