@@ -16,6 +16,7 @@ import {
   HEARTBEAT_PONG,
   parseClientFrame,
   type AckFrame,
+  type BlockList as BlockListBody,
   type ConversationList,
   type GroupEntry,
   type GroupHistoryPage,
@@ -32,6 +33,7 @@ import {
 import { userExists } from '../worker/db/accounts.ts';
 import { groupOf, mailboxOf } from '../worker/mailboxes.ts';
 import { Connections, type ConnectionState } from './mailbox/connections.ts';
+import { BlockList } from './mailbox/blocks.ts';
 import { DeviceCursors } from './mailbox/cursors.ts';
 import { FrameError, errorFrame } from './mailbox/frame-error.ts';
 import { GroupInbox } from './mailbox/group-inbox.ts';
@@ -64,6 +66,7 @@ export class UserMailbox extends DurableObject<Env> {
   readonly #cursors: DeviceCursors;
   readonly #groupInbox: GroupInbox;
   readonly #groups: GroupSync;
+  readonly #blocks: BlockList;
   /** Recipients known to exist (users are never deleted), so D1 is asked once per peer. */
   readonly #knownUsers = new Set<string>();
   readonly #retentionMs: number;
@@ -84,6 +87,7 @@ export class UserMailbox extends DurableObject<Env> {
     });
     this.#receipts = new ReceiptRelay(ctx.storage.sql, (r) => this.#applyAtSender(r));
     this.#cursors = new DeviceCursors(this.#store);
+    this.#blocks = new BlockList(ctx.storage.sql);
     this.#groupInbox = new GroupInbox(ctx.storage.sql, this.#store);
     this.#groups = new GroupSync({
       inbox: this.#groupInbox,
@@ -301,11 +305,15 @@ export class UserMailbox extends DurableObject<Env> {
   /**
    * Store messages sent to this user (in order) and push them to connected devices.
    * Idempotent per (sender, client id). Resolves after the write is durable.
+   *
+   * Messages from someone this user blocked are answered as if stored (the sender sees "sent",
+   * never "delivered", as in WhatsApp) and dropped: blocking stays silent.
    */
   async deliver(messages: Message[]): Promise<StoredMessage[]> {
     const now = Date.now();
     const entries: StoredEntry[] = [];
     const results = messages.map((message) => {
+      if (this.#blocks.has(message.from)) return { id: message.id, sentAt: message.sentAt, duplicate: false };
       const { stored, entry } = this.#store.recordMessage(message, false, now);
       if (entry) entries.push(entry);
       return stored;
@@ -364,6 +372,19 @@ export class UserMailbox extends DurableObject<Env> {
   async history(peer: string, before: number | undefined, limit: number): Promise<HistoryPage> {
     const { items, nextBefore } = this.#store.history(peer, before, limit);
     return { messages: items, nextBefore };
+  }
+
+  /** Block `userId`: their 1:1 messages stop reaching this user (silently). */
+  async block(userId: string): Promise<void> {
+    this.#blocks.block(userId, Date.now());
+  }
+
+  async unblock(userId: string): Promise<void> {
+    this.#blocks.unblock(userId);
+  }
+
+  async blocked(): Promise<BlockListBody> {
+    return { blocked: this.#blocks.list() };
   }
 
   /** A device logged out or was revoked: close its socket, forget its cursor. */

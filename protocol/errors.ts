@@ -32,6 +32,7 @@ export const ERRORS = {
   device_not_found: { status: 404, retryable: false, message: 'No such device of yours' },
   recipient_not_found: { status: 404, retryable: false, message: 'The recipient does not exist' },
   self_message: { status: 400, retryable: false, message: 'Sending a message to yourself is not supported' },
+  self_reference: { status: 400, retryable: false, message: 'You cannot add or block yourself' },
   group_not_found: { status: 404, retryable: false, message: 'No such group' },
   not_group_member: { status: 403, retryable: false, message: 'You are not a member of this group' },
   not_group_admin: { status: 403, retryable: false, message: 'Only group admins may do this' },

@@ -206,4 +206,8 @@ export const PATHS = {
   connect: '/v1/connect',
   health: '/v1/health',
   metrics: '/v1/metrics',
+  contacts: '/v1/contacts',
+  contact: (userId: string) => `/v1/contacts/${encodeURIComponent(userId)}`,
+  blocks: '/v1/blocks',
+  block: (userId: string) => `/v1/blocks/${encodeURIComponent(userId)}`,
 } as const;

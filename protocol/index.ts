@@ -7,5 +7,6 @@ export * from './errors.ts';
 export * from './limits.ts';
 export * from './messages.ts';
 export * from './groups.ts';
+export * from './contacts.ts';
 export * from './frames.ts';
 export * from './http.ts';

@@ -11,6 +11,7 @@ import { ApiError, onError } from './errors.ts';
 import { rejectMalformedJson } from './validate.ts';
 import { authRoutes } from './routes/auth.ts';
 import { connectRoutes } from './routes/connect.ts';
+import { contactRoutes } from './routes/contacts.ts';
 import { conversationRoutes } from './routes/conversations.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { userRoutes } from './routes/users.ts';
@@ -48,6 +49,7 @@ app.route('/', userRoutes);
 app.route('/', deviceRoutes);
 app.route('/', conversationRoutes);
 app.route('/', groupRoutes);
+app.route('/', contactRoutes);
 app.route('/', metricsRoutes);
 app.route('/', connectRoutes);
 

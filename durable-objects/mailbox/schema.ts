@@ -85,6 +85,13 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (group_id, status)
   ) WITHOUT ROWID;
   `,
+  // v3: the users this user blocked (enforced on every incoming 1:1 delivery).
+  `
+  CREATE TABLE blocked (
+    user_id TEXT    PRIMARY KEY,
+    at      INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** Bring the object's database to the newest schema (`meta` also holds pruned_through). */

@@ -86,3 +86,19 @@ export const deadLetters = sqliteTable('dead_letters', {
 
 export type GroupRow = typeof groups.$inferSelect;
 export type GroupMemberRow = typeof groupMembers.$inferSelect;
+
+/** A user's contact list (their address book of other users). */
+export const contacts = sqliteTable(
+  'contacts',
+  {
+    ownerId: text('owner_id')
+      .notNull()
+      .references(() => users.id),
+    contactId: text('contact_id')
+      .notNull()
+      .references(() => users.id),
+    name: text('name').notNull().default(''),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.ownerId, t.contactId] }), index('contacts_contact_idx').on(t.contactId)],
+);

@@ -1,0 +1,57 @@
+/**
+ * Contacts (your address book of other users, in D1) and blocking (enforced by your mailbox
+ * object, so it is stored there). Blocking is silent: the blocked user is not told, and their
+ * 1:1 messages are accepted from them but never delivered.
+ */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { AddContactSchema, PATHS, UserIdSchema, type Contact, type ContactList } from '../../protocol/index.ts';
+import type { AppEnv } from '../app-env.ts';
+import { requireAuth } from '../auth/middleware.ts';
+import { normalisePhone } from '../auth/phone.ts';
+import { findUserByPhone, userExists } from '../db/accounts.ts';
+import { addContact, listContacts, removeContact } from '../db/contacts.ts';
+import { ApiError } from '../errors.ts';
+import { mailboxOf } from '../mailboxes.ts';
+import { jsonBody, params } from '../validate.ts';
+
+const UserParam = params(z.object({ userId: UserIdSchema }));
+
+export const contactRoutes = new Hono<AppEnv>()
+  .get(PATHS.contacts, requireAuth, async (c) => {
+    return c.json({ contacts: await listContacts(c.env.DB, c.get('auth').userId) } satisfies ContactList);
+  })
+  .post(PATHS.contacts, requireAuth, jsonBody(AddContactSchema), async (c) => {
+    const { userId } = c.get('auth');
+    const { phone, name } = c.req.valid('json');
+    const e164 = normalisePhone(phone);
+    if (e164 === null) throw new ApiError('invalid_phone');
+    const user = await findUserByPhone(c.env.DB, e164);
+    if (user === null) throw new ApiError('user_not_found', 'Nobody uses the messenger with that number');
+    if (user.id === userId) throw new ApiError('self_reference');
+    const now = Date.now();
+    await addContact(c.env.DB, userId, user.id, name ?? '', now);
+    const [contact] = await listContacts(c.env.DB, userId, user.id);
+    if (!contact) throw new ApiError('unavailable');
+    return c.json(contact satisfies Contact, 201);
+  })
+  .delete('/v1/contacts/:userId', requireAuth, UserParam, async (c) => {
+    const removed = await removeContact(c.env.DB, c.get('auth').userId, c.req.valid('param').userId);
+    if (!removed) throw new ApiError('user_not_found', 'Not in your contacts');
+    return c.body(null, 204);
+  })
+  .get(PATHS.blocks, requireAuth, async (c) => {
+    return c.json(await mailboxOf(c.env, c.get('auth').userId).blocked());
+  })
+  .put('/v1/blocks/:userId', requireAuth, UserParam, async (c) => {
+    const { userId } = c.get('auth');
+    const target = c.req.valid('param').userId;
+    if (target === userId) throw new ApiError('self_reference');
+    if (!(await userExists(c.env.DB, target))) throw new ApiError('user_not_found');
+    await mailboxOf(c.env, userId).block(target);
+    return c.body(null, 204);
+  })
+  .delete('/v1/blocks/:userId', requireAuth, UserParam, async (c) => {
+    await mailboxOf(c.env, c.get('auth').userId).unblock(c.req.valid('param').userId);
+    return c.body(null, 204);
+  });
