@@ -8,6 +8,9 @@
  */
 import type { z } from 'zod';
 import {
+  BlockListSchema,
+  ContactListSchema,
+  ContactSchema,
   DeviceListSchema,
   ERRORS,
   ErrorResponseSchema,
@@ -25,6 +28,10 @@ import {
   SessionResponseSchema,
 } from '../protocol/index.ts';
 import type {
+  AddContact,
+  BlockList,
+  Contact,
+  ContactList,
   CreateGroup,
   DeviceList,
   ErrorCode,
@@ -304,6 +311,49 @@ export class MessengerApi {
   messageInfo(groupId: string, messageId: string, signal?: AbortSignal): Promise<MessageInfo> {
     const path = PATHS.groupMessageInfo(groupId, messageId);
     return this.request({ method: 'GET', path, auth: true, schema: MessageInfoSchema, signal });
+  }
+
+  // ------------------------------------------------------------ contacts and blocking
+
+  /** GET /v1/contacts: your contact list. */
+  contacts(signal?: AbortSignal): Promise<ContactList> {
+    return this.request({ method: 'GET', path: PATHS.contacts, auth: true, schema: ContactListSchema, signal });
+  }
+
+  /**
+   * POST /v1/contacts: add the user with this phone number (any common notation) to your
+   * contacts, optionally under your own label. Fails with `user_not_found` when nobody uses that
+   * number, `invalid_phone`, or `self_reference` for your own number.
+   *
+   * @example
+   * const contact = await api.addContact('+1 555 000 0002', 'Ann (climbing)');
+   */
+  addContact(phone: string, name?: string, signal?: AbortSignal): Promise<Contact> {
+    const body: AddContact = name === undefined ? { phone } : { phone, name };
+    return this.request({ method: 'POST', path: PATHS.contacts, body, auth: true, schema: ContactSchema, signal });
+  }
+
+  /** DELETE /v1/contacts/:userId: remove a contact (204; `user_not_found` if not in your contacts). */
+  removeContact(userId: string, signal?: AbortSignal): Promise<void> {
+    return this.request({ method: 'DELETE', path: PATHS.contact(userId), auth: true, schema: null, signal });
+  }
+
+  /** GET /v1/blocks: the users you blocked. */
+  blockedUsers(signal?: AbortSignal): Promise<BlockList> {
+    return this.request({ method: 'GET', path: PATHS.blocks, auth: true, schema: BlockListSchema, signal });
+  }
+
+  /**
+   * PUT /v1/blocks/:userId: block a user (204). Silent: they are not told, and their 1:1 messages
+   * are accepted from them but never delivered to you. `self_reference` for yourself.
+   */
+  block(userId: string, signal?: AbortSignal): Promise<void> {
+    return this.request({ method: 'PUT', path: PATHS.block(userId), auth: true, schema: null, signal });
+  }
+
+  /** DELETE /v1/blocks/:userId: unblock a user (204). */
+  unblock(userId: string, signal?: AbortSignal): Promise<void> {
+    return this.request({ method: 'DELETE', path: PATHS.block(userId), auth: true, schema: null, signal });
   }
 
   /** GET /v1/health (no auth). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MessengerApi, MessengerError } from '../../client/index.ts';
 import type { FetchLike } from '../../client/index.ts';
-import type { Group, GroupHistoryPage, MessageInfo } from '../../protocol/index.ts';
+import type { BlockList, Contact, ContactList, Group, GroupHistoryPage, MessageInfo } from '../../protocol/index.ts';
 import { GROUP, ME, PEER, ulid } from './fake-socket.ts';
 
 interface Call {
@@ -253,5 +253,120 @@ describe('MessengerApi groups', () => {
     const { fetch: oldFetch } = fakeFetch(() => json({ conversations: [{ ...direct, kind: undefined }], nextBefore: null }));
     const oldApi = new MessengerApi({ baseUrl: 'http://api.test', token: 't', fetch: oldFetch });
     await expect(oldApi.conversations()).rejects.toMatchObject({ code: 'internal' });
+  });
+});
+
+describe('MessengerApi contacts and blocking', () => {
+  const contact: Contact = { userId: PEER, phone: '+15550000002', displayName: 'Ann', name: 'Ann (climbing)', addedAt: 5 };
+  const contactList: ContactList = { contacts: [contact] };
+  const blockList: BlockList = { blocked: [{ userId: PEER, at: 6 }] };
+
+  /** Each method, the request it must make, and its response (null: 204 No Content). */
+  const cases: Array<{
+    name: string;
+    call: (api: MessengerApi) => Promise<unknown>;
+    method: string;
+    url: string;
+    body?: unknown;
+    status?: number;
+    response: unknown;
+  }> = [
+    { name: 'contacts', call: (api) => api.contacts(), method: 'GET', url: 'http://api.test/v1/contacts', response: contactList },
+    {
+      name: 'addContact (with label)',
+      call: (api) => api.addContact('+1 555 000 0002', 'Ann (climbing)'),
+      method: 'POST',
+      url: 'http://api.test/v1/contacts',
+      body: { phone: '+1 555 000 0002', name: 'Ann (climbing)' },
+      status: 201,
+      response: contact,
+    },
+    {
+      name: 'addContact (no label)',
+      call: (api) => api.addContact('5550000002'),
+      method: 'POST',
+      url: 'http://api.test/v1/contacts',
+      body: { phone: '5550000002' },
+      status: 201,
+      response: { ...contact, name: '' },
+    },
+    { name: 'removeContact', call: (api) => api.removeContact(PEER), method: 'DELETE', url: `http://api.test/v1/contacts/${PEER}`, status: 204, response: null },
+    { name: 'blockedUsers', call: (api) => api.blockedUsers(), method: 'GET', url: 'http://api.test/v1/blocks', response: blockList },
+    { name: 'block', call: (api) => api.block(PEER), method: 'PUT', url: `http://api.test/v1/blocks/${PEER}`, status: 204, response: null },
+    { name: 'unblock', call: (api) => api.unblock(PEER), method: 'DELETE', url: `http://api.test/v1/blocks/${PEER}`, status: 204, response: null },
+  ];
+  const withBody = cases.filter((c) => c.response !== null);
+
+  it.each(cases)('$name makes $method $url with auth and resolves with the validated body', async ({ call, method, url, body, status, response }) => {
+    const { fetch, calls } = fakeFetch(() => (response === null ? new Response(null, { status: 204 }) : json(response, status ?? 200)));
+    const api = new MessengerApi({ baseUrl: 'http://api.test', token: 't', fetch });
+    await expect(call(api)).resolves.toEqual(response === null ? undefined : response);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.url).toBe(url);
+    expect(calls[0]?.init?.method).toBe(method);
+    const headers = new Headers(calls[0]?.init?.headers);
+    expect(headers.get('authorization')).toBe('Bearer t');
+    expect(calls[0]?.init?.body).toBe(body === undefined ? undefined : JSON.stringify(body));
+    expect(headers.get('content-type')).toBe(body === undefined ? null : 'application/json');
+  });
+
+  it.each(cases)('$name refuses to run without a token', async ({ call }) => {
+    const { fetch, calls } = fakeFetch(() => json({}));
+    const api = new MessengerApi({ baseUrl: 'http://api.test', fetch });
+    await expect(call(api)).rejects.toMatchObject({ code: 'unauthorized' });
+    expect(calls).toHaveLength(0);
+  });
+
+  it.each(withBody)('$name rejects a response that does not match the protocol', async ({ call, response, status }) => {
+    const broken = { ...(response as Record<string, unknown>), unexpected: 1 };
+    const { fetch } = fakeFetch(() => json(broken, status ?? 200));
+    const api = new MessengerApi({ baseUrl: 'http://api.test', token: 't', fetch });
+    await expect(call(api)).rejects.toMatchObject({ code: 'internal', retryable: false });
+  });
+
+  it('rejects malformed entries inside the lists', async () => {
+    const { fetch } = fakeFetch((c) =>
+      c.url.endsWith('/v1/contacts')
+        ? json({ contacts: [{ ...contact, userId: 'not-a-ulid' }] })
+        : json({ blocked: [{ userId: PEER, at: 'yesterday' }] }),
+    );
+    const api = new MessengerApi({ baseUrl: 'http://api.test', token: 't', fetch });
+    await expect(api.contacts()).rejects.toMatchObject({ code: 'internal', retryable: false });
+    await expect(api.blockedUsers()).rejects.toMatchObject({ code: 'internal', retryable: false });
+  });
+
+  it('escapes the user id in the path', async () => {
+    const { fetch, calls } = fakeFetch(() => new Response(null, { status: 204 }));
+    const api = new MessengerApi({ baseUrl: 'http://api.test', token: 't', fetch });
+    await api.block('a/b?c');
+    expect(calls[0]?.url).toBe('http://api.test/v1/blocks/a%2Fb%3Fc');
+  });
+
+  it.each([
+    { name: 'addContact', call: (api: MessengerApi) => api.addContact('+15550000001') },
+    { name: 'block', call: (api: MessengerApi) => api.block(ME) },
+  ])('$name surfaces self_reference as a MessengerError', async ({ call }) => {
+    const { fetch } = fakeFetch(() =>
+      json({ error: { code: 'self_reference', message: 'You cannot add or block yourself', retryable: false } }, 400),
+    );
+    const api = new MessengerApi({ baseUrl: 'http://api.test', token: 't', fetch });
+    const error = await call(api).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MessengerError);
+    expect(error).toMatchObject({ code: 'self_reference', status: 400, retryable: false, message: 'You cannot add or block yourself' });
+  });
+
+  it('passes the caller\'s signal through, so an aborted call rejects with its reason', async () => {
+    const { fetch } = fakeFetch(
+      (c) =>
+        new Promise<Response>((_resolve, reject) => {
+          c.init?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
+        }),
+    );
+    const api = new MessengerApi({ baseUrl: 'http://api.test', token: 't', fetch });
+    const controller = new AbortController();
+    const pending = api.contacts(controller.signal);
+    const reason = new Error('user navigated away');
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
   });
 });
