@@ -35,6 +35,7 @@ import type {
   ErrorFrame,
   GroupSentFrame,
   HelloFrame,
+  TypingNoticeFrame,
   MailboxFrame,
   SentFrame,
   ServerFrame,
@@ -188,6 +189,8 @@ export interface ConnectionEvents {
   sent: SentFrame;
   /** A `group_send` was stored in the group's log. Not a mailbox frame: no seq, may repeat for retries. */
   group_sent: GroupSentFrame;
+  /** Someone is typing (ephemeral: no seq, never repeated after a reconnect). */
+  typing_notice: TypingNoticeFrame;
   /** An `error` frame answering one of our `send` / `group_send` frames. */
   send_error: ErrorFrame & { id: string };
   cursor_expired: CursorExpiredEvent;
@@ -617,6 +620,9 @@ export class Connection extends Emitter<ConnectionEvents> {
         return;
       case 'group_sent':
         this.emit('group_sent', frame);
+        return;
+      case 'typing_notice':
+        this.emit('typing_notice', frame);
         return;
       case 'error':
         this.onErrorFrame(frame);

@@ -46,6 +46,8 @@ import type {
   ReceiptFrame,
   SentFrame,
   SessionResponse,
+  TypingNoticeFrame,
+  TypingState,
 } from '../protocol/index.ts';
 import { fullJitterDelay } from './backoff.ts';
 import type { BackoffOptions } from './backoff.ts';
@@ -71,6 +73,11 @@ export * from './events.ts';
 export * from './http.ts';
 export * from './outbox.ts';
 export type {
+  AddContact,
+  BlockedUser,
+  BlockList,
+  Contact,
+  ContactList,
   Conversation,
   ConversationList,
   CreateGroup,
@@ -112,6 +119,8 @@ export type {
   ReceiptFrame,
   SentFrame,
   SessionResponse,
+  TypingNoticeFrame,
+  TypingState,
   UpdateGroup,
 } from '../protocol/index.ts';
 
@@ -181,6 +190,8 @@ export interface MessengerEvents {
   sent: SentFrame;
   /** A group send was stored in the group's log (once per client id). */
   group_sent: GroupSentFrame;
+  /** Someone is typing to you (`group` null) or in a group; hide it after `expiresInMs` or on `stopped`. */
+  typing_notice: TypingNoticeFrame;
   /** A 1:1 or group send was rejected for good (its promise rejects with the same error). */
   failed: SendFailed;
   /** Mailbox entries you never saw were discarded by the server: refetch history. */
@@ -467,6 +478,24 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     this.pendingGroupReads.set(groupId, Math.max(this.pendingGroupReads.get(groupId) ?? 0, upTo));
   }
 
+  /**
+   * Tell `peer` (1:1) that you are typing, recording or have stopped. Ephemeral: sent only
+   * while connected (dropped otherwise), never stored. Call it again about every
+   * TYPING_REPEAT_MS while the user keeps typing; the server drops repeats within a second.
+   */
+  typing(peer: string, state: TypingState): boolean {
+    if (!UserIdSchema.safeParse(peer).success) throw new MessengerError('validation_failed', `Peer ${JSON.stringify(peer)} is not a user id`);
+    return this.connection.send({ type: 'typing', to: peer, state });
+  }
+
+  /** Like {@link typing}, in a group (it reaches the members who are online). */
+  groupTyping(groupId: string, state: TypingState): boolean {
+    if (!GroupIdSchema.safeParse(groupId).success) {
+      throw new MessengerError('validation_failed', `Group ${JSON.stringify(groupId)} is not a group id`);
+    }
+    return this.connection.send({ type: 'group_typing', group: groupId, state });
+  }
+
   /** One page of the conversation with `peer`, newest first (see `MessengerApi.history`). */
   history(peer: string, options: HistoryOptions = {}): Promise<HistoryPage> {
     return this.api.history(peer, options);
@@ -497,6 +526,7 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     c.on('hello', (hello) => this.onHello(hello));
     c.on('sent', (frame) => this.onSent(frame));
     c.on('group_sent', (frame) => this.onSent(frame));
+    c.on('typing_notice', (frame) => this.emit('typing_notice', frame));
     c.on('send_error', (frame) => this.onSendError(frame.id, MessengerError.fromFrame(frame)));
     c.on('mailbox', (frame) => {
       switch (frame.type) {

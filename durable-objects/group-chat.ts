@@ -18,6 +18,7 @@ import {
   type GroupEntry,
   type GroupRole,
   type MessageBody,
+  type TypingState,
   type MessageInfo,
   type UpdateGroup,
 } from '../protocol/index.ts';
@@ -30,6 +31,7 @@ import { Members, type ReceiptStatus } from './group/members.ts';
 import { GroupError, settle, type GroupResult } from './group/result.ts';
 import { migrate, readMeta, writeMeta } from './group/schema.ts';
 import { Tallies } from './group/tallies.ts';
+import { TypingLimiter } from './typing.ts';
 
 export type { GroupResult };
 
@@ -43,6 +45,9 @@ const DEFAULT_MEMBERS_PER_JOB = 50;
 /** In large groups, recently active members called directly (the rest are queued). */
 const DEFAULT_DIRECT_HOT_MAX = 256;
 const TALLY_FLUSH_MS = 200;
+/** Typing in a group reaches members with receipts this recent, at most this many. */
+const TYPING_ACTIVE_MS = 5 * 60_000;
+const GROUP_TYPING_AUDIENCE = 256;
 /** Entries returned by one gap-repair call. */
 const ENTRIES_PAGE = 512;
 
@@ -76,6 +81,7 @@ export class GroupChat extends DurableObject<Env> {
   readonly #fanout: FanOut;
   readonly #tallies: Tallies;
   readonly #retentionMs: number;
+  readonly #typing = new TypingLimiter();
   #alarmSet = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -321,6 +327,27 @@ export class GroupChat extends DurableObject<Env> {
           .map((m) => ({ userId: m.userId, at: times.get(m.userId)?.read ?? null })),
       };
     });
+  }
+
+  /**
+   * A member is typing: tell the members who are likely online (receipts in the last few
+   * minutes, at most GROUP_TYPING_AUDIENCE). Ephemeral and best effort; non-members are ignored.
+   */
+  async typing(member: string, state: TypingState): Promise<void> {
+    if (!this.#find() || !this.#members.get(member)) return;
+    if (!this.#typing.allow(member, state, Date.now())) return;
+    const since = Date.now() - TYPING_ACTIVE_MS;
+    const audience = this.#members
+      .all()
+      .filter((m) => m.userId !== member && m.activeAt >= since)
+      .sort((a, b) => b.activeAt - a.activeAt)
+      .slice(0, GROUP_TYPING_AUDIENCE);
+    const groupId = this.#settings().groupId;
+    for (const m of audience) {
+      mailboxOf(this.env, m.userId)
+        .typingNotice(member, groupId, state)
+        .catch(() => undefined);
+    }
   }
 
   /** Push pending tallies now (tests; normally a short timer does it). */

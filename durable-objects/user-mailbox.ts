@@ -22,6 +22,11 @@ import {
   type GroupHistoryPage,
   type GroupReadFrame,
   type GroupSendFrame,
+  type GroupTypingFrame,
+  type TypingFrame,
+  type TypingNoticeFrame,
+  type TypingState,
+  TYPING_TTL_MS,
   type GroupTally,
   type HistoryPage,
   type Message,
@@ -41,6 +46,7 @@ import { GroupSync } from './mailbox/group-sync.ts';
 import { OutgoingMessages } from './mailbox/outgoing.ts';
 import { ReceiptRelay, type Receipt, type ReceiptStatus } from './mailbox/receipts.ts';
 import { migrate } from './mailbox/schema.ts';
+import { TypingLimiter } from './typing.ts';
 import { MailboxStore, type StoredEntry, type StoredMessage } from './mailbox/store.ts';
 
 /** Headers the Worker sets when it hands an authenticated WebSocket upgrade to the object. */
@@ -67,6 +73,7 @@ export class UserMailbox extends DurableObject<Env> {
   readonly #groupInbox: GroupInbox;
   readonly #groups: GroupSync;
   readonly #blocks: BlockList;
+  readonly #typing = new TypingLimiter();
   /** Recipients known to exist (users are never deleted), so D1 is asked once per peer. */
   readonly #knownUsers = new Set<string>();
   readonly #retentionMs: number;
@@ -165,6 +172,10 @@ export class UserMailbox extends DurableObject<Env> {
           return await this.#onGroupSend(ws, state, frame);
         case 'group_read':
           return this.#onGroupRead(frame);
+        case 'typing':
+          return this.#onTyping(state, frame);
+        case 'group_typing':
+          return this.#onGroupTyping(state, frame);
         case 'ping':
           // Only a byte-exact ping is auto-answered; answer variants here.
           return this.#connections.sendDirect(ws, { type: 'pong' });
@@ -263,6 +274,22 @@ export class UserMailbox extends DurableObject<Env> {
     if (this.#groups.read(frame.group, upTo) === null) return;
     this.#publish([this.#store.append({ type: 'group_read_marker', group: frame.group, upTo, at: now }, now)]);
     void this.#flushReceipts();
+  }
+
+  /** Relay "typing" to the peer's connected devices (fire and forget: it is ephemeral). */
+  #onTyping(state: ConnectionState, frame: TypingFrame): void {
+    if (frame.to === state.userId) throw new FrameError('self_message');
+    if (!this.#typing.allow(`${state.deviceId}:${frame.to}`, frame.state, Date.now())) return;
+    mailboxOf(this.env, frame.to)
+      .typingNotice(state.userId, null, frame.state)
+      .catch(() => undefined);
+  }
+
+  #onGroupTyping(state: ConnectionState, frame: GroupTypingFrame): void {
+    if (!this.#typing.allow(`${state.deviceId}:${frame.group}`, frame.state, Date.now())) return;
+    groupOf(this.env, frame.group)
+      .typing(state.userId, frame.state)
+      .catch(() => undefined);
   }
 
   /**
@@ -372,6 +399,16 @@ export class UserMailbox extends DurableObject<Env> {
   async history(peer: string, before: number | undefined, limit: number): Promise<HistoryPage> {
     const { items, nextBefore } = this.#store.history(peer, before, limit);
     return { messages: items, nextBefore };
+  }
+
+  /**
+   * Someone is typing to this user (`group` null) or in one of their groups: tell the connected
+   * devices, if any. Nothing is stored; a blocked user's notices are dropped.
+   */
+  async typingNotice(from: string, group: string | null, state: TypingState): Promise<void> {
+    if (group === null && this.#blocks.has(from)) return;
+    const notice: TypingNoticeFrame = { type: 'typing_notice', from, group, state, expiresInMs: TYPING_TTL_MS };
+    for (const ws of this.#connections.all()) this.#connections.sendDirect(ws, notice);
   }
 
   /** Block `userId`: their 1:1 messages stop reaching this user (silently). */

@@ -70,6 +70,24 @@ export const GroupReadFrameSchema = z.strictObject({
   upTo: SeqSchema,
 });
 
+/** What a typing indicator shows. `stopped` clears it at once (otherwise it expires after TYPING_TTL_MS). */
+export const TypingStateSchema = z.enum(['typing', 'recording', 'stopped']);
+export type TypingState = z.infer<typeof TypingStateSchema>;
+
+/** "I am typing to `to`." Ephemeral: relayed to the peer's connected devices, never stored. */
+export const TypingFrameSchema = z.strictObject({
+  type: z.literal('typing'),
+  to: UserIdSchema,
+  state: TypingStateSchema,
+});
+
+/** "I am typing in `group`." Ephemeral, relayed to members who are likely online. */
+export const GroupTypingFrameSchema = z.strictObject({
+  type: z.literal('group_typing'),
+  group: GroupIdSchema,
+  state: TypingStateSchema,
+});
+
 /** Heartbeat. Send exactly the string HEARTBEAT_PING so the runtime can answer without waking the object. */
 export const PingFrameSchema = z.strictObject({ type: z.literal('ping') });
 
@@ -81,6 +99,8 @@ export const ClientFrameSchema = z.discriminatedUnion('type', [
   PingFrameSchema,
   GroupSendFrameSchema,
   GroupReadFrameSchema,
+  TypingFrameSchema,
+  GroupTypingFrameSchema,
 ]);
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
 export type SendFrame = z.infer<typeof SendFrameSchema>;
@@ -89,7 +109,9 @@ export type ReadFrame = z.infer<typeof ReadFrameSchema>;
 export type ResumeFrame = z.infer<typeof ResumeFrameSchema>;
 export type GroupSendFrame = z.infer<typeof GroupSendFrameSchema>;
 export type GroupReadFrame = z.infer<typeof GroupReadFrameSchema>;
-export const CLIENT_FRAME_TYPES = ['send', 'ack', 'read', 'resume', 'ping', 'group_send', 'group_read'] as const;
+export type TypingFrame = z.infer<typeof TypingFrameSchema>;
+export type GroupTypingFrame = z.infer<typeof GroupTypingFrameSchema>;
+export const CLIENT_FRAME_TYPES = ['send', 'ack', 'read', 'resume', 'ping', 'group_send', 'group_read', 'typing', 'group_typing'] as const;
 
 // ---------------------------------------------------------------- server -> client
 
@@ -186,6 +208,16 @@ export const GroupReadMarkerFrameSchema = z.strictObject({
   at: z.number().int(),
 });
 
+/** Someone is typing to you (`group` null) or in a group. Ephemeral: no seq, no ack, not stored. */
+export const TypingNoticeFrameSchema = z.strictObject({
+  type: z.literal('typing_notice'),
+  from: UserIdSchema,
+  group: GroupIdSchema.nullable(),
+  state: TypingStateSchema,
+  /** Hide the indicator after this long without another notice. */
+  expiresInMs: z.number().int().min(0),
+});
+
 export const ErrorFrameSchema = z.strictObject({
   type: z.literal('error'),
   /** Client id of the `send` or `group_send` frame this answers, when there is one. */
@@ -219,6 +251,7 @@ export const ServerFrameSchema = z.discriminatedUnion('type', [
   GroupEventFrameSchema,
   GroupReceiptFrameSchema,
   GroupReadMarkerFrameSchema,
+  TypingNoticeFrameSchema,
   ErrorFrameSchema,
   PongFrameSchema,
 ]);
@@ -234,6 +267,7 @@ export type GroupMessageFrame = z.infer<typeof GroupMessageFrameSchema>;
 export type GroupEventFrame = z.infer<typeof GroupEventFrameSchema>;
 export type GroupReceiptFrame = z.infer<typeof GroupReceiptFrameSchema>;
 export type GroupReadMarkerFrame = z.infer<typeof GroupReadMarkerFrameSchema>;
+export type TypingNoticeFrame = z.infer<typeof TypingNoticeFrameSchema>;
 
 // ---------------------------------------------------------------- parsing
 
@@ -317,6 +351,7 @@ const SERVER_FRAME_TYPES = [
   'group_event',
   'group_receipt',
   'group_read_marker',
+  'typing_notice',
   'error',
   'pong',
 ] as const;

@@ -47,3 +47,12 @@ export const GROUP_TITLE_MAX = 100;
 export const GROUP_DESCRIPTION_MAX = 512;
 /** Most tallies in one `group_receipt` frame. */
 export const GROUP_TALLY_MAX = 256;
+
+/**
+ * Typing indicators: show one for this long after the last `typing` frame unless `stopped`
+ * arrives first; clients repeat `typing` about every TYPING_REPEAT_MS while the user types.
+ */
+export const TYPING_TTL_MS = 6_000;
+export const TYPING_REPEAT_MS = 3_000;
+/** The server relays at most one typing frame per conversation and device per this interval (a change of state always passes). */
+export const TYPING_MIN_INTERVAL_MS = 1_000;

@@ -447,6 +447,28 @@ describe('MessengerClient', () => {
       expect(FakeSocket.last.framesOfType('group_read')).toEqual([]); // sent once, then forgotten
     });
 
+    it('sends typing only while connected and forwards typing notices as events', () => {
+      const client = makeClient();
+      const notices: string[] = [];
+      client.on('typing_notice', (f) => notices.push(`${f.from}:${f.group ?? '-'}:${f.state}`));
+      void client.connect();
+      const socket = FakeSocket.last.hello();
+      expect(client.typing(PEER, 'typing')).toBe(true);
+      expect(client.groupTyping(GROUP, 'recording')).toBe(true);
+      expect(socket.framesOfType('typing')).toEqual([{ type: 'typing', to: PEER, state: 'typing' }]);
+      expect(socket.framesOfType('group_typing')).toEqual([{ type: 'group_typing', group: GROUP, state: 'recording' }]);
+      socket.deliver({ type: 'typing_notice', from: PEER, group: null, state: 'typing', expiresInMs: 6000 });
+      socket.deliver({ type: 'typing_notice', from: PEER, group: GROUP, state: 'stopped', expiresInMs: 6000 });
+      expect(notices).toEqual([`${PEER}:-:typing`, `${PEER}:${GROUP}:stopped`]);
+      // Ephemeral: not queued while disconnected, never replayed after a reconnect.
+      socket.serverClose(1006);
+      expect(client.typing(PEER, 'typing')).toBe(false);
+      vi.advanceTimersByTime(125);
+      expect(FakeSocket.last.hello().framesOfType('typing')).toEqual([]);
+      expect(() => client.typing('nope', 'typing')).toThrow(/not a user id/);
+      expect(() => client.groupTyping('nope', 'typing')).toThrow(/not a group id/);
+    });
+
     it('rejects invalid group input synchronously', () => {
       const client = makeClient();
       expect(() => client.sendGroupText('not-a-group', 'x')).toThrow(MessengerError);
