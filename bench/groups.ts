@@ -16,8 +16,8 @@ import { GroupLedger, GroupPhase, type GroupIntegrity, type GroupPhaseResult } f
 import { drainGroup, runGroupLatency, runGroupThroughput, waitIdle, type GroupLoadContext } from './group-load.ts';
 import { createGroup, GroupSetupError, type CreatedGroup } from './group-setup.ts';
 import { sampleProcesses } from './procfs.ts';
-import { startServer, type RunningServer, type ServerLogs } from './server.ts';
-import { TARGETS, withCpu, type CpuUse } from './target.ts';
+import type { RunningServer, ServerLogs } from './server.ts';
+import { TARGETS, withCpu, withServer, type CpuUse } from './target.ts';
 import { note, sleep } from './util.ts';
 
 /** Fan-out settings per path (see above); `hybrid` runs wrangler.toml as shipped. */
@@ -90,24 +90,11 @@ export async function runGroupPath(path: FanoutPath, config: BenchConfig): Promi
   const label = `[groups ${path}]`;
   const directFanoutMax = describeBindings(PATH_BINDINGS[path]);
   note(`${label} bundling and starting wrangler.toml with ${directFanoutMax} ...`);
-  const server = await startServer({
-    ...TARGETS.messenger,
-    name: `groups-${path}`,
-    stateDir: config.stateDir,
-    bindings: PATH_BINDINGS[path],
-  });
-  note(`${label} listening on ${server.url.href} (ready ${(server.startMs / 1000).toFixed(1)} s)`);
-  const clients: BenchClient[] = [];
-  try {
-    return await measurePath(path, directFanoutMax, config, server, clients, label);
-  } catch (error) {
-    for (const line of server.logs.samples.slice(0, 5)) note(`${label} server log: ${line}`);
-    throw error;
-  } finally {
-    note(`${label} closing ${clients.length} connections and stopping the server`);
-    await Promise.all(clients.map((c) => c.close()));
-    await server.stop();
-  }
+  return withServer(
+    { ...TARGETS.messenger, name: `groups-${path}`, stateDir: config.stateDir, bindings: PATH_BINDINGS[path] },
+    label,
+    (server, clients) => measurePath(path, directFanoutMax, config, server, clients, label),
+  );
 }
 
 async function measurePath(

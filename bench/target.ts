@@ -63,12 +63,26 @@ const WARMUP_IN_FLIGHT = 10;
 export async function runTarget(flavor: Flavor, config: BenchConfig): Promise<TargetResult> {
   const label = `[${flavor}]`;
   note(`${label} bundling and starting ${TARGETS[flavor].config} ...`);
-  // A start failure propagates (ServerStartError) and ends the bench with a clear message.
-  const server = await startServer({ ...TARGETS[flavor], stateDir: config.stateDir });
+  return withServer({ ...TARGETS[flavor], stateDir: config.stateDir }, label, (server, clients) =>
+    measureTarget(flavor, config, server, clients, label),
+  );
+}
+
+/**
+ * Start a server, run `measure` against it (it registers the clients it opens in `clients`),
+ * and whatever happens close those clients and stop the server; on failure, show the first
+ * lines of the server's log. A start failure propagates (ServerStartError).
+ */
+export async function withServer<T>(
+  options: ServerOptions,
+  label: string,
+  measure: (server: RunningServer, clients: BenchClient[]) => Promise<T>,
+): Promise<T> {
+  const server = await startServer(options);
   note(`${label} listening on ${server.url.href} (bundle ${(server.bundleMs / 1000).toFixed(1)} s, ready ${(server.startMs / 1000).toFixed(1)} s, workerd pid ${server.pids.join(',') || '?'})`);
   const clients: BenchClient[] = [];
   try {
-    return await measureTarget(flavor, config, server, clients, label);
+    return await measure(server, clients);
   } catch (error) {
     for (const line of server.logs.samples.slice(0, 5)) note(`${label} server log: ${line}`);
     throw error;
