@@ -80,6 +80,32 @@ describe('group management', () => {
     ]);
   });
 
+  it('answers group frames and queries about groups one is not in with typed errors, storing nothing', async () => {
+    const [ann, bob, outsider] = await users(3);
+    const group = await createGroup(ann!, [bob!]);
+    const unknown = '01ARZ3NDEKTSV4RRFFQ69G5FAV';
+    const o = await connect(outsider!);
+    o.send({ type: 'group_send', id: 'nope-1', group: unknown, body: text('hello?') });
+    o.send({ type: 'group_send', id: 'nope-2', group: group.groupId, body: text('let me in') });
+    const errors = await o.waitFor(isType('error'), 2);
+    expect(errors.map((e) => [e.id, e.code])).toEqual([
+      ['nope-1', 'group_not_found'],
+      ['nope-2', 'not_group_member'],
+    ]);
+    // Reading a group you have nothing of moves nothing and answers nothing.
+    o.send({ type: 'group_read', group: group.groupId, upTo: 1 });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(o.frames.filter((f) => f.type !== 'hello' && f.type !== 'error')).toEqual([]);
+    expect((await groupOf(env, group.groupId).stats()).head).toBe(group.head);
+    expect((await call('GET', PATHS.groupHistory(group.groupId), outsider!)).body.error?.code).toBe('not_group_member');
+    expect((await call('GET', PATHS.conversations, outsider!)).body).toMatchObject({ conversations: [] });
+    // Message info: an id that is no message of this group, and a group one is not in.
+    const missing = await call('GET', PATHS.groupMessageInfo(group.groupId, unknown), ann!);
+    expect([missing.status, missing.body.error?.code]).toEqual([404, 'not_found']);
+    expect((await call('GET', PATHS.groupMessageInfo(group.groupId, unknown), outsider!)).body.error?.code).toBe('not_group_member');
+    o.close();
+  });
+
   it('enforces the member limit', async () => {
     const [ann] = await users(1);
     const fake = (i: number) => `01J${String(i).padStart(23, '0')}`;
