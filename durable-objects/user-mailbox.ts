@@ -14,6 +14,7 @@ import {
   RECEIPT_MAX_IDS,
   HEARTBEAT_PING,
   HEARTBEAT_PONG,
+  PRESENCE_STALE_MS,
   parseClientFrame,
   type AckFrame,
   type BlockList as BlockListBody,
@@ -34,8 +35,16 @@ import {
   type ResumeFrame,
   type SendFrame,
   type SentFrame,
+  type ConversationRef,
+  type Presence,
+  type PresenceWatchFrame,
+  type Settings,
+  type SettingsUpdate,
 } from '../protocol/index.ts';
 import { userExists } from '../worker/db/accounts.ts';
+import { relationsAmong } from '../worker/db/contacts.ts';
+import { reportMailboxGauges } from '../worker/db/push.ts';
+import type { PushJob } from '../worker/push/job.ts';
 import { groupOf, mailboxOf } from '../worker/mailboxes.ts';
 import { Connections, type ConnectionState } from './mailbox/connections.ts';
 import { BlockList } from './mailbox/blocks.ts';
@@ -48,6 +57,9 @@ import { ReceiptRelay, type Receipt, type ReceiptStatus } from './mailbox/receip
 import { migrate } from './mailbox/schema.ts';
 import { TypingLimiter } from './typing.ts';
 import { MailboxStore, type StoredEntry, type StoredMessage } from './mailbox/store.ts';
+import { Notifier, type Arrival } from './mailbox/notifications.ts';
+import { PresenceTracker, sharesLastSeen, visiblePresence, type ViewerRelation } from './mailbox/presence.ts';
+import { UserSettings } from './mailbox/settings.ts';
 
 /** Headers the Worker sets when it hands an authenticated WebSocket upgrade to the object. */
 export const CONNECT_HEADERS = {
@@ -74,9 +86,14 @@ export class UserMailbox extends DurableObject<Env> {
   readonly #groups: GroupSync;
   readonly #blocks: BlockList;
   readonly #typing = new TypingLimiter();
+  readonly #settings: UserSettings;
+  readonly #presence: PresenceTracker;
+  readonly #notifier: Notifier;
   /** Recipients known to exist (users are never deleted), so D1 is asked once per peer. */
   readonly #knownUsers = new Set<string>();
   readonly #retentionMs: number;
+  /** Gauges last reported to D1 for the metrics endpoint ("connections/depth"). */
+  #reported = { key: '', at: 0 };
   /** Whether an alarm is known to be scheduled, so publishing does not read storage each time. */
   #alarmSet = false;
 
@@ -95,11 +112,15 @@ export class UserMailbox extends DurableObject<Env> {
     this.#receipts = new ReceiptRelay(ctx.storage.sql, (r) => this.#applyAtSender(r));
     this.#cursors = new DeviceCursors(this.#store);
     this.#blocks = new BlockList(ctx.storage.sql);
+    this.#settings = new UserSettings(ctx.storage.sql);
+    this.#presence = new PresenceTracker(ctx, ctx.storage.sql);
+    this.#notifier = new Notifier(ctx.storage.sql, this.#settings);
     this.#groupInbox = new GroupInbox(ctx.storage.sql, this.#store);
     this.#groups = new GroupSync({
       inbox: this.#groupInbox,
       self: () => this.#self(),
       publish: (entries) => this.#publish(entries),
+      arrived: (group, entries) => this.#groupArrived(group, entries),
       group: (groupId) => groupOf(env, groupId),
       retryLater: () => void this.#scheduleAlarm(Date.now() + RECEIPT_RETRY_MS),
       deliveredDelayMs: GROUP_DELIVERED_DELAY_MS,
@@ -145,12 +166,16 @@ export class UserMailbox extends DurableObject<Env> {
     this.#cursors.persist(now);
     this.#connections.refill(server, this.#store);
     void this.#flushReceipts();
+    // A device is back: held pushes are being seen now; watchers may learn "online".
+    this.#notifier.clear();
+    void this.#updatePresence(now);
     return new Response(null, { status: 101, webSocket: client });
   }
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
     const state = this.#connections.state(ws);
     if (!state) return;
+    this.#presence.heard(ws, Date.now());
     const parsed = parseClientFrame(raw);
     if (!parsed.ok) {
       const { code, message, id } = parsed.error;
@@ -176,6 +201,10 @@ export class UserMailbox extends DurableObject<Env> {
           return this.#onTyping(state, frame);
         case 'group_typing':
           return this.#onGroupTyping(state, frame);
+        case 'presence_watch':
+          return await this.#onPresenceWatch(ws, state, frame);
+        case 'active':
+          return this.#presence.recordActivity(Date.now());
         case 'ping':
           // Only a byte-exact ping is auto-answered; answer variants here.
           return this.#connections.sendDirect(ws, { type: 'pong' });
@@ -199,6 +228,7 @@ export class UserMailbox extends DurableObject<Env> {
     } catch {
       // The runtime may already have completed the close handshake.
     }
+    await this.#updatePresence(Date.now(), ws);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
@@ -208,6 +238,7 @@ export class UserMailbox extends DurableObject<Env> {
   // ------------------------------------------------------------------ frames
 
   async #onSend(ws: WebSocket, state: ConnectionState, frame: SendFrame): Promise<void> {
+    this.#presence.recordActivity(Date.now());
     const stored = await this.#outgoing.send(state, frame);
     const sent: SentFrame = {
       type: 'sent',
@@ -246,6 +277,7 @@ export class UserMailbox extends DurableObject<Env> {
 
   #onRead(frame: ReadFrame): void {
     const now = Date.now();
+    this.#presence.recordActivity(now);
     const upTo = Math.min(frame.upTo, this.#store.head);
     const clientIds = this.#store.markRead(frame.peer, upTo);
     if (clientIds.length === 0) return;
@@ -257,6 +289,7 @@ export class UserMailbox extends DurableObject<Env> {
 
   /** A group message goes to the group's object, which stores it in the log before we answer. */
   async #onGroupSend(ws: WebSocket, state: ConnectionState, frame: GroupSendFrame): Promise<void> {
+    this.#presence.recordActivity(Date.now());
     const result = await this.#groups.post(frame.group, {
       sender: state.userId,
       device: state.deviceId,
@@ -270,6 +303,7 @@ export class UserMailbox extends DurableObject<Env> {
 
   #onGroupRead(frame: GroupReadFrame): void {
     const now = Date.now();
+    this.#presence.recordActivity(now);
     const upTo = Math.min(frame.upTo, this.#store.head);
     if (this.#groups.read(frame.group, upTo) === null) return;
     this.#publish([this.#store.append({ type: 'group_read_marker', group: frame.group, upTo, at: now }, now)]);
@@ -339,13 +373,18 @@ export class UserMailbox extends DurableObject<Env> {
   async deliver(messages: Message[]): Promise<StoredMessage[]> {
     const now = Date.now();
     const entries: StoredEntry[] = [];
+    const arrivals: Arrival[] = [];
     const results = messages.map((message) => {
       if (this.#blocks.has(message.from)) return { id: message.id, sentAt: message.sentAt, duplicate: false };
       const { stored, entry } = this.#store.recordMessage(message, false, now);
-      if (entry) entries.push(entry);
+      if (entry) {
+        entries.push(entry);
+        arrivals.push({ conversation: { kind: 'direct', id: message.from }, messageId: message.id, from: message.from, body: message.body });
+      }
       return stored;
     });
     this.#publish(entries);
+    this.#pushIfAway(arrivals, now);
     return results;
   }
 
@@ -411,17 +450,102 @@ export class UserMailbox extends DurableObject<Env> {
     for (const ws of this.#connections.all()) this.#connections.sendDirect(ws, notice);
   }
 
-  /** Block `userId`: their 1:1 messages stop reaching this user (silently). */
+  /**
+   * Block `userId`: their 1:1 messages stop reaching this user (silently), and neither sees the
+   * other's presence any more (both sides' open views are told at once).
+   */
   async block(userId: string): Promise<void> {
     this.#blocks.block(userId, Date.now());
+    this.#presence.unwatch(userId);
+    const hidden: Presence = { userId: this.#self(), online: false, lastSeen: null };
+    mailboxOf(this.env, userId).presenceNotice(hidden).catch(() => undefined);
+    this.#connections.broadcast({ type: 'presence', userId, online: false, lastSeen: null }, (c) => c.watching?.includes(userId) ?? false);
   }
 
   async unblock(userId: string): Promise<void> {
     this.#blocks.unblock(userId);
+    // Views of them that are open here see their presence again.
+    const watchingSockets = this.#connections.all().filter((ws) => this.#connections.state(ws)?.watching?.includes(userId));
+    if (watchingSockets.length > 0) {
+      const seen = await this.#presenceOf([userId], true);
+      for (const p of seen) for (const ws of watchingSockets) this.#connections.sendDirect(ws, { type: 'presence', ...p });
+    }
   }
 
   async blocked(): Promise<BlockListBody> {
     return { blocked: this.#blocks.list() };
+  }
+
+  // ---------------------------------------------------------------- presence and settings
+
+  /**
+   * This user's presence as `viewer` may see it (`relation`: the viewer's side, decided by the
+   * viewer's object). With `watch`, the viewer is also told of every change from now on.
+   */
+  async presenceFor(viewer: string, relation: ViewerRelation, watch: boolean): Promise<Presence> {
+    const now = Date.now();
+    const isContact = (await relationsAmong(this.env.DB, this.#self(), [viewer])).get(viewer)?.isContact ?? false;
+    if (watch && !this.#blocks.has(viewer)) this.#presence.watch({ viewer, ...relation, isContact }, now);
+    // Asked anyway: a ghost socket must not make this answer "online".
+    await this.#updatePresence(now);
+    const state = { online: this.#presence.announcedOnline, lastSeen: this.#presence.lastSeen };
+    const seen = visiblePresence(state, this.#settings.privacy, { isContact, ownerBlocks: this.#blocks.has(viewer) }, relation);
+    return { userId: this.#self(), ...seen };
+  }
+
+  /**
+   * Evaluate presence as of `at` (default now): ghost connections are closed and watchers told.
+   * What the alarm does; callable directly so tests can move the clock. Returns whether online.
+   */
+  async checkPresence(at: number = Date.now()): Promise<boolean> {
+    await this.#updatePresence(at);
+    return this.#presence.announcedOnline;
+  }
+
+  /** A watched user's presence changed: tell the connections that watch them. False when none does (stop telling us). */
+  async presenceNotice(presence: Presence): Promise<boolean> {
+    const reached = this.#connections.broadcast({ type: 'presence', ...presence }, (c) => c.watching?.includes(presence.userId) ?? false);
+    return reached > 0;
+  }
+
+  /** `target`'s presence as this user may see it (GET /v1/users/:id/presence); null for an unknown user. */
+  async presenceOf(target: string): Promise<Presence | null> {
+    return (await this.#presenceOf([target], false))[0] ?? null;
+  }
+
+  async settings(): Promise<Settings> {
+    return this.#settings.view(Date.now());
+  }
+
+  async updateSettings(update: SettingsUpdate): Promise<Settings> {
+    const { privacyChanged } = this.#settings.update(update);
+    const now = Date.now();
+    if (privacyChanged) {
+      this.#tellWatchers();
+      await this.#rewatch();
+    }
+    // Quiet hours may have ended (or begun): what is held may be due at another time.
+    await this.#wakeBy(this.#notifier.summaryDueAt(now));
+    return this.#settings.view(now);
+  }
+
+  async mute(conversation: ConversationRef, until: number | null): Promise<Settings> {
+    const now = Date.now();
+    this.#settings.mute(conversation, until);
+    await this.#wakeBy(this.#notifier.summaryDueAt(now));
+    return this.#settings.view(now);
+  }
+
+  async unmute(conversation: ConversationRef): Promise<Settings> {
+    const now = Date.now();
+    this.#settings.unmute(conversation);
+    await this.#wakeBy(this.#notifier.summaryDueAt(now));
+    return this.#settings.view(now);
+  }
+
+  /** Whether this user is in `group` (as far as their mailbox knows). */
+  async knowsGroup(group: string): Promise<boolean> {
+    return this.#groupInbox.knows(group);
   }
 
   /** A device logged out or was revoked: close its socket, forget its cursor. */
@@ -440,12 +564,15 @@ export class UserMailbox extends DurableObject<Env> {
     };
   }
 
-  // ------------------------------------------------------------------ alarm: retention and retries
+  // ------------------------------------------------------------------ alarm: retention, retries, presence, summaries
 
   override async alarm(): Promise<void> {
     const now = Date.now();
     this.#cursors.persist(now);
     this.#store.pruneBefore(now - this.#retentionMs);
+    await this.#updatePresence(now);
+    const summary = this.#liveSockets(now).length === 0 ? this.#notifier.takeSummary(this.#self(), now) : null;
+    if (summary) await this.#enqueuePushes([summary]);
     const [allSent, allGroupSent] = await Promise.all([this.#receipts.flush(), this.#groups.flushReceipts()]);
     await this.#scheduleAlarm(allSent && allGroupSent ? null : now + RECEIPT_RETRY_MS);
   }
@@ -456,13 +583,168 @@ export class UserMailbox extends DurableObject<Env> {
     if ((await this.ctx.storage.getAlarm()) === null) await this.#scheduleAlarm(null);
   }
 
-  /** Next alarm: the earliest of the oldest entry's expiry and a requested retry. */
+  /**
+   * Next alarm: the earliest of the oldest entry's expiry, a requested retry, the next ghost
+   * check (only while someone watches this user's presence) and a due push summary.
+   */
   async #scheduleAlarm(retryAt: number | null): Promise<void> {
+    const now = Date.now();
     const oldest = this.#store.oldestCreatedAt();
     const expiry = oldest === null ? null : oldest + this.#retentionMs;
-    const next = [expiry, retryAt].filter((t): t is number => t !== null);
+    const next = [expiry, retryAt, this.#presenceCheckAt(now), this.#notifier.summaryDueAt(now)].filter((t): t is number => t !== null);
     this.#alarmSet = next.length > 0;
     if (next.length > 0) await this.ctx.storage.setAlarm(Math.min(...next));
+  }
+
+  /** Make sure the alarm fires by `at` (never postpones one that is due earlier). */
+  async #wakeBy(at: number | null): Promise<void> {
+    if (at === null) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) {
+      await this.ctx.storage.setAlarm(at);
+      this.#alarmSet = true;
+    }
+  }
+
+  // ------------------------------------------------------------------ presence
+
+  /** Connections that heartbeated recently (`closing`: one being closed right now, not counted). */
+  #liveSockets(now: number, closing?: WebSocket): WebSocket[] {
+    return this.#connections.all().filter((ws) => {
+      if (ws === closing) return false;
+      const state = this.#connections.state(ws);
+      return state !== null && this.#presence.isFresh(ws, state.connectedAt, now);
+    });
+  }
+
+  /**
+   * Close ghost connections (silent past the heartbeat timeout), then tell watchers if the user
+   * came online or went offline. Called on connect, close, presence questions and the alarm:
+   * never on a heartbeat, which the runtime answers without waking the object.
+   */
+  async #updatePresence(now: number, closing?: WebSocket): Promise<void> {
+    for (const ws of this.#connections.all()) {
+      const state = this.#connections.state(ws);
+      if (ws === closing || !state || this.#presence.isFresh(ws, state.connectedAt, now)) continue;
+      this.#cursors.record(state.deviceId, state.acked);
+      try {
+        ws.close(CLOSE_CODES.heartbeat_timeout, 'no heartbeat');
+      } catch {
+        // Already closing.
+      }
+    }
+    const online = this.#liveSockets(now, closing).length > 0;
+    if (online !== this.#presence.announcedOnline) {
+      this.#presence.announcedOnline = online;
+      this.#cursors.persist(now);
+      this.#tellWatchers();
+    }
+    this.#reportGauges(now, this.#liveSockets(now, closing).length);
+    await this.#wakeBy(this.#presenceCheckAt(now));
+  }
+
+  /** Connected devices and mailbox depth for GET /v1/metrics: written when they changed since the last report. */
+  #reportGauges(now: number, connections: number): void {
+    const depth = this.#store.depth();
+    const key = `${connections}/${depth}`;
+    if (key === this.#reported.key) return;
+    this.#reported = { key, at: now };
+    this.ctx.waitUntil(reportMailboxGauges(this.env.DB, this.#self(), { connections, depth }, now).catch(() => undefined));
+  }
+
+  /** When the next connection would turn ghost, if anyone is watching (else presence is checked lazily, when asked). */
+  #presenceCheckAt(now: number): number | null {
+    if (!this.#presence.hasWatchers()) return null;
+    let earliest: number | null = null;
+    for (const ws of this.#liveSockets(now)) {
+      const state = this.#connections.state(ws)!;
+      const staleAt = this.#presence.lastBeat(ws, state.connectedAt) + PRESENCE_STALE_MS;
+      earliest = earliest === null ? staleAt : Math.min(earliest, staleAt);
+    }
+    return earliest;
+  }
+
+  /** Tell every watcher this user's presence as they may see it; watchers no longer looking are dropped. */
+  #tellWatchers(): void {
+    const self = this.#self();
+    const state = { online: this.#presence.announcedOnline, lastSeen: this.#presence.lastSeen };
+    for (const watcher of this.#presence.watchers()) {
+      const owner = { isContact: watcher.isContact, ownerBlocks: this.#blocks.has(watcher.viewer) };
+      const seen = visiblePresence(state, this.#settings.privacy, owner, watcher);
+      mailboxOf(this.env, watcher.viewer)
+        .presenceNotice({ userId: self, ...seen })
+        .then((stillWatching) => {
+          if (!stillWatching) this.#presence.unwatch(watcher.viewer);
+        })
+        .catch(() => undefined);
+    }
+  }
+
+  /** This user's side of the relation with each of `users` (their settings, contacts, blocks); unknown users are absent. */
+  async #viewerRelations(users: readonly string[]): Promise<Map<string, ViewerRelation>> {
+    const known = await relationsAmong(this.env.DB, this.#self(), users);
+    const relations = new Map<string, ViewerRelation>();
+    for (const [userId, { isContact }] of known) {
+      relations.set(userId, { viewerShares: sharesLastSeen(this.#settings.privacy.lastSeen, isContact), viewerBlocks: this.#blocks.has(userId) });
+    }
+    return relations;
+  }
+
+  /** The presence of `users` as this user may see it (and with `watch`, keep being told). */
+  async #presenceOf(users: readonly string[], watch: boolean): Promise<Presence[]> {
+    const self = this.#self();
+    const relations = await this.#viewerRelations(users.filter((u) => u !== self));
+    const answers = await Promise.allSettled(
+      [...relations].map(([userId, relation]) => mailboxOf(this.env, userId).presenceFor(self, relation, watch)),
+    );
+    return answers.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : []));
+  }
+
+  /** `presence_watch`: this connection now watches `users` (replacing its list); each answered with its presence. */
+  async #onPresenceWatch(ws: WebSocket, state: ConnectionState, frame: PresenceWatchFrame): Promise<void> {
+    const users = [...new Set(frame.users)].filter((u) => u !== state.userId);
+    this.#connections.save(ws, { ...state, watching: users });
+    if (users.length === 0) return;
+    for (const presence of await this.#presenceOf(users, true)) this.#connections.sendDirect(ws, { type: 'presence', ...presence });
+  }
+
+  /** This user's privacy changed: the users they watch must re-learn what they may see (reciprocity). */
+  async #rewatch(): Promise<void> {
+    const watched = new Set(this.#connections.all().flatMap((ws) => this.#connections.state(ws)?.watching ?? []));
+    if (watched.size === 0) return;
+    for (const presence of await this.#presenceOf([...watched], true)) {
+      this.#connections.broadcast({ type: 'presence', ...presence }, (c) => c.watching?.includes(presence.userId) ?? false);
+    }
+  }
+
+  // ------------------------------------------------------------------ push notifications
+
+  /** Messages arrived: if no device is connected, push (or hold for a summary). Never delays the delivery. */
+  #pushIfAway(arrivals: readonly Arrival[], now: number): void {
+    if (arrivals.length === 0 || this.#liveSockets(now).length > 0) return;
+    const jobs = this.#notifier.arrived(this.#self(), arrivals, now);
+    if (jobs.length > 0) void this.#enqueuePushes(jobs);
+    else void this.#wakeBy(this.#notifier.summaryDueAt(now)).catch(() => undefined);
+  }
+
+  #groupArrived(group: string, entries: readonly GroupEntry[]): void {
+    const self = this.#self();
+    const arrivals: Arrival[] = [];
+    for (const entry of entries) {
+      if (entry.type !== 'message' || entry.message.from === self) continue;
+      const { id, from, body } = entry.message;
+      arrivals.push({ conversation: { kind: 'group', id: group }, messageId: id, from, body });
+    }
+    this.#pushIfAway(arrivals, Date.now());
+  }
+
+  async #enqueuePushes(jobs: PushJob[]): Promise<void> {
+    try {
+      await this.env.PUSH.sendBatch(jobs.map((body) => ({ body })));
+    } catch (error) {
+      // A push is best effort: the message itself is stored and waits in the mailbox.
+      console.error('push enqueue failed', error);
+    }
   }
 
   // ------------------------------------------------------------------ outgoing calls

@@ -97,6 +97,8 @@ export const CLOSE_CODES = {
   replaced: 4002,
   /** The client broke the protocol too often (e.g. a flood of invalid frames): reconnect with backoff. */
   protocol_violation: 4003,
+  /** No heartbeat for PRESENCE_STALE_MS: the server took the connection for dead (a ghost). Reconnect. */
+  heartbeat_timeout: 4004,
 } as const;
 
 export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];

@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { ERROR_CODES } from './errors.ts';
-import { GROUP_TALLY_MAX, MAX_FRAME_BYTES, RECEIPT_MAX_IDS } from './limits.ts';
+import { GROUP_TALLY_MAX, MAX_FRAME_BYTES, PRESENCE_WATCH_MAX, RECEIPT_MAX_IDS } from './limits.ts';
 import { GroupEventSchema, GroupIdSchema, GroupMessageSchema, GroupSeqSchema, GroupTallySchema } from './groups.ts';
 import {
   ClientIdSchema,
@@ -88,6 +88,22 @@ export const GroupTypingFrameSchema = z.strictObject({
   state: TypingStateSchema,
 });
 
+/**
+ * "Show me these users' presence" (the chats this device has open). Replaces this connection's
+ * previous list; `[]` stops watching. Answered by one `presence` frame per user at once and
+ * another whenever one comes online or goes offline, while the connection lasts.
+ */
+export const PresenceWatchFrameSchema = z.strictObject({
+  type: z.literal('presence_watch'),
+  users: z.array(UserIdSchema).max(PRESENCE_WATCH_MAX),
+});
+
+/**
+ * "The user is using the app now" (opened it, brought it to the foreground). Updates last seen,
+ * like sending and reading do; background syncs never do.
+ */
+export const ActiveFrameSchema = z.strictObject({ type: z.literal('active') });
+
 /** Heartbeat. Send exactly the string HEARTBEAT_PING so the runtime can answer without waking the object. */
 export const PingFrameSchema = z.strictObject({ type: z.literal('ping') });
 
@@ -101,6 +117,8 @@ export const ClientFrameSchema = z.discriminatedUnion('type', [
   GroupReadFrameSchema,
   TypingFrameSchema,
   GroupTypingFrameSchema,
+  PresenceWatchFrameSchema,
+  ActiveFrameSchema,
 ]);
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
 export type SendFrame = z.infer<typeof SendFrameSchema>;
@@ -111,7 +129,21 @@ export type GroupSendFrame = z.infer<typeof GroupSendFrameSchema>;
 export type GroupReadFrame = z.infer<typeof GroupReadFrameSchema>;
 export type TypingFrame = z.infer<typeof TypingFrameSchema>;
 export type GroupTypingFrame = z.infer<typeof GroupTypingFrameSchema>;
-export const CLIENT_FRAME_TYPES = ['send', 'ack', 'read', 'resume', 'ping', 'group_send', 'group_read', 'typing', 'group_typing'] as const;
+export type PresenceWatchFrame = z.infer<typeof PresenceWatchFrameSchema>;
+export type ActiveFrame = z.infer<typeof ActiveFrameSchema>;
+export const CLIENT_FRAME_TYPES = [
+  'send',
+  'ack',
+  'read',
+  'resume',
+  'ping',
+  'group_send',
+  'group_read',
+  'typing',
+  'group_typing',
+  'presence_watch',
+  'active',
+] as const;
 
 // ---------------------------------------------------------------- server -> client
 
@@ -218,6 +250,17 @@ export const TypingNoticeFrameSchema = z.strictObject({
   expiresInMs: z.number().int().min(0),
 });
 
+/**
+ * A watched user's presence as you may see it: sent when you start watching and whenever they
+ * come online or go offline. Ephemeral (no seq). Hidden presence reads `online: false, lastSeen: null`.
+ */
+export const PresenceFrameSchema = z.strictObject({
+  type: z.literal('presence'),
+  userId: UserIdSchema,
+  online: z.boolean(),
+  lastSeen: z.number().int().nullable(),
+});
+
 export const ErrorFrameSchema = z.strictObject({
   type: z.literal('error'),
   /** Client id of the `send` or `group_send` frame this answers, when there is one. */
@@ -252,6 +295,7 @@ export const ServerFrameSchema = z.discriminatedUnion('type', [
   GroupReceiptFrameSchema,
   GroupReadMarkerFrameSchema,
   TypingNoticeFrameSchema,
+  PresenceFrameSchema,
   ErrorFrameSchema,
   PongFrameSchema,
 ]);
@@ -268,6 +312,7 @@ export type GroupEventFrame = z.infer<typeof GroupEventFrameSchema>;
 export type GroupReceiptFrame = z.infer<typeof GroupReceiptFrameSchema>;
 export type GroupReadMarkerFrame = z.infer<typeof GroupReadMarkerFrameSchema>;
 export type TypingNoticeFrame = z.infer<typeof TypingNoticeFrameSchema>;
+export type PresenceFrame = z.infer<typeof PresenceFrameSchema>;
 
 // ---------------------------------------------------------------- parsing
 
@@ -352,6 +397,7 @@ const SERVER_FRAME_TYPES = [
   'group_receipt',
   'group_read_marker',
   'typing_notice',
+  'presence',
   'error',
   'pong',
 ] as const;

@@ -157,6 +157,28 @@ export const MetricsSchema = z.strictObject({
   queues: z.record(z.string(), QueueMetricsSchema.nullable()),
   /** Jobs that exhausted their retries, per queue they came from (recorded from the dead-letter queue). */
   deadLetters: z.record(z.string(), z.number().int().min(0)),
+  /** Push consumer outcomes since the database was created. */
+  push: z.strictObject({
+    sent: z.number().int().min(0),
+    failed: z.number().int().min(0),
+    /** Transient failures that were retried (5xx, 429, network). */
+    retried: z.number().int().min(0),
+    /** Dead tokens removed (unregistered, bad device token). */
+    invalidTokens: z.number().int().min(0),
+    /** Jobs for users without any registered push token. */
+    noDevice: z.number().int().min(0),
+  }),
+  /** Live connections, as last reported by the mailboxes (on connect, disconnect and alarms). */
+  connections: z.strictObject({
+    devices: z.number().int().min(0),
+    onlineUsers: z.number().int().min(0),
+  }),
+  /** Mailbox depth (entries kept for devices to sync), as last reported by the mailboxes. */
+  mailboxes: z.strictObject({
+    reporting: z.number().int().min(0),
+    depthTotal: z.number().int().min(0),
+    depthMax: z.number().int().min(0),
+  }),
   at: z.number().int(),
 });
 export type Metrics = z.infer<typeof MetricsSchema>;
@@ -210,4 +232,9 @@ export const PATHS = {
   contact: (userId: string) => `/v1/contacts/${encodeURIComponent(userId)}`,
   blocks: '/v1/blocks',
   block: (userId: string) => `/v1/blocks/${encodeURIComponent(userId)}`,
+  presence: (userId: string) => `/v1/users/${encodeURIComponent(userId)}/presence`,
+  settings: '/v1/me/settings',
+  mute: (kind: 'direct' | 'group', id: string) => `/v1/me/mutes/${kind}/${encodeURIComponent(id)}`,
+  pushToken: '/v1/devices/current/push',
+  pushSink: '/v1/push/sink',
 } as const;

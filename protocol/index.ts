@@ -8,5 +8,6 @@ export * from './limits.ts';
 export * from './messages.ts';
 export * from './groups.ts';
 export * from './contacts.ts';
+export * from './presence.ts';
 export * from './frames.ts';
 export * from './http.ts';

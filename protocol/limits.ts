@@ -56,3 +56,11 @@ export const TYPING_TTL_MS = 6_000;
 export const TYPING_REPEAT_MS = 3_000;
 /** The server relays at most one typing frame per conversation and device per this interval (a change of state always passes). */
 export const TYPING_MIN_INTERVAL_MS = 1_000;
+
+/**
+ * Presence. A connection counts as online while its last heartbeat (or frame) is younger than
+ * PRESENCE_STALE_MS (2.5 heartbeat intervals, so one lost ping is not "offline"); older ones
+ * are ghost sockets and are closed. A connection watches at most PRESENCE_WATCH_MAX users.
+ */
+export const PRESENCE_STALE_MS = 75_000;
+export const PRESENCE_WATCH_MAX = 32;

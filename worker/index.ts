@@ -18,7 +18,10 @@ import { userRoutes } from './routes/users.ts';
 
 import { groupRoutes } from './routes/groups.ts';
 import { metricsRoutes } from './routes/metrics.ts';
-import { consumeDeadLetters, consumeFanout, FANOUT_DLQ } from './queues/fanout.ts';
+import { presenceRoutes } from './routes/presence.ts';
+import { pushRoutes } from './routes/push.ts';
+import { consumeDeadLetters, consumeFanout, FANOUT_DLQ, FANOUT_QUEUE } from './queues/fanout.ts';
+import { consumePush, PUSH_DLQ, PUSH_QUEUE } from './queues/push.ts';
 
 export { UserMailbox } from '../durable-objects/user-mailbox.ts';
 export { GroupChat } from '../durable-objects/group-chat.ts';
@@ -46,17 +49,30 @@ app.get(PATHS.health, (c) => c.json({ ok: true } satisfies Health));
 
 app.route('/', authRoutes);
 app.route('/', userRoutes);
+app.route('/', presenceRoutes);
 app.route('/', deviceRoutes);
 app.route('/', conversationRoutes);
 app.route('/', groupRoutes);
 app.route('/', contactRoutes);
 app.route('/', metricsRoutes);
+app.route('/', pushRoutes);
 app.route('/', connectRoutes);
 
 export default {
   fetch: app.fetch,
   async queue(batch, env, _ctx) {
-    if (batch.queue === FANOUT_DLQ) await consumeDeadLetters(batch, env);
-    else await consumeFanout(batch, env);
+    switch (batch.queue) {
+      case FANOUT_QUEUE:
+        return consumeFanout(batch, env);
+      case PUSH_QUEUE:
+        return consumePush(batch, env);
+      case FANOUT_DLQ:
+      case PUSH_DLQ:
+        return consumeDeadLetters(batch, env);
+      default:
+        // A queue bound in the config but not handled here: retry rather than lose its jobs.
+        console.error(`no consumer for queue ${batch.queue}`);
+        batch.retryAll();
+    }
   },
 } satisfies ExportedHandler<Env>;

@@ -19,6 +19,8 @@ export type ConnectionState = {
   /** Highest seq sent on this connection. */
   sent: number;
   connectedAt: number;
+  /** Users whose presence this connection watches (`presence_watch`). */
+  watching?: string[];
 };
 
 export class Connections {
@@ -35,6 +37,18 @@ export class Connections {
 
   all(): WebSocket[] {
     return this.ctx.getWebSockets();
+  }
+
+  /** Send an ephemeral frame (typing, presence) to every connection, or those `which` selects. */
+  broadcast(frame: unknown, which?: (state: ConnectionState) => boolean): number {
+    const text = JSON.stringify(frame);
+    let reached = 0;
+    for (const ws of this.all()) {
+      const state = this.state(ws);
+      if (!state || (which && !which(state))) continue;
+      if (trySend(ws, text)) reached++;
+    }
+    return reached;
   }
 
   ofDevice(deviceId: string): WebSocket[] {

@@ -20,6 +20,8 @@ export type GroupSyncDeps = {
   self: () => string;
   /** Push new mailbox entries to the user's devices. */
   publish: (entries: StoredEntry[]) => void;
+  /** Entries of `group` newly stored in this mailbox (after publish), for push notifications. */
+  arrived: (group: string, entries: readonly GroupEntry[]) => void;
   group: (groupId: string) => DurableObjectStub<GroupChat>;
   /** Something could not be sent now: make sure the alarm retries. */
   retryLater: () => void;
@@ -121,6 +123,7 @@ export class GroupSync {
     if (!continues || !isContiguous(fresh)) fresh = await this.#fetch(group, through, upTo);
     const stored = this.deps.inbox.record(group, fresh, upTo, self, Date.now());
     this.deps.publish(stored);
+    if (stored.length > 0) this.deps.arrived(group, fresh);
     return stored.length;
   }
 

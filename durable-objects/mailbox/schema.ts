@@ -92,6 +92,34 @@ const MIGRATIONS: readonly string[] = [
     at      INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // v4: settings (privacy, notifications; JSON), muted conversations, who watches this user's
+  // presence, and pushes held back (quiet hours, mutes) to be folded into one summary.
+  `
+  CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,                    -- 'privacy' | 'notifications'
+    value TEXT NOT NULL                        -- JSON
+  ) WITHOUT ROWID;
+  CREATE TABLE mutes (
+    kind  TEXT    NOT NULL,                    -- 'direct' | 'group'
+    id    TEXT    NOT NULL,                    -- peer user id or group id
+    until INTEGER,                             -- NULL: always
+    PRIMARY KEY (kind, id)
+  ) WITHOUT ROWID;
+  CREATE TABLE presence_watchers (
+    viewer        TEXT    PRIMARY KEY,
+    viewer_shares INTEGER NOT NULL,            -- the viewer shares their last seen with this user
+    viewer_blocks INTEGER NOT NULL,            -- the viewer blocked this user
+    is_contact    INTEGER NOT NULL,            -- the viewer is in this user's contacts
+    since         INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE push_held (
+    kind     TEXT    NOT NULL,
+    id       TEXT    NOT NULL,
+    count    INTEGER NOT NULL,
+    first_at INTEGER NOT NULL,
+    PRIMARY KEY (kind, id)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** Bring the object's database to the newest schema (`meta` also holds pruned_through). */

@@ -2,7 +2,7 @@
  * Contact lists in D1: add (idempotent: adding again updates the label), list with the
  * contacts' profiles, remove.
  */
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Contact } from '../../protocol/index.ts';
 import { accountsDb, type DbLike } from './accounts.ts';
 import { contacts, users } from './schema.ts';
@@ -37,4 +37,15 @@ export async function removeContact(db: DbLike, ownerId: string, contactId: stri
     .where(and(eq(contacts.ownerId, ownerId), eq(contacts.contactId, contactId)))
     .returning({ id: contacts.contactId });
   return removed.length > 0;
+}
+
+/** Which of `ids` are users, each with whether they are in `ownerId`'s contacts (unknown ids are absent). */
+export async function relationsAmong(db: DbLike, ownerId: string, ids: readonly string[]): Promise<Map<string, { isContact: boolean }>> {
+  if (ids.length === 0) return new Map();
+  const rows = await accountsDb(db)
+    .select({ id: users.id, contact: contacts.contactId })
+    .from(users)
+    .leftJoin(contacts, and(eq(contacts.ownerId, ownerId), eq(contacts.contactId, users.id)))
+    .where(inArray(users.id, [...ids]));
+  return new Map(rows.map((r) => [r.id, { isContact: r.contact !== null }]));
 }

@@ -102,3 +102,44 @@ export const contacts = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.ownerId, t.contactId] }), index('contacts_contact_idx').on(t.contactId)],
 );
+
+/** One push token per device (migrations/0004_push.sql). */
+export const pushTokens = sqliteTable(
+  'push_tokens',
+  {
+    deviceId: text('device_id')
+      .primaryKey()
+      .notNull()
+      .references(() => devices.id),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id),
+    platform: text('platform').notNull(),
+    token: text('token').notNull(),
+    registeredAt: integer('registered_at').notNull(),
+  },
+  (t) => [index('push_tokens_user_idx').on(t.userId)],
+);
+
+export const pushCounters = sqliteTable('push_counters', {
+  outcome: text('outcome').primaryKey().notNull(),
+  count: integer('count').notNull(),
+});
+
+export const pushSink = sqliteTable('push_sink', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  userId: text('user_id').notNull(),
+  deviceId: text('device_id').notNull(),
+  platform: text('platform').notNull(),
+  payload: text('payload').notNull(),
+  at: integer('at').notNull(),
+});
+
+export const mailboxGauges = sqliteTable('mailbox_gauges', {
+  userId: text('user_id').primaryKey().notNull(),
+  connections: integer('connections').notNull(),
+  depth: integer('depth').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});
+
+export type PushTokenRow = typeof pushTokens.$inferSelect;

@@ -18,6 +18,7 @@ import { smsProviderFor } from '../auth/sms.ts';
 import { signToken } from '../auth/token.ts';
 import { createUserWithDevice, revokeDevice } from '../db/accounts.ts';
 import { ApiError } from '../errors.ts';
+import { unregisterPushToken } from '../db/push.ts';
 import { mailboxOf } from '../mailboxes.ts';
 import { jsonBody } from '../validate.ts';
 
@@ -60,6 +61,6 @@ authRoutes.post(PATHS.logout, requireAuth, async (c) => {
   // D1 is the record of truth: once this commits, the token is refused everywhere.
   await revokeDevice(c.env.DB, userId, deviceId, Date.now());
   // Then close the device's open socket, if it has one.
-  await mailboxOf(c.env, userId).revokeDevice(deviceId);
+  await Promise.all([mailboxOf(c.env, userId).revokeDevice(deviceId), unregisterPushToken(c.env.DB, deviceId)]);
   return c.body(null, 204);
 });

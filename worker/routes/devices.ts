@@ -8,6 +8,7 @@ import { requireAuth } from '../auth/middleware.ts';
 import { listDevices, revokeDevice } from '../db/accounts.ts';
 import type { DeviceRow } from '../db/schema.ts';
 import { ApiError } from '../errors.ts';
+import { unregisterPushToken } from '../db/push.ts';
 import { mailboxOf } from '../mailboxes.ts';
 
 export const deviceRoutes = new Hono<AppEnv>();
@@ -37,6 +38,6 @@ deviceRoutes.delete('/v1/devices/:deviceId', requireAuth, async (c) => {
   // Unknown, malformed, already revoked and someone else's devices all look the same: not yours.
   const revoked = ULID_PATTERN.test(deviceId) && (await revokeDevice(c.env.DB, userId, deviceId, Date.now()));
   if (!revoked) throw new ApiError('device_not_found');
-  await mailboxOf(c.env, userId).revokeDevice(deviceId);
+  await Promise.all([mailboxOf(c.env, userId).revokeDevice(deviceId), unregisterPushToken(c.env.DB, deviceId)]);
   return c.body(null, 204);
 });

@@ -1,13 +1,23 @@
 /**
- * Operational metrics for operators and monitors (not for app users): fan-out queue backlog and
- * dead-lettered jobs, the primary health signals of group delivery. Guarded by a bearer token of
- * its own (`METRICS_TOKEN`), compared in constant time by hono's bearer-auth middleware.
+ * Operational metrics for operators and monitors (not for app users): queue backlogs and
+ * dead-lettered jobs, push outcomes, connected devices and mailbox depth, the health signals of
+ * delivery. Guarded by a bearer token of its own (`METRICS_TOKEN`), compared in constant time.
  */
 import { Hono, type Context } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { PATHS, type Metrics } from '../../protocol/index.ts';
 import type { AppEnv } from '../app-env.ts';
 import { deadLetterCounts } from '../db/groups.ts';
+import { mailboxGaugeTotals, pushOutcomeCounts } from '../db/push.ts';
+
+const encoder = new TextEncoder();
+
+/** Whether `token` is the operators' token (constant time in its length, via hashes of both). */
+export async function operatorToken(token: string, env: Env): Promise<boolean> {
+  if (!env.METRICS_TOKEN) return false;
+  const [a, b] = await Promise.all([token, env.METRICS_TOKEN].map((t) => crypto.subtle.digest('SHA-256', encoder.encode(t))));
+  return crypto.subtle.timingSafeEqual(a!, b!);
+}
 
 async function queueMetrics(queue: Queue): Promise<Metrics['queues'][string]> {
   try {
@@ -20,11 +30,27 @@ async function queueMetrics(queue: Queue): Promise<Metrics['queues'][string]> {
 
 export const metricsRoutes = new Hono<AppEnv>().get(
   PATHS.metrics,
-  bearerAuth({ verifyToken: (token, c: Context<AppEnv>) => token === c.env.METRICS_TOKEN }),
+  bearerAuth({ verifyToken: (token, c: Context<AppEnv>) => operatorToken(token, c.env) }),
   async (c) => {
+    const [fanout, push, deadLetters, outcomes, gauges] = await Promise.all([
+      queueMetrics(c.env.GROUP_FANOUT),
+      queueMetrics(c.env.PUSH),
+      deadLetterCounts(c.env.DB),
+      pushOutcomeCounts(c.env.DB),
+      mailboxGaugeTotals(c.env.DB),
+    ]);
     const metrics: Metrics = {
-      queues: { 'group-fanout': await queueMetrics(c.env.GROUP_FANOUT) },
-      deadLetters: await deadLetterCounts(c.env.DB),
+      queues: { 'group-fanout': fanout, 'push-notifications': push },
+      deadLetters,
+      push: {
+        sent: outcomes.sent ?? 0,
+        failed: outcomes.failed ?? 0,
+        retried: outcomes.retried ?? 0,
+        invalidTokens: outcomes.invalid_token ?? 0,
+        noDevice: outcomes.no_device ?? 0,
+      },
+      connections: { devices: gauges.connectedDevices, onlineUsers: gauges.onlineUsers },
+      mailboxes: { reporting: gauges.mailboxes, depthTotal: gauges.depthTotal, depthMax: gauges.depthMax },
       at: Date.now(),
     };
     return c.json(metrics);

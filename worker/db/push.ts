@@ -1,0 +1,157 @@
+/**
+ * Push tokens, push outcome counters, the local sink's records and the mailbox gauges in D1.
+ */
+import { and, asc, count, eq, gt, isNull, max, ne, sql, sum } from 'drizzle-orm';
+import type { PushPlatformName, SinkPush } from '../../protocol/index.ts';
+import type { PushNotification, PushTarget } from '../push/types.ts';
+import { accountsDb, type DbLike } from './accounts.ts';
+import { devices, groups, mailboxGauges, pushCounters, pushSink, pushTokens, users } from './schema.ts';
+
+/** Register (or replace) the push token of a device. A token another device held moves to this one. */
+export async function registerPushToken(
+  db: DbLike,
+  target: { userId: string; deviceId: string; platform: PushPlatformName; token: string },
+  now: number,
+): Promise<void> {
+  const d = accountsDb(db);
+  await d.batch([
+    d.delete(pushTokens).where(and(eq(pushTokens.platform, target.platform), eq(pushTokens.token, target.token), ne(pushTokens.deviceId, target.deviceId))),
+    d
+      .insert(pushTokens)
+      .values({ ...target, registeredAt: now })
+      .onConflictDoUpdate({ target: pushTokens.deviceId, set: { platform: target.platform, token: target.token, registeredAt: now } }),
+  ]);
+}
+
+/** Forget a device's push token (unregister, logout, revocation). */
+export async function unregisterPushToken(db: DbLike, deviceId: string): Promise<boolean> {
+  const removed = await accountsDb(db).delete(pushTokens).where(eq(pushTokens.deviceId, deviceId)).returning({ id: pushTokens.deviceId });
+  return removed.length > 0;
+}
+
+/** The provider said this token is dead: remove it, unless the device registered a new one meanwhile. */
+export async function removeDeadToken(db: DbLike, target: PushTarget): Promise<void> {
+  await accountsDb(db).delete(pushTokens).where(and(eq(pushTokens.deviceId, target.deviceId), eq(pushTokens.token, target.token)));
+}
+
+/** The push targets of a user's active devices (or of one of them). */
+export async function pushTargetsOf(db: DbLike, userId: string, deviceId?: string): Promise<PushTarget[]> {
+  const rows = await accountsDb(db)
+    .select({ userId: pushTokens.userId, deviceId: pushTokens.deviceId, platform: pushTokens.platform, token: pushTokens.token })
+    .from(pushTokens)
+    .innerJoin(devices, eq(devices.id, pushTokens.deviceId))
+    .where(
+      and(
+        eq(pushTokens.userId, userId),
+        isNull(devices.revokedAt),
+        deviceId === undefined ? undefined : eq(pushTokens.deviceId, deviceId),
+      ),
+    )
+    .orderBy(asc(pushTokens.deviceId));
+  return rows.map((r) => ({ ...r, platform: r.platform as PushTarget['platform'] }));
+}
+
+export async function pushRegistrationOf(db: DbLike, deviceId: string): Promise<{ platform: string; registeredAt: number } | null> {
+  const rows = await accountsDb(db)
+    .select({ platform: pushTokens.platform, registeredAt: pushTokens.registeredAt })
+    .from(pushTokens)
+    .where(eq(pushTokens.deviceId, deviceId));
+  return rows[0] ?? null;
+}
+
+/** Names for a notification title: the sender's display name, the group's title. */
+export async function displayNames(db: DbLike, userId: string | null, groupId: string | null): Promise<{ sender: string | null; group: string | null }> {
+  const d = accountsDb(db);
+  const [sender, group] = await Promise.all([
+    userId === null ? [] : d.select({ name: users.displayName }).from(users).where(eq(users.id, userId)),
+    groupId === null ? [] : d.select({ title: groups.title }).from(groups).where(eq(groups.id, groupId)),
+  ]);
+  return { sender: sender[0]?.name || null, group: group[0]?.title || null };
+}
+
+// ---------------------------------------------------------------- counters (metrics)
+
+export async function countPushOutcomes(db: DbLike, outcomes: Record<string, number>): Promise<void> {
+  const entries = Object.entries(outcomes).filter(([, n]) => n > 0);
+  if (entries.length === 0) return;
+  const d = accountsDb(db);
+  const [first, ...rest] = entries.map(([outcome, n]) =>
+    d
+      .insert(pushCounters)
+      .values({ outcome, count: n })
+      .onConflictDoUpdate({ target: pushCounters.outcome, set: { count: sql`${pushCounters.count} + ${n}` } }),
+  );
+  await d.batch([first!, ...rest]);
+}
+
+export async function pushOutcomeCounts(db: DbLike): Promise<Record<string, number>> {
+  const rows = await accountsDb(db).select().from(pushCounters);
+  return Object.fromEntries(rows.map((r) => [r.outcome, r.count]));
+}
+
+// ---------------------------------------------------------------- local sink
+
+export async function recordSinkPush(db: DbLike, target: PushTarget, notification: PushNotification, now: number): Promise<number> {
+  const rows = await accountsDb(db)
+    .insert(pushSink)
+    .values({ userId: target.userId, deviceId: target.deviceId, platform: target.platform, payload: JSON.stringify(notification), at: now })
+    .returning({ id: pushSink.id });
+  return rows[0]!.id;
+}
+
+/** What the sink recorded, oldest first (optionally for one user, after an id). */
+export async function sinkPushes(db: DbLike, filter: { userId?: string; after?: number; limit: number }): Promise<SinkPush[]> {
+  const rows = await accountsDb(db)
+    .select()
+    .from(pushSink)
+    .where(and(filter.userId === undefined ? undefined : eq(pushSink.userId, filter.userId), gt(pushSink.id, filter.after ?? 0)))
+    .orderBy(asc(pushSink.id))
+    .limit(filter.limit);
+  return rows.map((r) => {
+    const n = JSON.parse(r.payload) as PushNotification;
+    return {
+      id: r.id,
+      userId: r.userId,
+      deviceId: r.deviceId,
+      platform: r.platform as SinkPush['platform'],
+      kind: n.kind,
+      title: n.title,
+      body: n.body,
+      conversation: n.conversation,
+      messageId: n.messageId,
+      badge: n.badge,
+      silent: n.silent,
+      at: r.at,
+    };
+  });
+}
+
+// ---------------------------------------------------------------- mailbox gauges
+
+export async function reportMailboxGauges(db: DbLike, userId: string, gauges: { connections: number; depth: number }, now: number): Promise<void> {
+  await accountsDb(db)
+    .insert(mailboxGauges)
+    .values({ userId, ...gauges, updatedAt: now })
+    .onConflictDoUpdate({ target: mailboxGauges.userId, set: { ...gauges, updatedAt: now } });
+}
+
+export async function mailboxGaugeTotals(db: DbLike): Promise<{ connectedDevices: number; onlineUsers: number; depthTotal: number; depthMax: number; mailboxes: number }> {
+  const d = accountsDb(db);
+  const [totals] = await d
+    .select({
+      connections: sum(mailboxGauges.connections),
+      online: sql<number>`sum(case when ${mailboxGauges.connections} > 0 then 1 else 0 end)`,
+      depth: sum(mailboxGauges.depth),
+      deepest: max(mailboxGauges.depth),
+      mailboxes: count(),
+    })
+    .from(mailboxGauges);
+  return {
+    connectedDevices: Number(totals?.connections ?? 0),
+    onlineUsers: Number(totals?.online ?? 0),
+    depthTotal: Number(totals?.depth ?? 0),
+    depthMax: Number(totals?.deepest ?? 0),
+    mailboxes: Number(totals?.mailboxes ?? 0),
+  };
+}
+

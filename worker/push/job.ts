@@ -1,0 +1,50 @@
+/**
+ * The push queue's message: "tell `userId`'s devices about new messages". Enqueued by a
+ * mailbox object when messages arrive for a user with no connected device; the consumer
+ * (worker/queues/push.ts) expands it to one job per registered device and sends each through
+ * its platform's provider. Carries ids only, plus a text snippet when (and only when) the user
+ * enabled previews, so by default nothing of a message passes through the queue or providers.
+ */
+import { z } from 'zod';
+import { ConversationRefSchema, MessageIdSchema, UserIdSchema, type MessageBody } from '../../protocol/index.ts';
+
+export const PushJobSchema = z.strictObject({
+  userId: UserIdSchema,
+  /** `message`: new messages in one chat; `summary`: messages held back (quiet hours, mutes), folded. */
+  kind: z.enum(['message', 'summary']),
+  /** The chat (message pushes); null for a summary. */
+  conversation: ConversationRefSchema.nullable(),
+  /** The newest message of the push (message pushes). */
+  messageId: MessageIdSchema.nullable(),
+  /** Messages this push stands for. */
+  count: z.number().int().min(1),
+  /** Chats they are in. */
+  chats: z.number().int().min(1),
+  /** The newest message's sender (message pushes). */
+  from: UserIdSchema.nullable(),
+  /** A snippet of the newest message, only when the user enabled previews. */
+  preview: z.string().max(200).nullable(),
+  /** Deliver without sound (summaries). */
+  silent: z.boolean(),
+  /** Set when the consumer expanded the job to one device. */
+  deviceId: z.string().optional(),
+  enqueuedAt: z.number().int(),
+});
+export type PushJob = z.infer<typeof PushJobSchema>;
+
+export const PUSH_PREVIEW_MAX = 100;
+
+/** What a push may show of a message body when previews are on. */
+export function previewOf(body: MessageBody): string {
+  switch (body.kind) {
+    case 'text':
+      return body.text.length > PUSH_PREVIEW_MAX ? `${body.text.slice(0, PUSH_PREVIEW_MAX - 1)}…` : body.text;
+    case 'location':
+      return '📍 Location';
+    case 'contact':
+      return '👤 Contact';
+    case 'ciphertext':
+      // End-to-end encrypted: the server cannot read it, so there is nothing to preview.
+      return 'New message';
+  }
+}
