@@ -30,10 +30,18 @@ export function providersFor(env: Env): Providers {
     const sink = createSinkProvider(env.DB);
     return { apns: sink, fcm: sink, webhook: sink };
   }
+  // Secrets are not declared in the generated Env type; they are plain optional strings.
   const { providers, problems } = pushProvidersFromEnv(env as unknown as PushEnv);
-  for (const problem of problems) console.warn(`push: ${problem}`);
+  for (const problem of problems) {
+    if (reported.has(problem)) continue;
+    reported.add(problem);
+    console.warn(`push: ${problem}`);
+  }
   return providers;
 }
+
+/** Configuration problems already logged by this isolate (once is enough). */
+const reported = new Set<string>();
 
 /** Delay before retry number `attempts` (1-based): 2, 4, 8 ... seconds, at most 5 minutes, with jitter. */
 export function retryDelaySeconds(attempts: number, retryAfter?: number): number {
