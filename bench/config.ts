@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { GROUP_MAX_MEMBERS } from '../protocol/index.ts';
 
 export type Pattern = 'pairs' | 'random';
-export type Scenario = '1to1' | 'groups' | 'all';
+export type Scenario = '1to1' | 'groups' | 'presence' | 'all';
 /** Group fan-out path, forced per server run through the fan-out settings (bench/groups.ts). */
 export type FanoutPath = 'direct' | 'queued' | 'hybrid';
 
@@ -89,7 +89,8 @@ const HELP = `npm run bench -- [flags]        (each flag also reads BENCH_<NAME>
   --out FILE         JSON summary                        (default bench/results/latest.json)
   --setup-concurrency N  parallel sign-ups / handshakes  (default 16)
   --state-dir DIR    servers' scratch state; /dev/shm = no fsync cost  (default .tmp)
-  --scenario S       1to1 | groups | all                 (default 1to1)
+  --scenario S       1to1 | groups | presence | all      (default 1to1)
+                     presence: presence and push latency over min(users, 100) pairs
 group scenario (--scenario groups|all; a few minutes; uses --drain, --ack-*, --setup-concurrency):
   --group-members N    members of the large group        (default 1024)
   --group-connected N  of those, connected devices       (default 200)
@@ -159,8 +160,8 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): BenchConfig 
   const pattern = raw('pattern') ?? 'pairs';
   if (pattern !== 'pairs' && pattern !== 'random') throw new ConfigError(`--pattern must be pairs or random, got ${pattern}`);
   const scenario = raw('scenario') ?? '1to1';
-  if (scenario !== '1to1' && scenario !== 'groups' && scenario !== 'all') {
-    throw new ConfigError(`--scenario must be 1to1, groups or all, got ${scenario}`);
+  if (scenario !== '1to1' && scenario !== 'groups' && scenario !== 'presence' && scenario !== 'all') {
+    throw new ConfigError(`--scenario must be 1to1, groups, presence or all, got ${scenario}`);
   }
   const paths = (raw('group-paths') ?? 'direct,queued,hybrid').split(',').map((p) => p.trim());
   const known = ['direct', 'queued', 'hybrid'];

@@ -2,7 +2,8 @@
  * `npm run bench`: load-test the real messenger locally and compare it with a bare relay on the
  * same runtime (the ceiling). `--scenario groups` measures group fan-out instead (a 1,024-member
  * group with 200 connected and a 20-member group, over the direct and the queued path; a few
- * minutes), `--scenario all` runs both. Progress goes to stderr; the summary table to stdout
+ * minutes), `--scenario presence` measures presence changes and push delivery, `--scenario all`
+ * runs all three. Progress goes to stderr; the summary table to stdout
  * and, as JSON, to bench/results/latest.json. Flags: `npm run bench -- --help`.
  *
  * Exit codes: 0 done (even if goals are missed: it is a benchmark, read the table),
@@ -17,17 +18,20 @@ import { runTarget, type TargetResult } from './target.ts';
 import { summarizeGroups, type GroupScenarioResult } from './group-report.ts';
 import { GroupSetupError } from './group-setup.ts';
 import { runGroupPath, type GroupPathResult } from './groups.ts';
+import { runPresenceScenario, type PresenceScenarioResult } from './presence.ts';
 import { note } from './util.ts';
 
 /** Generous wall-clock bound for the whole run, so the bench always stops by itself. */
 function timeBudgetMs(config: BenchConfig): number {
   const perTarget = 60_000 + (config.warmupS + 2 * config.durationS + 3 * config.drainS) * 1000 + config.users * 100;
-  const oneToOne = config.scenario === 'groups' ? 0 : perTarget * (config.skipRelay ? 1 : 2);
+  const only = (s: string) => config.scenario === s || config.scenario === 'all';
+  const oneToOne = only('1to1') ? perTarget * (config.skipRelay ? 1 : 2) : 0;
   // Per path: start, sign-up and setup; per group: warm-up, two phases, their drains and idle waits.
   const g = config.groups;
   const perPath = 90_000 + g.members * 100 + 2 * (2 * g.durationS * 1000 + 4 * config.drainS * 1000 + 60_000);
-  const groups = config.scenario === '1to1' ? 0 : perPath * g.paths.length;
-  return oneToOne + groups + 60_000;
+  const groups = only('groups') ? perPath * g.paths.length : 0;
+  const presence = only('presence') ? 300_000 : 0;
+  return oneToOne + groups + presence + 60_000;
 }
 
 async function main(): Promise<number> {
@@ -54,7 +58,8 @@ async function main(): Promise<number> {
   const code = codeInfo(ROOT);
   let messenger: TargetResult | null = null;
   let relay: TargetResult | null = null;
-  if (settings.scenario !== 'groups') {
+  const runs = (s: string) => settings.scenario === s || settings.scenario === 'all';
+  if (runs('1to1')) {
     note(
       `bench: ${settings.users} users, ${settings.durationS} s per phase, ${settings.rate} msg/s fixed, ` +
         `${settings.inFlight} in flight, pattern ${settings.pattern}${settings.skipRelay ? ', relay skipped' : ''}`,
@@ -63,7 +68,7 @@ async function main(): Promise<number> {
     relay = settings.skipRelay ? null : await runTarget('relay', settings);
   }
   let groups: GroupScenarioResult | null = null;
-  if (settings.scenario !== '1to1') {
+  if (runs('groups')) {
     const g = settings.groups;
     note(
       `bench: groups of ${g.members} (${g.connected} connected) and ${g.small} members, paths ${g.paths.join(', ')}, ` +
@@ -76,6 +81,9 @@ async function main(): Promise<number> {
     note(`bench: group scenario done in ${(groups.totalMs / 1000).toFixed(1)} s`);
   }
 
+  let presence: PresenceScenarioResult | null = null;
+  if (runs('presence')) presence = await runPresenceScenario(settings);
+
   const report: BenchReport = {
     generatedAt: new Date().toISOString(),
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
@@ -87,6 +95,7 @@ async function main(): Promise<number> {
     relay,
     comparison: messenger ? compare(messenger, relay) : null,
     groups,
+    presence,
     method: METHOD,
   };
   process.stdout.write(renderText(report));

@@ -10,6 +10,7 @@ import type { BenchConfig } from './config.ts';
 import type { PhaseResult } from './ledger.ts';
 import { int, ms, round } from './stats.ts';
 import { renderGroups, type GroupScenarioResult } from './group-report.ts';
+import { renderPresence, type PresenceScenarioResult } from './presence.ts';
 import { table, type Row } from './table.ts';
 import type { CpuUse, TargetResult } from './target.ts';
 
@@ -58,6 +59,8 @@ export type BenchReport = {
   comparison: Comparison | null;
   /** The group scenario (null when it did not run). */
   groups: GroupScenarioResult | null;
+  /** The presence and push scenario (null when it did not run). */
+  presence: PresenceScenarioResult | null;
   method: typeof METHOD;
 };
 
@@ -139,11 +142,12 @@ function sumIntegrity(t: TargetResult): Record<string, number> {
 }
 
 export function renderText(report: BenchReport): string {
-  const { messenger, comparison, groups } = report;
+  const { messenger, comparison, groups, presence } = report;
   const parts: string[] = [];
   if (messenger && comparison) parts.push(renderOneToOne(report, messenger, comparison));
   else parts.push(['', ...runInfo(report)].join('\n'));
   if (groups) parts.push(renderGroups(groups));
+  if (presence) parts.push(renderPresence(presence));
   return parts.join('');
 }
 
