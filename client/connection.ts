@@ -21,6 +21,9 @@
  * - processed frames are acked in batches (`ack {upTo}`), and only seqs this very connection has
  *   received are ever acked (the server rejects others with `invalid_ack`);
  * - the reconnect URL carries the cursor, so delivery resumes where the app left off.
+ *
+ * Ephemeral frames (`typing_notice`, `presence`) carry no seq: they bypass all of the above, are
+ * never acked and are not repeated after a reconnect.
  */
 import {
   CLOSE_CODES,
@@ -37,6 +40,7 @@ import type {
   HelloFrame,
   TypingNoticeFrame,
   MailboxFrame,
+  PresenceFrame,
   SentFrame,
   ServerFrame,
 } from '../protocol/index.ts';
@@ -191,6 +195,11 @@ export interface ConnectionEvents {
   group_sent: GroupSentFrame;
   /** Someone is typing (ephemeral: no seq, never repeated after a reconnect). */
   typing_notice: TypingNoticeFrame;
+  /**
+   * A watched user's presence (ephemeral: no seq, no ack). Watch lists belong to one socket:
+   * after a reconnect nothing arrives until a new `presence_watch` is sent.
+   */
+  presence: PresenceFrame;
   /** An `error` frame answering one of our `send` / `group_send` frames. */
   send_error: ErrorFrame & { id: string };
   cursor_expired: CursorExpiredEvent;
@@ -456,6 +465,8 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   private onSocketClosed(code: number, reason: string): void {
     this.abandonSocket();
+    // Every other code, heartbeat_timeout (4004: the server took this socket for a ghost) and
+    // protocol_violation included, means "reconnect with backoff".
     const fatal = FATAL_CLOSE_CODES.has(code);
     if (fatal) {
       const error = fatalCloseError(code, reason);
@@ -623,6 +634,9 @@ export class Connection extends Emitter<ConnectionEvents> {
         return;
       case 'typing_notice':
         this.emit('typing_notice', frame);
+        return;
+      case 'presence':
+        this.emit('presence', frame);
         return;
       case 'error':
         this.onErrorFrame(frame);

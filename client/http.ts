@@ -11,6 +11,7 @@ import {
   BlockListSchema,
   ContactListSchema,
   ContactSchema,
+  ConversationRefSchema,
   DeviceListSchema,
   ERRORS,
   ErrorResponseSchema,
@@ -22,16 +23,22 @@ import {
   HistoryPageSchema,
   ConversationListSchema,
   MessageInfoSchema,
+  MetricsSchema,
   OtpResponseSchema,
   PATHS,
+  PresenceSchema,
   ProfileSchema,
+  PushRegistrationSchema,
   SessionResponseSchema,
+  SettingsSchema,
+  SinkPushListSchema,
 } from '../protocol/index.ts';
 import type {
   AddContact,
   BlockList,
   Contact,
   ContactList,
+  ConversationRef,
   CreateGroup,
   DeviceList,
   ErrorCode,
@@ -43,15 +50,41 @@ import type {
   HistoryPage,
   ConversationList,
   MessageInfo,
+  Metrics,
+  MuteRequest,
   OtpResponse,
+  Presence,
   Profile,
   ProfileUpdate,
+  PushPlatformName,
+  PushRegistration,
+  PushTokenRequest,
   SessionResponse,
+  Settings,
+  SettingsUpdate,
+  SinkPushList,
   UpdateGroup,
   VerifyRequest,
 } from '../protocol/index.ts';
 
-export type { DeviceList, Health } from '../protocol/index.ts';
+export type {
+  ConversationRef,
+  DeviceList,
+  Health,
+  LastSeenVisibility,
+  Metrics,
+  Mute,
+  NotificationSettings,
+  Presence,
+  PrivacySettings,
+  PushPlatformName,
+  PushRegistration,
+  QuietHours,
+  Settings,
+  SettingsUpdate,
+  SinkPush,
+  SinkPushList,
+} from '../protocol/index.ts';
 
 /** Options for one history page. */
 export interface HistoryOptions {
@@ -143,16 +176,12 @@ interface RequestSpec<T> {
 export class MessengerApi {
   readonly baseUrl: string;
   private token: string | (() => string | undefined) | undefined;
-  private readonly fetchImpl: FetchLike;
-  private readonly timeoutMs: number;
+  private readonly transport: Transport;
 
   constructor(options: MessengerApiOptions) {
-    // Trailing slashes would double up with PATHS, which all start with '/'.
-    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.token = options.token;
-    // Bind: browsers throw "Illegal invocation" when fetch is called with another `this`.
-    this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-    this.timeoutMs = options.timeoutMs ?? 15_000;
+    this.transport = makeTransport(options, () => this.currentToken(), 'No token: log in first');
+    this.baseUrl = this.transport.baseUrl;
   }
 
   /** Replace the bearer token (or token getter) used by later requests. */
@@ -356,73 +385,272 @@ export class MessengerApi {
     return this.request({ method: 'DELETE', path: PATHS.block(userId), auth: true, schema: null, signal });
   }
 
+  // ------------------------------------------------------------ presence and settings
+
+  /**
+   * GET /v1/users/:userId/presence: the user's presence as you may see it (their privacy
+   * settings and yours decide; hidden reads `online: false, lastSeen: null`). For a chat that is
+   * open on screen, prefer `MessengerClient.watchPresence`, which keeps it current.
+   * `user_not_found` for an unknown user, `self_reference` for yourself.
+   *
+   * @example
+   * const { online, lastSeen } = await api.presence(peerId);
+   */
+  presence(userId: string, signal?: AbortSignal): Promise<Presence> {
+    return this.request({ method: 'GET', path: PATHS.presence(userId), auth: true, schema: PresenceSchema, signal });
+  }
+
+  /** GET /v1/me/settings: your privacy and notification settings and muted chats. */
+  settings(signal?: AbortSignal): Promise<Settings> {
+    return this.request({ method: 'GET', path: PATHS.settings, auth: true, schema: SettingsSchema, signal });
+  }
+
+  /**
+   * PATCH /v1/me/settings: change some settings (fields left out keep their value). Resolves with
+   * all settings as they are now.
+   *
+   * @example
+   * await api.updateSettings({ privacy: { lastSeen: 'contacts' } });
+   * await api.updateSettings({ notifications: { quietHours: { start: '22:00', end: '07:00', timeZone: 'Europe/Berlin' } } });
+   */
+  updateSettings(update: SettingsUpdate, signal?: AbortSignal): Promise<Settings> {
+    return this.request({ method: 'PATCH', path: PATHS.settings, body: update, auth: true, schema: SettingsSchema, signal });
+  }
+
+  /**
+   * PUT /v1/me/mutes/:kind/:id: mute a chat until `until` (ms since the epoch, in the future) or
+   * for good (`null`). Muted chats push nothing; what arrives meanwhile is summarised when the
+   * mute ends (never for "always"). Resolves with all settings.
+   *
+   * @example
+   * await api.mute({ kind: 'group', id: groupId }, Date.now() + 8 * 3_600_000); // 8 hours
+   * await api.mute({ kind: 'direct', id: peerId }, null);                       // always
+   */
+  mute(conversation: ConversationRef, until: number | null, signal?: AbortSignal): Promise<Settings> {
+    return this.withConversation(conversation, (ref) => {
+      const body: MuteRequest = { until };
+      return this.request({ method: 'PUT', path: PATHS.mute(ref.kind, ref.id), body, auth: true, schema: SettingsSchema, signal });
+    });
+  }
+
+  /** DELETE /v1/me/mutes/:kind/:id: unmute a chat (a no-op if it was not muted). Resolves with all settings. */
+  unmute(conversation: ConversationRef, signal?: AbortSignal): Promise<Settings> {
+    return this.withConversation(conversation, (ref) =>
+      this.request({ method: 'DELETE', path: PATHS.mute(ref.kind, ref.id), auth: true, schema: SettingsSchema, signal }),
+    );
+  }
+
+  // ------------------------------------------------------------ push notifications
+
+  /**
+   * PUT /v1/devices/current/push: register (or replace) this device's push token, so messages
+   * that arrive while it is not connected reach it as pushes.
+   *
+   * @example
+   * await api.registerPushToken('fcm', registrationToken);
+   */
+  registerPushToken(platform: PushPlatformName, token: string, signal?: AbortSignal): Promise<PushRegistration> {
+    const body: PushTokenRequest = { platform, token };
+    return this.request({ method: 'PUT', path: PATHS.pushToken, body, auth: true, schema: PushRegistrationSchema, signal });
+  }
+
+  /**
+   * GET /v1/devices/current/push: this device's push registration, or null when it has none
+   * (the server's 404 `not_found`).
+   *
+   * @example
+   * if ((await api.pushRegistration()) === null) await api.registerPushToken('apns', deviceToken);
+   */
+  async pushRegistration(signal?: AbortSignal): Promise<PushRegistration | null> {
+    try {
+      return await this.request({ method: 'GET', path: PATHS.pushToken, auth: true, schema: PushRegistrationSchema, signal });
+    } catch (error) {
+      if (error instanceof MessengerError && error.code === 'not_found') return null;
+      throw error;
+    }
+  }
+
+  /** DELETE /v1/devices/current/push: stop pushes to this device (204; a no-op when none is registered). */
+  unregisterPushToken(signal?: AbortSignal): Promise<void> {
+    return this.request({ method: 'DELETE', path: PATHS.pushToken, auth: true, schema: null, signal });
+  }
+
   /** GET /v1/health (no auth). */
   health(signal?: AbortSignal): Promise<Health> {
     return this.request({ method: 'GET', path: PATHS.health, auth: false, schema: HealthSchema, signal });
   }
 
-  private async request<T>(spec: RequestSpec<T>): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (spec.body !== undefined) headers['content-type'] = 'application/json';
-    if (spec.auth) {
-      const token = this.currentToken();
-      if (token === undefined || token === '') {
-        throw new MessengerError('unauthorized', 'No token: log in first');
-      }
-      headers.authorization = `Bearer ${token}`;
-    }
-
-    // Our own controller (rather than AbortSignal.timeout) so fake timers in tests control it.
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.timeoutMs);
-    const onCallerAbort = (): void => controller.abort();
-    spec.signal?.addEventListener('abort', onCallerAbort, { once: true });
-    if (spec.signal?.aborted) controller.abort();
-
-    let response: Response;
-    let text: string;
-    try {
-      response = await this.fetchImpl(this.baseUrl + spec.path, {
-        method: spec.method,
-        headers,
-        body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
-        signal: controller.signal,
-      });
-      text = await response.text();
-    } catch (cause) {
-      if (spec.signal?.aborted) throw spec.signal.reason ?? cause;
-      const why = controller.signal.aborted ? `timed out after ${this.timeoutMs} ms` : 'network error';
-      throw new MessengerError('unavailable', `${spec.method} ${spec.path}: ${why}`, { status: 0, cause });
-    } finally {
-      clearTimeout(timer);
-      spec.signal?.removeEventListener('abort', onCallerAbort);
-    }
-
-    if (!response.ok) throw errorFromResponse(response.status, text);
-    if (spec.schema === null) {
-      // 204 endpoints: nothing to read.
-      return undefined as T;
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (cause) {
-      throw new MessengerError('internal', `${spec.method} ${spec.path}: response is not JSON`, {
-        status: response.status,
-        retryable: false,
-        cause,
-      });
-    }
-    const parsed = spec.schema.safeParse(json);
-    if (!parsed.success) {
-      throw new MessengerError('internal', `${spec.method} ${spec.path}: response does not match the protocol`, {
-        status: response.status,
-        retryable: false,
-        cause: parsed.error,
-      });
-    }
-    return parsed.data;
+  private request<T>(spec: RequestSpec<T>): Promise<T> {
+    return sendRequest(this.transport, spec);
   }
+
+  /** Run `call` with a validated conversation (its kind and id become path segments), else reject with `validation_failed`. */
+  private withConversation<T>(conversation: ConversationRef, call: (ref: ConversationRef) => Promise<T>): Promise<T> {
+    const parsed = ConversationRefSchema.safeParse(conversation);
+    if (!parsed.success) {
+      return Promise.reject(
+        new MessengerError('validation_failed', `Invalid conversation ${JSON.stringify(conversation)}: ${parsed.error.issues[0]?.message ?? 'invalid'}`),
+      );
+    }
+    return call(parsed.data);
+  }
+}
+
+/** Query of {@link OperatorApi.sinkPushes}. */
+export interface SinkPushQuery {
+  /** Only pushes to this user. */
+  userId?: string;
+  /** Only pushes with an id above this (for polling: the last id seen). */
+  after?: number;
+  /** Most pushes to return, 1..500 (server default 100). */
+  limit?: number;
+}
+
+/** Options for {@link OperatorApi}. */
+export interface OperatorApiOptions {
+  /** Server origin (plus optional path prefix). */
+  baseUrl: string;
+  /** The operators' token (the server's METRICS_TOKEN), or a function returning it. Not a user's token. */
+  token: string | (() => string | undefined);
+  fetch?: FetchLike;
+  /** Abort a request after this many ms and report `unavailable`. Default 15 000. */
+  timeoutMs?: number;
+}
+
+/**
+ * The operators' endpoints, authenticated with the server's METRICS_TOKEN instead of a user's
+ * token: delivery metrics, and what the local push sink recorded (PUSH_MODE=sink only; meant for
+ * development and tests). Errors are {@link MessengerError}s, as for {@link MessengerApi}.
+ *
+ * @example
+ * const ops = new OperatorApi({ baseUrl: 'http://127.0.0.1:8787', token: 'dev-only-metrics-token' });
+ * const { push, connections } = await ops.metrics();
+ * const { pushes } = await ops.sinkPushes({ userId: bobId });
+ */
+export class OperatorApi {
+  readonly baseUrl: string;
+  private readonly transport: Transport;
+
+  constructor(options: OperatorApiOptions) {
+    const token = options.token;
+    this.transport = makeTransport(options, typeof token === 'function' ? token : () => token, 'No operator token (METRICS_TOKEN) given');
+    this.baseUrl = this.transport.baseUrl;
+  }
+
+  /** GET /v1/metrics: queue backlogs, dead letters, push outcomes, connected devices, mailbox depth. */
+  metrics(signal?: AbortSignal): Promise<Metrics> {
+    return sendRequest(this.transport, { method: 'GET', path: PATHS.metrics, auth: true, schema: MetricsSchema, signal });
+  }
+
+  /**
+   * GET /v1/push/sink: pushes the local sink recorded, oldest first (`not_found` unless the server
+   * runs with PUSH_MODE=sink).
+   *
+   * @example
+   * let after = 0;
+   * const { pushes } = await ops.sinkPushes({ userId, after, limit: 50 });
+   * after = pushes.at(-1)?.id ?? after;
+   */
+  sinkPushes(query: SinkPushQuery = {}, signal?: AbortSignal): Promise<SinkPushList> {
+    const params = new URLSearchParams();
+    if (query.userId !== undefined) params.set('userId', query.userId);
+    if (query.after !== undefined) params.set('after', String(query.after));
+    if (query.limit !== undefined) params.set('limit', String(query.limit));
+    const qs = params.toString();
+    const path = PATHS.pushSink + (qs === '' ? '' : `?${qs}`);
+    return sendRequest(this.transport, { method: 'GET', path, auth: true, schema: SinkPushListSchema, signal });
+  }
+}
+
+/** What {@link sendRequest} needs of an API object. */
+interface Transport {
+  baseUrl: string;
+  fetchImpl: FetchLike;
+  timeoutMs: number;
+  /** The bearer token for requests with `auth: true`. */
+  token: () => string | undefined;
+  /** The `unauthorized` error's message when there is no token. */
+  noToken: string;
+}
+
+function makeTransport(
+  options: { baseUrl: string; fetch?: FetchLike; timeoutMs?: number },
+  token: () => string | undefined,
+  noToken: string,
+): Transport {
+  return {
+    // Trailing slashes would double up with PATHS, which all start with '/'.
+    baseUrl: options.baseUrl.replace(/\/+$/, ''),
+    // Bind: browsers throw "Illegal invocation" when fetch is called with another `this`.
+    fetchImpl: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+    timeoutMs: options.timeoutMs ?? 15_000,
+    token,
+    noToken,
+  };
+}
+
+/** One request: auth header, timeout, caller's signal, error mapping and response validation. */
+async function sendRequest<T>(transport: Transport, spec: RequestSpec<T>): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (spec.body !== undefined) headers['content-type'] = 'application/json';
+  if (spec.auth) {
+    const token = transport.token();
+    if (token === undefined || token === '') {
+      throw new MessengerError('unauthorized', transport.noToken);
+    }
+    headers.authorization = `Bearer ${token}`;
+  }
+
+  // Our own controller (rather than AbortSignal.timeout) so fake timers in tests control it.
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), transport.timeoutMs);
+  const onCallerAbort = (): void => controller.abort();
+  spec.signal?.addEventListener('abort', onCallerAbort, { once: true });
+  if (spec.signal?.aborted) controller.abort();
+
+  let response: Response;
+  let text: string;
+  try {
+    response = await transport.fetchImpl(transport.baseUrl + spec.path, {
+      method: spec.method,
+      headers,
+      body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
+      signal: controller.signal,
+    });
+    text = await response.text();
+  } catch (cause) {
+    if (spec.signal?.aborted) throw spec.signal.reason ?? cause;
+    const why = controller.signal.aborted ? `timed out after ${transport.timeoutMs} ms` : 'network error';
+    throw new MessengerError('unavailable', `${spec.method} ${spec.path}: ${why}`, { status: 0, cause });
+  } finally {
+    clearTimeout(timer);
+    spec.signal?.removeEventListener('abort', onCallerAbort);
+  }
+
+  if (!response.ok) throw errorFromResponse(response.status, text);
+  if (spec.schema === null) {
+    // 204 endpoints: nothing to read.
+    return undefined as T;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new MessengerError('internal', `${spec.method} ${spec.path}: response is not JSON`, {
+      status: response.status,
+      retryable: false,
+      cause,
+    });
+  }
+  const parsed = spec.schema.safeParse(json);
+  if (!parsed.success) {
+    throw new MessengerError('internal', `${spec.method} ${spec.path}: response does not match the protocol`, {
+      status: response.status,
+      retryable: false,
+      cause: parsed.error,
+    });
+  }
+  return parsed.data;
 }
 
 function errorFromResponse(status: number, text: string): MessengerError {

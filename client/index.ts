@@ -13,7 +13,10 @@
  *   ('failed'); 1:1 and group sends keep their relative order;
  * - its own messages from its other devices as 'message' / 'group_message' with `own: true`;
  *   echoes of messages this client sent itself are flagged `local: true` so the UI can merge them
- *   with the bubble it already shows instead of drawing a second one.
+ *   with the bubble it already shows instead of drawing a second one;
+ * - presence of the users it watches ('presence', `presenceOf`), re-subscribed after every
+ *   reconnect, and `active` ("the user is here") after every hello unless `activeOnConnect` is
+ *   false; `TypingIndicators` turns 'typing_notice' events into "who is typing where".
  *
  * @example
  * const client = new MessengerClient({ baseUrl: 'http://localhost:8787' });
@@ -26,7 +29,7 @@
  * const group = await client.api.createGroup({ title: 'Team', members: [peerId] });
  * await client.sendGroupText(group.groupId, 'hello all').sent;
  */
-import { GroupIdSchema, MessageBodySchema, SeqSchema, UserIdSchema } from '../protocol/index.ts';
+import { GroupIdSchema, MessageBodySchema, PRESENCE_WATCH_MAX, SeqSchema, UserIdSchema } from '../protocol/index.ts';
 import type {
   GroupEventFrame,
   GroupHistoryPage,
@@ -42,6 +45,8 @@ import type {
   MessageFrame,
   OtpResponse,
   Platform,
+  Presence,
+  PresenceFrame,
   ReadMarkerFrame,
   ReceiptFrame,
   SentFrame,
@@ -72,6 +77,7 @@ export * from './connection.ts';
 export * from './events.ts';
 export * from './http.ts';
 export * from './outbox.ts';
+export * from './typing.ts';
 export type {
   AddContact,
   BlockedUser,
@@ -113,6 +119,7 @@ export type {
   MessageStatus,
   OtpResponse,
   Platform,
+  PresenceFrame,
   Profile,
   ProfileUpdate,
   ReadMarkerFrame,
@@ -190,8 +197,13 @@ export interface MessengerEvents {
   sent: SentFrame;
   /** A group send was stored in the group's log (once per client id). */
   group_sent: GroupSentFrame;
-  /** Someone is typing to you (`group` null) or in a group; hide it after `expiresInMs` or on `stopped`. */
+  /** Someone is typing to you (`group` null) or in a group; hide it after `expiresInMs` or on `stopped` (see {@link TypingIndicators}). */
   typing_notice: TypingNoticeFrame;
+  /**
+   * A user you watch (see `watchPresence`) as you may see them: once when watching starts (and
+   * after every reconnect), then whenever they come online or go offline.
+   */
+  presence: PresenceFrame;
   /** A 1:1 or group send was rejected for good (its promise rejects with the same error). */
   failed: SendFailed;
   /** Mailbox entries you never saw were discarded by the server: refetch history. */
@@ -225,6 +237,14 @@ export interface MessengerClientOptions extends ConnectionTuning {
    * 'closed' if it does not. Default true.
    */
   authCheck?: boolean;
+  /**
+   * Send `active` ("the user is using the app", which updates their last seen) after every
+   * hello (not needed, so not sent, when the outbox flush already sent a message or read marker
+   * on that connection: the server counts those as activity). Default true, right for
+   * interactive apps; background syncs, daemons and bots pass false so they never make the user
+   * look active (then call `markActive` when the user acts).
+   */
+  activeOnConnect?: boolean;
 }
 
 /** A valid message body, or a validation error naming the first problem. */
@@ -287,12 +307,28 @@ export class MessengerClient extends Emitter<MessengerEvents> {
    */
   private live = false;
   private helloCount = 0;
+  private readonly activeOnConnect: boolean;
+  /** Users whose presence this client watches (sent as `presence_watch` after every hello). */
+  private watchedUsers: readonly string[] = [];
+  /** The hello (by count) on whose connection the watch list was last sent. */
+  private watchSentFor = -1;
+  /**
+   * The hello on whose connection a frame that updates last seen (`active`, a send, a read
+   * marker) was last sent: the server records activity for all of them, so no `active` is
+   * needed on top.
+   */
+  private activitySentFor = -1;
+  /** `markActive` was called while offline: send `active` after the next hello. */
+  private activePending = false;
+  /** Latest presence per user, from `presence` frames. */
+  private readonly presences = new Map<string, Presence>();
 
   constructor(options: MessengerClientOptions) {
     super();
     this.token = options.token;
     this.device = options.device ?? {};
     this.sendRetry = options.sendRetry ?? {};
+    this.activeOnConnect = options.activeOnConnect ?? true;
     this.api = new MessengerApi({
       baseUrl: options.baseUrl,
       token: () => this.token,
@@ -456,6 +492,7 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     assertSeq(upTo);
     if (this.connection.send({ type: 'read', peer, upTo })) {
       this.pendingReads.delete(peer);
+      this.activitySentFor = this.helloCount;
       return;
     }
     this.pendingReads.set(peer, Math.max(this.pendingReads.get(peer) ?? 0, upTo));
@@ -473,6 +510,7 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     assertSeq(upTo);
     if (this.connection.send({ type: 'group_read', group: groupId, upTo })) {
       this.pendingGroupReads.delete(groupId);
+      this.activitySentFor = this.helloCount;
       return;
     }
     this.pendingGroupReads.set(groupId, Math.max(this.pendingGroupReads.get(groupId) ?? 0, upTo));
@@ -494,6 +532,74 @@ export class MessengerClient extends Emitter<MessengerEvents> {
       throw new MessengerError('validation_failed', `Group ${JSON.stringify(groupId)} is not a group id`);
     }
     return this.connection.send({ type: 'group_typing', group: groupId, state });
+  }
+
+  // ------------------------------------------------------------ presence
+
+  /**
+   * Watch these users' presence (typically the chats open on screen), replacing the previous
+   * list; `[]` stops watching. Sent at once when connected and again after every reconnect
+   * (watch lists live per connection on the server). Each watched user then arrives as a
+   * `presence` event, when watching starts and whenever they come online or go offline; read
+   * the latest with `presenceOf`. At most PRESENCE_WATCH_MAX (32) distinct users; duplicates
+   * are dropped; invalid input throws `validation_failed`. Returns whether it was sent now.
+   *
+   * @example
+   * client.on('presence', ({ userId, online, lastSeen }) => renderHeader(userId, online, lastSeen));
+   * client.watchPresence([peerId]);   // chat with peerId opened
+   * client.watchPresence([]);         // chat closed
+   */
+  watchPresence(userIds: readonly string[]): boolean {
+    if (!Array.isArray(userIds)) throw new MessengerError('validation_failed', 'watchPresence takes an array of user ids');
+    for (const userId of userIds) {
+      if (!UserIdSchema.safeParse(userId).success) {
+        throw new MessengerError('validation_failed', `${JSON.stringify(userId)} is not a user id`);
+      }
+    }
+    const users = [...new Set(userIds)];
+    if (users.length > PRESENCE_WATCH_MAX) {
+      throw new MessengerError('validation_failed', `At most ${PRESENCE_WATCH_MAX} users can be watched at once (got ${users.length})`);
+    }
+    this.watchedUsers = users;
+    // What is no longer watched is no longer kept current: forget it rather than show it stale.
+    for (const userId of [...this.presences.keys()]) if (!users.includes(userId)) this.presences.delete(userId);
+    return this.sendWatchList();
+  }
+
+  /** The users `watchPresence` watches now. */
+  get watching(): readonly string[] {
+    return this.watchedUsers;
+  }
+
+  /**
+   * The latest presence of `userId` from `presence` events (undefined until one arrived, and
+   * after it was dropped from the watch list). It is the last known state: while disconnected
+   * it is not updated (check `state`).
+   *
+   * @example
+   * const p = client.presenceOf(peerId);
+   * const label = p === undefined ? '' : p.online ? 'online' : p.lastSeen !== null ? `last seen ${new Date(p.lastSeen).toLocaleTimeString()}` : '';
+   */
+  presenceOf(userId: string): Presence | undefined {
+    return this.presences.get(userId);
+  }
+
+  /**
+   * Tell the server the user is using the app now (opened it, brought it to the foreground):
+   * updates their last seen. Sending and reading do that too. Offline, it is sent after the next
+   * hello. Never call it from background work. Returns whether it was sent now.
+   *
+   * @example
+   * document.addEventListener('visibilitychange', () => { if (!document.hidden) client.markActive(); });
+   */
+  markActive(): boolean {
+    if (this.connection.send({ type: 'active' })) {
+      this.activePending = false;
+      this.activitySentFor = this.helloCount;
+      return true;
+    }
+    this.activePending = true;
+    return false;
   }
 
   /** One page of the conversation with `peer`, newest first (see `MessengerApi.history`). */
@@ -527,6 +633,7 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     c.on('sent', (frame) => this.onSent(frame));
     c.on('group_sent', (frame) => this.onSent(frame));
     c.on('typing_notice', (frame) => this.emit('typing_notice', frame));
+    c.on('presence', (frame) => this.onPresence(frame));
     c.on('send_error', (frame) => this.onSendError(frame.id, MessengerError.fromFrame(frame)));
     c.on('mailbox', (frame) => {
       switch (frame.type) {
@@ -574,6 +681,27 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     }
     for (const [peer, upTo] of [...this.pendingReads]) this.markRead(peer, upTo);
     for (const [group, upTo] of [...this.pendingGroupReads]) this.markGroupRead(group, upTo);
+    // A 'hello' listener may already have sent these on this connection; don't repeat them. Nor
+    // `active` when a resent message or read marker already told the server the user is active.
+    if (this.watchSentFor !== this.helloCount && this.watchedUsers.length > 0) this.sendWatchList();
+    if (this.activeOnConnect || this.activePending) {
+      if (this.activitySentFor === this.helloCount) this.activePending = false;
+      else this.markActive();
+    }
+  }
+
+  private sendWatchList(): boolean {
+    if (!this.connection.send({ type: 'presence_watch', users: [...this.watchedUsers] })) return false;
+    this.watchSentFor = this.helloCount;
+    return true;
+  }
+
+  private onPresence(frame: PresenceFrame): void {
+    // Only users still watched are kept (a late answer to a replaced list is still emitted).
+    if (this.watchedUsers.includes(frame.userId)) {
+      this.presences.set(frame.userId, { userId: frame.userId, online: frame.online, lastSeen: frame.lastSeen });
+    }
+    this.emit('presence', frame);
   }
 
   private canSendNow(): boolean {
@@ -600,7 +728,9 @@ export class MessengerClient extends Emitter<MessengerEvents> {
   }
 
   private sendEntry(entry: OutboxEntry): boolean {
-    return this.connection.send(sendFrameFor(entry));
+    const sent = this.connection.send(sendFrameFor(entry));
+    if (sent) this.activitySentFor = this.helloCount; // the server counts a send as activity
+    return sent;
   }
 
   /** A `sent` or `group_sent` answer (or an echo standing in for one). */
