@@ -14,7 +14,6 @@ import {
   RECEIPT_MAX_IDS,
   HEARTBEAT_PING,
   HEARTBEAT_PONG,
-  PRESENCE_STALE_MS,
   parseClientFrame,
   type AckFrame,
   type BlockList as BlockListBody,
@@ -37,12 +36,10 @@ import {
   type SentFrame,
   type ConversationRef,
   type Presence,
-  type PresenceWatchFrame,
   type Settings,
   type SettingsUpdate,
 } from '../protocol/index.ts';
 import { userExists } from '../worker/db/accounts.ts';
-import { relationsAmong } from '../worker/db/contacts.ts';
 import { reportMailboxGauges } from '../worker/db/push.ts';
 import type { PushJob } from '../worker/push/job.ts';
 import { groupOf, mailboxOf } from '../worker/mailboxes.ts';
@@ -58,7 +55,8 @@ import { migrate } from './mailbox/schema.ts';
 import { TypingLimiter } from './typing.ts';
 import { MailboxStore, type StoredEntry, type StoredMessage } from './mailbox/store.ts';
 import { Notifier, type Arrival } from './mailbox/notifications.ts';
-import { PresenceTracker, sharesLastSeen, visiblePresence, type ViewerRelation } from './mailbox/presence.ts';
+import type { ViewerRelation } from './mailbox/presence.ts';
+import { PresenceRelay } from './mailbox/presence-relay.ts';
 import { UserSettings } from './mailbox/settings.ts';
 
 /** Headers the Worker sets when it hands an authenticated WebSocket upgrade to the object. */
@@ -87,7 +85,7 @@ export class UserMailbox extends DurableObject<Env> {
   readonly #blocks: BlockList;
   readonly #typing = new TypingLimiter();
   readonly #settings: UserSettings;
-  readonly #presence: PresenceTracker;
+  readonly #presence: PresenceRelay;
   readonly #notifier: Notifier;
   /** Recipients known to exist (users are never deleted), so D1 is asked once per peer. */
   readonly #knownUsers = new Set<string>();
@@ -113,7 +111,21 @@ export class UserMailbox extends DurableObject<Env> {
     this.#cursors = new DeviceCursors(this.#store);
     this.#blocks = new BlockList(ctx.storage.sql);
     this.#settings = new UserSettings(ctx.storage.sql);
-    this.#presence = new PresenceTracker(ctx, ctx.storage.sql);
+    this.#presence = new PresenceRelay({
+      ctx,
+      db: env.DB,
+      connections: this.#connections,
+      settings: this.#settings,
+      blocks: this.#blocks,
+      self: () => this.#self(),
+      mailbox: (userId) => mailboxOf(env, userId),
+      closingGhost: (state) => this.#cursors.record(state.deviceId, state.acked),
+      changed: (now, live) => {
+        this.#cursors.persist(now);
+        this.#reportGauges(now, live);
+      },
+      wakeBy: (at) => this.#wakeBy(at),
+    });
     this.#notifier = new Notifier(ctx.storage.sql, this.#settings);
     this.#groupInbox = new GroupInbox(ctx.storage.sql, this.#store);
     this.#groups = new GroupSync({
@@ -168,14 +180,14 @@ export class UserMailbox extends DurableObject<Env> {
     void this.#flushReceipts();
     // A device is back: held pushes are being seen now; watchers may learn "online".
     this.#notifier.clear();
-    void this.#updatePresence(now);
+    void this.#presence.update(now);
     return new Response(null, { status: 101, webSocket: client });
   }
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
     const state = this.#connections.state(ws);
     if (!state) return;
-    this.#presence.heard(ws, Date.now());
+    this.#presence.tracker.heard(ws, Date.now());
     const parsed = parseClientFrame(raw);
     if (!parsed.ok) {
       const { code, message, id } = parsed.error;
@@ -202,9 +214,9 @@ export class UserMailbox extends DurableObject<Env> {
         case 'group_typing':
           return this.#onGroupTyping(state, frame);
         case 'presence_watch':
-          return await this.#onPresenceWatch(ws, state, frame);
+          return await this.#presence.watch(ws, state, frame.users);
         case 'active':
-          return this.#presence.recordActivity(Date.now());
+          return this.#presence.tracker.recordActivity(Date.now());
         case 'ping':
           // Only a byte-exact ping is auto-answered; answer variants here.
           return this.#connections.sendDirect(ws, { type: 'pong' });
@@ -228,7 +240,7 @@ export class UserMailbox extends DurableObject<Env> {
     } catch {
       // The runtime may already have completed the close handshake.
     }
-    await this.#updatePresence(Date.now(), ws);
+    await this.#presence.update(Date.now(), ws);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
@@ -238,7 +250,7 @@ export class UserMailbox extends DurableObject<Env> {
   // ------------------------------------------------------------------ frames
 
   async #onSend(ws: WebSocket, state: ConnectionState, frame: SendFrame): Promise<void> {
-    this.#presence.recordActivity(Date.now());
+    this.#presence.tracker.recordActivity(Date.now());
     const stored = await this.#outgoing.send(state, frame);
     const sent: SentFrame = {
       type: 'sent',
@@ -277,7 +289,7 @@ export class UserMailbox extends DurableObject<Env> {
 
   #onRead(frame: ReadFrame): void {
     const now = Date.now();
-    this.#presence.recordActivity(now);
+    this.#presence.tracker.recordActivity(now);
     const upTo = Math.min(frame.upTo, this.#store.head);
     const clientIds = this.#store.markRead(frame.peer, upTo);
     if (clientIds.length === 0) return;
@@ -289,7 +301,7 @@ export class UserMailbox extends DurableObject<Env> {
 
   /** A group message goes to the group's object, which stores it in the log before we answer. */
   async #onGroupSend(ws: WebSocket, state: ConnectionState, frame: GroupSendFrame): Promise<void> {
-    this.#presence.recordActivity(Date.now());
+    this.#presence.tracker.recordActivity(Date.now());
     const result = await this.#groups.post(frame.group, {
       sender: state.userId,
       device: state.deviceId,
@@ -303,7 +315,7 @@ export class UserMailbox extends DurableObject<Env> {
 
   #onGroupRead(frame: GroupReadFrame): void {
     const now = Date.now();
-    this.#presence.recordActivity(now);
+    this.#presence.tracker.recordActivity(now);
     const upTo = Math.min(frame.upTo, this.#store.head);
     if (this.#groups.read(frame.group, upTo) === null) return;
     this.#publish([this.#store.append({ type: 'group_read_marker', group: frame.group, upTo, at: now }, now)]);
@@ -456,20 +468,12 @@ export class UserMailbox extends DurableObject<Env> {
    */
   async block(userId: string): Promise<void> {
     this.#blocks.block(userId, Date.now());
-    this.#presence.unwatch(userId);
-    const hidden: Presence = { userId: this.#self(), online: false, lastSeen: null };
-    mailboxOf(this.env, userId).presenceNotice(hidden).catch(() => undefined);
-    this.#connections.broadcast({ type: 'presence', userId, online: false, lastSeen: null }, (c) => c.watching?.includes(userId) ?? false);
+    this.#presence.blocked(userId);
   }
 
   async unblock(userId: string): Promise<void> {
     this.#blocks.unblock(userId);
-    // Views of them that are open here see their presence again.
-    const watchingSockets = this.#connections.all().filter((ws) => this.#connections.state(ws)?.watching?.includes(userId));
-    if (watchingSockets.length > 0) {
-      const seen = await this.#presenceOf([userId], true);
-      for (const p of seen) for (const ws of watchingSockets) this.#connections.sendDirect(ws, { type: 'presence', ...p });
-    }
+    await this.#presence.unblocked(userId);
   }
 
   async blocked(): Promise<BlockListBody> {
@@ -483,14 +487,7 @@ export class UserMailbox extends DurableObject<Env> {
    * viewer's object). With `watch`, the viewer is also told of every change from now on.
    */
   async presenceFor(viewer: string, relation: ViewerRelation, watch: boolean): Promise<Presence> {
-    const now = Date.now();
-    const isContact = (await relationsAmong(this.env.DB, this.#self(), [viewer])).get(viewer)?.isContact ?? false;
-    if (watch && !this.#blocks.has(viewer)) this.#presence.watch({ viewer, ...relation, isContact }, now);
-    // Asked anyway: a ghost socket must not make this answer "online".
-    await this.#updatePresence(now);
-    const state = { online: this.#presence.announcedOnline, lastSeen: this.#presence.lastSeen };
-    const seen = visiblePresence(state, this.#settings.privacy, { isContact, ownerBlocks: this.#blocks.has(viewer) }, relation);
-    return { userId: this.#self(), ...seen };
+    return this.#presence.answer(viewer, relation, watch);
   }
 
   /**
@@ -498,19 +495,18 @@ export class UserMailbox extends DurableObject<Env> {
    * What the alarm does; callable directly so tests can move the clock. Returns whether online.
    */
   async checkPresence(at: number = Date.now()): Promise<boolean> {
-    await this.#updatePresence(at);
-    return this.#presence.announcedOnline;
+    await this.#presence.update(at);
+    return this.#presence.online;
   }
 
   /** A watched user's presence changed: tell the connections that watch them. False when none does (stop telling us). */
   async presenceNotice(presence: Presence): Promise<boolean> {
-    const reached = this.#connections.broadcast({ type: 'presence', ...presence }, (c) => c.watching?.includes(presence.userId) ?? false);
-    return reached > 0;
+    return this.#presence.notice(presence);
   }
 
   /** `target`'s presence as this user may see it (GET /v1/users/:id/presence); null for an unknown user. */
   async presenceOf(target: string): Promise<Presence | null> {
-    return (await this.#presenceOf([target], false))[0] ?? null;
+    return (await this.#presence.presenceOf([target], false))[0] ?? null;
   }
 
   async settings(): Promise<Settings> {
@@ -520,10 +516,7 @@ export class UserMailbox extends DurableObject<Env> {
   async updateSettings(update: SettingsUpdate): Promise<Settings> {
     const { privacyChanged } = this.#settings.update(update);
     const now = Date.now();
-    if (privacyChanged) {
-      this.#tellWatchers();
-      await this.#rewatch();
-    }
+    if (privacyChanged) await this.#presence.privacyChanged();
     // Quiet hours may have ended (or begun): what is held may be due at another time.
     await this.#wakeBy(this.#notifier.summaryDueAt(now));
     return this.#settings.view(now);
@@ -570,8 +563,8 @@ export class UserMailbox extends DurableObject<Env> {
     const now = Date.now();
     this.#cursors.persist(now);
     this.#store.pruneBefore(now - this.#retentionMs);
-    await this.#updatePresence(now);
-    const summary = this.#liveSockets(now).length === 0 ? this.#notifier.takeSummary(this.#self(), now) : null;
+    await this.#presence.update(now);
+    const summary = this.#presence.liveSockets(now).length === 0 ? this.#notifier.takeSummary(this.#self(), now) : null;
     if (summary) await this.#enqueuePushes([summary]);
     const [allSent, allGroupSent] = await Promise.all([this.#receipts.flush(), this.#groups.flushReceipts()]);
     await this.#scheduleAlarm(allSent && allGroupSent ? null : now + RECEIPT_RETRY_MS);
@@ -591,7 +584,7 @@ export class UserMailbox extends DurableObject<Env> {
     const now = Date.now();
     const oldest = this.#store.oldestCreatedAt();
     const expiry = oldest === null ? null : oldest + this.#retentionMs;
-    const next = [expiry, retryAt, this.#presenceCheckAt(now), this.#notifier.summaryDueAt(now)].filter((t): t is number => t !== null);
+    const next = [expiry, retryAt, this.#presence.checkAt(now), this.#notifier.summaryDueAt(now)].filter((t): t is number => t !== null);
     this.#alarmSet = next.length > 0;
     if (next.length > 0) await this.ctx.storage.setAlarm(Math.min(...next));
   }
@@ -606,42 +599,7 @@ export class UserMailbox extends DurableObject<Env> {
     }
   }
 
-  // ------------------------------------------------------------------ presence
-
-  /** Connections that heartbeated recently (`closing`: one being closed right now, not counted). */
-  #liveSockets(now: number, closing?: WebSocket): WebSocket[] {
-    return this.#connections.all().filter((ws) => {
-      if (ws === closing) return false;
-      const state = this.#connections.state(ws);
-      return state !== null && this.#presence.isFresh(ws, state.connectedAt, now);
-    });
-  }
-
-  /**
-   * Close ghost connections (silent past the heartbeat timeout), then tell watchers if the user
-   * came online or went offline. Called on connect, close, presence questions and the alarm:
-   * never on a heartbeat, which the runtime answers without waking the object.
-   */
-  async #updatePresence(now: number, closing?: WebSocket): Promise<void> {
-    for (const ws of this.#connections.all()) {
-      const state = this.#connections.state(ws);
-      if (ws === closing || !state || this.#presence.isFresh(ws, state.connectedAt, now)) continue;
-      this.#cursors.record(state.deviceId, state.acked);
-      try {
-        ws.close(CLOSE_CODES.heartbeat_timeout, 'no heartbeat');
-      } catch {
-        // Already closing.
-      }
-    }
-    const online = this.#liveSockets(now, closing).length > 0;
-    if (online !== this.#presence.announcedOnline) {
-      this.#presence.announcedOnline = online;
-      this.#cursors.persist(now);
-      this.#tellWatchers();
-    }
-    this.#reportGauges(now, this.#liveSockets(now, closing).length);
-    await this.#wakeBy(this.#presenceCheckAt(now));
-  }
+  // ------------------------------------------------------------------ metrics
 
   /** Connected devices and mailbox depth for GET /v1/metrics: written when they changed since the last report. */
   #reportGauges(now: number, connections: number): void {
@@ -652,76 +610,11 @@ export class UserMailbox extends DurableObject<Env> {
     this.ctx.waitUntil(reportMailboxGauges(this.env.DB, this.#self(), { connections, depth }, now).catch(() => undefined));
   }
 
-  /** When the next connection would turn ghost, if anyone is watching (else presence is checked lazily, when asked). */
-  #presenceCheckAt(now: number): number | null {
-    if (!this.#presence.hasWatchers()) return null;
-    let earliest: number | null = null;
-    for (const ws of this.#liveSockets(now)) {
-      const state = this.#connections.state(ws)!;
-      const staleAt = this.#presence.lastBeat(ws, state.connectedAt) + PRESENCE_STALE_MS;
-      earliest = earliest === null ? staleAt : Math.min(earliest, staleAt);
-    }
-    return earliest;
-  }
-
-  /** Tell every watcher this user's presence as they may see it; watchers no longer looking are dropped. */
-  #tellWatchers(): void {
-    const self = this.#self();
-    const state = { online: this.#presence.announcedOnline, lastSeen: this.#presence.lastSeen };
-    for (const watcher of this.#presence.watchers()) {
-      const owner = { isContact: watcher.isContact, ownerBlocks: this.#blocks.has(watcher.viewer) };
-      const seen = visiblePresence(state, this.#settings.privacy, owner, watcher);
-      mailboxOf(this.env, watcher.viewer)
-        .presenceNotice({ userId: self, ...seen })
-        .then((stillWatching) => {
-          if (!stillWatching) this.#presence.unwatch(watcher.viewer);
-        })
-        .catch(() => undefined);
-    }
-  }
-
-  /** This user's side of the relation with each of `users` (their settings, contacts, blocks); unknown users are absent. */
-  async #viewerRelations(users: readonly string[]): Promise<Map<string, ViewerRelation>> {
-    const known = await relationsAmong(this.env.DB, this.#self(), users);
-    const relations = new Map<string, ViewerRelation>();
-    for (const [userId, { isContact }] of known) {
-      relations.set(userId, { viewerShares: sharesLastSeen(this.#settings.privacy.lastSeen, isContact), viewerBlocks: this.#blocks.has(userId) });
-    }
-    return relations;
-  }
-
-  /** The presence of `users` as this user may see it (and with `watch`, keep being told). */
-  async #presenceOf(users: readonly string[], watch: boolean): Promise<Presence[]> {
-    const self = this.#self();
-    const relations = await this.#viewerRelations(users.filter((u) => u !== self));
-    const answers = await Promise.allSettled(
-      [...relations].map(([userId, relation]) => mailboxOf(this.env, userId).presenceFor(self, relation, watch)),
-    );
-    return answers.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : []));
-  }
-
-  /** `presence_watch`: this connection now watches `users` (replacing its list); each answered with its presence. */
-  async #onPresenceWatch(ws: WebSocket, state: ConnectionState, frame: PresenceWatchFrame): Promise<void> {
-    const users = [...new Set(frame.users)].filter((u) => u !== state.userId);
-    this.#connections.save(ws, { ...state, watching: users });
-    if (users.length === 0) return;
-    for (const presence of await this.#presenceOf(users, true)) this.#connections.sendDirect(ws, { type: 'presence', ...presence });
-  }
-
-  /** This user's privacy changed: the users they watch must re-learn what they may see (reciprocity). */
-  async #rewatch(): Promise<void> {
-    const watched = new Set(this.#connections.all().flatMap((ws) => this.#connections.state(ws)?.watching ?? []));
-    if (watched.size === 0) return;
-    for (const presence of await this.#presenceOf([...watched], true)) {
-      this.#connections.broadcast({ type: 'presence', ...presence }, (c) => c.watching?.includes(presence.userId) ?? false);
-    }
-  }
-
   // ------------------------------------------------------------------ push notifications
 
   /** Messages arrived: if no device is connected, push (or hold for a summary). Never delays the delivery. */
   #pushIfAway(arrivals: readonly Arrival[], now: number): void {
-    if (arrivals.length === 0 || this.#liveSockets(now).length > 0) return;
+    if (arrivals.length === 0 || this.#presence.liveSockets(now).length > 0) return;
     const jobs = this.#notifier.arrived(this.#self(), arrivals, now);
     if (jobs.length > 0) void this.#enqueuePushes(jobs);
     else void this.#wakeBy(this.#notifier.summaryDueAt(now)).catch(() => undefined);
