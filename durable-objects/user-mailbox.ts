@@ -506,7 +506,7 @@ export class UserMailbox extends DurableObject<Env> {
 
   /** `target`'s presence as this user may see it (GET /v1/users/:id/presence); null for an unknown user. */
   async presenceOf(target: string): Promise<Presence | null> {
-    return (await this.#presence.presenceOf([target], false))[0] ?? null;
+    return this.#presence.presenceOfOne(target);
   }
 
   async settings(): Promise<Settings> {

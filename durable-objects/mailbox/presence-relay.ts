@@ -142,9 +142,24 @@ export class PresenceRelay {
     for (const presence of await this.presenceOf(watched, true)) connections.sendDirect(ws, { type: 'presence', ...presence });
   }
 
-  /** A watched user's change: to the connections watching them. False when none does (the owner stops telling us). */
+  /**
+   * A watched user's change, from their object: to the connections watching them. False when
+   * none does, or this user blocked them since they started watching: the owner then stops telling us.
+   */
   notice(presence: Presence): boolean {
+    if (this.deps.blocks.has(presence.userId)) return false;
+    return this.#show(presence);
+  }
+
+  #show(presence: Presence): boolean {
     return this.deps.connections.broadcast({ type: 'presence', ...presence }, watches(presence.userId)) > 0;
+  }
+
+  /** One user's presence as this user may see it; null for an unknown user (a failing object throws). */
+  async presenceOfOne(target: string): Promise<Presence | null> {
+    const relation = (await this.#viewerRelations([target])).get(target);
+    if (relation === undefined || target === this.deps.self()) return null;
+    return this.deps.mailbox(target).presenceFor(this.deps.self(), relation, false);
   }
 
   /** This user's privacy changed: watchers re-learn what they may see, and so does this user (reciprocity). */
@@ -153,21 +168,22 @@ export class PresenceRelay {
     const { connections } = this.deps;
     const watched = new Set(connections.all().flatMap((ws) => connections.state(ws)?.watching ?? []));
     if (watched.size === 0) return;
-    for (const presence of await this.presenceOf([...watched], true)) this.notice(presence);
+    for (const presence of await this.presenceOf([...watched], true)) this.#show(presence);
   }
 
   /** This user blocked `userId`: neither sees the other's presence; both sides' open views go blank at once. */
   blocked(userId: string): void {
     this.tracker.unwatch(userId);
     this.deps.mailbox(userId).presenceNotice({ userId: this.deps.self(), online: false, lastSeen: null }).catch(() => undefined);
-    this.notice({ userId, online: false, lastSeen: null });
+    // Our open views of them go blank; their later changes are refused by `notice`.
+    this.#show({ userId, online: false, lastSeen: null });
   }
 
   /** This user unblocked `userId`: views of them open here see their presence again. */
   async unblocked(userId: string): Promise<void> {
     const { connections } = this.deps;
     if (!connections.all().some((ws) => connections.state(ws)?.watching?.includes(userId))) return;
-    for (const presence of await this.presenceOf([userId], true)) this.notice(presence);
+    for (const presence of await this.presenceOf([userId], true)) this.#show(presence);
   }
 
   /** This user's side of the relation with each of `users` (their settings, contacts, blocks); unknown users are absent. */

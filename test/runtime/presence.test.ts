@@ -242,6 +242,32 @@ describe('presence privacy', () => {
   });
 });
 
+describe('presence after blocking', () => {
+  it('a blocker\'s open view of the blocked user learns nothing more of them', async () => {
+    const [ann, dan] = await users(2);
+    await befriend(ann!, dan!);
+    const a = await connect(ann!);
+    a.send({ type: 'presence_watch', users: [dan!.userId] });
+    expect(await nextPresence(a, dan!.userId, 1)).toMatchObject({ online: false });
+    const d1 = await connect(dan!);
+    expect(await nextPresence(a, dan!.userId, 2)).toMatchObject({ online: true });
+
+    expect((await call('PUT', PATHS.block(dan!.userId), ann!)).status).toBe(204);
+    expect(await nextPresence(a, dan!.userId, 3)).toEqual({ type: 'presence', userId: dan!.userId, online: false, lastSeen: null });
+    // Dan comes and goes: Ann's still-open view gets nothing (Dan's object stops telling her).
+    d1.send({ type: 'active' });
+    d1.close();
+    await pause(200);
+    const d2 = await connect(dan!);
+    await pause(200);
+    expect(seen(a, dan!.userId)).toHaveLength(3);
+    const watchers = await runInDurableObject(mailbox(dan!), async (_o, state) => state.storage.sql.exec('SELECT viewer FROM presence_watchers').toArray());
+    expect(watchers).toEqual([]);
+    a.close();
+    d2.close();
+  });
+});
+
 describe('presence and settings input', () => {
   it('rejects bad watch lists, unknown users and bad settings with typed errors, changing nothing', async () => {
     const [ann, bob] = await users(2);
