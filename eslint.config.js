@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.wrangler/', '.state/', '.tmp/', '.xdg/', 'worker/worker-configuration.d.ts'] },
+  { ignores: ['node_modules/', 'dist/', 'web/dist/', '.wrangler/', '.state/', '.tmp/', '.xdg/', 'worker/worker-configuration.d.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 /**
- * Starts the messenger locally under workerd: applies the D1 migrations to the local state
- * folder, then runs `wrangler dev` on 127.0.0.1. No Cloudflare account, login or network needed.
+ * Starts the messenger locally under workerd: builds the web client (web/ into web/dist, served
+ * as static assets; skipped when web/dist is newer than its sources), applies the D1 migrations
+ * to the local state folder, then runs `wrangler dev` on 127.0.0.1. No Cloudflare account, login
+ * or network needed.
  *
  *   npm run dev                       # http://127.0.0.1:8787, state in .state/
  *   npm run dev -- --port 9000 --persist-to /tmp/messenger-state
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +44,47 @@ function run(args, { wait }) {
     child.on('error', fail);
     child.on('exit', (code) => (code === 0 ? done() : fail(new Error(`wrangler ${args[0]} exited with ${code}`))));
   });
+}
+
+/** Newest modification time of the files under `dirs` (skipping build output and dependencies). */
+function newestMtime(dirs) {
+  let newest = 0;
+  for (const dir of dirs) {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.name === 'dist' || entry.name === 'node_modules') continue;
+      const path = resolve(dir, entry.name);
+      newest = Math.max(newest, entry.isDirectory() ? newestMtime([path]) : statSync(path).mtimeMs);
+    }
+  }
+  return newest;
+}
+
+/** Build the web client with Vite (web/vite.config.ts) unless web/dist is up to date. */
+async function buildWeb() {
+  const webDir = resolve(root, 'web');
+  let builtAt = 0;
+  try {
+    builtAt = statSync(resolve(webDir, 'dist', 'index.html')).mtimeMs;
+  } catch {
+    // never built
+  }
+  // The web client bundles the SDK and the protocol module too.
+  if (builtAt > newestMtime([webDir, resolve(root, 'client'), resolve(root, 'protocol')])) {
+    console.log('Web client: web/dist is up to date.');
+    return;
+  }
+  console.log('Web client: building web/dist ...');
+  const started = Date.now();
+  const { build } = await import('vite');
+  await build({ root: webDir, logLevel: 'warn' });
+  console.log(`Web client: built in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+}
+
+try {
+  await buildWeb();
+} catch (error) {
+  console.error(`Could not build the web client (web/): ${error.message}`);
+  process.exit(1);
 }
 
 try {

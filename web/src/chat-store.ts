@@ -1,0 +1,520 @@
+/**
+ * The client-side model: every chat (1:1 and group) with its items in mailbox order, the ticks
+ * of the user's own messages and unread counts. (Who is typing comes from the SDK's
+ * TypingIndicators.) Fed by the SDK's events and the
+ * history / conversation list endpoints (sync.ts); read by the views, which re-render on
+ * 'changed'. No DOM here.
+ *
+ * Merging rules (docs/PROTOCOL.md 6.15): items are identified by server message id (or event id);
+ * the user's own messages also by client id, so the bubble shown while a send is pending is the
+ * same one that later gets its id, seq and ticks. Items with a mailbox seq are ordered by it;
+ * pending ones (no seq yet) follow, in the order they were written.
+ */
+import { Emitter } from '../../client/index.ts';
+import type {
+  Conversation,
+  GroupEvent,
+  GroupHistoryItem,
+  GroupMessage,
+  GroupTally,
+  HistoryItem,
+  Message,
+  MessageBody,
+  MessageStatus,
+  OutboxEntry,
+  ReceiptFrame,
+  SendAck,
+} from '../../client/index.ts';
+import { UlidSchema } from '../../protocol/index.ts';
+
+export type ChatKind = 'direct' | 'group';
+
+/** What a message of one's own shows: a clock, one tick, two ticks, two blue ticks, or an alert. */
+export type Tick = 'pending' | MessageStatus | 'failed';
+
+const TICK_RANK: Record<Tick, number> = { failed: -1, pending: 0, sent: 1, delivered: 2, read: 3 };
+
+export interface MessageItem {
+  type: 'message';
+  /** Stable key for the DOM: `c:<clientId>` for one's own messages, `m:<id>` for others'. */
+  key: string;
+  /** Mailbox seq; null while the message is pending (or sent but its copy has not arrived yet). */
+  seq: number | null;
+  /** Server message id, once known. */
+  id: string | null;
+  clientId: string;
+  from: string;
+  own: boolean;
+  /** Server time (client time while pending), ms since the epoch. */
+  at: number;
+  body: MessageBody;
+  /** Own messages only. */
+  tick: Tick | null;
+  /** Why a send failed for good (own messages with tick 'failed'). */
+  error: string | null;
+}
+
+export interface EventItem {
+  type: 'event';
+  key: string;
+  seq: number;
+  event: GroupEvent;
+}
+
+export type ChatItem = MessageItem | EventItem;
+
+export interface Chat {
+  /** `d:<userId>` or `g:<groupId>`. */
+  key: string;
+  kind: ChatKind;
+  /** The peer's user id, or the group id. */
+  id: string;
+  items: ChatItem[];
+  /** `before` for the next older history page: undefined until the newest page loaded, null at the start. */
+  older: number | null | undefined;
+  /** History loading state, for the view's top row. */
+  history: 'idle' | 'loading' | 'error';
+  unread: number;
+  /**
+   * The server's unread count (chat list) covers messages up to this seq: a live copy of one of
+   * them (redelivered after a reload) must not be counted again.
+   */
+  unreadCountedUpTo: number;
+  /** Highest seq marked read (by this or another device). */
+  readUpTo: number;
+  /** Groups: the user is no longer a member. */
+  left: boolean;
+}
+
+export interface StoreEvents {
+  /** Something changed in chat `key` (null: possibly everything). */
+  changed: { key: string | null };
+}
+
+export function chatKey(kind: ChatKind, id: string): string {
+  return `${kind === 'direct' ? 'd' : 'g'}:${id}`;
+}
+
+/** The kind and id in a chat key, or null for anything else (e.g. a hand-edited URL). */
+export function parseChatKey(key: string): { kind: ChatKind; id: string } | null {
+  const match = /^([dg]):(.+)$/.exec(key);
+  if (match === null || !UlidSchema.safeParse(match[2]).success) return null;
+  return { kind: match[1] === 'd' ? 'direct' : 'group', id: match[2] ?? '' };
+}
+
+/** The furthest tick of a group message: read / delivered once every recipient has it. */
+export function tickFromTally(tally: GroupTally): Tick {
+  if (tally.of === 0) return 'sent';
+  if (tally.read >= tally.of) return 'read';
+  if (tally.delivered >= tally.of) return 'delivered';
+  return 'sent';
+}
+
+function furthest(a: Tick | null, b: Tick | null | undefined): Tick | null {
+  if (b === null || b === undefined) return a;
+  if (a === null) return b;
+  return TICK_RANK[b] > TICK_RANK[a] ? b : a;
+}
+
+/** Remembered ticks for messages not loaded yet (bounded). */
+const MAX_REMEMBERED_TICKS = 5_000;
+
+interface Located {
+  chat: Chat;
+  item: MessageItem;
+}
+
+interface MessageInput {
+  id: string;
+  clientId: string;
+  seq: number | null;
+  from: string;
+  at: number;
+  body: MessageBody;
+  tick: Tick | null;
+}
+
+export class ChatStore extends Emitter<StoreEvents> {
+  readonly me: string;
+  private readonly chats = new Map<string, Chat>();
+  private readonly byMessageId = new Map<string, Located>();
+  /** Own messages by `<chat key>|<client id>`. */
+  private readonly byClientId = new Map<string, Located>();
+  private readonly eventIds = new Set<string>();
+  private readonly ticks = new Map<string, Tick>();
+
+  constructor(me: string) {
+    super();
+    this.me = me;
+  }
+
+  // ------------------------------------------------------------ reading
+
+  /** The chat with this key, created empty if it does not exist yet. */
+  chat(key: string): Chat {
+    let chat = this.chats.get(key);
+    if (chat === undefined) {
+      const parsed = parseChatKey(key);
+      if (parsed === null) throw new Error(`not a chat key: ${key}`);
+      chat = {
+        key,
+        kind: parsed.kind,
+        id: parsed.id,
+        items: [],
+        older: undefined,
+        history: 'idle',
+        unread: 0,
+        unreadCountedUpTo: 0,
+        readUpTo: 0,
+        left: false,
+      };
+      this.chats.set(key, chat);
+    }
+    return chat;
+  }
+
+  /** Chats that have anything to show, most recent activity first (pending messages count as newest). */
+  list(): Chat[] {
+    return [...this.chats.values()].filter((c) => c.items.length > 0).sort((a, b) => compareActivity(b, a));
+  }
+
+  /** The newest item of a chat (what the chat list shows). */
+  last(chat: Chat): ChatItem | null {
+    return chat.items[chat.items.length - 1] ?? null;
+  }
+
+  /** Highest mailbox seq in a chat (0 when none). */
+  newestSeq(chat: Chat): number {
+    for (let i = chat.items.length - 1; i >= 0; i--) {
+      const seq = chat.items[i]?.seq;
+      if (seq !== null && seq !== undefined) return seq;
+    }
+    return 0;
+  }
+
+  /** Highest seq of a message from someone else (0 when none): what a read marker must cover. */
+  newestIncomingSeq(chat: Chat): number {
+    for (let i = chat.items.length - 1; i >= 0; i--) {
+      const item = chat.items[i];
+      if (item?.type === 'message' && !item.own && item.seq !== null) return item.seq;
+    }
+    return 0;
+  }
+
+  totalUnread(): number {
+    let total = 0;
+    for (const chat of this.chats.values()) total += chat.unread;
+    return total;
+  }
+
+  // ------------------------------------------------------------ server data
+
+  /** A page of GET /v1/conversations: each chat's newest entry and unread count. */
+  applyConversations(conversations: readonly Conversation[]): void {
+    for (const conversation of conversations) {
+      const chat =
+        conversation.kind === 'direct' ? this.chat(chatKey('direct', conversation.peer)) : this.chat(chatKey('group', conversation.group));
+      if (conversation.kind === 'direct') this.addDirectItem(chat, conversation.last);
+      else this.addGroupItem(chat, conversation.last);
+      const asOf = conversation.last.seq;
+      chat.unreadCountedUpTo = Math.max(chat.unreadCountedUpTo, asOf);
+      // The server counted up to `asOf`; add what arrived live after that. If this device read
+      // further meanwhile, the server's number is already stale: count locally.
+      chat.unread =
+        chat.readUpTo >= asOf ? this.countUnread(chat, chat.readUpTo) : conversation.unread + this.countUnread(chat, asOf);
+    }
+    this.emit('changed', { key: null });
+  }
+
+  /** A page of 1:1 history (newest first, as the server sends it). */
+  addDirectHistory(peer: string, items: readonly HistoryItem[], nextBefore: number | null): void {
+    const chat = this.chat(chatKey('direct', peer));
+    for (const item of items) this.addDirectItem(chat, item);
+    this.pageLoaded(chat, nextBefore);
+  }
+
+  /** A page of group history (newest first). */
+  addGroupHistory(group: string, items: readonly GroupHistoryItem[], nextBefore: number | null): void {
+    const chat = this.chat(chatKey('group', group));
+    for (const item of items) this.addGroupItem(chat, item);
+    this.pageLoaded(chat, nextBefore);
+  }
+
+  setHistoryState(key: string, state: Chat['history']): void {
+    const chat = this.chat(key);
+    if (chat.history === state) return;
+    chat.history = state;
+    this.emit('changed', { key });
+  }
+
+  // ------------------------------------------------------------ live events
+
+  /** A 1:1 `message` entry (incoming, or one's own from this or another device). */
+  addMessage(message: Message, seq: number): void {
+    const own = message.from === this.me;
+    const chat = this.chat(chatKey('direct', own ? message.to : message.from));
+    const known = this.byMessageId.has(message.id);
+    this.upsertMessage(chat, { ...fromMessage(message), seq, tick: own ? 'sent' : null });
+    if (!own) this.incoming(chat, seq, known);
+    this.emit('changed', { key: chat.key });
+  }
+
+  /** A `group_message` entry. */
+  addGroupMessage(message: GroupMessage, seq: number): void {
+    const own = message.from === this.me;
+    const chat = this.chat(chatKey('group', message.group));
+    const known = this.byMessageId.has(message.id);
+    this.upsertMessage(chat, { ...fromMessage(message), seq, tick: own ? 'sent' : null });
+    if (!own) this.incoming(chat, seq, known);
+    this.emit('changed', { key: chat.key });
+  }
+
+  /** A `group_event` entry (system message). */
+  addGroupEvent(event: GroupEvent, seq: number): void {
+    const chat = this.chat(chatKey('group', event.group));
+    this.addEvent(chat, event, seq);
+    this.emit('changed', { key: chat.key });
+  }
+
+  /** A message just written (or restored from the outbox after a reload): shown at once, pending. */
+  addPending(entry: OutboxEntry): void {
+    const chat = entry.group !== undefined ? this.chat(chatKey('group', entry.group)) : this.chat(chatKey('direct', entry.to));
+    const ref = `${chat.key}|${entry.clientId}`;
+    if (this.byClientId.has(ref)) return;
+    const item: MessageItem = {
+      type: 'message',
+      key: `c:${entry.clientId}`,
+      seq: null,
+      id: null,
+      clientId: entry.clientId,
+      from: this.me,
+      own: true,
+      at: entry.createdAt,
+      body: entry.body,
+      tick: 'pending',
+      error: null,
+    };
+    chat.items.push(item);
+    this.byClientId.set(ref, { chat, item });
+    this.emit('changed', { key: chat.key });
+  }
+
+  /** `sent` / `group_sent`: the server stored it (one tick). */
+  confirm(ack: SendAck): void {
+    const key = ack.type === 'group_sent' ? chatKey('group', ack.group) : chatKey('direct', ack.to);
+    const located = this.byClientId.get(`${key}|${ack.id}`);
+    if (located === undefined) return;
+    const { item } = located;
+    item.id = ack.messageId;
+    item.at = ack.sentAt;
+    item.error = null;
+    item.tick = furthest(item.tick === 'failed' ? 'pending' : item.tick, 'sent');
+    item.tick = furthest(item.tick, this.ticks.get(ack.messageId));
+    this.byMessageId.set(ack.messageId, located);
+    this.emit('changed', { key });
+  }
+
+  /** A send was rejected for good. */
+  fail(entry: OutboxEntry, reason: string): void {
+    const key = entry.group !== undefined ? chatKey('group', entry.group) : chatKey('direct', entry.to);
+    const located = this.byClientId.get(`${key}|${entry.clientId}`);
+    if (located === undefined) return;
+    located.item.tick = 'failed';
+    located.item.error = reason;
+    this.emit('changed', { key });
+  }
+
+  /** 1:1 `receipt`: the peer received or read some of one's messages. */
+  applyReceipt(frame: ReceiptFrame): void {
+    const touched = new Set<string>();
+    for (const id of frame.messageIds) {
+      const key = this.raiseTick(id, frame.status);
+      if (key !== null) touched.add(key);
+    }
+    for (const key of touched) this.emit('changed', { key });
+  }
+
+  /** `group_receipt` tallies (running totals). */
+  applyTallies(tallies: readonly GroupTally[]): void {
+    const touched = new Set<string>();
+    for (const tally of tallies) {
+      const key = this.raiseTick(tally.messageId, tickFromTally(tally));
+      if (key !== null) touched.add(key);
+    }
+    for (const key of touched) this.emit('changed', { key });
+  }
+
+  /** This or another device read chat `key` up to `upTo`. */
+  markRead(key: string, upTo: number): void {
+    const chat = this.chat(key);
+    chat.readUpTo = Math.max(chat.readUpTo, upTo);
+    const unread = this.countUnread(chat, chat.readUpTo);
+    if (unread === chat.unread) return;
+    chat.unread = unread;
+    this.emit('changed', { key });
+  }
+
+  /** Forget everything (after `cursor_expired`: history is refetched). Pending sends stay. */
+  reset(pending: readonly OutboxEntry[]): void {
+    this.chats.clear();
+    this.byMessageId.clear();
+    this.byClientId.clear();
+    this.eventIds.clear();
+    for (const entry of pending) this.addPending(entry);
+    this.emit('changed', { key: null });
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private addDirectItem(chat: Chat, item: HistoryItem): void {
+    const own = item.message.from === this.me;
+    this.upsertMessage(chat, { ...fromMessage(item.message), seq: item.seq, tick: own ? item.status : null });
+  }
+
+  private addGroupItem(chat: Chat, item: GroupHistoryItem): void {
+    if (item.entry.type === 'event') {
+      this.addEvent(chat, item.entry.event, item.seq);
+      return;
+    }
+    const message = item.entry.message;
+    const own = message.from === this.me;
+    const tick = own ? (item.tally === null ? 'sent' : tickFromTally(item.tally)) : null;
+    this.upsertMessage(chat, { ...fromMessage(message), seq: item.seq, tick });
+  }
+
+  private addEvent(chat: Chat, event: GroupEvent, seq: number): void {
+    if (this.eventIds.has(event.id)) return;
+    this.eventIds.add(event.id);
+    this.insert(chat, { type: 'event', key: `e:${event.id}`, seq, event });
+    const change = event.change;
+    // Membership of the user: only the newest such event decides.
+    if (seq >= this.newestMembershipSeq(chat)) {
+      if ((change.kind === 'member_removed' || change.kind === 'member_left') && change.member === this.me) chat.left = true;
+      if (change.kind === 'members_added' && change.members.includes(this.me)) chat.left = false;
+      if (change.kind === 'created' && event.by === this.me) chat.left = false;
+    }
+  }
+
+  private newestMembershipSeq(chat: Chat): number {
+    let newest = 0;
+    for (const item of chat.items) {
+      if (item.type !== 'event') continue;
+      const c = item.event.change;
+      const mine =
+        ((c.kind === 'member_removed' || c.kind === 'member_left') && c.member === this.me) ||
+        (c.kind === 'members_added' && c.members.includes(this.me));
+      if (mine && item.seq > newest) newest = item.seq;
+    }
+    return newest;
+  }
+
+  private upsertMessage(chat: Chat, input: MessageInput): MessageItem {
+    const own = input.from === this.me;
+    const ref = `${chat.key}|${input.clientId}`;
+    const located = this.byMessageId.get(input.id) ?? (own ? this.byClientId.get(ref) : undefined);
+    if (located !== undefined) {
+      const { item } = located;
+      item.id = input.id;
+      item.at = input.at;
+      if (own) {
+        item.tick = furthest(item.tick === 'failed' ? 'pending' : item.tick, input.tick);
+        item.error = null;
+      }
+      this.byMessageId.set(input.id, located);
+      if (input.seq !== null && item.seq !== input.seq) {
+        // It got its place in the mailbox (its copy arrived): move it there.
+        const index = located.chat.items.indexOf(item);
+        if (index >= 0) located.chat.items.splice(index, 1);
+        item.seq = input.seq;
+        this.insert(located.chat, item);
+      }
+      return item;
+    }
+    const item: MessageItem = {
+      type: 'message',
+      key: own ? `c:${input.clientId}` : `m:${input.id}`,
+      seq: input.seq,
+      id: input.id,
+      clientId: input.clientId,
+      from: input.from,
+      own,
+      at: input.at,
+      body: input.body,
+      tick: own ? furthest(input.tick, this.ticks.get(input.id)) : null,
+      error: null,
+    };
+    this.insert(chat, item);
+    this.byMessageId.set(input.id, { chat, item });
+    if (own) this.byClientId.set(ref, { chat, item });
+    return item;
+  }
+
+  /** Someone else's message arrived live: it may be unread. */
+  private incoming(chat: Chat, seq: number, alreadyKnown: boolean): void {
+    if (!alreadyKnown && seq > chat.readUpTo && seq > chat.unreadCountedUpTo) chat.unread += 1;
+  }
+
+  /** Others' messages in memory after `after`. */
+  private countUnread(chat: Chat, after: number): number {
+    return chat.items.filter((i) => i.type === 'message' && !i.own && i.seq !== null && i.seq > after).length;
+  }
+
+  /** Raise the tick of message `id`; returns the chat key it is in, or null when it is not loaded. */
+  private raiseTick(id: string, tick: Tick): string | null {
+    const remembered = furthest(this.ticks.get(id) ?? null, tick);
+    if (remembered !== null) {
+      this.ticks.delete(id); // re-insert: most recently touched last
+      this.ticks.set(id, remembered);
+      if (this.ticks.size > MAX_REMEMBERED_TICKS) {
+        const oldest = this.ticks.keys().next();
+        if (oldest.done !== true) this.ticks.delete(oldest.value);
+      }
+    }
+    const located = this.byMessageId.get(id);
+    if (located === undefined || !located.item.own) return null;
+    const next = furthest(located.item.tick, tick);
+    if (next === located.item.tick) return null;
+    located.item.tick = next;
+    return located.chat.key;
+  }
+
+  /** Insert by seq; items without a seq stay at the end. */
+  private insert(chat: Chat, item: ChatItem): void {
+    const items = chat.items;
+    if (item.seq === null) {
+      items.push(item);
+      return;
+    }
+    let i = items.length;
+    while (i > 0) {
+      const previous = items[i - 1];
+      if (previous !== undefined && previous.seq !== null && previous.seq < item.seq) break;
+      i -= 1;
+    }
+    items.splice(i, 0, item);
+  }
+
+  private pageLoaded(chat: Chat, nextBefore: number | null): void {
+    // Pages come newest first and then ever older: the latest page's cursor is the one to follow.
+    chat.older = nextBefore;
+    chat.history = 'idle';
+    this.emit('changed', { key: chat.key });
+  }
+}
+
+function fromMessage(message: Message | GroupMessage): Omit<MessageInput, 'seq' | 'tick'> {
+  return { id: message.id, clientId: message.clientId, from: message.from, at: message.sentAt, body: message.body };
+}
+
+/** When the newest item of a chat is still pending: when it was written (else 0). */
+function pendingSince(chat: Chat): number {
+  const last = chat.items[chat.items.length - 1];
+  return last?.type === 'message' && last.seq === null ? last.at : 0;
+}
+
+/** Newer activity compares greater: a pending message beats anything with a seq. */
+function compareActivity(a: Chat, b: Chat): number {
+  const pending = pendingSince(a) - pendingSince(b);
+  if (pending !== 0) return pending;
+  return (a.items[a.items.length - 1]?.seq ?? 0) - (b.items[b.items.length - 1]?.seq ?? 0);
+}

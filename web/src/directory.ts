@@ -1,0 +1,183 @@
+/**
+ * Names for ids: users' display names (and phone numbers where known) and group titles and
+ * members. Looked up lazily through the SDK's HTTP API, cached in memory and in localStorage (per
+ * logged-in user) so a reload shows names at once. Emits 'changed' when something new is known.
+ */
+import { Emitter } from '../../client/index.ts';
+import type { Contact, Group, GroupMember, GroupSummary, MessengerApi, Profile } from '../../client/index.ts';
+
+interface UserEntry {
+  name: string;
+  phone?: string;
+}
+
+interface GroupEntry {
+  title: string;
+  members?: GroupMember[];
+}
+
+interface Cache {
+  users: Record<string, UserEntry>;
+  groups: Record<string, GroupEntry>;
+}
+
+/** Entries kept in localStorage (the most recently learned win). */
+const MAX_CACHED = 1_000;
+/** A failed lookup (offline?) may be tried again after this long. */
+const RETRY_LOOKUP_MS = 30_000;
+
+export class Directory extends Emitter<{ changed: undefined }> {
+  private readonly users = new Map<string, UserEntry>();
+  private readonly groups = new Map<string, GroupEntry>();
+  private readonly inFlight = new Set<string>();
+  /** Users looked up (or learned) in this session; cached names of others are refreshed once. */
+  private readonly fresh = new Set<string>();
+  private readonly key: string;
+  private saveTimer: number | undefined;
+  /** After logout: late lookups must not write the cache back. */
+  private cleared = false;
+  private readonly api: MessengerApi;
+  readonly me: string;
+
+  constructor(api: MessengerApi, me: string) {
+    super();
+    this.api = api;
+    this.me = me;
+    this.key = `messenger.directory.${me}`;
+    this.restore();
+  }
+
+  /** A person's name for display: "You", their profile name, their number, or a placeholder. */
+  userName(userId: string, options: { you?: string } = {}): string {
+    if (userId === this.me && options.you !== undefined) return options.you;
+    const entry = this.users.get(userId);
+    if (!this.fresh.has(userId)) this.lookupUser(userId);
+    if (entry?.name) return entry.name;
+    if (entry?.phone) return entry.phone;
+    return 'Unknown user';
+  }
+
+  /** The phone number, when known (own profile, lookups by number, contacts). */
+  userPhone(userId: string): string | undefined {
+    return this.users.get(userId)?.phone;
+  }
+
+  /** A group's title ("Group" until it is known). */
+  groupTitle(groupId: string): string {
+    const entry = this.groups.get(groupId);
+    if (entry === undefined) this.lookupGroup(groupId);
+    return entry?.title ?? 'Group';
+  }
+
+  /** A group's members, when fetched (see {@link refreshGroup}). */
+  groupMembers(groupId: string): GroupMember[] | undefined {
+    return this.groups.get(groupId)?.members;
+  }
+
+  rememberProfile(profile: Profile): void {
+    this.fresh.add(profile.userId);
+    const previous = this.users.get(profile.userId);
+    this.setUser(profile.userId, { name: profile.displayName, phone: profile.phone ?? previous?.phone });
+  }
+
+  rememberContact(contact: Contact): void {
+    this.fresh.add(contact.userId);
+    this.setUser(contact.userId, { name: contact.name || contact.displayName, phone: contact.phone });
+  }
+
+  /** A group's title (and members, when the full group is given). */
+  rememberGroup(group: Group | GroupSummary | { groupId: string; title: string }): void {
+    const previous = this.groups.get(group.groupId);
+    const members = 'members' in group ? group.members : previous?.members;
+    if (previous?.title === group.title && previous.members === members) return;
+    this.groups.set(group.groupId, members === undefined ? { title: group.title } : { title: group.title, members });
+    this.changed();
+    // Everyone in the member list gets a name on screen: look them up now, together.
+    for (const member of members ?? []) this.userName(member.userId);
+  }
+
+  /** Fetch a group's details (title, members); resolves with the group, or null on failure. */
+  async refreshGroup(groupId: string): Promise<Group | null> {
+    try {
+      const group = await this.api.group(groupId);
+      this.rememberGroup(group);
+      return group;
+    } catch {
+      return null;
+    }
+  }
+
+  private setUser(userId: string, entry: UserEntry): void {
+    const previous = this.users.get(userId);
+    if (previous?.name === entry.name && previous.phone === entry.phone) return;
+    this.users.set(userId, entry);
+    this.changed();
+  }
+
+  private lookupUser(userId: string): void {
+    const key = `u:${userId}`;
+    if (this.inFlight.has(key)) return;
+    this.inFlight.add(key);
+    this.api.user(userId).then(
+      (profile) => this.rememberProfile(profile),
+      // Unknown or unreachable (offline?): keep what is shown, allow another try later.
+      () => window.setTimeout(() => this.inFlight.delete(key), RETRY_LOOKUP_MS),
+    );
+  }
+
+  private lookupGroup(groupId: string): void {
+    const key = `g:${groupId}`;
+    if (this.inFlight.has(key)) return;
+    this.inFlight.add(key);
+    void this.refreshGroup(groupId).then((group) => {
+      if (group === null) window.setTimeout(() => this.inFlight.delete(key), RETRY_LOOKUP_MS);
+    });
+  }
+
+  private changed(): void {
+    if (this.cleared) return;
+    this.emit('changed', undefined);
+    if (this.saveTimer !== undefined) return;
+    this.saveTimer = window.setTimeout(() => {
+      this.saveTimer = undefined;
+      this.save();
+    }, 500);
+  }
+
+  private restore(): void {
+    try {
+      const raw = localStorage.getItem(this.key);
+      if (raw === null) return;
+      const cache = JSON.parse(raw) as Partial<Cache>;
+      for (const [id, entry] of Object.entries(cache.users ?? {})) {
+        if (typeof entry?.name === 'string') this.users.set(id, { name: entry.name, ...(typeof entry.phone === 'string' ? { phone: entry.phone } : {}) });
+      }
+      for (const [id, entry] of Object.entries(cache.groups ?? {})) {
+        if (typeof entry?.title === 'string') this.groups.set(id, { title: entry.title });
+      }
+    } catch {
+      // A corrupt cache only costs a few lookups.
+    }
+  }
+
+  private save(): void {
+    const cache: Cache = {
+      users: Object.fromEntries([...this.users].slice(-MAX_CACHED)),
+      // Member lists change; they are fetched fresh, only titles are kept.
+      groups: Object.fromEntries([...this.groups].slice(-MAX_CACHED).map(([id, g]) => [id, { title: g.title }])),
+    };
+    try {
+      localStorage.setItem(this.key, JSON.stringify(cache));
+    } catch {
+      // Storage full: names are looked up again next time.
+    }
+  }
+
+  /** Forget the cache (logout). */
+  clear(): void {
+    this.cleared = true;
+    if (this.saveTimer !== undefined) window.clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    localStorage.removeItem(this.key);
+  }
+}

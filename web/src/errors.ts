@@ -1,0 +1,51 @@
+/**
+ * What the user reads when something fails: a short sentence per `MessengerError.code`, never a
+ * stack trace or a raw server message.
+ */
+import { MessengerError } from '../../client/index.ts';
+import type { ErrorCode } from '../../protocol/index.ts';
+
+const MESSAGES: Partial<Record<ErrorCode, string>> = {
+  invalid_phone: 'That does not look like a phone number. Include the country code, for example +49 151 23456789.',
+  validation_failed: 'Please check what you entered.',
+  payload_too_large: 'That is too long to send.',
+  otp_invalid: 'That code is not right. Check it and try again.',
+  otp_expired: 'The code has expired. Request a new one.',
+  otp_attempts_exceeded: 'Too many wrong codes. Request a new one.',
+  otp_rate_limited: 'Codes were requested too often. Wait a minute and try again.',
+  unauthorized: 'Your session has ended. Please log in again.',
+  token_invalid: 'Your session has ended. Please log in again.',
+  token_expired: 'Your session has expired. Please log in again.',
+  device_revoked: 'This browser was logged out. Please log in again.',
+  forbidden: 'You are not allowed to do that.',
+  not_found: 'That could not be found.',
+  user_not_found: 'Nobody uses that number yet.',
+  recipient_not_found: 'That person does not have an account.',
+  self_message: 'You cannot send messages to yourself.',
+  self_reference: 'That is your own number.',
+  group_not_found: 'That group does not exist.',
+  not_group_member: 'You are no longer a member of this group.',
+  not_group_admin: 'Only group admins can do that.',
+  admins_only: 'Only admins can send messages in this group.',
+  group_full: 'The group is full.',
+  last_admin: 'A group needs at least one admin. Make someone else an admin first.',
+  id_conflict: 'This message could not be sent. Please write it again.',
+  replaced: 'Messenger is open in another window.',
+  rate_limited: 'Too many requests. Wait a moment and try again.',
+  unavailable: 'Cannot reach the server. Check your connection and try again.',
+  internal: 'Something went wrong on the server. Please try again.',
+};
+
+/** A friendly one-liner for any error the SDK throws or emits. */
+export function friendlyError(error: unknown): string {
+  if (error instanceof MessengerError) return MESSAGES[error.code] ?? 'Something went wrong. Please try again.';
+  return 'Something went wrong. Please try again.';
+}
+
+/** Whether an error means the session is over (log in again). */
+export function isSessionEnded(error: unknown): boolean {
+  return (
+    error instanceof MessengerError &&
+    (error.code === 'unauthorized' || error.code === 'token_invalid' || error.code === 'token_expired' || error.code === 'device_revoked')
+  );
+}

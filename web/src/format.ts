@@ -1,0 +1,75 @@
+/** Display formatting: times, message bodies as text, avatar initials and colours. */
+import type { MessageBody } from '../../protocol/index.ts';
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const weekdayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long' });
+const dateFormat = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
+
+const DAY_MS = 86_400_000;
+
+function startOfDay(ms: number): number {
+  const d = new Date(ms);
+  d.setHours(0, 0, 0, 0);
+  return d.getTime();
+}
+
+/** "14:05": the time of a message. */
+export function formatTime(ms: number): string {
+  return timeFormat.format(ms);
+}
+
+/** A local calendar day, for grouping messages under day dividers. */
+export function dayOf(ms: number): number {
+  return startOfDay(ms);
+}
+
+/** "Today", "Yesterday", "Monday", or "3 Jan 2026": a day divider. */
+export function formatDay(ms: number, now = Date.now()): string {
+  const days = Math.round((startOfDay(now) - startOfDay(ms)) / DAY_MS);
+  if (days <= 0) return 'Today';
+  if (days === 1) return 'Yesterday';
+  if (days < 7) return weekdayFormat.format(ms);
+  return dateFormat.format(ms);
+}
+
+/** The chat list's time column: the time today, "Yesterday", a weekday, or a date. */
+export function formatListTime(ms: number, now = Date.now()): string {
+  return startOfDay(ms) === startOfDay(now) ? formatTime(ms) : formatDay(ms, now);
+}
+
+/** A message body as one line of text. */
+export function bodyText(body: MessageBody): string {
+  switch (body.kind) {
+    case 'text':
+      return body.text;
+    case 'location':
+      return `📍 ${body.name ?? 'Location'} (${body.latitude.toFixed(4)}, ${body.longitude.toFixed(4)})`;
+    case 'contact':
+      return `👤 ${body.name}, ${body.phone}`;
+    case 'ciphertext':
+      return '🔒 Encrypted message';
+  }
+}
+
+/** Up to two initials for an avatar. */
+export function initials(name: string): string {
+  const words = name
+    .replace(/[^\p{L}\p{N} ]/gu, ' ')
+    .trim()
+    .split(/\s+/)
+    .filter((w) => w !== '');
+  if (words.length === 0) return '#';
+  const first = words[0]?.[0] ?? '';
+  const second = words.length > 1 ? (words[words.length - 1]?.[0] ?? '') : '';
+  return (first + second).toUpperCase();
+}
+
+const AVATAR_HUES = [170, 200, 230, 260, 290, 330, 10, 30, 90, 140];
+
+/** A stable avatar colour for an id. */
+export function colorFor(id: string): string {
+  let hash = 0;
+  for (let i = 0; i < id.length; i++) hash = (hash * 31 + id.charCodeAt(i)) | 0;
+  const hue = AVATAR_HUES[Math.abs(hash) % AVATAR_HUES.length] ?? 170;
+  return `hsl(${hue} 45% 45%)`;
+}

@@ -1,0 +1,187 @@
+/**
+ * The chat list: every 1:1 chat and group, most recent activity first, with the newest message
+ * (or "typing…"), its time, the tick of one's own last message and the unread count.
+ * Arrow keys move between chats; Enter opens one.
+ */
+import type { TypingIndicators } from '../../../client/index.ts';
+import type { Chat, ChatStore } from '../chat-store.ts';
+import { describeGroupEvent, typingText } from '../describe.ts';
+import type { Directory } from '../directory.ts';
+import { frameScheduler, h, reconcile, setAttr, setText } from '../dom.ts';
+import { bodyText, colorFor, formatListTime, initials } from '../format.ts';
+import type { Sync } from '../sync.ts';
+import { setTick, tickElement } from './ticks.ts';
+
+export interface ChatListOptions {
+  store: ChatStore;
+  directory: Directory;
+  sync: Sync;
+  /** The SDK's "who is typing where". */
+  typing: TypingIndicators;
+  onOpen(key: string): void;
+}
+
+/** Title of a chat: the peer's name or the group's title. */
+export function chatTitle(chat: Pick<Chat, 'kind' | 'id'>, directory: Directory): string {
+  return chat.kind === 'direct' ? directory.userName(chat.id) : directory.groupTitle(chat.id);
+}
+
+/** An avatar circle with initials (decorative: the name is next to it). */
+export function avatar(id: string, name: string, size: 'small' | 'large' = 'small'): HTMLElement {
+  const el = h('span', { class: `avatar avatar-${size}`, 'aria-hidden': 'true' }, initials(name));
+  el.style.backgroundColor = colorFor(id);
+  return el;
+}
+
+interface RowParts {
+  button: HTMLButtonElement;
+  avatar: HTMLElement;
+  title: HTMLElement;
+  time: HTMLTimeElement;
+  tick: HTMLElement;
+  preview: HTMLElement;
+  badge: HTMLElement;
+}
+
+export class ChatListView {
+  readonly el: HTMLElement;
+  private readonly list: HTMLUListElement;
+  private readonly empty: HTMLElement;
+  private readonly rows = new Map<string, HTMLElement>();
+  private readonly parts = new WeakMap<HTMLElement, RowParts>();
+  private readonly options: ChatListOptions;
+  private active: string | null = null;
+  readonly render: () => void;
+
+  constructor(options: ChatListOptions) {
+    this.options = options;
+    this.list = h('ul', { class: 'chat-list', role: 'list', 'data-testid': 'chat-list', 'aria-label': 'Chats' });
+    this.empty = h(
+      'p',
+      { class: 'chat-list-empty', 'data-testid': 'chat-list-empty' },
+      'No chats yet. Start one with the + button, or create a group.',
+    );
+    this.el = h('nav', { class: 'chat-list-scroller', 'aria-label': 'Chat list' }, this.list, this.empty);
+    this.render = frameScheduler(() => this.draw());
+    this.list.addEventListener('keydown', (event) => this.onKey(event));
+    this.el.addEventListener('scroll', () => {
+      if (this.el.scrollTop + this.el.clientHeight > this.el.scrollHeight - 200 && options.sync.moreChats) {
+        void options.sync.loadConversations(true);
+      }
+    });
+    options.store.on('changed', this.render);
+    options.directory.on('changed', this.render);
+    options.typing.on('change', this.render);
+    this.draw();
+  }
+
+  /** Highlight the open chat. */
+  setActive(key: string | null): void {
+    this.active = key;
+    this.render();
+  }
+
+  /** Move keyboard focus to a chat's row (e.g. after closing it). */
+  focus(key: string | null): void {
+    const row = key === null ? undefined : this.rows.get(key);
+    const target = row ?? this.list.querySelector('li');
+    this.parts.get(target as HTMLElement)?.button.focus();
+  }
+
+  dispose(): void {
+    this.options.store.off('changed', this.render);
+    this.options.directory.off('changed', this.render);
+    this.options.typing.off('change', this.render);
+  }
+
+  private draw(): void {
+    const chats = this.options.store.list();
+    this.empty.hidden = chats.length > 0;
+    reconcile(
+      this.list,
+      chats,
+      this.rows,
+      (chat) => chat.key,
+      (chat) => this.createRow(chat),
+      (el, chat) => this.updateRow(el, chat),
+    );
+  }
+
+  private createRow(chat: Chat): HTMLElement {
+    const name = chatTitle(chat, this.options.directory);
+    const parts: RowParts = {
+      button: h('button', {
+        type: 'button',
+        class: 'chat-item',
+        'data-testid': 'chat-item',
+        'data-chat': chat.key,
+        'data-kind': chat.kind,
+        on: { click: () => this.options.onOpen(chat.key) },
+      }),
+      avatar: avatar(chat.id, name),
+      title: h('span', { class: 'chat-title', 'data-testid': 'chat-title' }),
+      time: h('time', { class: 'chat-time', 'data-testid': 'chat-time' }),
+      tick: tickElement('sent'),
+      preview: h('span', { class: 'chat-preview-text', 'data-testid': 'chat-preview' }),
+      badge: h('span', { class: 'badge', 'data-testid': 'unread-badge' }),
+    };
+    parts.button.append(
+      parts.avatar,
+      h(
+        'span',
+        { class: 'chat-main' },
+        h('span', { class: 'chat-line' }, parts.title, parts.time),
+        h('span', { class: 'chat-line' }, h('span', { class: 'chat-preview' }, parts.tick, parts.preview), parts.badge),
+      ),
+    );
+    const row = h('li', { class: 'chat-row' }, parts.button);
+    this.parts.set(row, parts);
+    return row;
+  }
+
+  private updateRow(row: HTMLElement, chat: Chat): void {
+    const parts = this.parts.get(row);
+    if (parts === undefined) return;
+    const { directory, store } = this.options;
+    const name = chatTitle(chat, directory);
+    setText(parts.title, name);
+    setText(parts.avatar, initials(name));
+    setAttr(parts.button, 'aria-current', chat.key === this.active ? 'true' : null);
+
+    const last = store.last(chat);
+    const typing = typingText(chat, this.options.typing.typingIn({ kind: chat.kind, id: chat.id }), directory);
+    let preview = '';
+    let own = false;
+    if (last?.type === 'message') {
+      own = last.own;
+      const text = bodyText(last.body);
+      preview = chat.kind === 'group' && !last.own ? `${directory.userName(last.from).split(' ')[0]}: ${text}` : text;
+      if (last.own && last.tick !== null) setTick(parts.tick, last.tick);
+    } else if (last?.type === 'event') {
+      preview = describeGroupEvent(last.event, directory);
+    }
+    parts.tick.hidden = typing !== '' || !own;
+    setText(parts.preview, typing !== '' ? typing : preview);
+    parts.preview.classList.toggle('typing', typing !== '');
+
+    const at = last === null ? null : last.type === 'message' ? last.at : last.event.at;
+    setText(parts.time, at === null ? '' : formatListTime(at));
+    if (at !== null) parts.time.dateTime = new Date(at).toISOString();
+    parts.time.classList.toggle('unread', chat.unread > 0);
+
+    parts.badge.hidden = chat.unread === 0;
+    setText(parts.badge, chat.unread > 99 ? '99+' : String(chat.unread));
+    setAttr(parts.badge, 'aria-label', chat.unread === 1 ? '1 unread message' : `${chat.unread} unread messages`);
+  }
+
+  private onKey(event: KeyboardEvent): void {
+    if (!['ArrowDown', 'ArrowUp', 'Home', 'End'].includes(event.key)) return;
+    const buttons = [...this.list.querySelectorAll<HTMLButtonElement>('.chat-item')];
+    if (buttons.length === 0) return;
+    const index = buttons.indexOf(document.activeElement as HTMLButtonElement);
+    const next =
+      event.key === 'Home' ? 0 : event.key === 'End' ? buttons.length - 1 : event.key === 'ArrowDown' ? Math.min(index + 1, buttons.length - 1) : Math.max(index - 1, 0);
+    buttons[next]?.focus();
+    event.preventDefault();
+  }
+}

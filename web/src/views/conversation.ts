@@ -1,0 +1,444 @@
+/**
+ * One open chat: header (name, subtitle with typing / presence / members), the messages with
+ * day dividers and ticks, infinite scroll back through history, and the composer (Enter sends,
+ * Shift+Enter adds a line).
+ *
+ * Scrolling never jumps: while the user is at the bottom new messages keep it there; otherwise
+ * the first visible row stays where it is when history is added above or messages below.
+ */
+import type { TypingIndicators, TypingState } from '../../../client/index.ts';
+import { MAX_TEXT_LENGTH, TYPING_REPEAT_MS } from '../../../protocol/index.ts';
+import type { Chat, ChatItem, ChatStore, EventItem, MessageItem } from '../chat-store.ts';
+import { describeGroupEvent, typingText } from '../describe.ts';
+import type { Directory } from '../directory.ts';
+import { frameScheduler, h, reconcile, setAttr, setText } from '../dom.ts';
+import { bodyText, colorFor, dayOf, formatDay, formatTime, initials } from '../format.ts';
+import { icon } from '../icons.ts';
+import type { PresenceSource } from '../presence.ts';
+import type { Sync } from '../sync.ts';
+import { avatar, chatTitle } from './chat-list.ts';
+import { setTick, tickElement } from './ticks.ts';
+
+export interface ConversationOptions {
+  chat: Chat;
+  store: ChatStore;
+  directory: Directory;
+  sync: Sync;
+  presence: PresenceSource;
+  /** The SDK's "who is typing where". */
+  typingIndicators: TypingIndicators;
+  /** Unsent text per chat, kept while switching chats. */
+  drafts: Map<string, string>;
+  /** Send a text; throws a MessengerError for invalid input (shown under the composer). */
+  send(text: string): void;
+  /** Tell the other side(s) that the user is typing or stopped. */
+  typing(state: TypingState): void;
+  onBack(): void;
+  onGroupInfo(): void;
+  /** Turns an error into a sentence for the user. */
+  describeError(error: unknown): string;
+}
+
+/** "At the bottom" tolerance, px. */
+const BOTTOM_SLACK = 80;
+/** Load older history when the top is this close, px. */
+const LOAD_OLDER_AT = 400;
+/** Send 'stopped' after this long without typing. */
+const TYPING_IDLE_MS = 5_000;
+/** Composer grows up to this height, px. */
+const COMPOSER_MAX_HEIGHT = 160;
+
+interface MessageParts {
+  text: HTMLElement;
+  time: HTMLTimeElement;
+  tick: HTMLElement | null;
+  sender: HTMLElement | null;
+  error: HTMLElement | null;
+}
+
+export class ConversationView {
+  readonly el: HTMLElement;
+  readonly chat: Chat;
+  private readonly options: ConversationOptions;
+  private readonly title: HTMLElement;
+  private readonly subtitleEl: HTMLElement;
+  private readonly avatar: HTMLElement;
+  private readonly scroller: HTMLElement;
+  private readonly list: HTMLElement;
+  private readonly historyTop: HTMLElement;
+  private readonly jump: HTMLButtonElement;
+  private readonly composer: HTMLFormElement;
+  private readonly input: HTMLTextAreaElement;
+  private readonly composerError: HTMLElement;
+  private readonly leftNote: HTMLElement;
+  private readonly rows = new Map<string, HTMLElement>();
+  private readonly parts = new WeakMap<HTMLElement, MessageParts>();
+  private readonly offs: Array<() => void> = [];
+  private readonly resize: ResizeObserver;
+  /** Follow new messages at the bottom (the user has not scrolled up). */
+  private pinned = true;
+  private typingSentAt = 0;
+  private typingIdle: number | undefined;
+  private disposed = false;
+  readonly render: () => void;
+
+  constructor(options: ConversationOptions) {
+    this.options = options;
+    this.chat = options.chat;
+    const chat = this.chat;
+    const isGroup = chat.kind === 'group';
+
+    this.title = h('h2', { class: 'conversation-title', 'data-testid': 'conversation-title', id: `title-${chat.id}` });
+    // Presence hook: the subtitle shows typing, else PresenceSource.describe() (presence.ts), else members.
+    this.subtitleEl = h('p', { class: 'conversation-subtitle', 'data-testid': 'conversation-subtitle', 'aria-live': 'polite' });
+    this.avatar = avatar(chat.id, '', 'small');
+    const headerText = h('div', { class: 'conversation-heading' }, this.title, this.subtitleEl);
+    if (isGroup) {
+      // A mouse shortcut to the group info; keyboard users have the info button next to it.
+      headerText.classList.add('clickable');
+      headerText.addEventListener('click', () => options.onGroupInfo());
+    }
+    const header = h(
+      'header',
+      { class: 'conversation-header' },
+      h(
+        'button',
+        { type: 'button', class: 'icon-button back-button', 'aria-label': 'Back to chats', title: 'Back to chats', 'data-testid': 'back-button', on: { click: () => options.onBack() } },
+        icon('back'),
+      ),
+      this.avatar,
+      headerText,
+      isGroup
+        ? h(
+            'button',
+            { type: 'button', class: 'icon-button', 'aria-label': 'Group info', title: 'Group info', 'data-testid': 'group-info-button', on: { click: () => options.onGroupInfo() } },
+            icon('info'),
+          )
+        : null,
+    );
+
+    this.historyTop = h('div', { class: 'history-top', 'data-testid': 'history-top' });
+    this.list = h('div', { class: 'message-list' });
+    this.scroller = h(
+      'div',
+      { class: 'messages', role: 'log', 'aria-label': 'Messages', 'data-testid': 'messages', tabindex: 0 },
+      this.historyTop,
+      this.list,
+    );
+    this.jump = h(
+      'button',
+      { type: 'button', class: 'jump-latest', 'aria-label': 'Scroll to the newest message', title: 'Newest messages', 'data-testid': 'jump-latest', hidden: true, on: { click: () => this.scrollToBottom(true) } },
+      icon('down'),
+    );
+
+    this.input = h('textarea', {
+      class: 'composer-input',
+      rows: 1,
+      placeholder: 'Type a message',
+      'aria-label': 'Message',
+      maxlength: MAX_TEXT_LENGTH,
+      'data-testid': 'composer-input',
+    });
+    this.input.value = options.drafts.get(chat.key) ?? '';
+    this.composerError = h('p', { class: 'composer-error', role: 'alert', hidden: true });
+    this.composer = h(
+      'form',
+      { class: 'composer', 'aria-label': 'Write a message' },
+      this.input,
+      h('button', { type: 'submit', class: 'send-button', 'aria-label': 'Send', title: 'Send (Enter)', 'data-testid': 'send-button' }, icon('send')),
+    );
+    this.leftNote = h('p', { class: 'composer-note', 'data-testid': 'left-note', hidden: true }, 'You can’t send messages to this group because you’re no longer a member.');
+
+    this.el = h(
+      'section',
+      { class: 'conversation', 'data-testid': 'conversation', 'data-chat': chat.key, 'aria-labelledby': this.title.id },
+      header,
+      h('div', { class: 'messages-wrap' }, this.scroller, this.jump),
+      h('div', { class: 'composer-wrap' }, this.composerError, this.composer, this.leftNote),
+    );
+
+    this.composer.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.submit();
+    });
+    this.input.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        this.submit();
+      }
+    });
+    this.input.addEventListener('input', () => this.onInput());
+    this.scroller.addEventListener('scroll', () => this.onScroll(), { passive: true });
+    // The composer growing or the window resizing must not push the newest message out of view.
+    this.resize = new ResizeObserver(() => {
+      if (this.pinned) this.scrollToBottom(false);
+    });
+    this.resize.observe(this.scroller);
+
+    this.render = frameScheduler(() => this.draw());
+    const onStore = ({ key }: { key: string | null }): void => {
+      if (key === null || key === chat.key) this.render();
+    };
+    options.store.on('changed', onStore);
+    options.directory.on('changed', this.render);
+    this.offs.push(
+      () => options.store.off('changed', onStore),
+      () => options.directory.off('changed', this.render),
+      options.typingIndicators.on('change', this.render),
+    );
+    if (chat.kind === 'direct') this.offs.push(options.presence.subscribe(chat.id, this.render));
+    else void options.directory.refreshGroup(chat.id);
+
+    void options.sync.loadHistory(chat.key, false);
+    this.draw();
+    // Sized once it is in the document (a saved draft may span several lines).
+    requestAnimationFrame(() => this.autoGrow());
+  }
+
+  focusComposer(): void {
+    if (!this.composer.hidden) this.input.focus();
+    else this.scroller.focus();
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.stopTyping();
+    this.options.drafts.set(this.chat.key, this.input.value);
+    for (const off of this.offs) off();
+    this.resize.disconnect();
+  }
+
+  // ------------------------------------------------------------ drawing
+
+  private draw(): void {
+    if (this.disposed) return;
+    const { chat, options } = this;
+    const name = chatTitle(chat, options.directory);
+    setText(this.title, name);
+    setText(this.avatar, initials(name));
+    const typing = typingText(chat, options.typingIndicators.typingIn({ kind: chat.kind, id: chat.id }), options.directory);
+    setText(this.subtitleEl, typing || this.subtitle());
+    this.subtitleEl.classList.toggle('typing', typing !== '');
+
+    this.drawHistoryTop();
+
+    const anchor = this.pinned ? null : this.anchorRow();
+    const anchorTop = anchor?.getBoundingClientRect().top ?? 0;
+    reconcile(
+      this.list,
+      chat.items,
+      this.rows,
+      (item) => item.key,
+      (item) => this.createRow(item),
+      (el, item, index) => this.updateRow(el, item, chat.items[index - 1]),
+    );
+    if (this.pinned) this.scrollToBottom(false);
+    else if (anchor?.isConnected) this.scroller.scrollTop += anchor.getBoundingClientRect().top - anchorTop;
+
+    this.composer.hidden = chat.left;
+    this.leftNote.hidden = !chat.left;
+
+    // Not enough history to scroll yet: fetch more so infinite scroll can start. (Only when idle:
+    // after a failure the user retries, or the app does on reconnect; no retry loop while offline.)
+    if (chat.history === 'idle' && this.scroller.scrollHeight <= this.scroller.clientHeight + BOTTOM_SLACK) {
+      void options.sync.loadHistory(chat.key, true);
+    }
+  }
+
+  /** Below the name when nobody is typing: presence (1:1), else the number; members (groups). */
+  private subtitle(): string {
+    const { chat, options } = this;
+    if (chat.kind === 'direct') return options.presence.describe(chat.id) || (options.directory.userPhone(chat.id) ?? '');
+    const members = options.directory.groupMembers(chat.id);
+    if (members === undefined) return '';
+    const names = members.filter((m) => m.userId !== options.store.me).map((m) => options.directory.userName(m.userId));
+    return [...names, 'You'].join(', ');
+  }
+
+  private drawHistoryTop(): void {
+    const { chat } = this;
+    const state =
+      chat.history === 'loading'
+        ? 'loading'
+        : chat.history === 'error'
+          ? 'error'
+          : chat.older === undefined
+            ? 'unloaded'
+            : chat.older === null
+              ? 'start'
+              : 'more';
+    if (this.historyTop.dataset.state === state) return;
+    this.historyTop.dataset.state = state;
+    if (state === 'loading') this.historyTop.replaceChildren(h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Loading messages…');
+    else if (state === 'error') {
+      this.historyTop.replaceChildren(
+        'Couldn’t load messages. ',
+        h('button', { type: 'button', class: 'link', on: { click: () => void this.retryHistory() } }, 'Try again'),
+      );
+    } else if (state === 'start') {
+      this.historyTop.replaceChildren(h('span', { class: 'history-start', 'data-testid': 'history-start' }, 'This is the beginning of your chat history.'));
+    } else this.historyTop.replaceChildren(); // 'more' (scroll up for older) or 'unloaded'
+  }
+
+  private retryHistory(): Promise<void> {
+    return this.options.sync.loadHistory(this.chat.key, this.chat.older !== undefined);
+  }
+
+  private createRow(item: ChatItem): HTMLElement {
+    return item.type === 'event' ? this.createEventRow(item) : this.createMessageRow(item);
+  }
+
+  private createEventRow(item: EventItem): HTMLElement {
+    return h(
+      'div',
+      { class: 'row row-event', 'data-testid': 'event', 'data-key': item.key },
+      h('p', { class: 'event-chip', 'data-testid': 'event-text' }, describeGroupEvent(item.event, this.options.directory)),
+    );
+  }
+
+  private createMessageRow(item: MessageItem): HTMLElement {
+    const showSender = this.chat.kind === 'group' && !item.own;
+    const parts: MessageParts = {
+      text: h('span', { class: 'text', 'data-testid': 'message-text', dir: 'auto' }, bodyText(item.body)),
+      time: h('time', { class: 'time' }),
+      tick: item.own ? tickElement(item.tick ?? 'pending') : null,
+      sender: showSender ? h('span', { class: 'sender', 'data-testid': 'message-sender' }) : null,
+      error: item.own ? h('p', { class: 'send-error', role: 'alert', hidden: true }) : null,
+    };
+    if (parts.sender !== null) parts.sender.style.color = colorFor(item.from);
+    const bubble = h(
+      'div',
+      { class: 'bubble' },
+      parts.sender,
+      parts.text,
+      // Reserves room for the time and tick on the last line (they sit in the bubble's corner).
+      h('span', { class: item.own ? 'meta-spacer own' : 'meta-spacer', 'aria-hidden': 'true' }),
+      h('span', { class: 'meta' }, parts.time, parts.tick),
+    );
+    const row = h(
+      'div',
+      { class: item.own ? 'row row-own' : 'row row-other', 'data-testid': 'message', 'data-key': item.key, 'data-own': item.own ? 'true' : 'false' },
+      bubble,
+      parts.error,
+    );
+    this.parts.set(row, parts);
+    return row;
+  }
+
+  private updateRow(row: HTMLElement, item: ChatItem, previous: ChatItem | undefined): void {
+    this.updateDivider(row, itemTime(item), previous === undefined ? null : itemTime(previous));
+    if (item.type === 'event') {
+      setText(row.querySelector('.event-chip') ?? row, describeGroupEvent(item.event, this.options.directory));
+      return;
+    }
+    const parts = this.parts.get(row);
+    if (parts === undefined) return;
+    setAttr(row, 'data-status', item.tick);
+    setAttr(row, 'data-seq', item.seq);
+    setText(parts.time, formatTime(item.at));
+    parts.time.dateTime = new Date(item.at).toISOString();
+    if (parts.tick !== null && item.tick !== null) setTick(parts.tick, item.tick);
+    if (parts.sender !== null) setText(parts.sender, this.options.directory.userName(item.from));
+    if (parts.error !== null) {
+      parts.error.hidden = item.error === null;
+      setText(parts.error, item.error === null ? '' : `Not sent: ${item.error}`);
+    }
+  }
+
+  /** A "Today" / "Yesterday" / date divider above the first item of each day. */
+  private updateDivider(row: HTMLElement, at: number, previousAt: number | null): void {
+    const first = previousAt === null || dayOf(previousAt) !== dayOf(at);
+    let divider = row.firstElementChild?.classList.contains('day-divider') ? (row.firstElementChild as HTMLElement) : null;
+    if (!first) {
+      divider?.remove();
+      return;
+    }
+    if (divider === null) {
+      divider = h('div', { class: 'day-divider', role: 'separator' }, h('span', {}));
+      row.prepend(divider);
+    }
+    const label = divider.firstElementChild;
+    if (label !== null) setText(label, formatDay(at));
+  }
+
+  // ------------------------------------------------------------ scrolling
+
+  private distanceFromBottom(): number {
+    return this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight;
+  }
+
+  private scrollToBottom(smooth: boolean): void {
+    this.pinned = true;
+    this.scroller.scrollTo({ top: this.scroller.scrollHeight, behavior: smooth ? 'smooth' : 'instant' });
+    this.jump.hidden = true;
+  }
+
+  private onScroll(): void {
+    const distance = this.distanceFromBottom();
+    this.pinned = distance < BOTTOM_SLACK;
+    this.jump.hidden = distance < 300;
+    if (this.scroller.scrollTop < LOAD_OLDER_AT && this.chat.history === 'idle') void this.options.sync.loadHistory(this.chat.key, true);
+  }
+
+  /** The first row at least partly visible: it stays put while rows are added around it. */
+  private anchorRow(): HTMLElement | null {
+    const top = this.scroller.getBoundingClientRect().top;
+    for (const row of this.list.children) {
+      if (row.getBoundingClientRect().bottom > top) return row as HTMLElement;
+    }
+    return null;
+  }
+
+  // ------------------------------------------------------------ composing
+
+  private submit(): void {
+    const text = this.input.value;
+    if (text.trim() === '') return;
+    try {
+      this.options.send(text);
+    } catch (error) {
+      this.composerError.hidden = false;
+      setText(this.composerError, this.options.describeError(error));
+      return;
+    }
+    this.composerError.hidden = true;
+    this.input.value = '';
+    this.options.drafts.delete(this.chat.key);
+    this.stopTyping();
+    this.autoGrow();
+    this.scrollToBottom(false);
+  }
+
+  private onInput(): void {
+    this.autoGrow();
+    if (this.input.value.trim() === '') {
+      this.stopTyping();
+      return;
+    }
+    const now = Date.now();
+    if (now - this.typingSentAt >= TYPING_REPEAT_MS) {
+      this.typingSentAt = now;
+      this.options.typing('typing');
+    }
+    if (this.typingIdle !== undefined) window.clearTimeout(this.typingIdle);
+    this.typingIdle = window.setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
+  }
+
+  private stopTyping(): void {
+    if (this.typingIdle !== undefined) window.clearTimeout(this.typingIdle);
+    this.typingIdle = undefined;
+    if (this.typingSentAt === 0) return;
+    this.typingSentAt = 0;
+    this.options.typing('stopped');
+  }
+
+  private autoGrow(): void {
+    if (!this.input.isConnected) return;
+    this.input.style.height = 'auto';
+    this.input.style.height = `${Math.min(this.input.scrollHeight, COMPOSER_MAX_HEIGHT)}px`;
+  }
+}
+
+function itemTime(item: ChatItem): number {
+  return item.type === 'message' ? item.at : item.event.at;
+}

@@ -1,0 +1,244 @@
+/**
+ * Group dialogs: create a group (title, members by phone number) and group info (members and
+ * roles; admins add, remove, promote and dismiss; everyone can leave).
+ */
+import type { Group, MessengerApi, Profile } from '../../../client/index.ts';
+import { MessengerError } from '../../../client/index.ts';
+import { GROUP_TITLE_MAX } from '../../../protocol/index.ts';
+import type { Directory } from '../directory.ts';
+import { errorLine, field, h, openDialog, replaceChildren } from '../dom.ts';
+import { friendlyError } from '../errors.ts';
+import { avatar } from './chat-list.ts';
+
+/**
+ * A phone number input with an Add button that resolves the number to a user. Enter adds
+ * (it does not submit the surrounding form).
+ */
+function memberPicker(options: {
+  api: MessengerApi;
+  directory: Directory;
+  testId: string;
+  label: string;
+  onPicked(profile: Profile): Promise<void> | void;
+  onError(text: string): void;
+}): HTMLElement {
+  const input = h('input', { type: 'tel', inputmode: 'tel', autocomplete: 'off', placeholder: '+49 151 23456789', 'data-testid': `${options.testId}-phone` });
+  const add = h('button', { type: 'button', class: 'secondary', 'data-testid': `${options.testId}-add` }, 'Add');
+  const pick = async (): Promise<void> => {
+    const phone = input.value.trim();
+    if (phone === '') {
+      input.focus();
+      return;
+    }
+    add.disabled = true;
+    try {
+      const profile = await options.api.userByPhone(phone);
+      if (profile.userId === options.directory.me) throw new MessengerError('self_reference');
+      options.directory.rememberProfile(profile);
+      await options.onPicked(profile);
+      input.value = '';
+    } catch (error) {
+      options.onError(error instanceof MessengerError && error.code === 'self_reference' ? 'That is your own number: you are in the group anyway.' : friendlyError(error));
+    } finally {
+      add.disabled = false;
+      input.focus();
+    }
+  };
+  add.addEventListener('click', () => void pick());
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter') {
+      event.preventDefault();
+      void pick();
+    }
+  });
+  const wrapper = field(options.label, input, 'A phone number with its country code.');
+  wrapper.append(h('div', { class: 'inline-actions' }, add));
+  return wrapper;
+}
+
+/** The "New group" dialog. Calls `onCreated` with the new group's id. */
+export function openCreateGroup(options: { api: MessengerApi; directory: Directory; onCreated(groupId: string): void }): void {
+  const { api, directory } = options;
+  const members = new Map<string, Profile>();
+  const title = h('input', { type: 'text', required: true, maxlength: GROUP_TITLE_MAX, 'data-testid': 'group-title', autocomplete: 'off' });
+  const chips = h('ul', { class: 'chips', 'aria-label': 'Members to add', 'data-testid': 'group-member-chips' });
+  const error = errorLine('group-error');
+  const create = h('button', { type: 'submit', class: 'primary', 'data-testid': 'group-create' }, 'Create group');
+
+  const drawChips = (): void => {
+    replaceChildren(
+      chips,
+      ...[...members.values()].map((profile) => {
+        const name = directory.userName(profile.userId);
+        return h(
+          'li',
+          { class: 'chip', 'data-testid': 'group-member-chip' },
+          name,
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'chip-remove',
+              'aria-label': `Remove ${name}`,
+              on: {
+                click: () => {
+                  members.delete(profile.userId);
+                  drawChips();
+                },
+              },
+            },
+            '✕',
+          ),
+        );
+      }),
+    );
+  };
+
+  const picker = memberPicker({
+    api,
+    directory,
+    testId: 'group-member',
+    label: 'Add members',
+    onPicked: (profile) => {
+      error.clear();
+      members.set(profile.userId, profile);
+      drawChips();
+    },
+    onError: (text) => error.show(text),
+  });
+
+  const form = h('form', { class: 'dialog-form', novalidate: true }, field('Group name', title), picker, chips, error.el, h('div', { class: 'dialog-actions' }, create));
+  const dialog = openDialog({ title: 'New group', testId: 'new-group-dialog', content: [form] });
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const name = title.value.trim();
+    if (name === '') {
+      error.show('Give the group a name.');
+      title.focus();
+      return;
+    }
+    create.disabled = true;
+    api.createGroup({ title: name, members: [...members.keys()] }).then(
+      (group) => {
+        directory.rememberGroup(group);
+        dialog.close();
+        options.onCreated(group.groupId);
+      },
+      (e: unknown) => {
+        create.disabled = false;
+        error.show(friendlyError(e));
+      },
+    );
+  });
+}
+
+/** The group info dialog: members, roles and the admin actions. */
+export function openGroupInfo(options: { api: MessengerApi; directory: Directory; groupId: string; onLeft(): void }): void {
+  const { api, directory, groupId } = options;
+  const me = directory.me;
+  const body = h('div', { class: 'group-info', 'data-testid': 'group-info', 'aria-busy': 'true' }, h('p', {}, 'Loading…'));
+  const error = errorLine('group-info-error');
+  openDialog({ title: directory.groupTitle(groupId), testId: 'group-info-dialog', content: [body, error.el] });
+
+  /** Run an action that answers with the updated group, then redraw. */
+  const act = async (action: () => Promise<Group>): Promise<void> => {
+    error.clear();
+    body.setAttribute('aria-busy', 'true');
+    try {
+      draw(await action());
+    } catch (e) {
+      error.show(friendlyError(e));
+    } finally {
+      body.removeAttribute('aria-busy');
+    }
+  };
+
+  const draw = (group: Group): void => {
+    directory.rememberGroup(group);
+    body.removeAttribute('aria-busy');
+    const iAmAdmin = group.members.some((m) => m.userId === me && m.role === 'admin');
+    const members = [...group.members].sort((a, b) => (a.userId === me ? -1 : b.userId === me ? 1 : a.role === b.role ? 0 : a.role === 'admin' ? -1 : 1));
+    const list = h(
+      'ul',
+      { class: 'member-list', 'data-testid': 'member-list', 'aria-label': 'Members' },
+      ...members.map((member) => {
+        const name = member.userId === me ? 'You' : directory.userName(member.userId);
+        const actions =
+          iAmAdmin && member.userId !== me
+            ? h(
+                'div',
+                { class: 'member-actions' },
+                member.role === 'admin'
+                  ? h('button', { type: 'button', class: 'secondary small', 'data-testid': 'member-demote', on: { click: () => void act(() => api.demoteAdmin(groupId, member.userId)) } }, 'Dismiss as admin')
+                  : h('button', { type: 'button', class: 'secondary small', 'data-testid': 'member-promote', on: { click: () => void act(() => api.promoteAdmin(groupId, member.userId)) } }, 'Make admin'),
+                h(
+                  'button',
+                  {
+                    type: 'button',
+                    class: 'danger small',
+                    'data-testid': 'member-remove',
+                    on: {
+                      click: () => {
+                        if (window.confirm(`Remove ${name} from the group?`)) void act(() => api.removeGroupMember(groupId, member.userId));
+                      },
+                    },
+                  },
+                  'Remove',
+                ),
+              )
+            : null;
+        return h(
+          'li',
+          { class: 'member', 'data-testid': 'member', 'data-user': member.userId, 'data-role': member.role },
+          avatar(member.userId, name),
+          h('span', { class: 'member-name' }, name),
+          member.role === 'admin' ? h('span', { class: 'role-badge' }, 'Admin') : null,
+          actions,
+        );
+      }),
+    );
+    const picker = iAmAdmin
+      ? memberPicker({
+          api,
+          directory,
+          testId: 'add-member',
+          label: 'Add a member',
+          onPicked: (profile) => act(() => api.addGroupMembers(groupId, [profile.userId])),
+          onError: (text) => error.show(text),
+        })
+      : null;
+    const leave = h(
+      'button',
+      {
+        type: 'button',
+        class: 'danger',
+        'data-testid': 'leave-group',
+        on: {
+          click: () => {
+            if (!window.confirm(`Leave “${group.title}”?`)) return;
+            api.leaveGroup(groupId).then(
+              () => {
+                body.closest('dialog')?.close();
+                options.onLeft();
+              },
+              (e: unknown) => error.show(friendlyError(e)),
+            );
+          },
+        },
+      },
+      'Leave group',
+    );
+    replaceChildren(
+      body,
+      h('p', { class: 'member-count' }, `${group.members.length} ${group.members.length === 1 ? 'member' : 'members'}`),
+      list,
+      picker,
+      h('div', { class: 'dialog-actions' }, leave),
+    );
+  };
+
+  api.group(groupId).then(draw, (e: unknown) => {
+    body.removeAttribute('aria-busy');
+    replaceChildren(body, h('p', {}, friendlyError(e)));
+  });
+}

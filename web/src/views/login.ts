@@ -1,0 +1,174 @@
+/**
+ * Login: phone number, then the one-time code. A development server (the `dev` SMS provider)
+ * returns the code in its answer (`devCode`); it is shown and filled in so a newcomer can log in
+ * without SMS. New users may give a display name on the way.
+ */
+import { MessengerApi } from '../../../client/index.ts';
+import type { OtpResponse } from '../../../client/index.ts';
+import { OTP_LENGTH } from '../../../protocol/index.ts';
+import { errorLine, field, h, replaceChildren } from '../dom.ts';
+import { friendlyError } from '../errors.ts';
+import { saveSession, type Session } from '../session.ts';
+
+export interface LoginOptions {
+  baseUrl: string;
+  /** Shown above the form, e.g. why the user was logged out. */
+  notice?: string;
+  onLoggedIn(session: Session): void;
+}
+
+/** A device name such as "Chrome on Linux" for the user's device list. */
+function deviceName(): string {
+  const ua = navigator.userAgent;
+  const browser = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox' : /Chrome\//.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : 'Browser';
+  const os = /Android/.test(ua)
+    ? 'Android'
+    : /iPhone|iPad/.test(ua)
+      ? 'iOS'
+      : /Windows/.test(ua)
+        ? 'Windows'
+        : /Mac OS/.test(ua)
+          ? 'macOS'
+          : /Linux/.test(ua)
+            ? 'Linux'
+            : 'the web';
+  return `${browser} on ${os}`;
+}
+
+export function renderLogin(root: HTMLElement, options: LoginOptions): void {
+  const api = new MessengerApi({ baseUrl: options.baseUrl });
+  const card = h('section', { class: 'login-card', 'aria-labelledby': 'login-title' });
+  root.replaceChildren(
+    h(
+      'main',
+      { class: 'login', 'data-testid': 'login' },
+      h('div', { class: 'login-brand', 'aria-hidden': 'true' }, h('span', { class: 'login-logo' }), 'Messenger'),
+      card,
+    ),
+  );
+  showPhoneStep();
+
+  function showPhoneStep(prefill = ''): void {
+    const phone = h('input', {
+      type: 'tel',
+      name: 'phone',
+      autocomplete: 'tel',
+      inputmode: 'tel',
+      required: true,
+      minlength: 3,
+      maxlength: 32,
+      placeholder: '+49 151 23456789',
+      value: prefill,
+      'data-testid': 'login-phone',
+    });
+    const submit = h('button', { type: 'submit', class: 'primary', 'data-testid': 'login-next' }, 'Next');
+    const error = errorLine('login-error');
+    const form = h(
+      'form',
+      { class: 'login-form', novalidate: true },
+      field('Phone number', phone, 'With the country code. We send you a 6-digit code.'),
+      error.el,
+      submit,
+    );
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const value = phone.value.trim();
+      if (value.length < 3) {
+        error.show('Enter your phone number, including the country code.');
+        phone.focus();
+        return;
+      }
+      error.clear();
+      busy(submit, true, 'Sending code…');
+      api.requestOtp(value).then(
+        (otp) => showCodeStep(otp),
+        (e: unknown) => {
+          busy(submit, false, 'Next');
+          error.show(friendlyError(e));
+          phone.focus();
+        },
+      );
+    });
+    replaceChildren(
+      card,
+      h('h1', { id: 'login-title' }, 'Log in'),
+      options.notice === undefined ? null : h('p', { class: 'notice', role: 'status' }, options.notice),
+      form,
+    );
+    phone.focus();
+  }
+
+  function showCodeStep(otp: OtpResponse): void {
+    const code = h('input', {
+      type: 'text',
+      name: 'code',
+      autocomplete: 'one-time-code',
+      inputmode: 'numeric',
+      pattern: `[0-9]{${OTP_LENGTH}}`,
+      maxlength: OTP_LENGTH,
+      required: true,
+      value: otp.devCode ?? '',
+      'data-testid': 'login-code',
+    });
+    const name = h('input', { type: 'text', name: 'name', autocomplete: 'name', maxlength: 64, 'data-testid': 'login-name' });
+    const submit = h('button', { type: 'submit', class: 'primary', 'data-testid': 'login-submit' }, 'Log in');
+    const back = h('button', { type: 'button', class: 'link', on: { click: () => showPhoneStep(otp.phone) } }, 'Use another number');
+    const error = errorLine('login-error');
+    const devNote =
+      otp.devCode === undefined
+        ? null
+        : h(
+            'p',
+            { class: 'dev-note', 'data-testid': 'login-devcode-note' },
+            'Development server: no SMS is sent. Your code is ',
+            h('strong', {}, otp.devCode),
+            ' and it is filled in for you.',
+          );
+    const form = h(
+      'form',
+      { class: 'login-form', novalidate: true },
+      h('p', {}, 'Enter the code sent to ', h('strong', {}, otp.phone), '.'),
+      devNote,
+      field('Code', code),
+      field('Your name (optional)', name, 'Shown to the people you chat with.'),
+      error.el,
+      submit,
+      back,
+    );
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const value = code.value.trim();
+      if (!new RegExp(`^[0-9]{${OTP_LENGTH}}$`).test(value)) {
+        error.show(`The code has ${OTP_LENGTH} digits.`);
+        code.focus();
+        return;
+      }
+      error.clear();
+      busy(submit, true, 'Logging in…');
+      api.verifyOtp({ phone: otp.phone, code: value, deviceName: deviceName(), platform: 'web' }).then(
+        async (response) => {
+          const session = saveSession(response, otp.phone);
+          const displayName = name.value.trim();
+          if (displayName !== '') {
+            const authed = new MessengerApi({ baseUrl: options.baseUrl, token: response.token });
+            // A name is a nicety: logging in must not fail because of it.
+            await authed.updateMe({ displayName }).catch(() => undefined);
+          }
+          options.onLoggedIn(session);
+        },
+        (e: unknown) => {
+          busy(submit, false, 'Log in');
+          error.show(friendlyError(e));
+          code.focus();
+        },
+      );
+    });
+    replaceChildren(card, h('h1', { id: 'login-title' }, 'Enter code'), form);
+    (otp.devCode === undefined ? code : name).focus();
+  }
+}
+
+function busy(button: HTMLButtonElement, on: boolean, label: string): void {
+  button.disabled = on;
+  button.textContent = label;
+}
