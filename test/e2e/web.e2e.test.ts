@@ -239,11 +239,26 @@ describe('web client in a real browser', () => {
     expect(await alice.page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('composer-input');
   }, STEP_TIMEOUT);
 
+  it('presence: once both saved each other, the header shows "online"', async () => {
+    // Bob starts a chat with Alice's number too: the dialog saves it as a contact, and contacts
+    // (the default privacy) see each other's presence.
+    await startChat(bob.page, alice.phone, 'Alice');
+    // Alice's view asks again when she opens the chat.
+    await alice.page.keyboard.press('Escape');
+    await alice.page.getByTestId('placeholder').waitFor();
+    await openChat(alice.page, 'Bob');
+    const subtitle = conversation(alice.page).getByTestId('conversation-subtitle');
+    await expect.poll(() => subtitle.textContent(), { timeout: WAIT }).toBe('online');
+  }, STEP_TIMEOUT);
+
   it('offline: the other side keeps sending; back online everything arrives, in order', async () => {
     await bob.context.setOffline(true);
     const banner = bob.page.getByTestId('connection-banner');
     await banner.waitFor();
     expect(await banner.textContent()).toMatch(/offline/i);
+    // Alice's header: Bob's device is gone, so "last seen" (his last activity, today).
+    const subtitle = conversation(alice.page).getByTestId('conversation-subtitle');
+    await expect.poll(() => subtitle.textContent(), { timeout: WAIT }).toMatch(/^last seen today at \d\d:\d\d/);
 
     for (const text of ['while you were away 1', 'while you were away 2', 'while you were away 3']) await send(alice.page, text);
     for (const text of ['while you were away 1', 'while you were away 2', 'while you were away 3']) {

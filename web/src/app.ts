@@ -12,7 +12,7 @@ import { h, setText } from './dom.ts';
 import { friendlyError, isSessionEnded } from './errors.ts';
 import { initials } from './format.ts';
 import { icon } from './icons.ts';
-import type { PresenceSource } from './presence.ts';
+import { sdkPresence } from './presence.ts';
 import { clearSession, type Session } from './session.ts';
 import { clearDeviceStores, LocalCursorStore, LocalOutboxStore } from './stores.ts';
 import { Sync } from './sync.ts';
@@ -26,8 +26,6 @@ export interface AppOptions {
   session: Session;
   /** Server origin (the page's own origin when served by the Worker). */
   baseUrl: string;
-  /** Presence for 1:1 chat headers (see presence.ts). */
-  presence: PresenceSource;
   /** The session ended (logout or revoked): show the login, optionally with a reason. */
   onLoggedOut(notice?: string): void;
 }
@@ -36,7 +34,7 @@ export interface AppOptions {
 const CONNECTING_BANNER_DELAY_MS = 1_000;
 
 export function startApp(options: AppOptions): { dispose(): void } {
-  const { session, presence } = options;
+  const { session } = options;
   const client = new MessengerClient({
     baseUrl: options.baseUrl,
     token: session.token,
@@ -48,6 +46,7 @@ export function startApp(options: AppOptions): { dispose(): void } {
   const directory = new Directory(client.api, session.userId);
   const sync = new Sync(client, store, directory);
   const typing = new TypingIndicators(client);
+  const presence = sdkPresence(client);
   const drafts = new Map<string, string>();
   const lifetime = new AbortController();
   const signal = lifetime.signal;
@@ -255,6 +254,8 @@ export function startApp(options: AppOptions): { dispose(): void } {
     { signal },
   );
   document.addEventListener('visibilitychange', scheduleMarkRead, { signal });
+  // Bringing the page back to the front is "opening the app": it moves last seen.
+  document.addEventListener('visibilitychange', () => document.visibilityState === 'visible' && client.markActive(), { signal });
   window.addEventListener('hashchange', route, { signal });
   document.addEventListener(
     'keydown',

@@ -3,7 +3,6 @@
  * Worker itself, so the API is on the same origin.
  */
 import { startApp } from './app.ts';
-import { noPresence } from './presence.ts';
 import { loadSession } from './session.ts';
 import { renderLogin } from './views/login.ts';
 
@@ -18,7 +17,7 @@ function boot(notice?: string): void {
     renderLogin(appRoot, { baseUrl, ...(notice === undefined ? {} : { notice }), onLoggedIn: () => boot() });
     return;
   }
-  startApp({ root: appRoot, session, baseUrl, presence: noPresence, onLoggedOut: (reason) => boot(reason) });
+  startApp({ root: appRoot, session, baseUrl, onLoggedOut: (reason) => boot(reason) });
 }
 
 boot();

@@ -1,20 +1,57 @@
 /**
- * PRESENCE HOOK ("online" / "last seen today at 14:05" under a 1:1 chat's name).
+ * Presence under a 1:1 chat's name: "online", or "last seen today at 14:05".
  *
- * The server side of presence is not built yet. The conversation header asks a PresenceSource
- * for its subtitle (views/conversation.ts, `subtitle()`); a typing indicator takes precedence.
- * To wire real presence: implement this interface on top of the SDK's presence events/API and
- * pass it to `startApp` in main.ts instead of `noPresence`. Nothing else needs to change.
+ * The conversation header asks a PresenceSource for its subtitle (views/conversation.ts,
+ * `subtitle()`; a typing indicator takes precedence). `sdkPresence` implements it on the SDK:
+ * the chats on screen are watched (`watchPresence`, which the SDK re-sends after every
+ * reconnect) and each `presence` event re-renders the headers that show that user.
  */
+import type { MessengerClient } from '../../client/index.ts';
+import { formatDay, formatTime } from './format.ts';
+
 export interface PresenceSource {
-  /** The subtitle for a 1:1 chat with `userId`, e.g. "online"; '' when unknown. */
+  /** The subtitle for a 1:1 chat with `userId`, e.g. "online"; '' when unknown or hidden. */
   describe(userId: string): string;
   /** Call `onChange` whenever `describe(userId)` may have changed; returns an unsubscribe function. */
   subscribe(userId: string, onChange: () => void): () => void;
 }
 
-/** No presence yet: the subtitle stays empty. */
-export const noPresence: PresenceSource = {
-  describe: () => '',
-  subscribe: () => () => undefined,
-};
+/** "last seen today at 14:05", "last seen yesterday at 09:10", "last seen 3 Jan 2026 at 18:00". */
+export function describeLastSeen(lastSeen: number, now = Date.now()): string {
+  const day = formatDay(lastSeen, now);
+  const when = day === 'Today' || day === 'Yesterday' ? day.toLowerCase() : day;
+  return `last seen ${when} at ${formatTime(lastSeen)}`;
+}
+
+export function sdkPresence(client: MessengerClient): PresenceSource {
+  const listeners = new Map<string, Set<() => void>>();
+  client.on('presence', (frame) => {
+    for (const listener of listeners.get(frame.userId) ?? []) listener();
+  });
+  const watchOnScreen = () => {
+    try {
+      client.watchPresence([...listeners.keys()].slice(-32));
+    } catch {
+      // An id the SDK refuses shows no presence; nothing else depends on it.
+    }
+  };
+  return {
+    describe(userId) {
+      const presence = client.presenceOf(userId);
+      if (!presence) return '';
+      if (presence.online) return 'online';
+      return presence.lastSeen === null ? '' : describeLastSeen(presence.lastSeen);
+    },
+    subscribe(userId, onChange) {
+      const set = listeners.get(userId) ?? new Set();
+      set.add(onChange);
+      listeners.set(userId, set);
+      watchOnScreen();
+      return () => {
+        set.delete(onChange);
+        if (set.size === 0) listeners.delete(userId);
+        watchOnScreen();
+      };
+    },
+  };
+}

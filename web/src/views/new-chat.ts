@@ -29,8 +29,15 @@ export function openNewChat(options: { api: MessengerApi; directory: Directory; 
           return;
         }
         directory.rememberProfile(profile);
-        dialog.close();
-        options.onFound(profile.userId);
+        // Typing someone's number is saving them as a contact (as an address book would): the
+        // default privacy shows last seen / online to contacts. Best effort; the chat opens anyway.
+        void api
+          .addContact(value)
+          .catch(() => undefined)
+          .then(() => {
+            dialog.close();
+            options.onFound(profile.userId);
+          });
       },
       (e: unknown) => {
         submit.disabled = false;
