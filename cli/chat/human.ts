@@ -1,0 +1,286 @@
+/**
+ * The chat for people: messages as lines, your messages with ticks that change as the other side
+ * receives and reads them, "typing…" in the prompt, and notices about other conversations.
+ */
+import type { GroupHistoryItem, GroupTally, HistoryItem, MessageStatus, TypingNoticeFrame } from '../../client/index.ts';
+import { STATUS_RANK } from '../../protocol/index.ts';
+import type { GroupTitles } from '../describe.ts';
+import { bodyText, changeMembers, describeChange, formatTime, listNames, messageLine, tallyText, tickText } from '../format.ts';
+import type { Tick } from '../format.ts';
+import type { Style } from '../output.ts';
+import type { Directory } from '../resolve.ts';
+import type { StreamEvent } from '../stream.ts';
+import type { ChatHistory, ChatPresenter, ChatTarget } from './controller.ts';
+import type { ChatScreen, LineHandle } from './screen.ts';
+
+/** One of your messages on screen, whose ticks may still change. */
+interface OwnLine {
+  handle: LineHandle;
+  at: number;
+  text: string;
+  tick: Tick;
+  /** Group messages: the latest delivered / read tally. */
+  tally: GroupTally | null;
+}
+
+const SNIPPET = 40;
+
+function rank(tick: Tick): number {
+  return tick === 'pending' || tick === 'failed' ? 0 : STATUS_RANK[tick];
+}
+
+export interface HumanChatOptions {
+  screen: ChatScreen;
+  style: Style;
+  me: string;
+  target: ChatTarget;
+  directory: Directory;
+  groups: GroupTitles;
+  /** A terminal: show the help line. */
+  interactive: boolean;
+}
+
+export class HumanChatPresenter implements ChatPresenter {
+  private readonly options: HumanChatOptions;
+  private readonly byClientId = new Map<string, OwnLine>();
+  private readonly byMessageId = new Map<string, OwnLine>();
+  /** Receipts that arrived before the `sent` answer told us the message id. */
+  private readonly earlyStatus = new Map<string, MessageStatus>();
+  private readonly typers = new Map<string, { state: TypingNoticeFrame['state']; timer: ReturnType<typeof setTimeout> }>();
+
+  constructor(options: HumanChatOptions) {
+    this.options = options;
+  }
+
+  private get style(): Style {
+    return this.options.style;
+  }
+
+  async history(history: ChatHistory): Promise<void> {
+    const { screen, target, interactive } = this.options;
+    const title = target.kind === 'direct' ? target.peer.name : `${target.group.title} (group)`;
+    screen.print(this.style.bold(`── ${title} ──`));
+    if (history.kind === 'direct') {
+      const items = [...history.page.messages].reverse();
+      if (history.page.nextBefore !== null && target.kind === 'direct') {
+        screen.print(this.style.dim(`(older messages: messenger history ${target.peer.userId} --before ${history.page.nextBefore})`));
+      }
+      if (items.length === 0) screen.print(this.style.dim('No messages yet'));
+      for (const item of items) this.showDirect(item);
+    } else {
+      const items = [...history.page.entries].reverse();
+      await this.options.directory.names(items.flatMap((item) => this.mentioned(item)));
+      if (history.page.nextBefore !== null && target.kind === 'group') {
+        screen.print(this.style.dim(`(older messages: messenger groups history ${target.group.groupId} --before ${history.page.nextBefore})`));
+      }
+      for (const item of items) this.showGroupItem(item);
+    }
+    if (interactive) screen.print(this.style.dim('Type a message and press Enter · /help · /quit or Ctrl-D to leave'));
+  }
+
+  async event(event: StreamEvent): Promise<void> {
+    const { screen, directory } = this.options;
+    switch (event.type) {
+      case 'message': {
+        const { message } = event;
+        if (event.own) {
+          this.trackOwn(message.id, message.sentAt, bodyText(message.body), 'sent', null);
+          return;
+        }
+        this.clearTyper(message.from);
+        screen.print(messageLine({ at: message.sentAt, who: this.style.cyan(await directory.name(message.from)), text: bodyText(message.body), style: this.style }));
+        return;
+      }
+      case 'group_message': {
+        const { message } = event;
+        if (event.own) {
+          this.trackOwn(message.id, message.sentAt, bodyText(message.body), 'sent', null);
+          return;
+        }
+        this.clearTyper(message.from);
+        screen.print(messageLine({ at: message.sentAt, who: this.style.cyan(await directory.name(message.from)), text: bodyText(message.body), style: this.style }));
+        return;
+      }
+      case 'group_event': {
+        await directory.names([event.event.by, ...changeMembers(event.event.change)]);
+        screen.print(this.eventLine(event.event.at, event.event.by, event.event.change));
+        return;
+      }
+      case 'sent':
+      case 'group_sent':
+        this.confirmed(event.id, event.messageId);
+        return;
+      case 'failed': {
+        const line = this.byClientId.get(event.clientId);
+        if (line !== undefined) this.setTick(line, 'failed');
+        screen.print(this.style.red(`Not sent: ${event.error.message}`));
+        return;
+      }
+      case 'receipt':
+        for (const id of event.messageIds) this.advance(id, event.status);
+        return;
+      case 'group_receipt':
+        for (const tally of event.tallies) this.updateTally(tally);
+        return;
+      case 'typing_notice':
+        this.typingNotice(event);
+        return;
+      case 'cursor_expired':
+        screen.print(this.style.yellow('Some older events were discarded by the server; see `messenger history`'));
+        return;
+      default:
+        return;
+    }
+  }
+
+  async elsewhere(event: StreamEvent): Promise<void> {
+    const { screen, directory, groups } = this.options;
+    if (event.type === 'message' && !event.own) {
+      const who = await directory.name(event.message.from);
+      screen.print(this.style.dim(`↪ New message from ${who}: ${this.snippet(bodyText(event.message.body))}`));
+    } else if (event.type === 'group_message' && !event.own) {
+      const [who, title] = await Promise.all([directory.name(event.message.from), groups.title(event.message.group)]);
+      screen.print(this.style.dim(`↪ New message in ${title} from ${who}: ${this.snippet(bodyText(event.message.body))}`));
+    }
+  }
+
+  sending(clientId: string, text: string): void {
+    const line = this.printOwn(Date.now(), text, 'pending', null);
+    this.byClientId.set(clientId, line);
+  }
+
+  notice(text: string): void {
+    this.options.screen.print(this.style.yellow(text));
+  }
+
+  // ------------------------------------------------------------ history
+
+  private mentioned(item: GroupHistoryItem): string[] {
+    if (item.entry.type === 'message') return [item.entry.message.from];
+    return [item.entry.event.by, ...changeMembers(item.entry.event.change)];
+  }
+
+  private showDirect(item: HistoryItem): void {
+    const { message } = item;
+    if (message.from === this.options.me) {
+      this.trackOwn(message.id, message.sentAt, bodyText(message.body), item.status, null);
+      return;
+    }
+    const who = this.style.cyan(this.options.directory.cachedName(message.from));
+    this.options.screen.print(messageLine({ at: message.sentAt, who, text: bodyText(message.body), style: this.style }));
+  }
+
+  private showGroupItem(item: GroupHistoryItem): void {
+    const { entry } = item;
+    if (entry.type === 'event') {
+      this.options.screen.print(this.eventLine(entry.event.at, entry.event.by, entry.event.change));
+      return;
+    }
+    const { message } = entry;
+    if (message.from === this.options.me) {
+      this.trackOwn(message.id, message.sentAt, bodyText(message.body), 'sent', item.tally);
+      return;
+    }
+    const who = this.style.cyan(this.options.directory.cachedName(message.from));
+    this.options.screen.print(messageLine({ at: message.sentAt, who, text: bodyText(message.body), style: this.style }));
+  }
+
+  private eventLine(at: number, by: string, change: Parameters<typeof describeChange>[0]): string {
+    const { directory } = this.options;
+    const text = `${directory.cachedName(by)} ${describeChange(change, (id) => directory.cachedName(id))}`;
+    return this.style.dim(`[${formatTime(at)}] ${text}`);
+  }
+
+  // ------------------------------------------------------------ your messages and their ticks
+
+  private render(line: OwnLine): string {
+    const tick = line.tally !== null && line.tick !== 'failed' ? tallyText(line.tally, this.style) : tickText(line.tick, this.style);
+    return messageLine({ at: line.at, who: this.style.green('You'), text: line.text, tick, style: this.style });
+  }
+
+  private printOwn(at: number, text: string, tick: Tick, tally: GroupTally | null): OwnLine {
+    const line: OwnLine = { handle: { id: 0 }, at, text, tick, tally };
+    line.handle = this.options.screen.print(this.render(line));
+    return line;
+  }
+
+  private trackOwn(messageId: string, at: number, text: string, tick: Tick, tally: GroupTally | null): void {
+    this.byMessageId.set(messageId, this.printOwn(at, text, tick, tally));
+  }
+
+  private refresh(line: OwnLine): void {
+    const tick = line.tally !== null && line.tick !== 'failed' ? tallyText(line.tally, this.style) : tickText(line.tick, this.style);
+    this.options.screen.update(line.handle, this.render(line), `  ${tick} ${this.style.dim(`«${this.snippet(line.text)}»`)}`);
+  }
+
+  private setTick(line: OwnLine, tick: Tick): void {
+    if (line.tick === tick) return;
+    line.tick = tick;
+    this.refresh(line);
+  }
+
+  private confirmed(clientId: string, messageId: string): void {
+    const line = this.byClientId.get(clientId);
+    if (line === undefined) return;
+    this.byClientId.delete(clientId);
+    this.byMessageId.set(messageId, line);
+    const early = this.earlyStatus.get(messageId);
+    this.earlyStatus.delete(messageId);
+    this.setTick(line, early !== undefined && rank(early) > rank('sent') ? early : 'sent');
+  }
+
+  private advance(messageId: string, status: MessageStatus): void {
+    const line = this.byMessageId.get(messageId);
+    if (line === undefined) {
+      if (rank(status) > rank(this.earlyStatus.get(messageId) ?? 'pending')) this.earlyStatus.set(messageId, status);
+      return;
+    }
+    if (rank(status) > rank(line.tick)) this.setTick(line, status);
+  }
+
+  private updateTally(tally: GroupTally): void {
+    const line = this.byMessageId.get(tally.messageId);
+    if (line === undefined) return;
+    const before = line.tally === null ? '' : tallyText(line.tally, this.style);
+    line.tally = tally;
+    if (line.tick === 'pending') line.tick = 'sent';
+    if (tallyText(tally, this.style) !== before) this.refresh(line);
+  }
+
+  // ------------------------------------------------------------ typing
+
+  private typingNotice(notice: TypingNoticeFrame): void {
+    this.clearTyper(notice.from, false);
+    if (notice.state !== 'stopped') {
+      const timer = setTimeout(() => this.clearTyper(notice.from), notice.expiresInMs);
+      timer.unref?.();
+      this.typers.set(notice.from, { state: notice.state, timer });
+    }
+    this.showTypers();
+  }
+
+  private clearTyper(userId: string, show = true): void {
+    const typer = this.typers.get(userId);
+    if (typer === undefined) return;
+    clearTimeout(typer.timer);
+    this.typers.delete(userId);
+    if (show) this.showTypers();
+  }
+
+  private showTypers(): void {
+    const { directory, screen } = this.options;
+    if (this.typers.size === 0) {
+      screen.setTyping(null);
+      return;
+    }
+    const names = [...this.typers.keys()].map((id) => directory.cachedName(id));
+    const recording = [...this.typers.values()].every((t) => t.state === 'recording');
+    const verb = recording ? 'recording' : 'typing';
+    screen.setTyping(`${listNames(names)} ${names.length === 1 ? 'is' : 'are'} ${verb}…`);
+  }
+
+  private snippet(text: string): string {
+    const flat = text.replace(/\s+/g, ' ');
+    return flat.length > SNIPPET ? `${flat.slice(0, SNIPPET - 1)}…` : flat;
+  }
+}

@@ -1,0 +1,290 @@
+/**
+ * `groups …`: list, create, info, add, remove, promote, demote, rename, leave, send, history
+ * (and `groups chat`, in chat.ts).
+ */
+import type { Group, GroupHistoryItem, MessengerApi } from '../../client/index.ts';
+import type { CommandContext, CommandSpec } from '../context.ts';
+import { bodyText, changeMembers, describeChange, formatTime, listNames, messageLine, plural, tallyText } from '../format.ts';
+import { Directory, resolveGroup, resolvePeer } from '../resolve.ts';
+import type { PeerRef } from '../resolve.ts';
+import { connect, sessionApi } from '../session.ts';
+import { messageText, pageOptions, sendAndConfirm } from './messages.ts';
+
+const PAGE_OPTIONS = {
+  limit: { type: 'string', valueName: 'N', description: 'how many entries (1-200, default 20)' },
+  before: { type: 'string', valueName: 'SEQ', description: 'only older than this mailbox seq ("nextBefore" of the previous page)' },
+} as const;
+
+async function resolveMembers(api: MessengerApi, directory: Directory, inputs: readonly string[]): Promise<PeerRef[]> {
+  return Promise.all(inputs.map((input) => resolvePeer(api, directory, input)));
+}
+
+/** The group with each member's display name, for --json. */
+async function groupWithNames(group: Group, directory: Directory): Promise<Group & { members: Array<Group['members'][number] & { name: string }> }> {
+  const names = await directory.names(group.members.map((m) => m.userId));
+  return { ...group, members: group.members.map((member, i) => ({ ...member, name: names[i]! })) };
+}
+
+async function groupLines(ctx: CommandContext, group: Group, directory: Directory): Promise<string[]> {
+  const { style } = ctx.out;
+  const lines = [style.bold(group.title)];
+  if (group.description) lines.push(group.description);
+  lines.push(`${plural(group.members.length, 'member')}${group.onlyAdminsSend ? ' · only admins may send' : ''}`);
+  const names = await directory.names(group.members.map((m) => m.userId));
+  group.members.forEach((member, i) => lines.push(`  ${names[i]}${member.role === 'admin' ? style.dim(' (admin)') : ''}`));
+  lines.push(style.dim(`id ${group.groupId}`));
+  return lines;
+}
+
+/** Print a changed group (create, add, remove, promote, demote, rename). */
+async function showGroup(ctx: CommandContext, group: Group, directory: Directory, headline: string): Promise<void> {
+  const json = await groupWithNames(group, directory);
+  const lines = ctx.out.json ? [] : await groupLines(ctx, group, directory);
+  ctx.out.result(json, () => [headline, ...lines.slice(1)]);
+}
+
+export const groupsList: CommandSpec = {
+  name: 'groups list',
+  args: '',
+  summary: 'the groups you are in',
+  minArgs: 0,
+  maxArgs: 0,
+  examples: ['messenger groups list'],
+  json: '{"groups": [{"groupId","title","role","memberCount"}]}',
+  async run(ctx) {
+    const { api } = sessionApi(ctx);
+    const list = await api.groups();
+    ctx.out.result(list, () =>
+      list.groups.length === 0
+        ? 'You are in no groups yet (create one: messenger groups create <title> <members...>)'
+        : list.groups.map(
+            (g) => `${ctx.out.style.bold(g.title)}  ${plural(g.memberCount, 'member')}${g.role === 'admin' ? ' · admin' : ''}  ${ctx.out.style.dim(g.groupId)}`,
+          ),
+    );
+  },
+};
+
+export const groupsCreate: CommandSpec = {
+  name: 'groups create',
+  args: '<title> [member...]',
+  summary: 'create a group (you become its admin)',
+  details: ['Members are phone numbers, user ids or contact names.'],
+  options: {
+    description: { type: 'string', valueName: 'TEXT', description: 'group description' },
+    'admins-only': { type: 'boolean', description: 'only admins may send messages' },
+  },
+  minArgs: 1,
+  maxArgs: Infinity,
+  examples: ['messenger groups create Climbing +4915112345678 Bob', 'messenger groups create "Team news" Ann Bob --admins-only'],
+  json: 'the group: {"groupId","title","description","picture","onlyAdminsSend","createdBy","createdAt","head","members":[{"userId","role","joinedAt","name"}]}',
+  async run(ctx) {
+    const [title, ...memberInputs] = ctx.args.positionals;
+    const { api, session } = sessionApi(ctx);
+    const directory = new Directory(api, session.userId);
+    const members = await resolveMembers(api, directory, memberInputs);
+    const description = ctx.args.string('description');
+    const group = await api.createGroup({
+      title: title!,
+      members: members.map((m) => m.userId).filter((id) => id !== session.userId),
+      ...(description === undefined ? {} : { description }),
+      ...(ctx.args.flag('admins-only') ? { onlyAdminsSend: true } : {}),
+    });
+    const others = members.length === 0 ? '' : ` with ${listNames(members.map((m) => m.name))}`;
+    await showGroup(ctx, group, directory, `Created "${group.title}"${others} (id ${group.groupId})`);
+  },
+};
+
+export const groupsInfo: CommandSpec = {
+  name: 'groups info',
+  args: '<group>',
+  summary: "a group's settings and members",
+  minArgs: 1,
+  maxArgs: 1,
+  examples: ['messenger groups info Climbing'],
+  json: 'the group, as for groups create',
+  async run(ctx) {
+    const { api, session } = sessionApi(ctx);
+    const directory = new Directory(api, session.userId);
+    const ref = await resolveGroup(api, ctx.args.positionals[0]!);
+    const group = await api.group(ref.groupId);
+    const lines = ctx.out.json ? [] : await groupLines(ctx, group, directory);
+    ctx.out.result(await groupWithNames(group, directory), () => lines);
+  },
+};
+
+/** A command changing one group's members or settings, answered with the updated group. */
+function memberCommand(spec: {
+  name: string;
+  args: string;
+  summary: string;
+  maxArgs: number;
+  example: string;
+  apply: (api: MessengerApi, groupId: string, members: PeerRef[]) => Promise<Group>;
+  headline: (title: string, names: string) => string;
+}): CommandSpec {
+  return {
+    name: spec.name,
+    args: spec.args,
+    summary: spec.summary,
+    details: ['<group> is a title or id; members are phone numbers, user ids or contact names. Admins only.'],
+    minArgs: 2,
+    maxArgs: spec.maxArgs,
+    examples: [spec.example],
+    json: 'the updated group, as for groups create',
+    async run(ctx) {
+      const [groupInput, ...memberInputs] = ctx.args.positionals;
+      const { api, session } = sessionApi(ctx);
+      const directory = new Directory(api, session.userId);
+      const ref = await resolveGroup(api, groupInput!);
+      const members = await resolveMembers(api, directory, memberInputs);
+      const group = await spec.apply(api, ref.groupId, members);
+      await showGroup(ctx, group, directory, spec.headline(group.title, listNames(members.map((m) => m.name))));
+    },
+  };
+}
+
+export const groupsAdd = memberCommand({
+  name: 'groups add',
+  args: '<group> <member...>',
+  summary: 'add members (admins)',
+  maxArgs: Infinity,
+  example: 'messenger groups add Climbing +4915112345678 Cy',
+  apply: (api, groupId, members) => api.addGroupMembers(groupId, members.map((m) => m.userId)),
+  headline: (title, names) => `Added ${names} to "${title}"`,
+});
+
+export const groupsRemove = memberCommand({
+  name: 'groups remove',
+  args: '<group> <member>',
+  summary: 'remove a member (admins)',
+  maxArgs: 2,
+  example: 'messenger groups remove Climbing Cy',
+  apply: (api, groupId, [member]) => api.removeGroupMember(groupId, member!.userId),
+  headline: (title, names) => `Removed ${names} from "${title}"`,
+});
+
+export const groupsPromote = memberCommand({
+  name: 'groups promote',
+  args: '<group> <member>',
+  summary: 'make a member an admin (admins)',
+  maxArgs: 2,
+  example: 'messenger groups promote Climbing Ann',
+  apply: (api, groupId, [member]) => api.promoteAdmin(groupId, member!.userId),
+  headline: (title, names) => `${names} is now an admin of "${title}"`,
+});
+
+export const groupsDemote = memberCommand({
+  name: 'groups demote',
+  args: '<group> <member>',
+  summary: 'make an admin a plain member (admins)',
+  maxArgs: 2,
+  example: 'messenger groups demote Climbing Ann',
+  apply: (api, groupId, [member]) => api.demoteAdmin(groupId, member!.userId),
+  headline: (title, names) => `${names} is no longer an admin of "${title}"`,
+});
+
+export const groupsRename: CommandSpec = {
+  name: 'groups rename',
+  args: '<group> <title...>',
+  summary: 'change the title (admins)',
+  minArgs: 2,
+  maxArgs: Infinity,
+  examples: ['messenger groups rename Climbing "Climbing on Fridays"'],
+  json: 'the updated group, as for groups create',
+  async run(ctx) {
+    const [groupInput, ...words] = ctx.args.positionals;
+    const { api, session } = sessionApi(ctx);
+    const ref = await resolveGroup(api, groupInput!);
+    const group = await api.updateGroup(ref.groupId, { title: words.join(' ') });
+    await showGroup(ctx, group, new Directory(api, session.userId), `Renamed "${ref.title}" to "${group.title}"`);
+  },
+};
+
+export const groupsLeave: CommandSpec = {
+  name: 'groups leave',
+  args: '<group>',
+  summary: 'leave a group',
+  minArgs: 1,
+  maxArgs: 1,
+  examples: ['messenger groups leave Climbing'],
+  json: '{"left": groupId, "title"}',
+  async run(ctx) {
+    const { api } = sessionApi(ctx);
+    const ref = await resolveGroup(api, ctx.args.positionals[0]!);
+    await api.leaveGroup(ref.groupId);
+    ctx.out.result({ left: ref.groupId, title: ref.title }, () => `You left "${ref.title}"`);
+  },
+};
+
+export const groupsSend: CommandSpec = {
+  name: 'groups send',
+  args: '<group> <text...>',
+  summary: 'send a message to a group and wait until it is stored',
+  details: ['Like `send`: `-` reads the message from stdin; exits 0 once the group log has it.'],
+  options: {
+    timeout: { type: 'string', valueName: 'SECONDS', description: 'how long to wait for the server (default 15)' },
+    id: { type: 'string', valueName: 'ID', description: 'client message id, so a retried send is stored only once' },
+  },
+  minArgs: 2,
+  maxArgs: Infinity,
+  examples: ['messenger groups send Climbing "who is in tonight?"'],
+  json: '{"messageId","clientId","group","gseq","sentAt","duplicate"}',
+  async run(ctx) {
+    const [groupInput, ...words] = ctx.args.positionals;
+    const text = await messageText(ctx, words);
+    const { api } = sessionApi(ctx);
+    const ref = await resolveGroup(api, groupInput!);
+    const { client } = await connect(ctx);
+    const clientId = ctx.args.string('id');
+    const ack = await sendAndConfirm(ctx, client, (c) => c.sendGroupText(ref.groupId, text, clientId === undefined ? {} : { clientId }));
+    ctx.out.result(
+      { messageId: ack.messageId, clientId: ack.id, group: ack.group, gseq: ack.gseq, sentAt: ack.sentAt, duplicate: ack.duplicate },
+      () => `Sent to "${ref.title}" ${ctx.out.style.dim('✓')}${ack.duplicate ? ' (it had been sent before)' : ''}`,
+    );
+  },
+};
+
+function historyItemLine(ctx: CommandContext, item: GroupHistoryItem, me: string, directory: Directory): string {
+  const { style } = ctx.out;
+  const { entry } = item;
+  if (entry.type === 'event') {
+    const { event } = entry;
+    return style.dim(`[${formatTime(event.at)}] ${directory.cachedName(event.by)} ${describeChange(event.change, (id) => directory.cachedName(id))}`);
+  }
+  const { message } = entry;
+  const own = message.from === me;
+  return messageLine({
+    at: message.sentAt,
+    who: own ? style.green('You') : style.cyan(directory.cachedName(message.from)),
+    text: bodyText(message.body),
+    ...(own && item.tally !== null ? { tick: tallyText(item.tally, style) } : {}),
+    style,
+  });
+}
+
+export const groupsHistory: CommandSpec = {
+  name: 'groups history',
+  args: '<group>',
+  summary: "a group's messages and system messages (newest last)",
+  options: PAGE_OPTIONS,
+  minArgs: 1,
+  maxArgs: 1,
+  examples: ['messenger groups history Climbing --limit 50'],
+  json: '{"group": {"groupId","title"}, "entries": [GroupHistoryItem, newest first], "nextBefore": seq|null}',
+  async run(ctx) {
+    const { api, session } = sessionApi(ctx);
+    const directory = new Directory(api, session.userId);
+    const paging = pageOptions(ctx);
+    const group = await resolveGroup(api, ctx.args.positionals[0]!);
+    const page = await api.groupHistory(group.groupId, paging);
+    const items = [...page.entries].reverse();
+    if (!ctx.out.json) {
+      await directory.names(items.flatMap((item) => (item.entry.type === 'message' ? [item.entry.message.from] : [item.entry.event.by, ...changeMembers(item.entry.event.change)])));
+    }
+    ctx.out.result({ group, entries: page.entries, nextBefore: page.nextBefore }, () => {
+      const lines = items.map((item) => historyItemLine(ctx, item, session.userId, directory));
+      if (page.nextBefore !== null) lines.unshift(ctx.out.style.dim(`(older: messenger groups history ${group.groupId} --before ${page.nextBefore})`));
+      return lines.length === 0 ? `No messages in "${group.title}"` : lines;
+    });
+  },
+};

@@ -1,0 +1,204 @@
+/**
+ * 1:1 messaging commands: send, history, chats (the chat list).
+ */
+import type { Conversation, HistoryItem, MessengerApi, MessengerClient, SendAck } from '../../client/index.ts';
+import { HISTORY_MAX_LIMIT, MAX_TEXT_LENGTH } from '../../protocol/index.ts';
+import type { CommandContext, CommandSpec } from '../context.ts';
+import { CliError, EXIT, usageError } from '../errors.ts';
+import { bodyText, changeMembers, describeChange, formatTime, messageLine, plural, tickText } from '../format.ts';
+import { Directory, resolvePeer } from '../resolve.ts';
+import { assertNotSelf, connect, keepConnected, sessionApi, whileConnected } from '../session.ts';
+
+export const SEND_TIMEOUT_MS = 15_000;
+/** How long a send also waits for messages queued by earlier runs, once its own is confirmed. */
+const EARLIER_WAIT_MS = 2_000;
+
+/** Read all of stdin (for `send <peer> -`). */
+async function readStdin(ctx: CommandContext): Promise<string> {
+  const chunks: string[] = [];
+  ctx.stdin.setEncoding('utf8');
+  for await (const chunk of ctx.stdin) chunks.push(String(chunk));
+  return chunks.join('').replace(/\r?\n$/, '');
+}
+
+/** The message text from the arguments after the recipient (`-` reads stdin). */
+export async function messageText(ctx: CommandContext, words: readonly string[]): Promise<string> {
+  const text = words.length === 1 && words[0] === '-' ? await readStdin(ctx) : words.join(' ');
+  if (text.trim() === '') throw usageError('The message is empty');
+  if (text.length > MAX_TEXT_LENGTH) throw usageError(`The message is too long (${text.length} characters; at most ${MAX_TEXT_LENGTH})`);
+  return text;
+}
+
+/** The error for a send the server did not confirm in time (it stays queued). */
+export function notConfirmed(timeoutMs: number): CliError {
+  return new CliError(
+    'not_confirmed',
+    `Not confirmed by the server within ${Math.round(timeoutMs / 1000)} s; the message stays in the outbox and is sent the next time messenger connects (see \`messenger outbox\`)`,
+    EXIT.unavailable,
+  );
+}
+
+/**
+ * Send through the outbox and wait for the server's ack. Messages left in the outbox by earlier
+ * runs go first (same ids, so never twice); they are waited for briefly too and reported.
+ */
+export async function sendAndConfirm<A extends SendAck>(
+  ctx: CommandContext,
+  client: MessengerClient,
+  send: (client: MessengerClient) => { clientId: string; sent: Promise<A> },
+): Promise<A> {
+  const earlier = client.pending().flatMap((entry) => client.outbox.promise(entry.clientId) ?? []);
+  const stopKeeping = keepConnected(client, { delayMs: 200, maxDelayMs: 1_000 });
+  try {
+    const timeoutMs = ctx.args.seconds('timeout', SEND_TIMEOUT_MS)!;
+    const { sent } = send(client);
+    const ack = await whileConnected(client, sent, timeoutMs, () => notConfirmed(timeoutMs));
+    const settled = await Promise.allSettled(earlier.map((p) => whileConnected(client, p, EARLIER_WAIT_MS, () => new Error('not confirmed'))));
+    const alsoSent = settled.filter((s) => s.status === 'fulfilled').length;
+    if (alsoSent > 0) ctx.out.note(`Also sent ${plural(alsoSent, 'queued message')} from earlier`);
+    return ack;
+  } finally {
+    stopKeeping();
+  }
+}
+
+export const send: CommandSpec = {
+  name: 'send',
+  args: '<peer> <text...>',
+  summary: 'send a message and wait until the server stored it (one tick)',
+  details: [
+    '<peer> is a phone number, a user id, or the name of one of your contacts.',
+    'The words after it are the message; `-` reads the message from stdin.',
+    'Exits 0 once the server has stored the message. If it cannot confirm in time, the message',
+    'stays in the outbox and is sent the next time messenger connects.',
+  ],
+  options: {
+    timeout: { type: 'string', valueName: 'SECONDS', description: 'how long to wait for the server (default 15)' },
+    id: { type: 'string', valueName: 'ID', description: 'client message id, so a retried send is stored only once' },
+  },
+  minArgs: 2,
+  maxArgs: Infinity,
+  examples: ['messenger send +4915112345678 hello there', 'messenger send Bob "see you at 8"', 'echo "build done" | messenger send Bob -'],
+  json: '{"messageId","clientId","to","sentAt","duplicate"}',
+  async run(ctx) {
+    const [who, ...words] = ctx.args.positionals;
+    const text = await messageText(ctx, words);
+    const { api, session } = sessionApi(ctx);
+    const peer = await resolvePeer(api, new Directory(api, session.userId), who!);
+    assertNotSelf(ctx, peer.userId, 'send messages to');
+    const { client } = await connect(ctx);
+    const clientId = ctx.args.string('id');
+    const ack = await sendAndConfirm(ctx, client, (c) => c.sendText(peer.userId, text, clientId === undefined ? {} : { clientId }));
+    ctx.out.result({ messageId: ack.messageId, clientId: ack.id, to: ack.to, sentAt: ack.sentAt, duplicate: ack.duplicate }, () =>
+      `Sent to ${peer.name} ${tickText('sent', ctx.out.style)}${ack.duplicate ? ' (it had been sent before)' : ''}`,
+    );
+  },
+};
+
+const PAGE_OPTIONS = {
+  limit: { type: 'string', valueName: 'N', description: `how many (1-${HISTORY_MAX_LIMIT}, default 20)` },
+  before: { type: 'string', valueName: 'SEQ', description: 'only older than this mailbox seq (the "nextBefore" of the previous page)' },
+} as const;
+
+/** `{limit, before}` from --limit and --before. */
+export function pageOptions(ctx: CommandContext): { limit: number; before?: number } {
+  const limit = ctx.args.integer('limit', { min: 1, max: HISTORY_MAX_LIMIT }, 20)!;
+  const before = ctx.args.integer('before', { min: 1, max: Number.MAX_SAFE_INTEGER });
+  return before === undefined ? { limit } : { limit, before };
+}
+
+/** One history item as a line (oldest-first callers reverse the page). */
+function historyLine(ctx: CommandContext, item: HistoryItem, me: string, peerName: string): string {
+  const { style } = ctx.out;
+  const own = item.message.from === me;
+  return messageLine({
+    at: item.message.sentAt,
+    who: own ? style.green('You') : style.cyan(peerName),
+    text: bodyText(item.message.body),
+    ...(own ? { tick: tickText(item.status, style) } : {}),
+    style,
+  });
+}
+
+export const history: CommandSpec = {
+  name: 'history',
+  args: '<peer>',
+  summary: 'show the conversation with someone (newest last)',
+  options: PAGE_OPTIONS,
+  minArgs: 1,
+  maxArgs: 1,
+  examples: ['messenger history Bob', 'messenger history +4915112345678 --limit 50', 'messenger history Bob --before 120'],
+  json: '{"peer": {"userId","name"}, "messages": [HistoryItem, newest first], "nextBefore": seq|null}',
+  async run(ctx) {
+    const paging = pageOptions(ctx);
+    const { api, session } = sessionApi(ctx);
+    const peer = await resolvePeer(api, new Directory(api, session.userId), ctx.args.positionals[0]!);
+    const page = await api.history(peer.userId, paging);
+    ctx.out.result({ peer, messages: page.messages, nextBefore: page.nextBefore }, () => {
+      if (page.messages.length === 0) return `No messages with ${peer.name} yet`;
+      const lines = [...page.messages].reverse().map((item) => historyLine(ctx, item, session.userId, peer.name));
+      if (page.nextBefore !== null) lines.unshift(ctx.out.style.dim(`(older: messenger history ${ctx.args.positionals[0]} --before ${page.nextBefore})`));
+      return lines;
+    });
+  },
+};
+
+/** The title of a chat list entry: the peer's name or the group's title. */
+async function conversationTitle(conversation: Conversation, directory: Directory, groupTitles: Map<string, string>): Promise<string> {
+  if (conversation.kind === 'direct') return directory.name(conversation.peer);
+  return groupTitles.get(conversation.group) ?? `group ${conversation.group.slice(-6)}`;
+}
+
+/** "Ann: hi", or "Ann added Bob" for a group system message. */
+async function conversationPreview(conversation: Conversation, directory: Directory): Promise<{ at: number; text: string }> {
+  if (conversation.kind === 'direct') {
+    const { message } = conversation.last;
+    return { at: message.sentAt, text: `${await directory.name(message.from)}: ${bodyText(message.body)}` };
+  }
+  const { entry } = conversation.last;
+  if (entry.type === 'message') {
+    return { at: entry.message.sentAt, text: `${await directory.name(entry.message.from)}: ${bodyText(entry.message.body)}` };
+  }
+  const { event } = entry;
+  await directory.names(changeMembers(event.change));
+  const who = await directory.name(event.by);
+  return { at: event.at, text: `${who} ${describeChange(event.change, (id) => directory.cachedName(id))}` };
+}
+
+async function groupTitles(api: MessengerApi): Promise<Map<string, string>> {
+  const { groups } = await api.groups();
+  return new Map(groups.map((g) => [g.groupId, g.title]));
+}
+
+export const chats: CommandSpec = {
+  name: 'chats',
+  args: '',
+  summary: 'list your conversations and groups, most recent first, with unread counts',
+  options: PAGE_OPTIONS,
+  minArgs: 0,
+  maxArgs: 0,
+  examples: ['messenger chats', 'messenger chats --json'],
+  json: '{"conversations": [Conversation & {"title"}], "nextBefore": seq|null}',
+  async run(ctx) {
+    const { api, session } = sessionApi(ctx);
+    const directory = new Directory(api, session.userId);
+    const paging = pageOptions(ctx);
+    const [page, titles] = await Promise.all([api.conversations(paging), groupTitles(api)]);
+    const rows = await Promise.all(
+      page.conversations.map(async (conversation) => ({
+        conversation,
+        title: await conversationTitle(conversation, directory, titles),
+        preview: await conversationPreview(conversation, directory),
+      })),
+    );
+    ctx.out.result({ conversations: rows.map((row) => ({ ...row.conversation, title: row.title })), nextBefore: page.nextBefore }, () => {
+      if (rows.length === 0) return 'No conversations yet';
+      const { style } = ctx.out;
+      return rows.map(({ conversation, title, preview }) => {
+        const kind = conversation.kind === 'group' ? style.dim(' (group)') : '';
+        const unread = conversation.unread > 0 ? ` ${style.green(`${conversation.unread} unread`)}` : '';
+        return `${style.bold(title)}${kind}${unread}  ${style.dim(`[${formatTime(preview.at)}]`)} ${preview.text}`;
+      });
+    });
+  },
+};

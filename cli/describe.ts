@@ -1,0 +1,92 @@
+/**
+ * Stream events as lines for people (`listen` without --json, and chat's notices about other
+ * conversations).
+ */
+import type { MessengerApi } from '../client/index.ts';
+import { bodyText, changeMembers, describeChange, formatTime, plural } from './format.ts';
+import type { Style } from './output.ts';
+import type { Directory } from './resolve.ts';
+import type { StreamEvent } from './stream.ts';
+
+/** Group titles by id, fetched again when an unknown group shows up (you were just added). */
+export class GroupTitles {
+  private readonly api: MessengerApi;
+  private readonly titles = new Map<string, string>();
+  /** Ids still unknown after a reload (e.g. groups you left): not fetched again. */
+  private readonly missing = new Set<string>();
+  private loaded: Promise<void> | undefined;
+
+  constructor(api: MessengerApi) {
+    this.api = api;
+  }
+
+  remember(groupId: string, title: string): void {
+    this.titles.set(groupId, title);
+  }
+
+  async title(groupId: string): Promise<string> {
+    if (!this.titles.has(groupId) && !this.missing.has(groupId)) {
+      this.loaded = undefined;
+      await this.load();
+      if (!this.titles.has(groupId)) this.missing.add(groupId);
+    }
+    return this.titles.get(groupId) ?? `group ${groupId.slice(-6)}`;
+  }
+
+  private load(): Promise<void> {
+    this.loaded ??= this.api.groups().then(
+      ({ groups }) => {
+        for (const g of groups) this.titles.set(g.groupId, g.title);
+      },
+      () => undefined,
+    );
+    return this.loaded;
+  }
+}
+
+export class EventDescriber {
+  private readonly directory: Directory;
+  private readonly groups: GroupTitles;
+  private readonly style: Style;
+
+  constructor(directory: Directory, groups: GroupTitles, style: Style) {
+    this.directory = directory;
+    this.groups = groups;
+    this.style = style;
+  }
+
+  /** The line for `event`, or null for events people do not need to see (typing, acks, markers). */
+  async line(event: StreamEvent): Promise<string | null> {
+    const { style } = this;
+    const time = (at: number): string => style.dim(`[${formatTime(at)}]`);
+    switch (event.type) {
+      case 'message': {
+        const { message } = event;
+        if (event.own) return `${time(message.sentAt)} ${style.green('You')} → ${style.cyan(await this.directory.name(message.to))}: ${bodyText(message.body)}`;
+        return `${time(message.sentAt)} ${style.cyan(await this.directory.name(message.from))}: ${bodyText(message.body)}`;
+      }
+      case 'group_message': {
+        const { message } = event;
+        const who = event.own ? style.green('You') : style.cyan(await this.directory.name(message.from));
+        return `${time(message.sentAt)} ${style.bold(await this.groups.title(message.group))} › ${who}: ${bodyText(message.body)}`;
+      }
+      case 'group_event': {
+        const { event: change } = event;
+        await this.directory.names(changeMembers(change.change));
+        const text = `${await this.directory.name(change.by)} ${describeChange(change.change, (id) => this.directory.cachedName(id))}`;
+        return `${time(change.at)} ${style.bold(await this.groups.title(change.group))} › ${style.dim(text)}`;
+      }
+      case 'receipt': {
+        const verb = event.status === 'read' ? 'read' : 'received';
+        const count = plural(event.messageIds.length, 'message');
+        return `${time(event.at)} ${style.dim(`${await this.directory.name(event.by)} ${verb} ${count} of yours ${event.status === 'read' ? '✓✓ read' : '✓✓'}`)}`;
+      }
+      case 'failed':
+        return style.red(`Not sent (${event.error.code}): ${event.error.message}`);
+      case 'cursor_expired':
+        return style.yellow('Some older events were discarded by the server; see `messenger chats` and `history`');
+      default:
+        return null;
+    }
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * Friendly errors: every failure the CLI can meet becomes one line for a human, a stable
+ * machine-readable code and a process exit code. No stack traces unless `--debug`.
+ */
+import { MessengerError } from '../client/index.ts';
+import type { ErrorCode } from '../protocol/index.ts';
+
+/** Process exit codes (documented in docs/CLI.md). */
+export const EXIT = {
+  ok: 0,
+  /** Something unexpected: a bug, or a server that broke the protocol. */
+  failure: 1,
+  /** Bad command line or input (unknown option, invalid phone number, empty message, ...). */
+  usage: 2,
+  /** Not logged in, session expired or revoked, wrong or expired code. */
+  auth: 3,
+  /** No such user, group or contact. */
+  notFound: 4,
+  /** The server refused: not a member, not an admin, admins only, blocked, group full, ... */
+  refused: 5,
+  /** Could not reach the server, timed out, or it is busy: try again later. */
+  unavailable: 6,
+  /** Interrupted with Ctrl-C. */
+  interrupted: 130,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** A failure the CLI explains itself: `message` is the whole line the user sees. */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+  /** Stable code for `--json` output, e.g. `not_logged_in` or a protocol error code. */
+  readonly code: string;
+  readonly exitCode: ExitCode;
+
+  constructor(code: string, message: string, exitCode: ExitCode, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.exitCode = exitCode;
+  }
+}
+
+/** A usage error: wrong arguments or options. */
+export function usageError(message: string): CliError {
+  return new CliError('usage', message, EXIT.usage);
+}
+
+/** What the user is told: one line, a code and an exit code. */
+export interface FriendlyError {
+  code: string;
+  message: string;
+  exitCode: ExitCode;
+}
+
+/** Where the error happened, so the line can name the server. */
+export interface ErrorContext {
+  server: string;
+}
+
+const LOGIN_HINT = 'run `messenger login <phone>`';
+
+/** Exit code per protocol error code; anything not listed is a failure. */
+const EXIT_BY_CODE: Partial<Record<ErrorCode, ExitCode>> = {
+  invalid_json: EXIT.usage,
+  validation_failed: EXIT.usage,
+  payload_too_large: EXIT.usage,
+  invalid_phone: EXIT.usage,
+  self_message: EXIT.usage,
+  self_reference: EXIT.usage,
+  unauthorized: EXIT.auth,
+  token_invalid: EXIT.auth,
+  token_expired: EXIT.auth,
+  device_revoked: EXIT.auth,
+  otp_invalid: EXIT.auth,
+  otp_expired: EXIT.auth,
+  otp_attempts_exceeded: EXIT.auth,
+  otp_rate_limited: EXIT.unavailable,
+  not_found: EXIT.notFound,
+  user_not_found: EXIT.notFound,
+  recipient_not_found: EXIT.notFound,
+  group_not_found: EXIT.notFound,
+  device_not_found: EXIT.notFound,
+  forbidden: EXIT.refused,
+  not_group_member: EXIT.refused,
+  not_group_admin: EXIT.refused,
+  admins_only: EXIT.refused,
+  not_message_sender: EXIT.refused,
+  group_full: EXIT.refused,
+  last_admin: EXIT.refused,
+  id_conflict: EXIT.refused,
+  replaced: EXIT.refused,
+  rate_limited: EXIT.unavailable,
+  unavailable: EXIT.unavailable,
+  internal: EXIT.unavailable,
+};
+
+/** Lines that read better than the server's generic message; `undefined` keeps the server's. */
+function messageFor(error: MessengerError, context: ErrorContext): string {
+  switch (error.code) {
+    case 'unauthorized':
+      return `Not logged in: ${LOGIN_HINT}`;
+    case 'token_invalid':
+      return `Your session is not valid on ${context.server}: ${LOGIN_HINT}`;
+    case 'token_expired':
+      return `Your session has expired: ${LOGIN_HINT}`;
+    case 'device_revoked':
+      return `This device was logged out: ${LOGIN_HINT}`;
+    case 'otp_invalid':
+      return 'Wrong code; check it and try again (`messenger login <phone> --code <code>`)';
+    case 'otp_expired':
+      return 'The code has expired or was never requested: run `messenger login <phone>` for a new one';
+    case 'otp_attempts_exceeded':
+      return 'Too many wrong codes: run `messenger login <phone>` for a new one';
+    case 'invalid_phone':
+      return 'That is not a valid phone number; use the international form, e.g. +4915112345678';
+    case 'self_message':
+      return 'You cannot send a message to yourself';
+    case 'replaced':
+      return 'Another messenger command connected with this login and took over the connection';
+    case 'unavailable':
+      // status 0: the request never got an answer (connection refused, DNS, timeout).
+      return error.status === 0 ? unreachable(context) : `The server at ${context.server} is unavailable; try again later`;
+    case 'internal':
+      return `The server at ${context.server} had an internal error; try again later`;
+    default:
+      return sentence(error.message);
+  }
+}
+
+function unreachable(context: ErrorContext): string {
+  return `Cannot reach the server at ${context.server} (is it running? start one with \`npm run dev\`, or pass --server URL)`;
+}
+
+/** The server's message as a sentence without a trailing period (one line, no newlines). */
+function sentence(text: string): string {
+  return text.replace(/\s+/g, ' ').trim().replace(/\.$/, '');
+}
+
+/** Node's network error codes that mean "nobody answered at that address". */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT']);
+
+function networkCode(error: unknown): string | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
+    const code = (current as Error & { code?: unknown }).code;
+    if (typeof code === 'string' && NETWORK_CODES.has(code)) return code;
+    current = current.cause;
+  }
+  return undefined;
+}
+
+/**
+ * The one line (plus codes) to show for any thrown value.
+ *
+ * @example
+ * friendlyError(new MessengerError('user_not_found'), { server }) // { code: 'user_not_found', exitCode: 4, ... }
+ */
+export function friendlyError(error: unknown, context: ErrorContext): FriendlyError {
+  if (error instanceof CliError) return { code: error.code, message: error.message, exitCode: error.exitCode };
+  if (error instanceof MessengerError) {
+    return { code: error.code, message: messageFor(error, context), exitCode: EXIT_BY_CODE[error.code] ?? EXIT.failure };
+  }
+  if (networkCode(error) !== undefined) return { code: 'unavailable', message: unreachable(context), exitCode: EXIT.unavailable };
+  const detail = error instanceof Error ? error.message : String(error);
+  return { code: 'internal', message: `Unexpected error: ${sentence(detail)} (run with --debug for details)`, exitCode: EXIT.failure };
+}

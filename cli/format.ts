@@ -1,0 +1,115 @@
+/**
+ * Human-readable rendering of messages, ticks and group system messages.
+ */
+import type { GroupChange, GroupTally, MessageBody, MessageStatus } from '../client/index.ts';
+import type { Style } from './output.ts';
+
+/** A message's delivery state as a sender sees it; `pending` until the server stored it. */
+export type Tick = MessageStatus | 'pending' | 'failed';
+
+function pad(n: number): string {
+  return String(n).padStart(2, '0');
+}
+
+/**
+ * `14:05` for today, `2025-03-01 14:05` for other days (local time).
+ *
+ * @example
+ * formatTime(Date.now()) // '14:05'
+ */
+export function formatTime(ms: number, now: number = Date.now()): string {
+  const at = new Date(ms);
+  const today = new Date(now);
+  const time = `${pad(at.getHours())}:${pad(at.getMinutes())}`;
+  const sameDay = at.getFullYear() === today.getFullYear() && at.getMonth() === today.getMonth() && at.getDate() === today.getDate();
+  return sameDay ? time : `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())} ${time}`;
+}
+
+/** A message body as one line of text. */
+export function bodyText(body: MessageBody): string {
+  switch (body.kind) {
+    case 'text':
+      return body.text;
+    case 'location':
+      return `[location ${body.latitude}, ${body.longitude}${body.name === undefined ? '' : ` ${body.name}`}]`;
+    case 'contact':
+      return `[contact ${body.name} ${body.phone}]`;
+    case 'ciphertext':
+      return '[encrypted message]';
+  }
+}
+
+/** ⏱ pending, ✓ sent, ✓✓ delivered, ✓✓ read (blue when colours are on). */
+export function tickText(tick: Tick, style: Style): string {
+  switch (tick) {
+    case 'pending':
+      return style.dim('⏱');
+    case 'failed':
+      return style.red('✗ not sent');
+    case 'sent':
+      return style.dim('✓');
+    case 'delivered':
+      return style.dim('✓✓');
+    case 'read':
+      return style.blue('✓✓ read');
+  }
+}
+
+/** The ticks of one of your group messages: ✓✓ when every member has it, "read" when all read it. */
+export function tallyText(tally: GroupTally, style: Style): string {
+  const { of, delivered, read } = tally;
+  if (of === 0 || read >= of) return of === 0 ? style.dim('✓') : style.blue('✓✓ read');
+  const readPart = read > 0 ? ` read ${read}/${of}` : '';
+  if (delivered >= of) return style.dim(`✓✓${readPart}`);
+  return style.dim(`✓${delivered > 0 ? ` delivered ${delivered}/${of}` : ''}${readPart}`);
+}
+
+/** The part of a group system message after "<who> ": "added Ann and Bob". */
+export function describeChange(change: GroupChange, member: (userId: string) => string): string {
+  switch (change.kind) {
+    case 'created':
+      return `created the group "${change.title}"`;
+    case 'members_added':
+      return `added ${listNames(change.members.map(member))}`;
+    case 'member_removed':
+      return `removed ${member(change.member)}`;
+    case 'member_left':
+      return 'left';
+    case 'admin_promoted':
+      return `made ${member(change.member)} an admin`;
+    case 'admin_demoted':
+      return `made ${member(change.member)} a plain member`;
+    case 'title_changed':
+      return `changed the title to "${change.title}"`;
+    case 'description_changed':
+      return 'changed the description';
+    case 'picture_changed':
+      return change.picture === null ? 'removed the picture' : 'changed the picture';
+    case 'settings_changed':
+      return change.onlyAdminsSend ? 'allowed only admins to send messages' : 'allowed everyone to send messages';
+  }
+}
+
+/** The user ids a change mentions (to look their names up first). */
+export function changeMembers(change: GroupChange): string[] {
+  if (change.kind === 'members_added') return change.members;
+  if ('member' in change) return [change.member];
+  return [];
+}
+
+/** "Ann", "Ann and Bob", "Ann, Bob and Cy". */
+export function listNames(names: readonly string[]): string {
+  if (names.length <= 1) return names.join('');
+  return `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+}
+
+/** "[14:05] Ann: hello ✓✓" — `who` already styled. */
+export function messageLine(options: { at: number; who: string; text: string; tick?: string; style: Style }): string {
+  const { at, who, text, tick, style } = options;
+  return `${style.dim(`[${formatTime(at)}]`)} ${who}: ${text}${tick === undefined ? '' : ` ${tick}`}`;
+}
+
+/** "1 message", "3 messages". */
+export function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? '' : 's'}`;
+}

@@ -1,0 +1,131 @@
+/**
+ * The live event stream of `listen --json` and `chat --json`: the SDK's events as JSON lines in
+ * the protocol's own shapes (docs/PROTOCOL.md), optionally limited to one conversation.
+ */
+import type {
+  GroupEventFrame,
+  GroupReadMarkerFrame,
+  GroupReceiptFrame,
+  GroupSentFrame,
+  Message,
+  GroupMessage,
+  MessengerClient,
+  ReadMarkerFrame,
+  ReceiptFrame,
+  SentFrame,
+  TypingNoticeFrame,
+} from '../client/index.ts';
+
+/** One line of the stream. */
+export type StreamEvent =
+  | { type: 'message'; seq: number; message: Message; own: boolean }
+  | { type: 'group_message'; seq: number; message: GroupMessage; own: boolean }
+  | ReceiptFrame
+  | ReadMarkerFrame
+  | GroupEventFrame
+  | GroupReceiptFrame
+  | GroupReadMarkerFrame
+  | TypingNoticeFrame
+  | SentFrame
+  | GroupSentFrame
+  | { type: 'failed'; clientId: string; to: string | null; group: string | null; error: { code: string; message: string } }
+  | { type: 'cursor_expired'; message: string };
+
+/** One conversation: a 1:1 chat with `peer`, or a group. */
+export type ConversationRef = { kind: 'direct'; peer: string } | { kind: 'group'; group: string };
+
+/** Whether `event` belongs to `conversation` (as seen by user `me`). */
+export function inConversation(event: StreamEvent, conversation: ConversationRef, me: string): boolean {
+  if (conversation.kind === 'direct') {
+    const peer = conversation.peer;
+    switch (event.type) {
+      case 'message':
+        return (event.message.from === peer && event.message.to === me) || (event.message.from === me && event.message.to === peer);
+      case 'receipt':
+        return event.by === peer;
+      case 'read_marker':
+        return event.peer === peer;
+      case 'typing_notice':
+        return event.group === null && event.from === peer;
+      case 'sent':
+      case 'failed':
+        return event.to === peer;
+      case 'cursor_expired':
+        return true;
+      default:
+        return false;
+    }
+  }
+  const group = conversation.group;
+  switch (event.type) {
+    case 'group_message':
+      return event.message.group === group;
+    case 'group_event':
+      return event.event.group === group;
+    case 'group_receipt':
+    case 'group_read_marker':
+    case 'group_sent':
+    case 'failed':
+    case 'typing_notice':
+      return event.group === group;
+    case 'cursor_expired':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/**
+ * Call `onEvent` for every event of the client, in order. Echoes of messages this process sent
+ * are left out (their `sent` / `group_sent` line says the same). Returns an unsubscribe function.
+ */
+export function subscribeEvents(client: MessengerClient, onEvent: (event: StreamEvent) => void): () => void {
+  const offs = [
+    client.on('message', ({ message, seq, own, local }) => {
+      if (!local) onEvent({ type: 'message', seq, message, own });
+    }),
+    client.on('group_message', ({ message, seq, own, local }) => {
+      if (!local) onEvent({ type: 'group_message', seq, message, own });
+    }),
+    client.on('receipt', onEvent),
+    client.on('read_marker', onEvent),
+    client.on('group_event', onEvent),
+    client.on('group_receipt', onEvent),
+    client.on('group_read_marker', onEvent),
+    client.on('typing_notice', onEvent),
+    client.on('sent', onEvent),
+    client.on('group_sent', onEvent),
+    client.on('failed', (failed) =>
+      onEvent({
+        type: 'failed',
+        clientId: failed.clientId,
+        to: failed.to ?? null,
+        group: failed.group ?? null,
+        error: { code: failed.error.code, message: failed.error.message },
+      }),
+    ),
+    client.on('cursor_expired', ({ message }) => onEvent({ type: 'cursor_expired', message })),
+  ];
+  return () => {
+    for (const off of offs) off();
+  };
+}
+
+/** Runs async steps one after another, in call order (so output keeps the event order). */
+export class Serial {
+  private tail: Promise<void> = Promise.resolve();
+  private readonly onError: (error: unknown) => void;
+
+  constructor(onError: (error: unknown) => void) {
+    this.onError = onError;
+  }
+
+  run(step: () => void | Promise<void>): void {
+    this.tail = this.tail.then(step).catch(this.onError);
+  }
+
+  /** Resolves when every step queued so far has run. */
+  idle(): Promise<void> {
+    return this.tail;
+  }
+}
