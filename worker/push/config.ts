@@ -11,7 +11,8 @@
 import type { PushPlatform, PushProvider } from './types.ts';
 import { createApnsProvider } from './providers/apns.ts';
 import { createFcmProvider, type FcmServiceAccount } from './providers/fcm.ts';
-import { isRecord, pkcs8FromPem } from './providers/jwt.ts';
+import { isRecord } from './providers/http.ts';
+import { pkcs8FromPem } from './providers/jwt.ts';
 import { createWebhookProvider } from './providers/webhook.ts';
 
 export interface PushEnv {

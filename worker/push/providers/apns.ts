@@ -10,24 +10,22 @@
  *
  * APNs speaks HTTP/2 only; see docs/PUSH-PROVIDERS.md for what that means for `fetch` in Workers.
  */
-import type { FetchFn, PushNotification, PushOutcome, PushProvider, PushTarget } from '../types.ts';
+import type { PushNotification, PushOutcome, PushProvider, PushTarget } from '../types.ts';
+import { importPkcs8Key, signJwt, boundedId } from './jwt.ts';
 import {
-  boundedId,
-  DEFAULT_TIMEOUT_MS,
-  defaultFetch,
-  importPkcs8Key,
+  httpSettings,
   isAnswer,
   isRecord,
   isTransient,
   parseJson,
   request,
   retryOutcome,
-  signJwt,
   trimSlash,
   type HttpAnswer,
-} from './jwt.ts';
+  type ProviderHttpOptions,
+} from './http.ts';
 
-export interface ApnsProviderOptions {
+export interface ApnsProviderOptions extends ProviderHttpOptions {
   /** The AuthKey_XXXXXXXXXX.p8 file's text (PKCS#8 PEM, P-256). */
   keyPem: string;
   /** The key's 10-character Key ID. */
@@ -38,11 +36,6 @@ export interface ApnsProviderOptions {
   topic: string;
   /** Default production `https://api.push.apple.com`; development builds need `APNS_SANDBOX_ORIGIN`. */
   origin?: string;
-  fetch?: FetchFn;
-  /** Clock in milliseconds since the epoch (default `Date.now`). */
-  now?: () => number;
-  /** Deadline per HTTP request (default 10 s). */
-  timeoutMs?: number;
 }
 
 export const APNS_ORIGIN = 'https://api.push.apple.com';
@@ -58,9 +51,7 @@ interface ProviderToken {
 }
 
 export function createApnsProvider(options: ApnsProviderOptions): PushProvider {
-  const fetchFn = options.fetch ?? defaultFetch();
-  const now = options.now ?? Date.now;
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const { fetchFn, now, timeoutMs } = httpSettings(options);
   const origin = trimSlash(options.origin ?? APNS_ORIGIN);
 
   let key: Promise<CryptoKey> | null = null;

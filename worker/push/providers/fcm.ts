@@ -6,23 +6,21 @@
  * https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages/send
  * https://developers.google.com/identity/protocols/oauth2/service-account#httprest
  */
-import type { FetchFn, PushNotification, PushOutcome, PushProvider, PushTarget } from '../types.ts';
+import type { PushNotification, PushOutcome, PushProvider, PushTarget } from '../types.ts';
+import { boundedId, importPkcs8Key, signJwt } from './jwt.ts';
 import {
-  boundedId,
-  DEFAULT_TIMEOUT_MS,
-  defaultFetch,
   excerpt,
-  importPkcs8Key,
+  httpSettings,
   isAnswer,
   isRecord,
   isTransient,
   parseJson,
   request,
   retryOutcome,
-  signJwt,
   trimSlash,
   type HttpAnswer,
-} from './jwt.ts';
+  type ProviderHttpOptions,
+} from './http.ts';
 
 /** The fields of a Google service-account key file that FCM needs. */
 export interface FcmServiceAccount {
@@ -34,15 +32,10 @@ export interface FcmServiceAccount {
   token_uri?: string;
 }
 
-export interface FcmProviderOptions {
+export interface FcmProviderOptions extends ProviderHttpOptions {
   serviceAccount: FcmServiceAccount;
   /** Default `https://fcm.googleapis.com`. */
   apiOrigin?: string;
-  fetch?: FetchFn;
-  /** Clock in milliseconds since the epoch (default `Date.now`). */
-  now?: () => number;
-  /** Deadline per HTTP request (default 10 s). */
-  timeoutMs?: number;
 }
 
 export const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
@@ -63,9 +56,7 @@ type TokenResult = { ok: true; token: AccessToken } | { ok: false; outcome: Push
 
 export function createFcmProvider(options: FcmProviderOptions): PushProvider {
   const account = options.serviceAccount;
-  const fetchFn = options.fetch ?? defaultFetch();
-  const now = options.now ?? Date.now;
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const { fetchFn, now, timeoutMs } = httpSettings(options);
   const tokenUri = account.token_uri ?? GOOGLE_TOKEN_URI;
   const sendUrl = `${trimSlash(options.apiOrigin ?? FCM_API_ORIGIN)}/v1/projects/${encodeURIComponent(
     account.project_id,

@@ -6,28 +6,23 @@
  *
  * The timestamp is inside the MAC so a receiver can reject replays of old requests.
  */
-import type { FetchFn, PushNotification, PushOutcome, PushProvider, PushTarget } from '../types.ts';
+import type { PushNotification, PushOutcome, PushProvider, PushTarget } from '../types.ts';
+import { hmacSha256Hex } from './jwt.ts';
 import {
-  DEFAULT_TIMEOUT_MS,
-  defaultFetch,
   excerpt,
-  hmacSha256Hex,
+  httpSettings,
   isAnswer,
   isTransient,
   request,
   retryOutcome,
   type HttpAnswer,
-} from './jwt.ts';
+  type ProviderHttpOptions,
+} from './http.ts';
 
-export interface WebhookProviderOptions {
+export interface WebhookProviderOptions extends ProviderHttpOptions {
   url: string;
   /** When set, every request carries `x-messenger-signature`. */
   secret?: string;
-  fetch?: FetchFn;
-  /** Clock in milliseconds since the epoch (default `Date.now`). */
-  now?: () => number;
-  /** Deadline per HTTP request (default 10 s). */
-  timeoutMs?: number;
 }
 
 export const SIGNATURE_HEADER = 'x-messenger-signature';
@@ -43,9 +38,7 @@ export interface WebhookBody {
 }
 
 export function createWebhookProvider(options: WebhookProviderOptions): PushProvider {
-  const fetchFn = options.fetch ?? defaultFetch();
-  const now = options.now ?? Date.now;
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const { fetchFn, now, timeoutMs } = httpSettings(options);
 
   return {
     name: 'webhook',
