@@ -9,26 +9,14 @@ import { Emitter, MessengerApi, MessengerClient, MessengerError, OperatorApi, Ty
 import type {
   ConnectionState,
   FetchLike,
-  MessengerClientOptions,
   MessengerEvents,
   TypingEntry,
   TypingTimers,
 } from '../../client/index.ts';
-import { FakeSocket, GROUP, ME, MY_DEVICE, PEER, groupMessageFrame, messageFrame, ulid } from './fake-socket.ts';
+import { FakeSocket, GROUP, ME, MY_DEVICE, PEER, groupMessageFrame, json, makeClient, messageFrame, ulid } from './fake-socket.ts';
 
 const OTHER = ulid(12);
 const THIRD = ulid(13);
-
-function makeClient(overrides: Partial<MessengerClientOptions> = {}): MessengerClient {
-  return new MessengerClient({
-    baseUrl: 'http://chat.test',
-    token: 'tok',
-    WebSocket: FakeSocket,
-    heartbeatIntervalMs: 1_000,
-    backoff: { baseMs: 250, random: () => 0.5 },
-    ...overrides,
-  });
-}
 
 function watches(socket: FakeSocket): string[][] {
   return socket.framesOfType('presence_watch').map((f) => f.users);
@@ -448,9 +436,6 @@ function stubFetch(respond: (call: Call) => Response): { fetch: FetchLike; calls
     },
   };
 }
-
-const json = (body: unknown, status = 200): Response =>
-  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 
 const settings: Settings = {
   privacy: { lastSeen: 'contacts', online: 'same_as_last_seen' },

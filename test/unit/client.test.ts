@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { GroupSentFrame, SentFrame } from '../../protocol/index.ts';
-import { MessengerClient, MessengerError } from '../../client/index.ts';
-import type { GroupMessageReceived, MessageReceived, MessengerClientOptions, SendFailed } from '../../client/index.ts';
+import { MessengerError } from '../../client/index.ts';
+import type { GroupMessageReceived, MessageReceived, SendFailed } from '../../client/index.ts';
 import {
   FakeSocket,
   GROUP,
@@ -17,20 +17,9 @@ import {
   groupSentFrame,
   messageFrame,
   sentFrame,
+  makeClient,
   ulid,
 } from './fake-socket.ts';
-
-function makeClient(overrides: Partial<MessengerClientOptions> = {}): MessengerClient {
-  return new MessengerClient({
-    baseUrl: 'http://chat.test',
-    token: 'tok',
-    WebSocket: FakeSocket,
-    heartbeatIntervalMs: 1_000,
-    backoff: { baseMs: 250, random: () => 0.5 },
-    sendRetry: { baseMs: 100, random: () => 0.5 },
-    ...overrides,
-  });
-}
 
 function sendIds(socket: FakeSocket): string[] {
   return socket.framesOfType('send').map((f) => f.id);

@@ -9,7 +9,7 @@
  * Close events are dispatched synchronously, which is harsher than real sockets (re-entrancy)
  * and keeps tests free of microtask juggling.
  */
-import type { SocketCloseEvent, SocketMessageEvent, WebSocketLike } from '../../client/index.ts';
+import { MessengerClient, type MessengerClientOptions, type SocketCloseEvent, type SocketMessageEvent, type WebSocketLike } from '../../client/index.ts';
 import type {
   ClientFrame,
   GroupChange,
@@ -23,6 +23,23 @@ import type {
 } from '../../protocol/index.ts';
 
 type AnyListener = (event: unknown) => void;
+
+/** A client on FakeSocket with fast, deterministic timing (no jitter), for SDK unit tests. */
+export function makeClient(overrides: Partial<MessengerClientOptions> = {}): MessengerClient {
+  return new MessengerClient({
+    baseUrl: 'http://chat.test',
+    token: 'tok',
+    WebSocket: FakeSocket,
+    heartbeatIntervalMs: 1_000,
+    backoff: { baseMs: 250, random: () => 0.5 },
+    sendRetry: { baseMs: 100, random: () => 0.5 },
+    ...overrides,
+  });
+}
+
+/** A JSON HTTP response, for stub `fetch` functions. */
+export const json = (body: unknown, status = 200): Response =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 
 export class FakeSocket implements WebSocketLike {
   static instances: FakeSocket[] = [];

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MessengerApi, MessengerError } from '../../client/index.ts';
 import type { FetchLike } from '../../client/index.ts';
 import type { BlockList, Contact, ContactList, Group, GroupHistoryPage, MessageInfo } from '../../protocol/index.ts';
-import { GROUP, ME, PEER, ulid } from './fake-socket.ts';
+import { GROUP, ME, PEER, json, ulid } from './fake-socket.ts';
 
 interface Call {
   url: string;
@@ -20,9 +20,6 @@ function fakeFetch(respond: (call: Call) => Response | Promise<Response>): { fet
     },
   };
 }
-
-const json = (body: unknown, status = 200) =>
-  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 
 const profile = { userId: ME, displayName: 'Me', about: '', phone: '+15550000001' };
 
