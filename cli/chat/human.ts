@@ -81,16 +81,7 @@ export class HumanChatPresenter implements ChatPresenter {
   async event(event: StreamEvent): Promise<void> {
     const { screen, directory } = this.options;
     switch (event.type) {
-      case 'message': {
-        const { message } = event;
-        if (event.own) {
-          this.trackOwn(message.id, message.sentAt, bodyText(message.body), 'sent', null);
-          return;
-        }
-        this.clearTyper(message.from);
-        screen.print(messageLine({ at: message.sentAt, who: this.style.cyan(await directory.name(message.from)), text: bodyText(message.body), style: this.style }));
-        return;
-      }
+      case 'message':
       case 'group_message': {
         const { message } = event;
         if (event.own) {
