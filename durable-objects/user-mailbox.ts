@@ -91,7 +91,7 @@ export class UserMailbox extends DurableObject<Env> {
   readonly #knownUsers = new Set<string>();
   readonly #retentionMs: number;
   /** Gauges last reported to D1 for the metrics endpoint ("connections/depth"). */
-  #reported = { key: '', at: 0 };
+  #reported = '';
   /** Whether an alarm is known to be scheduled, so publishing does not read storage each time. */
   #alarmSet = false;
 
@@ -120,10 +120,8 @@ export class UserMailbox extends DurableObject<Env> {
       self: () => this.#self(),
       mailbox: (userId) => mailboxOf(env, userId),
       closingGhost: (state) => this.#cursors.record(state.deviceId, state.acked),
-      changed: (now, live) => {
-        this.#cursors.persist(now);
-        this.#reportGauges(now, live);
-      },
+      changed: (now) => this.#cursors.persist(now),
+      counted: (now, live) => this.#reportGauges(now, live),
       wakeBy: (at) => this.#wakeBy(at),
     });
     this.#notifier = new Notifier(ctx.storage.sql, this.#settings);
@@ -605,8 +603,8 @@ export class UserMailbox extends DurableObject<Env> {
   #reportGauges(now: number, connections: number): void {
     const depth = this.#store.depth();
     const key = `${connections}/${depth}`;
-    if (key === this.#reported.key) return;
-    this.#reported = { key, at: now };
+    if (key === this.#reported) return;
+    this.#reported = key;
     this.ctx.waitUntil(reportMailboxGauges(this.env.DB, this.#self(), { connections, depth }, now).catch(() => undefined));
   }
 

@@ -24,8 +24,10 @@ export type PresenceRelayDeps = {
   mailbox: (userId: string) => DurableObjectStub<UserMailbox>;
   /** A ghost connection is being closed: keep what it acknowledged. */
   closingGhost: (state: ConnectionState) => void;
-  /** Presence changed: whatever else rides on a state change (cursor persistence, gauges). */
-  changed: (now: number, liveConnections: number) => void;
+  /** The user came online or went offline (that writes anyway: what else should ride along). */
+  changed: (now: number) => void;
+  /** How many live connections there are now (after every evaluation). */
+  counted: (now: number, liveConnections: number) => void;
   /** Make sure the alarm fires by then. */
   wakeBy: (at: number | null) => Promise<void>;
 };
@@ -75,9 +77,10 @@ export class PresenceRelay {
     const live = this.liveSockets(now, closing).length;
     if (live > 0 !== this.tracker.announcedOnline) {
       this.tracker.announcedOnline = live > 0;
+      this.deps.changed(now);
       this.tellWatchers();
     }
-    this.deps.changed(now, live);
+    this.deps.counted(now, live);
     await this.deps.wakeBy(this.checkAt(now));
   }
 
