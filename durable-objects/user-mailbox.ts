@@ -513,23 +513,23 @@ export class UserMailbox extends DurableObject<Env> {
 
   async updateSettings(update: SettingsUpdate): Promise<Settings> {
     const { privacyChanged } = this.#settings.update(update);
-    const now = Date.now();
     if (privacyChanged) await this.#presence.privacyChanged();
-    // Quiet hours may have ended (or begun): what is held may be due at another time.
-    await this.#wakeBy(this.#notifier.summaryDueAt(now));
-    return this.#settings.view(now);
+    return this.#notificationsChanged();
   }
 
   async mute(conversation: ConversationRef, until: number | null): Promise<Settings> {
-    const now = Date.now();
     this.#settings.mute(conversation, until);
-    await this.#wakeBy(this.#notifier.summaryDueAt(now));
-    return this.#settings.view(now);
+    return this.#notificationsChanged();
   }
 
   async unmute(conversation: ConversationRef): Promise<Settings> {
-    const now = Date.now();
     this.#settings.unmute(conversation);
+    return this.#notificationsChanged();
+  }
+
+  /** Quiet hours or mutes may have changed: what is held may be due at another time. Answers the settings. */
+  async #notificationsChanged(): Promise<Settings> {
+    const now = Date.now();
     await this.#wakeBy(this.#notifier.summaryDueAt(now));
     return this.#settings.view(now);
   }
@@ -613,9 +613,10 @@ export class UserMailbox extends DurableObject<Env> {
   /** Messages arrived: if no device is connected, push (or hold for a summary). Never delays the delivery. */
   #pushIfAway(arrivals: readonly Arrival[], now: number): void {
     if (arrivals.length === 0 || this.#presence.liveSockets(now).length > 0) return;
-    const jobs = this.#notifier.arrived(this.#self(), arrivals, now);
+    const { jobs, held } = this.#notifier.arrived(this.#self(), arrivals, now);
     if (jobs.length > 0) void this.#enqueuePushes(jobs);
-    else void this.#wakeBy(this.#notifier.summaryDueAt(now)).catch(() => undefined);
+    // What was held instead (muted chat, quiet hours) needs the alarm for its summary.
+    if (held) void this.#wakeBy(this.#notifier.summaryDueAt(now)).catch(() => undefined);
   }
 
   #groupArrived(group: string, entries: readonly GroupEntry[]): void {

@@ -24,14 +24,16 @@ export class Notifier {
     private readonly settings: UserSettings,
   ) {}
 
-  /** Push jobs for messages that arrived while no device was connected; the rest is held. */
-  arrived(userId: string, arrivals: readonly Arrival[], now: number): PushJob[] {
+  /** Push jobs for messages that arrived while no device was connected; `held`: some were held for a summary instead. */
+  arrived(userId: string, arrivals: readonly Arrival[], now: number): { jobs: PushJob[]; held: boolean } {
     const jobs: PushJob[] = [];
+    let held = false;
     const quiet = inQuietHours(this.settings.notifications.quietHours, now);
     for (const [, chat] of byConversation(arrivals)) {
       const newest = chat[chat.length - 1]!;
       if (quiet || this.settings.isMuted(newest.conversation, now)) {
         this.#hold(newest.conversation, chat.length, now);
+        held = true;
         continue;
       }
       jobs.push({
@@ -47,7 +49,7 @@ export class Notifier {
         enqueuedAt: now,
       });
     }
-    return jobs;
+    return { jobs, held };
   }
 
   /** A device connected: what was held is being seen now. */
