@@ -6,7 +6,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import {
-  GroupIdSchema,
+  ConversationRefSchema,
   MuteRequestSchema,
   PATHS,
   SettingsUpdateSchema,
@@ -23,12 +23,7 @@ import { mailboxOf } from '../mailboxes.ts';
 import { jsonBody, params } from '../validate.ts';
 
 const UserParam = params(z.object({ userId: UserIdSchema }));
-const MuteParam = params(
-  z.discriminatedUnion('kind', [
-    z.object({ kind: z.literal('direct'), id: UserIdSchema }),
-    z.object({ kind: z.literal('group'), id: GroupIdSchema }),
-  ]),
-);
+const MuteParam = params(ConversationRefSchema);
 
 export const presenceRoutes = new Hono<AppEnv>()
   .get('/v1/users/:userId/presence', requireAuth, UserParam, async (c) => {
@@ -48,14 +43,14 @@ export const presenceRoutes = new Hono<AppEnv>()
   })
   .put('/v1/me/mutes/:kind/:id', requireAuth, MuteParam, jsonBody(MuteRequestSchema), async (c) => {
     const { userId } = c.get('auth');
-    const conversation = c.req.valid('param') as ConversationRef;
+    const conversation = c.req.valid('param');
     const { until } = c.req.valid('json');
     if (until !== null && until <= Date.now()) throw new ApiError('validation_failed', 'until must be in the future (or null for always)');
     await assertConversation(c.env, userId, conversation);
     return c.json((await mailboxOf(c.env, userId).mute(conversation, until)) satisfies Settings);
   })
   .delete('/v1/me/mutes/:kind/:id', requireAuth, MuteParam, async (c) => {
-    const conversation = c.req.valid('param') as ConversationRef;
+    const conversation = c.req.valid('param');
     return c.json((await mailboxOf(c.env, c.get('auth').userId).unmute(conversation)) satisfies Settings);
   });
 
