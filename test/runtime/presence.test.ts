@@ -280,7 +280,11 @@ describe('presence and settings input', () => {
     a.send({ type: 'presence_watch', users: ['01ARZ3NDEKTSV4RRFFQ69G5FAV', ann!.userId] });
     await pause(150);
     expect(a.of('presence')).toEqual([]);
+    // `active` takes no fields; a bad one is refused and moves nothing.
+    a.send({ type: 'active', at: 1 } as never);
+    expect((await a.waitFor(isType('error'), 3))[2]).toMatchObject({ code: 'validation_failed' });
     a.close();
+    expect(await runInDurableObject(mailbox(ann!), async (_o, state) => state.storage.sql.exec("SELECT value FROM meta WHERE key = 'last_active_at'").toArray())).toEqual([]);
 
     expect((await call('GET', PATHS.presence('01ARZ3NDEKTSV4RRFFQ69G5FAV'), ann!)).body.error?.code).toBe('user_not_found');
     expect((await call('GET', PATHS.presence('nope'), ann!)).body.error?.code).toBe('validation_failed');

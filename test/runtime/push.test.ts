@@ -73,8 +73,21 @@ describe('push token registration', () => {
     for (const bad of [{}, { platform: 'sms', token: 'x' }, { platform: 'fcm', token: '' }, { platform: 'fcm', token: 'x'.repeat(4097) }, { platform: 'fcm', token: 'x', extra: 1 }]) {
       const res = await call('PUT', PATHS.pushToken, first, bad);
       expect(res.status, JSON.stringify(bad)).toBe(400);
+      expect(res.body.error?.code).toBe('validation_failed');
     }
     expect((await call('PUT', PATHS.pushToken, { ...first, token: 'bad' }, { platform: 'fcm', token: 'x' })).status).toBe(401);
+    // Nothing of that was stored: the token stays with the second device.
+    expect(await pushTargetsOf(env.DB, first.userId)).toEqual([{ userId: first.userId, deviceId: second.deviceId, platform: 'fcm', token: 'shared-token' }]);
+  });
+
+  it('the push sink refuses bad queries and other tokens', async () => {
+    for (const query of ['limit=0', 'limit=501', 'after=-1', 'userId=nope', 'colour=red']) {
+      const res = await api(`${PATHS.pushSink}?${query}`, { token: OPERATOR.token });
+      expect(res.status, query).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('validation_failed');
+    }
+    const [ann] = await users(1);
+    expect((await call('GET', PATHS.pushSink, ann!)).status).toBe(401);
   });
 });
 
