@@ -5,9 +5,11 @@
  * blocking cannot be probed.
  */
 import { z } from 'zod';
+import { CONTACT_LABEL_MAX } from './limits.ts';
 import { UserIdSchema } from './messages.ts';
+import { labelText } from './text.ts';
 
-const Label = z.string().trim().max(64);
+const Label = labelText(CONTACT_LABEL_MAX);
 
 export const ContactSchema = z.strictObject({
   userId: UserIdSchema,

@@ -2,8 +2,10 @@
  * Every error the service can report, in one table: the stable `code` clients switch on, the
  * HTTP status it travels with, and whether retrying the same request can succeed.
  *
- * HTTP errors carry `{ "error": { "code", "message", "retryable" } }`; WebSocket errors are an
- * `error` frame with the same fields plus the client id of the frame they answer.
+ * HTTP errors carry `{ "error": { "code", "message", "retryable", "retryAfterMs"? } }`; WebSocket
+ * errors are an `error` frame with the same fields plus the client id of the frame they answer.
+ * `retryAfterMs` comes with `rate_limited` and `otp_rate_limited`: the wait after which the same
+ * request can pass (HTTP answers also carry it as `Retry-After`, in whole seconds).
  */
 
 export const ERRORS = {
@@ -20,8 +22,17 @@ export const ERRORS = {
   token_invalid: { status: 401, retryable: false, message: 'Token is malformed or its signature is wrong' },
   token_expired: { status: 401, retryable: false, message: 'Token has expired; log in again' },
   device_revoked: { status: 401, retryable: false, message: 'This device was logged out' },
+  ticket_invalid: {
+    status: 401,
+    retryable: false,
+    message: 'Connect ticket is malformed, expired or already used; request a new one with your token',
+  },
   otp_invalid: { status: 401, retryable: false, message: 'Wrong code' },
-  otp_expired: { status: 401, retryable: false, message: 'Code expired or was never requested; request a new one' },
+  otp_expired: {
+    status: 401,
+    retryable: false,
+    message: 'Code expired, was never requested for this challenge, or was used; request a new one',
+  },
   otp_attempts_exceeded: { status: 429, retryable: false, message: 'Too many wrong codes; request a new one' },
   otp_rate_limited: { status: 429, retryable: true, message: 'Codes are requested too often; wait and retry' },
 
@@ -58,6 +69,11 @@ export const ERRORS = {
   // ---- server side ----
   rate_limited: { status: 429, retryable: true, message: 'Too many requests; slow down' },
   unavailable: { status: 503, retryable: true, message: 'Temporarily unavailable; retry with backoff' },
+  misconfigured: {
+    status: 503,
+    retryable: true,
+    message: 'The service is not configured for production (an operator must set its secrets); see the server log',
+  },
   internal: { status: 500, retryable: true, message: 'Internal error' },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 

@@ -268,6 +268,8 @@ export const ErrorFrameSchema = z.strictObject({
   code: z.enum(ERROR_CODES),
   message: z.string(),
   retryable: z.boolean(),
+  /** With `rate_limited`: wait this long, then the same frame can pass (resend it with the same id). */
+  retryAfterMs: z.number().int().nonnegative().optional(),
 });
 
 export const PongFrameSchema = z.strictObject({ type: z.literal('pong') });

@@ -5,6 +5,7 @@
  * member's mailbox then carries the entries with its own mailbox `seq` like any other entry.
  */
 import { z } from 'zod';
+import { nameText, noteText } from './text.ts';
 import { GROUP_DESCRIPTION_MAX, GROUP_MEMBERS_PER_REQUEST, GROUP_TITLE_MAX, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from './limits.ts';
 import {
   ClientIdSchema,
@@ -23,8 +24,8 @@ export const GroupSeqSchema = SeqSchema;
 export const GroupRoleSchema = z.enum(['admin', 'member']);
 export type GroupRole = z.infer<typeof GroupRoleSchema>;
 
-const Title = z.string().trim().min(1).max(GROUP_TITLE_MAX);
-const Description = z.string().max(GROUP_DESCRIPTION_MAX);
+const Title = nameText(GROUP_TITLE_MAX);
+const Description = noteText(GROUP_DESCRIPTION_MAX);
 /** A media id (uploads arrive with the media feature); null clears the picture. */
 const Picture = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a media id').nullable();
 const MemberList = z.array(UserIdSchema).max(GROUP_MEMBERS_PER_REQUEST);

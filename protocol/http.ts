@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 import { ERROR_CODES } from './errors.ts';
-import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, OTP_LENGTH } from './limits.ts';
+import { ABOUT_MAX, DISPLAY_NAME_MAX, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, OTP_LENGTH } from './limits.ts';
+import { nameText, noteText } from './text.ts';
 import { GroupHistoryItemSchema, GroupIdSchema } from './groups.ts';
 import { DeviceIdSchema, MessageSchema, MessageStatusSchema, QuerySeqSchema, SeqSchema, UserIdSchema } from './messages.ts';
 
@@ -14,6 +15,8 @@ export const ErrorResponseSchema = z.strictObject({
     code: z.enum(ERROR_CODES),
     message: z.string(),
     retryable: z.boolean(),
+    /** With `rate_limited` / `otp_rate_limited`: wait this long, then the same request can pass. */
+    retryAfterMs: z.number().int().nonnegative().optional(),
   }),
 });
 export type ErrorResponse = z.infer<typeof ErrorResponseSchema>;
@@ -26,12 +29,21 @@ const PhoneInput = z.string().min(3).max(32);
 export const PlatformSchema = z.enum(['ios', 'android', 'web', 'desktop', 'cli', 'other']);
 
 // ---- POST /v1/auth/otp
+/** An OTP challenge: 32 base64url characters (192 random bits). */
+export const OtpChallengeSchema = z.string().regex(/^[A-Za-z0-9_-]{32}$/, 'expected the challenge from the code request');
 export const OtpRequestSchema = z.strictObject({ phone: PhoneInput });
 export const OtpResponseSchema = z.strictObject({
   /** The number in E.164 form; use it for the verify call. */
   phone: z.string(),
+  /**
+   * Binds the code to this client: the verify call must present it. Guesses without it touch no
+   * code, so nobody who lacks it can burn the code or lock the owner out.
+   */
+  challenge: OtpChallengeSchema,
   /** When the code stops working, ms since the epoch. */
   expiresAt: z.number().int(),
+  /** The earliest time another code for this number can be requested from this client, ms since the epoch. */
+  resendAt: z.number().int(),
   /** Present only when the server runs the `dev` SMS provider (local development). */
   devCode: z.string().optional(),
 });
@@ -40,7 +52,9 @@ export const OtpResponseSchema = z.strictObject({
 export const VerifyRequestSchema = z.strictObject({
   phone: PhoneInput,
   code: z.string().regex(new RegExp(`^[0-9]{${OTP_LENGTH}}$`), `expected ${OTP_LENGTH} digits`),
-  deviceName: z.string().min(1).max(64).optional(),
+  /** The `challenge` of the code request that sent this code. */
+  challenge: OtpChallengeSchema,
+  deviceName: nameText(64).optional(),
   platform: PlatformSchema.optional(),
 });
 export const SessionResponseSchema = z.strictObject({
@@ -64,8 +78,8 @@ export const ProfileSchema = z.strictObject({
 });
 export const ProfileUpdateSchema = z
   .strictObject({
-    displayName: z.string().trim().min(1).max(64).optional(),
-    about: z.string().max(140).optional(),
+    displayName: nameText(DISPLAY_NAME_MAX).optional(),
+    about: noteText(ABOUT_MAX).optional(),
   })
   .refine((v) => v.displayName !== undefined || v.about !== undefined, 'nothing to update');
 
@@ -84,10 +98,21 @@ export const DeviceListSchema = z.strictObject({ devices: z.array(DeviceSchema) 
 // ---- GET /v1/health
 export const HealthSchema = z.strictObject({ ok: z.literal(true) });
 
-// ---- GET /v1/connect?token=&cursor= (WebSocket upgrade)
+// ---- POST /v1/connect/ticket (bearer token in the Authorization header)
+export const ConnectTicketSchema = z.strictObject({
+  /** Single use, valid until `expiresAt`: open `/v1/connect?ticket=<ticket>` with it. */
+  ticket: z.string().min(1).max(512),
+  expiresAt: z.number().int(),
+});
+export type ConnectTicket = z.infer<typeof ConnectTicketSchema>;
+
+// ---- GET /v1/connect?ticket=&cursor= (WebSocket upgrade)
 export const ConnectQuerySchema = z.object({
-  /** The bearer token; browsers cannot set headers on a WebSocket, so it may travel here. */
-  token: z.string().optional(),
+  /**
+   * A connect ticket from `POST /v1/connect/ticket` (browsers cannot set headers on a WebSocket,
+   * and a URL ends up in logs, so the long-lived token never travels here).
+   */
+  ticket: z.string().min(1).max(512),
   /** The highest mailbox seq this device has processed; omit to continue from the server's record. */
   cursor: QuerySeq.optional(),
 });
@@ -226,6 +251,7 @@ export const PATHS = {
   groupMessageInfo: (groupId: string, messageId: string) =>
     `/v1/groups/${encodeURIComponent(groupId)}/messages/${encodeURIComponent(messageId)}/info`,
   connect: '/v1/connect',
+  connectTicket: '/v1/connect/ticket',
   health: '/v1/health',
   metrics: '/v1/metrics',
   contacts: '/v1/contacts',

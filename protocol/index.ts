@@ -5,6 +5,8 @@
  */
 export * from './errors.ts';
 export * from './limits.ts';
+export * from './rate-limits.ts';
+export * from './text.ts';
 export * from './messages.ts';
 export * from './groups.ts';
 export * from './contacts.ts';

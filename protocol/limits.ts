@@ -39,6 +39,12 @@ export const RECEIPT_MAX_IDS = 256;
 /** One-time code length and lifetime. */
 export const OTP_LENGTH = 6;
 
+/** Display names and "about" texts, in UTF-16 code units. */
+export const DISPLAY_NAME_MAX = 64;
+export const ABOUT_MAX = 140;
+/** Your label for a contact. */
+export const CONTACT_LABEL_MAX = 64;
+
 /** Most members a group can have (the creator included). */
 export const GROUP_MAX_MEMBERS = 1_024;
 /** Most user ids in one create or add-members request (larger groups are built in steps). */

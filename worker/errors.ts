@@ -11,13 +11,26 @@ import { ERRORS, errorCodeForStatus, type ErrorCode, type ErrorResponse } from '
 export class ApiError extends Error {
   readonly code: ErrorCode;
   readonly status: ContentfulStatusCode;
+  /** For rate limits: when the same request can pass, in ms from now. */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: ErrorCode, message?: string) {
+  constructor(code: ErrorCode, message?: string, options: { retryAfterMs?: number } = {}) {
     super(message ?? ERRORS[code].message);
     this.name = 'ApiError';
     this.code = code;
     this.status = ERRORS[code].status as ContentfulStatusCode;
+    this.retryAfterMs = options.retryAfterMs === undefined ? undefined : Math.max(0, Math.ceil(options.retryAfterMs));
   }
+}
+
+/**
+ * The typed refusal of a rate limit.
+ *
+ * @example
+ * throw rateLimited(4_200, 'Too many codes requested for this number');
+ */
+export function rateLimited(retryAfterMs: number, message?: string): ApiError {
+  return new ApiError('rate_limited', message, { retryAfterMs });
 }
 
 /**
@@ -26,13 +39,16 @@ export class ApiError extends Error {
  * @example
  * errorBody('user_not_found') // { error: { code: 'user_not_found', message: 'No such user', retryable: false } }
  */
-export function errorBody(code: ErrorCode, message?: string): ErrorResponse {
-  return { error: { code, message: message ?? ERRORS[code].message, retryable: ERRORS[code].retryable } };
+export function errorBody(code: ErrorCode, message?: string, retryAfterMs?: number): ErrorResponse {
+  const body: ErrorResponse = { error: { code, message: message ?? ERRORS[code].message, retryable: ERRORS[code].retryable } };
+  if (retryAfterMs !== undefined) body.error.retryAfterMs = retryAfterMs;
+  return body;
 }
 
 export const onError: ErrorHandler = (err, c) => {
   if (err instanceof ApiError) {
-    return c.json(errorBody(err.code, err.message), err.status);
+    if (err.retryAfterMs !== undefined) c.header('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
+    return c.json(errorBody(err.code, err.message, err.retryAfterMs), err.status);
   }
   // hono's JSON validator refuses an empty body labelled JSON with this message.
   if (err instanceof HTTPException && err.status === 400 && err.message.startsWith('Malformed JSON')) {

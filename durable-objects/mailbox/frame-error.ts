@@ -7,6 +7,8 @@ export class FrameError extends Error {
   constructor(
     readonly code: ErrorCode,
     message?: string,
+    /** For rate limits: when the same frame can pass, in ms from now. */
+    readonly retryAfterMs?: number,
   ) {
     super(message ?? ERRORS[code].message);
     this.name = 'FrameError';
@@ -17,5 +19,7 @@ export class FrameError extends Error {
 export function errorFrame(id: string | null, error: unknown): ErrorFrame {
   const code: ErrorCode = error instanceof FrameError ? error.code : 'unavailable';
   const message = error instanceof FrameError ? error.message : ERRORS.unavailable.message;
-  return { type: 'error', id, code, message, retryable: ERRORS[code].retryable };
+  const frame: ErrorFrame = { type: 'error', id, code, message, retryable: ERRORS[code].retryable };
+  if (error instanceof FrameError && error.retryAfterMs !== undefined) frame.retryAfterMs = Math.max(0, Math.ceil(error.retryAfterMs));
+  return frame;
 }
