@@ -6,6 +6,7 @@
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { exampleDevVars } from './scripts/dev-vars.mjs';
 
 const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
 
@@ -21,6 +22,12 @@ export default defineConfig({
             miniflare: {
               bindings: {
                 TEST_MIGRATIONS: await readD1Migrations(migrationsDir),
+                // Local development's configuration (.dev.vars.example: dev secrets, dev SMS
+                // provider, push sink), whether or not a .dev.vars exists yet ...
+                ...exampleDevVars(),
+                // ... but with the per-IP limits on, so they are tested: test helpers give each
+                // sign-up its own CF-Connecting-IP.
+                IP_LIMITS: 'on',
                 // Groups of more than two members take the queue path in tests (but for one
                 // recently active member, called directly), so small groups exercise every path.
                 GROUP_DIRECT_FANOUT_MAX: '2',

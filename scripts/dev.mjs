@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
  * Starts the messenger locally under workerd: builds the web client (web/ into web/dist, served
- * as static assets; skipped when web/dist is newer than its sources), applies the D1 migrations
- * to the local state folder, then runs `wrangler dev` on 127.0.0.1. No Cloudflare account, login
- * or network needed.
+ * as static assets; skipped when web/dist is newer than its sources), writes `.dev.vars` from
+ * `.dev.vars.example` on the first run (local secrets and switches; never deployed), applies the
+ * D1 migrations to the local state folder, then runs `wrangler dev` on 127.0.0.1. No Cloudflare
+ * account, login or network needed.
  *
  *   npm run dev                       # http://127.0.0.1:8787, state in .state/
  *   npm run dev -- --port 9000 --persist-to /tmp/messenger-state
@@ -13,6 +14,7 @@ import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { ensureDevVars } from './dev-vars.mjs';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const { values } = parseArgs({
@@ -79,6 +81,8 @@ async function buildWeb() {
   await build({ root: webDir, logLevel: 'warn' });
   console.log(`Web client: built in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
 }
+
+ensureDevVars();
 
 try {
   await buildWeb();

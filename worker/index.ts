@@ -5,9 +5,11 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
+import { secureHeaders } from 'hono/secure-headers';
 import { MAX_HTTP_BODY_BYTES, PATHS, type Health } from '../protocol/index.ts';
 import type { AppEnv } from './app-env.ts';
-import { ApiError, onError } from './errors.ts';
+import { checkDeployment } from './config.ts';
+import { ApiError, errorBody, onError } from './errors.ts';
 import { rejectMalformedJson } from './validate.ts';
 import { authRoutes } from './routes/auth.ts';
 import { connectRoutes } from './routes/connect.ts';
@@ -33,6 +35,26 @@ app.notFound(() => {
   throw new ApiError('not_found');
 });
 
+// Before anything else: a deployment with missing or development secrets serves nothing.
+app.use('*', async (c, next) => {
+  const problems = checkDeployment(c.env);
+  if (problems.length > 0) return c.json(errorBody('misconfigured'), 503);
+  await next();
+});
+// API answers are JSON: they may load nothing, be framed by nobody, and leak no referrer.
+// (The web client's pages get theirs from web/public/_headers, served with the static assets.)
+app.use(
+  '*',
+  secureHeaders({
+    contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"] },
+    xFrameOptions: 'DENY',
+    referrerPolicy: 'no-referrer',
+    xContentTypeOptions: 'nosniff',
+    crossOriginResourcePolicy: false,
+    crossOriginOpenerPolicy: false,
+    crossOriginEmbedderPolicy: false,
+  }),
+);
 app.use('/v1/*', cors({ origin: '*', allowHeaders: ['Authorization', 'Content-Type'], maxAge: 600 }));
 app.use(
   '/v1/*',
@@ -61,6 +83,8 @@ app.route('/', connectRoutes);
 export default {
   fetch: app.fetch,
   async queue(batch, env, _ctx) {
+    // Not configured for production: keep the jobs for when it is.
+    if (checkDeployment(env).length > 0) return batch.retryAll();
     switch (batch.queue) {
       case FANOUT_QUEUE:
         return consumeFanout(batch, env);

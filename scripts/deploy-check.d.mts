@@ -1,0 +1,4 @@
+/** Types of deploy-check.mjs (the pre-deploy configuration checks). */
+export declare const PUBLISHED_DEV_SECRETS: string[];
+export declare function requiredSecrets(config: { secrets?: { required?: string[] }; vars?: Record<string, unknown> }): string[];
+export declare function deployProblems(tomlText: string, secrets: Array<{ name: string }>): string[];

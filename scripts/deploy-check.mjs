@@ -1,0 +1,47 @@
+/**
+ * What `npm run deploy` checks before it deploys: the production configuration in wrangler.toml
+ * carries no development switch, and every secret the Worker needs exists on Cloudflare
+ * (`wrangler secret list`). Pure functions, so the rules are unit-tested without an account.
+ */
+import { parse } from 'smol-toml';
+
+/** Values that were ever published in this repository: never acceptable as production secrets. */
+export const PUBLISHED_DEV_SECRETS = ['dev-only-insecure-secret-change-me', 'dev-only-metrics-token'];
+
+/**
+ * The secrets this configuration needs: `[secrets] required`, plus the SMS webhook's when
+ * SMS_PROVIDER is "webhook".
+ */
+export function requiredSecrets(config) {
+  const required = [...(config.secrets?.required ?? [])];
+  if (config.vars?.SMS_PROVIDER === 'webhook') required.push('SMS_WEBHOOK_URL', 'SMS_WEBHOOK_TOKEN');
+  return [...new Set(required)];
+}
+
+/**
+ * Problems that must stop a deploy, each a sentence with its fix; empty when it may go ahead.
+ *
+ * @param {string} tomlText wrangler.toml
+ * @param {Array<{name: string}>} secrets what `wrangler secret list --format json` printed
+ */
+export function deployProblems(tomlText, secrets) {
+  const config = parse(tomlText);
+  const vars = config.vars ?? {};
+  const problems = [];
+  const dev = { LOCAL_DEVELOPMENT: 'true', SMS_PROVIDER: 'dev', PUSH_MODE: 'sink', IP_LIMITS: 'off' };
+  for (const [name, value] of Object.entries(dev)) {
+    if (vars[name] === value) problems.push(`wrangler.toml [vars] sets ${name} = "${value}", which is for local development only (.dev.vars)`);
+  }
+  const required = requiredSecrets(config);
+  for (const name of required) {
+    if (name in vars) {
+      problems.push(`${name} is a plain variable in wrangler.toml [vars]: remove it there (Cloudflare refuses a secret with the name of a variable), then \`npx wrangler secret put ${name}\``);
+    } else if (PUBLISHED_DEV_SECRETS.includes(vars[name])) {
+      problems.push(`${name} has a published development value`);
+    }
+  }
+  const present = new Set(secrets.map((s) => s.name));
+  const missing = required.filter((name) => !present.has(name) && !(name in vars));
+  for (const name of missing) problems.push(`secret ${name} is missing: \`npx wrangler secret put ${name}\``);
+  return problems;
+}
