@@ -7,17 +7,17 @@
  * Phone numbers are German mobile numbers (+49 151 and 8 digits) from a random block per run,
  * so two runs against the same state never collide with the per-number OTP rate limit.
  */
-import { OtpResponseSchema, PATHS, SessionResponseSchema } from '../protocol/index.ts';
+import { ConnectTicketSchema, OtpResponseSchema, PATHS, SessionResponseSchema } from '../protocol/index.ts';
 import { mapPool, progressPrinter } from './util.ts';
 
 export type BenchUser = { index: number; userId: string; token: string; phone: string };
 
 export class SignUpError extends Error {}
 
-async function postJson(base: URL, path: string, body: unknown): Promise<unknown> {
+async function postJson(base: URL, path: string, body: unknown, token?: string): Promise<unknown> {
   const response = await fetch(new URL(path, base), {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(15_000),
   });
@@ -38,11 +38,29 @@ export async function signUpUsers(base: URL, count: number, concurrency: number,
       throw new SignUpError('the server did not return devCode: SMS_PROVIDER must be "dev" for the bench');
     }
     const session = SessionResponseSchema.parse(
-      await postJson(base, PATHS.verifyOtp, { phone: otp.phone, code: otp.devCode, deviceName: `bench ${index}`, platform: 'cli' }),
+      await postJson(base, PATHS.verifyOtp, {
+        phone: otp.phone,
+        code: otp.devCode,
+        challenge: otp.challenge,
+        deviceName: `bench ${index}`,
+        platform: 'cli',
+      }),
     );
     progress(++done);
     return { index, userId: session.userId, token: session.token, phone: otp.phone };
   });
+}
+
+/**
+ * The WebSocket URL for a user: a fresh single-use connect ticket (the token never goes into a URL).
+ *
+ * @example
+ * const ws = new WebSocket(await connectUrl(server.wsBase, user.token));
+ */
+export async function connectUrl(wsBase: string, token: string): Promise<string> {
+  const base = new URL(wsBase.replace(/^ws/, 'http'));
+  const { ticket } = ConnectTicketSchema.parse(await postJson(base, PATHS.connectTicket, {}, token));
+  return `${wsBase}${PATHS.connect}?ticket=${encodeURIComponent(ticket)}`;
 }
 
 /** Relay users: names only (the relay addresses one Durable Object per name). */

@@ -25,7 +25,7 @@ import {
   type ServerFrame,
 } from '../protocol/index.ts';
 import type { Flavor } from './ledger.ts';
-import type { BenchUser } from './accounts.ts';
+import { connectUrl, type BenchUser } from './accounts.ts';
 import { mapPool, progressPrinter, withTimeout } from './util.ts';
 
 /** Where a client reports what it receives. */
@@ -113,7 +113,7 @@ export class BenchClient {
   static async connect(options: ClientOptions): Promise<BenchClient> {
     const url =
       options.flavor === 'messenger'
-        ? `${options.wsBase}${PATHS.connect}?token=${encodeURIComponent(options.token)}`
+        ? await connectUrl(options.wsBase, options.token)
         : `${options.wsBase}/connect?user=${encodeURIComponent(options.userId)}`;
     const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: options.timeoutMs });
     const client = new BenchClient(ws, options);

@@ -11,7 +11,8 @@
  *   the sink, as pushes per second.
  */
 import { PATHS, PresenceFrameSchema, SinkPushListSchema } from '../protocol/index.ts';
-import { signUpUsers, type BenchUser } from './accounts.ts';
+import { exampleDevVars } from '../scripts/dev-vars.mjs';
+import { connectUrl, signUpUsers, type BenchUser } from './accounts.ts';
 import type { BenchConfig } from './config.ts';
 import { summarize, type LatencySummary } from './stats.ts';
 import { note, progressPrinter, sleep, withTimeout } from './util.ts';
@@ -27,8 +28,8 @@ export type PresenceScenarioResult = {
   totalMs: number;
 };
 
-/** The dev operator token (wrangler.toml) for the sink. */
-const OPERATOR_TOKEN = 'dev-only-metrics-token';
+/** The local operator token (.dev.vars.example) for the sink. */
+const OPERATOR_TOKEN = exampleDevVars().METRICS_TOKEN!;
 
 async function http(base: URL, method: string, path: string, token: string, body?: unknown): Promise<unknown> {
   const res = await fetch(new URL(path, base), {
@@ -57,7 +58,7 @@ class Socket {
   }
 
   static async open(server: RunningServer, user: BenchUser): Promise<Socket> {
-    const ws = new WebSocket(`${server.wsBase}${PATHS.connect}?token=${encodeURIComponent(user.token)}`);
+    const ws = new WebSocket(await connectUrl(server.wsBase, user.token));
     const socket = new Socket(ws);
     await withTimeout(socket.next((f) => f.type === 'hello'), 10_000, 'no hello');
     return socket;

@@ -18,6 +18,7 @@ import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
+import { exampleDevVars } from '../scripts/dev-vars.mjs';
 import { workerdPids } from './procfs.ts';
 import { withTimeout } from './util.ts';
 
@@ -115,7 +116,8 @@ async function launch(options: ServerOptions, work: string): Promise<RunningServ
     mf = new Miniflare(
       convertV4MiniflareOptions({
         ...workerOptions,
-        bindings: { ...(workerOptions.bindings as Record<string, string> | undefined), ...options.bindings },
+        // Local development's configuration (.dev.vars.example), as `npm run dev` runs.
+        bindings: { ...(workerOptions.bindings as Record<string, string> | undefined), ...exampleDevVars(), ...options.bindings },
         modules: true,
         scriptPath,
         // The bundle's own folder: module paths must not climb out of the modules root.
