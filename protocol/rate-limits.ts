@@ -20,7 +20,7 @@ export type EdgeLimit = {
   kind: 'edge';
   /** The Workers Rate Limiting binding that counts it (wrangler.toml `[[ratelimits]]` name). */
   binding: string;
-  scope: 'ip' | 'phone_prefix';
+  scope: 'ip' | 'phone_prefix' | 'device';
   limit: number;
   periodSeconds: 10 | 60;
   what: string;
@@ -59,6 +59,11 @@ export const RATE_LIMITS = {
   signup_ip: {
     kind: 'edge', binding: 'RL_SIGNUP_IP', scope: 'ip', limit: 3, periodSeconds: 60,
     what: 'accounts created from one IP address',
+  },
+  // ---- every authenticated HTTP request, at the edge, per device (a blanket under the exact budgets below)
+  api_device: {
+    kind: 'edge', binding: 'RL_API_DEVICE', scope: 'device', limit: 300, periodSeconds: 10,
+    what: 'authenticated HTTP requests from one device',
   },
 
   // ---- per device, in the user's object (memory: a flood keeps the object awake)
