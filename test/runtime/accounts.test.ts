@@ -25,22 +25,25 @@ import {
   updateProfile,
   userExists,
 } from '../../worker/db/accounts.ts';
+import { nextClientIp } from './support.ts';
 
 const BASE = 'http://example.com';
 
-// German mobile numbers (+49 151 and eight digits) are all valid; a range of its own per file.
-let phoneCounter = 10_000_000 + Math.floor(Math.random() * 30_000_000);
+// German mobile numbers (+49 151 and eight digits) are all valid; a range of its own per file,
+// each number in a block of 1,000 of its own (code requests are limited per block).
+let phoneCounter = 10_000 + Math.floor(Math.random() * 30_000);
 function freshPhone(): string {
   phoneCounter += 1;
-  return `+49151${phoneCounter}`;
+  return `+49151${phoneCounter}${String(Math.floor(Math.random() * 1000)).padStart(3, '0')}`;
 }
 
 const UNKNOWN_ID = '01JD00000000000000000000ZZ';
 
-type CallOptions = { body?: unknown; raw?: string; token?: string };
+type CallOptions = { body?: unknown; raw?: string; token?: string; ip?: string };
 
 function call(method: string, path: string, options: CallOptions = {}): Promise<Response> {
   const headers = new Headers();
+  if (options.ip !== undefined) headers.set('CF-Connecting-IP', options.ip);
   if (options.token !== undefined) headers.set('Authorization', `Bearer ${options.token}`);
   const body = options.raw ?? (options.body !== undefined ? JSON.stringify(options.body) : undefined);
   if (body !== undefined) headers.set('Content-Type', 'application/json');
@@ -54,10 +57,11 @@ async function expectError(res: Response, status: number, code: ErrorCode): Prom
 }
 
 async function login(phone: string, extra: Record<string, unknown> = {}): Promise<SessionResponse> {
-  const otp = await call('POST', PATHS.requestOtp, { body: { phone } });
+  const ip = nextClientIp();
+  const otp = await call('POST', PATHS.requestOtp, { body: { phone }, ip });
   expect(otp.status).toBe(200);
-  const { devCode } = (await otp.json()) as { devCode: string };
-  const res = await call('POST', PATHS.verifyOtp, { body: { phone, code: devCode, ...extra } });
+  const { devCode, challenge } = (await otp.json()) as { devCode: string; challenge: string };
+  const res = await call('POST', PATHS.verifyOtp, { body: { phone, code: devCode, challenge, ...extra }, ip });
   expect(res.status).toBe(200);
   return SessionResponseSchema.parse(await res.json());
 }

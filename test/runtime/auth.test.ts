@@ -1,5 +1,6 @@
 // Login and tokens: OTP issue/verify rules (with a controlled clock), token signing and checks,
 // SMS provider selection, the auth middleware, and the /v1/auth HTTP routes end to end in workerd.
+// Abuse of the OTP routes (limits, waits, strangers guessing) is test/runtime/otp-abuse.test.ts.
 import { SELF } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { Hono } from 'hono';
@@ -8,7 +9,9 @@ import { describe, expect, it } from 'vitest';
 import {
   ErrorResponseSchema,
   MAX_HTTP_BODY_BYTES,
+  OtpChallengeSchema,
   OtpResponseSchema,
+  OTP_RESEND_WAITS_MS,
   PATHS,
   SessionResponseSchema,
   type ErrorCode,
@@ -18,11 +21,12 @@ import type { AppEnv } from '../../worker/app-env.ts';
 import { requireAuth, tokenFromRequest } from '../../worker/auth/middleware.ts';
 import {
   OTP_MAX_ATTEMPTS,
-  OTP_MAX_REQUESTS,
   OTP_TTL_MS,
-  OTP_WINDOW_MS,
   constantTimeEqual,
+  generateChallenge,
   generateCode,
+  hashChallenge,
+  hashClient,
   hashCode,
   requestOtp,
   verifyOtp,
@@ -34,18 +38,29 @@ import { ApiError, onError } from '../../worker/errors.ts';
 const BASE = 'http://example.com';
 const SECRET = env.TOKEN_SECRET;
 
-// German mobile numbers (+49 151 and eight digits) are all valid; start high and random so runs
-// and other test files do not collide on a number's rate-limit budget.
-let phoneCounter = 60_000_000 + Math.floor(Math.random() * 30_000_000);
+// German mobile numbers (+49 151 and eight digits) are all valid. Steps of 1,000 give every
+// number its own block of 1,000 (the unit of the per-prefix edge limit), and the random start
+// keeps runs and other test files off each other's numbers.
+let phoneCounter = 10_000_000 + Math.floor(Math.random() * 80_000) * 1_000;
 function freshPhone(): string {
-  phoneCounter += 1;
+  phoneCounter += 1_000;
   return `+49151${phoneCounter}`;
 }
 
-type CallOptions = { body?: unknown; raw?: string; token?: string; headers?: Record<string, string> };
+// Per-IP edge limits are on in runtime tests and their counters outlive a run by up to a minute:
+// every request gets an address of its own unless a test means to share one.
+const RUN = Array.from(crypto.getRandomValues(new Uint16Array(2)), (n) => n.toString(16)).join(':');
+let ipCounter = 0;
+function freshIp(): string {
+  ipCounter += 1;
+  return `2001:db8:${RUN}:${ipCounter.toString(16)}::1`;
+}
+
+type CallOptions = { body?: unknown; raw?: string; token?: string; headers?: Record<string, string>; ip?: string };
 
 function call(method: string, path: string, options: CallOptions = {}): Promise<Response> {
   const headers = new Headers(options.headers);
+  headers.set('CF-Connecting-IP', options.ip ?? freshIp());
   if (options.token !== undefined) headers.set('Authorization', `Bearer ${options.token}`);
   let body: string | undefined;
   if (options.raw !== undefined) body = options.raw;
@@ -61,55 +76,79 @@ async function expectError(res: Response, status: number, code: ErrorCode): Prom
   expect(parsed.error.code).toBe(code);
 }
 
-async function expectApiError(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
+async function expectApiError(promise: Promise<unknown>, code: ErrorCode): Promise<ApiError> {
   const err = await promise.then(
     () => null,
     (e: unknown) => e,
   );
   expect(err).toBeInstanceOf(ApiError);
   expect((err as ApiError).code).toBe(code);
+  return err as ApiError;
 }
 
-type OtpRow = {
+type ChallengeRow = {
+  id: number;
   phone: string;
+  challenge_hash: string;
   code_hash: string;
   expires_at: number;
   attempts: number;
-  requested_at: number;
-  window_start: number;
-  window_count: number;
+  created_at: number;
 };
 
-async function otpRow(phone: string): Promise<OtpRow | null> {
-  return env.DB.prepare('select * from otp_codes where phone = ?').bind(phone).first<OtpRow>();
+/** The number's stored challenges, oldest first. */
+async function challengeRows(phone: string): Promise<ChallengeRow[]> {
+  return (await env.DB.prepare('select * from otp_challenges where phone = ? order by id').bind(phone).all<ChallengeRow>())
+    .results;
+}
+
+async function resendRows(phone: string): Promise<unknown[]> {
+  return (await env.DB.prepare('select * from otp_resends where phone = ? order by client_hash').bind(phone).all()).results;
 }
 
 /** Everything D1 holds about a phone number, to prove a failed request changed nothing. */
-async function snapshot(phone: string): Promise<unknown> {
+async function snapshot(phone: string): Promise<{ user: unknown; devices: unknown[]; challenges: ChallengeRow[]; resends: unknown[] }> {
   const user = await env.DB.prepare('select * from users where phone = ?').bind(phone).first<{ id: string }>();
   const devices = user
     ? (await env.DB.prepare('select * from devices where user_id = ? order by id').bind(user.id).all()).results
     : [];
-  return { user, devices, otp: await otpRow(phone) };
+  return { user, devices, challenges: await challengeRows(phone), resends: await resendRows(phone) };
 }
 
-async function requestCode(phone: string): Promise<string> {
-  const res = await call('POST', PATHS.requestOtp, { body: { phone } });
+type Issued = { phone: string; code: string; challenge: string; expiresAt: number; resendAt: number };
+
+async function requestCode(phone: string, ip = freshIp()): Promise<Issued> {
+  const res = await call('POST', PATHS.requestOtp, { body: { phone }, ip });
   expect(res.status).toBe(200);
   const body = OtpResponseSchema.parse(await res.json());
   expect(body.devCode).toMatch(/^[0-9]{6}$/);
-  return body.devCode ?? '';
+  return { ...body, code: body.devCode ?? '' };
+}
+
+function verify(issued: { phone: string; code: string; challenge: string }, extra: Record<string, unknown> = {}): Promise<Response> {
+  const { phone, code, challenge } = issued;
+  return call('POST', PATHS.verifyOtp, { body: { phone, code, challenge, ...extra } });
 }
 
 async function login(phone: string, extra: Record<string, unknown> = {}): Promise<SessionResponse> {
-  const code = await requestCode(phone);
-  const res = await call('POST', PATHS.verifyOtp, { body: { phone, code, ...extra } });
+  const res = await verify(await requestCode(phone), extra);
   expect(res.status).toBe(200);
   return SessionResponseSchema.parse(await res.json());
 }
 
 function wrongCode(code: string): string {
   return code === '000000' ? '000001' : '000000';
+}
+
+const T0 = 1_700_000_000_000;
+
+/** Issue a code through the domain function, from a client of its own, at `now`. */
+function issue(phone: string, now = T0, client = freshIp()) {
+  return requestOtp(env.DB, { phone, client, secret: SECRET, now });
+}
+
+function check(phone: string, challenge: string, code: string, now = T0): Promise<void> {
+  return verifyOtp(env.DB, { phone, challenge, code, secret: SECRET, now });
 }
 
 // ---------------------------------------------------------------------------------- OTP domain
@@ -122,14 +161,31 @@ describe('otp codes', () => {
     expect(new Set(codes).size).toBeGreaterThan(1990);
   });
 
-  it('hashes with the secret as pepper, bound to the phone number', async () => {
-    const a = await hashCode('s1', '+4915112345678', '123456');
+  it('generates challenges of 32 base64url characters that never repeat', () => {
+    const challenges = Array.from({ length: 500 }, generateChallenge);
+    for (const challenge of challenges) expect(OtpChallengeSchema.safeParse(challenge).success).toBe(true);
+    expect(new Set(challenges).size).toBe(500);
+    // All 64 symbols occur, so the encoding is base64url, not hex or padded base64.
+    expect(new Set(challenges.join('')).size).toBe(64);
+  });
+
+  it('hashes with the secret as pepper, bound to number, challenge and code', async () => {
+    const [p, q, ch, other] = ['+4915112345678', '+4915112345679', 'a'.repeat(32), 'b'.repeat(32)];
+    const a = await hashCode('s1', p, ch, '123456');
     expect(a).toMatch(/^[0-9a-f]{64}$/);
-    expect(await hashCode('s1', '+4915112345678', '123456')).toBe(a);
-    expect(await hashCode('s2', '+4915112345678', '123456')).not.toBe(a);
-    expect(await hashCode('s1', '+4915112345679', '123456')).not.toBe(a);
-    expect(await hashCode('s1', '+4915112345678', '123457')).not.toBe(a);
-    await expectApiError(hashCode('', '+4915112345678', '123456'), 'unavailable');
+    expect(await hashCode('s1', p, ch, '123456')).toBe(a);
+    expect(await hashCode('s2', p, ch, '123456')).not.toBe(a);
+    expect(await hashCode('s1', q, ch, '123456')).not.toBe(a);
+    expect(await hashCode('s1', p, other, '123456')).not.toBe(a);
+    expect(await hashCode('s1', p, ch, '123457')).not.toBe(a);
+    const c = await hashChallenge('s1', p, ch);
+    expect(c).toMatch(/^[0-9a-f]{64}$/);
+    expect(await hashChallenge('s1', q, ch)).not.toBe(c);
+    expect(await hashChallenge('s2', p, ch)).not.toBe(c);
+    expect(await hashClient('s1', '2001:db8::1')).not.toBe(await hashClient('s1', '2001:db8::2'));
+    await expectApiError(hashCode('', p, ch, '123456'), 'unavailable');
+    await expectApiError(hashChallenge('', p, ch), 'unavailable');
+    await expectApiError(hashClient('', '2001:db8::1'), 'unavailable');
   });
 
   it('compares strings exactly', () => {
@@ -139,73 +195,74 @@ describe('otp codes', () => {
     expect(constantTimeEqual('', '')).toBe(true);
   });
 
-  it('stores only the hash, and a right code verifies once and deletes the row', async () => {
+  it('stores only keyed hashes, and a right code verifies once and deletes its challenge', async () => {
     const phone = freshPhone();
-    const now = 1_700_000_000_000;
-    const { code, expiresAt } = await requestOtp(env.DB, { phone, secret: SECRET, now });
-    expect(expiresAt).toBe(now + OTP_TTL_MS);
-    const row = await otpRow(phone);
-    expect(row).toMatchObject({ attempts: 0, expires_at: now + OTP_TTL_MS, requested_at: now, window_count: 1 });
-    expect(row?.code_hash).toBe(await hashCode(SECRET, phone, code));
-    expect(row?.code_hash).not.toContain(code);
+    const client = freshIp();
+    const issued = await issue(phone, T0, client);
+    expect(issued.expiresAt).toBe(T0 + OTP_TTL_MS);
+    expect(issued.resendAt).toBe(T0 + (OTP_RESEND_WAITS_MS[1] ?? 0));
+    const [row, ...others] = await challengeRows(phone);
+    expect(others).toEqual([]);
+    expect(row).toMatchObject({ attempts: 0, expires_at: T0 + OTP_TTL_MS, created_at: T0 });
+    expect(row?.code_hash).toBe(await hashCode(SECRET, phone, issued.challenge, issued.code));
+    expect(row?.challenge_hash).toBe(await hashChallenge(SECRET, phone, issued.challenge));
+    // Neither secret appears anywhere in what is stored, nor does the client's address.
+    const stored = JSON.stringify(await snapshot(phone));
+    expect(stored).not.toContain(issued.challenge);
+    expect(stored).not.toContain(client);
+    expect(await resendRows(phone)).toEqual([
+      { phone, client_hash: await hashClient(SECRET, client), first_at: T0, last_at: T0, count: 1 },
+    ]);
 
-    await verifyOtp(env.DB, { phone, code, secret: SECRET, now: now + 1000 });
-    expect(await otpRow(phone)).toBeNull();
+    await check(phone, issued.challenge, issued.code, T0 + 1000);
+    expect(await challengeRows(phone)).toEqual([]);
     // The same code cannot log in twice.
-    await expectApiError(verifyOtp(env.DB, { phone, code, secret: SECRET, now: now + 2000 }), 'otp_expired');
+    await expectApiError(check(phone, issued.challenge, issued.code, T0 + 2000), 'otp_expired');
   });
 
-  it('rejects a code that was never requested as expired', async () => {
+  it('answers a challenge that was never issued with otp_expired and stores nothing', async () => {
     const phone = freshPhone();
-    await expectApiError(verifyOtp(env.DB, { phone, code: '123456', secret: SECRET, now: Date.now() }), 'otp_expired');
-    expect(await otpRow(phone)).toBeNull();
+    await expectApiError(check(phone, generateChallenge(), '123456', Date.now()), 'otp_expired');
+    expect(await snapshot(phone)).toEqual({ user: null, devices: [], challenges: [], resends: [] });
   });
 
   it('accepts a code until the last millisecond of its lifetime, not after', async () => {
     const phone = freshPhone();
-    const now = 1_700_000_000_000;
-    const { code } = await requestOtp(env.DB, { phone, secret: SECRET, now });
-    await expectApiError(verifyOtp(env.DB, { phone, code, secret: SECRET, now: now + OTP_TTL_MS }), 'otp_expired');
+    const { code, challenge } = await issue(phone);
+    await expectApiError(check(phone, challenge, code, T0 + OTP_TTL_MS), 'otp_expired');
     // An expired attempt does not consume an attempt either.
-    expect((await otpRow(phone))?.attempts).toBe(0);
-    await verifyOtp(env.DB, { phone, code, secret: SECRET, now: now + OTP_TTL_MS - 1 });
-    expect(await otpRow(phone)).toBeNull();
+    expect((await challengeRows(phone))[0]?.attempts).toBe(0);
+    await check(phone, challenge, code, T0 + OTP_TTL_MS - 1);
+    expect(await challengeRows(phone)).toEqual([]);
   });
 
-  it('counts wrong codes and burns the code on the last attempt, even for the right code afterwards', async () => {
+  it('counts wrong codes and burns the challenge on the last attempt, even for the right code afterwards', async () => {
     const phone = freshPhone();
-    const now = 1_700_000_000_000;
-    const { code } = await requestOtp(env.DB, { phone, secret: SECRET, now });
+    const { code, challenge } = await issue(phone);
     for (let i = 1; i < OTP_MAX_ATTEMPTS; i++) {
-      await expectApiError(verifyOtp(env.DB, { phone, code: wrongCode(code), secret: SECRET, now }), 'otp_invalid');
-      expect((await otpRow(phone))?.attempts).toBe(i);
+      await expectApiError(check(phone, challenge, wrongCode(code)), 'otp_invalid');
+      expect((await challengeRows(phone))[0]?.attempts).toBe(i);
     }
-    await expectApiError(
-      verifyOtp(env.DB, { phone, code: wrongCode(code), secret: SECRET, now }),
-      'otp_attempts_exceeded',
-    );
-    await expectApiError(verifyOtp(env.DB, { phone, code, secret: SECRET, now }), 'otp_attempts_exceeded');
-    // The row stays (burned) so the request rate limit cannot be reset by burning codes.
-    expect(await otpRow(phone)).toMatchObject({ attempts: OTP_MAX_ATTEMPTS, window_count: 1 });
+    await expectApiError(check(phone, challenge, wrongCode(code)), 'otp_attempts_exceeded');
+    await expectApiError(check(phone, challenge, code), 'otp_attempts_exceeded');
+    expect((await challengeRows(phone))[0]?.attempts).toBe(OTP_MAX_ATTEMPTS);
   });
 
   it('lets the right code through on the last attempt', async () => {
     const phone = freshPhone();
-    const now = 1_700_000_000_000;
-    const { code } = await requestOtp(env.DB, { phone, secret: SECRET, now });
+    const { code, challenge } = await issue(phone);
     for (let i = 1; i < OTP_MAX_ATTEMPTS; i++) {
-      await expectApiError(verifyOtp(env.DB, { phone, code: wrongCode(code), secret: SECRET, now }), 'otp_invalid');
+      await expectApiError(check(phone, challenge, wrongCode(code)), 'otp_invalid');
     }
-    await verifyOtp(env.DB, { phone, code, secret: SECRET, now });
-    expect(await otpRow(phone)).toBeNull();
+    await check(phone, challenge, code);
+    expect(await challengeRows(phone)).toEqual([]);
   });
 
   it('gives a burst of parallel guesses no more than the allowed attempts', async () => {
     const phone = freshPhone();
-    const now = 1_700_000_000_000;
-    const { code } = await requestOtp(env.DB, { phone, secret: SECRET, now });
+    const { code, challenge } = await issue(phone);
     const guesses = Array.from({ length: 12 }, () =>
-      verifyOtp(env.DB, { phone, code: wrongCode(code), secret: SECRET, now }).then(
+      check(phone, challenge, wrongCode(code)).then(
         () => 'ok',
         (e: unknown) => (e instanceof ApiError ? e.code : 'other'),
       ),
@@ -213,71 +270,43 @@ describe('otp codes', () => {
     const outcomes = await Promise.all(guesses);
     expect(outcomes.filter((o) => o === 'otp_invalid')).toHaveLength(OTP_MAX_ATTEMPTS - 1);
     expect(outcomes.filter((o) => o === 'otp_attempts_exceeded')).toHaveLength(12 - (OTP_MAX_ATTEMPTS - 1));
-    expect((await otpRow(phone))?.attempts).toBe(OTP_MAX_ATTEMPTS);
+    expect((await challengeRows(phone))[0]?.attempts).toBe(OTP_MAX_ATTEMPTS);
   });
 
-  it('replaces the old code on a new request and resets the attempts', async () => {
+  it('lets only one of parallel right guesses log in', async () => {
     const phone = freshPhone();
-    const now = 1_700_000_000_000;
-    const first = await requestOtp(env.DB, { phone, secret: SECRET, now });
-    for (let i = 0; i < OTP_MAX_ATTEMPTS; i++) {
-      await verifyOtp(env.DB, { phone, code: wrongCode(first.code), secret: SECRET, now }).catch(() => undefined);
-    }
-    expect((await otpRow(phone))?.attempts).toBe(OTP_MAX_ATTEMPTS);
-
-    let second = await requestOtp(env.DB, { phone, secret: SECRET, now: now + 1000 });
-    // Astronomically unlikely, but a repeated code would make the "old code fails" check meaningless.
-    while (second.code === first.code) second = await requestOtp(env.DB, { phone, secret: SECRET, now: now + 1000 });
-    const row = await otpRow(phone);
-    expect(row).toMatchObject({ attempts: 0, requested_at: now + 1000, expires_at: now + 1000 + OTP_TTL_MS });
-
-    await expectApiError(verifyOtp(env.DB, { phone, code: first.code, secret: SECRET, now: now + 2000 }), 'otp_invalid');
-    await verifyOtp(env.DB, { phone, code: second.code, secret: SECRET, now: now + 3000 });
-    expect(await otpRow(phone)).toBeNull();
-  });
-
-  it('allows five requests per window, refuses the sixth without touching the code, and reopens after the window', async () => {
-    const phone = freshPhone();
-    const now = 1_700_000_000_000;
-    let last = '';
-    for (let i = 0; i < OTP_MAX_REQUESTS; i++) {
-      last = (await requestOtp(env.DB, { phone, secret: SECRET, now: now + i * 60_000 })).code;
-    }
-    const before = await otpRow(phone);
-    expect(before?.window_count).toBe(OTP_MAX_REQUESTS);
-
-    const refused = await requestOtp(env.DB, { phone, secret: SECRET, now: now + OTP_WINDOW_MS - 1 }).catch(
-      (e: unknown) => e,
-    );
-    expect(refused).toBeInstanceOf(ApiError);
-    expect((refused as ApiError).code).toBe('otp_rate_limited');
-    expect((refused as ApiError).message).toMatch(/retry in 1 s/);
-    expect(await otpRow(phone)).toEqual(before);
-
-    // The last issued code still works while the limit holds (4 min after it was issued).
-    const reopened = await requestOtp(env.DB, { phone, secret: SECRET, now: now + OTP_WINDOW_MS });
-    expect(await otpRow(phone)).toMatchObject({ window_start: now + OTP_WINDOW_MS, window_count: 1, attempts: 0 });
-    await expectApiError(
-      verifyOtp(env.DB, { phone, code: last, secret: SECRET, now: now + OTP_WINDOW_MS }),
-      last === reopened.code ? 'otp_expired' : 'otp_invalid',
-    );
-    await verifyOtp(env.DB, { phone, code: reopened.code, secret: SECRET, now: now + OTP_WINDOW_MS + 1 });
-  });
-
-  it('keeps the request limit under a burst of parallel requests', async () => {
-    const phone = freshPhone();
-    const now = 1_700_000_000_000;
+    const { code, challenge } = await issue(phone);
     const outcomes = await Promise.all(
-      Array.from({ length: 9 }, () =>
-        requestOtp(env.DB, { phone, secret: SECRET, now }).then(
+      Array.from({ length: 4 }, () =>
+        check(phone, challenge, code).then(
           () => 'ok',
           (e: unknown) => (e instanceof ApiError ? e.code : 'other'),
         ),
       ),
     );
-    expect(outcomes.filter((o) => o === 'ok')).toHaveLength(OTP_MAX_REQUESTS);
-    expect(outcomes.filter((o) => o === 'otp_rate_limited')).toHaveLength(9 - OTP_MAX_REQUESTS);
-    expect((await otpRow(phone))?.window_count).toBe(OTP_MAX_REQUESTS);
+    expect(outcomes.filter((o) => o === 'ok')).toHaveLength(1);
+    expect(outcomes.filter((o) => o === 'otp_expired')).toHaveLength(3);
+  });
+
+  it('keeps every challenge of a number apart: a new one replaces nothing, and each has its own attempts and code', async () => {
+    const phone = freshPhone();
+    const first = await issue(phone);
+    for (let i = 0; i < OTP_MAX_ATTEMPTS; i++) {
+      await check(phone, first.challenge, wrongCode(first.code)).catch(() => undefined);
+    }
+    const second = await issue(phone, T0 + 1000);
+    const third = await issue(phone, T0 + 2000);
+    expect((await challengeRows(phone)).map((r) => r.attempts)).toEqual([OTP_MAX_ATTEMPTS, 0, 0]);
+
+    // A code works only under the challenge it was sent for.
+    if (third.code !== second.code) {
+      await expectApiError(check(phone, second.challenge, third.code, T0 + 3000), 'otp_invalid');
+    }
+    await expectApiError(check(phone, first.challenge, first.code, T0 + 3000), 'otp_attempts_exceeded');
+    await check(phone, third.challenge, third.code, T0 + 3000);
+    await check(phone, second.challenge, second.code, T0 + 3000);
+    // Only the burned one is left, until it expires.
+    expect((await challengeRows(phone)).map((r) => r.attempts)).toEqual([OTP_MAX_ATTEMPTS]);
   });
 });
 
@@ -426,19 +455,56 @@ describe('sms providers', () => {
 // ---------------------------------------------------------------------------------- POST /v1/auth/otp
 
 describe('POST /v1/auth/otp', () => {
-  it('normalises the number, stores a code and returns it in dev mode', async () => {
+  it('normalises the number, stores a challenge and returns it with the code in dev mode', async () => {
     const phone = freshPhone();
     const spaced = `${phone.slice(0, 3)} ${phone.slice(3, 6)} ${phone.slice(6)}`;
     const before = Date.now();
     const res = await call('POST', PATHS.requestOtp, { body: { phone: spaced } });
     expect(res.status).toBe(200);
     const body = OtpResponseSchema.parse(await res.json());
+    const after = Date.now();
     expect(body.phone).toBe(phone);
     expect(body.devCode).toMatch(/^[0-9]{6}$/);
     expect(body.expiresAt).toBeGreaterThanOrEqual(before + OTP_TTL_MS);
-    expect(body.expiresAt).toBeLessThanOrEqual(Date.now() + OTP_TTL_MS);
-    const row = await otpRow(phone);
-    expect(row?.code_hash).toBe(await hashCode(SECRET, phone, body.devCode ?? ''));
+    expect(body.expiresAt).toBeLessThanOrEqual(after + OTP_TTL_MS);
+    // The next code from this client: after the first wait.
+    expect(body.resendAt).toBe(body.expiresAt - OTP_TTL_MS + (OTP_RESEND_WAITS_MS[1] ?? 0));
+    const rows = await challengeRows(phone);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.code_hash).toBe(await hashCode(SECRET, phone, body.challenge, body.devCode ?? ''));
+    expect(rows[0]?.challenge_hash).toBe(await hashChallenge(SECRET, phone, body.challenge));
+  });
+
+  it('answers a second request from the same client within the wait with otp_rate_limited, storing nothing', async () => {
+    const phone = freshPhone();
+    const ip = freshIp();
+    const first = await requestCode(phone, ip);
+    const before = await snapshot(phone);
+    const sentAt = Date.now();
+    const res = await call('POST', PATHS.requestOtp, { body: { phone }, ip });
+    const answeredAt = Date.now();
+    expect(res.status).toBe(429);
+    const body = ErrorResponseSchema.parse(await res.json());
+    expect(body.error).toMatchObject({ code: 'otp_rate_limited', retryable: true });
+    // Exactly the time left until the resendAt of the first answer.
+    const retryAfterMs = body.error.retryAfterMs ?? -1;
+    expect(retryAfterMs).toBeGreaterThanOrEqual(first.resendAt - answeredAt);
+    expect(retryAfterMs).toBeLessThanOrEqual(first.resendAt - sentAt);
+    expect(res.headers.get('Retry-After')).toBe(String(Math.ceil(retryAfterMs / 1000)));
+    expect(await snapshot(phone)).toEqual(before);
+    // The first code still works.
+    expect((await verify(first)).status).toBe(200);
+  });
+
+  it('gives another client its own code at once, and both codes work', async () => {
+    const phone = freshPhone();
+    const mine = await requestCode(phone);
+    const theirs = await requestCode(phone);
+    expect(theirs.challenge).not.toBe(mine.challenge);
+    expect(await challengeRows(phone)).toHaveLength(2);
+    expect((await verify(theirs)).status).toBe(200);
+    expect((await verify(mine)).status).toBe(200);
+    expect(await challengeRows(phone)).toEqual([]);
   });
 
   it.each(['4915112345678', '+15555550123', '+49 151', 'call me maybe', '+1415555010x'])(
@@ -446,7 +512,7 @@ describe('POST /v1/auth/otp', () => {
     async (phone) => {
       const res = await call('POST', PATHS.requestOtp, { body: { phone } });
       await expectError(res, 400, 'invalid_phone');
-      const count = await env.DB.prepare('select count(*) as n from otp_codes where phone = ?').bind(phone).first<{ n: number }>();
+      const count = await env.DB.prepare('select count(*) as n from otp_challenges where phone = ?').bind(phone).first<{ n: number }>();
       expect(count?.n).toBe(0);
     },
   );
@@ -481,21 +547,7 @@ describe('POST /v1/auth/otp', () => {
     const phone = freshPhone();
     const raw = JSON.stringify({ phone, padding: 'x'.repeat(MAX_HTTP_BODY_BYTES) });
     await expectError(await call('POST', PATHS.requestOtp, { raw }), 413, 'payload_too_large');
-    expect(await otpRow(phone)).toBeNull();
-  });
-
-  it('rate-limits the sixth request in a window with a retryable 429 and keeps the last code valid', async () => {
-    const phone = freshPhone();
-    let last = '';
-    for (let i = 0; i < OTP_MAX_REQUESTS; i++) last = await requestCode(phone);
-    const before = await snapshot(phone);
-    const res = await call('POST', PATHS.requestOtp, { body: { phone } });
-    expect(res.status).toBe(429);
-    const body = ErrorResponseSchema.parse(await res.json());
-    expect(body.error).toMatchObject({ code: 'otp_rate_limited', retryable: true });
-    expect(await snapshot(phone)).toEqual(before);
-    const verify = await call('POST', PATHS.verifyOtp, { body: { phone, code: last } });
-    expect(verify.status).toBe(200);
+    expect(await snapshot(phone)).toEqual({ user: null, devices: [], challenges: [], resends: [] });
   });
 });
 
@@ -523,14 +575,15 @@ describe('POST /v1/auth/verify', () => {
       { id: first.deviceId, name: 'Pixel', platform: 'android', revoked_at: null },
       { id: second.deviceId, name: null, platform: null, revoked_at: null },
     ]);
-    // The code was consumed.
-    expect(await otpRow(phone)).toBeNull();
+    // The challenges were consumed.
+    expect(await challengeRows(phone)).toEqual([]);
   });
 
   it('accepts the same number in another notation', async () => {
     const phone = freshPhone();
-    const code = await requestCode(`00${phone.slice(1)}`);
-    const res = await call('POST', PATHS.verifyOtp, { body: { phone: `${phone.slice(0, 3)} ${phone.slice(3)}`, code } });
+    const issued = await requestCode(`00${phone.slice(1)}`);
+    expect(issued.phone).toBe(phone);
+    const res = await verify({ ...issued, phone: `${phone.slice(0, 3)} ${phone.slice(3)}` });
     expect(res.status).toBe(200);
     const session = SessionResponseSchema.parse(await res.json());
     const user = await env.DB.prepare('select phone from users where id = ?').bind(session.userId).first<{ phone: string }>();
@@ -539,50 +592,49 @@ describe('POST /v1/auth/verify', () => {
 
   it('answers a wrong code with otp_invalid, counts the attempt and creates nothing', async () => {
     const phone = freshPhone();
-    const code = await requestCode(phone);
-    const before = (await snapshot(phone)) as { otp: OtpRow };
-    await expectError(await call('POST', PATHS.verifyOtp, { body: { phone, code: wrongCode(code) } }), 401, 'otp_invalid');
-    const after = (await snapshot(phone)) as { user: unknown; devices: unknown[]; otp: OtpRow };
+    const issued = await requestCode(phone);
+    const before = await snapshot(phone);
+    await expectError(await verify({ ...issued, code: wrongCode(issued.code) }), 401, 'otp_invalid');
+    const after = await snapshot(phone);
     expect(after.user).toBeNull();
     expect(after.devices).toEqual([]);
-    expect(after.otp).toEqual({ ...before.otp, attempts: 1 });
+    expect(after.challenges).toEqual(before.challenges.map((r) => ({ ...r, attempts: 1 })));
   });
 
-  it('burns the code after five wrong attempts, even for the right code', async () => {
+  it('burns the challenge after five wrong attempts, even for the right code', async () => {
     const phone = freshPhone();
-    const code = await requestCode(phone);
+    const issued = await requestCode(phone);
     for (let i = 1; i < OTP_MAX_ATTEMPTS; i++) {
-      await expectError(await call('POST', PATHS.verifyOtp, { body: { phone, code: wrongCode(code) } }), 401, 'otp_invalid');
+      await expectError(await verify({ ...issued, code: wrongCode(issued.code) }), 401, 'otp_invalid');
     }
-    await expectError(
-      await call('POST', PATHS.verifyOtp, { body: { phone, code: wrongCode(code) } }),
-      429,
-      'otp_attempts_exceeded',
-    );
-    await expectError(await call('POST', PATHS.verifyOtp, { body: { phone, code } }), 429, 'otp_attempts_exceeded');
+    await expectError(await verify({ ...issued, code: wrongCode(issued.code) }), 429, 'otp_attempts_exceeded');
+    await expectError(await verify(issued), 429, 'otp_attempts_exceeded');
     expect(await env.DB.prepare('select id from users where phone = ?').bind(phone).first()).toBeNull();
-    // A new code works again.
-    const fresh = await requestCode(phone);
-    expect((await call('POST', PATHS.verifyOtp, { body: { phone, code: fresh } })).status).toBe(200);
+    // A new code (another client, so no wait) works.
+    expect((await verify(await requestCode(phone))).status).toBe(200);
   });
 
-  it('answers a code that was never requested with otp_expired', async () => {
+  it('answers a challenge that was never issued with otp_expired', async () => {
     const phone = freshPhone();
-    await expectError(await call('POST', PATHS.verifyOtp, { body: { phone, code: '123456' } }), 401, 'otp_expired');
-    expect(await snapshot(phone)).toEqual({ user: null, devices: [], otp: null });
+    await expectError(await verify({ phone, code: '123456', challenge: generateChallenge() }), 401, 'otp_expired');
+    expect(await snapshot(phone)).toEqual({ user: null, devices: [], challenges: [], resends: [] });
   });
 
   it('does not let one code log in twice', async () => {
     const phone = freshPhone();
-    const code = await requestCode(phone);
-    expect((await call('POST', PATHS.verifyOtp, { body: { phone, code } })).status).toBe(200);
+    const issued = await requestCode(phone);
+    expect((await verify(issued)).status).toBe(200);
     const before = await snapshot(phone);
-    await expectError(await call('POST', PATHS.verifyOtp, { body: { phone, code } }), 401, 'otp_expired');
+    await expectError(await verify(issued), 401, 'otp_expired');
     expect(await snapshot(phone)).toEqual(before);
   });
 
   it('rejects an invalid number before looking at the code', async () => {
-    await expectError(await call('POST', PATHS.verifyOtp, { body: { phone: '+15555550123', code: '123456' } }), 400, 'invalid_phone');
+    await expectError(
+      await verify({ phone: '+15555550123', code: '123456', challenge: generateChallenge() }),
+      400,
+      'invalid_phone',
+    );
   });
 
   it.each([
@@ -590,16 +642,20 @@ describe('POST /v1/auth/verify', () => {
     ['letters in code', { code: '12a456' }],
     ['numeric code', { code: 123456 }],
     ['missing code', { code: undefined }],
+    ['missing challenge', { challenge: undefined }],
+    ['short challenge', { challenge: 'a'.repeat(31) }],
+    ['long challenge', { challenge: 'a'.repeat(33) }],
+    ['challenge with padding', { challenge: `${'a'.repeat(31)}=` }],
+    ['challenge of wrong type', { challenge: 42 }],
     ['unknown platform', { platform: 'amiga' }],
     ['empty device name', { deviceName: '' }],
     ['device name too long', { deviceName: 'x'.repeat(65) }],
     ['unknown field', { admin: true }],
   ])('answers %s with validation_failed without using an attempt', async (_name, patch) => {
     const phone = freshPhone();
-    const code = await requestCode(phone);
+    const issued = await requestCode(phone);
     const before = await snapshot(phone);
-    const body = { phone, code, ...patch };
-    await expectError(await call('POST', PATHS.verifyOtp, { body }), 400, 'validation_failed');
+    await expectError(await verify(issued, patch), 400, 'validation_failed');
     expect(await snapshot(phone)).toEqual(before);
   });
 
@@ -677,20 +733,21 @@ describe('requireAuth with WebSocket upgrades', () => {
   const probe = new Hono<AppEnv>().get('/probe', requireAuth, (c) => c.json(c.get('auth')));
   probe.onError(onError);
 
-  it('takes the token from ?token= only on an upgrade request', async () => {
+  it('never takes the token from ?token=, not even on an upgrade request', async () => {
     const session = await login(freshPhone());
     const upgrade = await probe.request(`/probe?token=${session.token}`, { headers: { Upgrade: 'websocket' } }, env);
-    expect(upgrade.status).toBe(200);
-    expect(await upgrade.json()).toEqual({ userId: session.userId, deviceId: session.deviceId });
+    await expectError(upgrade, 401, 'unauthorized');
     const plain = await probe.request(`/probe?token=${session.token}`, {}, env);
     await expectError(plain, 401, 'unauthorized');
-    const emptyToken = await probe.request('/probe?token=', { headers: { Upgrade: 'websocket' } }, env);
-    await expectError(emptyToken, 401, 'unauthorized');
+    const header = await probe.request('/probe', { headers: { Upgrade: 'websocket', Authorization: `Bearer ${session.token}` } }, env);
+    expect(header.status).toBe(200);
+    expect(await header.json()).toEqual({ userId: session.userId, deviceId: session.deviceId });
   });
 
-  it('prefers the Authorization header over the query', () => {
+  it('reads the Authorization header only', () => {
     const req = new Request('http://x/probe?token=query', { headers: { Upgrade: 'websocket', Authorization: 'Bearer header' } });
     expect(tokenFromRequest(req)).toBe('header');
+    expect(tokenFromRequest(new Request('http://x/probe?token=query', { headers: { Upgrade: 'websocket' } }))).toBeNull();
     expect(tokenFromRequest(new Request('http://x/', { headers: { Authorization: 'bearer  abc ' } }))).toBe('abc');
     expect(tokenFromRequest(new Request('http://x/', { headers: { Authorization: 'Bearer a b' } }))).toBeNull();
   });
@@ -732,7 +789,10 @@ describe('POST /v1/auth/logout', () => {
 
   it('closes the device’s open WebSocket as revoked', async () => {
     const session = await login(freshPhone());
-    const res = await SELF.fetch(`${BASE}${PATHS.connect}?token=${encodeURIComponent(session.token)}`, {
+    const ticket = await call('POST', PATHS.connectTicket, { token: session.token });
+    expect(ticket.status).toBe(200);
+    const { ticket: value } = (await ticket.json()) as { ticket: string };
+    const res = await SELF.fetch(`${BASE}${PATHS.connect}?ticket=${encodeURIComponent(value)}`, {
       headers: { Upgrade: 'websocket' },
     });
     expect(res.status).toBe(101);

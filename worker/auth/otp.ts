@@ -1,23 +1,30 @@
 /**
- * One-time login codes: issue a code for a phone number and check it. Codes are stored only as
- * a keyed hash, expire after OTP_TTL_MS, allow OTP_MAX_ATTEMPTS guesses, and each number may
- * request OTP_MAX_REQUESTS codes per OTP_WINDOW_MS. Every function takes `now` so tests can move
- * the clock.
+ * One-time login codes, each bound to a random challenge that only its requester receives, and
+ * the growing waits between code requests for one number from one client. Codes and challenges
+ * are stored only as keyed hashes, expire after OTP_TTL_MS and allow OTP_MAX_ATTEMPTS guesses
+ * each. Every function takes `now` so tests can move the clock.
  */
-import { and, eq, gt, lt, or, sql } from 'drizzle-orm';
-import { OTP_LENGTH } from '../../protocol/index.ts';
+import { and, desc, eq, gt, inArray, lt, lte, notInArray, or, sql } from 'drizzle-orm';
+import { OTP_LENGTH, OTP_RESEND_RESET_MS, OTP_RESEND_WAITS_MS } from '../../protocol/index.ts';
 import { accountsDb, type DbLike } from '../db/accounts.ts';
-import { otpCodes } from '../db/schema.ts';
+import { otpChallenges, otpResends } from '../db/schema.ts';
 import { ApiError } from '../errors.ts';
 
 /** How long a code works. */
 export const OTP_TTL_MS = 5 * 60_000;
-/** Codes one number may request per window. */
-export const OTP_MAX_REQUESTS = 5;
-/** Length of the request rate-limit window. */
-export const OTP_WINDOW_MS = 15 * 60_000;
-/** Guesses allowed per code; the guess that uses the last one burns the code unless it is right. */
+/** Guesses allowed per challenge; the guess that uses the last one burns it unless it is right. */
 export const OTP_MAX_ATTEMPTS = 5;
+/**
+ * Challenges kept per number; a request beyond this drops the number's oldest. Dropping the oldest
+ * rather than refusing the newest: a refusal would let anyone with a few addresses keep the
+ * owner from getting any code, whereas a dropped challenge only makes the owner ask again, and
+ * the per-client waits and the per-number-block edge limit bound how fast anyone can push one out.
+ */
+export const OTP_MAX_LIVE_CHALLENGES = 5;
+/** Stale rows (anyone's, oldest first) deleted by each issued code, so dead rows do not pile up. */
+const SWEEP_ROWS = 20;
+/** Random bytes in a challenge: 24 bytes are 32 base64url characters (OtpChallengeSchema). */
+const CHALLENGE_BYTES = 24;
 
 const CODE_SPACE = 10 ** OTP_LENGTH;
 // Largest multiple of CODE_SPACE that fits in a uint32: values at or above it are redrawn, so
@@ -34,19 +41,42 @@ export function generateCode(): string {
   }
 }
 
+/** A fresh challenge: CHALLENGE_BYTES from the CSPRNG, base64url without padding. */
+export function generateChallenge(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(CHALLENGE_BYTES));
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_');
+}
+
 const encoder = new TextEncoder();
 
-/**
- * Hex HMAC-SHA-256 of `phone:code` keyed with the server secret (the pepper). A leaked table alone
- * does not reveal codes: with only a million codes per number, an unkeyed hash would.
- */
-export async function hashCode(secret: string, phone: string, code: string): Promise<string> {
+async function hmacHex(secret: string, message: string): Promise<string> {
   if (secret.length === 0) throw new ApiError('unavailable', 'TOKEN_SECRET is not configured');
   const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
     'sign',
   ]);
-  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode(`otp:${phone}:${code}`)));
+  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode(message)));
   return Array.from(mac, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * Hex HMAC-SHA-256 of the code, bound to its number and challenge, keyed with the server secret
+ * (the pepper). A leaked table alone does not reveal codes: with only a million codes per
+ * challenge, an unkeyed hash would.
+ */
+export function hashCode(secret: string, phone: string, challenge: string, code: string): Promise<string> {
+  return hmacHex(secret, `otp:${phone}:${challenge}:${code}`);
+}
+
+/** Hex HMAC-SHA-256 of a challenge for its number: the table cannot hand out live challenges. */
+export function hashChallenge(secret: string, phone: string, challenge: string): Promise<string> {
+  return hmacHex(secret, `otp-challenge:${phone}:${challenge}`);
+}
+
+/** Hex HMAC-SHA-256 of a client address: the waits need to recognise it, not to know it. */
+export function hashClient(secret: string, ip: string): Promise<string> {
+  return hmacHex(secret, `otp-client:${ip}`);
 }
 
 /** Equality of two strings in time that depends only on their length, not on where they differ. */
@@ -57,105 +87,230 @@ export function constantTimeEqual(a: string, b: string): boolean {
   return diff === 0;
 }
 
-export type OtpIssued = {
+const LAST_WAIT_MS = OTP_RESEND_WAITS_MS[OTP_RESEND_WAITS_MS.length - 1] ?? 0;
+
+/** The wait before the next request once `count` requests were let through in the current count. */
+export function resendWaitMs(count: number): number {
+  return OTP_RESEND_WAITS_MS[Math.min(count, OTP_RESEND_WAITS_MS.length - 1)] ?? LAST_WAIT_MS;
+}
+
+/** When the next request may pass: after the wait, or at the reset of the count if that is sooner. */
+function nextAllowedAt(row: { firstAt: number; lastAt: number; count: number }): number {
+  return Math.min(row.lastAt + resendWaitMs(row.count), row.firstAt + OTP_RESEND_RESET_MS);
+}
+
+/**
+ * Let one code request for `phone` from the client `clientHash` through, or refuse it with
+ * ApiError('otp_rate_limited', retryAfterMs) while its wait runs; a refusal changes nothing.
+ * Returns when the next request from this client may pass.
+ */
+export async function claimResend(
+  db: DbLike,
+  input: { phone: string; clientHash: string; now: number },
+): Promise<{ resendAt: number }> {
+  const { phone, clientHash, now } = input;
+  const d = accountsDb(db);
+  const reset = lte(otpResends.firstAt, now - OTP_RESEND_RESET_MS);
+  const waits = OTP_RESEND_WAITS_MS.slice(0, -1).map((wait, count) => sql`when ${count} then ${wait}`);
+  const wait = sql`(case ${otpResends.count} ${sql.join(waits, sql` `)} else ${LAST_WAIT_MS} end)`;
+
+  // One statement, so parallel requests cannot both pass one wait: the conflict update runs only
+  // when the wait is over (or the count has reset), and RETURNING says whether it ran.
+  const rows = await d
+    .insert(otpResends)
+    .values({ phone, clientHash, firstAt: now, lastAt: now, count: 1 })
+    .onConflictDoUpdate({
+      target: [otpResends.phone, otpResends.clientHash],
+      set: {
+        firstAt: sql`case when ${reset} then ${now} else ${otpResends.firstAt} end`,
+        count: sql`case when ${reset} then 1 else ${otpResends.count} + 1 end`,
+        lastAt: now,
+      },
+      setWhere: or(reset, lte(sql`${otpResends.lastAt} + ${wait}`, now)),
+    })
+    .returning({ firstAt: otpResends.firstAt, lastAt: otpResends.lastAt, count: otpResends.count });
+  const claimed = rows[0];
+  if (claimed !== undefined) return { resendAt: nextAllowedAt(claimed) };
+
+  const current = await d
+    .select({ firstAt: otpResends.firstAt, lastAt: otpResends.lastAt, count: otpResends.count })
+    .from(otpResends)
+    .where(and(eq(otpResends.phone, phone), eq(otpResends.clientHash, clientHash)))
+    .limit(1);
+  const row = current[0];
+  // Exact: the row that refused us, read right after. (Only a concurrent request could change it
+  // in between; then the answer is at worst the wait that request started.)
+  const retryAfterMs = Math.max(1, (row === undefined ? now + resendWaitMs(1) : nextAllowedAt(row)) - now);
+  const seconds = Math.ceil(retryAfterMs / 1000);
+  throw new ApiError('otp_rate_limited', `A new code for this number can be requested in ${seconds} s`, {
+    retryAfterMs,
+  });
+}
+
+export type OtpChallengeIssued = {
   /** The plain code: give it to the SMS provider, never store it. */
   code: string;
+  /** The plain challenge: give it to the requester only, never store it. */
+  challenge: string;
   expiresAt: number;
 };
 
 /**
- * Issue a fresh code for `phone` (E.164), replacing any previous one and resetting its attempts.
- * Throws ApiError('otp_rate_limited') once the number has requested OTP_MAX_REQUESTS codes in
- * the current window; the stored code is then left untouched.
+ * Store a fresh code and challenge for `phone`. Other live challenges of the number stay (up to
+ * OTP_MAX_LIVE_CHALLENGES, newest first); expired ones of the number and a few stale rows of
+ * anyone's are deleted in the same batch.
  */
-export async function requestOtp(
+export async function createChallenge(
   db: DbLike,
   input: { phone: string; secret: string; now: number },
-): Promise<OtpIssued> {
+): Promise<OtpChallengeIssued> {
   const { phone, secret, now } = input;
   const d = accountsDb(db);
   const code = generateCode();
-  const codeHash = await hashCode(secret, phone, code);
+  const challenge = generateChallenge();
+  const [challengeHash, codeHash] = await Promise.all([
+    hashChallenge(secret, phone, challenge),
+    hashCode(secret, phone, challenge, code),
+  ]);
   const expiresAt = now + OTP_TTL_MS;
-  const windowFloor = now - OTP_WINDOW_MS;
-  // The window is still open when it started less than OTP_WINDOW_MS ago.
-  const windowOpen = gt(otpCodes.windowStart, windowFloor);
+  const newest = d
+    .select({ id: otpChallenges.id })
+    .from(otpChallenges)
+    .where(eq(otpChallenges.phone, phone))
+    .orderBy(desc(otpChallenges.id))
+    .limit(OTP_MAX_LIVE_CHALLENGES);
+  const expiredChallenges = d
+    .select({ id: otpChallenges.id })
+    .from(otpChallenges)
+    .where(lte(otpChallenges.expiresAt, now))
+    .orderBy(otpChallenges.expiresAt)
+    .limit(SWEEP_ROWS);
+  // A count whose reset has passed constrains nothing: deleting it is the same as resetting it.
+  const staleResends = d
+    .select({ rowid: sql`rowid` })
+    .from(otpResends)
+    .where(lte(otpResends.firstAt, now - OTP_RESEND_RESET_MS))
+    .orderBy(otpResends.firstAt)
+    .limit(SWEEP_ROWS);
 
-  // One statement, so concurrent requests cannot both slip under the limit: the conflict update
-  // runs only while the window has room (or has ended), and RETURNING says whether it ran.
-  const rows = await d
-    .insert(otpCodes)
-    .values({ phone, codeHash, expiresAt, attempts: 0, requestedAt: now, windowStart: now, windowCount: 1 })
-    .onConflictDoUpdate({
-      target: otpCodes.phone,
-      set: {
-        codeHash,
-        expiresAt,
-        attempts: 0,
-        requestedAt: now,
-        windowStart: sql`case when ${windowOpen} then ${otpCodes.windowStart} else ${now} end`,
-        windowCount: sql`case when ${windowOpen} then ${otpCodes.windowCount} + 1 else 1 end`,
-      },
-      setWhere: or(lt(otpCodes.windowCount, OTP_MAX_REQUESTS), sql`not (${windowOpen})`),
-    })
-    .returning({ phone: otpCodes.phone });
+  // One batch (one transaction): the trim sees the new row, so a number never holds more.
+  await d.batch([
+    d.insert(otpChallenges).values({ phone, challengeHash, codeHash, expiresAt, attempts: 0, createdAt: now }),
+    d
+      .delete(otpChallenges)
+      .where(
+        and(
+          eq(otpChallenges.phone, phone),
+          or(lte(otpChallenges.expiresAt, now), notInArray(otpChallenges.id, newest)),
+        ),
+      ),
+    d.delete(otpChallenges).where(inArray(otpChallenges.id, expiredChallenges)),
+    d.delete(otpResends).where(sql`rowid in ${staleResends}`),
+  ]);
+  return { code, challenge, expiresAt };
+}
 
-  if (rows.length === 0) {
-    const current = await d
-      .select({ windowStart: otpCodes.windowStart })
-      .from(otpCodes)
-      .where(eq(otpCodes.phone, phone))
-      .limit(1);
-    const retryAt = (current[0]?.windowStart ?? now) + OTP_WINDOW_MS;
-    const seconds = Math.max(1, Math.ceil((retryAt - now) / 1000));
-    throw new ApiError('otp_rate_limited', `Too many codes requested for this number; retry in ${seconds} s`);
+export type OtpIssued = OtpChallengeIssued & {
+  /** The earliest time this client may request another code for the number. */
+  resendAt: number;
+};
+
+/**
+ * Issue a code for `phone` (E.164) to the client at address `client`: take its wait (throws
+ * 'otp_rate_limited' while it runs, storing nothing), then store a new challenge. A `null` client
+ * skips the wait (local development with the per-IP limits off, where every client is 127.0.0.1).
+ */
+export async function requestOtp(
+  db: DbLike,
+  input: { phone: string; client: string | null; secret: string; now: number },
+): Promise<OtpIssued> {
+  const { phone, secret, now } = input;
+  let resendAt = now;
+  if (input.client !== null) {
+    // Hashing first: a missing secret fails before anything is stored.
+    const clientHash = await hashClient(secret, input.client);
+    resendAt = (await claimResend(db, { phone, clientHash, now })).resendAt;
   }
-  return { code, expiresAt };
+  const issued = await createChallenge(db, { phone, secret, now });
+  return { ...issued, resendAt };
+}
+
+/** Delete a challenge that was issued but cannot be used (its SMS was not sent). */
+export async function discardChallenge(
+  db: DbLike,
+  input: { phone: string; challenge: string; secret: string },
+): Promise<void> {
+  const challengeHash = await hashChallenge(input.secret, input.phone, input.challenge);
+  await accountsDb(db)
+    .delete(otpChallenges)
+    .where(and(eq(otpChallenges.phone, input.phone), eq(otpChallenges.challengeHash, challengeHash)));
 }
 
 /**
- * Check a code for `phone`. Resolves when it is right (and consumes it); otherwise throws
- * ApiError 'otp_invalid' (wrong, attempts left), 'otp_attempts_exceeded' (this guess used the
- * last attempt, or the code was already burned) or 'otp_expired' (expired, consumed or never
- * requested).
+ * Check a code for `phone` under `challenge`. Resolves when it is right, after consuming the
+ * challenge; otherwise throws ApiError 'otp_invalid' (wrong, attempts left),
+ * 'otp_attempts_exceeded' (this guess used the last attempt, or the challenge was already burned)
+ * or 'otp_expired' (expired, consumed, or no such challenge for this number: then nothing is
+ * touched, so guesses without the requester's challenge cannot burn its code).
+ *
+ * `beforeConsume` runs once the code is known to be right, before the challenge is consumed; if it
+ * throws (a refused sign-up), the attempt is given back and the challenge stays usable.
  */
 export async function verifyOtp(
   db: DbLike,
-  input: { phone: string; code: string; secret: string; now: number },
+  input: {
+    phone: string;
+    code: string;
+    challenge: string;
+    secret: string;
+    now: number;
+    beforeConsume?: () => Promise<void>;
+  },
 ): Promise<void> {
-  const { phone, secret, now } = input;
+  const { phone, challenge, secret, now } = input;
   const d = accountsDb(db);
-  const candidate = await hashCode(secret, phone, input.code);
+  const [challengeHash, candidate] = await Promise.all([
+    hashChallenge(secret, phone, challenge),
+    hashCode(secret, phone, challenge, input.code),
+  ]);
+  const ofChallenge = and(eq(otpChallenges.phone, phone), eq(otpChallenges.challengeHash, challengeHash));
 
   // Take an attempt before comparing, atomically: parallel guesses each consume one, so no burst
-  // of concurrent requests gets more than OTP_MAX_ATTEMPTS tries at a code.
+  // of concurrent requests gets more than OTP_MAX_ATTEMPTS tries at a challenge.
   const claimed = await d
-    .update(otpCodes)
-    .set({ attempts: sql`${otpCodes.attempts} + 1` })
-    .where(and(eq(otpCodes.phone, phone), lt(otpCodes.attempts, OTP_MAX_ATTEMPTS), gt(otpCodes.expiresAt, now)))
-    .returning({ codeHash: otpCodes.codeHash, attempts: otpCodes.attempts });
+    .update(otpChallenges)
+    .set({ attempts: sql`${otpChallenges.attempts} + 1` })
+    .where(and(ofChallenge, lt(otpChallenges.attempts, OTP_MAX_ATTEMPTS), gt(otpChallenges.expiresAt, now)))
+    .returning({ codeHash: otpChallenges.codeHash, attempts: otpChallenges.attempts });
   const attempt = claimed[0];
 
   if (attempt === undefined) {
-    const rows = await d
-      .select({ attempts: otpCodes.attempts })
-      .from(otpCodes)
-      .where(eq(otpCodes.phone, phone))
-      .limit(1);
+    const rows = await d.select({ attempts: otpChallenges.attempts }).from(otpChallenges).where(ofChallenge).limit(1);
     const row = rows[0];
     if (row !== undefined && row.attempts >= OTP_MAX_ATTEMPTS) throw new ApiError('otp_attempts_exceeded');
     throw new ApiError('otp_expired');
   }
 
-  if (constantTimeEqual(attempt.codeHash, candidate)) {
-    // Delete only the code we checked: if a new code replaced it meanwhile, this one is stale.
-    const deleted = await d
-      .delete(otpCodes)
-      .where(and(eq(otpCodes.phone, phone), eq(otpCodes.codeHash, attempt.codeHash)))
-      .returning({ phone: otpCodes.phone });
-    if (deleted.length === 0) throw new ApiError('otp_expired');
-    return;
+  if (!constantTimeEqual(attempt.codeHash, candidate)) {
+    if (attempt.attempts >= OTP_MAX_ATTEMPTS) throw new ApiError('otp_attempts_exceeded');
+    throw new ApiError('otp_invalid');
   }
-  if (attempt.attempts >= OTP_MAX_ATTEMPTS) throw new ApiError('otp_attempts_exceeded');
-  throw new ApiError('otp_invalid');
+
+  if (input.beforeConsume !== undefined) {
+    try {
+      await input.beforeConsume();
+    } catch (err) {
+      // A right code refused for another reason is not a guess: give the attempt back.
+      await d
+        .update(otpChallenges)
+        .set({ attempts: sql`${otpChallenges.attempts} - 1` })
+        .where(ofChallenge)
+        .catch((refundError: unknown) => console.error('otp: could not give an attempt back', refundError));
+      throw err;
+    }
+  }
+
+  // Only one of parallel right guesses may log in: whoever deletes the row.
+  const deleted = await d.delete(otpChallenges).where(ofChallenge).returning({ id: otpChallenges.id });
+  if (deleted.length === 0) throw new ApiError('otp_expired');
 }

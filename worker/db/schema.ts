@@ -1,6 +1,6 @@
 /**
- * Drizzle table definitions for the accounts database (D1). They mirror
- * migrations/0001_accounts.sql exactly; the SQL file is the source of truth for the database
+ * Drizzle table definitions for the accounts database (D1). They mirror the SQL migrations in
+ * migrations/ exactly; the SQL files are the source of truth for the database
  * (drizzle cannot express STRICT tables), this file is the typed view the queries use.
  */
 import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
@@ -32,20 +32,41 @@ export const devices = sqliteTable(
   (t) => [index('devices_user_id_idx').on(t.userId)],
 );
 
-/** The current one-time code of a phone number plus its request rate-limit window. */
-export const otpCodes = sqliteTable('otp_codes', {
-  phone: text('phone').primaryKey().notNull(),
-  codeHash: text('code_hash').notNull(),
-  expiresAt: integer('expires_at').notNull(),
-  attempts: integer('attempts').notNull().default(0),
-  requestedAt: integer('requested_at').notNull(),
-  windowStart: integer('window_start').notNull(),
-  windowCount: integer('window_count').notNull().default(0),
-});
+/**
+ * One pending code request (migrations/0005_otp_challenges.sql): the code, bound to the random
+ * challenge its requester received. Several may be live for one number.
+ */
+export const otpChallenges = sqliteTable(
+  'otp_challenges',
+  {
+    id: integer('id').primaryKey(),
+    phone: text('phone').notNull(),
+    challengeHash: text('challenge_hash').notNull().unique(),
+    codeHash: text('code_hash').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('otp_challenges_phone_idx').on(t.phone, t.id), index('otp_challenges_expires_idx').on(t.expiresAt)],
+);
+
+/** Code requests per number and client address, for the growing waits between them. */
+export const otpResends = sqliteTable(
+  'otp_resends',
+  {
+    phone: text('phone').notNull(),
+    clientHash: text('client_hash').notNull(),
+    firstAt: integer('first_at').notNull(),
+    lastAt: integer('last_at').notNull(),
+    count: integer('count').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.phone, t.clientHash] }), index('otp_resends_first_at_idx').on(t.firstAt)],
+);
 
 export type UserRow = typeof users.$inferSelect;
 export type DeviceRow = typeof devices.$inferSelect;
-export type OtpCodeRow = typeof otpCodes.$inferSelect;
+export type OtpChallengeRow = typeof otpChallenges.$inferSelect;
+export type OtpResendRow = typeof otpResends.$inferSelect;
 
 /** Mirror of a group object's settings (the object is authoritative). */
 export const groups = sqliteTable('groups', {

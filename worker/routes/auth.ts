@@ -1,6 +1,6 @@
 /**
- * Login and logout: request a one-time code by SMS, exchange it for a device token, and revoke
- * the calling device.
+ * Login and logout: request a one-time code by SMS (bound to a challenge only the requester
+ * gets), exchange it for a device token, and revoke the calling device.
  */
 import { Hono } from 'hono';
 import {
@@ -12,14 +12,15 @@ import {
 } from '../../protocol/index.ts';
 import type { AppEnv } from '../app-env.ts';
 import { requireAuth } from '../auth/middleware.ts';
-import { OTP_TTL_MS, requestOtp, verifyOtp } from '../auth/otp.ts';
+import { OTP_TTL_MS, discardChallenge, requestOtp, verifyOtp } from '../auth/otp.ts';
 import { normalisePhone } from '../auth/phone.ts';
 import { smsProviderFor } from '../auth/sms.ts';
 import { signToken } from '../auth/token.ts';
-import { createUserWithDevice, revokeDevice } from '../db/accounts.ts';
+import { createUserWithDevice, findUserByPhone, revokeDevice } from '../db/accounts.ts';
 import { ApiError } from '../errors.ts';
 import { unregisterPushToken } from '../db/push.ts';
 import { mailboxOf } from '../mailboxes.ts';
+import { clientIp, ipLimitsOff, limitAtEdge, phonePrefix } from '../rate-limit.ts';
 import { jsonBody } from '../validate.ts';
 
 export const authRoutes = new Hono<AppEnv>();
@@ -30,22 +31,61 @@ function requirePhone(input: string): string {
   return phone;
 }
 
+
+// Order: validate, normalise, edge limits, the per-client wait, store, SMS. Every refusal comes
+// before anything is stored or sent, so a refused request costs no storage and no SMS.
 authRoutes.post(PATHS.requestOtp, jsonBody(OtpRequestSchema), async (c) => {
   const phone = requirePhone(c.req.valid('json').phone);
-  // Resolve the provider before touching D1: a misconfigured deployment must not use up the
-  // number's request budget.
+  // Resolve the provider before counting anything: a misconfigured deployment must not use up
+  // anyone's limits.
   const sms = smsProviderFor(c.env);
-  const { code, expiresAt } = await requestOtp(c.env.DB, { phone, secret: c.env.TOKEN_SECRET, now: Date.now() });
-  await sms.send(phone, `Your verification code is ${code}. It expires in ${OTP_TTL_MS / 60_000} minutes. Do not share it.`);
-  const body = { phone, expiresAt, ...(sms.returnsCodeInResponse ? { devCode: code } : {}) } satisfies OtpResponse;
+  const ip = clientIp(c.req.raw);
+  await limitAtEdge(c.env, 'otp_request_ip', ip);
+  await limitAtEdge(c.env, 'otp_request_prefix', phonePrefix(phone));
+  const client = ipLimitsOff(c.env) ? null : ip;
+  const issued = await requestOtp(c.env.DB, { phone, client, secret: c.env.TOKEN_SECRET, now: Date.now() });
+  try {
+    await sms.send(
+      phone,
+      `Your verification code is ${issued.code}. It expires in ${OTP_TTL_MS / 60_000} minutes. Do not share it.`,
+    );
+  } catch (err) {
+    // The challenge goes (it would only hold a slot of the number's few), but the wait stays
+    // counted: whoever can make delivery fail (say, with a number the gateway refuses) must not
+    // get unlimited gateway calls. The client retries after `retryAfterMs` like any client.
+    await discardChallenge(c.env.DB, { phone, challenge: issued.challenge, secret: c.env.TOKEN_SECRET }).catch(
+      (discardError: unknown) => console.error('otp: could not discard an undelivered challenge', discardError),
+    );
+    throw err;
+  }
+  const body = {
+    phone,
+    challenge: issued.challenge,
+    expiresAt: issued.expiresAt,
+    resendAt: issued.resendAt,
+    ...(sms.returnsCodeInResponse ? { devCode: issued.code } : {}),
+  } satisfies OtpResponse;
   return c.json(body, 200);
 });
 
 authRoutes.post(PATHS.verifyOtp, jsonBody(VerifyRequestSchema), async (c) => {
   const input = c.req.valid('json');
   const phone = requirePhone(input.phone);
+  const ip = clientIp(c.req.raw);
+  await limitAtEdge(c.env, 'otp_verify_ip', ip);
   const now = Date.now();
-  await verifyOtp(c.env.DB, { phone, code: input.code, secret: c.env.TOKEN_SECRET, now });
+  await verifyOtp(c.env.DB, {
+    phone,
+    code: input.code,
+    challenge: input.challenge,
+    secret: c.env.TOKEN_SECRET,
+    now,
+    // Only once the code is right, and only for a number without an account: a refused sign-up
+    // leaves the challenge as it was, and logins of existing accounts never count as sign-ups.
+    beforeConsume: async () => {
+      if ((await findUserByPhone(c.env.DB, phone)) === null) await limitAtEdge(c.env, 'signup_ip', ip);
+    },
+  });
   // Every login is a new device with its own token, so devices can be logged out one by one.
   const { user, device, newUser } = await createUserWithDevice(c.env.DB, {
     phone,
