@@ -16,7 +16,6 @@ import WebSocket from 'ws';
 import {
   HEARTBEAT_INTERVAL_MS,
   HEARTBEAT_PING,
-  PATHS,
   type AckFrame,
   type GroupEvent,
   type GroupMessage,

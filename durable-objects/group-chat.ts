@@ -29,9 +29,9 @@ import { FanOut, type FanOutStats } from './group/fanout.ts';
 import { GroupLog } from './group/log.ts';
 import { Members, type ReceiptStatus } from './group/members.ts';
 import { GroupError, settle, type GroupResult } from './group/result.ts';
-import { migrate, readMeta, writeMeta } from './group/schema.ts';
+import { hasSchema, migrate, readMeta, writeMeta } from './group/schema.ts';
 import { Tallies } from './group/tallies.ts';
-import { TypingLimiter } from './typing.ts';
+import { TypingGate } from './typing.ts';
 
 export type { GroupResult };
 
@@ -62,7 +62,14 @@ export type CreateGroupInput = {
 };
 
 export type PostInput = { sender: string; device: string; clientId: string; body: MessageBody };
-export type Posted = { messageId: string; gseq: number; sentAt: number; duplicate: boolean };
+export type Posted = {
+  messageId: string;
+  gseq: number;
+  sentAt: number;
+  duplicate: boolean;
+  /** Members other than the sender now: the deliveries this message causes (the sender's budget pays them). */
+  audience: number;
+};
 
 type Settings = {
   groupId: string;
@@ -74,27 +81,41 @@ type Settings = {
   createdAt: number;
 };
 
+/** The parts of a group object that need its tables (which exist once the group was created). */
+type Parts = { log: GroupLog; members: Members; fanout: FanOut; tallies: Tallies };
+
 export class GroupChat extends DurableObject<Env> {
   readonly #sql: SqlStorage;
-  readonly #log: GroupLog;
-  readonly #members: Members;
-  readonly #fanout: FanOut;
-  readonly #tallies: Tallies;
   readonly #retentionMs: number;
-  readonly #typing = new TypingLimiter();
+  readonly #typing = new TypingGate();
+  /**
+   * Null until the group exists. An object addressed by an id that was never created (a random
+   * id in a URL or a frame) must not write anything: creating the schema would leave a stored,
+   * empty object behind for every id anyone makes up. So the schema is created by `create`,
+   * and every other entry point answers `group_not_found` (or nothing) from a blank object.
+   */
+  #parts: Parts | null = null;
   #alarmSet = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
+    this.#retentionMs = atLeast(1, env.MAILBOX_RETENTION_DAYS, 30) * DAY_MS;
+    if (hasSchema(this.#sql)) this.#open();
+  }
+
+  /** Create or upgrade the schema and build the parts on it. */
+  #open(): Parts {
+    if (this.#parts) return this.#parts;
+    const env = this.env;
     migrate(this.#sql);
     const groupId = (): string => this.#settings().groupId;
-    this.#log = new GroupLog(this.#sql, groupId);
-    this.#members = new Members(this.#sql);
-    this.#fanout = new FanOut({
+    const log = new GroupLog(this.#sql, groupId);
+    const members = new Members(this.#sql);
+    const fanout = new FanOut({
       sql: this.#sql,
-      log: this.#log,
-      members: this.#members,
+      log,
+      members,
       groupId,
       deliver: async (member, entries) => {
         await mailboxOf(env, member).deliverGroup(groupId(), entries);
@@ -105,15 +126,38 @@ export class GroupChat extends DurableObject<Env> {
       hotLimit: atLeast(0, env.GROUP_DIRECT_HOT_MAX, DEFAULT_DIRECT_HOT_MAX),
       membersPerJob: atLeast(1, env.GROUP_FANOUT_MEMBERS_PER_JOB, DEFAULT_MEMBERS_PER_JOB),
     });
-    this.#tallies = new Tallies({
-      log: this.#log,
-      members: this.#members,
+    const tallies = new Tallies({
+      log,
+      members,
       push: async (sender, tallies) => {
         await mailboxOf(env, sender).groupTallies(groupId(), tallies);
       },
       flushAfterMs: TALLY_FLUSH_MS,
     });
-    this.#retentionMs = atLeast(1, env.MAILBOX_RETENTION_DAYS, 30) * DAY_MS;
+    this.#parts = { log, members, fanout, tallies };
+    return this.#parts;
+  }
+
+  /** The parts of a created group (callers have checked that it exists, via #find). */
+  get #p(): Parts {
+    if (!this.#parts) throw new Error('group object used before it was created');
+    return this.#parts;
+  }
+
+  get #log(): GroupLog {
+    return this.#p.log;
+  }
+
+  get #members(): Members {
+    return this.#p.members;
+  }
+
+  get #fanout(): FanOut {
+    return this.#p.fanout;
+  }
+
+  get #tallies(): Tallies {
+    return this.#p.tallies;
   }
 
   // ------------------------------------------------------------------ management (RPC)
@@ -124,6 +168,8 @@ export class GroupChat extends DurableObject<Env> {
       if (this.#find()) throw new GroupError('validation_failed', 'This group already exists');
       const members = [...new Set(input.members)].filter((m) => m !== input.actor);
       if (members.length + 1 > GROUP_MAX_MEMBERS) throw new GroupError('group_full', `A group has at most ${GROUP_MAX_MEMBERS} members`);
+      // Only now, with a valid request, does this object start to exist.
+      this.#open();
       const now = Date.now();
       this.#sql.exec(
         `INSERT INTO settings (id, group_id, title, description, picture, only_admins_send, created_by, created_at)
@@ -259,7 +305,7 @@ export class GroupChat extends DurableObject<Env> {
       const known = this.#log.findMessage(input.sender, input.clientId);
       if (known) {
         if (JSON.stringify(known.body) !== JSON.stringify(input.body)) throw new GroupError('id_conflict');
-        return { messageId: known.id, gseq: known.gseq, sentAt: known.sentAt, duplicate: true };
+        return { messageId: known.id, gseq: known.gseq, sentAt: known.sentAt, duplicate: true, audience: this.#audience(input.sender) };
       }
       const member = this.#memberOrThrow(input.sender);
       if (this.#settings().onlyAdminsSend && member.role !== 'admin') throw new GroupError('admins_only');
@@ -272,7 +318,7 @@ export class GroupChat extends DurableObject<Env> {
         at: Date.now(),
       });
       this.#appended();
-      return { messageId: message.id, gseq: message.gseq, sentAt: message.sentAt, duplicate: false };
+      return { messageId: message.id, gseq: message.gseq, sentAt: message.sentAt, duplicate: false, audience: this.#audience(input.sender) };
     });
   }
 
@@ -335,6 +381,7 @@ export class GroupChat extends DurableObject<Env> {
    */
   async typing(member: string, state: TypingState): Promise<void> {
     if (!this.#find() || !this.#members.get(member)) return;
+    // The sender's object has charged the sender's budget; this only drops repeats and noise.
     if (!this.#typing.allow(member, state, Date.now())) return;
     const since = Date.now() - TYPING_ACTIVE_MS;
     const audience = this.#members
@@ -352,16 +399,17 @@ export class GroupChat extends DurableObject<Env> {
 
   /** Push pending tallies now (tests; normally a short timer does it). */
   async flushTallies(): Promise<void> {
-    await this.#tallies.flush();
+    if (this.#find()) await this.#tallies.flush();
   }
 
   /** Health figures of this group. */
   async stats(): Promise<{ head: number; fannedThrough: number; backlog: number; members: number; fanout: FanOutStats }> {
+    if (!this.#find()) return { head: 0, fannedThrough: 0, backlog: 0, members: 0, fanout: { direct: 0, queued: 0, directFailures: 0, rounds: 0 } };
     return {
       head: this.#log.head,
       fannedThrough: this.#fanout.fannedThrough,
       backlog: this.#fanout.backlog,
-      members: this.#find() ? this.#members.count() : 0,
+      members: this.#members.count(),
       fanout: { ...this.#fanout.stats },
     };
   }
@@ -424,7 +472,13 @@ export class GroupChat extends DurableObject<Env> {
     }
   }
 
+  /** Members other than `sender` (whom a message of theirs reaches). */
+  #audience(sender: string): number {
+    return this.#members.count() - (this.#members.get(sender) ? 1 : 0);
+  }
+
   #find(): Settings | null {
+    if (!this.#parts) return null;
     const row = this.#sql
       .exec<{
         group_id: string;

@@ -19,6 +19,14 @@ export function applyMigrations(sql: SqlStorage, migrations: readonly string[]):
   }
 }
 
+/**
+ * Whether this object's database was ever set up (by `applyMigrations`). Only reads: an object
+ * that has written nothing has no stored state, and asking must not give it some.
+ */
+export function hasSchema(sql: SqlStorage): boolean {
+  return sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").toArray().length > 0;
+}
+
 /** A value from `meta` (0 when unset). */
 export function readMeta(sql: SqlStorage, key: string): number {
   return sql.exec<{ value: number }>('SELECT value FROM meta WHERE key = ?', key).toArray()[0]?.value ?? 0;

@@ -11,7 +11,10 @@ import { DurableObject } from 'cloudflare:workers';
 import { monotonicFactory } from 'ulid';
 import {
   CLOSE_CODES,
+  CONNECT_TICKET_TTL_MS,
+  ERRORS,
   RECEIPT_MAX_IDS,
+  type BucketName,
   HEARTBEAT_PING,
   HEARTBEAT_PONG,
   parseClientFrame,
@@ -40,11 +43,13 @@ import {
   type SettingsUpdate,
 } from '../protocol/index.ts';
 import { userExists } from '../worker/db/accounts.ts';
+import { groupExists } from '../worker/db/groups.ts';
 import { reportMailboxGauges } from '../worker/db/push.ts';
 import type { PushJob } from '../worker/push/job.ts';
 import { groupOf, mailboxOf } from '../worker/mailboxes.ts';
 import { Connections, type ConnectionState } from './mailbox/connections.ts';
 import { BlockList } from './mailbox/blocks.ts';
+import { TokenBuckets, bucketLimits, type Charge, type Spent, type Subject } from './mailbox/budgets.ts';
 import { DeviceCursors } from './mailbox/cursors.ts';
 import { FrameError, errorFrame } from './mailbox/frame-error.ts';
 import { GroupInbox } from './mailbox/group-inbox.ts';
@@ -52,7 +57,8 @@ import { GroupSync } from './mailbox/group-sync.ts';
 import { OutgoingMessages } from './mailbox/outgoing.ts';
 import { ReceiptRelay, type Receipt, type ReceiptStatus } from './mailbox/receipts.ts';
 import { migrate } from './mailbox/schema.ts';
-import { TypingLimiter } from './typing.ts';
+import { UsedTickets } from './mailbox/tickets.ts';
+import { TypingGate } from './typing.ts';
 import { MailboxStore, type StoredEntry, type StoredMessage } from './mailbox/store.ts';
 import { Notifier, type Arrival } from './mailbox/notifications.ts';
 import type { ViewerRelation } from './mailbox/presence.ts';
@@ -64,7 +70,25 @@ export const CONNECT_HEADERS = {
   user: 'X-Mailbox-User',
   device: 'X-Mailbox-Device',
   cursor: 'X-Mailbox-Cursor',
+  /** The connect ticket's id (jti): a ticket opens one connection only. */
+  ticket: 'X-Mailbox-Ticket',
+  /** When that ticket expires, ms since the epoch (how long its id must be remembered). */
+  ticketExpires: 'X-Mailbox-Ticket-Expires',
 } as const;
+
+/** What frames cost (protocol/rate-limits.ts). */
+const SEND_COST: readonly Charge[] = [
+  { name: 'send_device', cost: 1 },
+  { name: 'send_user', cost: 1 },
+];
+/** A group message also needs the sender's delivery budget not to be empty (it is charged per member afterwards). */
+const GROUP_SEND_CHECK: readonly Charge[] = [...SEND_COST, { name: 'group_deliveries_user', cost: 1 }];
+const TYPING_COST: readonly Charge[] = [
+  { name: 'typing_conversation', cost: 1 },
+  { name: 'typing_device', cost: 1 },
+];
+const PRESENCE_WATCH_COST: readonly Charge[] = [{ name: 'presence_watch_device', cost: 1 }];
+const RESUME_COST: readonly Charge[] = [{ name: 'resume_device', cost: 1 }];
 
 const DAY_MS = 86_400_000;
 /** Message ids: one generator per isolate (ulid() alone re-detects its random source per call, ~20 us). */
@@ -83,12 +107,16 @@ export class UserMailbox extends DurableObject<Env> {
   readonly #groupInbox: GroupInbox;
   readonly #groups: GroupSync;
   readonly #blocks: BlockList;
-  readonly #typing = new TypingLimiter();
+  readonly #typing = new TypingGate();
+  readonly #budgets: TokenBuckets;
+  readonly #tickets: UsedTickets;
   readonly #settings: UserSettings;
   readonly #presence: PresenceRelay;
   readonly #notifier: Notifier;
   /** Recipients known to exist (users are never deleted), so D1 is asked once per peer. */
   readonly #knownUsers = new Set<string>();
+  /** Groups known to exist, for the same reason. */
+  readonly #knownGroups = new Set<string>();
   readonly #retentionMs: number;
   /** Gauges last reported to D1 for the metrics endpoint ("connections/depth"). */
   #reported = '';
@@ -99,6 +127,8 @@ export class UserMailbox extends DurableObject<Env> {
     super(ctx, env);
     migrate(ctx.storage.sql);
     this.#store = new MailboxStore(ctx.storage.sql);
+    this.#budgets = new TokenBuckets({ limits: bucketLimits((env as { RATE_LIMITS?: unknown }).RATE_LIMITS), sql: ctx.storage.sql });
+    this.#tickets = new UsedTickets(ctx.storage.sql);
     this.#connections = new Connections(ctx);
     this.#outgoing = new OutgoingMessages({
       store: this.#store,
@@ -149,6 +179,14 @@ export class UserMailbox extends DurableObject<Env> {
       return new Response('expected an authenticated WebSocket upgrade from the Worker', { status: 400 });
     }
     const now = Date.now();
+    // Checked and recorded before anything else, with no await until the connection is
+    // accepted: two uses of one ticket cannot both get past this line.
+    const ticket = request.headers.get(CONNECT_HEADERS.ticket);
+    if (ticket !== null) {
+      const expires = Number(request.headers.get(CONNECT_HEADERS.ticketExpires));
+      const expiresAt = Number.isSafeInteger(expires) && expires > 0 ? expires : now + CONNECT_TICKET_TTL_MS;
+      if (!this.#tickets.use(ticket, expiresAt, now)) return ticketRefused();
+    }
     const requested = request.headers.get(CONNECT_HEADERS.cursor);
     const { 0: client, 1: server } = new WebSocketPair();
 
@@ -202,16 +240,20 @@ export class UserMailbox extends DurableObject<Env> {
         case 'read':
           return this.#onRead(frame);
         case 'resume':
+          this.#spendOrRefuse(RESUME_COST, { device: state.deviceId });
           return this.#onResume(ws, state, frame);
         case 'group_send':
           return await this.#onGroupSend(ws, state, frame);
         case 'group_read':
           return this.#onGroupRead(frame);
         case 'typing':
-          return this.#onTyping(state, frame);
+          return await this.#onTyping(state, frame);
         case 'group_typing':
           return this.#onGroupTyping(state, frame);
         case 'presence_watch':
+          // Each watch asks every watched user's object; closing the chat (an empty list) is
+          // free, so a device can always stop watching.
+          if (frame.users.length > 0) this.#spendOrRefuse(PRESENCE_WATCH_COST, { device: state.deviceId });
           return await this.#presence.watch(ws, state, frame.users);
         case 'active':
           return this.#presence.tracker.recordActivity(Date.now());
@@ -248,6 +290,8 @@ export class UserMailbox extends DurableObject<Env> {
   // ------------------------------------------------------------------ frames
 
   async #onSend(ws: WebSocket, state: ConnectionState, frame: SendFrame): Promise<void> {
+    // Memory only (see TokenBuckets): no write and no call is added to a message.
+    this.#spendOrRefuse(SEND_COST, { device: state.deviceId });
     this.#presence.tracker.recordActivity(Date.now());
     const stored = await this.#outgoing.send(state, frame);
     const sent: SentFrame = {
@@ -297,14 +341,30 @@ export class UserMailbox extends DurableObject<Env> {
     void this.#flushReceipts();
   }
 
-  /** A group message goes to the group's object, which stores it in the log before we answer. */
+  /**
+   * A group message goes to the group's object, which stores it in the log before we answer.
+   *
+   * It costs a send like a 1:1 message, and the sender's `group_deliveries_user` budget one
+   * token per member it reaches: the group answers with that audience, so the deliveries are
+   * charged after it stored the message, and the budget may go below zero (a 1,000-member group
+   * on an almost empty budget). What it admits is a budget not empty (at least one token), checked
+   * in the group's posting turn, after the previous post to that group was charged; a debt then
+   * delays the next group messages until it is refilled.
+   */
   async #onGroupSend(ws: WebSocket, state: ConnectionState, frame: GroupSendFrame): Promise<void> {
+    const subject = { device: state.deviceId };
+    this.#refuseUnless(this.#budgets.check(GROUP_SEND_CHECK, subject));
+    this.#budgets.charge(SEND_COST, subject);
     this.#presence.tracker.recordActivity(Date.now());
-    const result = await this.#groups.post(frame.group, {
-      sender: state.userId,
-      device: state.deviceId,
-      clientId: frame.id,
-      body: frame.body,
+    const deliveries = (cost: number): Charge[] => [{ name: 'group_deliveries_user', cost }];
+    const input = { sender: state.userId, device: state.deviceId, clientId: frame.id, body: frame.body };
+    const result = await this.#groups.post(frame.group, input, {
+      admit: async () => {
+        // A made-up group id reaches no object (each would be one more object).
+        if (!(await this.#groupExists(frame.group))) throw new FrameError('group_not_found');
+        this.#refuseUnless(this.#budgets.check(deliveries(1)));
+      },
+      posted: (audience) => this.#budgets.charge(deliveries(audience)),
     });
     if (!result.ok) throw new FrameError(result.code, result.message ?? undefined);
     const { messageId, gseq, sentAt, duplicate } = result.value;
@@ -320,20 +380,45 @@ export class UserMailbox extends DurableObject<Env> {
     void this.#flushReceipts();
   }
 
-  /** Relay "typing" to the peer's connected devices (fire and forget: it is ephemeral). */
-  #onTyping(state: ConnectionState, frame: TypingFrame): void {
+  /**
+   * Relay "typing" to the peer's connected devices (fire and forget: it is ephemeral). Each
+   * relayed frame costs the device's typing budgets; over them the frame is dropped without an
+   * answer: an indicator that is late is worthless, so there is nothing to retry. A peer that
+   * does not exist is refused (`user_not_found`), so no object is ever created for a made-up id;
+   * that check is a D1 read once per peer, after the budget, so unknown ids cannot flood D1.
+   */
+  async #onTyping(state: ConnectionState, frame: TypingFrame): Promise<void> {
     if (frame.to === state.userId) throw new FrameError('self_message');
-    if (!this.#typing.allow(`${state.deviceId}:${frame.to}`, frame.state, Date.now())) return;
+    if (!this.#typingAllowed(state.deviceId, `user:${frame.to}`, frame.state)) return;
+    if (!(await this.#userExists(frame.to))) throw new FrameError('user_not_found');
     mailboxOf(this.env, frame.to)
       .typingNotice(state.userId, null, frame.state)
       .catch(() => undefined);
   }
 
+  /** Typing in a group: only in groups this mailbox knows (others are refused without asking any object). */
   #onGroupTyping(state: ConnectionState, frame: GroupTypingFrame): void {
-    if (!this.#typing.allow(`${state.deviceId}:${frame.group}`, frame.state, Date.now())) return;
+    if (!this.#groupInbox.knows(frame.group)) throw new FrameError('group_not_found');
+    if (!this.#typingAllowed(state.deviceId, `group:${frame.group}`, frame.state)) return;
     groupOf(this.env, frame.group)
       .typing(state.userId, frame.state)
       .catch(() => undefined);
+  }
+
+  #typingAllowed(device: string, conversation: string, typing: TypingState): boolean {
+    const subject = { device, conversation };
+    return this.#typing.allow(`${device}:${conversation}`, typing, Date.now(), () => this.#budgets.spend(TYPING_COST, subject).ok);
+  }
+
+  /** Take a frame's cost from the device's and user's budgets, or refuse the frame (`rate_limited`). */
+  #spendOrRefuse(charges: readonly Charge[], subject: Subject): void {
+    this.#refuseUnless(this.#budgets.spend(charges, subject));
+  }
+
+  #refuseUnless(spent: Spent): void {
+    if (spent.ok) return;
+    const what = this.#budgets.limits[spent.limit].what;
+    throw new FrameError('rate_limited', `Rate limit reached (${what}); retry in ${spent.retryAfterMs} ms`, spent.retryAfterMs);
   }
 
   /**
@@ -534,6 +619,29 @@ export class UserMailbox extends DurableObject<Env> {
     return this.#settings.view(now);
   }
 
+  // ------------------------------------------------------------------ budgets (for the Worker's routes)
+
+  /**
+   * Take `cost` tokens from one of this user's buckets (`deviceId` for per-device ones), or
+   * none when it has too few; the refusal says how long until it has.
+   *
+   * @example
+   * await mailboxOf(env, userId).spend('group_create_user', 1) // { ok: true }
+   */
+  async spend(name: BucketName, cost: number, deviceId?: string): Promise<Spent> {
+    return this.#budgets.spend([{ name, cost }], { device: deviceId });
+  }
+
+  /** Take from several buckets at once, all or nothing (one action with several costs). */
+  async spendAll(charges: Charge[], deviceId?: string): Promise<Spent> {
+    return this.#budgets.spend(charges, { device: deviceId });
+  }
+
+  /** Take `cost` tokens whatever the bucket holds (a cost only known after the work; may leave a debt). */
+  async charge(name: BucketName, cost: number, deviceId?: string): Promise<void> {
+    this.#budgets.charge([{ name, cost }], { device: deviceId });
+  }
+
   /** Whether this user is in `group` (as far as their mailbox knows). */
   async knowsGroup(group: string): Promise<boolean> {
     return this.#groupInbox.knows(group);
@@ -642,11 +750,28 @@ export class UserMailbox extends DurableObject<Env> {
   // ------------------------------------------------------------------ outgoing calls
 
   async #deliverTo(recipient: string, messages: Message[]): Promise<StoredMessage[]> {
-    if (!this.#knownUsers.has(recipient)) {
-      if (!(await userExists(this.env.DB, recipient))) throw new FrameError('recipient_not_found');
-      this.#knownUsers.add(recipient);
-    }
+    if (!(await this.#userExists(recipient))) throw new FrameError('recipient_not_found');
     return mailboxOf(this.env, recipient).deliver(messages);
+  }
+
+  /**
+   * Whether a group exists: one this mailbox received, or one the D1 mirror knows (a group just
+   * created reaches its creator's mailbox after its creator may already post). Remembered once
+   * known (groups are never deleted), so posting to a group costs no look-up after the first.
+   */
+  async #groupExists(groupId: string): Promise<boolean> {
+    if (this.#knownGroups.has(groupId)) return true;
+    if (!this.#groupInbox.knows(groupId) && !(await groupExists(this.env.DB, groupId))) return false;
+    this.#knownGroups.add(groupId);
+    return true;
+  }
+
+  /** Whether an account exists: asked of D1 once per user (accounts are never deleted), then remembered. */
+  async #userExists(userId: string): Promise<boolean> {
+    if (this.#knownUsers.has(userId)) return true;
+    if (!(await userExists(this.env.DB, userId))) return false;
+    this.#knownUsers.add(userId);
+    return true;
   }
 
   async #applyAtSender(receipt: Receipt): Promise<void> {
@@ -666,3 +791,8 @@ export class UserMailbox extends DurableObject<Env> {
   }
 }
 
+/** The answer to a connect with a ticket that was used before (the Worker passes it on as is). */
+function ticketRefused(): Response {
+  const body = { error: { code: 'ticket_invalid', message: ERRORS.ticket_invalid.message, retryable: false } };
+  return new Response(JSON.stringify(body), { status: 401, headers: { 'content-type': 'application/json' } });
+}

@@ -60,7 +60,11 @@ export const GROUP_TALLY_MAX = 256;
  */
 export const TYPING_TTL_MS = 6_000;
 export const TYPING_REPEAT_MS = 3_000;
-/** The server relays at most one typing frame per conversation and device per this interval (a change of state always passes). */
+/**
+ * A repeat of the same typing state from one device in one conversation within this interval is
+ * dropped without cost; every other typing frame costs the typing budgets (RATE_LIMITS), a change
+ * of state included.
+ */
 export const TYPING_MIN_INTERVAL_MS = 1_000;
 
 /**

@@ -8,17 +8,40 @@
 import { z } from 'zod';
 
 /** C0 and C1 control characters and DEL; `allowNewlines` keeps LF (multi-line fields). */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001F\u007F-\u009F]/u;
+// eslint-disable-next-line no-control-regex -- as above, without LF
 const CONTROL_EXCEPT_LF = /[\u0000-\u0009\u000B-\u001F\u007F-\u009F]/u;
 /** Bidirectional embeddings, overrides and isolates (LRE RLE PDF LRO RLO, LRI RLI FSI PDI). */
 const BIDI_CONTROL = /[\u202A-\u202E\u2066-\u2069]/u;
 /**
- * Characters that show nothing: white space, zero-width and joiner characters, invisible
- * operators, variation selectors, tag characters, fillers. A name made only of these would
- * look empty (or like someone else's name with a different invisible suffix).
+ * Code point ranges that show nothing: zero-width and joiner characters, invisible operators,
+ * fillers, variation selectors, tag characters (white space is checked separately). A name made
+ * only of these would look empty, or like someone else's name with an invisible suffix.
  */
-const INVISIBLE =
-  /[\s\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u2028-\u202F\u205F-\u206F\u3000\u3164\uFE00-\uFE0F\uFEFF\uFFA0\u{1D173}-\u{1D17A}\u{E0000}-\u{E0FFF}]/gu;
+const INVISIBLE_RANGES: ReadonlyArray<readonly [number, number]> = [
+  [0x00ad, 0x00ad],
+  [0x034f, 0x034f],
+  [0x061c, 0x061c],
+  [0x115f, 0x1160],
+  [0x17b4, 0x17b5],
+  [0x180b, 0x180f],
+  [0x200b, 0x200f],
+  [0x2028, 0x202f],
+  [0x205f, 0x206f],
+  [0x3164, 0x3164],
+  [0xfe00, 0xfe0f],
+  [0xfeff, 0xfeff],
+  [0xffa0, 0xffa0],
+  [0x1d173, 0x1d17a],
+  [0xe0000, 0xe0fff],
+];
+
+function isInvisible(char: string): boolean {
+  if (/\s/u.test(char)) return true;
+  const cp = char.codePointAt(0) ?? 0;
+  return INVISIBLE_RANGES.some(([from, to]) => cp >= from && cp <= to);
+}
 
 export type TextProblem = 'lone_surrogate' | 'control' | 'bidi_control' | 'invisible_only';
 
@@ -34,7 +57,7 @@ export function nameProblem(value: string, options: { allowNewlines?: boolean; a
   if (!value.isWellFormed()) return 'lone_surrogate';
   if ((options.allowNewlines ? CONTROL_EXCEPT_LF : CONTROL).test(value)) return 'control';
   if (BIDI_CONTROL.test(value)) return 'bidi_control';
-  if (!(options.allowEmpty && value.length === 0) && value.replace(INVISIBLE, '').length === 0) return 'invisible_only';
+  if (!(options.allowEmpty && value.length === 0) && Array.from(value).every(isInvisible)) return 'invisible_only';
   return null;
 }
 

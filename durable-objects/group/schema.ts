@@ -7,7 +7,7 @@
  * be computed exactly. Receipts are per-member watermarks (the log is delivered in order), so a
  * receipt is one small update, not one row per message and member.
  */
-import { applyMigrations, readMeta, writeMeta } from '../sqlite-schema.ts';
+import { applyMigrations, hasSchema, readMeta, writeMeta } from '../sqlite-schema.ts';
 
 const MIGRATIONS: readonly string[] = [
   `
@@ -67,4 +67,4 @@ export function migrate(sql: SqlStorage): void {
   applyMigrations(sql, MIGRATIONS);
 }
 
-export { readMeta, writeMeta };
+export { hasSchema, readMeta, writeMeta };

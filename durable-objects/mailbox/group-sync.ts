@@ -29,6 +29,14 @@ export type GroupSyncDeps = {
   deliveredDelayMs: number;
 };
 
+/** What a group message must pass before it is forwarded, and what it costs once stored. */
+export type PostGate = {
+  /** Throws (a FrameError) when the sender may not post now. */
+  admit: () => void | Promise<void>;
+  /** The group stored the message; it reaches `audience` members. */
+  posted: (audience: number) => void;
+};
+
 export class GroupSync {
   readonly #locks = new Map<string, Promise<unknown>>();
   /** Delivered watermarks per group not yet sent. */
@@ -47,9 +55,19 @@ export class GroupSync {
    * Post a message to `group` for one of this user's devices. Posts to one group go one at a
    * time, so a device's messages enter the log in the order it sent them (calls to another
    * object are not otherwise guaranteed to arrive in order).
+   *
+   * `gate` is consulted in that same turn: `admit` (which throws to refuse) right before the
+   * call, `posted` with the audience once the group stored a new message. So a post sees the
+   * deliveries of the post before it to the same group already charged, and a check that has
+   * to wait (is there such a group?) does not let a later message overtake.
    */
-  post(group: string, input: PostInput): Promise<GroupResult<Posted>> {
-    return this.#serial(`post:${group}`, async (): Promise<GroupResult<Posted>> => await this.deps.group(group).post(input));
+  post(group: string, input: PostInput, gate?: PostGate): Promise<GroupResult<Posted>> {
+    return this.#serial(`post:${group}`, async (): Promise<GroupResult<Posted>> => {
+      await gate?.admit();
+      const result = await this.deps.group(group).post(input);
+      if (result.ok && !result.value.duplicate) gate?.posted(result.value.audience);
+      return result;
+    });
   }
 
   /**

@@ -120,6 +120,20 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (kind, id)
   ) WITHOUT ROWID;
   `,
+  // v5: rate-limit buckets that survive restarts (hourly and daily budgets; a row only while a
+  // bucket is not full), and the connect tickets already used (kept until they expire).
+  `
+  CREATE TABLE budgets (
+    name    TEXT NOT NULL,                     -- the bucket (protocol/rate-limits.ts)
+    key     TEXT NOT NULL,                     -- 'user', or the device id
+    full_at REAL NOT NULL,                     -- ms when the bucket is full again
+    PRIMARY KEY (name, key)
+  ) WITHOUT ROWID;
+  CREATE TABLE used_tickets (
+    id         TEXT    PRIMARY KEY,            -- the ticket's id (jti)
+    expires_at INTEGER NOT NULL                -- ms; the row is useless after it
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** Bring the object's database to the newest schema (`meta` also holds pruned_through). */

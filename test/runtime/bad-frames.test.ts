@@ -3,12 +3,12 @@
  * the connection survives, and nothing is stored.
  */
 import { env } from 'cloudflare:workers';
-import { describe, expect, it } from 'vitest';
-import { MAX_FRAME_BYTES, PATHS } from '../../protocol/index.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { ERRORS, MAX_FRAME_BYTES, PATHS } from '../../protocol/index.ts';
 import { mailboxOf } from '../../worker/mailboxes.ts';
-import { BASE, api, connect, isType, login, nextPhone, text } from './support.ts';
+import { BASE, TestSocket, api, connect, isType, login, nextPhone, text, ticketFor } from './support.ts';
 import { SELF, runInDurableObject } from 'cloudflare:test';
-import type { UserMailbox } from '../../durable-objects/user-mailbox.ts';
+import { CONNECT_HEADERS, type UserMailbox } from '../../durable-objects/user-mailbox.ts';
 
 const UNKNOWN_USER = '01JDQ3ZK8Y6W2V9T7R5P3N1M0A';
 
@@ -83,28 +83,35 @@ describe('client id reuse', () => {
 });
 
 describe('connect', () => {
-  it('refuses a plain GET, a missing, a malformed and a revoked token', async () => {
+  it('refuses a plain GET, a missing, a malformed and a revoked ticket', async () => {
     const plain = await api(PATHS.connect);
     expect(plain.status).toBe(426);
     expect(await plain.json()).toMatchObject({ error: { code: 'upgrade_required' } });
 
-    const noToken = await SELF.fetch(`${BASE}${PATHS.connect}`, { headers: { Upgrade: 'websocket' } });
-    expect(noToken.status).toBe(401);
-    expect(await noToken.json()).toMatchObject({ error: { code: 'unauthorized' } });
+    const noTicket = await SELF.fetch(`${BASE}${PATHS.connect}`, { headers: { Upgrade: 'websocket' } });
+    expect(noTicket.status).toBe(400);
+    expect(await noTicket.json()).toMatchObject({ error: { code: 'validation_failed' } });
 
-    const junk = await SELF.fetch(`${BASE}${PATHS.connect}?token=junk`, { headers: { Upgrade: 'websocket' } });
+    const junk = await SELF.fetch(`${BASE}${PATHS.connect}?ticket=junk`, { headers: { Upgrade: 'websocket' } });
     expect(junk.status).toBe(401);
-    expect(await junk.json()).toMatchObject({ error: { code: 'token_invalid' } });
+    expect(await junk.json()).toMatchObject({ error: { code: 'ticket_invalid' } });
 
+    // The long-lived token is no ticket, and `?token=` opens nothing any more.
     const session = await login(nextPhone());
+    const tokenAsTicket = await SELF.fetch(`${BASE}${PATHS.connect}?ticket=${session.token}`, { headers: { Upgrade: 'websocket' } });
+    expect(tokenAsTicket.status).toBe(401);
+    const tokenParam = await SELF.fetch(`${BASE}${PATHS.connect}?token=${session.token}`, { headers: { Upgrade: 'websocket' } });
+    expect(tokenParam.status).toBe(400);
+
     for (const cursor of ['-3', '', 'abc', '1.5']) {
-      const badCursor = await SELF.fetch(`${BASE}${PATHS.connect}?token=${session.token}&cursor=${cursor}`, {
+      const badCursor = await SELF.fetch(`${BASE}${PATHS.connect}?ticket=${await ticketFor(session)}&cursor=${cursor}`, {
         headers: { Upgrade: 'websocket' },
       });
       expect(badCursor.status, `cursor=${cursor}`).toBe(400);
       expect(await badCursor.json()).toMatchObject({ error: { code: 'validation_failed' } });
     }
 
+    const unused = await ticketFor(session);
     const socket = await connect(session);
     const logout = await api(PATHS.logout, { method: 'POST', token: session.token });
     expect(logout.status).toBe(204);
@@ -116,10 +123,73 @@ describe('connect', () => {
       state.storage.sql.exec('SELECT device_id FROM devices WHERE device_id = ?', session.deviceId).toArray(),
     );
     expect(cursorRow).toEqual([]);
-    // ...and the token no longer opens one.
-    const revoked = await SELF.fetch(`${BASE}${PATHS.connect}?token=${session.token}`, { headers: { Upgrade: 'websocket' } });
+    // ...and neither the token nor a ticket issued before opens one.
+    const revoked = await SELF.fetch(`${BASE}${PATHS.connect}?ticket=${unused}`, { headers: { Upgrade: 'websocket' } });
     expect(revoked.status).toBe(401);
     expect(await revoked.json()).toMatchObject({ error: { code: 'device_revoked' } });
+    expect((await api(PATHS.connectTicket, { method: 'POST', token: session.token })).status).toBe(401);
+  });
+
+  it('a ticket opens one connection: used again it is refused and the first connection stays', async () => {
+    const session = await login(nextPhone());
+    const ticket = await ticketFor(session);
+    const open = (t: string) => SELF.fetch(`${BASE}${PATHS.connect}?ticket=${t}`, { headers: { Upgrade: 'websocket' } });
+    const first = await open(ticket);
+    expect(first.status).toBe(101);
+    first.webSocket!.accept();
+    const socket = new TestSocket(first.webSocket!);
+    await socket.waitFor(isType('hello'));
+
+    const again = await open(ticket);
+    expect(again.status).toBe(401);
+    expect(await again.json()).toEqual({ error: { code: 'ticket_invalid', message: ERRORS.ticket_invalid.message, retryable: false } });
+    // The replay touched no connection: the first socket is open and served.
+    socket.send({ type: 'ping' });
+    await socket.waitFor(isType('pong'));
+    expect(socket.closed).toBeNull();
+    const rows = await runInDurableObject(mailboxOf(env, session.userId), (_i: UserMailbox, state) =>
+      state.storage.sql.exec<{ n: number }>('SELECT count(*) AS n FROM used_tickets').one().n,
+    );
+    expect(rows).toBe(1);
+    socket.close();
+  });
+
+  it('the mailbox forgets used tickets once they expired (the Worker refuses expired ones anyway)', async () => {
+    const stub = mailboxOf(env, `tickets-${crypto.randomUUID()}`);
+    const handoff = (ticket: string, expires: number) =>
+      stub.fetch(
+        new Request('https://mailbox.internal/connect', {
+          headers: {
+            Upgrade: 'websocket',
+            [CONNECT_HEADERS.user]: 'someone',
+            [CONNECT_HEADERS.device]: 'device-1',
+            [CONNECT_HEADERS.ticket]: ticket,
+            [CONNECT_HEADERS.ticketExpires]: String(expires),
+          },
+        }),
+      );
+    // The object runs in this isolate: a frozen `Date` is its clock too.
+    const now = Date.now();
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(now);
+      const first = await handoff('t-old', now + 30_000);
+      expect(first.status).toBe(101);
+      first.webSocket!.accept();
+      expect((await handoff('t-old', now + 30_000)).status).toBe(401);
+      // A minute past its expiry (clock skew between machines), recording another ticket prunes it.
+      vi.setSystemTime(now + 30_000 + 60_001);
+      const second = await handoff('t-new', now + 30_000 + 60_001 + 30_000);
+      expect(second.status).toBe(101);
+      second.webSocket!.accept();
+      const ids = await runInDurableObject(stub, (_i: UserMailbox, state) =>
+        state.storage.sql.exec<{ id: string }>('SELECT id FROM used_tickets').toArray().map((r) => r.id),
+      );
+      expect(ids).toEqual(['t-new']);
+      second.webSocket!.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('serves history only with a token and a valid peer id', async () => {

@@ -22,14 +22,27 @@ export async function api(path: string, init: RequestInit & { token?: string } =
   return SELF.fetch(`${BASE}${path}`, { ...init, headers });
 }
 
+let clients = 0;
+
+/**
+ * A client address of its own for each sign-up, so per-IP limits (on in runtime tests) never
+ * throttle tests that sign up many users. Only a header value: nothing is sent anywhere.
+ */
+export function nextClientIp(): string {
+  clients += 1;
+  return `2001:db8:${(clients >> 16).toString(16)}:${(clients & 0xffff).toString(16)}::1`;
+}
+
 /** Log in through OTP (dev provider) and return the session. */
 export async function login(phone: string, deviceName = 'test'): Promise<SessionResponse> {
-  const otp = await api(PATHS.requestOtp, { method: 'POST', body: JSON.stringify({ phone }) });
+  const headers = { 'CF-Connecting-IP': nextClientIp() };
+  const otp = await api(PATHS.requestOtp, { method: 'POST', body: JSON.stringify({ phone }), headers });
   if (otp.status !== 200) throw new Error(`otp request failed: ${otp.status} ${await otp.text()}`);
-  const { devCode, phone: e164 } = (await otp.json()) as { devCode: string; phone: string };
+  const { devCode, phone: e164, challenge } = (await otp.json()) as { devCode: string; phone: string; challenge: string };
   const verify = await api(PATHS.verifyOtp, {
     method: 'POST',
-    body: JSON.stringify({ phone: e164, code: devCode, deviceName }),
+    body: JSON.stringify({ phone: e164, code: devCode, challenge, deviceName }),
+    headers,
   });
   if (verify.status !== 200) throw new Error(`verify failed: ${verify.status} ${await verify.text()}`);
   return (await verify.json()) as SessionResponse;
@@ -112,10 +125,17 @@ export function isType<K extends ServerFrame['type']>(type: K) {
   return (frame: ServerFrame): frame is Extract<ServerFrame, { type: K }> => frame.type === type;
 }
 
-/** Open a WebSocket as the session's device; waits for `hello`. */
+/** A fresh single-use connect ticket for the session's device. */
+export async function ticketFor(session: SessionResponse): Promise<string> {
+  const res = await api(PATHS.connectTicket, { method: 'POST', token: session.token });
+  if (res.status !== 200) throw new Error(`ticket request failed: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { ticket: string }).ticket;
+}
+
+/** Open a WebSocket as the session's device (with a fresh ticket); waits for `hello`. */
 export async function connect(session: SessionResponse, cursor?: number): Promise<TestSocket> {
   const url = new URL(`${BASE}${PATHS.connect}`);
-  url.searchParams.set('token', session.token);
+  url.searchParams.set('ticket', await ticketFor(session));
   if (cursor !== undefined) url.searchParams.set('cursor', String(cursor));
   const res = await SELF.fetch(url, { headers: { Upgrade: 'websocket' } });
   if (res.status !== 101 || !res.webSocket) throw new Error(`connect failed: ${res.status} ${await res.text()}`);

@@ -1,6 +1,8 @@
 /**
  * Typing indicators: relayed live to the peer's connected devices (1:1) or to the members of a
- * group who are likely online, never stored, rate limited, dropped for blocked senders.
+ * group who are likely online, never stored, rate limited (repeats dropped; every relay, a
+ * change of state too, paid from the device's typing budgets: test/runtime/limits.test.ts),
+ * dropped for blocked senders, refused for people and groups that do not exist.
  */
 import { describe, expect, it } from 'vitest';
 import { PATHS, TYPING_TTL_MS } from '../../protocol/index.ts';
@@ -18,7 +20,8 @@ describe('typing indicators', () => {
     const [notice] = await b.waitFor(isType('typing_notice'));
     expect(notice).toEqual({ type: 'typing_notice', from: ann!.userId, group: null, state: 'typing', expiresInMs: TYPING_TTL_MS });
 
-    // Keystroke spam: the same state again within the interval is not relayed; a change is.
+    // Keystroke spam: the same state again within the interval is not relayed; a change is
+    // (within the budget of 4 relays per conversation: this is the second).
     for (let i = 0; i < 5; i++) a.send({ type: 'typing', to: bob!.userId, state: 'typing' });
     a.send({ type: 'typing', to: bob!.userId, state: 'stopped' });
     await b.waitFor((f): f is never => f.type === 'typing_notice' && f.state === 'stopped');
@@ -50,7 +53,7 @@ describe('typing indicators', () => {
     b.close();
   });
 
-  it('in a group reaches members who are active, not the typist; non-members are ignored', async () => {
+  it('in a group reaches members who are active, not the typist; non-members are refused and reach no one', async () => {
     const [ann, bob, cat, outsider] = await users(4);
     const group = await createGroup(ann!, [bob!, cat!]);
     const b = await connect(bob!);
@@ -71,10 +74,13 @@ describe('typing indicators', () => {
     await pause(100);
     expect(a.of('typing_notice')).toEqual([]);
 
+    // The outsider's mailbox knows no such group: refused there, without asking the group.
     const o = await connect(outsider!);
     o.send({ type: 'group_typing', group: group.groupId, state: 'typing' });
+    expect((await o.waitFor(isType('error')))[0]).toMatchObject({ id: null, code: 'group_not_found' });
     await pause(200);
     expect(b.of('typing_notice')).toHaveLength(1);
+    expect(c.of('typing_notice')).toHaveLength(1);
     for (const s of [a, b, c, o]) s.close();
   });
 });

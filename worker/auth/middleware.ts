@@ -1,33 +1,28 @@
 /**
  * `requireAuth`: the gate in front of every authenticated route. It accepts a bearer token whose
- * signature and expiry check out and whose device is still logged in (per D1), and puts the
- * caller on the context as `c.get('auth')`.
+ * signature and expiry check out and whose device is still logged in (per D1), counts the request
+ * against the device's edge rate limit, and puts the caller on the context as `c.get('auth')`.
  */
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../app-env.ts';
 import { getActiveDevice, touchDevice } from '../db/accounts.ts';
 import { ApiError } from '../errors.ts';
+import { limitAtEdge } from '../rate-limit.ts';
 import { verifyToken } from './token.ts';
 
 /** `last_seen_at` is refreshed at most this often per device, not on every request. */
 const TOUCH_INTERVAL_MS = 5 * 60_000;
 
 /**
- * The token of a request: `Authorization: Bearer <token>`, or for WebSocket upgrades only the
- * `token` query parameter (browsers cannot set headers on a WebSocket). Query tokens are refused
- * on ordinary requests because URLs end up in logs and browser history.
+ * The token of a request: `Authorization: Bearer <token>` and nothing else. A token in a URL
+ * ends up in logs and browser history, so none is read from the query string, not even on
+ * WebSocket upgrades (those present a short-lived connect ticket instead: routes/connect.ts).
  */
 export function tokenFromRequest(req: Request): string | null {
   const header = req.headers.get('Authorization');
-  if (header !== null) {
-    const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
-    return match?.[1] ?? null;
-  }
-  if (req.headers.get('Upgrade')?.toLowerCase() === 'websocket') {
-    const token = new URL(req.url).searchParams.get('token');
-    return token !== null && token.length > 0 ? token : null;
-  }
-  return null;
+  if (header === null) return null;
+  const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
+  return match?.[1] ?? null;
 }
 
 /**
@@ -41,6 +36,9 @@ export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
   const auth = await verifyToken(c.env.TOKEN_SECRET, token, now);
   const device = await getActiveDevice(c.env.DB, auth.userId, auth.deviceId);
   if (device === null) throw new ApiError('device_revoked');
+  // A blanket per-device limit on every authenticated route (exact budgets for costly actions
+  // are kept in the user's object on top of it).
+  await limitAtEdge(c.env, 'api_device', auth.deviceId);
   if (device.lastSeenAt === null || device.lastSeenAt < now - TOUCH_INTERVAL_MS) {
     await touchDevice(c.env.DB, auth.deviceId, now, TOUCH_INTERVAL_MS);
   }

@@ -1,6 +1,7 @@
 /**
- * Groups in D1: the mirror of each group object's settings and members (for "my groups" and
- * operator queries), user-existence checks for adding members, and the dead-letter record.
+ * Groups in D1: the mirror of each group object's settings and members (for "my groups",
+ * existence checks and operator queries), user-existence checks for adding members, and the
+ * dead-letter record.
  * The group Durable Object is authoritative; it calls `syncGroupMirror` after each change.
  */
 import { count, desc, eq, inArray } from 'drizzle-orm';
@@ -59,6 +60,15 @@ export async function listGroupsOf(db: DbLike, userId: string): Promise<GroupSum
     .where(eq(groupMembers.userId, userId))
     .orderBy(desc(groups.updatedAt));
   return rows;
+}
+
+/**
+ * Whether the mirror knows this group (before addressing its object: an id nobody created must
+ * not reach one). The mirror is written when the group is created, before its creator hears of it.
+ */
+export async function groupExists(db: DbLike, groupId: string): Promise<boolean> {
+  const rows = await accountsDb(db).select({ id: groups.id }).from(groups).where(eq(groups.id, groupId)).limit(1);
+  return rows.length > 0;
 }
 
 /** Which of `userIds` have no account (empty when all exist). */

@@ -1,7 +1,8 @@
 /**
  * Contacts (your address book of other users, in D1) and blocking (enforced by your mailbox
  * object, so it is stored there). Blocking is silent: the blocked user is not told, and their
- * 1:1 messages are accepted from them but never delivered.
+ * 1:1 messages are accepted from them but never delivered. Adding contacts is budgeted per user
+ * (`contact_add_user`, and `phone_lookup_user` since it looks the number up).
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
@@ -9,6 +10,7 @@ import { AddContactSchema, PATHS, UserIdSchema, type Contact, type ContactList }
 import type { AppEnv } from '../app-env.ts';
 import { requireAuth } from '../auth/middleware.ts';
 import { normalisePhone } from '../auth/phone.ts';
+import { chargeBudget, spendBudgets } from '../budgets.ts';
 import { findUserByPhone, userExists } from '../db/accounts.ts';
 import { addContact, listContacts, removeContact } from '../db/contacts.ts';
 import { ApiError } from '../errors.ts';
@@ -26,8 +28,16 @@ export const contactRoutes = new Hono<AppEnv>()
     const { phone, name } = c.req.valid('json');
     const e164 = normalisePhone(phone);
     if (e164 === null) throw new ApiError('invalid_phone');
+    // Adding is a look-up by number too: it costs both budgets, and a number nobody uses one more look-up.
+    await spendBudgets(c.env, userId, [
+      { name: 'contact_add_user', cost: 1 },
+      { name: 'phone_lookup_user', cost: 1 },
+    ]);
     const user = await findUserByPhone(c.env.DB, e164);
-    if (user === null) throw new ApiError('user_not_found', 'Nobody uses the messenger with that number');
+    if (user === null) {
+      await chargeBudget(c.env, userId, 'phone_lookup_user', 1);
+      throw new ApiError('user_not_found', 'Nobody uses the messenger with that number');
+    }
     if (user.id === userId) throw new ApiError('self_reference');
     const now = Date.now();
     await addContact(c.env.DB, userId, user.id, name ?? '', now);

@@ -2,6 +2,8 @@
  * Group management, history and message info. Every route needs a logged-in device; the group's
  * object decides what the caller may do (member, admin, sender) and answers with typed errors.
  * Membership changes and settings changes also appear in the group as system messages.
+ * Creating groups and adding members cost the caller's budgets (worker/groups.ts); an unknown
+ * group id is answered `group_not_found` without reaching any group object.
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
@@ -20,8 +22,8 @@ import type { AppEnv } from '../app-env.ts';
 import { requireAuth } from '../auth/middleware.ts';
 import { listGroupsOf } from '../db/groups.ts';
 import { ApiError } from '../errors.ts';
-import { addMembers, createGroup, leaveGroup, removeMember, setRole, unwrap, updateGroup, viewGroup } from '../groups.ts';
-import { groupOf, mailboxOf } from '../mailboxes.ts';
+import { addMembers, createGroup, leaveGroup, messageInfo, removeMember, setRole, updateGroup, viewGroup } from '../groups.ts';
+import { mailboxOf } from '../mailboxes.ts';
 import { jsonBody, params, query } from '../validate.ts';
 
 const GroupParam = params(z.object({ groupId: GroupIdSchema }));
@@ -72,6 +74,6 @@ export const groupRoutes = new Hono<AppEnv>()
     params(z.object({ groupId: GroupIdSchema, messageId: MessageIdSchema })),
     async (c) => {
       const { groupId, messageId } = c.req.valid('param');
-      return c.json(unwrap(await groupOf(c.env, groupId).messageInfo(c.get('auth').userId, messageId)));
+      return c.json(await messageInfo(c.env, c.get('auth').userId, groupId, messageId));
     },
   );

@@ -1,13 +1,15 @@
 /**
  * Profiles: your own (with phone number, editable) and other users' (by id without the phone
  * number, or by phone number for contact discovery). All of them require a logged-in device,
- * so the directory cannot be enumerated anonymously.
+ * so the directory cannot be enumerated anonymously, and look-ups by number are budgeted per
+ * user (protocol/rate-limits.ts), so it cannot be enumerated by an account either.
  */
 import { Hono } from 'hono';
 import { PATHS, ProfileUpdateSchema, ULID_PATTERN, type Profile } from '../../protocol/index.ts';
 import type { AppEnv } from '../app-env.ts';
 import { requireAuth } from '../auth/middleware.ts';
 import { normalisePhone } from '../auth/phone.ts';
+import { chargeBudget, spendBudget } from '../budgets.ts';
 import { findUserById, findUserByPhone, updateProfile } from '../db/accounts.ts';
 import type { UserRow } from '../db/schema.ts';
 import { ApiError } from '../errors.ts';
@@ -37,11 +39,18 @@ userRoutes.patch(PATHS.me, requireAuth, jsonBody(ProfileUpdateSchema), async (c)
 });
 
 // Registered before `/v1/users/:userId` for readability; the segment counts differ anyway.
+// A look-up costs one `phone_lookup_user` token, one more when nobody uses the number: walking
+// number ranges to find who uses the messenger runs out of budget twice as fast.
 userRoutes.get('/v1/users/by-phone/:phone', requireAuth, async (c) => {
+  const { userId } = c.get('auth');
   const phone = normalisePhone(c.req.param('phone'));
   if (phone === null) throw new ApiError('invalid_phone');
+  await spendBudget(c.env, userId, 'phone_lookup_user', 1);
   const user = await findUserByPhone(c.env.DB, phone);
-  if (user === null) throw new ApiError('user_not_found');
+  if (user === null) {
+    await chargeBudget(c.env, userId, 'phone_lookup_user', 1);
+    throw new ApiError('user_not_found');
+  }
   // The caller already knows the number, so returning it reveals nothing new.
   return c.json(toProfile(user, true) satisfies Profile, 200);
 });
