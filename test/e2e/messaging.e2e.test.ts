@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MessengerClient } from '../../client/index.ts';
 import { MAX_FRAME_BYTES, PATHS, parseServerFrame, type ServerFrame } from '../../protocol/index.ts';
-import { device, dropConnection, eventually, nextPhone, textsFrom, type TestClient } from '../support/clients.ts';
+import { connectUrlFor, device, dropConnection, eventually, nextPhone, textsFrom, type TestClient } from '../support/clients.ts';
 import { startServer, type LocalServer } from '../support/server.ts';
 
 let server: LocalServer;
@@ -227,7 +227,7 @@ async function rawSocket(token: string, extraDevice = false): Promise<{ ws: WebS
     await second.login(me.phone);
     useToken = second.currentToken!;
   }
-  const ws = new WebSocket(`${server.baseUrl.replace('http', 'ws')}${PATHS.connect}?token=${useToken}`);
+  const ws = new WebSocket(await connectUrlFor(server.baseUrl, useToken));
   const frames: ServerFrame[] = [];
   ws.addEventListener('message', (e) => {
     const parsed = parseServerFrame(String(e.data));
