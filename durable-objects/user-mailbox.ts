@@ -57,6 +57,7 @@ import { GroupSync } from './mailbox/group-sync.ts';
 import { OutgoingMessages } from './mailbox/outgoing.ts';
 import { ReceiptRelay, type Receipt, type ReceiptStatus } from './mailbox/receipts.ts';
 import { migrate } from './mailbox/schema.ts';
+import { SendGate } from './mailbox/send-gate.ts';
 import { UsedTickets } from './mailbox/tickets.ts';
 import { TypingGate } from './typing.ts';
 import { MailboxStore, type StoredEntry, type StoredMessage } from './mailbox/store.ts';
@@ -109,6 +110,7 @@ export class UserMailbox extends DurableObject<Env> {
   readonly #blocks: BlockList;
   readonly #typing = new TypingGate();
   readonly #budgets: TokenBuckets;
+  readonly #sendGate = new SendGate();
   readonly #tickets: UsedTickets;
   readonly #settings: UserSettings;
   readonly #presence: PresenceRelay;
@@ -291,7 +293,8 @@ export class UserMailbox extends DurableObject<Env> {
 
   async #onSend(ws: WebSocket, state: ConnectionState, frame: SendFrame): Promise<void> {
     // Memory only (see TokenBuckets): no write and no call is added to a message.
-    this.#spendOrRefuse(SEND_COST, { device: state.deviceId });
+    const subject = { device: state.deviceId };
+    this.#sendInOrder(state.deviceId, frame.id, () => this.#budgets.spend(SEND_COST, subject));
     this.#presence.tracker.recordActivity(Date.now());
     const stored = await this.#outgoing.send(state, frame);
     const sent: SentFrame = {
@@ -353,8 +356,11 @@ export class UserMailbox extends DurableObject<Env> {
    */
   async #onGroupSend(ws: WebSocket, state: ConnectionState, frame: GroupSendFrame): Promise<void> {
     const subject = { device: state.deviceId };
-    this.#refuseUnless(this.#budgets.check(GROUP_SEND_CHECK, subject));
-    this.#budgets.charge(SEND_COST, subject);
+    this.#sendInOrder(state.deviceId, frame.id, () => {
+      const spent = this.#budgets.check(GROUP_SEND_CHECK, subject);
+      if (spent.ok) this.#budgets.charge(SEND_COST, subject);
+      return spent;
+    });
     this.#presence.tracker.recordActivity(Date.now());
     const deliveries = (cost: number): Charge[] => [{ name: 'group_deliveries_user', cost }];
     const input = { sender: state.userId, device: state.deviceId, clientId: frame.id, body: frame.body };
@@ -362,7 +368,9 @@ export class UserMailbox extends DurableObject<Env> {
       admit: async () => {
         // A made-up group id reaches no object (each would be one more object).
         if (!(await this.#groupExists(frame.group))) throw new FrameError('group_not_found');
-        this.#refuseUnless(this.#budgets.check(deliveries(1)));
+        const spent = this.#budgets.check(deliveries(1));
+        if (!spent.ok) this.#sendGate.refused(state.deviceId, frame.id, spent.retryAfterMs, Date.now());
+        this.#refuseUnless(spent);
       },
       posted: (audience) => this.#budgets.charge(deliveries(audience)),
     });
@@ -408,6 +416,22 @@ export class UserMailbox extends DurableObject<Env> {
   #typingAllowed(device: string, conversation: string, typing: TypingState): boolean {
     const subject = { device, conversation };
     return this.#typing.allow(`${device}:${conversation}`, typing, Date.now(), () => this.#budgets.spend(TYPING_COST, subject).ok);
+  }
+
+  /**
+   * A send's budget check, behind the device's earlier refused send if there is one (SendGate):
+   * a refused message is never overtaken by the next one pipelined behind it.
+   */
+  #sendInOrder(device: string, clientId: string, attempt: () => Spent): void {
+    const now = Date.now();
+    const behind = this.#sendGate.waitBehind(device, clientId, now);
+    if (behind !== null) {
+      throw new FrameError('rate_limited', `An earlier message of this device is waiting for the rate limit; send it first, then this one`, behind);
+    }
+    const spent = attempt();
+    if (!spent.ok) this.#sendGate.refused(device, clientId, spent.retryAfterMs, now);
+    else this.#sendGate.passed(device, clientId);
+    this.#refuseUnless(spent);
   }
 
   /** Take a frame's cost from the device's and user's budgets, or refuse the frame (`rate_limited`). */
