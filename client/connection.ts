@@ -10,7 +10,16 @@
  *                           ▼                  ▼
  *                       reconnecting ◀─────────┘   (backoff with full jitter, then retry;
  *                           │                        stays 'reconnecting' until the next hello)
- *   any ──close() / fatal close code / auth check fails──▶ closed ──connect()──▶ connecting
+ *   any ──close() / fatal close code / ticket refused for a dead token──▶ closed ──connect()──▶ connecting
+ *
+ * Every attempt starts with a fresh single-use connect ticket (`options.ticket`, normally
+ * `POST /v1/connect/ticket` with the bearer token), and the socket is opened with
+ * `/v1/connect?ticket=…`: the long-lived token never travels in a URL, where proxies and logs
+ * would keep it. A ticket request that fails for a dead token (unauthorized, token_invalid,
+ * token_expired, device_revoked) closes the connection for good with that error; any other
+ * failure (offline, 5xx, 429) is a failed attempt like a socket that did not open, retried with
+ * backoff, and a 429 not before its `retryAfterMs`. A ticket that arrives after its attempt was
+ * abandoned (close(), a newer attempt) is ignored.
  *
  * Mailbox delivery rules (see docs/PROTOCOL.md and protocol/frames.ts):
  * - mailbox frames (1:1 `message`, `receipt`, `read_marker` and group `group_message`,
@@ -35,6 +44,7 @@ import {
 } from '../protocol/index.ts';
 import type {
   ClientFrame,
+  ErrorCode,
   ErrorFrame,
   GroupSentFrame,
   HelloFrame,
@@ -131,28 +141,26 @@ export interface ConnectionTuning {
   ackDelayMs?: number;
   /** Repeat an unanswered `resume` after this many ms if the gap persists. Default 5000. */
   resumeRetryMs?: number;
-  /**
-   * After this many consecutive failed attempts without a hello, run `authCheck` before the next
-   * one: a WebSocket upgrade refused with 401 looks like any network failure to the browser.
-   * Default 2.
-   */
-  authCheckAfter?: number;
 }
 
 export interface ConnectionOptions extends ConnectionTuning {
   /** Server base URL (`http(s)://` or `ws(s)://`, optional path prefix). */
   baseUrl: string;
-  /** Returns the bearer token for the next attempt (read on every attempt, so it can change). */
-  token: () => string | undefined;
+  /**
+   * A fresh single-use connect ticket, called before every attempt (each ticket works once).
+   * Normally `() => api.connectTicket().then((t) => t.ticket)`. A plain string opens the socket
+   * in the same tick, a Promise when it resolves. Throw or reject with a {@link MessengerError}:
+   * a code in {@link DEAD_TOKEN_CODES} closes the connection for good with that error; any
+   * other error is a failed attempt, retried with backoff (not before its `retryAfterMs`).
+   *
+   * @example
+   * ticket: () => api.connectTicket().then((t) => t.ticket)
+   */
+  ticket: () => string | PromiseLike<string>;
   /** WebSocket implementation. Default `globalThis.WebSocket`. */
   WebSocket?: WebSocketConstructor;
   /** Cursor persistence. Default {@link MemoryCursorStore}. */
   cursorStore?: CursorStore;
-  /**
-   * Resolves to an error when the token is definitively unusable (the connection then closes
-   * instead of retrying forever), or null when it is fine or cannot be checked right now.
-   */
-  authCheck?: () => Promise<MessengerError | null>;
 }
 
 /** Payload of the 'state' event. */
@@ -163,7 +171,7 @@ export interface StateChange {
   code?: number;
   /** Human-readable cause. */
   reason?: string;
-  /** For 'closed' by the server or by a failed auth check: why reconnecting is pointless. */
+  /** For 'closed' by the server or by a refused ticket request: why reconnecting is pointless. */
   error?: MessengerError;
 }
 
@@ -174,6 +182,8 @@ export interface ReconnectScheduled {
   delayMs: number;
   code?: number;
   reason: string;
+  /** When the attempt failed at its ticket request: that request's error (e.g. `rate_limited`). */
+  error?: MessengerError;
 }
 
 /** Payload of the 'cursor_expired' event: some mailbox entries are gone; refetch history. */
@@ -234,12 +244,23 @@ function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
-/** Builds `ws(s)://host/prefix/v1/connect?token=...&cursor=...` from an http(s) or ws(s) base URL. */
-export function connectUrl(baseUrl: string, token: string, cursor: number | undefined): string {
+/**
+ * Error codes of a ticket request (or any authenticated request) meaning "this token will never
+ * work again": the connection closes instead of retrying, and the app should log in again.
+ */
+export const DEAD_TOKEN_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['unauthorized', 'token_invalid', 'token_expired', 'device_revoked']);
+
+/**
+ * Builds `ws(s)://host/prefix/v1/connect?ticket=...&cursor=...` from an http(s) or ws(s) base URL.
+ *
+ * @example
+ * connectUrl('https://chat.example.com', ticket, 41) // 'wss://chat.example.com/v1/connect?ticket=…&cursor=41'
+ */
+export function connectUrl(baseUrl: string, ticket: string, cursor: number | undefined): string {
   const url = new URL(baseUrl.replace(/\/+$/, '') + PATHS.connect);
   if (url.protocol === 'https:') url.protocol = 'wss:';
   else if (url.protocol === 'http:') url.protocol = 'ws:';
-  url.searchParams.set('token', token);
+  url.searchParams.set('ticket', ticket);
   if (cursor !== undefined) url.searchParams.set('cursor', String(cursor));
   return url.toString();
 }
@@ -255,7 +276,8 @@ function fatalCloseError(code: number, reason: string): MessengerError {
  * One logical connection to the server that survives network losses.
  *
  * @example
- * const conn = new Connection({ baseUrl: 'https://chat.example.com', token: () => token });
+ * const api = new MessengerApi({ baseUrl: 'https://chat.example.com', token });
+ * const conn = new Connection({ baseUrl: api.baseUrl, ticket: () => api.connectTicket().then((t) => t.ticket) });
  * conn.on('mailbox', (frame) => store(frame));        // exactly once, in order; acked after this returns
  * conn.on('state', ({ state }) => render(state));
  * await conn.connect();                                // resolves on the first hello
@@ -272,7 +294,6 @@ export class Connection extends Emitter<ConnectionEvents> {
   private readonly ackBatchSize: number;
   private readonly ackDelayMs: number;
   private readonly resumeRetryMs: number;
-  private readonly authCheckAfter: number;
 
   private socket: WebSocketLike | null = null;
   /** Bumped whenever a socket is abandoned, so late callbacks of old sockets are ignored. */
@@ -296,7 +317,6 @@ export class Connection extends Emitter<ConnectionEvents> {
   private rebaseOnNextFrame = false;
 
   private lastHello: HelloFrame | undefined;
-  private failuresSinceHello = 0;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private livenessTimer: Timer | undefined;
   private reconnectTimer: Timer | undefined;
@@ -315,7 +335,6 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.ackBatchSize = Math.max(1, options.ackBatchSize ?? 64);
     this.ackDelayMs = options.ackDelayMs ?? 20;
     this.resumeRetryMs = options.resumeRetryMs ?? 5_000;
-    this.authCheckAfter = options.authCheckAfter ?? 2;
   }
 
   get state(): ConnectionState {
@@ -342,7 +361,6 @@ export class Connection extends Emitter<ConnectionEvents> {
         this.failHelloWaiters(new MessengerError('unavailable', 'No WebSocket implementation: pass options.WebSocket', { retryable: false }));
         return waiter;
       }
-      this.failuresSinceHello = 0;
       this.backoff.reset();
       this.setState('connecting');
       this.loadCursorThenOpen();
@@ -374,7 +392,7 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   private loadCursorThenOpen(): void {
     if (this.cursorLoaded) {
-      this.openSocket();
+      this.startAttempt();
       return;
     }
     const apply = (value: number | undefined): void => {
@@ -395,7 +413,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     if (!isPromiseLike(loaded)) {
       // Synchronous store: open in the same tick (keeps connect() simple to reason about in tests).
       apply(loaded);
-      this.openSocket();
+      this.startAttempt();
       return;
     }
     const generation = this.generation;
@@ -405,30 +423,76 @@ export class Connection extends Emitter<ConnectionEvents> {
         this.cursorLoaded = true;
       })
       .then(() => {
-        if (generation === this.generation && this.stateValue === 'connecting') this.openSocket();
+        if (generation === this.generation && this.stateValue === 'connecting') this.startAttempt();
       });
   }
 
-  private openSocket(): void {
-    const Impl = this.WebSocketImpl;
-    if (Impl === undefined) return;
-    const token = this.options.token();
-    if (token === undefined || token === '') {
-      const error = new MessengerError('unauthorized', 'No token: log in first');
-      this.abandonSocket(CLOSE_CODES.normal, error.message);
+  /** One attempt: a fresh ticket (each works once), then a socket opened with it. */
+  private startAttempt(): void {
+    if (this.WebSocketImpl === undefined) return;
+    this.resetSocketState();
+    const generation = ++this.generation;
+    // Covers a ticket request that hangs, a connect that hangs and a connection that goes silent later.
+    this.armLiveness();
+    let ticket: string | PromiseLike<string>;
+    try {
+      ticket = this.options.ticket();
+    } catch (error) {
+      this.onTicketFailed(error);
+      return;
+    }
+    if (!isPromiseLike(ticket)) {
+      // Synchronous source: open in the same tick (keeps connect() simple to reason about in tests).
+      this.openSocket(ticket);
+      return;
+    }
+    // A late answer for an attempt that was abandoned meanwhile (close(), liveness timeout) is dropped.
+    Promise.resolve(ticket).then(
+      (value) => {
+        if (generation === this.generation) this.openSocket(value);
+      },
+      (error: unknown) => {
+        if (generation === this.generation) this.onTicketFailed(error);
+      },
+    );
+  }
+
+  /** The ticket request failed: a dead token ends the connection, anything else is a failed attempt. */
+  private onTicketFailed(cause: unknown): void {
+    this.abandonSocket();
+    const error =
+      cause instanceof MessengerError
+        ? cause
+        : new MessengerError('internal', `Getting a connect ticket failed${cause instanceof Error ? `: ${cause.message}` : ''}`, {
+            retryable: false,
+            cause,
+          });
+    if (DEAD_TOKEN_CODES.has(error.code)) {
       this.setClosed({ reason: error.message, error });
       return;
     }
+    // Offline, 5xx and 429 are expected while retrying; anything else is a bug or a server that
+    // broke the protocol: worth reporting, and still retried (it may be a deploy in progress).
+    if (!error.retryable) this.emit('error', error);
+    this.scheduleReconnect(undefined, `connect ticket: ${error.message}`, { minDelayMs: error.retryAfterMs ?? 0, error });
+  }
 
-    this.resetSocketState();
-    const generation = ++this.generation;
+  private openSocket(ticket: string): void {
+    const Impl = this.WebSocketImpl;
+    if (Impl === undefined) return;
+    if (typeof ticket !== 'string' || ticket === '') {
+      this.onTicketFailed(new MessengerError('internal', 'The ticket source gave no ticket', { retryable: false }));
+      return;
+    }
+    const generation = this.generation;
     this.requestedCursor = this.lastSeq;
     let socket: WebSocketLike;
     try {
-      socket = new Impl(connectUrl(this.options.baseUrl, token, this.lastSeq));
+      socket = new Impl(connectUrl(this.options.baseUrl, ticket, this.lastSeq));
     } catch (error) {
       // E.g. a malformed URL or a blocked port: treat like a failed attempt.
       this.reportError(error, 'Creating the WebSocket failed');
+      this.abandonSocket();
       this.scheduleReconnect(undefined, 'could not create socket');
       return;
     }
@@ -450,7 +514,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     socket.addEventListener('error', () => {
       // Always followed by 'close' (which decides what to do); nothing useful to add here.
     });
-    // Covers a connect that hangs as well as a connection that goes silent later.
+    // The socket gets the whole liveness window, however long the ticket took.
     this.armLiveness();
   }
 
@@ -492,33 +556,23 @@ export class Connection extends Emitter<ConnectionEvents> {
     if (this.lastSeq !== undefined) this.persistCursor(this.lastSeq);
   }
 
-  private scheduleReconnect(code: number | undefined, reason: string): void {
-    this.failuresSinceHello += 1;
-    const delayMs = this.backoff.next();
+  private scheduleReconnect(
+    code: number | undefined,
+    reason: string,
+    options: { minDelayMs?: number; error?: MessengerError } = {},
+  ): void {
+    // A rate limit's wait is a floor; backoff still grows underneath it.
+    const delayMs = Math.max(this.backoff.next(), options.minDelayMs ?? 0);
     this.setState('reconnecting', { code, reason });
-    this.emit('reconnect', { attempt: this.backoff.attempt, delayMs, code, reason });
+    const scheduled: ReconnectScheduled = { attempt: this.backoff.attempt, delayMs, code, reason };
+    if (options.error !== undefined) scheduled.error = options.error;
+    this.emit('reconnect', scheduled);
     const generation = this.generation;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       if (generation !== this.generation || this.stateValue !== 'reconnecting') return;
-      void this.retry(generation);
+      this.startAttempt();
     }, delayMs);
-  }
-
-  private async retry(generation: number): Promise<void> {
-    const check = this.options.authCheck;
-    if (check !== undefined && this.failuresSinceHello >= this.authCheckAfter) {
-      // A check that throws cannot tell (offline?): keep trying.
-      const error = await Promise.resolve()
-        .then(check)
-        .catch(() => null);
-      if (generation !== this.generation || this.stateValue !== 'reconnecting') return;
-      if (error !== null) {
-        this.setClosed({ reason: error.message, error });
-        return;
-      }
-    }
-    this.openSocket();
   }
 
   private onDead(): void {
@@ -669,7 +723,6 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.seenHigh = hello.cursor;
     this.gotHello = true;
     this.lastHello = hello;
-    this.failuresSinceHello = 0;
     this.backoff.reset();
     if (cursor !== previous) this.persistCursor(cursor);
     this.setState('open');

@@ -22,6 +22,7 @@ import {
   HealthSchema,
   HistoryPageSchema,
   ConversationListSchema,
+  ConnectTicketSchema,
   MessageInfoSchema,
   MetricsSchema,
   OtpResponseSchema,
@@ -36,6 +37,7 @@ import {
 import type {
   AddContact,
   BlockList,
+  ConnectTicket,
   Contact,
   ContactList,
   ConversationRef,
@@ -95,12 +97,13 @@ export interface HistoryOptions {
 }
 
 /**
- * The SDK's error: a protocol error code plus the HTTP status it travels with and whether the
- * same request may succeed when retried.
+ * The SDK's error: a protocol error code plus the HTTP status it travels with, whether the same
+ * request may succeed when retried, and for rate limits how long to wait first.
  *
  * @example
  * try { await api.me(); } catch (e) {
  *   if (e instanceof MessengerError && e.code === 'token_expired') showLogin();
+ *   if (e instanceof MessengerError && e.retryAfterMs !== undefined) retryIn(e.retryAfterMs);
  * }
  */
 export class MessengerError extends Error {
@@ -109,21 +112,31 @@ export class MessengerError extends Error {
   /** HTTP status (for WebSocket errors: the status the code maps to in the protocol's table). */
   readonly status: number;
   readonly retryable: boolean;
+  /**
+   * With `rate_limited` / `otp_rate_limited`: the wait, in ms, after which the same request can
+   * pass (from the error body or frame, else the `Retry-After` header). Undefined otherwise.
+   */
+  readonly retryAfterMs: number | undefined;
 
   constructor(
     code: ErrorCode,
     message?: string,
-    options: { status?: number; retryable?: boolean; cause?: unknown } = {},
+    options: { status?: number; retryable?: boolean; retryAfterMs?: number; cause?: unknown } = {},
   ) {
     super(message ?? ERRORS[code].message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.status = options.status ?? ERRORS[code].status;
     this.retryable = options.retryable ?? ERRORS[code].retryable;
+    const wait = options.retryAfterMs;
+    this.retryAfterMs = wait === undefined || !Number.isFinite(wait) ? undefined : Math.max(0, Math.ceil(wait));
   }
 
   /** The error carried by a WebSocket `error` frame. */
-  static fromFrame(frame: Pick<ErrorFrame, 'code' | 'message' | 'retryable'>): MessengerError {
-    return new MessengerError(frame.code, frame.message, { retryable: frame.retryable });
+  static fromFrame(frame: Pick<ErrorFrame, 'code' | 'message' | 'retryable' | 'retryAfterMs'>): MessengerError {
+    return new MessengerError(frame.code, frame.message, {
+      retryable: frame.retryable,
+      ...(frame.retryAfterMs === undefined ? {} : { retryAfterMs: frame.retryAfterMs }),
+    });
   }
 }
 
@@ -169,7 +182,7 @@ interface RequestSpec<T> {
  * @example
  * const api = new MessengerApi({ baseUrl: 'http://localhost:8787' });
  * const otp = await api.requestOtp('+15551234567');
- * const session = await api.verifyOtp({ phone: otp.phone, code: '123456' });
+ * const session = await api.verifyOtp({ phone: otp.phone, code: '123456', challenge: otp.challenge });
  * api.setToken(session.token);
  * const me = await api.me();
  */
@@ -194,17 +207,30 @@ export class MessengerApi {
     return typeof this.token === 'function' ? this.token() : this.token;
   }
 
-  /** POST /v1/auth/otp: text a one-time code to `phone`. */
+  /**
+   * POST /v1/auth/otp: text a one-time code to `phone`. The answer's `challenge` must accompany
+   * the code in `verifyOtp`; `resendAt` is the earliest time another code can be requested.
+   * Too many requests: `otp_rate_limited` / `rate_limited` with `retryAfterMs`.
+   */
   requestOtp(phone: string, signal?: AbortSignal): Promise<OtpResponse> {
     return this.request({ method: 'POST', path: PATHS.requestOtp, body: { phone }, auth: false, schema: OtpResponseSchema, signal });
   }
 
   /**
-   * POST /v1/auth/verify: exchange the code for a session (does not store the token; see
-   * `MessengerClient.login` for that).
+   * POST /v1/auth/verify: exchange the code (with the `challenge` of the `requestOtp` answer that
+   * sent it) for a session. Does not store the token; see `MessengerClient.completeLogin` for that.
    */
   verifyOtp(request: VerifyRequest, signal?: AbortSignal): Promise<SessionResponse> {
     return this.request({ method: 'POST', path: PATHS.verifyOtp, body: request, auth: false, schema: SessionResponseSchema, signal });
+  }
+
+  /**
+   * POST /v1/connect/ticket: a single-use ticket, valid for CONNECT_TICKET_TTL_MS, to open the
+   * WebSocket with (`/v1/connect?ticket=`), so the long-lived token never appears in a URL.
+   * The Connection fetches one before every attempt; apps rarely call this themselves.
+   */
+  connectTicket(signal?: AbortSignal): Promise<ConnectTicket> {
+    return this.request({ method: 'POST', path: PATHS.connectTicket, auth: true, schema: ConnectTicketSchema, signal });
   }
 
   /** POST /v1/auth/logout: revoke this device's token. */
@@ -627,7 +653,7 @@ async function sendRequest<T>(transport: Transport, spec: RequestSpec<T>): Promi
     spec.signal?.removeEventListener('abort', onCallerAbort);
   }
 
-  if (!response.ok) throw errorFromResponse(response.status, text);
+  if (!response.ok) throw errorFromResponse(response.status, text, response.headers.get('retry-after'));
   if (spec.schema === null) {
     // 204 endpoints: nothing to read.
     return undefined as T;
@@ -653,18 +679,33 @@ async function sendRequest<T>(transport: Transport, spec: RequestSpec<T>): Promi
   return parsed.data;
 }
 
-function errorFromResponse(status: number, text: string): MessengerError {
+/** `Retry-After` in ms: delta seconds or an HTTP date (undefined when absent or unreadable). */
+function retryAfterHeaderMs(value: string | null, now = Date.now()): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const trimmed = value.trim();
+  if (/^[0-9]+$/.test(trimmed)) return Number(trimmed) * 1_000;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+function errorFromResponse(status: number, text: string, retryAfter: string | null): MessengerError {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     json = undefined;
   }
+  // The body's exact milliseconds win over the header's whole seconds.
+  const headerWait = retryAfterHeaderMs(retryAfter);
   const parsed = ErrorResponseSchema.safeParse(json);
   if (parsed.success) {
-    const { code, message, retryable } = parsed.data.error;
-    return new MessengerError(code, message, { status, retryable });
+    const { code, message, retryable, retryAfterMs } = parsed.data.error;
+    const wait = retryAfterMs ?? headerWait;
+    return new MessengerError(code, message, { status, retryable, ...(wait === undefined ? {} : { retryAfterMs: wait }) });
   }
   const code = errorCodeForStatus(status);
-  return new MessengerError(code, `HTTP ${status}${text === '' ? '' : `: ${text.slice(0, 200)}`}`, { status });
+  return new MessengerError(code, `HTTP ${status}${text === '' ? '' : `: ${text.slice(0, 200)}`}`, {
+    status,
+    ...(headerWait === undefined ? {} : { retryAfterMs: headerWait }),
+  });
 }

@@ -11,6 +11,11 @@
  * - sends that survive disconnects: queued while offline, resent with the same client id after
  *   every reconnect until the server confirms ('sent' / 'group_sent') or rejects them for good
  *   ('failed'); 1:1 and group sends keep their relative order;
+ * - sends that survive rate limits: a send refused with `rate_limited` (or another retryable
+ *   error) stays pending, every send waits out the server's `retryAfterMs` ('send_delayed'),
+ *   then the outbox goes out again oldest first, one message at a time until it is empty;
+ * - a WebSocket that never carries the token: every connection attempt fetches a single-use
+ *   connect ticket first (`POST /v1/connect/ticket`);
  * - its own messages from its other devices as 'message' / 'group_message' with `own: true`;
  *   echoes of messages this client sent itself are flagged `local: true` so the UI can merge them
  *   with the bubble it already shows instead of drawing a second one;
@@ -21,6 +26,9 @@
  * @example
  * const client = new MessengerClient({ baseUrl: 'http://localhost:8787' });
  * await client.login('+15551234567');            // dev server: uses the returned devCode
+ * // or, with a real SMS provider:
+ * // const otp = await client.requestCode('+15551234567');
+ * // await client.completeLogin({ phone: otp.phone, challenge: otp.challenge, code: typedCode });
  * client.on('message', ({ message, own }) => render(message, own));
  * client.on('group_message', ({ message, own }) => renderInGroup(message.group, message, own));
  * await client.connect();
@@ -165,6 +173,27 @@ export interface GroupMessageReceived {
  */
 export type SendFailed = OutboxEntry & { error: MessengerError };
 
+/**
+ * Payload of the 'send_delayed' event: the server refused a send for now (`rate_limited`, or
+ * another retryable error such as `unavailable`). The entry stays pending (never dropped, never
+ * failed); nothing is sent before `retryAt`, then the outbox goes out again oldest first.
+ */
+export type SendDelayed = OutboxEntry & {
+  error: MessengerError;
+  /** When sending resumes, ms since the epoch (`error.retryAfterMs` from when it was refused). */
+  retryAt: number;
+};
+
+/** What {@link MessengerClient.completeLogin} needs: the `requestCode` answer's phone and challenge, and the code. */
+export interface CompleteLogin {
+  /** The number as `requestCode` answered it (E.164). */
+  phone: string;
+  /** The `challenge` of the `requestCode` answer that sent this code. */
+  challenge: string;
+  /** The code the user received. */
+  code: string;
+}
+
 /** Options for a send. */
 export interface SendOptions {
   /** Use this client id instead of a fresh one (e.g. to retry a send made in an earlier session). */
@@ -206,6 +235,11 @@ export interface MessengerEvents {
   presence: PresenceFrame;
   /** A 1:1 or group send was rejected for good (its promise rejects with the same error). */
   failed: SendFailed;
+  /**
+   * A send was refused for now (e.g. `rate_limited`): it stays pending and all sending pauses
+   * until `retryAt` (show "sending in 12 s"); then it goes out again with the same client id.
+   */
+  send_delayed: SendDelayed;
   /** Mailbox entries you never saw were discarded by the server: refetch history. */
   cursor_expired: CursorExpiredEvent;
   /** Something went wrong that did not stop the client (malformed frame, store failure, ...). */
@@ -228,15 +262,16 @@ export interface MessengerClientOptions extends ConnectionTuning {
   generateId?: () => string;
   /** HTTP timeout, ms. Default 15 000. */
   requestTimeoutMs?: number;
-  /** Delays between retries of a send the server answered with a retryable error. */
+  /** Pauses after a send the server refused with a retryable error that names no `retryAfterMs`. */
   sendRetry?: BackoffOptions;
-  /** Device name and platform sent by `login`. */
+  /** Device name and platform sent by `login` / `completeLogin`. */
   device?: { deviceName?: string; platform?: Platform };
   /**
-   * When reconnects keep failing, ask GET /v1/me whether the token still works and stop with
-   * 'closed' if it does not. Default true.
+   * Where the single-use connect ticket of each connection attempt comes from, given the current
+   * token. Default: `POST /v1/connect/ticket` with that token. Errors follow
+   * `ConnectionOptions.ticket` (a dead token closes the connection; anything else is retried).
    */
-  authCheck?: boolean;
+  connectTicket?: (token: string) => string | PromiseLike<string>;
   /**
    * Send `active` ("the user is using the app", which updates their last seen) after every
    * hello (not needed, so not sent, when the outbox flush already sent a message or read marker
@@ -261,9 +296,6 @@ function assertSeq(upTo: number): void {
     throw new MessengerError('validation_failed', `upTo ${upTo} is not a mailbox seq`);
   }
 }
-
-/** HTTP error codes meaning "this token will never work again". */
-const DEAD_TOKEN_CODES = new Set(['unauthorized', 'token_invalid', 'token_expired', 'device_revoked']);
 
 /** How many confirmed client ids to remember for flagging echoes as `local`. */
 const RECENT_LOCAL_LIMIT = 1_024;
@@ -294,7 +326,23 @@ export class MessengerClient extends Emitter<MessengerEvents> {
   private deviceIdValue: string | undefined;
   private readonly device: { deviceName?: string; platform?: Platform };
   private readonly sendRetry: BackoffOptions;
-  private readonly retries = new Map<string, { attempt: number; timer: ReturnType<typeof setTimeout> | undefined }>();
+  private readonly connectTicket: (token: string) => string | PromiseLike<string>;
+  /** Retryable send errors since the last confirmation (backoff when the server names no wait). */
+  private sendRetryAttempt = 0;
+  /**
+   * No send goes out before this time (ms since the epoch; 0: no pause). Set by a retryable send
+   * error such as `rate_limited`; it outlives a reconnect. One timer serves the whole outbox.
+   */
+  private holdUntil = 0;
+  private holdTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * After a pause the outbox goes out one entry at a time (the next once the previous is
+   * answered), so a full outbox does not run into the limit again at once; normal sending
+   * resumes when the outbox is empty.
+   */
+  private paced = false;
+  /** The entry the pacer sent and is waiting for an answer to. */
+  private pacedInFlight: string | undefined;
   /** Read markers that could not be sent yet (offline): highest upTo per peer. */
   private readonly pendingReads = new Map<string, number>();
   /** Group read markers that could not be sent yet (offline): highest upTo per group. */
@@ -328,6 +376,7 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     this.token = options.token;
     this.device = options.device ?? {};
     this.sendRetry = options.sendRetry ?? {};
+    this.connectTicket = options.connectTicket ?? (() => this.api.connectTicket().then((answer) => answer.ticket));
     this.activeOnConnect = options.activeOnConnect ?? true;
     this.api = new MessengerApi({
       baseUrl: options.baseUrl,
@@ -340,11 +389,7 @@ export class MessengerClient extends Emitter<MessengerEvents> {
       generateId: options.generateId,
       onStoreError: (cause) => this.emit('error', new MessengerError('internal', 'Outbox store failed', { retryable: false, cause })),
     });
-    this.connection = new Connection({
-      ...options,
-      token: () => this.token,
-      authCheck: options.authCheck === false ? undefined : () => this.checkToken(),
-    });
+    this.connection = new Connection({ ...options, ticket: () => this.nextTicket() });
     this.wireConnection();
   }
 
@@ -380,33 +425,33 @@ export class MessengerClient extends Emitter<MessengerEvents> {
 
   // ------------------------------------------------------------ session
 
-  /** Ask the server to text a one-time code to `phone`. */
+  /**
+   * Logging in, step 1: text a one-time code to `phone`. Keep the answer: step 2
+   * ({@link completeLogin}) needs its `phone` (E.164) and `challenge`. Its `resendAt` is the
+   * earliest time another code can be requested; asking sooner fails with `otp_rate_limited`
+   * (or `rate_limited`) and `retryAfterMs`.
+   *
+   * @example
+   * const otp = await client.requestCode('+1 555 123 4567');
+   * showCodeForm({ resendInMs: otp.resendAt - Date.now() });
+   */
   requestCode(phone: string): Promise<OtpResponse> {
     return this.api.requestOtp(phone);
   }
 
   /**
-   * Log in and keep the session's token. Without `code`, requests one and uses the `devCode` a
-   * development server returns (handy for tests and local CLIs; fails against a real SMS provider).
+   * Logging in, step 2: exchange the code the user received (with the challenge of the
+   * `requestCode` answer that sent it) for a session, and keep its token.
    *
    * @example
-   * await client.login('+15551234567');              // dev server
-   * await client.login('+15551234567', '123456');    // code the user typed
+   * const otp = await client.requestCode('+15551234567');
+   * await client.completeLogin({ phone: otp.phone, challenge: otp.challenge, code: '123456' });
    */
-  async login(phone: string, code?: string): Promise<SessionResponse> {
-    let verifyPhone = phone;
-    let otp = code;
-    if (otp === undefined) {
-      const response = await this.api.requestOtp(phone);
-      if (response.devCode === undefined) {
-        throw new MessengerError('validation_failed', 'No code given and the server returned no devCode (only the dev SMS provider does)');
-      }
-      otp = response.devCode;
-      verifyPhone = response.phone;
-    }
+  async completeLogin(input: CompleteLogin): Promise<SessionResponse> {
     const session = await this.api.verifyOtp({
-      phone: verifyPhone,
-      code: otp,
+      phone: input.phone,
+      code: input.code,
+      challenge: input.challenge,
       ...(this.device.deviceName === undefined ? {} : { deviceName: this.device.deviceName }),
       ...(this.device.platform === undefined ? {} : { platform: this.device.platform }),
     });
@@ -414,6 +459,22 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     this.userIdValue = session.userId;
     this.deviceIdValue = session.deviceId;
     return session;
+  }
+
+  /**
+   * Both login steps at once against a development server: requests a code and uses the
+   * `devCode` (and challenge) it returns. Handy for tests and local CLIs; fails with
+   * `validation_failed` against a real SMS provider (use requestCode + completeLogin there).
+   *
+   * @example
+   * await client.login('+15551234567');
+   */
+  async login(phone: string): Promise<SessionResponse> {
+    const otp = await this.api.requestOtp(phone);
+    if (otp.devCode === undefined) {
+      throw new MessengerError('validation_failed', 'The server returned no devCode (only the dev SMS provider does): use requestCode and completeLogin');
+    }
+    return this.completeLogin({ phone: otp.phone, challenge: otp.challenge, code: otp.devCode });
   }
 
   /** Revoke this device's token on the server, then close the connection and forget the token. */
@@ -435,7 +496,7 @@ export class MessengerClient extends Emitter<MessengerEvents> {
 
   /** Disconnect and stop reconnecting. Unconfirmed sends stay in the outbox for the next connect(). */
   close(): void {
-    this.clearRetries();
+    this.stopHoldTimer();
     this.connection.close();
   }
 
@@ -617,13 +678,25 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     return this.outbox.pending();
   }
 
+  /**
+   * When sending resumes after a retryable refusal such as `rate_limited` (ms since the epoch),
+   * or undefined when sends are not paused.
+   */
+  get sendsDelayedUntil(): number | undefined {
+    return this.holdUntil > Date.now() ? this.holdUntil : undefined;
+  }
+
   // ------------------------------------------------------------ internals
 
   private wireConnection(): void {
     const c = this.connection;
     c.on('state', (change) => {
       this.live = false; // set again by onHello once the outbox is flushed on the new connection
-      if (change.state !== 'open') this.clearRetries(); // the next hello resends everything anyway
+      if (change.state !== 'open') {
+        // The next hello resends (or, while paused, re-arms the pause); answers to this socket are lost.
+        this.stopHoldTimer();
+        this.pacedInFlight = undefined;
+      }
       this.emit('state', change);
     });
     c.on('reconnect', (info) => this.emit('reconnect', info));
@@ -668,7 +741,8 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     this.deviceIdValue = hello.deviceId;
     // Emit first so listeners see 'hello' before the resends' 'sent' answers can arrive.
     this.emit('hello', hello);
-    this.clearRetries();
+    this.stopHoldTimer();
+    this.pacedInFlight = undefined;
     this.live = false;
     if (this.outbox.isRestored) {
       this.flushOutbox();
@@ -707,11 +781,19 @@ export class MessengerClient extends Emitter<MessengerEvents> {
   private canSendNow(): boolean {
     // `live` is only set after the outbox (including entries restored from the store) was flushed
     // on this connection; sending earlier would let a new message overtake older unsent ones.
-    return this.live && this.connection.state === 'open';
+    // Paused or paced (after a rate limit), the pacer sends, in order.
+    return this.live && this.connection.state === 'open' && !this.paced;
   }
 
   /** Resend every pending entry, in original order, with its original client id. */
   private flushOutbox(): void {
+    if (this.paced) {
+      // A pause outlives a reconnect: a new socket does not refill the server's bucket.
+      this.live = this.connection.state === 'open';
+      if (this.holdUntil > Date.now()) this.armHoldTimer();
+      else this.endHold();
+      return;
+    }
     for (const entry of this.outbox.pending()) {
       if (!this.sendEntry(entry)) return; // socket went away; the next hello resends
     }
@@ -723,8 +805,61 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     if (this.canSendNow()) {
       const entry = this.outbox.get(pending.clientId);
       if (entry !== undefined) this.sendEntry(entry);
+    } else if (this.paced) {
+      this.pump();
     }
     return pending;
+  }
+
+  /**
+   * A retryable refusal (`rate_limited`, `unavailable`, ...): keep the entry, pause every send
+   * until the server's `retryAfterMs` (else a jittered backoff), then pace. One timer in all:
+   * refusals of several in-flight entries only move its deadline.
+   */
+  private delaySends(clientId: string, error: MessengerError): void {
+    const entry = this.outbox.get(clientId);
+    if (entry === undefined) return;
+    if (this.pacedInFlight === clientId) this.pacedInFlight = undefined;
+    const wait = error.retryAfterMs ?? fullJitterDelay(this.sendRetryAttempt, this.sendRetry);
+    this.sendRetryAttempt += 1;
+    this.holdUntil = Math.max(this.holdUntil, Date.now() + wait);
+    this.paced = true;
+    this.armHoldTimer();
+    this.emit('send_delayed', { ...entry, error, retryAt: this.holdUntil });
+  }
+
+  private armHoldTimer(): void {
+    this.stopHoldTimer();
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = undefined;
+      this.endHold();
+    }, Math.max(0, this.holdUntil - Date.now()));
+  }
+
+  private stopHoldTimer(): void {
+    if (this.holdTimer !== undefined) clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+  }
+
+  private endHold(): void {
+    this.holdUntil = 0;
+    this.pump();
+  }
+
+  /**
+   * Paced sending: the oldest pending entry goes out when nothing the pacer sent is unanswered;
+   * an empty outbox ends pacing. Does nothing while paused or not connected (the hello resumes it).
+   */
+  private pump(): void {
+    if (!this.paced || this.holdUntil !== 0 || !this.live || this.connection.state !== 'open') return;
+    if (this.pacedInFlight !== undefined && this.outbox.has(this.pacedInFlight)) return;
+    this.pacedInFlight = undefined;
+    const next = this.outbox.pending()[0];
+    if (next === undefined) {
+      this.paced = false;
+      return;
+    }
+    if (this.sendEntry(next)) this.pacedInFlight = next.clientId;
   }
 
   private sendEntry(entry: OutboxEntry): boolean {
@@ -737,21 +872,23 @@ export class MessengerClient extends Emitter<MessengerEvents> {
   private onSent(frame: SendAck): void {
     const entry = this.outbox.settle(frame);
     if (entry === undefined) return; // a repeated answer (retry) or an id we never had: already reported
-    this.clearRetry(frame.id);
+    this.sendRetryAttempt = 0;
     this.rememberLocal(frame.id);
     if (frame.type === 'group_sent') this.emit('group_sent', frame);
     else this.emit('sent', frame);
+    this.pump();
   }
 
   private onSendError(clientId: string, error: MessengerError): void {
     if (!this.outbox.has(clientId)) return;
-    if (error.retryable) {
-      this.scheduleRetry(clientId);
+    // A rate limit is never a reason to drop what the user wrote, whatever its flag says.
+    if (error.retryable || error.code === 'rate_limited') {
+      this.delaySends(clientId, error);
       return;
     }
-    this.clearRetry(clientId);
     const entry = this.outbox.fail(clientId, error);
     if (entry !== undefined) this.emit('failed', { ...entry, error });
+    this.pump();
   }
 
   private onMessage(frame: MessageFrame): void {
@@ -800,37 +937,10 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     }
   }
 
-  /** A retryable error on a live connection: try that entry again after a jittered delay. */
-  private scheduleRetry(clientId: string): void {
-    const state = this.retries.get(clientId) ?? { attempt: 0, timer: undefined };
-    if (state.timer !== undefined) clearTimeout(state.timer);
-    const delay = fullJitterDelay(state.attempt, this.sendRetry);
-    state.attempt += 1;
-    state.timer = setTimeout(() => {
-      state.timer = undefined;
-      const entry = this.outbox.get(clientId);
-      if (entry !== undefined && this.canSendNow()) this.sendEntry(entry);
-    }, delay);
-    this.retries.set(clientId, state);
-  }
-
-  private clearRetry(clientId: string): void {
-    const state = this.retries.get(clientId);
-    if (state?.timer !== undefined) clearTimeout(state.timer);
-    this.retries.delete(clientId);
-  }
-
-  private clearRetries(): void {
-    for (const state of this.retries.values()) if (state.timer !== undefined) clearTimeout(state.timer);
-    this.retries.clear();
-  }
-
-  private async checkToken(): Promise<MessengerError | null> {
-    try {
-      await this.api.me();
-      return null;
-    } catch (error) {
-      return error instanceof MessengerError && DEAD_TOKEN_CODES.has(error.code) ? error : null;
-    }
+  /** The connect ticket for the next attempt (throws `unauthorized` without a token: nothing to retry). */
+  private nextTicket(): string | PromiseLike<string> {
+    const token = this.token;
+    if (token === undefined || token === '') throw new MessengerError('unauthorized', 'No token: log in first');
+    return this.connectTicket(token);
   }
 }

@@ -3,7 +3,9 @@
  * of what it received so tests can assert on order, loss and duplicates.
  */
 import {
+  MessengerApi,
   MessengerClient,
+  connectUrl,
   type GroupChange,
   type GroupHistoryItem,
   type GroupReadMarkerFrame,
@@ -24,6 +26,18 @@ export type TestClient = MessengerClient & {
   /** Every socket the SDK opened, newest last. */
   sockets: WebSocket[];
 };
+
+/**
+ * The WebSocket URL for a raw test socket of `token`'s device: with a fresh single-use connect
+ * ticket (`POST /v1/connect/ticket`), as the SDK does; the token itself never goes in a URL.
+ *
+ * @example
+ * const ws = new WebSocket(await connectUrlFor(server.baseUrl, client.currentToken!));
+ */
+export async function connectUrlFor(baseUrl: string, token: string, cursor?: number): Promise<string> {
+  const { ticket } = await new MessengerApi({ baseUrl, token }).connectTicket();
+  return connectUrl(baseUrl, ticket, cursor);
+}
 
 /** Cut the client's current socket from under it, as a network blip would. */
 export function dropConnection(client: TestClient): void {

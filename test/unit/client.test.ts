@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { GroupSentFrame, SentFrame } from '../../protocol/index.ts';
 import { MessengerError } from '../../client/index.ts';
-import type { GroupMessageReceived, MessageReceived, SendFailed } from '../../client/index.ts';
+import type { GroupMessageReceived, MessageReceived, SendDelayed, SendFailed, StateChange } from '../../client/index.ts';
 import {
   FakeSocket,
   GROUP,
@@ -20,6 +20,8 @@ import {
   makeClient,
   ulid,
 } from './fake-socket.ts';
+
+const CHALLENGE = 'C'.repeat(32);
 
 function sendIds(socket: FakeSocket): string[] {
   return socket.framesOfType('send').map((f) => f.id);
@@ -123,6 +125,114 @@ describe('MessengerClient', () => {
       expect(client.pending().map((e) => e.clientId)).toEqual([clientId]);
       vi.advanceTimersByTime(50); // sendRetry: half of the 100 ms base
       expect(sendIds(socket)).toEqual([clientId, clientId]);
+    });
+
+    it('keeps a rate-limited send pending (never failed), waits retryAfterMs, then resends it with the same id before later ones', async () => {
+      const client = makeClient({ heartbeatIntervalMs: 60_000 }); // no liveness timeout during the waits
+      const delayed: SendDelayed[] = [];
+      const failed: SendFailed[] = [];
+      client.on('send_delayed', (event) => delayed.push(event));
+      client.on('failed', (event) => failed.push(event));
+      void client.connect();
+      const socket = FakeSocket.last.hello();
+      const start = Date.now();
+      const first = client.sendText(PEER, 'first');
+      socket.deliver({ type: 'error', id: first.clientId, code: 'rate_limited', message: 'slow down', retryable: true, retryAfterMs: 2_000 });
+      const later = client.sendText(PEER, 'written during the wait');
+
+      expect(client.pending().map((e) => e.clientId)).toEqual([first.clientId, later.clientId]);
+      expect(delayed).toEqual([expect.objectContaining({ clientId: first.clientId, to: PEER, retryAt: start + 2_000, error: expect.objectContaining({ code: 'rate_limited', retryAfterMs: 2_000 }) })]);
+      expect(client.sendsDelayedUntil).toBe(start + 2_000);
+      vi.advanceTimersByTime(1_999);
+      expect(sendIds(socket)).toEqual([first.clientId]); // nothing at all during the wait
+      vi.advanceTimersByTime(1);
+      expect(sendIds(socket)).toEqual([first.clientId, first.clientId]); // the refused one first, alone
+      expect(client.sendsDelayedUntil).toBeUndefined();
+      socket.deliver(sentFrame(first.clientId));
+      expect(sendIds(socket)).toEqual([first.clientId, first.clientId, later.clientId]); // then the next
+      socket.deliver(sentFrame(later.clientId));
+      await expect(first.sent).resolves.toMatchObject({ id: first.clientId });
+      await expect(later.sent).resolves.toMatchObject({ id: later.clientId });
+      expect(failed).toEqual([]);
+      // The outbox drained: sends go straight out again.
+      const after = client.sendText(PEER, 'after');
+      expect(sendIds(socket).at(-1)).toBe(after.clientId);
+    });
+
+    it('several refusals share one timer: it fires once, at the latest retryAfterMs, and the outbox goes out in order', () => {
+      const client = makeClient({ heartbeatIntervalMs: 60_000 }); // no liveness timeout during the waits
+      void client.connect();
+      const socket = FakeSocket.last.hello();
+      const ids = ['a', 'b', 'c'].map((t) => client.sendText(PEER, t).clientId);
+      const refuse = (id: string, retryAfterMs: number): void => {
+        socket.deliver({ type: 'error', id, code: 'rate_limited', message: 'slow down', retryable: true, retryAfterMs });
+      };
+      const timers = vi.getTimerCount();
+      refuse(ids[0]!, 1_000);
+      refuse(ids[1]!, 1_200);
+      refuse(ids[2]!, 800);
+      expect(vi.getTimerCount()).toBe(timers + 1); // one retry timer for all of them
+      vi.advanceTimersByTime(1_199);
+      expect(sendIds(socket)).toEqual(ids);
+      vi.advanceTimersByTime(1);
+      expect(sendIds(socket)).toEqual([...ids, ids[0]]);
+      socket.deliver(sentFrame(ids[0]!));
+      expect(sendIds(socket)).toEqual([...ids, ids[0], ids[1]]); // the next one, once the first is stored
+      refuse(ids[1]!, 500); // still over the limit: wait again, then on one at a time
+      vi.advanceTimersByTime(499);
+      expect(sendIds(socket)).toEqual([...ids, ids[0], ids[1]]);
+      vi.advanceTimersByTime(1);
+      expect(sendIds(socket)).toEqual([...ids, ids[0], ids[1], ids[1]]);
+      socket.deliver(sentFrame(ids[1]!));
+      expect(sendIds(socket)).toEqual([...ids, ids[0], ids[1], ids[1], ids[2]]);
+      socket.deliver(sentFrame(ids[2]!));
+      expect(client.pending()).toEqual([]);
+    });
+
+    it('never drops a rate-limited send, even when the error frame calls it not retryable', () => {
+      const client = makeClient({ heartbeatIntervalMs: 60_000 }); // no liveness timeout during the waits
+      const failed: SendFailed[] = [];
+      client.on('failed', (event) => failed.push(event));
+      void client.connect();
+      const socket = FakeSocket.last.hello();
+      const { clientId } = client.sendText(PEER, 'keep me');
+      socket.deliver({ type: 'error', id: clientId, code: 'rate_limited', message: 'slow down', retryable: false, retryAfterMs: 300 });
+      expect(failed).toEqual([]);
+      vi.advanceTimersByTime(300);
+      expect(sendIds(socket)).toEqual([clientId, clientId]);
+    });
+
+    it('keeps the wait across a reconnect instead of resending everything at once', () => {
+      const client = makeClient({ heartbeatIntervalMs: 60_000 }); // no liveness timeout during the waits
+      void client.connect();
+      const first = FakeSocket.last.hello();
+      const a = client.sendText(PEER, 'a');
+      const b = client.sendGroupText(GROUP, 'b');
+      first.deliver({ type: 'error', id: a.clientId, code: 'rate_limited', message: 'slow down', retryable: true, retryAfterMs: 5_000 });
+      vi.advanceTimersByTime(1_000);
+      first.serverClose(1006);
+      vi.advanceTimersByTime(125);
+      const second = FakeSocket.last.hello();
+      expect(allSends(second)).toEqual([]);
+      vi.advanceTimersByTime(3_874);
+      expect(allSends(second)).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(allSends(second)).toEqual([`send:${a.clientId}`]);
+      second.deliver(sentFrame(a.clientId));
+      expect(allSends(second)).toEqual([`send:${a.clientId}`, `group_send:${b.clientId}`]);
+    });
+
+    it('while pacing, a send rejected for good is failed and the next one goes out', async () => {
+      const client = makeClient({ heartbeatIntervalMs: 60_000 }); // no liveness timeout during the waits
+      void client.connect();
+      const socket = FakeSocket.last.hello();
+      const a = client.sendText(PEER, 'a');
+      const b = client.sendText(PEER, 'b');
+      socket.deliver({ type: 'error', id: a.clientId, code: 'rate_limited', message: 'slow down', retryable: true, retryAfterMs: 100 });
+      vi.advanceTimersByTime(100);
+      socket.deliver({ type: 'error', id: a.clientId, code: 'recipient_not_found', message: 'gone', retryable: false });
+      await expect(a.sent).rejects.toMatchObject({ code: 'recipient_not_found' });
+      expect(sendIds(socket)).toEqual([a.clientId, b.clientId, a.clientId, b.clientId]);
     });
 
     it('a send made from a state:open listener does not overtake older queued sends', () => {
@@ -244,14 +354,15 @@ describe('MessengerClient', () => {
   });
 
   describe('session', () => {
-    it('login() without a code uses the dev code and the new token for the socket', async () => {
+    it('login() uses the dev code and the challenge, and the new token gets the tickets', async () => {
       const calls: string[] = [];
+      const bodies: unknown[] = [];
       const fetch = async (url: string, init?: RequestInit): Promise<Response> => {
         calls.push(`${init?.method} ${url}`);
+        bodies.push(init?.body === undefined ? undefined : JSON.parse(String(init.body)));
         if (url.endsWith('/v1/auth/otp')) {
-          return Response.json({ phone: '+15550000001', expiresAt: 1, devCode: '654321' });
+          return Response.json({ phone: '+15550000001', challenge: CHALLENGE, expiresAt: 1, resendAt: 1, devCode: '654321' });
         }
-        expect(JSON.parse(String(init?.body))).toMatchObject({ phone: '+15550000001', code: '654321', platform: 'cli' });
         return Response.json({ token: 'fresh-token', userId: ME, deviceId: MY_DEVICE, expiresAt: 2, newUser: true });
       };
       const client = makeClient({ token: undefined, fetch, device: { platform: 'cli' } });
@@ -259,8 +370,91 @@ describe('MessengerClient', () => {
       expect(session.newUser).toBe(true);
       expect(client.userId).toBe(ME);
       expect(calls).toEqual(['POST http://chat.test/v1/auth/otp', 'POST http://chat.test/v1/auth/verify']);
+      expect(bodies[1]).toEqual({ phone: '+15550000001', code: '654321', challenge: CHALLENGE, platform: 'cli' });
       void client.connect();
-      expect(FakeSocket.last.params.get('token')).toBe('fresh-token');
+      expect(FakeSocket.last.params.get('ticket')).toMatch(/^ticket-fresh-token-\d+$/);
+      expect(FakeSocket.last.params.has('token')).toBe(false);
+    });
+
+    it('requestCode() + completeLogin() pass the challenge of the code request; a refused verify keeps no token', async () => {
+      const bodies: unknown[] = [];
+      let verifyOk = false;
+      const fetch = async (url: string, init?: RequestInit): Promise<Response> => {
+        bodies.push(JSON.parse(String(init?.body)));
+        if (url.endsWith('/v1/auth/otp')) return Response.json({ phone: '+15550000001', challenge: CHALLENGE, expiresAt: 9, resendAt: 5 });
+        if (!verifyOk) return Response.json({ error: { code: 'otp_invalid', message: 'Wrong code', retryable: false } }, { status: 401 });
+        return Response.json({ token: 'typed-code-token', userId: ME, deviceId: MY_DEVICE, expiresAt: 2, newUser: false });
+      };
+      const client = makeClient({ token: undefined, fetch, device: { deviceName: 'laptop' } });
+      const otp = await client.requestCode('+1 555 000 0001');
+      expect(otp).toEqual({ phone: '+15550000001', challenge: CHALLENGE, expiresAt: 9, resendAt: 5 });
+      await expect(client.completeLogin({ phone: otp.phone, challenge: otp.challenge, code: '000000' })).rejects.toMatchObject({ code: 'otp_invalid' });
+      expect(client.currentToken).toBeUndefined();
+      verifyOk = true;
+      await client.completeLogin({ phone: otp.phone, challenge: otp.challenge, code: '123456' });
+      expect(bodies.slice(1)).toEqual([
+        { phone: '+15550000001', code: '000000', challenge: CHALLENGE, deviceName: 'laptop' },
+        { phone: '+15550000001', code: '123456', challenge: CHALLENGE, deviceName: 'laptop' },
+      ]);
+      expect(client.currentToken).toBe('typed-code-token');
+    });
+
+    it('login() against a real SMS provider (no devCode) fails without verifying anything', async () => {
+      const calls: string[] = [];
+      const fetch = async (url: string): Promise<Response> => {
+        calls.push(url);
+        return Response.json({ phone: '+15550000001', challenge: CHALLENGE, expiresAt: 9, resendAt: 5 });
+      };
+      const client = makeClient({ token: undefined, fetch });
+      await expect(client.login('+15550000001')).rejects.toMatchObject({ code: 'validation_failed' });
+      expect(calls).toEqual(['http://chat.test/v1/auth/otp']);
+      expect(client.currentToken).toBeUndefined();
+    });
+
+    it('a rate-limited code request rejects with retryAfterMs', async () => {
+      const fetch = async (): Promise<Response> =>
+        Response.json(
+          { error: { code: 'otp_rate_limited', message: 'Codes are requested too often; wait and retry', retryable: true, retryAfterMs: 29_500 } },
+          { status: 429, headers: { 'Retry-After': '30' } },
+        );
+      const client = makeClient({ token: undefined, fetch });
+      await expect(client.requestCode('+15550000001')).rejects.toMatchObject({ code: 'otp_rate_limited', status: 429, retryAfterMs: 29_500 });
+    });
+
+    it('by default fetches each ticket with POST /v1/connect/ticket and the bearer token', async () => {
+      const requests: Array<{ url: string; method: string | undefined; authorization: string | null }> = [];
+      let n = 0;
+      const fetch = async (url: string, init?: RequestInit): Promise<Response> => {
+        requests.push({ url, method: init?.method, authorization: new Headers(init?.headers).get('authorization') });
+        n += 1;
+        return Response.json({ ticket: `server-ticket-${n}`, expiresAt: 30_000 });
+      };
+      const client = makeClient({ fetch, connectTicket: undefined, token: 'long-lived' });
+      void client.connect();
+      await vi.advanceTimersByTimeAsync(0);
+      FakeSocket.last.serverClose(1006);
+      await vi.advanceTimersByTimeAsync(125);
+      expect(requests).toEqual([
+        { url: 'http://chat.test/v1/connect/ticket', method: 'POST', authorization: 'Bearer long-lived' },
+        { url: 'http://chat.test/v1/connect/ticket', method: 'POST', authorization: 'Bearer long-lived' },
+      ]);
+      expect(FakeSocket.instances.map((socket) => socket.url)).toEqual([
+        'ws://chat.test/v1/connect?ticket=server-ticket-1',
+        'ws://chat.test/v1/connect?ticket=server-ticket-2',
+      ]);
+      for (const socket of FakeSocket.instances) expect(socket.url).not.toContain('long-lived');
+    });
+
+    it('closes with the error when the ticket request says the token is dead (no WebSocket at all)', async () => {
+      const fetch = async (): Promise<Response> =>
+        Response.json({ error: { code: 'device_revoked', message: 'This device was logged out', retryable: false } }, { status: 401 });
+      const client = makeClient({ fetch, connectTicket: undefined });
+      const states: StateChange[] = [];
+      client.on('state', (change) => states.push(change));
+      await expect(client.connect()).rejects.toMatchObject({ code: 'device_revoked', status: 401 });
+      expect(states.at(-1)).toMatchObject({ state: 'closed', error: { code: 'device_revoked' } });
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(FakeSocket.instances).toHaveLength(0);
     });
 
     it('connect() without any token closes with unauthorized instead of looping', async () => {

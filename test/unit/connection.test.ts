@@ -17,10 +17,27 @@ import {
 
 const HEARTBEAT = 1_000;
 
+let tickets = 0;
+
+/** A synchronous ticket source: `t1`, `t2`, ... (a new one per attempt). */
+function nextTicket(): string {
+  tickets += 1;
+  return `t${tickets}`;
+}
+
+/** A ticket source the test answers by hand: each attempt's request waits in `requests`. */
+function manualTickets(): {
+  ticket: () => Promise<string>;
+  requests: Array<{ resolve: (ticket: string) => void; reject: (error: unknown) => void }>;
+} {
+  const requests: Array<{ resolve: (ticket: string) => void; reject: (error: unknown) => void }> = [];
+  return { requests, ticket: () => new Promise<string>((resolve, reject) => requests.push({ resolve, reject })) };
+}
+
 function makeConnection(overrides: Partial<ConnectionOptions> = {}): Connection {
   return new Connection({
     baseUrl: 'http://chat.test',
-    token: () => 'tok',
+    ticket: nextTicket,
     WebSocket: FakeSocket,
     heartbeatIntervalMs: HEARTBEAT,
     // Deterministic backoff: always half the ceiling (125 ms, 250 ms, 500 ms, ...).
@@ -44,6 +61,7 @@ describe('Connection', () => {
   beforeEach(() => {
     vi.useFakeTimers();
     FakeSocket.reset();
+    tickets = 0;
   });
   afterEach(() => {
     vi.useRealTimers();
@@ -57,7 +75,7 @@ describe('Connection', () => {
       const connected = connection.connect();
       expect(connection.state).toBe('connecting');
       const socket = FakeSocket.last;
-      expect(socket.url).toBe('ws://chat.test/v1/connect?token=tok');
+      expect(socket.url).toBe('ws://chat.test/v1/connect?ticket=t1');
       socket.hello({ cursor: 0, head: 0 });
       await expect(connected).resolves.toMatchObject({ type: 'hello', cursor: 0 });
       expect(connection.state).toBe('open');
@@ -65,7 +83,7 @@ describe('Connection', () => {
     });
 
     it('maps https to wss and keeps a path prefix', () => {
-      expect(connectUrl('https://x.test/api/', 't k', 5)).toBe('wss://x.test/api/v1/connect?token=t+k&cursor=5');
+      expect(connectUrl('https://x.test/api/', 't k', 5)).toBe('wss://x.test/api/v1/connect?ticket=t+k&cursor=5');
     });
 
     it('starts from the cursor in the CursorStore and saves the processed cursor when acking', () => {
@@ -305,18 +323,173 @@ describe('Connection', () => {
       expect(FakeSocket.instances).toHaveLength(1);
     });
 
-    it('runs the auth check after repeated failures and closes when the token is dead', async () => {
-      const authCheck = vi.fn(async () => new MessengerError('token_expired'));
-      const connection = makeConnection({ authCheck });
+  });
+
+  describe('connect tickets', () => {
+    it('puts a fresh ticket, never the token, in the URL of every attempt', () => {
+      const ticket = vi.fn(nextTicket);
+      const connection = makeConnection({ ticket, cursorStore: new MemoryCursorStore(7) });
       void connection.connect();
-      FakeSocket.last.serverClose(1006); // failure 1
-      await vi.advanceTimersByTimeAsync(125);
-      expect(authCheck).not.toHaveBeenCalled();
-      FakeSocket.last.serverClose(1006); // failure 2
-      await vi.advanceTimersByTimeAsync(250);
-      expect(authCheck).toHaveBeenCalledTimes(1);
+      FakeSocket.last.serverClose(1006);
+      vi.advanceTimersByTime(125);
+      FakeSocket.last.hello({ cursor: 7, head: 7 }).serverClose(CLOSE_CODES.going_away);
+      vi.advanceTimersByTime(125);
+      expect(ticket).toHaveBeenCalledTimes(3);
+      expect(FakeSocket.instances.map((socket) => socket.params.get('ticket'))).toEqual(['t1', 't2', 't3']);
+      for (const socket of FakeSocket.instances) {
+        expect(socket.params.has('token')).toBe(false);
+        expect(socket.url).not.toMatch(/token/);
+        expect(socket.params.get('cursor')).toBe('7');
+      }
+    });
+
+    it('opens the socket only once an asynchronous ticket arrives', async () => {
+      const tickets = manualTickets();
+      const connection = makeConnection({ ticket: tickets.ticket });
+      const connected = connection.connect();
+      expect(connection.state).toBe('connecting');
+      expect(tickets.requests).toHaveLength(1);
+      expect(FakeSocket.instances).toHaveLength(0);
+      tickets.requests[0]?.resolve('async-ticket');
+      await vi.advanceTimersByTimeAsync(0);
+      expect(FakeSocket.last.params.get('ticket')).toBe('async-ticket');
+      FakeSocket.last.hello();
+      await expect(connected).resolves.toMatchObject({ type: 'hello' });
+    });
+
+    it.each(['unauthorized', 'token_invalid', 'token_expired', 'device_revoked'] as const)(
+      'closes for good when the ticket request says %s (no socket, no retry)',
+      async (code) => {
+        const tickets = manualTickets();
+        const connection = makeConnection({ ticket: tickets.ticket });
+        const states: Array<{ state: ConnectionState; error?: MessengerError }> = [];
+        connection.on('state', (change) => states.push(change));
+        const connected = connection.connect();
+        tickets.requests[0]?.reject(new MessengerError(code));
+        await expect(connected).rejects.toMatchObject({ code });
+        expect(connection.state).toBe('closed');
+        expect(states.at(-1)?.error?.code).toBe(code);
+        await vi.advanceTimersByTimeAsync(120_000);
+        expect(tickets.requests).toHaveLength(1);
+        expect(FakeSocket.instances).toHaveLength(0);
+      },
+    );
+
+    it('also closes when the ticket source throws a dead-token error synchronously', async () => {
+      const connection = makeConnection({
+        ticket: () => {
+          throw new MessengerError('unauthorized', 'No token: log in first');
+        },
+      });
+      await expect(connection.connect()).rejects.toMatchObject({ code: 'unauthorized' });
       expect(connection.state).toBe('closed');
-      expect(FakeSocket.instances).toHaveLength(2);
+      expect(FakeSocket.instances).toHaveLength(0);
+    });
+
+    it.each([
+      ['a network error', new MessengerError('unavailable', 'POST /v1/connect/ticket: network error', { status: 0 })],
+      ['a 5xx', new MessengerError('internal', 'Internal error', { status: 500 })],
+      ['a 503', new MessengerError('unavailable', 'HTTP 503', { status: 503 })],
+    ])('treats %s from the ticket request as a failed attempt: backoff, then a new ticket', async (_label, failure) => {
+      const tickets = manualTickets();
+      const connection = makeConnection({ ticket: tickets.ticket });
+      const reconnects: Array<{ delayMs: number; error?: MessengerError }> = [];
+      connection.on('reconnect', (info) => reconnects.push(info));
+      const connected = connection.connect();
+      tickets.requests[0]?.reject(failure);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(connection.state).toBe('reconnecting');
+      expect(reconnects).toEqual([expect.objectContaining({ delayMs: 125, error: failure })]);
+      await vi.advanceTimersByTimeAsync(124);
+      expect(tickets.requests).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(tickets.requests).toHaveLength(2);
+      tickets.requests[1]?.resolve('second');
+      await vi.advanceTimersByTimeAsync(0);
+      expect(FakeSocket.instances.map((socket) => socket.params.get('ticket'))).toEqual(['second']);
+      FakeSocket.last.hello();
+      await expect(connected).resolves.toMatchObject({ type: 'hello' });
+    });
+
+    it('waits at least retryAfterMs after a rate-limited ticket request, and backoff keeps growing underneath', async () => {
+      const tickets = manualTickets();
+      const connection = makeConnection({ ticket: tickets.ticket });
+      const delays: number[] = [];
+      connection.on('reconnect', (info) => delays.push(info.delayMs));
+      void connection.connect();
+      tickets.requests[0]?.reject(new MessengerError('rate_limited', 'slow down', { status: 429, retryAfterMs: 5_000 }));
+      await vi.advanceTimersByTimeAsync(4_999);
+      expect(tickets.requests).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(tickets.requests).toHaveLength(2);
+      tickets.requests[1]?.reject(new MessengerError('rate_limited', 'slow down', { status: 429, retryAfterMs: 100 }));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(delays).toEqual([5_000, 250]); // the second wait is the (larger) backoff, not 100 ms
+      expect(FakeSocket.instances).toHaveLength(0);
+    });
+
+    it('reports an unexpected ticket failure as an error event and still retries', () => {
+      let calls = 0;
+      const connection = makeConnection({
+        ticket: () => {
+          calls += 1;
+          if (calls === 1) throw new TypeError('boom');
+          return 'ok';
+        },
+      });
+      const errors: MessengerError[] = [];
+      connection.on('error', (error) => errors.push(error));
+      void connection.connect();
+      expect(connection.state).toBe('reconnecting');
+      expect(errors.map((e) => [e.code, e.message])).toEqual([['internal', 'Getting a connect ticket failed: boom']]);
+      vi.advanceTimersByTime(125);
+      expect(FakeSocket.last.params.get('ticket')).toBe('ok');
+    });
+
+    it('ignores a ticket that arrives after close()', async () => {
+      const tickets = manualTickets();
+      const connection = makeConnection({ ticket: tickets.ticket });
+      const connected = connection.connect();
+      connection.close();
+      await expect(connected).rejects.toMatchObject({ code: 'unavailable' });
+      tickets.requests[0]?.resolve('late');
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(FakeSocket.instances).toHaveLength(0);
+      expect(connection.state).toBe('closed');
+    });
+
+    it('ignores the late answer of an attempt abandoned for hanging, and its late failure too', async () => {
+      const tickets = manualTickets();
+      const connection = makeConnection({ ticket: tickets.ticket });
+      const states: ConnectionState[] = [];
+      connection.on('state', (change) => states.push(change.state));
+      void connection.connect();
+      await vi.advanceTimersByTimeAsync(2 * HEARTBEAT); // the ticket request hangs: the attempt is given up
+      expect(connection.state).toBe('reconnecting');
+      await vi.advanceTimersByTimeAsync(125);
+      expect(tickets.requests).toHaveLength(2);
+      tickets.requests[0]?.resolve('stale');
+      tickets.requests[1]?.resolve('fresh');
+      await vi.advanceTimersByTimeAsync(0);
+      expect(FakeSocket.instances.map((socket) => socket.params.get('ticket'))).toEqual(['fresh']);
+      FakeSocket.last.hello();
+      expect(connection.state).toBe('open');
+      expect(states).toEqual(['connecting', 'reconnecting', 'open']);
+    });
+
+    it('a late dead-token answer for an abandoned attempt does not close the new one', async () => {
+      const tickets = manualTickets();
+      const connection = makeConnection({ ticket: tickets.ticket });
+      void connection.connect();
+      await vi.advanceTimersByTimeAsync(2 * HEARTBEAT + 125);
+      expect(tickets.requests).toHaveLength(2);
+      tickets.requests[0]?.reject(new MessengerError('device_revoked'));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(connection.state).toBe('reconnecting');
+      tickets.requests[1]?.resolve('fresh');
+      await vi.advanceTimersByTimeAsync(0);
+      FakeSocket.last.hello();
+      expect(connection.state).toBe('open');
     });
   });
 

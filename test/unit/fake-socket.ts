@@ -4,7 +4,7 @@
  * The test plays the server: `socket.open()`, `socket.hello()`, `socket.deliver(frame)`,
  * `socket.serverClose(code)`; it inspects what the client wrote with `socket.sent` /
  * `socket.frames()`. Every constructed socket is recorded in `FakeSocket.instances`, so a test can
- * see reconnects (a new instance) and the URL (token, cursor) each attempt used.
+ * see reconnects (a new instance) and the URL (ticket, cursor) each attempt used.
  *
  * Close events are dispatched synchronously, which is harsher than real sockets (re-entrancy)
  * and keeps tests free of microtask juggling.
@@ -24,11 +24,23 @@ import type {
 
 type AnyListener = (event: unknown) => void;
 
+let ticketCounter = 0;
+
+/**
+ * A synchronous connect-ticket source: `ticket-<token>-<n>`, a new n per attempt, so tests see
+ * which token each attempt used and that no ticket is reused (and sockets open in the same tick).
+ */
+export function fakeTicket(token: string): string {
+  ticketCounter += 1;
+  return `ticket-${token}-${ticketCounter}`;
+}
+
 /** A client on FakeSocket with fast, deterministic timing (no jitter), for SDK unit tests. */
 export function makeClient(overrides: Partial<MessengerClientOptions> = {}): MessengerClient {
   return new MessengerClient({
     baseUrl: 'http://chat.test',
     token: 'tok',
+    connectTicket: fakeTicket,
     WebSocket: FakeSocket,
     heartbeatIntervalMs: 1_000,
     backoff: { baseMs: 250, random: () => 0.5 },

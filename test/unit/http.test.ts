@@ -33,13 +33,62 @@ describe('MessengerApi', () => {
   });
 
   it('posts JSON bodies without auth for the login endpoints', async () => {
-    const { fetch, calls } = fakeFetch(() => json({ phone: '+15550000001', expiresAt: 5, devCode: '123456' }));
+    const challenge = 'abcdefghijklmnopqrstuvwxyz012345';
+    const { fetch, calls } = fakeFetch((call) =>
+      call.url.endsWith('/v1/auth/otp')
+        ? json({ phone: '+15550000001', challenge, expiresAt: 5, resendAt: 3, devCode: '123456' })
+        : json({ token: 'tok', userId: ME, deviceId: ulid(2), expiresAt: 9, newUser: false }),
+    );
     const api = new MessengerApi({ baseUrl: 'http://api.test', fetch });
     const otp = await api.requestOtp('555 000 0001');
-    expect(otp.devCode).toBe('123456');
+    expect(otp).toEqual({ phone: '+15550000001', challenge, expiresAt: 5, resendAt: 3, devCode: '123456' });
     expect(calls[0]?.init?.method).toBe('POST');
     expect(calls[0]?.init?.body).toBe(JSON.stringify({ phone: '555 000 0001' }));
     expect(new Headers(calls[0]?.init?.headers).has('authorization')).toBe(false);
+    await api.verifyOtp({ phone: otp.phone, code: '123456', challenge: otp.challenge });
+    expect(JSON.parse(String(calls[1]?.init?.body))).toEqual({ phone: '+15550000001', code: '123456', challenge });
+    expect(new Headers(calls[1]?.init?.headers).has('authorization')).toBe(false);
+  });
+
+  it('connectTicket() POSTs /v1/connect/ticket with the bearer token and validates the answer', async () => {
+    const { fetch, calls } = fakeFetch(() => json({ ticket: 'single-use', expiresAt: 30_000 }));
+    const api = new MessengerApi({ baseUrl: 'http://api.test', token: 'long-lived', fetch });
+    await expect(api.connectTicket()).resolves.toEqual({ ticket: 'single-use', expiresAt: 30_000 });
+    expect(calls.map((c) => [c.init?.method, c.url, new Headers(c.init?.headers).get('authorization')])).toEqual([
+      ['POST', 'http://api.test/v1/connect/ticket', 'Bearer long-lived'],
+    ]);
+    const bad = fakeFetch(() => json({ ticket: '' , expiresAt: 1 }));
+    await expect(new MessengerApi({ baseUrl: 'http://api.test', token: 't', fetch: bad.fetch }).connectTicket()).rejects.toMatchObject({
+      code: 'internal',
+      retryable: false,
+    });
+    const none = fakeFetch(() => json({ ticket: 'x', expiresAt: 1 }));
+    await expect(new MessengerApi({ baseUrl: 'http://api.test', fetch: none.fetch }).connectTicket()).rejects.toMatchObject({ code: 'unauthorized' });
+    expect(none.calls).toHaveLength(0);
+  });
+
+  it('carries retryAfterMs from the error body, else from Retry-After, and leaves it out otherwise', async () => {
+    const limited = { error: { code: 'rate_limited', message: 'Too many requests; slow down', retryable: true, retryAfterMs: 1_234 } };
+    const fromBody = fakeFetch(() => json(limited, 429));
+    const api = (f: FetchLike): MessengerApi => new MessengerApi({ baseUrl: 'http://api.test', token: 't', fetch: f });
+    await expect(api(fromBody.fetch).me()).rejects.toMatchObject({ code: 'rate_limited', status: 429, retryable: true, retryAfterMs: 1_234 });
+
+    const bodyWins = fakeFetch(() => new Response(JSON.stringify(limited), { status: 429, headers: { 'Retry-After': '2' } }));
+    await expect(api(bodyWins.fetch).me()).rejects.toMatchObject({ retryAfterMs: 1_234 });
+
+    const proxyPage = fakeFetch(() => new Response('<html>Too Many Requests</html>', { status: 429, headers: { 'Retry-After': '7' } }));
+    await expect(api(proxyPage.fetch).me()).rejects.toMatchObject({ code: 'rate_limited', retryAfterMs: 7_000 });
+
+    const noWait = fakeFetch(() => json({ error: { code: 'user_not_found', message: 'No such user', retryable: false } }, 404));
+    const error = await api(noWait.fetch).me().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MessengerError);
+    expect((error as MessengerError).retryAfterMs).toBeUndefined();
+  });
+
+  it('MessengerError.fromFrame keeps an error frame\'s retryAfterMs', () => {
+    const error = MessengerError.fromFrame({ code: 'rate_limited', message: 'slow down', retryable: true, retryAfterMs: 250 });
+    expect(error).toMatchObject({ code: 'rate_limited', status: 429, retryable: true, retryAfterMs: 250 });
+    expect(MessengerError.fromFrame({ code: 'forbidden', message: 'no', retryable: false }).retryAfterMs).toBeUndefined();
   });
 
   it('builds the history query string', async () => {
