@@ -1,6 +1,6 @@
 /**
- * The CLI's configuration folder: `config.json` (server and session, mode 0600) and per-device
- * state (the `listen` cursor and the outbox of unsent messages).
+ * The CLI's configuration folder: `config.json` (server, session and a login waiting for its
+ * code, mode 0600) and per-device state (the `listen` cursor and the outbox of unsent messages).
  *
  *   $MESSENGER_CONFIG_DIR, else $XDG_CONFIG_HOME/edge-messenger, else ~/.config/edge-messenger
  */
@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync }
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { DeviceIdSchema, UserIdSchema } from '../protocol/index.ts';
+import { DeviceIdSchema, OtpChallengeSchema, UserIdSchema } from '../protocol/index.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8787';
@@ -24,14 +24,31 @@ const SessionSchema = z.object({
   expiresAt: z.number().int(),
 });
 
+/**
+ * A code was requested and the user will type it in a later `login <phone> --code` run: the
+ * verify call needs the challenge of that request, so it is kept here until then.
+ */
+const PendingLoginSchema = z.object({
+  server: z.string(),
+  /** The number as the server answered it (E.164). */
+  phone: z.string(),
+  /** The number as it was typed (another notation of the same number is accepted too). */
+  typed: z.string(),
+  challenge: OtpChallengeSchema,
+  /** When the code stops working, ms since the epoch. */
+  expiresAt: z.number().int(),
+});
+
 const ConfigSchema = z.object({
   /** The server of the last login (the default for every command). */
   server: z.string().optional(),
   session: SessionSchema.optional(),
+  pendingLogin: PendingLoginSchema.optional(),
 });
 
 /** A logged-in device. */
 export type Session = z.infer<typeof SessionSchema>;
+export type PendingLogin = z.infer<typeof PendingLoginSchema>;
 export type Config = z.infer<typeof ConfigSchema>;
 
 /** The folder holding the config, from the environment. */

@@ -3,7 +3,7 @@
  * conversations).
  */
 import type { MessengerApi } from '../client/index.ts';
-import { bodyText, changeMembers, describeChange, formatTime, plural } from './format.ts';
+import { bodyText, changeMembers, describeChange, formatTime, formatWait, plural } from './format.ts';
 import type { Style } from './output.ts';
 import type { Directory } from './resolve.ts';
 import type { StreamEvent } from './stream.ts';
@@ -42,6 +42,12 @@ export class GroupTitles {
     );
     return this.loaded;
   }
+}
+
+/** "Rate limited: your messages are sent in 12 seconds" (they stay queued meanwhile). */
+export function delayedLine(code: string, retryAt: number, now = Date.now()): string {
+  const why = code === 'rate_limited' ? 'Rate limited' : 'Server busy';
+  return `${why}: your messages are sent in ${formatWait(retryAt - now)}`;
 }
 
 export class EventDescriber {
@@ -83,6 +89,8 @@ export class EventDescriber {
       }
       case 'failed':
         return style.red(`Not sent (${event.error.code}): ${event.error.message}`);
+      case 'send_delayed':
+        return style.yellow(delayedLine(event.error.code, event.retryAt));
       case 'cursor_expired':
         return style.yellow('Some older events were discarded by the server; see `messenger chats` and `history`');
       default:

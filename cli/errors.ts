@@ -4,6 +4,7 @@
  */
 import { MessengerError } from '../client/index.ts';
 import type { ErrorCode } from '../protocol/index.ts';
+import { formatWait } from './format.ts';
 
 /** Process exit codes (documented in docs/CLI.md). */
 export const EXIT = {
@@ -71,6 +72,7 @@ const EXIT_BY_CODE: Partial<Record<ErrorCode, ExitCode>> = {
   token_invalid: EXIT.auth,
   token_expired: EXIT.auth,
   device_revoked: EXIT.auth,
+  ticket_invalid: EXIT.auth,
   otp_invalid: EXIT.auth,
   otp_expired: EXIT.auth,
   otp_attempts_exceeded: EXIT.auth,
@@ -91,8 +93,14 @@ const EXIT_BY_CODE: Partial<Record<ErrorCode, ExitCode>> = {
   replaced: EXIT.refused,
   rate_limited: EXIT.unavailable,
   unavailable: EXIT.unavailable,
+  misconfigured: EXIT.unavailable,
   internal: EXIT.unavailable,
 };
+
+/** "try again in 2 minutes", or "wait a moment and try again" when the server named no wait. */
+function tryAgain(error: MessengerError): string {
+  return error.retryAfterMs === undefined ? 'wait a moment and try again' : `try again in ${formatWait(error.retryAfterMs)}`;
+}
 
 /** Lines that read better than the server's generic message; `undefined` keeps the server's. */
 function messageFor(error: MessengerError, context: ErrorContext): string {
@@ -111,6 +119,12 @@ function messageFor(error: MessengerError, context: ErrorContext): string {
       return 'The code has expired or was never requested: run `messenger login <phone>` for a new one';
     case 'otp_attempts_exceeded':
       return 'Too many wrong codes: run `messenger login <phone>` for a new one';
+    case 'otp_rate_limited':
+      return `A code was requested for this number a moment ago; ${tryAgain(error)} (or enter the code you have: \`messenger login <phone> --code <code>\`)`;
+    case 'rate_limited':
+      return `Too many requests to ${context.server}; ${tryAgain(error)}`;
+    case 'misconfigured':
+      return `The server at ${context.server} is not configured for production yet (its operator must set its secrets); try again later`;
     case 'invalid_phone':
       return 'That is not a valid phone number; use the international form, e.g. +4915112345678';
     case 'self_message':

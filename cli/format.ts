@@ -3,6 +3,7 @@
  */
 import type { GroupChange, GroupTally, MessageBody, MessageStatus } from '../client/index.ts';
 import type { Style } from './output.ts';
+export { formatWait } from '../client/wait.ts';
 
 /** A message's delivery state as a sender sees it; `pending` until the server stored it. */
 export type Tick = MessageStatus | 'pending' | 'failed';
@@ -24,6 +25,7 @@ export function formatTime(ms: number, now: number = Date.now()): string {
   const sameDay = at.getFullYear() === today.getFullYear() && at.getMonth() === today.getMonth() && at.getDate() === today.getDate();
   return sameDay ? time : `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())} ${time}`;
 }
+
 
 /** A message body as one line of text. */
 export function bodyText(body: MessageBody): string {

@@ -29,6 +29,15 @@ export type StreamEvent =
   | SentFrame
   | GroupSentFrame
   | { type: 'failed'; clientId: string; to: string | null; group: string | null; error: { code: string; message: string } }
+  /** A send refused for now (rate limited): it stays queued; sending resumes at `retryAt`. */
+  | {
+      type: 'send_delayed';
+      clientId: string;
+      to: string | null;
+      group: string | null;
+      retryAt: number;
+      error: { code: string; message: string; retryAfterMs: number | null };
+    }
   | { type: 'cursor_expired'; message: string };
 
 /** One conversation: a 1:1 chat with `peer`, or a group. */
@@ -49,6 +58,7 @@ export function inConversation(event: StreamEvent, conversation: ConversationRef
         return event.group === null && event.from === peer;
       case 'sent':
       case 'failed':
+      case 'send_delayed':
         return event.to === peer;
       case 'cursor_expired':
         return true;
@@ -66,6 +76,7 @@ export function inConversation(event: StreamEvent, conversation: ConversationRef
     case 'group_read_marker':
     case 'group_sent':
     case 'failed':
+    case 'send_delayed':
     case 'typing_notice':
       return event.group === group;
     case 'cursor_expired':
@@ -102,6 +113,16 @@ export function subscribeEvents(client: MessengerClient, onEvent: (event: Stream
         to: failed.to ?? null,
         group: failed.group ?? null,
         error: { code: failed.error.code, message: failed.error.message },
+      }),
+    ),
+    client.on('send_delayed', (delayed) =>
+      onEvent({
+        type: 'send_delayed',
+        clientId: delayed.clientId,
+        to: delayed.to ?? null,
+        group: delayed.group ?? null,
+        retryAt: delayed.retryAt,
+        error: { code: delayed.error.code, message: delayed.error.message, retryAfterMs: delayed.error.retryAfterMs ?? null },
       }),
     ),
     client.on('cursor_expired', ({ message }) => onEvent({ type: 'cursor_expired', message })),

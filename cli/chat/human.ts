@@ -4,7 +4,7 @@
  */
 import type { GroupHistoryItem, GroupTally, HistoryItem, MessageStatus, TypingNoticeFrame } from '../../client/index.ts';
 import { STATUS_RANK } from '../../protocol/index.ts';
-import type { GroupTitles } from '../describe.ts';
+import { delayedLine, type GroupTitles } from '../describe.ts';
 import { bodyText, changeMembers, describeChange, formatTime, listNames, messageLine, tallyText, tickText } from '../format.ts';
 import type { Tick } from '../format.ts';
 import type { Style } from '../output.ts';
@@ -107,6 +107,10 @@ export class HumanChatPresenter implements ChatPresenter {
         screen.print(this.style.red(`Not sent: ${event.error.message}`));
         return;
       }
+      case 'send_delayed':
+        // The line keeps its pending tick; it goes out by itself after the wait.
+        screen.print(this.style.yellow(delayedLine(event.error.code, event.retryAt)));
+        return;
       case 'receipt':
         for (const id of event.messageIds) this.advance(id, event.status);
         return;

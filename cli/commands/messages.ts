@@ -1,11 +1,11 @@
 /**
  * 1:1 messaging commands: send, history, chats (the chat list).
  */
-import type { Conversation, HistoryItem, MessengerApi, MessengerClient, SendAck } from '../../client/index.ts';
+import type { Conversation, HistoryItem, MessengerApi, MessengerClient, MessengerError, SendAck } from '../../client/index.ts';
 import { HISTORY_MAX_LIMIT, MAX_TEXT_LENGTH } from '../../protocol/index.ts';
 import type { CommandContext, CommandSpec } from '../context.ts';
 import { CliError, EXIT, usageError } from '../errors.ts';
-import { bodyText, changeMembers, describeChange, formatTime, messageLine, plural, tickText } from '../format.ts';
+import { bodyText, changeMembers, describeChange, formatTime, formatWait, messageLine, plural, tickText } from '../format.ts';
 import { Directory, resolvePeer } from '../resolve.ts';
 import { assertNotSelf, connect, keepConnected, sessionApi, whileConnected } from '../session.ts';
 
@@ -39,8 +39,23 @@ export function notConfirmed(timeoutMs: number): CliError {
 }
 
 /**
+ * The error for a send the server refused for now (`rate_limited`, or busy) for longer than the
+ * command waits. The message stays in the outbox (the SDK never drops it).
+ */
+export function delayedTooLong(error: MessengerError, retryAt: number): CliError {
+  const why = error.code === 'rate_limited' ? 'Rate limited: the server takes more messages' : 'The server is busy: it takes messages again';
+  return new CliError(
+    error.code === 'rate_limited' ? 'rate_limited' : 'unavailable',
+    `${why} in ${formatWait(retryAt - Date.now())}; the message stays in the outbox and is sent the next time messenger connects (or run \`messenger outbox send\` then)`,
+    EXIT.unavailable,
+  );
+}
+
+/**
  * Send through the outbox and wait for the server's ack. Messages left in the outbox by earlier
- * runs go first (same ids, so never twice); they are waited for briefly too and reported.
+ * runs go first (same ids, so never twice); they are waited for briefly too and reported. A
+ * rate limit pauses every send: a short pause is waited out, a longer one than --timeout ends
+ * the command at once with the wait in words (the message stays queued).
  */
 export async function sendAndConfirm<A extends SendAck>(
   ctx: CommandContext,
@@ -49,15 +64,25 @@ export async function sendAndConfirm<A extends SendAck>(
 ): Promise<A> {
   const earlier = client.pending().flatMap((entry) => client.outbox.promise(entry.clientId) ?? []);
   const stopKeeping = keepConnected(client, { delayMs: 200, maxDelayMs: 1_000 });
+  let offDelayed = (): void => undefined;
   try {
     const timeoutMs = ctx.args.seconds('timeout', SEND_TIMEOUT_MS)!;
+    const deadline = Date.now() + timeoutMs;
+    const delayedPastDeadline = new Promise<never>((_, reject) => {
+      offDelayed = client.on('send_delayed', ({ retryAt, error }) => {
+        if (retryAt >= deadline) reject(delayedTooLong(error, retryAt));
+        else ctx.out.progress(`${error.code === 'rate_limited' ? 'Rate limited' : 'Server busy'}: sending again in ${formatWait(retryAt - Date.now())}…`);
+      });
+    });
+    delayedPastDeadline.catch(() => undefined);
     const { sent } = send(client);
-    const ack = await whileConnected(client, sent, timeoutMs, () => notConfirmed(timeoutMs));
+    const ack = await whileConnected(client, Promise.race([sent, delayedPastDeadline]), timeoutMs, () => notConfirmed(timeoutMs));
     const settled = await Promise.allSettled(earlier.map((p) => whileConnected(client, p, EARLIER_WAIT_MS, () => new Error('not confirmed'))));
     const alsoSent = settled.filter((s) => s.status === 'fulfilled').length;
     if (alsoSent > 0) ctx.out.note(`Also sent ${plural(alsoSent, 'queued message')} from earlier`);
     return ack;
   } finally {
+    offDelayed();
     stopKeeping();
   }
 }

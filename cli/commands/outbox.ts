@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import type { OutboxEntry } from '../../client/index.ts';
 import type { CommandContext, CommandSpec } from '../context.ts';
-import { bodyText, formatTime, plural } from '../format.ts';
+import { bodyText, formatTime, formatWait, plural } from '../format.ts';
 import { Directory, shortId } from '../resolve.ts';
 import { connect, currentSession, sessionApi } from '../session.ts';
 import { DirectoryOutboxStore } from '../stores.ts';
@@ -52,7 +52,7 @@ export const outboxSend: CommandSpec = {
   minArgs: 0,
   maxArgs: 0,
   examples: ['messenger outbox send'],
-  json: '{"sent": N, "failed": N, "waiting": N}',
+  json: '{"sent": N, "failed": N, "waiting": N, "retryAfterMs": N|null}',
   async run(ctx) {
     const timeoutMs = ctx.args.seconds('timeout', SEND_TIMEOUT_MS)!;
     let before = 0;
@@ -64,16 +64,27 @@ export const outboxSend: CommandSpec = {
           failed.push(clientId);
           ctx.out.warn(`Not sent (${error.code}): ${error.message}`);
         });
+        // Rate limited: the messages stay queued and go out after the wait (if it ends in time).
+        c.on('send_delayed', ({ retryAt, error }) => {
+          const why = error.code === 'rate_limited' ? 'Rate limited' : 'Server busy';
+          ctx.out.progress(`${why}: sending again in ${formatWait(retryAt - Date.now())}…`);
+        });
       },
     });
     const deadline = Date.now() + timeoutMs;
-    while (client.pending().length > 0 && Date.now() < deadline) await sleep(50);
+    while (client.pending().length > 0 && Date.now() < deadline) {
+      // A pause that outlasts the timeout is not waited out: say how long it is instead.
+      if ((client.sendsDelayedUntil ?? 0) >= deadline) break;
+      await sleep(50);
+    }
     const waiting = client.pending().length;
     const sent = before - waiting - failed.length;
-    ctx.out.result({ sent, failed: failed.length, waiting }, () => {
+    const delayedUntil = client.sendsDelayedUntil;
+    const retryAfterMs = waiting > 0 && delayedUntil !== undefined ? Math.max(0, delayedUntil - Date.now()) : null;
+    ctx.out.result({ sent, failed: failed.length, waiting, retryAfterMs }, () => {
       const parts = [`Sent ${plural(sent, 'message')}`];
       if (failed.length > 0) parts.push(`${failed.length} rejected by the server`);
-      if (waiting > 0) parts.push(`${waiting} still waiting`);
+      if (waiting > 0) parts.push(`${waiting} still waiting${retryAfterMs === null ? '' : ` (rate limited: try again in ${formatWait(retryAfterMs)})`}`);
       return parts.join('; ');
     });
   },

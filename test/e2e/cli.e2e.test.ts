@@ -4,15 +4,23 @@
  * groups, the interactive chat (piped, and in a pseudo-terminal via util-linux `script`), and
  * friendly errors with exit codes and no stack traces.
  *
+ * What the local server cannot be made to do on cue (text codes by SMS instead of returning them,
+ * refuse with a rate limit) is played by a small scripted server on 127.0.0.1 that speaks the
+ * same protocol: the two-step login across two runs, and rate limits on code requests, HTTP
+ * calls and sends (the message stays in the outbox and goes out later with the same id).
+ *
  * CLI_TEST_NODE=/path/to/node runs the CLI with another Node (e.g. 20) than the tests.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
+import type { ClientFrame, ServerFrame } from '../../protocol/index.ts';
 import { nextPhone } from '../support/phones.ts';
 import { startServer, type LocalServer } from '../support/server.ts';
 
@@ -124,6 +132,137 @@ function jsonLines(text: string): Array<Record<string, unknown>> {
 }
 
 let userCount = 0;
+
+// ---------------------------------------------------------------- a scripted server
+
+const SCRIPTED = {
+  userId: '01HZX3K5M8N9P0Q1R2S3T4V001',
+  deviceId: '01HZX3K5M8N9P0Q1R2S3T4V002',
+  peerId: '01HZX3K5M8N9P0Q1R2S3T4V003',
+  challenge: 'scriptedChallenge_0123456789abcd',
+  code: '424242',
+  token: 'scripted-long-lived-token',
+} as const;
+
+/** What the scripted server saw, and how it answers next. */
+interface Scripted {
+  baseUrl: string;
+  /** Every HTTP request: method, path, Authorization header, JSON body. */
+  requests: Array<{ method: string; path: string; authorization: string | undefined; body: unknown }>;
+  /** The URL of every WebSocket upgrade. */
+  sockets: string[];
+  /** Every frame clients sent on a WebSocket (pings left out). */
+  frames: ClientFrame[];
+  /** `ok`, or refuse code requests with otp_rate_limited (90 s). */
+  otp: 'ok' | 'rate_limited';
+  /** `ok`, or refuse GET /v1/me with rate_limited (45 s). */
+  me: 'ok' | 'rate_limited';
+  /** `sent`, or refuse every send with rate_limited (60 s). */
+  sends: 'sent' | 'rate_limited';
+  close(): Promise<void>;
+}
+
+/**
+ * A server with a real SMS provider (no devCode) and rate limits on cue, speaking the protocol
+ * for what the CLI's login, send and outbox commands use.
+ */
+async function startScripted(): Promise<Scripted> {
+  const tickets = new Set<string>();
+  let ticketCount = 0;
+  let messageCount = 0;
+  const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.end(JSON.stringify(body));
+  };
+  const refuse = (res: ServerResponse, code: string, message: string, retryAfterMs: number): void =>
+    json(res, 429, { error: { code, message, retryable: true, retryAfterMs } }, { 'retry-after': String(Math.ceil(retryAfterMs / 1000)) });
+  const profile = (userId: string, phone: string, displayName: string) => ({ userId, displayName, about: '', phone });
+
+  const state: Scripted = {
+    baseUrl: '',
+    requests: [],
+    sockets: [],
+    frames: [],
+    otp: 'ok',
+    me: 'ok',
+    sends: 'sent',
+    close: async () => undefined,
+  };
+  const http = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
+    let raw = '';
+    req.on('data', (chunk: Buffer) => (raw += chunk.toString()));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://scripted');
+      const body = raw === '' ? undefined : (JSON.parse(raw) as Record<string, unknown>);
+      state.requests.push({ method: req.method ?? '', path: url.pathname, authorization: req.headers.authorization, body });
+      const authed = req.headers.authorization === `Bearer ${SCRIPTED.token}`;
+      const route = `${req.method} ${url.pathname}`;
+      if (route === 'POST /v1/auth/otp') {
+        if (state.otp === 'rate_limited') return refuse(res, 'otp_rate_limited', 'Codes are requested too often; wait and retry', 90_000);
+        const now = Date.now();
+        return json(res, 200, { phone: `+${String(body?.phone).replace(/[^0-9]/g, '')}`, challenge: SCRIPTED.challenge, expiresAt: now + 600_000, resendAt: now + 30_000 });
+      }
+      if (route === 'POST /v1/auth/verify') {
+        if (body?.challenge !== SCRIPTED.challenge || body?.code !== SCRIPTED.code) {
+          return json(res, 401, { error: { code: 'otp_invalid', message: 'Wrong code', retryable: false } });
+        }
+        return json(res, 200, { token: SCRIPTED.token, userId: SCRIPTED.userId, deviceId: SCRIPTED.deviceId, expiresAt: Date.now() + 86_400_000, newUser: true });
+      }
+      if (!authed) return json(res, 401, { error: { code: 'unauthorized', message: 'A bearer token is required', retryable: false } });
+      if (route === 'GET /v1/me') {
+        if (state.me === 'rate_limited') return refuse(res, 'rate_limited', 'Too many requests; slow down', 45_000);
+        return json(res, 200, profile(SCRIPTED.userId, '+15550009999', 'Scripted'));
+      }
+      if (req.method === 'GET' && url.pathname.startsWith('/v1/users/')) return json(res, 200, profile(SCRIPTED.peerId, '+15550008888', 'Pat'));
+      if (route === 'GET /v1/contacts') return json(res, 200, { contacts: [] });
+      if (route === 'POST /v1/connect/ticket') {
+        ticketCount += 1;
+        const ticket = `scripted-ticket-${ticketCount}`;
+        tickets.add(ticket);
+        return json(res, 200, { ticket, expiresAt: Date.now() + 30_000 });
+      }
+      return json(res, 404, { error: { code: 'not_found', message: 'No such resource', retryable: false } });
+    });
+  });
+  const wss = new WebSocketServer({ noServer: true });
+  http.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', 'http://scripted');
+    state.sockets.push(req.url ?? '');
+    const ticket = url.searchParams.get('ticket') ?? '';
+    // Single use, like the real server's.
+    if (url.pathname !== '/v1/connect' || !tickets.delete(ticket)) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const send = (frame: ServerFrame): void => ws.send(JSON.stringify(frame));
+      send({ type: 'hello', userId: SCRIPTED.userId, deviceId: SCRIPTED.deviceId, cursor: 0, head: 0, serverTime: Date.now() });
+      ws.on('message', (data) => {
+        const frame = JSON.parse(String(data)) as ClientFrame;
+        if (frame.type === 'ping') return;
+        state.frames.push(frame);
+        if (frame.type !== 'send') return;
+        if (state.sends === 'rate_limited') {
+          send({ type: 'error', id: frame.id, code: 'rate_limited', message: 'Too many requests; slow down', retryable: true, retryAfterMs: 60_000 });
+          return;
+        }
+        messageCount += 1;
+        const messageId = `01HZX3K5M8N9P0Q1R2S3T4W${String(messageCount).padStart(3, '0')}`;
+        send({ type: 'sent', id: frame.id, messageId, to: frame.to, sentAt: Date.now(), duplicate: false });
+      });
+    });
+  });
+  await new Promise<void>((done) => http.listen(0, '127.0.0.1', done));
+  const address = http.address();
+  state.baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  state.close = async () => {
+    for (const client of wss.clients) client.terminate();
+    wss.close();
+    http.closeAllConnections();
+    await new Promise<void>((done) => http.close(() => done()));
+  };
+  return state;
+}
 
 async function newUser(name: string): Promise<User> {
   userCount += 1;
@@ -355,7 +494,8 @@ describe('messenger CLI', () => {
     });
 
     it('wrong or missing code', async () => {
-      expectFriendlyFailure(await cli(join(home, 'wrong-code'), ['login', nextPhone(), '--code', '000000']), 3, /code has expired or was never requested/);
+      // A code without the first step: no challenge to send it with, so nothing is asked of the server.
+      expectFriendlyFailure(await cli(join(home, 'wrong-code'), ['login', nextPhone(), '--code', '000000']), 3, /No code was requested for .* run `messenger login /);
       expectFriendlyFailure(await cli(join(home, 'short-code'), ['login', nextPhone(), '--code', '12']), 2, /The code has 6 digits/);
     });
 
@@ -381,5 +521,96 @@ describe('messenger CLI', () => {
       expectFriendlyFailure(await cli(ann.xdg, ['history', bob.phone, '--limit', 'lots']), 2, /--limit must be a whole number/);
       expectFriendlyFailure(await cli(ann.xdg, ['chats', '--colour']), 2, /Unknown option --colour/);
     });
+  });
+
+  describe('against a server that texts codes and rate-limits (scripted)', () => {
+    let scripted: Scripted;
+    const xdg = (): string => join(home, 'scripted');
+    const configFile = (): string => join(xdg(), 'edge-messenger', 'config.json');
+    const phone = '+1 555 000 9999';
+
+    beforeAll(async () => {
+      scripted = await startScripted();
+    });
+    afterAll(async () => {
+      await scripted?.close();
+    });
+
+    it('login in two runs: the first keeps the challenge with the number, the second sends it with the code', async () => {
+      const first = await cli(xdg(), ['login', phone, '--server', scripted.baseUrl]);
+      expectFriendlyFailure(first, 3, new RegExp(`A code was sent to \\+15550009999; within 10 minutes run \`messenger login \\+15550009999 --code <code> --server ${scripted.baseUrl.replace(/[.]/g, '\\.')}\``));
+      const saved = JSON.parse(readFileSync(configFile(), 'utf8')) as Record<string, unknown>;
+      expect(saved).toEqual({ pendingLogin: { server: scripted.baseUrl, phone: '+15550009999', typed: phone, challenge: SCRIPTED.challenge, expiresAt: expect.any(Number) } });
+      expect(statSync(configFile()).mode & 0o777).toBe(0o600);
+
+      // A wrong code: refused, and the pending login stays for another try.
+      expectFriendlyFailure(await cli(xdg(), ['login', '+15550009999', '--code', '000000', '--server', scripted.baseUrl]), 3, /Wrong code/);
+      expect(JSON.parse(readFileSync(configFile(), 'utf8'))).toHaveProperty('pendingLogin.challenge', SCRIPTED.challenge);
+
+      // Another notation of the same number completes it.
+      const done = await cli(xdg(), ['login', '+1 (555) 000-9999', '--code', SCRIPTED.code, '--server', scripted.baseUrl, '--json']);
+      expect(done.code, done.stderr).toBe(0);
+      expect(JSON.parse(done.stdout)).toMatchObject({ userId: SCRIPTED.userId, newUser: true, usedDevCode: false });
+      const verifies = scripted.requests.filter((r) => r.path === '/v1/auth/verify').map((r) => r.body);
+      expect(verifies).toEqual([
+        expect.objectContaining({ phone: '+15550009999', code: '000000', challenge: SCRIPTED.challenge, platform: 'cli' }),
+        expect.objectContaining({ phone: '+15550009999', code: SCRIPTED.code, challenge: SCRIPTED.challenge, platform: 'cli' }),
+      ]);
+      const config = JSON.parse(readFileSync(configFile(), 'utf8')) as Record<string, unknown>;
+      expect(config).toMatchObject({ server: scripted.baseUrl, session: { userId: SCRIPTED.userId, token: SCRIPTED.token } });
+      expect(config).not.toHaveProperty('pendingLogin');
+
+      // A --code run with nothing pending asks for the first step instead of guessing a challenge.
+      expectFriendlyFailure(
+        await cli(join(home, 'scripted-nothing-pending'), ['login', phone, '--code', SCRIPTED.code, '--server', scripted.baseUrl]),
+        3,
+        /No code was requested for \+1 555 000 9999 .* run `messenger login \+1 555 000 9999` first/,
+      );
+    }, 60_000);
+
+    it('rate limits read as one line that says how long to wait', async () => {
+      scripted.otp = 'rate_limited';
+      const otp = await cli(join(home, 'scripted-otp-limited'), ['login', phone, '--server', scripted.baseUrl, '--json']);
+      expectFriendlyFailure(otp, 6, /^Error: A code was requested for this number a moment ago; try again in 2 minutes/);
+      expect(JSON.parse(otp.stdout)).toMatchObject({ error: { code: 'otp_rate_limited', exitCode: 6 } });
+      expect(existsSync(join(home, 'scripted-otp-limited', 'edge-messenger', 'config.json'))).toBe(false);
+      scripted.otp = 'ok';
+
+      scripted.me = 'rate_limited';
+      expectFriendlyFailure(await cli(xdg(), ['whoami', '--server', scripted.baseUrl]), 6, /Too many requests to http:\/\/127\.0\.0\.1:\d+; try again in 45 seconds$/);
+      scripted.me = 'ok';
+    }, 60_000);
+
+    it('a rate-limited send stays in the outbox and goes out later with the same id; the socket never carries the token', async () => {
+      scripted.sends = 'rate_limited';
+      const limited = await cli(xdg(), ['send', '+15550008888', 'hold on', '--server', scripted.baseUrl, '--timeout', '5']);
+      expectFriendlyFailure(limited, 6, /Rate limited: the server takes more messages in 1 minute; the message stays in the outbox/);
+      const queued = await cliJson<{ messages: Array<{ clientId: string; to: string; body: { text: string } }> }>(xdg(), ['outbox', 'list', '--server', scripted.baseUrl]);
+      expect(queued.messages).toEqual([expect.objectContaining({ to: SCRIPTED.peerId, body: { kind: 'text', text: 'hold on' } })]);
+      const clientId = queued.messages[0]!.clientId;
+
+      // Still limited: `outbox send` reports the wait instead of sitting out its timeout.
+      const still = await cliJson<{ sent: number; waiting: number; retryAfterMs: number | null }>(xdg(), ['outbox', 'send', '--server', scripted.baseUrl]);
+      expect(still).toMatchObject({ sent: 0, waiting: 1 });
+      expect(still.retryAfterMs).toBeGreaterThan(50_000);
+
+      scripted.sends = 'sent';
+      const flushed = await cliJson<{ sent: number; failed: number; waiting: number }>(xdg(), ['outbox', 'send', '--server', scripted.baseUrl]);
+      expect(flushed).toEqual({ sent: 1, failed: 0, waiting: 0, retryAfterMs: null });
+      expect((await cliJson<{ messages: unknown[] }>(xdg(), ['outbox', 'list', '--server', scripted.baseUrl])).messages).toEqual([]);
+
+      const sends = scripted.frames.flatMap((f) => (f.type === 'send' ? [f.id] : []));
+      expect(sends).toEqual([clientId, clientId, clientId]);
+      // Every connection opened with its own single-use ticket, fetched with the token.
+      expect(scripted.sockets).toHaveLength(3);
+      expect(new Set(scripted.sockets).size).toBe(3);
+      for (const url of scripted.sockets) {
+        expect(url).toMatch(/^\/v1\/connect\?ticket=scripted-ticket-\d+/);
+        expect(url).not.toContain('token');
+        expect(url).not.toContain(SCRIPTED.token);
+      }
+      const ticketRequests = scripted.requests.filter((r) => r.path === '/v1/connect/ticket');
+      expect(ticketRequests.map((r) => [r.method, r.authorization])).toEqual(Array(3).fill(['POST', `Bearer ${SCRIPTED.token}`]));
+    }, 60_000);
   });
 });

@@ -7,6 +7,10 @@
  * The tests run in order and share the users: each builds on the chats of the previous ones.
  * Screenshots of the main screens are written to test-results/screenshots/ (git-ignored), or with
  * UPDATE_SCREENSHOTS=1 to docs/screenshots/ (the committed ones the README links to).
+ *
+ * Security: the page, its assets and the API carry the security headers, and the whole run, under
+ * the page's Content-Security-Policy, must not produce a single CSP violation (every page reports
+ * `securitypolicyviolation` events and Chromium's "Content Security Policy" console errors).
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +43,33 @@ const users: User[] = [];
 const sdkClients: TestClient[] = [];
 /** Uncaught exceptions in any page: there must be none. */
 const pageErrors: string[] = [];
+/** Content-Security-Policy violations in any page: there must be none. */
+const cspViolations: string[] = [];
+
+/** Prefix of the console line the init script writes for every `securitypolicyviolation` event. */
+const CSP_MARK = '[csp-violation]';
+
+/**
+ * Make every page of `context` report CSP violations to the console (from before its own scripts
+ * run, and again after each navigation), where `watchCsp` collects them.
+ */
+async function reportCsp(context: BrowserContext): Promise<void> {
+  await context.addInitScript((mark: string) => {
+    document.addEventListener(
+      'securitypolicyviolation',
+      (event) => console.error(`${mark} ${event.violatedDirective} blocked ${event.blockedURI || 'inline'} at ${event.sourceFile}:${event.lineNumber}`),
+      true,
+    );
+  }, CSP_MARK);
+}
+
+/** Collect `page`'s CSP violations (the init script's lines and Chromium's own) into `into`. */
+function watchCsp(page: Page, who: string, into: string[]): void {
+  page.on('console', (message) => {
+    const text = message.text();
+    if (text.startsWith(CSP_MARK) || text.includes('Content Security Policy')) into.push(`${who}: ${text}`);
+  });
+}
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
@@ -64,22 +95,73 @@ async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `${SCREENSHOTS}${name}.png` });
 }
 
+interface LogInOptions {
+  screenshot?: boolean;
+  /** Default en-GB (24-hour clock); en-US reads a 12-hour one. */
+  locale?: string;
+  timezoneId?: string;
+  /**
+   * `countdown`: the code request answers a resendAt 30 s ahead (as a production server does
+   * after a first code; the local one lets the next code be asked for at once) and the code step
+   * counts down to it. `new-code`: ask for a second code first and log in with it.
+   */
+  resend?: 'countdown' | 'new-code';
+}
+
+interface OtpAnswer {
+  challenge: string;
+  devCode: string;
+  resendAt: number;
+}
+
 /** A browser profile that logs in through the UI with a fresh number. */
-async function logIn(name: string, options: { screenshot?: boolean } = {}): Promise<User> {
-  const context = await browser.newContext({ viewport: DESKTOP, baseURL: server.baseUrl, locale: 'en-GB', timezoneId: 'Europe/Berlin' });
+async function logIn(name: string, options: LogInOptions = {}): Promise<User> {
+  const context = await browser.newContext({
+    viewport: DESKTOP,
+    baseURL: server.baseUrl,
+    locale: options.locale ?? 'en-GB',
+    timezoneId: options.timezoneId ?? 'Europe/Berlin',
+  });
+  await reportCsp(context);
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT);
   page.on('pageerror', (error) => pageErrors.push(`${name}: ${error.message}`));
+  watchCsp(page, name, cspViolations);
   const phone = nextPhone();
+  if (options.resend === 'countdown') {
+    await page.route('**/v1/auth/otp', async (route) => {
+      const response = await route.fetch();
+      await route.fulfill({ response, json: { ...((await response.json()) as OtpAnswer), resendAt: Date.now() + 30_000 } });
+    });
+  }
   await page.goto('/');
   await page.getByTestId('login-phone').fill(phone);
-  await page.getByTestId('login-next').click();
+  const [answer] = await Promise.all([page.waitForResponse('**/v1/auth/otp'), page.getByTestId('login-next').click()]);
+  let otp = (await answer.json()) as OtpAnswer;
   // The dev server returns the code: it is shown and filled in.
   await page.getByTestId('login-devcode-note').waitFor();
-  expect(await page.getByTestId('login-code').inputValue()).toMatch(/^[0-9]{6}$/);
+  expect(await page.getByTestId('login-code').inputValue()).toBe(otp.devCode);
+  const resend = page.getByTestId('login-resend');
+  if (options.resend === 'countdown') {
+    expect(await page.getByTestId('login-resend-wait').textContent()).toMatch(/^Resend code in 0:(30|29|28)$/);
+    expect(await resend.isHidden()).toBe(true);
+  } else {
+    // The local server lets the next code be requested at once: no countdown, the button.
+    await resend.waitFor();
+    expect(await page.getByTestId('login-resend-wait').isHidden()).toBe(true);
+    if (options.resend === 'new-code') {
+      const [again] = await Promise.all([page.waitForResponse('**/v1/auth/otp'), resend.click()]);
+      const next = (await again.json()) as OtpAnswer;
+      expect(next.challenge).not.toBe(otp.challenge);
+      otp = next;
+      await expect.poll(() => page.getByTestId('login-code').inputValue(), { timeout: WAIT }).toBe(otp.devCode);
+    }
+  }
   await page.getByTestId('login-name').fill(name);
   if (options.screenshot === true) await screenshot(page, 'login');
-  await page.getByTestId('login-submit').click();
+  // The code goes with the challenge of the request that sent it.
+  const [verify] = await Promise.all([page.waitForRequest('**/v1/auth/verify'), page.getByTestId('login-submit').click()]);
+  expect(verify.postDataJSON()).toMatchObject({ code: otp.devCode, challenge: otp.challenge, platform: 'web' });
   await connected(page);
   await expect.poll(() => page.getByTestId('me-name').textContent(), { timeout: WAIT }).toBe(name);
   const user = { name, phone, context, page };
@@ -181,9 +263,70 @@ describe('web client in a real browser', () => {
   let bob: User;
   let carolPhone: string;
 
-  it('logs in with phone number and the code the dev server returns (shown and filled in)', async () => {
-    alice = await logIn('Alice', { screenshot: true });
-    bob = await logIn('Bob');
+  it('serves the page, its assets and the API with the security headers', async () => {
+    const page = await fetch(`${server.baseUrl}/`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    // Nothing inline: the policy allows scripts and styles from files only.
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/i);
+    expect(html).not.toMatch(/<style\b|\sstyle=/i);
+    const asset = /<script[^>]+src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(asset, html).toBeDefined();
+    const answers = [
+      ['/', page],
+      [asset!, await fetch(`${server.baseUrl}${asset}`)],
+      ['/v1/health', await fetch(`${server.baseUrl}/v1/health`)],
+    ] as const;
+    for (const [path, response] of answers) {
+      expect(response.status, path).toBe(200);
+      const csp = response.headers.get('content-security-policy') ?? '';
+      expect(csp, `${path}: Content-Security-Policy`).toMatch(/(^|;)\s*frame-ancestors 'none'\s*(;|$)/);
+      expect(csp, path).not.toContain('unsafe-inline');
+      expect(csp, path).not.toContain('unsafe-eval');
+      expect(response.headers.get('x-content-type-options'), path).toBe('nosniff');
+      expect(response.headers.get('referrer-policy'), path).toBe('no-referrer');
+    }
+    const pagePolicy = page.headers.get('content-security-policy') ?? '';
+    for (const directive of ["default-src 'self'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "object-src 'none'", "base-uri 'none'"]) {
+      expect(pagePolicy).toContain(directive);
+    }
+  }, STEP_TIMEOUT);
+
+  it('enforces the policy in the browser, and the violation watch sees violations', async () => {
+    // A throwaway page (its violations are its own): proves the page is under the policy and
+    // that the watch used for every user page would catch a violation.
+    const context = await browser.newContext({ baseURL: server.baseUrl });
+    await reportCsp(context);
+    const page = await context.newPage();
+    const seen: string[] = [];
+    watchCsp(page, 'probe', seen);
+    await page.goto('/');
+    await page.getByTestId('login-phone').waitFor();
+    // What the app must never need: an inline script, and a style attribute.
+    const inlineScriptRan = await page.evaluate(async () => {
+      const script = document.createElement('script');
+      script.textContent = 'document.body.dataset.inlineScriptRan = "yes"';
+      document.head.append(script);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return document.body.dataset.inlineScriptRan === 'yes';
+    });
+    const inlineStyled = await page.evaluate(() => {
+      const probe = document.createElement('div');
+      probe.setAttribute('style', 'width: 123px');
+      document.body.append(probe);
+      const width = probe.getBoundingClientRect().width;
+      probe.remove();
+      return width === 123;
+    });
+    expect(inlineScriptRan).toBe(false);
+    expect(inlineStyled).toBe(false);
+    await expect.poll(() => seen.filter((line) => line.includes(CSP_MARK)).length, { timeout: WAIT }).toBeGreaterThanOrEqual(2);
+    await context.close();
+  }, STEP_TIMEOUT);
+
+  it('logs in with phone number and the code the dev server returns (shown and filled in), with its challenge', async () => {
+    alice = await logIn('Alice', { screenshot: true, resend: 'countdown' });
+    bob = await logIn('Bob', { resend: 'new-code' });
     expect(await alice.page.getByTestId('chat-list-empty').isVisible()).toBe(true);
   }, STEP_TIMEOUT);
 
@@ -465,6 +608,47 @@ describe('web client in a real browser', () => {
     await page.setViewportSize(DESKTOP);
   }, STEP_TIMEOUT);
 
+  it('right-to-left text is isolated: bubbles and previews cannot reorder times or names (12-hour clock)', async () => {
+    // Dana reads a 12-hour clock (en-US): the widest time format next to the text.
+    const dana = await logIn('Dana', { locale: 'en-US', timezoneId: 'America/New_York' });
+    const rtl = 'שלום עולם 123 abc';
+    await startChat(alice.page, dana.phone, 'Dana');
+    await send(alice.page, rtl);
+
+    // Chat list: the preview is one isolated run; the time beside it is a 12-hour time.
+    const item = chatItem(dana.page, 'Alice');
+    await expect.poll(() => item.getByTestId('chat-preview').textContent(), { timeout: WAIT }).toBe(rtl);
+    const preview = await item.getByTestId('chat-preview').evaluate((el) =>
+      [...el.children].map((child) => [child.tagName, child.textContent, getComputedStyle(child).unicodeBidi]),
+    );
+    expect(preview).toEqual([['BDI', rtl, 'isolate']]);
+    expect(await item.getByTestId('chat-time').textContent()).toMatch(/^\d{1,2}:\d\d\s[AP]M$/);
+    const title = await item.getByTestId('chat-title').evaluate((el) => [el.textContent, el.querySelector('bdi') !== null]);
+    expect(title).toEqual(['Alice', true]);
+
+    // The bubble: the text is isolated (and right-to-left); the time is outside it, left-to-right,
+    // and does not overlap the text.
+    await openChat(dana.page, 'Alice');
+    const bubble = row(dana.page, rtl);
+    const text = bubble.getByTestId('message-text');
+    expect(
+      await text.evaluate((el) => ({ dir: el.getAttribute('dir'), bidi: getComputedStyle(el).unicodeBidi, direction: getComputedStyle(el).direction })),
+    ).toEqual({ dir: 'auto', bidi: 'isolate', direction: 'rtl' });
+    const time = bubble.locator('time');
+    expect(await time.textContent()).toMatch(/^\d{1,2}:\d\d\s[AP]M$/);
+    expect(await time.evaluate((el) => el.closest('[dir="auto"], bdi') === null && getComputedStyle(el).direction === 'ltr')).toBe(true);
+    const [textBox, timeBox] = [await text.boundingBox(), await time.boundingBox()];
+    expect(textBox !== null && timeBox !== null).toBe(true);
+    const clear = timeBox!.x >= textBox!.x + textBox!.width - 0.5 || timeBox!.y >= textBox!.y + textBox!.height - 0.5;
+    expect(clear, `time ${JSON.stringify(timeBox)} overlaps text ${JSON.stringify(textBox)}`).toBe(true);
+
+    // Alice's own bubble (24-hour clock, with the tick): the time clears the text too.
+    const own = row(alice.page, rtl);
+    const [ownText, ownMeta] = [await own.getByTestId('message-text').boundingBox(), await own.locator('.meta').boundingBox()];
+    expect(ownMeta!.x >= ownText!.x + ownText!.width - 0.5 || ownMeta!.y >= ownText!.y + ownText!.height - 0.5).toBe(true);
+    expect(await own.locator('time').textContent()).toMatch(/^\d\d:\d\d$/);
+  }, STEP_TIMEOUT);
+
   it('server restart: a "Reconnecting…" banner, then back with nothing lost', async () => {
     const page = alice.page;
     await openChat(page, 'Carol');
@@ -499,5 +683,9 @@ describe('web client in a real browser', () => {
 
   it('no uncaught errors in any page', () => {
     expect(pageErrors).toEqual([]);
+  });
+
+  it('no Content-Security-Policy violation in any page, during the whole run', () => {
+    expect(cspViolations).toEqual([]);
   });
 });

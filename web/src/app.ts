@@ -2,15 +2,15 @@
  * The logged-in app: one MessengerClient (SDK) with device-scoped localStorage stores, the chat
  * store it feeds, and the views. Also owns what spans views: the URL (`#/d/<userId>`,
  * `#/g/<groupId>`), marking the open chat read while the page is visible, the connection banner,
- * going offline and back, and logging out.
+ * the "sending paused" notice of a rate limit, going offline and back, and logging out.
  */
 import { MessengerClient, TypingIndicators } from '../../client/index.ts';
-import type { ConnectionState, MessengerError } from '../../client/index.ts';
+import type { ConnectionState, ErrorCode, MessengerError } from '../../client/index.ts';
 import { ChatStore, chatKey, parseChatKey, type Chat } from './chat-store.ts';
 import { Directory } from './directory.ts';
-import { h, setText } from './dom.ts';
+import { h, setIsolated, setText } from './dom.ts';
 import { friendlyError, isSessionEnded } from './errors.ts';
-import { initials } from './format.ts';
+import { formatWait, initials } from './format.ts';
 import { icon } from './icons.ts';
 import { sdkPresence } from './presence.ts';
 import { clearSession, type Session } from './session.ts';
@@ -55,11 +55,13 @@ export function startApp(options: AppOptions): { dispose(): void } {
 
   // ------------------------------------------------------------ layout
 
-  const meName = h('span', { class: 'me-name', 'data-testid': 'me-name' }, session.phone);
+  const meName = h('span', { class: 'me-name', 'data-testid': 'me-name' });
+  setIsolated(meName, session.phone);
   const meAvatar = avatar(session.userId, session.phone);
   const bannerText = h('span', { class: 'banner-text' });
   const bannerAction = h('button', { type: 'button', class: 'link', hidden: true, 'data-testid': 'banner-action' });
   const banner = h('div', { class: 'banner', role: 'status', 'data-testid': 'connection-banner', hidden: true }, bannerText, bannerAction);
+  const delayNotice = h('div', { class: 'banner banner-delay', role: 'status', 'data-testid': 'send-delay', hidden: true });
   const chatList = new ChatListView({ store, directory, sync, typing, onOpen: (key) => navigate(key) });
   const iconButton = (label: string, testId: string, name: Parameters<typeof icon>[0], onClick: () => void): HTMLButtonElement =>
     h('button', { type: 'button', class: 'icon-button', 'aria-label': label, title: label, 'data-testid': testId, on: { click: onClick } }, icon(name));
@@ -88,7 +90,7 @@ export function startApp(options: AppOptions): { dispose(): void } {
     h('p', {}, 'Pick a chat on the left, or start a new one with the + button.'),
   );
   const main = h('main', { class: 'main' }, placeholder);
-  const shell = h('div', { class: 'app', 'data-testid': 'app', 'data-view': 'list', 'data-connection': 'idle' }, sidebar, main, banner);
+  const shell = h('div', { class: 'app', 'data-testid': 'app', 'data-view': 'list', 'data-connection': 'idle' }, sidebar, main, banner, delayNotice);
   options.root.replaceChildren(shell);
 
   // ------------------------------------------------------------ chats and the URL
@@ -224,6 +226,34 @@ export function startApp(options: AppOptions): { dispose(): void } {
     }
     updateBanner(state);
   });
+  // ------------------------------------------------------------ rate limits
+
+  // A send the server refused for now stays pending (its clock tick) and goes out by itself
+  // after the wait; this notice says how long, in words, until then.
+  let delayUntil = 0;
+  let delayReason: ErrorCode = 'rate_limited';
+  let delayTimer: number | undefined;
+
+  function updateDelayNotice(): void {
+    const left = delayUntil - Date.now();
+    if (left <= 0) {
+      delayNotice.hidden = true;
+      window.clearInterval(delayTimer);
+      delayTimer = undefined;
+      return;
+    }
+    const why = delayReason === 'rate_limited' ? 'You sent a lot of messages at once.' : 'The server is busy.';
+    setText(delayNotice, `${why} Your messages are sent in ${formatWait(left)}.`);
+    delayNotice.hidden = false;
+  }
+
+  client.on('send_delayed', ({ retryAt, error }) => {
+    delayUntil = Math.max(delayUntil, retryAt);
+    delayReason = error.code;
+    updateDelayNotice();
+    if (delayTimer === undefined) delayTimer = window.setInterval(updateDelayNotice, 1_000);
+  });
+
   client.on('hello', () => {
     // History that failed to load (offline) is fetched again once connected.
     if (view !== null && view.chat.history === 'error') void sync.loadHistory(view.chat.key, view.chat.older !== undefined);
@@ -294,6 +324,7 @@ export function startApp(options: AppOptions): { dispose(): void } {
     disposed = true;
     lifetime.abort();
     window.clearTimeout(connectingTimer);
+    window.clearInterval(delayTimer);
     view?.dispose();
     view = null;
     chatList.dispose();
@@ -315,7 +346,7 @@ export function startApp(options: AppOptions): { dispose(): void } {
   directory.on('changed', () => {
     const name = directory.userName(session.userId);
     const shown = name === 'Unknown user' ? session.phone : name;
-    setText(meName, shown);
+    setIsolated(meName, shown);
     setText(meAvatar, initials(shown));
   });
   client.api.me().then((me) => directory.rememberProfile(me), () => undefined);

@@ -1,7 +1,13 @@
 /**
  * Small DOM helpers. User content only ever becomes Text nodes (`h` children, `setText`): nothing
- * in the web client parses strings as HTML.
+ * in the web client parses strings as HTML. Nor does anything set a `style` attribute (the
+ * Content-Security-Policy allows no inline styles): styles come from styles.css, or from CSSOM
+ * properties (`el.style.color = …`), which the policy allows.
+ *
+ * Text people chose (names, titles, messages) is shown isolated (`<bdi>`, or `dir="auto"` with
+ * `unicode-bidi: isolate`), so a right-to-left run cannot reorder the app's own text around it.
  */
+import type { Phrase } from './describe.ts';
 
 type AttrValue = string | number | boolean | null | undefined;
 type Handlers = { [K in keyof HTMLElementEventMap]?: (event: HTMLElementEventMap[K]) => void };
@@ -52,6 +58,35 @@ export function setAttr(el: Element, name: string, value: AttrValue): void {
 /** Replace an element's content with plain text, only touching the DOM when it changes. */
 export function setText(el: Node, text: string): void {
   if (el.textContent !== text) el.textContent = text;
+}
+
+/**
+ * Text people chose, isolated from its surroundings: a `<bdi>` (direction from its own first
+ * strong character, `unicode-bidi: isolate`).
+ *
+ * @example
+ * h('p', {}, bidi(name), ' left the group')
+ */
+export function bidi(text: string, props: Props = {}): HTMLElement {
+  return h('bdi', props, text);
+}
+
+const shownPhrases = new WeakMap<Element, string>();
+
+/**
+ * Replace an element's content with a phrase: the app's words as text, user-supplied parts each
+ * in a `<bdi>`. Only touches the DOM when the phrase changed (`textContent` reads as one sentence).
+ */
+export function setPhrase(el: Element, phrase: Phrase): void {
+  const key = JSON.stringify(phrase);
+  if (shownPhrases.get(el) === key) return;
+  shownPhrases.set(el, key);
+  el.replaceChildren(...phrase.map((part) => (typeof part === 'string' ? document.createTextNode(part) : bidi(part.isolate))));
+}
+
+/** Replace an element's content with one isolated text (a name or a title). */
+export function setIsolated(el: Element, text: string): void {
+  setPhrase(el, [{ isolate: text }]);
 }
 
 /** Replace all children. */
@@ -110,7 +145,8 @@ export function frameScheduler(fn: () => void): () => void {
 
 /** Options for {@link openDialog}. */
 export interface DialogOptions {
-  title: string;
+  /** A string, or a node such as `bidi(groupTitle)` for a title someone chose. */
+  title: Child;
   /** For tests and styling. */
   testId: string;
   content: Child[];

@@ -1,9 +1,10 @@
 /**
  * What the user reads when something fails: a short sentence per `MessengerError.code`, never a
- * stack trace or a raw server message.
+ * stack trace or a raw server message. Rate limits say how long to wait, in words.
  */
-import { MessengerError } from '../../client/index.ts';
+import { DEAD_TOKEN_CODES, MessengerError } from '../../client/index.ts';
 import type { ErrorCode } from '../../protocol/index.ts';
+import { formatWait } from './format.ts';
 
 const MESSAGES: Partial<Record<ErrorCode, string>> = {
   invalid_phone: 'That does not look like a phone number. Include the country code, for example +49 151 23456789.',
@@ -12,7 +13,7 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
   otp_invalid: 'That code is not right. Check it and try again.',
   otp_expired: 'The code has expired. Request a new one.',
   otp_attempts_exceeded: 'Too many wrong codes. Request a new one.',
-  otp_rate_limited: 'Codes were requested too often. Wait a minute and try again.',
+  otp_rate_limited: 'A code was requested for this number a moment ago.',
   unauthorized: 'Your session has ended. Please log in again.',
   token_invalid: 'Your session has ended. Please log in again.',
   token_expired: 'Your session has expired. Please log in again.',
@@ -31,21 +32,31 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
   last_admin: 'A group needs at least one admin. Make someone else an admin first.',
   id_conflict: 'This message could not be sent. Please write it again.',
   replaced: 'Messenger is open in another window.',
-  rate_limited: 'Too many requests. Wait a moment and try again.',
+  rate_limited: 'Too many requests.',
   unavailable: 'Cannot reach the server. Check your connection and try again.',
+  misconfigured: 'The server is not set up yet. Please try again later.',
+  ticket_invalid: 'Could not connect. Please try again.',
   internal: 'Something went wrong on the server. Please try again.',
 };
 
-/** A friendly one-liner for any error the SDK throws or emits. */
+/** Codes whose sentence continues with how long to wait. */
+const WAIT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['rate_limited', 'otp_rate_limited']);
+
+/**
+ * A friendly one-liner for any error the SDK throws or emits.
+ *
+ * @example
+ * friendlyError(new MessengerError('otp_rate_limited', undefined, { retryAfterMs: 90_000 }))
+ * // 'A code was requested for this number a moment ago. Try again in 2 minutes.'
+ */
 export function friendlyError(error: unknown): string {
-  if (error instanceof MessengerError) return MESSAGES[error.code] ?? 'Something went wrong. Please try again.';
-  return 'Something went wrong. Please try again.';
+  if (!(error instanceof MessengerError)) return 'Something went wrong. Please try again.';
+  const sentence = MESSAGES[error.code] ?? 'Something went wrong. Please try again.';
+  if (!WAIT_CODES.has(error.code)) return sentence;
+  return error.retryAfterMs === undefined ? `${sentence} Wait a moment and try again.` : `${sentence} Try again in ${formatWait(error.retryAfterMs)}.`;
 }
 
 /** Whether an error means the session is over (log in again). */
 export function isSessionEnded(error: unknown): boolean {
-  return (
-    error instanceof MessengerError &&
-    (error.code === 'unauthorized' || error.code === 'token_invalid' || error.code === 'token_expired' || error.code === 'device_revoked')
-  );
+  return error instanceof MessengerError && DEAD_TOKEN_CODES.has(error.code);
 }

@@ -1,5 +1,6 @@
-/** Display formatting: times, message bodies as text, avatar initials and colours. */
+/** Display formatting: times, waits, message bodies as text, avatar initials and colours. */
 import type { MessageBody } from '../../protocol/index.ts';
+export { formatWait } from '../../client/wait.ts';
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const weekdayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long' });
@@ -37,15 +38,42 @@ export function formatListTime(ms: number, now = Date.now()): string {
   return startOfDay(ms) === startOfDay(now) ? formatTime(ms) : formatDay(ms, now);
 }
 
-/** A message body as one line of text. */
+/**
+ * `text` wrapped in Unicode's first-strong isolate (U+2068 … U+2069), for plain-text places that
+ * cannot hold a <bdi> (window.confirm, aria-label, a name inside a sentence built as one string):
+ * a right-to-left name then cannot reorder what surrounds it.
+ *
+ * @example
+ * `Remove ${isolate(name)} from the group?`
+ */
+export function isolate(text: string): string {
+  return `\u2068${text}\u2069`;
+}
+
+
+/**
+ * A countdown as a clock: "0:30", "4:05", "1:00:00" (rounded up to whole seconds).
+ *
+ * @example
+ * formatCountdown(30_000) // '0:30'
+ */
+export function formatCountdown(ms: number): string {
+  const total = Math.max(0, Math.ceil(ms / 1_000));
+  const hours = Math.floor(total / 3_600);
+  const minutes = Math.floor((total % 3_600) / 60);
+  const seconds = String(total % 60).padStart(2, '0');
+  return hours > 0 ? `${hours}:${String(minutes).padStart(2, '0')}:${seconds}` : `${minutes}:${seconds}`;
+}
+
+/** A message body as one line of text (names and places inside it isolated, see {@link isolate}). */
 export function bodyText(body: MessageBody): string {
   switch (body.kind) {
     case 'text':
       return body.text;
     case 'location':
-      return `📍 ${body.name ?? 'Location'} (${body.latitude.toFixed(4)}, ${body.longitude.toFixed(4)})`;
+      return `📍 ${isolate(body.name ?? 'Location')} (${body.latitude.toFixed(4)}, ${body.longitude.toFixed(4)})`;
     case 'contact':
-      return `👤 ${body.name}, ${body.phone}`;
+      return `👤 ${isolate(body.name)}, ${body.phone}`;
     case 'ciphertext':
       return '🔒 Encrypted message';
   }

@@ -2,6 +2,8 @@
  * Entry point: the login screen, or the app when a session is saved. The page is served by the
  * Worker itself, so the API is on the same origin.
  */
+// First: it must run before any module that builds a zod schema (see no-eval.ts).
+import './no-eval.ts';
 import { startApp } from './app.ts';
 import { loadSession } from './session.ts';
 import { renderLogin } from './views/login.ts';

@@ -5,9 +5,9 @@
  */
 import type { TypingIndicators } from '../../../client/index.ts';
 import type { Chat, ChatStore } from '../chat-store.ts';
-import { describeGroupEvent, typingText } from '../describe.ts';
+import { describeGroupEvent, typingText, type Phrase } from '../describe.ts';
 import type { Directory } from '../directory.ts';
-import { frameScheduler, h, reconcile, setAttr, setText } from '../dom.ts';
+import { frameScheduler, h, reconcile, setAttr, setIsolated, setPhrase, setText } from '../dom.ts';
 import { bodyText, colorFor, formatListTime, initials } from '../format.ts';
 import type { Sync } from '../sync.ts';
 import { setTick, tickElement } from './ticks.ts';
@@ -144,25 +144,26 @@ export class ChatListView {
     if (parts === undefined) return;
     const { directory, store } = this.options;
     const name = chatTitle(chat, directory);
-    setText(parts.title, name);
+    setIsolated(parts.title, name);
     setText(parts.avatar, initials(name));
     setAttr(parts.button, 'aria-current', chat.key === this.active ? 'true' : null);
 
     const last = store.last(chat);
     const typing = typingText(chat, this.options.typing.typingIn({ kind: chat.kind, id: chat.id }), directory);
-    let preview = '';
+    let preview: Phrase = [];
     let own = false;
     if (last?.type === 'message') {
       own = last.own;
-      const text = bodyText(last.body);
-      preview = chat.kind === 'group' && !last.own ? `${directory.userName(last.from).split(' ')[0]}: ${text}` : text;
+      const text = { isolate: bodyText(last.body) };
+      preview = chat.kind === 'group' && !last.own ? [{ isolate: directory.userName(last.from).split(' ')[0] ?? '' }, ': ', text] : [text];
       if (last.own && last.tick !== null) setTick(parts.tick, last.tick);
     } else if (last?.type === 'event') {
       preview = describeGroupEvent(last.event, directory);
     }
-    parts.tick.hidden = typing !== '' || !own;
-    setText(parts.preview, typing !== '' ? typing : preview);
-    parts.preview.classList.toggle('typing', typing !== '');
+    const typingNow = typing.length > 0;
+    parts.tick.hidden = typingNow || !own;
+    setPhrase(parts.preview, typingNow ? typing : preview);
+    parts.preview.classList.toggle('typing', typingNow);
 
     const at = last === null ? null : last.type === 'message' ? last.at : last.event.at;
     setText(parts.time, at === null ? '' : formatListTime(at));

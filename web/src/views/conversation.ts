@@ -9,9 +9,9 @@
 import type { TypingIndicators, TypingState } from '../../../client/index.ts';
 import { MAX_TEXT_LENGTH, TYPING_REPEAT_MS } from '../../../protocol/index.ts';
 import type { Chat, ChatItem, ChatStore, EventItem, MessageItem } from '../chat-store.ts';
-import { describeGroupEvent, typingText } from '../describe.ts';
+import { describeGroupEvent, typingText, type Phrase } from '../describe.ts';
 import type { Directory } from '../directory.ts';
-import { frameScheduler, h, reconcile, setAttr, setText } from '../dom.ts';
+import { frameScheduler, h, reconcile, setAttr, setIsolated, setPhrase, setText } from '../dom.ts';
 import { bodyText, colorFor, dayOf, formatDay, formatTime, initials } from '../format.ts';
 import { icon } from '../icons.ts';
 import type { PresenceSource } from '../presence.ts';
@@ -51,6 +51,8 @@ const COMPOSER_MAX_HEIGHT = 160;
 interface MessageParts {
   text: HTMLElement;
   time: HTMLTimeElement;
+  /** An invisible copy of the time that keeps the last line of text clear of it (any clock format). */
+  spacer: HTMLElement;
   tick: HTMLElement | null;
   sender: HTMLElement | null;
   error: HTMLElement | null;
@@ -137,6 +139,7 @@ export class ConversationView {
       placeholder: 'Type a message',
       'aria-label': 'Message',
       maxlength: MAX_TEXT_LENGTH,
+      dir: 'auto',
       'data-testid': 'composer-input',
     });
     this.input.value = options.drafts.get(chat.key) ?? '';
@@ -214,11 +217,11 @@ export class ConversationView {
     if (this.disposed) return;
     const { chat, options } = this;
     const name = chatTitle(chat, options.directory);
-    setText(this.title, name);
+    setIsolated(this.title, name);
     setText(this.avatar, initials(name));
     const typing = typingText(chat, options.typingIndicators.typingIn({ kind: chat.kind, id: chat.id }), options.directory);
-    setText(this.subtitleEl, typing || this.subtitle());
-    this.subtitleEl.classList.toggle('typing', typing !== '');
+    setPhrase(this.subtitleEl, typing.length > 0 ? typing : this.subtitle());
+    this.subtitleEl.classList.toggle('typing', typing.length > 0);
 
     this.drawHistoryTop();
 
@@ -246,13 +249,18 @@ export class ConversationView {
   }
 
   /** Below the name when nobody is typing: presence (1:1), else the number; members (groups). */
-  private subtitle(): string {
+  private subtitle(): Phrase {
     const { chat, options } = this;
-    if (chat.kind === 'direct') return options.presence.describe(chat.id) || (options.directory.userPhone(chat.id) ?? '');
+    if (chat.kind === 'direct') {
+      const presence = options.presence.describe(chat.id);
+      if (presence !== '') return [presence];
+      const phone = options.directory.userPhone(chat.id);
+      return phone === undefined ? [] : [{ isolate: phone }];
+    }
     const members = options.directory.groupMembers(chat.id);
-    if (members === undefined) return '';
-    const names = members.filter((m) => m.userId !== options.store.me).map((m) => options.directory.userName(m.userId));
-    return [...names, 'You'].join(', ');
+    if (members === undefined) return [];
+    const names = members.filter((m) => m.userId !== options.store.me).map((m) => ({ isolate: options.directory.userName(m.userId) }));
+    return [...names, 'You'].flatMap((part, i) => (i === 0 ? [part] : [', ', part]));
   }
 
   private drawHistoryTop(): void {
@@ -289,11 +297,9 @@ export class ConversationView {
   }
 
   private createEventRow(item: EventItem): HTMLElement {
-    return h(
-      'div',
-      { class: 'row row-event', 'data-testid': 'event', 'data-key': item.key },
-      h('p', { class: 'event-chip', 'data-testid': 'event-text' }, describeGroupEvent(item.event, this.options.directory)),
-    );
+    const chip = h('p', { class: 'event-chip', 'data-testid': 'event-text' });
+    setPhrase(chip, describeGroupEvent(item.event, this.options.directory));
+    return h('div', { class: 'row row-event', 'data-testid': 'event', 'data-key': item.key }, chip);
   }
 
   private createMessageRow(item: MessageItem): HTMLElement {
@@ -301,6 +307,7 @@ export class ConversationView {
     const parts: MessageParts = {
       text: h('span', { class: 'text', 'data-testid': 'message-text', dir: 'auto' }, bodyText(item.body)),
       time: h('time', { class: 'time' }),
+      spacer: h('span', { class: item.own ? 'meta-spacer own' : 'meta-spacer', 'aria-hidden': 'true' }),
       tick: item.own ? tickElement(item.tick ?? 'pending') : null,
       sender: showSender ? h('span', { class: 'sender', 'data-testid': 'message-sender' }) : null,
       error: item.own ? h('p', { class: 'send-error', role: 'alert', hidden: true }) : null,
@@ -312,7 +319,7 @@ export class ConversationView {
       parts.sender,
       parts.text,
       // Reserves room for the time and tick on the last line (they sit in the bubble's corner).
-      h('span', { class: item.own ? 'meta-spacer own' : 'meta-spacer', 'aria-hidden': 'true' }),
+      parts.spacer,
       h('span', { class: 'meta' }, parts.time, parts.tick),
     );
     const row = h(
@@ -328,7 +335,8 @@ export class ConversationView {
   private updateRow(row: HTMLElement, item: ChatItem, previous: ChatItem | undefined): void {
     this.updateDivider(row, itemTime(item), previous === undefined ? null : itemTime(previous));
     if (item.type === 'event') {
-      setText(row.querySelector('.event-chip') ?? row, describeGroupEvent(item.event, this.options.directory));
+      const chip = row.querySelector('.event-chip');
+      if (chip !== null) setPhrase(chip, describeGroupEvent(item.event, this.options.directory));
       return;
     }
     const parts = this.parts.get(row);
@@ -336,9 +344,10 @@ export class ConversationView {
     setAttr(row, 'data-status', item.tick);
     setAttr(row, 'data-seq', item.seq);
     setText(parts.time, formatTime(item.at));
+    setText(parts.spacer, parts.time.textContent ?? '');
     parts.time.dateTime = new Date(item.at).toISOString();
     if (parts.tick !== null && item.tick !== null) setTick(parts.tick, item.tick);
-    if (parts.sender !== null) setText(parts.sender, this.options.directory.userName(item.from));
+    if (parts.sender !== null) setIsolated(parts.sender, this.options.directory.userName(item.from));
     if (parts.error !== null) {
       parts.error.hidden = item.error === null;
       setText(parts.error, item.error === null ? '' : `Not sent: ${item.error}`);

@@ -6,8 +6,9 @@ import type { Group, MessengerApi, Profile } from '../../../client/index.ts';
 import { MessengerError } from '../../../client/index.ts';
 import { GROUP_TITLE_MAX } from '../../../protocol/index.ts';
 import type { Directory } from '../directory.ts';
-import { errorLine, field, h, openDialog, replaceChildren } from '../dom.ts';
+import { bidi, errorLine, field, h, openDialog, replaceChildren } from '../dom.ts';
 import { friendlyError } from '../errors.ts';
+import { isolate } from '../format.ts';
 import { avatar } from './chat-list.ts';
 
 /**
@@ -60,7 +61,7 @@ function memberPicker(options: {
 export function openCreateGroup(options: { api: MessengerApi; directory: Directory; onCreated(groupId: string): void }): void {
   const { api, directory } = options;
   const members = new Map<string, Profile>();
-  const title = h('input', { type: 'text', required: true, maxlength: GROUP_TITLE_MAX, 'data-testid': 'group-title', autocomplete: 'off' });
+  const title = h('input', { type: 'text', required: true, maxlength: GROUP_TITLE_MAX, dir: 'auto', 'data-testid': 'group-title', autocomplete: 'off' });
   const chips = h('ul', { class: 'chips', 'aria-label': 'Members to add', 'data-testid': 'group-member-chips' });
   const error = errorLine('group-error');
   const create = h('button', { type: 'submit', class: 'primary', 'data-testid': 'group-create' }, 'Create group');
@@ -73,13 +74,13 @@ export function openCreateGroup(options: { api: MessengerApi; directory: Directo
         return h(
           'li',
           { class: 'chip', 'data-testid': 'group-member-chip' },
-          name,
+          bidi(name),
           h(
             'button',
             {
               type: 'button',
               class: 'chip-remove',
-              'aria-label': `Remove ${name}`,
+              'aria-label': `Remove ${isolate(name)}`,
               on: {
                 click: () => {
                   members.delete(profile.userId);
@@ -138,7 +139,7 @@ export function openGroupInfo(options: { api: MessengerApi; directory: Directory
   const me = directory.me;
   const body = h('div', { class: 'group-info', 'data-testid': 'group-info', 'aria-busy': 'true' }, h('p', {}, 'Loading…'));
   const error = errorLine('group-info-error');
-  openDialog({ title: directory.groupTitle(groupId), testId: 'group-info-dialog', content: [body, error.el] });
+  openDialog({ title: bidi(directory.groupTitle(groupId)), testId: 'group-info-dialog', content: [body, error.el] });
 
   /** Run an action that answers with the updated group, then redraw. */
   const act = async (action: () => Promise<Group>): Promise<void> => {
@@ -179,7 +180,7 @@ export function openGroupInfo(options: { api: MessengerApi; directory: Directory
                     'data-testid': 'member-remove',
                     on: {
                       click: () => {
-                        if (window.confirm(`Remove ${name} from the group?`)) void act(() => api.removeGroupMember(groupId, member.userId));
+                        if (window.confirm(`Remove ${isolate(name)} from the group?`)) void act(() => api.removeGroupMember(groupId, member.userId));
                       },
                     },
                   },
@@ -191,7 +192,7 @@ export function openGroupInfo(options: { api: MessengerApi; directory: Directory
           'li',
           { class: 'member', 'data-testid': 'member', 'data-user': member.userId, 'data-role': member.role },
           avatar(member.userId, name),
-          h('span', { class: 'member-name' }, name),
+          h('span', { class: 'member-name' }, bidi(name)),
           member.role === 'admin' ? h('span', { class: 'role-badge' }, 'Admin') : null,
           actions,
         );
@@ -215,7 +216,7 @@ export function openGroupInfo(options: { api: MessengerApi; directory: Directory
         'data-testid': 'leave-group',
         on: {
           click: () => {
-            if (!window.confirm(`Leave “${group.title}”?`)) return;
+            if (!window.confirm(`Leave “${isolate(group.title)}”?`)) return;
             api.leaveGroup(groupId).then(
               () => {
                 body.closest('dialog')?.close();

@@ -2,13 +2,22 @@
  * Login: phone number, then the one-time code. A development server (the `dev` SMS provider)
  * returns the code in its answer (`devCode`); it is shown and filled in so a newcomer can log in
  * without SMS. New users may give a display name on the way.
+ *
+ * The code request answers a `challenge` that the verify call must carry (it binds the code to
+ * this browser), and `resendAt`, the earliest time another code can be requested: the code step
+ * counts down to it ("Resend code in 0:30") before it offers "Send a new code". A new code comes
+ * with a new challenge. Rate limits say in words how long to wait.
  */
-import { MessengerApi } from '../../../client/index.ts';
+import { MessengerApi, MessengerError } from '../../../client/index.ts';
 import type { OtpResponse } from '../../../client/index.ts';
-import { OTP_LENGTH } from '../../../protocol/index.ts';
-import { errorLine, field, h, replaceChildren } from '../dom.ts';
+import { OTP_LENGTH, OTP_RESEND_WAITS_MS } from '../../../protocol/index.ts';
+import { errorLine, field, h, replaceChildren, setText } from '../dom.ts';
 import { friendlyError } from '../errors.ts';
+import { formatCountdown } from '../format.ts';
 import { saveSession, type Session } from '../session.ts';
+
+/** The longest wait the server imposes between two codes: a countdown never shows more. */
+const LONGEST_RESEND_WAIT_MS = Math.max(...OTP_RESEND_WAITS_MS);
 
 export interface LoginOptions {
   baseUrl: string;
@@ -98,7 +107,8 @@ export function renderLogin(root: HTMLElement, options: LoginOptions): void {
     phone.focus();
   }
 
-  function showCodeStep(otp: OtpResponse): void {
+  function showCodeStep(first: OtpResponse): void {
+    let otp = first;
     const code = h('input', {
       type: 'text',
       name: 'code',
@@ -110,26 +120,83 @@ export function renderLogin(root: HTMLElement, options: LoginOptions): void {
       value: otp.devCode ?? '',
       'data-testid': 'login-code',
     });
-    const name = h('input', { type: 'text', name: 'name', autocomplete: 'name', maxlength: 64, 'data-testid': 'login-name' });
+    const name = h('input', { type: 'text', name: 'name', autocomplete: 'name', maxlength: 64, dir: 'auto', 'data-testid': 'login-name' });
     const submit = h('button', { type: 'submit', class: 'primary', 'data-testid': 'login-submit' }, 'Log in');
     const back = h('button', { type: 'button', class: 'link', on: { click: () => showPhoneStep(otp.phone) } }, 'Use another number');
     const error = errorLine('login-error');
-    const devNote =
-      otp.devCode === undefined
-        ? null
-        : h(
-            'p',
-            { class: 'dev-note', 'data-testid': 'login-devcode-note' },
-            'Development server: no SMS is sent. Your code is ',
-            h('strong', {}, otp.devCode),
-            ' and it is filled in for you.',
-          );
+    const devNote = h('div', {});
+    const showDevNote = (): void => {
+      replaceChildren(
+        devNote,
+        otp.devCode === undefined
+          ? null
+          : h(
+              'p',
+              { class: 'dev-note', 'data-testid': 'login-devcode-note' },
+              'Development server: no SMS is sent. Your code is ',
+              h('strong', {}, otp.devCode),
+              ' and it is filled in for you.',
+            ),
+      );
+    };
+    showDevNote();
+
+    // "Resend code in 0:30", then a button. resendAt is the server's clock; a countdown that ends
+    // early because this clock is off just gets an otp_rate_limited answer with the exact wait.
+    const countdown = h('span', { 'data-testid': 'login-resend-wait' });
+    const resend = h('button', { type: 'button', class: 'link', 'data-testid': 'login-resend', hidden: true }, 'Send a new code');
+    const resendLine = h('p', { class: 'resend-line', 'aria-live': 'off' }, countdown, resend);
+    let resendAt = 0;
+    let timer: number | undefined;
+    const tick = (): void => {
+      if (!resendLine.isConnected) {
+        // The user went back to the phone step (or logged in): stop counting.
+        window.clearInterval(timer);
+        timer = undefined;
+        return;
+      }
+      const left = resendAt - Date.now();
+      countdown.hidden = left <= 0;
+      resend.hidden = left > 0;
+      if (left > 0) {
+        setText(countdown, `Resend code in ${formatCountdown(left)}`);
+        return;
+      }
+      window.clearInterval(timer);
+      timer = undefined;
+    };
+    const resendAfter = (at: number): void => {
+      resendAt = Math.min(at, Date.now() + LONGEST_RESEND_WAIT_MS);
+      tick();
+      if (timer === undefined && resendAt > Date.now()) timer = window.setInterval(tick, 1_000);
+    };
+    resend.addEventListener('click', () => {
+      error.clear();
+      resend.disabled = true;
+      api.requestOtp(otp.phone).then(
+        (next) => {
+          resend.disabled = false;
+          otp = next;
+          code.value = next.devCode ?? '';
+          showDevNote();
+          resendAfter(next.resendAt);
+          (next.devCode === undefined ? code : name).focus();
+        },
+        (e: unknown) => {
+          resend.disabled = false;
+          error.show(friendlyError(e));
+          if (e instanceof MessengerError && e.retryAfterMs !== undefined) resendAfter(Date.now() + e.retryAfterMs);
+        },
+      );
+    });
+
     const form = h(
       'form',
       { class: 'login-form', novalidate: true },
       h('p', {}, 'Enter the code sent to ', h('strong', {}, otp.phone), '.'),
       devNote,
       field('Code', code),
+      resendLine,
       field('Your name (optional)', name, 'Shown to the people you chat with.'),
       error.el,
       submit,
@@ -145,9 +212,10 @@ export function renderLogin(root: HTMLElement, options: LoginOptions): void {
       }
       error.clear();
       busy(submit, true, 'Logging in…');
-      api.verifyOtp({ phone: otp.phone, code: value, deviceName: deviceName(), platform: 'web' }).then(
+      const phone = otp.phone;
+      api.verifyOtp({ phone, code: value, challenge: otp.challenge, deviceName: deviceName(), platform: 'web' }).then(
         async (response) => {
-          const session = saveSession(response, otp.phone);
+          const session = saveSession(response, phone);
           const displayName = name.value.trim();
           if (displayName !== '') {
             const authed = new MessengerApi({ baseUrl: options.baseUrl, token: response.token });
@@ -164,6 +232,7 @@ export function renderLogin(root: HTMLElement, options: LoginOptions): void {
       );
     });
     replaceChildren(card, h('h1', { id: 'login-title' }, 'Enter code'), form);
+    resendAfter(otp.resendAt);
     (otp.devCode === undefined ? code : name).focus();
   }
 }
