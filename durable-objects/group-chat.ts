@@ -23,7 +23,7 @@ import {
   type UpdateGroup,
 } from '../protocol/index.ts';
 import { syncGroupMirror } from '../worker/db/groups.ts';
-import { mailboxOf } from '../worker/mailboxes.ts';
+import { mailboxOf } from './stubs.ts';
 import { enqueueJobs } from './group/fanout-job.ts';
 import { FanOut, type FanOutStats } from './group/fanout.ts';
 import { GroupLog } from './group/log.ts';

@@ -46,7 +46,7 @@ import { userExists } from '../worker/db/accounts.ts';
 import { groupExists } from '../worker/db/groups.ts';
 import { reportMailboxGauges } from '../worker/db/push.ts';
 import type { PushJob } from '../worker/push/job.ts';
-import { groupOf, mailboxOf } from '../worker/mailboxes.ts';
+import { groupOf, mailboxOf } from './stubs.ts';
 import { Connections, type ConnectionState } from './mailbox/connections.ts';
 import { BlockList } from './mailbox/blocks.ts';
 import { TokenBuckets, bucketLimits, type Charge, type Spent, type Subject } from './mailbox/budgets.ts';

@@ -6,7 +6,7 @@
 import { RATE_LIMITS, type BucketName } from '../protocol/index.ts';
 import type { Charge, Spent } from '../durable-objects/mailbox/budgets.ts';
 import { rateLimited } from './errors.ts';
-import { mailboxOf } from './mailboxes.ts';
+import { mailboxOf } from '../durable-objects/stubs.ts';
 
 export type { Charge };
 

@@ -10,7 +10,7 @@ import type { GroupChat, GroupResult } from '../durable-objects/group-chat.ts';
 import { spendBudget, spendBudgets } from './budgets.ts';
 import { groupExists, missingUsers } from './db/groups.ts';
 import { ApiError } from './errors.ts';
-import { groupOf } from './mailboxes.ts';
+import { groupOf } from '../durable-objects/stubs.ts';
 
 const ulid = monotonicFactory();
 

@@ -5,7 +5,7 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it, vi } from 'vitest';
 import { ERRORS, MAX_FRAME_BYTES, PATHS } from '../../protocol/index.ts';
-import { mailboxOf } from '../../worker/mailboxes.ts';
+import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { BASE, TestSocket, api, connect, isType, login, nextPhone, text, ticketFor } from './support.ts';
 import { SELF, runInDurableObject } from 'cloudflare:test';
 import { CONNECT_HEADERS, type UserMailbox } from '../../durable-objects/user-mailbox.ts';

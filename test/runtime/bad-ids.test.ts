@@ -8,7 +8,7 @@ import { listDurableObjectIds, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { PATHS, type Group, type SessionResponse } from '../../protocol/index.ts';
-import { groupOf, mailboxOf } from '../../worker/mailboxes.ts';
+import { groupOf, mailboxOf } from '../../durable-objects/stubs.ts';
 import { call, settled } from './group-support.ts';
 import { connect, isType, login, text, type TestSocket } from './support.ts';
 

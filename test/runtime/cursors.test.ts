@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { DeviceCursors } from '../../durable-objects/mailbox/cursors.ts';
 import { MailboxStore } from '../../durable-objects/mailbox/store.ts';
 import type { UserMailbox } from '../../durable-objects/user-mailbox.ts';
-import { mailboxOf } from '../../worker/mailboxes.ts';
+import { mailboxOf } from '../../durable-objects/stubs.ts';
 
 describe('DeviceCursors', () => {
   it('records in memory, persists on demand, and keeps the highest cursor as the watermark', () =>

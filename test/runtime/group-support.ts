@@ -13,7 +13,7 @@ import {
   type SessionResponse,
 } from '../../protocol/index.ts';
 import { gseqOf } from '../../durable-objects/mailbox/group-inbox.ts';
-import { groupOf } from '../../worker/mailboxes.ts';
+import { groupOf } from '../../durable-objects/stubs.ts';
 import { api, login, nextPhone } from './support.ts';
 
 export { gseqOf };

@@ -11,7 +11,7 @@ import type { GroupChat } from '../../durable-objects/group-chat.ts';
 import { GroupInbox, gseqOf } from '../../durable-objects/mailbox/group-inbox.ts';
 import { GroupSync } from '../../durable-objects/mailbox/group-sync.ts';
 import { MailboxStore } from '../../durable-objects/mailbox/store.ts';
-import { mailboxOf } from '../../worker/mailboxes.ts';
+import { mailboxOf } from '../../durable-objects/stubs.ts';
 
 const GROUP = '01JGR0UP000000000000000000';
 const SELF = '01JSE1F0000000000000000000';

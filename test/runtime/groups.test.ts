@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import worker from '../../worker/index.ts';
 import { deadLetterCounts } from '../../worker/db/groups.ts';
 import { GROUP_MAX_MEMBERS, MetricsSchema, PATHS, type Group, type GroupReceiptFrame } from '../../protocol/index.ts';
-import { groupOf } from '../../worker/mailboxes.ts';
+import { groupOf } from '../../durable-objects/stubs.ts';
 import { call, createGroup, eventuallyCopy, frameGseqs, gseqOf, mailboxCopy, settled, textsOf, users } from './group-support.ts';
 import { ackAll, api, connect, isType, text } from './support.ts';
 

@@ -18,7 +18,7 @@ import {
 } from '../../protocol/index.ts';
 import { TokenBuckets, bucketLimits, type BucketTable } from '../../durable-objects/mailbox/budgets.ts';
 import { TypingGate } from '../../durable-objects/typing.ts';
-import { groupOf, mailboxOf } from '../../worker/mailboxes.ts';
+import { groupOf, mailboxOf } from '../../durable-objects/stubs.ts';
 import { listGroupsOf } from '../../worker/db/groups.ts';
 import { call, settled } from './group-support.ts';
 import { api, connect, isType, login, text, type TestSocket } from './support.ts';

@@ -9,7 +9,7 @@ import { ReceiptRelay, type Receipt } from '../../durable-objects/mailbox/receip
 import { MailboxStore } from '../../durable-objects/mailbox/store.ts';
 import type { UserMailbox } from '../../durable-objects/user-mailbox.ts';
 import type { Message } from '../../protocol/index.ts';
-import { mailboxOf } from '../../worker/mailboxes.ts';
+import { mailboxOf } from '../../durable-objects/stubs.ts';
 
 const ME = '01JDQ3ZK8Y6W2V9T7R5P3N1M0A';
 const PEER = '01JDQ3ZK8Y6W2V9T7R5P3N1M0B';

@@ -6,7 +6,7 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'c
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import type { UserMailbox } from '../../durable-objects/user-mailbox.ts';
-import { mailboxOf } from '../../worker/mailboxes.ts';
+import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { ackAll, api, connect, isType, login, nextPhone, text } from './support.ts';
 
 async function pair() {

@@ -12,7 +12,7 @@ import type { Receipt } from '../../durable-objects/mailbox/receipts.ts';
 import { MailboxStore, type StoredEntry } from '../../durable-objects/mailbox/store.ts';
 import type { UserMailbox } from '../../durable-objects/user-mailbox.ts';
 import type { SendFrame } from '../../protocol/index.ts';
-import { mailboxOf } from '../../worker/mailboxes.ts';
+import { mailboxOf } from '../../durable-objects/stubs.ts';
 
 const ME = { userId: '01JDQ3ZK8Y6W2V9T7R5P3N1M0A', deviceId: '01JDQ3ZK8Y6W2V9T7R5P3N1M0C' };
 const PEER = '01JDQ3ZK8Y6W2V9T7R5P3N1M0B';

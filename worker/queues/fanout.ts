@@ -11,7 +11,7 @@
  * group that reaches their mailbox shows the gap, which the mailbox repairs from the group.
  */
 import { recordDeadLetter } from '../db/groups.ts';
-import { mailboxOf } from '../mailboxes.ts';
+import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { FanoutJobSchema } from '../../durable-objects/group/fanout-job.ts';
 
 export const FANOUT_QUEUE = 'group-fanout';

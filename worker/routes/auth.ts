@@ -19,7 +19,7 @@ import { signToken } from '../auth/token.ts';
 import { createUserWithDevice, findUserByPhone, revokeDevice } from '../db/accounts.ts';
 import { ApiError } from '../errors.ts';
 import { unregisterPushToken } from '../db/push.ts';
-import { mailboxOf } from '../mailboxes.ts';
+import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { clientIp, ipLimitsOff, limitAtEdge, phonePrefix } from '../rate-limit.ts';
 import { jsonBody } from '../validate.ts';
 

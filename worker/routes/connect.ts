@@ -13,7 +13,7 @@ import { issueTicket, verifyTicket } from '../auth/ticket.ts';
 import { spendBudget } from '../budgets.ts';
 import { getActiveDevice } from '../db/accounts.ts';
 import { ApiError } from '../errors.ts';
-import { mailboxOf } from '../mailboxes.ts';
+import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { query } from '../validate.ts';
 
 export const connectRoutes = new Hono<AppEnv>()

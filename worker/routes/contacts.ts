@@ -14,7 +14,7 @@ import { chargeBudget, spendBudgets } from '../budgets.ts';
 import { findUserByPhone, userExists } from '../db/accounts.ts';
 import { addContact, listContacts, removeContact } from '../db/contacts.ts';
 import { ApiError } from '../errors.ts';
-import { mailboxOf } from '../mailboxes.ts';
+import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { jsonBody, params } from '../validate.ts';
 
 const UserParam = params(z.object({ userId: UserIdSchema }));

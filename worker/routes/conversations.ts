@@ -16,7 +16,7 @@ import {
 } from '../../protocol/index.ts';
 import type { AppEnv } from '../app-env.ts';
 import { requireAuth } from '../auth/middleware.ts';
-import { mailboxOf } from '../mailboxes.ts';
+import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { params, query } from '../validate.ts';
 
 export const conversationRoutes = new Hono<AppEnv>()

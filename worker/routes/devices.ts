@@ -9,7 +9,7 @@ import { listDevices, revokeDevice } from '../db/accounts.ts';
 import type { DeviceRow } from '../db/schema.ts';
 import { ApiError } from '../errors.ts';
 import { unregisterPushToken } from '../db/push.ts';
-import { mailboxOf } from '../mailboxes.ts';
+import { mailboxOf } from '../../durable-objects/stubs.ts';
 
 export const deviceRoutes = new Hono<AppEnv>();
 

@@ -23,7 +23,7 @@ import { requireAuth } from '../auth/middleware.ts';
 import { listGroupsOf } from '../db/groups.ts';
 import { ApiError } from '../errors.ts';
 import { addMembers, createGroup, leaveGroup, messageInfo, removeMember, setRole, updateGroup, viewGroup } from '../groups.ts';
-import { mailboxOf } from '../mailboxes.ts';
+import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { jsonBody, params, query } from '../validate.ts';
 
 const GroupParam = params(z.object({ groupId: GroupIdSchema }));

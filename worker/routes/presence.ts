@@ -19,7 +19,7 @@ import type { AppEnv } from '../app-env.ts';
 import { requireAuth } from '../auth/middleware.ts';
 import { userExists } from '../db/accounts.ts';
 import { ApiError } from '../errors.ts';
-import { mailboxOf } from '../mailboxes.ts';
+import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { jsonBody, params } from '../validate.ts';
 
 const UserParam = params(z.object({ userId: UserIdSchema }));

@@ -1,9 +1,10 @@
 /**
  * Addressing: every user has exactly one `UserMailbox` Durable Object, named by the user id;
- * every group one `GroupChat`, named by the group id.
+ * every group one `GroupChat`, named by the group id. It lives with the objects (they address
+ * each other), and the Worker imports it from here: the dependency runs one way.
  */
-import type { GroupChat } from '../durable-objects/group-chat.ts';
-import type { UserMailbox } from '../durable-objects/user-mailbox.ts';
+import type { GroupChat } from './group-chat.ts';
+import type { UserMailbox } from './user-mailbox.ts';
 
 /**
  * The stub of a user's mailbox object.
