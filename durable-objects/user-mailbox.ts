@@ -49,7 +49,7 @@ import type { PushJob } from '../worker/push/job.ts';
 import { groupOf, mailboxOf } from './stubs.ts';
 import { Connections, type ConnectionState } from './mailbox/connections.ts';
 import { BlockList } from './mailbox/blocks.ts';
-import { TokenBuckets, bucketLimits, type Charge, type Spent, type Subject } from './mailbox/budgets.ts';
+import type { Charge, Spent } from './mailbox/budgets.ts';
 import { DeviceCursors } from './mailbox/cursors.ts';
 import { FrameError, errorFrame } from './mailbox/frame-error.ts';
 import { GroupInbox } from './mailbox/group-inbox.ts';
@@ -57,9 +57,8 @@ import { GroupSync } from './mailbox/group-sync.ts';
 import { OutgoingMessages } from './mailbox/outgoing.ts';
 import { ReceiptRelay, type Receipt, type ReceiptStatus } from './mailbox/receipts.ts';
 import { migrate } from './mailbox/schema.ts';
-import { SendGate } from './mailbox/send-gate.ts';
+import { FrameLimits } from './mailbox/frame-limits.ts';
 import { UsedTickets } from './mailbox/tickets.ts';
-import { TypingGate } from './typing.ts';
 import { MailboxStore, type StoredEntry, type StoredMessage } from './mailbox/store.ts';
 import { Notifier, type Arrival } from './mailbox/notifications.ts';
 import type { ViewerRelation } from './mailbox/presence.ts';
@@ -76,20 +75,6 @@ export const CONNECT_HEADERS = {
   /** When that ticket expires, ms since the epoch (how long its id must be remembered). */
   ticketExpires: 'X-Mailbox-Ticket-Expires',
 } as const;
-
-/** What frames cost (protocol/rate-limits.ts). */
-const SEND_COST: readonly Charge[] = [
-  { name: 'send_device', cost: 1 },
-  { name: 'send_user', cost: 1 },
-];
-/** A group message also needs the sender's delivery budget not to be empty (it is charged per member afterwards). */
-const GROUP_SEND_CHECK: readonly Charge[] = [...SEND_COST, { name: 'group_deliveries_user', cost: 1 }];
-const TYPING_COST: readonly Charge[] = [
-  { name: 'typing_conversation', cost: 1 },
-  { name: 'typing_device', cost: 1 },
-];
-const PRESENCE_WATCH_COST: readonly Charge[] = [{ name: 'presence_watch_device', cost: 1 }];
-const RESUME_COST: readonly Charge[] = [{ name: 'resume_device', cost: 1 }];
 
 const DAY_MS = 86_400_000;
 /** Message ids: one generator per isolate (ulid() alone re-detects its random source per call, ~20 us). */
@@ -108,9 +93,7 @@ export class UserMailbox extends DurableObject<Env> {
   readonly #groupInbox: GroupInbox;
   readonly #groups: GroupSync;
   readonly #blocks: BlockList;
-  readonly #typing = new TypingGate();
-  readonly #budgets: TokenBuckets;
-  readonly #sendGate = new SendGate();
+  readonly #limits: FrameLimits;
   readonly #tickets: UsedTickets;
   readonly #settings: UserSettings;
   readonly #presence: PresenceRelay;
@@ -129,7 +112,7 @@ export class UserMailbox extends DurableObject<Env> {
     super(ctx, env);
     migrate(ctx.storage.sql);
     this.#store = new MailboxStore(ctx.storage.sql);
-    this.#budgets = new TokenBuckets({ limits: bucketLimits((env as { RATE_LIMITS?: unknown }).RATE_LIMITS), sql: ctx.storage.sql });
+    this.#limits = new FrameLimits((env as { RATE_LIMITS?: unknown }).RATE_LIMITS, ctx.storage.sql);
     this.#tickets = new UsedTickets(ctx.storage.sql);
     this.#connections = new Connections(ctx);
     this.#outgoing = new OutgoingMessages({
@@ -242,7 +225,7 @@ export class UserMailbox extends DurableObject<Env> {
         case 'read':
           return this.#onRead(frame);
         case 'resume':
-          this.#spendOrRefuse(RESUME_COST, { device: state.deviceId });
+          this.#limits.resume(state.deviceId);
           return this.#onResume(ws, state, frame);
         case 'group_send':
           return await this.#onGroupSend(ws, state, frame);
@@ -255,7 +238,7 @@ export class UserMailbox extends DurableObject<Env> {
         case 'presence_watch':
           // Each watch asks every watched user's object; closing the chat (an empty list) is
           // free, so a device can always stop watching.
-          if (frame.users.length > 0) this.#spendOrRefuse(PRESENCE_WATCH_COST, { device: state.deviceId });
+          if (frame.users.length > 0) this.#limits.presenceWatch(state.deviceId);
           return await this.#presence.watch(ws, state, frame.users);
         case 'active':
           return this.#presence.tracker.recordActivity(Date.now());
@@ -292,9 +275,8 @@ export class UserMailbox extends DurableObject<Env> {
   // ------------------------------------------------------------------ frames
 
   async #onSend(ws: WebSocket, state: ConnectionState, frame: SendFrame): Promise<void> {
-    // Memory only (see TokenBuckets): no write and no call is added to a message.
-    const subject = { device: state.deviceId };
-    this.#sendInOrder(state.deviceId, frame.id, () => this.#budgets.spend(SEND_COST, subject));
+    // Memory only (see FrameLimits): no write and no call is added to a message.
+    this.#limits.send(state.deviceId, frame.id);
     this.#presence.tracker.recordActivity(Date.now());
     const stored = await this.#outgoing.send(state, frame);
     const sent: SentFrame = {
@@ -355,24 +337,16 @@ export class UserMailbox extends DurableObject<Env> {
    * delays the next group messages until it is refilled.
    */
   async #onGroupSend(ws: WebSocket, state: ConnectionState, frame: GroupSendFrame): Promise<void> {
-    const subject = { device: state.deviceId };
-    this.#sendInOrder(state.deviceId, frame.id, () => {
-      const spent = this.#budgets.check(GROUP_SEND_CHECK, subject);
-      if (spent.ok) this.#budgets.charge(SEND_COST, subject);
-      return spent;
-    });
+    this.#limits.groupSend(state.deviceId, frame.id);
     this.#presence.tracker.recordActivity(Date.now());
-    const deliveries = (cost: number): Charge[] => [{ name: 'group_deliveries_user', cost }];
     const input = { sender: state.userId, device: state.deviceId, clientId: frame.id, body: frame.body };
     const result = await this.#groups.post(frame.group, input, {
       admit: async () => {
         // A made-up group id reaches no object (each would be one more object).
         if (!(await this.#groupExists(frame.group))) throw new FrameError('group_not_found');
-        const spent = this.#budgets.check(deliveries(1));
-        if (!spent.ok) this.#sendGate.refused(state.deviceId, frame.id, spent.retryAfterMs, Date.now());
-        this.#refuseUnless(spent);
+        this.#limits.groupAdmit(state.deviceId, frame.id);
       },
-      posted: (audience) => this.#budgets.charge(deliveries(audience)),
+      posted: (audience) => this.#limits.groupPosted(audience),
     });
     if (!result.ok) throw new FrameError(result.code, result.message ?? undefined);
     const { messageId, gseq, sentAt, duplicate } = result.value;
@@ -397,7 +371,7 @@ export class UserMailbox extends DurableObject<Env> {
    */
   async #onTyping(state: ConnectionState, frame: TypingFrame): Promise<void> {
     if (frame.to === state.userId) throw new FrameError('self_message');
-    if (!this.#typingAllowed(state.deviceId, `user:${frame.to}`, frame.state)) return;
+    if (!this.#limits.typing(state.deviceId, `user:${frame.to}`, frame.state)) return;
     if (!(await this.#userExists(frame.to))) throw new FrameError('user_not_found');
     mailboxOf(this.env, frame.to)
       .typingNotice(state.userId, null, frame.state)
@@ -407,42 +381,10 @@ export class UserMailbox extends DurableObject<Env> {
   /** Typing in a group: only in groups this mailbox knows (others are refused without asking any object). */
   #onGroupTyping(state: ConnectionState, frame: GroupTypingFrame): void {
     if (!this.#groupInbox.knows(frame.group)) throw new FrameError('group_not_found');
-    if (!this.#typingAllowed(state.deviceId, `group:${frame.group}`, frame.state)) return;
+    if (!this.#limits.typing(state.deviceId, `group:${frame.group}`, frame.state)) return;
     groupOf(this.env, frame.group)
       .typing(state.userId, frame.state)
       .catch(() => undefined);
-  }
-
-  #typingAllowed(device: string, conversation: string, typing: TypingState): boolean {
-    const subject = { device, conversation };
-    return this.#typing.allow(`${device}:${conversation}`, typing, Date.now(), () => this.#budgets.spend(TYPING_COST, subject).ok);
-  }
-
-  /**
-   * A send's budget check, behind the device's earlier refused send if there is one (SendGate):
-   * a refused message is never overtaken by the next one pipelined behind it.
-   */
-  #sendInOrder(device: string, clientId: string, attempt: () => Spent): void {
-    const now = Date.now();
-    const behind = this.#sendGate.waitBehind(device, clientId, now);
-    if (behind !== null) {
-      throw new FrameError('rate_limited', `An earlier message of this device is waiting for the rate limit; send it first, then this one`, behind);
-    }
-    const spent = attempt();
-    if (!spent.ok) this.#sendGate.refused(device, clientId, spent.retryAfterMs, now);
-    else this.#sendGate.passed(device, clientId);
-    this.#refuseUnless(spent);
-  }
-
-  /** Take a frame's cost from the device's and user's budgets, or refuse the frame (`rate_limited`). */
-  #spendOrRefuse(charges: readonly Charge[], subject: Subject): void {
-    this.#refuseUnless(this.#budgets.spend(charges, subject));
-  }
-
-  #refuseUnless(spent: Spent): void {
-    if (spent.ok) return;
-    const what = this.#budgets.limits[spent.limit].what;
-    throw new FrameError('rate_limited', `Rate limit reached (${what}); retry in ${spent.retryAfterMs} ms`, spent.retryAfterMs);
   }
 
   /**
@@ -653,17 +595,17 @@ export class UserMailbox extends DurableObject<Env> {
    * await mailboxOf(env, userId).spend('group_create_user', 1) // { ok: true }
    */
   async spend(name: BucketName, cost: number, deviceId?: string): Promise<Spent> {
-    return this.#budgets.spend([{ name, cost }], { device: deviceId });
+    return this.#limits.spend([{ name, cost }], deviceId);
   }
 
   /** Take from several buckets at once, all or nothing (one action with several costs). */
   async spendAll(charges: Charge[], deviceId?: string): Promise<Spent> {
-    return this.#budgets.spend(charges, { device: deviceId });
+    return this.#limits.spend(charges, deviceId);
   }
 
   /** Take `cost` tokens whatever the bucket holds (a cost only known after the work; may leave a debt). */
   async charge(name: BucketName, cost: number, deviceId?: string): Promise<void> {
-    this.#budgets.charge([{ name, cost }], { device: deviceId });
+    this.#limits.charge(name, cost, deviceId);
   }
 
   /** Whether this user is in `group` (as far as their mailbox knows). */
