@@ -3,7 +3,9 @@
  * same runtime (the ceiling). `--scenario groups` measures group fan-out instead (a 1,024-member
  * group with 200 connected and a 20-member group, over the direct and the queued path; a few
  * minutes), `--scenario presence` measures presence changes and push delivery, `--scenario all`
- * runs all three. Progress goes to stderr; the summary table to stdout
+ * runs all three. `--scenario abuse` (not part of `all`) replays the abuse findings with the per-IP
+ * limits on and prints what one client achieves now (bench/abuse.ts; JSON to
+ * bench/results/abuse.json). Progress goes to stderr; the summary table to stdout
  * and, as JSON, to bench/results/latest.json. Flags: `npm run bench -- --help`.
  *
  * Exit codes: 0 done (even if goals are missed: it is a benchmark, read the table),
@@ -19,6 +21,7 @@ import { summarizeGroups, type GroupScenarioResult } from './group-report.ts';
 import { GroupSetupError } from './group-setup.ts';
 import { runGroupPath, type GroupPathResult } from './groups.ts';
 import { runPresenceScenario, type PresenceScenarioResult } from './presence.ts';
+import { renderAbuse, runAbuseScenario, writeAbuseJson } from './abuse.ts';
 import { note } from './util.ts';
 
 /** Generous wall-clock bound for the whole run, so the bench always stops by itself. */
@@ -31,7 +34,9 @@ function timeBudgetMs(config: BenchConfig): number {
   const perPath = 90_000 + g.members * 100 + 2 * (2 * g.durationS * 1000 + 4 * config.drainS * 1000 + 60_000);
   const groups = only('groups') ? perPath * g.paths.length : 0;
   const presence = only('presence') ? 300_000 : 0;
-  return oneToOne + groups + presence + 60_000;
+  // Sign-ups, twelve bounded findings and the fan-out wait of the largest group.
+  const abuse = config.scenario === 'abuse' ? 600_000 : 0;
+  return oneToOne + groups + presence + abuse + 60_000;
 }
 
 async function main(): Promise<number> {
@@ -56,6 +61,13 @@ async function main(): Promise<number> {
   const started = performance.now();
   // Taken before the servers are bundled: that is the code they run.
   const code = codeInfo(ROOT);
+  const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
+  if (settings.scenario === 'abuse') {
+    const abuse = await runAbuseScenario(settings, command, code);
+    process.stdout.write(renderAbuse(abuse));
+    note(`bench: done in ${(abuse.totalMs / 1000).toFixed(1)} s; JSON written to ${writeAbuseJson(abuse, resolve(ROOT, settings.out))}`);
+    return 0;
+  }
   let messenger: TargetResult | null = null;
   let relay: TargetResult | null = null;
   const runs = (s: string) => settings.scenario === s || settings.scenario === 'all';
@@ -86,7 +98,7 @@ async function main(): Promise<number> {
 
   const report: BenchReport = {
     generatedAt: new Date().toISOString(),
-    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    command,
     totalMs: Math.round(performance.now() - started),
     config: settings,
     machine: machineInfo(),
