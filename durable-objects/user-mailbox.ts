@@ -225,7 +225,8 @@ export class UserMailbox extends DurableObject<Env> {
         case 'read':
           return this.#onRead(frame);
         case 'resume':
-          this.#limits.resume(state.deviceId);
+          // What it would send again: the entries between `after` and what this connection was sent.
+          this.#limits.resume(state.deviceId, Math.max(0, state.sent - frame.after));
           return this.#onResume(ws, state, frame);
         case 'group_send':
           return await this.#onGroupSend(ws, state, frame);

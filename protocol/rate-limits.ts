@@ -85,7 +85,7 @@ export const RATE_LIMITS = {
   },
   resume_device: {
     kind: 'bucket', scope: 'device', burst: 5, refill: 5, everyMs: MINUTE, stored: false,
-    what: '`resume` frames per device (each may re-send up to 1,000 entries)',
+    what: '`resume` frames per device, one token per RESUME_ENTRIES_PER_TOKEN entries sent again (at least one)',
   },
   connect_ticket_device: {
     kind: 'bucket', scope: 'device', burst: 20, refill: 20, everyMs: MINUTE, stored: false,
@@ -130,6 +130,13 @@ export type EdgeLimitName = Exclude<RateLimitName, BucketName>;
  */
 export const OTP_RESEND_WAITS_MS = [0, 30 * SECOND, MINUTE, 2 * MINUTE, 5 * MINUTE, 10 * MINUTE, HOUR] as const;
 export const OTP_RESEND_RESET_MS = DAY;
+
+/**
+ * A `resume` costs one `resume_device` token per this many entries it sends again (those between
+ * its `after` and what the connection was already sent), at least one. A gap repair costs one; a
+ * full replay of the 1,000-entry delivery window costs the whole burst of 5.
+ */
+export const RESUME_ENTRIES_PER_TOKEN = 200;
 
 /**
  * Connect tickets: `POST /v1/connect/ticket` answers a single-use ticket valid this long, which

@@ -5,7 +5,7 @@
  * `rate_limited` FrameErrors with `retryAfterMs`; typing over its budget is dropped silently.
  * All in memory for frames: no storage write and no call is added to a message.
  */
-import type { BucketName, TypingState } from '../../protocol/index.ts';
+import { RESUME_ENTRIES_PER_TOKEN, type BucketName, type TypingState } from '../../protocol/index.ts';
 import { TypingGate } from '../typing.ts';
 import { TokenBuckets, bucketLimits, type Charge, type Spent } from './budgets.ts';
 import { FrameError } from './frame-error.ts';
@@ -76,9 +76,13 @@ export class FrameLimits {
     this.#refuseUnless(this.#budgets.spend([{ name: 'presence_watch_device', cost: 1 }], { device }));
   }
 
-  /** A `resume` (each may re-send up to a delivery window of entries). */
-  resume(device: string): void {
-    this.#refuseUnless(this.#budgets.spend([{ name: 'resume_device', cost: 1 }], { device }));
+  /**
+   * A `resume` that sends `replayed` entries again: one token per RESUME_ENTRIES_PER_TOKEN of
+   * them, at least one (what costs the server is the bytes a replay sends, not the frame).
+   */
+  resume(device: string, replayed: number): void {
+    const cost = Math.max(1, Math.ceil(replayed / RESUME_ENTRIES_PER_TOKEN));
+    this.#refuseUnless(this.#budgets.spend([{ name: 'resume_device', cost }], { device }));
   }
 
   /** Take from one or several buckets, all or nothing (the Worker's routes, through the object's RPC). */

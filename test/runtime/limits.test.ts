@@ -385,6 +385,36 @@ describe('frame limits', () => {
     b.close();
   });
 
+  it('resume: a replay costs one token per 200 entries it sends again, a gap repair one', { timeout: 60_000 }, async () => {
+    const [ann, bob] = await signUp(2);
+    const b = await connect(bob!);
+    for (let i = 0; i < 400; i++) b.send({ type: 'send', id: `r-${i}`, to: ann!.userId, body: text(`${i}`) });
+    await b.waitFor(isType('sent'), 400, 30_000);
+    const a = await connect(ann!);
+    const first = await a.waitFor(isType('message'), 400, 30_000);
+    const head = first[399]!.seq;
+    const clock = freezeClock();
+    // Two full replays of 400 entries: 2 tokens each, 4 of the burst of 5.
+    a.send({ type: 'resume', after: 0 });
+    a.send({ type: 'resume', after: 0 });
+    await a.waitFor(isType('message'), 1_200, 30_000);
+    // A third needs 2 tokens with 1 left: refused, with the wait for one more (12 s at 5 a minute), nothing sent.
+    a.send({ type: 'resume', after: 0 });
+    const [refused] = await a.waitFor(isError);
+    expect(refused).toMatchObject({ id: null, code: 'rate_limited', retryAfterMs: 12_000 });
+    // A gap repair of one entry costs the last token.
+    a.send({ type: 'resume', after: head - 1 });
+    await a.waitFor(isType('message'), 1_201, 10_000);
+    a.send({ type: 'ping' });
+    await a.waitFor(isType('pong'));
+    expect(a.of('message')).toHaveLength(1_201);
+    clock.advance(24_000);
+    a.send({ type: 'resume', after: 0 });
+    await a.waitFor(isType('message'), 1_601, 30_000);
+    a.close();
+    b.close();
+  });
+
   it('a group message costs the sender one delivery per other member, charged after the group stored it', async () => {
     const [ann, bob, cat, dan] = await signUp(4);
     const created = await call('POST', PATHS.groups, ann!, { title: 'Amplified', members: [bob!.userId, cat!.userId, dan!.userId] });
