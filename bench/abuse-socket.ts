@@ -4,7 +4,7 @@
  * One attacking device each, with raw sockets (bench/abuse-kit.ts Probe).
  */
 import { ulid } from 'ulid';
-import { GroupSchema, PATHS, RATE_LIMITS } from '../protocol/index.ts';
+import { GroupSchema, PATHS, RATE_LIMITS, RESUME_ENTRIES_PER_TOKEN } from '../protocol/index.ts';
 import { call, objectFiles, outcome, Probe, settle, showTally, tally, waitUntil, type Account, type Finding } from './abuse-kit.ts';
 import type { RunningServer } from './server.ts';
 import { summarize } from './stats.ts';
@@ -183,16 +183,19 @@ export async function resumeReplay(server: RunningServer, hoarder: Account, send
     const first = await burst(3);
     const more = await burst(7);
     const limit = RATE_LIMITS.resume_device;
+    // A replay of `stored` entries costs one token per RESUME_ENTRIES_PER_TOKEN of them.
+    const tokensPerReplay = Math.max(1, Math.ceil(stored / RESUME_ENTRIES_PER_TOKEN));
+    const perReplay = first.messages > 0 ? first.bytes / Math.max(1, 3 - first.refused) : 0;
     return {
       id: 8,
       title: 'resume {after: 0} replays',
       before: '3 frames -> 46.5 MiB',
       now:
         `mailbox of ${stored} entries of 16,000 chars: 3 resumes -> ${MiB(first.bytes)} (${first.messages} messages), ${first.refused} refused; ` +
-        `7 more -> ${MiB(more.bytes)}, ${more.refused} refused. The 3-frame replay costs what it did; only the rate is capped ` +
-        `(${limit.burst} at once, ${limit.refill}/min per device: ~${MiB((first.bytes / 3) * limit.refill)} a minute per device)`,
-      // Ten resumes within seconds: the burst passes, at most one more from the refill.
-      bounded: 10 - first.refused - more.refused <= limit.burst + 1,
+        `7 more -> ${MiB(more.bytes)}, ${more.refused} refused (a full replay costs ${tokensPerReplay} of ${limit.burst} tokens, ` +
+        `${limit.refill} refilled a minute: ~${MiB((perReplay * limit.refill) / tokensPerReplay)} a minute per device)`,
+      // Ten full replays within seconds: the burst pays for at most burst / tokensPerReplay, plus one refill.
+      bounded: 10 - first.refused - more.refused <= Math.floor(limit.burst / tokensPerReplay) + 1,
       data: { entries: stored, first, more, limit: { burst: limit.burst, refillPerMinute: limit.refill } },
     };
   });
