@@ -9,6 +9,7 @@ import { OTP_LENGTH, OTP_RESEND_RESET_MS, OTP_RESEND_WAITS_MS } from '../../prot
 import { accountsDb, type DbLike } from '../db/accounts.ts';
 import { otpChallenges, otpResends } from '../db/schema.ts';
 import { ApiError } from '../errors.ts';
+import { hmacHex, randomBase64Url } from './crypto.ts';
 
 /** How long a code works. */
 export const OTP_TTL_MS = 5 * 60_000;
@@ -43,21 +44,7 @@ export function generateCode(): string {
 
 /** A fresh challenge: CHALLENGE_BYTES from the CSPRNG, base64url without padding. */
 export function generateChallenge(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(CHALLENGE_BYTES));
-  return btoa(String.fromCharCode(...bytes))
-    .replace(/\+/g, '-')
-    .replace(/\//g, '_');
-}
-
-const encoder = new TextEncoder();
-
-async function hmacHex(secret: string, message: string): Promise<string> {
-  if (secret.length === 0) throw new ApiError('unavailable', 'TOKEN_SECRET is not configured');
-  const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
-    'sign',
-  ]);
-  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode(message)));
-  return Array.from(mac, (byte) => byte.toString(16).padStart(2, '0')).join('');
+  return randomBase64Url(CHALLENGE_BYTES);
 }
 
 /**

@@ -10,21 +10,13 @@ import { sign, verify } from 'hono/jwt';
 import { CONNECT_TICKET_TTL_MS, ULID_PATTERN } from '../../protocol/index.ts';
 import type { AuthContext } from '../app-env.ts';
 import { ApiError } from '../errors.ts';
+import { hmacHex, randomBase64Url } from './crypto.ts';
 
 const TICKET_TYPE = 'connect';
-const encoder = new TextEncoder();
 
 /** HMAC(TOKEN_SECRET, "connect-ticket"), hex: the ticket signing key. */
-async function ticketKey(secret: string): Promise<string> {
-  if (secret.length === 0) throw new ApiError('unavailable', 'TOKEN_SECRET is not configured');
-  const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode('connect-ticket')));
-  return Array.from(mac, (byte) => byte.toString(16).padStart(2, '0')).join('');
-}
-
-function randomId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+function ticketKey(secret: string): Promise<string> {
+  return hmacHex(secret, 'connect-ticket');
 }
 
 export type Ticket = AuthContext & {
@@ -42,7 +34,7 @@ export type Ticket = AuthContext & {
  */
 export async function issueTicket(secret: string, who: AuthContext, now: number): Promise<{ ticket: string; expiresAt: number }> {
   const expiresAt = now + CONNECT_TICKET_TTL_MS;
-  const claims = { typ: TICKET_TYPE, sub: who.userId, did: who.deviceId, jti: randomId(), exp_ms: expiresAt };
+  const claims = { typ: TICKET_TYPE, sub: who.userId, did: who.deviceId, jti: randomBase64Url(16), exp_ms: expiresAt };
   return { ticket: await sign(claims, await ticketKey(secret), 'HS256'), expiresAt };
 }
 

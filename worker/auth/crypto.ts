@@ -1,0 +1,33 @@
+/**
+ * The two primitives the login and connect code share: keyed hashes of short strings under the
+ * server secret, and random URL-safe identifiers from the platform CSPRNG.
+ */
+import { ApiError } from '../errors.ts';
+
+const encoder = new TextEncoder();
+
+/**
+ * Hex HMAC-SHA-256 of `message` keyed with `secret`. An empty secret would make every hash
+ * forgeable, so it is refused as a deployment error.
+ *
+ * @example
+ * await hmacHex(env.TOKEN_SECRET, 'connect-ticket') // '9f86d0…' (64 hex characters)
+ */
+export async function hmacHex(secret: string, message: string): Promise<string> {
+  if (secret.length === 0) throw new ApiError('unavailable', 'TOKEN_SECRET is not configured');
+  const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode(message)));
+  return Array.from(mac, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * `bytes` random bytes as base64url without padding (a multiple of 3 bytes gives exactly 4/3 as
+ * many characters).
+ *
+ * @example
+ * randomBase64Url(24) // 32 characters of [A-Za-z0-9_-]
+ */
+export function randomBase64Url(bytes: number): string {
+  const random = crypto.getRandomValues(new Uint8Array(bytes));
+  return btoa(String.fromCharCode(...random)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
