@@ -1,4 +1,3 @@
 /** Types of deploy-check.mjs (the pre-deploy configuration checks). */
-export declare const PUBLISHED_DEV_SECRETS: string[];
 export declare function requiredSecrets(config: { secrets?: { required?: string[] }; vars?: Record<string, unknown> }): string[];
-export declare function deployProblems(tomlText: string, secrets: Array<{ name: string }>): string[];
+export declare function deployProblems(tomlText: string, secrets: Array<{ name: string }>, localVars: Record<string, string>): string[];

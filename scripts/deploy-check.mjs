@@ -5,9 +5,6 @@
  */
 import { parse } from 'smol-toml';
 
-/** Values that were ever published in this repository: never acceptable as production secrets. */
-export const PUBLISHED_DEV_SECRETS = ['dev-only-insecure-secret-change-me', 'dev-only-metrics-token'];
-
 /**
  * The secrets this configuration needs: `[secrets] required`, plus the SMS webhook's when
  * SMS_PROVIDER is "webhook".
@@ -23,21 +20,20 @@ export function requiredSecrets(config) {
  *
  * @param {string} tomlText wrangler.toml
  * @param {Array<{name: string}>} secrets what `wrangler secret list --format json` printed
+ * @param {Record<string, string>} localVars local development's values (.dev.vars.example): a
+ *   production variable must never carry one of them (the dev SMS provider, the push sink, ...)
  */
-export function deployProblems(tomlText, secrets) {
+export function deployProblems(tomlText, secrets, localVars) {
   const config = parse(tomlText);
   const vars = config.vars ?? {};
   const problems = [];
-  const dev = { LOCAL_DEVELOPMENT: 'true', SMS_PROVIDER: 'dev', PUSH_MODE: 'sink', IP_LIMITS: 'off' };
-  for (const [name, value] of Object.entries(dev)) {
+  for (const [name, value] of Object.entries(localVars)) {
     if (vars[name] === value) problems.push(`wrangler.toml [vars] sets ${name} = "${value}", which is for local development only (.dev.vars)`);
   }
   const required = requiredSecrets(config);
   for (const name of required) {
     if (name in vars) {
       problems.push(`${name} is a plain variable in wrangler.toml [vars]: remove it there (Cloudflare refuses a secret with the name of a variable), then \`npx wrangler secret put ${name}\``);
-    } else if (PUBLISHED_DEV_SECRETS.includes(vars[name])) {
-      problems.push(`${name} has a published development value`);
     }
   }
   const present = new Set(secrets.map((s) => s.name));

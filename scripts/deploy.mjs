@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deployProblems } from './deploy-check.mjs';
+import { exampleDevVars } from './dev-vars.mjs';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const env = { ...process.env, WRANGLER_SEND_METRICS: 'false' };
@@ -36,7 +37,7 @@ function listSecrets() {
   process.exit(1);
 }
 
-const problems = deployProblems(readFileSync(resolve(root, 'wrangler.toml'), 'utf8'), listSecrets());
+const problems = deployProblems(readFileSync(resolve(root, 'wrangler.toml'), 'utf8'), listSecrets(), exampleDevVars());
 if (problems.length > 0) {
   console.error('Not deploying: this configuration would not run safely.');
   for (const problem of problems) console.error(`  - ${problem}`);

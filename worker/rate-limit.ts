@@ -34,7 +34,7 @@ function binding(env: Env, name: string): RateLimit | undefined {
  * the per-IP limits, the per-number-block limit and the waits per number and client.
  */
 export function ipLimitsOff(env: Env): boolean {
-  return (env as unknown as Record<string, unknown>).IP_LIMITS === 'off' && isLocalDevelopment(env);
+  return env.IP_LIMITS === 'off' && isLocalDevelopment(env);
 }
 
 /**

@@ -29,7 +29,7 @@ describe('wrangler.toml', () => {
     for (const name of REQUIRED_SECRETS) expect(config.vars).not.toHaveProperty(name);
     for (const value of Object.values(config.vars)) expect(PUBLISHED_DEV_SECRETS.has(value)).toBe(false);
     expect(config.vars).toMatchObject({ LOCAL_DEVELOPMENT: 'false', IP_LIMITS: 'on', SMS_PROVIDER: 'webhook', PUSH_MODE: 'live' });
-    expect(deployProblems(tomlText, [...REQUIRED_SECRETS, 'SMS_WEBHOOK_URL', 'SMS_WEBHOOK_TOKEN'].map((name) => ({ name })))).toEqual([]);
+    expect(deployProblems(tomlText, [...REQUIRED_SECRETS, 'SMS_WEBHOOK_URL', 'SMS_WEBHOOK_TOKEN'].map((name) => ({ name })), exampleDevVars())).toEqual([]);
   });
 
   it('lists as required exactly the secrets the Worker refuses to run without', () => {
@@ -98,7 +98,7 @@ describe('npm run deploy', () => {
 
   it('refuses a secret that is also a plain variable, and development switches', () => {
     const toml = '[vars]\nTOKEN_SECRET = "abc"\nSMS_PROVIDER = "dev"\nLOCAL_DEVELOPMENT = "true"\n[secrets]\nrequired = ["TOKEN_SECRET"]\n';
-    const problems = deployProblems(toml, [{ name: 'TOKEN_SECRET' }]).join('\n');
+    const problems = deployProblems(toml, [{ name: 'TOKEN_SECRET' }], exampleDevVars()).join('\n');
     expect(problems).toMatch(/TOKEN_SECRET is a plain variable/);
     expect(problems).toMatch(/SMS_PROVIDER = "dev"/);
     expect(problems).toMatch(/LOCAL_DEVELOPMENT = "true"/);
