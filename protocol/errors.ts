@@ -35,6 +35,26 @@ export const ERRORS = {
   },
   otp_attempts_exceeded: { status: 429, retryable: false, message: 'Too many wrong codes; request a new one' },
   otp_rate_limited: { status: 429, retryable: true, message: 'Codes are requested too often; wait and retry' },
+  pin_invalid: { status: 401, retryable: false, message: 'Wrong two-step verification PIN' },
+  pin_locked: {
+    status: 429,
+    retryable: true,
+    message: 'Too many wrong PINs; wait (retryAfterMs) or request a PIN reset, which takes effect after a waiting period',
+  },
+  pin_challenge_invalid: {
+    status: 401,
+    retryable: false,
+    message: 'The PIN challenge is malformed, expired or used; verify a new code',
+  },
+  pin_not_set: { status: 404, retryable: false, message: 'This account has no two-step verification PIN' },
+  refresh_invalid: { status: 401, retryable: false, message: 'Refresh token is malformed, unknown or was already used; log in again' },
+  session_expired: { status: 401, retryable: false, message: 'This device was idle too long and was logged out; log in again' },
+  device_too_new: {
+    status: 403,
+    retryable: true,
+    message: 'A device logged in less than a day ago cannot do this yet (unless it entered the PIN); use an older device or wait',
+  },
+  confirmation_mismatch: { status: 400, retryable: false, message: "The confirmation does not match this account's phone number" },
 
   // ---- authorization / lookup ----
   forbidden: { status: 403, retryable: false, message: 'Not allowed' },
@@ -49,6 +69,15 @@ export const ERRORS = {
   not_group_admin: { status: 403, retryable: false, message: 'Only group admins may do this' },
   admins_only: { status: 403, retryable: false, message: 'Only admins may send messages in this group' },
   not_message_sender: { status: 403, retryable: false, message: 'Only the sender may see who received and read a message' },
+  invite_not_found: { status: 404, retryable: false, message: 'No pending invite to this group for you' },
+  link_not_found: { status: 404, retryable: false, message: 'No such invite link, or it was revoked' },
+  request_not_found: { status: 404, retryable: false, message: 'No pending request to join from that user' },
+  already_member: { status: 409, retryable: false, message: 'You are already a member of this group' },
+  push_token_in_use: {
+    status: 409,
+    retryable: false,
+    message: "This push token is registered to another account's logged-in device",
+  },
   group_full: { status: 409, retryable: false, message: 'The group would exceed its member limit' },
   last_admin: { status: 409, retryable: false, message: 'A group must keep at least one admin; promote another member first' },
   id_conflict: {
@@ -115,9 +144,11 @@ export const CLOSE_CODES = {
   protocol_violation: 4003,
   /** No heartbeat for PRESENCE_STALE_MS: the server took the connection for dead (a ghost). Reconnect. */
   heartbeat_timeout: 4004,
+  /** The account was deleted: fatal, the session is gone. */
+  account_deleted: 4005,
 } as const;
 
 export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];
 
 /** Close codes after which a client must not reconnect on its own. */
-export const FATAL_CLOSE_CODES: ReadonlySet<number> = new Set([CLOSE_CODES.device_revoked, CLOSE_CODES.replaced]);
+export const FATAL_CLOSE_CODES: ReadonlySet<number> = new Set([CLOSE_CODES.device_revoked, CLOSE_CODES.replaced, CLOSE_CODES.account_deleted]);

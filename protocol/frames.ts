@@ -9,6 +9,7 @@
  * the highest seq it has processed and resumes from it after a reconnect.
  */
 import { z } from 'zod';
+import { AccountEventSchema } from './account.ts';
 import { ERROR_CODES } from './errors.ts';
 import { GROUP_TALLY_MAX, MAX_FRAME_BYTES, PRESENCE_WATCH_MAX, RECEIPT_MAX_IDS } from './limits.ts';
 import { GroupEventSchema, GroupIdSchema, GroupMessageSchema, GroupSeqSchema, GroupTallySchema } from './groups.ts';
@@ -240,6 +241,30 @@ export const GroupReadMarkerFrameSchema = z.strictObject({
   at: z.number().int(),
 });
 
+/**
+ * A mailbox entry: someone invited you to a group (they may not add you directly, see
+ * `privacy.groups`). You receive nothing from the group unless you accept (`POST
+ * /v1/invites/:groupId/accept`); `GET /v1/invites` lists the invites still pending. Invites from
+ * someone you blocked never arrive.
+ */
+export const GroupInviteFrameSchema = z.strictObject({
+  type: z.literal('group_invite'),
+  seq: SeqSchema,
+  group: GroupIdSchema,
+  /** The group's title when you were invited. */
+  title: z.string(),
+  invitedBy: UserIdSchema,
+  at: z.number().int(),
+});
+
+/** A mailbox entry about your account, for all your devices: a device logged in or was removed, the PIN changed. */
+export const AccountEventFrameSchema = z.strictObject({
+  type: z.literal('account_event'),
+  seq: SeqSchema,
+  event: AccountEventSchema,
+  at: z.number().int(),
+});
+
 /** Someone is typing to you (`group` null) or in a group. Ephemeral: no seq, no ack, not stored. */
 export const TypingNoticeFrameSchema = z.strictObject({
   type: z.literal('typing_notice'),
@@ -282,6 +307,8 @@ export const MailboxFrameSchema = z.discriminatedUnion('type', [
   GroupEventFrameSchema,
   GroupReceiptFrameSchema,
   GroupReadMarkerFrameSchema,
+  GroupInviteFrameSchema,
+  AccountEventFrameSchema,
 ]);
 export type MailboxFrame = z.infer<typeof MailboxFrameSchema>;
 
@@ -296,6 +323,8 @@ export const ServerFrameSchema = z.discriminatedUnion('type', [
   GroupEventFrameSchema,
   GroupReceiptFrameSchema,
   GroupReadMarkerFrameSchema,
+  GroupInviteFrameSchema,
+  AccountEventFrameSchema,
   TypingNoticeFrameSchema,
   PresenceFrameSchema,
   ErrorFrameSchema,
@@ -315,6 +344,8 @@ export type GroupReceiptFrame = z.infer<typeof GroupReceiptFrameSchema>;
 export type GroupReadMarkerFrame = z.infer<typeof GroupReadMarkerFrameSchema>;
 export type TypingNoticeFrame = z.infer<typeof TypingNoticeFrameSchema>;
 export type PresenceFrame = z.infer<typeof PresenceFrameSchema>;
+export type GroupInviteFrame = z.infer<typeof GroupInviteFrameSchema>;
+export type AccountEventFrame = z.infer<typeof AccountEventFrameSchema>;
 
 // ---------------------------------------------------------------- parsing
 

@@ -55,6 +55,8 @@ export const GroupChangeSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('members_added'), members: z.array(UserIdSchema).min(1) }),
   z.strictObject({ kind: z.literal('member_removed'), member: UserIdSchema }),
   z.strictObject({ kind: z.literal('member_left'), member: UserIdSchema }),
+  /** `member` joined by accepting an invite, through an invite link, or when an admin approved their request to join by link. */
+  z.strictObject({ kind: z.literal('member_joined'), member: UserIdSchema, via: z.enum(['invite', 'link', 'request']) }),
   z.strictObject({ kind: z.literal('admin_promoted'), member: UserIdSchema }),
   z.strictObject({ kind: z.literal('admin_demoted'), member: UserIdSchema }),
   z.strictObject({ kind: z.literal('title_changed'), title: z.string() }),
@@ -106,6 +108,14 @@ export const GroupMemberSchema = z.strictObject({
 });
 export type GroupMember = z.infer<typeof GroupMemberSchema>;
 
+/** Someone invited to the group who has not accepted yet (they receive nothing from it until they do). */
+export const PendingInviteSchema = z.strictObject({
+  userId: UserIdSchema,
+  invitedBy: UserIdSchema,
+  at: z.number().int(),
+});
+export type PendingInvite = z.infer<typeof PendingInviteSchema>;
+
 export const GroupSchema = z.strictObject({
   groupId: GroupIdSchema,
   title: z.string(),
@@ -118,6 +128,11 @@ export const GroupSchema = z.strictObject({
   /** Highest gseq in the log. */
   head: GroupSeqSchema,
   members: z.array(GroupMemberSchema),
+  /**
+   * People asked to join who may not be added directly (their `privacy.groups`): pending until
+   * they accept or decline. Listed for admins only (empty for other members).
+   */
+  invites: z.array(PendingInviteSchema),
 });
 export type Group = z.infer<typeof GroupSchema>;
 
@@ -128,7 +143,77 @@ export const GroupSummarySchema = z.strictObject({
   role: GroupRoleSchema,
   memberCount: z.number().int().min(0),
 });
-export const GroupListSchema = z.strictObject({ groups: z.array(GroupSummarySchema) });
+export const GroupListSchema = z.strictObject({
+  /** Newest group first. */
+  groups: z.array(GroupSummarySchema),
+  /** Pass as `before` for the next page; null when there are no more. */
+  nextBefore: GroupIdSchema.nullable(),
+});
+
+// ---- GET /v1/groups?before=&limit= and GET /v1/invites?before=&limit=
+export const GroupListQuerySchema = z.object({
+  /** Return groups (invites) whose id is below this one (ids sort by creation). */
+  before: GroupIdSchema.optional(),
+  limit: QuerySeqSchema.pipe(z.number().min(1).max(HISTORY_MAX_LIMIT)).default(HISTORY_DEFAULT_LIMIT),
+});
+export type GroupListQuery = z.infer<typeof GroupListQuerySchema>;
+
+/** An invite you received and have not answered. */
+export const GroupInviteSchema = z.strictObject({
+  groupId: GroupIdSchema,
+  title: z.string(),
+  memberCount: z.number().int().min(0),
+  invitedBy: UserIdSchema,
+  at: z.number().int(),
+});
+export type GroupInvite = z.infer<typeof GroupInviteSchema>;
+export const InviteListSchema = z.strictObject({
+  /** Newest group first. */
+  invites: z.array(GroupInviteSchema),
+  nextBefore: GroupIdSchema.nullable(),
+});
+export type InviteList = z.infer<typeof InviteListSchema>;
+
+// ---- invite links: POST/GET/DELETE /v1/groups/:groupId/link (admins)
+/** An invite link's code: 22 base64url characters (128 random bits); the link is `<origin>/#join/<code>` in the web client. */
+export const LinkCodeSchema = z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'expected an invite link code');
+export const CreateLinkSchema = z.strictObject({
+  /** Joining needs an admin's approval (requests wait in `GET /v1/groups/:groupId/requests`). */
+  approval: z.boolean().default(false),
+});
+export type CreateLink = z.input<typeof CreateLinkSchema>;
+export const GroupLinkSchema = z.strictObject({
+  groupId: GroupIdSchema,
+  code: LinkCodeSchema,
+  approval: z.boolean(),
+  createdBy: UserIdSchema,
+  createdAt: z.number().int(),
+});
+export type GroupLink = z.infer<typeof GroupLinkSchema>;
+
+// ---- GET /v1/links/:code (anyone logged in who has the code)
+export const LinkPreviewSchema = z.strictObject({
+  groupId: GroupIdSchema,
+  title: z.string(),
+  description: z.string(),
+  memberCount: z.number().int().min(0),
+  approval: z.boolean(),
+});
+export type LinkPreview = z.infer<typeof LinkPreviewSchema>;
+
+// ---- POST /v1/links/:code/join
+export const JoinResultSchema = z.discriminatedUnion('status', [
+  z.strictObject({ status: z.literal('joined'), group: GroupSchema }),
+  /** The link needs approval: an admin decides; you are told by a `member_joined` event in the group if approved. */
+  z.strictObject({ status: z.literal('requested'), groupId: GroupIdSchema }),
+]);
+export type JoinResult = z.infer<typeof JoinResultSchema>;
+
+// ---- GET /v1/groups/:groupId/requests (admins)
+export const JoinRequestSchema = z.strictObject({ userId: UserIdSchema, at: z.number().int() });
+export const JoinRequestListSchema = z.strictObject({ requests: z.array(JoinRequestSchema) });
+export type JoinRequest = z.infer<typeof JoinRequestSchema>;
+export type JoinRequestList = z.infer<typeof JoinRequestListSchema>;
 export type GroupSummary = z.infer<typeof GroupSummarySchema>;
 export type GroupList = z.infer<typeof GroupListSchema>;
 
@@ -136,7 +221,7 @@ export type GroupList = z.infer<typeof GroupListSchema>;
 export const CreateGroupSchema = z.strictObject({
   title: Title,
   description: Description.optional(),
-  /** Initial members besides you (you become the first admin). */
+  /** Initial members besides you (you become the first admin); those whose `privacy.groups` does not let you add them are invited instead. */
   members: MemberList.default([]),
   onlyAdminsSend: z.boolean().optional(),
 });

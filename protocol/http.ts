@@ -57,23 +57,16 @@ export const VerifyRequestSchema = z.strictObject({
   deviceName: nameText(64).optional(),
   platform: PlatformSchema.optional(),
 });
-export const SessionResponseSchema = z.strictObject({
-  /** Bearer token bound to this user and this device. */
-  token: z.string(),
-  userId: UserIdSchema,
-  deviceId: DeviceIdSchema,
-  /** Token expiry, ms since the epoch. */
-  expiresAt: z.number().int(),
-  /** True when this login created the account. */
-  newUser: z.boolean(),
-});
-
 // ---- profiles
 export const ProfileSchema = z.strictObject({
   userId: UserIdSchema,
   displayName: z.string(),
+  /**
+   * Shown only to those the owner's `privacy.profile` allows (and never to someone the owner
+   * blocked): '' otherwise, the same as an empty about, so hiding cannot be told from not having one.
+   */
   about: z.string(),
-  /** E.164. Present on your own profile and on lookups by phone number. */
+  /** E.164. Present on your own profile only. */
   phone: z.string().optional(),
 });
 export const ProfileUpdateSchema = z
@@ -211,7 +204,6 @@ export type Metrics = z.infer<typeof MetricsSchema>;
 export type OtpRequest = z.infer<typeof OtpRequestSchema>;
 export type OtpResponse = z.infer<typeof OtpResponseSchema>;
 export type VerifyRequest = z.infer<typeof VerifyRequestSchema>;
-export type SessionResponse = z.infer<typeof SessionResponseSchema>;
 export type Profile = z.infer<typeof ProfileSchema>;
 export type ProfileUpdate = z.infer<typeof ProfileUpdateSchema>;
 export type Device = z.infer<typeof DeviceSchema>;
@@ -263,4 +255,23 @@ export const PATHS = {
   mute: (kind: 'direct' | 'group', id: string) => `/v1/me/mutes/${kind}/${encodeURIComponent(id)}`,
   pushToken: '/v1/devices/current/push',
   pushSink: '/v1/push/sink',
+  // ---- sessions and account ownership (protocol/account.ts)
+  refresh: '/v1/auth/refresh',
+  pinLogin: '/v1/auth/pin',
+  pinReset: '/v1/auth/pin/reset',
+  pin: '/v1/me/pin',
+  // ---- group consent: invites, invite links, join requests (protocol/groups.ts)
+  invites: '/v1/invites',
+  inviteAccept: (groupId: string) => `/v1/invites/${encodeURIComponent(groupId)}/accept`,
+  inviteDecline: (groupId: string) => `/v1/invites/${encodeURIComponent(groupId)}/decline`,
+  groupInvite: (groupId: string, userId: string) =>
+    `/v1/groups/${encodeURIComponent(groupId)}/invites/${encodeURIComponent(userId)}`,
+  groupLink: (groupId: string) => `/v1/groups/${encodeURIComponent(groupId)}/link`,
+  groupRequests: (groupId: string) => `/v1/groups/${encodeURIComponent(groupId)}/requests`,
+  groupRequest: (groupId: string, userId: string) =>
+    `/v1/groups/${encodeURIComponent(groupId)}/requests/${encodeURIComponent(userId)}`,
+  groupRequestApprove: (groupId: string, userId: string) =>
+    `/v1/groups/${encodeURIComponent(groupId)}/requests/${encodeURIComponent(userId)}/approve`,
+  link: (code: string) => `/v1/links/${encodeURIComponent(code)}`,
+  linkJoin: (code: string) => `/v1/links/${encodeURIComponent(code)}/join`,
 } as const;

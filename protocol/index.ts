@@ -11,5 +11,6 @@ export * from './messages.ts';
 export * from './groups.ts';
 export * from './contacts.ts';
 export * from './presence.ts';
+export * from './account.ts';
 export * from './frames.ts';
 export * from './http.ts';

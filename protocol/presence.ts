@@ -30,11 +30,39 @@ export type LastSeenVisibility = z.infer<typeof LastSeenVisibilitySchema>;
 /** Who may see that you are online: everyone, or the same people who may see your last seen. */
 export const OnlineVisibilitySchema = z.enum(['everyone', 'same_as_last_seen']);
 
+/** Who may do something that concerns you (see your about, add you to groups): everyone, your contacts, or nobody. */
+export const AudienceSchema = z.enum(['everyone', 'contacts', 'nobody']);
+export type Audience = z.infer<typeof AudienceSchema>;
+
 export const PrivacySettingsSchema = z.strictObject({
   lastSeen: LastSeenVisibilitySchema,
   online: OnlineVisibilitySchema,
+  /**
+   * Read receipts. Off: you send none (people see "delivered", never "read") and, reciprocally,
+   * you see none of theirs; in groups your reads are not counted. Delivered ticks are unaffected.
+   */
+  readReceipts: z.boolean(),
+  /**
+   * Who may add you to a group directly. Anyone else (and anyone you blocked, always) can only
+   * invite you: you receive nothing from the group unless you accept.
+   */
+  groups: AudienceSchema,
+  /** Who sees your "about" (and profile photo). Someone you blocked never does. Your display name is always visible. */
+  profile: AudienceSchema,
 });
 export type PrivacySettings = z.infer<typeof PrivacySettingsSchema>;
+
+/**
+ * Privacy for an account that never changed it: presence, about and group adds for contacts only
+ * (REQUIREMENTS: "visible only to contacts"), read receipts on (as in WhatsApp and Signal).
+ */
+export const DEFAULT_PRIVACY: PrivacySettings = {
+  lastSeen: 'contacts',
+  online: 'same_as_last_seen',
+  readReceipts: true,
+  groups: 'contacts',
+  profile: 'contacts',
+};
 
 /** "HH:MM", 24-hour clock. */
 const ClockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM (24-hour)');

@@ -107,7 +107,11 @@ export const RATE_LIMITS = {
   },
   group_add_user: {
     kind: 'bucket', scope: 'user', burst: 1_024, refill: 1_024, everyMs: HOUR, stored: true,
-    what: 'members added to groups (at creation or later) per user',
+    what: 'members added or invited to groups (at creation or later) per user',
+  },
+  group_join_user: {
+    kind: 'bucket', scope: 'user', burst: 30, refill: 30, everyMs: HOUR, stored: true,
+    what: 'groups joined or asked to join through invite links per user',
   },
   contact_add_user: {
     kind: 'bucket', scope: 'user', burst: 200, refill: 200, everyMs: DAY, stored: true,

@@ -13,6 +13,12 @@ export const users = sqliteTable('users', {
   about: text('about').notNull().default(''),
   createdAt: integer('created_at').notNull(),
   updatedAt: integer('updated_at').notNull(),
+  // Mirrored privacy settings (migrations/0006): the Worker applies them without asking the mailbox.
+  profileVisibility: text('profile_visibility', { enum: ['everyone', 'contacts', 'nobody'] }).notNull().default('contacts'),
+  groupAdd: text('group_add', { enum: ['everyone', 'contacts', 'nobody'] }).notNull().default('contacts'),
+  readReceipts: integer('read_receipts', { mode: 'boolean' }).notNull().default(true),
+  /** Set when the account was deleted (the row stays as a tombstone; the phone is replaced). */
+  deletedAt: integer('deleted_at'),
 });
 
 /** One row per login: every successful verify creates a device, every token names one. */
@@ -28,6 +34,12 @@ export const devices = sqliteTable(
     createdAt: integer('created_at').notNull(),
     lastSeenAt: integer('last_seen_at'),
     revokedAt: integer('revoked_at'),
+    /** Hash of the current refresh token, and of the one before it (reuse of that one revokes the device). */
+    refreshHash: text('refresh_hash'),
+    refreshPrevHash: text('refresh_prev_hash'),
+    refreshedAt: integer('refreshed_at'),
+    /** When the device entered the PIN (or created the account); null for a login with the SMS code alone. */
+    trustedAt: integer('trusted_at'),
   },
   (t) => [index('devices_user_id_idx').on(t.userId)],
 );
@@ -164,3 +176,78 @@ export const mailboxGauges = sqliteTable('mailbox_gauges', {
 });
 
 export type PushTokenRow = typeof pushTokens.$inferSelect;
+
+/** The two-step verification PIN of an account (migrations/0006). */
+export const accountPins = sqliteTable('account_pins', {
+  userId: text('user_id')
+    .primaryKey()
+    .notNull()
+    .references(() => users.id),
+  pinHash: text('pin_hash').notNull(),
+  salt: text('salt').notNull(),
+  failed: integer('failed').notNull().default(0),
+  lockedUntil: integer('locked_until'),
+  resetAt: integer('reset_at'),
+  setAt: integer('set_at').notNull(),
+});
+
+/** A login that proved the number and owes the PIN. */
+export const pinChallenges = sqliteTable(
+  'pin_challenges',
+  {
+    challengeHash: text('challenge_hash').primaryKey().notNull(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id),
+    deviceName: text('device_name'),
+    platform: text('platform'),
+    expiresAt: integer('expires_at').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('pin_challenges_expires_idx').on(t.expiresAt)],
+);
+
+/** Blocks, mirrored from the blocker's mailbox object. */
+export const blocks = sqliteTable(
+  'blocks',
+  {
+    ownerId: text('owner_id')
+      .notNull()
+      .references(() => users.id),
+    blockedId: text('blocked_id')
+      .notNull()
+      .references(() => users.id),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.ownerId, t.blockedId] }), index('blocks_blocked_idx').on(t.blockedId)],
+);
+
+/** Pending group invites, mirrored from the group object. */
+export const groupInvites = sqliteTable(
+  'group_invites',
+  {
+    groupId: text('group_id')
+      .notNull()
+      .references(() => groups.id),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id),
+    invitedBy: text('invited_by')
+      .notNull()
+      .references(() => users.id),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.userId] }), index('group_invites_user_idx').on(t.userId, t.groupId)],
+);
+
+/** Invite links: code to group (one live link per group). */
+export const groupLinks = sqliteTable('group_links', {
+  code: text('code').primaryKey().notNull(),
+  groupId: text('group_id')
+    .notNull()
+    .unique()
+    .references(() => groups.id),
+});
+
+export type AccountPinRow = typeof accountPins.$inferSelect;
+export type PinChallengeRow = typeof pinChallenges.$inferSelect;
