@@ -2,8 +2,9 @@
  * GroupChat: the Durable Object of one group. It holds the authoritative member list and
  * settings and the group log, where every message and system event gets its `gseq`; then it
  * fans entries out to the members' mailboxes (./group/fanout.ts) and sums the members' receipts
- * for senders (./group/tallies.ts). This class adapts RPC entry points and the alarm; rules live
- * in the methods below, storage in ./group/.
+ * for senders (./group/tallies.ts). People join directly or by consent: pending invites, an
+ * invite link and join requests (./group/consent.ts). This class adapts RPC entry points and
+ * the alarm; rules live in the methods below and in ./group/, as does storage.
  *
  * Path of a group message: device -> sender's mailbox (`group_send` frame) -> `post` here
  * (stored in the log: `group_sent`) -> fan-out to every member's mailbox (direct calls for small
@@ -16,35 +17,36 @@ import {
   type Group,
   type GroupChange,
   type GroupEntry,
+  type GroupLink,
   type GroupRole,
+  type JoinRequestList,
+  type JoinResult,
+  type LinkPreview,
   type MessageBody,
   type TypingState,
   type MessageInfo,
   type UpdateGroup,
 } from '../protocol/index.ts';
-import { syncGroupMirror } from '../worker/db/groups.ts';
 import { mailboxOf } from './stubs.ts';
-import { enqueueJobs } from './group/fanout-job.ts';
-import { FanOut, type FanOutStats } from './group/fanout.ts';
-import { GroupLog } from './group/log.ts';
-import { Members, type ReceiptStatus } from './group/members.ts';
+import type { AddTargets, Consent } from './group/consent.ts';
+import type { FanOut, FanOutStats } from './group/fanout.ts';
+import { messageInfoOf } from './group/info.ts';
+import type { GroupLog } from './group/log.ts';
+import type { Members, ReceiptStatus } from './group/members.ts';
+import { atLeast, buildParts, type Parts } from './group/parts.ts';
+import { mirror, notifyInvites } from './group/publish.ts';
 import { GroupError, settle, type GroupResult } from './group/result.ts';
 import { hasSchema, migrate, readMeta, writeMeta } from './group/schema.ts';
-import { Tallies } from './group/tallies.ts';
+import { insertSettings, readSettings, updateSettings, type Settings } from './group/settings.ts';
+import type { Tallies } from './group/tallies.ts';
 import { TypingGate } from './typing.ts';
 
-export type { GroupResult };
+export type { AddTargets, GroupResult };
 
 const ulid = monotonicFactory();
 const DAY_MS = 86_400_000;
 /** Safety net: how soon the alarm re-checks an unfinished fan-out or an unsynced mirror. */
 const RETRY_MS = 10_000;
-/** Audiences up to this size are served by direct calls (see README, "Fan-out threshold"). */
-const DEFAULT_DIRECT_FANOUT_MAX = 32;
-const DEFAULT_MEMBERS_PER_JOB = 50;
-/** In large groups, recently active members called directly (the rest are queued). */
-const DEFAULT_DIRECT_HOT_MAX = 256;
-const TALLY_FLUSH_MS = 200;
 /** Typing in a group reaches members with receipts this recent, at most this many. */
 const TYPING_ACTIVE_MS = 5 * 60_000;
 const GROUP_TYPING_AUDIENCE = 256;
@@ -57,8 +59,8 @@ export type CreateGroupInput = {
   title: string;
   description: string;
   onlyAdminsSend: boolean;
-  /** Initial members besides the actor, known to exist. */
-  members: string[];
+  /** Initial members besides the actor (accounts known to exist), sorted into direct adds and invites. */
+  targets: AddTargets;
 };
 
 export type PostInput = { sender: string; device: string; clientId: string; body: MessageBody };
@@ -71,18 +73,6 @@ export type Posted = {
   audience: number;
 };
 
-type Settings = {
-  groupId: string;
-  title: string;
-  description: string;
-  picture: string | null;
-  onlyAdminsSend: boolean;
-  createdBy: string;
-  createdAt: number;
-};
-
-/** The parts of a group object that need its tables (which exist once the group was created). */
-type Parts = { log: GroupLog; members: Members; fanout: FanOut; tallies: Tallies };
 
 export class GroupChat extends DurableObject<Env> {
   readonly #sql: SqlStorage;
@@ -107,34 +97,13 @@ export class GroupChat extends DurableObject<Env> {
   /** Create or upgrade the schema and build the parts on it. */
   #open(): Parts {
     if (this.#parts) return this.#parts;
-    const env = this.env;
     migrate(this.#sql);
-    const groupId = (): string => this.#settings().groupId;
-    const log = new GroupLog(this.#sql, groupId);
-    const members = new Members(this.#sql);
-    const fanout = new FanOut({
+    this.#parts = buildParts({
       sql: this.#sql,
-      log,
-      members,
-      groupId,
-      deliver: async (member, entries) => {
-        await mailboxOf(env, member).deliverGroup(groupId(), entries);
-      },
-      enqueue: (jobs) => enqueueJobs(env.GROUP_FANOUT, jobs),
-      // 0 is meaningful here: every audience goes through the queue.
-      directLimit: atLeast(0, env.GROUP_DIRECT_FANOUT_MAX, DEFAULT_DIRECT_FANOUT_MAX),
-      hotLimit: atLeast(0, env.GROUP_DIRECT_HOT_MAX, DEFAULT_DIRECT_HOT_MAX),
-      membersPerJob: atLeast(1, env.GROUP_FANOUT_MEMBERS_PER_JOB, DEFAULT_MEMBERS_PER_JOB),
+      env: this.env,
+      groupId: () => this.#settings().groupId,
+      event: (by, change, membership, at) => this.#event(by, change, membership, at),
     });
-    const tallies = new Tallies({
-      log,
-      members,
-      push: async (sender, tallies) => {
-        await mailboxOf(env, sender).groupTallies(groupId(), tallies);
-      },
-      flushAfterMs: TALLY_FLUSH_MS,
-    });
-    this.#parts = { log, members, fanout, tallies };
     return this.#parts;
   }
 
@@ -160,34 +129,39 @@ export class GroupChat extends DurableObject<Env> {
     return this.#p.tallies;
   }
 
+  get #consent(): Consent {
+    return this.#p.consent;
+  }
+
   // ------------------------------------------------------------------ management (RPC)
 
-  /** Create the group: the actor becomes its first admin, `members` join right after. */
+  /**
+   * Create the group: the actor becomes its first admin; the direct targets join right after,
+   * the others are invited. Seats (members and invites) are checked before anything is stored.
+   */
   create(input: CreateGroupInput): Promise<GroupResult<Group>> {
     return settle(async () => {
       if (this.#find()) throw new GroupError('validation_failed', 'This group already exists');
-      const members = [...new Set(input.members)].filter((m) => m !== input.actor);
-      if (members.length + 1 > GROUP_MAX_MEMBERS) throw new GroupError('group_full', `A group has at most ${GROUP_MAX_MEMBERS} members`);
+      const { direct, invite, quiet } = input.targets;
+      const wanted = new Set([...direct, ...invite, ...quiet]);
+      wanted.delete(input.actor);
+      if (wanted.size + 1 > GROUP_MAX_MEMBERS) throw new GroupError('group_full', `A group has at most ${GROUP_MAX_MEMBERS} members`);
       // Only now, with a valid request, does this object start to exist.
       this.#open();
       const now = Date.now();
-      this.#sql.exec(
-        `INSERT INTO settings (id, group_id, title, description, picture, only_admins_send, created_by, created_at)
-         VALUES (1, ?, ?, ?, NULL, ?, ?, ?)`,
-        input.groupId,
-        input.title,
-        input.description,
-        input.onlyAdminsSend ? 1 : 0,
-        input.actor,
-        now,
-      );
+      insertSettings(this.#sql, {
+        groupId: input.groupId,
+        title: input.title,
+        description: input.description,
+        picture: null,
+        onlyAdminsSend: input.onlyAdminsSend,
+        createdBy: input.actor,
+        createdAt: now,
+      });
       this.#members.add([input.actor], 'admin', this.#log.head + 1, now);
       this.#event(input.actor, { kind: 'created', title: input.title }, true, now);
-      if (members.length > 0) {
-        this.#members.add(members, 'member', this.#log.head + 1, now);
-        this.#event(input.actor, { kind: 'members_added', members }, true, now);
-      }
-      return this.#changed();
+      this.#consent.add(input.actor, input.targets, now);
+      return this.#changed(input.actor);
     });
   }
 
@@ -195,7 +169,7 @@ export class GroupChat extends DurableObject<Env> {
   view(requester: string): Promise<GroupResult<Group>> {
     return settle(() => {
       this.#memberOrThrow(requester);
-      return this.#view();
+      return this.#view(requester);
     });
   }
 
@@ -214,33 +188,29 @@ export class GroupChat extends DurableObject<Env> {
       if (patch.onlyAdminsSend !== undefined && patch.onlyAdminsSend !== s.onlyAdminsSend) {
         changes.push({ kind: 'settings_changed', onlyAdminsSend: patch.onlyAdminsSend });
       }
-      if (changes.length === 0) return this.#view();
-      this.#sql.exec(
-        'UPDATE settings SET title = ?, description = ?, picture = ?, only_admins_send = ?',
-        patch.title ?? s.title,
-        patch.description ?? s.description,
-        patch.picture === undefined ? s.picture : patch.picture,
-        (patch.onlyAdminsSend ?? s.onlyAdminsSend) ? 1 : 0,
-      );
+      if (changes.length === 0) return this.#view(actor);
+      updateSettings(this.#sql, {
+        title: patch.title ?? s.title,
+        description: patch.description ?? s.description,
+        picture: patch.picture === undefined ? s.picture : patch.picture,
+        onlyAdminsSend: patch.onlyAdminsSend ?? s.onlyAdminsSend,
+      });
       for (const change of changes) this.#event(actor, change, false, now);
-      return this.#changed();
+      return this.#changed(actor);
     });
   }
 
-  /** Add people (admins; ids known to exist). Current members are skipped; nobody new is a no-op. */
-  addMembers(actor: string, userIds: string[]): Promise<GroupResult<Group>> {
+  /**
+   * Add people (admins; accounts known to exist, sorted by the Worker into direct adds and
+   * invites). Current members are skipped, pending invites stay as they are; nobody new is a
+   * no-op. The answer has the same shape whoever was added or invited, so an adder cannot tell
+   * a block from a privacy setting.
+   */
+  addMembers(actor: string, targets: AddTargets): Promise<GroupResult<Group>> {
     return settle(async () => {
       this.#adminOrThrow(actor);
-      const fresh = [...new Set(userIds)].filter((id) => this.#members.get(id) === null);
-      if (fresh.length === 0) return this.#view();
-      const total = this.#members.count() + fresh.length;
-      if (total > GROUP_MAX_MEMBERS) {
-        throw new GroupError('group_full', `${total} members would exceed the limit of ${GROUP_MAX_MEMBERS}`);
-      }
-      const now = Date.now();
-      this.#members.add(fresh, 'member', this.#log.head + 1, now);
-      this.#event(actor, { kind: 'members_added', members: fresh }, true, now);
-      return this.#changed();
+      if (!this.#consent.add(actor, targets, Date.now())) return this.#view(actor);
+      return this.#changed(actor);
     });
   }
 
@@ -253,7 +223,7 @@ export class GroupChat extends DurableObject<Env> {
       const now = Date.now();
       this.#members.remove(target, this.#log.head + 1);
       this.#event(actor, { kind: 'member_removed', member: target }, true, now);
-      return this.#changed();
+      return this.#changed(actor);
     });
   }
 
@@ -274,7 +244,7 @@ export class GroupChat extends DurableObject<Env> {
           this.#event(actor, { kind: 'admin_promoted', member: heir.userId }, false, now);
         }
       }
-      return this.#changed();
+      return this.#changed(actor);
     });
   }
 
@@ -283,12 +253,128 @@ export class GroupChat extends DurableObject<Env> {
     return settle(async () => {
       this.#adminOrThrow(actor);
       const member = this.#memberOrThrow(target, 'user_not_found', 'That user is not a member of this group');
-      if (member.role === role) return this.#view();
+      if (member.role === role) return this.#view(actor);
       if (role === 'member' && this.#members.adminCount() === 1) throw new GroupError('last_admin');
       const now = Date.now();
       this.#members.setRole(target, role);
       this.#event(actor, { kind: role === 'admin' ? 'admin_promoted' : 'admin_demoted', member: target }, false, now);
-      return this.#changed();
+      return this.#changed(actor);
+    });
+  }
+
+  // ------------------------------------------------------------------ invites (RPC)
+
+  /** Who invited `userId` (pending), or `invite_not_found`: the Worker checks the invitee's blocks before accepting. */
+  invitation(userId: string): Promise<GroupResult<{ invitedBy: string }>> {
+    return settle(() => {
+      this.#settingsOrThrow();
+      const invite = this.#consent.invite(userId);
+      if (invite === null) throw new GroupError('invite_not_found');
+      return { invitedBy: invite.invitedBy };
+    });
+  }
+
+  /** Accept the invite `invitedBy` sent: join now, from a `member_joined` event on (nothing of the log before it). */
+  acceptInvite(userId: string, invitedBy: string): Promise<GroupResult<Group>> {
+    return settle(async () => {
+      this.#settingsOrThrow();
+      this.#consent.accept(userId, invitedBy, Date.now());
+      return this.#changed(userId);
+    });
+  }
+
+  /**
+   * Drop `userId`'s pending invite and join request: they declined, or their account is being
+   * deleted. Idempotent; a group that does not exist has nothing to drop.
+   */
+  async declineInvite(userId: string): Promise<void> {
+    if (!this.#find()) return;
+    if (this.#consent.decline(userId)) await this.#publish();
+  }
+
+  /** An admin takes back a pending invite. */
+  withdrawInvite(actor: string, userId: string): Promise<GroupResult<Group>> {
+    return settle(async () => {
+      this.#adminOrThrow(actor);
+      this.#consent.withdraw(userId);
+      return this.#changed(actor);
+    });
+  }
+
+  // ------------------------------------------------------------------ invite link and join requests (RPC)
+
+  /** Create the invite link, or replace it (admins): a new code; the old one stops working. */
+  createLink(actor: string, approval: boolean): Promise<GroupResult<GroupLink>> {
+    return settle(async () => {
+      this.#adminOrThrow(actor);
+      const link = this.#consent.setLink(actor, approval, Date.now());
+      await this.#publish();
+      return { groupId: this.#settings().groupId, ...link };
+    });
+  }
+
+  /** The live invite link (admins), or `link_not_found`. */
+  link(actor: string): Promise<GroupResult<GroupLink>> {
+    return settle(() => {
+      this.#adminOrThrow(actor);
+      const link = this.#consent.link();
+      if (link === null) throw new GroupError('link_not_found');
+      return { groupId: this.#settings().groupId, ...link };
+    });
+  }
+
+  /** Revoke the invite link (admins). Idempotent; pending requests stay for admins to decide. */
+  revokeLink(actor: string): Promise<GroupResult<null>> {
+    return settle(async () => {
+      this.#adminOrThrow(actor);
+      if (this.#consent.revokeLink()) await this.#publish();
+      return null;
+    });
+  }
+
+  /** What someone holding `code` may see before joining; `link_not_found` unless it is the live link. */
+  linkPreview(code: string): Promise<GroupResult<LinkPreview>> {
+    return settle(() => {
+      const s = this.#find();
+      if (!s) throw new GroupError('link_not_found');
+      const link = this.#consent.linkFor(code);
+      return { groupId: s.groupId, title: s.title, description: s.description, memberCount: this.#members.count(), approval: link.approval };
+    });
+  }
+
+  /** Join through the live link: at once (`member_joined` via link), or a request when it needs approval. */
+  joinByLink(userId: string, code: string): Promise<GroupResult<JoinResult>> {
+    return settle(async (): Promise<JoinResult> => {
+      if (!this.#find()) throw new GroupError('link_not_found');
+      const outcome = this.#consent.joinByLink(userId, code, Date.now());
+      if (outcome === 'requested') return { status: 'requested', groupId: this.#settings().groupId };
+      return { status: 'joined', group: await this.#changed(userId) };
+    });
+  }
+
+  /** Pending requests to join through the link (admins). */
+  joinRequests(actor: string): Promise<GroupResult<JoinRequestList>> {
+    return settle(() => {
+      this.#adminOrThrow(actor);
+      return { requests: this.#consent.requests() };
+    });
+  }
+
+  /** Let a requester in (admins): `member_joined` via request, made by the approving admin. */
+  approveRequest(actor: string, userId: string): Promise<GroupResult<Group>> {
+    return settle(async () => {
+      this.#adminOrThrow(actor);
+      this.#consent.approve(actor, userId, Date.now());
+      return this.#changed(actor);
+    });
+  }
+
+  /** Turn a request down (admins). The requester is not told (as with a declined request in WhatsApp). */
+  declineRequest(actor: string, userId: string): Promise<GroupResult<null>> {
+    return settle(() => {
+      this.#adminOrThrow(actor);
+      this.#consent.declineRequest(userId);
+      return null;
     });
   }
 
@@ -356,22 +442,7 @@ export class GroupChat extends DurableObject<Env> {
       const message = this.#log.messageById(messageId);
       if (!message) throw new GroupError('not_found', 'No such message in this group');
       if (message.from !== requester) throw new GroupError('not_message_sender');
-      const tally = this.#members.tallies([{ gseq: message.gseq, id: message.id, sender: message.from }])[0]!;
-      // Receipt times are kept for the retention window: for an older message the first receipt
-      // covering it may be gone, and a later one would give a wrong time, so none is given.
-      const times = message.sentAt >= Date.now() - this.#retentionMs ? this.#members.receiptTimes(message.gseq) : new Map();
-      const counted = this.#members.all().filter((m) => m.userId !== requester && m.joinedGseq <= message.gseq);
-      return {
-        messageId,
-        gseq: message.gseq,
-        tally,
-        delivered: counted
-          .filter((m) => m.deliveredGseq >= message.gseq)
-          .map((m) => ({ userId: m.userId, at: times.get(m.userId)?.delivered ?? null })),
-        read: counted
-          .filter((m) => m.readGseq >= message.gseq)
-          .map((m) => ({ userId: m.userId, at: times.get(m.userId)?.read ?? null })),
-      };
+      return messageInfoOf(this.#members, message, message.sentAt >= Date.now() - this.#retentionMs);
     });
   }
 
@@ -421,8 +492,10 @@ export class GroupChat extends DurableObject<Env> {
     if (!this.#find()) return;
     this.#members.pruneReceiptLog(Date.now() - this.#retentionMs);
     if (readMeta(this.#sql, 'mirror_dirty') === 1) await this.#syncMirror();
+    await this.#notifyInvites();
     await this.#fanout.kick().catch((error: unknown) => console.error('group fan-out failed', error));
-    if (this.#fanout.backlog > 0 || readMeta(this.#sql, 'mirror_dirty') === 1) await this.#ensureAlarm();
+    const unfinished = this.#fanout.backlog > 0 || readMeta(this.#sql, 'mirror_dirty') === 1 || this.#consent.unnotified().length > 0;
+    if (unfinished) await this.#ensureAlarm();
   }
 
   // ------------------------------------------------------------------ internals
@@ -432,12 +505,21 @@ export class GroupChat extends DurableObject<Env> {
     this.#log.appendEvent(ulid(), by, change, at, membership);
   }
 
-  /** After a settings or membership change: fan the events out, mirror to D1, answer with the new state. */
-  async #changed(): Promise<Group> {
+  /** After a change: make it known (fan-out, mirror, invitees) and answer with the group as `viewer` sees it. */
+  async #changed(viewer: string): Promise<Group> {
+    await this.#publish();
+    return this.#view(viewer);
+  }
+
+  /**
+   * Make a change known: fan new log entries out, mirror the group to D1 and tell new invitees'
+   * mailboxes, each with the alarm as its safety net. A failure of any of these does not undo
+   * the change (the object is authoritative); the alarm retries.
+   */
+  async #publish(): Promise<void> {
     writeMeta(this.#sql, 'mirror_dirty', 1);
     this.#appended();
-    await this.#syncMirror();
-    return this.#view();
+    await Promise.all([this.#syncMirror(), this.#notifyInvites()]);
   }
 
   /** New log entries: start their fan-out, with the alarm as the safety net if this object dies mid-way. */
@@ -455,21 +537,19 @@ export class GroupChat extends DurableObject<Env> {
   }
 
   async #syncMirror(): Promise<void> {
-    const s = this.#settings();
     try {
-      await syncGroupMirror(this.env.DB, {
-        groupId: s.groupId,
-        title: s.title,
-        createdBy: s.createdBy,
-        createdAt: s.createdAt,
-        updatedAt: Date.now(),
-        members: this.#members.view(),
-      });
+      await mirror(this.env, this.#settings(), this.#p, Date.now());
       writeMeta(this.#sql, 'mirror_dirty', 0);
     } catch (error) {
       console.error('group mirror sync failed; the alarm retries', error);
       await this.#ensureAlarm();
     }
+  }
+
+  async #notifyInvites(): Promise<void> {
+    if (await notifyInvites(this.env, this.#settings(), this.#p, Date.now())) return;
+    console.error('group invite notification failed; the alarm retries');
+    await this.#ensureAlarm();
   }
 
   /** Members other than `sender` (whom a message of theirs reaches). */
@@ -478,28 +558,7 @@ export class GroupChat extends DurableObject<Env> {
   }
 
   #find(): Settings | null {
-    if (!this.#parts) return null;
-    const row = this.#sql
-      .exec<{
-        group_id: string;
-        title: string;
-        description: string;
-        picture: string | null;
-        only_admins_send: number;
-        created_by: string;
-        created_at: number;
-      }>('SELECT * FROM settings WHERE id = 1')
-      .toArray()[0];
-    if (!row) return null;
-    return {
-      groupId: row.group_id,
-      title: row.title,
-      description: row.description,
-      picture: row.picture,
-      onlyAdminsSend: row.only_admins_send === 1,
-      createdBy: row.created_by,
-      createdAt: row.created_at,
-    };
+    return this.#parts ? readSettings(this.#sql) : null;
   }
 
   #settings(): Settings {
@@ -525,8 +584,10 @@ export class GroupChat extends DurableObject<Env> {
     if (this.#memberOrThrow(userId).role !== 'admin') throw new GroupError('not_group_admin');
   }
 
-  #view(): Group {
+  /** The group as `viewer` sees it: pending invites are listed for admins only. */
+  #view(viewer: string): Group {
     const s = this.#settings();
+    const admin = this.#members.get(viewer)?.role === 'admin';
     return {
       groupId: s.groupId,
       title: s.title,
@@ -537,12 +598,7 @@ export class GroupChat extends DurableObject<Env> {
       createdAt: s.createdAt,
       head: this.#log.head,
       members: this.#members.view(),
+      invites: admin ? this.#consent.invites() : [],
     };
   }
-}
-
-/** A numeric setting: `value` if it is a number >= `min`, else `fallback` (unset or invalid). */
-function atLeast(min: number, value: unknown, fallback: number): number {
-  const n = value === undefined || value === '' ? NaN : Number(value);
-  return Number.isFinite(n) && n >= min ? n : fallback;
 }

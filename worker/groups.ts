@@ -1,14 +1,24 @@
 /**
  * Group operations as the Worker performs them: check what only D1 knows (that the group exists,
- * that the people being added have accounts), charge the caller's budgets, then let the group's
- * object decide and apply (membership rules, limits, roles) and turn its refusals into typed
- * API errors.
+ * that the people being added have accounts, whether their privacy lets the caller add them or
+ * they blocked the caller), charge the caller's budgets, then let the group's object decide and
+ * apply (membership rules, limits, roles) and turn its refusals into typed API errors.
  */
 import { monotonicFactory } from 'ulid';
-import type { CreateGroup, Group, GroupRole, MessageInfo, UpdateGroup } from '../protocol/index.ts';
-import type { GroupChat, GroupResult } from '../durable-objects/group-chat.ts';
+import type {
+  CreateGroup,
+  Group,
+  GroupLink,
+  GroupRole,
+  JoinRequestList,
+  JoinResult,
+  LinkPreview,
+  MessageInfo,
+  UpdateGroup,
+} from '../protocol/index.ts';
+import type { AddTargets, GroupChat, GroupResult } from '../durable-objects/group-chat.ts';
 import { spendBudget, spendBudgets } from './budgets.ts';
-import { groupExists, missingUsers } from './db/groups.ts';
+import { groupExists, groupOfLink, hasBlocked, missingUsers, readReceiptsOn, sortAdds } from './db/groups.ts';
 import { ApiError } from './errors.ts';
 import { groupOf } from '../durable-objects/stubs.ts';
 
@@ -22,11 +32,6 @@ const KNOWN_GROUPS_MAX = 10_000;
 export function unwrap<T>(result: GroupResult<T>): T {
   if (!result.ok) throw new ApiError(result.code, result.message ?? undefined);
   return result.value;
-}
-
-async function requireAccounts(env: Env, userIds: readonly string[]): Promise<void> {
-  const missing = await missingUsers(env.DB, userIds);
-  if (missing.length > 0) throw new ApiError('user_not_found', `No such user: ${missing.slice(0, 5).join(', ')}`);
 }
 
 function remember(groupId: string): void {
@@ -51,14 +56,28 @@ function additions(actor: string, members: readonly string[]): string[] {
   return [...new Set(members)].filter((m) => m !== actor);
 }
 
-/** Create a group: costs one `group_create_user` and one `group_add_user` per member added. */
+/**
+ * Sort the people `actor` adds into direct adds and invites (worker/db/groups.ts `sortAdds`), or
+ * `user_not_found` if any has no live account. Whoever it is, the adder gets the same answer
+ * shape: a block is not revealed.
+ */
+async function targetsOf(env: Env, actor: string, userIds: readonly string[]): Promise<AddTargets> {
+  const verdicts = await sortAdds(env.DB, actor, userIds);
+  const missing = userIds.filter((id) => !verdicts.has(id));
+  if (missing.length > 0) throw new ApiError('user_not_found', `No such user: ${missing.slice(0, 5).join(', ')}`);
+  const targets: AddTargets = { direct: [], invite: [], quiet: [] };
+  for (const id of userIds) targets[verdicts.get(id)!].push(id);
+  return targets;
+}
+
+/** Create a group: costs one `group_create_user` and one `group_add_user` per member added or invited. */
 export async function createGroup(env: Env, actor: string, body: CreateGroup & { members: string[] }): Promise<Group> {
   const members = additions(actor, body.members);
   await spendBudgets(env, actor, [
     { name: 'group_create_user', cost: 1 },
     { name: 'group_add_user', cost: members.length },
   ]);
-  await requireAccounts(env, members);
+  const targets = await targetsOf(env, actor, members);
   const groupId = ulid();
   const group = unwrap(
     await groupOf(env, groupId).create({
@@ -67,20 +86,19 @@ export async function createGroup(env: Env, actor: string, body: CreateGroup & {
       title: body.title,
       description: body.description ?? '',
       onlyAdminsSend: body.onlyAdminsSend ?? false,
-      members,
+      targets,
     }),
   );
   remember(groupId);
   return group;
 }
 
-/** Add members: one `group_add_user` per person named (members already in cost the same: the caller cannot know). */
+/** Add members or invite them: one `group_add_user` per person named (members already in cost the same: the caller cannot know). */
 export async function addMembers(env: Env, actor: string, groupId: string, members: string[]): Promise<Group> {
   const group = await existingGroup(env, groupId);
   const added = additions(actor, members);
   await spendBudget(env, actor, 'group_add_user', added.length);
-  await requireAccounts(env, added);
-  return unwrap(await group.addMembers(actor, added));
+  return unwrap(await group.addMembers(actor, await targetsOf(env, actor, added)));
 }
 
 export async function viewGroup(env: Env, actor: string, groupId: string): Promise<Group> {
@@ -103,6 +121,83 @@ export async function setRole(env: Env, actor: string, groupId: string, member: 
   return unwrap(await (await existingGroup(env, groupId)).setRole(actor, member, role));
 }
 
+/**
+ * Message info for its sender. Read receipts are reciprocal: a sender who turned theirs off sees
+ * no reads (an empty read list and a read count of 0), only deliveries.
+ */
 export async function messageInfo(env: Env, actor: string, groupId: string, messageId: string): Promise<MessageInfo> {
-  return unwrap(await (await existingGroup(env, groupId)).messageInfo(actor, messageId));
+  const group = await existingGroup(env, groupId);
+  const [result, receipts] = await Promise.all([group.messageInfo(actor, messageId), readReceiptsOn(env.DB, actor)]);
+  const info = unwrap(result);
+  return receipts ? info : { ...info, tally: { ...info.tally, read: 0 }, read: [] };
+}
+
+// ------------------------------------------------------------------ invites
+
+/**
+ * Accept an invite: there must be one pending for `actor`, from someone `actor` has not blocked
+ * (an invite from a blocked user does not exist as far as its invitee can tell).
+ */
+export async function acceptInvite(env: Env, actor: string, groupId: string): Promise<Group> {
+  const group = await existingGroup(env, groupId);
+  const { invitedBy } = unwrap(await group.invitation(actor));
+  if (await hasBlocked(env.DB, actor, invitedBy)) throw new ApiError('invite_not_found');
+  return unwrap(await group.acceptInvite(actor, invitedBy));
+}
+
+/** Decline an invite (and drop a join request). Idempotent: nothing pending is no error. */
+export async function declineInvite(env: Env, actor: string, groupId: string): Promise<void> {
+  await (await existingGroup(env, groupId)).declineInvite(actor);
+}
+
+export async function withdrawInvite(env: Env, actor: string, groupId: string, userId: string): Promise<Group> {
+  return unwrap(await (await existingGroup(env, groupId)).withdrawInvite(actor, userId));
+}
+
+// ------------------------------------------------------------------ invite links and join requests
+
+export async function createLink(env: Env, actor: string, groupId: string, approval: boolean): Promise<GroupLink> {
+  return unwrap(await (await existingGroup(env, groupId)).createLink(actor, approval));
+}
+
+export async function viewLink(env: Env, actor: string, groupId: string): Promise<GroupLink> {
+  return unwrap(await (await existingGroup(env, groupId)).link(actor));
+}
+
+export async function revokeLink(env: Env, actor: string, groupId: string): Promise<void> {
+  unwrap(await (await existingGroup(env, groupId)).revokeLink(actor));
+}
+
+/** The group of a live link code; `link_not_found` (touching no object) for a code D1 does not know. */
+async function linkedGroup(env: Env, code: string): Promise<DurableObjectStub<GroupChat>> {
+  const groupId = await groupOfLink(env.DB, code);
+  if (groupId === null) throw new ApiError('link_not_found');
+  remember(groupId);
+  return groupOf(env, groupId);
+}
+
+/** What a link shows before joining (the group object re-checks that the code is still its live one). */
+export async function previewLink(env: Env, code: string): Promise<LinkPreview> {
+  return unwrap(await (await linkedGroup(env, code)).linkPreview(code));
+}
+
+/** Join through a link: costs one `group_join_user` (also when it only records a request). */
+export async function joinByLink(env: Env, actor: string, code: string): Promise<JoinResult> {
+  await spendBudget(env, actor, 'group_join_user', 1);
+  return unwrap(await (await linkedGroup(env, code)).joinByLink(actor, code));
+}
+
+export async function joinRequests(env: Env, actor: string, groupId: string): Promise<JoinRequestList> {
+  return unwrap(await (await existingGroup(env, groupId)).joinRequests(actor));
+}
+
+/** Approve a request to join; a requester whose account was deleted since is `user_not_found`. */
+export async function approveRequest(env: Env, actor: string, groupId: string, userId: string): Promise<Group> {
+  const group = await existingGroup(env, groupId);
+  if ((await missingUsers(env.DB, [userId])).length > 0) throw new ApiError('user_not_found');
+  return unwrap(await group.approveRequest(actor, userId));
+}
+
+export async function declineRequest(env: Env, actor: string, groupId: string, userId: string): Promise<void> {
+  unwrap(await (await existingGroup(env, groupId)).declineRequest(actor, userId));
 }

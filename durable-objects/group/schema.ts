@@ -6,6 +6,9 @@
  * removed, so the audience of any old entry (for a retried fan-out or a member's gap repair) can
  * be computed exactly. Receipts are per-member watermarks (the log is delivered in order), so a
  * receipt is one small update, not one row per message and member.
+ *
+ * Invites, the invite link and join requests (version 2) sit beside membership: none of them
+ * makes anyone part of the log's audience.
  */
 import { applyMigrations, hasSchema, readMeta, writeMeta } from '../sqlite-schema.ts';
 
@@ -59,6 +62,30 @@ const MIGRATIONS: readonly string[] = [
     at      INTEGER NOT NULL
   );
   CREATE INDEX receipt_log_up_to ON receipt_log (up_to);
+  `,
+  // 2: consent (issue 11). People who may not be added directly are invited: they are not
+  // members (no fan-out, no typing, no history) until they accept. One invite link at most,
+  // and the requests to join through it while it needs an admin's approval.
+  `
+  CREATE TABLE invites (
+    user_id    TEXT    PRIMARY KEY,
+    invited_by TEXT    NOT NULL,
+    at         INTEGER NOT NULL,
+    notified   INTEGER NOT NULL                 -- 1 once the invitee's mailbox has it (or it must never: a blocked inviter)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE link (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    code       TEXT    NOT NULL,
+    approval   INTEGER NOT NULL,
+    created_by TEXT    NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+
+  CREATE TABLE join_requests (
+    user_id TEXT    PRIMARY KEY,
+    at      INTEGER NOT NULL
+  ) WITHOUT ROWID;
   `,
 ];
 

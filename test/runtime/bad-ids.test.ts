@@ -151,7 +151,7 @@ describe('made-up ids', () => {
     const id = madeUp();
     const refused = groupOf(env, id);
     const tooMany = Array.from({ length: 1_024 }, () => madeUp());
-    const result = await refused.create({ groupId: id, actor: ann!.userId, title: 'x', description: '', onlyAdminsSend: false, members: tooMany });
+    const result = await refused.create({ groupId: id, actor: ann!.userId, title: 'x', description: '', onlyAdminsSend: false, targets: { direct: tooMany, invite: [], quiet: [] } });
     expect(result).toMatchObject({ ok: false, code: 'group_full' });
     expect(await tables(refused)).toEqual([]);
   });

@@ -1,11 +1,14 @@
 /**
- * Helpers for group runtime tests: create groups through the real HTTP API, read a member's
- * mailbox copy of a group, and wait for fan-out to settle.
+ * Helpers for group runtime tests: create groups through the real HTTP API, set who may add
+ * whom (privacy, contacts, blocks: through the real routes, which mirror them to D1), read a
+ * member's mailbox copy of a group, and wait for fan-out to settle.
  */
+import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { expect } from 'vitest';
 import {
   PATHS,
+  type Audience,
   type Group,
   type GroupEntry,
   type GroupHistoryPage,
@@ -22,11 +25,41 @@ export async function users(n: number): Promise<SessionResponse[]> {
   return Promise.all(Array.from({ length: n }, (_, i) => login(nextPhone(), `user-${i}`)));
 }
 
+/** Set who may add `session` to groups directly (PATCH /v1/me/settings; the route mirrors it to D1). */
+export async function allowGroupAdds(session: SessionResponse, groups: Audience): Promise<void> {
+  const res = await api(PATHS.settings, { method: 'PATCH', token: session.token, body: JSON.stringify({ privacy: { groups } }) });
+  expect(res.status, await res.clone().text()).toBe(200);
+}
+
+/** Let anyone add these people to groups directly (what tests of group mechanics need). */
+export async function openToGroups(...sessions: SessionResponse[]): Promise<void> {
+  await Promise.all(sessions.map((s) => allowGroupAdds(s, 'everyone')));
+}
+
+/** `owner` puts `other` in their contacts (by phone number, as a client does). */
+export async function addContact(owner: SessionResponse, other: SessionResponse): Promise<void> {
+  const me = await api(PATHS.me, { token: other.token });
+  const { phone } = (await me.json()) as { phone: string };
+  const res = await api(PATHS.contacts, { method: 'POST', token: owner.token, body: JSON.stringify({ phone }) });
+  expect(res.status, await res.clone().text()).toBe(201);
+}
+
+/** `owner` blocks `other` (the route mirrors the block to D1). */
+export async function block(owner: SessionResponse, other: SessionResponse): Promise<void> {
+  const res = await api(PATHS.block(other.userId), { method: 'PUT', token: owner.token });
+  expect(res.status, await res.clone().text()).toBe(204);
+}
+
+/**
+ * Create a group with `members` in it as members: they are first opened to group adds, so this
+ * tests group mechanics, not consent (group-consent.test.ts creates groups through the API).
+ */
 export async function createGroup(
   owner: SessionResponse,
   members: SessionResponse[],
   extra: Record<string, unknown> = {},
 ): Promise<Group> {
+  await openToGroups(...members);
   const res = await api(PATHS.groups, {
     method: 'POST',
     token: owner.token,
@@ -99,4 +132,17 @@ export function frameGseqs(frames: readonly ServerFrame[], groupId: string): num
     if (f.type === 'group_event' && f.event.group === groupId) return [f.event.gseq];
     return [];
   });
+}
+
+/** Wait until a member's receipts mark them active in the group (whom typing reaches). */
+export async function becameActive(groupId: string, userId: string, timeoutMs = 3_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const row = await runInDurableObject(groupOf(env, groupId), (_instance, state) =>
+      state.storage.sql.exec<{ active_at: number }>('SELECT active_at FROM members WHERE user_id = ?', userId).toArray()[0],
+    );
+    if (row !== undefined && row.active_at > 0) return;
+    if (Date.now() > deadline) throw new Error(`${userId} never became active in ${groupId}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

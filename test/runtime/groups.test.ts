@@ -10,7 +10,7 @@ import worker from '../../worker/index.ts';
 import { deadLetterCounts } from '../../worker/db/groups.ts';
 import { GROUP_MAX_MEMBERS, MetricsSchema, PATHS, type Group, type GroupReceiptFrame } from '../../protocol/index.ts';
 import { groupOf } from '../../durable-objects/stubs.ts';
-import { call, createGroup, eventuallyCopy, frameGseqs, gseqOf, mailboxCopy, settled, textsOf, users } from './group-support.ts';
+import { call, createGroup, eventuallyCopy, frameGseqs, gseqOf, mailboxCopy, openToGroups, settled, textsOf, users } from './group-support.ts';
 import { ackAll, api, connect, isType, text } from './support.ts';
 
 describe('group management', () => {
@@ -109,22 +109,29 @@ describe('group management', () => {
   it('enforces the member limit', async () => {
     const [ann] = await users(1);
     const fake = (i: number) => `01J${String(i).padStart(23, '0')}`;
+    const half = GROUP_MAX_MEMBERS / 2;
+    // Invites hold seats too: half added directly and half invited is one too many with the creator.
     const tooMany = await groupOf(env, '01JAAAAAAAAAAAAAAAAAAAAAAA').create({
       groupId: '01JAAAAAAAAAAAAAAAAAAAAAAA',
       actor: ann!.userId,
       title: 'big',
       description: '',
       onlyAdminsSend: false,
-      members: Array.from({ length: GROUP_MAX_MEMBERS }, (_, i) => fake(i)),
+      targets: {
+        direct: Array.from({ length: half }, (_, i) => fake(i)),
+        invite: Array.from({ length: half }, (_, i) => fake(half + i)),
+        quiet: [],
+      },
     });
     expect(tooMany).toMatchObject({ ok: false, code: 'group_full' });
     expect((await groupOf(env, '01JAAAAAAAAAAAAAAAAAAAAAAA').stats()).head).toBe(0);
 
     const group = await createGroup(ann!, []);
     const stub = groupOf(env, group.groupId);
-    const full = await stub.addMembers(ann!.userId, Array.from({ length: GROUP_MAX_MEMBERS }, (_, i) => fake(i)));
+    const full = await stub.addMembers(ann!.userId, { direct: [], invite: [], quiet: Array.from({ length: GROUP_MAX_MEMBERS }, (_, i) => fake(i)) });
     expect(full).toMatchObject({ ok: false, code: 'group_full' });
-    expect((await stub.stats()).members).toBe(1);
+    const after = await stub.view(ann!.userId);
+    expect(after.ok && [after.value.members.length, after.value.invites.length, after.value.head]).toEqual([1, 0, group.head]);
   });
 
   it('records settings changes as system messages; only admins may send when so configured', async () => {
@@ -151,6 +158,7 @@ describe('group management', () => {
   it('the last admin leaving hands admin to the longest-standing member', async () => {
     const [ann, bob, cat] = await users(3);
     const group = await createGroup(ann!, [bob!]);
+    await openToGroups(cat!);
     await call('POST', PATHS.groupMembers(group.groupId), ann!, { members: [cat!.userId] });
     expect((await call('POST', PATHS.groupLeave(group.groupId), ann!)).status).toBe(204);
     const view = (await call('GET', PATHS.group(group.groupId), bob!)).body as unknown as Group;
@@ -165,7 +173,7 @@ describe('group management', () => {
       ['admin_promoted', ann!.userId],
     ]);
     expect((await call('GET', PATHS.group(group.groupId), ann!)).body.error?.code).toBe('not_group_member');
-    expect((await call('GET', PATHS.groups, ann!)).body).toEqual({ groups: [] });
+    expect((await call('GET', PATHS.groups, ann!)).body).toEqual({ groups: [], nextBefore: null });
   });
 });
 

@@ -1,14 +1,14 @@
 /**
- * Groups in D1: the mirror of each group object's settings and members (for "my groups",
- * existence checks and operator queries), user-existence checks for adding members, and the
- * dead-letter record.
+ * Groups in D1: the mirror of each group object's settings, members, pending invites and live
+ * invite link (for "my groups", "my invites", link look-ups, existence checks and operator
+ * queries), who may be added to a group directly, and the dead-letter record.
  * The group Durable Object is authoritative; it calls `syncGroupMirror` after each change.
  */
-import { count, desc, eq, inArray } from 'drizzle-orm';
+import { and, count, desc, eq, inArray, isNull, lt, notExists, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
-import type { GroupRole, GroupSummary } from '../../protocol/index.ts';
+import type { GroupInvite, GroupRole, GroupSummary, PendingInvite } from '../../protocol/index.ts';
 import { accountsDb, type DbLike } from './accounts.ts';
-import { deadLetters, groupMembers, groups, users } from './schema.ts';
+import { blocks, contacts, deadLetters, groupInvites, groupLinks, groupMembers, groups, users } from './schema.ts';
 
 /** D1 binds at most 100 parameters per statement. */
 const MAX_PARAMS = 100;
@@ -20,6 +20,9 @@ export type GroupSnapshot = {
   createdAt: number;
   updatedAt: number;
   members: ReadonlyArray<{ userId: string; role: GroupRole; joinedAt: number }>;
+  invites: readonly PendingInvite[];
+  /** The live invite link's code, or null when there is none. */
+  link: string | null;
 };
 
 /**
@@ -42,24 +45,127 @@ export async function syncGroupMirror(db: DbLike, snapshot: GroupSnapshot): Prom
       set: { title: row.title, updatedAt: row.updatedAt, memberCount: row.memberCount },
     }),
     d.delete(groupMembers).where(eq(groupMembers.groupId, snapshot.groupId)),
+    d.delete(groupInvites).where(eq(groupInvites.groupId, snapshot.groupId)),
+    d.delete(groupLinks).where(eq(groupLinks.groupId, snapshot.groupId)),
   ];
   const perStatement = Math.floor(MAX_PARAMS / 4);
   for (let i = 0; i < snapshot.members.length; i += perStatement) {
     const chunk = snapshot.members.slice(i, i + perStatement).map((m) => ({ groupId: snapshot.groupId, ...m }));
     statements.push(d.insert(groupMembers).values(chunk));
   }
+  for (let i = 0; i < snapshot.invites.length; i += perStatement) {
+    const chunk = snapshot.invites
+      .slice(i, i + perStatement)
+      .map((v) => ({ groupId: snapshot.groupId, userId: v.userId, invitedBy: v.invitedBy, createdAt: v.at }));
+    statements.push(d.insert(groupInvites).values(chunk));
+  }
+  if (snapshot.link !== null) statements.push(d.insert(groupLinks).values({ code: snapshot.link, groupId: snapshot.groupId }));
   await d.batch(statements as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
 }
 
-/** The groups `userId` belongs to, most recently changed first. */
-export async function listGroupsOf(db: DbLike, userId: string): Promise<GroupSummary[]> {
-  const rows = await accountsDb(db)
+/** A page of a list ordered by group id, newest first: ids below `before`, at most `limit`. */
+export type GroupPage = { before?: string | undefined; limit: number };
+
+/**
+ * The groups `userId` belongs to, newest group first (ids grow with creation), from `before` on.
+ * Without a page: the newest 1,000 (tests and operator use).
+ */
+export async function listGroupsOf(db: DbLike, userId: string, page: GroupPage = { limit: 1_000 }): Promise<GroupSummary[]> {
+  return accountsDb(db)
     .select({ groupId: groups.id, title: groups.title, role: groupMembers.role, memberCount: groups.memberCount })
     .from(groupMembers)
     .innerJoin(groups, eq(groups.id, groupMembers.groupId))
-    .where(eq(groupMembers.userId, userId))
-    .orderBy(desc(groups.updatedAt));
-  return rows;
+    .where(and(eq(groupMembers.userId, userId), page.before === undefined ? undefined : lt(groupMembers.groupId, page.before)))
+    .orderBy(desc(groupMembers.groupId))
+    .limit(page.limit);
+}
+
+/**
+ * `userId`'s pending invites, newest group first, without those from people `userId` blocked
+ * (also when the block came after the invite: an invite never shows who is behind it otherwise).
+ */
+export async function listInvitesOf(db: DbLike, userId: string, page: GroupPage): Promise<GroupInvite[]> {
+  const d = accountsDb(db);
+  return d
+    .select({
+      groupId: groupInvites.groupId,
+      title: groups.title,
+      memberCount: groups.memberCount,
+      invitedBy: groupInvites.invitedBy,
+      at: groupInvites.createdAt,
+    })
+    .from(groupInvites)
+    .innerJoin(groups, eq(groups.id, groupInvites.groupId))
+    .where(
+      and(
+        eq(groupInvites.userId, userId),
+        page.before === undefined ? undefined : lt(groupInvites.groupId, page.before),
+        notExists(
+          d
+            .select({ one: sql`1` })
+            .from(blocks)
+            .where(and(eq(blocks.ownerId, userId), eq(blocks.blockedId, groupInvites.invitedBy))),
+        ),
+      ),
+    )
+    .orderBy(desc(groupInvites.groupId))
+    .limit(page.limit);
+}
+
+/** How each person an add names may be added by `actor`; absent from the map: no such (live) account. */
+export type AddVerdict = 'direct' | 'invite' | 'quiet';
+
+/**
+ * Sort the people `actor` adds to a group, in one query per 98 people: added directly if their
+ * `group_add` is 'everyone', or 'contacts' and `actor` is in their contacts; invited otherwise;
+ * invited quietly (never shown to them) if they blocked `actor`, whatever their setting.
+ * Deleted accounts are left out, as if they did not exist.
+ */
+export async function sortAdds(db: DbLike, actor: string, userIds: readonly string[]): Promise<Map<string, AddVerdict>> {
+  const d = accountsDb(db);
+  const unique = [...new Set(userIds)];
+  const verdicts = new Map<string, AddVerdict>();
+  // D1's parameter limit, less the actor bound twice.
+  const perQuery = MAX_PARAMS - 2;
+  for (let i = 0; i < unique.length; i += perQuery) {
+    const chunk = unique.slice(i, i + perQuery);
+    const rows = await d
+      .select({
+        id: users.id,
+        groupAdd: users.groupAdd,
+        isContact: sql<number>`exists (select 1 from ${contacts} where ${contacts.ownerId} = ${users.id} and ${contacts.contactId} = ${actor})`,
+        blocked: sql<number>`exists (select 1 from ${blocks} where ${blocks.ownerId} = ${users.id} and ${blocks.blockedId} = ${actor})`,
+      })
+      .from(users)
+      .where(and(inArray(users.id, chunk), isNull(users.deletedAt)));
+    for (const r of rows) {
+      const allowed = r.groupAdd === 'everyone' || (r.groupAdd === 'contacts' && r.isContact === 1);
+      verdicts.set(r.id, r.blocked === 1 ? 'quiet' : allowed ? 'direct' : 'invite');
+    }
+  }
+  return verdicts;
+}
+
+/** Whether `owner` blocked `other` (the D1 mirror of the owner's mailbox blocks). */
+export async function hasBlocked(db: DbLike, owner: string, other: string): Promise<boolean> {
+  const rows = await accountsDb(db)
+    .select({ one: sql`1` })
+    .from(blocks)
+    .where(and(eq(blocks.ownerId, owner), eq(blocks.blockedId, other)))
+    .limit(1);
+  return rows.length > 0;
+}
+
+/** Whether `userId` has read receipts on (off: they see nobody's reads, as nobody sees theirs). */
+export async function readReceiptsOn(db: DbLike, userId: string): Promise<boolean> {
+  const rows = await accountsDb(db).select({ on: users.readReceipts }).from(users).where(eq(users.id, userId)).limit(1);
+  return rows[0]?.on ?? true;
+}
+
+/** The group an invite link code belongs to (null for an unknown or revoked code). */
+export async function groupOfLink(db: DbLike, code: string): Promise<string | null> {
+  const rows = await accountsDb(db).select({ groupId: groupLinks.groupId }).from(groupLinks).where(eq(groupLinks.code, code)).limit(1);
+  return rows[0]?.groupId ?? null;
 }
 
 /**
@@ -71,13 +177,16 @@ export async function groupExists(db: DbLike, groupId: string): Promise<boolean>
   return rows.length > 0;
 }
 
-/** Which of `userIds` have no account (empty when all exist). */
+/** Which of `userIds` have no live account (never existed, or deleted); empty when all exist. */
 export async function missingUsers(db: DbLike, userIds: readonly string[]): Promise<string[]> {
   const unique = [...new Set(userIds)];
   const found = new Set<string>();
   for (let i = 0; i < unique.length; i += MAX_PARAMS) {
     const chunk = unique.slice(i, i + MAX_PARAMS);
-    const rows = await accountsDb(db).select({ id: users.id }).from(users).where(inArray(users.id, chunk));
+    const rows = await accountsDb(db)
+      .select({ id: users.id })
+      .from(users)
+      .where(and(inArray(users.id, chunk), isNull(users.deletedAt)));
     for (const r of rows) found.add(r.id);
   }
   return unique.filter((id) => !found.has(id));

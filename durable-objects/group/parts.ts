@@ -1,0 +1,68 @@
+/**
+ * The working parts of a created group object, built on its tables: the log, the members, the
+ * fan-out, the sender tallies and consent (invites, link, requests), wired to the members'
+ * mailboxes and the fan-out queue, with the deployment's tuning.
+ */
+import { randomBase64Url } from '../../worker/auth/crypto.ts';
+import type { GroupChange } from '../../protocol/index.ts';
+import { mailboxOf } from '../stubs.ts';
+import { Consent } from './consent.ts';
+import { enqueueJobs } from './fanout-job.ts';
+import { FanOut } from './fanout.ts';
+import { GroupLog } from './log.ts';
+import { Members } from './members.ts';
+import { Tallies } from './tallies.ts';
+
+/** Audiences up to this size are served by direct calls (see README, "Fan-out threshold"). */
+const DEFAULT_DIRECT_FANOUT_MAX = 32;
+const DEFAULT_MEMBERS_PER_JOB = 50;
+/** In large groups, recently active members called directly (the rest are queued). */
+const DEFAULT_DIRECT_HOT_MAX = 256;
+const TALLY_FLUSH_MS = 200;
+/** Invite link codes: 128 random bits, 22 base64url characters. */
+const LINK_CODE_BYTES = 16;
+
+export type Parts = { log: GroupLog; members: Members; fanout: FanOut; tallies: Tallies; consent: Consent };
+
+export type PartsDeps = {
+  sql: SqlStorage;
+  env: Env;
+  groupId: () => string;
+  /** Append a system event (the object assigns its id). */
+  event: (by: string, change: GroupChange, membership: boolean, at: number) => void;
+};
+
+export function buildParts({ sql, env, groupId, event }: PartsDeps): Parts {
+  const log = new GroupLog(sql, groupId);
+  const members = new Members(sql);
+  const fanout = new FanOut({
+    sql,
+    log,
+    members,
+    groupId,
+    deliver: async (member, entries) => {
+      await mailboxOf(env, member).deliverGroup(groupId(), entries);
+    },
+    enqueue: (jobs) => enqueueJobs(env.GROUP_FANOUT, jobs),
+    // 0 is meaningful here: every audience goes through the queue.
+    directLimit: atLeast(0, env.GROUP_DIRECT_FANOUT_MAX, DEFAULT_DIRECT_FANOUT_MAX),
+    hotLimit: atLeast(0, env.GROUP_DIRECT_HOT_MAX, DEFAULT_DIRECT_HOT_MAX),
+    membersPerJob: atLeast(1, env.GROUP_FANOUT_MEMBERS_PER_JOB, DEFAULT_MEMBERS_PER_JOB),
+  });
+  const tallies = new Tallies({
+    log,
+    members,
+    push: async (sender, tallies) => {
+      await mailboxOf(env, sender).groupTallies(groupId(), tallies);
+    },
+    flushAfterMs: TALLY_FLUSH_MS,
+  });
+  const consent = new Consent({ sql, members, log, event, newCode: () => randomBase64Url(LINK_CODE_BYTES) });
+  return { log, members, fanout, tallies, consent };
+}
+
+/** A numeric setting: `value` if it is a number >= `min`, else `fallback` (unset or invalid). */
+export function atLeast(min: number, value: unknown, fallback: number): number {
+  const n = value === undefined || value === '' ? NaN : Number(value);
+  return Number.isFinite(n) && n >= min ? n : fallback;
+}

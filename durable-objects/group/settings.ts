@@ -1,0 +1,62 @@
+/**
+ * The group's settings row (title, description, picture, who may send, who created it): read
+ * and written by the group object, and what its D1 mirror and link previews are built from.
+ */
+export type Settings = {
+  groupId: string;
+  title: string;
+  description: string;
+  picture: string | null;
+  onlyAdminsSend: boolean;
+  createdBy: string;
+  createdAt: number;
+};
+
+type Row = {
+  group_id: string;
+  title: string;
+  description: string;
+  picture: string | null;
+  only_admins_send: number;
+  created_by: string;
+  created_at: number;
+};
+
+/** The settings, or null while the group does not exist (the table exists once it was created). */
+export function readSettings(sql: SqlStorage): Settings | null {
+  const row = sql.exec<Row>('SELECT * FROM settings WHERE id = 1').toArray()[0];
+  if (!row) return null;
+  return {
+    groupId: row.group_id,
+    title: row.title,
+    description: row.description,
+    picture: row.picture,
+    onlyAdminsSend: row.only_admins_send === 1,
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+  };
+}
+
+export function insertSettings(sql: SqlStorage, s: Settings): void {
+  sql.exec(
+    `INSERT INTO settings (id, group_id, title, description, picture, only_admins_send, created_by, created_at)
+     VALUES (1, ?, ?, ?, ?, ?, ?, ?)`,
+    s.groupId,
+    s.title,
+    s.description,
+    s.picture,
+    s.onlyAdminsSend ? 1 : 0,
+    s.createdBy,
+    s.createdAt,
+  );
+}
+
+export function updateSettings(sql: SqlStorage, s: Pick<Settings, 'title' | 'description' | 'picture' | 'onlyAdminsSend'>): void {
+  sql.exec(
+    'UPDATE settings SET title = ?, description = ?, picture = ?, only_admins_send = ?',
+    s.title,
+    s.description,
+    s.picture,
+    s.onlyAdminsSend ? 1 : 0,
+  );
+}
