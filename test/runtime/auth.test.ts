@@ -7,6 +7,7 @@ import { Hono } from 'hono';
 import { sign } from 'hono/jwt';
 import { describe, expect, it } from 'vitest';
 import {
+  ACCESS_TOKEN_TTL_MS,
   ErrorResponseSchema,
   MAX_HTTP_BODY_BYTES,
   OtpChallengeSchema,
@@ -316,9 +317,10 @@ const USER = '01JD0000000000000000000000';
 const DEVICE = '01JD0000000000000000000001';
 
 describe('tokens', () => {
-  it('round-trips user and device and expires after 30 days', async () => {
+  it('round-trips user and device and expires after ACCESS_TOKEN_TTL_MS (15 minutes)', async () => {
     const now = 1_700_000_000_000;
     const { token, expiresAt } = await signToken(SECRET, { userId: USER, deviceId: DEVICE }, now);
+    expect(TOKEN_TTL_SECONDS * 1000).toBe(ACCESS_TOKEN_TTL_MS);
     expect(expiresAt).toBe(Math.floor(now / 1000) * 1000 + TOKEN_TTL_SECONDS * 1000);
     expect(await verifyToken(SECRET, token, now)).toEqual({ userId: USER, deviceId: DEVICE });
     expect(await verifyToken(SECRET, token, expiresAt - 1000)).toEqual({ userId: USER, deviceId: DEVICE });
@@ -558,11 +560,15 @@ describe('POST /v1/auth/verify', () => {
     const phone = freshPhone();
     const first = await login(phone, { deviceName: 'Pixel', platform: 'android' });
     expect(first.newUser).toBe(true);
+    // The device that created the account reads its (empty) history; later logins without a PIN do not.
+    expect(first.history).toBe(true);
     expect(first.expiresAt).toBeGreaterThan(Date.now() + (TOKEN_TTL_SECONDS - 60) * 1000);
+    expect(first.refreshToken.startsWith(`${first.deviceId}.`)).toBe(true);
     expect(await verifyToken(SECRET, first.token)).toEqual({ userId: first.userId, deviceId: first.deviceId });
 
     const second = await login(phone);
     expect(second.newUser).toBe(false);
+    expect(second.history).toBe(false);
     expect(second.userId).toBe(first.userId);
     expect(second.deviceId).not.toBe(first.deviceId);
 

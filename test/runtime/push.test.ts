@@ -80,6 +80,30 @@ describe('push token registration', () => {
     expect(await pushTargetsOf(env.DB, first.userId)).toEqual([{ userId: first.userId, deviceId: second.deviceId, platform: 'fcm', token: 'shared-token' }]);
   });
 
+  it("refuses a token another user's logged-in device holds (nothing changes); once that device logs out it moves", async () => {
+    const [ann, bob] = await users(2);
+    const token = `taken-${ann!.userId}`;
+    await registerToken(ann!, 'apns', token);
+    await registerToken(bob!, 'fcm', 'bob-own-token');
+    const before = (await env.DB.prepare('select * from push_tokens where user_id in (?, ?) order by device_id').bind(ann!.userId, bob!.userId).all()).results;
+
+    const refused = await call('PUT', PATHS.pushToken, bob!, { platform: 'apns', token });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error?.code).toBe('push_token_in_use');
+    // Neither Ann's token nor Bob's own registration changed.
+    expect((await env.DB.prepare('select * from push_tokens where user_id in (?, ?) order by device_id').bind(ann!.userId, bob!.userId).all()).results).toEqual(before);
+
+    // The same token on another platform is another token.
+    await registerToken(bob!, 'fcm', token);
+    expect(await pushTargetsOf(env.DB, bob!.userId)).toEqual([{ userId: bob!.userId, deviceId: bob!.deviceId, platform: 'fcm', token }]);
+
+    // A device revoked in D1 (whatever removed its token row or not) holds nothing: the token moves.
+    await env.DB.prepare('update devices set revoked_at = ? where id = ?').bind(Date.now(), ann!.deviceId).run();
+    await registerToken(bob!, 'apns', token);
+    expect(await pushTargetsOf(env.DB, bob!.userId)).toEqual([{ userId: bob!.userId, deviceId: bob!.deviceId, platform: 'apns', token }]);
+    expect((await env.DB.prepare('select count(*) as n from push_tokens where device_id = ?').bind(ann!.deviceId).first('n'))).toBe(0);
+  });
+
   it('the push sink refuses bad queries and other tokens', async () => {
     for (const query of ['limit=0', 'limit=501', 'after=-1', 'userId=nope', 'colour=red']) {
       const res = await api(`${PATHS.pushSink}?${query}`, { token: OPERATOR.token });

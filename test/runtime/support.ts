@@ -6,9 +6,12 @@ import { SELF } from 'cloudflare:test';
 import {
   parseServerFrame,
   PATHS,
+  SessionResponseSchema,
+  VerifyResponseSchema,
   type ClientFrame,
   type ServerFrame,
   type SessionResponse,
+  type VerifyResponse,
 } from '../../protocol/index.ts';
 
 export const BASE = 'http://messenger.test';
@@ -33,19 +36,45 @@ export function nextClientIp(): string {
   return `2001:db8:${(clients >> 16).toString(16)}:${(clients & 0xffff).toString(16)}::1`;
 }
 
-/** Log in through OTP (dev provider) and return the session. */
-export async function login(phone: string, deviceName = 'test'): Promise<SessionResponse> {
+/**
+ * Request a code and verify it (dev provider): the answer is a session, or the request for the
+ * PIN when the account has one.
+ */
+export async function verifyLogin(phone: string, deviceName = 'test', platform?: string): Promise<VerifyResponse> {
   const headers = { 'CF-Connecting-IP': nextClientIp() };
   const otp = await api(PATHS.requestOtp, { method: 'POST', body: JSON.stringify({ phone }), headers });
   if (otp.status !== 200) throw new Error(`otp request failed: ${otp.status} ${await otp.text()}`);
   const { devCode, phone: e164, challenge } = (await otp.json()) as { devCode: string; phone: string; challenge: string };
   const verify = await api(PATHS.verifyOtp, {
     method: 'POST',
-    body: JSON.stringify({ phone: e164, code: devCode, challenge, deviceName }),
+    body: JSON.stringify({ phone: e164, code: devCode, challenge, deviceName, ...(platform ? { platform } : {}) }),
     headers,
   });
   if (verify.status !== 200) throw new Error(`verify failed: ${verify.status} ${await verify.text()}`);
-  return (await verify.json()) as SessionResponse;
+  return VerifyResponseSchema.parse(await verify.json());
+}
+
+/** Log in through OTP (dev provider) and return the session (for accounts without a PIN). */
+export async function login(phone: string, deviceName = 'test'): Promise<SessionResponse> {
+  const answer = await verifyLogin(phone, deviceName);
+  if ('pinRequired' in answer) throw new Error('login: this account has a PIN (use verifyLogin and POST /v1/auth/pin)');
+  return answer;
+}
+
+/** Renew a session with its refresh token (own client address); the raw response, for refusals. */
+export function refreshRaw(refreshToken: string): Promise<Response> {
+  return api(PATHS.refresh, {
+    method: 'POST',
+    body: JSON.stringify({ refreshToken }),
+    headers: { 'CF-Connecting-IP': nextClientIp() },
+  });
+}
+
+/** Renew a session; throws unless it worked. */
+export async function refresh(session: Pick<SessionResponse, 'refreshToken'>): Promise<SessionResponse> {
+  const res = await refreshRaw(session.refreshToken);
+  if (res.status !== 200) throw new Error(`refresh failed: ${res.status} ${await res.text()}`);
+  return SessionResponseSchema.parse(await res.json());
 }
 
 export class TestSocket {

@@ -1,5 +1,5 @@
 /**
- * Connect tickets: what a client puts in the WebSocket URL instead of its 30-day token (URLs end
+ * Connect tickets: what a client puts in the WebSocket URL instead of its access token (URLs end
  * up in request logs and browser history). A ticket is an HS256 JWT naming one user and device,
  * valid for CONNECT_TICKET_TTL_MS, with a random id that the user's mailbox object records on
  * first use, so each ticket opens one connection. It is signed with a key derived from

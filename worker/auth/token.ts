@@ -4,12 +4,15 @@
  * a token stops working at logout even though it has not expired.
  */
 import { sign, verify } from 'hono/jwt';
-import { ULID_PATTERN } from '../../protocol/index.ts';
+import { ACCESS_TOKEN_TTL_MS, ULID_PATTERN } from '../../protocol/index.ts';
 import type { AuthContext } from '../app-env.ts';
 import { ApiError } from '../errors.ts';
 
-/** Token lifetime: 30 days. */
-export const TOKEN_TTL_SECONDS = 30 * 24 * 60 * 60;
+/**
+ * Access-token lifetime (15 minutes): short, because a token cannot be recalled before it
+ * expires except by revoking its device; clients renew it with their refresh token (session.ts).
+ */
+export const TOKEN_TTL_SECONDS = ACCESS_TOKEN_TTL_MS / 1000;
 /** Tolerated clock difference for `iat` between the instances that sign and verify. */
 const CLOCK_SKEW_SECONDS = 60;
 

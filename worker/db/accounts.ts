@@ -1,7 +1,9 @@
 /**
  * Queries on users and devices in D1. Plain functions so routes, the auth middleware and the
  * Durable Objects share one implementation; each accepts either a drizzle database or the raw
- * `D1Database` binding. All SQL goes through drizzle with bound parameters.
+ * `D1Database` binding. All SQL goes through drizzle with bound parameters. A deleted account
+ * keeps its row as a tombstone (deleted_at set, phone replaced); every look-up here treats it as
+ * absent.
  */
 import { and, asc, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import { drizzle, type DrizzleD1Database } from 'drizzle-orm/d1';
@@ -29,22 +31,36 @@ export function accountsDb(db: DbLike): AccountsDb {
 }
 
 export type NewDevice = {
+  /** Chosen by the caller when the refresh token (which names the device) is made first; else a fresh ULID. */
+  id?: string | undefined;
   name?: string | null | undefined;
   platform?: Platform | null | undefined;
+  /** Hash of the device's first refresh token (session.ts), stored with the device so none exists without one. */
+  refreshHash?: string | null | undefined;
 };
 
+/** The live account that holds `phone` (a deleted account's row no longer holds its number). */
 export async function findUserByPhone(db: DbLike, phone: string): Promise<UserRow | null> {
-  const rows = await accountsDb(db).select().from(users).where(eq(users.phone, phone)).limit(1);
+  const rows = await accountsDb(db)
+    .select()
+    .from(users)
+    .where(and(eq(users.phone, phone), isNull(users.deletedAt)))
+    .limit(1);
   return rows[0] ?? null;
 }
 
+/** The live account with this id; null for unknown and deleted ones. */
 export async function findUserById(db: DbLike, userId: string): Promise<UserRow | null> {
-  const rows = await accountsDb(db).select().from(users).where(eq(users.id, userId)).limit(1);
+  const rows = await accountsDb(db)
+    .select()
+    .from(users)
+    .where(and(eq(users.id, userId), isNull(users.deletedAt)))
+    .limit(1);
   return rows[0] ?? null;
 }
 
 /**
- * Whether an account with this id exists (e.g. before storing a message for it).
+ * Whether a live (not deleted) account with this id exists (e.g. before storing a message for it).
  *
  * @example
  * if (!(await userExists(env.DB, frame.to))) throw new ApiError('recipient_not_found');
@@ -53,7 +69,7 @@ export async function userExists(db: DbLike, userId: string): Promise<boolean> {
   const rows = await accountsDb(db)
     .select({ one: sql<number>`1` })
     .from(users)
-    .where(eq(users.id, userId))
+    .where(and(eq(users.id, userId), isNull(users.deletedAt)))
     .limit(1);
   return rows.length > 0;
 }
@@ -61,7 +77,9 @@ export async function userExists(db: DbLike, userId: string): Promise<boolean> {
 /**
  * Log a phone number in on a new device: creates the account if the number has none, and always
  * creates a fresh device. One atomic D1 batch, so two concurrent first logins of the same number
- * cannot create two accounts (the second insert of the user is a no-op).
+ * cannot create two accounts (the second insert of the user is a no-op). The device that creates
+ * the account is trusted (`trusted_at`): nobody else can own a brand-new account; a device added
+ * to an existing account with the SMS code alone is not.
  */
 export async function createUserWithDevice(
   db: DbLike,
@@ -69,21 +87,26 @@ export async function createUserWithDevice(
 ): Promise<{ user: UserRow; device: DeviceRow; newUser: boolean }> {
   const d = accountsDb(db);
   const { phone, now } = input;
+  const newUserId = ulid(now);
+  // Whichever row holds the number now: the one just inserted or the existing account.
+  const holder = sql`(select ${users.id} from ${users} where ${users.phone} = ${phone})`;
   const [inserted, insertedDevices, found] = await d.batch([
     d
       .insert(users)
-      .values({ id: ulid(now), phone, createdAt: now, updatedAt: now })
+      .values({ id: newUserId, phone, createdAt: now, updatedAt: now })
       .onConflictDoNothing({ target: users.phone })
       .returning({ id: users.id }),
     d
       .insert(devices)
       .values({
-        id: ulid(now),
-        // Whichever row holds the number now: the one just inserted or the existing account.
-        userId: sql`(select ${users.id} from ${users} where ${users.phone} = ${phone})`,
+        id: input.device.id ?? ulid(now),
+        userId: holder,
         name: input.device.name ?? null,
         platform: input.device.platform ?? null,
         createdAt: now,
+        refreshHash: input.device.refreshHash ?? null,
+        refreshedAt: input.device.refreshHash ? now : null,
+        trustedAt: sql`case when ${holder} = ${newUserId} then ${now} else null end`,
       })
       .returning(),
     d.select().from(users).where(eq(users.phone, phone)).limit(1),
@@ -94,11 +117,25 @@ export async function createUserWithDevice(
   return { user, device, newUser: inserted.length === 1 };
 }
 
-/** Add a device to an existing account. */
-export async function createDevice(db: DbLike, userId: string, device: NewDevice, now: number): Promise<DeviceRow> {
+/** Add a device to an existing account; `trusted`: it proved ownership beyond the SMS code (entered the PIN). */
+export async function createDevice(
+  db: DbLike,
+  userId: string,
+  device: NewDevice & { trusted?: boolean },
+  now: number,
+): Promise<DeviceRow> {
   const rows = await accountsDb(db)
     .insert(devices)
-    .values({ id: ulid(now), userId, name: device.name ?? null, platform: device.platform ?? null, createdAt: now })
+    .values({
+      id: device.id ?? ulid(now),
+      userId,
+      name: device.name ?? null,
+      platform: device.platform ?? null,
+      createdAt: now,
+      refreshHash: device.refreshHash ?? null,
+      refreshedAt: device.refreshHash ? now : null,
+      trustedAt: device.trusted === true ? now : null,
+    })
     .returning();
   const row = rows[0];
   if (row === undefined) throw new Error('createDevice: insert returned no row');
@@ -128,13 +165,13 @@ export async function getActiveDevice(db: DbLike, userId: string, deviceId: stri
 }
 
 /**
- * Revoke one of the user's own devices. Returns false (and changes nothing) when the device does
- * not exist, belongs to someone else or is already revoked.
+ * Revoke one of the user's own devices (its refresh tokens go with it). Returns false (and
+ * changes nothing) when the device does not exist, belongs to someone else or is already revoked.
  */
 export async function revokeDevice(db: DbLike, userId: string, deviceId: string, now: number): Promise<boolean> {
   const rows = await accountsDb(db)
     .update(devices)
-    .set({ revokedAt: now })
+    .set({ revokedAt: now, refreshHash: null, refreshPrevHash: null })
     .where(and(eq(devices.id, deviceId), eq(devices.userId, userId), isNull(devices.revokedAt)))
     .returning({ id: devices.id });
   return rows.length > 0;
@@ -154,7 +191,7 @@ export async function updateProfile(
       ...(update.about !== undefined ? { about: update.about } : {}),
       updatedAt: now,
     })
-    .where(eq(users.id, userId))
+    .where(and(eq(users.id, userId), isNull(users.deletedAt)))
     .returning();
   return rows[0] ?? null;
 }

@@ -1,26 +1,41 @@
 /**
  * Push tokens, push outcome counters, the local sink's records and the mailbox gauges in D1.
  */
-import { and, asc, count, eq, gt, isNull, max, ne, sql, sum } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, isNotNull, isNull, max, ne, or, sql, sum } from 'drizzle-orm';
 import type { PushPlatformName, SinkPush } from '../../protocol/index.ts';
 import type { PushNotification, PushTarget } from '../push/types.ts';
 import { accountsDb, type DbLike } from './accounts.ts';
 import { devices, groups, mailboxGauges, pushCounters, pushSink, pushTokens, users } from './schema.ts';
 
-/** Register (or replace) the push token of a device. A token another device held moves to this one. */
+/**
+ * Register (or replace) the push token of a device. A token held by another of the user's devices,
+ * or by a logged-out device of anyone, moves to this one; a token held by another user's logged-in
+ * device stays where it is and false is answered (push_token_in_use), with nothing changed.
+ *
+ * One batch (one transaction), and both statements carry the same condition, so a concurrent
+ * registration cannot slip between the check and the write.
+ */
 export async function registerPushToken(
   db: DbLike,
   target: { userId: string; deviceId: string; platform: PushPlatformName; token: string },
   now: number,
-): Promise<void> {
+): Promise<boolean> {
   const d = accountsDb(db);
-  await d.batch([
-    d.delete(pushTokens).where(and(eq(pushTokens.platform, target.platform), eq(pushTokens.token, target.token), ne(pushTokens.deviceId, target.deviceId))),
+  const { userId, deviceId, platform, token } = target;
+  const sameToken = and(eq(pushTokens.platform, platform), eq(pushTokens.token, token), ne(pushTokens.deviceId, deviceId));
+  const revokedDevices = d.select({ id: devices.id }).from(devices).where(isNotNull(devices.revokedAt));
+  const movable = or(eq(pushTokens.userId, userId), inArray(pushTokens.deviceId, revokedDevices));
+  // After the delete, any other holder left is one that may not lose the token.
+  const heldElsewhere = sql`exists (select 1 from ${pushTokens} where ${sameToken})`;
+  const [, inserted] = await d.batch([
+    d.delete(pushTokens).where(and(sameToken, movable)),
     d
       .insert(pushTokens)
-      .values({ ...target, registeredAt: now })
-      .onConflictDoUpdate({ target: pushTokens.deviceId, set: { platform: target.platform, token: target.token, registeredAt: now } }),
+      .select(sql`select ${deviceId}, ${userId}, ${platform}, ${token}, ${now} where not ${heldElsewhere}`)
+      .onConflictDoUpdate({ target: pushTokens.deviceId, set: { platform, token, registeredAt: now } })
+      .returning({ deviceId: pushTokens.deviceId }),
   ]);
+  return inserted.length > 0;
 }
 
 /** Forget a device's push token (unregister, logout, revocation). */

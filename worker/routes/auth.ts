@@ -1,25 +1,31 @@
 /**
  * Login and logout: request a one-time code by SMS (bound to a challenge only the requester
- * gets), exchange it for a device token, and revoke the calling device.
+ * gets), exchange it for a session (or, when the account has a PIN, for a PIN challenge), enter
+ * the PIN or ask for its reset, renew a session with its refresh token, and revoke the calling
+ * device.
  */
 import { Hono } from 'hono';
 import {
   OtpRequestSchema,
   PATHS,
+  PinLoginSchema,
+  PinResetRequestSchema,
+  RefreshRequestSchema,
   VerifyRequestSchema,
   type OtpResponse,
+  type PinResetResponse,
   type SessionResponse,
+  type VerifyResponse,
 } from '../../protocol/index.ts';
 import type { AppEnv } from '../app-env.ts';
+import { loginAfterCode, loginWithPin, resetPin } from '../auth/login.ts';
 import { requireAuth } from '../auth/middleware.ts';
 import { OTP_TTL_MS, discardChallenge, requestOtp, verifyOtp } from '../auth/otp.ts';
 import { normalisePhone } from '../auth/phone.ts';
+import { logOutDevice, refreshSession } from '../auth/session.ts';
 import { smsProviderFor } from '../auth/sms.ts';
-import { signToken } from '../auth/token.ts';
-import { createUserWithDevice, findUserByPhone, revokeDevice } from '../db/accounts.ts';
+import { findUserByPhone } from '../db/accounts.ts';
 import { ApiError } from '../errors.ts';
-import { unregisterPushToken } from '../db/push.ts';
-import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { clientIp, ipLimitsOff, limitAtEdge, phonePrefix } from '../rate-limit.ts';
 import { jsonBody } from '../validate.ts';
 
@@ -86,21 +92,36 @@ authRoutes.post(PATHS.verifyOtp, jsonBody(VerifyRequestSchema), async (c) => {
       if ((await findUserByPhone(c.env.DB, phone)) === null) await limitAtEdge(c.env, 'signup_ip', ip);
     },
   });
-  // Every login is a new device with its own token, so devices can be logged out one by one.
-  const { user, device, newUser } = await createUserWithDevice(c.env.DB, {
-    phone,
-    device: { name: input.deviceName, platform: input.platform },
-    now,
-  });
-  const { token, expiresAt } = await signToken(c.env.TOKEN_SECRET, { userId: user.id, deviceId: device.id }, now);
-  return c.json({ token, userId: user.id, deviceId: device.id, expiresAt, newUser } satisfies SessionResponse, 200);
+  // Every login is a new device with its own tokens, so devices can be logged out one by one;
+  // an account with a PIN gets a PIN challenge instead, and no device yet.
+  const answer = await loginAfterCode(c.env, { phone, device: { name: input.deviceName, platform: input.platform }, now });
+  return c.json(answer satisfies VerifyResponse, 200);
+});
+
+// The PIN routes and refresh prove nothing before their check, so they share the per-IP limit of
+// code verification: both are guesses at a secret (the PIN), or a cost per request (a hash and
+// a D1 write for refresh; a 256-bit token is not guessed).
+authRoutes.post(PATHS.pinLogin, jsonBody(PinLoginSchema), async (c) => {
+  await limitAtEdge(c.env, 'otp_verify_ip', clientIp(c.req.raw));
+  const { pinChallenge, pin } = c.req.valid('json');
+  return c.json((await loginWithPin(c.env, { pinChallenge, pin, now: Date.now() })) satisfies SessionResponse, 200);
+});
+
+authRoutes.post(PATHS.pinReset, jsonBody(PinResetRequestSchema), async (c) => {
+  await limitAtEdge(c.env, 'otp_verify_ip', clientIp(c.req.raw));
+  const { pinChallenge } = c.req.valid('json');
+  return c.json((await resetPin(c.env, { pinChallenge, now: Date.now() })) satisfies PinResetResponse, 200);
+});
+
+authRoutes.post(PATHS.refresh, jsonBody(RefreshRequestSchema), async (c) => {
+  await limitAtEdge(c.env, 'otp_verify_ip', clientIp(c.req.raw));
+  const session = await refreshSession(c.env, c.req.valid('json').refreshToken, Date.now());
+  return c.json(session satisfies SessionResponse, 200);
 });
 
 authRoutes.post(PATHS.logout, requireAuth, async (c) => {
   const { userId, deviceId } = c.get('auth');
-  // D1 is the record of truth: once this commits, the token is refused everywhere.
-  await revokeDevice(c.env.DB, userId, deviceId, Date.now());
-  // Then close the device's open socket, if it has one.
-  await Promise.all([mailboxOf(c.env, userId).revokeDevice(deviceId), unregisterPushToken(c.env.DB, deviceId)]);
+  // D1 first: once it commits, the tokens are refused everywhere; then the socket closes.
+  await logOutDevice(c.env, userId, deviceId, Date.now());
   return c.body(null, 204);
 });

@@ -1,15 +1,16 @@
 /**
- * The caller's logged-in devices: list them and log one out remotely (e.g. a lost phone).
+ * The caller's logged-in devices: list them and log one out remotely (e.g. a lost phone). A
+ * device younger than a day that did not enter the PIN may log out itself and newer devices,
+ * not older ones (a stolen SMS code must not be enough to throw the owner out).
  */
 import { Hono } from 'hono';
 import { PATHS, PlatformSchema, ULID_PATTERN, type Device } from '../../protocol/index.ts';
 import type { AppEnv } from '../app-env.ts';
 import { requireAuth } from '../auth/middleware.ts';
-import { listDevices, revokeDevice } from '../db/accounts.ts';
+import { expireIdleDevices, isTrusted, logOutDevice, tooNew } from '../auth/session.ts';
+import { getActiveDevice, listDevices } from '../db/accounts.ts';
 import type { DeviceRow } from '../db/schema.ts';
 import { ApiError } from '../errors.ts';
-import { unregisterPushToken } from '../db/push.ts';
-import { mailboxOf } from '../../durable-objects/stubs.ts';
 
 export const deviceRoutes = new Hono<AppEnv>();
 
@@ -28,16 +29,23 @@ function toDevice(row: DeviceRow, currentDeviceId: string): Device {
 
 deviceRoutes.get(PATHS.devices, requireAuth, async (c) => {
   const { userId, deviceId } = c.get('auth');
+  // Devices idle past SESSION_IDLE_DAYS are logged out here rather than listed.
+  await expireIdleDevices(c.env, userId, Date.now());
   const rows = await listDevices(c.env.DB, userId);
   return c.json({ devices: rows.map((row) => toDevice(row, deviceId)) } satisfies { devices: Device[] }, 200);
 });
 
 deviceRoutes.delete('/v1/devices/:deviceId', requireAuth, async (c) => {
-  const { userId } = c.get('auth');
+  const auth = c.get('auth');
   const deviceId = c.req.param('deviceId');
+  const now = Date.now();
   // Unknown, malformed, already revoked and someone else's devices all look the same: not yours.
-  const revoked = ULID_PATTERN.test(deviceId) && (await revokeDevice(c.env.DB, userId, deviceId, Date.now()));
-  if (!revoked) throw new ApiError('device_not_found');
-  await Promise.all([mailboxOf(c.env, userId).revokeDevice(deviceId), unregisterPushToken(c.env.DB, deviceId)]);
+  const [target, caller] = ULID_PATTERN.test(deviceId)
+    ? await Promise.all([getActiveDevice(c.env.DB, auth.userId, deviceId), getActiveDevice(c.env.DB, auth.userId, auth.deviceId)])
+    : [null, null];
+  if (target === null) throw new ApiError('device_not_found');
+  if (caller === null) throw new ApiError('device_revoked');
+  if (target.createdAt < caller.createdAt && !isTrusted(caller, now)) throw tooNew(caller, now);
+  if (!(await logOutDevice(c.env, auth.userId, deviceId, now))) throw new ApiError('device_not_found');
   return c.body(null, 204);
 });

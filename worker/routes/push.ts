@@ -24,7 +24,7 @@ export const pushRoutes = new Hono<AppEnv>()
     const { userId, deviceId } = c.get('auth');
     const { platform, token } = c.req.valid('json');
     const now = Date.now();
-    await registerPushToken(c.env.DB, { userId, deviceId, platform, token }, now);
+    if (!(await registerPushToken(c.env.DB, { userId, deviceId, platform, token }, now))) throw new ApiError('push_token_in_use');
     return c.json({ deviceId, platform, registeredAt: now } satisfies PushRegistration, 200);
   })
   .get(PATHS.pushToken, requireAuth, async (c) => {
