@@ -21,6 +21,11 @@ export type ConnectionState = {
   connectedAt: number;
   /** Users whose presence this connection watches (`presence_watch`). */
   watching?: string[];
+  /**
+   * Set while `acked` is only the device's recorded start (a device registered by `deviceAdded`
+   * that has not acknowledged anything yet): nothing is recorded for it until it acks.
+   */
+  unacknowledged?: boolean;
 };
 
 export class Connections {

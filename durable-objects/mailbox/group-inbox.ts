@@ -27,7 +27,11 @@ export function gseqOf(entry: GroupEntry): number {
 export function startsMembership(entry: GroupEntry, self: string): boolean {
   if (entry.type !== 'event') return false;
   const { change, by } = entry.event;
-  return (change.kind === 'created' && by === self) || (change.kind === 'members_added' && change.members.includes(self));
+  return (
+    (change.kind === 'created' && by === self) ||
+    (change.kind === 'members_added' && change.members.includes(self)) ||
+    (change.kind === 'member_joined' && change.member === self)
+  );
 }
 
 export class GroupInbox {
@@ -141,28 +145,38 @@ export class GroupInbox {
     return gseq;
   }
 
-  /** A page of `group` as this user received it, newest first, strictly below mailbox seq `before`. */
-  history(group: string, before: number | undefined, limit: number): { items: GroupHistoryItem[]; nextBefore: number | null } {
+  /**
+   * A page of `group` as this user received it, newest first, strictly below mailbox seq
+   * `before` and above `floor` (a device registered without history sees nothing at or below it).
+   */
+  history(group: string, before: number | undefined, limit: number, floor = 0): { items: GroupHistoryItem[]; nextBefore: number | null } {
     const rows = this.sql
       .exec<EntryRow>(
         `SELECT seq, read, tally, entry FROM group_entries
-         WHERE group_id = ? AND seq < ? ORDER BY gseq DESC LIMIT ?`,
+         WHERE group_id = ? AND seq < ? AND seq > ? ORDER BY gseq DESC LIMIT ?`,
         group,
         before ?? Number.MAX_SAFE_INTEGER,
+        floor,
         limit + 1,
       )
       .toArray();
     return pageOf(rows, limit, historyItem);
   }
 
-  /** Group chats for the chat list, by newest entry, strictly below mailbox seq `before`. */
-  chatList(before: number | undefined, limit: number): { items: GroupConversation[]; nextBefore: number | null } {
+  /**
+   * Group chats for the chat list, by newest entry, strictly below mailbox seq `before`. Above a
+   * `floor`, only chats with an entry above it are listed, and only those entries count as unread.
+   */
+  chatList(before: number | undefined, limit: number, floor = 0): { items: GroupConversation[]; nextBefore: number | null } {
+    const unread = floor > 0 ? '(SELECT count(*) FROM group_entries u WHERE u.group_id = c.group_id AND u.read = 0 AND u.seq > ?)' : 'c.unread';
     const rows = this.sql
       .exec<EntryRow & { group_id: string; unread: number }>(
-        `SELECT c.group_id, c.unread, e.seq, e.read, e.tally, e.entry
+        `SELECT c.group_id, ${unread} AS unread, e.seq, e.read, e.tally, e.entry
          FROM group_chats c JOIN group_entries e ON e.seq = c.last_seq
-         WHERE c.last_seq < ? ORDER BY c.last_seq DESC LIMIT ?`,
+         WHERE c.last_seq < ? AND c.last_seq > ? ORDER BY c.last_seq DESC LIMIT ?`,
+        ...(floor > 0 ? [floor] : []),
         before ?? Number.MAX_SAFE_INTEGER,
+        floor,
         limit + 1,
       )
       .toArray();

@@ -101,12 +101,23 @@ export class GroupSync {
     }
   }
 
-  /** The user read `group` up to mailbox seq `upTo`; returns the gseq read through, or null if nothing moved. */
-  read(group: string, upTo: number): number | null {
+  /**
+   * The user read `group` up to mailbox seq `upTo`; returns the gseq read through, or null if
+   * nothing moved. With `relay` false (read receipts off) it is marked read here only: the group
+   * never counts this user as having read it.
+   */
+  read(group: string, upTo: number, relay = true): number | null {
     const gseq = this.deps.inbox.markRead(group, upTo);
     if (gseq === null) return null;
-    this.deps.inbox.queueReceipt(group, 'read', gseq);
+    if (relay) this.deps.inbox.queueReceipt(group, 'read', gseq);
     return gseq;
+  }
+
+  /** Stop: delivered watermarks still gathered are dropped (the mailbox is being wiped). */
+  close(): void {
+    if (this.#deliveredTimer) clearTimeout(this.#deliveredTimer);
+    this.#deliveredTimer = null;
+    this.#delivered.clear();
   }
 
   /**

@@ -1,8 +1,9 @@
 /**
  * Presence as the user's object practises it, on top of PresenceTracker (state) and
  * visiblePresence (rules):
- * - as the **owner**: decide online from live connections, close ghosts, tell watchers of each
- *   online/offline change, answer other users' questions;
+ * - as the **owner**: decide online from live connections, close ghosts, tell each watcher when
+ *   what it may see changes (never otherwise: a frame's timing would reveal what its values
+ *   hide), answer other users' questions;
  * - as a **viewer**: the user's open chats watch other users (`presence_watch`); their answers
  *   and later changes go to the connections that watch them.
  */
@@ -11,7 +12,7 @@ import { relationsAmong } from '../../worker/db/contacts.ts';
 import type { UserMailbox } from '../user-mailbox.ts';
 import type { BlockList } from './blocks.ts';
 import type { Connections, ConnectionState } from './connections.ts';
-import { PresenceTracker, sharesLastSeen, visiblePresence, type ViewerRelation } from './presence.ts';
+import { HIDDEN, PresenceTracker, samePresence, sharesLastSeen, visiblePresence, type PresenceState, type ViewerRelation } from './presence.ts';
 import type { UserSettings } from './settings.ts';
 
 export type PresenceRelayDeps = {
@@ -96,20 +97,19 @@ export class PresenceRelay {
     return earliest;
   }
 
-  /** Tell every watcher this user's presence as they may see it; watchers no longer looking are dropped. */
+  /**
+   * Tell each watcher this user's presence as they may see it, if that differs from what they
+   * were last told; watchers no longer looking are dropped. A watcher who may see nothing (a
+   * stranger when last seen is hidden) is never told anything, so it cannot time comings and goings.
+   */
   tellWatchers(): void {
-    const self = this.deps.self();
-    const state = { online: this.tracker.announcedOnline, lastSeen: this.tracker.lastSeen };
+    const state = this.#state();
     for (const watcher of this.tracker.watchers()) {
       const owner = { isContact: watcher.isContact, ownerBlocks: this.deps.blocks.has(watcher.viewer) };
       const seen = visiblePresence(state, this.deps.settings.privacy, owner, watcher);
-      this.deps
-        .mailbox(watcher.viewer)
-        .presenceNotice({ userId: self, ...seen })
-        .then((stillWatching) => {
-          if (!stillWatching) this.tracker.unwatch(watcher.viewer);
-        })
-        .catch(() => undefined);
+      if (samePresence(seen, watcher.told)) continue;
+      this.tracker.told(watcher.viewer, seen);
+      this.#tell(watcher.viewer, seen);
     }
   }
 
@@ -118,12 +118,40 @@ export class PresenceRelay {
     const now = Date.now();
     const self = this.deps.self();
     const isContact = (await relationsAmong(this.deps.db, self, [viewer])).get(viewer)?.isContact ?? false;
-    const ownerBlocks = this.deps.blocks.has(viewer);
-    if (watch && !ownerBlocks) this.tracker.watch({ viewer, ...relation, isContact }, now);
-    // Asked anyway: a ghost socket must not make this answer "online".
+    // Asked first: a ghost socket must not make this answer "online".
     await this.update(now);
-    const state = { online: this.tracker.announcedOnline, lastSeen: this.tracker.lastSeen };
-    return { userId: self, ...visiblePresence(state, this.deps.settings.privacy, { isContact, ownerBlocks }, relation) };
+    const ownerBlocks = this.deps.blocks.has(viewer);
+    const see = () => visiblePresence(this.#state(), this.deps.settings.privacy, { isContact, ownerBlocks }, relation);
+    if (!watch || ownerBlocks) return { userId: self, ...see() };
+    // The answer is what this watcher sees from now on: later changes are measured from it.
+    const told = see();
+    this.tracker.watch({ viewer, ...relation, isContact, told }, now);
+    await this.deps.wakeBy(this.checkAt(now));
+    // Taken again after the wait (a change meanwhile was told already), so the answer is never older than a notice.
+    const seen = see();
+    if (!samePresence(seen, told)) this.tracker.told(viewer, seen);
+    return { userId: self, ...seen };
+  }
+
+  /** The account is being deleted: watchers who see anything of this user see nothing from now on. */
+  vanish(): void {
+    for (const watcher of this.tracker.watchers()) {
+      if (!samePresence(watcher.told, HIDDEN)) this.#tell(watcher.viewer, HIDDEN);
+    }
+  }
+
+  #state(): PresenceState {
+    return { online: this.tracker.announcedOnline, lastSeen: this.tracker.lastSeen };
+  }
+
+  #tell(viewer: string, seen: PresenceState): void {
+    this.deps
+      .mailbox(viewer)
+      .presenceNotice({ userId: this.deps.self(), ...seen })
+      .then((stillWatching) => {
+        if (!stillWatching) this.tracker.unwatch(viewer);
+      })
+      .catch(() => undefined);
   }
 
   // ---------------------------------------------------------------- viewer side
@@ -174,12 +202,17 @@ export class PresenceRelay {
     for (const presence of await this.presenceOf([...watched], true)) this.#show(presence);
   }
 
-  /** This user blocked `userId`: neither sees the other's presence; both sides' open views go blank at once. */
+  /**
+   * This user blocked `userId`: neither sees the other's presence; both sides' open views go
+   * blank at once. The blocked user is told only if they saw something until now (a frame
+   * otherwise would announce the block).
+   */
   blocked(userId: string): void {
+    const watcher = this.tracker.watcher(userId);
     this.tracker.unwatch(userId);
-    this.deps.mailbox(userId).presenceNotice({ userId: this.deps.self(), online: false, lastSeen: null }).catch(() => undefined);
+    if (watcher && !samePresence(watcher.told, HIDDEN)) this.#tell(userId, HIDDEN);
     // Our open views of them go blank; their later changes are refused by `notice`.
-    this.#show({ userId, online: false, lastSeen: null });
+    this.#show({ userId, ...HIDDEN });
   }
 
   /** This user unblocked `userId`: views of them open here see their presence again. */

@@ -6,8 +6,10 @@
  *   records when it last answered each socket, which is what "heartbeating" is read from. A
  *   socket silent for longer is a ghost (its peer vanished without a close) and is closed.
  * - Last seen: the last *user* activity (send, read, `active` frame), stored in `meta`.
- * - Watchers: users who have this user's chat open. They are told when this user comes online
- *   or goes offline; a watcher whose devices no longer watch is dropped on the next change.
+ * - Watchers: users who have this user's chat open. They are told when what they may see of this
+ *   user changes (and only then: each watcher's last told value is kept, so a watcher who may see
+ *   nothing never learns when this user comes or goes); a watcher whose devices no longer watch
+ *   is dropped on the next change.
  *
  * Who sees what is decided by `visiblePresence`, a pure function of both users' settings.
  */
@@ -32,7 +34,15 @@ export type OwnerRelation = {
   ownerBlocks: boolean;
 };
 
-export type Watcher = ViewerRelation & { viewer: string; isContact: boolean };
+/** A watcher: its relation to this user, and the presence it was last told (what it sees now). */
+export type Watcher = ViewerRelation & { viewer: string; isContact: boolean; told: PresenceState };
+
+/** What a viewer sees when nothing is visible. */
+export const HIDDEN: PresenceState = { online: false, lastSeen: null };
+
+export function samePresence(a: PresenceState, b: PresenceState): boolean {
+  return a.online === b.online && a.lastSeen === b.lastSeen;
+}
 
 /** Whether a user with this setting shares their last seen with someone (`isContact`: in their contacts). */
 export function sharesLastSeen(setting: LastSeenVisibility, isContact: boolean): boolean {
@@ -113,13 +123,21 @@ export class PresenceTracker {
 
   watch(watcher: Watcher, now: number): void {
     this.sql.exec(
-      'INSERT OR REPLACE INTO presence_watchers (viewer, viewer_shares, viewer_blocks, is_contact, since) VALUES (?, ?, ?, ?, ?)',
+      `INSERT OR REPLACE INTO presence_watchers (viewer, viewer_shares, viewer_blocks, is_contact, since, told_online, told_last_seen)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
       watcher.viewer,
       watcher.viewerShares ? 1 : 0,
       watcher.viewerBlocks ? 1 : 0,
       watcher.isContact ? 1 : 0,
       now,
+      watcher.told.online ? 1 : 0,
+      watcher.told.lastSeen,
     );
+  }
+
+  /** Remember what `viewer` was just told. */
+  told(viewer: string, told: PresenceState): void {
+    this.sql.exec('UPDATE presence_watchers SET told_online = ?, told_last_seen = ? WHERE viewer = ?', told.online ? 1 : 0, told.lastSeen, viewer);
   }
 
   unwatch(viewer: string): void {
@@ -127,15 +145,29 @@ export class PresenceTracker {
   }
 
   watchers(): Watcher[] {
-    return this.sql
-      .exec<{ viewer: string; viewer_shares: number; viewer_blocks: number; is_contact: number }>(
-        'SELECT viewer, viewer_shares, viewer_blocks, is_contact FROM presence_watchers',
-      )
-      .toArray()
-      .map((r) => ({ viewer: r.viewer, viewerShares: r.viewer_shares === 1, viewerBlocks: r.viewer_blocks === 1, isContact: r.is_contact === 1 }));
+    return this.sql.exec<WatcherRow>(`SELECT ${WATCHER_COLUMNS} FROM presence_watchers`).toArray().map(watcherOf);
+  }
+
+  /** One watcher (with what it was last told), or null when `viewer` does not watch. */
+  watcher(viewer: string): Watcher | null {
+    const row = this.sql.exec<WatcherRow>(`SELECT ${WATCHER_COLUMNS} FROM presence_watchers WHERE viewer = ?`, viewer).toArray()[0];
+    return row ? watcherOf(row) : null;
   }
 
   hasWatchers(): boolean {
     return this.sql.exec('SELECT 1 FROM presence_watchers LIMIT 1').toArray().length > 0;
   }
+}
+
+const WATCHER_COLUMNS = 'viewer, viewer_shares, viewer_blocks, is_contact, told_online, told_last_seen';
+type WatcherRow = { viewer: string; viewer_shares: number; viewer_blocks: number; is_contact: number; told_online: number; told_last_seen: number | null };
+
+function watcherOf(r: WatcherRow): Watcher {
+  return {
+    viewer: r.viewer,
+    viewerShares: r.viewer_shares === 1,
+    viewerBlocks: r.viewer_blocks === 1,
+    isContact: r.is_contact === 1,
+    told: { online: r.told_online === 1, lastSeen: r.told_last_seen },
+  };
 }

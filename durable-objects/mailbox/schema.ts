@@ -134,6 +134,19 @@ const MIGRATIONS: readonly string[] = [
     expires_at INTEGER NOT NULL                -- ms; the row is useless after it
   ) WITHOUT ROWID;
   `,
+  // v6: privacy and account ownership. Per presence watcher, what it was last told (a watcher
+  // is told only when what it may see changes; a new column reads as "hidden"). Per device
+  // registered through `deviceAdded`, where its delivery starts and its history floor.
+  `
+  ALTER TABLE presence_watchers ADD COLUMN told_online INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE presence_watchers ADD COLUMN told_last_seen INTEGER;
+  CREATE TABLE device_starts (
+    device_id TEXT    PRIMARY KEY,
+    start     INTEGER NOT NULL,                -- mailbox head right after its device_added entry: owed every later entry
+    floor     INTEGER NOT NULL,                -- history and the chat list show it only entries above this (0: all)
+    added_at  INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** Bring the object's database to the newest schema (`meta` also holds pruned_through). */

@@ -1,10 +1,12 @@
 /**
  * A user's settings, kept in their mailbox object because that is where they are applied:
- * privacy (who sees last seen / online) when presence is shown, notification settings and mutes
- * when a message arrives for a user with no connected device. Small, read on every delivery,
- * so they are cached in memory and written through.
+ * privacy (who sees last seen / online, read receipts) when presence is shown and receipts
+ * are sent or received, notification settings and mutes when a message arrives for a user with
+ * no connected device. Small, read on every delivery, so they are cached in memory and written
+ * through.
  */
 import {
+  DEFAULT_PRIVACY,
   NotificationSettingsSchema,
   PrivacySettingsSchema,
   type ConversationRef,
@@ -15,8 +17,7 @@ import {
   type SettingsUpdate,
 } from '../../protocol/index.ts';
 
-/** Defaults: presence for contacts only (REQUIREMENTS: "visible only to contacts"); content-free pushes. */
-export const DEFAULT_PRIVACY: PrivacySettings = { lastSeen: 'contacts', online: 'same_as_last_seen' };
+/** Defaults: content-free pushes (privacy defaults come from the protocol: DEFAULT_PRIVACY). */
 export const DEFAULT_NOTIFICATIONS: NotificationSettings = { previews: false, quietHours: null };
 
 export class UserSettings {
@@ -25,6 +26,7 @@ export class UserSettings {
 
   constructor(private readonly sql: SqlStorage) {
     const stored = new Map(sql.exec<{ key: string; value: string }>('SELECT key, value FROM settings').toArray().map((r) => [r.key, r.value]));
+    // Stored over the defaults: settings written before a field existed keep every choice made.
     this.#privacy = parseOr(stored.get('privacy'), PrivacySettingsSchema, DEFAULT_PRIVACY);
     this.#notifications = parseOr(stored.get('notifications'), NotificationSettingsSchema, DEFAULT_NOTIFICATIONS);
   }
@@ -41,8 +43,12 @@ export class UserSettings {
     return { privacy: this.#privacy, notifications: this.#notifications, mutes: this.mutes(now) };
   }
 
-  /** Apply a partial update; returns whether privacy changed (watchers must then be re-told). */
-  update(update: SettingsUpdate): { privacyChanged: boolean } {
+  /**
+   * Apply a partial update. Returns whether what presence watchers may see changed (they must
+   * then be re-told) and whether read receipts were switched (nothing is re-sent either way:
+   * reads made while receipts were off stay unannounced).
+   */
+  update(update: SettingsUpdate): { presenceChanged: boolean; readReceiptsChanged: boolean } {
     const before = this.#privacy;
     if (update.privacy) {
       this.#privacy = { ...this.#privacy, ...update.privacy };
@@ -52,7 +58,10 @@ export class UserSettings {
       this.#notifications = { ...this.#notifications, ...update.notifications };
       this.#write('notifications', this.#notifications);
     }
-    return { privacyChanged: before.lastSeen !== this.#privacy.lastSeen || before.online !== this.#privacy.online };
+    return {
+      presenceChanged: before.lastSeen !== this.#privacy.lastSeen || before.online !== this.#privacy.online,
+      readReceiptsChanged: before.readReceipts !== this.#privacy.readReceipts,
+    };
   }
 
   mute(conversation: ConversationRef, until: number | null): void {
@@ -92,10 +101,13 @@ export class UserSettings {
   }
 }
 
-function parseOr<T>(text: string | undefined, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, fallback: T): T {
+/** Stored JSON laid over `fallback` (fields added since it was written take their defaults), validated. */
+function parseOr<T extends object>(text: string | undefined, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, fallback: T): T {
   if (text === undefined) return fallback;
   try {
-    const parsed = schema.safeParse(JSON.parse(text));
+    const stored: unknown = JSON.parse(text);
+    if (typeof stored !== 'object' || stored === null) return fallback;
+    const parsed = schema.safeParse({ ...fallback, ...stored });
     return parsed.success ? parsed.data : fallback;
   } catch {
     return fallback;

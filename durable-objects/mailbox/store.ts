@@ -201,28 +201,39 @@ export class MailboxStore {
       .map((r) => ({ id: r.id, clientId: r.client_id }));
   }
 
-  /** A page of the conversation with `peer`, newest first, strictly below `before`. */
-  history(peer: string, before: number | undefined, limit: number): { items: HistoryItem[]; nextBefore: number | null } {
+  /**
+   * A page of the conversation with `peer`, newest first, strictly below `before` and above
+   * `floor` (a device registered without history sees nothing at or below its floor).
+   */
+  history(peer: string, before: number | undefined, limit: number, floor = 0): { items: HistoryItem[]; nextBefore: number | null } {
     const rows = this.sql
       .exec<MessageRow>(
         `SELECT seq, message, status, outgoing FROM messages
-         WHERE peer = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+         WHERE peer = ? AND seq < ? AND seq > ? ORDER BY seq DESC LIMIT ?`,
         peer,
         before ?? Number.MAX_SAFE_INTEGER,
+        floor,
         limit + 1,
       )
       .toArray();
     return pageOf(rows, limit, historyItem);
   }
 
-  /** The chat list: conversations by most recent message, newest first, below `before`. */
-  conversations(before: number | undefined, limit: number): { items: DirectConversation[]; nextBefore: number | null } {
+  /**
+   * The chat list: conversations by most recent message, newest first, below `before`. Above a
+   * `floor`, only chats with a message above it are listed, and only those messages count as unread.
+   */
+  conversations(before: number | undefined, limit: number, floor = 0): { items: DirectConversation[]; nextBefore: number | null } {
+    // The stored count covers the whole chat; above a floor it is counted (a page of chats, by index).
+    const unread = floor > 0 ? '(SELECT count(*) FROM messages u WHERE u.peer = c.peer AND u.outgoing = 0 AND u.status < ? AND u.seq > ?)' : 'c.unread';
     const rows = this.sql
       .exec<MessageRow & { peer: string; unread: number }>(
-        `SELECT c.peer, c.unread, m.seq, m.message, m.status, m.outgoing
+        `SELECT c.peer, ${unread} AS unread, m.seq, m.message, m.status, m.outgoing
          FROM conversations c JOIN messages m ON m.seq = c.last_seq
-         WHERE c.last_seq < ? ORDER BY c.last_seq DESC LIMIT ?`,
+         WHERE c.last_seq < ? AND c.last_seq > ? ORDER BY c.last_seq DESC LIMIT ?`,
+        ...(floor > 0 ? [STATUS_RANK.read, floor] : []),
         before ?? Number.MAX_SAFE_INTEGER,
+        floor,
         limit + 1,
       )
       .toArray();
@@ -237,9 +248,9 @@ export class MailboxStore {
     return row ? row.acked : null;
   }
 
-  /** Highest seq any device acknowledged: everything above it has reached no device yet. */
-  deliveredWatermark(): number {
-    return this.sql.exec<{ acked: number | null }>('SELECT max(acked) AS acked FROM devices').one().acked ?? 0;
+  /** Every device's stored cursor. */
+  deviceCursors(): Map<string, number> {
+    return new Map(this.sql.exec<{ device_id: string; acked: number }>('SELECT device_id, acked FROM devices').toArray().map((r) => [r.device_id, r.acked]));
   }
 
   /** Record a device's acknowledged cursor (never moves backwards). */

@@ -1,11 +1,12 @@
 /**
  * Device cursors: acks are recorded in memory and written with the object's next write, the
- * watermark is the highest cursor, and nothing moves backwards.
+ * watermark is the highest cursor, nothing moves backwards, and what an ack newly delivers
+ * leaves out what other devices (each from its own start) already have.
  */
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { DeviceCursors } from '../../durable-objects/mailbox/cursors.ts';
+import { DeviceCursors, uncovered } from '../../durable-objects/mailbox/cursors.ts';
 import { MailboxStore } from '../../durable-objects/mailbox/store.ts';
 import type { UserMailbox } from '../../durable-objects/user-mailbox.ts';
 import { mailboxOf } from '../../durable-objects/stubs.ts';
@@ -37,4 +38,23 @@ describe('DeviceCursors', () => {
       cursors.persistIfDue(1_001);
       expect(store.deviceCursor('laptop')).toBe(9);
     }));
+});
+
+describe('uncovered', () => {
+  it('is the part of an ack no other device has received', () => {
+    expect(uncovered(0, 10, [])).toEqual([[0, 10]]);
+    // A device that started at 3 and acked 6 has 4-6 only: 1-3 and 7-10 are new.
+    expect(uncovered(0, 10, [{ start: 3, cursor: 6 }])).toEqual([
+      [0, 3],
+      [6, 10],
+    ]);
+    // Overlapping and out-of-order coverage; a device that received nothing yet covers nothing.
+    expect(uncovered(2, 12, [{ start: 5, cursor: 9 }, { start: 0, cursor: 4 }, { start: 8, cursor: 8 }])).toEqual([
+      [4, 5],
+      [9, 12],
+    ]);
+    expect(uncovered(2, 8, [{ start: 0, cursor: 9 }])).toEqual([]);
+    expect(uncovered(5, 5, [])).toEqual([]);
+    expect(uncovered(0, 4, [{ start: 6, cursor: 9 }])).toEqual([[0, 4]]);
+  });
 });

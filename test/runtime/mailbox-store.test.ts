@@ -1,14 +1,16 @@
 /**
  * The mailbox modules against a real Durable Object SQLite: seq assignment, idempotent
- * recording, forward-only ticks, retention bookkeeping, and the receipt relay's retry.
+ * recording, forward-only ticks, retention bookkeeping, the receipt relay's retry, and settings
+ * stored before a field existed.
  */
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { ReceiptRelay, type Receipt } from '../../durable-objects/mailbox/receipts.ts';
+import { UserSettings } from '../../durable-objects/mailbox/settings.ts';
 import { MailboxStore } from '../../durable-objects/mailbox/store.ts';
 import type { UserMailbox } from '../../durable-objects/user-mailbox.ts';
-import type { Message } from '../../protocol/index.ts';
+import { DEFAULT_PRIVACY, type Message } from '../../protocol/index.ts';
 import { mailboxOf } from '../../durable-objects/stubs.ts';
 
 const ME = '01JDQ3ZK8Y6W2V9T7R5P3N1M0A';
@@ -103,5 +105,21 @@ describe('ReceiptRelay', () => {
         { peer: PEER, status: 'delivered', clientIds: ['a', 'b', 'c'], at: 2 },
         { peer: PEER, status: 'read', clientIds: ['a'], at: 3 },
       ]);
+    }));
+});
+
+describe('UserSettings', () => {
+  it('reads privacy stored before the newer fields existed over the defaults, keeping every choice made', () =>
+    withSql('settings-legacy', (sql) => {
+      sql.exec("INSERT OR REPLACE INTO settings (key, value) VALUES ('privacy', ?)", JSON.stringify({ lastSeen: 'nobody', online: 'everyone' }));
+      const settings = new UserSettings(sql);
+      expect(settings.privacy).toEqual({ ...DEFAULT_PRIVACY, lastSeen: 'nobody', online: 'everyone' });
+      // An update of a new field keeps the old choices, and says what changed.
+      expect(settings.update({ privacy: { readReceipts: false } })).toEqual({ presenceChanged: false, readReceiptsChanged: true });
+      expect(new UserSettings(sql).privacy).toEqual({ ...DEFAULT_PRIVACY, lastSeen: 'nobody', online: 'everyone', readReceipts: false });
+      expect(settings.update({ privacy: { lastSeen: 'contacts' } })).toEqual({ presenceChanged: true, readReceiptsChanged: false });
+      // Something unreadable falls back to the defaults rather than failing the object.
+      sql.exec("INSERT OR REPLACE INTO settings (key, value) VALUES ('privacy', ?)", JSON.stringify('nope'));
+      expect(new UserSettings(sql).privacy).toEqual(DEFAULT_PRIVACY);
     }));
 });

@@ -312,26 +312,28 @@ describe('chat list and big receipts', () => {
 describe('retention', () => {
   it('expires old entries by alarm and tells a stale cursor to refetch history', async () => {
     const { alice, bob } = await pair();
+    const stub = stubOf(bob.userId);
+    // Whatever the account's mailbox holds before (its device's login entry) ages with the first three.
+    const base = (await stub.stats()).head;
     const a = await connect(alice);
     for (let i = 0; i < 3; i++) a.send({ type: 'send', id: `old-${i}`, to: bob.userId, body: text(`${i}`) });
     await a.waitFor(isType('sent'), 3);
     a.send({ type: 'send', id: 'fresh', to: bob.userId, body: text('fresh') });
     await a.waitFor(isType('sent'), 4);
 
-    const stub = stubOf(bob.userId);
-    // Age the first three entries past the retention window.
+    // Age the first three messages past the retention window.
     await runInDurableObject(stub, (_instance: UserMailbox, state) => {
       const cutoff = Date.now() - 31 * 86_400_000;
-      state.storage.sql.exec('UPDATE mailbox SET created_at = ? WHERE seq <= 3', cutoff);
+      state.storage.sql.exec('UPDATE mailbox SET created_at = ? WHERE seq <= ?', cutoff, base + 3);
     });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     const stats = await stub.stats();
     expect(stats.depth).toBe(1);
-    expect(stats.head).toBe(4);
+    expect(stats.head).toBe(base + 4);
 
     const b = await connect(bob, 0);
     const [hello] = b.of('hello');
-    expect(hello!.cursor).toBe(3);
+    expect(hello!.cursor).toBe(base + 3);
     const [expired] = await b.waitFor(isType('error'));
     expect(expired).toMatchObject({ code: 'cursor_expired', retryable: false });
     const [only] = await b.waitFor(isType('message'));
@@ -340,6 +342,58 @@ describe('retention', () => {
     const page = await stub.history(alice.userId, undefined, 10);
     expect(page.messages).toHaveLength(4);
     a.close();
+    b.close();
+  });
+});
+
+describe('account deletion (wipe)', () => {
+  it('closes the sockets, leaves no storage, refuses connections and deliveries, and never stores again', async () => {
+    const { alice, bob } = await pair();
+    const a = await connect(alice);
+    const b = await connect(bob);
+    b.send({ type: 'send', id: 'before', to: alice.userId, body: text('still there?') });
+    await a.waitFor(isType('message'));
+    await b.waitFor(isType('sent'));
+    const stub = stubOf(alice.userId);
+    await stub.block(bob.userId);
+
+    await stub.wipe();
+    expect((await a.waitClosed()).code).toBe(4005);
+    const leftovers = () =>
+      runInDurableObject(stub, async (_instance: UserMailbox, state) => ({
+        tables: state.storage.sql
+          .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY name")
+          .toArray()
+          .map((r) => r.name),
+        alarm: await state.storage.getAlarm(),
+      }));
+    expect(await leftovers()).toEqual({ tables: ['tombstone'], alarm: null });
+
+    // Bob's object knew Alice: it learns she is gone, now and on every later try.
+    b.send({ type: 'send', id: 'after', to: alice.userId, body: text('hello?') });
+    expect((await b.waitFor(isType('error')))[0]).toMatchObject({ id: 'after', code: 'recipient_not_found' });
+    b.send({ type: 'send', id: 'again', to: alice.userId, body: text('hello??') });
+    expect((await b.waitFor(isType('error'), 2))[1]).toMatchObject({ id: 'again', code: 'recipient_not_found' });
+    expect(b.of('sent')).toHaveLength(1);
+
+    // Whatever else reaches it stores nothing, also after an eviction (no table is recreated).
+    await evictDurableObject(stub);
+    const group = '01JDQ3ZK8Y6W2V9T7R5P3N1M0G';
+    expect(await stub.deliverGroup(group, [])).toBe(0);
+    await stub.typingNotice(bob.userId, null, 'typing');
+    await stub.groupInvited({ group, title: 'x', invitedBy: bob.userId, at: Date.now() });
+    await stub.deviceAdded({ deviceId: alice.deviceId, name: 'x', platform: 'other', withPin: false, history: true, at: Date.now() });
+    await stub.applyReceipts(bob.userId, 'delivered', ['before'], Date.now());
+    expect(await stub.presenceFor(bob.userId, { viewerShares: true, viewerBlocks: false }, true)).toEqual({ userId: alice.userId, online: false, lastSeen: null });
+    expect(await stub.presenceNotice({ userId: bob.userId, online: true, lastSeen: null })).toBe(false);
+    expect(await stub.stats()).toEqual({ head: 0, depth: 0, connections: 0, pendingReceipts: 0 });
+    expect(await stub.blocked()).toEqual({ blocked: [] });
+    expect(await leftovers()).toEqual({ tables: ['tombstone'], alarm: null });
+
+    // Connecting is refused (here past the Worker, whose own check of the device comes first in production).
+    await expect(connect(alice)).rejects.toThrow(/401/);
+    await stub.wipe();
+    expect(await leftovers()).toEqual({ tables: ['tombstone'], alarm: null });
     b.close();
   });
 });

@@ -3,7 +3,7 @@
  * quiet-hour windows in the user's time zone, and what a push shows.
  */
 import { describe, expect, it } from 'vitest';
-import type { PrivacySettings } from '../../protocol/index.ts';
+import { DEFAULT_PRIVACY, type PrivacySettings } from '../../protocol/index.ts';
 import { inQuietHours, localMinutes, quietEnd } from '../../durable-objects/mailbox/notifications.ts';
 import { sharesLastSeen, visiblePresence } from '../../durable-objects/mailbox/presence.ts';
 import { renderNotification } from '../../worker/push/render.ts';
@@ -15,7 +15,11 @@ const contact = { isContact: true, ownerBlocks: false };
 const stranger = { isContact: false, ownerBlocks: false };
 
 describe('visiblePresence', () => {
-  const privacy = (lastSeen: PrivacySettings['lastSeen'], online: PrivacySettings['online'] = 'same_as_last_seen'): PrivacySettings => ({ lastSeen, online });
+  const privacy = (lastSeen: PrivacySettings['lastSeen'], online: PrivacySettings['online'] = 'same_as_last_seen'): PrivacySettings => ({
+    ...DEFAULT_PRIVACY,
+    lastSeen,
+    online,
+  });
 
   it('follows the owner\'s setting and the contact relation', () => {
     expect(visiblePresence(ONLINE, privacy('everyone'), stranger, open)).toEqual(ONLINE);

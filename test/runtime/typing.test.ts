@@ -2,11 +2,11 @@
  * Typing indicators: relayed live to the peer's connected devices (1:1) or to the members of a
  * group who are likely online, never stored, rate limited (repeats dropped; every relay, a
  * change of state too, paid from the device's typing budgets: test/runtime/limits.test.ts),
- * dropped for blocked senders, refused for people and groups that do not exist.
+ * dropped for blocked senders (in groups too), refused for people and groups that do not exist.
  */
 import { describe, expect, it } from 'vitest';
 import { PATHS, TYPING_TTL_MS } from '../../protocol/index.ts';
-import { call, createGroup, settled, users } from './group-support.ts';
+import { becameActive, block, call, createGroup, settled, users } from './group-support.ts';
 import { ackAll, connect, isType } from './support.ts';
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -82,5 +82,30 @@ describe('typing indicators', () => {
     expect(b.of('typing_notice')).toHaveLength(1);
     expect(c.of('typing_notice')).toHaveLength(1);
     for (const s of [a, b, c, o]) s.close();
+  });
+
+  it('in a group, notices from someone a member blocked are dropped for that member only', async () => {
+    const [ann, bob, cat] = await users(3);
+    const group = await createGroup(ann!, [bob!, cat!]);
+    const b = await connect(bob!);
+    const c = await connect(cat!);
+    await b.waitFor(isType('group_event'));
+    await c.waitFor(isType('group_event'));
+    ackAll(b);
+    ackAll(c);
+    await settled(group.groupId);
+    await becameActive(group.groupId, bob!.userId);
+    await becameActive(group.groupId, cat!.userId);
+    await block(bob!, ann!);
+
+    const a = await connect(ann!);
+    a.send({ type: 'group_typing', group: group.groupId, state: 'typing' });
+    expect((await c.waitFor(isType('typing_notice')))[0]).toMatchObject({ from: ann!.userId, group: group.groupId });
+    // Cat types next: Bob gets Cat's notice, and never Ann's.
+    c.send({ type: 'group_typing', group: group.groupId, state: 'typing' });
+    const [fromCat] = await b.waitFor(isType('typing_notice'));
+    expect(fromCat).toMatchObject({ from: cat!.userId, group: group.groupId });
+    expect(b.of('typing_notice').map((n) => n.from)).toEqual([cat!.userId]);
+    for (const s of [a, b, c]) s.close();
   });
 });

@@ -2,7 +2,8 @@
  * Conversations: the chat list (`GET /v1/conversations`) and one conversation's history
  * (`GET /v1/conversations/:peerId/messages`), newest first, paged by the caller's mailbox seq.
  * Both are served from the caller's own mailbox object, so nobody can read a conversation they
- * are not part of.
+ * are not part of, and as the calling device may see them (a device logged in without history
+ * sees nothing from before its login).
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
@@ -22,7 +23,8 @@ import { params, query } from '../validate.ts';
 export const conversationRoutes = new Hono<AppEnv>()
   .get(PATHS.conversations, requireAuth, query(ConversationQuerySchema), async (c) => {
     const { before, limit } = c.req.valid('query');
-    const list: ConversationList = await mailboxOf(c.env, c.get('auth').userId).conversations(before, limit);
+    const { userId, deviceId } = c.get('auth');
+    const list: ConversationList = await mailboxOf(c.env, userId).conversations(before, limit, deviceId);
     return c.json(list);
   })
   .get(
@@ -31,10 +33,10 @@ export const conversationRoutes = new Hono<AppEnv>()
   params(z.object({ peerId: UserIdSchema })),
   query(HistoryQuerySchema),
   async (c) => {
-    const { userId } = c.get('auth');
+    const { userId, deviceId } = c.get('auth');
     const { peerId } = c.req.valid('param');
     const { before, limit } = c.req.valid('query');
-    const page: HistoryPage = await mailboxOf(c.env, userId).history(peerId, before, limit);
+    const page: HistoryPage = await mailboxOf(c.env, userId).history(peerId, before, limit, deviceId);
     return c.json(page);
   },
 );

@@ -1,0 +1,85 @@
+/**
+ * The account's devices as the mailbox sees them: a device logging in (an `account_event` for
+ * the other devices, and where the new one starts and what history it may read), account
+ * events, a device removed, and the pages each device may read (history and the chat list,
+ * above its history floor).
+ */
+import {
+  CLOSE_CODES,
+  type AccountEvent,
+  type ConversationList,
+  type GroupHistoryPage,
+  type HistoryPage,
+} from '../../protocol/index.ts';
+import type { MailboxCore } from './core.ts';
+
+export type DeviceAdded = { deviceId: string; name: string; platform: string; withPin: boolean; history: boolean; at: number };
+
+export class AccountDevices {
+  constructor(private readonly core: MailboxCore) {}
+
+  /**
+   * A device was created by a login. The account's devices get a `device_added` entry; the new
+   * device starts right after it (it is owed every later entry, live or on its first connect,
+   * whatever the other devices acknowledged: the start is no acknowledgement), and without
+   * `history` it reads nothing at or below that point. A repeated call (a retried login step)
+   * changes nothing.
+   */
+  deviceAdded(input: DeviceAdded): void {
+    const { core } = this;
+    if (core.starts.of(input.deviceId) !== null) return;
+    const { deviceId, name, platform, withPin } = input;
+    const entry = core.store.append({ type: 'account_event', event: { kind: 'device_added', deviceId, name, platform, withPin }, at: input.at }, Date.now());
+    core.starts.record(deviceId, { start: entry.seq, floor: input.history ? 0 : entry.seq }, input.at);
+    core.publish([entry]);
+  }
+
+  /** An event of the account (PIN set or changed, a reset requested) for every device. */
+  accountEvent(event: AccountEvent): void {
+    this.core.appendAndPublish({ type: 'account_event', event, at: Date.now() });
+  }
+
+  /**
+   * A device logged out or was revoked: close its socket, forget its cursor, start and floor,
+   * and tell the remaining devices (`device_removed`; the removed device is closed first, so it
+   * is not sent the entry). Only for a device this mailbox knows (registered or connected): a
+   * repeated call tells nobody twice, and a device from before registrations that never
+   * connected was never announced either.
+   */
+  revokeDevice(deviceId: string): void {
+    const { core } = this;
+    const known = core.cursors.of(deviceId) !== null || core.starts.of(deviceId) !== null;
+    core.connections.closeDevice(deviceId, CLOSE_CODES.device_revoked, 'device revoked', { forget: true });
+    core.cursors.forget(deviceId);
+    core.starts.forget(deviceId);
+    if (known) core.appendAndPublish({ type: 'account_event', event: { kind: 'device_removed', deviceId }, at: Date.now() });
+  }
+
+  // ------------------------------------------------------------------ what a device may read
+
+  /** The chat list (1:1 and groups), most recent first; for `deviceId`, only chats with something above its floor. */
+  conversations(before: number | undefined, limit: number, deviceId?: string): ConversationList {
+    const { core } = this;
+    const floor = core.starts.floorOf(deviceId);
+    const direct = core.store.conversations(before, limit, floor);
+    const groups = core.groupInbox.chatList(before, limit, floor);
+    const merged = [...direct.items, ...groups.items].sort((a, b) => b.last.seq - a.last.seq);
+    const page = merged.slice(0, limit);
+    const more = merged.length > limit || direct.nextBefore !== null || groups.nextBefore !== null;
+    return { conversations: page, nextBefore: more && page.length > 0 ? page[page.length - 1]!.last.seq : null };
+  }
+
+  /** A page of the conversation with `peer`, newest first (above `deviceId`'s floor). */
+  history(peer: string, before: number | undefined, limit: number, deviceId?: string): HistoryPage {
+    const { items, nextBefore } = this.core.store.history(peer, before, limit, this.core.starts.floorOf(deviceId));
+    return { messages: items, nextBefore };
+  }
+
+  /** A page of `group` as this user received it, newest first (above `deviceId`'s floor); null for a group it never received. */
+  groupHistory(group: string, before: number | undefined, limit: number, deviceId?: string): GroupHistoryPage | null {
+    const { core } = this;
+    if (!core.groupInbox.knows(group)) return null;
+    const { items, nextBefore } = core.groupInbox.history(group, before, limit, core.starts.floorOf(deviceId));
+    return { entries: items, nextBefore };
+  }
+}
