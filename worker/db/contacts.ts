@@ -1,8 +1,8 @@
 /**
  * Contact lists in D1: add (idempotent: adding again updates the label), list with the
- * contacts' profiles, remove.
+ * contacts' names, remove. Deleted accounts are neither listed nor related to anyone.
  */
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
 import type { Contact } from '../../protocol/index.ts';
 import { accountsDb, type DbLike } from './accounts.ts';
 import { contacts, users } from './schema.ts';
@@ -14,7 +14,11 @@ export async function addContact(db: DbLike, ownerId: string, contactId: string,
     .onConflictDoUpdate({ target: [contacts.ownerId, contacts.contactId], set: { name } });
 }
 
-/** `ownerId`'s contacts with their profiles, by name (or just `only`). */
+/**
+ * `ownerId`'s contacts, by name (or just `only`), with display name and the number the owner
+ * added them by, never their about (that follows the contact's privacy: GET /v1/users/:id).
+ * Deleted accounts are left out.
+ */
 export async function listContacts(db: DbLike, ownerId: string, only?: string): Promise<Contact[]> {
   return accountsDb(db)
     .select({
@@ -26,7 +30,7 @@ export async function listContacts(db: DbLike, ownerId: string, only?: string): 
     })
     .from(contacts)
     .innerJoin(users, eq(users.id, contacts.contactId))
-    .where(only === undefined ? eq(contacts.ownerId, ownerId) : and(eq(contacts.ownerId, ownerId), eq(contacts.contactId, only)))
+    .where(and(eq(contacts.ownerId, ownerId), only === undefined ? undefined : eq(contacts.contactId, only), isNull(users.deletedAt)))
     .orderBy(asc(users.displayName), asc(users.id));
 }
 
@@ -39,13 +43,13 @@ export async function removeContact(db: DbLike, ownerId: string, contactId: stri
   return removed.length > 0;
 }
 
-/** Which of `ids` are users, each with whether they are in `ownerId`'s contacts (unknown ids are absent). */
+/** Which of `ids` are users, each with whether they are in `ownerId`'s contacts (unknown and deleted ids are absent). */
 export async function relationsAmong(db: DbLike, ownerId: string, ids: readonly string[]): Promise<Map<string, { isContact: boolean }>> {
   if (ids.length === 0) return new Map();
   const rows = await accountsDb(db)
     .select({ id: users.id, contact: contacts.contactId })
     .from(users)
     .leftJoin(contacts, and(eq(contacts.ownerId, ownerId), eq(contacts.contactId, users.id)))
-    .where(inArray(users.id, [...ids]));
+    .where(and(inArray(users.id, [...ids]), isNull(users.deletedAt)));
   return new Map(rows.map((r) => [r.id, { isContact: r.contact !== null }]));
 }

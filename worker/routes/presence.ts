@@ -1,7 +1,8 @@
 /**
  * Presence queries, and the caller's settings (privacy, notifications) and muted chats. All of
  * it lives in the users' mailbox objects, where it is applied; these routes only validate and
- * ask the right object.
+ * ask the right object. The privacy settings the Worker applies itself (profile visibility,
+ * group adds, read receipts) are then mirrored to D1 from the object's answer.
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
@@ -18,6 +19,7 @@ import {
 import type { AppEnv } from '../app-env.ts';
 import { requireAuth } from '../auth/middleware.ts';
 import { userExists } from '../db/accounts.ts';
+import { mirrorPrivacy } from '../db/privacy.ts';
 import { ApiError } from '../errors.ts';
 import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { jsonBody, params } from '../validate.ts';
@@ -37,8 +39,12 @@ export const presenceRoutes = new Hono<AppEnv>()
   .get(PATHS.settings, requireAuth, async (c) => {
     return c.json((await mailboxOf(c.env, c.get('auth').userId).settings()) satisfies Settings);
   })
+  // Every update rewrites the mirror from the object's answer (one UPDATE), so a mirror write
+  // that failed is repaired by the retry, or by any later update.
   .patch(PATHS.settings, requireAuth, jsonBody(SettingsUpdateSchema), async (c) => {
-    const settings = await mailboxOf(c.env, c.get('auth').userId).updateSettings(c.req.valid('json'));
+    const { userId } = c.get('auth');
+    const settings = await mailboxOf(c.env, userId).updateSettings(c.req.valid('json'));
+    await mirrorPrivacy(c.env.DB, userId, settings.privacy);
     return c.json(settings satisfies Settings);
   })
   .put('/v1/me/mutes/:kind/:id', requireAuth, MuteParam, jsonBody(MuteRequestSchema), async (c) => {
@@ -54,7 +60,7 @@ export const presenceRoutes = new Hono<AppEnv>()
     return c.json((await mailboxOf(c.env, c.get('auth').userId).unmute(conversation)) satisfies Settings);
   });
 
-/** A chat one can mute: another existing user, or a group one is in. */
+/** A chat one can mute: another existing (not deleted) user, or a group one is in. */
 async function assertConversation(env: Env, userId: string, conversation: ConversationRef): Promise<void> {
   if (conversation.kind === 'direct') {
     if (conversation.id === userId) throw new ApiError('self_reference', 'There is no chat with yourself to mute');
