@@ -64,6 +64,9 @@ CREATE TABLE group_invites (
 ) STRICT;
 CREATE INDEX group_invites_user_idx ON group_invites (user_id, group_id);
 
+-- A user's groups, newest first, paged by group id (GET /v1/groups?before=).
+CREATE INDEX group_members_user_group_idx ON group_members (user_id, group_id);
+
 -- Invite links: code -> group, so a link can be resolved without knowing the group. One live
 -- link per group; revoking or replacing it deletes the row.
 CREATE TABLE group_links (

@@ -429,11 +429,17 @@ const SERVER_FRAME_TYPES = [
   'group_event',
   'group_receipt',
   'group_read_marker',
+  'group_invite',
+  'account_event',
   'typing_notice',
   'presence',
   'error',
   'pong',
-] as const;
+] as const satisfies readonly ServerFrame['type'][];
+// A frame type added to ServerFrameSchema but not listed above would be refused as unknown.
+type UnlistedServerFrame = Exclude<ServerFrame['type'], (typeof SERVER_FRAME_TYPES)[number]>;
+const allServerFramesListed: [UnlistedServerFrame] extends [never] ? true : UnlistedServerFrame = true;
+void allServerFramesListed;
 
 /**
  * Parse and validate one frame received from the server (used by the SDK). MAX_FRAME_BYTES limits

@@ -20,7 +20,7 @@ import { TokenBuckets, bucketLimits, type BucketTable } from '../../durable-obje
 import { TypingGate } from '../../durable-objects/typing.ts';
 import { groupOf, mailboxOf } from '../../durable-objects/stubs.ts';
 import { listGroupsOf } from '../../worker/db/groups.ts';
-import { call, settled } from './group-support.ts';
+import { call, openToGroups, settled } from './group-support.ts';
 import { api, connect, isType, login, text, type TestSocket } from './support.ts';
 
 // German mobile numbers (+49 152 and eight digits) are valid; steps of 1,000 give each its own
@@ -233,6 +233,11 @@ describe('typing gate', () => {
 
 // ------------------------------------------------------------------ frames, through the real objects
 
+/** Mailbox heads right after login (each login writes the account's "device logged in" entry). */
+async function heads(...sessions: SessionResponse[]): Promise<number[]> {
+  return Promise.all(sessions.map(async (s) => (await mailboxOf(env, s.userId).stats()).head));
+}
+
 function errorsOf(socket: TestSocket): ErrorFrame[] {
   return socket.frames.filter(isError);
 }
@@ -240,6 +245,7 @@ function errorsOf(socket: TestSocket): ErrorFrame[] {
 describe('frame limits', () => {
   it('a flood of 500 pipelined sends from one device all pass; the 501st waits one refill (200 ms) and stores nothing', { timeout: 120_000 }, async () => {
     const [ann, bob] = await signUp(2);
+    const [annHead, bobHead] = await heads(ann!, bob!);
     const a = await connect(ann!);
     const clock = freezeClock();
     for (let i = 0; i <= 500; i++) a.send({ type: 'send', id: `m-${i}`, to: bob!.userId, body: text(`hello ${i}`) });
@@ -248,8 +254,8 @@ describe('frame limits', () => {
     expect(sent.map((s) => s.id).sort()).toEqual(Array.from({ length: 500 }, (_, i) => `m-${i}`).sort());
     expect(refused).toMatchObject({ id: 'm-500', code: 'rate_limited', retryable: true, retryAfterMs: 200 });
     expect(refused!.message).toContain('1:1 and group messages sent by one device');
-    expect((await mailboxOf(env, bob!.userId).stats()).head).toBe(500);
-    expect((await mailboxOf(env, ann!.userId).stats()).head).toBe(500);
+    expect((await mailboxOf(env, bob!.userId).stats()).head).toBe(bobHead + 500);
+    expect((await mailboxOf(env, ann!.userId).stats()).head).toBe(annHead + 500);
 
     // 199 ms later still refused, 1 ms after that it passes (resent with the same id).
     clock.advance(199);
@@ -260,12 +266,13 @@ describe('frame limits', () => {
     a.send({ type: 'send', id: 'm-500', to: bob!.userId, body: text('hello 500') });
     const passed = await a.waitFor(isType('sent'), 501, 10_000);
     expect(passed[500]).toMatchObject({ id: 'm-500', duplicate: false });
-    expect((await mailboxOf(env, bob!.userId).stats()).head).toBe(501);
+    expect((await mailboxOf(env, bob!.userId).stats()).head).toBe(bobHead + 501);
     a.close();
   });
 
   it('a send refused for the rate limit is not overtaken by the next one, even when a token is back by then', { timeout: 120_000 }, async () => {
     const [ann, bob] = await signUp(2);
+    const [bobHead] = await heads(bob!);
     const a = await connect(ann!);
     const clock = freezeClock();
     for (let i = 0; i < 500; i++) a.send({ type: 'send', id: `o-${i}`, to: bob!.userId, body: text(`${i}`) });
@@ -279,7 +286,7 @@ describe('frame limits', () => {
     const [behind] = (await a.waitFor(isError, 2)).slice(1);
     expect(behind).toMatchObject({ id: 'o-501', code: 'rate_limited', retryable: true });
     expect(behind!.retryAfterMs).toBeGreaterThanOrEqual(1);
-    expect((await mailboxOf(env, bob!.userId).stats()).head).toBe(500);
+    expect((await mailboxOf(env, bob!.userId).stats()).head).toBe(bobHead + 500);
     a.send({ type: 'send', id: 'o-500', to: bob!.userId, body: text('500') });
     await a.waitFor(isType('sent'), 501, 10_000);
     clock.advance(200);
@@ -393,13 +400,15 @@ describe('frame limits', () => {
     const a = await connect(ann!);
     const first = await a.waitFor(isType('message'), 400, 30_000);
     const head = first[399]!.seq;
+    // Where this device started (after its login's own entry): replays go back to there.
+    const start = first[0]!.seq - 1;
     const clock = freezeClock();
     // Two full replays of 400 entries: 2 tokens each, 4 of the burst of 5.
-    a.send({ type: 'resume', after: 0 });
-    a.send({ type: 'resume', after: 0 });
+    a.send({ type: 'resume', after: start });
+    a.send({ type: 'resume', after: start });
     await a.waitFor(isType('message'), 1_200, 30_000);
     // A third needs 2 tokens with 1 left: refused, with the wait for one more (12 s at 5 a minute), nothing sent.
-    a.send({ type: 'resume', after: 0 });
+    a.send({ type: 'resume', after: start });
     const [refused] = await a.waitFor(isError);
     expect(refused).toMatchObject({ id: null, code: 'rate_limited', retryAfterMs: 12_000 });
     // A gap repair of one entry costs the last token.
@@ -409,7 +418,7 @@ describe('frame limits', () => {
     await a.waitFor(isType('pong'));
     expect(a.of('message')).toHaveLength(1_201);
     clock.advance(24_000);
-    a.send({ type: 'resume', after: 0 });
+    a.send({ type: 'resume', after: start });
     await a.waitFor(isType('message'), 1_601, 30_000);
     a.close();
     b.close();
@@ -417,6 +426,7 @@ describe('frame limits', () => {
 
   it('a group message costs the sender one delivery per other member, charged after the group stored it', async () => {
     const [ann, bob, cat, dan] = await signUp(4);
+    await openToGroups(bob!, cat!, dan!);
     const created = await call('POST', PATHS.groups, ann!, { title: 'Amplified', members: [bob!.userId, cat!.userId, dan!.userId] });
     expect(created.status).toBe(201);
     const group = created.body as unknown as Group;
