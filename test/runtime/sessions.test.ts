@@ -15,7 +15,7 @@ import {
   type ServerFrame,
   type SessionResponse,
 } from '../../protocol/index.ts';
-import { hashRefreshToken, isTrusted, refreshSession, sessionIdleMs } from '../../worker/auth/session.ts';
+import { REFRESH_RETRY_GRACE_MS, hashRefreshToken, isTrusted, refreshSession, sessionIdleMs } from '../../worker/auth/session.ts';
 import { signToken, verifyToken } from '../../worker/auth/token.ts';
 import { ApiError } from '../../worker/errors.ts';
 import { api, connect, login, nextClientIp, nextPhone, refresh, refreshRaw, type TestSocket } from './support.ts';
@@ -37,6 +37,11 @@ async function deviceRow(deviceId: string): Promise<DeviceDbRow> {
   const row = await env.DB.prepare('select * from devices where id = ?').bind(deviceId).first<DeviceDbRow>();
   if (row === null) throw new Error(`no device ${deviceId}`);
   return row;
+}
+
+/** Move the device's last rotation `ms` into the past (instead of waiting). */
+async function agoRefreshed(deviceId: string, ms: number): Promise<void> {
+  await env.DB.prepare('update devices set refreshed_at = refreshed_at - ? where id = ?').bind(ms, deviceId).run();
 }
 
 async function expectError(res: Response, status: number, code: ErrorCode): Promise<void> {
@@ -137,6 +142,7 @@ describe('POST /v1/auth/refresh', () => {
     const session = await login(phone, 'victim');
     const socket = await connect(session);
     const renewed = await refresh(session);
+    await agoRefreshed(session.deviceId, REFRESH_RETRY_GRACE_MS + 1);
 
     await expectError(await refreshRaw(session.refreshToken), 401, 'refresh_invalid');
     expect((await deviceRow(session.deviceId)).revoked_at).toEqual(expect.any(Number));
@@ -149,14 +155,27 @@ describe('POST /v1/auth/refresh', () => {
     expect((await me(other)).status).toBe(200);
   });
 
-  it('of two parallel refreshes with one token, one wins and the other counts as reuse (clients single-flight)', async () => {
+  it('answers a retry with the previous token just after its rotation (a lost answer) with a new pair; later it is a copy', async () => {
     const session = await login(nextPhone());
+    // Two refreshes with one token at once: one rotates, the other is the retry case, not a copy.
     const answers = await Promise.all([refreshRaw(session.refreshToken), refreshRaw(session.refreshToken)]);
-    const statuses = answers.map((r) => r.status).sort();
-    expect(statuses).toEqual([200, 401]);
-    const loser = answers.find((r) => r.status === 401)!;
-    expect(((await loser.json()) as { error: { code: string } }).error.code).toBe('refresh_invalid');
+    expect(answers.map((r) => r.status)).toEqual([200, 200]);
+    const [first, second] = await Promise.all(answers.map(async (r) => SessionResponseSchema.parse(await r.json())));
+    expect(first!.refreshToken).not.toBe(second!.refreshToken);
+    expect((await deviceRow(session.deviceId)).revoked_at).toBeNull();
+    // The pair issued last is the current one; the original is still the one whose reuse is caught.
+    const row = await deviceRow(session.deviceId);
+    const issued = [first!, second!];
+    const hashes = await Promise.all(issued.map((s) => hashRefreshToken(env.TOKEN_SECRET, s.refreshToken)));
+    const current = issued[hashes.indexOf(row.refresh_hash ?? '')];
+    expect(current).toBeDefined();
+    expect(row.refresh_prev_hash).toBe(await hashRefreshToken(env.TOKEN_SECRET, session.refreshToken));
+
+    // Past the grace, the original token again: a copy, the device is logged out.
+    await agoRefreshed(session.deviceId, REFRESH_RETRY_GRACE_MS + 1);
+    await expectError(await refreshRaw(session.refreshToken), 401, 'refresh_invalid');
     expect((await deviceRow(session.deviceId)).revoked_at).toEqual(expect.any(Number));
+    await expectError(await refreshRaw(current!.refreshToken), 401, 'refresh_invalid');
   });
 
   it('refuses unknown, malformed and foreign tokens without changing anything (a guessed device id revokes nobody)', async () => {

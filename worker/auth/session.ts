@@ -28,6 +28,12 @@ const DAY_MS = 24 * 60 * 60_000;
 const REFRESH_SECRET_BYTES = 32;
 /** `<deviceId>.<43 base64url characters>`: the device id lets a refresh find its row without a search. */
 const REFRESH_TOKEN_PATTERN = /^([0-9A-HJKMNP-TV-Z]{26})\.([A-Za-z0-9_-]{43})$/;
+/**
+ * A client whose refresh answer was lost (a dropped connection after the server rotated) retries
+ * with the token it still has, the previous one. Within this long after the rotation that retry is
+ * answered with a new pair instead of being taken for a copy; later, reuse logs the device out.
+ */
+export const REFRESH_RETRY_GRACE_MS = 30_000;
 
 /** How long a device may stay unused before its refresh token is refused: SESSION_IDLE_DAYS (default 180). */
 export function sessionIdleMs(env: { SESSION_IDLE_DAYS?: string }): number {
@@ -98,9 +104,10 @@ export async function expireIdleDevices(env: Env, userId: string, now: number): 
 
 /**
  * Renew a session with its refresh token. The rotation is one conditional UPDATE, so of two
- * refreshes with the same token only one succeeds; the other then finds its token in
- * refresh_prev_hash and is taken for a copy: the device is logged out. Clients must not refresh
- * in parallel (single-flight).
+ * refreshes with the same token only one rotates; the other then finds its token in
+ * refresh_prev_hash. Within REFRESH_RETRY_GRACE_MS of that rotation it is answered with yet
+ * another pair (a retry after a lost answer); after it, it is taken for a copy and the device is
+ * logged out. Clients must not refresh in parallel (single-flight).
  *
  * Refusals: `refresh_invalid` for a malformed or unknown token or a revoked device (nothing
  * changes: a guessed device id revokes nobody, since the random part must match a stored
@@ -134,6 +141,24 @@ export async function refreshSession(env: Env, refreshToken: string, now: number
   const device = found[0];
   if (device === undefined) throw new ApiError('refresh_invalid');
   if (device.refreshPrevHash !== null && constantTimeEqual(device.refreshPrevHash, presented)) {
+    // The previous token again, just after its rotation: most likely a retry whose answer was lost.
+    // Rotate once more (the previous token stays the one whose later reuse is caught).
+    const retried = await d
+      .update(devices)
+      .set({ refreshHash: nextHash, refreshedAt: now })
+      .where(
+        and(
+          eq(devices.id, deviceId),
+          isNull(devices.revokedAt),
+          eq(devices.refreshPrevHash, presented),
+          sql`${devices.refreshedAt} >= ${now - REFRESH_RETRY_GRACE_MS}`,
+        ),
+      )
+      .returning({ userId: devices.userId, trustedAt: devices.trustedAt });
+    const again = retried[0];
+    if (again !== undefined) {
+      return sessionFor(secret, { userId: again.userId, deviceId }, { refreshToken: next, newUser: false, history: again.trustedAt !== null }, now);
+    }
     await logOutDevice(env, device.userId, deviceId, now);
     throw new ApiError('refresh_invalid', 'This refresh token was already used, so it was copied: the device was logged out; log in again');
   }
