@@ -254,8 +254,8 @@ describe('frame limits', () => {
     expect(sent.map((s) => s.id).sort()).toEqual(Array.from({ length: 500 }, (_, i) => `m-${i}`).sort());
     expect(refused).toMatchObject({ id: 'm-500', code: 'rate_limited', retryable: true, retryAfterMs: 200 });
     expect(refused!.message).toContain('1:1 and group messages sent by one device');
-    expect((await mailboxOf(env, bob!.userId).stats()).head).toBe(bobHead + 500);
-    expect((await mailboxOf(env, ann!.userId).stats()).head).toBe(annHead + 500);
+    expect((await mailboxOf(env, bob!.userId).stats()).head).toBe(bobHead! + 500);
+    expect((await mailboxOf(env, ann!.userId).stats()).head).toBe(annHead! + 500);
 
     // 199 ms later still refused, 1 ms after that it passes (resent with the same id).
     clock.advance(199);
@@ -266,7 +266,7 @@ describe('frame limits', () => {
     a.send({ type: 'send', id: 'm-500', to: bob!.userId, body: text('hello 500') });
     const passed = await a.waitFor(isType('sent'), 501, 10_000);
     expect(passed[500]).toMatchObject({ id: 'm-500', duplicate: false });
-    expect((await mailboxOf(env, bob!.userId).stats()).head).toBe(bobHead + 501);
+    expect((await mailboxOf(env, bob!.userId).stats()).head).toBe(bobHead! + 501);
     a.close();
   });
 
@@ -286,7 +286,7 @@ describe('frame limits', () => {
     const [behind] = (await a.waitFor(isError, 2)).slice(1);
     expect(behind).toMatchObject({ id: 'o-501', code: 'rate_limited', retryable: true });
     expect(behind!.retryAfterMs).toBeGreaterThanOrEqual(1);
-    expect((await mailboxOf(env, bob!.userId).stats()).head).toBe(bobHead + 500);
+    expect((await mailboxOf(env, bob!.userId).stats()).head).toBe(bobHead! + 500);
     a.send({ type: 'send', id: 'o-500', to: bob!.userId, body: text('500') });
     await a.waitFor(isType('sent'), 501, 10_000);
     clock.advance(200);
