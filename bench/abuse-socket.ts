@@ -90,8 +90,12 @@ export async function sendFlood(server: RunningServer, flooder: Account, victim:
   });
 }
 
-/** Create a group through the API; answers its id. */
+/** Create a group through the API (its members, strangers to the creator, first let anyone add them); answers its id. */
 async function createGroup(base: URL, creator: Account, members: readonly Account[], title: string): Promise<string> {
+  for (const member of members) {
+    const r = await call(base, 'PATCH', PATHS.settings, { token: member.token, body: { privacy: { groups: 'everyone' } } });
+    if (r.status !== 200) throw new Error(`letting anyone add ${member.name} -> ${outcome(r)} ${r.message}`);
+  }
   const r = await call(base, 'POST', PATHS.groups, { token: creator.token, body: { title, members: members.map((m) => m.userId) } });
   if (r.status !== 201) throw new Error(`creating group ${title} -> ${outcome(r)} ${r.message}`);
   return GroupSchema.parse(r.body).groupId;

@@ -3,10 +3,13 @@
  * creates a group with the first GROUP_MEMBERS_PER_REQUEST members, then adds the rest in
  * requests of that size (`POST /v1/groups`, `POST /v1/groups/:id/members`). Responses are
  * validated with the protocol's own schema; the last one's `head` is the gseq every member's
- * mailbox must reach before the group is quiet.
+ * mailbox must reach before the group is quiet. The bench users are strangers to each other, so
+ * each member first lets anyone add them (`privacy.groups: 'everyone'`): otherwise the adds
+ * would only invite them.
  */
 import { GROUP_MEMBERS_PER_REQUEST, GroupSchema, PATHS, type Group } from '../protocol/index.ts';
 import type { BenchUser } from './accounts.ts';
+import { mapPool } from './util.ts';
 
 export class GroupSetupError extends Error {}
 
@@ -24,11 +27,25 @@ async function post(base: URL, path: string, token: string, body: unknown): Prom
   return GroupSchema.parse(JSON.parse(text));
 }
 
+/** Let anyone add each of `users` to groups (PATCH /v1/me/settings), a few at a time. */
+async function letAnyoneAdd(base: URL, users: readonly BenchUser[]): Promise<void> {
+  await mapPool(users.length, 16, async (i) => {
+    const response = await fetch(new URL(PATHS.settings, base), {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${users[i]!.token}` },
+      body: JSON.stringify({ privacy: { groups: 'everyone' } }),
+      signal: AbortSignal.timeout(60_000),
+    });
+    if (!response.ok) throw new GroupSetupError(`PATCH ${PATHS.settings} -> ${response.status}: ${(await response.text()).slice(0, 300)}`);
+  });
+}
+
 /** Create a group of `users` (the first is the creator and admin). */
 export async function createGroup(base: URL, title: string, users: readonly BenchUser[]): Promise<CreatedGroup> {
-  const t0 = performance.now();
   const [creator, ...others] = users;
   if (!creator) throw new GroupSetupError('a group needs a creator');
+  await letAnyoneAdd(base, others);
+  const t0 = performance.now();
   const ids = others.map((u) => u.userId);
   let group = await post(base, PATHS.groups, creator.token, { title, members: ids.slice(0, GROUP_MEMBERS_PER_REQUEST) });
   for (let i = GROUP_MEMBERS_PER_REQUEST; i < ids.length; i += GROUP_MEMBERS_PER_REQUEST) {

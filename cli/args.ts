@@ -35,8 +35,9 @@ export interface SplitArgv {
 }
 
 /**
- * Take the command word (and the subcommand word, for commands that have them) out of argv.
- * Global options may come before the command; only those taking a value consume the next token.
+ * Take the command words out of argv: the command, and a subcommand word after each word that
+ * takes one (`groups link create`). Global options may come before the command; only those
+ * taking a value consume the next token.
  *
  * @example
  * splitCommand(['--json', 'groups', 'list'], new Set(['groups'])) // { words: ['groups', 'list'], rest: ['--json'] }
@@ -51,7 +52,7 @@ export function splitCommand(argv: readonly string[], hasSubcommands: (word: str
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i]!;
-    const wanted = words.length === 0 || (words.length === 1 && hasSubcommands(words[0]!));
+    const wanted = words.length === 0 || hasSubcommands(words.join(' '));
     if (token === '--') {
       rest.push(...argv.slice(i));
       break;

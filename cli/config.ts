@@ -1,6 +1,7 @@
 /**
- * The CLI's configuration folder: `config.json` (server, session and a login waiting for its
- * code, mode 0600) and per-device state (the `listen` cursor and the outbox of unsent messages).
+ * The CLI's configuration folder: `config.json` (server, session, and a login waiting for its
+ * code or its PIN, mode 0600) and per-device state (the `listen` cursor and the outbox of unsent
+ * messages).
  *
  *   $MESSENGER_CONFIG_DIR, else $XDG_CONFIG_HOME/edge-messenger, else ~/.config/edge-messenger
  */
@@ -8,7 +9,7 @@ import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync }
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { DeviceIdSchema, OtpChallengeSchema, UserIdSchema } from '../protocol/index.ts';
+import { DeviceIdSchema, OtpChallengeSchema, PinChallengeSchema, RefreshTokenSchema, UserIdSchema } from '../protocol/index.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8787';
@@ -16,11 +17,16 @@ export const DEFAULT_SERVER = 'http://127.0.0.1:8787';
 const SessionSchema = z.object({
   server: z.string(),
   token: z.string().min(1),
+  /**
+   * Renews `token` (single use: every renewal writes the next one here). Absent in sessions
+   * saved before tokens were renewed: they end when their token expires.
+   */
+  refreshToken: RefreshTokenSchema.optional(),
   userId: UserIdSchema,
   deviceId: DeviceIdSchema,
   /** E.164. */
   phone: z.string(),
-  /** Token expiry, ms since the epoch. */
+  /** Token expiry, ms since the epoch (the token is renewed before then). */
   expiresAt: z.number().int(),
 });
 
@@ -39,16 +45,35 @@ const PendingLoginSchema = z.object({
   expiresAt: z.number().int(),
 });
 
+/**
+ * The code was right but the account has a two-step PIN: a later `login <phone> --pin` run (or
+ * `pin reset`) needs the challenge the verify call answered.
+ */
+const PendingPinSchema = z.object({
+  server: z.string(),
+  phone: z.string(),
+  typed: z.string(),
+  pinChallenge: PinChallengeSchema,
+  /** When the challenge stops working, ms since the epoch. */
+  expiresAt: z.number().int(),
+  /** Wrong PINs left before waits start, as the verify call said. */
+  attemptsLeft: z.number().int(),
+  /** When a requested PIN reset takes effect (null: none requested). */
+  resetAt: z.number().int().nullable(),
+});
+
 const ConfigSchema = z.object({
   /** The server of the last login (the default for every command). */
   server: z.string().optional(),
   session: SessionSchema.optional(),
   pendingLogin: PendingLoginSchema.optional(),
+  pendingPin: PendingPinSchema.optional(),
 });
 
 /** A logged-in device. */
 export type Session = z.infer<typeof SessionSchema>;
 export type PendingLogin = z.infer<typeof PendingLoginSchema>;
+export type PendingPin = z.infer<typeof PendingPinSchema>;
 export type Config = z.infer<typeof ConfigSchema>;
 
 /** The folder holding the config, from the environment. */

@@ -2,9 +2,10 @@
  * Stream events as lines for people (`listen` without --json, and chat's notices about other
  * conversations).
  */
-import type { MessengerApi } from '../client/index.ts';
+import type { AccountEvent, MessengerApi } from '../client/index.ts';
 import { bodyText, changeMembers, describeChange, formatTime, formatWait, plural } from './format.ts';
 import type { Style } from './output.ts';
+import { allGroups } from './resolve.ts';
 import type { Directory } from './resolve.ts';
 import type { StreamEvent } from './stream.ts';
 
@@ -34,13 +35,27 @@ export class GroupTitles {
   }
 
   private load(): Promise<void> {
-    this.loaded ??= this.api.groups().then(
-      ({ groups }) => {
+    this.loaded ??= allGroups(this.api).then(
+      (groups) => {
         for (const g of groups) this.titles.set(g.groupId, g.title);
       },
       () => undefined,
     );
     return this.loaded;
+  }
+}
+
+/** One line about something that happened to your account. */
+export function accountEventText(event: AccountEvent): string {
+  switch (event.kind) {
+    case 'device_added':
+      return `New login on your account: "${event.name}" (${event.platform})${event.withPin ? ', with the PIN' : ''}; not you? messenger account revoke ${event.deviceId}`;
+    case 'device_removed':
+      return `A device was logged out of your account (${event.deviceId})`;
+    case 'pin_reset_requested':
+      return `Someone asked to reset your two-step PIN; it takes effect ${formatTime(event.resetAt)} unless you change the PIN (messenger pin set)`;
+    case 'pin_changed':
+      return event.enabled ? 'Your two-step verification PIN was set or changed' : 'Your two-step verification PIN was turned off';
   }
 }
 
@@ -87,6 +102,12 @@ export class EventDescriber {
         const count = plural(event.messageIds.length, 'message');
         return `${time(event.at)} ${style.dim(`${await this.directory.name(event.by)} ${verb} ${count} of yours ${event.status === 'read' ? '✓✓ read' : '✓✓'}`)}`;
       }
+      case 'group_invite': {
+        const by = await this.directory.name(event.invitedBy);
+        return `${time(event.at)} ${style.yellow(`${by} invited you to "${event.title}"`)} ${style.dim(`(messenger invites accept ${event.group})`)}`;
+      }
+      case 'account_event':
+        return `${time(event.at)} ${style.yellow(accountEventText(event.event))}`;
       case 'failed':
         return style.red(`Not sent (${event.error.code}): ${event.error.message}`);
       case 'send_delayed':

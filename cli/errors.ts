@@ -13,11 +13,11 @@ export const EXIT = {
   failure: 1,
   /** Bad command line or input (unknown option, invalid phone number, empty message, ...). */
   usage: 2,
-  /** Not logged in, session expired or revoked, wrong or expired code. */
+  /** Not logged in, session ended or revoked, wrong or expired code, PIN needed, wrong or locked PIN. */
   auth: 3,
-  /** No such user, group or contact. */
+  /** No such user, group, contact, invite, invite link or request. */
   notFound: 4,
-  /** The server refused: not a member, not an admin, admins only, blocked, group full, ... */
+  /** The server refused: not a member, not an admin, admins only, group full, device too new, ... */
   refused: 5,
   /** Could not reach the server, timed out, or it is busy: try again later. */
   unavailable: 6,
@@ -77,7 +77,17 @@ const EXIT_BY_CODE: Partial<Record<ErrorCode, ExitCode>> = {
   otp_expired: EXIT.auth,
   otp_attempts_exceeded: EXIT.auth,
   otp_rate_limited: EXIT.unavailable,
+  pin_invalid: EXIT.auth,
+  pin_locked: EXIT.auth,
+  pin_challenge_invalid: EXIT.auth,
+  refresh_invalid: EXIT.auth,
+  session_expired: EXIT.auth,
+  confirmation_mismatch: EXIT.usage,
   not_found: EXIT.notFound,
+  pin_not_set: EXIT.notFound,
+  invite_not_found: EXIT.notFound,
+  link_not_found: EXIT.notFound,
+  request_not_found: EXIT.notFound,
   user_not_found: EXIT.notFound,
   recipient_not_found: EXIT.notFound,
   group_not_found: EXIT.notFound,
@@ -88,6 +98,9 @@ const EXIT_BY_CODE: Partial<Record<ErrorCode, ExitCode>> = {
   admins_only: EXIT.refused,
   not_message_sender: EXIT.refused,
   group_full: EXIT.refused,
+  device_too_new: EXIT.refused,
+  already_member: EXIT.refused,
+  push_token_in_use: EXIT.refused,
   last_admin: EXIT.refused,
   id_conflict: EXIT.refused,
   replaced: EXIT.refused,
@@ -121,6 +134,32 @@ function messageFor(error: MessengerError, context: ErrorContext): string {
       return 'Too many wrong codes: run `messenger login <phone>` for a new one';
     case 'otp_rate_limited':
       return `A code was requested for this number a moment ago; ${tryAgain(error)} (or enter the code you have: \`messenger login <phone> --code <code>\`)`;
+    case 'pin_invalid':
+      return 'Wrong two-step verification PIN; check it and try again (forgot it? at login run `messenger pin reset`)';
+    case 'pin_locked':
+      return `Too many wrong PINs; ${tryAgain(error)}, or run \`messenger pin reset\` (takes effect after 7 days)`;
+    case 'pin_challenge_invalid':
+      return 'The login waiting for the PIN has expired: run `messenger login <phone>` again';
+    case 'pin_not_set':
+      return 'This account has no two-step verification PIN (set one: `messenger pin set`)';
+    case 'refresh_invalid':
+      return `This login has ended (logged out by another command or device, or its renewal was refused): ${LOGIN_HINT}`;
+    case 'session_expired':
+      return `This device was unused for too long and was logged out: ${LOGIN_HINT}`;
+    case 'device_too_new':
+      return 'This device logged in less than a day ago without the PIN, so it cannot do that yet: use one of your older devices, or wait a day';
+    case 'confirmation_mismatch':
+      return "That is not this account's phone number; nothing was deleted";
+    case 'invite_not_found':
+      return 'You have no pending invite to that group (see `messenger invites`)';
+    case 'link_not_found':
+      return 'That invite link does not exist or was revoked; ask an admin of the group for a new one';
+    case 'request_not_found':
+      return 'Nobody like that is waiting to join this group (see `messenger groups requests <group>`)';
+    case 'already_member':
+      return 'You are already a member of this group';
+    case 'push_token_in_use':
+      return "That push token belongs to another account's logged-in device";
     case 'rate_limited':
       return `Too many requests to ${context.server}; ${tryAgain(error)}`;
     case 'misconfigured':

@@ -77,6 +77,11 @@ export function describeChange(change: GroupChange, member: (userId: string) => 
       return `removed ${member(change.member)}`;
     case 'member_left':
       return 'left';
+    case 'member_joined':
+      // The joiner made the event for an invite or a link; the approving admin for a request.
+      if (change.via === 'invite') return 'joined (accepted the invite)';
+      if (change.via === 'link') return 'joined through the invite link';
+      return `let ${member(change.member)} in (asked to join through the invite link)`;
     case 'admin_promoted':
       return `made ${member(change.member)} an admin`;
     case 'admin_demoted':

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseCommandArgs, splitCommand } from './args.ts';
 import type { ParsedArgs } from './args.ts';
-import { COMMAND_GROUPS, commandsOfGroup, findCommand, isCommandGroup } from './commands/index.ts';
+import { COMMAND_GROUPS, canonicalWords, findCommand, isCommandGroup, subcommandWords } from './commands/index.ts';
 import { ConfigStore, DEFAULT_SERVER, configDirFrom, normalizeServer } from './config.ts';
 import type { CommandContext, CommandSpec, Input } from './context.ts';
 import { EXIT, friendlyError, usageError } from './errors.ts';
@@ -38,31 +38,30 @@ type Resolved = { kind: 'command'; spec: CommandSpec; rest: readonly string[] } 
 
 /** What the command words ask for: a command to run, or a help text to print. */
 function resolveCommand(argv: readonly string[], out: Output): Resolved {
-  const { words, rest } = splitCommand(argv, isCommandGroup);
-  const [first, second] = words;
+  const split = splitCommand(argv, isCommandGroup);
+  const { rest } = split;
+  const words = canonicalWords(split.words);
+  const [first] = words;
   if (first === 'help') {
-    const topic = rest.filter((word) => !word.startsWith('-')).join(' ');
+    const topic = canonicalWords(rest.filter((word) => !word.startsWith('-'))).join(' ');
     if (topic !== '') return helpFor(topic, rest.filter((word) => word.startsWith('-')), out);
   }
   if (first === undefined || first === 'help') {
     const args = parseCommandArgs(rest, { version: { type: 'boolean', description: 'print the version' } }, '');
     return { kind: 'text', text: args.flag('version') ? version() : mainHelp(out.style) };
   }
-  if (isCommandGroup(first)) {
-    if (second === undefined) {
-      if (rest.includes('--help') || rest.includes('-h')) return { kind: 'text', text: groupHelp(first, out.style) };
-      return { kind: 'command', spec: findCommand(`${first} ${COMMAND_GROUPS[first]!.defaultSubcommand}`)!, rest };
-    }
-    const spec = findCommand(`${first} ${second}`);
-    if (spec === undefined) {
-      const known = commandsOfGroup(first).map((c) => c.name.split(' ')[1]).join(', ');
-      throw usageError(`Unknown command "${first} ${second}"; ${first} commands: ${known}`);
-    }
-    return { kind: 'command', spec, rest };
+  const path = words.join(' ');
+  if (isCommandGroup(path)) {
+    if (rest.includes('--help') || rest.includes('-h')) return { kind: 'text', text: groupHelp(path, out.style) };
+    return { kind: 'command', spec: findCommand(`${path} ${COMMAND_GROUPS[path]!.defaultSubcommand}`)!, rest };
   }
-  const spec = findCommand(first);
-  if (spec === undefined) throw usageError(`Unknown command "${first}" (see \`messenger --help\`)`);
-  return { kind: 'command', spec, rest };
+  const spec = findCommand(path);
+  if (spec !== undefined) return { kind: 'command', spec, rest };
+  const parent = words.slice(0, -1).join(' ');
+  if (parent !== '' && isCommandGroup(parent)) {
+    throw usageError(`Unknown command "${path}"; ${parent} commands: ${subcommandWords(parent).join(', ')}`);
+  }
+  throw usageError(`Unknown command "${first}" (see \`messenger --help\`)`);
 }
 
 /** `messenger help send`, `messenger help groups create`. */

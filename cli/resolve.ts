@@ -6,7 +6,7 @@
  */
 import { MessengerError } from '../client/index.ts';
 import type { Contact, GroupSummary, MessengerApi } from '../client/index.ts';
-import { ULID_PATTERN } from '../protocol/index.ts';
+import { HISTORY_MAX_LIMIT, ULID_PATTERN } from '../protocol/index.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
 
 /** Digits with optional +, spaces, dots, dashes and parentheses. */
@@ -57,7 +57,7 @@ function lower(text: string): string {
 }
 
 /** The single item whose names match `query` exactly, else by prefix; throws when ambiguous. */
-function pickByName<T>(items: readonly T[], names: (item: T) => string[], query: string, what: string, idOf: (item: T) => string): T | undefined {
+export function pickByName<T>(items: readonly T[], names: (item: T) => string[], query: string, what: string, idOf: (item: T) => string): T | undefined {
   const wanted = lower(query);
   const exact = items.filter((item) => names(item).some((name) => name !== '' && lower(name) === wanted));
   const candidates = exact.length > 0 ? exact : items.filter((item) => names(item).some((name) => name !== '' && lower(name).startsWith(wanted)));
@@ -123,6 +123,27 @@ export async function resolvePeer(api: MessengerApi, directory: Directory, input
   return { userId: contact.userId, name: contactName(contact) };
 }
 
+/** Pages fetched at most when listing every group (200 each). */
+const MAX_GROUP_PAGES = 50;
+
+/** Every group you are in, newest first (the server answers them in pages). */
+export async function allGroups(api: MessengerApi): Promise<GroupSummary[]> {
+  const groups: GroupSummary[] = [];
+  let before: string | undefined;
+  for (let page = 0; page < MAX_GROUP_PAGES; page++) {
+    const list = await api.groups(before === undefined ? { limit: HISTORY_MAX_LIMIT } : { before, limit: HISTORY_MAX_LIMIT });
+    groups.push(...list.groups);
+    if (list.nextBefore === null) break;
+    before = list.nextBefore;
+  }
+  return groups;
+}
+
+/** Whether `input` is written like an id (a ULID). */
+export function looksLikeId(input: string): boolean {
+  return isUlid(input.trim());
+}
+
 /**
  * The group meant by `input`: its id or (a unique prefix of) its title.
  *
@@ -132,7 +153,7 @@ export async function resolvePeer(api: MessengerApi, directory: Directory, input
 export async function resolveGroup(api: MessengerApi, input: string): Promise<GroupRef> {
   const text = input.trim();
   if (text === '') throw usageError('Say which group: its title or id');
-  const { groups } = await api.groups();
+  const groups = await allGroups(api);
   if (isUlid(text)) {
     const groupId = text.toUpperCase();
     const mine = groups.find((g) => g.groupId === groupId);

@@ -9,14 +9,13 @@
 import { join } from 'node:path';
 import { MessengerApi, MessengerClient, MessengerError } from '../client/index.ts';
 import type { HelloFrame, StateChange } from '../client/index.ts';
+import { REQUEST_TIMEOUT_MS, commandKeeper, forgetEndedSession, refreshShared, storedOf } from './auth.ts';
 import type { Session } from './config.ts';
 import type { CommandContext } from './context.ts';
 import { CliError, EXIT } from './errors.ts';
 import { DirectoryOutboxStore, FileCursorStore, SessionLock } from './stores.ts';
 import { createSockets } from './websocket.ts';
 
-/** How long an HTTP request may take. */
-export const REQUEST_TIMEOUT_MS = 15_000;
 /** How long to wait for the server's hello. */
 export const CONNECT_TIMEOUT_MS = 15_000;
 /** How long to let the socket finish closing (last ack, close handshake) before exiting. */
@@ -43,15 +42,18 @@ export function assertNotSelf(ctx: CommandContext, userId: string, what: string)
   if (userId === currentSession(ctx).userId) throw new CliError('self_reference', `You cannot ${what} yourself`, EXIT.usage);
 }
 
-/** The HTTP API, with the session's token when there is one. */
+/** The HTTP API without a session (logging in), or with a bare token. */
 export function apiFor(ctx: CommandContext, token?: string): MessengerApi {
   return new MessengerApi({ baseUrl: ctx.server, timeoutMs: REQUEST_TIMEOUT_MS, ...(token === undefined ? {} : { token }) });
 }
 
-/** The API of the logged-in session (throws `not_logged_in` without one). */
+/**
+ * The API of the logged-in session (throws `not_logged_in` without one). Its token renews
+ * itself, shared with every other command of this login (see auth.ts).
+ */
 export function sessionApi(ctx: CommandContext): { api: MessengerApi; session: Session } {
   const session = currentSession(ctx);
-  return { api: apiFor(ctx, session.token), session };
+  return { api: new MessengerApi({ baseUrl: ctx.server, timeoutMs: REQUEST_TIMEOUT_MS, tokens: commandKeeper(ctx, session) }), session };
 }
 
 /** Reject with `onTimeout()` unless `promise` settles within `ms`. */
@@ -89,9 +91,11 @@ export async function connect(ctx: CommandContext, options: ConnectOptions = {})
   const sockets = await createSockets();
   // Cleanups run last-registered first: close the client, then let the close finish.
   ctx.defer(() => sockets.allClosed(SOCKET_CLOSE_WAIT_MS));
+  const keeper = commandKeeper(ctx, session);
+  const stored = keeper.session ?? storedOf(session);
   const client = new MessengerClient({
     baseUrl: ctx.server,
-    token: session.token,
+    ...(stored === null ? { token: session.token } : { session: stored, refreshSession: (current) => refreshShared(ctx, current) }),
     WebSocket: sockets.WebSocket,
     outboxStore: outbox,
     requestTimeoutMs: REQUEST_TIMEOUT_MS,
@@ -99,6 +103,7 @@ export async function connect(ctx: CommandContext, options: ConnectOptions = {})
     ...(options.savedCursor ? { cursorStore: new FileCursorStore(deviceDir) } : {}),
   });
   ctx.defer(() => client.close());
+  client.on('session_ended', () => forgetEndedSession(ctx, session.deviceId));
   options.prepare?.(client);
   await client.api.me();
   ctx.out.progress(`Connecting to ${ctx.server}…`);

@@ -3,7 +3,9 @@
  * the protocol's own shapes (docs/PROTOCOL.md), optionally limited to one conversation.
  */
 import type {
+  AccountEventFrame,
   GroupEventFrame,
+  GroupInviteFrame,
   GroupReadMarkerFrame,
   GroupReceiptFrame,
   GroupSentFrame,
@@ -25,6 +27,8 @@ export type StreamEvent =
   | GroupEventFrame
   | GroupReceiptFrame
   | GroupReadMarkerFrame
+  | GroupInviteFrame
+  | AccountEventFrame
   | TypingNoticeFrame
   | SentFrame
   | GroupSentFrame
@@ -103,6 +107,8 @@ export function subscribeEvents(client: MessengerClient, onEvent: (event: Stream
     client.on('group_event', onEvent),
     client.on('group_receipt', onEvent),
     client.on('group_read_marker', onEvent),
+    client.on('group_invite', onEvent),
+    client.on('account_event', onEvent),
     client.on('typing_notice', onEvent),
     client.on('sent', onEvent),
     client.on('group_sent', onEvent),

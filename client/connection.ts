@@ -16,14 +16,17 @@
  * `POST /v1/connect/ticket` with the bearer token), and the socket is opened with
  * `/v1/connect?ticket=…`: the long-lived token never travels in a URL, where proxies and logs
  * would keep it. A ticket request that fails for a dead token (unauthorized, token_invalid,
- * token_expired, device_revoked) closes the connection for good with that error; any other
+ * token_expired, device_revoked, or a refused renewal: refresh_invalid, session_expired) closes
+ * the connection for good with that error (the client renews an expired token before it gets
+ * here); any other
  * failure (offline, 5xx, 429) is a failed attempt like a socket that did not open, retried with
  * backoff, and a 429 not before its `retryAfterMs`. A ticket that arrives after its attempt was
  * abandoned (close(), a newer attempt) is ignored.
  *
  * Mailbox delivery rules (see docs/PROTOCOL.md and protocol/frames.ts):
- * - mailbox frames (1:1 `message`, `receipt`, `read_marker` and group `group_message`,
- *   `group_event`, `group_receipt`, `group_read_marker`) share one `seq` stream per user;
+ * - mailbox frames (1:1 `message`, `receipt`, `read_marker`, group `group_message`,
+ *   `group_event`, `group_receipt`, `group_read_marker`, and `group_invite`, `account_event`)
+ *   share one `seq` stream per user;
  * - frames carry `seq`; the server sends them contiguously after the `hello` cursor;
  * - `seq <= cursor` is a duplicate: dropped, never surfaced twice;
  * - `seq > cursor + 1` is a gap: dropped, and `resume {after: cursor}` asks for the missing ones;
@@ -57,7 +60,7 @@ import type {
 import { Backoff } from './backoff.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { Emitter } from './events.ts';
-import { MessengerError } from './http.ts';
+import { MessengerError } from './transport.ts';
 
 // ---------------------------------------------------------------- transport
 
@@ -233,6 +236,8 @@ const MAILBOX_FRAME_TYPES: ReadonlySet<ServerFrame['type']> = new Set(
     group_event: true,
     group_receipt: true,
     group_read_marker: true,
+    group_invite: true,
+    account_event: true,
   } satisfies Record<MailboxFrame['type'], true>) as Array<MailboxFrame['type']>,
 );
 
@@ -248,7 +253,15 @@ function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
  * Error codes of a ticket request (or any authenticated request) meaning "this token will never
  * work again": the connection closes instead of retrying, and the app should log in again.
  */
-export const DEAD_TOKEN_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['unauthorized', 'token_invalid', 'token_expired', 'device_revoked']);
+export const DEAD_TOKEN_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'unauthorized',
+  'token_invalid',
+  'token_expired',
+  'device_revoked',
+  // Renewing the token was refused: the session is over.
+  'refresh_invalid',
+  'session_expired',
+]);
 
 /**
  * Builds `ws(s)://host/prefix/v1/connect?ticket=...&cursor=...` from an http(s) or ws(s) base URL.
@@ -269,6 +282,7 @@ export function connectUrl(baseUrl: string, ticket: string, cursor: number | und
 function fatalCloseError(code: number, reason: string): MessengerError {
   if (code === CLOSE_CODES.device_revoked) return new MessengerError('device_revoked', reason === '' ? undefined : reason);
   if (code === CLOSE_CODES.replaced) return new MessengerError('replaced', reason === '' ? undefined : reason);
+  if (code === CLOSE_CODES.account_deleted) return new MessengerError('forbidden', reason === '' ? 'This account was deleted' : reason);
   return new MessengerError('forbidden', reason === '' ? `Closed with fatal code ${code}` : reason);
 }
 
@@ -374,12 +388,14 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   /**
    * Close for good (until the next `connect()`): flushes a pending ack, stops timers, no reconnect.
+   * With `error` (e.g. the session ended), the 'closed' state change and a waiting `connect()`
+   * carry it.
    */
-  close(code: number = CLOSE_CODES.normal, reason = 'closed by client'): void {
+  close(code: number = CLOSE_CODES.normal, reason = 'closed by client', error?: MessengerError): void {
     if (this.stateValue === 'closed') return;
     if (this.stateValue === 'open') this.flushAck();
     this.abandonSocket(code, reason);
-    this.setClosed({ code, reason });
+    this.setClosed({ code, reason, ...(error === undefined ? {} : { error }) });
   }
 
   /** Send a frame if the connection is open (after hello). Returns whether it was handed to the socket. */

@@ -14,7 +14,7 @@
  */
 import { ClientIdSchema, GroupIdSchema, MessageBodySchema, UserIdSchema } from '../protocol/index.ts';
 import type { GroupSendFrame, GroupSentFrame, MessageBody, SendFrame, SentFrame } from '../protocol/index.ts';
-import { MessengerError } from './http.ts';
+import { MessengerError } from './transport.ts';
 
 interface OutboxEntryBase {
   /** Client-generated id, [A-Za-z0-9_-]{1,64}; reused verbatim for every resend. */

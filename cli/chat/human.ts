@@ -4,7 +4,7 @@
  */
 import type { GroupHistoryItem, GroupTally, HistoryItem, MessageStatus, TypingNoticeFrame } from '../../client/index.ts';
 import { STATUS_RANK } from '../../protocol/index.ts';
-import { delayedLine, type GroupTitles } from '../describe.ts';
+import { accountEventText, delayedLine, type GroupTitles } from '../describe.ts';
 import { bodyText, changeMembers, describeChange, formatTime, listNames, messageLine, tallyText, tickText } from '../format.ts';
 import type { Tick } from '../format.ts';
 import type { Style } from '../output.ts';
@@ -136,6 +136,11 @@ export class HumanChatPresenter implements ChatPresenter {
     } else if (event.type === 'group_message' && !event.own) {
       const [who, title] = await Promise.all([directory.name(event.message.from), groups.title(event.message.group)]);
       screen.print(this.style.dim(`↪ New message in ${title} from ${who}: ${this.snippet(bodyText(event.message.body))}`));
+    } else if (event.type === 'group_invite') {
+      const who = await directory.name(event.invitedBy);
+      screen.print(this.style.dim(`↪ ${who} invited you to "${event.title}" (messenger invites)`));
+    } else if (event.type === 'account_event' && event.event.kind !== 'device_removed') {
+      screen.print(this.style.yellow(`↪ ${accountEventText(event.event)}`));
     }
   }
 

@@ -1,9 +1,11 @@
 /**
  * `groups …`: list, create, info, add, remove, promote, demote, rename, leave, send, history
- * (and `groups chat`, in chat.ts).
+ * (`groups chat` is in chat.ts; invite links, requests and withdrawing invites in group-links.ts).
  */
 import type { Group, GroupHistoryItem, MessengerApi } from '../../client/index.ts';
+import { GroupIdSchema, HISTORY_MAX_LIMIT } from '../../protocol/index.ts';
 import type { CommandContext, CommandSpec } from '../context.ts';
+import { usageError } from '../errors.ts';
 import { bodyText, changeMembers, describeChange, formatTime, listNames, messageLine, plural, tallyText } from '../format.ts';
 import { Directory, resolveGroup, resolvePeer } from '../resolve.ts';
 import type { PeerRef } from '../resolve.ts';
@@ -32,8 +34,28 @@ async function groupLines(ctx: CommandContext, group: Group, directory: Director
   lines.push(`${plural(group.members.length, 'member')}${group.onlyAdminsSend ? ' · only admins may send' : ''}`);
   const names = await directory.names(group.members.map((m) => m.userId));
   group.members.forEach((member, i) => lines.push(`  ${names[i]}${member.role === 'admin' ? style.dim(' (admin)') : ''}`));
+  if (group.invites.length > 0) {
+    const invited = await directory.names(group.invites.map((invite) => invite.userId));
+    lines.push(`${plural(group.invites.length, 'invite')} not answered yet:`);
+    group.invites.forEach((invite, i) => lines.push(`  ${invited[i]}${style.dim(` (invited ${formatTime(invite.at)})`)}`));
+  }
   lines.push(style.dim(`id ${group.groupId}`));
   return lines;
+}
+
+/**
+ * Who of `asked` became a member and who was invited instead (their privacy lets only some
+ * people add them; the answer looks the same whoever they are).
+ */
+function splitAdded(group: Group, asked: readonly PeerRef[]): { added: PeerRef[]; invited: PeerRef[] } {
+  const invitedIds = new Set(group.invites.map((invite) => invite.userId));
+  return { added: asked.filter((peer) => !invitedIds.has(peer.userId)), invited: asked.filter((peer) => invitedIds.has(peer.userId)) };
+}
+
+/** "; invited Bob (they join when they accept)", or '' when nobody was invited. */
+function invitedText(invited: readonly PeerRef[], first: boolean): string {
+  if (invited.length === 0) return '';
+  return `${first ? 'Invited' : '; invited'} ${names(invited)} (they join when they accept)`;
 }
 
 /** Print a changed group (create, add, remove, promote, demote, rename). */
@@ -46,21 +68,29 @@ async function showGroup(ctx: CommandContext, group: Group, directory: Directory
 export const groupsList: CommandSpec = {
   name: 'groups list',
   args: '',
-  summary: 'the groups you are in',
+  summary: 'the groups you are in, newest first',
+  options: {
+    limit: { type: 'string', valueName: 'N', description: 'how many groups (1-200, default 50)' },
+    before: { type: 'string', valueName: 'GROUP', description: 'only older than this group id ("nextBefore" of the previous page)' },
+  },
   minArgs: 0,
   maxArgs: 0,
-  examples: ['messenger groups list'],
-  json: '{"groups": [{"groupId","title","role","memberCount"}]}',
+  examples: ['messenger groups list', 'messenger groups list --limit 10 --before 01KDM4…'],
+  json: '{"groups": [{"groupId","title","role","memberCount"}], "nextBefore": groupId|null}',
   async run(ctx) {
     const { api } = sessionApi(ctx);
-    const list = await api.groups();
-    ctx.out.result(list, () =>
-      list.groups.length === 0
-        ? 'You are in no groups yet (create one: messenger groups create <title> <members...>)'
-        : list.groups.map(
-            (g) => `${ctx.out.style.bold(g.title)}  ${plural(g.memberCount, 'member')}${g.role === 'admin' ? ' · admin' : ''}  ${ctx.out.style.dim(g.groupId)}`,
-          ),
-    );
+    const limit = ctx.args.integer('limit', { min: 1, max: HISTORY_MAX_LIMIT });
+    const before = ctx.args.string('before');
+    if (before !== undefined && !GroupIdSchema.safeParse(before.toUpperCase()).success) throw usageError(`--before must be a group id, not ${JSON.stringify(before)}`);
+    const list = await api.groups({ ...(limit === undefined ? {} : { limit }), ...(before === undefined ? {} : { before: before.toUpperCase() }) });
+    ctx.out.result(list, () => {
+      if (list.groups.length === 0) return before === undefined ? 'You are in no groups yet (create one: messenger groups create <title> <members...>)' : 'No older groups';
+      const lines = list.groups.map(
+        (g) => `${ctx.out.style.bold(g.title)}  ${plural(g.memberCount, 'member')}${g.role === 'admin' ? ' · admin' : ''}  ${ctx.out.style.dim(g.groupId)}`,
+      );
+      if (list.nextBefore !== null) lines.push(ctx.out.style.dim(`(more: messenger groups list --before ${list.nextBefore})`));
+      return lines;
+    });
   },
 };
 
@@ -89,7 +119,8 @@ export const groupsCreate: CommandSpec = {
       ...(description === undefined ? {} : { description }),
       ...(ctx.args.flag('admins-only') ? { onlyAdminsSend: true } : {}),
     });
-    const others = members.length === 0 ? '' : ` with ${listNames(members.map((m) => m.name))}`;
+    const { added, invited } = splitAdded(group, members.filter((m) => m.userId !== session.userId));
+    const others = `${added.length === 0 ? '' : ` with ${names(added)}`}${invitedText(invited, false)}`;
     await showGroup(ctx, group, directory, `Created "${group.title}"${others} (id ${group.groupId})`);
   },
 };
@@ -112,6 +143,10 @@ export const groupsInfo: CommandSpec = {
   },
 };
 
+function names(members: readonly PeerRef[]): string {
+  return listNames(members.map((m) => m.name));
+}
+
 /** A command changing one group's members or settings, answered with the updated group. */
 function memberCommand(spec: {
   name: string;
@@ -120,7 +155,7 @@ function memberCommand(spec: {
   maxArgs: number;
   example: string;
   apply: (api: MessengerApi, groupId: string, members: PeerRef[]) => Promise<Group>;
-  headline: (title: string, names: string) => string;
+  headline: (group: Group, members: readonly PeerRef[]) => string;
 }): CommandSpec {
   return {
     name: spec.name,
@@ -138,7 +173,7 @@ function memberCommand(spec: {
       const ref = await resolveGroup(api, groupInput!);
       const members = await resolveMembers(api, directory, memberInputs);
       const group = await spec.apply(api, ref.groupId, members);
-      await showGroup(ctx, group, directory, spec.headline(group.title, listNames(members.map((m) => m.name))));
+      await showGroup(ctx, group, directory, spec.headline(group, members));
     },
   };
 }
@@ -150,7 +185,10 @@ export const groupsAdd = memberCommand({
   maxArgs: Infinity,
   example: 'messenger groups add Climbing +4915112345678 Cy',
   apply: (api, groupId, members) => api.addGroupMembers(groupId, members.map((m) => m.userId)),
-  headline: (title, names) => `Added ${names} to "${title}"`,
+  headline: (group, members) => {
+    const { added, invited } = splitAdded(group, members);
+    return `${added.length === 0 ? '' : `Added ${names(added)} to "${group.title}"`}${invitedText(invited, added.length === 0)}`;
+  },
 });
 
 export const groupsRemove = memberCommand({
@@ -160,7 +198,7 @@ export const groupsRemove = memberCommand({
   maxArgs: 2,
   example: 'messenger groups remove Climbing Cy',
   apply: (api, groupId, [member]) => api.removeGroupMember(groupId, member!.userId),
-  headline: (title, names) => `Removed ${names} from "${title}"`,
+  headline: (group, members) => `Removed ${names(members)} from "${group.title}"`,
 });
 
 export const groupsPromote = memberCommand({
@@ -170,7 +208,7 @@ export const groupsPromote = memberCommand({
   maxArgs: 2,
   example: 'messenger groups promote Climbing Ann',
   apply: (api, groupId, [member]) => api.promoteAdmin(groupId, member!.userId),
-  headline: (title, names) => `${names} is now an admin of "${title}"`,
+  headline: (group, members) => `${names(members)} is now an admin of "${group.title}"`,
 });
 
 export const groupsDemote = memberCommand({
@@ -180,7 +218,7 @@ export const groupsDemote = memberCommand({
   maxArgs: 2,
   example: 'messenger groups demote Climbing Ann',
   apply: (api, groupId, [member]) => api.demoteAdmin(groupId, member!.userId),
-  headline: (title, names) => `${names} is no longer an admin of "${title}"`,
+  headline: (group, members) => `${names(members)} is no longer an admin of "${group.title}"`,
 });
 
 export const groupsRename: CommandSpec = {

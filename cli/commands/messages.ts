@@ -6,7 +6,7 @@ import { HISTORY_MAX_LIMIT, MAX_TEXT_LENGTH } from '../../protocol/index.ts';
 import type { CommandContext, CommandSpec } from '../context.ts';
 import { CliError, EXIT, usageError } from '../errors.ts';
 import { bodyText, changeMembers, describeChange, formatTime, formatWait, messageLine, plural, tickText } from '../format.ts';
-import { Directory, resolvePeer } from '../resolve.ts';
+import { Directory, allGroups, resolvePeer } from '../resolve.ts';
 import { assertNotSelf, connect, keepConnected, sessionApi, whileConnected } from '../session.ts';
 
 export const SEND_TIMEOUT_MS = 15_000;
@@ -191,7 +191,7 @@ async function conversationPreview(conversation: Conversation, directory: Direct
 }
 
 async function groupTitles(api: MessengerApi): Promise<Map<string, string>> {
-  const { groups } = await api.groups();
+  const groups = await allGroups(api);
   return new Map(groups.map((g) => [g.groupId, g.title]));
 }
 

@@ -142,6 +142,7 @@ const SCRIPTED = {
   challenge: 'scriptedChallenge_0123456789abcd',
   code: '424242',
   token: 'scripted-long-lived-token',
+  refreshToken: 'scripted-refresh-token-0',
 } as const;
 
 /** What the scripted server saw, and how it answers next. */
@@ -159,6 +160,16 @@ interface Scripted {
   me: 'ok' | 'rate_limited';
   /** `sent`, or refuse every send with rate_limited (60 s). */
   sends: 'sent' | 'rate_limited';
+  /** Access tokens that work now. */
+  live: Set<string>;
+  /** Every access token ever handed out (a gone one is answered device_revoked). */
+  everLive: Set<string>;
+  /** Access tokens answered with token_expired. */
+  expired: Set<string>;
+  /** Refresh tokens: usable once. */
+  refreshTokens: Map<string, 'live' | 'used'>;
+  /** Every live access token expires now. */
+  expireTokens(): void;
   close(): Promise<void>;
 }
 
@@ -186,7 +197,20 @@ async function startScripted(): Promise<Scripted> {
     otp: 'ok',
     me: 'ok',
     sends: 'sent',
+    live: new Set(),
+    everLive: new Set(),
+    expired: new Set(),
+    refreshTokens: new Map(),
+    expireTokens: () => {
+      for (const token of state.live) state.expired.add(token);
+      state.live.clear();
+    },
     close: async () => undefined,
+  };
+  let refreshCount = 0;
+  const issue = (token: string): void => {
+    state.live.add(token);
+    state.everLive.add(token);
   };
   const http = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
     let raw = '';
@@ -195,7 +219,6 @@ async function startScripted(): Promise<Scripted> {
       const url = new URL(req.url ?? '/', 'http://scripted');
       const body = raw === '' ? undefined : (JSON.parse(raw) as Record<string, unknown>);
       state.requests.push({ method: req.method ?? '', path: url.pathname, authorization: req.headers.authorization, body });
-      const authed = req.headers.authorization === `Bearer ${SCRIPTED.token}`;
       const route = `${req.method} ${url.pathname}`;
       if (route === 'POST /v1/auth/otp') {
         if (state.otp === 'rate_limited') return refuse(res, 'otp_rate_limited', 'Codes are requested too often; wait and retry', 90_000);
@@ -206,9 +229,42 @@ async function startScripted(): Promise<Scripted> {
         if (body?.challenge !== SCRIPTED.challenge || body?.code !== SCRIPTED.code) {
           return json(res, 401, { error: { code: 'otp_invalid', message: 'Wrong code', retryable: false } });
         }
-        return json(res, 200, { token: SCRIPTED.token, userId: SCRIPTED.userId, deviceId: SCRIPTED.deviceId, expiresAt: Date.now() + 86_400_000, newUser: true });
+        issue(SCRIPTED.token);
+        state.refreshTokens.set(SCRIPTED.refreshToken, 'live');
+        return json(res, 200, {
+          token: SCRIPTED.token,
+          refreshToken: SCRIPTED.refreshToken,
+          userId: SCRIPTED.userId,
+          deviceId: SCRIPTED.deviceId,
+          expiresAt: Date.now() + 900_000,
+          newUser: true,
+          history: true,
+        });
       }
-      if (!authed) return json(res, 401, { error: { code: 'unauthorized', message: 'A bearer token is required', retryable: false } });
+      if (route === 'POST /v1/auth/refresh') {
+        const presented = String(body?.refreshToken);
+        if (state.refreshTokens.get(presented) !== 'live') {
+          // A spent refresh token presented again was copied: the device is logged out.
+          if (state.refreshTokens.get(presented) === 'used') {
+            state.live.clear();
+            state.refreshTokens.clear();
+          }
+          return json(res, 401, { error: { code: 'refresh_invalid', message: 'Refresh token is malformed, unknown or was already used; log in again', retryable: false } });
+        }
+        state.refreshTokens.set(presented, 'used');
+        refreshCount += 1;
+        const token = `scripted-token-${refreshCount}`;
+        const refreshToken = `scripted-refresh-token-${refreshCount}`;
+        issue(token);
+        state.refreshTokens.set(refreshToken, 'live');
+        return json(res, 200, { token, refreshToken, userId: SCRIPTED.userId, deviceId: SCRIPTED.deviceId, expiresAt: Date.now() + 900_000, newUser: false, history: true });
+      }
+      const bearer = req.headers.authorization?.replace(/^Bearer /, '') ?? '';
+      if (state.expired.has(bearer)) return json(res, 401, { error: { code: 'token_expired', message: 'Token has expired; log in again', retryable: false } });
+      if (!state.live.has(bearer)) {
+        if (state.everLive.has(bearer)) return json(res, 401, { error: { code: 'device_revoked', message: 'This device was logged out', retryable: false } });
+        return json(res, 401, { error: { code: 'unauthorized', message: 'A bearer token is required', retryable: false } });
+      }
       if (route === 'GET /v1/me') {
         if (state.me === 'rate_limited') return refuse(res, 'rate_limited', 'Too many requests; slow down', 45_000);
         return json(res, 200, profile(SCRIPTED.userId, '+15550009999', 'Scripted'));
@@ -372,19 +428,30 @@ describe('messenger CLI', () => {
     expect(humanListen.stdout).toMatch(/\] Ann: third one/);
   }, 90_000);
 
-  it('creates a group, sends to it, and shows its history to members', async () => {
-    const group = await cliJson<{ groupId: string; members: Array<{ userId: string; role: string; name: string }> }>(ann.xdg, [
+  it('creates a group (a stranger is invited and accepts), sends to it, shows its history to members, and grows through an invite link', async () => {
+    const group = await cliJson<{ groupId: string; members: Array<{ userId: string; role: string; name: string }>; invites: Array<{ userId: string }> }>(ann.xdg, [
       'groups',
       'create',
       'Climbing',
       bob.phone,
     ]);
-    expect(group.members).toEqual(
-      expect.arrayContaining([expect.objectContaining({ userId: ann.userId, role: 'admin' }), expect.objectContaining({ userId: bob.userId, role: 'member' })]),
-    );
+    // Bob has not added Ann to his contacts: she may only invite him.
+    expect(group.members).toEqual([expect.objectContaining({ userId: ann.userId, role: 'admin' })]);
+    expect(group.invites).toEqual([expect.objectContaining({ userId: bob.userId, invitedBy: ann.userId })]);
+    const human = await cli(ann.xdg, ['groups', 'info', 'Climbing']);
+    expect(human.stdout).toMatch(/1 invite not answered yet:\n {2}Bob/);
 
-    const list = await cliJson<{ groups: Array<{ groupId: string; title: string }> }>(bob.xdg, ['groups', 'list']);
+    const invites = await cliJson<{ invites: Array<{ groupId: string; title: string; invitedByName: string }> }>(bob.xdg, ['invites']);
+    expect(invites.invites).toEqual([expect.objectContaining({ groupId: group.groupId, title: 'Climbing', invitedByName: 'Ann' })]);
+    expectFriendlyFailure(await cli(bob.xdg, ['groups', 'send', 'Climbing', 'too early']), 4, /no group called "Climbing"/);
+    const accepted = await cli(bob.xdg, ['invite', 'accept', 'climbing']);
+    expect(accepted.code, accepted.stderr).toBe(0);
+    expect(accepted.stdout).toMatch(/You joined "Climbing" \(2 members\)/);
+    expect((await cliJson<{ invites: unknown[] }>(bob.xdg, ['invites', 'list'])).invites).toEqual([]);
+
+    const list = await cliJson<{ groups: Array<{ groupId: string; title: string }>; nextBefore: string | null }>(bob.xdg, ['groups', 'list']);
     expect(list.groups).toContainEqual(expect.objectContaining({ groupId: group.groupId, title: 'Climbing' }));
+    expect(list.nextBefore).toBeNull();
 
     const sent = await cliJson<{ group: string; gseq: number }>(bob.xdg, ['groups', 'send', 'climbing', 'count me in']);
     expect(sent.group).toBe(group.groupId);
@@ -393,19 +460,35 @@ describe('messenger CLI', () => {
     const history = await cliJson<{ entries: Array<{ entry: { type: string; message?: { body: { text: string } } } }> }>(ann.xdg, ['groups', 'history', 'Climbing']);
     const texts = history.entries.flatMap((e) => (e.entry.type === 'message' ? [e.entry.message!.body.text] : [])).reverse();
     expect(texts).toEqual(['count me in', 'great']);
-    const human = await cli(bob.xdg, ['groups', 'history', 'Climbing']);
+    const bobHistory = await cli(bob.xdg, ['groups', 'history', 'Climbing']);
     // Bob sees the group from when he joined.
-    expect(human.stdout).toMatch(/Ann added You/);
-    expect(human.stdout).toMatch(/You: count me in/);
-    expect(human.stdout).toMatch(/Ann: great/);
+    expect(bobHistory.stdout).toMatch(/You joined \(accepted the invite\)/);
+    expect(bobHistory.stdout).toMatch(/You: count me in/);
+    expect(bobHistory.stdout).toMatch(/Ann: great/);
 
     const chats = await cliJson<{ conversations: Array<Record<string, unknown>> }>(bob.xdg, ['chats']);
     expect(chats.conversations).toContainEqual(expect.objectContaining({ kind: 'group', group: group.groupId, title: 'Climbing', unread: 1 }));
 
+    // An invite link: a third user joins with it; once revoked it leads nowhere.
+    expectFriendlyFailure(await cli(bob.xdg, ['group', 'link', 'create', 'Climbing']), 5, /Only group admins/);
+    const link = await cliJson<{ code: string; url: string; approval: boolean }>(ann.xdg, ['group', 'link', 'create', 'Climbing']);
+    expect(link).toMatchObject({ approval: false, url: `${server.baseUrl}/#join/${link.code}` });
+    const cy = await newUser('Cy');
+    const preview = await cliJson<{ title: string; memberCount: number }>(cy.xdg, ['join', link.url, '--preview']);
+    expect(preview).toMatchObject({ title: 'Climbing', memberCount: 2 });
+    const joined = await cli(cy.xdg, ['join', link.url]);
+    expect(joined.code, joined.stderr).toBe(0);
+    expect(joined.stdout).toMatch(/You joined "Climbing" \(3 members\)/);
+    expectFriendlyFailure(await cli(cy.xdg, ['join', link.code]), 5, /already a member/);
+    await cliJson(ann.xdg, ['groups', 'link', 'revoke', 'Climbing']);
+    expect(await cliJson<{ link: unknown }>(ann.xdg, ['groups', 'link', 'show', 'Climbing'])).toEqual({ link: null });
+    expectFriendlyFailure(await cli(bob.xdg, ['join', link.url]), 4, /does not exist or was revoked/);
+    expectFriendlyFailure(await cli(bob.xdg, ['join', 'https://example.com/#join/short']), 2, /is not an invite link/);
+
     const left = await cliJson<{ left: string }>(bob.xdg, ['groups', 'leave', 'Climbing']);
     expect(left.left).toBe(group.groupId);
     expectFriendlyFailure(await cli(bob.xdg, ['groups', 'send', 'Climbing', 'hello?']), 4, /no group called "Climbing"/);
-  }, 60_000);
+  }, 90_000);
 
   it('chat with piped input: shows history, shows an incoming message, sends typed lines, ends with the input', async () => {
     const cy = await newUser('Cy');
@@ -450,6 +533,9 @@ describe('messenger CLI', () => {
     const annWatch = join(home, 'ann-watch');
     await cliJson(annWatch, ['login', ann.phone, '--server', server.baseUrl]);
     const watch = start(annWatch, ['listen', '--json', '--timeout', '40'], 60_000);
+    // Typing notices are not stored: the watcher must be connected before Eve types.
+    await cliJson(bob.xdg, ['send', ann.phone, 'ping for the watcher']);
+    await watch.waitFor('ping for the watcher');
 
     const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
     const command = [NODE, BIN, 'chat', ann.phone].map(quote).join(' ');
@@ -476,6 +562,73 @@ describe('messenger CLI', () => {
     watch.child.kill('SIGTERM');
     expect((await watch.exited).code).toBe(0);
   }, 90_000);
+
+  it('two-step PIN: set, a new device is asked for it (also in a second run), the right PIN logs in with history; account delete', async () => {
+    const owner = await newUser('Pia');
+    const set = await cliJson<{ enabled: boolean; changed: boolean }>(owner.xdg, ['pin', 'set', '--pin', '246810']);
+    expect(set).toEqual({ enabled: true, changed: false });
+    expect(await cliJson(owner.xdg, ['pin', 'status'])).toEqual({ enabled: true, resetAt: null });
+    expectFriendlyFailure(await cli(owner.xdg, ['pin', 'set', '--pin', '12345']), 2, /--pin has 6 digits/);
+
+    // A new device: the code is not enough. Without a terminal the CLI keeps the PIN challenge.
+    const laptop = join(home, 'pia-laptop');
+    const asked = await cli(laptop, ['login', owner.phone, '--server', server.baseUrl]);
+    expect(asked.code, asked.stderr).toBe(3);
+    // A note that the development code was used, then the one error line.
+    expect(asked.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/using the code it returned/),
+      expect.stringMatching(/^Error: This account has a two-step verification PIN \(5 tries before waits start\); .*run `messenger login \+\d+ --pin <PIN> --server http:\/\/127\.0\.0\.1:\d+`, or `messenger pin reset`/),
+    ]);
+    const pending = JSON.parse(readFileSync(join(laptop, 'edge-messenger', 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect(pending).not.toHaveProperty('session');
+    expect(pending).toHaveProperty('pendingPin.pinChallenge');
+    expectFriendlyFailure(await cli(laptop, ['login', owner.phone, '--pin', '000000']), 3, /Wrong two-step verification PIN/);
+    expectFriendlyFailure(await cli(laptop, ['whoami']), 3, /Not logged in/);
+    const loggedIn = await cliJson<{ userId: string; withPin: boolean; history: boolean }>(laptop, ['login', owner.phone, '--pin', '246810']);
+    expect(loggedIn).toMatchObject({ userId: owner.userId, withPin: true, history: true });
+    expect(JSON.parse(readFileSync(join(laptop, 'edge-messenger', 'config.json'), 'utf8'))).not.toHaveProperty('pendingPin');
+
+    // Code and PIN in one run (the development server returns the code).
+    const tablet = join(home, 'pia-tablet');
+    expect(await cliJson(tablet, ['login', owner.phone, '--server', server.baseUrl, '--pin', '246810'])).toMatchObject({ userId: owner.userId, withPin: true });
+
+    // The first device was told, in its mailbox stream, and lists the new devices.
+    const events = await cli(owner.xdg, ['listen', '--json', '--timeout', '3']);
+    const added = jsonLines(events.stdout).filter((e) => e.type === 'account_event' && (e.event as { kind: string }).kind === 'device_added');
+    expect(added.map((e) => (e.event as { withPin: boolean }).withPin)).toEqual([true, true]);
+    const devices = await cliJson<{ devices: Array<{ current: boolean }> }>(owner.xdg, ['account', 'devices']);
+    expect(devices.devices).toHaveLength(3);
+
+    // Deleting needs the account's own number.
+    expectFriendlyFailure(await cli(laptop, ['account', 'delete']), 2, /deletes your account .* --confirm \+\d+/);
+    expectFriendlyFailure(await cli(laptop, ['account', 'delete', '--confirm', nextPhone()]), 2, /not this account's phone number; nothing was deleted/);
+    expect(await cliJson(owner.xdg, ['whoami'])).toMatchObject({ userId: owner.userId });
+    const deleted = await cliJson<{ deleted: string }>(laptop, ['account', 'delete', '--confirm', owner.phone]);
+    expect(deleted.deleted).toBe(owner.userId);
+    expect(JSON.parse(readFileSync(join(laptop, 'edge-messenger', 'config.json'), 'utf8'))).not.toHaveProperty('session');
+    // The account's other devices are logged out; the number is free for a new account.
+    expectFriendlyFailure(await cli(owner.xdg, ['whoami']), 3, /logged out|login has ended|Not logged in|session/i);
+    const again = await cliJson<{ userId: string; newUser: boolean }>(join(home, 'pia-again'), ['login', owner.phone, '--server', server.baseUrl]);
+    expect(again.newUser).toBe(true);
+    expect(again.userId).not.toBe(owner.userId);
+  }, 90_000);
+
+  it('privacy settings: shown and changed, with friendly refusals', async () => {
+    const dee = await newUser('Dee');
+    const defaults = await cliJson<{ privacy: Record<string, unknown> }>(dee.xdg, ['settings']);
+    expect(defaults.privacy).toEqual({ lastSeen: 'contacts', online: 'same_as_last_seen', readReceipts: true, groups: 'contacts', profile: 'contacts' });
+    const changed = await cliJson<{ privacy: Record<string, unknown> }>(dee.xdg, ['settings', 'privacy', '--read-receipts', 'off', '--groups', 'nobody', '--profile', 'everyone']);
+    expect(changed.privacy).toEqual({ lastSeen: 'contacts', online: 'same_as_last_seen', readReceipts: false, groups: 'nobody', profile: 'everyone' });
+    const human = await cli(dee.xdg, ['settings', 'show']);
+    expect(human.stdout).toMatch(/read receipts +off/);
+    expect(human.stdout).toMatch(/add me to groups +nobody/);
+    expectFriendlyFailure(await cli(dee.xdg, ['settings', 'privacy', '--groups', 'friends']), 2, /--groups must be everyone, contacts or nobody/);
+    expectFriendlyFailure(await cli(dee.xdg, ['settings', 'privacy']), 2, /Say what to change/);
+    // Nobody may add Dee: Ann's add is an invite.
+    const group = await cliJson<{ invites: Array<{ userId: string }>; members: unknown[] }>(ann.xdg, ['groups', 'create', 'Private', dee.phone]);
+    expect(group.invites.map((i) => i.userId)).toEqual([dee.userId]);
+    expect(group.members).toHaveLength(1);
+  }, 60_000);
 
   describe('errors: one friendly line, an exit code, no stack trace', () => {
     it('not logged in', async () => {
@@ -611,6 +764,36 @@ describe('messenger CLI', () => {
       }
       const ticketRequests = scripted.requests.filter((r) => r.path === '/v1/connect/ticket');
       expect(ticketRequests.map((r) => [r.method, r.authorization])).toEqual(Array(3).fill(['POST', `Bearer ${SCRIPTED.token}`]));
+    }, 60_000);
+
+    it('an expired token is renewed once for commands running at the same time; a copied login that renews again logs the device out', async () => {
+      // A copy of the login, as a thief with the config file would have it.
+      const thief = join(home, 'scripted-copy');
+      mkdirSync(join(thief, 'edge-messenger'), { recursive: true });
+      writeFileSync(join(thief, 'edge-messenger', 'config.json'), readFileSync(configFile(), 'utf8'));
+      const before = JSON.parse(readFileSync(configFile(), 'utf8')) as { session: { token: string; refreshToken: string } };
+      expect(before.session).toMatchObject({ token: SCRIPTED.token, refreshToken: SCRIPTED.refreshToken });
+
+      scripted.expireTokens();
+      const refreshesBefore = scripted.requests.filter((r) => r.path === '/v1/auth/refresh').length;
+      const runs = await Promise.all([1, 2, 3].map(() => cli(xdg(), ['whoami', '--server', scripted.baseUrl, '--json'])));
+      for (const run of runs) {
+        expect(run.code, run.stderr).toBe(0);
+        expect(JSON.parse(run.stdout)).toMatchObject({ userId: SCRIPTED.userId });
+      }
+      const refreshes = scripted.requests.filter((r) => r.path === '/v1/auth/refresh').slice(refreshesBefore);
+      expect(refreshes.map((r) => r.body)).toEqual([{ refreshToken: SCRIPTED.refreshToken }]);
+      const after = JSON.parse(readFileSync(configFile(), 'utf8')) as { session: { token: string; refreshToken: string } };
+      expect(after.session).toMatchObject({ token: 'scripted-token-1', refreshToken: 'scripted-refresh-token-1' });
+      expect(statSync(configFile()).mode & 0o777).toBe(0o600);
+      expect(existsSync(join(xdg(), 'edge-messenger', 'refresh.lock'))).toBe(false);
+
+      // The copy presents the spent refresh token: the server logs the device out, for both.
+      scripted.expireTokens();
+      expectFriendlyFailure(await cli(thief, ['whoami', '--server', scripted.baseUrl]), 3, /This login has ended .*run `messenger login <phone>`/);
+      expect(JSON.parse(readFileSync(join(thief, 'edge-messenger', 'config.json'), 'utf8'))).not.toHaveProperty('session');
+      expectFriendlyFailure(await cli(xdg(), ['whoami', '--server', scripted.baseUrl]), 3, /This login has ended|This device was logged out/);
+      expectFriendlyFailure(await cli(xdg(), ['whoami', '--server', scripted.baseUrl]), 3, /Not logged in/);
     }, 60_000);
   });
 });

@@ -2,7 +2,11 @@
  * Black box, groups: the real local server (`npm run dev`'s script) driven over real HTTP and
  * WebSockets with the SDK. One order for every member (concurrent senders, offline members,
  * dropped connections), membership rules and what each member may see, receipt tallies and
- * message info, and idempotent sends through the SDK's outbox.
+ * message info, idempotent sends through the SDK's outbox, and consent: invites, invite links
+ * and the paged group list.
+ *
+ * The test users are strangers to each other; they let anyone add them to groups
+ * (`privacy.groups: 'everyone'`) unless a test is about consent, so adds stay adds.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -10,6 +14,7 @@ import {
   MessengerError,
   type GroupChange,
   type GroupHistoryItem,
+  type GroupInviteFrame,
   type GroupTally,
   type OutboxEntry,
 } from '../../client/index.ts';
@@ -44,10 +49,14 @@ afterAll(async () => {
 
 type Member = { client: TestClient; log: GroupRecord; id: string };
 
-/** A logged-in device that records its group events; connected unless `connect` is false. */
-async function member(phone = nextPhone(), name = 'e2e', connect = true): Promise<Member> {
+/**
+ * A logged-in device that records its group events; connected unless `connect` is false. Anyone
+ * may add it to groups unless `consent` is true (then the default: only its contacts).
+ */
+async function member(phone = nextPhone(), name = 'e2e', connect = true, consent = false): Promise<Member> {
   const client = await device(server.baseUrl, phone, name);
   open.push(client);
+  if (!consent) await client.api.updateSettings({ privacy: { groups: 'everyone' } });
   const log = recordGroups(client);
   if (connect) await client.connect();
   return { client, log, id: client.userId! };
@@ -642,5 +651,107 @@ describe('idempotent group sends through the outbox', () => {
     // group_sent once per stored message for the device that sent it.
     const ann1Sent = ann1.log.sent.map((s) => s.id);
     for (let i = 0; i < 10; i++) expect(ann1Sent.filter((id) => id === `grp-burst-${i}`)).toHaveLength(1);
+  }, 30_000);
+});
+
+describe('consent: invites, invite links, the paged group list', () => {
+  it("a stranger's add is an invite: nothing from the group arrives until it is accepted, then the log from member_joined on", async () => {
+    const ann = await member(nextPhone(), 'ann');
+    const zoe = await member(nextPhone(), 'zoe', true, true); // default privacy: only contacts add her
+    const invites: GroupInviteFrame[] = [];
+    zoe.client.on('group_invite', (frame) => invites.push(frame));
+
+    const group = await ann.client.api.createGroup({ title: 'Consent', members: [zoe.id] });
+    const g = group.groupId;
+    expect(group.members.map((m) => m.userId)).toEqual([ann.id]);
+    expect(group.invites).toMatchObject([{ userId: zoe.id, invitedBy: ann.id }]);
+    await eventually(() => expect(invites).toMatchObject([{ type: 'group_invite', group: g, title: 'Consent', invitedBy: ann.id }]));
+    expect((await zoe.client.api.invites()).invites).toMatchObject([{ groupId: g, title: 'Consent', invitedBy: ann.id, memberCount: 1 }]);
+
+    // Not a member yet: nothing of the group reaches her, and she may not look.
+    await ann.client.sendGroupText(g, 'before accepting').sent;
+    await expectCode(zoe.client.api.group(g), 'not_group_member', 403);
+    await stays(() => expect(entriesOf(zoe.log, g)).toEqual([]), 500);
+
+    const joined = await zoe.client.api.acceptInvite(g);
+    expect(joined.members.map((m) => m.userId).sort()).toEqual([ann.id, zoe.id].sort());
+    expect((await ann.client.api.group(g)).invites).toEqual([]);
+    expect((await zoe.client.api.invites()).invites).toEqual([]);
+    await ann.client.sendGroupText(g, 'after accepting').sent;
+    await eventually(() =>
+      expect(entriesOf(zoe.log, g).map((e) => (e.kind === 'message' ? `m ${e.text}` : `e ${e.change.kind}`))).toEqual(['e member_joined', 'm after accepting']),
+    );
+    expect(entriesOf(zoe.log, g)[0]).toMatchObject({ by: zoe.id, change: { kind: 'member_joined', member: zoe.id, via: 'invite' } });
+    // Declining is idempotent: with no invite left it changes nothing (she stays a member).
+    await zoe.client.api.declineInvite(g);
+    expect((await zoe.client.api.group(g)).members.map((m) => m.userId).sort()).toEqual([ann.id, zoe.id].sort());
+  }, 30_000);
+
+  it('a declined invite is gone for both sides; an admin can withdraw one', async () => {
+    const ann = await member(nextPhone(), 'ann');
+    const yan = await member(nextPhone(), 'yan', true, true);
+    const xia = await member(nextPhone(), 'xia', true, true);
+    const g = (await ann.client.api.createGroup({ title: 'Maybe', members: [yan.id, xia.id] })).groupId;
+    expect((await ann.client.api.group(g)).invites.map((i) => i.userId).sort()).toEqual([yan.id, xia.id].sort());
+
+    await yan.client.api.declineInvite(g);
+    expect((await yan.client.api.invites()).invites).toEqual([]);
+    const withdrawn = await ann.client.api.withdrawInvite(g, xia.id);
+    expect(withdrawn.invites).toEqual([]);
+    expect((await xia.client.api.invites()).invites).toEqual([]);
+    await expectCode(xia.client.api.acceptInvite(g), 'invite_not_found', 404);
+    expect((await ann.client.api.group(g)).members.map((m) => m.userId)).toEqual([ann.id]);
+  }, 30_000);
+
+  it('invite links: joining at once, asking when admins approve, approving and declining, revoking', async () => {
+    const ann = await member(nextPhone(), 'ann');
+    const bob = await member(nextPhone(), 'bob', true, true);
+    const cat = await member(nextPhone(), 'cat', true, true);
+    const dan = await member(nextPhone(), 'dan', true, true);
+    const g = (await ann.client.api.createGroup({ title: 'Open door' })).groupId;
+    expect(await ann.client.api.groupLink(g)).toBeNull();
+
+    const open = await ann.client.api.createLink(g);
+    expect(open).toMatchObject({ groupId: g, approval: false, createdBy: ann.id });
+    expect(await ann.client.api.groupLink(g)).toEqual(open);
+    expect(await bob.client.api.linkPreview(open.code)).toMatchObject({ groupId: g, title: 'Open door', memberCount: 1, approval: false });
+    const bobJoined = await bob.client.api.joinByLink(open.code);
+    expect(bobJoined).toMatchObject({ status: 'joined', group: { groupId: g } });
+    await expectCode(bob.client.api.joinByLink(open.code), 'already_member', 409);
+
+    // A new link replaces the old one; this one needs an admin's approval.
+    const guarded = await ann.client.api.createLink(g, { approval: true });
+    expect(guarded.code).not.toBe(open.code);
+    await expectCode(cat.client.api.linkPreview(open.code), 'link_not_found', 404);
+    expect(await cat.client.api.joinByLink(guarded.code)).toEqual({ status: 'requested', groupId: g });
+    expect(await dan.client.api.joinByLink(guarded.code)).toEqual({ status: 'requested', groupId: g });
+    await expectCode(cat.client.api.group(g), 'not_group_member', 403);
+    await expectCode(bob.client.api.joinRequests(g), 'not_group_admin', 403);
+    expect((await ann.client.api.joinRequests(g)).requests.map((r) => r.userId).sort()).toEqual([cat.id, dan.id].sort());
+
+    const approved = await ann.client.api.approveRequest(g, cat.id);
+    expect(approved.members.map((m) => m.userId).sort()).toEqual([ann.id, bob.id, cat.id].sort());
+    await ann.client.api.declineRequest(g, dan.id);
+    expect((await ann.client.api.joinRequests(g)).requests).toEqual([]);
+    await expectCode(ann.client.api.approveRequest(g, dan.id), 'request_not_found', 404);
+    await expectCode(dan.client.api.group(g), 'not_group_member', 403);
+    await eventually(() =>
+      expect(entriesOf(cat.log, g)[0]).toMatchObject({ kind: 'event', by: ann.id, change: { kind: 'member_joined', member: cat.id, via: 'request' } }),
+    );
+
+    await ann.client.api.revokeLink(g);
+    expect(await ann.client.api.groupLink(g)).toBeNull();
+    await expectCode(dan.client.api.joinByLink(guarded.code), 'link_not_found', 404);
+  }, 30_000);
+
+  it('the group list comes in pages, newest group first', async () => {
+    const ann = await member(nextPhone(), 'ann');
+    const ids: string[] = [];
+    for (const title of ['one', 'two', 'three']) ids.push((await ann.client.api.createGroup({ title })).groupId);
+    const first = await ann.client.api.groups({ limit: 2 });
+    expect(first.groups.map((x) => x.title)).toEqual(['three', 'two']);
+    expect(first.nextBefore).toBe(ids[1]);
+    const second = await ann.client.api.groups({ before: first.nextBefore!, limit: 2 });
+    expect(second).toEqual({ groups: [expect.objectContaining({ groupId: ids[0], title: 'one', role: 'admin', memberCount: 1 })], nextBefore: null });
   }, 30_000);
 });

@@ -89,6 +89,38 @@ describe('offline and resume', () => {
     expect(textsFrom(bobOffline, alice.userId!)).toEqual(Array.from({ length: 20 }, (_, i) => `offline ${i}`));
   });
 
+  it('a device logged in earlier but connecting only after another device acked everything still gets every entry since its login, in order, once', async () => {
+    const alice = await online(nextPhone(), 'alice');
+    const bobPhone = nextPhone();
+    const bobPhoneDevice = await online(bobPhone, 'bob-phone');
+    const bobId = bobPhoneDevice.userId!;
+    await alice.sendText(bobId, 'before the laptop').sent;
+    await eventually(() => expect(textsFrom(bobPhoneDevice, alice.userId!)).toEqual(['before the laptop']));
+
+    // The laptop logs in (no PIN: no history) and stays offline while the phone receives and acks.
+    const accountEvents: string[] = [];
+    bobPhoneDevice.on('account_event', ({ event }) => accountEvents.push(event.kind === 'device_added' ? `added ${event.deviceId}` : event.kind));
+    const laptop = await device(server.baseUrl, bobPhone, 'bob-laptop');
+    open.push(laptop);
+    for (let i = 0; i < 10; i++) await alice.sendText(bobId, `after ${i}`).sent;
+    await eventually(() => expect(textsFrom(bobPhoneDevice, alice.userId!)).toHaveLength(11));
+    // The phone was told about the new login, in its mailbox stream.
+    await eventually(() => expect(accountEvents).toEqual([`added ${laptop.deviceId}`]));
+    const phoneCursor = bobPhoneDevice.cursor!;
+    bobPhoneDevice.close(); // sends its last ack before the socket closes
+
+    await laptop.connect();
+    const expected = Array.from({ length: 10 }, (_, i) => `after ${i}`);
+    await eventually(() => expect(textsFrom(laptop, alice.userId!)).toEqual(expected));
+    const seqs = laptop.received.map((m) => m.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(new Set(seqs).size).toBe(seqs.length);
+    expect(Math.max(...seqs)).toBeLessThanOrEqual(phoneCursor);
+    // What came before the login is history this device does not get.
+    const page = await laptop.history(alice.userId!);
+    expect(page.messages.map((m) => (m.message.body.kind === 'text' ? m.message.body.text : '')).sort()).toEqual([...expected].sort());
+  });
+
   it('resumes after the connection drops mid-stream: nothing lost, nothing twice', async () => {
     const alice = await online(nextPhone());
     const bob = await online(nextPhone());

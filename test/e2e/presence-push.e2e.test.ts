@@ -103,6 +103,26 @@ describe('push notifications', () => {
     expect(await bob.api.pushRegistration()).toBeNull();
   });
 
+  it("a token held by another account's logged-in device is refused; once that device logs out it moves", async () => {
+    const bobPhone = nextPhone();
+    const bob = await offline(bobPhone, 'bob-phone');
+    const eve = await offline(nextPhone(), 'eve-phone');
+    const token = `e2e-fcm-shared-${bob.userId}`;
+    await bob.api.registerPushToken('fcm', token);
+
+    await expect(eve.api.registerPushToken('fcm', token)).rejects.toMatchObject({ code: 'push_token_in_use', status: 409, retryable: false });
+    expect(await eve.api.pushRegistration()).toBeNull();
+    expect(await bob.api.pushRegistration()).toMatchObject({ platform: 'fcm' });
+
+    // The same user's other device may take it over (a reinstalled app, a restored phone).
+    const bobTablet = await offline(bobPhone, 'bob-tablet');
+    await expect(bobTablet.api.registerPushToken('fcm', token)).resolves.toMatchObject({ deviceId: bobTablet.deviceId });
+
+    // Logged out, the holder no longer keeps it from anyone.
+    await bobTablet.logout();
+    await expect(eve.api.registerPushToken('fcm', token)).resolves.toMatchObject({ deviceId: eve.deviceId });
+  });
+
   it('operator metrics count the push and the connected devices (run after the push test)', async () => {
     const dave = await online(nextPhone(), 'dave');
     expect(dave.state).toBe('open');
@@ -181,4 +201,35 @@ describe('presence', () => {
     // The HTTP view agrees.
     await expect(bob.api.presence(aliceId)).resolves.toEqual(gone);
   }, 30_000);
+
+  it('a stranger watching a user whose presence is hidden from them gets the hidden answer once, then nothing across connects and disconnects', async () => {
+    const alicePhone = nextPhone();
+    const friendPhone = nextPhone();
+    const alice = await online(alicePhone, 'alice');
+    const stranger = await online(nextPhone(), 'stranger');
+    const aliceId = alice.userId!;
+    await alice.sendText(stranger.userId!, 'activity').sent;
+
+    const frames: PresenceFrame[] = [];
+    stranger.on('presence', (frame) => frames.push(frame));
+    stranger.watchPresence([aliceId]);
+    await eventually(() => expect(frames).toEqual([{ type: 'presence', userId: aliceId, online: false, lastSeen: null }]), 5_000);
+
+    // A contact of Alice's watches too: the control that connects and disconnects really happened.
+    const friend = await online(friendPhone, 'friend');
+    await alice.api.addContact(friendPhone, 'Friend');
+    await friend.api.addContact(alicePhone, 'Alice');
+    const seen: PresenceFrame[] = [];
+    friend.on('presence', (frame) => seen.push(frame));
+    friend.watchPresence([aliceId]);
+    await eventually(() => expect(seen.at(-1)).toMatchObject({ online: true }), 5_000);
+    for (let round = 0; round < 2; round++) {
+      alice.close();
+      await eventually(() => expect(seen.at(-1)).toMatchObject({ online: false }), 10_000);
+      await alice.connect();
+      await eventually(() => expect(seen.at(-1)).toMatchObject({ online: true }), 10_000);
+    }
+    expect(seen.length).toBeGreaterThanOrEqual(5);
+    expect(frames).toHaveLength(1);
+  }, 40_000);
 });

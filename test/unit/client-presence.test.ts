@@ -438,7 +438,7 @@ function stubFetch(respond: (call: Call) => Response): { fetch: FetchLike; calls
 }
 
 const settings: Settings = {
-  privacy: { lastSeen: 'contacts', online: 'same_as_last_seen' },
+  privacy: { lastSeen: 'contacts', online: 'same_as_last_seen', readReceipts: true, groups: 'contacts', profile: 'contacts' },
   notifications: { previews: false, quietHours: null },
   mutes: [{ conversation: { kind: 'group', id: GROUP }, until: null }],
 };

@@ -23,6 +23,11 @@ import {
 
 const CHALLENGE = 'C'.repeat(32);
 
+/** A login answer for `token`, valid for 15 minutes from the (fake) clock's now. */
+function sessionBody(token: string): Record<string, unknown> {
+  return { token, refreshToken: `refresh-${token}`, userId: ME, deviceId: MY_DEVICE, expiresAt: Date.now() + 15 * 60_000, newUser: false, history: true };
+}
+
 function sendIds(socket: FakeSocket): string[] {
   return socket.framesOfType('send').map((f) => f.id);
 }
@@ -363,7 +368,7 @@ describe('MessengerClient', () => {
         if (url.endsWith('/v1/auth/otp')) {
           return Response.json({ phone: '+15550000001', challenge: CHALLENGE, expiresAt: 1, resendAt: 1, devCode: '654321' });
         }
-        return Response.json({ token: 'fresh-token', userId: ME, deviceId: MY_DEVICE, expiresAt: 2, newUser: true });
+        return Response.json({ ...sessionBody('fresh-token'), newUser: true });
       };
       const client = makeClient({ token: undefined, fetch, device: { platform: 'cli' } });
       const session = await client.login('555-000-0001');
@@ -383,7 +388,7 @@ describe('MessengerClient', () => {
         bodies.push(JSON.parse(String(init?.body)));
         if (url.endsWith('/v1/auth/otp')) return Response.json({ phone: '+15550000001', challenge: CHALLENGE, expiresAt: 9, resendAt: 5 });
         if (!verifyOk) return Response.json({ error: { code: 'otp_invalid', message: 'Wrong code', retryable: false } }, { status: 401 });
-        return Response.json({ token: 'typed-code-token', userId: ME, deviceId: MY_DEVICE, expiresAt: 2, newUser: false });
+        return Response.json(sessionBody('typed-code-token'));
       };
       const client = makeClient({ token: undefined, fetch, device: { deviceName: 'laptop' } });
       const otp = await client.requestCode('+1 555 000 0001');

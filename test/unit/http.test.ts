@@ -37,7 +37,7 @@ describe('MessengerApi', () => {
     const { fetch, calls } = fakeFetch((call) =>
       call.url.endsWith('/v1/auth/otp')
         ? json({ phone: '+15550000001', challenge, expiresAt: 5, resendAt: 3, devCode: '123456' })
-        : json({ token: 'tok', userId: ME, deviceId: ulid(2), expiresAt: 9, newUser: false }),
+        : json({ token: 'tok', refreshToken: 'refresh-token-0001', userId: ME, deviceId: ulid(2), expiresAt: 9, newUser: false, history: true }),
     );
     const api = new MessengerApi({ baseUrl: 'http://api.test', fetch });
     const otp = await api.requestOtp('555 000 0001');
@@ -160,8 +160,11 @@ describe('MessengerApi groups', () => {
       { userId: ME, role: 'admin', joinedAt: 1 },
       { userId: PEER, role: 'member', joinedAt: 1 },
     ],
+    invites: [{ userId: ulid(40), invitedBy: ME, at: 3 }],
   };
-  const groupList = { groups: [{ groupId: GROUP, title: 'Team', role: 'admin', memberCount: 2 }] };
+  const groupList = { groups: [{ groupId: GROUP, title: 'Team', role: 'admin', memberCount: 2 }], nextBefore: ulid(19) };
+  const CODE = 'AbCdEfGhIjKlMnOpQrStUv';
+  const link = { groupId: GROUP, code: CODE, approval: true, createdBy: ME, createdAt: 8 };
   const MESSAGE = ulid(300);
   const historyPage: GroupHistoryPage = {
     entries: [
@@ -213,6 +216,70 @@ describe('MessengerApi groups', () => {
       response: group,
     },
     { name: 'groups', call: (api) => api.groups(), method: 'GET', url: 'http://api.test/v1/groups', response: groupList },
+    {
+      name: 'groups (next page)',
+      call: (api) => api.groups({ before: ulid(19), limit: 5 }),
+      method: 'GET',
+      url: `http://api.test/v1/groups?before=${ulid(19)}&limit=5`,
+      response: { ...groupList, nextBefore: null },
+    },
+    {
+      name: 'invites',
+      call: (api) => api.invites({ limit: 10 }),
+      method: 'GET',
+      url: 'http://api.test/v1/invites?limit=10',
+      response: { invites: [{ groupId: GROUP, title: 'Team', memberCount: 2, invitedBy: PEER, at: 4 }], nextBefore: null },
+    },
+    { name: 'acceptInvite', call: (api) => api.acceptInvite(GROUP), method: 'POST', url: `http://api.test/v1/invites/${GROUP}/accept`, response: group },
+    { name: 'withdrawInvite', call: (api) => api.withdrawInvite(GROUP, PEER), method: 'DELETE', url: `${base}/invites/${PEER}`, response: group },
+    {
+      name: 'createLink',
+      call: (api) => api.createLink(GROUP, { approval: true }),
+      method: 'POST',
+      url: `${base}/link`,
+      body: { approval: true },
+      status: 201,
+      response: link,
+    },
+    {
+      name: 'createLink (no approval)',
+      call: (api) => api.createLink(GROUP),
+      method: 'POST',
+      url: `${base}/link`,
+      body: { approval: false },
+      response: { ...link, approval: false },
+    },
+    { name: 'groupLink', call: (api) => api.groupLink(GROUP), method: 'GET', url: `${base}/link`, response: link },
+    {
+      name: 'linkPreview',
+      call: (api) => api.linkPreview(CODE),
+      method: 'GET',
+      url: `http://api.test/v1/links/${CODE}`,
+      response: { groupId: GROUP, title: 'Team', description: '', memberCount: 2, approval: true },
+    },
+    {
+      name: 'joinByLink (joined)',
+      call: (api) => api.joinByLink(CODE),
+      method: 'POST',
+      url: `http://api.test/v1/links/${CODE}/join`,
+      response: { status: 'joined', group },
+    },
+    {
+      name: 'joinByLink (requested)',
+      call: (api) => api.joinByLink(CODE),
+      method: 'POST',
+      url: `http://api.test/v1/links/${CODE}/join`,
+      status: 202,
+      response: { status: 'requested', groupId: GROUP },
+    },
+    {
+      name: 'joinRequests',
+      call: (api) => api.joinRequests(GROUP),
+      method: 'GET',
+      url: `${base}/requests`,
+      response: { requests: [{ userId: PEER, at: 9 }] },
+    },
+    { name: 'approveRequest', call: (api) => api.approveRequest(GROUP, PEER), method: 'POST', url: `${base}/requests/${PEER}/approve`, response: group },
     { name: 'group', call: (api) => api.group(GROUP), method: 'GET', url: base, response: group },
     {
       name: 'updateGroup',
@@ -268,6 +335,32 @@ describe('MessengerApi groups', () => {
     const api = new MessengerApi({ baseUrl: 'http://api.test', token: 't', fetch });
     await expect(api.leaveGroup(GROUP)).resolves.toBeUndefined();
     expect(calls.map((c) => `${c.init?.method} ${c.url}`)).toEqual([`POST ${base}/leave`]);
+  });
+
+  it.each([
+    { name: 'declineInvite', call: (api: MessengerApi) => api.declineInvite(GROUP), request: `POST http://api.test/v1/invites/${GROUP}/decline` },
+    { name: 'revokeLink', call: (api: MessengerApi) => api.revokeLink(GROUP), request: `DELETE ${base}/link` },
+    { name: 'declineRequest', call: (api: MessengerApi) => api.declineRequest(GROUP, PEER), request: `DELETE ${base}/requests/${PEER}` },
+  ])('$name answers 204 with undefined', async ({ call, request }) => {
+    const { fetch, calls } = fakeFetch(() => new Response(null, { status: 204 }));
+    const api = new MessengerApi({ baseUrl: 'http://api.test', token: 't', fetch });
+    await expect(call(api)).resolves.toBeUndefined();
+    expect(calls.map((c) => `${c.init?.method} ${c.url}`)).toEqual([request]);
+  });
+
+  it('groupLink() is null when the group has no link, and other errors still reject', async () => {
+    const none = fakeFetch(() => json({ error: { code: 'link_not_found', message: 'No such invite link', retryable: false } }, 404));
+    await expect(new MessengerApi({ baseUrl: 'http://api.test', token: 't', fetch: none.fetch }).groupLink(GROUP)).resolves.toBeNull();
+    const admins = fakeFetch(() => json({ error: { code: 'not_group_admin', message: 'Only group admins may do this', retryable: false } }, 403));
+    await expect(new MessengerApi({ baseUrl: 'http://api.test', token: 't', fetch: admins.fetch }).groupLink(GROUP)).rejects.toMatchObject({
+      code: 'not_group_admin',
+    });
+  });
+
+  it('a group list without nextBefore (a server from before paging) no longer matches the protocol', async () => {
+    const { fetch } = fakeFetch(() => json({ groups: groupList.groups }));
+    const api = new MessengerApi({ baseUrl: 'http://api.test', token: 't', fetch });
+    await expect(api.groups()).rejects.toMatchObject({ code: 'internal' });
   });
 
   it('surfaces group error codes from the server', async () => {
