@@ -12,221 +12,44 @@
  * the page's Content-Security-Policy, must not produce a single CSP violation (every page reports
  * `securitypolicyviolation` events and Chromium's "Content Security Policy" console errors).
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TYPING_TTL_MS } from '../../protocol/index.ts';
-import { device, nextPhone, type TestClient } from '../support/clients.ts';
-import { startServer, type LocalServer } from '../support/server.ts';
+import { device, nextPhone } from '../support/clients.ts';
+import {
+  CSP_MARK,
+  DESKTOP,
+  PHONE,
+  SESSION_KEY,
+  STEP_TIMEOUT,
+  WAIT,
+  WebHarness,
+  chatItem,
+  connected,
+  conversation,
+  openChat,
+  reportCsp,
+  row,
+  savedSession,
+  screenshot,
+  send,
+  startChat,
+  statusOf,
+  stays,
+  subtitle,
+  texts,
+  watchCsp,
+  type LogInOptions,
+  type User,
+} from './web-harness.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOTS = fileURLToPath(
-  new URL(process.env.UPDATE_SCREENSHOTS === '1' ? '../../docs/screenshots/' : '../../test-results/screenshots/', import.meta.url),
-);
-const DESKTOP = { width: 1100, height: 680 };
-const PHONE = { width: 390, height: 760 };
-/** Longest wait for anything to show up in the UI, ms. */
-const WAIT = 10_000;
-const STEP_TIMEOUT = 60_000;
+const web = new WebHarness();
 
-interface User {
-  name: string;
-  phone: string;
-  context: BrowserContext;
-  page: Page;
-}
+beforeAll(() => web.start(), 120_000);
+afterAll(() => web.stop());
 
-let server: LocalServer;
-let browser: Browser;
-const users: User[] = [];
-const sdkClients: TestClient[] = [];
-/** Uncaught exceptions in any page: there must be none. */
-const pageErrors: string[] = [];
-/** Content-Security-Policy violations in any page: there must be none. */
-const cspViolations: string[] = [];
-
-/** Prefix of the console line the init script writes for every `securitypolicyviolation` event. */
-const CSP_MARK = '[csp-violation]';
-
-/**
- * Make every page of `context` report CSP violations to the console (from before its own scripts
- * run, and again after each navigation), where `watchCsp` collects them.
- */
-async function reportCsp(context: BrowserContext): Promise<void> {
-  await context.addInitScript((mark: string) => {
-    document.addEventListener(
-      'securitypolicyviolation',
-      (event) => console.error(`${mark} ${event.violatedDirective} blocked ${event.blockedURI || 'inline'} at ${event.sourceFile}:${event.lineNumber}`),
-      true,
-    );
-  }, CSP_MARK);
-}
-
-/** Collect `page`'s CSP violations (the init script's lines and Chromium's own) into `into`. */
-function watchCsp(page: Page, who: string, into: string[]): void {
-  page.on('console', (message) => {
-    const text = message.text();
-    if (text.startsWith(CSP_MARK) || text.includes('Content Security Policy')) into.push(`${who}: ${text}`);
-  });
-}
-
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
-  }
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  server = await startServer();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-}, 120_000);
-
-afterAll(async () => {
-  for (const client of sdkClients) client.close();
-  await browser?.close();
-  await server?.dispose();
-});
-
-// ---------------------------------------------------------------- helpers
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: `${SCREENSHOTS}${name}.png` });
-}
-
-interface LogInOptions {
-  screenshot?: boolean;
-  /** Default en-GB (24-hour clock); en-US reads a 12-hour one. */
-  locale?: string;
-  timezoneId?: string;
-  /**
-   * `countdown`: the code request answers a resendAt 30 s ahead (as a production server does
-   * after a first code; the local one lets the next code be asked for at once) and the code step
-   * counts down to it. `new-code`: ask for a second code first and log in with it.
-   */
-  resend?: 'countdown' | 'new-code';
-}
-
-interface OtpAnswer {
-  challenge: string;
-  devCode: string;
-  resendAt: number;
-}
-
-/** A browser profile that logs in through the UI with a fresh number. */
-async function logIn(name: string, options: LogInOptions = {}): Promise<User> {
-  const context = await browser.newContext({
-    viewport: DESKTOP,
-    baseURL: server.baseUrl,
-    locale: options.locale ?? 'en-GB',
-    timezoneId: options.timezoneId ?? 'Europe/Berlin',
-  });
-  await reportCsp(context);
-  const page = await context.newPage();
-  page.setDefaultTimeout(WAIT);
-  page.on('pageerror', (error) => pageErrors.push(`${name}: ${error.message}`));
-  watchCsp(page, name, cspViolations);
-  const phone = nextPhone();
-  if (options.resend === 'countdown') {
-    await page.route('**/v1/auth/otp', async (route) => {
-      const response = await route.fetch();
-      await route.fulfill({ response, json: { ...((await response.json()) as OtpAnswer), resendAt: Date.now() + 30_000 } });
-    });
-  }
-  await page.goto('/');
-  await page.getByTestId('login-phone').fill(phone);
-  const [answer] = await Promise.all([page.waitForResponse('**/v1/auth/otp'), page.getByTestId('login-next').click()]);
-  let otp = (await answer.json()) as OtpAnswer;
-  // The dev server returns the code: it is shown and filled in.
-  await page.getByTestId('login-devcode-note').waitFor();
-  expect(await page.getByTestId('login-code').inputValue()).toBe(otp.devCode);
-  const resend = page.getByTestId('login-resend');
-  if (options.resend === 'countdown') {
-    expect(await page.getByTestId('login-resend-wait').textContent()).toMatch(/^Resend code in 0:(30|29|28)$/);
-    expect(await resend.isHidden()).toBe(true);
-  } else {
-    // The local server lets the next code be requested at once: no countdown, the button.
-    await resend.waitFor();
-    expect(await page.getByTestId('login-resend-wait').isHidden()).toBe(true);
-    if (options.resend === 'new-code') {
-      const [again] = await Promise.all([page.waitForResponse('**/v1/auth/otp'), resend.click()]);
-      const next = (await again.json()) as OtpAnswer;
-      expect(next.challenge).not.toBe(otp.challenge);
-      otp = next;
-      await expect.poll(() => page.getByTestId('login-code').inputValue(), { timeout: WAIT }).toBe(otp.devCode);
-    }
-  }
-  await page.getByTestId('login-name').fill(name);
-  if (options.screenshot === true) await screenshot(page, 'login');
-  // The code goes with the challenge of the request that sent it.
-  const [verify] = await Promise.all([page.waitForRequest('**/v1/auth/verify'), page.getByTestId('login-submit').click()]);
-  expect(verify.postDataJSON()).toMatchObject({ code: otp.devCode, challenge: otp.challenge, platform: 'web' });
-  await connected(page);
-  await expect.poll(() => page.getByTestId('me-name').textContent(), { timeout: WAIT }).toBe(name);
-  const user = { name, phone, context, page };
-  users.push(user);
-  return user;
-}
-
-async function connected(page: Page): Promise<void> {
-  await page.waitForSelector('[data-testid="app"][data-connection="open"]', { timeout: WAIT });
-}
-
-function conversation(page: Page): Locator {
-  return page.getByTestId('conversation');
-}
-
-/** The message row whose text is exactly `text`. */
-function row(page: Page, text: string): Locator {
-  return conversation(page)
-    .getByTestId('message')
-    .filter({ has: page.getByTestId('message-text').getByText(text, { exact: true }) });
-}
-
-async function statusOf(page: Page, text: string): Promise<string | null> {
-  return row(page, text).getAttribute('data-status');
-}
-
-/** Texts of the open conversation's messages, top to bottom. */
-async function texts(page: Page): Promise<string[]> {
-  return conversation(page).getByTestId('message-text').allInnerTexts();
-}
-
-function chatItem(page: Page, title: string): Locator {
-  return page.getByTestId('chat-item').filter({ has: page.getByTestId('chat-title').getByText(title, { exact: true }) });
-}
-
-async function openChat(page: Page, title: string): Promise<void> {
-  await chatItem(page, title).click();
-  await expect.poll(() => conversation(page).getByTestId('conversation-title').textContent(), { timeout: WAIT }).toBe(title);
-}
-
-async function startChat(page: Page, phone: string, expectedTitle: string): Promise<void> {
-  await page.getByTestId('new-chat-button').click();
-  await page.getByTestId('new-chat-phone').fill(phone);
-  await page.getByTestId('new-chat-submit').click();
-  await expect.poll(() => conversation(page).getByTestId('conversation-title').textContent(), { timeout: WAIT }).toBe(expectedTitle);
-}
-
-async function send(page: Page, text: string): Promise<void> {
-  const input = conversation(page).getByTestId('composer-input');
-  await input.fill(text);
-  await input.press('Enter');
-  await row(page, text).waitFor();
-}
-
-async function subtitle(page: Page): Promise<string> {
-  return (await conversation(page).getByTestId('conversation-subtitle').textContent()) ?? '';
-}
-
-/** Check that `check` keeps passing for `ms` (a bounded "nothing changes"). */
-async function stays(check: () => Promise<void>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    await check();
-    await new Promise((r) => setTimeout(r, 100));
-  }
+function logIn(name: string, options: LogInOptions = {}): Promise<User> {
+  return web.logIn(name, options);
 }
 
 const TICK_RANK: Record<string, number> = { pending: 0, sent: 1, delivered: 2, read: 3 };
@@ -264,7 +87,7 @@ describe('web client in a real browser', () => {
   let carolPhone: string;
 
   it('serves the page, its assets and the API with the security headers', async () => {
-    const page = await fetch(`${server.baseUrl}/`);
+    const page = await fetch(`${web.server.baseUrl}/`);
     expect(page.status).toBe(200);
     const html = await page.text();
     // Nothing inline: the policy allows scripts and styles from files only.
@@ -274,8 +97,8 @@ describe('web client in a real browser', () => {
     expect(asset, html).toBeDefined();
     const answers = [
       ['/', page],
-      [asset!, await fetch(`${server.baseUrl}${asset}`)],
-      ['/v1/health', await fetch(`${server.baseUrl}/v1/health`)],
+      [asset!, await fetch(`${web.server.baseUrl}${asset}`)],
+      ['/v1/health', await fetch(`${web.server.baseUrl}/v1/health`)],
     ] as const;
     for (const [path, response] of answers) {
       expect(response.status, path).toBe(200);
@@ -295,7 +118,7 @@ describe('web client in a real browser', () => {
   it('enforces the policy in the browser, and the violation watch sees violations', async () => {
     // A throwaway page (its violations are its own): proves the page is under the policy and
     // that the watch used for every user page would catch a violation.
-    const context = await browser.newContext({ baseURL: server.baseUrl });
+    const context = await web.browser.newContext({ baseURL: web.server.baseUrl });
     await reportCsp(context);
     const page = await context.newPage();
     const seen: string[] = [];
@@ -455,13 +278,50 @@ describe('web client in a real browser', () => {
     await row(alice.page, 'after your reload').waitFor();
   }, STEP_TIMEOUT);
 
+  it('an expired access token is renewed with the refresh token: reloads stay logged in, two tabs renew it once', async () => {
+    const before = await savedSession(alice.page);
+    // As if the 15 minutes were over: the stored access token has expired (and is unusable).
+    await alice.page.evaluate((key) => {
+      const saved = JSON.parse(localStorage.getItem(key) ?? '{}') as { token: string; expiresAt: number };
+      localStorage.setItem(key, JSON.stringify({ ...saved, token: 'expired-token', expiresAt: Date.now() - 60_000 }));
+    }, SESSION_KEY);
+    const renewals: string[] = [];
+    alice.context.on('request', (request) => {
+      if (request.method() === 'POST' && request.url().endsWith('/v1/auth/refresh')) renewals.push(request.url());
+    });
+    // Two tabs start at once with the expired session: one renews (a refresh token works
+    // once; a second use would log the device out), the other takes what it saved.
+    const tab = await web.watch(alice.context, 'Alice (second tab)');
+    await Promise.all([alice.page.reload(), tab.goto('/')]);
+    for (const page of [alice.page, tab]) await page.getByTestId('chat-list').waitFor();
+    await expect.poll(async () => (await savedSession(alice.page)).refreshToken, { timeout: WAIT }).not.toBe(before.refreshToken);
+    expect(renewals).toHaveLength(1);
+    const after = await savedSession(alice.page);
+    expect(after.token).not.toBe('expired-token');
+    expect(after.expiresAt).toBeGreaterThan(Date.now());
+    expect([after.userId, after.deviceId, after.phone]).toEqual([before.userId, before.deviceId, before.phone]);
+
+    // One tab took the connection over from the other (one device, one connection); closing it
+    // and taking the connection back works.
+    const connection = (page: Page) => page.getByTestId('app').getAttribute('data-connection');
+    await expect.poll(async () => [await connection(alice.page), await connection(tab)].sort(), { timeout: WAIT }).toEqual(['closed', 'open']);
+    await tab.close();
+    if ((await alice.page.getByTestId('app').getAttribute('data-connection')) !== 'open') await alice.page.getByTestId('banner-action').click();
+    await connected(alice.page);
+    await openChat(alice.page, 'Bob');
+    // (Alice writes: Bob's typing budget towards her is the next test's.)
+    await send(alice.page, 'Back after lunch');
+    await row(bob.page, 'Back after lunch').waitFor();
+    await expect.poll(() => statusOf(alice.page, 'Back after lunch'), { timeout: WAIT }).toBe('read');
+  }, STEP_TIMEOUT);
+
   it('infinite scroll pages back through history without moving what is on screen', async () => {
     carolPhone = nextPhone();
-    const carol = await device(server.baseUrl, carolPhone, 'carol-sdk');
-    sdkClients.push(carol);
+    const carol = await device(web.server.baseUrl, carolPhone, 'carol-sdk');
+    web.sdkClients.push(carol);
     await carol.api.updateMe({ displayName: 'Carol' });
     await carol.connect();
-    const aliceId = await alice.page.evaluate(() => JSON.parse(localStorage.getItem('messenger.session.v1') ?? '{}').userId as string);
+    const aliceId = (await savedSession(alice.page)).userId;
     const total = 100;
     const sends = Array.from({ length: total }, (_, i) => carol.sendText(aliceId, `c${String(i).padStart(3, '0')}`).sent);
     await Promise.all(sends);
@@ -564,6 +424,9 @@ describe('web client in a real browser', () => {
     expect(await bobMember.getAttribute('data-role')).toBe('member');
     await bobMember.getByTestId('member-promote').click();
     await expect.poll(() => bobMember.getAttribute('data-role'), { timeout: WAIT }).toBe('admin');
+    // Carol saved Alice's number: her default privacy ("my contacts") lets Alice add her directly
+    // (an invite and its acceptance are web-account.e2e.test.ts's business).
+    await web.sdkClients[0]!.api.addContact(alice.phone);
     await info.getByTestId('add-member-phone').fill(carolPhone);
     await info.getByTestId('add-member-add').click();
     await expect.poll(() => info.getByTestId('member').count(), { timeout: WAIT }).toBe(3);
@@ -652,7 +515,7 @@ describe('web client in a real browser', () => {
   it('server restart: a "Reconnecting…" banner, then back with nothing lost', async () => {
     const page = alice.page;
     await openChat(page, 'Carol');
-    await server.stop();
+    await web.server.stop();
     const banner = page.getByTestId('connection-banner');
     await banner.waitFor();
     expect(await banner.textContent()).toMatch(/^Reconnecting/);
@@ -660,14 +523,14 @@ describe('web client in a real browser', () => {
     await send(page, 'sent while the server was down');
     expect(await statusOf(page, 'sent while the server was down')).toBe('pending');
 
-    await server.restart();
+    await web.server.restart();
     // The SDK retries with backoff (capped at 30 s; a few seconds after a short outage).
     await page.waitForSelector('[data-testid="app"][data-connection="open"]', { timeout: 40_000 });
     await banner.waitFor({ state: 'hidden' });
     await expect.poll(() => statusOf(page, 'sent while the server was down'), { timeout: WAIT }).not.toBe('pending');
-    const carol = sdkClients[0]!;
+    const carol = web.sdkClients[0]!;
     await carol.connect();
-    const aliceId = await page.evaluate(() => JSON.parse(localStorage.getItem('messenger.session.v1') ?? '{}').userId as string);
+    const aliceId = (await savedSession(page)).userId;
     await carol.sendText(aliceId, 'welcome back').sent;
     await row(page, 'welcome back').waitFor();
   }, 90_000);
@@ -682,10 +545,10 @@ describe('web client in a real browser', () => {
   }, STEP_TIMEOUT);
 
   it('no uncaught errors in any page', () => {
-    expect(pageErrors).toEqual([]);
+    expect(web.pageErrors).toEqual([]);
   });
 
   it('no Content-Security-Policy violation in any page, during the whole run', () => {
-    expect(cspViolations).toEqual([]);
+    expect(web.cspViolations).toEqual([]);
   });
 });

@@ -1,43 +1,58 @@
 /**
  * The logged-in app: one MessengerClient (SDK) with device-scoped localStorage stores, the chat
  * store it feeds, and the views. Also owns what spans views: the URL (`#/d/<userId>`,
- * `#/g/<groupId>`), marking the open chat read while the page is visible, the connection banner,
- * the "sending paused" notice of a rate limit, going offline and back, and logging out.
+ * `#/g/<groupId>`, `#/settings`, and `#join/<code>` for invite links), marking the open chat read
+ * while the page is visible, the banners, pending group invites and account notices, going
+ * offline and back, and the session: the SDK renews the access token with the refresh token and
+ * hands every rotated session to session.ts; when the session ends (logout, revoked, refresh
+ * refused, account deleted) the device's data is removed and the login shows.
  */
 import { MessengerClient, TypingIndicators } from '../../client/index.ts';
-import type { ConnectionState, ErrorCode, MessengerError } from '../../client/index.ts';
 import { ChatStore, chatKey, parseChatKey, type Chat } from './chat-store.ts';
 import { Directory } from './directory.ts';
 import { h, setIsolated, setText } from './dom.ts';
 import { friendlyError, isSessionEnded } from './errors.ts';
-import { formatWait, initials } from './format.ts';
+import { initials } from './format.ts';
+import { CLOSE_CODES } from '../../protocol/index.ts';
 import { icon } from './icons.ts';
 import { sdkPresence } from './presence.ts';
-import { clearSession, type Session } from './session.ts';
+import { clearSession, saveSession, sharedRefresh, watchSession, type Session } from './session.ts';
 import { clearDeviceStores, LocalCursorStore, LocalOutboxStore } from './stores.ts';
 import { Sync } from './sync.ts';
+import { ConnectionBanner, DelayNotice } from './views/banners.ts';
 import { avatar, ChatListView } from './views/chat-list.ts';
 import { ConversationView } from './views/conversation.ts';
 import { openCreateGroup, openGroupInfo } from './views/groups.ts';
+import { InvitesView } from './views/invites.ts';
+import { openJoinLink } from './views/join.ts';
 import { openNewChat } from './views/new-chat.ts';
+import { SettingsView } from './views/settings.ts';
+import { describeAccountEvent, Toasts } from './views/toasts.ts';
 
 export interface AppOptions {
   root: HTMLElement;
   session: Session;
   /** Server origin (the page's own origin when served by the Worker). */
   baseUrl: string;
-  /** The session ended (logout or revoked): show the login, optionally with a reason. */
+  /** The session ended (logout, revoked, account deleted): show the login, optionally with a reason. */
   onLoggedOut(notice?: string): void;
 }
 
-/** Show "Connecting…" only if connecting takes longer than this, ms. */
-const CONNECTING_BANNER_DELAY_MS = 1_000;
+const SETTINGS_HASH = '#/settings';
+const JOIN_HASH = /^#join\/([A-Za-z0-9_-]{22})$/;
 
 export function startApp(options: AppOptions): { dispose(): void } {
   const { session } = options;
-  const client = new MessengerClient({
+  /** Set while this tab ends the session itself (logout, deletion): the server's side of it is expected then. */
+  let leaving = false;
+  const client: MessengerClient = new MessengerClient({
     baseUrl: options.baseUrl,
-    token: session.token,
+    session,
+    // Renewals and the end: the end is handled where it is known why ('session_ended', logout, deletion).
+    onSession: (renewed) => {
+      if (renewed !== null) saveSession(renewed, session.phone);
+    },
+    refreshSession: sharedRefresh(() => client.api, session.phone),
     cursorStore: new LocalCursorStore(session.deviceId),
     outboxStore: new LocalOutboxStore(session.deviceId),
     device: { platform: 'web' },
@@ -51,6 +66,7 @@ export function startApp(options: AppOptions): { dispose(): void } {
   const lifetime = new AbortController();
   const signal = lifetime.signal;
   let view: ConversationView | null = null;
+  let settings: SettingsView | null = null;
   let disposed = false;
 
   // ------------------------------------------------------------ layout
@@ -58,31 +74,30 @@ export function startApp(options: AppOptions): { dispose(): void } {
   const meName = h('span', { class: 'me-name', 'data-testid': 'me-name' });
   setIsolated(meName, session.phone);
   const meAvatar = avatar(session.userId, session.phone);
-  const bannerText = h('span', { class: 'banner-text' });
-  const bannerAction = h('button', { type: 'button', class: 'link', hidden: true, 'data-testid': 'banner-action' });
-  const banner = h('div', { class: 'banner', role: 'status', 'data-testid': 'connection-banner', hidden: true }, bannerText, bannerAction);
-  const delayNotice = h('div', { class: 'banner banner-delay', role: 'status', 'data-testid': 'send-delay', hidden: true });
+  const banner = new ConnectionBanner(() => void client.connect());
+  const delayNotice = new DelayNotice();
+  const toasts = new Toasts();
   const chatList = new ChatListView({ store, directory, sync, typing, onOpen: (key) => navigate(key) });
+  const invites = new InvitesView({ api: client.api, directory, onAccepted: (groupId) => navigate(chatKey('group', groupId)) });
   const iconButton = (label: string, testId: string, name: Parameters<typeof icon>[0], onClick: () => void): HTMLButtonElement =>
     h('button', { type: 'button', class: 'icon-button', 'aria-label': label, title: label, 'data-testid': testId, on: { click: onClick } }, icon(name));
-  const sidebar = h(
-    'aside',
-    { class: 'sidebar', 'aria-label': 'Chats' },
+  const settingsButton = iconButton('Settings', 'settings-button', 'settings', () => openSettings());
+  const sidebarHeader = h(
+    'header',
+    { class: 'sidebar-header' },
+    meAvatar,
+    meName,
     h(
-      'header',
-      { class: 'sidebar-header' },
-      meAvatar,
-      meName,
-      h(
-        'div',
-        { class: 'toolbar' },
-        iconButton('New chat', 'new-chat-button', 'newChat', () => openNewChat({ api: client.api, directory, onFound: (id) => navigate(chatKey('direct', id)) })),
-        iconButton('New group', 'new-group-button', 'group', () => openCreateGroup({ api: client.api, directory, onCreated: (id) => navigate(chatKey('group', id)) })),
-        iconButton('Log out', 'logout-button', 'logout', () => void logout()),
-      ),
+      'div',
+      { class: 'toolbar' },
+      iconButton('New chat', 'new-chat-button', 'newChat', () => openNewChat({ api: client.api, directory, onFound: (id) => navigate(chatKey('direct', id)) })),
+      iconButton('New group', 'new-group-button', 'group', () => openCreateGroup({ api: client.api, directory, onCreated: (id) => navigate(chatKey('group', id)) })),
+      settingsButton,
+      iconButton('Log out', 'logout-button', 'logout', () => void logout()),
     ),
-    chatList.el,
   );
+  const listPane = [sidebarHeader, invites.el, chatList.el];
+  const sidebar = h('aside', { class: 'sidebar', 'aria-label': 'Chats' }, ...listPane);
   const placeholder = h(
     'div',
     { class: 'placeholder', 'data-testid': 'placeholder' },
@@ -90,10 +105,18 @@ export function startApp(options: AppOptions): { dispose(): void } {
     h('p', {}, 'Pick a chat on the left, or start a new one with the + button.'),
   );
   const main = h('main', { class: 'main' }, placeholder);
-  const shell = h('div', { class: 'app', 'data-testid': 'app', 'data-view': 'list', 'data-connection': 'idle' }, sidebar, main, banner, delayNotice);
+  const shell = h(
+    'div',
+    { class: 'app', 'data-testid': 'app', 'data-view': 'list', 'data-connection': 'idle' },
+    sidebar,
+    main,
+    banner.el,
+    delayNotice.el,
+    toasts.el,
+  );
   options.root.replaceChildren(shell);
 
-  // ------------------------------------------------------------ chats and the URL
+  // ------------------------------------------------------------ the URL: chats, settings, invite links
 
   function keyFromHash(): string | null {
     const match = /^#\/([dg])\/([0-9A-Za-z]+)$/.exec(location.hash);
@@ -109,7 +132,39 @@ export function startApp(options: AppOptions): { dispose(): void } {
     else location.hash = hash;
   }
 
+  function openSettings(): void {
+    if (location.hash === SETTINGS_HASH) route();
+    else location.hash = SETTINGS_HASH;
+  }
+
+  /** The settings panel takes the chat list's place in the sidebar (on phones, the whole screen). */
+  function showSettings(open: boolean): void {
+    if (open === (settings !== null)) return;
+    if (open) {
+      settings = new SettingsView({
+        api: client.api,
+        directory,
+        session,
+        onClose: () => navigate(null),
+        deleteAccount: (phone) => deleteAccount(phone),
+      });
+      sidebar.replaceChildren(settings.el);
+      settings.focus();
+      return;
+    }
+    settings = null;
+    sidebar.replaceChildren(...listPane);
+    settingsButton.focus();
+  }
+
   function route(): void {
+    const join = JOIN_HASH.exec(location.hash);
+    if (join !== null) {
+      // Shown once: a reload or Back does not offer it again.
+      history.replaceState(null, '', `${location.pathname}#/`);
+      openJoinLink({ api: client.api, directory, code: join[1] ?? '', onJoined: (groupId) => navigate(chatKey('group', groupId)) });
+    }
+    showSettings(location.hash === SETTINGS_HASH);
     const key = keyFromHash();
     if (view?.chat.key === key) return;
     const previous = view?.chat.key ?? null;
@@ -119,7 +174,7 @@ export function startApp(options: AppOptions): { dispose(): void } {
       main.replaceChildren(placeholder);
       shell.dataset.view = 'list';
       chatList.setActive(null);
-      if (previous !== null) chatList.focus(previous);
+      if (previous !== null && settings === null) chatList.focus(previous);
       return;
     }
     const chat = store.chat(key);
@@ -183,81 +238,38 @@ export function startApp(options: AppOptions): { dispose(): void } {
     document.title = unread > 0 ? `(${unread}) Messenger` : 'Messenger';
   });
 
-  // ------------------------------------------------------------ connection
+  // ------------------------------------------------------------ connection and mailbox news
 
-  let connectingTimer: number | undefined;
-  let closedError: MessengerError | undefined;
-
-  function showBanner(text: string, action?: { label: string; run: () => void }): void {
-    setText(bannerText, text);
-    bannerAction.hidden = action === undefined;
-    if (action !== undefined) {
-      setText(bannerAction, action.label);
-      bannerAction.onclick = action.run;
-    }
-    banner.hidden = false;
-  }
-
-  function updateBanner(state: ConnectionState): void {
-    window.clearTimeout(connectingTimer);
-    if (state === 'open' || state === 'idle') {
-      banner.hidden = true;
-    } else if (!navigator.onLine) {
-      showBanner('You are offline. Messages you write are sent when you are back online.');
-    } else if (state === 'reconnecting') {
-      showBanner('Reconnecting… Messages you write are sent when the connection is back.');
-    } else if (state === 'connecting') {
-      connectingTimer = window.setTimeout(() => showBanner('Connecting…'), CONNECTING_BANNER_DELAY_MS);
-    } else if (closedError?.code === 'replaced') {
-      showBanner('Messenger is open in another window.', { label: 'Use here', run: () => void client.connect() });
-    } else {
-      showBanner('Disconnected.', { label: 'Reconnect', run: () => void client.connect() });
-    }
-  }
-
-  client.on('state', ({ state, error }) => {
+  client.on('state', ({ state, error, code }) => {
     shell.dataset.connection = state;
     // Notices stop while disconnected; indicators from before must not linger.
     if (state !== 'open') typing.clear();
-    closedError = state === 'closed' ? error : undefined;
-    if (state === 'closed' && error !== undefined && isSessionEnded(error)) {
-      endSession(friendlyError(error));
-      return;
-    }
-    updateBanner(state);
+    // The session is over: 'session_ended' (or logout / deletion) takes it from here.
+    if (state === 'closed' && (isSessionEnded(error) || code === CLOSE_CODES.account_deleted)) return;
+    banner.update(state, state === 'closed' ? error : undefined);
   });
-  // ------------------------------------------------------------ rate limits
-
-  // A send the server refused for now stays pending (its clock tick) and goes out by itself
-  // after the wait; this notice says how long, in words, until then.
-  let delayUntil = 0;
-  let delayReason: ErrorCode = 'rate_limited';
-  let delayTimer: number | undefined;
-
-  function updateDelayNotice(): void {
-    const left = delayUntil - Date.now();
-    if (left <= 0) {
-      delayNotice.hidden = true;
-      window.clearInterval(delayTimer);
-      delayTimer = undefined;
-      return;
-    }
-    const why = delayReason === 'rate_limited' ? 'You sent a lot of messages at once.' : 'The server is busy.';
-    setText(delayNotice, `${why} Your messages are sent in ${formatWait(left)}.`);
-    delayNotice.hidden = false;
-  }
-
-  client.on('send_delayed', ({ retryAt, error }) => {
-    delayUntil = Math.max(delayUntil, retryAt);
-    delayReason = error.code;
-    updateDelayNotice();
-    if (delayTimer === undefined) delayTimer = window.setInterval(updateDelayNotice, 1_000);
+  client.on('session_ended', ({ reason, error }) => {
+    if (!leaving) endSession(reason === 'account_deleted' ? 'This account was deleted.' : friendlyError(error));
   });
-
+  client.on('send_delayed', ({ retryAt, error }) => delayNotice.delay(retryAt, error.code));
   client.on('hello', () => {
     // History that failed to load (offline) is fetched again once connected.
     if (view !== null && view.chat.history === 'error') void sync.loadHistory(view.chat.key, view.chat.older !== undefined);
     scheduleMarkRead();
+    // Invites answered on another device while this one was away.
+    void invites.load();
+  });
+  client.on('group_invite', (entry) => invites.add({ groupId: entry.group, title: entry.title, invitedBy: entry.invitedBy, at: entry.at }));
+  client.on('group_event', ({ event }) => {
+    const change = event.change;
+    const joined = (change.kind === 'member_joined' && change.member === session.userId) || (change.kind === 'members_added' && change.members.includes(session.userId));
+    if (joined) invites.remove(event.group);
+  });
+  client.on('account_event', ({ event }) => {
+    const phrase = describeAccountEvent(event, session.deviceId);
+    if (phrase === null) return;
+    const review = { label: 'Review devices', run: () => (settings === null ? openSettings() : settings.showDevices()) };
+    toasts.show(phrase, event.kind, event.kind === 'device_added' ? review : undefined);
   });
   client.on('error', (error) => {
     // Not shown to users (nothing they can do); kept for developers.
@@ -270,7 +282,7 @@ export function startApp(options: AppOptions): { dispose(): void } {
     'offline',
     () => {
       client.close();
-      updateBanner(client.state);
+      banner.update(client.state, undefined);
     },
     { signal },
   );
@@ -290,7 +302,7 @@ export function startApp(options: AppOptions): { dispose(): void } {
   document.addEventListener(
     'keydown',
     (event) => {
-      if (event.key !== 'Escape' || view === null || document.querySelector('dialog[open]') !== null) return;
+      if (event.key !== 'Escape' || (view === null && settings === null) || document.querySelector('dialog[open]') !== null) return;
       event.preventDefault();
       navigate(null);
     },
@@ -299,9 +311,21 @@ export function startApp(options: AppOptions): { dispose(): void } {
 
   // ------------------------------------------------------------ session
 
+  // Another tab of this profile renewed the session (its refresh token is now the only valid
+  // one) or ended it.
+  watchSession((other) => {
+    // A renewal there: this tab picks the new session up when it renews next (sharedRefresh).
+    if (other !== null && other.deviceId === session.deviceId) return;
+    // Logged out there (its data is gone already), or logged in anew: follow it.
+    leaving = true;
+    dispose();
+    options.onLoggedOut();
+  }, signal);
+
   async function logout(): Promise<void> {
     const unsent = client.pending().length;
     if (unsent > 0 && !window.confirm(`${unsent === 1 ? '1 message has' : `${unsent} messages have`} not been sent yet and will be lost. Log out anyway?`)) return;
+    leaving = true;
     try {
       await client.logout();
     } catch {
@@ -310,7 +334,20 @@ export function startApp(options: AppOptions): { dispose(): void } {
     endSession();
   }
 
+  /** Delete the account (the settings screen), then show the login. */
+  async function deleteAccount(phone: string): Promise<void> {
+    leaving = true;
+    try {
+      await client.deleteAccount(phone);
+    } catch (error) {
+      leaving = false;
+      throw error;
+    }
+    endSession('Your account was deleted.');
+  }
+
   function endSession(notice?: string): void {
+    if (disposed) return;
     clearDeviceStores(session.deviceId);
     directory.clear();
     clearSession();
@@ -323,11 +360,14 @@ export function startApp(options: AppOptions): { dispose(): void } {
     if (disposed) return;
     disposed = true;
     lifetime.abort();
-    window.clearTimeout(connectingTimer);
-    window.clearInterval(delayTimer);
+    // Dialogs live outside the app's root; none may outlast the session.
+    for (const dialog of document.querySelectorAll('dialog')) dialog.close();
+    banner.dispose();
+    delayNotice.dispose();
     view?.dispose();
     view = null;
     chatList.dispose();
+    invites.dispose();
     sync.dispose();
     typing.dispose();
     client.close();
@@ -350,9 +390,10 @@ export function startApp(options: AppOptions): { dispose(): void } {
     setText(meAvatar, initials(shown));
   });
   client.api.me().then((me) => directory.rememberProfile(me), () => undefined);
-  client.api.groups().then((list) => list.groups.forEach((g) => directory.rememberGroup(g)), () => undefined);
+  directory.loadGroups().catch(() => undefined);
   client.api.contacts().then((list) => list.contacts.forEach((c) => directory.rememberContact(c)), () => undefined);
   void sync.loadConversations();
+  void invites.load();
   void client.connect();
   route();
 

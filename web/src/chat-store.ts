@@ -391,6 +391,7 @@ export class ChatStore extends Emitter<StoreEvents> {
     if (seq >= this.newestMembershipSeq(chat)) {
       if ((change.kind === 'member_removed' || change.kind === 'member_left') && change.member === this.me) chat.left = true;
       if (change.kind === 'members_added' && change.members.includes(this.me)) chat.left = false;
+      if (change.kind === 'member_joined' && change.member === this.me) chat.left = false;
       if (change.kind === 'created' && event.by === this.me) chat.left = false;
     }
   }
@@ -402,7 +403,8 @@ export class ChatStore extends Emitter<StoreEvents> {
       const c = item.event.change;
       const mine =
         ((c.kind === 'member_removed' || c.kind === 'member_left') && c.member === this.me) ||
-        (c.kind === 'members_added' && c.members.includes(this.me));
+        (c.kind === 'members_added' && c.members.includes(this.me)) ||
+        (c.kind === 'member_joined' && c.member === this.me);
       if (mine && item.seq > newest) newest = item.seq;
     }
     return newest;

@@ -35,6 +35,10 @@ export function describeGroupEvent(event: GroupEvent, directory: Directory): Phr
       return [by, ' removed ', lower(change.member)];
     case 'member_left':
       return [name(change.member), ' left'];
+    case 'member_joined':
+      if (change.via === 'link') return [name(change.member), ' joined using this group’s invite link'];
+      if (change.via === 'request') return [name(change.member), ' joined, approved by ', lower(event.by)];
+      return [name(change.member), ' joined'];
     case 'admin_promoted':
       return [by, ' made ', lower(change.member), ' an admin'];
     case 'admin_demoted':

@@ -25,6 +25,9 @@ interface Cache {
 const MAX_CACHED = 1_000;
 /** A failed lookup (offline?) may be tried again after this long. */
 const RETRY_LOOKUP_MS = 30_000;
+/** Groups per page of GET /v1/groups, and pages read at start (titles of more groups are looked up when shown). */
+const GROUP_PAGE = 100;
+const GROUP_PAGES_MAX = 10;
 
 export class Directory extends Emitter<{ changed: undefined }> {
   private readonly users = new Map<string, UserEntry>();
@@ -94,6 +97,26 @@ export class Directory extends Emitter<{ changed: undefined }> {
     this.changed();
     // Everyone in the member list gets a name on screen: look them up now, together.
     for (const member of members ?? []) this.userName(member.userId);
+  }
+
+  /**
+   * Resolves once every one of these users has a name here (looked up now if needed; a failed
+   * lookup just leaves the placeholder), so a list can be drawn with names at once.
+   */
+  async whenKnown(userIds: readonly string[]): Promise<void> {
+    const unknown = [...new Set(userIds)].filter((id) => !this.fresh.has(id) && !this.users.has(id));
+    await Promise.all(unknown.map((id) => this.api.user(id).then((profile) => this.rememberProfile(profile), () => undefined)));
+  }
+
+  /** Learn the titles of the user's groups, page by page (GET /v1/groups is paged, newest first). */
+  async loadGroups(): Promise<void> {
+    let before: string | undefined;
+    for (let page = 0; page < GROUP_PAGES_MAX; page++) {
+      const list = await this.api.groups(before === undefined ? { limit: GROUP_PAGE } : { before, limit: GROUP_PAGE });
+      for (const group of list.groups) this.rememberGroup(group);
+      if (list.nextBefore === null) return;
+      before = list.nextBefore;
+    }
   }
 
   /** Fetch a group's details (title, members); resolves with the group, or null on failure. */

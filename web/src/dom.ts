@@ -184,7 +184,7 @@ export function openDialog(options: DialogOptions): HTMLDialogElement {
 }
 
 /** A labelled form field: `<label>` text above the control, with an optional hint. */
-export function field(label: string, control: HTMLInputElement | HTMLTextAreaElement, hint?: string): HTMLElement {
+export function field(label: string, control: HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement, hint?: string): HTMLElement {
   const id = control.id === '' ? `field-${Math.random().toString(36).slice(2, 8)}` : control.id;
   control.id = id;
   const hintEl = hint === undefined ? null : h('p', { class: 'hint', id: `${id}-hint` }, hint);
@@ -206,4 +206,22 @@ export function errorLine(testId: string): { el: HTMLElement; show(text: string)
       el.hidden = true;
     },
   };
+}
+
+/** Show a button as working (disabled, with another label) or ready again. */
+export function busy(button: HTMLButtonElement, on: boolean, label: string): void {
+  button.disabled = on;
+  button.textContent = label;
+}
+
+/** A titled block of a panel (settings): `<section>` labelled by its `<h3>`. */
+export function section(title: string, testId: string, ...children: Child[]): HTMLElement {
+  const id = `${testId}-title`;
+  return h('section', { class: 'settings-section', 'aria-labelledby': id, 'data-testid': testId }, h('h3', { id }, title), ...children);
+}
+
+/** A short "Saved" / "Saving…" line that screen readers announce. */
+export function statusLine(testId: string): { el: HTMLElement; show(text: string): void } {
+  const el = h('p', { class: 'settings-status', role: 'status', 'data-testid': testId });
+  return { el, show: (text) => setText(el, text) };
 }

@@ -18,6 +18,18 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
   token_invalid: 'Your session has ended. Please log in again.',
   token_expired: 'Your session has expired. Please log in again.',
   device_revoked: 'This browser was logged out. Please log in again.',
+  refresh_invalid: 'Your session has ended. Please log in again.',
+  session_expired: 'You were logged out because this browser was not used for a long time. Please log in again.',
+  pin_invalid: 'That PIN is not right. Check it and try again.',
+  pin_locked: 'Too many wrong PINs.',
+  pin_challenge_invalid: 'This login took too long. Start again with a new code.',
+  pin_not_set: 'Two-step verification is not turned on.',
+  device_too_new: 'This browser was logged in less than a day ago without your PIN, so it cannot do this yet. Use one of your older devices, or try again tomorrow.',
+  confirmation_mismatch: 'That is not the phone number of this account.',
+  invite_not_found: 'This invite is no longer valid.',
+  link_not_found: 'This invite link is not valid. It may have been reset by a group admin.',
+  request_not_found: 'That request to join was already answered.',
+  already_member: 'You are already a member of this group.',
   forbidden: 'You are not allowed to do that.',
   not_found: 'That could not be found.',
   user_not_found: 'Nobody uses that number yet.',
@@ -40,7 +52,7 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
 };
 
 /** Codes whose sentence continues with how long to wait. */
-const WAIT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['rate_limited', 'otp_rate_limited']);
+const WAIT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['rate_limited', 'otp_rate_limited', 'pin_locked']);
 
 /**
  * A friendly one-liner for any error the SDK throws or emits.
@@ -56,7 +68,10 @@ export function friendlyError(error: unknown): string {
   return error.retryAfterMs === undefined ? `${sentence} Wait a moment and try again.` : `${sentence} Try again in ${formatWait(error.retryAfterMs)}.`;
 }
 
+/** Codes after which this browser's session is over: the SDK's dead-token codes, and a refused refresh. */
+const SESSION_ENDED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([...DEAD_TOKEN_CODES, 'refresh_invalid', 'session_expired']);
+
 /** Whether an error means the session is over (log in again). */
 export function isSessionEnded(error: unknown): boolean {
-  return error instanceof MessengerError && DEAD_TOKEN_CODES.has(error.code);
+  return error instanceof MessengerError && SESSION_ENDED.has(error.code);
 }

@@ -5,6 +5,7 @@ export { formatWait } from '../../client/wait.ts';
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const weekdayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long' });
 const dateFormat = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' });
 
 const DAY_MS = 86_400_000;
 
@@ -38,6 +39,11 @@ export function formatListTime(ms: number, now = Date.now()): string {
   return startOfDay(ms) === startOfDay(now) ? formatTime(ms) : formatDay(ms, now);
 }
 
+/** "Tue, 9 Dec 2026, 14:05" (in the reader's locale and clock): a moment further away than today. */
+export function formatDateTime(ms: number): string {
+  return dateTimeFormat.format(ms);
+}
+
 /**
  * `text` wrapped in Unicode's first-strong isolate (U+2068 … U+2069), for plain-text places that
  * cannot hold a <bdi> (window.confirm, aria-label, a name inside a sentence built as one string):
@@ -49,7 +55,6 @@ export function formatListTime(ms: number, now = Date.now()): string {
 export function isolate(text: string): string {
   return `\u2068${text}\u2069`;
 }
-
 
 /**
  * A countdown as a clock: "0:30", "4:05", "1:00:00" (rounded up to whole seconds).

@@ -26,6 +26,15 @@ const ICONS = {
       [16, 8, 2.6],
     ],
   },
+  settings: {
+    viewBox: '0 0 24 24',
+    stroke: ['M4 6h9', 'M17 6h3', 'M4 12h3', 'M11 12h9', 'M4 18h11', 'M19 18h1'],
+    circles: [
+      [15, 6, 2],
+      [9, 12, 2],
+      [17, 18, 2],
+    ],
+  },
   logout: { viewBox: '0 0 24 24', stroke: ['M9 4H6a2 2 0 0 0-2 2v12a2 2 0 0 0 2 2h3', 'M16 17l5-5-5-5', 'M21 12H9'] },
   info: { viewBox: '0 0 24 24', stroke: ['M12 11v6', 'M12 7.5v.01'], circles: [[12, 12, 9]] },
   down: { viewBox: '0 0 24 24', stroke: ['M6 9l6 6 6-6'] },

@@ -1,32 +1,49 @@
 /**
- * The logged-in session (token, user and device) kept in localStorage, so a reload stays logged
- * in. One session per browser profile; the device-scoped stores (stores.ts) hang off `deviceId`.
+ * The logged-in session kept in localStorage, so a reload stays logged in: the short-lived access
+ * token, the refresh token that renews it (the SDK refreshes, and hands every rotated session to
+ * `saveSession` through its `onSession` callback), the user and device, and the number the user
+ * logged in with. One session per browser profile; the device-scoped stores (stores.ts) hang off
+ * `deviceId`.
  */
 import { z } from 'zod';
-import { DeviceIdSchema, UserIdSchema } from '../../protocol/index.ts';
-import type { SessionResponse } from '../../protocol/index.ts';
+import { toStoredSession, type MessengerApi } from '../../client/index.ts';
+import { DeviceIdSchema, RefreshTokenSchema, UserIdSchema } from '../../protocol/index.ts';
 
-const KEY = 'messenger.session.v1';
+const KEY = 'messenger.session.v2';
+/** The Web Lock under which one tab at a time renews the session. */
+const REFRESH_LOCK = 'messenger.session.refresh';
+/** Where sessions before refresh tokens lived: removed on sight (such a token cannot be renewed). */
+const OLD_KEY = 'messenger.session.v1';
 
-const StoredSessionSchema = z.object({
+/** What the SDK keeps of a session (its `session` option and `onSession` callback). */
+const SdkSessionSchema = z.object({
   token: z.string().min(1),
+  refreshToken: RefreshTokenSchema,
+  /** Access token expiry, ms since the epoch (the refresh token outlives it). */
+  expiresAt: z.number().int(),
   userId: UserIdSchema,
   deviceId: DeviceIdSchema,
-  /** The number the user logged in with (E.164). */
-  phone: z.string(),
-  /** Token expiry, ms since the epoch. */
-  expiresAt: z.number().int(),
 });
 
+const StoredSessionSchema = SdkSessionSchema.extend({
+  /** The number the user logged in with (E.164). */
+  phone: z.string(),
+});
+
+export type SdkSession = z.infer<typeof SdkSessionSchema>;
 export type Session = z.infer<typeof StoredSessionSchema>;
 
-/** The saved session, or null when there is none, it is unreadable or its token has expired. */
+/**
+ * The saved session, or null when there is none or it is unreadable. An expired access token is
+ * fine: the SDK renews it with the refresh token (and ends the session if that is refused).
+ */
 export function loadSession(storage: Storage = localStorage): Session | null {
+  storage.removeItem(OLD_KEY);
   const raw = storage.getItem(KEY);
   if (raw === null) return null;
   try {
     const parsed = StoredSessionSchema.safeParse(JSON.parse(raw));
-    if (parsed.success && parsed.data.expiresAt > Date.now()) return parsed.data;
+    if (parsed.success) return parsed.data;
   } catch {
     // Corrupt JSON: treat as logged out.
   }
@@ -34,19 +51,59 @@ export function loadSession(storage: Storage = localStorage): Session | null {
   return null;
 }
 
-/** Remember a fresh login. */
-export function saveSession(response: SessionResponse, phone: string, storage: Storage = localStorage): Session {
-  const session: Session = {
-    token: response.token,
-    userId: response.userId,
-    deviceId: response.deviceId,
+/** Remember a login, or the renewed session after a refresh (same device, new tokens). */
+export function saveSession(session: SdkSession, phone: string, storage: Storage = localStorage): Session {
+  const stored: Session = {
+    token: session.token,
+    refreshToken: session.refreshToken,
+    expiresAt: session.expiresAt,
+    userId: session.userId,
+    deviceId: session.deviceId,
     phone,
-    expiresAt: response.expiresAt,
   };
-  storage.setItem(KEY, JSON.stringify(session));
-  return session;
+  storage.setItem(KEY, JSON.stringify(stored));
+  return stored;
 }
 
 export function clearSession(storage: Storage = localStorage): void {
   storage.removeItem(KEY);
+}
+
+/**
+ * Follow the session other tabs of this profile write: `onChange` gets what they saved (a
+ * renewal, or a new login) or null when they logged out.
+ */
+export function watchSession(onChange: (session: Session | null) => void, signal: AbortSignal): void {
+  window.addEventListener(
+    'storage',
+    (event) => {
+      if (event.storageArea !== localStorage || (event.key !== KEY && event.key !== null)) return;
+      onChange(loadSession());
+    },
+    { signal },
+  );
+}
+
+/**
+ * How the SDK renews this profile's session (its `refreshSession` option). Every tab of the
+ * profile shares the one session in localStorage, and a refresh token works once: two tabs
+ * refreshing with it would look like a stolen token and log the device out. So renewals take
+ * turns under a Web Lock, and a tab whose refresh token another tab already spent takes the
+ * session that tab saved instead of refreshing again.
+ */
+export function sharedRefresh(api: () => MessengerApi, phone: string): (current: SdkSession) => Promise<SdkSession> {
+  return (current) => {
+    const renew = async (): Promise<SdkSession> => {
+      const saved = loadSession();
+      if (saved !== null && saved.deviceId === current.deviceId && saved.refreshToken !== current.refreshToken) {
+        return { token: saved.token, refreshToken: saved.refreshToken, expiresAt: saved.expiresAt, userId: saved.userId, deviceId: saved.deviceId };
+      }
+      const next = toStoredSession(await api().refresh(current.refreshToken));
+      // Saved before the lock is released, so the next tab in line sees it.
+      saveSession(next, phone);
+      return next;
+    };
+    // Web Locks exist in every current browser (secure contexts); without them, just renew.
+    return 'locks' in navigator ? navigator.locks.request(REFRESH_LOCK, renew) : renew();
+  };
 }

@@ -1,15 +1,18 @@
 /**
  * Group dialogs: create a group (title, members by phone number) and group info (members and
- * roles; admins add, remove, promote and dismiss; everyone can leave).
+ * roles; admins add, remove, promote and dismiss, see who was invited and has not answered, and
+ * manage the invite link (group-link.ts); everyone can leave). Someone whose privacy does not
+ * let the adder add them directly is invited instead: the same answer either way.
  */
 import type { Group, MessengerApi, Profile } from '../../../client/index.ts';
 import { MessengerError } from '../../../client/index.ts';
 import { GROUP_TITLE_MAX } from '../../../protocol/index.ts';
 import type { Directory } from '../directory.ts';
-import { bidi, errorLine, field, h, openDialog, replaceChildren } from '../dom.ts';
+import { bidi, errorLine, field, h, openDialog, replaceChildren, statusLine } from '../dom.ts';
 import { friendlyError } from '../errors.ts';
 import { isolate } from '../format.ts';
 import { avatar } from './chat-list.ts';
+import { linkSection } from './group-link.ts';
 
 /**
  * A phone number input with an Add button that resolves the number to a user. Enter adds
@@ -139,20 +142,27 @@ export function openGroupInfo(options: { api: MessengerApi; directory: Directory
   const me = directory.me;
   const body = h('div', { class: 'group-info', 'data-testid': 'group-info', 'aria-busy': 'true' }, h('p', {}, 'Loading…'));
   const error = errorLine('group-info-error');
-  openDialog({ title: bidi(directory.groupTitle(groupId)), testId: 'group-info-dialog', content: [body, error.el] });
+  const note = statusLine('group-info-note');
+  openDialog({ title: bidi(directory.groupTitle(groupId)), testId: 'group-info-dialog', content: [body, error.el, note.el] });
 
   /** Run an action that answers with the updated group, then redraw. */
   const act = async (action: () => Promise<Group>): Promise<void> => {
     error.clear();
+    note.show('');
     body.setAttribute('aria-busy', 'true');
     try {
-      draw(await action());
+      const group = await action();
+      await directory.whenKnown([...group.members.map((m) => m.userId), ...group.invites.map((i) => i.userId)]);
+      draw(group);
     } catch (e) {
       error.show(friendlyError(e));
     } finally {
       body.removeAttribute('aria-busy');
     }
   };
+
+  /** Created once, when the user is seen to be an admin (it loads the link and requests itself). */
+  let links: HTMLElement | null = null;
 
   const draw = (group: Group): void => {
     directory.rememberGroup(group);
@@ -198,13 +208,43 @@ export function openGroupInfo(options: { api: MessengerApi; directory: Directory
         );
       }),
     );
+    const invited =
+      group.invites.length === 0
+        ? null
+        : h(
+            'div',
+            { class: 'invited' },
+            h('h4', {}, 'Invited, not answered yet'),
+            h(
+              'ul',
+              { class: 'member-list', 'data-testid': 'invited-list', 'aria-label': 'Invited' },
+              ...group.invites.map((invite) => {
+                const name = directory.userName(invite.userId);
+                return h(
+                  'li',
+                  { class: 'member', 'data-testid': 'invited', 'data-user': invite.userId },
+                  avatar(invite.userId, name),
+                  h('span', { class: 'member-name' }, bidi(name)),
+                  h('span', { class: 'hint' }, 'Invited'),
+                );
+              }),
+            ),
+          );
+    if (iAmAdmin && links === null) links = linkSection({ api, directory, groupId, onGroup: (updated) => draw(updated) });
     const picker = iAmAdmin
       ? memberPicker({
           api,
           directory,
           testId: 'add-member',
           label: 'Add a member',
-          onPicked: (profile) => act(() => api.addGroupMembers(groupId, [profile.userId])),
+          onPicked: (profile) =>
+            act(async () => {
+              const updated = await api.addGroupMembers(groupId, [profile.userId]);
+              if (updated.invites.some((invite) => invite.userId === profile.userId)) {
+                note.show(`${isolate(directory.userName(profile.userId))} was invited and joins after accepting.`);
+              }
+              return updated;
+            }),
           onError: (text) => error.show(text),
         })
       : null;
@@ -233,12 +273,18 @@ export function openGroupInfo(options: { api: MessengerApi; directory: Directory
       body,
       h('p', { class: 'member-count' }, `${group.members.length} ${group.members.length === 1 ? 'member' : 'members'}`),
       list,
+      invited,
       picker,
+      iAmAdmin ? links : null,
       h('div', { class: 'dialog-actions' }, leave),
     );
   };
 
-  api.group(groupId).then(draw, (e: unknown) => {
+  api.group(groupId).then(async (group) => {
+    // Names first: the lists are drawn once, not as each name arrives.
+    await directory.whenKnown([...group.members.map((m) => m.userId), ...group.invites.map((i) => i.userId)]);
+    draw(group);
+  }, (e: unknown) => {
     body.removeAttribute('aria-busy');
     replaceChildren(body, h('p', {}, friendlyError(e)));
   });

@@ -1,20 +1,25 @@
 /**
- * Login: phone number, then the one-time code. A development server (the `dev` SMS provider)
- * returns the code in its answer (`devCode`); it is shown and filled in so a newcomer can log in
- * without SMS. New users may give a display name on the way.
+ * Login: phone number, then the one-time code, then (when the account has one) the two-step
+ * verification PIN (login-pin.ts). A development server (the `dev` SMS provider) returns the code
+ * in its answer (`devCode`); it is shown and filled in so a newcomer can log in without SMS. New
+ * users may give a display name on the way.
  *
  * The code request answers a `challenge` that the verify call must carry (it binds the code to
  * this browser), and `resendAt`, the earliest time another code can be requested: the code step
  * counts down to it ("Resend code in 0:30") before it offers "Send a new code". A new code comes
  * with a new challenge. Rate limits say in words how long to wait.
+ *
+ * The steps talk to the server through a MessengerClient of their own that never connects; the
+ * session it ends with is saved (session.ts) and the app starts its own client from it.
  */
-import { MessengerApi, MessengerError } from '../../../client/index.ts';
-import type { OtpResponse } from '../../../client/index.ts';
+import { MessengerClient, MessengerError } from '../../../client/index.ts';
+import type { OtpResponse, SessionResponse } from '../../../client/index.ts';
 import { OTP_LENGTH, OTP_RESEND_WAITS_MS } from '../../../protocol/index.ts';
-import { errorLine, field, h, replaceChildren, setText } from '../dom.ts';
+import { busy, errorLine, field, h, replaceChildren, setText } from '../dom.ts';
 import { friendlyError } from '../errors.ts';
 import { formatCountdown } from '../format.ts';
 import { saveSession, type Session } from '../session.ts';
+import { showPinStep } from './login-pin.ts';
 
 /** The longest wait the server imposes between two codes: a countdown never shows more. */
 const LONGEST_RESEND_WAIT_MS = Math.max(...OTP_RESEND_WAITS_MS);
@@ -45,7 +50,7 @@ function deviceName(): string {
 }
 
 export function renderLogin(root: HTMLElement, options: LoginOptions): void {
-  const api = new MessengerApi({ baseUrl: options.baseUrl });
+  const client = new MessengerClient({ baseUrl: options.baseUrl, device: { deviceName: deviceName(), platform: 'web' } });
   const card = h('section', { class: 'login-card', 'aria-labelledby': 'login-title' });
   root.replaceChildren(
     h(
@@ -89,7 +94,7 @@ export function renderLogin(root: HTMLElement, options: LoginOptions): void {
       }
       error.clear();
       busy(submit, true, 'Sending code…');
-      api.requestOtp(value).then(
+      client.requestCode(value).then(
         (otp) => showCodeStep(otp),
         (e: unknown) => {
           busy(submit, false, 'Next');
@@ -101,7 +106,7 @@ export function renderLogin(root: HTMLElement, options: LoginOptions): void {
     replaceChildren(
       card,
       h('h1', { id: 'login-title' }, 'Log in'),
-      options.notice === undefined ? null : h('p', { class: 'notice', role: 'status' }, options.notice),
+      options.notice === undefined ? null : h('p', { class: 'notice', role: 'status', 'data-testid': 'login-notice' }, options.notice),
       form,
     );
     phone.focus();
@@ -173,7 +178,7 @@ export function renderLogin(root: HTMLElement, options: LoginOptions): void {
     resend.addEventListener('click', () => {
       error.clear();
       resend.disabled = true;
-      api.requestOtp(otp.phone).then(
+      client.requestCode(otp.phone).then(
         (next) => {
           resend.disabled = false;
           otp = next;
@@ -213,16 +218,14 @@ export function renderLogin(root: HTMLElement, options: LoginOptions): void {
       error.clear();
       busy(submit, true, 'Logging in…');
       const phone = otp.phone;
-      api.verifyOtp({ phone, code: value, challenge: otp.challenge, deviceName: deviceName(), platform: 'web' }).then(
-        async (response) => {
-          const session = saveSession(response, phone);
-          const displayName = name.value.trim();
-          if (displayName !== '') {
-            const authed = new MessengerApi({ baseUrl: options.baseUrl, token: response.token });
-            // A name is a nicety: logging in must not fail because of it.
-            await authed.updateMe({ displayName }).catch(() => undefined);
+      const displayName = name.value.trim();
+      client.completeLogin({ phone, code: value, challenge: otp.challenge }).then(
+        (answer) => {
+          if ('pinRequired' in answer) {
+            showPinStep({ card, client, required: answer, onSession: (session) => void finish(session, phone, displayName), onRestart: () => showPhoneStep(phone) });
+            return;
           }
-          options.onLoggedIn(session);
+          void finish(answer, phone, displayName);
         },
         (e: unknown) => {
           busy(submit, false, 'Log in');
@@ -235,9 +238,14 @@ export function renderLogin(root: HTMLElement, options: LoginOptions): void {
     resendAfter(otp.resendAt);
     (otp.devCode === undefined ? code : name).focus();
   }
-}
 
-function busy(button: HTMLButtonElement, on: boolean, label: string): void {
-  button.disabled = on;
-  button.textContent = label;
+  /** Keep the session, set the name the user gave, and hand over to the app. */
+  async function finish(session: SessionResponse, phone: string, displayName: string): Promise<void> {
+    const saved = saveSession(session, phone);
+    // A name is a nicety: logging in must not fail because of it.
+    if (displayName !== '') await client.api.updateMe({ displayName }).catch(() => undefined);
+    // This client's job is done; the app's own client takes over the session from storage.
+    client.close();
+    options.onLoggedIn(saved);
+  }
 }
