@@ -1,8 +1,9 @@
 /**
  * Abuse finding 5: a stranger builds the largest group allowed out of people who never agreed
  * (in as few requests as the API allows), then sends 30 messages into it at once. Counted: the
- * requests that succeed, the messages accepted or refused, the mailbox deliveries they cause, and
- * how long the fan-out takes to finish.
+ * requests that succeed, who became a member and who was only invited (issue 11: people who did
+ * not let the stranger add them), the messages accepted or refused, the mailbox deliveries they
+ * cause, and how long the fan-out takes to finish.
  */
 import { GROUP_MEMBERS_PER_REQUEST, GroupSchema, PATHS, RATE_LIMITS } from '../protocol/index.ts';
 import { call, outcome, Probe, showTally, tally, waitUntil, type Account, type Finding, type Reply } from './abuse-kit.ts';
@@ -36,6 +37,7 @@ export async function strangerGroup(server: RunningServer, stranger: Account, po
   }
   const buildMs = performance.now() - t0;
   const members = group.members.length;
+  const invited = group.invites.length;
 
   const s = await Probe.open(server, stranger.token);
   try {
@@ -72,12 +74,12 @@ export async function strangerGroup(server: RunningServer, stranger: Account, po
       title: `stranger's group of ${members}, 30 messages`,
       before: 'group built in 4 requests; 30 messages -> 30,690 deliveries',
       now:
-        `${note}built with ${requests.length} requests (${showTally(statuses)}) in ${(buildMs / 1000).toFixed(1)} s, ${members} members; ` +
+        `${note}built with ${requests.length} requests (${showTally(statuses)}) in ${(buildMs / 1000).toFixed(1)} s, ${members} members, ${invited} only invited; ` +
         `30 messages: ${accepted} accepted, ${refused} refused rate_limited (answers in ${(answerMs / 1000).toFixed(1)} s) -> ` +
         `${deliveries.toLocaleString('en-US')} deliveries (limit: ${budget.toLocaleString('en-US')} at once, then ` +
         `${RATE_LIMITS.group_deliveries_user.refill}/s per user); fan-out ${finished ? `finished ${(fanoutMs / 1000).toFixed(1)} s after the answers` : `NOT finished after ${FANOUT_WAIT_MS / 1000} s`}`,
       bounded: deliveries <= budget + (members - 1) + (RATE_LIMITS.group_deliveries_user.refill * answerMs) / RATE_LIMITS.group_deliveries_user.everyMs,
-      data: { requests: statuses, members, buildMs: Math.round(buildMs), accepted, refused, errors: Object.fromEntries(s.errors), deliveries, fanoutFinished: finished, fanoutMs: Math.round(fanoutMs), groupStats: stats },
+      data: { requests: statuses, members, invited, buildMs: Math.round(buildMs), accepted, refused, errors: Object.fromEntries(s.errors), deliveries, fanoutFinished: finished, fanoutMs: Math.round(fanoutMs), groupStats: stats },
     };
   } finally {
     s.close();

@@ -1,5 +1,5 @@
 -- Accounts and devices: who can log in (users by phone number), which devices hold tokens, and
--- the one-time codes that prove a phone number. Mirrors worker/db/schema.ts column for column.
+-- the one-time codes that prove a phone number. Mirrors db/schema.ts column for column.
 -- Timestamps are integer milliseconds since the epoch. STRICT makes SQLite reject wrongly typed
 -- values instead of silently storing them.
 

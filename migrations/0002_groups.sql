@@ -1,7 +1,7 @@
 -- Groups: a mirror of each group's Durable Object (which holds the authoritative member list
 -- and the group log), kept so a user's groups can be listed and operators can query them.
 -- The group object writes these rows after every change and re-syncs them if a write failed.
--- Mirrors worker/db/schema.ts.
+-- Mirrors db/schema.ts.
 
 CREATE TABLE groups (
   id TEXT PRIMARY KEY NOT NULL,               -- ULID; also the name of the group's Durable Object

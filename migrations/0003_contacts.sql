@@ -1,6 +1,6 @@
 -- Contacts: each user's own address book of other users (added by phone number), with an
 -- optional label. Blocking is not here: it lives in the blocker's mailbox object, which is where
--- it is enforced on every delivery. Mirrors worker/db/schema.ts.
+-- it is enforced on every delivery. Mirrors db/schema.ts.
 
 CREATE TABLE contacts (
   owner_id TEXT NOT NULL REFERENCES users (id),

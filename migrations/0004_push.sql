@@ -1,4 +1,4 @@
--- Push notifications and operational gauges. Mirrors worker/db/schema.ts.
+-- Push notifications and operational gauges. Mirrors db/schema.ts.
 
 -- One push token per device (registering again replaces it). A token belongs to one device:
 -- a token re-registered by another device (reinstall, new login) moves there.

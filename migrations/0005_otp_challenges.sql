@@ -1,6 +1,6 @@
 -- One-time codes bound to a challenge, and growing waits between code requests. Replaces
 -- otp_codes (one code per number plus a per-number request window), which let anyone who knew a
--- number replace or burn its owner's code. Mirrors worker/db/schema.ts.
+-- number replace or burn its owner's code. Mirrors db/schema.ts.
 
 DROP TABLE otp_codes;
 

@@ -1,4 +1,4 @@
--- Privacy and account ownership (issue 11). Mirrors worker/db/schema.ts.
+-- Privacy and account ownership (issue 11). Mirrors db/schema.ts.
 --
 -- The user's mailbox object keeps their settings and blocks (it enforces them on every
 -- delivery); the Worker needs some of them to decide routes that never reach that object (who

@@ -17,7 +17,7 @@ import { groupOf, mailboxOf } from '../durable-objects/stubs.ts';
 import type { AuthContext } from './app-env.ts';
 import { normalisePhone } from './auth/phone.ts';
 import { requireTrustedDevice } from './auth/session.ts';
-import { accountsDb, findUserById, type DbLike } from './db/accounts.ts';
+import { accountsDb, findUserById, type DbLike } from '../db/accounts.ts';
 import {
   accountPins,
   blocks,
@@ -31,7 +31,7 @@ import {
   pinChallenges,
   pushTokens,
   users,
-} from './db/schema.ts';
+} from '../db/schema.ts';
 import { ApiError } from './errors.ts';
 
 /** Group objects called at once while leaving groups (a user may be in many). */

@@ -18,7 +18,7 @@ import type {
 } from '../protocol/index.ts';
 import type { AddTargets, GroupChat, GroupResult } from '../durable-objects/group-chat.ts';
 import { spendBudget, spendBudgets } from './budgets.ts';
-import { groupExists, groupOfLink, hasBlocked, missingUsers, readReceiptsOn, sortAdds } from './db/groups.ts';
+import { groupExists, groupOfLink, hasBlocked, missingUsers, readReceiptsOn, sortAdds } from '../db/groups.ts';
 import { ApiError } from './errors.ts';
 import { groupOf } from '../durable-objects/stubs.ts';
 
@@ -57,7 +57,7 @@ function additions(actor: string, members: readonly string[]): string[] {
 }
 
 /**
- * Sort the people `actor` adds into direct adds and invites (worker/db/groups.ts `sortAdds`), or
+ * Sort the people `actor` adds into direct adds and invites (db/groups.ts `sortAdds`), or
  * `user_not_found` if any has no live account. Whoever it is, the adder gets the same answer
  * shape: a block is not revealed.
  */

@@ -3,7 +3,7 @@
  * fan-out, the sender tallies and consent (invites, link, requests), wired to the members'
  * mailboxes and the fan-out queue, with the deployment's tuning.
  */
-import { randomBase64Url } from '../../worker/auth/crypto.ts';
+import { randomBase64Url } from '../../lib/random.ts';
 import type { GroupChange } from '../../protocol/index.ts';
 import { mailboxOf } from '../stubs.ts';
 import { Consent } from './consent.ts';

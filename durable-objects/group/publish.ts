@@ -3,7 +3,7 @@
  * invites, the live link code) and the invitees' mailboxes. Both are best effort with the
  * object's alarm as the retry; the object stays authoritative either way.
  */
-import { syncGroupMirror } from '../../worker/db/groups.ts';
+import { syncGroupMirror } from '../../db/groups.ts';
 import { mailboxOf } from '../stubs.ts';
 import type { Parts } from './parts.ts';
 import type { Settings } from './settings.ts';

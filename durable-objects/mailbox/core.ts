@@ -6,10 +6,10 @@
  */
 import { monotonicFactory } from 'ulid';
 import { RECEIPT_MAX_IDS, type GroupEntry, type Message } from '../../protocol/index.ts';
-import { userExists } from '../../worker/db/accounts.ts';
-import { groupExists } from '../../worker/db/groups.ts';
-import { reportMailboxGauges } from '../../worker/db/push.ts';
-import type { PushJob } from '../../worker/push/job.ts';
+import { userExists } from '../../db/accounts.ts';
+import { groupExists } from '../../db/groups.ts';
+import { reportMailboxGauges } from '../../db/gauges.ts';
+import type { PushJob } from './push-job.ts';
 import { groupOf, mailboxOf } from '../stubs.ts';
 import { BlockList } from './blocks.ts';
 import { Connections, type ConnectionState } from './connections.ts';

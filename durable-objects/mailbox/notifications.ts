@@ -9,7 +9,7 @@
  * - A device connecting clears what is held: the user is looking at the app.
  */
 import type { ConversationRef, MessageBody, QuietHours } from '../../protocol/index.ts';
-import { previewOf, type PushJob } from '../../worker/push/job.ts';
+import { previewOf, type PushJob } from './push-job.ts';
 import type { UserSettings } from './settings.ts';
 
 /** A message that arrived for the user. */

@@ -8,7 +8,7 @@
  *   and later changes go to the connections that watch them.
  */
 import { CLOSE_CODES, PRESENCE_STALE_MS, type Presence } from '../../protocol/index.ts';
-import { relationsAmong } from '../../worker/db/contacts.ts';
+import { relationsAmong } from '../../db/contacts.ts';
 import type { UserMailbox } from '../user-mailbox.ts';
 import type { BlockList } from './blocks.ts';
 import type { Connections, ConnectionState } from './connections.ts';

@@ -6,7 +6,7 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { CLOSE_CODES, PATHS, SessionResponseSchema, type Group, type SessionResponse } from '../../protocol/index.ts';
 import { groupOf, mailboxOf } from '../../durable-objects/stubs.ts';
-import { findUserById, findUserByPhone, userExists } from '../../worker/db/accounts.ts';
+import { findUserById, findUserByPhone, userExists } from '../../db/accounts.ts';
 import { call, createGroup, users } from './group-support.ts';
 import { api, connect, isType, login, nextClientIp, nextPhone, refreshRaw, text, verifyLogin } from './support.ts';
 

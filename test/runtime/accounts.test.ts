@@ -24,7 +24,7 @@ import {
   touchDevice,
   updateProfile,
   userExists,
-} from '../../worker/db/accounts.ts';
+} from '../../db/accounts.ts';
 import { nextClientIp } from './support.ts';
 
 const BASE = 'http://example.com';

@@ -7,7 +7,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult, runDurableO
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import worker from '../../worker/index.ts';
-import { deadLetterCounts } from '../../worker/db/groups.ts';
+import { deadLetterCounts } from '../../db/groups.ts';
 import { GROUP_MAX_MEMBERS, MetricsSchema, PATHS, type Group, type GroupReceiptFrame } from '../../protocol/index.ts';
 import { groupOf } from '../../durable-objects/stubs.ts';
 import { call, createGroup, eventuallyCopy, frameGseqs, gseqOf, mailboxCopy, openToGroups, settled, textsOf, users } from './group-support.ts';

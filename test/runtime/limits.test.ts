@@ -19,7 +19,7 @@ import {
 import { TokenBuckets, bucketLimits, type BucketTable } from '../../durable-objects/mailbox/budgets.ts';
 import { TypingGate } from '../../durable-objects/typing.ts';
 import { groupOf, mailboxOf } from '../../durable-objects/stubs.ts';
-import { listGroupsOf } from '../../worker/db/groups.ts';
+import { listGroupsOf } from '../../db/groups.ts';
 import { call, openToGroups, settled } from './group-support.ts';
 import { api, connect, isType, login, text, type TestSocket } from './support.ts';
 

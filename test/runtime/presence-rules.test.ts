@@ -7,7 +7,7 @@ import { DEFAULT_PRIVACY, type PrivacySettings } from '../../protocol/index.ts';
 import { inQuietHours, localMinutes, quietEnd } from '../../durable-objects/mailbox/notifications.ts';
 import { sharesLastSeen, visiblePresence } from '../../durable-objects/mailbox/presence.ts';
 import { renderNotification } from '../../worker/push/render.ts';
-import type { PushJob } from '../../worker/push/job.ts';
+import type { PushJob } from '../../durable-objects/mailbox/push-job.ts';
 
 const ONLINE = { online: true, lastSeen: 1_000 };
 const open = { viewerShares: true, viewerBlocks: false };

@@ -7,9 +7,9 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { PATHS, type SessionResponse, type SinkPush } from '../../protocol/index.ts';
-import { pushTargetsOf } from '../../worker/db/push.ts';
-import type { PushJob } from '../../worker/push/job.ts';
-import type { PushNotification, PushOutcome, PushProvider, PushTarget } from '../../worker/push/types.ts';
+import { pushTargetsOf } from '../../db/push.ts';
+import type { PushJob } from '../../durable-objects/mailbox/push-job.ts';
+import type { PushNotification, PushOutcome, PushProvider, PushTarget } from '../../lib/push-types.ts';
 import { consumePush, retryDelaySeconds } from '../../worker/queues/push.ts';
 import { call, createGroup, users } from './group-support.ts';
 import { api, connect, isType, login, nextPhone, text } from './support.ts';

@@ -12,7 +12,7 @@ import { createApnsProvider, PROVIDER_TOKEN_REUSE_MS } from '../../worker/push/p
 import { createFcmProvider, FCM_SCOPE, type FcmServiceAccount } from '../../worker/push/providers/fcm.ts';
 import { base64UrlDecode } from '../../worker/push/providers/jwt.ts';
 import { createWebhookProvider } from '../../worker/push/providers/webhook.ts';
-import type { PushNotification, PushTarget } from '../../worker/push/types.ts';
+import type { PushNotification, PushTarget } from '../../lib/push-types.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The stand-in server

@@ -1,6 +1,6 @@
 /**
- * The two primitives the login and connect code share: keyed hashes of short strings under the
- * server secret, and random URL-safe identifiers from the platform CSPRNG.
+ * Keyed hashes of short strings under the server secret, shared by the login and connect code
+ * (random identifiers come from lib/random.ts).
  */
 import { ApiError } from '../errors.ts';
 
@@ -18,16 +18,4 @@ export async function hmacHex(secret: string, message: string): Promise<string> 
   const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
   const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode(message)));
   return Array.from(mac, (byte) => byte.toString(16).padStart(2, '0')).join('');
-}
-
-/**
- * `bytes` random bytes as base64url without padding (a multiple of 3 bytes gives exactly 4/3 as
- * many characters).
- *
- * @example
- * randomBase64Url(24) // 32 characters of [A-Za-z0-9_-]
- */
-export function randomBase64Url(bytes: number): string {
-  const random = crypto.getRandomValues(new Uint8Array(bytes));
-  return btoa(String.fromCharCode(...random)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }

@@ -7,10 +7,11 @@
 import { and, eq, gt, inArray, lte } from 'drizzle-orm';
 import type { PinRequiredResponse, PinResetResponse, Platform, SessionResponse } from '../../protocol/index.ts';
 import { mailboxOf } from '../../durable-objects/stubs.ts';
-import { accountsDb, createDevice, createUserWithDevice, findUserByPhone, revokeDevice, type DbLike } from '../db/accounts.ts';
-import { pinChallenges, type DeviceRow, type UserRow } from '../db/schema.ts';
+import { accountsDb, createDevice, createUserWithDevice, findUserByPhone, revokeDevice, type DbLike } from '../../db/accounts.ts';
+import { pinChallenges, type DeviceRow, type UserRow } from '../../db/schema.ts';
 import { ApiError } from '../errors.ts';
-import { hmacHex, randomBase64Url } from './crypto.ts';
+import { randomBase64Url } from '../../lib/random.ts';
+import { hmacHex } from './crypto.ts';
 import { applyDueReset, attemptsLeft, cancelReset, checkPin, pinOf, requestReset } from './pin.ts';
 import { expireIdleDevices, newDeviceCredentials, sessionFor, type DeviceCredentials } from './session.ts';
 

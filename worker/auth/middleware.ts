@@ -5,7 +5,7 @@
  */
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../app-env.ts';
-import { getActiveDevice, touchDevice } from '../db/accounts.ts';
+import { getActiveDevice, touchDevice } from '../../db/accounts.ts';
 import { ApiError } from '../errors.ts';
 import { limitAtEdge } from '../rate-limit.ts';
 import { verifyToken } from './token.ts';

@@ -6,10 +6,11 @@
  */
 import { and, desc, eq, gt, inArray, lt, lte, notInArray, or, sql } from 'drizzle-orm';
 import { OTP_LENGTH, OTP_RESEND_RESET_MS, OTP_RESEND_WAITS_MS } from '../../protocol/index.ts';
-import { accountsDb, type DbLike } from '../db/accounts.ts';
-import { otpChallenges, otpResends } from '../db/schema.ts';
+import { accountsDb, type DbLike } from '../../db/accounts.ts';
+import { otpChallenges, otpResends } from '../../db/schema.ts';
 import { ApiError } from '../errors.ts';
-import { hmacHex, randomBase64Url } from './crypto.ts';
+import { randomBase64Url } from '../../lib/random.ts';
+import { hmacHex } from './crypto.ts';
 
 /** How long a code works. */
 export const OTP_TTL_MS = 5 * 60_000;

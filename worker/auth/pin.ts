@@ -5,10 +5,11 @@
  */
 import { and, eq, isNull, lte, or, sql } from 'drizzle-orm';
 import { PIN_FREE_ATTEMPTS, PIN_LOCK_BASE_MS, PIN_RESET_WAIT_MS, type PinStatus } from '../../protocol/index.ts';
-import { accountsDb, type DbLike } from '../db/accounts.ts';
-import { accountPins, pinChallenges, type AccountPinRow } from '../db/schema.ts';
+import { accountsDb, type DbLike } from '../../db/accounts.ts';
+import { accountPins, pinChallenges, type AccountPinRow } from '../../db/schema.ts';
 import { ApiError } from '../errors.ts';
-import { hmacHex, randomBase64Url } from './crypto.ts';
+import { randomBase64Url } from '../../lib/random.ts';
+import { hmacHex } from './crypto.ts';
 import { constantTimeEqual } from './otp.ts';
 
 /**

@@ -15,11 +15,12 @@ import {
 } from '../../protocol/index.ts';
 import { mailboxOf } from '../../durable-objects/stubs.ts';
 import type { AuthContext } from '../app-env.ts';
-import { accountsDb, getActiveDevice, revokeDevice, type DbLike } from '../db/accounts.ts';
-import { unregisterPushToken } from '../db/push.ts';
-import { devices, type DeviceRow } from '../db/schema.ts';
+import { accountsDb, getActiveDevice, revokeDevice, type DbLike } from '../../db/accounts.ts';
+import { unregisterPushToken } from '../../db/push.ts';
+import { devices, type DeviceRow } from '../../db/schema.ts';
 import { ApiError } from '../errors.ts';
-import { hmacHex, randomBase64Url } from './crypto.ts';
+import { randomBase64Url } from '../../lib/random.ts';
+import { hmacHex } from './crypto.ts';
 import { constantTimeEqual } from './otp.ts';
 import { signToken } from './token.ts';
 

@@ -10,7 +10,8 @@ import { sign, verify } from 'hono/jwt';
 import { CONNECT_TICKET_TTL_MS, ULID_PATTERN } from '../../protocol/index.ts';
 import type { AuthContext } from '../app-env.ts';
 import { ApiError } from '../errors.ts';
-import { hmacHex, randomBase64Url } from './crypto.ts';
+import { randomBase64Url } from '../../lib/random.ts';
+import { hmacHex } from './crypto.ts';
 
 const TICKET_TYPE = 'connect';
 

@@ -8,7 +8,7 @@
  * token and the APNs provider token survive across requests instead of being fetched or signed
  * again for every message.
  */
-import type { PushPlatform, PushProvider } from './types.ts';
+import type { PushPlatform, PushProvider } from '../../lib/push-types.ts';
 import { createApnsProvider } from './providers/apns.ts';
 import { createFcmProvider, type FcmServiceAccount } from './providers/fcm.ts';
 import { isRecord } from './providers/http.ts';

@@ -3,8 +3,8 @@
  * sender nor the text. With previews on, the title is the sender (or the group) and the body
  * the snippet the mailbox put in the job.
  */
-import type { PushJob } from './job.ts';
-import type { PushNotification } from './types.ts';
+import type { PushJob } from '../../durable-objects/mailbox/push-job.ts';
+import type { PushNotification } from '../../lib/push-types.ts';
 
 export type Names = { sender: string | null; group: string | null };
 

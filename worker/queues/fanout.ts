@@ -10,7 +10,7 @@
  * the material for a replay. A member whose job died still catches up: the next entry of that
  * group that reaches their mailbox shows the gap, which the mailbox repairs from the group.
  */
-import { recordDeadLetter } from '../db/groups.ts';
+import { recordDeadLetter } from '../../db/groups.ts';
 import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { FanoutJobSchema } from '../../durable-objects/group/fanout-job.ts';
 

@@ -9,12 +9,12 @@
  *   consumer records it (the metric);
  * - permanent failure: counted, dropped.
  */
-import { PushJobSchema, type PushJob } from '../push/job.ts';
+import { PushJobSchema, type PushJob } from '../../durable-objects/mailbox/push-job.ts';
 import { pushProvidersFromEnv, type PushEnv } from '../push/config.ts';
 import { renderNotification } from '../push/render.ts';
 import { createSinkProvider } from '../push/sink.ts';
-import type { PushPlatform, PushProvider } from '../push/types.ts';
-import { countPushOutcomes, displayNames, pushTargetsOf, removeDeadToken } from '../db/push.ts';
+import type { PushPlatform, PushProvider } from '../../lib/push-types.ts';
+import { countPushOutcomes, displayNames, pushTargetsOf, removeDeadToken } from '../../db/push.ts';
 
 export const PUSH_QUEUE = 'push-notifications';
 export const PUSH_DLQ = 'push-notifications-dlq';

@@ -24,7 +24,7 @@ import { OTP_TTL_MS, discardChallenge, requestOtp, verifyOtp } from '../auth/otp
 import { normalisePhone } from '../auth/phone.ts';
 import { logOutDevice, refreshSession } from '../auth/session.ts';
 import { smsProviderFor } from '../auth/sms.ts';
-import { findUserByPhone } from '../db/accounts.ts';
+import { findUserByPhone } from '../../db/accounts.ts';
 import { ApiError } from '../errors.ts';
 import { clientIp, ipLimitsOff, limitAtEdge, phonePrefix } from '../rate-limit.ts';
 import { jsonBody } from '../validate.ts';

@@ -11,7 +11,7 @@ import type { AppEnv } from '../app-env.ts';
 import { requireAuth } from '../auth/middleware.ts';
 import { issueTicket, verifyTicket } from '../auth/ticket.ts';
 import { spendBudget } from '../budgets.ts';
-import { getActiveDevice } from '../db/accounts.ts';
+import { getActiveDevice } from '../../db/accounts.ts';
 import { ApiError } from '../errors.ts';
 import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { query } from '../validate.ts';

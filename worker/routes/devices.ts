@@ -8,8 +8,8 @@ import { PATHS, PlatformSchema, ULID_PATTERN, type Device } from '../../protocol
 import type { AppEnv } from '../app-env.ts';
 import { requireAuth } from '../auth/middleware.ts';
 import { expireIdleDevices, isTrusted, logOutDevice, tooNew } from '../auth/session.ts';
-import { getActiveDevice, listDevices } from '../db/accounts.ts';
-import type { DeviceRow } from '../db/schema.ts';
+import { getActiveDevice, listDevices } from '../../db/accounts.ts';
+import type { DeviceRow } from '../../db/schema.ts';
 import { ApiError } from '../errors.ts';
 
 export const deviceRoutes = new Hono<AppEnv>();

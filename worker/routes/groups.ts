@@ -24,7 +24,7 @@ import {
 } from '../../protocol/index.ts';
 import type { AppEnv } from '../app-env.ts';
 import { requireAuth } from '../auth/middleware.ts';
-import { listGroupsOf } from '../db/groups.ts';
+import { listGroupsOf } from '../../db/groups.ts';
 import { ApiError } from '../errors.ts';
 import {
   addMembers,

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { GroupIdSchema, GroupListQuerySchema, LinkCodeSchema, PATHS, type InviteList } from '../../protocol/index.ts';
 import type { AppEnv } from '../app-env.ts';
 import { requireAuth } from '../auth/middleware.ts';
-import { listInvitesOf } from '../db/groups.ts';
+import { listInvitesOf } from '../../db/groups.ts';
 import { ApiError } from '../errors.ts';
 import { acceptInvite, declineInvite, joinByLink, previewLink } from '../groups.ts';
 import { params, query } from '../validate.ts';

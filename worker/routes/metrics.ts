@@ -7,8 +7,9 @@ import { Hono, type Context } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { PATHS, type Metrics } from '../../protocol/index.ts';
 import type { AppEnv } from '../app-env.ts';
-import { deadLetterCounts } from '../db/groups.ts';
-import { mailboxGaugeTotals, pushOutcomeCounts } from '../db/push.ts';
+import { deadLetterCounts } from '../../db/groups.ts';
+import { mailboxGaugeTotals } from '../../db/gauges.ts';
+import { pushOutcomeCounts } from '../../db/push.ts';
 
 const encoder = new TextEncoder();
 

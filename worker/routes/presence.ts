@@ -18,8 +18,8 @@ import {
 } from '../../protocol/index.ts';
 import type { AppEnv } from '../app-env.ts';
 import { requireAuth } from '../auth/middleware.ts';
-import { userExists } from '../db/accounts.ts';
-import { mirrorPrivacy } from '../db/privacy.ts';
+import { userExists } from '../../db/accounts.ts';
+import { mirrorPrivacy } from '../../db/privacy.ts';
 import { ApiError } from '../errors.ts';
 import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { jsonBody, params } from '../validate.ts';

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { PATHS, PushTokenRequestSchema, UserIdSchema, type PushRegistration, type SinkPushList } from '../../protocol/index.ts';
 import type { AppEnv } from '../app-env.ts';
 import { requireAuth } from '../auth/middleware.ts';
-import { pushRegistrationOf, registerPushToken, sinkPushes, unregisterPushToken } from '../db/push.ts';
+import { pushRegistrationOf, registerPushToken, sinkPushes, unregisterPushToken } from '../../db/push.ts';
 import { ApiError } from '../errors.ts';
 import { jsonBody, query } from '../validate.ts';
 import { operatorToken } from './metrics.ts';

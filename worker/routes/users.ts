@@ -1,7 +1,7 @@
 /**
  * Profiles: your own (with phone number, editable) and other users' (by id, or by phone number
  * for contact discovery), as their owner's privacy lets you see them: the display name always,
- * the about only when allowed (worker/db/privacy.ts), never the phone number. All of them require
+ * the about only when allowed (db/privacy.ts), never the phone number. All of them require
  * a logged-in device, so the directory cannot be enumerated anonymously, and look-ups by number
  * are budgeted per user (protocol/rate-limits.ts), so it cannot be enumerated by an account either.
  */
@@ -11,9 +11,9 @@ import type { AppEnv } from '../app-env.ts';
 import { requireAuth } from '../auth/middleware.ts';
 import { normalisePhone } from '../auth/phone.ts';
 import { chargeBudget, spendBudget } from '../budgets.ts';
-import { findUserById, updateProfile } from '../db/accounts.ts';
-import { profileSeenBy } from '../db/privacy.ts';
-import type { UserRow } from '../db/schema.ts';
+import { findUserById, updateProfile } from '../../db/accounts.ts';
+import { profileSeenBy } from '../../db/privacy.ts';
+import type { UserRow } from '../../db/schema.ts';
 import { ApiError } from '../errors.ts';
 import { jsonBody } from '../validate.ts';
 

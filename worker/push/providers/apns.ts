@@ -10,7 +10,7 @@
  *
  * APNs speaks HTTP/2 only; see docs/PUSH-PROVIDERS.md for what that means for `fetch` in Workers.
  */
-import type { PushNotification, PushOutcome, PushProvider, PushTarget } from '../types.ts';
+import type { PushNotification, PushOutcome, PushProvider, PushTarget } from '../../../lib/push-types.ts';
 import { importPkcs8Key, signJwt, boundedId } from './jwt.ts';
 import {
   httpSettings,

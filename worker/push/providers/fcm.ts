@@ -6,7 +6,7 @@
  * https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages/send
  * https://developers.google.com/identity/protocols/oauth2/service-account#httprest
  */
-import type { PushNotification, PushOutcome, PushProvider, PushTarget } from '../types.ts';
+import type { PushNotification, PushOutcome, PushProvider, PushTarget } from '../../../lib/push-types.ts';
 import { boundedId, importPkcs8Key, signJwt } from './jwt.ts';
 import {
   excerpt,

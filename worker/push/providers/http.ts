@@ -3,7 +3,7 @@
  * deadline, Retry-After, and turning network errors into a `retry` outcome without leaking
  * secrets into reasons. Standard APIs only (workerd and Node 22).
  */
-import type { FetchFn, PushOutcome } from '../types.ts';
+import type { FetchFn, PushOutcome } from '../../../lib/push-types.ts';
 
 /** How long one provider request may take before it counts as a (retryable) network failure. */
 export const DEFAULT_TIMEOUT_MS = 10_000;

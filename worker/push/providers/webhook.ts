@@ -6,7 +6,7 @@
  *
  * The timestamp is inside the MAC so a receiver can reject replays of old requests.
  */
-import type { PushNotification, PushOutcome, PushProvider, PushTarget } from '../types.ts';
+import type { PushNotification, PushOutcome, PushProvider, PushTarget } from '../../../lib/push-types.ts';
 import { hmacSha256Hex } from './jwt.ts';
 import {
   excerpt,

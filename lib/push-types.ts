@@ -3,7 +3,7 @@
  * webhook, the local sink) turn one notification for one device token into one HTTP request
  * and classify the answer; retries, token removal and counting happen in the consumer.
  *
- * This module and ./providers/ use only standard APIs (fetch, WebCrypto), so they run in the
+ * This module and worker/push/providers/ use only standard APIs (fetch, WebCrypto), so they run in the
  * Workers runtime and in Node (the provider tests talk to a local HTTP server from Node).
  */
 

@@ -3,7 +3,7 @@
  * contacts' names, remove. Deleted accounts are neither listed nor related to anyone.
  */
 import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
-import type { Contact } from '../../protocol/index.ts';
+import type { Contact } from '../protocol/index.ts';
 import { accountsDb, type DbLike } from './accounts.ts';
 import { contacts, users } from './schema.ts';
 

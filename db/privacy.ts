@@ -5,7 +5,7 @@
  */
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
-import type { Audience, BlockedUser, PrivacySettings, Profile } from '../../protocol/index.ts';
+import type { Audience, BlockedUser, PrivacySettings, Profile } from '../protocol/index.ts';
 import { accountsDb, type AccountsDb, type DbLike } from './accounts.ts';
 import { blocks, contacts, users } from './schema.ts';
 

@@ -1,11 +1,11 @@
 /**
- * Push tokens, push outcome counters, the local sink's records and the mailbox gauges in D1.
+ * Push tokens, push outcome counters and the local sink's records in D1 (mailbox gauges: gauges.ts).
  */
-import { and, asc, count, eq, gt, inArray, isNotNull, isNull, max, ne, or, sql, sum } from 'drizzle-orm';
-import type { PushPlatformName, SinkPush } from '../../protocol/index.ts';
-import type { PushNotification, PushTarget } from '../push/types.ts';
+import { and, asc, eq, gt, inArray, isNotNull, isNull, ne, or, sql } from 'drizzle-orm';
+import type { PushPlatformName, SinkPush } from '../protocol/index.ts';
+import type { PushNotification, PushTarget } from '../lib/push-types.ts';
 import { accountsDb, type DbLike } from './accounts.ts';
-import { devices, groups, mailboxGauges, pushCounters, pushSink, pushTokens, users } from './schema.ts';
+import { devices, groups, pushCounters, pushSink, pushTokens, users } from './schema.ts';
 
 /**
  * Register (or replace) the push token of a device. A token held by another of the user's devices,
@@ -140,33 +140,3 @@ export async function sinkPushes(db: DbLike, filter: { userId?: string; after?: 
     };
   });
 }
-
-// ---------------------------------------------------------------- mailbox gauges
-
-export async function reportMailboxGauges(db: DbLike, userId: string, gauges: { connections: number; depth: number }, now: number): Promise<void> {
-  await accountsDb(db)
-    .insert(mailboxGauges)
-    .values({ userId, ...gauges, updatedAt: now })
-    .onConflictDoUpdate({ target: mailboxGauges.userId, set: { ...gauges, updatedAt: now } });
-}
-
-export async function mailboxGaugeTotals(db: DbLike): Promise<{ connectedDevices: number; onlineUsers: number; depthTotal: number; depthMax: number; mailboxes: number }> {
-  const d = accountsDb(db);
-  const [totals] = await d
-    .select({
-      connections: sum(mailboxGauges.connections),
-      online: sql<number>`sum(case when ${mailboxGauges.connections} > 0 then 1 else 0 end)`,
-      depth: sum(mailboxGauges.depth),
-      deepest: max(mailboxGauges.depth),
-      mailboxes: count(),
-    })
-    .from(mailboxGauges);
-  return {
-    connectedDevices: Number(totals?.connections ?? 0),
-    onlineUsers: Number(totals?.online ?? 0),
-    depthTotal: Number(totals?.depth ?? 0),
-    depthMax: Number(totals?.deepest ?? 0),
-    mailboxes: Number(totals?.mailboxes ?? 0),
-  };
-}
-

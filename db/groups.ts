@@ -6,7 +6,7 @@
  */
 import { and, count, desc, eq, inArray, isNull, lt, notExists, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
-import type { GroupInvite, GroupRole, GroupSummary, PendingInvite } from '../../protocol/index.ts';
+import type { GroupInvite, GroupRole, GroupSummary, PendingInvite } from '../protocol/index.ts';
 import { accountsDb, type DbLike } from './accounts.ts';
 import { blocks, contacts, deadLetters, groupInvites, groupLinks, groupMembers, groups, users } from './schema.ts';
 

@@ -8,7 +8,7 @@
 import { and, asc, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import { drizzle, type DrizzleD1Database } from 'drizzle-orm/d1';
 import { ulid } from 'ulid';
-import type { Platform } from '../../protocol/index.ts';
+import type { Platform } from '../protocol/index.ts';
 import * as schema from './schema.ts';
 import { devices, users, type DeviceRow, type UserRow } from './schema.ts';
 
