@@ -63,6 +63,15 @@ export async function profileSeenBy(db: DbLike, viewerId: string, target: { id: 
 // ---------------------------------------------------------------- mirrors
 
 /** Copy the privacy settings the Worker applies (profile, group adds, read receipts) from the mailbox's answer. */
+/**
+ * Everyone who blocked `userId` (few, and found by the blocks_blocked_idx index): what they do
+ * must not be shown to `userId` person by person, e.g. their receipt times in message info.
+ */
+export async function blockersOf(db: DbLike, userId: string): Promise<Set<string>> {
+  const rows = await accountsDb(db).select({ owner: blocks.ownerId }).from(blocks).where(eq(blocks.blockedId, userId));
+  return new Set(rows.map((r) => r.owner));
+}
+
 export async function mirrorPrivacy(db: DbLike, userId: string, privacy: PrivacySettings): Promise<void> {
   await accountsDb(db)
     .update(users)

@@ -19,6 +19,7 @@ import type {
 import type { AddTargets, GroupChat, GroupResult } from '../durable-objects/group-chat.ts';
 import { spendBudget, spendBudgets } from './budgets.ts';
 import { groupExists, groupOfLink, hasBlocked, missingUsers, readReceiptsOn, sortAdds } from '../db/groups.ts';
+import { blockersOf } from '../db/privacy.ts';
 import { ApiError } from './errors.ts';
 import { groupOf } from '../durable-objects/stubs.ts';
 
@@ -127,9 +128,18 @@ export async function setRole(env: Env, actor: string, groupId: string, member: 
  */
 export async function messageInfo(env: Env, actor: string, groupId: string, messageId: string): Promise<MessageInfo> {
   const group = await existingGroup(env, groupId);
-  const [result, receipts] = await Promise.all([group.messageInfo(actor, messageId), readReceiptsOn(env.DB, actor)]);
+  const [result, receipts, blockers] = await Promise.all([
+    group.messageInfo(actor, messageId),
+    readReceiptsOn(env.DB, actor),
+    blockersOf(env.DB, actor),
+  ]);
   const info = unwrap(result);
-  return receipts ? info : { ...info, tally: { ...info.tally, read: 0 }, read: [] };
+  // Members who blocked the sender are not listed by name and time (the counts stay sums).
+  const shown = <T extends { userId: string }>(list: T[]): T[] => list.filter((r) => !blockers.has(r.userId));
+  const delivered = shown(info.delivered);
+  return receipts
+    ? { ...info, delivered, read: shown(info.read) }
+    : { ...info, delivered, tally: { ...info.tally, read: 0 }, read: [] };
 }
 
 // ------------------------------------------------------------------ invites

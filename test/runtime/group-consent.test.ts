@@ -16,6 +16,7 @@ import {
   type InviteList,
   type JoinRequestList,
   type LinkPreview,
+  type MessageInfo,
   type ServerFrame,
   type SessionResponse,
 } from '../../protocol/index.ts';
@@ -431,5 +432,34 @@ describe('message info and read receipts', () => {
     expect(info.body).toMatchObject({ tally: { of: 1, delivered: 1, read: 0 }, delivered: [{ userId: bob!.userId }], read: [] });
     a.close();
     b.close();
+  });
+
+  it('a member who blocked the sender is not listed with their receipt times (the counts stay sums)', async () => {
+    const [ann, bob, cat] = await users(3);
+    const group = await createGroup(ann!, [bob!, cat!]);
+    const a = await connect(ann!);
+    const b = await connect(bob!);
+    const c = await connect(cat!);
+    a.send({ type: 'group_send', id: 'seen', group: group.groupId, body: text('who read this?') });
+    const [sent] = await a.waitFor(isType('group_sent'));
+    for (const member of [b, c]) {
+      const [got] = await member.waitFor(isType('group_message'));
+      ackAll(member);
+      member.send({ type: 'group_read', group: group.groupId, upTo: got!.seq });
+    }
+    await a.waitFor((f): f is Extract<ServerFrame, { type: 'group_receipt' }> => f.type === 'group_receipt' && f.tallies.some((t) => t.read === 2));
+    const path = PATHS.groupMessageInfo(group.groupId, sent!.messageId);
+    const before = await call('GET', path, ann!);
+    expect(before.body).toMatchObject({ tally: { delivered: 2, read: 2 } });
+    expect((before.body as unknown as MessageInfo).read.map((r) => r.userId).sort()).toEqual([bob!.userId, cat!.userId].sort());
+
+    expect((await call('PUT', PATHS.block(ann!.userId), bob!)).status).toBe(204);
+    const after = (await call('GET', path, ann!)).body as unknown as MessageInfo;
+    expect(after.tally).toMatchObject({ delivered: 2, read: 2 });
+    expect(after.delivered.map((r) => r.userId)).toEqual([cat!.userId]);
+    expect(after.read.map((r) => r.userId)).toEqual([cat!.userId]);
+    a.close();
+    b.close();
+    c.close();
   });
 });
