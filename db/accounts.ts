@@ -171,7 +171,7 @@ export async function getActiveDevice(db: DbLike, userId: string, deviceId: stri
 export async function revokeDevice(db: DbLike, userId: string, deviceId: string, now: number): Promise<boolean> {
   const rows = await accountsDb(db)
     .update(devices)
-    .set({ revokedAt: now, refreshHash: null, refreshPrevHash: null })
+    .set({ revokedAt: now, refreshHash: null, refreshPrevHash: null, refreshDisplacedHash: null })
     .where(and(eq(devices.id, deviceId), eq(devices.userId, userId), isNull(devices.revokedAt)))
     .returning({ id: devices.id });
   return rows.length > 0;

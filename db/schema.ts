@@ -37,6 +37,8 @@ export const devices = sqliteTable(
     /** Hash of the current refresh token, and of the one before it (reuse of that one revokes the device). */
     refreshHash: text('refresh_hash'),
     refreshPrevHash: text('refresh_prev_hash'),
+    /** The token a retry within the grace after a rotation displaced (worker/auth/session.ts): its reuse revokes too. */
+    refreshDisplacedHash: text('refresh_displaced_hash'),
     refreshedAt: integer('refreshed_at'),
     /** When the device entered the PIN (or created the account); null for a login with the SMS code alone. */
     trustedAt: integer('trusted_at'),

@@ -15,10 +15,13 @@ ALTER TABLE users ADD COLUMN deleted_at INTEGER;                                
 
 -- Sessions: one rotating refresh token per device (only hashes are stored). The previous hash is
 -- kept so a token presented after it was rotated is recognised as stolen: the device is revoked.
+-- A retry with the previous token just after its rotation (its answer was lost) is answered once
+-- more; the token that retry displaced is kept too (refresh_displaced_hash), so it revokes as well.
 -- `trusted_at`: when the device proved it is the owner's beyond the SMS code (entered the PIN, or
 -- created the account); until a day has passed, untrusted devices cannot remove older ones.
 ALTER TABLE devices ADD COLUMN refresh_hash TEXT;
 ALTER TABLE devices ADD COLUMN refresh_prev_hash TEXT;
+ALTER TABLE devices ADD COLUMN refresh_displaced_hash TEXT;
 ALTER TABLE devices ADD COLUMN refreshed_at INTEGER;
 ALTER TABLE devices ADD COLUMN trusted_at INTEGER;
 

@@ -56,6 +56,10 @@ export const RATE_LIMITS = {
     kind: 'edge', binding: 'RL_OTP_VERIFY_IP', scope: 'ip', limit: 20, periodSeconds: 60,
     what: 'code verifications from one IP address',
   },
+  refresh_ip: {
+    kind: 'edge', binding: 'RL_REFRESH_IP', scope: 'ip', limit: 300, periodSeconds: 60,
+    what: 'session refreshes from one IP address (every device refreshes about every 15 minutes: room for thousands of devices behind one carrier NAT address)',
+  },
   signup_ip: {
     kind: 'edge', binding: 'RL_SIGNUP_IP', scope: 'ip', limit: 3, periodSeconds: 60,
     what: 'accounts created from one IP address',

@@ -103,7 +103,7 @@ export async function purgeAccount(db: DbLike, input: { userId: string; phone: s
     d.delete(mailboxGauges).where(eq(mailboxGauges.userId, userId)),
     d
       .update(devices)
-      .set({ revokedAt: now, refreshHash: null, refreshPrevHash: null })
+      .set({ revokedAt: now, refreshHash: null, refreshPrevHash: null, refreshDisplacedHash: null })
       .where(and(eq(devices.userId, userId), isNull(devices.revokedAt))),
     d
       .update(users)

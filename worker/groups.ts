@@ -197,8 +197,17 @@ export async function joinByLink(env: Env, actor: string, code: string): Promise
   return unwrap(await (await linkedGroup(env, code)).joinByLink(actor, code));
 }
 
+/**
+ * The requests to join waiting for an admin. Requests live only in the group object, so account
+ * deletion cannot reach them: those of deleted accounts are dropped here, when an admin looks.
+ */
 export async function joinRequests(env: Env, actor: string, groupId: string): Promise<JoinRequestList> {
-  return unwrap(await (await existingGroup(env, groupId)).joinRequests(actor));
+  const group = await existingGroup(env, groupId);
+  const list = unwrap(await group.joinRequests(actor));
+  const gone = new Set(await missingUsers(env.DB, list.requests.map((r) => r.userId)));
+  if (gone.size === 0) return list;
+  await Promise.all([...gone].map((userId) => group.declineRequest(actor, userId)));
+  return { requests: list.requests.filter((r) => !gone.has(r.userId)) };
 }
 
 /** Approve a request to join; a requester whose account was deleted since is `user_not_found`. */

@@ -378,6 +378,19 @@ describe('invite links', () => {
     expect((await call('POST', PATHS.groupRequestApprove(group.groupId, dan!.userId), ann!)).status).toBe(200);
   });
 
+  it('the request of someone who deleted their account is dropped when an admin looks', async () => {
+    const [ann, bob, cat] = await users(3);
+    const group = await create(ann!, []);
+    const link = (await call('POST', PATHS.groupLink(group.groupId), ann!, { approval: true })).body as unknown as GroupLink;
+    for (const who of [bob!, cat!]) expect((await call('POST', PATHS.linkJoin(link.code), who)).body).toMatchObject({ status: 'requested' });
+    const phone = ((await call('GET', PATHS.me, bob!)).body as unknown as { phone: string }).phone;
+    expect((await call('DELETE', PATHS.me, bob!, { phone })).status).toBe(204);
+    const list = (await call('GET', PATHS.groupRequests(group.groupId), ann!)).body as unknown as JoinRequestList;
+    expect(list.requests.map((r) => r.userId)).toEqual([cat!.userId]);
+    // Gone from the group object too, not only from the answer.
+    expect(await groupOf(env, group.groupId).joinRequests(ann!.userId)).toMatchObject({ ok: true, value: { requests: [{ userId: cat!.userId }] } });
+  });
+
   it('joining through a link costs a group_join_user token; with none left it is refused and changes nothing', async () => {
     const [ann, bob] = await users(2);
     const group = await create(ann!, []);

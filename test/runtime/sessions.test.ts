@@ -29,6 +29,7 @@ type DeviceDbRow = {
   revoked_at: number | null;
   refresh_hash: string | null;
   refresh_prev_hash: string | null;
+  refresh_displaced_hash: string | null;
   refreshed_at: number | null;
   trusted_at: number | null;
 };
@@ -155,27 +156,36 @@ describe('POST /v1/auth/refresh', () => {
     expect((await me(other)).status).toBe(200);
   });
 
-  it('answers a retry with the previous token just after its rotation (a lost answer) with a new pair; later it is a copy', async () => {
+  it('answers a retry with the previous token just after its rotation (a lost answer) once; the pair it displaced and a second retry revoke', async () => {
     const session = await login(nextPhone());
-    // Two refreshes with one token at once: one rotates, the other is the retry case, not a copy.
+    // Two refreshes with one token at once: one rotates, the other is taken for a retry, not a copy.
     const answers = await Promise.all([refreshRaw(session.refreshToken), refreshRaw(session.refreshToken)]);
     expect(answers.map((r) => r.status)).toEqual([200, 200]);
-    const [first, second] = await Promise.all(answers.map(async (r) => SessionResponseSchema.parse(await r.json())));
-    expect(first!.refreshToken).not.toBe(second!.refreshToken);
-    expect((await deviceRow(session.deviceId)).revoked_at).toBeNull();
-    // The pair issued last is the current one; the original is still the one whose reuse is caught.
+    const issued = await Promise.all(answers.map(async (r) => SessionResponseSchema.parse(await r.json())));
     const row = await deviceRow(session.deviceId);
-    const issued = [first!, second!];
+    expect(row.revoked_at).toBeNull();
     const hashes = await Promise.all(issued.map((s) => hashRefreshToken(env.TOKEN_SECRET, s.refreshToken)));
-    const current = issued[hashes.indexOf(row.refresh_hash ?? '')];
+    const current = issued[hashes.indexOf(row.refresh_hash ?? '')]!;
+    const displaced = issued[hashes.indexOf(row.refresh_displaced_hash ?? '')]!;
     expect(current).toBeDefined();
+    expect(displaced).toBeDefined();
     expect(row.refresh_prev_hash).toBe(await hashRefreshToken(env.TOKEN_SECRET, session.refreshToken));
-
-    // Past the grace, the original token again: a copy, the device is logged out.
-    await agoRefreshed(session.deviceId, REFRESH_RETRY_GRACE_MS + 1);
+    // A second retry of the original, still within the window, is not answered again: a copy.
     await expectError(await refreshRaw(session.refreshToken), 401, 'refresh_invalid');
     expect((await deviceRow(session.deviceId)).revoked_at).toEqual(expect.any(Number));
-    await expectError(await refreshRaw(current!.refreshToken), 401, 'refresh_invalid');
+    await expectError(await refreshRaw(current.refreshToken), 401, 'refresh_invalid');
+  });
+
+  it('a thief racing the owner within the window gets a pair, and the owner\'s next refresh logs both out', async () => {
+    const owner = await login(nextPhone());
+    const ownerNext = await refresh(owner);
+    // The thief presents the copied original right after the owner's rotation.
+    const thief = await refresh(owner);
+    expect(thief.refreshToken).not.toBe(ownerNext.refreshToken);
+    await expectError(await refreshRaw(ownerNext.refreshToken), 401, 'refresh_invalid');
+    expect((await deviceRow(owner.deviceId)).revoked_at).toEqual(expect.any(Number));
+    await expectError(await refreshRaw(thief.refreshToken), 401, 'refresh_invalid');
+    await expectError(await me(thief), 401, 'device_revoked');
   });
 
   it('refuses unknown, malformed and foreign tokens without changing anything (a guessed device id revokes nobody)', async () => {

@@ -32,7 +32,10 @@ const REFRESH_TOKEN_PATTERN = /^([0-9A-HJKMNP-TV-Z]{26})\.([A-Za-z0-9_-]{43})$/;
 /**
  * A client whose refresh answer was lost (a dropped connection after the server rotated) retries
  * with the token it still has, the previous one. Within this long after the rotation that retry is
- * answered with a new pair instead of being taken for a copy; later, reuse logs the device out.
+ * answered once with a new pair instead of being taken for a copy. The pair it displaces is kept
+ * (refresh_displaced_hash): whoever presents that one later, like the previous token after the
+ * window or a second time, logs the device out. So a thief who races the owner within the window
+ * still ends both sessions at the owner's next refresh.
  */
 export const REFRESH_RETRY_GRACE_MS = 30_000;
 
@@ -106,9 +109,9 @@ export async function expireIdleDevices(env: Env, userId: string, now: number): 
 /**
  * Renew a session with its refresh token. The rotation is one conditional UPDATE, so of two
  * refreshes with the same token only one rotates; the other then finds its token in
- * refresh_prev_hash. Within REFRESH_RETRY_GRACE_MS of that rotation it is answered with yet
- * another pair (a retry after a lost answer); after it, it is taken for a copy and the device is
- * logged out. Clients must not refresh in parallel (single-flight).
+ * refresh_prev_hash. Within REFRESH_RETRY_GRACE_MS of that rotation it is answered once more (a
+ * retry after a lost answer, see REFRESH_RETRY_GRACE_MS); otherwise it is taken for a copy and the
+ * device is logged out. Clients must not refresh in parallel (single-flight).
  *
  * Refusals: `refresh_invalid` for a malformed or unknown token or a revoked device (nothing
  * changes: a guessed device id revokes nobody, since the random part must match a stored
@@ -128,7 +131,7 @@ export async function refreshSession(env: Env, refreshToken: string, now: number
 
   const rotated = await d
     .update(devices)
-    .set({ refreshPrevHash: sql`${devices.refreshHash}`, refreshHash: nextHash, refreshedAt: now })
+    .set({ refreshPrevHash: sql`${devices.refreshHash}`, refreshHash: nextHash, refreshDisplacedHash: null, refreshedAt: now })
     .where(and(eq(devices.id, deviceId), isNull(devices.revokedAt), eq(devices.refreshHash, presented), sql`${lastUse} >= ${idleSince}`))
     .returning({ userId: devices.userId, trustedAt: devices.trustedAt });
   const row = rotated[0];
@@ -142,16 +145,17 @@ export async function refreshSession(env: Env, refreshToken: string, now: number
   const device = found[0];
   if (device === undefined) throw new ApiError('refresh_invalid');
   if (device.refreshPrevHash !== null && constantTimeEqual(device.refreshPrevHash, presented)) {
-    // The previous token again, just after its rotation: most likely a retry whose answer was lost.
-    // Rotate once more (the previous token stays the one whose later reuse is caught).
+    // The previous token again, just after its rotation: most likely a retry whose answer was
+    // lost. Answered once (no displaced token yet); the rotation time stays, so the window does not grow.
     const retried = await d
       .update(devices)
-      .set({ refreshHash: nextHash, refreshedAt: now })
+      .set({ refreshDisplacedHash: sql`${devices.refreshHash}`, refreshHash: nextHash })
       .where(
         and(
           eq(devices.id, deviceId),
           isNull(devices.revokedAt),
           eq(devices.refreshPrevHash, presented),
+          isNull(devices.refreshDisplacedHash),
           sql`${devices.refreshedAt} >= ${now - REFRESH_RETRY_GRACE_MS}`,
         ),
       )
@@ -160,6 +164,9 @@ export async function refreshSession(env: Env, refreshToken: string, now: number
     if (again !== undefined) {
       return sessionFor(secret, { userId: again.userId, deviceId }, { refreshToken: next, newUser: false, history: again.trustedAt !== null }, now);
     }
+  }
+  const spent = [device.refreshPrevHash, device.refreshDisplacedHash].some((hash) => hash !== null && constantTimeEqual(hash, presented));
+  if (spent) {
     await logOutDevice(env, device.userId, deviceId, now);
     throw new ApiError('refresh_invalid', 'This refresh token was already used, so it was copied: the device was logged out; log in again');
   }

@@ -98,9 +98,10 @@ authRoutes.post(PATHS.verifyOtp, jsonBody(VerifyRequestSchema), async (c) => {
   return c.json(answer satisfies VerifyResponse, 200);
 });
 
-// The PIN routes and refresh prove nothing before their check, so they share the per-IP limit of
-// code verification: both are guesses at a secret (the PIN), or a cost per request (a hash and
-// a D1 write for refresh; a 256-bit token is not guessed).
+// The PIN routes prove nothing before their check, so they share the per-IP limit of code
+// verification: both are guesses at a secret. A refresh is no guess (a 256-bit token), only a
+// cost per request (a hash and a D1 write), and every device makes one every 15 minutes, so it
+// has a limit of its own, high enough for many devices behind one address.
 authRoutes.post(PATHS.pinLogin, jsonBody(PinLoginSchema), async (c) => {
   await limitAtEdge(c.env, 'otp_verify_ip', clientIp(c.req.raw));
   const { pinChallenge, pin } = c.req.valid('json');
@@ -114,7 +115,7 @@ authRoutes.post(PATHS.pinReset, jsonBody(PinResetRequestSchema), async (c) => {
 });
 
 authRoutes.post(PATHS.refresh, jsonBody(RefreshRequestSchema), async (c) => {
-  await limitAtEdge(c.env, 'otp_verify_ip', clientIp(c.req.raw));
+  await limitAtEdge(c.env, 'refresh_ip', clientIp(c.req.raw));
   const session = await refreshSession(c.env, c.req.valid('json').refreshToken, Date.now());
   return c.json(session satisfies SessionResponse, 200);
 });
