@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- --scenario abuse`: replay each abuse finding of the "safe to deploy" issue
+ * `npm run bench -- --scenario abuse`: replay each abuse finding of the "safe to deploy" and privacy issues
  * against the real server (the same bundle in Miniflare as every scenario, with the per-IP limits
  * ON as in production) and report what one client achieves now next to the issue's figure.
  * A measurement, not a test: it asserts nothing, prints a table and writes
@@ -11,6 +11,7 @@ import { dirname, resolve } from 'node:path';
 import type { BenchConfig } from './config.ts';
 import { NumberPlan, signUpFrom, type Account, type Finding } from './abuse-kit.ts';
 import { strangerGroup } from './abuse-group.ts';
+import { groupSpam, presenceTiming } from './abuse-privacy.ts';
 import { badNames, codeRequests, lockOut, phoneWalk, webHeaders, wrongGuesses, type Issued } from './abuse-login.ts';
 import { madeUpIds, presenceStorm, resumeReplay, sendFlood, typingStorm } from './abuse-socket.ts';
 import { machineInfo, type BenchReport } from './report.ts';
@@ -43,12 +44,13 @@ const METHOD =
 type Cast = {
   owner: Account; flooder: Account; victim: Account; pairA: Account; pairB: Account; stranger: Account;
   typer: Account; peer: Account; groupTyper: Account; watcher: Account; hoarder: Account; sender1: Account;
-  sender2: Account; looker: Account; madeUp: Account; namer: Account; web: Account; typingMembers: Account[];
+  sender2: Account; looker: Account; madeUp: Account; namer: Account; web: Account; spammer: Account; spamVictim: Account;
+  peeper: Account; hidden: Account; typingMembers: Account[];
 };
 
 const ROLES = [
   'owner', 'flooder', 'victim', 'pairA', 'pairB', 'stranger', 'typer', 'peer', 'groupTyper', 'watcher',
-  'hoarder', 'sender1', 'sender2', 'looker', 'madeUp', 'namer', 'web',
+  'hoarder', 'sender1', 'sender2', 'looker', 'madeUp', 'namer', 'web', 'spammer', 'spamVictim', 'peeper', 'hidden',
 ] as const;
 
 export async function runAbuseScenario(config: BenchConfig, command: string, code: BenchReport['code']): Promise<AbuseResult> {
@@ -98,6 +100,8 @@ export async function runAbuseScenario(config: BenchConfig, command: string, cod
     await run('8 resume replays', () => resumeReplay(server, cast.hoarder, [cast.sender1, cast.sender2]));
     await run('4 send flood', () => sendFlood(server, cast.flooder, cast.victim, cast.pairA, cast.pairB));
     await run('5 stranger group', () => strangerGroup(server, cast.stranger, pool, poolNote));
+    await run('13 one victim in 300 groups', () => groupSpam(server, cast.spammer, cast.spamVictim));
+    await run('14 presence timing', () => presenceTiming(server, cast.peeper, cast.hidden));
     findings.sort((a, b) => a.id - b.id);
 
     return {

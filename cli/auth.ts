@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { MessengerApi, MessengerError, REFRESH_MARGIN_MS, SessionKeeper, toStoredSession } from '../client/index.ts';
 import type { StoredSession } from '../client/index.ts';
 import type { ConfigStore, Session } from './config.ts';
+import { isAlive } from './stores.ts';
 import type { CommandContext } from './context.ts';
 
 /** How long an HTTP request may take. */
@@ -27,15 +28,6 @@ export function storedOf(session: Session): StoredSession | null {
   if (session.refreshToken === undefined) return null;
   const { token, refreshToken, expiresAt, userId, deviceId } = session;
   return { token, refreshToken, expiresAt, userId, deviceId };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Renewals of this process, one after the other (the lock file only keeps other processes out). */

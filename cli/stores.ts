@@ -123,7 +123,8 @@ export interface LockHolder {
   command: string;
 }
 
-function isAlive(pid: number): boolean {
+/** Whether process `pid` still runs (for locks whose holder may have died). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
