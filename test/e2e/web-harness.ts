@@ -262,6 +262,9 @@ export async function startChat(page: Page, phone: string, expectedTitle: string
   await page.getByTestId('new-chat-button').click();
   await page.getByTestId('new-chat-phone').fill(phone);
   await page.getByTestId('new-chat-submit').click();
+  // The dialog closes once the number is saved as a contact. Wait for that, not only for the
+  // title: when the chat is open already it shows that title before the contact exists.
+  await page.getByTestId('new-chat-dialog').waitFor({ state: 'detached' });
   await expect.poll(() => conversation(page).getByTestId('conversation-title').textContent(), { timeout: WAIT }).toBe(expectedTitle);
 }
 

@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { toStoredSession, type MessengerApi } from '../../client/index.ts';
 import { DeviceIdSchema, RefreshTokenSchema, UserIdSchema } from '../../protocol/index.ts';
+import { forgetRenewal, lastRenewal, recordRenewal } from './renewals.ts';
 
 const KEY = 'messenger.session.v2';
 /** The Web Lock under which one tab at a time renews the session. */
@@ -67,6 +68,8 @@ export function saveSession(session: SdkSession, phone: string, storage: Storage
 
 export function clearSession(storage: Storage = localStorage): void {
   storage.removeItem(KEY);
+  // Only this device's renewals are ever taken from there; this just leaves nothing behind.
+  forgetRenewal().catch(() => undefined);
 }
 
 /**
@@ -86,24 +89,43 @@ export function watchSession(onChange: (session: Session | null) => void, signal
 
 /**
  * How the SDK renews this profile's session (its `refreshSession` option). Every tab of the
- * profile shares the one session in localStorage, and a refresh token works once: two tabs
- * refreshing with it would look like a stolen token and log the device out. So renewals take
- * turns under a Web Lock, and a tab whose refresh token another tab already spent takes the
- * session that tab saved instead of refreshing again.
+ * profile shares the one session, and a refresh token works once: used again, it is taken for a
+ * copy and logs the device out (unless within 30 s, which the server takes for a retry after a
+ * lost answer: still a second renewal). So renewals take turns under a Web Lock, and a tab whose
+ * refresh token another tab already spent takes the session that tab renewed instead of
+ * refreshing again. The handoff goes through IndexedDB (renewals.ts: localStorage may not show
+ * the other tab's write yet when the lock comes through).
  */
 export function sharedRefresh(api: () => MessengerApi, phone: string): (current: SdkSession) => Promise<SdkSession> {
   return (current) => {
     const renew = async (): Promise<SdkSession> => {
-      const saved = loadSession();
-      if (saved !== null && saved.deviceId === current.deviceId && saved.refreshToken !== current.refreshToken) {
-        return { token: saved.token, refreshToken: saved.refreshToken, expiresAt: saved.expiresAt, userId: saved.userId, deviceId: saved.deviceId };
-      }
+      const renewed = await renewedSince(current);
+      if (renewed !== null) return renewed;
       const next = toStoredSession(await api().refresh(current.refreshToken));
-      // Saved before the lock is released, so the next tab in line sees it.
+      // Recorded before the lock is released, so the next tab in line finds it; without
+      // IndexedDB, the localStorage copy is the (best-effort) handoff.
+      await recordRenewal(next).catch(() => undefined);
       saveSession(next, phone);
       return next;
     };
     // Web Locks exist in every current browser (secure contexts); without them, just renew.
     return 'locks' in navigator ? navigator.locks.request(REFRESH_LOCK, renew) : renew();
   };
+}
+
+/**
+ * The newest session another tab renewed from `current`'s device since `current` was issued
+ * (another refresh token, a later expiry), or null: then `current`'s refresh token is unspent.
+ */
+async function renewedSince(current: SdkSession): Promise<SdkSession | null> {
+  const candidates = [await lastRenewal().catch(() => undefined), loadSession()];
+  let newest: SdkSession | null = null;
+  for (const candidate of candidates) {
+    const parsed = SdkSessionSchema.safeParse(candidate);
+    if (!parsed.success) continue;
+    const { token, refreshToken, expiresAt, userId, deviceId } = parsed.data;
+    if (deviceId !== current.deviceId || refreshToken === current.refreshToken || expiresAt <= current.expiresAt) continue;
+    if (newest === null || expiresAt > newest.expiresAt) newest = { token, refreshToken, expiresAt, userId, deviceId };
+  }
+  return newest;
 }
