@@ -186,6 +186,11 @@ export class UserMailbox extends DurableObject<Env> {
     await this.#live?.privacy.unblock(userId);
   }
 
+  /** This user added `userId` to their contacts (`true`) or removed them: open presence views follow at once. */
+  async contactChanged(userId: string, isContact: boolean): Promise<void> {
+    await this.#live?.privacy.contactChanged(userId, isContact);
+  }
+
   async blocked(): Promise<BlockListBody> {
     return this.#live?.privacy.blocked() ?? { blocked: [] };
   }

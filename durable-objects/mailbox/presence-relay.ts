@@ -215,6 +215,17 @@ export class PresenceRelay {
     this.#show({ userId, ...HIDDEN });
   }
 
+  /**
+   * This user added `userId` to their contacts or removed them. Both directions change: what
+   * `userId` may see of this user (told only if it changed), and what this user shares back, so
+   * views of `userId` open here ask again.
+   */
+  async contactChanged(userId: string, isContact: boolean): Promise<void> {
+    this.tracker.setContact(userId, isContact);
+    this.tellWatchers();
+    await this.unblocked(userId);
+  }
+
   /** This user unblocked `userId`: views of them open here see their presence again. */
   async unblocked(userId: string): Promise<void> {
     const { connections } = this.deps;

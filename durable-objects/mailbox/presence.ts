@@ -140,6 +140,11 @@ export class PresenceTracker {
     this.sql.exec('UPDATE presence_watchers SET told_online = ?, told_last_seen = ? WHERE viewer = ?', told.online ? 1 : 0, told.lastSeen, viewer);
   }
 
+  /** The owner added `viewer` to their contacts or removed them: what that watcher may see is decided anew. */
+  setContact(viewer: string, isContact: boolean): void {
+    this.sql.exec('UPDATE presence_watchers SET is_contact = ? WHERE viewer = ?', isContact ? 1 : 0, viewer);
+  }
+
   unwatch(viewer: string): void {
     this.sql.exec('DELETE FROM presence_watchers WHERE viewer = ?', viewer);
   }

@@ -24,6 +24,11 @@ export class PrivacyControls {
     await this.core.presence.unblocked(userId);
   }
 
+  /** This user added `userId` to their contacts (or removed them): presence visibility both ways is re-evaluated. */
+  contactChanged(userId: string, isContact: boolean): Promise<void> {
+    return this.core.presence.contactChanged(userId, isContact);
+  }
+
   blocked(): BlockListBody {
     return { blocked: this.core.blocks.list() };
   }

@@ -154,4 +154,28 @@ describe('presence timing', () => {
     expect(seen(s, ann!.userId)).toHaveLength(1);
     for (const x of [a, f, s]) x.close();
   });
+
+  it('an open view follows a contact added or removed, both ways, without watching again', async () => {
+    const [ann, bob] = await users(2);
+    // Bob already has Ann in his contacts (he shares with her); Ann does not have Bob yet.
+    await addContact(bob!, ann!);
+    const a = await connect(ann!);
+    const b = await connect(bob!);
+    b.send({ type: 'presence_watch', users: [ann!.userId] });
+    a.send({ type: 'presence_watch', users: [bob!.userId] });
+    expect(await nextPresence(b, ann!.userId, 1)).toMatchObject({ online: false, lastSeen: null });
+    expect(await nextPresence(a, bob!.userId, 1)).toMatchObject({ online: false, lastSeen: null });
+
+    // Ann saves Bob: he may now see her (her side), and she him (she shares back now).
+    await addContact(ann!, bob!);
+    expect(await nextPresence(b, ann!.userId, 2)).toMatchObject({ online: true });
+    expect(await nextPresence(a, bob!.userId, 2)).toMatchObject({ online: true });
+
+    // Ann removes Bob: both views go blank at once.
+    expect((await call('DELETE', PATHS.contact(bob!.userId), ann!)).status).toBe(204);
+    expect(await nextPresence(b, ann!.userId, 3)).toEqual({ type: 'presence', userId: ann!.userId, online: false, lastSeen: null });
+    expect(await nextPresence(a, bob!.userId, 3)).toEqual({ type: 'presence', userId: bob!.userId, online: false, lastSeen: null });
+    a.close();
+    b.close();
+  });
 });

@@ -43,13 +43,18 @@ export const contactRoutes = new Hono<AppEnv>()
     if (user.id === userId) throw new ApiError('self_reference');
     const now = Date.now();
     await addContact(c.env.DB, userId, user.id, name ?? '', now);
+    // Presence views already open (theirs of the caller, the caller's of them) follow at once.
+    await mailboxOf(c.env, userId).contactChanged(user.id, true);
     const [contact] = await listContacts(c.env.DB, userId, user.id);
     if (!contact) throw new ApiError('unavailable');
     return c.json(contact satisfies Contact, 201);
   })
   .delete('/v1/contacts/:userId', requireAuth, UserParam, async (c) => {
-    const removed = await removeContact(c.env.DB, c.get('auth').userId, c.req.valid('param').userId);
+    const { userId } = c.get('auth');
+    const contactId = c.req.valid('param').userId;
+    const removed = await removeContact(c.env.DB, userId, contactId);
     if (!removed) throw new ApiError('user_not_found', 'Not in your contacts');
+    await mailboxOf(c.env, userId).contactChanged(contactId, false);
     return c.body(null, 204);
   })
   // The mailbox's list is the truth; reading it also repairs the D1 mirror (blocks made before
