@@ -215,6 +215,8 @@ export interface ConnectionEvents {
   presence: PresenceFrame;
   /** An `error` frame answering one of our `send` / `group_send` frames. */
   send_error: ErrorFrame & { id: string };
+  /** Our `presence_watch` was refused for the rate limit: send it again after `retryAfterMs`. */
+  presence_watch_refused: ErrorFrame;
   cursor_expired: CursorExpiredEvent;
   /** Anything that went wrong without ending the connection (malformed frame, store failure, ...). */
   error: MessengerError;
@@ -795,6 +797,10 @@ export class Connection extends Emitter<ConnectionEvents> {
     }
     if (frame.id !== null) {
       this.emit('send_error', { ...frame, id: frame.id });
+      return;
+    }
+    if (frame.frame === 'presence_watch' && frame.code === 'rate_limited') {
+      this.emit('presence_watch_refused', frame);
       return;
     }
     this.emit('error', MessengerError.fromFrame(frame));

@@ -293,6 +293,7 @@ export class MessengerClient extends Emitter<MessengerEvents> {
   /** Disconnect and stop reconnecting. Unconfirmed sends stay in the outbox for the next connect(). */
   close(): void {
     this.sender.stop();
+    this.presence.stop();
     this.connection.close();
   }
 
@@ -503,6 +504,7 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     c.on('sent', (frame) => s.settle(frame));
     c.on('group_sent', (frame) => s.settle(frame));
     c.on('typing_notice', (frame) => this.emit('typing_notice', frame));
+    c.on('presence_watch_refused', (frame) => this.presence.refused(frame.retryAfterMs ?? 1_000));
     c.on('presence', (frame) => {
       this.presence.record(frame);
       this.emit('presence', frame);

@@ -12,6 +12,7 @@ export class PresenceWatch {
   /** The connection (by hello count) on which the list was last sent. */
   private sentFor = -1;
   private readonly latest = new Map<string, Presence>();
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** Sends a `presence_watch` frame; false when not connected. */
   private readonly send: (users: string[]) => boolean;
   /** The current connection, by hello count. */
@@ -58,6 +59,26 @@ export class PresenceWatch {
   /** A new connection: send the list, unless a 'hello' listener already did on this connection. */
   onHello(): void {
     if (this.sentFor !== this.connection() && this.users.length > 0) this.sendNow();
+  }
+
+  /**
+   * The server refused the last `presence_watch` for its rate limit: send the list (whatever it
+   * is by then) again once the wait is over, on the same connection. A newer list sent meanwhile
+   * that passes makes this a harmless repeat; a reconnect sends the list anyway.
+   */
+  refused(retryAfterMs: number): void {
+    if (this.retryTimer !== undefined) return;
+    const connection = this.connection();
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.connection() === connection && this.users.length > 0) this.sendNow();
+    }, Math.max(0, retryAfterMs));
+  }
+
+  /** Drop a pending retry (the client is closing). */
+  stop(): void {
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
   }
 
   private sendNow(): boolean {

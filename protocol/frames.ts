@@ -295,6 +295,11 @@ export const ErrorFrameSchema = z.strictObject({
   retryable: z.boolean(),
   /** With `rate_limited`: wait this long, then the same frame can pass (resend it with the same id). */
   retryAfterMs: z.number().int().nonnegative().optional(),
+  /**
+   * The type of the client frame this error answers, when it answers one (frames without an id,
+   * such as `presence_watch` or `resume`, can only be told apart by it).
+   */
+  frame: z.enum(CLIENT_FRAME_TYPES).optional(),
 });
 
 export const PongFrameSchema = z.strictObject({ type: z.literal('pong') });

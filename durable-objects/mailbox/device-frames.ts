@@ -159,7 +159,7 @@ export class DeviceFrames {
     } catch (error) {
       if (!(error instanceof FrameError)) console.error('frame handling failed', error);
       const id = frame.type === 'send' || frame.type === 'group_send' ? frame.id : null;
-      core.connections.sendDirect(ws, errorFrame(id, error));
+      core.connections.sendDirect(ws, errorFrame(id, error, frame.type));
     }
   }
 

@@ -354,7 +354,8 @@ describe('frame limits', () => {
     }
     a.send({ type: 'presence_watch', users: [bob!.userId] });
     const [refused] = await a.waitFor(isError);
-    expect(refused).toMatchObject({ id: null, code: 'rate_limited', retryAfterMs: 6_000 });
+    // It names the frame it refuses (presence_watch has no id), so a client knows what to resend.
+    expect(refused).toMatchObject({ id: null, code: 'rate_limited', retryAfterMs: 6_000, frame: 'presence_watch' });
     a.send({ type: 'ping' });
     await a.waitFor(isType('pong'));
     expect(errorsOf(a)).toHaveLength(1);

@@ -43,6 +43,48 @@ describe('MessengerClient presence', () => {
     vi.useRealTimers();
   });
 
+  it('a watch refused for the rate limit is sent again, once, after the wait (the list as it is by then)', () => {
+    // Heartbeats far apart: the fake server sends none, and the wait must not outlast the connection.
+    const client = makeClient({ heartbeatIntervalMs: 60_000 });
+    const errors: MessengerError[] = [];
+    client.on('error', (e) => errors.push(e));
+    void client.connect();
+    const socket = FakeSocket.last.hello();
+    client.watchPresence([PEER]);
+    socket.deliver({ type: 'error', id: null, code: 'rate_limited', message: 'slow down', retryable: true, retryAfterMs: 6_000, frame: 'presence_watch' });
+    // A second refusal while the retry waits does not stack another retry.
+    socket.deliver({ type: 'error', id: null, code: 'rate_limited', message: 'slow down', retryable: true, retryAfterMs: 6_000, frame: 'presence_watch' });
+    client.watchPresence([PEER, OTHER]);
+    expect(watches(socket)).toEqual([[PEER], [PEER, OTHER]]);
+    vi.advanceTimersByTime(5_999);
+    expect(watches(socket)).toHaveLength(2);
+    vi.advanceTimersByTime(1);
+    expect(watches(socket)).toEqual([[PEER], [PEER, OTHER], [PEER, OTHER]]);
+    vi.advanceTimersByTime(60_000);
+    expect(watches(socket)).toHaveLength(3);
+    // Handled quietly: not reported as an error.
+    expect(errors).toEqual([]);
+    client.close();
+  });
+
+  it('a refused watch is not resent on a connection that is gone (the next hello sends the list anyway)', () => {
+    const client = makeClient();
+    void client.connect();
+    const first = FakeSocket.last.hello();
+    client.watchPresence([PEER]);
+    first.deliver({ type: 'error', id: null, code: 'rate_limited', message: 'slow down', retryable: true, retryAfterMs: 1_000, frame: 'presence_watch' });
+    first.serverClose(1006);
+    vi.advanceTimersByTime(125);
+    const second = FakeSocket.last;
+    second.open();
+    second.hello();
+    expect(watches(second)).toEqual([[PEER]]);
+    vi.advanceTimersByTime(1_000);
+    expect(watches(first)).toEqual([[PEER]]);
+    expect(watches(second)).toEqual([[PEER]]);
+    client.close();
+  });
+
   it('sends the watch list at once when open, and again after every reconnect', () => {
     const client = makeClient();
     void client.connect();
