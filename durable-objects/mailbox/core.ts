@@ -8,6 +8,8 @@ import { monotonicFactory } from 'ulid';
 import { RECEIPT_MAX_IDS, type GroupEntry, type Message } from '../../protocol/index.ts';
 import { userExists } from '../../db/accounts.ts';
 import { groupExists } from '../../db/groups.ts';
+import { syncBlocks } from '../../db/privacy.ts';
+import { readMeta, writeMeta } from '../sqlite-schema.ts';
 import { reportMailboxGauges } from '../../db/gauges.ts';
 import type { PushJob } from './push-job.ts';
 import { groupOf, mailboxOf } from '../stubs.ts';
@@ -141,6 +143,28 @@ export class MailboxCore {
     const stored = this.store.append(entry, Date.now());
     this.publish([stored]);
     return stored;
+  }
+
+  /**
+   * Copy this user's blocks to the D1 mirror once, for mailboxes that blocked people before the
+   * mirror existed (the Worker reads the mirror for profile visibility and group adds). Runs at
+   * a connect, in the background; an object with nothing blocked only clears the flag.
+   */
+  mirrorBlocksOnce(): void {
+    const sql = this.ctx.storage.sql;
+    if (readMeta(sql, 'blocks_mirror_pending') !== 1) return;
+    const list = this.blocks.list();
+    if (list.length === 0) {
+      writeMeta(sql, 'blocks_mirror_pending', 0);
+      return;
+    }
+    this.ctx.waitUntil(
+      syncBlocks(this.env.DB, this.self(), list)
+        .then(() => {
+          if (!this.#closed) writeMeta(sql, 'blocks_mirror_pending', 0);
+        })
+        .catch((error: unknown) => console.error('block mirror backfill failed; the next connect retries', error)),
+    );
   }
 
   /**

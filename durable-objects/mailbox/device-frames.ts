@@ -78,6 +78,7 @@ export class DeviceFrames {
     // A device is back: held pushes are being seen now; watchers may learn "online".
     core.notifier.clear();
     void core.presence.update(now);
+    core.mirrorBlocksOnce();
     return new Response(null, { status: 101, webSocket: client });
   }
 

@@ -146,6 +146,8 @@ const MIGRATIONS: readonly string[] = [
     floor     INTEGER NOT NULL,                -- history and the chat list show it only entries above this (0: all)
     added_at  INTEGER NOT NULL
   ) WITHOUT ROWID;
+  -- Blocks made before the D1 mirror existed are copied there once (MailboxCore.mirrorBlocksOnce).
+  INSERT OR REPLACE INTO meta (key, value) VALUES ('blocks_mirror_pending', 1);
   `,
 ];
 

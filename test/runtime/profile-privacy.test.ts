@@ -3,6 +3,7 @@
  * id and by phone) for each `privacy.profile` value and relation, blocks hiding it now and later,
  * and the D1 mirrors of the privacy settings and blocks that the Worker decides with.
  */
+import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { ulid } from 'ulid';
 import { describe, expect, it } from 'vitest';
@@ -18,7 +19,7 @@ import {
 } from '../../protocol/index.ts';
 import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { call } from './group-support.ts';
-import { login, nextPhone } from './support.ts';
+import { connect, login, nextPhone } from './support.ts';
 
 type Person = SessionResponse & { phone: string };
 
@@ -308,5 +309,24 @@ describe('deleted accounts', () => {
     // Reading the block list does not bring back a row for the deleted account.
     expect((await call('GET', PATHS.blocks, viewer)).status).toBe(200);
     expect(await mirroredBlocks(viewer.userId)).toEqual([]);
+  });
+
+  it('a mailbox that blocked people before the mirror existed copies its blocks to D1 once, at the next connect', async () => {
+    const owner = await login(nextPhone());
+    const blocked = await login(nextPhone());
+    // As an older mailbox did it: blocked in the object only, nothing in D1.
+    await mailboxOf(env, owner.userId).block(blocked.userId);
+    await runInDurableObject(mailboxOf(env, owner.userId), (_o, state) => {
+      state.storage.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('blocks_mirror_pending', 1)");
+    });
+    expect(await mirroredBlocks(owner.userId)).toEqual([]);
+    const socket = await connect(owner);
+    await expect.poll(async () => (await mirroredBlocks(owner.userId)).map((r) => r.blocked_id)).toEqual([blocked.userId]);
+    const pending = () =>
+      runInDurableObject(mailboxOf(env, owner.userId), (_o, state) =>
+        state.storage.sql.exec<{ value: number }>("SELECT value FROM meta WHERE key = 'blocks_mirror_pending'").one().value,
+      );
+    await expect.poll(pending).toBe(0);
+    socket.close();
   });
 });
