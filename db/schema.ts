@@ -253,3 +253,32 @@ export const groupLinks = sqliteTable('group_links', {
 
 export type AccountPinRow = typeof accountPins.$inferSelect;
 export type PinChallengeRow = typeof pinChallenges.$inferSelect;
+
+/** Media uploads (migrations/0007): one row per upload slot; the bytes are in R2 under `blob_key`. */
+export const media = sqliteTable(
+  'media',
+  {
+    id: text('id').primaryKey().notNull(),
+    ownerId: text('owner_id')
+      .notNull()
+      .references(() => users.id),
+    kind: text('kind', { enum: ['image', 'video', 'voice', 'document', 'sticker', 'avatar'] }).notNull(),
+    mime: text('mime').notNull(),
+    size: integer('size').notNull(),
+    sha256: text('sha256').notNull(),
+    status: text('status', { enum: ['pending', 'uploading', 'complete', 'failed'] }).notNull(),
+    blobKey: text('blob_key'),
+    uploadNonce: text('upload_nonce'),
+    uploadExpiresAt: integer('upload_expires_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    createdAt: integer('created_at').notNull(),
+    completedAt: integer('completed_at'),
+  },
+  (t) => [
+    index('media_owner_hash_idx').on(t.ownerId, t.sha256, t.size),
+    index('media_hash_idx').on(t.sha256, t.size),
+    index('media_expires_idx').on(t.status, t.expiresAt),
+  ],
+);
+
+export type MediaRow = typeof media.$inferSelect;

@@ -104,6 +104,22 @@ export const ERRORS = {
     message: 'The service is not configured for production (an operator must set its secrets); see the server log',
   },
   internal: { status: 500, retryable: true, message: 'Internal error' },
+
+  // ---- media (protocol/media.ts)
+  media_too_large: { status: 413, retryable: false, message: 'The file exceeds the size limit of its media kind (MEDIA_LIMITS)' },
+  media_type_not_allowed: { status: 415, retryable: false, message: 'This MIME type is not accepted for this media kind (MEDIA_LIMITS)' },
+  media_not_found: { status: 404, retryable: false, message: 'No such media' },
+  media_mismatch: {
+    status: 422,
+    retryable: false,
+    message: 'The uploaded bytes do not match the declared size or SHA-256; nothing was stored, request a new slot',
+  },
+  upload_capability_invalid: {
+    status: 401,
+    retryable: false,
+    message: 'The upload URL is malformed, expired or was already used; request a new slot',
+  },
+  range_not_satisfiable: { status: 416, retryable: false, message: 'The requested range lies outside the file' },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

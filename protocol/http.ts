@@ -274,4 +274,9 @@ export const PATHS = {
     `/v1/groups/${encodeURIComponent(groupId)}/requests/${encodeURIComponent(userId)}/approve`,
   link: (code: string) => `/v1/links/${encodeURIComponent(code)}`,
   linkJoin: (code: string) => `/v1/links/${encodeURIComponent(code)}/join`,
+  // ---- media (protocol/media.ts)
+  media: '/v1/media',
+  mediaItem: (mediaId: string) => `/v1/media/${encodeURIComponent(mediaId)}`,
+  mediaInfo: (mediaId: string) => `/v1/media/${encodeURIComponent(mediaId)}/info`,
+  mediaContent: (mediaId: string) => `/v1/media/${encodeURIComponent(mediaId)}/content`,
 } as const;

@@ -13,4 +13,5 @@ export * from './contacts.ts';
 export * from './presence.ts';
 export * from './account.ts';
 export * from './frames.ts';
+export * from './media.ts';
 export * from './http.ts';

@@ -125,6 +125,10 @@ export const RATE_LIMITS = {
     kind: 'bucket', scope: 'user', burst: 200, refill: 200, everyMs: DAY, stored: true,
     what: 'phone-number look-ups per user (a number nobody uses counts double)',
   },
+  media_upload_user: {
+    kind: 'bucket', scope: 'user', burst: 200, refill: 200, everyMs: HOUR, stored: true,
+    what: 'media upload slots requested per user (a deduplicated answer counts too)',
+  },
 } as const satisfies Record<string, EdgeLimit | BucketLimit>;
 
 export type RateLimitName = keyof typeof RATE_LIMITS;

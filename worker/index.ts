@@ -21,6 +21,7 @@ import { userRoutes } from './routes/users.ts';
 
 import { groupRoutes } from './routes/groups.ts';
 import { inviteRoutes } from './routes/invites.ts';
+import { mediaRoutes } from './routes/media.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { presenceRoutes } from './routes/presence.ts';
 import { pushRoutes } from './routes/push.ts';
@@ -57,7 +58,18 @@ app.use(
     crossOriginEmbedderPolicy: false,
   }),
 );
-app.use('/v1/*', cors({ origin: '*', allowHeaders: ['Authorization', 'Content-Type'], maxAge: 600 }));
+app.use(
+  '/v1/*',
+  cors({
+    origin: '*',
+    // Range and If-None-Match for media downloads (seeking, resuming, caching).
+    allowHeaders: ['Authorization', 'Content-Type', 'Range', 'If-None-Match'],
+    exposeHeaders: ['ETag', 'Content-Range', 'Accept-Ranges', 'Content-Disposition', 'Retry-After'],
+    maxAge: 600,
+  }),
+);
+// Media uploads stream large non-JSON bodies: routed before the JSON body limit (see routes/media.ts).
+app.route('/', mediaRoutes);
 app.use(
   '/v1/*',
   bodyLimit({
