@@ -21,16 +21,11 @@ import type {
   TypingNoticeFrame,
 } from '../protocol/index.ts';
 import type { BackoffOptions } from './backoff.ts';
-import type {
-  ConnectionTuning,
-  CursorExpiredEvent,
-  CursorStore,
-  ReconnectScheduled,
-  StateChange,
-  WebSocketConstructor,
-} from './connection.ts';
+import type { ConnectionTuning, CursorExpiredEvent, ReconnectScheduled, StateChange } from './connection-types.ts';
+import type { CursorStore } from './cursor-store.ts';
 import type { OutboxEntry, OutboxStore } from './outbox.ts';
 import type { SessionEnded, StoredSession } from './session.ts';
+import type { WebSocketConstructor } from './socket-transport.ts';
 import type { FetchLike, MessengerError } from './transport.ts';
 
 /** Payload of the 'message' event. */

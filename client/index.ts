@@ -5,7 +5,9 @@
  * - messenger-client.ts: `MessengerClient` (client-types.ts: its options and events);
  * - session.ts: the session (access token + single-use refresh token), renewed one at a time;
  * - http.ts (+ account-api.ts, groups-api.ts, transport.ts): `MessengerApi`, a typed method per endpoint;
- * - connection.ts: the WebSocket state machine (tickets, heartbeats, reconnects, exactly-once mailbox);
+ * - connection.ts: the WebSocket state machine (tickets, reconnects, exactly-once mailbox), driving
+ *   socket-transport.ts (socket, heartbeats), frame-codec.ts, mailbox-sequencer.ts and cursor-store.ts
+ *   (connection-types.ts: its options and events);
  * - sender.ts and outbox.ts: what is sent when, and what survives until the server confirms it.
  *
  * Runs anywhere with standard APIs only: global `fetch`, global `WebSocket`, `crypto`, timers.
@@ -55,6 +57,12 @@
 export * from './backoff.ts';
 export * from './client-types.ts';
 export * from './connection.ts';
+export * from './connection-types.ts';
+// Only the app-facing parts of these; the rest are the connection's internals.
+export { MemoryCursorStore } from './cursor-store.ts';
+export type { CursorStore } from './cursor-store.ts';
+export { connectUrl } from './socket-transport.ts';
+export type { SocketCloseEvent, SocketMessageEvent, WebSocketConstructor, WebSocketLike } from './socket-transport.ts';
 export * from './events.ts';
 export * from './http.ts';
 export * from './messenger-client.ts';

@@ -25,7 +25,7 @@ import type {
 } from '../protocol/index.ts';
 import type { CompleteLogin, MessengerClientOptions, MessengerEvents, SendOptions } from './client-types.ts';
 import { Connection } from './connection.ts';
-import type { ConnectionState, StateChange } from './connection.ts';
+import type { ConnectionState, StateChange } from './connection-types.ts';
 import { Emitter } from './events.ts';
 import { MessengerApi, isPinRequired } from './http.ts';
 import type { HistoryOptions } from './http.ts';
