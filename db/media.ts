@@ -3,9 +3,9 @@
  * moves pending → uploading (the capability was used) → complete | failed, each step one
  * conditional update so concurrent requests cannot both take it.
  */
-import { and, eq, gt, ne } from 'drizzle-orm';
+import { and, eq, gt, inArray, lte, ne, or, sql } from 'drizzle-orm';
 import { accountsDb, type DbLike } from './accounts.ts';
-import { media, type MediaRow } from './schema.ts';
+import { media, mediaCounters, type MediaRow } from './schema.ts';
 
 export type NewMedia = Pick<
   MediaRow,
@@ -74,4 +74,97 @@ export async function failMedia(db: DbLike, id: string): Promise<void> {
     .update(media)
     .set({ status: 'failed' })
     .where(and(eq(media.id, id), eq(media.status, 'uploading')));
+}
+
+// ---------------------------------------------------------------- expiry (worker/media/sweep.ts)
+
+/**
+ * Rows no upload can complete any more: `pending` past its capability's expiry (a claim needs
+ * upload_expires_at > now, so none can start), `uploading` past the slot's expiry (24 h after the
+ * slot: far beyond any request's lifetime, so no stream is still writing), `failed` older than
+ * `failedBefore`. `complete` rows are never expired here.
+ */
+function expired(now: number, failedBefore: number) {
+  return or(
+    and(eq(media.status, 'pending'), lte(media.uploadExpiresAt, now)),
+    and(eq(media.status, 'uploading'), lte(media.expiresAt, now)),
+    and(eq(media.status, 'failed'), lte(media.createdAt, failedBefore)),
+  );
+}
+
+/**
+ * Delete up to `limit` expired rows in ONE statement (so a concurrent claim either took the row
+ * first, and it is no longer pending, or finds it gone). Answers the ids actually deleted.
+ */
+export async function deleteExpiredMedia(db: DbLike, now: number, failedBefore: number, limit: number): Promise<string[]> {
+  const d = accountsDb(db);
+  const batch = d.select({ id: media.id }).from(media).where(expired(now, failedBefore)).limit(limit);
+  const rows = await d
+    .delete(media)
+    .where(and(inArray(media.id, batch), expired(now, failedBefore)))
+    .returning({ id: media.id });
+  return rows.map((row) => row.id);
+}
+
+/** Which of these R2 keys some media row still names as its stored object. */
+export async function referencedBlobKeys(db: DbLike, keys: string[]): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const rows = await accountsDb(db).selectDistinct({ key: media.blobKey }).from(media).where(inArray(media.blobKey, keys));
+  return new Set(rows.flatMap((row) => (row.key === null ? [] : [row.key])));
+}
+
+/** Add `n` to a media counter (e.g. 'swept'). */
+export async function countMedia(db: DbLike, name: string, n: number): Promise<void> {
+  if (n <= 0) return;
+  await accountsDb(db)
+    .insert(mediaCounters)
+    .values({ name, count: n })
+    .onConflictDoUpdate({ target: mediaCounters.name, set: { count: sql`${mediaCounters.count} + ${n}` } });
+}
+
+export type MediaTotals = {
+  /** Complete uploads, and the bytes of the objects they are stored in (a shared object once). */
+  stored: { count: number; bytes: number };
+  /** Uploads not finished yet: slots not used and uploads in progress. */
+  pending: number;
+  failed: number;
+  /**
+   * Complete uploads whose bytes are another upload's object (verified duplicates): their
+   * blob_key is not their own upload key `blobs/<id>` (worker/media/upload.ts uploadKey).
+   */
+  dedupHits: number;
+  /** Rows deleted by expiry sweeps so far. */
+  swept: number;
+};
+
+/** The media figures of GET /v1/metrics. */
+export async function mediaTotals(db: DbLike): Promise<MediaTotals> {
+  const d = accountsDb(db);
+  const objects = d
+    .select({ size: sql<number>`max(${media.size})`.as('size') })
+    .from(media)
+    .where(eq(media.status, 'complete'))
+    .groupBy(media.blobKey)
+    .as('objects');
+  const [statuses, bytes, counters] = await Promise.all([
+    d
+      .select({
+        complete: sql<number>`sum(case when ${media.status} = 'complete' then 1 else 0 end)`,
+        pending: sql<number>`sum(case when ${media.status} in ('pending', 'uploading') then 1 else 0 end)`,
+        failed: sql<number>`sum(case when ${media.status} = 'failed' then 1 else 0 end)`,
+        shared: sql<number>`sum(case when ${media.status} = 'complete' and ${media.blobKey} <> 'blobs/' || ${media.id} then 1 else 0 end)`,
+      })
+      .from(media),
+    d.select({ bytes: sql<number>`sum(${objects.size})` }).from(objects),
+    d.select().from(mediaCounters),
+  ]);
+  const [totals] = statuses;
+  const swept = counters.find((row) => row.name === 'swept')?.count ?? 0;
+  return {
+    stored: { count: Number(totals?.complete ?? 0), bytes: Number(bytes[0]?.bytes ?? 0) },
+    pending: Number(totals?.pending ?? 0),
+    failed: Number(totals?.failed ?? 0),
+    dedupHits: Number(totals?.shared ?? 0),
+    swept,
+  };
 }

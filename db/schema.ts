@@ -278,7 +278,15 @@ export const media = sqliteTable(
     index('media_owner_hash_idx').on(t.ownerId, t.sha256, t.size),
     index('media_hash_idx').on(t.sha256, t.size),
     index('media_expires_idx').on(t.status, t.expiresAt),
+    // migrations/0008: the sweep checks whether another row still names an object.
+    index('media_blob_key_idx').on(t.blobKey),
   ],
 );
 
 export type MediaRow = typeof media.$inferSelect;
+
+/** Running totals of media housekeeping (migrations/0008), e.g. 'swept': rows deleted by sweeps. */
+export const mediaCounters = sqliteTable('media_counters', {
+  name: text('name').primaryKey().notNull(),
+  count: integer('count').notNull(),
+});

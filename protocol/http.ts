@@ -197,6 +197,19 @@ export const MetricsSchema = z.strictObject({
     depthTotal: z.number().int().min(0),
     depthMax: z.number().int().min(0),
   }),
+  /** Media uploads (D1 `media`), and what the expiry sweep removed. */
+  media: z.strictObject({
+    /** Complete uploads, and the bytes of the objects holding them (an object shared by duplicates counted once). */
+    stored: z.strictObject({ count: z.number().int().min(0), bytes: z.number().int().min(0) }),
+    /** Uploads not finished: slots not used yet and uploads in progress. */
+    pending: z.number().int().min(0),
+    /** Uploads refused (size or hash mismatch), until swept. */
+    failed: z.number().int().min(0),
+    /** Complete uploads stored in another upload's object (verified duplicates across uploads). */
+    dedupHits: z.number().int().min(0),
+    /** Expired uploads deleted by sweeps since the database was created. */
+    swept: z.number().int().min(0),
+  }),
   at: z.number().int(),
 });
 export type Metrics = z.infer<typeof MetricsSchema>;

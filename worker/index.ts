@@ -25,6 +25,7 @@ import { mediaRoutes } from './routes/media.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { presenceRoutes } from './routes/presence.ts';
 import { pushRoutes } from './routes/push.ts';
+import { sweepExpiredMedia } from './media/sweep.ts';
 import { consumeDeadLetters, consumeFanout, FANOUT_DLQ, FANOUT_QUEUE } from './queues/fanout.ts';
 import { consumePush, PUSH_DLQ, PUSH_QUEUE } from './queues/push.ts';
 
@@ -114,5 +115,12 @@ export default {
         console.error(`no consumer for queue ${batch.queue}`);
         batch.retryAll();
     }
+  },
+  // The Cron Trigger (wrangler.toml [triggers]): expire uploads that never completed.
+  async scheduled(controller, env, _ctx) {
+    // Not configured for production: touch nothing (checkDeployment logs why).
+    if (checkDeployment(env).length > 0) return;
+    const { swept } = await sweepExpiredMedia(env, controller.scheduledTime);
+    if (swept > 0) console.log(`media sweep: ${swept} expired uploads deleted`);
   },
 } satisfies ExportedHandler<Env>;

@@ -583,6 +583,7 @@ describe('OperatorApi', () => {
     push: { sent: 3, failed: 0, retried: 1, invalidTokens: 0, noDevice: 2 },
     connections: { devices: 2, onlineUsers: 1 },
     mailboxes: { reporting: 2, depthTotal: 10, depthMax: 7 },
+    media: { stored: { count: 4, bytes: 3000 }, pending: 1, failed: 0, dedupHits: 1, swept: 5 },
     at: 1_700_000_000_000,
   };
   const push = {

@@ -1,7 +1,8 @@
 /**
  * Operational metrics for operators and monitors (not for app users): queue backlogs and
  * dead-lettered jobs, push outcomes, connected devices and mailbox depth, the health signals of
- * delivery. Guarded by a bearer token of its own (`METRICS_TOKEN`), compared in constant time.
+ * delivery; media stored, pending, deduplicated and swept. Guarded by a bearer token of its own
+ * (`METRICS_TOKEN`), compared in constant time.
  */
 import { Hono, type Context } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
@@ -9,6 +10,7 @@ import { PATHS, type Metrics } from '../../protocol/index.ts';
 import type { AppEnv } from '../app-env.ts';
 import { deadLetterCounts } from '../../db/groups.ts';
 import { mailboxGaugeTotals } from '../../db/gauges.ts';
+import { mediaTotals } from '../../db/media.ts';
 import { pushOutcomeCounts } from '../../db/push.ts';
 
 const encoder = new TextEncoder();
@@ -33,12 +35,13 @@ export const metricsRoutes = new Hono<AppEnv>().get(
   PATHS.metrics,
   bearerAuth({ verifyToken: (token, c: Context<AppEnv>) => operatorToken(token, c.env) }),
   async (c) => {
-    const [fanout, push, deadLetters, outcomes, gauges] = await Promise.all([
+    const [fanout, push, deadLetters, outcomes, gauges, media] = await Promise.all([
       queueMetrics(c.env.GROUP_FANOUT),
       queueMetrics(c.env.PUSH),
       deadLetterCounts(c.env.DB),
       pushOutcomeCounts(c.env.DB),
       mailboxGaugeTotals(c.env.DB),
+      mediaTotals(c.env.DB),
     ]);
     const metrics: Metrics = {
       queues: { 'group-fanout': fanout, 'push-notifications': push },
@@ -52,6 +55,7 @@ export const metricsRoutes = new Hono<AppEnv>().get(
       },
       connections: { devices: gauges.connectedDevices, onlineUsers: gauges.onlineUsers },
       mailboxes: { reporting: gauges.mailboxes, depthTotal: gauges.depthTotal, depthMax: gauges.depthMax },
+      media,
       at: Date.now(),
     };
     return c.json(metrics);
