@@ -64,7 +64,9 @@ describe('typing indicators', () => {
     ackAll(b);
     ackAll(c);
     await settled(group.groupId);
-    await pause(700); // delivered progress is gathered for up to 500 ms
+    // Delivered progress is gathered for up to 500 ms: wait until the group has it, not a fixed time.
+    await becameActive(group.groupId, bob!.userId);
+    await becameActive(group.groupId, cat!.userId);
     const a = await connect(ann!);
     a.send({ type: 'group_typing', group: group.groupId, state: 'recording' });
     for (const s of [b, c]) {
