@@ -36,6 +36,13 @@ export function bodyText(body: MessageBody): string {
       return `[location ${body.latitude}, ${body.longitude}${body.name === undefined ? '' : ` ${body.name}`}]`;
     case 'contact':
       return `[contact ${body.name} ${body.phone}]`;
+    case 'image':
+    case 'video':
+    case 'voice':
+    case 'sticker':
+      return `[${body.kind} ${body.media.id}${body.caption ? ` ${body.caption}` : ''}]`;
+    case 'document':
+      return `[document ${body.fileName ?? body.media.id}${body.caption ? ` ${body.caption}` : ''}]`;
     case 'ciphertext':
       return '[encrypted message]';
   }

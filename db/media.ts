@@ -3,9 +3,9 @@
  * moves pending → uploading (the capability was used) → complete | failed, each step one
  * conditional update so concurrent requests cannot both take it.
  */
-import { and, eq, gt, inArray, lte, ne, or, sql } from 'drizzle-orm';
+import { and, eq, exists, gt, inArray, lte, ne, or, sql } from 'drizzle-orm';
 import { accountsDb, type DbLike } from './accounts.ts';
-import { media, mediaCounters, type MediaRow } from './schema.ts';
+import { groupMembers, media, mediaAccess, mediaCounters, type MediaRow } from './schema.ts';
 
 export type NewMedia = Pick<
   MediaRow,
@@ -74,6 +74,57 @@ export async function failMedia(db: DbLike, id: string): Promise<void> {
     .update(media)
     .set({ status: 'failed' })
     .where(and(eq(media.id, id), eq(media.status, 'uploading')));
+}
+
+// ---------------------------------------------------------------- access (messages naming media)
+
+/**
+ * Whether `user` may use media `id`: they uploaded it, it was granted to them, or it was granted
+ * to a group they are a member of now (the group_members mirror: a removed member loses access).
+ */
+function usableBy(db: DbLike, user: string) {
+  const d = accountsDb(db);
+  const userGrant = d
+    .select({ one: sql`1` })
+    .from(mediaAccess)
+    .where(and(eq(mediaAccess.mediaId, media.id), eq(mediaAccess.granteeKind, 'user'), eq(mediaAccess.granteeId, user)));
+  const groupGrant = d
+    .select({ one: sql`1` })
+    .from(mediaAccess)
+    .innerJoin(groupMembers, and(eq(groupMembers.groupId, mediaAccess.granteeId), eq(groupMembers.userId, user)))
+    .where(and(eq(mediaAccess.mediaId, media.id), eq(mediaAccess.granteeKind, 'group')));
+  return or(eq(media.ownerId, user), exists(userGrant), exists(groupGrant));
+}
+
+/** The row of `id` if `viewer` may see it (uploader or grantee), else null: one query. */
+export async function accessibleMediaRow(db: DbLike, id: string, viewer: string): Promise<MediaRow | null> {
+  const [row] = await accountsDb(db)
+    .select()
+    .from(media)
+    .where(and(eq(media.id, id), usableBy(db, viewer)))
+    .limit(1);
+  return row ?? null;
+}
+
+/**
+ * Whether a message body may name media `id` with this type and size: the upload is complete,
+ * matches both, and `sender` may use it (uploaded it or may download it: forwarding). One query.
+ */
+export async function sendableMedia(db: DbLike, id: string, mime: string, size: number, sender: string): Promise<boolean> {
+  const [row] = await accountsDb(db)
+    .select({ id: media.id })
+    .from(media)
+    .where(and(eq(media.id, id), eq(media.status, 'complete'), eq(media.mime, mime), eq(media.size, size), usableBy(db, sender)))
+    .limit(1);
+  return row !== undefined;
+}
+
+/** Grant `grantee` download access to media `id` (idempotent: an existing grant is kept as is). */
+export async function grantMedia(db: DbLike, id: string, grantee: { kind: 'user' | 'group'; id: string }, now: number): Promise<void> {
+  await accountsDb(db)
+    .insert(mediaAccess)
+    .values({ mediaId: id, granteeKind: grantee.kind, granteeId: grantee.id, grantedAt: now })
+    .onConflictDoNothing();
 }
 
 // ---------------------------------------------------------------- expiry (worker/media/sweep.ts)

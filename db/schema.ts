@@ -290,3 +290,20 @@ export const mediaCounters = sqliteTable('media_counters', {
   name: text('name').primaryKey().notNull(),
   count: integer('count').notNull(),
 });
+
+/**
+ * Download grants (migrations/0009): a message naming a media item grants its recipient
+ * ('user') or its group ('group': current members only, per group_members).
+ */
+export const mediaAccess = sqliteTable(
+  'media_access',
+  {
+    mediaId: text('media_id')
+      .notNull()
+      .references(() => media.id),
+    granteeKind: text('grantee_kind', { enum: ['user', 'group'] }).notNull(),
+    granteeId: text('grantee_id').notNull(),
+    grantedAt: integer('granted_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.mediaId, t.granteeKind, t.granteeId] })],
+);

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { CLIENT_ID_PATTERN, MAX_TEXT_LENGTH, ULID_PATTERN } from './limits.ts';
+import { nameText, noteText } from './text.ts';
 
 export const UlidSchema = z.string().regex(ULID_PATTERN, 'expected a 26-character ULID');
 export const UserIdSchema = UlidSchema;
@@ -42,14 +43,95 @@ export const CiphertextBodySchema = z.strictObject({
   data: z.base64().min(1).max(49_152),
 });
 
+/** Longest caption of a media message, in UTF-16 code units. */
+export const MAX_CAPTION_LENGTH = 1024;
+/** Longest inline thumbnail of a media message, in base64 characters (about 6 KB of JPEG/WebP). */
+export const MAX_THUMBNAIL_BASE64 = 8192;
+
+/**
+ * The uploaded media a body names (protocol/media.ts): its id, and the type and size it was
+ * uploaded with, which the server checks against the upload when the message is sent. The type
+ * is as the upload slot stored it: lowercase, no parameters. (Ids are ULIDs; MediaIdSchema is
+ * not imported here because protocol/media.ts imports this module.)
+ */
+export const MediaRefSchema = z.strictObject({
+  id: UlidSchema,
+  mime: z.string().regex(/^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/, 'expected a lowercase MIME type such as image/jpeg'),
+  size: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+});
+export type MediaRef = z.infer<typeof MediaRefSchema>;
+
+const mediaBodyFields = {
+  media: MediaRefSchema,
+  caption: noteText(MAX_CAPTION_LENGTH).optional(),
+  /** A small JPEG or WebP preview shown before the media is downloaded: strict base64. */
+  thumbnail: z.base64().min(1).max(MAX_THUMBNAIL_BASE64).optional(),
+};
+const dimension = z.number().int().min(1).max(20_000);
+const durationMs = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+export const ImageBodySchema = z.strictObject({
+  kind: z.literal('image'),
+  ...mediaBodyFields,
+  width: dimension.optional(),
+  height: dimension.optional(),
+});
+
+/** A video (a GIF is sent as a short video). */
+export const VideoBodySchema = z.strictObject({
+  kind: z.literal('video'),
+  ...mediaBodyFields,
+  width: dimension.optional(),
+  height: dimension.optional(),
+  durationMs: durationMs.optional(),
+});
+
+export const VoiceBodySchema = z.strictObject({
+  kind: z.literal('voice'),
+  ...mediaBodyFields,
+  durationMs: durationMs.optional(),
+});
+
+export const DocumentBodySchema = z.strictObject({
+  kind: z.literal('document'),
+  ...mediaBodyFields,
+  fileName: nameText(255).optional(),
+});
+
+export const StickerBodySchema = z.strictObject({
+  kind: z.literal('sticker'),
+  ...mediaBodyFields,
+  width: dimension.optional(),
+  height: dimension.optional(),
+});
+
 export const MessageBodySchema = z.discriminatedUnion('kind', [
   TextBodySchema,
   LocationBodySchema,
   ContactBodySchema,
   CiphertextBodySchema,
+  ImageBodySchema,
+  VideoBodySchema,
+  VoiceBodySchema,
+  DocumentBodySchema,
+  StickerBodySchema,
 ]);
 export type MessageBody = z.infer<typeof MessageBodySchema>;
 export type MessageKind = MessageBody['kind'];
+export type ImageBody = z.infer<typeof ImageBodySchema>;
+export type VideoBody = z.infer<typeof VideoBodySchema>;
+export type VoiceBody = z.infer<typeof VoiceBodySchema>;
+export type DocumentBody = z.infer<typeof DocumentBodySchema>;
+export type StickerBody = z.infer<typeof StickerBodySchema>;
+/** A body that names uploaded media. */
+export type MediaBody = ImageBody | VideoBody | VoiceBody | DocumentBody | StickerBody;
+
+export const MEDIA_BODY_KINDS = ['image', 'video', 'voice', 'document', 'sticker'] as const satisfies readonly MediaBody['kind'][];
+
+/** Whether a body names uploaded media (its id must be checked when it is sent). */
+export function isMediaBody(body: MessageBody): body is MediaBody {
+  return (MEDIA_BODY_KINDS as readonly string[]).includes(body.kind);
+}
 
 /** A stored 1:1 message as every device of sender and recipient sees it. */
 export const MessageSchema = z.strictObject({

@@ -5,7 +5,7 @@
  * The object (../user-mailbox.ts) builds one unless the account was deleted.
  */
 import { monotonicFactory } from 'ulid';
-import { RECEIPT_MAX_IDS, type GroupEntry, type Message } from '../../protocol/index.ts';
+import { isMediaBody, RECEIPT_MAX_IDS, type GroupEntry, type Message } from '../../protocol/index.ts';
 import { userExists } from '../../db/accounts.ts';
 import { groupExists } from '../../db/groups.ts';
 import { syncBlocks } from '../../db/privacy.ts';
@@ -22,6 +22,7 @@ import { FrameLimits } from './frame-limits.ts';
 import { GroupInbox } from './group-inbox.ts';
 import { GroupSync } from './group-sync.ts';
 import { Notifier, type Arrival } from './notifications.ts';
+import { admitMedia } from './media-check.ts';
 import { OutgoingMessages } from './outgoing.ts';
 import { PresenceRelay } from './presence-relay.ts';
 import { ReceiptRelay, type Receipt, type ReceiptStatus } from './receipts.ts';
@@ -79,6 +80,12 @@ export class MailboxCore {
       deliver: (to, messages) => this.#deliverTo(to, messages),
       publish: (entries) => this.publish(entries),
       applyReceipt: (r) => this.applyReceipts(r.peer, r.status, r.clientIds, r.at),
+      admitBody: async (sender, to, body) => {
+        if (!isMediaBody(body)) return;
+        // No grant for an id that names no account (delivery would refuse it anyway).
+        if (!(await this.userExists(to))) throw new FrameError('recipient_not_found');
+        await admitMedia(this.env.DB, sender, body, { kind: 'user', id: to }, Date.now());
+      },
       newId: ulid,
     });
     this.receipts = new ReceiptRelay(ctx.storage.sql, (r) => this.#applyAtSender(r));

@@ -22,6 +22,7 @@ import { groupOf, mailboxOf } from '../stubs.ts';
 import type { ConnectionState } from './connections.ts';
 import type { MailboxCore } from './core.ts';
 import { FrameError, errorFrame } from './frame-error.ts';
+import { admitMedia } from './media-check.ts';
 
 /** Headers the Worker sets when it hands an authenticated WebSocket upgrade to the object. */
 export const CONNECT_HEADERS = {
@@ -265,6 +266,8 @@ export class DeviceFrames {
         // A made-up group id reaches no object (each would be one more object).
         if (!(await core.groupExists(frame.group))) throw new FrameError('group_not_found');
         core.limits.groupAdmit(state.deviceId, frame.id);
+        // A body naming media: checked, and the group granted, before the group stores it.
+        await admitMedia(core.env.DB, state.userId, frame.body, { kind: 'group', id: frame.group }, Date.now());
       },
       posted: (audience) => core.limits.groupPosted(audience),
     });

@@ -24,6 +24,8 @@ export type OutgoingDeps = {
   publish: (entries: StoredEntry[]) => void;
   /** Apply a receipt to this user's messages (used for held receipts). */
   applyReceipt: (receipt: Receipt) => void;
+  /** Check a body naming media and grant the recipient (throws to refuse); nothing for other bodies. */
+  admitBody?: (sender: string, to: string, body: Message['body']) => Promise<void>;
   newId: () => string;
 };
 
@@ -79,6 +81,7 @@ export class OutgoingMessages {
   }
 
   async #sendNew(sender: Sender, frame: SendFrame): Promise<StoredMessage> {
+    await this.#deps.admitBody?.(sender.userId, frame.to, frame.body);
     const message: Message = {
       id: this.#deps.newId(),
       clientId: frame.id,

@@ -43,6 +43,16 @@ export function previewOf(body: MessageBody): string {
       return '📍 Location';
     case 'contact':
       return '👤 Contact';
+    case 'image':
+      return '📷 Photo';
+    case 'video':
+      return '🎥 Video';
+    case 'voice':
+      return '🎤 Voice message';
+    case 'document':
+      return `📄 ${body.fileName ?? 'Document'}`.slice(0, PUSH_PREVIEW_MAX);
+    case 'sticker':
+      return 'Sticker';
     case 'ciphertext':
       // End-to-end encrypted: the server cannot read it, so there is nothing to preview.
       return 'New message';

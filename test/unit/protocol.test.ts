@@ -3,7 +3,17 @@
  * applying to what clients send only.
  */
 import { describe, expect, it } from 'vitest';
-import { MAX_FRAME_BYTES, RECEIPT_MAX_IDS, parseClientFrame, parseServerFrame } from '../../protocol/index.ts';
+import {
+  MAX_CAPTION_LENGTH,
+  MAX_FRAME_BYTES,
+  MAX_THUMBNAIL_BASE64,
+  MEDIA_BODY_KINDS,
+  MessageBodySchema,
+  RECEIPT_MAX_IDS,
+  isMediaBody,
+  parseClientFrame,
+  parseServerFrame,
+} from '../../protocol/index.ts';
 
 const USER = '01JDQ3ZK8Y6W2V9T7R5P3N1M0A';
 
@@ -57,5 +67,44 @@ describe('parseServerFrame', () => {
   it('reports unknown types and bad JSON as typed errors', () => {
     expect(parseServerFrame('{"type":"telepathy"}')).toMatchObject({ ok: false, error: { code: 'unknown_frame_type' } });
     expect(parseServerFrame('nope')).toMatchObject({ ok: false, error: { code: 'invalid_json' } });
+  });
+});
+
+describe('media message bodies', () => {
+  const media = { id: USER, mime: 'image/jpeg', size: 1234 };
+
+  it('accepts each media kind naming an upload, and tells media bodies from others', () => {
+    for (const kind of MEDIA_BODY_KINDS) {
+      const parsed = MessageBodySchema.parse({ kind, media, caption: 'hi', thumbnail: 'AAAA' });
+      expect(isMediaBody(parsed)).toBe(true);
+    }
+    expect(MessageBodySchema.parse({ kind: 'video', media, width: 1920, height: 1080, durationMs: 12_000 })).toMatchObject({ durationMs: 12_000 });
+    expect(MessageBodySchema.parse({ kind: 'document', media, fileName: '  report.pdf ' })).toMatchObject({ fileName: 'report.pdf' });
+    expect(isMediaBody({ kind: 'text', text: 'hi' })).toBe(false);
+  });
+
+  it('refuses fields a kind does not have, bad sizes, captions, names and thumbnails', () => {
+    const bad: unknown[] = [
+      { kind: 'voice', media, width: 10 },
+      { kind: 'image', media, fileName: 'x.png' },
+      { kind: 'image', media, durationMs: 10 },
+      { kind: 'image', media, width: 0 },
+      { kind: 'image', media, height: 20_001 },
+      { kind: 'image', media: { ...media, mime: 'Image/JPEG' } },
+      { kind: 'image', media: { ...media, size: 0 } },
+      { kind: 'image', media: { ...media, extra: 1 } },
+      { kind: 'image', media: { ...media, id: 'nope' } },
+      { kind: 'image', media, caption: 'x'.repeat(MAX_CAPTION_LENGTH + 1) },
+      { kind: 'image', media, caption: 'evil\u202Etxt' },
+      { kind: 'document', media, fileName: 'a\u0000b' },
+      { kind: 'document', media, fileName: 'x'.repeat(256) },
+      { kind: 'image', media, thumbnail: 'A'.repeat(MAX_THUMBNAIL_BASE64 + 4) },
+      { kind: 'image', media, thumbnail: 'AA AA' },
+      { kind: 'image', media, thumbnail: 'AAA' },
+      { kind: 'image', media, thumbnail: '' },
+      { kind: 'image' },
+    ];
+    for (const body of bad) expect(MessageBodySchema.safeParse(body).success, JSON.stringify(body)).toBe(false);
+    expect(MessageBodySchema.safeParse({ kind: 'image', media, thumbnail: 'A'.repeat(MAX_THUMBNAIL_BASE64) }).success).toBe(true);
   });
 });

@@ -79,6 +79,16 @@ export function bodyText(body: MessageBody): string {
       return `📍 ${isolate(body.name ?? 'Location')} (${body.latitude.toFixed(4)}, ${body.longitude.toFixed(4)})`;
     case 'contact':
       return `👤 ${isolate(body.name)}, ${body.phone}`;
+    case 'image':
+      return body.caption ? `📷 ${body.caption}` : '📷 Photo';
+    case 'video':
+      return body.caption ? `🎥 ${body.caption}` : '🎥 Video';
+    case 'voice':
+      return '🎤 Voice message';
+    case 'document':
+      return `📄 ${isolate(body.fileName ?? 'Document')}`;
+    case 'sticker':
+      return 'Sticker';
     case 'ciphertext':
       return '🔒 Encrypted message';
   }

@@ -1,16 +1,17 @@
 /**
- * Who may see a media item. This slice: its uploader only. Everyone else gets `media_not_found`,
- * the same answer as for an id that does not exist, so ids cannot be probed. (Participants of a
- * conversation whose message names the media come with message bodies.)
+ * Who may see a media item: its uploader, the recipient of a 1:1 message that named it, and the
+ * current members of a group where a message named it (grants written when such a message is
+ * sent: durable-objects/mailbox/media-check.ts). Everyone else gets `media_not_found`, the same
+ * answer as for an id that does not exist, so ids cannot be probed.
  */
-import { mediaRow } from '../../db/media.ts';
+import { accessibleMediaRow } from '../../db/media.ts';
 import type { MediaRow } from '../../db/schema.ts';
 import { ApiError } from '../errors.ts';
 
-/** The row of `mediaId` if `viewer` may see it; throws `media_not_found` otherwise. */
+/** The row of `mediaId` if `viewer` may see it (one D1 query); throws `media_not_found` otherwise. */
 export async function visibleMedia(env: Env, viewer: string, mediaId: string): Promise<MediaRow> {
-  const row = await mediaRow(env.DB, mediaId);
-  if (row === null || row.ownerId !== viewer) throw new ApiError('media_not_found');
+  const row = await accessibleMediaRow(env.DB, mediaId, viewer);
+  if (row === null) throw new ApiError('media_not_found');
   return row;
 }
 
