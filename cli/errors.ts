@@ -72,6 +72,7 @@ const EXIT_BY_CODE: Partial<Record<ErrorCode, ExitCode>> = {
   token_invalid: EXIT.auth,
   token_expired: EXIT.auth,
   device_revoked: EXIT.auth,
+  account_deleted: EXIT.auth,
   ticket_invalid: EXIT.auth,
   otp_invalid: EXIT.auth,
   otp_expired: EXIT.auth,
@@ -126,6 +127,8 @@ function messageFor(error: MessengerError, context: ErrorContext): string {
       return `Your session has expired: ${LOGIN_HINT}`;
     case 'device_revoked':
       return `This device was logged out: ${LOGIN_HINT}`;
+    case 'account_deleted':
+      return 'This account was deleted; its number can sign up anew with `messenger login <phone>`';
     case 'otp_invalid':
       return 'Wrong code; check it and try again (`messenger login <phone> --code <code>`)';
     case 'otp_expired':

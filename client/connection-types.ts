@@ -120,6 +120,7 @@ export const DEAD_TOKEN_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'token_invalid',
   'token_expired',
   'device_revoked',
+  'account_deleted',
   // Renewing the token was refused: the session is over.
   'refresh_invalid',
   'session_expired',

@@ -44,7 +44,7 @@ export const REFRESH_MARGIN_MS = 60_000;
  * (`device_revoked`), or the account was deleted (`account_deleted`, from another device).
  */
 export interface SessionEnded {
-  reason: ErrorCode | 'account_deleted';
+  reason: ErrorCode;
   error: MessengerError;
 }
 
@@ -53,6 +53,7 @@ const REFRESH_REFUSED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'refresh_invalid',
   'session_expired',
   'device_revoked',
+  'account_deleted',
   'token_invalid',
   'unauthorized',
   // A stored refresh token the server cannot even parse will never work.

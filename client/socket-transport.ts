@@ -106,7 +106,7 @@ export function requestTicket(
 export function fatalCloseError(code: number, reason: string): MessengerError {
   if (code === CLOSE_CODES.device_revoked) return new MessengerError('device_revoked', reason === '' ? undefined : reason);
   if (code === CLOSE_CODES.replaced) return new MessengerError('replaced', reason === '' ? undefined : reason);
-  if (code === CLOSE_CODES.account_deleted) return new MessengerError('forbidden', reason === '' ? 'This account was deleted' : reason);
+  if (code === CLOSE_CODES.account_deleted) return new MessengerError('account_deleted', reason === '' ? undefined : reason);
   return new MessengerError('forbidden', reason === '' ? `Closed with fatal code ${code}` : reason);
 }
 

@@ -78,7 +78,7 @@ export interface TokenSource {
 }
 
 /** Codes of an authenticated request meaning "this device's session is over": no renewal helps. */
-export const SESSION_OVER_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['device_revoked', 'session_expired', 'refresh_invalid']);
+export const SESSION_OVER_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['device_revoked', 'account_deleted', 'session_expired', 'refresh_invalid']);
 
 /** Options for one paged request. */
 export interface PageOptions<Cursor = number> {

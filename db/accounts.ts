@@ -155,6 +155,20 @@ export async function listDevices(db: DbLike, userId: string): Promise<DeviceRow
  * The device if it exists, belongs to `userId` and is not revoked; otherwise null. This is the
  * check that makes logout effective for tokens that have not expired yet.
  */
+/**
+ * Why a device is not active, for the answer to its requests: the account it belongs to was
+ * deleted (`account_deleted`), or it was logged out or never existed (`device_revoked`).
+ */
+export async function inactiveDeviceCode(db: DbLike, deviceId: string): Promise<'account_deleted' | 'device_revoked'> {
+  const rows = await accountsDb(db)
+    .select({ deletedAt: users.deletedAt })
+    .from(devices)
+    .innerJoin(users, eq(users.id, devices.userId))
+    .where(eq(devices.id, deviceId))
+    .limit(1);
+  return rows[0]?.deletedAt != null ? 'account_deleted' : 'device_revoked';
+}
+
 export async function getActiveDevice(db: DbLike, userId: string, deviceId: string): Promise<DeviceRow | null> {
   const rows = await accountsDb(db)
     .select()

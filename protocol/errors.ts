@@ -22,6 +22,7 @@ export const ERRORS = {
   token_invalid: { status: 401, retryable: false, message: 'Token is malformed or its signature is wrong' },
   token_expired: { status: 401, retryable: false, message: 'Token has expired; log in again' },
   device_revoked: { status: 401, retryable: false, message: 'This device was logged out' },
+  account_deleted: { status: 401, retryable: false, message: 'This account was deleted' },
   ticket_invalid: {
     status: 401,
     retryable: false,

@@ -115,8 +115,9 @@ describe('DELETE /v1/me', () => {
     // Her socket is closed for good, every token of hers is refused.
     expect((await aliceSocket.waitClosed()).code).toBe(CLOSE_CODES.account_deleted);
     expect((await api(PATHS.me, { token: alice.token })).status).toBe(401);
-    expect(await errorCode(await api(PATHS.me, { token: alice.token }))).toBe('device_revoked');
-    expect(await errorCode(await refreshRaw(alice.refreshToken))).toBe('refresh_invalid');
+    // Told why: the account is gone (not merely this device logged out).
+    expect(await errorCode(await api(PATHS.me, { token: alice.token }))).toBe('account_deleted');
+    expect(await errorCode(await refreshRaw(alice.refreshToken))).toBe('account_deleted');
 
     // D1: only the tombstone and the logged-out devices are left.
     const after = await footprint(alice.userId, phone);

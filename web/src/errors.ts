@@ -18,6 +18,7 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
   token_invalid: 'Your session has ended. Please log in again.',
   token_expired: 'Your session has expired. Please log in again.',
   device_revoked: 'This browser was logged out. Please log in again.',
+  account_deleted: 'This account was deleted.',
   refresh_invalid: 'Your session has ended. Please log in again.',
   session_expired: 'You were logged out because this browser was not used for a long time. Please log in again.',
   pin_invalid: 'That PIN is not right. Check it and try again.',

@@ -5,7 +5,7 @@
  */
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../app-env.ts';
-import { getActiveDevice, touchDevice } from '../../db/accounts.ts';
+import { getActiveDevice, inactiveDeviceCode, touchDevice } from '../../db/accounts.ts';
 import { ApiError } from '../errors.ts';
 import { limitAtEdge } from '../rate-limit.ts';
 import { verifyToken } from './token.ts';
@@ -35,7 +35,8 @@ export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
   const now = Date.now();
   const auth = await verifyToken(c.env.TOKEN_SECRET, token, now);
   const device = await getActiveDevice(c.env.DB, auth.userId, auth.deviceId);
-  if (device === null) throw new ApiError('device_revoked');
+  // Only on this failure path: one more read says whether the whole account is gone.
+  if (device === null) throw new ApiError(await inactiveDeviceCode(c.env.DB, auth.deviceId));
   // A blanket per-device limit on every authenticated route (exact budgets for costly actions
   // are kept in the user's object on top of it).
   await limitAtEdge(c.env, 'api_device', auth.deviceId);

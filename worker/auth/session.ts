@@ -15,7 +15,7 @@ import {
 } from '../../protocol/index.ts';
 import { mailboxOf } from '../../durable-objects/stubs.ts';
 import type { AuthContext } from '../app-env.ts';
-import { accountsDb, getActiveDevice, revokeDevice, type DbLike } from '../../db/accounts.ts';
+import { accountsDb, getActiveDevice, inactiveDeviceCode, revokeDevice, type DbLike } from '../../db/accounts.ts';
 import { unregisterPushToken } from '../../db/push.ts';
 import { devices, type DeviceRow } from '../../db/schema.ts';
 import { ApiError } from '../errors.ts';
@@ -143,7 +143,11 @@ export async function refreshSession(env: Env, refreshToken: string, now: number
 
   const found = await d.select().from(devices).where(and(eq(devices.id, deviceId), isNull(devices.revokedAt))).limit(1);
   const device = found[0];
-  if (device === undefined) throw new ApiError('refresh_invalid');
+  if (device === undefined) {
+    // A device of a deleted account learns why its session ended; any other refusal says nothing more.
+    if ((await inactiveDeviceCode(env.DB, deviceId)) === 'account_deleted') throw new ApiError('account_deleted');
+    throw new ApiError('refresh_invalid');
+  }
   if (device.refreshPrevHash !== null && constantTimeEqual(device.refreshPrevHash, presented)) {
     // The previous token again, just after its rotation: most likely a retry whose answer was
     // lost. Answered once (no displaced token yet); the rotation time stays, so the window does not grow.

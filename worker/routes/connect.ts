@@ -11,7 +11,7 @@ import type { AppEnv } from '../app-env.ts';
 import { requireAuth } from '../auth/middleware.ts';
 import { issueTicket, verifyTicket } from '../auth/ticket.ts';
 import { spendBudget } from '../budgets.ts';
-import { getActiveDevice } from '../../db/accounts.ts';
+import { getActiveDevice, inactiveDeviceCode } from '../../db/accounts.ts';
 import { ApiError } from '../errors.ts';
 import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { query } from '../validate.ts';
@@ -34,7 +34,7 @@ export const connectRoutes = new Hono<AppEnv>()
       const { ticket, cursor } = c.req.valid('query');
       const { userId, deviceId, ticketId, expiresAt } = await verifyTicket(c.env.TOKEN_SECRET, ticket, Date.now());
       // Logged out since the ticket was issued: refused like a revoked token.
-      if ((await getActiveDevice(c.env.DB, userId, deviceId)) === null) throw new ApiError('device_revoked');
+      if ((await getActiveDevice(c.env.DB, userId, deviceId)) === null) throw new ApiError(await inactiveDeviceCode(c.env.DB, deviceId));
       const headers = new Headers({
         Upgrade: 'websocket',
         [CONNECT_HEADERS.user]: userId,
