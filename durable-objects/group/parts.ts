@@ -57,7 +57,7 @@ export function buildParts({ sql, env, groupId, event }: PartsDeps): Parts {
     },
     flushAfterMs: TALLY_FLUSH_MS,
   });
-  const consent = new Consent({ sql, members, log, event, newCode: () => randomBase64Url(LINK_CODE_BYTES) });
+  const consent = new Consent({ sql, members, log, event, newCode: () => linkCode() });
   return { log, members, fanout, tallies, consent };
 }
 
@@ -65,4 +65,16 @@ export function buildParts({ sql, env, groupId, event }: PartsDeps): Parts {
 export function atLeast(min: number, value: unknown, fallback: number): number {
   const n = value === undefined || value === '' ? NaN : Number(value);
   return Number.isFinite(n) && n >= min ? n : fallback;
+}
+
+/**
+ * A new invite link code: 128 random bits as base64url, drawn again while it starts with '-' or
+ * '_' (1 in 32), so that a bare code is never taken for an option by a command line
+ * (`messenger join -O3…`) or mangled by a chat app's link detection.
+ */
+export function linkCode(draw: () => string = () => randomBase64Url(LINK_CODE_BYTES)): string {
+  for (;;) {
+    const code = draw();
+    if (/^[A-Za-z0-9]/.test(code)) return code;
+  }
 }

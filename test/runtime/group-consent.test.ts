@@ -20,6 +20,7 @@ import {
   type ServerFrame,
   type SessionResponse,
 } from '../../protocol/index.ts';
+import { linkCode } from '../../durable-objects/group/parts.ts';
 import { groupOf, mailboxOf } from '../../durable-objects/stubs.ts';
 import {
   addContact,
@@ -376,6 +377,13 @@ describe('invite links', () => {
     expect((await call('DELETE', PATHS.groupLink(group.groupId), ann!)).status).toBe(204);
     expect(((await call('GET', PATHS.groupRequests(group.groupId), ann!)).body as unknown as JoinRequestList).requests.map((r) => r.userId)).toEqual([dan!.userId]);
     expect((await call('POST', PATHS.groupRequestApprove(group.groupId, dan!.userId), ann!)).status).toBe(200);
+  });
+
+  it('link codes never start with - or _ (a bare code must not look like a command-line option)', () => {
+    const draws = ['-O3kqYhV2d9s8b7n6m5l4k', '_aBcDeFgHiJkLmNoPqRsTu', 'Q9w8e7r6t5y4u3i2o1p0aZ'];
+    expect(linkCode(() => draws.shift()!)).toBe('Q9w8e7r6t5y4u3i2o1p0aZ');
+    expect(draws).toEqual([]);
+    for (let i = 0; i < 200; i++) expect(linkCode()).toMatch(/^[A-Za-z0-9][A-Za-z0-9_-]{21}$/);
   });
 
   it('the request of someone who deleted their account is dropped when an admin looks', async () => {
