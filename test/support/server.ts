@@ -11,6 +11,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+/** Ports tried before giving up when the chosen one was taken meanwhile. */
+const PORT_ATTEMPTS = 4;
 
 export type LocalServer = {
   baseUrl: string;
@@ -56,9 +58,9 @@ async function waitHealthy(baseUrl: string, child: ChildProcess, output: () => s
  * await server.dispose();
  */
 export async function startServer(timeoutMs = 60_000): Promise<LocalServer> {
-  const port = await freePort();
+  let port = await freePort();
   const state = mkdtempSync(join(tmpdir(), 'messenger-e2e-'));
-  const baseUrl = `http://127.0.0.1:${port}`;
+  let baseUrl = `http://127.0.0.1:${port}`;
   let child: ChildProcess | null = null;
   let log = '';
 
@@ -93,7 +95,19 @@ export async function startServer(timeoutMs = 60_000): Promise<LocalServer> {
     clearTimeout(timer);
   };
 
-  await start();
+  // A free port can be taken by another process (another test run beside this one) between the
+  // probe and wrangler's bind: then take another one, a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (error) {
+      if (attempt >= PORT_ATTEMPTS || !/Address already in use/i.test(log)) throw error;
+      await stop();
+      port = await freePort();
+      baseUrl = `http://127.0.0.1:${port}`;
+    }
+  }
   return {
     baseUrl,
     stop,
