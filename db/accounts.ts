@@ -195,7 +195,7 @@ export async function revokeDevice(db: DbLike, userId: string, deviceId: string,
 export async function updateProfile(
   db: DbLike,
   userId: string,
-  update: { displayName?: string | undefined; about?: string | undefined },
+  update: { displayName?: string | undefined; about?: string | undefined; photo?: string | null | undefined },
   now: number,
 ): Promise<UserRow | null> {
   const rows = await accountsDb(db)
@@ -203,6 +203,7 @@ export async function updateProfile(
     .set({
       ...(update.displayName !== undefined ? { displayName: update.displayName } : {}),
       ...(update.about !== undefined ? { about: update.about } : {}),
+      ...(update.photo !== undefined ? { photo: update.photo } : {}),
       updatedAt: now,
     })
     .where(and(eq(users.id, userId), isNull(users.deletedAt)))

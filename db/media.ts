@@ -3,13 +3,14 @@
  * moves pending → uploading (the capability was used) → complete | failed, each step one
  * conditional update so concurrent requests cannot both take it.
  */
-import { and, eq, exists, gt, inArray, lte, ne, or, sql } from 'drizzle-orm';
+import { and, eq, exists, gt, inArray, isNull, lte, ne, notExists, or, sql } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/sqlite-core';
 import { accountsDb, type DbLike } from './accounts.ts';
-import { groupMembers, media, mediaAccess, mediaCounters, type MediaRow } from './schema.ts';
+import { blocks, contacts, groupMembers, media, mediaAccess, mediaCounters, mediaParts, users, type MediaRow } from './schema.ts';
 
 export type NewMedia = Pick<
   MediaRow,
-  'id' | 'ownerId' | 'kind' | 'mime' | 'size' | 'sha256' | 'uploadNonce' | 'uploadExpiresAt' | 'expiresAt' | 'createdAt'
+  'id' | 'ownerId' | 'kind' | 'mime' | 'size' | 'sha256' | 'uploadNonce' | 'uploadExpiresAt' | 'expiresAt' | 'createdAt' | 'uploadId'
 >;
 
 /** Store a new upload slot (status pending). */
@@ -36,14 +37,16 @@ export async function ownCompleteMedia(db: DbLike, owner: string, sha256: string
 }
 
 /**
- * Take the upload capability with this nonce: pending → uploading, nonce cleared, only while it
- * is unexpired. Answers the row, or null when it was used, expired or never existed.
+ * Take the single-PUT upload capability with this nonce: pending → uploading, nonce cleared, only
+ * while it is unexpired (a multipart upload is taken by db/media-parts.ts claimMultipart). Answers the row, or null when it was used, expired or never existed.
  */
 export async function claimUpload(db: DbLike, id: string, nonce: string, now: number): Promise<MediaRow | null> {
   const [row] = await accountsDb(db)
     .update(media)
     .set({ status: 'uploading', uploadNonce: null })
-    .where(and(eq(media.id, id), eq(media.status, 'pending'), eq(media.uploadNonce, nonce), gt(media.uploadExpiresAt, now)))
+    .where(
+      and(eq(media.id, id), eq(media.status, 'pending'), eq(media.uploadNonce, nonce), gt(media.uploadExpiresAt, now), isNull(media.uploadId)),
+    )
     .returning();
   return row ?? null;
 }
@@ -62,7 +65,7 @@ export async function sharedBlobKey(db: DbLike, sha256: string, size: number, ex
 export async function completeMedia(db: DbLike, id: string, blobKey: string, now: number): Promise<MediaRow | null> {
   const [row] = await accountsDb(db)
     .update(media)
-    .set({ status: 'complete', blobKey, completedAt: now })
+    .set({ status: 'complete', blobKey, completedAt: now, uploadId: null })
     .where(and(eq(media.id, id), eq(media.status, 'uploading')))
     .returning();
   return row ?? null;
@@ -72,7 +75,7 @@ export async function completeMedia(db: DbLike, id: string, blobKey: string, now
 export async function failMedia(db: DbLike, id: string): Promise<void> {
   await accountsDb(db)
     .update(media)
-    .set({ status: 'failed' })
+    .set({ status: 'failed', uploadId: null })
     .where(and(eq(media.id, id), eq(media.status, 'uploading')));
 }
 
@@ -93,7 +96,43 @@ function usableBy(db: DbLike, user: string) {
     .from(mediaAccess)
     .innerJoin(groupMembers, and(eq(groupMembers.groupId, mediaAccess.granteeId), eq(groupMembers.userId, user)))
     .where(and(eq(mediaAccess.mediaId, media.id), eq(mediaAccess.granteeKind, 'group')));
-  return or(eq(media.ownerId, user), exists(userGrant), exists(groupGrant));
+  return or(eq(media.ownerId, user), exists(userGrant), exists(groupGrant), exists(photoSeenBy(db, user)));
+}
+
+/**
+ * Profile photos: someone's current photo is visible to `viewer` under the same rule as their
+ * about (db/privacy.ts aboutVisible): never to someone the owner blocked; to everyone, to the
+ * owner's contacts, or to nobody, as the owner's `privacy.profile` says.
+ */
+function photoSeenBy(db: DbLike, viewer: string) {
+  const owner = alias(users, 'photo_owner');
+  return accountsDb(db)
+    .select({ one: sql`1` })
+    .from(owner)
+    .where(
+      and(
+        eq(owner.photo, media.id),
+        isNull(owner.deletedAt),
+        notExists(
+          accountsDb(db)
+            .select({ one: sql`1` })
+            .from(blocks)
+            .where(and(eq(blocks.ownerId, owner.id), eq(blocks.blockedId, viewer))),
+        ),
+        or(
+          eq(owner.profileVisibility, 'everyone'),
+          and(
+            eq(owner.profileVisibility, 'contacts'),
+            exists(
+              accountsDb(db)
+                .select({ one: sql`1` })
+                .from(contacts)
+                .where(and(eq(contacts.ownerId, owner.id), eq(contacts.contactId, viewer))),
+            ),
+          ),
+        ),
+      ),
+    );
 }
 
 /** The row of `id` if `viewer` may see it (uploader or grantee), else null: one query. */
@@ -121,40 +160,89 @@ export async function sendableMedia(db: DbLike, id: string, mime: string, size: 
 
 /** Grant `grantee` download access to media `id` (idempotent: an existing grant is kept as is). */
 export async function grantMedia(db: DbLike, id: string, grantee: { kind: 'user' | 'group'; id: string }, now: number): Promise<void> {
+  const d = accountsDb(db);
+  await d.batch([
+    d.insert(mediaAccess).values({ mediaId: id, granteeKind: grantee.kind, granteeId: grantee.id, grantedAt: now }).onConflictDoNothing(),
+    d.update(media).set({ referencedAt: now }).where(and(eq(media.id, id), isNull(media.referencedAt))),
+  ]);
+}
+
+/** Record that something (a profile photo) names media `id`: it no longer expires unreferenced. */
+export async function markMediaReferenced(db: DbLike, id: string, now: number): Promise<void> {
   await accountsDb(db)
-    .insert(mediaAccess)
-    .values({ mediaId: id, granteeKind: grantee.kind, granteeId: grantee.id, grantedAt: now })
-    .onConflictDoNothing();
+    .update(media)
+    .set({ referencedAt: now })
+    .where(and(eq(media.id, id), isNull(media.referencedAt)));
+}
+
+/**
+ * Nothing names media `id` any more through its owner's profile (a photo was replaced or
+ * removed): it expires at `now` unless a message or group still names it (grants) — the sweep
+ * checks that, and whether it became someone's photo again, before deleting anything.
+ */
+export async function releaseMedia(db: DbLike, id: string, now: number): Promise<void> {
+  await accountsDb(db).update(media).set({ referencedAt: null, expiresAt: now }).where(eq(media.id, id));
+}
+
+/**
+ * The complete `avatar` upload `id` if `user` may set it as a picture (their own upload, or one
+ * they may download, e.g. a picture another admin set), else null.
+ */
+export async function usableAvatar(db: DbLike, id: string, user: string): Promise<MediaRow | null> {
+  const [row] = await accountsDb(db)
+    .select()
+    .from(media)
+    .where(and(eq(media.id, id), eq(media.kind, 'avatar'), eq(media.status, 'complete'), usableBy(db, user)))
+    .limit(1);
+  return row ?? null;
 }
 
 // ---------------------------------------------------------------- expiry (worker/media/sweep.ts)
 
 /**
- * Rows no upload can complete any more: `pending` past its capability's expiry (a claim needs
- * upload_expires_at > now, so none can start), `uploading` past the slot's expiry (24 h after the
- * slot: far beyond any request's lifetime, so no stream is still writing), `failed` older than
- * `failedBefore`. `complete` rows are never expired here.
+ * Rows to delete: `pending` past its capability's expiry (a claim needs upload_expires_at > now,
+ * so none can start), `uploading` past the slot's expiry (24 h after the slot: far beyond any
+ * request's lifetime, so no stream is still writing), `failed` older than `failedBefore`, and
+ * `complete` uploads past their expiry that nothing names: no message grant, no one's profile
+ * photo, and never referenced since (or released when a photo was replaced).
  */
-function expired(now: number, failedBefore: number) {
+function expired(db: DbLike, now: number, failedBefore: number) {
+  const d = accountsDb(db);
   return or(
     and(eq(media.status, 'pending'), lte(media.uploadExpiresAt, now)),
     and(eq(media.status, 'uploading'), lte(media.expiresAt, now)),
     and(eq(media.status, 'failed'), lte(media.createdAt, failedBefore)),
+    and(
+      eq(media.status, 'complete'),
+      isNull(media.referencedAt),
+      lte(media.expiresAt, now),
+      notExists(d.select({ one: sql`1` }).from(mediaAccess).where(eq(mediaAccess.mediaId, media.id))),
+      notExists(d.select({ one: sql`1` }).from(users).where(eq(users.photo, media.id))),
+    ),
   );
 }
 
+/** What the sweep deleted: the row's id, its object key and its unfinished R2 multipart upload. */
+export type ExpiredMedia = { id: string; blobKey: string | null; uploadId: string | null };
+
 /**
- * Delete up to `limit` expired rows in ONE statement (so a concurrent claim either took the row
- * first, and it is no longer pending, or finds it gone). Answers the ids actually deleted.
+ * Delete up to `limit` expired rows (and the parts of unfinished multipart uploads among them)
+ * in one batch (so a concurrent claim either took the row first, and it no longer matches, or
+ * finds it gone). Answers the rows actually deleted.
  */
-export async function deleteExpiredMedia(db: DbLike, now: number, failedBefore: number, limit: number): Promise<string[]> {
+export async function deleteExpiredMedia(db: DbLike, now: number, failedBefore: number, limit: number): Promise<ExpiredMedia[]> {
   const d = accountsDb(db);
-  const batch = d.select({ id: media.id }).from(media).where(expired(now, failedBefore)).limit(limit);
-  const rows = await d
-    .delete(media)
-    .where(and(inArray(media.id, batch), expired(now, failedBefore)))
-    .returning({ id: media.id });
-  return rows.map((row) => row.id);
+  const candidates = await d.select({ id: media.id }).from(media).where(expired(db, now, failedBefore)).limit(limit);
+  if (candidates.length === 0) return [];
+  const ids = candidates.map((row) => row.id);
+  const [, rows] = await d.batch([
+    d.delete(mediaParts).where(inArray(mediaParts.mediaId, ids)),
+    d
+      .delete(media)
+      .where(and(inArray(media.id, ids), expired(db, now, failedBefore)))
+      .returning({ id: media.id, blobKey: media.blobKey, uploadId: media.uploadId }),
+  ]);
+  return rows;
 }
 
 /** Which of these R2 keys some media row still names as its stored object. */

@@ -35,7 +35,7 @@ export function aboutVisible(visibility: Audience, relation: AboutRelation): boo
 
 /**
  * A user's profile as `viewerId` may see it, found by id or by phone number: display name always,
- * `about` only when allowed ('' otherwise, like an empty about), never the phone number. Null for
+ * `about` and the photo only when allowed ('' / null otherwise, like having none), never the phone number. Null for
  * no such user, or a deleted one. One D1 query: the owner's row with the viewer's relation to them.
  *
  * @example
@@ -47,6 +47,7 @@ export async function profileSeenBy(db: DbLike, viewerId: string, target: { id: 
       userId: users.id,
       displayName: users.displayName,
       about: users.about,
+      photo: users.photo,
       visibility: users.profileVisibility,
       inOwnerContacts: sql<boolean>`exists (select 1 from ${contacts} where ${contacts.ownerId} = ${users.id} and ${contacts.contactId} = ${viewerId})`.mapWith(Boolean),
       blockedByOwner: sql<boolean>`exists (select 1 from ${blocks} where ${blocks.ownerId} = ${users.id} and ${blocks.blockedId} = ${viewerId})`.mapWith(Boolean),
@@ -57,7 +58,8 @@ export async function profileSeenBy(db: DbLike, viewerId: string, target: { id: 
   const row = rows[0];
   if (row === undefined) return null;
   const relation = { self: row.userId === viewerId, inOwnerContacts: row.inOwnerContacts, blockedByOwner: row.blockedByOwner };
-  return { userId: row.userId, displayName: row.displayName, about: aboutVisible(row.visibility, relation) ? row.about : '' };
+  const visible = aboutVisible(row.visibility, relation);
+  return { userId: row.userId, displayName: row.displayName, about: visible ? row.about : '', photo: visible ? row.photo : null };
 }
 
 // ---------------------------------------------------------------- mirrors

@@ -19,6 +19,8 @@ export const users = sqliteTable('users', {
   readReceipts: integer('read_receipts', { mode: 'boolean' }).notNull().default(true),
   /** Set when the account was deleted (the row stays as a tombstone; the phone is replaced). */
   deletedAt: integer('deleted_at'),
+  /** The profile photo: an `avatar` media id of the user's own (migrations/0010), or null. */
+  photo: text('photo'),
 });
 
 /** One row per login: every successful verify creates a device, every token names one. */
@@ -273,6 +275,10 @@ export const media = sqliteTable(
     expiresAt: integer('expires_at').notNull(),
     createdAt: integer('created_at').notNull(),
     completedAt: integer('completed_at'),
+    /** The R2 multipart upload of a file over MEDIA_PART_SIZE (migrations/0010), while it is unfinished. */
+    uploadId: text('upload_id'),
+    /** When a message, profile photo or group picture first named it (migrations/0010); null: never. */
+    referencedAt: integer('referenced_at'),
   },
   (t) => [
     index('media_owner_hash_idx').on(t.ownerId, t.sha256, t.size),
@@ -284,6 +290,20 @@ export const media = sqliteTable(
 );
 
 export type MediaRow = typeof media.$inferSelect;
+
+/** The parts of an unfinished multipart upload received so far (migrations/0010). */
+export const mediaParts = sqliteTable(
+  'media_parts',
+  {
+    mediaId: text('media_id')
+      .notNull()
+      .references(() => media.id),
+    part: integer('part').notNull(),
+    etag: text('etag').notNull(),
+    size: integer('size').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.mediaId, t.part] })],
+);
 
 /** Running totals of media housekeeping (migrations/0008), e.g. 'swept': rows deleted by sweeps. */
 export const mediaCounters = sqliteTable('media_counters', {

@@ -121,6 +121,13 @@ export const ERRORS = {
     message: 'The upload URL is malformed, expired or was already used; request a new slot',
   },
   range_not_satisfiable: { status: 416, retryable: false, message: 'The requested range lies outside the file' },
+  media_part_invalid: {
+    status: 400,
+    retryable: false,
+    message: 'No such part number for this upload, or the part is not exactly partSize bytes (the last: the rest)',
+  },
+  upload_incomplete: { status: 409, retryable: false, message: 'Parts are missing (see statusUrl); send them, then complete again' },
+  media_kind_mismatch: { status: 422, retryable: false, message: 'This media cannot be used here (e.g. a profile photo must be an avatar upload of your own)' },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -7,7 +7,7 @@ import { ERROR_CODES } from './errors.ts';
 import { ABOUT_MAX, DISPLAY_NAME_MAX, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, OTP_LENGTH } from './limits.ts';
 import { nameText, noteText } from './text.ts';
 import { GroupHistoryItemSchema, GroupIdSchema } from './groups.ts';
-import { DeviceIdSchema, MessageSchema, MessageStatusSchema, QuerySeqSchema, SeqSchema, UserIdSchema } from './messages.ts';
+import { DeviceIdSchema, MessageSchema, MessageStatusSchema, QuerySeqSchema, SeqSchema, UlidSchema, UserIdSchema } from './messages.ts';
 
 /** Every non-2xx response. */
 export const ErrorResponseSchema = z.strictObject({
@@ -66,6 +66,11 @@ export const ProfileSchema = z.strictObject({
    * blocked): '' otherwise, the same as an empty about, so hiding cannot be told from not having one.
    */
   about: z.string(),
+  /**
+   * The profile photo's media id (an `avatar` upload; fetch it with GET /v1/media/:id or a signed
+   * URL), or null for none. Null as well for a viewer who may not see the about (same rule).
+   */
+  photo: z.string().nullable(),
   /** E.164. Present on your own profile only. */
   phone: z.string().optional(),
 });
@@ -73,8 +78,10 @@ export const ProfileUpdateSchema = z
   .strictObject({
     displayName: nameText(DISPLAY_NAME_MAX).optional(),
     about: noteText(ABOUT_MAX).optional(),
+    /** A complete `avatar` upload of your own, or null to remove the photo. */
+    photo: UlidSchema.nullable().optional(),
   })
-  .refine((v) => v.displayName !== undefined || v.about !== undefined, 'nothing to update');
+  .refine((v) => v.displayName !== undefined || v.about !== undefined || v.photo !== undefined, 'nothing to update');
 
 // ---- devices
 export const DeviceSchema = z.strictObject({
@@ -292,4 +299,9 @@ export const PATHS = {
   mediaItem: (mediaId: string) => `/v1/media/${encodeURIComponent(mediaId)}`,
   mediaInfo: (mediaId: string) => `/v1/media/${encodeURIComponent(mediaId)}/info`,
   mediaContent: (mediaId: string) => `/v1/media/${encodeURIComponent(mediaId)}/content`,
+  mediaPart: (mediaId: string, part: number) => `/v1/media/${encodeURIComponent(mediaId)}/parts/${part}`,
+  mediaParts: (mediaId: string) => `/v1/media/${encodeURIComponent(mediaId)}/parts`,
+  mediaComplete: (mediaId: string) => `/v1/media/${encodeURIComponent(mediaId)}/complete`,
+  mediaUrl: (mediaId: string) => `/v1/media/${encodeURIComponent(mediaId)}/url`,
+  mediaBlob: (mediaId: string) => `/v1/media/${encodeURIComponent(mediaId)}/blob`,
 } as const;

@@ -104,7 +104,24 @@ export const MediaSlotRequestSchema = z.strictObject({
 });
 export type MediaSlotRequest = z.input<typeof MediaSlotRequestSchema>;
 
-export const MediaUploadSchema = z.strictObject({
+/**
+ * Files up to this size are uploaded with one PUT; larger ones in parts of exactly this size (the
+ * last part smaller), each sent, retried and resumed on its own (R2 multipart upload).
+ */
+export const MEDIA_PART_SIZE = 8 * MB;
+/** A multipart upload's capability works this long (it is reused for every part, unlike a single PUT's). */
+export const MEDIA_MULTIPART_TTL_MS = 6 * 60 * 60_000;
+/** A signed download URL (GET /v1/media/:id/url) works this long. */
+export const MEDIA_URL_TTL_MS = 30 * 60_000;
+
+/** The number of parts an upload of `size` bytes is sent in: 1 for a single PUT. */
+export function mediaPartCount(size: number): number {
+  return size <= MEDIA_PART_SIZE ? 1 : Math.ceil(size / MEDIA_PART_SIZE);
+}
+
+/** One PUT of the whole file (files up to MEDIA_PART_SIZE). */
+export const MediaSingleUploadSchema = z.strictObject({
+  mode: z.literal('single'),
   /** Absolute URL to send the bytes to (it carries a single-use capability: no bearer token needed). */
   url: z.string(),
   method: z.literal('PUT'),
@@ -112,8 +129,44 @@ export const MediaUploadSchema = z.strictObject({
   headers: z.record(z.string(), z.string()),
   /** The URL stops working at this time, ms since the epoch. */
   expiresAt: z.number().int(),
+  /**
+   * Present when the URL is not the Worker's own (an R2 presigned URL: the bytes never pass through
+   * the Worker): POST here (no body needed) after the PUT succeeded, to have the upload verified.
+   * Absent: the PUT's own answer is the verified MediaInfo.
+   */
+  completeUrl: z.string().optional(),
 });
+
+/**
+ * Parts of MEDIA_PART_SIZE bytes (the last one smaller), in any order and any number of times
+ * (a part sent again replaces the earlier one); then POST `completeUrl`, which assembles the parts
+ * and verifies size and SHA-256. All URLs carry the same capability, good until `expiresAt`.
+ */
+export const MediaMultipartUploadSchema = z.strictObject({
+  mode: z.literal('multipart'),
+  partSize: z.number().int().positive(),
+  partCount: z.number().int().min(2),
+  /** `partUrls[i]` takes part number i + 1, by PUT with `headers`. Answers MediaPartReceipt (Worker URLs). */
+  partUrls: z.array(z.string()),
+  method: z.literal('PUT'),
+  headers: z.record(z.string(), z.string()),
+  /** GET: the parts the server already holds (MediaPartsStatus), to resume after a cut connection. */
+  statusUrl: z.string(),
+  /** POST (body MediaCompleteRequest) once every part is sent: answers MediaInfo. */
+  completeUrl: z.string(),
+  expiresAt: z.number().int(),
+  /**
+   * Parts already received when this slot was answered: asking again for a slot with the same
+   * kind, type, size and SHA-256 while a multipart upload of yours is unfinished resumes it (same
+   * media id, fresh capability) instead of starting over.
+   */
+  received: z.array(z.number().int().positive()),
+});
+
+export const MediaUploadSchema = z.discriminatedUnion('mode', [MediaSingleUploadSchema, MediaMultipartUploadSchema]);
 export type MediaUpload = z.infer<typeof MediaUploadSchema>;
+export type MediaSingleUpload = z.infer<typeof MediaSingleUploadSchema>;
+export type MediaMultipartUpload = z.infer<typeof MediaMultipartUploadSchema>;
 
 export const MediaSlotResponseSchema = z.discriminatedUnion('deduplicated', [
   /** You already uploaded these exact bytes with this type: reuse the id, upload nothing. */
@@ -121,6 +174,50 @@ export const MediaSlotResponseSchema = z.discriminatedUnion('deduplicated', [
   z.strictObject({ mediaId: MediaIdSchema, deduplicated: z.literal(false), upload: MediaUploadSchema }),
 ]);
 export type MediaSlotResponse = z.infer<typeof MediaSlotResponseSchema>;
+
+// ---- PUT a part (Worker URL): the answer
+export const MediaPartReceiptSchema = z.strictObject({
+  part: z.number().int().positive(),
+  /** The part's entity tag (what R2 answered for it). */
+  etag: z.string(),
+  size: z.number().int().positive(),
+});
+export type MediaPartReceipt = z.infer<typeof MediaPartReceiptSchema>;
+
+// ---- GET statusUrl
+export const MediaPartsStatusSchema = z.strictObject({
+  mediaId: MediaIdSchema,
+  partCount: z.number().int().positive(),
+  /** Part numbers received, ascending. */
+  received: z.array(z.number().int().positive()),
+  expiresAt: z.number().int(),
+});
+export type MediaPartsStatus = z.infer<typeof MediaPartsStatusSchema>;
+
+// ---- POST completeUrl
+export const MediaCompleteRequestSchema = z.strictObject({
+  /**
+   * The entity tags the storage answered for each part, needed only for presigned part URLs (the
+   * Worker records them itself for its own URLs and ignores this).
+   */
+  parts: z
+    .array(z.strictObject({ part: z.number().int().positive(), etag: z.string().max(200) }))
+    .max(1000)
+    .optional(),
+});
+export type MediaCompleteRequest = z.infer<typeof MediaCompleteRequestSchema>;
+
+// ---- GET /v1/media/:id/url
+/**
+ * A short-lived URL for `<img>`, `<video>` and `<audio>` tags: no bearer token (URLs end up in
+ * logs and caches), a signature over the media id and the expiry instead. Whoever holds it may
+ * fetch the bytes until `expiresAt` (Range, ETag as the download route); ask again after that.
+ */
+export const MediaUrlSchema = z.strictObject({
+  url: z.string(),
+  expiresAt: z.number().int(),
+});
+export type MediaUrl = z.infer<typeof MediaUrlSchema>;
 
 // ---- GET /v1/media/:id/info, and the answer of a successful upload
 export const MediaInfoSchema = z.strictObject({

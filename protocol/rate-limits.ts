@@ -129,6 +129,14 @@ export const RATE_LIMITS = {
     kind: 'bucket', scope: 'user', burst: 200, refill: 200, everyMs: HOUR, stored: true,
     what: 'media upload slots requested per user (a deduplicated answer counts too)',
   },
+  media_mib_user: {
+    kind: 'bucket', scope: 'user', burst: 2048, refill: 2048, everyMs: DAY, stored: true,
+    what: 'MiB of media uploads started per user (each slot that is not deduplicated costs its size, rounded up)',
+  },
+  media_part_user: {
+    kind: 'bucket', scope: 'user', burst: 400, refill: 400, everyMs: HOUR, stored: true,
+    what: 'parts of multipart uploads received per user (a part sent again counts again)',
+  },
 } as const satisfies Record<string, EdgeLimit | BucketLimit>;
 
 export type RateLimitName = keyof typeof RATE_LIMITS;

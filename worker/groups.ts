@@ -21,6 +21,7 @@ import { spendBudget, spendBudgets } from './budgets.ts';
 import { groupExists, groupOfLink, hasBlocked, missingUsers, readReceiptsOn, sortAdds } from '../db/groups.ts';
 import { blockersOf } from '../db/privacy.ts';
 import { ApiError } from './errors.ts';
+import { checkGroupPicture, grantGroupPicture } from './media/pictures.ts';
 import { groupOf } from '../durable-objects/stubs.ts';
 
 const ulid = monotonicFactory();
@@ -106,8 +107,13 @@ export async function viewGroup(env: Env, actor: string, groupId: string): Promi
   return unwrap(await (await existingGroup(env, groupId)).view(actor));
 }
 
+/** Change a group's settings; a new picture must be an avatar upload the admin may use (the group is granted it). */
 export async function updateGroup(env: Env, actor: string, groupId: string, patch: UpdateGroup): Promise<Group> {
-  return unwrap(await (await existingGroup(env, groupId)).update(actor, patch));
+  const group = await existingGroup(env, groupId);
+  if (typeof patch.picture === 'string') await checkGroupPicture(env, actor, patch.picture);
+  const updated = unwrap(await group.update(actor, patch));
+  if (typeof patch.picture === 'string') await grantGroupPicture(env, groupId, patch.picture, Date.now());
+  return updated;
 }
 
 export async function removeMember(env: Env, actor: string, groupId: string, member: string): Promise<Group> {

@@ -44,6 +44,7 @@ async function openSlot(session: SessionResponse, bytes: Uint8Array): Promise<{ 
   expect(res.status).toBe(201);
   const answer = MediaSlotResponseSchema.parse(await res.json());
   if (answer.deduplicated) throw new Error('expected an upload slot');
+  if (answer.upload.mode !== 'single') throw new Error('expected a single-PUT upload');
   return { mediaId: answer.mediaId, url: answer.upload.url };
 }
 

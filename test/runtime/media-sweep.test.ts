@@ -1,7 +1,8 @@
 /**
- * Expiry of uploads that never completed: the sweep deletes expired slots, stuck uploads and old
- * refused ones with their objects (as of an explicit `now`, never by waiting), keeps complete
- * uploads, objects other rows still name and uploads in progress; the Cron Trigger's handler runs
+ * Expiry of uploads: the sweep deletes expired slots, stuck uploads, old refused ones and complete
+ * uploads nothing ever named, with their objects (as of an explicit `now`, never by waiting),
+ * keeps complete uploads a message or profile names, objects other rows still name and uploads
+ * in progress; the Cron Trigger's handler runs
  * it only in a safely configured deployment; the metrics count it all.
  */
 import { createExecutionContext, createScheduledController, SELF, waitOnExecutionContext } from 'cloudflare:test';
@@ -9,6 +10,7 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { MEDIA_PENDING_TTL_MS, MEDIA_UPLOAD_TTL_MS, MediaSlotResponseSchema, MetricsSchema, PATHS, type Metrics, type SessionResponse } from '../../protocol/index.ts';
 import worker from '../../worker/index.ts';
+import { grantMedia } from '../../db/media.ts';
 import { sweepExpiredMedia } from '../../worker/media/sweep.ts';
 import { api, login, nextPhone } from './support.ts';
 
@@ -37,6 +39,7 @@ async function openSlot(session: SessionResponse, bytes: Uint8Array): Promise<Up
   expect(res.status).toBe(201);
   const answer = MediaSlotResponseSchema.parse(await res.json());
   if (answer.deduplicated) throw new Error('expected an upload slot');
+  if (answer.upload.mode !== 'single') throw new Error('expected a single-PUT upload');
   return { mediaId: answer.mediaId, url: answer.upload.url };
 }
 
@@ -48,6 +51,11 @@ async function uploaded(session: SessionResponse, bytes: Uint8Array): Promise<st
   const { mediaId, url } = await openSlot(session, bytes);
   expect((await put(url, bytes)).status).toBe(200);
   return mediaId;
+}
+
+/** What sending a message naming the media does to it (durable-objects/mailbox/media-check.ts). */
+async function named(mediaId: string, recipient: SessionResponse): Promise<void> {
+  await grantMedia(env.DB, mediaId, { kind: 'user', id: recipient.userId }, Date.now());
 }
 
 async function failedUpload(session: SessionResponse): Promise<string> {
@@ -87,6 +95,9 @@ describe('the expiry sweep', () => {
     const complete = await uploaded(alice, bytes);
     const duplicate = await uploaded(bob, bytes);
     expect((await row(duplicate))?.blob_key).toBe(`blobs/${complete}`);
+    // Bob sent his in a message; Alice never sent hers, nor this one.
+    await named(duplicate, alice);
+    const lonely = await uploaded(alice, bytesOf(90));
 
     // Before any expiry: nothing goes.
     const early = await sweepExpiredMedia(env, Date.now());
@@ -94,11 +105,12 @@ describe('the expiry sweep', () => {
 
     const now = afterEveryExpiry();
     await sweepExpiredMedia(env, now);
-    for (const id of [pending.mediaId, failed, stuck.mediaId, failedWithBytes]) {
+    for (const id of [pending.mediaId, failed, stuck.mediaId, failedWithBytes, lonely]) {
       expect(await row(id), id).toBeNull();
       expect(await hasObject(`blobs/${id}`), id).toBe(false);
     }
-    expect(await row(complete)).toMatchObject({ status: 'complete' });
+    // Alice's unsent upload goes, but its object stays: Bob's sent duplicate is stored in it.
+    expect(await row(complete)).toBeNull();
     expect(await row(duplicate)).toMatchObject({ status: 'complete' });
     expect(await hasObject(`blobs/${complete}`)).toBe(true);
     const got = await api(PATHS.mediaItem(duplicate), { token: bob.token });
@@ -115,6 +127,7 @@ describe('the expiry sweep', () => {
     const alice = await login(nextPhone());
     const expired = await openSlot(alice, bytesOf(20));
     const holder = await uploaded(alice, bytesOf(20));
+    await named(holder, alice);
     // Content addressing: the complete row is stored in the expired row's key.
     await env.MEDIA.put(`blobs/${expired.mediaId}`, bytesOf(20));
     await env.DB.prepare('UPDATE media SET blob_key = ? WHERE id = ?').bind(`blobs/${expired.mediaId}`, holder).run();
@@ -195,9 +208,7 @@ describe('media metrics', () => {
     const before = await metrics();
 
     const bytes = bytesOf(500);
-    await uploaded(alice, bytes);
-    await uploaded(bob, bytes);
-    await uploaded(alice, bytesOf(300));
+    for (const id of [await uploaded(alice, bytes), await uploaded(bob, bytes), await uploaded(alice, bytesOf(300))]) await named(id, bob);
     await openSlot(alice, bytesOf(10));
     await failedUpload(bob);
     const after = await metrics();

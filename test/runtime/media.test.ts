@@ -50,6 +50,7 @@ async function openSlot(session: SessionResponse, bytes: Uint8Array, kind: Media
   const answer = MediaSlotResponseSchema.parse(await res.json());
   if (answer.deduplicated) throw new Error('expected an upload slot');
   expect(answer.upload.method).toBe('PUT');
+  if (answer.upload.mode !== 'single') throw new Error('expected a single-PUT upload');
   expect(answer.upload.url).not.toContain(session.token);
   return { mediaId: answer.mediaId, url: answer.upload.url };
 }

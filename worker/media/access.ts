@@ -4,9 +4,10 @@
  * sent: durable-objects/mailbox/media-check.ts). Everyone else gets `media_not_found`, the same
  * answer as for an id that does not exist, so ids cannot be probed.
  */
-import { accessibleMediaRow } from '../../db/media.ts';
+import { accessibleMediaRow, mediaRow } from '../../db/media.ts';
 import type { MediaRow } from '../../db/schema.ts';
 import { ApiError } from '../errors.ts';
+import { verifyDownload } from './capability.ts';
 
 /** The row of `mediaId` if `viewer` may see it (one D1 query); throws `media_not_found` otherwise. */
 export async function visibleMedia(env: Env, viewer: string, mediaId: string): Promise<MediaRow> {
@@ -19,5 +20,17 @@ export async function visibleMedia(env: Env, viewer: string, mediaId: string): P
 export async function downloadableMedia(env: Env, viewer: string, mediaId: string): Promise<MediaRow> {
   const row = await visibleMedia(env, viewer, mediaId);
   if (row.status !== 'complete') throw new ApiError('media_not_found');
+  return row;
+}
+
+/**
+ * The complete media a signed download URL names, if its signature holds and it has not expired
+ * (the access check was made when the URL was issued); `media_not_found` otherwise, the same
+ * answer as for an id that does not exist.
+ */
+export async function signedMedia(env: Env, mediaId: string, expiresAt: number, sig: string, now: number): Promise<MediaRow> {
+  if (!(await verifyDownload(env.TOKEN_SECRET, mediaId, expiresAt, sig, now))) throw new ApiError('media_not_found');
+  const row = await mediaRow(env.DB, mediaId);
+  if (row === null || row.status !== 'complete') throw new ApiError('media_not_found');
   return row;
 }

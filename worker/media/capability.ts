@@ -3,7 +3,11 @@
  * logs). `<expiresAt>.<nonce>.<mac>`: an HMAC under a key derived from TOKEN_SECRET for this
  * purpose alone, over the media id, the expiry and a random nonce. The signature proves the server
  * issued it for that id; the nonce, stored on the media row and cleared on first use, makes it
- * single-use (db/media.ts claimUpload).
+ * single-use (db/media.ts claimUpload). A multipart upload keeps its nonce on the row while parts
+ * arrive (db/media-parts.ts) and loses it when completed or resumed with a new capability.
+ *
+ * Signed download URLs (`GET /v1/media/:id/url`) use the same construction under their own key:
+ * `exp` and `sig` over the media id and the expiry, no nonce (they may be used many times).
  */
 import { MEDIA_UPLOAD_TTL_MS } from '../../protocol/index.ts';
 import { randomBase64Url } from '../../lib/random.ts';
@@ -20,13 +24,14 @@ async function mac(secret: string, mediaId: string, expiresAt: number, nonce: st
 }
 
 /**
- * A fresh capability to upload the bytes of `mediaId`, valid MEDIA_UPLOAD_TTL_MS from `now`.
+ * A fresh capability to upload the bytes of `mediaId`, valid `ttlMs` from `now` (a single PUT's:
+ * MEDIA_UPLOAD_TTL_MS; a multipart upload's: MEDIA_MULTIPART_TTL_MS).
  *
  * @example
  * const { capability, nonce, expiresAt } = await issueCapability(env.TOKEN_SECRET, mediaId, Date.now());
  */
-export async function issueCapability(secret: string, mediaId: string, now: number): Promise<Capability> {
-  const expiresAt = now + MEDIA_UPLOAD_TTL_MS;
+export async function issueCapability(secret: string, mediaId: string, now: number, ttlMs = MEDIA_UPLOAD_TTL_MS): Promise<Capability> {
+  const expiresAt = now + ttlMs;
   const nonce = randomBase64Url(16);
   return { capability: `${expiresAt}.${nonce}.${await mac(secret, mediaId, expiresAt, nonce)}`, nonce, expiresAt };
 }
@@ -43,4 +48,24 @@ export async function verifyCapability(secret: string, mediaId: string, capabili
   if (!(expiresAt > now)) return null;
   const expected = await mac(secret, mediaId, expiresAt, nonce);
   return crypto.subtle.timingSafeEqual(encoder.encode(expected), encoder.encode(given)) ? nonce : null;
+}
+
+async function urlMac(secret: string, mediaId: string, expiresAt: number): Promise<string> {
+  const key = await hmacHex(secret, 'media-download-url');
+  return hmacHex(key, `${mediaId}.${expiresAt}`);
+}
+
+/**
+ * A download signature for `mediaId` good until `expiresAt`. Callers round `expiresAt` so one
+ * viewer asking again soon gets the same URL (the browser's cache keeps working).
+ */
+export async function signDownload(secret: string, mediaId: string, expiresAt: number): Promise<string> {
+  return urlMac(secret, mediaId, expiresAt);
+}
+
+/** Whether `sig` signs `mediaId` until `expiresAt`, and that time has not come at `now`. */
+export async function verifyDownload(secret: string, mediaId: string, expiresAt: number, sig: string, now: number): Promise<boolean> {
+  if (!(expiresAt > now) || !/^[0-9a-f]{64}$/.test(sig)) return false;
+  const expected = await urlMac(secret, mediaId, expiresAt);
+  return crypto.subtle.timingSafeEqual(encoder.encode(expected), encoder.encode(sig));
 }

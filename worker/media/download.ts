@@ -56,12 +56,18 @@ function servedInline(row: MediaRow): boolean {
  * @example
  * return mediaResponse(c.env, row, c.req.header('Range') ?? null, c.req.header('If-None-Match') ?? null);
  */
-export async function mediaResponse(env: Env, row: MediaRow, range: string | null, ifNoneMatch: string | null): Promise<Response> {
+export async function mediaResponse(
+  env: Env,
+  row: MediaRow,
+  range: string | null,
+  ifNoneMatch: string | null,
+  cacheControl = 'private',
+): Promise<Response> {
   if (row.blobKey === null) throw new ApiError('media_not_found');
   const etag = `"${row.sha256}"`;
   const headers = new Headers({
     ETag: etag,
-    'Cache-Control': 'private',
+    'Cache-Control': cacheControl,
     'X-Content-Type-Options': 'nosniff',
     'Accept-Ranges': 'bytes',
   });

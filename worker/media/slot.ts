@@ -9,19 +9,31 @@
  * hold the bytes). So everyone else uploads the bytes in full; only after their upload is
  * verified may the server keep one stored object for both (worker/media/upload.ts), while each
  * upload keeps its own id, owner and access rules.
+ *
+ * Files over MEDIA_PART_SIZE are uploaded in parts (an R2 multipart upload, worker/media/multipart.ts);
+ * asking again for the same bytes while such an upload of yours is unfinished resumes it.
  */
 import { ulid } from 'ulid';
-import { MEDIA_LIMITS, MEDIA_PENDING_TTL_MS, mediaMimeAllowed, type MediaKind } from '../../protocol/index.ts';
+import {
+  MEDIA_LIMITS,
+  MEDIA_MULTIPART_TTL_MS,
+  MEDIA_PENDING_TTL_MS,
+  mediaMimeAllowed,
+  mediaPartCount,
+  type MediaKind,
+} from '../../protocol/index.ts';
 import { insertPendingMedia, ownCompleteMedia } from '../../db/media.ts';
+import { partsOf, renewMultipartCapability, resumableMedia } from '../../db/media-parts.ts';
 import { ApiError } from '../errors.ts';
 import { issueCapability } from './capability.ts';
+import { uploadKey } from './keys.ts';
 
 /** A validated slot request (protocol MediaSlotRequestSchema output: mime reduced, hash lowercase). */
 export type SlotRequest = { kind: MediaKind; mime: string; size: number; sha256: string };
 
 export type Slot =
   | { mediaId: string; deduplicated: true }
-  | { mediaId: string; deduplicated: false; capability: string; expiresAt: number };
+  | { mediaId: string; deduplicated: false; capability: string; expiresAt: number; partCount: number; received: number[] };
 
 /**
  * Throw the typed refusal of an upload the limits table does not allow (before any budget is
@@ -47,8 +59,15 @@ export async function openSlot(env: Env, owner: string, request: SlotRequest, no
   checkMediaLimits(request);
   const existing = await ownCompleteMedia(env.DB, owner, request.sha256, request.size, request.mime);
   if (existing !== null) return { mediaId: existing, deduplicated: true };
+  const partCount = mediaPartCount(request.size);
+  if (partCount > 1) {
+    const resumed = await resumeMultipart(env, owner, request, now);
+    if (resumed !== null) return resumed;
+  }
   const mediaId = ulid(now);
-  const { capability, nonce, expiresAt } = await issueCapability(env.TOKEN_SECRET, mediaId, now);
+  const ttl = partCount > 1 ? MEDIA_MULTIPART_TTL_MS : undefined;
+  const { capability, nonce, expiresAt } = await issueCapability(env.TOKEN_SECRET, mediaId, now, ttl);
+  const uploadId = partCount > 1 ? (await env.MEDIA.createMultipartUpload(uploadKey(mediaId), { httpMetadata: { contentType: request.mime } })).uploadId : null;
   await insertPendingMedia(env.DB, {
     id: mediaId,
     ownerId: owner,
@@ -60,6 +79,22 @@ export async function openSlot(env: Env, owner: string, request: SlotRequest, no
     uploadExpiresAt: expiresAt,
     expiresAt: now + MEDIA_PENDING_TTL_MS,
     createdAt: now,
+    uploadId,
   });
-  return { mediaId, deduplicated: false, capability, expiresAt };
+  return { mediaId, deduplicated: false, capability, expiresAt, partCount, received: [] };
+}
+
+/**
+ * The owner's unfinished multipart upload of the same bytes, with a fresh capability (the old
+ * one stops working) and the parts it holds, or null to start a new one. Capped at the slot's
+ * own expiry: what the sweep may delete is never handed out again.
+ */
+async function resumeMultipart(env: Env, owner: string, request: SlotRequest, now: number): Promise<Slot | null> {
+  const row = await resumableMedia(env.DB, owner, request.sha256, request.size, request.mime, now);
+  if (row === null) return null;
+  const ttl = Math.min(MEDIA_MULTIPART_TTL_MS, row.expiresAt - now);
+  const { capability, nonce, expiresAt } = await issueCapability(env.TOKEN_SECRET, row.id, now, ttl);
+  if (!(await renewMultipartCapability(env.DB, row.id, nonce, expiresAt))) return null;
+  const received = (await partsOf(env.DB, row.id)).map((p) => p.part);
+  return { mediaId: row.id, deduplicated: false, capability, expiresAt, partCount: mediaPartCount(row.size), received };
 }

@@ -1,7 +1,8 @@
 /**
  * Expiry of uploads that never completed (run by the Cron Trigger, worker/index.ts `scheduled`):
  * slots whose capability expired unused, uploads stuck half-way and refused uploads are deleted
- * with their R2 object. Complete uploads are not touched here.
+ * with their R2 object (an unfinished multipart upload is aborted), and so are complete uploads
+ * nothing ever named (no message, profile photo or group picture) once their slot expired.
  *
  * Order and races: rows are deleted first, in one conditional statement (see db/media.ts), and
  * only the objects of rows actually deleted are removed afterwards. A slot claimed just before
@@ -12,7 +13,7 @@
  */
 import { MEDIA_PENDING_TTL_MS } from '../../protocol/index.ts';
 import { countMedia, deleteExpiredMedia, referencedBlobKeys } from '../../db/media.ts';
-import { uploadKey } from './upload.ts';
+import { uploadKey } from './keys.ts';
 
 /** Rows deleted per run at most; a backlog is worked off by the following runs. */
 export const MEDIA_SWEEP_BATCH = 200;
@@ -28,12 +29,17 @@ export type SweepResult = { swept: number; keysDeleted: number };
  * await sweepExpiredMedia(env, controller.scheduledTime);
  */
 export async function sweepExpiredMedia(env: Env, now: number, limit = MEDIA_SWEEP_BATCH): Promise<SweepResult> {
-  const ids = await deleteExpiredMedia(env.DB, now, now - MEDIA_PENDING_TTL_MS, limit);
-  if (ids.length === 0) return { swept: 0, keysDeleted: 0 };
-  const keys = ids.map(uploadKey);
+  const rows = await deleteExpiredMedia(env.DB, now, now - MEDIA_PENDING_TTL_MS, limit);
+  if (rows.length === 0) return { swept: 0, keysDeleted: 0 };
+  // An unfinished multipart upload's parts are R2's until aborted (or its own 7-day cleanup).
+  await Promise.allSettled(
+    rows.flatMap((row) => (row.uploadId === null ? [] : [env.MEDIA.resumeMultipartUpload(uploadKey(row.id), row.uploadId).abort()])),
+  );
+  // Each row's own key, and the shared object a verified duplicate pointed at: kept while named.
+  const keys = [...new Set(rows.flatMap((row) => [uploadKey(row.id), ...(row.blobKey === null ? [] : [row.blobKey])]))];
   const referenced = await referencedBlobKeys(env.DB, keys);
   const orphans = keys.filter((key) => !referenced.has(key));
   if (orphans.length > 0) await env.MEDIA.delete(orphans);
-  await countMedia(env.DB, 'swept', ids.length);
-  return { swept: ids.length, keysDeleted: orphans.length };
+  await countMedia(env.DB, 'swept', rows.length);
+  return { swept: rows.length, keysDeleted: orphans.length };
 }

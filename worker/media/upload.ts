@@ -15,6 +15,7 @@ import { claimUpload, completeMedia, failMedia, sharedBlobKey } from '../../db/m
 import type { MediaRow } from '../../db/schema.ts';
 import { ApiError } from '../errors.ts';
 import { verifyCapability } from './capability.ts';
+import { uploadKey } from './keys.ts';
 
 export type UploadInput = {
   mediaId: string;
@@ -25,14 +26,10 @@ export type UploadInput = {
   now: number;
 };
 
-function hex(bytes: ArrayBuffer): string {
+export function hex(bytes: ArrayBuffer): string {
   return Array.from(new Uint8Array(bytes), (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
-/** The R2 key an upload's own bytes are written to. */
-export function uploadKey(mediaId: string): string {
-  return `blobs/${mediaId}`;
-}
 
 /**
  * Copies a body into `sink` while hashing and counting it; stops at the first byte past `limit`,
@@ -126,7 +123,7 @@ export async function receiveUpload(env: Env, input: UploadInput): Promise<Media
  * After verification: an existing stored object of the same bytes (another complete upload's),
  * with this upload's copy deleted; or this upload's own key.
  */
-async function reuseStoredCopy(env: Env, row: MediaRow, key: string): Promise<string> {
+export async function reuseStoredCopy(env: Env, row: MediaRow, key: string): Promise<string> {
   const shared = await sharedBlobKey(env.DB, row.sha256, row.size, row.id);
   if (shared === null || shared === key) return key;
   const head = await env.MEDIA.head(shared);

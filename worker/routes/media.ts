@@ -1,78 +1,93 @@
 /**
- * Media: upload slots, the upload itself, info and download (worker/media/ does the work).
+ * Media: upload slots, the uploads themselves (one PUT, or parts), info, download and signed
+ * download URLs (worker/media/ does the work).
  *
  * Registered in worker/index.ts BEFORE the global JSON body limit and JSON check: uploads stream
- * bodies far larger than MAX_HTTP_BODY_BYTES that are not JSON. The JSON route here applies the
- * same body limit itself.
+ * bodies far larger than MAX_HTTP_BODY_BYTES that are not JSON. The JSON routes here apply the
+ * same body limit themselves.
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import {
   MAX_HTTP_BODY_BYTES,
+  MEDIA_PART_SIZE,
+  MediaCompleteRequestSchema,
   MediaIdSchema,
   MediaSlotRequestSchema,
   PATHS,
-  type MediaInfo,
   type MediaSlotResponse,
+  type MediaUpload,
+  type MediaUrl,
 } from '../../protocol/index.ts';
 import type { AppEnv } from '../app-env.ts';
 import { requireAuth } from '../auth/middleware.ts';
 import { spendBudget } from '../budgets.ts';
-import type { MediaRow } from '../../db/schema.ts';
 import { ApiError } from '../errors.ts';
-import { downloadableMedia, visibleMedia } from '../media/access.ts';
+import { downloadableMedia, signedMedia, visibleMedia } from '../media/access.ts';
 import { mediaResponse } from '../media/download.ts';
-import { checkMediaLimits, openSlot } from '../media/slot.ts';
+import { completeMultipart, infoOf, partsStatus, receivePart } from '../media/multipart.ts';
+import { checkMediaLimits, openSlot, type Slot } from '../media/slot.ts';
+import { downloadUrl } from '../media/signed-url.ts';
 import { receiveUpload } from '../media/upload.ts';
 import { jsonBody, params, query } from '../validate.ts';
 
 // Route patterns spelled out: PATHS' builders would percent-encode the `:id` placeholder.
 const IdParam = z.object({ id: MediaIdSchema });
+const PartParam = z.object({ id: MediaIdSchema, part: z.coerce.number().int().min(1).max(10_000) });
 const CapabilityQuery = z.object({ cap: z.string().max(200) });
+const SignatureQuery = z.object({ exp: z.coerce.number().int().positive(), sig: z.string().max(128) });
 
-function infoOf(row: MediaRow): MediaInfo {
-  return { id: row.id, kind: row.kind, mime: row.mime, size: row.size, sha256: row.sha256, createdAt: row.createdAt, status: row.status };
-}
+const jsonLimit = bodyLimit({
+  maxSize: MAX_HTTP_BODY_BYTES,
+  onError: () => {
+    throw new ApiError('payload_too_large', `Body exceeds ${MAX_HTTP_BODY_BYTES} bytes`);
+  },
+});
 
 function contentLengthOf(header: string | undefined): number | null {
   if (header === undefined || !/^[0-9]{1,16}$/.test(header)) return null;
   return Number(header);
 }
 
+/** The upload instructions of a new (or resumed) slot: URLs on this Worker carrying its capability. */
+function uploadOf(slot: Extract<Slot, { deduplicated: false }>, mime: string, base: string): MediaUpload {
+  const cap = `?cap=${encodeURIComponent(slot.capability)}`;
+  const at = (path: string): string => new URL(`${path}${cap}`, base).toString();
+  const headers = { 'Content-Type': mime };
+  if (slot.partCount === 1) return { mode: 'single', url: at(PATHS.mediaContent(slot.mediaId)), method: 'PUT', headers, expiresAt: slot.expiresAt };
+  return {
+    mode: 'multipart',
+    partSize: MEDIA_PART_SIZE,
+    partCount: slot.partCount,
+    partUrls: Array.from({ length: slot.partCount }, (_, i) => at(PATHS.mediaPart(slot.mediaId, i + 1))),
+    method: 'PUT',
+    headers,
+    statusUrl: at(PATHS.mediaParts(slot.mediaId)),
+    completeUrl: at(PATHS.mediaComplete(slot.mediaId)),
+    expiresAt: slot.expiresAt,
+    received: slot.received,
+  };
+}
+
 export const mediaRoutes = new Hono<AppEnv>()
-  .post(
-    PATHS.media,
-    bodyLimit({
-      maxSize: MAX_HTTP_BODY_BYTES,
-      onError: () => {
-        throw new ApiError('payload_too_large', `Body exceeds ${MAX_HTTP_BODY_BYTES} bytes`);
-      },
-    }),
-    requireAuth,
-    jsonBody(MediaSlotRequestSchema),
-    async (c) => {
-      const { userId } = c.get('auth');
-      const request = c.req.valid('json');
-      // A refused upload costs nothing; a slot costs one token whatever its answer.
-      checkMediaLimits(request);
-      await spendBudget(c.env, userId, 'media_upload_user', 1);
-      const slot = await openSlot(c.env, userId, request, Date.now());
-      if (slot.deduplicated) return c.json({ mediaId: slot.mediaId, deduplicated: true } satisfies MediaSlotResponse, 200);
-      const url = new URL(`${PATHS.mediaContent(slot.mediaId)}?cap=${encodeURIComponent(slot.capability)}`, c.req.url);
-      const answer: MediaSlotResponse = {
-        mediaId: slot.mediaId,
-        deduplicated: false,
-        upload: { url: url.toString(), method: 'PUT', headers: { 'Content-Type': request.mime }, expiresAt: slot.expiresAt },
-      };
-      return c.json(answer, 201);
-    },
-  )
-  // No bearer token: the capability in the URL names the media and is good for one upload.
+  .post(PATHS.media, jsonLimit, requireAuth, jsonBody(MediaSlotRequestSchema), async (c) => {
+    const { userId } = c.get('auth');
+    const request = c.req.valid('json');
+    // A refused upload costs nothing; a slot costs one token whatever its answer.
+    checkMediaLimits(request);
+    await spendBudget(c.env, userId, 'media_upload_user', 1);
+    const slot = await openSlot(c.env, userId, request, Date.now());
+    if (slot.deduplicated) return c.json({ mediaId: slot.mediaId, deduplicated: true } satisfies MediaSlotResponse, 200);
+    // Bytes cost only when they may be sent (a resumed upload is charged again: rare, and bounded).
+    await spendBudget(c.env, userId, 'media_mib_user', Math.ceil(request.size / (1024 * 1024)));
+    const answer: MediaSlotResponse = { mediaId: slot.mediaId, deduplicated: false, upload: uploadOf(slot, request.mime, c.req.url) };
+    return c.json(answer, 201);
+  })
+  // No bearer token on the capability routes: the capability in the URL names the media.
   .put('/v1/media/:id/content', params(IdParam), query(CapabilityQuery), async (c) => {
-    const { id } = c.req.valid('param');
     const row = await receiveUpload(c.env, {
-      mediaId: id,
+      mediaId: c.req.valid('param').id,
       capability: c.req.valid('query').cap,
       body: c.req.raw.body,
       contentLength: contentLengthOf(c.req.header('Content-Length')),
@@ -80,9 +95,40 @@ export const mediaRoutes = new Hono<AppEnv>()
     });
     return c.json(infoOf(row), 200);
   })
+  .put('/v1/media/:id/parts/:part', params(PartParam), query(CapabilityQuery), async (c) => {
+    const { id, part } = c.req.valid('param');
+    const receipt = await receivePart(c.env, {
+      mediaId: id,
+      capability: c.req.valid('query').cap,
+      part,
+      body: c.req.raw.body,
+      contentLength: contentLengthOf(c.req.header('Content-Length')),
+      now: Date.now(),
+      charge: (owner) => spendBudget(c.env, owner, 'media_part_user', 1),
+    });
+    return c.json(receipt, 200);
+  })
+  .get('/v1/media/:id/parts', params(IdParam), query(CapabilityQuery), async (c) => {
+    return c.json(await partsStatus(c.env, c.req.valid('param').id, c.req.valid('query').cap, Date.now()), 200);
+  })
+  .post('/v1/media/:id/complete', jsonLimit, params(IdParam), query(CapabilityQuery), jsonBody(MediaCompleteRequestSchema), async (c) => {
+    return c.json(infoOf(await completeMultipart(c.env, c.req.valid('param').id, c.req.valid('query').cap, Date.now())), 200);
+  })
   .get('/v1/media/:id/info', requireAuth, params(IdParam), async (c) => {
     const row = await visibleMedia(c.env, c.get('auth').userId, c.req.valid('param').id);
     return c.json(infoOf(row), 200);
+  })
+  .get('/v1/media/:id/url', requireAuth, params(IdParam), async (c) => {
+    const row = await downloadableMedia(c.env, c.get('auth').userId, c.req.valid('param').id);
+    const answer: MediaUrl = await downloadUrl(c.env, row.id, c.req.url, Date.now());
+    return c.json(answer, 200);
+  })
+  // No bearer token: the signature in the URL (GET /v1/media/:id/url) is the permission.
+  .get('/v1/media/:id/blob', params(IdParam), query(SignatureQuery), async (c) => {
+    const { exp, sig } = c.req.valid('query');
+    const row = await signedMedia(c.env, c.req.valid('param').id, exp, sig, Date.now());
+    const maxAge = Math.max(0, Math.floor((exp - Date.now()) / 1000));
+    return mediaResponse(c.env, row, c.req.header('Range') ?? null, c.req.header('If-None-Match') ?? null, `private, max-age=${maxAge}`);
   })
   .get('/v1/media/:id', requireAuth, params(IdParam), async (c) => {
     const row = await downloadableMedia(c.env, c.get('auth').userId, c.req.valid('param').id);

@@ -15,6 +15,7 @@ import { findUserById, updateProfile } from '../../db/accounts.ts';
 import { profileSeenBy } from '../../db/privacy.ts';
 import type { UserRow } from '../../db/schema.ts';
 import { ApiError } from '../errors.ts';
+import { checkOwnAvatar, photoChanged } from '../media/pictures.ts';
 import { jsonBody } from '../validate.ts';
 
 export const userRoutes = new Hono<AppEnv>();
@@ -22,7 +23,7 @@ export const userRoutes = new Hono<AppEnv>();
 /** Your own profile: everything, with the phone number. */
 function ownProfile(user: UserRow | null): Profile {
   if (user === null || user.deletedAt !== null) throw new ApiError('user_not_found');
-  return { userId: user.id, displayName: user.displayName, about: user.about, phone: user.phone };
+  return { userId: user.id, displayName: user.displayName, about: user.about, photo: user.photo, phone: user.phone };
 }
 
 userRoutes.get(PATHS.me, requireAuth, async (c) => {
@@ -30,7 +31,13 @@ userRoutes.get(PATHS.me, requireAuth, async (c) => {
 });
 
 userRoutes.patch(PATHS.me, requireAuth, jsonBody(ProfileUpdateSchema), async (c) => {
-  const user = await updateProfile(c.env.DB, c.get('auth').userId, c.req.valid('json'), Date.now());
+  const { userId } = c.get('auth');
+  const update = c.req.valid('json');
+  const now = Date.now();
+  if (update.photo !== undefined && update.photo !== null) await checkOwnAvatar(c.env, userId, update.photo);
+  const before = update.photo === undefined ? null : await findUserById(c.env.DB, userId);
+  const user = await updateProfile(c.env.DB, userId, update, now);
+  if (update.photo !== undefined) await photoChanged(c.env, before?.photo ?? null, update.photo, now);
   return c.json(ownProfile(user) satisfies Profile, 200);
 });
 

@@ -1,0 +1,236 @@
+/**
+ * Uploads in parts (files over MEDIA_PART_SIZE): any order, a part sent again replaces the earlier
+ * one, completing with a part missing changes nothing, a new slot for the same bytes resumes the
+ * upload (and kills the old URLs), the assembled bytes are verified, and the sweep aborts what is
+ * never finished. Then signed download URLs: no token, Range, and nothing for a bad signature.
+ */
+import { SELF } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import {
+  MEDIA_PART_SIZE,
+  MEDIA_PENDING_TTL_MS,
+  MediaInfoSchema,
+  MediaPartReceiptSchema,
+  MediaPartsStatusSchema,
+  MediaSlotResponseSchema,
+  MediaUrlSchema,
+  PATHS,
+  type MediaMultipartUpload,
+  type SessionResponse,
+} from '../../protocol/index.ts';
+import { signDownload, verifyDownload } from '../../worker/media/capability.ts';
+import { sweepExpiredMedia } from '../../worker/media/sweep.ts';
+import { api, login, nextPhone } from './support.ts';
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** `size` bytes that differ from any other call's (a seed per call), without 64 KiB random limits. */
+let seeds = 0;
+function bytesOf(size: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  let x = (++seeds * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    bytes[i] = x & 0xff;
+  }
+  return bytes;
+}
+
+async function errorCode(res: Response): Promise<string> {
+  return ((await res.json()) as { error: { code: string } }).error.code;
+}
+
+async function multipartSlot(session: SessionResponse, bytes: Uint8Array, sha256?: string): Promise<{ mediaId: string; upload: MediaMultipartUpload }> {
+  const res = await api(PATHS.media, {
+    method: 'POST',
+    token: session.token,
+    body: JSON.stringify({ kind: 'video', mime: 'video/mp4', size: bytes.byteLength, sha256: sha256 ?? (await sha256Hex(bytes)) }),
+  });
+  expect(res.status, await res.clone().text()).toBe(201);
+  const answer = MediaSlotResponseSchema.parse(await res.json());
+  if (answer.deduplicated || answer.upload.mode !== 'multipart') throw new Error('expected a multipart upload');
+  expect(answer.upload.partUrls.join()).not.toContain(session.token);
+  return { mediaId: answer.mediaId, upload: answer.upload };
+}
+
+function partOf(bytes: Uint8Array, part: number): Uint8Array {
+  return bytes.subarray((part - 1) * MEDIA_PART_SIZE, Math.min(bytes.byteLength, part * MEDIA_PART_SIZE));
+}
+
+function putPart(upload: MediaMultipartUpload, part: number, body: Uint8Array): Promise<Response> {
+  return SELF.fetch(upload.partUrls[part - 1]!, { method: 'PUT', body, headers: upload.headers });
+}
+
+function complete(upload: MediaMultipartUpload): Promise<Response> {
+  return SELF.fetch(upload.completeUrl, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } });
+}
+
+async function received(upload: MediaMultipartUpload): Promise<number[]> {
+  const res = await SELF.fetch(upload.statusUrl);
+  expect(res.status).toBe(200);
+  return MediaPartsStatusSchema.parse(await res.json()).received;
+}
+
+async function row(mediaId: string): Promise<{ status: string; upload_id: string | null } | null> {
+  return env.DB.prepare('SELECT status, upload_id FROM media WHERE id = ?').bind(mediaId).first();
+}
+
+async function partRows(mediaId: string): Promise<number> {
+  return (await env.DB.prepare('SELECT count(*) AS n FROM media_parts WHERE media_id = ?').bind(mediaId).first<{ n: number }>())?.n ?? -1;
+}
+
+// Two full parts and a short last one.
+const SIZE = 2 * MEDIA_PART_SIZE + 1000;
+
+describe('multipart uploads', () => {
+  it('take parts in any order, refuse to complete with one missing, and verify the assembled bytes', async () => {
+    const alice = await login(nextPhone());
+    const bytes = bytesOf(SIZE);
+    const { mediaId, upload } = await multipartSlot(alice, bytes);
+    expect(upload).toMatchObject({ partSize: MEDIA_PART_SIZE, partCount: 3, received: [] });
+
+    const second = await putPart(upload, 2, partOf(bytes, 2));
+    expect(second.status).toBe(200);
+    expect(MediaPartReceiptSchema.parse(await second.json())).toMatchObject({ part: 2, size: MEDIA_PART_SIZE });
+    expect((await putPart(upload, 1, partOf(bytes, 1))).status).toBe(200);
+    expect(await received(upload)).toEqual([1, 2]);
+
+    const early = await complete(upload);
+    expect(early.status).toBe(409);
+    expect(await errorCode(early)).toBe('upload_incomplete');
+    expect(await row(mediaId)).toMatchObject({ status: 'pending' });
+
+    // Sending a part again replaces it.
+    expect((await putPart(upload, 3, partOf(bytes, 3))).status).toBe(200);
+    expect((await putPart(upload, 3, partOf(bytes, 3))).status).toBe(200);
+    const done = await complete(upload);
+    expect(done.status, await done.clone().text()).toBe(200);
+    expect(MediaInfoSchema.parse(await done.json())).toMatchObject({ id: mediaId, status: 'complete', size: SIZE });
+    expect(await row(mediaId)).toMatchObject({ status: 'complete', upload_id: null });
+    expect(await partRows(mediaId)).toBe(0);
+
+    const got = await api(PATHS.mediaItem(mediaId), { token: alice.token });
+    expect(got.status).toBe(200);
+    expect(await sha256Hex(new Uint8Array(await got.arrayBuffer()))).toBe(await sha256Hex(bytes));
+    // The URLs are dead once the upload is complete.
+    expect((await putPart(upload, 1, partOf(bytes, 1))).status).toBe(401);
+    expect((await complete(upload)).status).toBe(401);
+  });
+
+  it('refuses parts of the wrong size or number, and bytes that do not match the declaration', async () => {
+    const alice = await login(nextPhone());
+    const bytes = bytesOf(SIZE);
+    const { upload } = await multipartSlot(alice, bytes);
+    const short = await putPart(upload, 1, partOf(bytes, 1).subarray(1));
+    expect(short.status).toBe(400);
+    expect(await errorCode(short)).toBe('media_part_invalid');
+    const beyond = await SELF.fetch(upload.partUrls[0]!.replace('/parts/1?', '/parts/4?'), { method: 'PUT', body: partOf(bytes, 3) });
+    expect(await errorCode(beyond)).toBe('media_part_invalid');
+    expect(await received(upload)).toEqual([]);
+
+    // Declared hash of other bytes: every part fits, the whole does not.
+    const other = bytesOf(SIZE);
+    const lie = await multipartSlot(alice, other, await sha256Hex(bytesOf(SIZE)));
+    for (const part of [1, 2, 3]) expect((await putPart(lie.upload, part, partOf(other, part))).status).toBe(200);
+    const refused = await complete(lie.upload);
+    expect(refused.status).toBe(422);
+    expect(await errorCode(refused)).toBe('media_mismatch');
+    expect(await row(lie.mediaId)).toMatchObject({ status: 'failed' });
+    expect(await env.MEDIA.head(`blobs/${lie.mediaId}`)).toBeNull();
+  });
+
+  it('resume: asking again for the same bytes continues the same upload with a fresh URL', async () => {
+    const alice = await login(nextPhone());
+    const bytes = bytesOf(SIZE);
+    const first = await multipartSlot(alice, bytes);
+    expect((await putPart(first.upload, 1, partOf(bytes, 1))).status).toBe(200);
+
+    const again = await multipartSlot(alice, bytes);
+    expect(again.mediaId).toBe(first.mediaId);
+    expect(again.upload.received).toEqual([1]);
+    // The earlier URLs stopped working.
+    expect((await putPart(first.upload, 2, partOf(bytes, 2))).status).toBe(401);
+    // Someone else's slot for the same bytes is theirs alone.
+    const bob = await login(nextPhone());
+    expect((await multipartSlot(bob, bytes)).mediaId).not.toBe(first.mediaId);
+
+    for (const part of [2, 3]) expect((await putPart(again.upload, part, partOf(bytes, part))).status).toBe(200);
+    expect((await complete(again.upload)).status).toBe(200);
+  });
+
+  it('the sweep aborts an upload never finished, with its parts', async () => {
+    const alice = await login(nextPhone());
+    const bytes = bytesOf(SIZE);
+    const { mediaId, upload } = await multipartSlot(alice, bytes);
+    expect((await putPart(upload, 1, partOf(bytes, 1))).status).toBe(200);
+    expect(await partRows(mediaId)).toBe(1);
+    await sweepExpiredMedia(env, Date.now() + MEDIA_PENDING_TTL_MS + 1);
+    expect(await row(mediaId)).toBeNull();
+    expect(await partRows(mediaId)).toBe(0);
+    expect((await putPart(upload, 2, partOf(bytes, 2))).status).toBe(401);
+  });
+});
+
+describe('signed download URLs', () => {
+  async function uploaded(session: SessionResponse, bytes: Uint8Array): Promise<string> {
+    const res = await api(PATHS.media, {
+      method: 'POST',
+      token: session.token,
+      body: JSON.stringify({ kind: 'image', mime: 'image/png', size: bytes.byteLength, sha256: await sha256Hex(bytes) }),
+    });
+    const answer = MediaSlotResponseSchema.parse(await res.json());
+    if (answer.deduplicated || answer.upload.mode !== 'single') throw new Error('expected a single upload');
+    expect((await SELF.fetch(answer.upload.url, { method: 'PUT', body: bytes })).status).toBe(200);
+    return answer.mediaId;
+  }
+
+  it('serve the bytes without a token, with Range, to whoever may download them', async () => {
+    const alice = await login(nextPhone());
+    const bytes = bytesOf(5000);
+    const mediaId = await uploaded(alice, bytes);
+    const res = await api(PATHS.mediaUrl(mediaId), { token: alice.token });
+    expect(res.status).toBe(200);
+    const { url, expiresAt } = MediaUrlSchema.parse(await res.json());
+    expect(url).not.toContain(alice.token);
+    expect(expiresAt).toBeGreaterThan(Date.now());
+    // Asked again soon: the very same URL (browser caches keep working).
+    expect(MediaUrlSchema.parse(await (await api(PATHS.mediaUrl(mediaId), { token: alice.token })).json()).url).toBe(url);
+
+    const whole = await SELF.fetch(url);
+    expect(whole.status).toBe(200);
+    expect(whole.headers.get('Content-Type')).toBe('image/png');
+    expect(whole.headers.get('Cache-Control')).toMatch(/^private, max-age=\d+$/);
+    expect(new Uint8Array(await whole.arrayBuffer())).toEqual(bytes);
+    const part = await SELF.fetch(url, { headers: { Range: 'bytes=100-199' } });
+    expect(part.status).toBe(206);
+    expect(new Uint8Array(await part.arrayBuffer())).toEqual(bytes.subarray(100, 200));
+
+    // A stranger gets no URL; a tampered or moved signature serves nothing.
+    const stranger = await login(nextPhone());
+    const refused = await api(PATHS.mediaUrl(mediaId), { token: stranger.token });
+    expect(refused.status).toBe(404);
+    expect(await errorCode(refused)).toBe('media_not_found');
+    const parsed = new URL(url);
+    const sig = parsed.searchParams.get('sig')!;
+    parsed.searchParams.set('sig', `${sig.slice(0, -1)}${sig.endsWith('0') ? '1' : '0'}`);
+    expect((await SELF.fetch(parsed.toString())).status).toBe(404);
+    const other = await uploaded(alice, bytesOf(100));
+    expect((await SELF.fetch(url.replace(mediaId, other))).status).toBe(404);
+    parsed.searchParams.set('sig', sig);
+    parsed.searchParams.set('exp', String(expiresAt + 1));
+    expect((await SELF.fetch(parsed.toString())).status).toBe(404);
+  });
+
+  it('stop working at their expiry', async () => {
+    const sig = await signDownload(env.TOKEN_SECRET, 'some-id', 1000);
+    expect(await verifyDownload(env.TOKEN_SECRET, 'some-id', 1000, sig, 999)).toBe(true);
+    expect(await verifyDownload(env.TOKEN_SECRET, 'some-id', 1000, sig, 1000)).toBe(false);
+    expect(await verifyDownload(env.TOKEN_SECRET, 'other-id', 1000, sig, 999)).toBe(false);
+  });
+});
