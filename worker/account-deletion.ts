@@ -107,7 +107,7 @@ export async function purgeAccount(db: DbLike, input: { userId: string; phone: s
       .where(and(eq(devices.userId, userId), isNull(devices.revokedAt))),
     d
       .update(users)
-      .set({ deletedAt: now, phone: `deleted:${userId}`, displayName: '', about: '', updatedAt: now })
+      .set({ deletedAt: now, phone: `deleted:${userId}`, displayName: '', about: '', photo: null, updatedAt: now })
       .where(and(eq(users.id, userId), isNull(users.deletedAt))),
   ]);
 }
