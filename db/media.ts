@@ -51,21 +51,24 @@ export async function claimUpload(db: DbLike, id: string, nonce: string, now: nu
   return row ?? null;
 }
 
+/** A stored object: its key, and the entity tag it must still have when it was uploaded straight to R2. */
+export type StoredBlob = { key: string; etag: string | null };
+
 /** The stored object of another complete upload of the same bytes, if any (cross-user sharing of storage only). */
-export async function sharedBlobKey(db: DbLike, sha256: string, size: number, exceptId: string): Promise<string | null> {
+export async function sharedBlob(db: DbLike, sha256: string, size: number, exceptId: string): Promise<StoredBlob | null> {
   const [row] = await accountsDb(db)
-    .select({ blobKey: media.blobKey })
+    .select({ key: media.blobKey, etag: media.blobEtag })
     .from(media)
     .where(and(eq(media.sha256, sha256), eq(media.size, size), eq(media.status, 'complete'), ne(media.id, exceptId)))
     .limit(1);
-  return row?.blobKey ?? null;
+  return row?.key ? { key: row.key, etag: row.etag } : null;
 }
 
 /** uploading → complete with its object: one update. False if the row was not uploading. */
-export async function completeMedia(db: DbLike, id: string, blobKey: string, now: number): Promise<MediaRow | null> {
+export async function completeMedia(db: DbLike, id: string, blob: StoredBlob, now: number): Promise<MediaRow | null> {
   const [row] = await accountsDb(db)
     .update(media)
-    .set({ status: 'complete', blobKey, completedAt: now, uploadId: null })
+    .set({ status: 'complete', blobKey: blob.key, blobEtag: blob.etag, completedAt: now, uploadId: null })
     .where(and(eq(media.id, id), eq(media.status, 'uploading')))
     .returning();
   return row ?? null;

@@ -279,6 +279,8 @@ export const media = sqliteTable(
     uploadId: text('upload_id'),
     /** When a message, profile photo or group picture first named it (migrations/0010); null: never. */
     referencedAt: integer('referenced_at'),
+    /** The entity tag of verified bytes uploaded straight to R2 (migrations/0011); null: written by the Worker. */
+    blobEtag: text('blob_etag'),
   },
   (t) => [
     index('media_owner_hash_idx').on(t.ownerId, t.sha256, t.size),

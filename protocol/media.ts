@@ -146,7 +146,11 @@ export const MediaMultipartUploadSchema = z.strictObject({
   mode: z.literal('multipart'),
   partSize: z.number().int().positive(),
   partCount: z.number().int().min(2),
-  /** `partUrls[i]` takes part number i + 1, by PUT with `headers`. Answers MediaPartReceipt (Worker URLs). */
+  /**
+   * `partUrls[i]` takes part number i + 1, by PUT with `headers`. A Worker URL answers
+   * MediaPartReceipt; an R2 presigned URL answers an empty body with the part's entity tag in the
+   * `ETag` response header. Either way, keep the tag: MediaCompleteRequest.parts sends them back.
+   */
   partUrls: z.array(z.string()),
   method: z.literal('PUT'),
   headers: z.record(z.string(), z.string()),

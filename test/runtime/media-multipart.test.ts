@@ -4,7 +4,7 @@
  * upload (and kills the old URLs), the assembled bytes are verified, and the sweep aborts what is
  * never finished. Then signed download URLs: no token, Range, and nothing for a bad signature.
  */
-import { SELF } from 'cloudflare:test';
+import { createExecutionContext, SELF, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import {
@@ -20,6 +20,7 @@ import {
   type SessionResponse,
 } from '../../protocol/index.ts';
 import { signDownload, verifyDownload } from '../../worker/media/capability.ts';
+import worker from '../../worker/index.ts';
 import { sweepExpiredMedia } from '../../worker/media/sweep.ts';
 import { api, login, nextPhone } from './support.ts';
 
@@ -232,5 +233,97 @@ describe('signed download URLs', () => {
     expect(await verifyDownload(env.TOKEN_SECRET, 'some-id', 1000, sig, 999)).toBe(true);
     expect(await verifyDownload(env.TOKEN_SECRET, 'some-id', 1000, sig, 1000)).toBe(false);
     expect(await verifyDownload(env.TOKEN_SECRET, 'other-id', 1000, sig, 999)).toBe(false);
+  });
+});
+
+describe('direct uploads (R2 presigned URLs, with S3 credentials configured)', () => {
+  const direct = {
+    R2_ACCESS_KEY_ID: 'test-access-key',
+    R2_SECRET_ACCESS_KEY: 'test-secret-access-key',
+    R2_S3_ENDPOINT: 'https://account.r2.cloudflarestorage.com',
+    R2_BUCKET: 'media-bucket',
+  };
+
+  /** The Worker with the direct-upload settings (SELF cannot be given other variables). */
+  async function directFetch(path: string, init: RequestInit & { token?: string } = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (init.token !== undefined) headers.set('Authorization', `Bearer ${init.token}`);
+    if (init.body !== undefined && !headers.has('Content-Type')) headers.set('Content-Type', 'application/json');
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(new Request(new URL(path, 'http://messenger.test'), { ...init, headers }), { ...env, ...direct } as Env, ctx);
+    await waitOnExecutionContext(ctx);
+    return res;
+  }
+
+  async function directSlot(session: SessionResponse, bytes: Uint8Array, kind = 'image', mime = 'image/png') {
+    const res = await directFetch(PATHS.media, {
+      method: 'POST',
+      token: session.token,
+      body: JSON.stringify({ kind, mime, size: bytes.byteLength, sha256: await sha256Hex(bytes) }),
+    });
+    expect(res.status, await res.clone().text()).toBe(201);
+    const answer = MediaSlotResponseSchema.parse(await res.json());
+    if (answer.deduplicated) throw new Error('expected an upload');
+    return { mediaId: answer.mediaId, upload: answer.upload };
+  }
+
+  function completeAt(url: string, body: unknown = {}): Promise<Response> {
+    return directFetch(new URL(url).pathname + new URL(url).search, { method: 'POST', body: JSON.stringify(body) });
+  }
+
+  it('a single file: a presigned PUT to R2, then the Worker verifies it and keeps its entity tag', async () => {
+    const alice = await login(nextPhone());
+    const bytes = bytesOf(3000);
+    const { mediaId, upload } = await directSlot(alice, bytes);
+    if (upload.mode !== 'single' || upload.completeUrl === undefined) throw new Error('expected a single presigned upload');
+    const url = new URL(upload.url);
+    expect(url.origin).toBe('https://account.r2.cloudflarestorage.com');
+    expect(url.pathname).toBe(`/media-bucket/blobs/${mediaId}`);
+    expect(url.searchParams.get('X-Amz-Algorithm')).toBe('AWS4-HMAC-SHA256');
+    expect(url.searchParams.get('X-Amz-Credential')).toMatch(/^test-access-key\/\d{8}\/auto\/s3\/aws4_request$/);
+    expect(Number(url.searchParams.get('X-Amz-Expires'))).toBeGreaterThan(0);
+    expect(url.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
+    expect(upload.url).not.toContain(alice.token);
+
+    // Completing before the bytes are there refuses (and uses up the slot).
+    const early = await directSlot(alice, bytesOf(10));
+    if (early.upload.mode !== 'single' || early.upload.completeUrl === undefined) throw new Error('expected a single presigned upload');
+    expect(await errorCode(await completeAt(early.upload.completeUrl))).toBe('media_mismatch');
+
+    // What the client's PUT to R2 does.
+    await env.MEDIA.put(`blobs/${mediaId}`, bytes);
+    const done = await completeAt(upload.completeUrl);
+    expect(done.status, await done.clone().text()).toBe(200);
+    expect(MediaInfoSchema.parse(await done.json()).status).toBe('complete');
+    const stored = await env.DB.prepare('SELECT blob_etag FROM media WHERE id = ?').bind(mediaId).first<{ blob_etag: string | null }>();
+    expect(stored?.blob_etag).toBe((await env.MEDIA.head(`blobs/${mediaId}`))?.etag);
+    expect(new Uint8Array(await (await api(PATHS.mediaItem(mediaId), { token: alice.token })).arrayBuffer())).toEqual(bytes);
+
+    // The presigned URL still works until it expires: replaced bytes are never served.
+    await env.MEDIA.put(`blobs/${mediaId}`, bytesOf(3000));
+    expect((await api(PATHS.mediaItem(mediaId), { token: alice.token })).status).toBe(404);
+  });
+
+  it('a large file: presigned part URLs of the multipart upload, completed with the entity tags the client got', async () => {
+    const alice = await login(nextPhone());
+    const bytes = bytesOf(SIZE);
+    const { mediaId, upload } = await directSlot(alice, bytes, 'video', 'video/mp4');
+    if (upload.mode !== 'multipart') throw new Error('expected a multipart upload');
+    const uploadId = new URL(upload.partUrls[0]!).searchParams.get('uploadId');
+    expect(uploadId).toBeTruthy();
+    expect(upload.partUrls.map((u) => new URL(u).searchParams.get('partNumber'))).toEqual(['1', '2', '3']);
+    expect(new URL(upload.completeUrl).origin).toBe('http://messenger.test');
+
+    // What the client's PUTs to R2 do: each answers an ETag.
+    const multipart = env.MEDIA.resumeMultipartUpload(`blobs/${mediaId}`, uploadId!);
+    const parts = [];
+    for (const part of [1, 2]) parts.push({ part, etag: (await multipart.uploadPart(part, partOf(bytes, part))).etag });
+    const missing = await completeAt(upload.completeUrl, { parts });
+    expect(await errorCode(missing)).toBe('upload_incomplete');
+    parts.push({ part: 3, etag: (await multipart.uploadPart(3, partOf(bytes, 3))).etag });
+    const done = await completeAt(upload.completeUrl, { parts });
+    expect(done.status, await done.clone().text()).toBe(200);
+    const got = await api(PATHS.mediaItem(mediaId), { token: alice.token });
+    expect(await sha256Hex(new Uint8Array(await got.arrayBuffer()))).toBe(await sha256Hex(bytes));
   });
 });

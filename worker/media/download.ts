@@ -87,9 +87,13 @@ export async function mediaResponse(
       headers: { 'Content-Range': `bytes */${row.size}`, 'X-Content-Type-Options': 'nosniff' },
     });
   }
-  const object = await env.MEDIA.get(row.blobKey, wanted === null ? {} : { range: wanted });
-  if (object === null) {
-    console.error(`media ${row.id}: object ${row.blobKey} is missing`);
+  // Bytes uploaded straight to R2 are served only while they are the verified ones (migrations/0011).
+  const object = await env.MEDIA.get(row.blobKey, {
+    ...(wanted === null ? {} : { range: wanted }),
+    ...(row.blobEtag === null ? {} : { onlyIf: { etagMatches: row.blobEtag } }),
+  });
+  if (object === null || !('body' in object)) {
+    console.error(`media ${row.id}: object ${row.blobKey} is ${object === null ? 'missing' : 'not the verified one any more'}`);
     throw new ApiError('media_not_found');
   }
   if (wanted === null) {

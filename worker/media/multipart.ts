@@ -7,10 +7,12 @@
  * match the declaration are kept (content-shared as in upload.ts), anything else is deleted.
  *
  * Every URL carries the same capability (capability.ts), valid until it expires or the upload is
- * resumed with a new one (slot.ts) or completed.
+ * resumed with a new one (slot.ts) or completed. With direct uploads (direct.ts) the parts go
+ * to R2 presigned URLs instead and the client reports their entity tags when completing; a single
+ * presigned PUT is completed here too.
  */
 import { MEDIA_PART_SIZE, mediaPartCount, type MediaInfo, type MediaPartReceipt, type MediaPartsStatus } from '../../protocol/index.ts';
-import { completeMedia, failMedia } from '../../db/media.ts';
+import { claimUpload, completeMedia, failMedia } from '../../db/media.ts';
 import { claimMultipart, dropParts, openMultipart, partsOf, recordPart } from '../../db/media-parts.ts';
 import type { MediaRow } from '../../db/schema.ts';
 import { ApiError } from '../errors.ts';
@@ -79,50 +81,89 @@ export async function partsStatus(env: Env, mediaId: string, capability: string,
   return { mediaId: row.id, partCount: mediaPartCount(row.size), received: parts.map((p) => p.part), expiresAt: row.uploadExpiresAt };
 }
 
-/** Size and SHA-256 of a stored object, read once through crypto.DigestStream. */
-async function measureObject(env: Env, key: string): Promise<{ size: number; sha256: string } | null> {
+/** Size, SHA-256 and entity tag of a stored object, read once through crypto.DigestStream. */
+async function measureObject(env: Env, key: string): Promise<{ size: number; sha256: string; etag: string } | null> {
   const object = await env.MEDIA.get(key);
   if (object === null) return null;
   const digest = new crypto.DigestStream('SHA-256');
   await object.body.pipeTo(digest);
-  return { size: object.size, sha256: hex(await digest.digest) };
+  return { size: object.size, sha256: hex(await digest.digest), etag: object.etag };
 }
 
-/**
- * Assemble the parts and verify them. Refuses with `upload_incomplete` (changing nothing) while
- * a part is missing; a mismatch deletes the object and marks the media failed.
- */
-export async function completeMultipart(env: Env, mediaId: string, capability: string, now: number): Promise<MediaRow> {
-  const open = await openUpload(env, mediaId, capability, now);
-  const parts = await partsOf(env.DB, open.id);
-  const count = mediaPartCount(open.size);
-  const missing = count - parts.length;
-  if (missing > 0) throw new ApiError('upload_incomplete', `${missing} of ${count} parts are missing`);
-  const nonce = await verifyCapability(env.TOKEN_SECRET, mediaId, capability, now);
-  const row = nonce === null ? null : await claimMultipart(env.DB, mediaId, nonce, now);
-  if (row === null) throw new ApiError('upload_capability_invalid');
+export type CompleteInput = {
+  mediaId: string;
+  capability: string;
+  /** The entity tags a client got from presigned part URLs (used only when direct uploads are on). */
+  clientParts: { part: number; etag: string }[] | undefined;
+  /** Whether this deployment hands out presigned URLs (worker/media/direct.ts). */
+  direct: boolean;
+  now: number;
+};
 
-  const key = uploadKey(row.id);
-  const upload = env.MEDIA.resumeMultipartUpload(key, open.uploadId);
-  try {
-    await upload.complete(parts.map((p) => ({ partNumber: p.part, etag: p.etag })));
-  } catch (err) {
-    console.error('media multipart complete failed', err);
-    await failMedia(env.DB, row.id);
+/**
+ * Finish an upload that is not a single PUT through the Worker: assemble a multipart upload's
+ * parts (refusing with `upload_incomplete`, changing nothing, while one is missing), or take a
+ * single presigned PUT's object; then read the bytes back and verify them. A mismatch deletes
+ * the object and marks the media failed.
+ */
+export async function completeUpload(env: Env, input: CompleteInput): Promise<MediaRow> {
+  const { mediaId, capability, now } = input;
+  const nonce = await verifyCapability(env.TOKEN_SECRET, mediaId, capability, now);
+  if (nonce === null) throw new ApiError('upload_capability_invalid');
+  const open = await openMultipart(env.DB, mediaId, nonce, now);
+  const key = uploadKey(mediaId);
+  let row: MediaRow | null;
+  let direct: boolean;
+  if (open !== null && open.uploadId !== null) {
+    const parts = await assembleParts(env, open, input);
+    row = await claimMultipart(env.DB, mediaId, nonce, now);
+    if (row === null) throw new ApiError('upload_capability_invalid');
+    direct = parts.direct;
+    try {
+      await env.MEDIA.resumeMultipartUpload(key, open.uploadId).complete(parts.list);
+    } catch (err) {
+      console.error('media multipart complete failed', err);
+      await Promise.all([failMedia(env.DB, row.id), dropParts(env.DB, row.id)]);
+      throw new ApiError('unavailable', 'The parts could not be assembled; request a new slot and upload again');
+    }
     await dropParts(env.DB, row.id);
-    throw new ApiError('unavailable', 'The parts could not be assembled; request a new slot and upload again');
+  } else {
+    // A single presigned PUT (the Worker's own single PUT verifies as it receives).
+    if (!input.direct) throw new ApiError('upload_capability_invalid');
+    row = await claimUpload(env.DB, mediaId, nonce, now);
+    if (row === null) throw new ApiError('upload_capability_invalid');
+    direct = true;
   }
   const measured = await measureObject(env, key);
-  await dropParts(env.DB, row.id);
   if (measured === null || measured.size !== row.size || measured.sha256 !== row.sha256) {
     await env.MEDIA.delete(key);
     await failMedia(env.DB, row.id);
-    throw new ApiError('media_mismatch', 'The assembled parts do not match the declared size and SHA-256');
+    throw new ApiError('media_mismatch', measured === null ? 'No bytes were uploaded' : 'The uploaded bytes do not match the declared size and SHA-256');
   }
-  const blobKey = await reuseStoredCopy(env, row, key);
-  const complete = await completeMedia(env.DB, row.id, blobKey, now);
+  const blob = await reuseStoredCopy(env, row, { key, etag: direct ? measured.etag : null });
+  const complete = await completeMedia(env.DB, row.id, blob, now);
   if (complete === null) throw new ApiError('upload_capability_invalid');
   return complete;
+}
+
+/**
+ * The parts to assemble, by number: those the Worker received, and with direct uploads those
+ * the client reports. Throws `upload_incomplete` while one is missing.
+ */
+async function assembleParts(env: Env, row: MediaRow, input: CompleteInput): Promise<{ list: R2UploadedPart[]; direct: boolean }> {
+  const count = mediaPartCount(row.size);
+  const etags = new Map<number, string>();
+  let direct = false;
+  if (input.direct) {
+    for (const p of input.clientParts ?? []) {
+      if (p.part <= count) etags.set(p.part, p.etag);
+    }
+    direct = etags.size > 0;
+  }
+  for (const p of await partsOf(env.DB, row.id)) etags.set(p.part, p.etag);
+  const missing = count - etags.size;
+  if (missing > 0) throw new ApiError('upload_incomplete', `${missing} of ${count} parts are missing`);
+  return { list: [...etags].sort(([a], [b]) => a - b).map(([partNumber, etag]) => ({ partNumber, etag })), direct };
 }
 
 /** The answer of a finished upload. */

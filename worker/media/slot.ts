@@ -33,7 +33,16 @@ export type SlotRequest = { kind: MediaKind; mime: string; size: number; sha256:
 
 export type Slot =
   | { mediaId: string; deduplicated: true }
-  | { mediaId: string; deduplicated: false; capability: string; expiresAt: number; partCount: number; received: number[] };
+  | {
+      mediaId: string;
+      deduplicated: false;
+      capability: string;
+      expiresAt: number;
+      partCount: number;
+      received: number[];
+      /** The R2 multipart upload (partCount > 1). */
+      uploadId: string | null;
+    };
 
 /**
  * Throw the typed refusal of an upload the limits table does not allow (before any budget is
@@ -81,7 +90,7 @@ export async function openSlot(env: Env, owner: string, request: SlotRequest, no
     createdAt: now,
     uploadId,
   });
-  return { mediaId, deduplicated: false, capability, expiresAt, partCount, received: [] };
+  return { mediaId, deduplicated: false, capability, expiresAt, partCount, received: [], uploadId };
 }
 
 /**
@@ -96,5 +105,5 @@ async function resumeMultipart(env: Env, owner: string, request: SlotRequest, no
   const { capability, nonce, expiresAt } = await issueCapability(env.TOKEN_SECRET, row.id, now, ttl);
   if (!(await renewMultipartCapability(env.DB, row.id, nonce, expiresAt))) return null;
   const received = (await partsOf(env.DB, row.id)).map((p) => p.part);
-  return { mediaId: row.id, deduplicated: false, capability, expiresAt, partCount: mediaPartCount(row.size), received };
+  return { mediaId: row.id, deduplicated: false, capability, expiresAt, partCount: mediaPartCount(row.size), received, uploadId: row.uploadId };
 }

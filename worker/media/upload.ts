@@ -11,7 +11,7 @@
  * object (content addressing through D1's `blob_key`, which R2 alone cannot do without copying).
  * Ids, owners and access stay per upload (see slot.ts on privacy).
  */
-import { claimUpload, completeMedia, failMedia, sharedBlobKey } from '../../db/media.ts';
+import { claimUpload, completeMedia, failMedia, sharedBlob, type StoredBlob } from '../../db/media.ts';
 import type { MediaRow } from '../../db/schema.ts';
 import { ApiError } from '../errors.ts';
 import { verifyCapability } from './capability.ts';
@@ -113,21 +113,22 @@ export async function receiveUpload(env: Env, input: UploadInput): Promise<Media
   const sha256 = hex(await meter.digest.digest);
   if (sha256 !== row.sha256) return refuse('The SHA-256 of the body differs from the declared one');
 
-  const blobKey = await reuseStoredCopy(env, row, key);
-  const complete = await completeMedia(env.DB, mediaId, blobKey, now);
+  const blob = await reuseStoredCopy(env, row, { key, etag: null });
+  const complete = await completeMedia(env.DB, mediaId, blob, now);
   if (complete === null) throw new ApiError('upload_capability_invalid');
   return complete;
 }
 
 /**
  * After verification: an existing stored object of the same bytes (another complete upload's),
- * with this upload's copy deleted; or this upload's own key.
+ * with this upload's copy deleted; or this upload's own object. An object uploaded straight to
+ * R2 is shared only while it still has its verified entity tag.
  */
-export async function reuseStoredCopy(env: Env, row: MediaRow, key: string): Promise<string> {
-  const shared = await sharedBlobKey(env.DB, row.sha256, row.size, row.id);
-  if (shared === null || shared === key) return key;
-  const head = await env.MEDIA.head(shared);
-  if (head === null || head.size !== row.size) return key;
-  await env.MEDIA.delete(key);
+export async function reuseStoredCopy(env: Env, row: MediaRow, own: StoredBlob): Promise<StoredBlob> {
+  const shared = await sharedBlob(env.DB, row.sha256, row.size, row.id);
+  if (shared === null || shared.key === own.key) return own;
+  const head = await env.MEDIA.head(shared.key);
+  if (head === null || head.size !== row.size || (shared.etag !== null && head.etag !== shared.etag)) return own;
+  await env.MEDIA.delete(own.key);
   return shared;
 }

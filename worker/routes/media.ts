@@ -11,13 +11,11 @@ import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import {
   MAX_HTTP_BODY_BYTES,
-  MEDIA_PART_SIZE,
   MediaCompleteRequestSchema,
   MediaIdSchema,
   MediaSlotRequestSchema,
   PATHS,
   type MediaSlotResponse,
-  type MediaUpload,
   type MediaUrl,
 } from '../../protocol/index.ts';
 import type { AppEnv } from '../app-env.ts';
@@ -26,8 +24,10 @@ import { spendBudget } from '../budgets.ts';
 import { ApiError } from '../errors.ts';
 import { downloadableMedia, signedMedia, visibleMedia } from '../media/access.ts';
 import { mediaResponse } from '../media/download.ts';
-import { completeMultipart, infoOf, partsStatus, receivePart } from '../media/multipart.ts';
-import { checkMediaLimits, openSlot, type Slot } from '../media/slot.ts';
+import { directUploadConfig } from '../media/direct.ts';
+import { completeUpload, infoOf, partsStatus, receivePart } from '../media/multipart.ts';
+import { checkMediaLimits, openSlot } from '../media/slot.ts';
+import { uploadOf } from '../media/slot-answer.ts';
 import { downloadUrl } from '../media/signed-url.ts';
 import { receiveUpload } from '../media/upload.ts';
 import { jsonBody, params, query } from '../validate.ts';
@@ -50,26 +50,6 @@ function contentLengthOf(header: string | undefined): number | null {
   return Number(header);
 }
 
-/** The upload instructions of a new (or resumed) slot: URLs on this Worker carrying its capability. */
-function uploadOf(slot: Extract<Slot, { deduplicated: false }>, mime: string, base: string): MediaUpload {
-  const cap = `?cap=${encodeURIComponent(slot.capability)}`;
-  const at = (path: string): string => new URL(`${path}${cap}`, base).toString();
-  const headers = { 'Content-Type': mime };
-  if (slot.partCount === 1) return { mode: 'single', url: at(PATHS.mediaContent(slot.mediaId)), method: 'PUT', headers, expiresAt: slot.expiresAt };
-  return {
-    mode: 'multipart',
-    partSize: MEDIA_PART_SIZE,
-    partCount: slot.partCount,
-    partUrls: Array.from({ length: slot.partCount }, (_, i) => at(PATHS.mediaPart(slot.mediaId, i + 1))),
-    method: 'PUT',
-    headers,
-    statusUrl: at(PATHS.mediaParts(slot.mediaId)),
-    completeUrl: at(PATHS.mediaComplete(slot.mediaId)),
-    expiresAt: slot.expiresAt,
-    received: slot.received,
-  };
-}
-
 export const mediaRoutes = new Hono<AppEnv>()
   .post(PATHS.media, jsonLimit, requireAuth, jsonBody(MediaSlotRequestSchema), async (c) => {
     const { userId } = c.get('auth');
@@ -81,7 +61,8 @@ export const mediaRoutes = new Hono<AppEnv>()
     if (slot.deduplicated) return c.json({ mediaId: slot.mediaId, deduplicated: true } satisfies MediaSlotResponse, 200);
     // Bytes cost only when they may be sent (a resumed upload is charged again: rare, and bounded).
     await spendBudget(c.env, userId, 'media_mib_user', Math.ceil(request.size / (1024 * 1024)));
-    const answer: MediaSlotResponse = { mediaId: slot.mediaId, deduplicated: false, upload: uploadOf(slot, request.mime, c.req.url) };
+    const upload = await uploadOf(slot, request.mime, c.req.url, directUploadConfig(c.env), Date.now());
+    const answer: MediaSlotResponse = { mediaId: slot.mediaId, deduplicated: false, upload };
     return c.json(answer, 201);
   })
   // No bearer token on the capability routes: the capability in the URL names the media.
@@ -112,7 +93,14 @@ export const mediaRoutes = new Hono<AppEnv>()
     return c.json(await partsStatus(c.env, c.req.valid('param').id, c.req.valid('query').cap, Date.now()), 200);
   })
   .post('/v1/media/:id/complete', jsonLimit, params(IdParam), query(CapabilityQuery), jsonBody(MediaCompleteRequestSchema), async (c) => {
-    return c.json(infoOf(await completeMultipart(c.env, c.req.valid('param').id, c.req.valid('query').cap, Date.now())), 200);
+    const row = await completeUpload(c.env, {
+      mediaId: c.req.valid('param').id,
+      capability: c.req.valid('query').cap,
+      clientParts: c.req.valid('json').parts,
+      direct: directUploadConfig(c.env) !== null,
+      now: Date.now(),
+    });
+    return c.json(infoOf(row), 200);
   })
   .get('/v1/media/:id/info', requireAuth, params(IdParam), async (c) => {
     const row = await visibleMedia(c.env, c.get('auth').userId, c.req.valid('param').id);
