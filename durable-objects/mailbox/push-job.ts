@@ -48,7 +48,7 @@ export function previewOf(body: MessageBody): string {
     case 'video':
       return '🎥 Video';
     case 'voice':
-      return '🎤 Voice message';
+      return body.durationMs === undefined ? '🎤 Voice message' : `🎤 Voice message (${clock(body.durationMs)})`;
     case 'document':
       return `📄 ${body.fileName ?? 'Document'}`.slice(0, PUSH_PREVIEW_MAX);
     case 'sticker':
@@ -57,4 +57,12 @@ export function previewOf(body: MessageBody): string {
       // End-to-end encrypted: the server cannot read it, so there is nothing to preview.
       return 'New message';
   }
+}
+
+/** A duration as m:ss (h:mm:ss past an hour): `clock(12_400)` is '0:12'. */
+export function clock(ms: number): string {
+  const total = Math.floor(ms / 1000);
+  const [h, m, s] = [Math.floor(total / 3600), Math.floor((total % 3600) / 60), total % 60];
+  const ss = String(s).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
 }

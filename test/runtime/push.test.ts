@@ -8,7 +8,7 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { PATHS, type SessionResponse, type SinkPush } from '../../protocol/index.ts';
 import { pushTargetsOf } from '../../db/push.ts';
-import type { PushJob } from '../../durable-objects/mailbox/push-job.ts';
+import { previewOf, type PushJob } from '../../durable-objects/mailbox/push-job.ts';
 import type { PushNotification, PushOutcome, PushProvider, PushTarget } from '../../lib/push-types.ts';
 import { consumePush, retryDelaySeconds } from '../../worker/queues/push.ts';
 import { call, createGroup, users } from './group-support.ts';
@@ -369,5 +369,18 @@ describe('metrics', () => {
     expect(body.mailboxes!.reporting).toBeGreaterThanOrEqual(1);
     expect(body.push).toEqual(expect.objectContaining({ sent: expect.any(Number), failed: expect.any(Number) }));
     a.close();
+  });
+});
+
+describe('push previews of media', () => {
+  const media = { id: '01ARZ3NDEKTSV4RRFFQ69G5FAV', mime: 'image/jpeg', size: 10 };
+  it('say what was sent, never the caption', () => {
+    expect(previewOf({ kind: 'image', media, caption: 'secret plan' })).toBe('📷 Photo');
+    expect(previewOf({ kind: 'video', media: { ...media, mime: 'video/mp4' } })).toBe('🎥 Video');
+    expect(previewOf({ kind: 'voice', media: { ...media, mime: 'audio/ogg' }, durationMs: 12_400 })).toBe('🎤 Voice message (0:12)');
+    expect(previewOf({ kind: 'voice', media: { ...media, mime: 'audio/ogg' }, durationMs: 3_725_000 })).toBe('🎤 Voice message (1:02:05)');
+    expect(previewOf({ kind: 'voice', media: { ...media, mime: 'audio/ogg' } })).toBe('🎤 Voice message');
+    expect(previewOf({ kind: 'document', media: { ...media, mime: 'application/pdf' }, fileName: 'report.pdf' })).toBe('📄 report.pdf');
+    expect(previewOf({ kind: 'document', media: { ...media, mime: 'application/pdf' } })).toBe('📄 Document');
   });
 });
