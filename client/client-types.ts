@@ -23,6 +23,8 @@ import type {
 import type { BackoffOptions } from './backoff.ts';
 import type { ConnectionTuning, CursorExpiredEvent, ReconnectScheduled, StateChange } from './connection-types.ts';
 import type { CursorStore } from './cursor-store.ts';
+import type { MediaApiOptions } from './media-api.ts';
+import type { UploadFailed, UploadProgressEvent } from './media-sender.ts';
 import type { OutboxEntry, OutboxStore } from './outbox.ts';
 import type { SessionEnded, StoredSession } from './session.ts';
 import type { WebSocketConstructor } from './socket-transport.ts';
@@ -141,6 +143,10 @@ export interface MessengerEvents {
    * until `retryAt` (show "sending in 12 s"); then it goes out again with the same client id.
    */
   send_delayed: SendDelayed;
+  /** A media send's upload progressed (`sendMedia` / `sendGroupMedia`): bytes confirmed of `total`. */
+  upload_progress: UploadProgressEvent;
+  /** A media send's upload failed for good or was cancelled: no message is sent (its promises reject). */
+  upload_failed: UploadFailed;
   /** Mailbox entries you never saw were discarded by the server: refetch history. */
   cursor_expired: CursorExpiredEvent;
   /**
@@ -193,6 +199,10 @@ export interface MessengerClientOptions extends ConnectionTuning {
   requestTimeoutMs?: number;
   /** Pauses after a send the server refused with a retryable error that names no `retryAfterMs`. */
   sendRetry?: BackoffOptions;
+  /** Tuning of `client.media` (transfer timeout, parts at a time, upload retries and their backoff). */
+  media?: Pick<MediaApiOptions, 'transferTimeoutMs' | 'partConcurrency' | 'uploadRetries' | 'uploadBackoff'>;
+  /** Pauses between attempts of a `sendMedia` upload that failed with a retryable error. Default base 1 s, cap 30 s. */
+  uploadRetry?: BackoffOptions;
   /** Device name and platform sent by `login` / `completeLogin`. */
   device?: { deviceName?: string; platform?: Platform };
   /**

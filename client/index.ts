@@ -8,7 +8,10 @@
  * - connection.ts: the WebSocket state machine (tickets, reconnects, exactly-once mailbox), driving
  *   socket-transport.ts (socket, heartbeats), frame-codec.ts, mailbox-sequencer.ts and cursor-store.ts
  *   (connection-types.ts: its options and events);
- * - sender.ts and outbox.ts: what is sent when, and what survives until the server confirms it.
+ * - sender.ts and outbox.ts: what is sent when, and what survives until the server confirms it;
+ * - media-api.ts (+ media-uploader.ts, media-upload.ts): `MediaApi` (`client.media`): upload with
+ *   progress, dedup and resume, download, signed URLs; media-sender.ts: `sendMedia`, uploads
+ *   retried until done, then the message through the outbox.
  *
  * Runs anywhere with standard APIs only: global `fetch`, global `WebSocket`, `crypto`, timers.
  *
@@ -65,6 +68,21 @@ export { connectUrl } from './socket-transport.ts';
 export type { SocketCloseEvent, SocketMessageEvent, WebSocketConstructor, WebSocketLike } from './socket-transport.ts';
 export * from './events.ts';
 export * from './http.ts';
+export * from './media-api.ts';
+export { MediaSender, mediaMessageBody } from './media-sender.ts';
+export type {
+  MediaMessageKind,
+  MediaSendHost,
+  MediaSenderOptions,
+  MediaSendInput,
+  MediaTarget,
+  PendingMediaSend,
+  PendingUpload,
+  UploadFailed,
+  UploadProgressEvent,
+} from './media-sender.ts';
+export { checkMediaUpload, partRanges, sha256Hex } from './media-upload.ts';
+export type { PartRange } from './media-upload.ts';
 export * from './messenger-client.ts';
 export * from './outbox.ts';
 export * from './session.ts';
@@ -116,6 +134,11 @@ export type {
   JoinResult,
   LinkPreview,
   MailboxFrame,
+  MediaBody,
+  MediaInfo,
+  MediaKind,
+  MediaRef,
+  MediaUrl,
   Message,
   MessageBody,
   MessageFrame,

@@ -28,6 +28,9 @@ import { Connection } from './connection.ts';
 import type { ConnectionState, StateChange } from './connection-types.ts';
 import { Emitter } from './events.ts';
 import { MessengerApi, isPinRequired } from './http.ts';
+import { MediaApi } from './media-api.ts';
+import { MediaSender } from './media-sender.ts';
+import type { MediaSendInput, PendingMediaSend, PendingUpload } from './media-sender.ts';
 import type { HistoryOptions } from './http.ts';
 import { Outbox } from './outbox.ts';
 import type { OutboxEntry, PendingSend, SendAck } from './outbox.ts';
@@ -79,9 +82,12 @@ export class MessengerClient extends Emitter<MessengerEvents> {
   readonly connection: Connection;
   /** The local outbox of unconfirmed sends. */
   readonly outbox: Outbox;
+  /** Media upload, download and signed URLs, sharing this client's session (media-api.ts). */
+  readonly media: MediaApi;
 
   private readonly sessions: SessionKeeper;
   private readonly sender: Sender;
+  private readonly mediaSender: MediaSender;
   private userIdValue: string | undefined;
   private deviceIdValue: string | undefined;
   private readonly device: { deviceName?: string; platform?: Platform };
@@ -130,6 +136,7 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     this.userIdValue = options.session?.userId;
     this.deviceIdValue = options.session?.deviceId;
     this.api = new MessengerApi({ baseUrl: options.baseUrl, tokens: this.sessions, fetch: options.fetch, timeoutMs: options.requestTimeoutMs });
+    this.media = new MediaApi({ ...options.media, baseUrl: options.baseUrl, tokens: this.sessions, fetch: options.fetch, timeoutMs: options.requestTimeoutMs });
     this.outbox = new Outbox({
       store: options.outboxStore,
       generateId: options.generateId,
@@ -141,6 +148,7 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     });
     this.presence = new PresenceWatch((users) => this.connection.send({ type: 'presence_watch', users }), () => this.helloCount);
     this.sender = new Sender({ connection: this.connection, outbox: this.outbox, retry: options.sendRetry ?? {} });
+    this.mediaSender = new MediaSender({ host: this, media: this.media, generateId: options.generateId, retry: options.uploadRetry });
     this.wireConnection();
   }
 
@@ -337,6 +345,25 @@ export class MessengerClient extends Emitter<MessengerEvents> {
   /** Send a text message to a group. */
   sendGroupText(groupId: string, text: string, options: SendOptions = {}): PendingSend<GroupSentFrame> {
     return this.sendGroup(groupId, { kind: 'text', text }, options);
+  }
+
+  /**
+   * Send media: returns at once with the client id; the bytes upload (retried until they are up
+   * or fail for good; 'upload_progress' events), then the message goes through the outbox like
+   * `send`. Invalid input throws. See media-sender.ts.
+   */
+  sendMedia(to: string, input: MediaSendInput, options: SendOptions = {}): PendingMediaSend<SentFrame> {
+    return this.mediaSender.send({ to }, input, options);
+  }
+
+  /** Like {@link sendMedia}, to a group (`sent` resolves with the `group_sent` frame). */
+  sendGroupMedia(groupId: string, input: MediaSendInput, options: SendOptions = {}): PendingMediaSend<GroupSentFrame> {
+    return this.mediaSender.send({ group: groupId }, input, options);
+  }
+
+  /** Media sends still uploading, oldest first. In memory only: a reload loses them (bytes are not persisted). */
+  pendingUploads(): PendingUpload[] {
+    return this.mediaSender.pending();
   }
 
   /**

@@ -187,7 +187,7 @@ async function startScripted(): Promise<Scripted> {
   };
   const refuse = (res: ServerResponse, code: string, message: string, retryAfterMs: number): void =>
     json(res, 429, { error: { code, message, retryable: true, retryAfterMs } }, { 'retry-after': String(Math.ceil(retryAfterMs / 1000)) });
-  const profile = (userId: string, phone: string, displayName: string) => ({ userId, displayName, about: '', phone });
+  const profile = (userId: string, phone: string, displayName: string) => ({ userId, displayName, about: '', photo: null, phone });
 
   const state: Scripted = {
     baseUrl: '',

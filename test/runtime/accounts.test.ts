@@ -216,7 +216,7 @@ describe('/v1/me', () => {
     const session = await login(phone);
     const res = await call('GET', PATHS.me, { token: session.token });
     expect(res.status).toBe(200);
-    expect(ProfileSchema.parse(await res.json())).toEqual({ userId: session.userId, displayName: '', about: '', phone });
+    expect(ProfileSchema.parse(await res.json())).toEqual({ userId: session.userId, displayName: '', about: '', photo: null, phone });
   });
 
   it('updates display name and about, trimming the name', async () => {
@@ -224,7 +224,7 @@ describe('/v1/me', () => {
     const session = await login(phone);
     const res = await call('PATCH', PATHS.me, { token: session.token, body: { displayName: '  Ada Lovelace ', about: 'Hi' } });
     expect(res.status).toBe(200);
-    const expected = { userId: session.userId, displayName: 'Ada Lovelace', about: 'Hi', phone };
+    const expected = { userId: session.userId, displayName: 'Ada Lovelace', about: 'Hi', photo: null, phone };
     expect(ProfileSchema.parse(await res.json())).toEqual(expected);
     // Persisted: a fresh read says the same.
     expect(await (await call('GET', PATHS.me, { token: session.token })).json()).toEqual(expected);
@@ -281,7 +281,7 @@ describe('/v1/users', () => {
     expect(res.status).toBe(200);
     const profile = ProfileSchema.parse(await res.json());
     // Alice is not in Bob's contacts, and profiles are visible to contacts by default.
-    expect(profile).toEqual({ userId: bob.userId, displayName: 'Bob', about: '' });
+    expect(profile).toEqual({ userId: bob.userId, displayName: 'Bob', about: '', photo: null });
     expect(profile).not.toHaveProperty('phone');
   });
 
@@ -299,7 +299,7 @@ describe('/v1/users', () => {
     for (const notation of [bobPhone, `00${bobPhone.slice(1)}`, `${bobPhone.slice(0, 3)} ${bobPhone.slice(3, 6)} ${bobPhone.slice(6)}`]) {
       const res = await call('GET', PATHS.userByPhone(notation), { token: alice.token });
       expect(res.status).toBe(200);
-      expect(ProfileSchema.parse(await res.json())).toEqual({ userId: bob.userId, displayName: '', about: '' });
+      expect(ProfileSchema.parse(await res.json())).toEqual({ userId: bob.userId, displayName: '', about: '', photo: null });
     }
   });
 

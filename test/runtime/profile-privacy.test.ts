@@ -102,13 +102,14 @@ describe('about by relation', () => {
     expect(await aboutSeen(contact, owner)).toBe(shown(expected.contact));
     expect(await aboutSeen(blocked, owner)).toBe(shown(expected.blocked));
     // The display name is always there, and a hidden about looks exactly like an empty one.
-    expect(await profileById(blocked, owner)).toEqual({ userId: owner.userId, displayName: 'Olga', about: shown(expected.blocked) });
+    expect(await profileById(blocked, owner)).toEqual({ userId: owner.userId, displayName: 'Olga', about: shown(expected.blocked), photo: null });
     // The owner always reads their own, and only GET /v1/me carries the number.
     expect((await profileById(owner, owner)).about).toBe('Diving in Dahab');
     expect(ProfileSchema.parse((await call('GET', PATHS.me, owner)).body)).toEqual({
       userId: owner.userId,
       displayName: 'Olga',
       about: 'Diving in Dahab',
+      photo: null,
       phone: owner.phone,
     });
   });
@@ -135,10 +136,10 @@ describe('about by relation', () => {
     const owner = await person('Olga', 'Hello');
     const [stranger, contact] = await Promise.all([person('Sam'), person('Cleo')]);
     await addContact(owner, contact);
-    expect(await profileByPhone(stranger, owner)).toEqual({ userId: owner.userId, displayName: 'Olga', about: '' });
-    expect(await profileByPhone(contact, owner)).toEqual({ userId: owner.userId, displayName: 'Olga', about: 'Hello' });
+    expect(await profileByPhone(stranger, owner)).toEqual({ userId: owner.userId, displayName: 'Olga', about: '', photo: null });
+    expect(await profileByPhone(contact, owner)).toEqual({ userId: owner.userId, displayName: 'Olga', about: 'Hello', photo: null });
     // Looking oneself up by number does not echo the number either.
-    expect(await profileByPhone(owner, owner)).toEqual({ userId: owner.userId, displayName: 'Olga', about: 'Hello' });
+    expect(await profileByPhone(owner, owner)).toEqual({ userId: owner.userId, displayName: 'Olga', about: 'Hello', photo: null });
     expect((await call('GET', PATHS.userByPhone(nextPhone()), stranger)).body.error?.code).toBe('user_not_found');
   });
 

@@ -21,7 +21,7 @@ function fakeFetch(respond: (call: Call) => Response | Promise<Response>): { fet
   };
 }
 
-const profile = { userId: ME, displayName: 'Me', about: '', phone: '+15550000001' };
+const profile = { userId: ME, displayName: 'Me', about: '', photo: null, phone: '+15550000001' };
 
 describe('MessengerApi', () => {
   it('sends the bearer token and returns the validated body', async () => {

@@ -12,7 +12,7 @@ import { FakeSocket, GROUP, ME, MY_DEVICE, PEER, json, makeClient } from './fake
 const MINUTE = 60_000;
 const CHALLENGE = 'C'.repeat(32);
 const PIN_CHALLENGE = 'P'.repeat(32);
-const profile = { userId: ME, displayName: 'Me', about: '', phone: '+15550000001' };
+const profile = { userId: ME, displayName: 'Me', about: '', photo: null, phone: '+15550000001' };
 
 function session(n: number, expiresAt: number): StoredSession {
   return { token: `token-${n}`, refreshToken: `refresh-token-${n}`.padEnd(16, '0'), expiresAt, userId: ME, deviceId: MY_DEVICE };
