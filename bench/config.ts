@@ -5,7 +5,8 @@
  * Scenarios: `1to1` (default: 1:1 messages, messenger vs bare relay), `groups` (group fan-out:
  * a large group with part of it connected and a small fully connected group, each over the
  * direct and the queued fan-out path; a few minutes), `all` (both, in that order), `abuse` (the
- * abuse findings replayed with the per-IP limits on; bench/abuse.ts; never part of `all`).
+ * abuse findings replayed with the per-IP limits on; bench/abuse.ts; never part of `all`), `media`
+ * (upload MB/s, thumbnail and full-image latency, dedup answers; bench/media.ts; not part of `all`).
  *
  *   npm run bench -- --users 1000 --duration 30 --rate 2000 --inflight 100 --skip-relay
  *   npm run bench -- --scenario groups --group-members 1024 --group-connected 200
@@ -15,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { GROUP_MAX_MEMBERS } from '../protocol/index.ts';
 
 export type Pattern = 'pairs' | 'random';
-export type Scenario = '1to1' | 'groups' | 'presence' | 'abuse' | 'all';
+export type Scenario = '1to1' | 'groups' | 'presence' | 'abuse' | 'media' | 'all';
 /** Group fan-out path, forced per server run through the fan-out settings (bench/groups.ts). */
 export type FanoutPath = 'direct' | 'queued' | 'hybrid';
 
@@ -90,10 +91,13 @@ const HELP = `npm run bench -- [flags]        (each flag also reads BENCH_<NAME>
   --out FILE         JSON summary                        (default bench/results/latest.json)
   --setup-concurrency N  parallel sign-ups / handshakes  (default 16)
   --state-dir DIR    servers' scratch state; /dev/shm = no fsync cost  (default .tmp)
-  --scenario S       1to1 | groups | presence | abuse | all  (default 1to1)
+  --scenario S       1to1 | groups | presence | abuse | media | all  (default 1to1)
                      presence: presence and push latency over min(users, 100) pairs
                      abuse: replays the abuse findings with IP limits on (a few minutes;
                      not part of all; JSON to bench/results/abuse.json unless --out)
+                     media: upload MB/s, thumbnail / full-image latency, dedup answers
+                     (about a minute; not part of all; JSON to bench/results/media.json;
+                     --skip-relay drops the relay's text baseline)
 group scenario (--scenario groups|all; a few minutes; uses --drain, --ack-*, --setup-concurrency):
   --group-members N    members of the large group        (default 1024)
   --group-connected N  of those, connected devices       (default 200)
@@ -163,8 +167,8 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): BenchConfig 
   const pattern = raw('pattern') ?? 'pairs';
   if (pattern !== 'pairs' && pattern !== 'random') throw new ConfigError(`--pattern must be pairs or random, got ${pattern}`);
   const scenario = raw('scenario') ?? '1to1';
-  if (scenario !== '1to1' && scenario !== 'groups' && scenario !== 'presence' && scenario !== 'abuse' && scenario !== 'all') {
-    throw new ConfigError(`--scenario must be 1to1, groups, presence, abuse or all, got ${scenario}`);
+  if (scenario !== '1to1' && scenario !== 'groups' && scenario !== 'presence' && scenario !== 'abuse' && scenario !== 'media' && scenario !== 'all') {
+    throw new ConfigError(`--scenario must be 1to1, groups, presence, abuse, media or all, got ${scenario}`);
   }
   const paths = (raw('group-paths') ?? 'direct,queued,hybrid').split(',').map((p) => p.trim());
   const known = ['direct', 'queued', 'hybrid'];
@@ -187,7 +191,7 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): BenchConfig 
     ackDelayMs: num('ack-delay', 10, 0, 10_000),
     skipRelay: bool('skip-relay'),
     seed: num('seed', 1, 0, 2 ** 31 - 1),
-    out: raw('out') ?? (scenario === 'abuse' ? 'bench/results/abuse.json' : 'bench/results/latest.json'),
+    out: raw('out') ?? (scenario === 'abuse' || scenario === 'media' ? `bench/results/${scenario}.json` : 'bench/results/latest.json'),
     setupConcurrency: num('setup-concurrency', 16, 1, 1_000),
     stateDir: raw('state-dir') ?? '.tmp',
     scenario,

@@ -5,7 +5,9 @@
  * minutes), `--scenario presence` measures presence changes and push delivery, `--scenario all`
  * runs all three. `--scenario abuse` (not part of `all`) replays the abuse findings with the per-IP
  * limits on and prints what one client achieves now (bench/abuse.ts; JSON to
- * bench/results/abuse.json). Progress goes to stderr; the summary table to stdout
+ * bench/results/abuse.json). `--scenario media` (not part of `all`) measures uploads through the
+ * Worker, thumbnail and full-image latency and dedup answers (bench/media.ts; JSON to
+ * bench/results/media.json). Progress goes to stderr; the summary table to stdout
  * and, as JSON, to bench/results/latest.json. Flags: `npm run bench -- --help`.
  *
  * Exit codes: 0 done (even if goals are missed: it is a benchmark, read the table),
@@ -22,6 +24,7 @@ import { GroupSetupError } from './group-setup.ts';
 import { runGroupPath, type GroupPathResult } from './groups.ts';
 import { runPresenceScenario, type PresenceScenarioResult } from './presence.ts';
 import { renderAbuse, runAbuseScenario, writeAbuseJson } from './abuse.ts';
+import { renderMedia, runMediaScenario, writeMediaJson } from './media.ts';
 import { note } from './util.ts';
 
 /** Generous wall-clock bound for the whole run, so the bench always stops by itself. */
@@ -36,7 +39,9 @@ function timeBudgetMs(config: BenchConfig): number {
   const presence = only('presence') ? 300_000 : 0;
   // Sign-ups, twelve bounded findings and the fan-out wait of the largest group.
   const abuse = config.scenario === 'abuse' ? 600_000 : 0;
-  return oneToOne + groups + presence + abuse + 60_000;
+  // Two server starts, ~150 MiB of uploads, 90 one-at-a-time messages and downloads.
+  const media = config.scenario === 'media' ? 600_000 : 0;
+  return oneToOne + groups + presence + abuse + media + 60_000;
 }
 
 async function main(): Promise<number> {
@@ -66,6 +71,12 @@ async function main(): Promise<number> {
     const abuse = await runAbuseScenario(settings, command, code);
     process.stdout.write(renderAbuse(abuse));
     note(`bench: done in ${(abuse.totalMs / 1000).toFixed(1)} s; JSON written to ${writeAbuseJson(abuse, resolve(ROOT, settings.out))}`);
+    return 0;
+  }
+  if (settings.scenario === 'media') {
+    const media = await runMediaScenario(settings, command, code);
+    process.stdout.write(renderMedia(media));
+    note(`bench: done in ${(media.totalMs / 1000).toFixed(1)} s; JSON written to ${writeMediaJson(media, resolve(ROOT, settings.out))}`);
     return 0;
   }
   let messenger: TargetResult | null = null;

@@ -93,6 +93,15 @@ const EXIT_BY_CODE: Partial<Record<ErrorCode, ExitCode>> = {
   recipient_not_found: EXIT.notFound,
   group_not_found: EXIT.notFound,
   device_not_found: EXIT.notFound,
+  media_not_found: EXIT.notFound,
+  media_too_large: EXIT.usage,
+  media_type_not_allowed: EXIT.usage,
+  media_kind_mismatch: EXIT.refused,
+  media_mismatch: EXIT.failure,
+  upload_capability_invalid: EXIT.unavailable,
+  upload_incomplete: EXIT.unavailable,
+  media_part_invalid: EXIT.failure,
+  range_not_satisfiable: EXIT.failure,
   forbidden: EXIT.refused,
   not_group_member: EXIT.refused,
   not_group_admin: EXIT.refused,
@@ -171,6 +180,18 @@ function messageFor(error: MessengerError, context: ErrorContext): string {
       return 'That is not a valid phone number; use the international form, e.g. +4915112345678';
     case 'self_message':
       return 'You cannot send a message to yourself';
+    case 'media_not_found':
+      return 'No such media, or it was not shared with you (check the id after "media" in `messenger history`)';
+    case 'media_too_large':
+      return 'The server refused the file: it is larger than it accepts for this kind of file';
+    case 'media_type_not_allowed':
+      return 'The server does not accept this type of file here; send it as a document (rename it, e.g. to .bin) or convert it';
+    case 'media_mismatch':
+      return 'The upload arrived damaged (its size or checksum did not match); try again';
+    case 'upload_capability_invalid':
+      return 'The upload took too long and its permission expired; try again';
+    case 'upload_incomplete':
+      return 'The upload was cut off before every part arrived; try again (it resumes where it stopped)';
     case 'replaced':
       return 'Another messenger command connected with this login and took over the connection';
     case 'unavailable':

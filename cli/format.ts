@@ -27,6 +27,34 @@ export function formatTime(ms: number, now: number = Date.now()): string {
 }
 
 
+/** What a media kind is called in a message line. */
+const MEDIA_WORDS = { image: 'photo', video: 'video', voice: 'voice message', document: 'file', sticker: 'sticker' } as const;
+
+/** "0:07", "1:02:03". */
+export function formatDuration(ms: number): string {
+  const total = Math.round(ms / 1000);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  return h > 0 ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
+}
+
+/**
+ * A media body as one line: what it is, its size, the caption and the id to download it with.
+ *
+ * @example
+ * mediaText({ kind: 'image', media: { id: '01H…', mime: 'image/png', size: 1_258_291 }, caption: 'hi' })
+ * // '[photo 1.2 MB] hi (media 01H…)'
+ */
+function mediaText(body: Extract<MessageBody, { media: unknown }>): string {
+  const parts: string[] = [MEDIA_WORDS[body.kind]];
+  if (body.kind === 'document' && body.fileName !== undefined) parts.push(body.fileName);
+  if ((body.kind === 'video' || body.kind === 'voice') && body.durationMs !== undefined) parts.push(formatDuration(body.durationMs));
+  parts.push(formatBytes(body.media.size));
+  const caption = body.caption === undefined || body.caption === '' ? '' : ` ${body.caption}`;
+  return `[${parts.join(' ')}]${caption} (media ${body.media.id})`;
+}
+
 /** A message body as one line of text. */
 export function bodyText(body: MessageBody): string {
   switch (body.kind) {
@@ -40,12 +68,30 @@ export function bodyText(body: MessageBody): string {
     case 'video':
     case 'voice':
     case 'sticker':
-      return `[${body.kind} ${body.media.id}${body.caption ? ` ${body.caption}` : ''}]`;
     case 'document':
-      return `[document ${body.fileName ?? body.media.id}${body.caption ? ` ${body.caption}` : ''}]`;
+      return mediaText(body);
     case 'ciphertext':
       return '[encrypted message]';
   }
+}
+
+/**
+ * "1.2 MB", "512 KB", "37 bytes" (binary multiples, as the limits are written).
+ *
+ * @example
+ * formatBytes(16 * 1024 * 1024) // '16 MB'
+ */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} byte${bytes === 1 ? '' : 's'}`;
+  const units = ['KB', 'MB', 'GB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  const text = value >= 10 || Number.isInteger(value) ? Math.round(value).toString() : value.toFixed(1);
+  return `${text} ${units[unit]}`;
 }
 
 /** ⏱ pending, ✓ sent, ✓✓ delivered, ✓✓ read (blue when colours are on). */

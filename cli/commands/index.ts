@@ -33,6 +33,7 @@ import {
 import { invitesAccept, invitesDecline, invitesList, join } from './invites.ts';
 import { listen } from './listen.ts';
 import { login } from './login.ts';
+import { download } from './media.ts';
 import { chats, history, send } from './messages.ts';
 import { outboxClear, outboxList, outboxSend } from './outbox.ts';
 import { pinRemove, pinReset, pinSet, pinStatus } from './pin.ts';
@@ -42,7 +43,7 @@ import { settingsPrivacy, settingsShow } from './settings.ts';
 export const SECTIONS: ReadonlyArray<{ title: string; commands: readonly CommandSpec[] }> = [
   { title: 'Account', commands: [login, logout, whoami, profile, accountDevices, accountRevoke, accountDelete] },
   { title: 'Privacy and security', commands: [settingsShow, settingsPrivacy, pinStatus, pinSet, pinRemove, pinReset] },
-  { title: 'Messages', commands: [send, chat, history, chats, listen] },
+  { title: 'Messages', commands: [send, chat, history, chats, listen, download] },
   {
     title: 'Groups',
     commands: [groupsList, groupsCreate, groupsInfo, groupsSend, groupChat, groupsHistory, groupsAdd, groupsRemove, groupsPromote, groupsDemote, groupsRename, groupsLeave],

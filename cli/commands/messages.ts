@@ -6,8 +6,10 @@ import { HISTORY_MAX_LIMIT, MAX_TEXT_LENGTH } from '../../protocol/index.ts';
 import type { CommandContext, CommandSpec } from '../context.ts';
 import { CliError, EXIT, usageError } from '../errors.ts';
 import { bodyText, changeMembers, describeChange, formatTime, formatWait, messageLine, plural, tickText } from '../format.ts';
+import { FILE_DETAILS, FILE_OPTIONS } from '../media.ts';
 import { Directory, allGroups, resolvePeer } from '../resolve.ts';
 import { assertNotSelf, connect, keepConnected, sessionApi, whileConnected } from '../session.ts';
+import { prepareFile, sendFile } from './media.ts';
 
 export const SEND_TIMEOUT_MS = 15_000;
 /** How long a send also waits for messages queued by earlier runs, once its own is confirmed. */
@@ -27,6 +29,11 @@ export async function messageText(ctx: CommandContext, words: readonly string[])
   if (text.trim() === '') throw usageError('The message is empty');
   if (text.length > MAX_TEXT_LENGTH) throw usageError(`The message is too long (${text.length} characters; at most ${MAX_TEXT_LENGTH})`);
   return text;
+}
+
+/** "Missing arguments; usage: …" for a send without text or --file (as for too few arguments). */
+export function missingText(command: string, args: string): CliError {
+  return usageError(`Missing arguments; usage: messenger ${command} ${args} (see \`messenger ${command} --help\`)`);
 }
 
 /** The error for a send the server did not confirm in time (it stays queued). */
@@ -96,21 +103,38 @@ export const send: CommandSpec = {
     'The words after it are the message; `-` reads the message from stdin.',
     'Exits 0 once the server has stored the message. If it cannot confirm in time, the message',
     'stays in the outbox and is sent the next time messenger connects.',
+    ...FILE_DETAILS,
   ],
   options: {
     timeout: { type: 'string', valueName: 'SECONDS', description: 'how long to wait for the server (default 15)' },
     id: { type: 'string', valueName: 'ID', description: 'client message id, so a retried send is stored only once' },
+    ...FILE_OPTIONS,
   },
-  minArgs: 2,
+  // One with --file; checked in run so the usage line stays that of a text message.
+  minArgs: 1,
   maxArgs: Infinity,
-  examples: ['messenger send +4915112345678 hello there', 'messenger send Bob "see you at 8"', 'echo "build done" | messenger send Bob -'],
-  json: '{"messageId","clientId","to","sentAt","duplicate"}',
+  examples: [
+    'messenger send +4915112345678 hello there',
+    'messenger send Bob "see you at 8"',
+    'echo "build done" | messenger send Bob -',
+    'messenger send Bob --file holiday.jpg --caption "the view from the hut"',
+  ],
+  json: '{"messageId","clientId","to","sentAt","duplicate"} and with --file also {"mediaId","kind","mime","size","deduplicated"}',
   async run(ctx) {
     const [who, ...words] = ctx.args.positionals;
-    const text = await messageText(ctx, words);
+    const file = await prepareFile(ctx, words);
+    if (file === null && words.length === 0) throw missingText('send', '<peer> <text...>');
+    const text = file === null ? await messageText(ctx, words) : '';
     const { api, session } = sessionApi(ctx);
     const peer = await resolvePeer(api, new Directory(api, session.userId), who!);
     assertNotSelf(ctx, peer.userId, 'send messages to');
+    if (file !== null) {
+      const { ack, sentFile, text: what } = await sendFile(ctx, file, (c, body, clientId) => c.send(peer.userId, body, clientId === undefined ? {} : { clientId }));
+      ctx.out.result({ messageId: ack.messageId, clientId: ack.id, to: ack.to, sentAt: ack.sentAt, duplicate: ack.duplicate, ...sentFile }, () =>
+        `Sent ${what} to ${peer.name} ${tickText('sent', ctx.out.style)}${ack.duplicate ? ' (it had been sent before)' : ''} ${ctx.out.style.dim(`(media ${sentFile.mediaId})`)}`,
+      );
+      return;
+    }
     const { client } = await connect(ctx);
     const clientId = ctx.args.string('id');
     const ack = await sendAndConfirm(ctx, client, (c) => c.sendText(peer.userId, text, clientId === undefined ? {} : { clientId }));
