@@ -41,7 +41,8 @@ async function waitHealthy(baseUrl: string, child: ChildProcess, output: () => s
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`server exited early (${child.exitCode}):\n${output()}`);
     try {
-      const res = await fetch(`${baseUrl}/v1/health`);
+      // A busy server must not hold a probe past the deadline.
+      const res = await fetch(`${baseUrl}/v1/health`, { signal: AbortSignal.timeout(2_000) });
       if (res.ok) return;
     } catch {
       // not listening yet
@@ -102,8 +103,12 @@ export async function startServer(timeoutMs = 60_000): Promise<LocalServer> {
       await start();
       break;
     } catch (error) {
-      if (attempt >= PORT_ATTEMPTS || !/Address already in use/i.test(log)) throw error;
+      // Whatever went wrong, the server this attempt started must not outlive it.
       await stop();
+      if (attempt >= PORT_ATTEMPTS || !/Address already in use/i.test(log)) {
+        rmSync(state, { recursive: true, force: true });
+        throw error;
+      }
       port = await freePort();
       baseUrl = `http://127.0.0.1:${port}`;
     }
