@@ -4,30 +4,14 @@
  * 50 MiB file in parts with a cut connection, resumed without re-sending what arrived; and a
  * media send made while the SDK's network is down (offline attach), sent exactly once later.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MediaApi, MessengerClient, sha256Hex, type FetchLike, type MessageBody, type UploadProgressEvent } from '../../client/index.ts';
 import { MEDIA_PART_SIZE } from '../../protocol/index.ts';
-import { device, eventually, nextPhone, stays, type TestClient } from '../support/clients.ts';
-import { startServer, type LocalServer } from '../support/server.ts';
+import { device, eventually, nextPhone, stays } from '../support/clients.ts';
+import { serverSuite } from '../support/suite.ts';
 
-let server: LocalServer;
-const open: MessengerClient[] = [];
-
-beforeAll(async () => {
-  server = await startServer();
-}, 90_000);
-
-afterAll(async () => {
-  for (const c of open) c.close();
-  await server?.dispose();
-});
-
-async function online(phone: string, name = 'e2e'): Promise<TestClient> {
-  const client = await device(server.baseUrl, phone, name);
-  open.push(client);
-  await client.connect();
-  return client;
-}
+const suite = serverSuite();
+const { online, track } = suite;
 
 /** Random bytes (getRandomValues fills at most 64 KiB per call). */
 function randomBytes(size: number): Uint8Array<ArrayBuffer> {
@@ -88,8 +72,7 @@ describe('upload, send, download', () => {
 
   it('an offline recipient gets the message after connecting and downloads it', async () => {
     const alice = await online(nextPhone(), 'alice');
-    const bob = await device(server.baseUrl, nextPhone(), 'bob-offline');
-    open.push(bob);
+    const bob = track(await device(suite.server().baseUrl, nextPhone(), 'bob-offline'));
     const voice = randomBytes(40_000);
     const { clientId, sent, uploaded } = alice.sendMedia(bob.userId!, { kind: 'voice', data: voice, mime: 'audio/webm;codecs=opus', durationMs: 4_200 });
     await sent;
@@ -148,7 +131,7 @@ describe('large files', () => {
         }
         return response;
       };
-      const first = new MediaApi({ baseUrl: server.baseUrl, token, fetch: cutting });
+      const first = new MediaApi({ baseUrl: suite.server().baseUrl, token, fetch: cutting });
       await expect(first.upload(file, { kind: 'document', mime: 'application/octet-stream', signal: cut.signal })).rejects.toThrow('test: connection cut');
       expect(firstRun.length).toBeGreaterThanOrEqual(3);
 
@@ -173,7 +156,7 @@ describe('large files', () => {
         return response;
       };
       const progress: number[] = [];
-      const second = new MediaApi({ baseUrl: server.baseUrl, token, fetch: counting, uploadBackoff: { baseMs: 10, capMs: 50 } });
+      const second = new MediaApi({ baseUrl: suite.server().baseUrl, token, fetch: counting, uploadBackoff: { baseMs: 10, capMs: 50 } });
       const uploaded = await second.upload(new Blob([file]), { kind: 'document', mime: 'application/octet-stream', onProgress: ({ sent }) => progress.push(sent) });
       expect(uploaded).toMatchObject({ size, deduplicated: false });
 
@@ -209,14 +192,14 @@ describe('offline attach', () => {
       }
     }
     const alice = new MessengerClient({
-      baseUrl: server.baseUrl,
+      baseUrl: suite.server().baseUrl,
       fetch: flaky,
       WebSocket: TrackedWebSocket,
       backoff: { baseMs: 50, capMs: 500 },
       media: { uploadRetries: 0 },
       uploadRetry: { baseMs: 50, capMs: 500 },
     });
-    open.push(alice);
+    track(alice);
     await alice.login(nextPhone());
     await alice.connect();
     const bob = await online(nextPhone(), 'bob');

@@ -3,30 +3,14 @@
  * WebSockets with the SDK. Several users and devices, offline delivery, resume after a dropped
  * connection and after a server restart, a burst past the send limit, concurrent retries, bad input.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MessengerClient } from '../../client/index.ts';
 import { MAX_FRAME_BYTES, PATHS, parseServerFrame, type ServerFrame } from '../../protocol/index.ts';
-import { connectUrlFor, device, dropConnection, eventually, nextPhone, textsFrom, type TestClient } from '../support/clients.ts';
-import { startServer, type LocalServer } from '../support/server.ts';
+import { connectUrlFor, device, dropConnection, eventually, nextPhone, textsFrom } from '../support/clients.ts';
+import { serverSuite } from '../support/suite.ts';
 
-let server: LocalServer;
-const open: MessengerClient[] = [];
-
-beforeAll(async () => {
-  server = await startServer();
-}, 90_000);
-
-afterAll(async () => {
-  for (const c of open) c.close();
-  await server?.dispose();
-});
-
-async function online(phone: string, name = 'e2e'): Promise<TestClient> {
-  const client = await device(server.baseUrl, phone, name);
-  open.push(client);
-  await client.connect();
-  return client;
-}
+const suite = serverSuite();
+const { online, track } = suite;
 
 describe('two users, several devices', () => {
   it('delivers to every device of the recipient, mirrors sends to the sender, and ticks flow back', async () => {
@@ -77,8 +61,7 @@ describe('offline and resume', () => {
   it('keeps messages for an offline user and delivers them in order on connect', async () => {
     const alice = await online(nextPhone());
     const bobPhone = nextPhone();
-    const bobOffline = await device(server.baseUrl, bobPhone);
-    open.push(bobOffline);
+    const bobOffline = track(await device(suite.server().baseUrl, bobPhone));
     const bobId = bobOffline.userId!;
 
     const sends = Array.from({ length: 20 }, (_, i) => alice.sendText(bobId, `offline ${i}`));
@@ -100,8 +83,7 @@ describe('offline and resume', () => {
     // The laptop logs in (no PIN: no history) and stays offline while the phone receives and acks.
     const accountEvents: string[] = [];
     bobPhoneDevice.on('account_event', ({ event }) => accountEvents.push(event.kind === 'device_added' ? `added ${event.deviceId}` : event.kind));
-    const laptop = await device(server.baseUrl, bobPhone, 'bob-laptop');
-    open.push(laptop);
+    const laptop = track(await device(suite.server().baseUrl, bobPhone, 'bob-laptop'));
     for (let i = 0; i < 10; i++) await alice.sendText(bobId, `after ${i}`).sent;
     await eventually(() => expect(textsFrom(bobPhoneDevice, alice.userId!)).toHaveLength(11));
     // The phone was told about the new login, in its mailbox stream.
@@ -184,10 +166,10 @@ describe('restart', () => {
     for (let i = 0; i < 50; i++) await alice.sendText(bob.userId!, `before ${i}`).sent;
     await eventually(() => expect(textsFrom(bob, alice.userId!)).toHaveLength(50));
 
-    await server.stop();
+    await suite.server().stop();
     // Written while the server is down: they wait in the outbox.
     const during = Array.from({ length: 10 }, (_, i) => alice.sendText(bob.userId!, `during ${i}`).sent);
-    await server.restart();
+    await suite.server().restart();
     await Promise.all(during);
     for (let i = 0; i < 10; i++) await alice.sendText(bob.userId!, `after ${i}`).sent;
 
@@ -204,7 +186,7 @@ describe('restart', () => {
 describe('bad input, black box', () => {
   it('answers bad HTTP input with typed errors', async () => {
     const post = (path: string, body: string, headers: Record<string, string> = { 'Content-Type': 'application/json' }) =>
-      fetch(`${server.baseUrl}${path}`, { method: 'POST', body, headers });
+      fetch(`${suite.server().baseUrl}${path}`, { method: 'POST', body, headers });
 
     const malformed = await post(PATHS.requestOtp, '{"phone":');
     expect(malformed.status).toBe(400);
@@ -222,12 +204,12 @@ describe('bad input, black box', () => {
     expect(huge.status).toBe(413);
     expect(await huge.json()).toMatchObject({ error: { code: 'payload_too_large' } });
 
-    const noAuth = await fetch(`${server.baseUrl}${PATHS.me}`);
+    const noAuth = await fetch(`${suite.server().baseUrl}${PATHS.me}`);
     expect(noAuth.status).toBe(401);
-    const badAuth = await fetch(`${server.baseUrl}${PATHS.me}`, { headers: { Authorization: 'Bearer nope' } });
+    const badAuth = await fetch(`${suite.server().baseUrl}${PATHS.me}`, { headers: { Authorization: 'Bearer nope' } });
     expect(await badAuth.json()).toMatchObject({ error: { code: 'token_invalid' } });
 
-    const unknown = await fetch(`${server.baseUrl}/v1/nothing-here`);
+    const unknown = await fetch(`${suite.server().baseUrl}/v1/nothing-here`);
     expect(unknown.status).toBe(404);
     const body = await unknown.text();
     expect(body).not.toMatch(/at .*\.ts/); // never a stack trace
@@ -258,14 +240,14 @@ describe('bad input, black box', () => {
 async function rawSocket(token: string, extraDevice = false): Promise<{ ws: WebSocket; frames: ServerFrame[] }> {
   let useToken = token;
   if (extraDevice) {
-    const me = (await (await fetch(`${server.baseUrl}${PATHS.me}`, { headers: { Authorization: `Bearer ${token}` } })).json()) as {
+    const me = (await (await fetch(`${suite.server().baseUrl}${PATHS.me}`, { headers: { Authorization: `Bearer ${token}` } })).json()) as {
       phone: string;
     };
-    const second = new MessengerClient({ baseUrl: server.baseUrl });
+    const second = new MessengerClient({ baseUrl: suite.server().baseUrl });
     await second.login(me.phone);
     useToken = second.currentToken!;
   }
-  const ws = new WebSocket(await connectUrlFor(server.baseUrl, useToken));
+  const ws = new WebSocket(await connectUrlFor(suite.server().baseUrl, useToken));
   const frames: ServerFrame[] = [];
   ws.addEventListener('message', (e) => {
     const parsed = parseServerFrame(String(e.data));
