@@ -105,6 +105,12 @@ export class WebHarness {
   readonly pageErrors: string[] = [];
   /** Content-Security-Policy violations in any page: there must be none. */
   readonly cspViolations: string[] = [];
+  /** Extra Chromium command-line switches (e.g. media flags for the media tests). */
+  private readonly extraArgs: readonly string[];
+
+  constructor(options: { chromiumArgs?: readonly string[] } = {}) {
+    this.extraArgs = options.chromiumArgs ?? [];
+  }
 
   async start(): Promise<void> {
     if (!existsSync(CHROMIUM)) {
@@ -114,7 +120,7 @@ export class WebHarness {
     this.server = await startServer();
     this.browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', ...this.extraArgs],
     });
   }
 

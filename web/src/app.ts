@@ -10,11 +10,15 @@
 import { MessengerClient, TypingIndicators } from '../../client/index.ts';
 import { ChatStore, chatKey, parseChatKey, type Chat } from './chat-store.ts';
 import { Directory } from './directory.ts';
-import { h, setIsolated, setText } from './dom.ts';
+import { h, setIsolated } from './dom.ts';
 import { friendlyError, isSessionEnded } from './errors.ts';
-import { initials } from './format.ts';
 import { CLOSE_CODES } from '../../protocol/index.ts';
 import { icon } from './icons.ts';
+import { setPicture, usePictureUrls } from './media/avatars.ts';
+import { mediaAdapter } from './media/sdk.ts';
+import { mediaSender } from './media/send.ts';
+import { UploadTracker } from './media/uploads.ts';
+import { SignedUrls } from './media/urls.ts';
 import { sdkPresence } from './presence.ts';
 import { clearSession, saveSession, sharedRefresh, watchSession, type Session } from './session.ts';
 import { clearDeviceStores, LocalCursorStore, LocalOutboxStore } from './stores.ts';
@@ -63,6 +67,12 @@ export function startApp(options: AppOptions): { dispose(): void } {
   const typing = new TypingIndicators(client);
   const presence = sdkPresence(client);
   const drafts = new Map<string, string>();
+  const media = mediaAdapter(client);
+  const urls = new SignedUrls((mediaId) => media.url(mediaId));
+  const uploads = new UploadTracker();
+  const sendMedia = mediaSender({ adapter: media, store, uploads, describeError: friendlyError });
+  const uploadAvatar = (file: Blob, onProgress: (fraction: number) => void): Promise<string> => media.upload(file, 'avatar', file.type || 'image/jpeg', onProgress);
+  usePictureUrls(urls);
   const lifetime = new AbortController();
   const signal = lifetime.signal;
   let view: ConversationView | null = null;
@@ -147,6 +157,7 @@ export function startApp(options: AppOptions): { dispose(): void } {
         session,
         onClose: () => navigate(null),
         deleteAccount: (phone) => deleteAccount(phone),
+        uploadAvatar,
       });
       sidebar.replaceChildren(settings.el);
       settings.focus();
@@ -187,12 +198,14 @@ export function startApp(options: AppOptions): { dispose(): void } {
       typingIndicators: typing,
       drafts,
       send: (text) => send(chat, text),
+      sendMedia: (draft) => sendMedia(chat, draft),
+      media: { urls, uploads },
       typing: (state) => {
         if (chat.kind === 'direct') client.typing(chat.id, state);
         else client.groupTyping(chat.id, state);
       },
       onBack: () => navigate(null),
-      onGroupInfo: () => openGroupInfo({ api: client.api, directory, groupId: chat.id, onLeft: () => undefined }),
+      onGroupInfo: () => openGroupInfo({ api: client.api, directory, groupId: chat.id, onLeft: () => undefined, uploadPicture: uploadAvatar }),
       describeError: friendlyError,
     });
     main.replaceChildren(view.el);
@@ -370,6 +383,9 @@ export function startApp(options: AppOptions): { dispose(): void } {
     invites.dispose();
     sync.dispose();
     typing.dispose();
+    uploads.clear();
+    urls.clear();
+    usePictureUrls(null);
     client.close();
     client.removeAllListeners();
   }
@@ -387,7 +403,7 @@ export function startApp(options: AppOptions): { dispose(): void } {
     const name = directory.userName(session.userId);
     const shown = name === 'Unknown user' ? session.phone : name;
     setIsolated(meName, shown);
-    setText(meAvatar, initials(shown));
+    setPicture(meAvatar, directory.userPhoto(session.userId), shown);
   });
   client.api.me().then((me) => directory.rememberProfile(me), () => undefined);
   directory.loadGroups().catch(() => undefined);

@@ -299,6 +299,25 @@ export class ChatStore extends Emitter<StoreEvents> {
     this.emit('changed', { key: chat.key });
   }
 
+  /** The body of one's own pending message changed (a media upload finished: its media id is known now). */
+  setBody(key: string, clientId: string, body: MessageBody): void {
+    const located = this.byClientId.get(`${key}|${clientId}`);
+    if (located === undefined) return;
+    located.item.body = body;
+    this.emit('changed', { key });
+  }
+
+  /** Take back one's own message that never left (an upload that failed and is sent again as a new one). */
+  removePending(key: string, clientId: string): void {
+    const ref = `${key}|${clientId}`;
+    const located = this.byClientId.get(ref);
+    if (located === undefined || located.item.id !== null) return;
+    const index = located.chat.items.indexOf(located.item);
+    if (index >= 0) located.chat.items.splice(index, 1);
+    this.byClientId.delete(ref);
+    this.emit('changed', { key });
+  }
+
   /** `sent` / `group_sent`: the server stored it (one tick). */
   confirm(ack: SendAck): void {
     const key = ack.type === 'group_sent' ? chatKey('group', ack.group) : chatKey('direct', ack.to);
@@ -418,6 +437,8 @@ export class ChatStore extends Emitter<StoreEvents> {
       const { item } = located;
       item.id = input.id;
       item.at = input.at;
+      // The server's copy names the stored media (the pending bubble's body may not yet).
+      item.body = input.body;
       if (own) {
         item.tick = furthest(item.tick === 'failed' ? 'pending' : item.tick, input.tick);
         item.error = null;

@@ -9,11 +9,15 @@ import type { Contact, Group, GroupMember, GroupSummary, MessengerApi, Profile }
 interface UserEntry {
   name: string;
   phone?: string;
+  /** Profile photo's media id (null: none; absent: not known yet). */
+  photo?: string | null;
 }
 
 interface GroupEntry {
   title: string;
   members?: GroupMember[];
+  /** Group picture's media id (null: none; absent: not known yet). */
+  picture?: string | null;
 }
 
 interface Cache {
@@ -35,6 +39,8 @@ export class Directory extends Emitter<{ changed: undefined }> {
   private readonly inFlight = new Set<string>();
   /** Users looked up (or learned) in this session; cached names of others are refreshed once. */
   private readonly fresh = new Set<string>();
+  /** Users whose profile photo was learned in this session. */
+  private readonly photoFresh = new Set<string>();
   private readonly key: string;
   private saveTimer: number | undefined;
   /** After logout: late lookups must not write the cache back. */
@@ -72,6 +78,20 @@ export class Directory extends Emitter<{ changed: undefined }> {
     return entry?.title ?? 'Group';
   }
 
+  /**
+   * A person's profile photo (media id), or null for none or not known yet. Looked up once per
+   * session for people whose profile was not fetched (contacts come without their photo).
+   */
+  userPhoto(userId: string): string | null {
+    if (!this.photoFresh.has(userId)) this.lookupPhoto(userId);
+    return this.users.get(userId)?.photo ?? null;
+  }
+
+  /** A group's picture (media id), or null for none or not known. */
+  groupPicture(groupId: string): string | null {
+    return this.groups.get(groupId)?.picture ?? null;
+  }
+
   /** A group's members, when fetched (see {@link refreshGroup}). */
   groupMembers(groupId: string): GroupMember[] | undefined {
     return this.groups.get(groupId)?.members;
@@ -79,21 +99,27 @@ export class Directory extends Emitter<{ changed: undefined }> {
 
   rememberProfile(profile: Profile): void {
     this.fresh.add(profile.userId);
+    this.photoFresh.add(profile.userId);
     const previous = this.users.get(profile.userId);
-    this.setUser(profile.userId, { name: profile.displayName, phone: profile.phone ?? previous?.phone });
+    this.setUser(profile.userId, { name: profile.displayName, phone: profile.phone ?? previous?.phone, photo: profile.photo });
   }
 
   rememberContact(contact: Contact): void {
     this.fresh.add(contact.userId);
-    this.setUser(contact.userId, { name: contact.name || contact.displayName, phone: contact.phone });
+    const previous = this.users.get(contact.userId);
+    this.setUser(contact.userId, { name: contact.name || contact.displayName, phone: contact.phone, photo: previous?.photo });
   }
 
   /** A group's title (and members, when the full group is given). */
   rememberGroup(group: Group | GroupSummary | { groupId: string; title: string }): void {
     const previous = this.groups.get(group.groupId);
     const members = 'members' in group ? group.members : previous?.members;
-    if (previous?.title === group.title && previous.members === members) return;
-    this.groups.set(group.groupId, members === undefined ? { title: group.title } : { title: group.title, members });
+    const picture = 'picture' in group ? group.picture : previous?.picture;
+    if (previous?.title === group.title && previous.members === members && previous.picture === picture) return;
+    const entry: GroupEntry = { title: group.title };
+    if (members !== undefined) entry.members = members;
+    if (picture !== undefined) entry.picture = picture;
+    this.groups.set(group.groupId, entry);
     this.changed();
     // Everyone in the member list gets a name on screen: look them up now, together.
     for (const member of members ?? []) this.userName(member.userId);
@@ -130,9 +156,17 @@ export class Directory extends Emitter<{ changed: undefined }> {
     }
   }
 
+  /** A group's picture changed (a `picture_changed` event). */
+  rememberGroupPicture(groupId: string, picture: string | null): void {
+    const previous = this.groups.get(groupId);
+    if (previous === undefined || previous.picture === picture) return;
+    this.groups.set(groupId, { ...previous, picture });
+    this.changed();
+  }
+
   private setUser(userId: string, entry: UserEntry): void {
     const previous = this.users.get(userId);
-    if (previous?.name === entry.name && previous.phone === entry.phone) return;
+    if (previous?.name === entry.name && previous.phone === entry.phone && previous.photo === entry.photo) return;
     this.users.set(userId, entry);
     this.changed();
   }
@@ -144,6 +178,25 @@ export class Directory extends Emitter<{ changed: undefined }> {
     this.api.user(userId).then(
       (profile) => this.rememberProfile(profile),
       // Unknown or unreachable (offline?): keep what is shown, allow another try later.
+      () => window.setTimeout(() => this.inFlight.delete(key), RETRY_LOOKUP_MS),
+    );
+  }
+
+  /** The profile, for its photo only when the name is known already (a contact's own label stays). */
+  private lookupPhoto(userId: string): void {
+    const key = `p:${userId}`;
+    if (this.inFlight.has(key) || this.inFlight.has(`u:${userId}`)) return;
+    this.inFlight.add(key);
+    this.api.user(userId).then(
+      (profile) => {
+        if (!this.fresh.has(userId)) {
+          this.rememberProfile(profile);
+          return;
+        }
+        this.photoFresh.add(userId);
+        const entry = this.users.get(userId);
+        if (entry !== undefined) this.setUser(userId, { ...entry, photo: profile.photo });
+      },
       () => window.setTimeout(() => this.inFlight.delete(key), RETRY_LOOKUP_MS),
     );
   }
@@ -173,10 +226,15 @@ export class Directory extends Emitter<{ changed: undefined }> {
       if (raw === null) return;
       const cache = JSON.parse(raw) as Partial<Cache>;
       for (const [id, entry] of Object.entries(cache.users ?? {})) {
-        if (typeof entry?.name === 'string') this.users.set(id, { name: entry.name, ...(typeof entry.phone === 'string' ? { phone: entry.phone } : {}) });
+        if (typeof entry?.name !== 'string') continue;
+        this.users.set(id, {
+          name: entry.name,
+          ...(typeof entry.phone === 'string' ? { phone: entry.phone } : {}),
+          ...(typeof entry.photo === 'string' ? { photo: entry.photo } : {}),
+        });
       }
       for (const [id, entry] of Object.entries(cache.groups ?? {})) {
-        if (typeof entry?.title === 'string') this.groups.set(id, { title: entry.title });
+        if (typeof entry?.title === 'string') this.groups.set(id, { title: entry.title, ...(typeof entry.picture === 'string' ? { picture: entry.picture } : {}) });
       }
     } catch {
       // A corrupt cache only costs a few lookups.
@@ -186,8 +244,8 @@ export class Directory extends Emitter<{ changed: undefined }> {
   private save(): void {
     const cache: Cache = {
       users: Object.fromEntries([...this.users].slice(-MAX_CACHED)),
-      // Member lists change; they are fetched fresh, only titles are kept.
-      groups: Object.fromEntries([...this.groups].slice(-MAX_CACHED).map(([id, g]) => [id, { title: g.title }])),
+      // Member lists change; they are fetched fresh, only titles (and pictures) are kept.
+      groups: Object.fromEntries([...this.groups].slice(-MAX_CACHED).map(([id, g]) => [id, g.picture === undefined ? { title: g.title } : { title: g.title, picture: g.picture }])),
     };
     try {
       localStorage.setItem(this.key, JSON.stringify(cache));

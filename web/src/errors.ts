@@ -50,6 +50,13 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
   misconfigured: 'The server is not set up yet. Please try again later.',
   ticket_invalid: 'Could not connect. Please try again.',
   internal: 'Something went wrong on the server. Please try again.',
+  media_too_large: 'That file is too large to send.',
+  media_type_not_allowed: 'Files of this type cannot be sent.',
+  media_not_found: 'This file is no longer available.',
+  media_mismatch: 'The file changed while it was being sent. Please try again.',
+  media_kind_mismatch: 'This file cannot be used here.',
+  upload_capability_invalid: 'The upload took too long. Please try again.',
+  upload_incomplete: 'The upload did not finish. Please try again.',
 };
 
 /** Codes whose sentence continues with how long to wait. */

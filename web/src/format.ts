@@ -70,6 +70,41 @@ export function formatCountdown(ms: number): string {
   return hours > 0 ? `${hours}:${String(minutes).padStart(2, '0')}:${seconds}` : `${minutes}:${seconds}`;
 }
 
+const UNITS = ['KB', 'MB', 'GB'] as const;
+
+/**
+ * A size for people: "820 B", "1.4 KB", "12 MB" (1024-based, one decimal below 10).
+ *
+ * @example
+ * formatBytes(16 * 1024 * 1024) // '16 MB'
+ */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  let value = bytes;
+  let unit: string = 'B';
+  for (const next of UNITS) {
+    if (value < 1024) break;
+    value /= 1024;
+    unit = next;
+  }
+  const shown = value < 10 ? Math.round(value * 10) / 10 : Math.round(value);
+  return `${shown} ${unit}`;
+}
+
+/**
+ * A duration as a clock: "0:07", "1:32", "1:02:03" (rounded down to whole seconds).
+ *
+ * @example
+ * formatDuration(12_400) // '0:12'
+ */
+export function formatDuration(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1_000));
+  const hours = Math.floor(total / 3_600);
+  const minutes = Math.floor((total % 3_600) / 60);
+  const seconds = String(total % 60).padStart(2, '0');
+  return hours > 0 ? `${hours}:${String(minutes).padStart(2, '0')}:${seconds}` : `${minutes}:${seconds}`;
+}
+
 /** A message body as one line of text (names and places inside it isolated, see {@link isolate}). */
 export function bodyText(body: MessageBody): string {
   switch (body.kind) {
@@ -84,7 +119,7 @@ export function bodyText(body: MessageBody): string {
     case 'video':
       return body.caption ? `🎥 ${body.caption}` : '🎥 Video';
     case 'voice':
-      return '🎤 Voice message';
+      return body.durationMs === undefined ? '🎤 Voice message' : `🎤 Voice message (${formatDuration(body.durationMs)})`;
     case 'document':
       return `📄 ${isolate(body.fileName ?? 'Document')}`;
     case 'sticker':

@@ -40,6 +40,7 @@ export class Sync {
         store.addGroupEvent(event, seq);
         const change = event.change;
         if (change.kind === 'created' || change.kind === 'title_changed') directory.rememberGroup({ groupId: event.group, title: change.title });
+        if (change.kind === 'picture_changed') directory.rememberGroupPicture(event.group, change.picture);
         if (directory.groupMembers(event.group) !== undefined && change.kind !== 'description_changed' && change.kind !== 'picture_changed') {
           // Member list or roles changed: fetch the new list for the header and the info panel.
           void directory.refreshGroup(event.group);

@@ -8,7 +8,8 @@ import type { Chat, ChatStore } from '../chat-store.ts';
 import { describeGroupEvent, typingText, type Phrase } from '../describe.ts';
 import type { Directory } from '../directory.ts';
 import { frameScheduler, h, reconcile, setAttr, setIsolated, setPhrase, setText } from '../dom.ts';
-import { bodyText, colorFor, formatListTime, initials } from '../format.ts';
+import { bodyText, colorFor, formatListTime } from '../format.ts';
+import { setChatPicture, setPicture } from '../media/avatars.ts';
 import type { Sync } from '../sync.ts';
 import { setTick, tickElement } from './ticks.ts';
 
@@ -26,10 +27,14 @@ export function chatTitle(chat: Pick<Chat, 'kind' | 'id'>, directory: Directory)
   return chat.kind === 'direct' ? directory.userName(chat.id) : directory.groupTitle(chat.id);
 }
 
-/** An avatar circle with initials (decorative: the name is next to it). */
-export function avatar(id: string, name: string, size: 'small' | 'large' = 'small'): HTMLElement {
-  const el = h('span', { class: `avatar avatar-${size}`, 'aria-hidden': 'true' }, initials(name));
+/**
+ * An avatar circle with the profile photo or group picture (media id `photo`) or else initials
+ * (decorative: the name is next to it).
+ */
+export function avatar(id: string, name: string, size: 'small' | 'large' = 'small', photo: string | null = null): HTMLElement {
+  const el = h('span', { class: `avatar avatar-${size}`, 'aria-hidden': 'true' });
   el.style.backgroundColor = colorFor(id);
+  setPicture(el, photo, name);
   return el;
 }
 
@@ -145,7 +150,7 @@ export class ChatListView {
     const { directory, store } = this.options;
     const name = chatTitle(chat, directory);
     setIsolated(parts.title, name);
-    setText(parts.avatar, initials(name));
+    setChatPicture(parts.avatar, chat, name, directory);
     setAttr(parts.button, 'aria-current', chat.key === this.active ? 'true' : null);
 
     const last = store.last(chat);

@@ -1,22 +1,27 @@
 /**
- * One open chat: header (name, subtitle with typing / presence / members), the messages with
- * day dividers and ticks, infinite scroll back through history, and the composer (Enter sends,
- * Shift+Enter adds a line).
+ * One open chat: header (picture, name, subtitle with typing / presence / members), the messages
+ * with day dividers and ticks (media messages: media/bubble.ts above their caption), infinite
+ * scroll back through history, and the composer (composer.ts; files dropped on the chat are
+ * offered for sending too).
  *
  * Scrolling never jumps: while the user is at the bottom new messages keep it there; otherwise
  * the first visible row stays where it is when history is added above or messages below.
  */
 import type { TypingIndicators, TypingState } from '../../../client/index.ts';
-import { MAX_TEXT_LENGTH, TYPING_REPEAT_MS } from '../../../protocol/index.ts';
+import { isMediaBody } from '../../../protocol/index.ts';
 import type { Chat, ChatItem, ChatStore, EventItem, MessageItem } from '../chat-store.ts';
 import { describeGroupEvent, typingText, type Phrase } from '../describe.ts';
 import type { Directory } from '../directory.ts';
 import { frameScheduler, h, reconcile, setAttr, setIsolated, setPhrase, setText } from '../dom.ts';
-import { bodyText, colorFor, dayOf, formatDay, formatTime, initials } from '../format.ts';
+import { bodyText, colorFor, dayOf, formatDay, formatTime } from '../format.ts';
 import { icon } from '../icons.ts';
+import { setChatPicture } from '../media/avatars.ts';
+import { MediaBlock, type MediaContext } from '../media/bubble.ts';
+import type { MediaDraft } from '../media/sdk.ts';
 import type { PresenceSource } from '../presence.ts';
 import type { Sync } from '../sync.ts';
 import { avatar, chatTitle } from './chat-list.ts';
+import { Composer } from './composer.ts';
 import { setTick, tickElement } from './ticks.ts';
 
 export interface ConversationOptions {
@@ -31,6 +36,10 @@ export interface ConversationOptions {
   drafts: Map<string, string>;
   /** Send a text; throws a MessengerError for invalid input (shown under the composer). */
   send(text: string): void;
+  /** Upload and send a photo, video, voice message or file. */
+  sendMedia(draft: MediaDraft): void;
+  /** Signed URLs and uploads in progress, for media bubbles and pictures. */
+  media: MediaContext;
   /** Tell the other side(s) that the user is typing or stopped. */
   typing(state: TypingState): void;
   onBack(): void;
@@ -43,10 +52,6 @@ export interface ConversationOptions {
 const BOTTOM_SLACK = 80;
 /** Load older history when the top is this close, px. */
 const LOAD_OLDER_AT = 400;
-/** Send 'stopped' after this long without typing. */
-const TYPING_IDLE_MS = 5_000;
-/** Composer grows up to this height, px. */
-const COMPOSER_MAX_HEIGHT = 160;
 
 interface MessageParts {
   text: HTMLElement;
@@ -56,6 +61,8 @@ interface MessageParts {
   tick: HTMLElement | null;
   sender: HTMLElement | null;
   error: HTMLElement | null;
+  /** Photo, video, voice note or document (the text is then its caption). */
+  media: MediaBlock | null;
 }
 
 export class ConversationView {
@@ -69,9 +76,8 @@ export class ConversationView {
   private readonly list: HTMLElement;
   private readonly historyTop: HTMLElement;
   private readonly jump: HTMLButtonElement;
-  private readonly composer: HTMLFormElement;
-  private readonly input: HTMLTextAreaElement;
-  private readonly composerError: HTMLElement;
+  private readonly composer: Composer;
+  private readonly mediaBlocks = new Set<MediaBlock>();
   private readonly leftNote: HTMLElement;
   private readonly rows = new Map<string, HTMLElement>();
   private readonly parts = new WeakMap<HTMLElement, MessageParts>();
@@ -79,8 +85,6 @@ export class ConversationView {
   private readonly resize: ResizeObserver;
   /** Follow new messages at the bottom (the user has not scrolled up). */
   private pinned = true;
-  private typingSentAt = 0;
-  private typingIdle: number | undefined;
   private disposed = false;
   readonly render: () => void;
 
@@ -133,23 +137,17 @@ export class ConversationView {
       icon('down'),
     );
 
-    this.input = h('textarea', {
-      class: 'composer-input',
-      rows: 1,
-      placeholder: 'Type a message',
-      'aria-label': 'Message',
-      maxlength: MAX_TEXT_LENGTH,
-      dir: 'auto',
-      'data-testid': 'composer-input',
+    this.composer = new Composer({
+      draft: options.drafts.get(chat.key) ?? '',
+      send: (text) => {
+        options.send(text);
+        options.drafts.delete(chat.key);
+      },
+      sendMedia: (draft) => options.sendMedia(draft),
+      typing: (state) => options.typing(state),
+      describeError: (error) => options.describeError(error),
+      onSent: () => this.scrollToBottom(false),
     });
-    this.input.value = options.drafts.get(chat.key) ?? '';
-    this.composerError = h('p', { class: 'composer-error', role: 'alert', hidden: true });
-    this.composer = h(
-      'form',
-      { class: 'composer', 'aria-label': 'Write a message' },
-      this.input,
-      h('button', { type: 'submit', class: 'send-button', 'aria-label': 'Send', title: 'Send (Enter)', 'data-testid': 'send-button' }, icon('send')),
-    );
     this.leftNote = h('p', { class: 'composer-note', 'data-testid': 'left-note', hidden: true }, 'You can’t send messages to this group because you’re no longer a member.');
 
     this.el = h(
@@ -157,20 +155,10 @@ export class ConversationView {
       { class: 'conversation', 'data-testid': 'conversation', 'data-chat': chat.key, 'aria-labelledby': this.title.id },
       header,
       h('div', { class: 'messages-wrap' }, this.scroller, this.jump),
-      h('div', { class: 'composer-wrap' }, this.composerError, this.composer, this.leftNote),
+      h('div', { class: 'composer-wrap' }, this.composer.error, this.composer.form, this.leftNote),
     );
 
-    this.composer.addEventListener('submit', (event) => {
-      event.preventDefault();
-      this.submit();
-    });
-    this.input.addEventListener('keydown', (event) => {
-      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
-        event.preventDefault();
-        this.submit();
-      }
-    });
-    this.input.addEventListener('input', () => this.onInput());
+    this.offs.push(this.composer.acceptFiles(this.el, () => !chat.left));
     this.scroller.addEventListener('scroll', () => this.onScroll(), { passive: true });
     // The composer growing or the window resizing must not push the newest message out of view.
     this.resize = new ResizeObserver(() => {
@@ -188,6 +176,7 @@ export class ConversationView {
       () => options.store.off('changed', onStore),
       () => options.directory.off('changed', this.render),
       options.typingIndicators.on('change', this.render),
+      options.media.uploads.on('changed', this.render),
     );
     if (chat.kind === 'direct') this.offs.push(options.presence.subscribe(chat.id, this.render));
     else void options.directory.refreshGroup(chat.id);
@@ -195,19 +184,20 @@ export class ConversationView {
     void options.sync.loadHistory(chat.key, false);
     this.draw();
     // Sized once it is in the document (a saved draft may span several lines).
-    requestAnimationFrame(() => this.autoGrow());
+    requestAnimationFrame(() => this.composer.autoGrow());
   }
 
   focusComposer(): void {
-    if (!this.composer.hidden) this.input.focus();
+    if (!this.composer.form.hidden) this.composer.input.focus();
     else this.scroller.focus();
   }
 
   dispose(): void {
     this.disposed = true;
-    this.stopTyping();
-    this.options.drafts.set(this.chat.key, this.input.value);
+    this.composer.dispose();
+    this.options.drafts.set(this.chat.key, this.composer.draft);
     for (const off of this.offs) off();
+    for (const block of this.mediaBlocks) block.dispose();
     this.resize.disconnect();
   }
 
@@ -218,7 +208,7 @@ export class ConversationView {
     const { chat, options } = this;
     const name = chatTitle(chat, options.directory);
     setIsolated(this.title, name);
-    setText(this.avatar, initials(name));
+    setChatPicture(this.avatar, chat, name, options.directory);
     const typing = typingText(chat, options.typingIndicators.typingIn({ kind: chat.kind, id: chat.id }), options.directory);
     setPhrase(this.subtitleEl, typing.length > 0 ? typing : this.subtitle());
     this.subtitleEl.classList.toggle('typing', typing.length > 0);
@@ -238,7 +228,7 @@ export class ConversationView {
     if (this.pinned) this.scrollToBottom(false);
     else if (anchor?.isConnected) this.scroller.scrollTop += anchor.getBoundingClientRect().top - anchorTop;
 
-    this.composer.hidden = chat.left;
+    this.composer.form.hidden = chat.left;
     this.leftNote.hidden = !chat.left;
 
     // Not enough history to scroll yet: fetch more so infinite scroll can start. (Only when idle:
@@ -304,8 +294,11 @@ export class ConversationView {
 
   private createMessageRow(item: MessageItem): HTMLElement {
     const showSender = this.chat.kind === 'group' && !item.own;
+    const media = isMediaBody(item.body) ? new MediaBlock(item.body, item.own ? item.clientId : null, this.options.media) : null;
+    if (media !== null) this.mediaBlocks.add(media);
     const parts: MessageParts = {
-      text: h('span', { class: 'text', 'data-testid': 'message-text', dir: 'auto' }, bodyText(item.body)),
+      media,
+      text: h('span', { class: 'text', 'data-testid': 'message-text', dir: 'auto' }, messageText(item)),
       time: h('time', { class: 'time' }),
       spacer: h('span', { class: item.own ? 'meta-spacer own' : 'meta-spacer', 'aria-hidden': 'true' }),
       tick: item.own ? tickElement(item.tick ?? 'pending') : null,
@@ -315,8 +308,9 @@ export class ConversationView {
     if (parts.sender !== null) parts.sender.style.color = colorFor(item.from);
     const bubble = h(
       'div',
-      { class: 'bubble' },
+      { class: media === null ? 'bubble' : `bubble bubble-media bubble-${item.body.kind}` },
       parts.sender,
+      media?.el,
       parts.text,
       // Reserves room for the time and tick on the last line (they sit in the bubble's corner).
       parts.spacer,
@@ -348,6 +342,12 @@ export class ConversationView {
     parts.time.dateTime = new Date(item.at).toISOString();
     if (parts.tick !== null && item.tick !== null) setTick(parts.tick, item.tick);
     if (parts.sender !== null) setIsolated(parts.sender, this.options.directory.userName(item.from));
+    if (parts.media !== null && isMediaBody(item.body)) {
+      parts.media.update(item.body);
+      setText(parts.text, messageText(item));
+      parts.text.hidden = parts.text.textContent === '';
+      parts.text.parentElement?.classList.toggle('media-only', parts.text.hidden);
+    }
     if (parts.error !== null) {
       parts.error.hidden = item.error === null;
       setText(parts.error, item.error === null ? '' : `Not sent: ${item.error}`);
@@ -397,55 +397,12 @@ export class ConversationView {
     }
     return null;
   }
+}
 
-  // ------------------------------------------------------------ composing
-
-  private submit(): void {
-    const text = this.input.value;
-    if (text.trim() === '') return;
-    try {
-      this.options.send(text);
-    } catch (error) {
-      this.composerError.hidden = false;
-      setText(this.composerError, this.options.describeError(error));
-      return;
-    }
-    this.composerError.hidden = true;
-    this.input.value = '';
-    this.options.drafts.delete(this.chat.key);
-    this.stopTyping();
-    this.autoGrow();
-    this.scrollToBottom(false);
-  }
-
-  private onInput(): void {
-    this.autoGrow();
-    if (this.input.value.trim() === '') {
-      this.stopTyping();
-      return;
-    }
-    const now = Date.now();
-    if (now - this.typingSentAt >= TYPING_REPEAT_MS) {
-      this.typingSentAt = now;
-      this.options.typing('typing');
-    }
-    if (this.typingIdle !== undefined) window.clearTimeout(this.typingIdle);
-    this.typingIdle = window.setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
-  }
-
-  private stopTyping(): void {
-    if (this.typingIdle !== undefined) window.clearTimeout(this.typingIdle);
-    this.typingIdle = undefined;
-    if (this.typingSentAt === 0) return;
-    this.typingSentAt = 0;
-    this.options.typing('stopped');
-  }
-
-  private autoGrow(): void {
-    if (!this.input.isConnected) return;
-    this.input.style.height = 'auto';
-    this.input.style.height = `${Math.min(this.input.scrollHeight, COMPOSER_MAX_HEIGHT)}px`;
-  }
+/** The bubble's text: a text message, or a media message's caption (its media shows above). */
+function messageText(item: MessageItem): string {
+  if (isMediaBody(item.body)) return item.body.caption ?? '';
+  return bodyText(item.body);
 }
 
 function itemTime(item: ChatItem): number {

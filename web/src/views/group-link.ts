@@ -125,7 +125,7 @@ export function linkSection(options: LinkSectionOptions): HTMLElement {
               return h(
                 'li',
                 { class: 'member', 'data-testid': 'join-request', 'data-user': request.userId },
-                avatar(request.userId, name),
+                avatar(request.userId, name, 'small', options.directory.userPhoto(request.userId)),
                 h('span', { class: 'member-name' }, bidi(name)),
                 h('div', { class: 'member-actions' }, approve, decline),
               );

@@ -11,6 +11,8 @@ import type { Directory } from '../directory.ts';
 import { bidi, errorLine, field, h, openDialog, replaceChildren, statusLine } from '../dom.ts';
 import { friendlyError } from '../errors.ts';
 import { isolate } from '../format.ts';
+import { setPicture } from '../media/avatars.ts';
+import { photoPicker } from '../media/photo-picker.ts';
 import { avatar } from './chat-list.ts';
 import { linkSection } from './group-link.ts';
 
@@ -137,7 +139,14 @@ export function openCreateGroup(options: { api: MessengerApi; directory: Directo
 }
 
 /** The group info dialog: members, roles and the admin actions. */
-export function openGroupInfo(options: { api: MessengerApi; directory: Directory; groupId: string; onLeft(): void }): void {
+export function openGroupInfo(options: {
+  api: MessengerApi;
+  directory: Directory;
+  groupId: string;
+  onLeft(): void;
+  /** Upload an `avatar` (a square JPEG) for the group picture; resolves with its media id. */
+  uploadPicture?(file: Blob, onProgress: (fraction: number) => void): Promise<string>;
+}): void {
   const { api, directory, groupId } = options;
   const me = directory.me;
   const body = h('div', { class: 'group-info', 'data-testid': 'group-info', 'aria-busy': 'true' }, h('p', {}, 'Loading…'));
@@ -163,11 +172,33 @@ export function openGroupInfo(options: { api: MessengerApi; directory: Directory
 
   /** Created once, when the user is seen to be an admin (it loads the link and requests itself). */
   let links: HTMLElement | null = null;
+  /** The group picture, large, with Change / Remove for admins. */
+  let current: Group | null = null;
+  const picture = avatar(groupId, directory.groupTitle(groupId), 'large', directory.groupPicture(groupId));
+  picture.dataset.testid = 'group-picture';
+  const upload = options.uploadPicture;
+  const pictureControls =
+    upload === undefined
+      ? null
+      : photoPicker({
+          testId: 'group-picture',
+          noun: 'picture',
+          current: () => current?.picture ?? null,
+          upload,
+          save: async (mediaId) => {
+            const updated = await api.updateGroup(groupId, { picture: mediaId });
+            await directory.whenKnown(updated.members.map((m) => m.userId));
+            draw(updated);
+          },
+        });
 
   const draw = (group: Group): void => {
     directory.rememberGroup(group);
+    current = group;
     body.removeAttribute('aria-busy');
     const iAmAdmin = group.members.some((m) => m.userId === me && m.role === 'admin');
+    setPicture(picture, group.picture, group.title);
+    pictureControls?.refresh();
     const members = [...group.members].sort((a, b) => (a.userId === me ? -1 : b.userId === me ? 1 : a.role === b.role ? 0 : a.role === 'admin' ? -1 : 1));
     const list = h(
       'ul',
@@ -201,7 +232,7 @@ export function openGroupInfo(options: { api: MessengerApi; directory: Directory
         return h(
           'li',
           { class: 'member', 'data-testid': 'member', 'data-user': member.userId, 'data-role': member.role },
-          avatar(member.userId, name),
+          avatar(member.userId, name, 'small', directory.userPhoto(member.userId)),
           h('span', { class: 'member-name' }, bidi(name)),
           member.role === 'admin' ? h('span', { class: 'role-badge' }, 'Admin') : null,
           actions,
@@ -223,7 +254,7 @@ export function openGroupInfo(options: { api: MessengerApi; directory: Directory
                 return h(
                   'li',
                   { class: 'member', 'data-testid': 'invited', 'data-user': invite.userId },
-                  avatar(invite.userId, name),
+                  avatar(invite.userId, name, 'small', directory.userPhoto(invite.userId)),
                   h('span', { class: 'member-name' }, bidi(name)),
                   h('span', { class: 'hint' }, 'Invited'),
                 );
@@ -271,6 +302,7 @@ export function openGroupInfo(options: { api: MessengerApi; directory: Directory
     );
     replaceChildren(
       body,
+      h('div', { class: 'group-picture-row' }, picture, iAmAdmin ? pictureControls?.el : null),
       h('p', { class: 'member-count' }, `${group.members.length} ${group.members.length === 1 ? 'member' : 'members'}`),
       list,
       invited,

@@ -8,10 +8,12 @@
 import type { MessengerApi, PrivacySettings, Profile } from '../../../client/index.ts';
 import { ABOUT_MAX, DISPLAY_NAME_MAX } from '../../../protocol/index.ts';
 import type { Directory } from '../directory.ts';
-import { bidi, errorLine, field, h, replaceChildren, section, setText, statusLine } from '../dom.ts';
+import { bidi, errorLine, field, h, replaceChildren, section, statusLine } from '../dom.ts';
 import { friendlyError } from '../errors.ts';
-import { initials, isolate } from '../format.ts';
+import { isolate } from '../format.ts';
 import { icon } from '../icons.ts';
+import { setPicture } from '../media/avatars.ts';
+import { photoPicker } from '../media/photo-picker.ts';
 import type { Session } from '../session.ts';
 import { avatar } from './chat-list.ts';
 import { deleteAccountSection, devicesSection, pinSection } from './settings-account.ts';
@@ -23,6 +25,8 @@ export interface SettingsOptions {
   onClose(): void;
   /** Delete the account (`phone`: the confirmation); on success the app ends the session and shows the login. */
   deleteAccount(phone: string): Promise<void>;
+  /** Upload an `avatar` (a square JPEG); resolves with its media id. */
+  uploadAvatar(file: Blob, onProgress: (fraction: number) => void): Promise<string>;
 }
 
 export class SettingsView {
@@ -75,13 +79,27 @@ function profileSection(options: SettingsOptions): HTMLElement {
   const save = h('button', { type: 'submit', class: 'primary', 'data-testid': 'settings-profile-save', disabled: true }, 'Save');
   const status = statusLine('settings-profile-status');
   const error = errorLine('settings-profile-error');
-  const picture = avatar(session.userId, directory.userName(session.userId), 'large');
-  const pic = h('div', { class: 'settings-profile-top' }, picture, h('span', { 'data-testid': 'settings-phone' }, session.phone));
-  let current = { displayName: '', about: '' };
+  const picture = avatar(session.userId, directory.userName(session.userId), 'large', directory.userPhoto(session.userId));
+  picture.dataset.testid = 'settings-photo';
+  let current = { displayName: '', about: '', photo: directory.userPhoto(session.userId) };
+  const photo = photoPicker({
+    testId: 'settings-photo',
+    noun: 'photo',
+    current: () => current.photo,
+    upload: (file, onProgress) => options.uploadAvatar(file, onProgress),
+    save: async (mediaId) => show(await api.updateMe({ photo: mediaId })),
+  });
+  const pic = h(
+    'div',
+    { class: 'settings-profile-top' },
+    picture,
+    h('div', { class: 'settings-profile-id' }, h('span', { 'data-testid': 'settings-phone' }, session.phone), photo.el),
+  );
   const show = (profile: Profile): void => {
     directory.rememberProfile(profile);
-    current = { displayName: profile.displayName, about: profile.about };
-    setText(picture, initials(profile.displayName || session.phone));
+    current = { displayName: profile.displayName, about: profile.about, photo: profile.photo };
+    setPicture(picture, profile.photo, profile.displayName || session.phone);
+    photo.refresh();
   };
   const form = h(
     'form',
@@ -265,7 +283,7 @@ function blockedSection(api: MessengerApi, directory: Directory): HTMLElement {
         return h(
           'li',
           { class: 'settings-item', 'data-testid': 'blocked-user', 'data-user': entry.userId },
-          avatar(entry.userId, name),
+          avatar(entry.userId, name, 'small', directory.userPhoto(entry.userId)),
           h('span', { class: 'settings-item-main' }, bidi(name)),
           unblock,
         );
