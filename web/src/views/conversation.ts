@@ -233,7 +233,13 @@ export class ConversationView {
 
     // Not enough history to scroll yet: fetch more so infinite scroll can start. (Only when idle:
     // after a failure the user retries, or the app does on reconnect; no retry loop while offline.)
-    if (chat.history === 'idle' && this.scroller.scrollHeight <= this.scroller.clientHeight + BOTTOM_SLACK) {
+    // Or still at the top when a page arrived (a scroll to the top while it was loading was
+    // ignored, and no further scroll event may come): the next page, as a scroll would ask.
+    if (
+      chat.history === 'idle' &&
+      chat.older !== null &&
+      (this.scroller.scrollHeight <= this.scroller.clientHeight + BOTTOM_SLACK || this.scroller.scrollTop < LOAD_OLDER_AT)
+    ) {
       void options.sync.loadHistory(chat.key, true);
     }
   }
