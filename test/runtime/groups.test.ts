@@ -11,6 +11,7 @@ import { deadLetterCounts } from '../../db/groups.ts';
 import { GROUP_MAX_MEMBERS, MetricsSchema, PATHS, type Group, type GroupReceiptFrame } from '../../protocol/index.ts';
 import { groupOf } from '../../durable-objects/stubs.ts';
 import { call, createGroup, eventuallyCopy, frameGseqs, gseqOf, mailboxCopy, openToGroups, settled, textsOf, users } from './group-support.ts';
+import { uploadedMedia } from './media-support.ts';
 import { ackAll, api, connect, isType, text } from './support.ts';
 
 describe('group management', () => {
@@ -138,8 +139,9 @@ describe('group management', () => {
     const [ann, bob] = await users(2);
     const group = await createGroup(ann!, [bob!]);
     const b = await connect(bob!);
-    const patched = await call('PATCH', PATHS.group(group.groupId), ann!, { title: 'Renamed', onlyAdminsSend: true, picture: 'media-1' });
-    expect(patched.body).toMatchObject({ title: 'Renamed', onlyAdminsSend: true, picture: 'media-1' });
+    const picture = await uploadedMedia(ann!);
+    const patched = await call('PATCH', PATHS.group(group.groupId), ann!, { title: 'Renamed', onlyAdminsSend: true, picture });
+    expect(patched.body).toMatchObject({ title: 'Renamed', onlyAdminsSend: true, picture });
     const events = await b.waitFor(isType('group_event'), 4);
     expect(events.map((e) => e.event.change.kind)).toEqual(['members_added', 'title_changed', 'picture_changed', 'settings_changed']);
 

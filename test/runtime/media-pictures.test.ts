@@ -3,31 +3,15 @@
  * uploads; a photo is seen (in the profile, and as bytes) under the owner's profile privacy and
  * never by someone they blocked; a group picture by the group's current members only.
  */
-import { SELF } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { MediaSlotResponseSchema, PATHS, ProfileSchema, type MediaKind, type SessionResponse } from '../../protocol/index.ts';
+import { PATHS, ProfileSchema, type SessionResponse } from '../../protocol/index.ts';
 import { sweepExpiredMedia } from '../../worker/media/sweep.ts';
 import { addContact, block, call, createGroup } from './group-support.ts';
+import { uploadedMedia } from './media-support.ts';
 import { api, login, nextPhone } from './support.ts';
 
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', bytes);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-async function uploaded(session: SessionResponse, kind: MediaKind = 'avatar', mime = 'image/jpeg'): Promise<string> {
-  const bytes = crypto.getRandomValues(new Uint8Array(700));
-  const res = await api(PATHS.media, {
-    method: 'POST',
-    token: session.token,
-    body: JSON.stringify({ kind, mime, size: bytes.byteLength, sha256: await sha256Hex(bytes) }),
-  });
-  const answer = MediaSlotResponseSchema.parse(await res.json());
-  if (answer.deduplicated || answer.upload.mode !== 'single') throw new Error('expected a single upload');
-  expect((await SELF.fetch(answer.upload.url, { method: 'PUT', body: bytes })).status).toBe(200);
-  return answer.mediaId;
-}
+const uploaded = uploadedMedia;
 
 async function setPhoto(session: SessionResponse, photo: string | null): Promise<Response> {
   return api(PATHS.me, { method: 'PATCH', token: session.token, body: JSON.stringify({ photo }) });
