@@ -2,10 +2,10 @@
  * Contact lists in D1: add (idempotent: adding again updates the label), list with the
  * contacts' names, remove. Deleted accounts are neither listed nor related to anyone.
  */
-import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Contact } from '../protocol/index.ts';
 import { accountsDb, type DbLike } from './accounts.ts';
-import { contacts, users } from './schema.ts';
+import { blocks, contacts, users } from './schema.ts';
 
 export async function addContact(db: DbLike, ownerId: string, contactId: string, name: string, now: number): Promise<void> {
   await accountsDb(db)
@@ -16,15 +16,23 @@ export async function addContact(db: DbLike, ownerId: string, contactId: string,
 
 /**
  * `ownerId`'s contacts, by name (or just `only`), with display name and the number the owner
- * added them by, never their about (that follows the contact's privacy: GET /v1/users/:id).
+ * added them by, never their about (that follows the contact's privacy: GET /v1/users/:id). The
+ * photo under the same rule as in their profile (db/privacy.ts aboutVisible): shown unless they
+ * blocked the owner, to everyone or to their own contacts as their `privacy.profile` says.
  * Deleted accounts are left out.
  */
 export async function listContacts(db: DbLike, ownerId: string, only?: string): Promise<Contact[]> {
+  const photoShown = sql<string | null>`case when ${users.photo} is not null
+    and not exists (select 1 from ${blocks} where ${blocks.ownerId} = ${users.id} and ${blocks.blockedId} = ${ownerId})
+    and (${users.profileVisibility} = 'everyone' or (${users.profileVisibility} = 'contacts'
+      and exists (select 1 from contacts their where their.owner_id = ${users.id} and their.contact_id = ${ownerId})))
+    then ${users.photo} else null end`;
   return accountsDb(db)
     .select({
       userId: users.id,
       phone: users.phone,
       displayName: users.displayName,
+      photo: photoShown,
       name: contacts.name,
       addedAt: contacts.createdAt,
     })

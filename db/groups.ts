@@ -16,6 +16,7 @@ const MAX_PARAMS = 100;
 export type GroupSnapshot = {
   groupId: string;
   title: string;
+  picture: string | null;
   createdBy: string;
   createdAt: number;
   updatedAt: number;
@@ -34,6 +35,7 @@ export async function syncGroupMirror(db: DbLike, snapshot: GroupSnapshot): Prom
   const row = {
     id: snapshot.groupId,
     title: snapshot.title,
+    picture: snapshot.picture,
     createdBy: snapshot.createdBy,
     createdAt: snapshot.createdAt,
     updatedAt: snapshot.updatedAt,
@@ -42,7 +44,7 @@ export async function syncGroupMirror(db: DbLike, snapshot: GroupSnapshot): Prom
   const statements: BatchItem<'sqlite'>[] = [
     d.insert(groups).values(row).onConflictDoUpdate({
       target: groups.id,
-      set: { title: row.title, updatedAt: row.updatedAt, memberCount: row.memberCount },
+      set: { title: row.title, picture: row.picture, updatedAt: row.updatedAt, memberCount: row.memberCount },
     }),
     d.delete(groupMembers).where(eq(groupMembers.groupId, snapshot.groupId)),
     d.delete(groupInvites).where(eq(groupInvites.groupId, snapshot.groupId)),
@@ -72,7 +74,7 @@ export type GroupPage = { before?: string | undefined; limit: number };
  */
 export async function listGroupsOf(db: DbLike, userId: string, page: GroupPage = { limit: 1_000 }): Promise<GroupSummary[]> {
   return accountsDb(db)
-    .select({ groupId: groups.id, title: groups.title, role: groupMembers.role, memberCount: groups.memberCount })
+    .select({ groupId: groups.id, title: groups.title, picture: groups.picture, role: groupMembers.role, memberCount: groups.memberCount })
     .from(groupMembers)
     .innerJoin(groups, eq(groups.id, groupMembers.groupId))
     .where(and(eq(groupMembers.userId, userId), page.before === undefined ? undefined : lt(groupMembers.groupId, page.before)))

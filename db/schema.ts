@@ -94,6 +94,8 @@ export const groups = sqliteTable('groups', {
   createdAt: integer('created_at').notNull(),
   updatedAt: integer('updated_at').notNull(),
   memberCount: integer('member_count').notNull(),
+  /** The group's picture: an avatar media id (migrations/0012), or null. */
+  picture: text('picture'),
 });
 
 /** Mirror of a group object's member list. */

@@ -17,6 +17,8 @@ export const ContactSchema = z.strictObject({
   phone: z.string(),
   /** Their profile name. */
   displayName: z.string(),
+  /** Their profile photo's media id, when their profile privacy shows it to you (as GET /v1/users/:id); else null. */
+  photo: z.string().nullable(),
   /** Your label for them ('' when none). */
   name: z.string(),
   addedAt: z.number().int(),

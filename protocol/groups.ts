@@ -140,6 +140,8 @@ export type Group = z.infer<typeof GroupSchema>;
 export const GroupSummarySchema = z.strictObject({
   groupId: GroupIdSchema,
   title: z.string(),
+  /** The group's picture (a media id its members may download), or null. */
+  picture: z.string().nullable(),
   role: GroupRoleSchema,
   memberCount: z.number().int().min(0),
 });

@@ -16,6 +16,7 @@ export async function mirror(env: Env, s: Settings, parts: Parts, now: number): 
   await syncGroupMirror(env.DB, {
     groupId: s.groupId,
     title: s.title,
+    picture: s.picture,
     createdBy: s.createdBy,
     createdAt: s.createdAt,
     updatedAt: now,

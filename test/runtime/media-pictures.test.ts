@@ -5,9 +5,9 @@
  */
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { PATHS, ProfileSchema, type SessionResponse } from '../../protocol/index.ts';
+import { ContactListSchema, GroupListSchema, PATHS, ProfileSchema, type SessionResponse } from '../../protocol/index.ts';
 import { sweepExpiredMedia } from '../../worker/media/sweep.ts';
-import { addContact, block, call, createGroup } from './group-support.ts';
+import { addContact, block, call, createGroup, settled } from './group-support.ts';
 import { uploadedMedia } from './media-support.ts';
 import { api, login, nextPhone } from './support.ts';
 
@@ -64,8 +64,16 @@ describe('profile photos', () => {
     expect((await profileOf(stranger, alice)).photo).toBeNull();
     expect(await download(stranger, photo)).toBe(404);
 
+    // The contact list says the same as the profile.
+    await addContact(friend, alice);
+    const contactsOf = async (viewer: SessionResponse) => ContactListSchema.parse((await call('GET', PATHS.contacts, viewer)).body).contacts;
+    expect((await contactsOf(friend)).find((c) => c.userId === alice.userId)?.photo).toBe(photo);
+    await addContact(stranger, alice);
+    expect((await contactsOf(stranger)).find((c) => c.userId === alice.userId)?.photo).toBeNull();
+
     await block(alice, friend);
     expect((await profileOf(friend, alice)).photo).toBeNull();
+    expect((await contactsOf(friend)).find((c) => c.userId === alice.userId)?.photo).toBeNull();
     expect(await download(friend, photo)).toBe(404);
 
     const open = await api(PATHS.settings, { method: 'PATCH', token: alice.token, body: JSON.stringify({ privacy: { profile: 'everyone' } }) });
@@ -113,6 +121,10 @@ describe('group pictures', () => {
     const set = await call('PATCH', PATHS.group(group.groupId), alice, { picture });
     expect(set.status).toBe(200);
     expect(set.body.picture).toBe(picture);
+    // The group list (the D1 mirror) carries it too, once the object has published the change.
+    await settled(group.groupId);
+    const listed = GroupListSchema.parse((await call('GET', PATHS.groups, bob)).body).groups;
+    expect(listed.find((g) => g.groupId === group.groupId)?.picture).toBe(picture);
     expect(await download(bob, picture)).toBe(200);
     expect(await download(outsider, picture)).toBe(404);
 

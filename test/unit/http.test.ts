@@ -162,7 +162,7 @@ describe('MessengerApi groups', () => {
     ],
     invites: [{ userId: ulid(40), invitedBy: ME, at: 3 }],
   };
-  const groupList = { groups: [{ groupId: GROUP, title: 'Team', role: 'admin', memberCount: 2 }], nextBefore: ulid(19) };
+  const groupList = { groups: [{ groupId: GROUP, title: 'Team', picture: null, role: 'admin', memberCount: 2 }], nextBefore: ulid(19) };
   const CODE = 'AbCdEfGhIjKlMnOpQrStUv';
   const link = { groupId: GROUP, code: CODE, approval: true, createdBy: ME, createdAt: 8 };
   const MESSAGE = ulid(300);
@@ -396,7 +396,7 @@ describe('MessengerApi groups', () => {
 });
 
 describe('MessengerApi contacts and blocking', () => {
-  const contact: Contact = { userId: PEER, phone: '+15550000002', displayName: 'Ann', name: 'Ann (climbing)', addedAt: 5 };
+  const contact: Contact = { userId: PEER, phone: '+15550000002', displayName: 'Ann', photo: null, name: 'Ann (climbing)', addedAt: 5 };
   const contactList: ContactList = { contacts: [contact] };
   const blockList: BlockList = { blocked: [{ userId: PEER, at: 6 }] };
 

@@ -80,7 +80,7 @@ export class Directory extends Emitter<{ changed: undefined }> {
 
   /**
    * A person's profile photo (media id), or null for none or not known yet. Looked up once per
-   * session for people whose profile was not fetched (contacts come without their photo).
+   * session for people who are neither contacts (the list carries photos) nor fetched profiles.
    */
   userPhoto(userId: string): string | null {
     if (!this.photoFresh.has(userId)) this.lookupPhoto(userId);
@@ -106,8 +106,9 @@ export class Directory extends Emitter<{ changed: undefined }> {
 
   rememberContact(contact: Contact): void {
     this.fresh.add(contact.userId);
-    const previous = this.users.get(contact.userId);
-    this.setUser(contact.userId, { name: contact.name || contact.displayName, phone: contact.phone, photo: previous?.photo });
+    // The contact list carries the photo as their privacy shows it: no profile look-up needed.
+    this.photoFresh.add(contact.userId);
+    this.setUser(contact.userId, { name: contact.name || contact.displayName, phone: contact.phone, photo: contact.photo });
   }
 
   /** A group's title (and members, when the full group is given). */
