@@ -18,6 +18,7 @@ import { TYPING_TTL_MS } from '../../protocol/index.ts';
 import { device, nextPhone } from '../support/clients.ts';
 import {
   CSP_MARK,
+  apiOf,
   DESKTOP,
   PHONE,
   SESSION_KEY,
@@ -332,6 +333,22 @@ describe('web client in a real browser', () => {
     const carolsChat = chatItem(alice.page, 'Carol');
     await expect.poll(() => carolsChat.getByTestId('unread-badge').getAttribute('aria-label'), { timeout: WAIT }).toBe('100 unread messages');
     expect(await carolsChat.getByTestId('unread-badge').textContent()).toBe('99+');
+    // Opening it pages back to the first unread message, marked by the divider, and reads them all.
+    await openChat(alice.page, 'Carol');
+    const divider = conversation(alice.page).getByTestId('unread-divider');
+    await divider.waitFor({ timeout: WAIT });
+    const all = Array.from({ length: total }, (_, i) => `c${String(i).padStart(3, '0')}`);
+    await expect.poll(() => texts(alice.page), { timeout: WAIT }).toEqual(all);
+    await expect.poll(() => carolsChat.getByTestId('unread-badge').isHidden(), { timeout: WAIT }).toBe(true);
+    // The server has the read marker before the page goes away.
+    const aliceApi = await apiOf(alice.page, web.server.baseUrl);
+    await expect
+      .poll(async () => (await aliceApi.conversations()).conversations.find((c) => c.kind === 'direct' && c.peer === carol.userId)?.unread, { timeout: WAIT })
+      .toBe(0);
+
+    // Read now: after a reload the chat opens at the newest page, and scrolling up pages back.
+    await alice.page.reload();
+    await connected(alice.page);
     await openChat(alice.page, 'Carol');
     // The newest history page is in (until then only the chat list's last message is shown).
     await alice.page.waitForSelector('[data-testid="history-top"][data-state="more"]', { timeout: WAIT });

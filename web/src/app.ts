@@ -12,6 +12,7 @@ import { ChatStore, chatKey, parseChatKey, type Chat } from './chat-store.ts';
 import { Directory } from './directory.ts';
 import { h, setIsolated } from './dom.ts';
 import { friendlyError, isSessionEnded } from './errors.ts';
+import { formatPhone } from './format.ts';
 import { CLOSE_CODES } from '../../protocol/index.ts';
 import { icon } from './icons.ts';
 import { setPicture, usePictureUrls } from './media/avatars.ts';
@@ -82,7 +83,7 @@ export function startApp(options: AppOptions): { dispose(): void } {
   // ------------------------------------------------------------ layout
 
   const meName = h('span', { class: 'me-name', 'data-testid': 'me-name' });
-  setIsolated(meName, session.phone);
+  setIsolated(meName, formatPhone(session.phone));
   const meAvatar = avatar(session.userId, session.phone);
   const banner = new ConnectionBanner(() => void client.connect());
   const delayNotice = new DelayNotice();
@@ -399,15 +400,19 @@ export function startApp(options: AppOptions): { dispose(): void } {
     route();
   };
   sync.start();
-  directory.on('changed', () => {
+  // Drawn now from the cached profile too: after a reload GET /v1/me usually brings nothing new,
+  // so no 'changed' follows, and the header must not stay at the raw number.
+  const drawMe = (): void => {
     const name = directory.userName(session.userId);
-    const shown = name === 'Unknown user' ? session.phone : name;
+    const shown = name === 'Unknown user' ? formatPhone(session.phone) : name;
     setIsolated(meName, shown);
     setPicture(meAvatar, directory.userPhoto(session.userId), shown);
-  });
+  };
+  directory.on('changed', drawMe);
+  drawMe();
   client.api.me().then((me) => directory.rememberProfile(me), () => undefined);
   directory.loadGroups().catch(() => undefined);
-  client.api.contacts().then((list) => list.contacts.forEach((c) => directory.rememberContact(c)), () => undefined);
+  client.api.contacts().then((list) => directory.rememberContacts(list.contacts), () => undefined);
   void sync.loadConversations();
   void invites.load();
   void client.connect();

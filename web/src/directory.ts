@@ -4,6 +4,7 @@
  * logged-in user) so a reload shows names at once. Emits 'changed' when something new is known.
  */
 import { Emitter } from '../../client/index.ts';
+import { formatPhone } from './format.ts';
 import type { Contact, Group, GroupMember, GroupSummary, MessengerApi, Profile } from '../../client/index.ts';
 
 interface UserEntry {
@@ -41,6 +42,8 @@ export class Directory extends Emitter<{ changed: undefined }> {
   private readonly fresh = new Set<string>();
   /** Users whose profile photo was learned in this session. */
   private readonly photoFresh = new Set<string>();
+  /** The user's contacts (ids); null until the contact list was read. */
+  private contacts: Set<string> | null = null;
   private readonly key: string;
   private saveTimer: number | undefined;
   /** After logout: late lookups must not write the cache back. */
@@ -62,13 +65,38 @@ export class Directory extends Emitter<{ changed: undefined }> {
     const entry = this.users.get(userId);
     if (!this.fresh.has(userId)) this.lookupUser(userId);
     if (entry?.name) return entry.name;
-    if (entry?.phone) return entry.phone;
+    if (entry?.phone) return formatPhone(entry.phone);
     return 'Unknown user';
   }
 
-  /** The phone number, when known (own profile, lookups by number, contacts). */
+  /** The phone number (E.164), when known (own profile, lookups by number, contacts). */
   userPhone(userId: string): string | undefined {
     return this.users.get(userId)?.phone;
+  }
+
+  /** Whether someone is in the user's contacts; undefined until the contact list was read. */
+  isContact(userId: string): boolean | undefined {
+    return this.contacts === null ? undefined : this.contacts.has(userId);
+  }
+
+  /** The contact list (GET /v1/contacts): names, numbers and who is a contact. */
+  rememberContacts(list: readonly Contact[]): void {
+    this.contacts ??= new Set();
+    for (const contact of list) this.rememberContact(contact);
+    this.changed();
+  }
+
+  /**
+   * Save a number as a contact (POST /v1/contacts) and remember it.
+   *
+   * @example
+   * await directory.addContact('+4915112345678')
+   */
+  async addContact(phone: string, name?: string): Promise<Contact> {
+    const contact = await this.api.addContact(phone, name);
+    this.rememberContact(contact);
+    this.changed();
+    return contact;
   }
 
   /** A group's title ("Group" until it is known). */
@@ -108,6 +136,7 @@ export class Directory extends Emitter<{ changed: undefined }> {
     this.fresh.add(contact.userId);
     // The contact list carries the photo as their privacy shows it: no profile look-up needed.
     this.photoFresh.add(contact.userId);
+    this.contacts?.add(contact.userId);
     this.setUser(contact.userId, { name: contact.name || contact.displayName, phone: contact.phone, photo: contact.photo });
   }
 

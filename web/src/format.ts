@@ -2,10 +2,13 @@
 import type { MessageBody } from '../../protocol/index.ts';
 export { formatWait } from '../../client/wait.ts';
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+// 12-hour clocks without a leading zero ("5:53 PM", not "05:53 PM"); 24-hour ones with it ("09:05").
+const hourCycle = new Intl.DateTimeFormat(undefined, { hour: 'numeric' }).resolvedOptions().hourCycle;
+const hour = hourCycle === 'h11' || hourCycle === 'h12' ? 'numeric' : '2-digit';
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour, minute: '2-digit' });
 const weekdayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long' });
 const dateFormat = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
-const dateTimeFormat = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' });
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour, minute: '2-digit' });
 
 const DAY_MS = 86_400_000;
 
@@ -129,10 +132,12 @@ export function bodyText(body: MessageBody): string {
   }
 }
 
-/** Up to two initials for an avatar. */
+/** Up to two initials for an avatar ("#" for a name without letters, such as a phone number). */
 export function initials(name: string): string {
   const words = name
     .replace(/[^\p{L}\p{N} ]/gu, ' ')
+    // A name made of digits (a phone number shown in place of a name) has no initials: "4" means nothing.
+    .replace(/\p{N}/gu, ' ')
     .trim()
     .split(/\s+/)
     .filter((w) => w !== '');
@@ -150,4 +155,37 @@ export function colorFor(id: string): string {
   for (let i = 0; i < id.length; i++) hash = (hash * 31 + id.charCodeAt(i)) | 0;
   const hue = AVATAR_HUES[Math.abs(hash) % AVATAR_HUES.length] ?? 170;
   return `hsl(${hue} 45% 45%)`;
+}
+
+/**
+ * E.164 country calling codes of one digit (1: North America, 7: Russia/Kazakhstan) and of two;
+ * every other code has three digits (ITU-T E.164 assignment list).
+ */
+const ONE_DIGIT_CODES = new Set(['1', '7']);
+const TWO_DIGIT_CODES = new Set(
+  '20 27 30 31 32 33 34 36 39 40 41 43 44 45 46 47 48 49 51 52 53 54 55 56 57 58 60 61 62 63 64 65 66 81 82 84 86 90 91 92 93 94 95 98'.split(' '),
+);
+
+/**
+ * A phone number for display: an E.164 number grouped as country code, a prefix, and the rest
+ * ("+49 151 12345678"; North American numbers 3-3-4: "+1 415 555 0134"). Not a full numbering
+ * plan (that would take libphonenumber's metadata): the groups only help reading. Anything that
+ * is not E.164 comes back unchanged.
+ *
+ * @example
+ * formatPhone('+4915112345678') // '+49 151 12345678'
+ */
+export function formatPhone(phone: string): string {
+  const match = /^\+(\d{7,15})$/.exec(phone.replace(/[\s()-]/g, ''));
+  const digits = match?.[1];
+  if (digits === undefined) return phone;
+  const ccLength = ONE_DIGIT_CODES.has(digits.slice(0, 1)) ? 1 : TWO_DIGIT_CODES.has(digits.slice(0, 2)) ? 2 : 3;
+  const cc = digits.slice(0, ccLength);
+  const national = digits.slice(ccLength);
+  if (cc === '1' && national.length === 10) return `+1 ${national.slice(0, 3)} ${national.slice(3, 6)} ${national.slice(6)}`;
+  if (national.length <= 4) return `+${cc} ${national}`;
+  const rest = national.slice(3);
+  // A long remainder in fours from the end ("+49 151 1234 5678 9") would mislead; halves read well.
+  const groups = rest.length > 8 ? [rest.slice(0, Math.ceil(rest.length / 2)), rest.slice(Math.ceil(rest.length / 2))] : [rest];
+  return `+${cc} ${national.slice(0, 3)} ${groups.join(' ')}`;
 }

@@ -13,7 +13,8 @@ import type { Chat, ChatItem, ChatStore, EventItem, MessageItem } from '../chat-
 import { describeGroupEvent, typingText, type Phrase } from '../describe.ts';
 import type { Directory } from '../directory.ts';
 import { frameScheduler, h, reconcile, setAttr, setIsolated, setPhrase, setText } from '../dom.ts';
-import { bodyText, colorFor, dayOf, formatDay, formatTime } from '../format.ts';
+import { bodyText, colorFor, dayOf, formatDay, formatPhone, formatTime } from '../format.ts';
+import { setLinkedText } from '../links.ts';
 import { icon } from '../icons.ts';
 import { setChatPicture } from '../media/avatars.ts';
 import { MediaBlock, type MediaContext } from '../media/bubble.ts';
@@ -22,6 +23,8 @@ import type { PresenceSource } from '../presence.ts';
 import type { Sync } from '../sync.ts';
 import { avatar, chatTitle } from './chat-list.ts';
 import { Composer } from './composer.ts';
+import { StrangerBar } from './stranger-bar.ts';
+import { UnreadTracker, updateUnreadDivider } from './unread.ts';
 import { setTick, tickElement } from './ticks.ts';
 
 export interface ConversationOptions {
@@ -76,6 +79,11 @@ export class ConversationView {
   private readonly list: HTMLElement;
   private readonly historyTop: HTMLElement;
   private readonly jump: HTMLButtonElement;
+  private readonly jumpCount: HTMLElement;
+  /** 1:1 with someone not in the contacts: who this is, and "Add to contacts". */
+  private readonly stranger: StrangerBar | null;
+  /** The unread divider and the count on the ↓ button. */
+  private readonly unread: UnreadTracker;
   private readonly composer: Composer;
   private readonly mediaBlocks = new Set<MediaBlock>();
   private readonly leftNote: HTMLElement;
@@ -93,6 +101,7 @@ export class ConversationView {
     this.chat = options.chat;
     const chat = this.chat;
     const isGroup = chat.kind === 'group';
+    this.unread = new UnreadTracker(chat.unread);
 
     this.title = h('h2', { class: 'conversation-title', 'data-testid': 'conversation-title', id: `title-${chat.id}` });
     // Presence hook: the subtitle shows typing, else PresenceSource.describe() (presence.ts), else members.
@@ -136,6 +145,18 @@ export class ConversationView {
       { type: 'button', class: 'jump-latest', 'aria-label': 'Scroll to the newest message', title: 'Newest messages', 'data-testid': 'jump-latest', hidden: true, on: { click: () => this.scrollToBottom(true) } },
       icon('down'),
     );
+    this.jumpCount = h('span', { class: 'jump-count', 'data-testid': 'jump-count', hidden: true });
+    this.jump.append(this.jumpCount);
+
+    this.stranger = isGroup
+      ? null
+      : new StrangerBar({
+          peer: chat.id,
+          me: () => options.store.me,
+          directory: options.directory,
+          describeError: (error) => options.describeError(error),
+          changed: () => this.render(),
+        });
 
     this.composer = new Composer({
       draft: options.drafts.get(chat.key) ?? '',
@@ -154,6 +175,7 @@ export class ConversationView {
       'section',
       { class: 'conversation', 'data-testid': 'conversation', 'data-chat': chat.key, 'aria-labelledby': this.title.id },
       header,
+      this.stranger?.el ?? null,
       h('div', { class: 'messages-wrap' }, this.scroller, this.jump),
       h('div', { class: 'composer-wrap' }, this.composer.error, this.composer.form, this.leftNote),
     );
@@ -212,11 +234,14 @@ export class ConversationView {
     const typing = typingText(chat, options.typingIndicators.typingIn({ kind: chat.kind, id: chat.id }), options.directory);
     setPhrase(this.subtitleEl, typing.length > 0 ? typing : this.subtitle());
     this.subtitleEl.classList.toggle('typing', typing.length > 0);
+    this.stranger?.draw();
 
     this.drawHistoryTop();
 
+    const justResolved = this.unread.find(chat.items, chat.older !== null);
     const anchor = this.pinned ? null : this.anchorRow();
     const anchorTop = anchor?.getBoundingClientRect().top ?? 0;
+    const known = new Set(this.rows.keys());
     reconcile(
       this.list,
       chat.items,
@@ -225,8 +250,13 @@ export class ConversationView {
       (item) => this.createRow(item),
       (el, item, index) => this.updateRow(el, item, chat.items[index - 1]),
     );
-    if (this.pinned) this.scrollToBottom(false);
+    // Messages from others that arrive while the user reads further up count on the ↓ button
+    // (only below the newest row there was: older history pages arrive above it).
+    if (!this.pinned) this.unread.arrived(chat.items, known);
+    if (justResolved) this.scrollToFirstUnread();
+    else if (this.pinned) this.scrollToBottom(false);
     else if (anchor?.isConnected) this.scroller.scrollTop += anchor.getBoundingClientRect().top - anchorTop;
+    this.updateJump();
 
     this.composer.form.hidden = chat.left;
     this.leftNote.hidden = !chat.left;
@@ -238,10 +268,21 @@ export class ConversationView {
     if (
       chat.history === 'idle' &&
       chat.older !== null &&
-      (this.scroller.scrollHeight <= this.scroller.clientHeight + BOTTOM_SLACK || this.scroller.scrollTop < LOAD_OLDER_AT)
+      // Still looking for the first unread message: it is further back.
+      ((!this.unread.resolved && chat.older !== undefined) || this.scroller.scrollHeight <= this.scroller.clientHeight + BOTTOM_SLACK || this.scroller.scrollTop < LOAD_OLDER_AT)
     ) {
       void options.sync.loadHistory(chat.key, true);
     }
+  }
+
+  /** The "Unread messages" divider near the top of the view (the first unread visible), not the bottom. */
+  private scrollToFirstUnread(): void {
+    const row = this.unread.firstKey === null ? undefined : this.rows.get(this.unread.firstKey);
+    const divider = row?.querySelector('.unread-divider');
+    if (divider === null || divider === undefined) return;
+    const offset = divider.getBoundingClientRect().top - this.scroller.getBoundingClientRect().top - 12;
+    this.scroller.scrollTo({ top: this.scroller.scrollTop + offset, behavior: 'instant' });
+    this.pinned = this.distanceFromBottom() < BOTTOM_SLACK;
   }
 
   /** Below the name when nobody is typing: presence (1:1), else the number; members (groups). */
@@ -251,7 +292,7 @@ export class ConversationView {
       const presence = options.presence.describe(chat.id);
       if (presence !== '') return [presence];
       const phone = options.directory.userPhone(chat.id);
-      return phone === undefined ? [] : [{ isolate: phone }];
+      return phone === undefined ? [] : [formatPhone(phone)];
     }
     const members = options.directory.groupMembers(chat.id);
     if (members === undefined) return [];
@@ -304,7 +345,7 @@ export class ConversationView {
     if (media !== null) this.mediaBlocks.add(media);
     const parts: MessageParts = {
       media,
-      text: h('span', { class: 'text', 'data-testid': 'message-text', dir: 'auto' }, messageText(item)),
+      text: h('span', { class: 'text', 'data-testid': 'message-text', dir: 'auto' }),
       time: h('time', { class: 'time' }),
       spacer: h('span', { class: item.own ? 'meta-spacer own' : 'meta-spacer', 'aria-hidden': 'true' }),
       tick: item.own ? tickElement(item.tick ?? 'pending') : null,
@@ -328,12 +369,14 @@ export class ConversationView {
       bubble,
       parts.error,
     );
+    setLinkedText(parts.text, messageText(item));
     this.parts.set(row, parts);
     return row;
   }
 
   private updateRow(row: HTMLElement, item: ChatItem, previous: ChatItem | undefined): void {
     this.updateDivider(row, itemTime(item), previous === undefined ? null : itemTime(previous));
+    updateUnreadDivider(row, item.key === this.unread.firstKey);
     if (item.type === 'event') {
       const chip = row.querySelector('.event-chip');
       if (chip !== null) setPhrase(chip, describeGroupEvent(item.event, this.options.directory));
@@ -350,7 +393,7 @@ export class ConversationView {
     if (parts.sender !== null) setIsolated(parts.sender, this.options.directory.userName(item.from));
     if (parts.media !== null && isMediaBody(item.body)) {
       parts.media.update(item.body);
-      setText(parts.text, messageText(item));
+      setLinkedText(parts.text, messageText(item));
       parts.text.hidden = parts.text.textContent === '';
       parts.text.parentElement?.classList.toggle('media-only', parts.text.hidden);
     }
@@ -385,13 +428,27 @@ export class ConversationView {
   private scrollToBottom(smooth: boolean): void {
     this.pinned = true;
     this.scroller.scrollTo({ top: this.scroller.scrollHeight, behavior: smooth ? 'smooth' : 'instant' });
-    this.jump.hidden = true;
+    this.unread.clear();
+    this.updateJump();
+  }
+
+  /** The ↓ button: shown when scrolled well up or when messages below are unseen, with their count. */
+  private updateJump(): void {
+    const distance = this.distanceFromBottom();
+    if (this.pinned) this.unread.clear();
+    // Seen once its top is in view (or it is gone).
+    else this.unread.seen((key) => this.rows.get(key), this.scroller.getBoundingClientRect().bottom);
+    const count = this.unread.count;
+    this.jump.hidden = this.pinned || (distance < 300 && count === 0);
+    this.jumpCount.hidden = count === 0;
+    setText(this.jumpCount, count > 99 ? '99+' : String(count));
+    this.jump.setAttribute('aria-label', count === 0 ? 'Scroll to the newest message' : `Scroll to the newest message, ${count} unread`);
   }
 
   private onScroll(): void {
     const distance = this.distanceFromBottom();
     this.pinned = distance < BOTTOM_SLACK;
-    this.jump.hidden = distance < 300;
+    this.updateJump();
     if (this.scroller.scrollTop < LOAD_OLDER_AT && this.chat.history === 'idle') void this.options.sync.loadHistory(this.chat.key, true);
   }
 

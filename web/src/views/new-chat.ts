@@ -31,7 +31,7 @@ export function openNewChat(options: { api: MessengerApi; directory: Directory; 
         directory.rememberProfile(profile);
         // Typing someone's number is saving them as a contact (as an address book would): the
         // default privacy shows last seen / online to contacts. Best effort; the chat opens anyway.
-        void api
+        void directory
           .addContact(value)
           .catch(() => undefined)
           .then(() => {

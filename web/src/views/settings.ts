@@ -10,7 +10,7 @@ import { ABOUT_MAX, DISPLAY_NAME_MAX } from '../../../protocol/index.ts';
 import type { Directory } from '../directory.ts';
 import { bidi, errorLine, field, h, replaceChildren, section, statusLine } from '../dom.ts';
 import { friendlyError } from '../errors.ts';
-import { isolate } from '../format.ts';
+import { formatPhone, isolate } from '../format.ts';
 import { icon } from '../icons.ts';
 import { setPicture } from '../media/avatars.ts';
 import { photoPicker } from '../media/photo-picker.ts';
@@ -93,7 +93,7 @@ function profileSection(options: SettingsOptions): HTMLElement {
     'div',
     { class: 'settings-profile-top' },
     picture,
-    h('div', { class: 'settings-profile-id' }, h('span', { 'data-testid': 'settings-phone' }, session.phone), photo.el),
+    h('div', { class: 'settings-profile-id' }, h('span', { 'data-testid': 'settings-phone' }, formatPhone(session.phone)), photo.el),
   );
   const show = (profile: Profile): void => {
     directory.rememberProfile(profile);
