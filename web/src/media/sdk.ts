@@ -7,20 +7,11 @@ import { mediaMessageBody, type MediaSendInput, type MessengerClient, type Uploa
 import type { MediaBody, MediaKind, MediaUrl } from '../../../protocol/index.ts';
 import type { AttachKind } from './kinds.ts';
 
-/** A media message before its upload: the file and what the body says about it. */
-export interface MediaDraft {
-  kind: AttachKind;
-  file: Blob;
-  /** The type's essence (no parameters). */
-  mime: string;
-  caption?: string;
-  thumbnail?: string;
-  width?: number;
-  height?: number;
-  durationMs?: number;
-  /** Documents. */
-  fileName?: string;
-}
+/**
+ * A media message before its upload: the file and what the body says about it (the SDK's send
+ * input, with the picked file; `mime` is the type's essence, without parameters).
+ */
+export type MediaDraft = Omit<MediaSendInput, 'kind' | 'data' | 'onProgress'> & { kind: AttachKind; file: Blob };
 
 /** A media message on its way: upload first, then the message. */
 export interface MediaSending {
