@@ -5,7 +5,7 @@
 import type { AccountEvent, MessengerApi } from '../client/index.ts';
 import { bodyText, changeMembers, describeChange, formatTime, formatWait, plural } from './format.ts';
 import type { Style } from './output.ts';
-import { allGroups } from './resolve.ts';
+import { allGroups, namesCacheOf, pastGroupTitle } from './resolve.ts';
 import type { Directory } from './resolve.ts';
 import type { StreamEvent } from './stream.ts';
 
@@ -23,13 +23,19 @@ export class GroupTitles {
 
   remember(groupId: string, title: string): void {
     this.titles.set(groupId, title);
+    namesCacheOf(this.api)?.rememberGroup(groupId, title);
   }
 
   async title(groupId: string): Promise<string> {
     if (!this.titles.has(groupId) && !this.missing.has(groupId)) {
       this.loaded = undefined;
       await this.load();
-      if (!this.titles.has(groupId)) this.missing.add(groupId);
+      if (!this.titles.has(groupId)) {
+        this.missing.add(groupId);
+        // A group you left keeps the last title seen.
+        const past = await pastGroupTitle(this.api, groupId);
+        if (past !== undefined) this.titles.set(groupId, past);
+      }
     }
     return this.titles.get(groupId) ?? `group ${groupId.slice(-6)}`;
   }
@@ -103,6 +109,7 @@ export class EventDescriber {
         return `${time(event.at)} ${style.dim(`${await this.directory.name(event.by)} ${verb} ${count} of yours ${event.status === 'read' ? '✓✓ read' : '✓✓'}`)}`;
       }
       case 'group_invite': {
+        this.groups.remember(event.group, event.title);
         const by = await this.directory.name(event.invitedBy);
         return `${time(event.at)} ${style.yellow(`${by} invited you to "${event.title}"`)} ${style.dim(`(messenger invites accept ${event.group})`)}`;
       }

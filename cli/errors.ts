@@ -240,3 +240,12 @@ export function friendlyError(error: unknown, context: ErrorContext): FriendlyEr
   const detail = error instanceof Error ? error.message : String(error);
   return { code: 'internal', message: `Unexpected error: ${sentence(detail)} (run with --debug for details)`, exitCode: EXIT.failure };
 }
+
+/**
+ * Whether `error` means the server could not be reached at all (connection refused, DNS, no
+ * answer in time), as opposed to a server that answered with a refusal.
+ */
+export function isUnreachable(error: unknown): boolean {
+  if (error instanceof MessengerError) return error.code === 'unavailable' && error.status === 0;
+  return networkCode(error) !== undefined;
+}

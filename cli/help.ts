@@ -54,7 +54,8 @@ export function mainHelp(style: Style): string {
     '',
     `${style.bold('Usage:')} messenger <command> [arguments] [options]`,
     '',
-    'A <peer> is a phone number (+4915112345678), a user id, or the name of one of your contacts;',
+    'A <peer> is a phone number (+4915112345678), a user id, or a name as `messenger chats` shows it',
+    '(a contact or someone you chat with);',
     'a <group> is a group title (or the start of one) or its id.',
   ];
   for (const section of SECTIONS) lines.push('', style.bold(`${section.title}:`), ...commandRows(section.commands));

@@ -13,7 +13,8 @@ import { REQUEST_TIMEOUT_MS, commandKeeper, forgetEndedSession, refreshShared, s
 import type { Session } from './config.ts';
 import type { CommandContext } from './context.ts';
 import { CliError, EXIT } from './errors.ts';
-import { DirectoryOutboxStore, FileCursorStore, SessionLock } from './stores.ts';
+import { useNamesCache } from './resolve.ts';
+import { DirectoryOutboxStore, FileCursorStore, NamesCache, SessionLock } from './stores.ts';
 import { createSockets } from './websocket.ts';
 
 /** How long to wait for the server's hello. */
@@ -47,13 +48,29 @@ export function apiFor(ctx: CommandContext, token?: string): MessengerApi {
   return new MessengerApi({ baseUrl: ctx.server, timeoutMs: REQUEST_TIMEOUT_MS, ...(token === undefined ? {} : { token }) });
 }
 
+const namesCaches = new WeakMap<CommandContext, NamesCache>();
+
+/** The names cache of this login's device (one per command; written when the command ends). */
+export function namesCache(ctx: CommandContext, session: Session = currentSession(ctx)): NamesCache {
+  let cache = namesCaches.get(ctx);
+  if (cache === undefined) {
+    const created = new NamesCache(ctx.config.deviceDir(session.deviceId));
+    namesCaches.set(ctx, created);
+    ctx.defer(() => created.flush());
+    cache = created;
+  }
+  return cache;
+}
+
 /**
  * The API of the logged-in session (throws `not_logged_in` without one). Its token renews
  * itself, shared with every other command of this login (see auth.ts).
  */
 export function sessionApi(ctx: CommandContext): { api: MessengerApi; session: Session } {
   const session = currentSession(ctx);
-  return { api: new MessengerApi({ baseUrl: ctx.server, timeoutMs: REQUEST_TIMEOUT_MS, tokens: commandKeeper(ctx, session) }), session };
+  const api = new MessengerApi({ baseUrl: ctx.server, timeoutMs: REQUEST_TIMEOUT_MS, tokens: commandKeeper(ctx, session) });
+  useNamesCache(api, namesCache(ctx, session));
+  return { api, session };
 }
 
 /** Reject with `onTimeout()` unless `promise` settles within `ms`. */
@@ -103,6 +120,7 @@ export async function connect(ctx: CommandContext, options: ConnectOptions = {})
     ...(options.savedCursor ? { cursorStore: new FileCursorStore(deviceDir) } : {}),
   });
   ctx.defer(() => client.close());
+  useNamesCache(client.api, namesCache(ctx, session));
   client.on('session_ended', () => forgetEndedSession(ctx, session.deviceId));
   options.prepare?.(client);
   await client.api.me();

@@ -6,8 +6,8 @@
  * in another), so the outbox is one file per message: a process writes the messages it queued and
  * deletes only the ones it saw confirmed, never another process's.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { CursorStore, OutboxEntry, OutboxStore } from '../client/index.ts';
 import { ClientIdSchema, GroupIdSchema, MessageBodySchema, SeqSchema, UserIdSchema } from '../protocol/index.ts';
@@ -165,5 +165,93 @@ export class SessionLock {
   private holder(): LockHolder | null {
     const parsed = z.object({ pid: z.number().int().positive(), command: z.string() }).safeParse(readJson(this.file));
     return parsed.success ? parsed.data : null;
+  }
+}
+
+const NamesFileSchema = z.object({
+  users: z.record(z.string(), z.object({ name: z.string(), phone: z.string().optional() })).catch({}),
+  groups: z.record(z.string(), z.string()).catch({}),
+});
+
+/** A user as last seen by this device: the name shown for them and, when known, their number. */
+export interface KnownUser {
+  userId: string;
+  name: string;
+  phone?: string;
+}
+
+/**
+ * Names this device has seen, in `<device dir>/names.json`: people (name, and number when known)
+ * and group titles. They let a group you left keep its title, and let `send` queue a message in
+ * the outbox while the server cannot be reached. Best effort: a file that cannot be read or
+ * written only means fewer names.
+ */
+export class NamesCache {
+  private readonly file: string;
+  private data: z.infer<typeof NamesFileSchema> | undefined;
+  private dirty = false;
+
+  constructor(deviceDir: string) {
+    this.file = join(deviceDir, 'names.json');
+  }
+
+  private read(): z.infer<typeof NamesFileSchema> {
+    const parsed = NamesFileSchema.safeParse(readJson(this.file));
+    return parsed.success ? parsed.data : { users: {}, groups: {} };
+  }
+
+  private current(): z.infer<typeof NamesFileSchema> {
+    this.data ??= this.read();
+    return this.data;
+  }
+
+  user(userId: string): KnownUser | undefined {
+    const known = this.current().users[userId];
+    return known === undefined ? undefined : { userId, ...known };
+  }
+
+  users(): KnownUser[] {
+    return Object.entries(this.current().users).map(([userId, known]) => ({ userId, ...known }));
+  }
+
+  groups(): Array<{ groupId: string; title: string }> {
+    return Object.entries(this.current().groups).map(([groupId, title]) => ({ groupId, title }));
+  }
+
+  groupTitle(groupId: string): string | undefined {
+    return this.current().groups[groupId];
+  }
+
+  rememberUser(userId: string, name: string, phone?: string): void {
+    if (name === '') return;
+    const users = this.current().users;
+    const before = users[userId];
+    const next = { name, ...((phone ?? before?.phone) === undefined ? {} : { phone: phone ?? before!.phone! }) };
+    if (before !== undefined && before.name === next.name && before.phone === next.phone) return;
+    users[userId] = next;
+    this.dirty = true;
+  }
+
+  rememberGroup(groupId: string, title: string): void {
+    const groups = this.current().groups;
+    if (title === '' || groups[groupId] === title) return;
+    groups[groupId] = title;
+    this.dirty = true;
+  }
+
+  /** Write what changed, merged into what other processes wrote meanwhile. */
+  flush(): void {
+    if (!this.dirty || this.data === undefined) return;
+    this.dirty = false;
+    try {
+      // Logged out meanwhile (the device's folder was deleted): keep nothing.
+      if (!existsSync(dirname(this.file))) return;
+      const onDisk = this.read();
+      const merged = { users: { ...onDisk.users, ...this.data.users }, groups: { ...onDisk.groups, ...this.data.groups } };
+      writeAtomically(this.file, `${JSON.stringify(merged)}\n`);
+      this.data = merged;
+    } catch {
+      // Names are a convenience: never fail a command over them.
+    }
   }
 }

@@ -153,7 +153,8 @@ export const chat: CommandSpec = {
   args: '<peer>',
   summary: 'chat with someone: history, live messages, ticks, typing',
   details: [
-    '<peer> is a phone number, a user id, or the name of one of your contacts.',
+    '<peer> is a phone number, a user id, or a name as `messenger chats` shows it (a contact or',
+    'someone you chat with).',
     'Shows recent messages, then new ones as they arrive (and marks them read). Your messages',
     'get ticks: ⏱ queued, ✓ stored, ✓✓ delivered, ✓✓ read. Shows when the other side is typing',
     'and tells them when you are. With piped input every line is sent, and the command ends',

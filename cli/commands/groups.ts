@@ -9,10 +9,10 @@ import { usageError } from '../errors.ts';
 import { bodyText, changeMembers, describeChange, formatTime, listNames, messageLine, plural, tallyText } from '../format.ts';
 import { Directory, resolveGroup, resolvePeer } from '../resolve.ts';
 import type { PeerRef } from '../resolve.ts';
-import { connect, sessionApi } from '../session.ts';
+import { sessionApi } from '../session.ts';
 import { FILE_DETAILS, FILE_OPTIONS } from '../media.ts';
 import { prepareFile, sendFile } from './media.ts';
-import { messageText, missingText, pageOptions, sendAndConfirm } from './messages.ts';
+import { clientIdOption, connectOrQueue, messageText, missingText, pageOptions, sendAndConfirm } from './messages.ts';
 
 const PAGE_OPTIONS = {
   limit: { type: 'string', valueName: 'N', description: 'how many entries (1-200, default 20)' },
@@ -286,8 +286,8 @@ export const groupsSend: CommandSpec = {
       );
       return;
     }
-    const { client } = await connect(ctx);
-    const clientId = ctx.args.string('id');
+    const clientId = clientIdOption(ctx);
+    const { client } = await connectOrQueue(ctx, { group: ref.groupId }, text, clientId, `"${ref.title}"`);
     const ack = await sendAndConfirm(ctx, client, (c) => c.sendGroupText(ref.groupId, text, clientId === undefined ? {} : { clientId }));
     ctx.out.result(
       { messageId: ack.messageId, clientId: ack.id, group: ack.group, gseq: ack.gseq, sentAt: ack.sentAt, duplicate: ack.duplicate },

@@ -1,14 +1,19 @@
 /**
  * 1:1 messaging commands: send, history, chats (the chat list).
  */
+import { join } from 'node:path';
+import { generateClientId } from '../../client/index.ts';
 import type { Conversation, HistoryItem, MessengerApi, MessengerClient, MessengerError, SendAck } from '../../client/index.ts';
-import { HISTORY_MAX_LIMIT, MAX_TEXT_LENGTH } from '../../protocol/index.ts';
+import { ClientIdSchema, HISTORY_MAX_LIMIT, MAX_TEXT_LENGTH } from '../../protocol/index.ts';
 import type { CommandContext, CommandSpec } from '../context.ts';
-import { CliError, EXIT, usageError } from '../errors.ts';
+import { CliError, EXIT, isUnreachable, usageError } from '../errors.ts';
 import { bodyText, changeMembers, describeChange, formatTime, formatWait, messageLine, plural, tickText } from '../format.ts';
 import { FILE_DETAILS, FILE_OPTIONS } from '../media.ts';
-import { Directory, allGroups, resolvePeer } from '../resolve.ts';
-import { assertNotSelf, connect, keepConnected, sessionApi, whileConnected } from '../session.ts';
+import { Directory, allGroups, looksLikeId, looksLikePhone, pastGroupTitle, peerHandle, resolvePeer } from '../resolve.ts';
+import type { PeerCandidate } from '../resolve.ts';
+import { assertNotSelf, connect, currentSession, keepConnected, sessionApi, whileConnected } from '../session.ts';
+import type { Connected } from '../session.ts';
+import { DirectoryOutboxStore } from '../stores.ts';
 import { prepareFile, sendFile } from './media.ts';
 
 export const SEND_TIMEOUT_MS = 15_000;
@@ -58,6 +63,47 @@ export function delayedTooLong(error: MessengerError, retryAt: number): CliError
   );
 }
 
+/** The --id of a send, checked (the outbox keeps only valid ids). */
+export function clientIdOption(ctx: CommandContext): string | undefined {
+  const id = ctx.args.string('id');
+  if (id !== undefined && !ClientIdSchema.safeParse(id).success) throw usageError('--id must be 1-64 letters, digits, _ or -');
+  return id;
+}
+
+/**
+ * Connect for a text send; when the server cannot be reached, keep the message in the outbox
+ * instead (the next command that connects sends it, with the same id so never twice) and fail
+ * with exit code 6 saying so.
+ */
+export async function connectOrQueue(
+  ctx: CommandContext,
+  target: { to: string; group?: undefined } | { group: string; to?: undefined },
+  text: string,
+  clientId: string | undefined,
+  name: string,
+): Promise<Connected> {
+  try {
+    return await connect(ctx);
+  } catch (error) {
+    if (!isUnreachable(error)) throw error;
+    const session = currentSession(ctx);
+    const store = new DirectoryOutboxStore(join(ctx.config.deviceDir(session.deviceId), 'outbox'));
+    const entries = store.load();
+    const id = clientId ?? generateClientId();
+    if (!entries.some((entry) => entry.clientId === id)) {
+      const body = { kind: 'text' as const, text };
+      const entry = target.group !== undefined ? { clientId: id, group: target.group, body, createdAt: Date.now() } : { clientId: id, to: target.to, body, createdAt: Date.now() };
+      store.save([...entries, entry]);
+    }
+    throw new CliError(
+      'queued',
+      `Cannot reach the server at ${ctx.server}; your message to ${name} is kept in the outbox and will be sent the next time messenger connects (see \`messenger outbox\`)`,
+      EXIT.unavailable,
+      { cause: error },
+    );
+  }
+}
+
 /**
  * Send through the outbox and wait for the server's ack. Messages left in the outbox by earlier
  * runs go first (same ids, so never twice); they are waited for briefly too and reported. A
@@ -99,10 +145,12 @@ export const send: CommandSpec = {
   args: '<peer> <text...>',
   summary: 'send a message and wait until the server stored it (one tick)',
   details: [
-    '<peer> is a phone number, a user id, or the name of one of your contacts.',
+    '<peer> is a phone number, a user id, or a name as `messenger chats` shows it (a contact or',
+    'someone you chat with).',
     'The words after it are the message; `-` reads the message from stdin.',
-    'Exits 0 once the server has stored the message. If it cannot confirm in time, the message',
-    'stays in the outbox and is sent the next time messenger connects.',
+    'Exits 0 once the server has stored the message. If it cannot confirm in time, or cannot be',
+    'reached at all, the message stays in the outbox and is sent the next time messenger connects',
+    '(exit code 6). Offline, <peer> is looked up among the names this device has seen.',
     ...FILE_DETAILS,
   ],
   options: {
@@ -135,8 +183,8 @@ export const send: CommandSpec = {
       );
       return;
     }
-    const { client } = await connect(ctx);
-    const clientId = ctx.args.string('id');
+    const clientId = clientIdOption(ctx);
+    const { client } = await connectOrQueue(ctx, { to: peer.userId }, text, clientId, peer.name);
     const ack = await sendAndConfirm(ctx, client, (c) => c.sendText(peer.userId, text, clientId === undefined ? {} : { clientId }));
     ctx.out.result({ messageId: ack.messageId, clientId: ack.id, to: ack.to, sentAt: ack.sentAt, duplicate: ack.duplicate }, () =>
       `Sent to ${peer.name} ${tickText('sent', ctx.out.style)}${ack.duplicate ? ' (it had been sent before)' : ''}`,
@@ -192,10 +240,23 @@ export const history: CommandSpec = {
   },
 };
 
-/** The title of a chat list entry: the peer's name or the group's title. */
-async function conversationTitle(conversation: Conversation, directory: Directory, groupTitles: Map<string, string>): Promise<string> {
+/** The title of a chat list entry: the peer's name or the group's title (the last one seen for a group you left). */
+async function conversationTitle(api: MessengerApi, conversation: Conversation, directory: Directory, groupTitles: Map<string, string>): Promise<string> {
   if (conversation.kind === 'direct') return directory.name(conversation.peer);
-  return groupTitles.get(conversation.group) ?? `group ${conversation.group.slice(-6)}`;
+  return groupTitles.get(conversation.group) ?? (await pastGroupTitle(api, conversation.group)) ?? `group ${conversation.group.slice(-6)}`;
+}
+
+/**
+ * What to type to open a chat list entry: for a 1:1 chat what `chat`, `send` and `history`
+ * accept (the name when it means this person alone, else the number or user id); for a group
+ * what `groups chat` accepts (the title when unique among your groups, else the id).
+ */
+function conversationHandle(conversation: Conversation, title: string, people: readonly PeerCandidate[], groupTitles: Map<string, string>): string {
+  if (conversation.kind === 'direct') return peerHandle(people, conversation.peer, title);
+  const mine = groupTitles.get(conversation.group);
+  if (mine === undefined || looksLikeId(mine) || looksLikePhone(mine)) return conversation.group;
+  const same = [...groupTitles.values()].filter((t) => t.trim().toLocaleLowerCase() === mine.trim().toLocaleLowerCase());
+  return same.length === 1 ? mine : conversation.group;
 }
 
 /** "Ann: hi", or "Ann added Bob" for a group system message. */
@@ -227,26 +288,33 @@ export const chats: CommandSpec = {
   minArgs: 0,
   maxArgs: 0,
   examples: ['messenger chats', 'messenger chats --json'],
-  json: '{"conversations": [Conversation & {"title"}], "nextBefore": seq|null}',
+  details: [
+    'Each chat shows its name; when the name alone does not say who (two people of that name, no',
+    'name known, a group you left), what to type for `chat`, `send`, `history` or `groups chat`',
+    'follows in parentheses: a phone number, a user id or a group id.',
+  ],
+  json: '{"conversations": [Conversation & {"title","handle"}], "nextBefore": seq|null} ("handle": what `chat`/`send`/`history` or `groups chat` accept for it)',
   async run(ctx) {
     const { api, session } = sessionApi(ctx);
     const directory = new Directory(api, session.userId);
     const paging = pageOptions(ctx);
-    const [page, titles] = await Promise.all([api.conversations(paging), groupTitles(api)]);
+    const [page, titles, people] = await Promise.all([api.conversations(paging), groupTitles(api), directory.candidates()]);
     const rows = await Promise.all(
-      page.conversations.map(async (conversation) => ({
-        conversation,
-        title: await conversationTitle(conversation, directory, titles),
-        preview: await conversationPreview(conversation, directory),
-      })),
+      page.conversations.map(async (conversation) => {
+        const title = await conversationTitle(api, conversation, directory, titles);
+        return { conversation, title, handle: conversationHandle(conversation, title, people, titles), preview: await conversationPreview(conversation, directory) };
+      }),
     );
-    ctx.out.result({ conversations: rows.map((row) => ({ ...row.conversation, title: row.title })), nextBefore: page.nextBefore }, () => {
+    ctx.out.result({ conversations: rows.map((row) => ({ ...row.conversation, title: row.title, handle: row.handle })), nextBefore: page.nextBefore }, () => {
       if (rows.length === 0) return 'No conversations yet';
       const { style } = ctx.out;
-      return rows.map(({ conversation, title, preview }) => {
-        const kind = conversation.kind === 'group' ? style.dim(' (group)') : '';
+      return rows.map(({ conversation, title, handle, preview }) => {
+        const left = conversation.kind === 'group' && !titles.has(conversation.group);
+        const kind = conversation.kind === 'group' ? style.dim(left ? ' (group, no longer a member)' : ' (group)') : '';
+        // The name alone does not say who: show what to type instead.
+        const how = handle === title ? '' : ` ${style.dim(`(${handle})`)}`;
         const unread = conversation.unread > 0 ? ` ${style.green(`${conversation.unread} unread`)}` : '';
-        return `${style.bold(title)}${kind}${unread}  ${style.dim(`[${formatTime(preview.at)}]`)} ${preview.text}`;
+        return `${style.bold(title)}${how}${kind}${unread}  ${style.dim(`[${formatTime(preview.at)}]`)} ${preview.text}`;
       });
     });
   },

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { OutboxEntry } from '../../client/index.ts';
 import type { CommandContext, CommandSpec } from '../context.ts';
 import { bodyText, formatTime, formatWait, plural } from '../format.ts';
-import { Directory, shortId } from '../resolve.ts';
+import { Directory, knownGroupTitle, shortId } from '../resolve.ts';
 import { connect, currentSession, sessionApi } from '../session.ts';
 import { DirectoryOutboxStore } from '../stores.ts';
 import { sleep } from '../wait.ts';
@@ -34,7 +34,9 @@ export const outboxList: CommandSpec = {
     if (!ctx.out.json && entries.length > 0) {
       const { api, session } = sessionApi(ctx);
       const directory = new Directory(api, session.userId);
-      for (const entry of entries) names.push(entry.to !== undefined ? await directory.name(entry.to).catch(() => shortId(entry.to!)) : `group ${entry.group.slice(-6)}`);
+      for (const entry of entries) {
+        names.push(entry.to !== undefined ? await directory.name(entry.to).catch(() => shortId(entry.to!)) : `"${knownGroupTitle(api, entry.group) ?? `group ${entry.group.slice(-6)}`}"`);
+      }
     }
     ctx.out.result({ messages: entries.map(entryJson) }, () =>
       entries.length === 0
