@@ -10,101 +10,14 @@
  *
  * CLI_TEST_NODE=/path/to/node runs the CLI with another Node (e.g. 20) than the tests.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT, cliSuite, expectFriendlyFailure } from '../support/cli-suite.ts';
 import { nextPhone } from '../support/phones.ts';
-import { startServer, type LocalServer } from '../support/server.ts';
 
-const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const BIN = join(ROOT, 'cli/bin.mjs');
-const NODE = process.env.CLI_TEST_NODE ?? process.execPath;
-
-let server: LocalServer;
-let home: string;
-const children = new Set<ChildProcess>();
-
-beforeAll(async () => {
-  server = await startServer();
-  home = mkdtempSync(join(tmpdir(), 'messenger-cli-fixes-'));
-}, 90_000);
-
-afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
-  await server?.dispose();
-  if (home) rmSync(home, { recursive: true, force: true });
-});
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface User {
-  name: string;
-  phone: string;
-  xdg: string;
-  userId: string;
-}
-
-function cliEnv(xdg: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: xdg, NO_COLOR: '1', MESSENGER_URL: server.baseUrl, TERM: 'dumb' };
-  delete env.MESSENGER_CONFIG_DIR;
-  return env;
-}
-
-/** Run `command args` to the end with `input` on stdin. */
-function run(command: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv; input?: string }): Promise<Result> {
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe'] });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  child.stdin.end(options.input ?? '');
-  return new Promise((done) =>
-    child.once('close', (code) => {
-      clearTimeout(killer);
-      children.delete(child);
-      done({ code, stdout, stderr });
-    }),
-  );
-}
-
-function cli(xdg: string, args: readonly string[], input = ''): Promise<Result> {
-  return run(NODE, [BIN, ...args], { cwd: home, env: cliEnv(xdg), input });
-}
-
-async function cliJson<T>(xdg: string, args: readonly string[]): Promise<T> {
-  const result = await cli(xdg, [...args, '--json']);
-  expect(result.code, `messenger ${args.join(' ')}\n${result.stderr}`).toBe(0);
-  return JSON.parse(result.stdout) as T;
-}
-
-let userCount = 0;
-
-async function newUser(name: string): Promise<User> {
-  userCount += 1;
-  const xdg = join(home, `${name.toLowerCase()}-${userCount}`);
-  const phone = nextPhone();
-  const login = await cliJson<{ userId: string }>(xdg, ['login', phone, '--server', server.baseUrl, '--name', name]);
-  return { name, phone, xdg, userId: login.userId };
-}
-
-/** One friendly line on stderr, no stack trace, and the expected exit code. */
-function expectFriendlyFailure(result: Result, exitCode: number, message: RegExp): void {
-  expect(result.code, result.stderr).toBe(exitCode);
-  const lines = result.stderr.trim().split('\n');
-  expect(lines, result.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^Error: /);
-  expect(lines[0]).toMatch(message);
-  expect(result.stderr).not.toMatch(/\n\s+at /);
-}
+const suite = cliSuite('messenger-cli-fixes-');
+const { cli, cliJson, newUser, run } = suite;
 
 interface ChatRow {
   kind: 'direct' | 'group';
@@ -134,7 +47,7 @@ describe('messenger CLI fixes', () => {
     expect(history.peer.userId).toBe(dan.userId);
     expect(history.messages.map((m) => m.message.body.text)).toEqual(['hi Ann, Dan here']);
     expect(await cliJson(ann.xdg, ['send', 'dan', 'hello Dan'])).toMatchObject({ to: dan.userId });
-    const chat = await cli(ann.xdg, ['chat', 'Da'], 'from the chat\n');
+    const chat = await cli(ann.xdg, ['chat', 'Da'], { input: 'from the chat\n' });
     expect(chat.code, chat.stderr).toBe(0);
     expect(chat.stdout).toContain('── Dan ──');
     const danHistory = await cliJson<HistoryPage>(dan.xdg, ['history', ann.phone]);
@@ -162,7 +75,7 @@ describe('messenger CLI fixes', () => {
 
   it('npm run -s cli and npx messenger print only the JSON (npm run without -s adds its banner)', async () => {
     const ann = await newUser('Npm');
-    const env = cliEnv(ann.xdg);
+    const env = suite.env(ann.xdg);
     const silent = await run('npm', ['run', '-s', 'cli', '--', 'whoami', '--json'], { cwd: ROOT, env });
     expect(silent.code, silent.stderr).toBe(0);
     expect(JSON.parse(silent.stdout)).toMatchObject({ userId: ann.userId, phone: ann.phone });
@@ -210,7 +123,7 @@ describe('messenger CLI fixes', () => {
     await cliJson(ann.xdg, ['chats']);
     const stranger = nextPhone();
 
-    await server.stop();
+    await suite.server().stop();
     try {
       const byPhone = await cli(ann.xdg, ['send', bob.phone, 'sent while offline', '--json']);
       expectFriendlyFailure(byPhone, 6, /^Error: Cannot reach the server at http:\/\/127\.0\.0\.1:\d+; your message to Bob is kept in the outbox and will be sent the next time messenger connects/);
@@ -228,7 +141,7 @@ describe('messenger CLI fixes', () => {
         [null, 'offline in the group'],
       ]);
     } finally {
-      await server.restart();
+      await suite.server().restart();
     }
 
     // The next command that connects sends what waited first.

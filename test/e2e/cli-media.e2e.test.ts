@@ -5,91 +5,16 @@
  * (SHA-256) and never overwriting a file, and friendly one-line errors (file too large or missing,
  * media the user may not see, a malformed id) with their exit codes and no stack traces.
  */
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { chooseFileKind, extensionForMime, imageDimensions } from '../../cli/media.ts';
 import { formatBytes } from '../../cli/format.ts';
-import { nextPhone } from '../support/phones.ts';
-import { startServer, type LocalServer } from '../support/server.ts';
+import { cliSuite, expectFriendlyFailure, type User } from '../support/cli-suite.ts';
 
-const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const BIN = join(ROOT, 'cli/bin.mjs');
-const NODE = process.env.CLI_TEST_NODE ?? process.execPath;
-
-let server: LocalServer;
-let home: string;
-
-beforeAll(async () => {
-  server = await startServer();
-  home = mkdtempSync(join(tmpdir(), 'messenger-cli-media-e2e-'));
-}, 90_000);
-
-afterAll(async () => {
-  await server?.dispose();
-  if (home) rmSync(home, { recursive: true, force: true });
-});
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface User {
-  name: string;
-  phone: string;
-  xdg: string;
-  userId: string;
-}
-
-/** Run the CLI as `xdg`'s user in `cwd` (default: the test's home folder) to the end. */
-function cli(xdg: string, args: readonly string[], cwd = home): Promise<Result> {
-  const env: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: xdg, NO_COLOR: '1', MESSENGER_URL: server.baseUrl, TERM: 'dumb' };
-  delete env.MESSENGER_CONFIG_DIR;
-  const child = spawn(NODE, [BIN, ...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
-  child.stdin.end();
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  return new Promise((done) =>
-    child.once('close', (code) => {
-      clearTimeout(killer);
-      done({ code, stdout, stderr });
-    }),
-  );
-}
-
-async function cliJson<T>(xdg: string, args: readonly string[], cwd = home): Promise<T> {
-  const result = await cli(xdg, [...args, '--json'], cwd);
-  expect(result.code, `messenger ${args.join(' ')}\n${result.stderr}`).toBe(0);
-  return JSON.parse(result.stdout) as T;
-}
-
-function expectFriendlyFailure(result: Result, exitCode: number, message: RegExp): void {
-  expect(result.code, result.stderr).toBe(exitCode);
-  const lines = result.stderr.trim().split('\n');
-  expect(lines, result.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^Error: /);
-  expect(lines[0]).toMatch(message);
-  expect(result.stderr).not.toMatch(/\n\s+at /);
-}
-
-let userCount = 0;
-
-async function newUser(name: string): Promise<User> {
-  userCount += 1;
-  const xdg = join(home, `${name.toLowerCase()}-${userCount}`);
-  const phone = nextPhone();
-  const login = await cliJson<{ userId: string }>(xdg, ['login', phone, '--server', server.baseUrl, '--name', name]);
-  return { name, phone, xdg, userId: login.userId };
-}
+const suite = cliSuite('messenger-cli-media-e2e-');
+const { cli, cliJson, newUser } = suite;
 
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -119,7 +44,7 @@ describe('messenger CLI media', () => {
 
   beforeAll(async () => {
     [ann, bob, cy] = await Promise.all([newUser('Ann'), newUser('Bob'), newUser('Cy')]);
-    writeFileSync(join(home, 'view.png'), png);
+    writeFileSync(join(suite.home(), 'view.png'), png);
   }, 60_000);
 
   it('sends a photo with a caption: one result line, no progress when not on a terminal', async () => {
@@ -146,24 +71,24 @@ describe('messenger CLI media', () => {
   it('downloads the same bytes for the recipient, and never overwrites a file without --force', async () => {
     const saved = await cliJson<DownloadJson>(bob.xdg, ['download', photoId]);
     expect(saved).toMatchObject({ mediaId: photoId, path: `${photoId}.png`, kind: 'image', mime: 'image/png', size: png.length, sha256: sha256(png) });
-    expect(sha256(readFileSync(join(home, saved.path)))).toBe(sha256(png));
+    expect(sha256(readFileSync(join(suite.home(), saved.path)))).toBe(sha256(png));
 
     expectFriendlyFailure(await cli(bob.xdg, ['download', photoId]), 2, new RegExp(`${photoId}\\.png already exists; pass --force`));
     const forced = await cli(bob.xdg, ['download', photoId, '--force']);
     expect(forced.code, forced.stderr).toBe(0);
     expect(forced.stdout).toBe(`Saved photo (20 KB) to ${photoId}.png\nsha256 ${sha256(png)}\n`);
 
-    mkdirSync(join(home, 'inbox'));
+    mkdirSync(join(suite.home(), 'inbox'));
     const intoFolder = await cliJson<DownloadJson>(bob.xdg, ['download', photoId.toLowerCase(), '-o', 'inbox']);
     expect(intoFolder.path).toBe(join('inbox', `${photoId}.png`));
-    expect(sha256(readFileSync(join(home, intoFolder.path)))).toBe(sha256(png));
+    expect(sha256(readFileSync(join(suite.home(), intoFolder.path)))).toBe(sha256(png));
   });
 
   it('sends a document to a group; a member downloads it with its type', async () => {
     const group = await cliJson<{ groupId: string }>(ann.xdg, ['groups', 'create', 'Hut trip', bob.phone]);
     expect((await cli(bob.xdg, ['invite', 'accept', group.groupId])).code).toBe(0);
     const pdf = Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(3_000)]);
-    writeFileSync(join(home, 'route map.pdf'), pdf);
+    writeFileSync(join(suite.home(), 'route map.pdf'), pdf);
     const sent = await cliJson<SentJson & { group: string }>(ann.xdg, ['groups', 'send', 'Hut trip', '--file', 'route map.pdf', '--caption', 'print it']);
     expect(sent).toMatchObject({ group: group.groupId, kind: 'document', mime: 'application/pdf', size: pdf.length, deduplicated: false });
 
@@ -171,11 +96,11 @@ describe('messenger CLI media', () => {
     expect(history.stdout).toContain(`[file route map.pdf 2.9 KB] print it (media ${sent.mediaId})`);
     const saved = await cliJson<DownloadJson>(bob.xdg, ['download', sent.mediaId, '-o', 'map.pdf']);
     expect(saved).toMatchObject({ path: 'map.pdf', sha256: sha256(pdf) });
-    expect(readFileSync(join(home, 'map.pdf')).equals(pdf)).toBe(true);
+    expect(readFileSync(join(suite.home(), 'map.pdf')).equals(pdf)).toBe(true);
   });
 
   it('refuses a file over its kind limit before uploading, and a file that does not exist', async () => {
-    const big = join(home, 'huge.jpg');
+    const big = join(suite.home(), 'huge.jpg');
     writeFileSync(big, '');
     truncateSync(big, 16 * 1024 * 1024 + 1);
     expectFriendlyFailure(await cli(ann.xdg, ['send', bob.phone, '--file', big]), 2, /huge\.jpg is 16,777,217 bytes; images can be at most 16 MB/);

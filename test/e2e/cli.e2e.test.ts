@@ -16,17 +16,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync,
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import type { ClientFrame, ServerFrame } from '../../protocol/index.ts';
 import { nextPhone } from '../support/phones.ts';
+import { BIN, NODE, type Result, type User } from '../support/cli-suite.ts';
 import { startServer, type LocalServer } from '../support/server.ts';
 
-const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const BIN = join(ROOT, 'cli/bin.mjs');
-const NODE = process.env.CLI_TEST_NODE ?? process.execPath;
 const HAS_SCRIPT = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
 
 let server: LocalServer;
@@ -43,20 +40,6 @@ afterAll(async () => {
   await server?.dispose();
   if (home) rmSync(home, { recursive: true, force: true });
 });
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** A CLI user: a config folder of their own and a phone number. */
-interface User {
-  name: string;
-  phone: string;
-  xdg: string;
-  userId: string;
-}
 
 function cliEnv(xdg: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: xdg, NO_COLOR: '1', MESSENGER_URL: server.baseUrl, TERM: 'dumb' };
