@@ -327,3 +327,24 @@ describe('direct uploads (R2 presigned URLs, with S3 credentials configured)', (
     expect(await sha256Hex(new Uint8Array(await got.arrayBuffer()))).toBe(await sha256Hex(bytes));
   });
 });
+
+describe('the MiB budget', () => {
+  it('refuses a slot past 2 GiB a day before anything is stored', async () => {
+    const alice = await login(nextPhone());
+    const slotFor = (i: number) =>
+      api(PATHS.media, {
+        method: 'POST',
+        token: alice.token,
+        body: JSON.stringify({ kind: 'document', mime: 'application/pdf', size: 100 * 1024 * 1024, sha256: i.toString(16).padStart(64, '0') }),
+      });
+    // 20 × 100 MiB = 2,000 of the 2,048 MiB a day.
+    for (let i = 1; i <= 20; i++) expect((await slotFor(i)).status, `slot ${i}`).toBe(201);
+    const rows = async () =>
+      (await env.DB.prepare('SELECT count(*) AS n FROM media WHERE owner_id = ?').bind(alice.userId).first<{ n: number }>())?.n;
+    expect(await rows()).toBe(20);
+    const refused = await slotFor(21);
+    expect(refused.status).toBe(429);
+    expect(await errorCode(refused)).toBe('rate_limited');
+    expect(await rows()).toBe(20);
+  });
+});

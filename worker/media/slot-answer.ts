@@ -9,13 +9,11 @@ import { presignPut } from './direct.ts';
 import { uploadKey } from './keys.ts';
 import type { Slot } from './slot.ts';
 
-type OpenSlot = Extract<Slot, { deduplicated: false }>;
-
 /**
  * @example
  * const upload = await uploadOf(slot, 'image/png', c.req.url, directUploadConfig(c.env), Date.now());
  */
-export async function uploadOf(slot: OpenSlot, mime: string, base: string, direct: DirectUploadConfig | null, now: number): Promise<MediaUpload> {
+export async function uploadOf(slot: Slot, mime: string, base: string, direct: DirectUploadConfig | null, now: number): Promise<MediaUpload> {
   const cap = `?cap=${encodeURIComponent(slot.capability)}`;
   const at = (path: string): string => new URL(`${path}${cap}`, base).toString();
   const headers = { 'Content-Type': mime };

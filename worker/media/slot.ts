@@ -31,18 +31,15 @@ import { uploadKey } from './keys.ts';
 /** A validated slot request (protocol MediaSlotRequestSchema output: mime reduced, hash lowercase). */
 export type SlotRequest = { kind: MediaKind; mime: string; size: number; sha256: string };
 
-export type Slot =
-  | { mediaId: string; deduplicated: true }
-  | {
+export type Slot = {
       mediaId: string;
-      deduplicated: false;
       capability: string;
       expiresAt: number;
       partCount: number;
       received: number[];
       /** The R2 multipart upload (partCount > 1). */
       uploadId: string | null;
-    };
+};
 
 /**
  * Throw the typed refusal of an upload the limits table does not allow (before any budget is
@@ -58,16 +55,20 @@ export function checkMediaLimits(request: SlotRequest): void {
   }
 }
 
+/** The id of `owner`'s own complete upload of these exact bytes and type (the deduplicated answer), if any. */
+export async function ownCopy(env: Env, owner: string, request: SlotRequest): Promise<string | null> {
+  return ownCompleteMedia(env.DB, owner, request.sha256, request.size, request.mime);
+}
+
 /**
- * Answer a slot for `owner`: their own complete copy of these bytes, or a new pending upload.
+ * A new pending upload for `owner` (or their unfinished multipart upload of the same bytes,
+ * resumed). Callers answer `ownCopy` first and charge the budgets before this stores anything.
  *
  * @example
  * const slot = await openSlot(env, userId, { kind: 'image', mime: 'image/png', size: 1234, sha256 }, Date.now());
  */
 export async function openSlot(env: Env, owner: string, request: SlotRequest, now: number): Promise<Slot> {
   checkMediaLimits(request);
-  const existing = await ownCompleteMedia(env.DB, owner, request.sha256, request.size, request.mime);
-  if (existing !== null) return { mediaId: existing, deduplicated: true };
   const partCount = mediaPartCount(request.size);
   if (partCount > 1) {
     const resumed = await resumeMultipart(env, owner, request, now);
@@ -90,7 +91,7 @@ export async function openSlot(env: Env, owner: string, request: SlotRequest, no
     createdAt: now,
     uploadId,
   });
-  return { mediaId, deduplicated: false, capability, expiresAt, partCount, received: [], uploadId };
+  return { mediaId, capability, expiresAt, partCount, received: [], uploadId };
 }
 
 /**
@@ -105,5 +106,5 @@ async function resumeMultipart(env: Env, owner: string, request: SlotRequest, no
   const { capability, nonce, expiresAt } = await issueCapability(env.TOKEN_SECRET, row.id, now, ttl);
   if (!(await renewMultipartCapability(env.DB, row.id, nonce, expiresAt))) return null;
   const received = (await partsOf(env.DB, row.id)).map((p) => p.part);
-  return { mediaId: row.id, deduplicated: false, capability, expiresAt, partCount: mediaPartCount(row.size), received, uploadId: row.uploadId };
+  return { mediaId: row.id, capability, expiresAt, partCount: mediaPartCount(row.size), received, uploadId: row.uploadId };
 }

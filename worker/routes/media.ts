@@ -26,7 +26,7 @@ import { downloadableMedia, signedMedia, visibleMedia } from '../media/access.ts
 import { mediaResponse } from '../media/download.ts';
 import { directUploadConfig } from '../media/direct.ts';
 import { completeUpload, infoOf, partsStatus, receivePart } from '../media/multipart.ts';
-import { checkMediaLimits, openSlot } from '../media/slot.ts';
+import { checkMediaLimits, openSlot, ownCopy } from '../media/slot.ts';
 import { uploadOf } from '../media/slot-answer.ts';
 import { downloadUrl } from '../media/signed-url.ts';
 import { receiveUpload } from '../media/upload.ts';
@@ -57,10 +57,12 @@ export const mediaRoutes = new Hono<AppEnv>()
     // A refused upload costs nothing; a slot costs one token whatever its answer.
     checkMediaLimits(request);
     await spendBudget(c.env, userId, 'media_upload_user', 1);
-    const slot = await openSlot(c.env, userId, request, Date.now());
-    if (slot.deduplicated) return c.json({ mediaId: slot.mediaId, deduplicated: true } satisfies MediaSlotResponse, 200);
-    // Bytes cost only when they may be sent (a resumed upload is charged again: rare, and bounded).
+    const existing = await ownCopy(c.env, userId, request);
+    if (existing !== null) return c.json({ mediaId: existing, deduplicated: true } satisfies MediaSlotResponse, 200);
+    // Bytes cost only when they may be sent, and before anything is stored (a resumed upload is
+    // charged again: rare, and bounded).
     await spendBudget(c.env, userId, 'media_mib_user', Math.ceil(request.size / (1024 * 1024)));
+    const slot = await openSlot(c.env, userId, request, Date.now());
     const upload = await uploadOf(slot, request.mime, c.req.url, directUploadConfig(c.env), Date.now());
     const answer: MediaSlotResponse = { mediaId: slot.mediaId, deduplicated: false, upload };
     return c.json(answer, 201);
