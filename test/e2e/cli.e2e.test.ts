@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import type { ClientFrame, ServerFrame } from '../../protocol/index.ts';
 import { nextPhone } from '../support/phones.ts';
-import { BIN, NODE, type Result, type User } from '../support/cli-suite.ts';
+import { BIN, NODE, expectFriendlyFailure, type Result, type User } from '../support/cli-suite.ts';
 import { startServer, type LocalServer } from '../support/server.ts';
 
 const HAS_SCRIPT = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -309,16 +309,6 @@ async function newUser(name: string): Promise<User> {
   const phone = nextPhone();
   const login = await cliJson<{ userId: string; newUser: boolean; usedDevCode: boolean }>(xdg, ['login', phone, '--server', server.baseUrl, '--name', name]);
   return { name, phone, xdg, userId: login.userId };
-}
-
-/** One friendly line on stderr, no stack trace, and the expected exit code. */
-function expectFriendlyFailure(result: Result, exitCode: number, message: RegExp): void {
-  expect(result.code, result.stderr).toBe(exitCode);
-  const lines = result.stderr.trim().split('\n');
-  expect(lines, result.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^Error: /);
-  expect(lines[0]).toMatch(message);
-  expect(result.stderr).not.toMatch(/\n\s+at /);
 }
 
 async function closedPort(): Promise<number> {
