@@ -136,6 +136,11 @@ export class UserMailbox extends DurableObject<Env> {
     return this.#live?.devices.conversations(before, limit, deviceId) ?? { conversations: [], nextBefore: null };
   }
 
+  /** Whether `peer` ever wrote to this user in a 1:1 chat (then `peer`'s number is theirs to see). */
+  async heardFrom(peer: string): Promise<boolean> {
+    return this.#live?.core.store.heardFrom(peer) ?? false;
+  }
+
   /** A page of this user's conversation with `peer`, newest first, as `deviceId` may see it. */
   async history(peer: string, before: number | undefined, limit: number, deviceId?: string): Promise<HistoryPage> {
     return this.#live?.devices.history(peer, before, limit, deviceId) ?? { messages: [], nextBefore: null };

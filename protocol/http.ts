@@ -71,7 +71,10 @@ export const ProfileSchema = z.strictObject({
    * URL), or null for none. Null as well for a viewer who may not see the about (same rule).
    */
   photo: z.string().nullable(),
-  /** E.164. Present on your own profile only. */
+  /**
+   * E.164. Present on your own profile, and on the profile of someone who wrote to you in a 1:1
+   * chat (they shared their number by writing); never otherwise.
+   */
   phone: z.string().optional(),
 });
 export const ProfileUpdateSchema = z

@@ -98,6 +98,11 @@ export class MailboxStore {
 
   // ------------------------------------------------------------------ messages
 
+  /** Whether `peer` ever wrote to this user in a 1:1 chat (a message from them is in the history). */
+  heardFrom(peer: string): boolean {
+    return this.sql.exec('SELECT 1 FROM messages WHERE peer = ? AND outgoing = 0 LIMIT 1', peer).toArray().length > 0;
+  }
+
   /** The stored message a sender already sent with this client id, if any (idempotency). */
   findBySenderClientId(sender: string, clientId: string): Message | null {
     const row = this.sql

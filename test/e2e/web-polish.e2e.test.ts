@@ -8,7 +8,6 @@
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Profile } from '../../client/index.ts';
 import { formatPhone } from '../../web/src/format.ts';
 import { device, nextPhone } from '../support/clients.ts';
 import { STEP_TIMEOUT, WAIT, WebHarness, apiOf, chatItem, connected, conversation, openChat, row, savedSession, send, startChat, subtitle, type User } from './web-harness.ts';
@@ -132,13 +131,7 @@ describe('web client polish (issue 13)', () => {
     web.sdkClients.push(stranger);
     await stranger.api.updateMe({ displayName: 'Stan' });
     const strangerProfile = await stranger.api.me();
-    // The server does not yet tell a recipient the number of someone who wrote to them (profiles
-    // carry no number): until it does, the test adds it to Stan's profile as Gil reads it.
-    await gb.page.route(`**/v1/users/${strangerProfile.userId}`, async (route) => {
-      const response = await route.fetch();
-      const profile = (await response.json()) as Profile;
-      await route.fulfill({ response, json: { ...profile, phone: strangerProfile.phone } });
-    });
+    // Writing shares Stan's number with Gil: his profile, as Gil reads it, carries it.
     await stranger.connect();
     const gilId = (await savedSession(gb.page)).userId;
     await stranger.sendText(gilId, 'hi, it is Stan from the climbing gym').sent;

@@ -19,7 +19,7 @@ import {
 } from '../../protocol/index.ts';
 import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { call } from './group-support.ts';
-import { connect, login, nextPhone } from './support.ts';
+import { connect, isType, login, nextPhone, text } from './support.ts';
 
 type Person = SessionResponse & { phone: string };
 
@@ -329,5 +329,24 @@ describe('deleted accounts', () => {
       );
     await expect.poll(pending).toBe(0);
     socket.close();
+  });
+});
+
+describe('the number of someone who wrote to you', () => {
+  it('is on their profile once they wrote in a 1:1 chat, and only for whom they wrote to', async () => {
+    const [stan, gil, other] = await Promise.all([person('Stan'), person('Gil'), person('Olga')]);
+    // No number before: the helper checks there is none.
+    await profileById(gil, stan);
+
+    const socket = await connect(stan);
+    socket.send({ type: 'send', id: 'first-words', to: gil.userId, body: text('hi, Stan from the gym') });
+    await socket.waitFor(isType('sent'));
+    socket.close();
+
+    // Gil learns Stan's number (he shared it by writing); Stan does not learn Gil's, nor does anyone else.
+    const seenByGil = async () => ProfileSchema.parse((await call('GET', PATHS.user(stan.userId), gil)).body).phone;
+    await expect.poll(seenByGil).toBe(stan.phone);
+    await profileById(stan, gil);
+    await profileById(other, stan);
   });
 });

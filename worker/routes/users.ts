@@ -15,6 +15,7 @@ import { findUserById, updateProfile } from '../../db/accounts.ts';
 import { profileSeenBy } from '../../db/privacy.ts';
 import type { UserRow } from '../../db/schema.ts';
 import { ApiError } from '../errors.ts';
+import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { checkOwnAvatar, photoChanged } from '../media/pictures.ts';
 import { jsonBody } from '../validate.ts';
 
@@ -58,10 +59,18 @@ userRoutes.get('/v1/users/by-phone/:phone', requireAuth, async (c) => {
   return c.json(profile satisfies Profile, 200);
 });
 
+// Someone who wrote to you in a 1:1 chat shared their number by writing (as with SMS or WhatsApp):
+// their profile then carries it, so a first message from a stranger says who it is. One call to
+// the viewer's mailbox, asked only for a user who exists.
 userRoutes.get('/v1/users/:userId', requireAuth, async (c) => {
   const userId = c.req.param('userId');
+  const viewer = c.get('auth').userId;
   // A malformed id names no user: same answer as an unknown one.
-  const profile = ULID_PATTERN.test(userId) ? await profileSeenBy(c.env.DB, c.get('auth').userId, { id: userId }) : null;
+  const profile = ULID_PATTERN.test(userId) ? await profileSeenBy(c.env.DB, viewer, { id: userId }) : null;
   if (profile === null) throw new ApiError('user_not_found');
+  if (userId !== viewer && (await mailboxOf(c.env, viewer).heardFrom(userId))) {
+    const phone = (await findUserById(c.env.DB, userId))?.phone;
+    if (phone !== undefined) return c.json({ ...profile, phone } satisfies Profile, 200);
+  }
   return c.json(profile satisfies Profile, 200);
 });
