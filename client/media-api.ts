@@ -167,6 +167,14 @@ export class MediaApi {
   }
 
   /**
+   * Forget the cached URL of `mediaId`, so the next `url()` asks the server again (e.g. after an
+   * element failed to load from it).
+   */
+  forgetUrl(mediaId: string): void {
+    this.urls.delete(mediaId);
+  }
+
+  /**
    * GET /v1/media/:id: the bytes (bearer auth), streamed with progress. `media_not_found` for
    * media you may not download (indistinguishable from a missing id). The whole file ends up in
    * memory; for playback prefer {@link url}, which streams and seeks.

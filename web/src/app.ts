@@ -69,7 +69,7 @@ export function startApp(options: AppOptions): { dispose(): void } {
   const presence = sdkPresence(client);
   const drafts = new Map<string, string>();
   const media = mediaAdapter(client);
-  const urls = new SignedUrls((mediaId) => media.url(mediaId));
+  const urls = new SignedUrls((mediaId, fresh) => media.url(mediaId, fresh));
   const uploads = new UploadTracker();
   const sendMedia = mediaSender({ adapter: media, store, uploads, describeError: friendlyError });
   const uploadAvatar = (file: Blob, onProgress: (fraction: number) => void): Promise<string> => media.upload(file, 'avatar', file.type || 'image/jpeg', onProgress);
@@ -385,7 +385,6 @@ export function startApp(options: AppOptions): { dispose(): void } {
     sync.dispose();
     typing.dispose();
     uploads.clear();
-    urls.clear();
     usePictureUrls(null);
     client.close();
     client.removeAllListeners();

@@ -29,7 +29,7 @@ export interface MediaSending {
 
 export interface MediaAdapter {
   /** A signed URL for `<img>` / `<video>` / `<audio>`. */
-  url(mediaId: string): Promise<MediaUrl>;
+  url(mediaId: string, fresh?: boolean): Promise<MediaUrl>;
   /** Upload a file of `kind` (avatars: profile photo, group picture); resolves with its media id. */
   upload(file: Blob, kind: MediaKind, mime: string, onProgress?: (fraction: number) => void): Promise<string>;
   /** Upload and send a media message to a chat; `onProgress` gets 0 … 1 while uploading. */
@@ -68,7 +68,10 @@ function duration(draft: MediaDraft): { durationMs?: number } {
 export function mediaAdapter(client: MessengerClient): MediaAdapter {
   const fraction = (p: UploadProgress): number => (p.total === 0 ? 0 : p.sent / p.total);
   return {
-    url: (mediaId) => client.media.url(mediaId),
+    url: (mediaId, fresh = false) => {
+      if (fresh) client.media.forgetUrl(mediaId);
+      return client.media.url(mediaId);
+    },
     upload: async (file, kind, mime, onProgress) => {
       const uploaded = await client.media.upload(file, { kind, mime, onProgress: (p) => onProgress?.(fraction(p)) });
       return uploaded.mediaId;

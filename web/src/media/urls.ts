@@ -1,39 +1,20 @@
 /**
- * Short-lived signed URLs for `<img>`, `<video>` and `<audio>` (GET /v1/media/:id/url): asked for
- * once per media id and reused until shortly before they expire. An element whose load fails
- * (the URL expired while the page sat open, or the network blinked) asks for a fresh URL once
- * and tries again; a second failure is final and left to the caller's `onFail`.
+ * Short-lived signed URLs for `<img>`, `<video>` and `<audio>` (GET /v1/media/:id/url), from the
+ * SDK (which asks once per media id and reuses a URL until shortly before it expires). An element
+ * whose load fails (the URL expired while the page sat open, or the network blinked) asks for a
+ * fresh URL once and tries again; a second failure is final and left to the caller's `onFail`.
  */
 import type { MediaUrl } from '../../../protocol/index.ts';
 
-/** A cached URL is not handed out when it has less than this left, ms. */
-const EXPIRY_MARGIN_MS = 60_000;
-
-export type UrlSource = (mediaId: string) => Promise<MediaUrl>;
+/** A signed URL for `mediaId`; `fresh` skips any cached one. */
+export type UrlSource = (mediaId: string, fresh: boolean) => Promise<MediaUrl>;
 
 export class SignedUrls {
-  private readonly cache = new Map<string, MediaUrl>();
-  private readonly inFlight = new Map<string, Promise<MediaUrl>>();
-  private readonly source: UrlSource;
-  private readonly now: () => number;
+  constructor(private readonly source: UrlSource) {}
 
-  constructor(source: UrlSource, now: () => number = Date.now) {
-    this.source = source;
-    this.now = now;
-  }
-
-  /** A usable URL for `mediaId` (cached, or asked for; `fresh` skips the cache). */
+  /** A usable URL for `mediaId` (`fresh`: not the cached one). */
   async get(mediaId: string, fresh = false): Promise<string> {
-    const cached = this.cache.get(mediaId);
-    if (!fresh && cached !== undefined && cached.expiresAt - this.now() > EXPIRY_MARGIN_MS) return cached.url;
-    let pending = this.inFlight.get(mediaId);
-    if (pending === undefined) {
-      pending = this.source(mediaId).finally(() => this.inFlight.delete(mediaId));
-      this.inFlight.set(mediaId, pending);
-    }
-    const answer = await pending;
-    this.cache.set(mediaId, answer);
-    return answer.url;
+    return (await this.source(mediaId, fresh)).url;
   }
 
   /**
@@ -69,10 +50,5 @@ export class SignedUrls {
       stopped = true;
       el.removeEventListener('error', onError);
     };
-  }
-
-  /** Forget everything (logout). */
-  clear(): void {
-    this.cache.clear();
   }
 }
