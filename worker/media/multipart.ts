@@ -63,11 +63,10 @@ export async function receivePart(env: Env, input: PartInput): Promise<MediaPart
   const fixed = new FixedLengthStream(length);
   const upload = env.MEDIA.resumeMultipartUpload(uploadKey(row.id), row.uploadId);
   const [fed, stored] = await Promise.allSettled([input.body.pipeTo(fixed.writable), upload.uploadPart(input.part, fixed.readable)]);
-  if (fed.status === 'rejected' || stored.status === 'rejected') {
-    const reason = fed.status === 'rejected' ? fed.reason : stored.status === 'rejected' ? stored.reason : null;
-    // A body of the wrong length is the client's mistake; anything else is storage trouble.
-    if (fed.status === 'rejected') throw new ApiError('media_part_invalid', `Part ${input.part} must have exactly ${length} bytes`);
-    console.error('media part failed', reason);
+  // A body of the wrong length is the client's mistake; anything else is storage trouble.
+  if (fed.status === 'rejected') throw new ApiError('media_part_invalid', `Part ${input.part} must have exactly ${length} bytes`);
+  if (stored.status === 'rejected') {
+    console.error('media part failed', stored.reason);
     throw new ApiError('unavailable', 'The part could not be stored; send it again');
   }
   await recordPart(env.DB, row.id, { part: input.part, etag: stored.value.etag, size: length });

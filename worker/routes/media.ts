@@ -62,8 +62,9 @@ export const mediaRoutes = new Hono<AppEnv>()
     // Bytes cost only when they may be sent, and before anything is stored (a resumed upload is
     // charged again: rare, and bounded).
     await spendBudget(c.env, userId, 'media_mib_user', Math.ceil(request.size / (1024 * 1024)));
-    const slot = await openSlot(c.env, userId, request, Date.now());
-    const upload = await uploadOf(slot, request.mime, c.req.url, directUploadConfig(c.env), Date.now());
+    const now = Date.now();
+    const slot = await openSlot(c.env, userId, request, now);
+    const upload = await uploadOf(slot, request.mime, c.req.url, directUploadConfig(c.env), now);
     const answer: MediaSlotResponse = { mediaId: slot.mediaId, deduplicated: false, upload };
     return c.json(answer, 201);
   })
