@@ -2,6 +2,7 @@
  * Keyed hashes of short strings under the server secret, shared by the login and connect code
  * (random identifiers come from lib/random.ts).
  */
+import { toHex } from '../../lib/hex.ts';
 import { ApiError } from '../errors.ts';
 
 const encoder = new TextEncoder();
@@ -16,6 +17,5 @@ const encoder = new TextEncoder();
 export async function hmacHex(secret: string, message: string): Promise<string> {
   if (secret.length === 0) throw new ApiError('unavailable', 'TOKEN_SECRET is not configured');
   const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode(message)));
-  return Array.from(mac, (byte) => byte.toString(16).padStart(2, '0')).join('');
+  return toHex(await crypto.subtle.sign('HMAC', key, encoder.encode(message)));
 }

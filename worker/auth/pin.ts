@@ -8,6 +8,7 @@ import { PIN_FREE_ATTEMPTS, PIN_LOCK_BASE_MS, PIN_RESET_WAIT_MS, type PinStatus 
 import { accountsDb, type DbLike } from '../../db/accounts.ts';
 import { accountPins, pinChallenges, type AccountPinRow } from '../../db/schema.ts';
 import { ApiError } from '../errors.ts';
+import { toHex } from '../../lib/hex.ts';
 import { randomBase64Url } from '../../lib/random.ts';
 import { hmacHex } from './crypto.ts';
 import { constantTimeEqual } from './otp.ts';
@@ -25,10 +26,6 @@ const MAX_LOCK_DOUBLINGS = 14;
 
 const encoder = new TextEncoder();
 
-function hexOf(bytes: Uint8Array): string {
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
-}
-
 /**
  * `<scheme>:<hex>`: PBKDF2 over HMAC(secret, user and PIN). The HMAC is a pepper: the table
  * alone (without TOKEN_SECRET) does not let anyone try the million PINs offline. The scheme
@@ -42,7 +39,7 @@ export async function hashPin(secret: string, userId: string, pin: string, salt:
     key,
     256,
   );
-  return `${HASH_SCHEME}:${hexOf(new Uint8Array(bits))}`;
+  return `${HASH_SCHEME}:${toHex(bits)}`;
 }
 
 export async function pinOf(db: DbLike, userId: string): Promise<AccountPinRow | null> {

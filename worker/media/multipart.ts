@@ -12,13 +12,14 @@
  * presigned PUT is completed here too.
  */
 import { MEDIA_PART_SIZE, mediaPartCount, type MediaInfo, type MediaPartReceipt, type MediaPartsStatus } from '../../protocol/index.ts';
+import { toHex } from '../../lib/hex.ts';
 import { claimUpload, completeMedia, failMedia } from '../../db/media.ts';
 import { claimMultipart, dropParts, openMultipart, partsOf, recordPart } from '../../db/media-parts.ts';
 import type { MediaRow } from '../../db/schema.ts';
 import { ApiError } from '../errors.ts';
 import { verifyCapability } from './capability.ts';
 import { uploadKey } from './keys.ts';
-import { hex, reuseStoredCopy } from './upload.ts';
+import { reuseStoredCopy } from './upload.ts';
 
 /** The bytes part `part` (1-based) of an upload of `size` bytes must have. */
 export function partLength(size: number, part: number): number {
@@ -86,7 +87,7 @@ async function measureObject(env: Env, key: string): Promise<{ size: number; sha
   if (object === null) return null;
   const digest = new crypto.DigestStream('SHA-256');
   await object.body.pipeTo(digest);
-  return { size: object.size, sha256: hex(await digest.digest), etag: object.etag };
+  return { size: object.size, sha256: toHex(await digest.digest), etag: object.etag };
 }
 
 export type CompleteInput = {

@@ -11,6 +11,7 @@
  * object (content addressing through D1's `blob_key`, which R2 alone cannot do without copying).
  * Ids, owners and access stay per upload (see slot.ts on privacy).
  */
+import { toHex } from '../../lib/hex.ts';
 import { claimUpload, completeMedia, failMedia, sharedBlob, type StoredBlob } from '../../db/media.ts';
 import type { MediaRow } from '../../db/schema.ts';
 import { ApiError } from '../errors.ts';
@@ -25,10 +26,6 @@ export type UploadInput = {
   contentLength: number | null;
   now: number;
 };
-
-export function hex(bytes: ArrayBuffer): string {
-  return Array.from(new Uint8Array(bytes), (byte) => byte.toString(16).padStart(2, '0')).join('');
-}
 
 
 /**
@@ -110,7 +107,7 @@ export async function receiveUpload(env: Env, input: UploadInput): Promise<Media
     console.error('media upload failed', fed.status === 'rejected' ? fed.reason : put.status === 'rejected' ? put.reason : null);
     throw new ApiError('unavailable', 'The upload could not be stored; request a new slot and retry');
   }
-  const sha256 = hex(await meter.digest.digest);
+  const sha256 = toHex(await meter.digest.digest);
   if (sha256 !== row.sha256) return refuse('The SHA-256 of the body differs from the declared one');
 
   const blob = await reuseStoredCopy(env, row, { key, etag: null });

@@ -8,6 +8,8 @@
  * and can only put `kid` in the header when given a JWK, while APNs needs `kid` with a PKCS#8 key.
  */
 
+import { toHex } from '../../../lib/hex.ts';
+
 const encoder = new TextEncoder();
 
 // ---------------------------------------------------------------------------------------------
@@ -30,10 +32,6 @@ function base64Decode(base64: string): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;
-}
-
-export function toHex(data: ArrayBuffer): string {
-  return Array.from(new Uint8Array(data), (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
 // ---------------------------------------------------------------------------------------------
