@@ -310,3 +310,19 @@ export async function mediaTotals(db: DbLike): Promise<MediaTotals> {
     swept,
   };
 }
+
+/**
+ * A message naming media `id` was deleted for everyone: `grantee` (the recipient, or the group)
+ * may no longer download it. When no grant is left, nothing names it any more: it expires now and
+ * the sweep deletes the bytes (unless it became a profile photo meanwhile; the sweep checks).
+ */
+export async function revokeMediaGrant(db: DbLike, id: string, grantee: { kind: 'user' | 'group'; id: string }, now: number): Promise<void> {
+  const d = accountsDb(db);
+  await d.batch([
+    d.delete(mediaAccess).where(and(eq(mediaAccess.mediaId, id), eq(mediaAccess.granteeKind, grantee.kind), eq(mediaAccess.granteeId, grantee.id))),
+    d
+      .update(media)
+      .set({ referencedAt: null, expiresAt: now })
+      .where(and(eq(media.id, id), notExists(d.select({ one: sql`1` }).from(mediaAccess).where(eq(mediaAccess.mediaId, id))))),
+  ]);
+}

@@ -8,7 +8,8 @@
  *
  * Path of a group message: device -> sender's mailbox (`group_send` frame) -> `post` here
  * (stored in the log: `group_sent`) -> fan-out to every member's mailbox (direct calls for small
- * audiences, the fan-out queue for large ones) -> members' devices.
+ * audiences, the fan-out queue for large ones) -> members' devices. Reactions, edits and
+ * deletions for everyone take the same path as `update` entries (`act`, ./group/actions.ts).
  */
 import { DurableObject } from 'cloudflare:workers';
 import { monotonicFactory } from 'ulid';
@@ -27,7 +28,9 @@ import {
   type MessageInfo,
   type UpdateGroup,
 } from '../protocol/index.ts';
+import { revokeMediaGrant } from '../db/media.ts';
 import { mailboxOf } from './stubs.ts';
+import { isRetryOf, type ActInput, type GroupActions } from './group/actions.ts';
 import type { AddTargets, Consent } from './group/consent.ts';
 import type { FanOut, FanOutStats } from './group/fanout.ts';
 import { messageInfoOf } from './group/info.ts';
@@ -41,7 +44,7 @@ import { insertSettings, readSettings, updateSettings, type Settings } from './g
 import type { Tallies } from './group/tallies.ts';
 import { TypingGate } from './typing.ts';
 
-export type { AddTargets, GroupResult };
+export type { ActInput, AddTargets, GroupResult };
 
 const ulid = monotonicFactory();
 const DAY_MS = 86_400_000;
@@ -63,7 +66,16 @@ export type CreateGroupInput = {
   targets: AddTargets;
 };
 
-export type PostInput = { sender: string; device: string; clientId: string; body: MessageBody };
+export type PostInput = {
+  sender: string;
+  device: string;
+  clientId: string;
+  body: MessageBody;
+  /** A reply: the id of a message of this group the sender can see (its quote is stored with the new message). */
+  replyTo?: string;
+  /** A forward: the hops the sender's mailbox computed (stored as is). */
+  forwarded?: number;
+};
 export type Posted = {
   messageId: string;
   gseq: number;
@@ -103,6 +115,7 @@ export class GroupChat extends DurableObject<Env> {
       env: this.env,
       groupId: () => this.#settings().groupId,
       event: (by, change, membership, at) => this.#event(by, change, membership, at),
+      newId: () => ulid(),
     });
     return this.#parts;
   }
@@ -131,6 +144,10 @@ export class GroupChat extends DurableObject<Env> {
 
   get #consent(): Consent {
     return this.#p.consent;
+  }
+
+  get #actions(): GroupActions {
+    return this.#p.actions;
   }
 
   // ------------------------------------------------------------------ management (RPC)
@@ -384,17 +401,21 @@ export class GroupChat extends DurableObject<Env> {
    * Store a message in the log; resolves once it is durable (the sender's `group_sent`).
    * Idempotent per (sender, client id): a retry gets the original answer, a different message
    * under a used id gets `id_conflict`. A sender removed since still gets the original answer.
+   * A reply must name a message of the sender's current membership that is not deleted
+   * (`message_not_found`, `message_deleted`).
    */
   post(input: PostInput): Promise<GroupResult<Posted>> {
     return settle(() => {
       this.#settingsOrThrow();
-      const known = this.#log.findMessage(input.sender, input.clientId);
-      if (known) {
-        if (JSON.stringify(known.body) !== JSON.stringify(input.body)) throw new GroupError('id_conflict');
+      const stored = this.#log.findByClient(input.sender, input.clientId);
+      if (stored) {
+        if (stored.entry.type !== 'message' || !isRetryOf(input, stored.entry.message)) throw new GroupError('id_conflict');
+        const known = stored.entry.message;
         return { messageId: known.id, gseq: known.gseq, sentAt: known.sentAt, duplicate: true, audience: this.#audience(input.sender) };
       }
       const member = this.#memberOrThrow(input.sender);
       if (this.#settings().onlyAdminsSend && member.role !== 'admin') throw new GroupError('admins_only');
+      const replyTo = input.replyTo === undefined ? undefined : this.#actions.quote(member, input.replyTo);
       const message = this.#log.appendMessage({
         id: ulid(),
         clientId: input.clientId,
@@ -402,6 +423,8 @@ export class GroupChat extends DurableObject<Env> {
         fromDevice: input.device,
         body: input.body,
         at: Date.now(),
+        ...(replyTo ? { replyTo } : {}),
+        ...(input.forwarded !== undefined ? { forwarded: input.forwarded } : {}),
       });
       this.#appended();
       return { messageId: message.id, gseq: message.gseq, sentAt: message.sentAt, duplicate: false, audience: this.#audience(input.sender) };
@@ -409,8 +432,33 @@ export class GroupChat extends DurableObject<Env> {
   }
 
   /**
+   * React to, edit or delete for everyone a message of this group (the actor's mailbox charged
+   * the budgets). Idempotent per (actor, client id): a retry answers the original gseq with
+   * `duplicate`; the id used for anything else is `id_conflict`. The changed message replaces
+   * its row in the log and an `update` entry carries it to the members who have it.
+   */
+  act(input: ActInput): Promise<GroupResult<{ gseq: number; duplicate: boolean }>> {
+    return settle(() => {
+      this.#settingsOrThrow();
+      const stored = this.#log.findByClient(input.actor, input.clientId);
+      if (stored) {
+        if (stored.entry.type !== 'update' || stored.fingerprint !== this.#actions.fingerprint(input)) throw new GroupError('id_conflict');
+        return { gseq: stored.gseq, duplicate: true };
+      }
+      const member = this.#memberOrThrow(input.actor);
+      const head = this.#log.head;
+      const now = Date.now();
+      const acted = this.#actions.act(member, input, now);
+      if (this.#log.head > head) this.#appended();
+      if (acted.revokeMedia !== undefined) this.#revokeMedia(acted.revokeMedia, now);
+      return { gseq: acted.gseq, duplicate: false };
+    });
+  }
+
+  /**
    * Gap repair for a member's mailbox: the entries after `after` up to `upTo` that `member` may
-   * see (from their joining until their removal), and how far that answer reaches.
+   * see (from their joining until their removal), and how far that answer reaches. An update
+   * is theirs only if its message was too.
    */
   entriesFor(member: string, after: number, upTo: number): Promise<GroupResult<{ entries: GroupEntry[]; through: number }>> {
     return settle(() => {
@@ -419,9 +467,8 @@ export class GroupChat extends DurableObject<Env> {
       if (intervals.length === 0) throw new GroupError('not_group_member');
       const end = Math.min(upTo, this.#log.head);
       const rows = this.#log.range(after, end, ENTRIES_PAGE);
-      const entries = rows
-        .filter((r) => intervals.some(([from, to]) => r.gseq >= from && r.gseq <= to))
-        .map((r) => r.entry);
+      const covered = (gseq: number) => intervals.some(([from, to]) => gseq >= from && gseq <= to);
+      const entries = rows.filter((r) => covered(r.gseq) && (r.target === null || covered(r.target))).map((r) => r.entry);
       const through = rows.length === ENTRIES_PAGE ? rows[rows.length - 1]!.gseq : Math.max(end, after);
       return { entries, through };
     });
@@ -550,6 +597,17 @@ export class GroupChat extends DurableObject<Env> {
     if (await notifyInvites(this.env, this.#settings(), this.#p, Date.now())) return;
     console.error('group invite notification failed; the alarm retries');
     await this.#ensureAlarm();
+  }
+
+  /**
+   * A message naming media was deleted for everyone: members may no longer download it. Best
+   * effort, after the answer: the deletion stands whatever D1 says.
+   */
+  #revokeMedia(mediaId: string, now: number): void {
+    const grantee = { kind: 'group' as const, id: this.#settings().groupId };
+    this.ctx.waitUntil(
+      revokeMediaGrant(this.env.DB, mediaId, grantee, now).catch((error: unknown) => console.error('group media grant revocation failed', error)),
+    );
   }
 
   /** Members other than `sender` (whom a message of theirs reaches). */

@@ -28,12 +28,15 @@ import {
   type Presence,
   type Settings,
   type SettingsUpdate,
+  type StarredPage,
   type TypingState,
 } from '../protocol/index.ts';
 import type { Charge, Spent } from './mailbox/budgets.ts';
 import { MailboxCore } from './mailbox/core.ts';
 import { DeviceFrames, refused } from './mailbox/device-frames.ts';
 import { AccountDevices, type DeviceAdded } from './mailbox/devices.ts';
+import type { DirectActionRecord } from './mailbox/direct-actions.ts';
+import { previewOf } from './mailbox/push-job.ts';
 import { Inbound, type GroupInvite } from './mailbox/inbound.ts';
 import type { ViewerRelation } from './mailbox/presence.ts';
 import { PrivacyControls } from './mailbox/privacy.ts';
@@ -102,6 +105,34 @@ export class UserMailbox extends DurableObject<Env> {
    */
   async deliver(messages: Message[]): Promise<StoredMessage[] | null> {
     return this.#live?.inbound.deliver(messages) ?? null;
+  }
+
+  /**
+   * The other party of a 1:1 chat acted on one of its messages (see DirectActions): applied to
+   * this user's copy, idempotent. False when the account was deleted (no copy to change).
+   */
+  async applyDirectAction(record: DirectActionRecord): Promise<boolean> {
+    if (!this.#live) return false;
+    this.#live.inbound.applyDirectAction(record);
+    return true;
+  }
+
+  /**
+   * What a push may show of message `messageId` now: its preview, or null when it was deleted
+   * (for everyone or by this user) or never stored here. The push consumer asks before sending a
+   * notification with a preview, so a message recalled while its push waited is not shown.
+   */
+  async pushPreview(messageId: string): Promise<string | null> {
+    const core = this.#live?.core;
+    if (!core) return null;
+    const direct = core.copies.messageById(messageId);
+    const message = direct && !direct.hidden ? direct.message : core.groupInbox.findMessage(messageId)?.message;
+    return message === undefined || message.body.kind === 'deleted' ? null : previewOf(message.body);
+  }
+
+  /** This user's starred messages (1:1 and groups), newest first. */
+  async starred(before: number | undefined, limit: number, deviceId?: string): Promise<StarredPage> {
+    return this.#live?.devices.starred(before, limit, deviceId) ?? { messages: [], nextBefore: null };
   }
 
   /** Apply a delivered/read receipt from `by` to messages this user sent (named by client id). Idempotent. */

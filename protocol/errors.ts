@@ -81,6 +81,25 @@ export const ERRORS = {
   },
   group_full: { status: 409, retryable: false, message: 'The group would exceed its member limit' },
   last_admin: { status: 409, retryable: false, message: 'A group must keep at least one admin; promote another member first' },
+  message_not_found: { status: 404, retryable: false, message: 'No such message in this chat (or not one you can see)' },
+  not_your_message: {
+    status: 403,
+    retryable: false,
+    message: 'Only the sender may edit a message or delete it for everyone (in groups, admins may delete any message)',
+  },
+  edit_window_passed: { status: 403, retryable: false, message: 'This message is too old to edit (EDIT_WINDOW_MINUTES)' },
+  recall_window_passed: {
+    status: 403,
+    retryable: false,
+    message: 'This message is too old to delete for everyone (RECALL_WINDOW_HOURS); delete it for yourself',
+  },
+  message_deleted: { status: 409, retryable: false, message: 'This message was deleted' },
+  not_editable: {
+    status: 400,
+    retryable: false,
+    message: 'Only a text or a caption can be edited: keep the kind and media, change only the text (at most EDIT_HISTORY_MAX times)',
+  },
+  forward_mismatch: { status: 400, retryable: false, message: 'A forward must repeat the body of the message it names' },
   id_conflict: {
     status: 409,
     retryable: false,

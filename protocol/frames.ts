@@ -14,6 +14,9 @@ import { ERROR_CODES } from './errors.ts';
 import { GROUP_TALLY_MAX, MAX_FRAME_BYTES, PRESENCE_WATCH_MAX, RECEIPT_MAX_IDS } from './limits.ts';
 import { GroupEventSchema, GroupIdSchema, GroupMessageSchema, GroupSeqSchema, GroupTallySchema } from './groups.ts';
 import {
+  ActionSchema,
+  ActionSummarySchema,
+  ChatRefSchema,
   ClientIdSchema,
   MessageBodySchema,
   MessageIdSchema,
@@ -32,6 +35,13 @@ export const SendFrameSchema = z.strictObject({
   id: ClientIdSchema,
   to: UserIdSchema,
   body: MessageBodySchema,
+  /** Reply: the id of a message of this chat to quote (the server copies its snippet into `replyTo`). */
+  replyTo: MessageIdSchema.optional(),
+  /**
+   * Forward: the id of a message you have (any chat) whose body this repeats exactly; its media
+   * is reused without an upload, and the copy is marked `forwarded` (one hop more than it had).
+   */
+  forward: MessageIdSchema.optional(),
 });
 
 /** "I have processed every mailbox entry up to and including `upTo`." Drives delivered ticks. */
@@ -62,6 +72,34 @@ export const GroupSendFrameSchema = z.strictObject({
   id: ClientIdSchema,
   group: GroupIdSchema,
   body: MessageBodySchema,
+  /** As in `send`: a message of this group to quote. */
+  replyTo: MessageIdSchema.optional(),
+  /** As in `send`: a message you have whose body this forwards. */
+  forward: MessageIdSchema.optional(),
+});
+
+/**
+ * An action on a message of `chat` (react, edit, delete, star: see ActionSchema). Answered by
+ * `acted` once it is stored, or `error` with the same `id`. Idempotent per client id, like a send;
+ * every device of the chat's members then gets the changed message as an update entry.
+ */
+export const ActionFrameSchema = z.strictObject({
+  type: z.literal('action'),
+  id: ClientIdSchema,
+  chat: ChatRefSchema,
+  /** The message acted on (its server id). */
+  target: MessageIdSchema,
+  action: ActionSchema,
+});
+
+/**
+ * Mark a chat unread (`unread: true`, the dot in the chat list) or clear that mark without reading.
+ * Reading the chat clears it too. Synced to your other devices by a `chat_marker` entry.
+ */
+export const MarkUnreadFrameSchema = z.strictObject({
+  type: z.literal('mark_unread'),
+  chat: ChatRefSchema,
+  unread: z.boolean(),
 });
 
 /** "I have read the group's entries up to mailbox seq `upTo`." Drives the senders' read tallies. */
@@ -120,6 +158,8 @@ export const ClientFrameSchema = z.discriminatedUnion('type', [
   GroupTypingFrameSchema,
   PresenceWatchFrameSchema,
   ActiveFrameSchema,
+  ActionFrameSchema,
+  MarkUnreadFrameSchema,
 ]);
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
 export type SendFrame = z.infer<typeof SendFrameSchema>;
@@ -132,6 +172,8 @@ export type TypingFrame = z.infer<typeof TypingFrameSchema>;
 export type GroupTypingFrame = z.infer<typeof GroupTypingFrameSchema>;
 export type PresenceWatchFrame = z.infer<typeof PresenceWatchFrameSchema>;
 export type ActiveFrame = z.infer<typeof ActiveFrameSchema>;
+export type ActionFrame = z.infer<typeof ActionFrameSchema>;
+export type MarkUnreadFrame = z.infer<typeof MarkUnreadFrameSchema>;
 export const CLIENT_FRAME_TYPES = [
   'send',
   'ack',
@@ -144,6 +186,8 @@ export const CLIENT_FRAME_TYPES = [
   'group_typing',
   'presence_watch',
   'active',
+  'action',
+  'mark_unread',
 ] as const;
 
 // ---------------------------------------------------------------- server -> client
@@ -207,6 +251,55 @@ export const GroupSentFrameSchema = z.strictObject({
   gseq: GroupSeqSchema,
   sentAt: z.number().int(),
   duplicate: z.boolean(),
+});
+
+/** The action `id` (client id) is stored: every copy it applies to has it. Repeated verbatim for retries. */
+export const ActedFrameSchema = z.strictObject({
+  type: z.literal('acted'),
+  id: ClientIdSchema,
+  chat: ChatRefSchema,
+  target: MessageIdSchema,
+  /** True when this id had been stored before (a retry). */
+  duplicate: z.boolean(),
+});
+
+/**
+ * A mailbox entry: a 1:1 message changed (someone reacted, the sender edited or deleted it, you
+ * starred or deleted it for yourself on another device). `message` is the whole message as it is
+ * now on your copy: replace yours when its `rev` is higher. It may name a message your device
+ * does not have (older than what it loaded, or before its login): keep or ignore it.
+ */
+export const MessageUpdateFrameSchema = z.strictObject({
+  type: z.literal('message_update'),
+  seq: SeqSchema,
+  by: UserIdSchema,
+  action: ActionSummarySchema,
+  at: z.number().int(),
+  message: MessageSchema,
+});
+
+/**
+ * A mailbox entry: a group message changed. `gseq` is the update's position in the group's log
+ * (reactions, edits, deletions for everyone), or null for what only your devices see (star, delete
+ * for me). `message` is the message as it is now on your copy.
+ */
+export const GroupMessageUpdateFrameSchema = z.strictObject({
+  type: z.literal('group_message_update'),
+  seq: SeqSchema,
+  gseq: GroupSeqSchema.nullable(),
+  by: UserIdSchema,
+  action: ActionSummarySchema,
+  at: z.number().int(),
+  message: GroupMessageSchema,
+});
+
+/** A mailbox entry telling your devices a chat was marked unread (or the mark cleared). */
+export const ChatMarkerFrameSchema = z.strictObject({
+  type: z.literal('chat_marker'),
+  seq: SeqSchema,
+  chat: ChatRefSchema,
+  unread: z.boolean(),
+  at: z.number().int(),
 });
 
 /** A mailbox entry holding a group message (yours too, so your other devices see what you sent). */
@@ -288,7 +381,7 @@ export const PresenceFrameSchema = z.strictObject({
 
 export const ErrorFrameSchema = z.strictObject({
   type: z.literal('error'),
-  /** Client id of the `send` or `group_send` frame this answers, when there is one. */
+  /** Client id of the `send`, `group_send` or `action` frame this answers, when there is one. */
   id: ClientIdSchema.nullable(),
   code: z.enum(ERROR_CODES),
   message: z.string(),
@@ -314,6 +407,9 @@ export const MailboxFrameSchema = z.discriminatedUnion('type', [
   GroupReadMarkerFrameSchema,
   GroupInviteFrameSchema,
   AccountEventFrameSchema,
+  MessageUpdateFrameSchema,
+  GroupMessageUpdateFrameSchema,
+  ChatMarkerFrameSchema,
 ]);
 export type MailboxFrame = z.infer<typeof MailboxFrameSchema>;
 
@@ -330,6 +426,10 @@ export const ServerFrameSchema = z.discriminatedUnion('type', [
   GroupReadMarkerFrameSchema,
   GroupInviteFrameSchema,
   AccountEventFrameSchema,
+  MessageUpdateFrameSchema,
+  GroupMessageUpdateFrameSchema,
+  ChatMarkerFrameSchema,
+  ActedFrameSchema,
   TypingNoticeFrameSchema,
   PresenceFrameSchema,
   ErrorFrameSchema,
@@ -351,6 +451,10 @@ export type TypingNoticeFrame = z.infer<typeof TypingNoticeFrameSchema>;
 export type PresenceFrame = z.infer<typeof PresenceFrameSchema>;
 export type GroupInviteFrame = z.infer<typeof GroupInviteFrameSchema>;
 export type AccountEventFrame = z.infer<typeof AccountEventFrameSchema>;
+export type ActedFrame = z.infer<typeof ActedFrameSchema>;
+export type MessageUpdateFrame = z.infer<typeof MessageUpdateFrameSchema>;
+export type GroupMessageUpdateFrame = z.infer<typeof GroupMessageUpdateFrameSchema>;
+export type ChatMarkerFrame = z.infer<typeof ChatMarkerFrameSchema>;
 
 // ---------------------------------------------------------------- parsing
 
@@ -436,6 +540,10 @@ const SERVER_FRAME_TYPES = [
   'group_read_marker',
   'group_invite',
   'account_event',
+  'message_update',
+  'group_message_update',
+  'chat_marker',
+  'acted',
   'typing_notice',
   'presence',
   'error',

@@ -10,8 +10,10 @@ import { GROUP_DESCRIPTION_MAX, GROUP_MEMBERS_PER_REQUEST, GROUP_TITLE_MAX, HIST
 import {
   ClientIdSchema,
   DeviceIdSchema,
-  MessageBodySchema,
+  ActionSummarySchema,
   MessageIdSchema,
+  StoredBodySchema,
+  messageExtras,
   QuerySeqSchema,
   SeqSchema,
   UlidSchema,
@@ -45,7 +47,8 @@ export const GroupMessageSchema = z.strictObject({
   fromDevice: DeviceIdSchema,
   /** Server time it was stored in the log, ms since the epoch. Display only: order by gseq. */
   sentAt: z.number().int(),
-  body: MessageBodySchema,
+  body: StoredBodySchema,
+  ...messageExtras,
 });
 export type GroupMessage = z.infer<typeof GroupMessageSchema>;
 
@@ -78,10 +81,29 @@ export const GroupEventSchema = z.strictObject({
 });
 export type GroupEvent = z.infer<typeof GroupEventSchema>;
 
-/** One entry of a group's log: a message or a system event. */
+/**
+ * A change to a message already in the log (a reaction, an edit, a deletion for everyone), in log
+ * order like everything else, so every member's copy converges. `message` is the message as it
+ * is after the change (a deleted one as a tombstone): members replace their copy with it.
+ */
+export const GroupUpdateSchema = z.strictObject({
+  /** Server id of the update entry. */
+  id: MessageIdSchema,
+  group: GroupIdSchema,
+  /** The update's own position in the log (the message keeps its `message.gseq`). */
+  gseq: GroupSeqSchema,
+  by: UserIdSchema,
+  at: z.number().int(),
+  action: ActionSummarySchema,
+  message: GroupMessageSchema,
+});
+export type GroupUpdate = z.infer<typeof GroupUpdateSchema>;
+
+/** One entry of a group's log: a message, a system event, or an update to an earlier message. */
 export const GroupEntrySchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('message'), message: GroupMessageSchema }),
   z.strictObject({ type: z.literal('event'), event: GroupEventSchema }),
+  z.strictObject({ type: z.literal('update'), update: GroupUpdateSchema }),
 ]);
 export type GroupEntry = z.infer<typeof GroupEntrySchema>;
 

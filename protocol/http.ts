@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { ERROR_CODES } from './errors.ts';
 import { ABOUT_MAX, DISPLAY_NAME_MAX, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, OTP_LENGTH } from './limits.ts';
 import { nameText, noteText } from './text.ts';
-import { GroupHistoryItemSchema, GroupIdSchema } from './groups.ts';
+import { GroupHistoryItemSchema, GroupIdSchema, GroupMessageSchema } from './groups.ts';
 import { DeviceIdSchema, MessageSchema, MessageStatusSchema, QuerySeqSchema, SeqSchema, UlidSchema, UserIdSchema } from './messages.ts';
 
 /** Every non-2xx response. */
@@ -154,6 +154,8 @@ export const DirectConversationSchema = z.strictObject({
   last: HistoryItemSchema,
   /** Messages from `peer` you have not marked read. */
   unread: z.number().int().min(0),
+  /** You marked the chat unread (`mark_unread`) and have not read it since. */
+  markedUnread: z.boolean(),
 });
 export const GroupConversationSchema = z.strictObject({
   kind: z.literal('group'),
@@ -162,6 +164,8 @@ export const GroupConversationSchema = z.strictObject({
   last: GroupHistoryItemSchema,
   /** Others' messages in the group you have not marked read. */
   unread: z.number().int().min(0),
+  /** You marked the chat unread (`mark_unread`) and have not read it since. */
+  markedUnread: z.boolean(),
 });
 /** One chat in the chat list: a 1:1 conversation or a group. */
 export const ConversationSchema = z.discriminatedUnion('kind', [DirectConversationSchema, GroupConversationSchema]);
@@ -171,6 +175,20 @@ export const ConversationListSchema = z.strictObject({
   /** Pass as `before` for the next page; null when there are no more. */
   nextBefore: SeqSchema.nullable(),
 });
+
+// ---- GET /v1/starred?before=&limit= (your starred messages by mailbox seq, newest first)
+export const StarredQuerySchema = HistoryQuerySchema;
+export const StarredItemSchema = z.union([
+  z.strictObject({ seq: SeqSchema, chat: z.strictObject({ kind: z.literal('direct'), peer: UserIdSchema }), message: MessageSchema }),
+  z.strictObject({ seq: SeqSchema, chat: z.strictObject({ kind: z.literal('group'), group: GroupIdSchema }), message: GroupMessageSchema }),
+]);
+export const StarredPageSchema = z.strictObject({
+  /** Newest message first; `seq` is the message's position in your mailbox (the cursor). */
+  messages: z.array(StarredItemSchema),
+  nextBefore: SeqSchema.nullable(),
+});
+export type StarredItem = z.infer<typeof StarredItemSchema>;
+export type StarredPage = z.infer<typeof StarredPageSchema>;
 
 // ---- GET /v1/metrics (operators; bearer METRICS_TOKEN)
 export const QueueMetricsSchema = z.strictObject({
@@ -254,6 +272,7 @@ export const PATHS = {
   device: (deviceId: string) => `/v1/devices/${encodeURIComponent(deviceId)}`,
   conversations: '/v1/conversations',
   history: (peerId: string) => `/v1/conversations/${encodeURIComponent(peerId)}/messages`,
+  starred: '/v1/starred',
   groups: '/v1/groups',
   group: (groupId: string) => `/v1/groups/${encodeURIComponent(groupId)}`,
   groupMembers: (groupId: string) => `/v1/groups/${encodeURIComponent(groupId)}/members`,

@@ -129,9 +129,115 @@ export type MediaBody = ImageBody | VideoBody | VoiceBody | DocumentBody | Stick
 export const MEDIA_BODY_KINDS = ['image', 'video', 'voice', 'document', 'sticker'] as const satisfies readonly MediaBody['kind'][];
 
 /** Whether a body names uploaded media (its id must be checked when it is sent). */
-export function isMediaBody(body: MessageBody): body is MediaBody {
+export function isMediaBody(body: MessageBody | StoredBody): body is MediaBody {
   return (MEDIA_BODY_KINDS as readonly string[]).includes(body.kind);
 }
+
+// ---------------------------------------------------------------- message actions
+
+/** Longest quoted snippet kept with a reply, in UTF-16 code units. */
+export const QUOTE_SNIPPET_MAX = 160;
+/** Longest reaction: one emoji, with skin tone and joiner sequences (UTF-16 code units). */
+export const REACTION_MAX_LENGTH = 16;
+/** A forward of a message that was forwarded this many times or more shows "forwarded many times". */
+export const FORWARDED_MANY_TIMES = 5;
+/** Most earlier versions an edited message keeps (further edits are refused: `not_editable`). */
+export const EDIT_HISTORY_MAX = 20;
+/** Defaults of the deployment's EDIT_WINDOW_MINUTES and RECALL_WINDOW_HOURS (WhatsApp's). */
+export const EDIT_WINDOW_DEFAULT_MS = 15 * 60_000;
+export const RECALL_WINDOW_DEFAULT_MS = 48 * 3_600_000;
+
+/** What a message became when deleted: content and media reference gone, on every copy it applies to. */
+export const DeletedBodySchema = z.strictObject({
+  kind: z.literal('deleted'),
+  /** Who deleted it: the sender, or (groups) an admin ("deleted by an admin" when not the sender). */
+  by: UserIdSchema,
+  /** `everyone`: recalled for all; `me`: only on the deleter's devices (history no longer lists it). */
+  scope: z.enum(['everyone', 'me']),
+  at: z.number().int(),
+});
+export type DeletedBody = z.infer<typeof DeletedBodySchema>;
+
+/** The body of a stored message: what was sent (possibly edited), or a tombstone. */
+export const StoredBodySchema = z.discriminatedUnion('kind', [...MessageBodySchema.options, DeletedBodySchema]);
+export type StoredBody = z.infer<typeof StoredBodySchema>;
+export type StoredKind = StoredBody['kind'];
+
+/** The message a reply quotes, copied when the reply is sent: it survives the original's deletion. */
+export const QuoteSchema = z.strictObject({
+  id: MessageIdSchema,
+  from: UserIdSchema,
+  kind: z.enum(['text', 'location', 'contact', 'ciphertext', 'image', 'video', 'voice', 'document', 'sticker'] satisfies MessageKind[]),
+  /** Text, caption, file or place name, cut to QUOTE_SNIPPET_MAX ('' for media without one). */
+  snippet: z.string().max(QUOTE_SNIPPET_MAX),
+});
+export type Quote = z.infer<typeof QuoteSchema>;
+
+/** One user's reaction (one per user per message; a new one replaces it). */
+export const ReactionSchema = z.strictObject({
+  by: UserIdSchema,
+  emoji: z.string().min(1).max(REACTION_MAX_LENGTH),
+  at: z.number().int(),
+});
+export type Reaction = z.infer<typeof ReactionSchema>;
+
+/** An earlier version of an edited message (kept on the sender's copy only). */
+export const EditRecordSchema = z.strictObject({ body: MessageBodySchema, at: z.number().int() });
+export type EditRecord = z.infer<typeof EditRecordSchema>;
+
+/**
+ * An action on a message you can see:
+ * - `react`: set your reaction (`emoji`), or remove it (`null`);
+ * - `edit`: the sender, within the edit window: a text's new text, or a media message's new caption
+ *   (same kind and media, only `caption` may differ);
+ * - `delete`: `everyone` (the sender within the recall window; group admins any message) or `me`
+ *   (only your devices);
+ * - `star`: mark or unmark (only your devices; `GET /v1/starred` lists them).
+ */
+export const ActionSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('react'), emoji: z.string().min(1).max(REACTION_MAX_LENGTH).regex(/^\S+$/u, 'expected one emoji').nullable() }),
+  z.strictObject({ kind: z.literal('edit'), body: MessageBodySchema }),
+  z.strictObject({ kind: z.literal('delete'), scope: z.enum(['everyone', 'me']) }),
+  z.strictObject({ kind: z.literal('star'), starred: z.boolean() }),
+]);
+export type Action = z.infer<typeof ActionSchema>;
+
+/** What an update entry says happened (the content itself is in the message it carries). */
+export const ActionSummarySchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('react'), emoji: z.string().nullable() }),
+  z.strictObject({ kind: z.literal('edit') }),
+  z.strictObject({ kind: z.literal('delete'), scope: z.enum(['everyone', 'me']) }),
+  z.strictObject({ kind: z.literal('star'), starred: z.boolean() }),
+]);
+export type ActionSummary = z.infer<typeof ActionSummarySchema>;
+
+/** Which chat a frame is about: a 1:1 conversation (by the other user) or a group. */
+export const ChatRefSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('direct'), peer: UserIdSchema }),
+  z.strictObject({ kind: z.literal('group'), group: UlidSchema }),
+]);
+export type ChatRef = z.infer<typeof ChatRefSchema>;
+
+/**
+ * What a stored message carries besides its body, in 1:1 chats and groups alike. Absent fields
+ * mean "none". `rev` counts the changes made to this copy: of two copies of one message, the
+ * higher `rev` is the newer (a history page read while an update arrives).
+ */
+export const messageExtras = {
+  /** The message this one answers. */
+  replyTo: QuoteSchema.optional(),
+  /** Forwarded: how many hops (1 = forwarded once); FORWARDED_MANY_TIMES or more shows "forwarded many times". */
+  forwarded: z.number().int().min(1).optional(),
+  /** When it was last edited. */
+  editedAt: z.number().int().optional(),
+  /** Earlier versions, oldest first: only on the sender's own copy (their devices). */
+  edits: z.array(EditRecordSchema).max(EDIT_HISTORY_MAX).optional(),
+  /** Reactions, oldest first, one per user. */
+  reactions: z.array(ReactionSchema).optional(),
+  /** You starred it (your copy only). */
+  starred: z.literal(true).optional(),
+  rev: z.number().int().min(1).optional(),
+};
 
 /** A stored 1:1 message as every device of sender and recipient sees it. */
 export const MessageSchema = z.strictObject({
@@ -144,7 +250,8 @@ export const MessageSchema = z.strictObject({
   to: UserIdSchema,
   /** Server time the message was stored, ms since the epoch. Display only: order by seq. */
   sentAt: z.number().int(),
-  body: MessageBodySchema,
+  body: StoredBodySchema,
+  ...messageExtras,
 });
 export type Message = z.infer<typeof MessageSchema>;
 

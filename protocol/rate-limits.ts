@@ -91,6 +91,10 @@ export const RATE_LIMITS = {
     kind: 'bucket', scope: 'device', burst: 5, refill: 5, everyMs: MINUTE, stored: false,
     what: '`resume` frames per device, one token per RESUME_ENTRIES_PER_TOKEN entries sent again (at least one)',
   },
+  chat_marker_device: {
+    kind: 'bucket', scope: 'device', burst: 30, refill: 30, everyMs: MINUTE, stored: false,
+    what: '`mark_unread` frames per device',
+  },
   connect_ticket_device: {
     kind: 'bucket', scope: 'device', burst: 20, refill: 20, everyMs: MINUTE, stored: false,
     what: 'WebSocket connect tickets per device',

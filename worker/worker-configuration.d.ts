@@ -17,6 +17,8 @@ interface __BaseEnv_Env {
 	SMS_PROVIDER: string;
 	MAILBOX_RETENTION_DAYS: string;
 	SESSION_IDLE_DAYS: string;
+	EDIT_WINDOW_MINUTES: string;
+	RECALL_WINDOW_HOURS: string;
 	GROUP_DIRECT_FANOUT_MAX: string;
 	GROUP_DIRECT_HOT_MAX: string;
 	GROUP_FANOUT_MEMBERS_PER_JOB: string;
@@ -38,7 +40,7 @@ type StringifyValues<EnvType extends Record<string, unknown>> = {
 	[Binding in keyof EnvType]: EnvType[Binding] extends string ? EnvType[Binding] : string;
 };
 declare namespace NodeJS {
-	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "LOCAL_DEVELOPMENT" | "IP_LIMITS" | "SMS_PROVIDER" | "MAILBOX_RETENTION_DAYS" | "SESSION_IDLE_DAYS" | "GROUP_DIRECT_FANOUT_MAX" | "GROUP_DIRECT_HOT_MAX" | "GROUP_FANOUT_MEMBERS_PER_JOB" | "PUSH_MODE" | "TOKEN_SECRET" | "METRICS_TOKEN">> {}
+	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "LOCAL_DEVELOPMENT" | "IP_LIMITS" | "SMS_PROVIDER" | "MAILBOX_RETENTION_DAYS" | "SESSION_IDLE_DAYS" | "EDIT_WINDOW_MINUTES" | "RECALL_WINDOW_HOURS" | "GROUP_DIRECT_FANOUT_MAX" | "GROUP_DIRECT_HOT_MAX" | "GROUP_FANOUT_MEMBERS_PER_JOB" | "PUSH_MODE" | "TOKEN_SECRET" | "METRICS_TOKEN">> {}
 }
 declare module "*.txt" {
 	const value: string;

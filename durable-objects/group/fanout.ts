@@ -11,10 +11,14 @@
  * ones only the recently active members (up to `hotLimit`) are called directly, and everyone
  * else goes through the queue in jobs of `membersPerJob`: one object must not make a thousand
  * calls per message, and online members must not wait behind offline mailboxes.
+ *
+ * An update (an action on an earlier message) goes only to members who received that message:
+ * its content must never reach someone who joined after it. When a membership change lies
+ * between the two, the update is a run of its own with that narrower audience.
  */
 import type { GroupEntry } from '../../protocol/index.ts';
 import { planJobs, type FanoutJob } from './fanout-job.ts';
-import type { GroupLog } from './log.ts';
+import type { GroupLog, LogRow } from './log.ts';
 import type { Members } from './members.ts';
 import { readMeta, writeMeta } from './schema.ts';
 
@@ -82,8 +86,9 @@ export class FanOut {
   async #round(): Promise<void> {
     this.stats.rounds++;
     const pending = this.deps.log.range(this.fannedThrough, this.deps.log.head, ROUND_ENTRIES);
-    for (const run of runsOf(pending)) {
-      const audience = this.deps.members.audienceAt(run.first);
+    const { log } = this.deps;
+    for (const run of runsOf(pending, (from, to) => !log.membershipBetween(from, to))) {
+      const audience = this.deps.members.audienceAt(run.first, run.target);
       const { direct, queued } = this.#split(audience);
       const entries = run.entries;
       const results = await Promise.allSettled(direct.map((member) => this.deps.deliver(member, entries)));
@@ -119,16 +124,28 @@ export class FanOut {
   }
 }
 
-type Run = { first: number; last: number; entries: GroupEntry[] };
+/** Consecutive entries with one audience; `target`: a lone update, for those who had that message too. */
+type Run = { first: number; last: number; entries: GroupEntry[]; target?: number };
 
 /**
  * Split pending entries into runs with one audience each: an entry that changes membership
- * stands alone (its audience differs from the entries around it).
+ * stands alone (its audience differs from the entries around it). An update joins a run only
+ * when its target had the same audience (`sameAudience(target, gseq)`: no membership change
+ * in between); otherwise it stands alone, for the members who had its target.
  */
-export function runsOf(pending: ReadonlyArray<{ gseq: number; membership: boolean; entry: GroupEntry }>): Run[] {
+export function runsOf(
+  pending: ReadonlyArray<Omit<LogRow, 'target'> & { target?: number | null }>,
+  sameAudience: (from: number, to: number) => boolean = () => false,
+): Run[] {
   const runs: Run[] = [];
   let current: Run | null = null;
   for (const p of pending) {
+    const target = p.target ?? null;
+    if (target !== null && !(current ? target >= current.first || sameAudience(target, current.first) : sameAudience(target, p.gseq))) {
+      runs.push({ first: p.gseq, last: p.gseq, entries: [p.entry], target });
+      current = null;
+      continue;
+    }
     if (p.membership || !current) {
       current = { first: p.gseq, last: p.gseq, entries: [p.entry] };
       runs.push(current);

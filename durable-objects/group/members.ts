@@ -100,17 +100,23 @@ export class Members {
   /**
    * Everyone who receives entry `gseq`: current members who joined at or before it, and former
    * members whose membership covered it. Most recently active first (their last receipt), so
-   * people with a connected device are served before offline mailboxes.
+   * people with a connected device are served before offline mailboxes. With `seen`: only those
+   * who also received entry `seen` (an update goes to the members who have its message).
    */
-  audienceAt(gseq: number): Array<{ userId: string; activeAt: number }> {
+  audienceAt(gseq: number, seen?: number): Array<{ userId: string; activeAt: number }> {
+    const also =
+      seen === undefined
+        ? ''
+        : `WHERE EXISTS (SELECT 1 FROM members m WHERE m.user_id = a.user_id AND m.joined_gseq <= ?2)
+              OR EXISTS (SELECT 1 FROM past_members p WHERE p.user_id = a.user_id AND p.joined_gseq <= ?2 AND p.left_gseq >= ?2)`;
     return this.sql
       .exec<{ user_id: string; active_at: number }>(
         `SELECT user_id, max(active_at) AS active_at FROM (
            SELECT user_id, active_at FROM members WHERE joined_gseq <= ?1
            UNION ALL
            SELECT user_id, 0 FROM past_members WHERE joined_gseq <= ?1 AND left_gseq >= ?1
-         ) GROUP BY user_id ORDER BY max(active_at) DESC, user_id`,
-        gseq,
+         ) a ${also} GROUP BY user_id ORDER BY max(active_at) DESC, user_id`,
+        ...(seen === undefined ? [gseq] : [gseq, seen]),
       )
       .toArray()
       .map((r) => ({ userId: r.user_id, activeAt: r.active_at }));

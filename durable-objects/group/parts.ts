@@ -1,11 +1,13 @@
 /**
  * The working parts of a created group object, built on its tables: the log, the members, the
  * fan-out, the sender tallies and consent (invites, link, requests), wired to the members'
- * mailboxes and the fan-out queue, with the deployment's tuning.
+ * mailboxes and the fan-out queue, with the deployment's tuning; and message actions.
  */
+import { actionWindows } from '../../lib/message-actions.ts';
 import { randomBase64Url } from '../../lib/random.ts';
 import type { GroupChange } from '../../protocol/index.ts';
 import { mailboxOf } from '../stubs.ts';
+import { GroupActions } from './actions.ts';
 import { Consent } from './consent.ts';
 import { enqueueJobs } from './fanout-job.ts';
 import { FanOut } from './fanout.ts';
@@ -22,7 +24,7 @@ const TALLY_FLUSH_MS = 200;
 /** Invite link codes: 128 random bits, 22 base64url characters. */
 const LINK_CODE_BYTES = 16;
 
-export type Parts = { log: GroupLog; members: Members; fanout: FanOut; tallies: Tallies; consent: Consent };
+export type Parts = { log: GroupLog; members: Members; fanout: FanOut; tallies: Tallies; consent: Consent; actions: GroupActions };
 
 export type PartsDeps = {
   sql: SqlStorage;
@@ -30,9 +32,11 @@ export type PartsDeps = {
   groupId: () => string;
   /** Append a system event (the object assigns its id). */
   event: (by: string, change: GroupChange, membership: boolean, at: number) => void;
+  /** Server ids of new log entries. */
+  newId: () => string;
 };
 
-export function buildParts({ sql, env, groupId, event }: PartsDeps): Parts {
+export function buildParts({ sql, env, groupId, event, newId }: PartsDeps): Parts {
   const log = new GroupLog(sql, groupId);
   const members = new Members(sql);
   const fanout = new FanOut({
@@ -58,7 +62,8 @@ export function buildParts({ sql, env, groupId, event }: PartsDeps): Parts {
     flushAfterMs: TALLY_FLUSH_MS,
   });
   const consent = new Consent({ sql, members, log, event, newCode: () => linkCode() });
-  return { log, members, fanout, tallies, consent };
+  const actions = new GroupActions({ log, groupId, windows: actionWindows(env), newId });
+  return { log, members, fanout, tallies, consent, actions };
 }
 
 /** A numeric setting: `value` if it is a number >= `min`, else `fallback` (unset or invalid). */

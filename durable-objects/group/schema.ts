@@ -8,7 +8,7 @@
  * receipt is one small update, not one row per message and member.
  *
  * Invites, the invite link and join requests (version 2) sit beside membership: none of them
- * makes anyone part of the log's audience.
+ * makes anyone part of the log's audience. Version 3 adds updates (actions on messages).
  */
 import { applyMigrations, hasSchema, readMeta, writeMeta } from '../sqlite-schema.ts';
 
@@ -86,6 +86,17 @@ const MIGRATIONS: readonly string[] = [
     user_id TEXT    PRIMARY KEY,
     at      INTEGER NOT NULL
   ) WITHOUT ROWID;
+  `,
+  // 3: message actions (issue 13). An action on a message is an 'update' entry of the log; it
+  // names its target's gseq (a deletion for everyone rewrites every update of that message, and
+  // fan-out must not hand it to members who joined after the target) and keeps the action's
+  // fingerprint (a retry under the same client id must repeat it). Membership entries get an
+  // index: fan-out asks whether any lies between an update and its target.
+  `
+  ALTER TABLE log ADD COLUMN target INTEGER;
+  ALTER TABLE log ADD COLUMN fingerprint TEXT;
+  CREATE INDEX log_target ON log (target) WHERE target IS NOT NULL;
+  CREATE INDEX log_membership ON log (gseq) WHERE audience = 1;
   `,
 ];
 

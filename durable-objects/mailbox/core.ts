@@ -17,6 +17,10 @@ import { BlockList } from './blocks.ts';
 import { Connections, type ConnectionState } from './connections.ts';
 import { DeviceCursors, uncovered, type Coverage } from './cursors.ts';
 import { DeviceStarts } from './device-starts.ts';
+import { DirectActions, type DirectActionRecord } from './direct-actions.ts';
+import { MessageCopies } from './message-copies.ts';
+import { forwardHops, replyQuote } from './references.ts';
+import { actionWindows } from '../../lib/message-actions.ts';
 import { FrameError } from './frame-error.ts';
 import { FrameLimits } from './frame-limits.ts';
 import { GroupInbox } from './group-inbox.ts';
@@ -54,6 +58,8 @@ export class MailboxCore {
   readonly settings: UserSettings;
   readonly presence: PresenceRelay;
   readonly notifier: Notifier;
+  readonly actions: DirectActions;
+  readonly copies: MessageCopies;
   /** Recipients known to exist, so D1 is asked once per peer (a deleted one's mailbox says so: see #deliverTo). */
   readonly #knownUsers = new Set<string>();
   /** Groups known to exist (groups are never deleted). */
@@ -72,6 +78,7 @@ export class MailboxCore {
   ) {
     migrate(ctx.storage.sql);
     this.store = new MailboxStore(ctx.storage.sql);
+    this.copies = new MessageCopies(ctx.storage.sql, this.store);
     this.limits = new FrameLimits((env as { RATE_LIMITS?: unknown }).RATE_LIMITS, ctx.storage.sql);
     this.tickets = new UsedTickets(ctx.storage.sql);
     this.connections = new Connections(ctx);
@@ -80,6 +87,11 @@ export class MailboxCore {
       deliver: (to, messages) => this.#deliverTo(to, messages),
       publish: (entries) => this.publish(entries),
       applyReceipt: (r) => this.applyReceipts(r.peer, r.status, r.clientIds, r.at),
+      recorded: (message) => this.publish(this.actions.recorded(message)),
+      references: (frame) => ({
+        ...(frame.replyTo === undefined ? {} : { replyTo: replyQuote(this.copies, frame.to, frame.replyTo) }),
+        ...(frame.forward === undefined ? {} : { forwarded: forwardHops(this.copies, this.groupInbox, frame.forward, frame.body) }),
+      }),
       admitBody: async (sender, to, body) => {
         if (!isMediaBody(body)) return;
         // No grant for an id that names no account (delivery would refuse it anyway).
@@ -116,6 +128,17 @@ export class MailboxCore {
       group: (groupId) => groupOf(env, groupId),
       retryLater: () => void this.scheduleAlarm(Date.now() + RECEIPT_RETRY_MS),
       deliveredDelayMs: GROUP_DELIVERED_DELAY_MS,
+    });
+    this.actions = new DirectActions({
+      sql: ctx.storage.sql,
+      store: this.store,
+      copies: this.copies,
+      self: () => this.self(),
+      windows: actionWindows(env),
+      publish: (entries) => this.publish(entries),
+      deliver: (peer, record) => this.#deliverAction(peer, record),
+      db: env.DB,
+      waitUntil: (promise) => ctx.waitUntil(promise),
     });
     this.#retentionMs = Math.max(1, Number(env.MAILBOX_RETENTION_DAYS) || 30) * DAY_MS;
   }
@@ -354,6 +377,14 @@ export class MailboxCore {
     if (!(await userExists(this.env.DB, userId))) return false;
     this.#knownUsers.add(userId);
     return true;
+  }
+
+  /** Apply an action at the other party's mailbox; false when that account was deleted (no copy left there). */
+  async #deliverAction(peer: string, record: DirectActionRecord): Promise<boolean> {
+    if (!(await this.userExists(peer))) return false;
+    const applied = await mailboxOf(this.env, peer).applyDirectAction(record);
+    if (!applied) this.#knownUsers.delete(peer);
+    return applied;
   }
 
   async #applyAtSender(receipt: Receipt): Promise<void> {

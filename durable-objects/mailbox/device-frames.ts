@@ -8,10 +8,12 @@ import {
   CONNECT_TICKET_TTL_MS,
   ERRORS,
   parseClientFrame,
+  type ActionFrame,
   type AckFrame,
   type GroupReadFrame,
   type GroupSendFrame,
   type GroupTypingFrame,
+  type MarkUnreadFrame,
   type ReadFrame,
   type ResumeFrame,
   type SendFrame,
@@ -22,7 +24,9 @@ import { groupOf, mailboxOf } from '../stubs.ts';
 import type { ConnectionState } from './connections.ts';
 import type { MailboxCore } from './core.ts';
 import { FrameError, errorFrame } from './frame-error.ts';
+import { actOnGroup } from './group-actions.ts';
 import { admitMedia } from './media-check.ts';
+import { forwardHops } from './references.ts';
 
 /** Headers the Worker sets when it hands an authenticated WebSocket upgrade to the object. */
 export const CONNECT_HEADERS = {
@@ -154,13 +158,17 @@ export class DeviceFrames {
           return await core.presence.watch(ws, state, frame.users);
         case 'active':
           return core.presence.tracker.recordActivity(Date.now());
+        case 'action':
+          return await this.#onAction(ws, state, frame);
+        case 'mark_unread':
+          return this.#onMarkUnread(state, frame);
         case 'ping':
           // Only a byte-exact ping is auto-answered; answer variants here.
           return core.connections.sendDirect(ws, { type: 'pong' });
       }
     } catch (error) {
       if (!(error instanceof FrameError)) console.error('frame handling failed', error);
-      const id = frame.type === 'send' || frame.type === 'group_send' ? frame.id : null;
+      const id = frame.type === 'send' || frame.type === 'group_send' || frame.type === 'action' ? frame.id : null;
       core.connections.sendDirect(ws, errorFrame(id, error, frame.type));
     }
   }
@@ -237,6 +245,10 @@ export class DeviceFrames {
     const now = Date.now();
     core.presence.tracker.recordActivity(now);
     const upTo = Math.min(frame.upTo, core.store.head);
+    // A chat marked unread is read now: the user's devices drop the mark (one cheap statement when it was not marked).
+    if (core.store.clearMarkedUnread(frame.peer)) {
+      core.appendAndPublish({ type: 'chat_marker', chat: { kind: 'direct', peer: frame.peer }, unread: false, at: now });
+    }
     const clientIds = core.store.markRead(frame.peer, upTo);
     if (clientIds.length === 0) return;
     const announce = core.settings.privacy.readReceipts;
@@ -260,7 +272,16 @@ export class DeviceFrames {
     const { core } = this;
     core.limits.groupSend(state.deviceId, frame.id);
     core.presence.tracker.recordActivity(Date.now());
-    const input = { sender: state.userId, device: state.deviceId, clientId: frame.id, body: frame.body };
+    // A forward's hops come from this user's copy of the original; a reply's quote from the group's log.
+    const forwarded = frame.forward === undefined ? undefined : forwardHops(core.copies, core.groupInbox, frame.forward, frame.body);
+    const input = {
+      sender: state.userId,
+      device: state.deviceId,
+      clientId: frame.id,
+      body: frame.body,
+      ...(frame.replyTo === undefined ? {} : { replyTo: frame.replyTo }),
+      ...(forwarded === undefined ? {} : { forwarded }),
+    };
     const result = await core.groups.post(frame.group, input, {
       admit: async () => {
         // A made-up group id reaches no object (each would be one more object).
@@ -276,12 +297,54 @@ export class DeviceFrames {
     core.connections.sendDirect(ws, { type: 'group_sent', id: frame.id, group: frame.group, messageId, gseq, sentAt, duplicate });
   }
 
+  /**
+   * An action on a message (react, edit, delete, star). It costs a send: reactions, edits and
+   * deletions for everyone are stored and delivered like messages (star and delete-for-me only
+   * here, but they are entries for every device too). Answered once every copy it applies to has it.
+   */
+  async #onAction(ws: WebSocket, state: ConnectionState, frame: ActionFrame): Promise<void> {
+    const { core } = this;
+    const { chat } = frame;
+    const local = frame.action.kind === 'star' || (frame.action.kind === 'delete' && frame.action.scope === 'me');
+    if (chat.kind === 'group' && !local) core.limits.groupSend(state.deviceId, frame.id);
+    else core.limits.send(state.deviceId, frame.id);
+    core.presence.tracker.recordActivity(Date.now());
+    let done: { duplicate: boolean };
+    if (chat.kind === 'direct') {
+      if (chat.peer === state.userId) throw new FrameError('self_message');
+      done = await core.actions.act({ ...frame, chat });
+    } else {
+      done = await actOnGroup(core, state, { ...frame, chat });
+    }
+    core.connections.sendDirect(ws, { type: 'acted', id: frame.id, chat, target: frame.target, duplicate: done.duplicate });
+  }
+
+  /** Mark a chat unread (or clear the mark): a `chat_marker` entry for every device. Reading the chat clears it too. */
+  #onMarkUnread(state: ConnectionState, frame: MarkUnreadFrame): void {
+    const { core } = this;
+    core.limits.chatMarker(state.deviceId);
+    const { chat, unread } = frame;
+    const now = Date.now();
+    if (chat.kind === 'direct') {
+      const changed = core.store.markUnread(chat.peer, unread);
+      if (changed === null) throw new FrameError('not_found', 'No chat with that user');
+      if (changed) core.appendAndPublish({ type: 'chat_marker', chat, unread, at: now });
+      return;
+    }
+    if (!core.groupInbox.knows(chat.group)) throw new FrameError('group_not_found');
+    const entry = core.groupInbox.markUnread(chat.group, unread, now);
+    if (entry) core.publish([entry]);
+  }
+
   /** The user read a group: marked here and on the other devices; the group counts it only while read receipts are on. */
   #onGroupRead(frame: GroupReadFrame): void {
     const { core } = this;
     const now = Date.now();
     core.presence.tracker.recordActivity(now);
     const upTo = Math.min(frame.upTo, core.store.head);
+    // Any read clears "marked unread", whether or not it moves the watermark; the devices are told.
+    const unmarked = core.groupInbox.markUnread(frame.group, false, now);
+    if (unmarked) core.publish([unmarked]);
     if (core.groups.read(frame.group, upTo, core.settings.privacy.readReceipts) === null) return;
     core.publish([core.store.append({ type: 'group_read_marker', group: frame.group, upTo, at: now }, now)]);
     void core.flushReceipts();

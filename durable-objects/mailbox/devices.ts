@@ -10,6 +10,8 @@ import {
   type ConversationList,
   type GroupHistoryPage,
   type HistoryPage,
+  type StarredItem,
+  type StarredPage,
 } from '../../protocol/index.ts';
 import type { MailboxCore } from './core.ts';
 
@@ -73,6 +75,22 @@ export class AccountDevices {
   history(peer: string, before: number | undefined, limit: number, deviceId?: string): HistoryPage {
     const { items, nextBefore } = this.core.store.history(peer, before, limit, this.core.starts.floorOf(deviceId));
     return { messages: items, nextBefore };
+  }
+
+  /**
+   * Starred messages (1:1 and groups), newest first, below `before`; above `deviceId`'s floor (a
+   * device logged in without history does not see older messages through its stars either).
+   */
+  starred(before: number | undefined, limit: number, deviceId?: string): StarredPage {
+    const { core } = this;
+    const floor = core.starts.floorOf(deviceId);
+    const direct: StarredItem[] = core.copies
+      .starred(before, limit + 1)
+      .map((r) => ({ seq: r.seq, chat: { kind: 'direct', peer: r.peer }, message: r.message }));
+    const groups: StarredItem[] = core.groupInbox.starred(before, limit + 1);
+    const merged = [...direct, ...groups].filter((item) => item.seq > floor).sort((a, b) => b.seq - a.seq);
+    const page = merged.slice(0, limit);
+    return { messages: page, nextBefore: merged.length > limit ? page[page.length - 1]!.seq : null };
   }
 
   /** A page of `group` as this user received it, newest first (above `deviceId`'s floor); null for a group it never received. */

@@ -76,6 +76,11 @@ export class FrameLimits {
     this.#refuseUnless(this.#budgets.spend([{ name: 'presence_watch_device', cost: 1 }], { device }));
   }
 
+  /** A `mark_unread` (each is a mailbox entry for every device of the user). */
+  chatMarker(device: string): void {
+    this.#refuseUnless(this.#budgets.spend([{ name: 'chat_marker_device', cost: 1 }], { device }));
+  }
+
   /**
    * A `resume` that sends `replayed` entries again: one token per RESUME_ENTRIES_PER_TOKEN of
    * them, at least one (what costs the server is the bytes a replay sends, not the frame).

@@ -7,20 +7,43 @@
  * Order: a group's entries are appended to the mailbox strictly in gseq order. The caller hands
  * `record` only entries that continue from `through` (it repairs gaps first), so every member
  * sees the group in the group's one order, whatever order fan-out batches arrive in.
+ *
+ * Updates (actions on messages) change this user's copy of their message in place and append a
+ * `group_message_update` entry; they are not rows of their own (no history item, no unread, not
+ * the chat list's last entry). A deletion for everyone also rewrites every mailbox entry that
+ * held the message (`message_entries`), so no content stays in this user's storage. Stars and
+ * deletions for this user only are local (`applyLocal`).
  */
 import {
   GROUP_TALLY_MAX,
+  type Action,
   type GroupConversation,
   type GroupEntry,
   type GroupHistoryItem,
+  type GroupMessage,
   type GroupTally,
+  type GroupUpdate,
 } from '../../protocol/index.ts';
+import { applyAction, summaryOf, tombstone } from '../../lib/message-actions.ts';
 import { pageOf, type MailboxStore, type StoredEntry } from './store.ts';
 
 export type GroupReceiptStatus = 'delivered' | 'read';
 
+/** A starred group message, as GET /v1/starred lists it. */
+export type StarredGroupItem = { seq: number; chat: { kind: 'group'; group: string }; message: GroupMessage };
+
+/** Actions only this user's devices see: star, delete for me. */
+export type LocalAction = Extract<Action, { kind: 'star' }> | { kind: 'delete'; scope: 'me' };
+
 export function gseqOf(entry: GroupEntry): number {
-  return entry.type === 'message' ? entry.message.gseq : entry.event.gseq;
+  switch (entry.type) {
+    case 'message':
+      return entry.message.gseq;
+    case 'event':
+      return entry.event.gseq;
+    case 'update':
+      return entry.update.gseq;
+  }
 }
 
 /** Whether `entry` is where `self`'s membership begins (its first entry needs no gap repair). */
@@ -61,19 +84,27 @@ export class GroupInbox {
     for (const entry of entries) {
       const gseq = gseqOf(entry);
       if (gseq <= chat.through) continue;
+      if (entry.type === 'update') {
+        // Moves `through` like any entry, but neither the chat list nor the unread count.
+        const changed = this.#applyUpdate(group, entry.update, self, now);
+        if (changed) stored.push(changed);
+        chat.through = gseq;
+        continue;
+      }
       const mine = entry.type === 'message' ? entry.message.from === self : true;
       const mailboxEntry =
         entry.type === 'message'
           ? this.store.append({ type: 'group_message', message: entry.message }, now)
           : this.store.append({ type: 'group_event', event: entry.event }, now);
       this.sql.exec(
-        'INSERT INTO group_entries (seq, group_id, gseq, sender, read, tally, entry) VALUES (?, ?, ?, ?, ?, NULL, ?)',
+        'INSERT INTO group_entries (seq, group_id, gseq, sender, read, tally, entry, message_id) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)',
         mailboxEntry.seq,
         group,
         gseq,
         entry.type === 'message' ? entry.message.from : null,
         mine ? 1 : 0,
         JSON.stringify(entry),
+        entry.type === 'message' ? entry.message.id : null,
       );
       if (!mine) unread++;
       chat.through = gseq;
@@ -153,7 +184,7 @@ export class GroupInbox {
     const rows = this.sql
       .exec<EntryRow>(
         `SELECT seq, read, tally, entry FROM group_entries
-         WHERE group_id = ? AND seq < ? AND seq > ? ORDER BY gseq DESC LIMIT ?`,
+         WHERE group_id = ? AND seq < ? AND seq > ? AND hidden = 0 ORDER BY gseq DESC LIMIT ?`,
         group,
         before ?? Number.MAX_SAFE_INTEGER,
         floor,
@@ -170,8 +201,8 @@ export class GroupInbox {
   chatList(before: number | undefined, limit: number, floor = 0): { items: GroupConversation[]; nextBefore: number | null } {
     const unread = floor > 0 ? '(SELECT count(*) FROM group_entries u WHERE u.group_id = c.group_id AND u.read = 0 AND u.seq > ?)' : 'c.unread';
     const rows = this.sql
-      .exec<EntryRow & { group_id: string; unread: number }>(
-        `SELECT c.group_id, ${unread} AS unread, e.seq, e.read, e.tally, e.entry
+      .exec<EntryRow & { group_id: string; unread: number; marked_unread: number }>(
+        `SELECT c.group_id, ${unread} AS unread, c.marked_unread, e.seq, e.read, e.tally, e.entry
          FROM group_chats c JOIN group_entries e ON e.seq = c.last_seq
          WHERE c.last_seq < ? AND c.last_seq > ? ORDER BY c.last_seq DESC LIMIT ?`,
         ...(floor > 0 ? [floor] : []),
@@ -180,7 +211,136 @@ export class GroupInbox {
         limit + 1,
       )
       .toArray();
-    return pageOf(rows, limit, (r) => ({ kind: 'group', group: r.group_id, last: historyItem(r), unread: r.unread }));
+    return pageOf(rows, limit, (r) => ({
+      kind: 'group',
+      group: r.group_id,
+      last: historyItem(r),
+      unread: r.unread,
+      markedUnread: r.marked_unread === 1,
+    }));
+  }
+
+  // ------------------------------------------------------------------ message actions
+
+  /** This user's visible copy of a group message by server id (replies, forwards, local actions), or null. */
+  findMessage(messageId: string): { group: string; seq: number; message: GroupMessage } | null {
+    const row = this.sql
+      .exec<CopyRow & { group_id: string }>(
+        'SELECT seq, group_id, hidden, entry FROM group_entries WHERE message_id = ? AND hidden = 0',
+        messageId,
+      )
+      .toArray()[0];
+    const message = row ? messageOf(row) : null;
+    return row && message ? { group: row.group_id, seq: row.seq, message } : null;
+  }
+
+  /** Whether this user deleted message `messageId` of `group` for themselves (a repeat changes nothing). */
+  hidden(group: string, messageId: string): boolean {
+    return this.#copy(group, messageId)?.hidden === 1;
+  }
+
+  /**
+   * Star / unstar, or delete for this user only, this user's copy of a message of `group`: the
+   * row changes, a `group_message_update` entry (gseq null) tells this user's devices, and a
+   * deletion also rewrites the mailbox entries that held the message. Null when nothing changed
+   * (or there is no visible copy).
+   */
+  applyLocal(group: string, messageId: string, action: LocalAction, actor: string, at: number): StoredEntry | null {
+    const row = this.#copy(group, messageId);
+    const own = row && row.hidden === 0 ? messageOf(row) : null;
+    if (!row || !own) return null;
+    let next: GroupMessage;
+    if (action.kind === 'star') {
+      if ((own.starred === true) === action.starred) return null;
+      next = applyAction(own, actor, action, at, false);
+      this.sql.exec('UPDATE group_entries SET entry = ?, starred_at = ? WHERE seq = ?', entryText(next), action.starred ? at : null, row.seq);
+    } else {
+      const { starred: _starred, ...gone } = tombstone(own, actor, 'me', at);
+      next = gone;
+      this.sql.exec('UPDATE group_entries SET entry = ?, hidden = 1, starred_at = NULL WHERE seq = ?', entryText(next), row.seq);
+      this.store.rewriteEntries(row.seq, next);
+    }
+    return this.#appendUpdate(row.seq, { gseq: null, by: actor, action: summaryOf(action), at, message: next }, at);
+  }
+
+  /** Starred group messages (not deleted for this user), newest first, strictly below mailbox seq `before`. */
+  starred(before: number | undefined, limit: number): StarredGroupItem[] {
+    return this.sql
+      .exec<CopyRow & { group_id: string }>(
+        `SELECT seq, group_id, hidden, entry FROM group_entries
+         WHERE starred_at IS NOT NULL AND hidden = 0 AND seq < ? ORDER BY seq DESC LIMIT ?`,
+        before ?? Number.MAX_SAFE_INTEGER,
+        limit,
+      )
+      .toArray()
+      .flatMap((r) => {
+        const message = messageOf(r);
+        return message ? [{ seq: r.seq, chat: { kind: 'group' as const, group: r.group_id }, message }] : [];
+      });
+  }
+
+  /**
+   * Set or clear the "marked unread" flag of `group` and tell this user's devices (`chat_marker`).
+   * Null for a group this user never received, or when the flag already was so.
+   */
+  markUnread(group: string, unread: boolean, at: number): StoredEntry | null {
+    const changed = this.sql
+      .exec('UPDATE group_chats SET marked_unread = ? WHERE group_id = ? AND marked_unread != ? RETURNING group_id', unread ? 1 : 0, group, unread ? 1 : 0)
+      .toArray();
+    if (changed.length === 0) return null;
+    return this.store.append({ type: 'chat_marker', chat: { kind: 'group', group }, unread, at }, at);
+  }
+
+  /**
+   * A group update (reaction, edit, deletion for everyone) reached this mailbox: apply it to this
+   * user's copy of its message. No copy (joined after it, or deleted it for themselves): nothing
+   * is stored. The copy keeps this user's star and, on the sender's copy, the earlier versions.
+   */
+  #applyUpdate(group: string, update: GroupUpdate, self: string, now: number): StoredEntry | null {
+    const row = this.sql
+      .exec<CopyRow>('SELECT seq, hidden, entry FROM group_entries WHERE group_id = ? AND gseq = ?', group, update.message.gseq)
+      .toArray()[0];
+    const own = row && row.hidden === 0 ? messageOf(row) : null;
+    if (!row || !own || own.id !== update.message.id) return null;
+    const recall = update.action.kind === 'delete';
+    const { starred: _starred, edits: _edits, rev: _rev, ...theirs } = update.message;
+    const next: GroupMessage = { ...theirs, rev: (own.rev ?? 0) + 1 };
+    if (!recall) {
+      if (own.starred) next.starred = true;
+      const edits = [...(own.edits ?? [])];
+      if (update.by === self && update.action.kind === 'edit' && own.body.kind !== 'deleted') {
+        edits.push({ body: own.body, at: own.editedAt ?? own.sentAt });
+      }
+      if (edits.length > 0) next.edits = edits;
+    }
+    this.sql.exec(
+      'UPDATE group_entries SET entry = ?, starred_at = CASE WHEN ? THEN NULL ELSE starred_at END WHERE seq = ?',
+      entryText(next),
+      recall ? 1 : 0,
+      row.seq,
+    );
+    if (recall) this.store.rewriteEntries(row.seq, next);
+    const { gseq, by, action, at } = update;
+    return this.#appendUpdate(row.seq, { gseq, by, action, at, message: next }, now);
+  }
+
+  /** Append a `group_message_update` entry and remember that it holds a copy of the message at `messageSeq`. */
+  #appendUpdate(
+    messageSeq: number,
+    update: { gseq: number | null; by: string; action: GroupUpdate['action']; at: number; message: GroupMessage },
+    now: number,
+  ): StoredEntry {
+    const entry = this.store.append({ type: 'group_message_update', ...update }, now);
+    this.store.linkEntry(messageSeq, entry.seq);
+    return entry;
+  }
+
+  #copy(group: string, messageId: string): CopyRow | null {
+    return (
+      this.sql
+        .exec<CopyRow>('SELECT seq, hidden, entry FROM group_entries WHERE message_id = ? AND group_id = ?', messageId, group)
+        .toArray()[0] ?? null
+    );
   }
 
   // ------------------------------------------------------------------ receipt outbox
@@ -221,6 +381,17 @@ export class GroupInbox {
 }
 
 type EntryRow = { seq: number; read: number; tally: string | null; entry: string };
+type CopyRow = { seq: number; hidden: number; entry: string };
+
+function messageOf(row: { entry: string }): GroupMessage | null {
+  const entry = JSON.parse(row.entry) as GroupEntry;
+  return entry.type === 'message' ? entry.message : null;
+}
+
+function entryText(message: GroupMessage): string {
+  const entry: GroupEntry = { type: 'message', message };
+  return JSON.stringify(entry);
+}
 
 function historyItem(row: EntryRow): GroupHistoryItem {
   return {

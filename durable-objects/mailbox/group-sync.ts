@@ -10,7 +10,7 @@
  * answer, so `through` can jump over them.
  */
 import type { GroupEntry } from '../../protocol/index.ts';
-import type { GroupChat, GroupResult, Posted, PostInput } from '../group-chat.ts';
+import type { ActInput, GroupChat, GroupResult, Posted, PostInput } from '../group-chat.ts';
 import { FrameError } from './frame-error.ts';
 import { gseqOf, startsMembership, type GroupInbox } from './group-inbox.ts';
 import type { StoredEntry } from './store.ts';
@@ -71,6 +71,18 @@ export class GroupSync {
   }
 
   /**
+   * React to, edit or delete for everyone a message of `group` for one of this user's devices.
+   * In the same queue as posts: a device's messages and actions enter the log in the order it
+   * sent them (two edits of one message must not swap).
+   */
+  act(group: string, input: ActInput): Promise<GroupResult<{ gseq: number; duplicate: boolean }>> {
+    return this.#serial(`post:${group}`, async (): Promise<GroupResult<{ gseq: number; duplicate: boolean }>> => {
+      const result = await this.deps.group(group).act(input);
+      return result;
+    });
+  }
+
+  /**
    * A device acknowledged mailbox entries after < seq <= upTo: their groups will hear they were
    * delivered. Delivered watermarks are gathered for `deliveredDelayMs` and sent as one call
    * per group: in a busy group every member's object would otherwise call the group object
@@ -104,7 +116,7 @@ export class GroupSync {
   /**
    * The user read `group` up to mailbox seq `upTo`; returns the gseq read through, or null if
    * nothing moved. With `relay` false (read receipts off) it is marked read here only: the group
-   * never counts this user as having read it.
+   * never counts this user as having read it. Any read clears the chat's "marked unread" flag.
    */
   read(group: string, upTo: number, relay = true): number | null {
     const gseq = this.deps.inbox.markRead(group, upTo);

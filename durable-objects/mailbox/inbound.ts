@@ -13,6 +13,7 @@ import {
 } from '../../protocol/index.ts';
 import type { MailboxCore } from './core.ts';
 import type { Arrival } from './notifications.ts';
+import type { DirectActionRecord } from './direct-actions.ts';
 import type { StoredEntry, StoredMessage } from './store.ts';
 
 export type GroupInvite = { group: string; title: string; invitedBy: string; at: number };
@@ -36,7 +37,7 @@ export class Inbound {
       if (core.blocks.has(message.from)) return { id: message.id, sentAt: message.sentAt, duplicate: false };
       const { stored, entry } = core.store.recordMessage(message, false, now);
       if (entry) {
-        entries.push(entry);
+        entries.push(entry, ...core.actions.recorded(message));
         arrivals.push({ conversation: { kind: 'direct', id: message.from }, messageId: message.id, from: message.from, body: message.body });
       }
       return stored;
@@ -44,6 +45,18 @@ export class Inbound {
     core.publish(entries);
     core.pushIfAway(arrivals, now);
     return results;
+  }
+
+  /**
+   * The other party of a 1:1 chat acted on a message of it (reaction, edit, deletion for
+   * everyone): apply it to this user's copy. Reactions and edits from someone this user blocked
+   * are dropped, silently; a deletion still applies (it only removes what they sent).
+   */
+  applyDirectAction(record: DirectActionRecord): void {
+    const { core } = this;
+    const deletion = record.action.kind === 'delete';
+    if (core.blocks.has(record.actor) && !deletion) return;
+    core.publish(core.actions.applyRecord(record));
   }
 
   /**

@@ -8,12 +8,12 @@
  *   quiet hours end or the mute expires. A chat muted "always" never produces a summary.
  * - A device connecting clears what is held: the user is looking at the app.
  */
-import type { ConversationRef, MessageBody, QuietHours } from '../../protocol/index.ts';
+import type { ConversationRef, QuietHours, StoredBody } from '../../protocol/index.ts';
 import { previewOf, type PushJob } from './push-job.ts';
 import type { UserSettings } from './settings.ts';
 
 /** A message that arrived for the user. */
-export type Arrival = { conversation: ConversationRef; messageId: string; from: string; body: MessageBody };
+export type Arrival = { conversation: ConversationRef; messageId: string; from: string; body: StoredBody };
 
 const MINUTE_MS = 60_000;
 const DAY_MINUTES = 24 * 60;

@@ -8,7 +8,7 @@
  * arrive here, before this object has written its copy. Such receipts are held and applied
  * with the copy instead of being lost.
  */
-import { STATUS_RANK, type Message, type SendFrame } from '../../protocol/index.ts';
+import { STATUS_RANK, type Message, type Quote, type SendFrame } from '../../protocol/index.ts';
 import { Dispatcher, type DeliverBatch } from './dispatch.ts';
 import { FrameError } from './frame-error.ts';
 import type { Receipt, ReceiptStatus } from './receipts.ts';
@@ -24,6 +24,10 @@ export type OutgoingDeps = {
   publish: (entries: StoredEntry[]) => void;
   /** Apply a receipt to this user's messages (used for held receipts). */
   applyReceipt: (receipt: Receipt) => void;
+  /** The quote of `replyTo` and the hops of `forward` (throws FrameError to refuse). */
+  references?: (frame: SendFrame) => { replyTo?: Quote; forwarded?: number };
+  /** A message was recorded in this user's history (actions that arrived before it apply now). */
+  recorded?: (message: Message) => void;
   /** Check a body naming media and grant the recipient (throws to refuse); nothing for other bodies. */
   admitBody?: (sender: string, to: string, body: Message['body']) => Promise<void>;
   newId: () => string;
@@ -52,10 +56,10 @@ export class OutgoingMessages {
    */
   async send(sender: Sender, frame: SendFrame): Promise<StoredMessage> {
     if (frame.to === sender.userId) throw new FrameError('self_message');
-    const fingerprint = fingerprintOf(frame.to, frame.body);
+    const fingerprint = fingerprintOf(frame.to, frame.body, frame.replyTo, frame.forward);
     const known = this.#deps.store.findBySenderClientId(sender.userId, frame.id);
     if (known) {
-      if (fingerprintOf(known.to, known.body) !== fingerprint) throw new FrameError('id_conflict');
+      if (!isRetryOf(frame, known)) throw new FrameError('id_conflict');
       return { id: known.id, sentAt: known.sentAt, duplicate: true };
     }
     const inFlight = this.#inFlight.get(frame.id);
@@ -81,6 +85,7 @@ export class OutgoingMessages {
   }
 
   async #sendNew(sender: Sender, frame: SendFrame): Promise<StoredMessage> {
+    const references = this.#deps.references?.(frame) ?? {};
     await this.#deps.admitBody?.(sender.userId, frame.to, frame.body);
     const message: Message = {
       id: this.#deps.newId(),
@@ -90,6 +95,7 @@ export class OutgoingMessages {
       to: frame.to,
       sentAt: Date.now(),
       body: frame.body,
+      ...references,
     };
     this.#awaitingCopy.add(frame.id);
     try {
@@ -97,7 +103,10 @@ export class OutgoingMessages {
       // The recipient may already hold this id from an earlier attempt: keep its identity.
       const copy: Message = { ...message, id: atRecipient.id, sentAt: atRecipient.sentAt };
       const { entry } = this.#deps.store.recordMessage(copy, true, Date.now());
-      if (entry) this.#deps.publish([entry]);
+      if (entry) {
+        this.#deps.publish([entry]);
+        this.#deps.recorded?.(copy);
+      }
       const early = this.#early.get(frame.id);
       if (early) this.#deps.applyReceipt(early);
       return atRecipient;
@@ -108,9 +117,26 @@ export class OutgoingMessages {
   }
 }
 
-/** What must match for a resend to count as a retry: recipient and body. */
-function fingerprintOf(to: string, body: Message['body']): string {
-  return `${to}\u0000${JSON.stringify(body)}`;
+/** What must match for a resend to count as a retry: recipient, body, and what it replies to and forwards. */
+function fingerprintOf(to: string, body: Message['body'], replyTo?: string, forward?: string): string {
+  return `${to}\u0000${JSON.stringify(body)}\u0000${replyTo ?? ''}\u0000${forward ?? ''}`;
+}
+
+/**
+ * Whether `frame` repeats the stored `known` message: same recipient, quote and forward, and the
+ * same body unless the message was edited or deleted since (a late retry of an edited message is
+ * still the same send).
+ */
+function isRetryOf(frame: SendFrame, known: Message): boolean {
+  const changed = known.editedAt !== undefined || known.body.kind === 'deleted';
+  // A deleted message keeps neither its quote nor its body.
+  const deleted = known.body.kind === 'deleted';
+  return (
+    known.to === frame.to &&
+    (deleted || known.replyTo?.id === frame.replyTo) &&
+    (known.forwarded !== undefined) === (frame.forward !== undefined) &&
+    (changed || JSON.stringify(known.body) === JSON.stringify(frame.body))
+  );
 }
 
 function rank(status: ReceiptStatus): number {

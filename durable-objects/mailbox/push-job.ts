@@ -6,7 +6,7 @@
  * enabled previews, so by default nothing of a message passes through the queue or providers.
  */
 import { z } from 'zod';
-import { ConversationRefSchema, MessageIdSchema, UserIdSchema, type MessageBody } from '../../protocol/index.ts';
+import { ConversationRefSchema, MessageIdSchema, UserIdSchema, type StoredBody } from '../../protocol/index.ts';
 
 export const PushJobSchema = z.strictObject({
   userId: UserIdSchema,
@@ -35,7 +35,7 @@ export type PushJob = z.infer<typeof PushJobSchema>;
 export const PUSH_PREVIEW_MAX = 100;
 
 /** What a push may show of a message body when previews are on. */
-export function previewOf(body: MessageBody): string {
+export function previewOf(body: StoredBody): string {
   switch (body.kind) {
     case 'text':
       return body.text.length > PUSH_PREVIEW_MAX ? `${body.text.slice(0, PUSH_PREVIEW_MAX - 1)}…` : body.text;
@@ -56,6 +56,8 @@ export function previewOf(body: MessageBody): string {
     case 'ciphertext':
       // End-to-end encrypted: the server cannot read it, so there is nothing to preview.
       return 'New message';
+    case 'deleted':
+      return 'This message was deleted';
   }
 }
 

@@ -149,6 +149,49 @@ const MIGRATIONS: readonly string[] = [
   -- Blocks made before the D1 mirror existed are copied there once (MailboxCore.mirrorBlocksOnce).
   INSERT OR REPLACE INTO meta (key, value) VALUES ('blocks_mirror_pending', 1);
   `,
+  // v7: message actions (reply, react, edit, delete, star, mark unread). Messages are found by
+  // server id (an action names its target by it); a row deleted for this user only is hidden from
+  // history; starred rows are listed newest first through a partial index (no cost for others).
+  // `actions` makes every action idempotent by (actor, client id); `early_actions` keeps one
+  // that reached this mailbox before the message it acts on (the sender's own copy is stored
+  // after the recipient's); `message_entries` lists every mailbox entry holding a copy of a
+  // message's content (its own and its updates), so deleting for everyone can rewrite them all.
+  `
+  CREATE INDEX messages_id ON messages (id);
+  ALTER TABLE messages ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE messages ADD COLUMN starred_at INTEGER;
+  CREATE INDEX messages_starred ON messages (seq) WHERE starred_at IS NOT NULL;
+  ALTER TABLE conversations ADD COLUMN marked_unread INTEGER NOT NULL DEFAULT 0;
+
+  ALTER TABLE group_entries ADD COLUMN message_id TEXT;
+  UPDATE group_entries SET message_id = json_extract(entry, '$.message.id') WHERE json_extract(entry, '$.type') = 'message';
+  CREATE INDEX group_entries_message ON group_entries (message_id) WHERE message_id IS NOT NULL;
+  ALTER TABLE group_entries ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE group_entries ADD COLUMN starred_at INTEGER;
+  CREATE INDEX group_entries_starred ON group_entries (seq) WHERE starred_at IS NOT NULL;
+  ALTER TABLE group_chats ADD COLUMN marked_unread INTEGER NOT NULL DEFAULT 0;
+
+  CREATE TABLE actions (
+    actor       TEXT    NOT NULL,
+    client_id   TEXT    NOT NULL,
+    target      TEXT    NOT NULL,              -- the message's server id
+    fingerprint TEXT    NOT NULL,              -- what a retry must repeat (else id_conflict)
+    at          INTEGER NOT NULL,
+    PRIMARY KEY (actor, client_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE early_actions (
+    sender    TEXT    NOT NULL,                -- the target message's sender and client id
+    client_id TEXT    NOT NULL,
+    n         INTEGER NOT NULL,                -- arrival order
+    action    TEXT    NOT NULL,                -- the action record as JSON
+    PRIMARY KEY (sender, client_id, n)
+  ) WITHOUT ROWID;
+  CREATE TABLE message_entries (
+    message_seq INTEGER NOT NULL,              -- the message's own mailbox entry
+    entry_seq   INTEGER NOT NULL,              -- an update entry carrying a copy of it
+    PRIMARY KEY (message_seq, entry_seq)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** Bring the object's database to the newest schema (`meta` also holds pruned_through). */

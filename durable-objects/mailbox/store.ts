@@ -178,6 +178,20 @@ export class MailboxStore {
     return clientIds;
   }
 
+  /** Reading a chat clears its "marked unread" flag: whether it was set (then the devices are told). */
+  clearMarkedUnread(peer: string): boolean {
+    return this.sql.exec('UPDATE conversations SET marked_unread = 0 WHERE peer = ? AND marked_unread = 1 RETURNING peer', peer).toArray().length > 0;
+  }
+
+  /** Set or clear the "marked unread" flag of the chat with `peer`: whether it changed, null when there is no such chat. */
+  markUnread(peer: string, unread: boolean): boolean | null {
+    const row = this.sql.exec<{ marked_unread: number }>('SELECT marked_unread FROM conversations WHERE peer = ?', peer).toArray()[0];
+    if (!row) return null;
+    if ((row.marked_unread === 1) === unread) return false;
+    this.sql.exec('UPDATE conversations SET marked_unread = ? WHERE peer = ?', unread ? 1 : 0, peer);
+    return true;
+  }
+
   /**
    * Advance the status of messages `self` sent to `peer`, named by client id; returns those that
    * moved forward, in seq order (a repeated or late receipt moves nothing).
@@ -214,7 +228,7 @@ export class MailboxStore {
     const rows = this.sql
       .exec<MessageRow>(
         `SELECT seq, message, status, outgoing FROM messages
-         WHERE peer = ? AND seq < ? AND seq > ? ORDER BY seq DESC LIMIT ?`,
+         WHERE peer = ? AND seq < ? AND seq > ? AND hidden = 0 ORDER BY seq DESC LIMIT ?`,
         peer,
         before ?? Number.MAX_SAFE_INTEGER,
         floor,
@@ -232,8 +246,8 @@ export class MailboxStore {
     // The stored count covers the whole chat; above a floor it is counted (a page of chats, by index).
     const unread = floor > 0 ? '(SELECT count(*) FROM messages u WHERE u.peer = c.peer AND u.outgoing = 0 AND u.status < ? AND u.seq > ?)' : 'c.unread';
     const rows = this.sql
-      .exec<MessageRow & { peer: string; unread: number }>(
-        `SELECT c.peer, ${unread} AS unread, m.seq, m.message, m.status, m.outgoing
+      .exec<MessageRow & { peer: string; unread: number; marked_unread: number }>(
+        `SELECT c.peer, ${unread} AS unread, c.marked_unread, m.seq, m.message, m.status, m.outgoing
          FROM conversations c JOIN messages m ON m.seq = c.last_seq
          WHERE c.last_seq < ? AND c.last_seq > ? ORDER BY c.last_seq DESC LIMIT ?`,
         ...(floor > 0 ? [STATUS_RANK.read, floor] : []),
@@ -242,7 +256,41 @@ export class MailboxStore {
         limit + 1,
       )
       .toArray();
-    return pageOf(rows, limit, (row) => ({ kind: 'direct', peer: row.peer, unread: row.unread, last: historyItem(row) }));
+    return pageOf(rows, limit, (row) => ({
+      kind: 'direct',
+      peer: row.peer,
+      unread: row.unread,
+      markedUnread: row.marked_unread === 1,
+      last: historyItem(row),
+    }));
+  }
+
+  // ------------------------------------------------------------------ copies of changed messages
+
+  /**
+   * Replace the message carried by its own mailbox entry and by every update entry linked to it
+   * (`linkEntry`) with `message`: what a deletion leaves in the sync log devices resume from.
+   */
+  rewriteEntries(messageSeq: number, message: unknown): void {
+    const seqs = [
+      messageSeq,
+      ...this.sql
+        .exec<{ entry_seq: number }>('SELECT entry_seq FROM message_entries WHERE message_seq = ?', messageSeq)
+        .toArray()
+        .map((r) => r.entry_seq),
+    ];
+    for (const seq of seqs) {
+      const row = this.sql.exec<{ frame: string }>('SELECT frame FROM mailbox WHERE seq = ?', seq).toArray()[0];
+      if (!row) continue; // expired by retention
+      const frame = JSON.parse(row.frame) as { message?: unknown };
+      frame.message = message;
+      this.sql.exec('UPDATE mailbox SET frame = ? WHERE seq = ?', JSON.stringify(frame), seq);
+    }
+  }
+
+  /** Remember that mailbox entry `entrySeq` carries a copy of the message at `messageSeq`. */
+  linkEntry(messageSeq: number, entrySeq: number): void {
+    this.sql.exec('INSERT OR IGNORE INTO message_entries (message_seq, entry_seq) VALUES (?, ?)', messageSeq, entrySeq);
   }
 
   // ------------------------------------------------------------------ device cursors
@@ -275,6 +323,7 @@ export class MailboxStore {
 }
 
 type MessageRow = { seq: number; message: string; status: number; outgoing: number };
+
 
 function historyItem(row: MessageRow): HistoryItem {
   return { seq: row.seq, message: JSON.parse(row.message) as Message, status: statusName(row.status, row.outgoing === 1) };

@@ -72,11 +72,13 @@ async function expectCode(promise: Promise<unknown>, code: string, status?: numb
 }
 
 function historyGseq(item: GroupHistoryItem): number {
-  return item.entry.type === 'message' ? item.entry.message.gseq : item.entry.event.gseq;
+  const { entry } = item;
+  return entry.type === 'message' ? entry.message.gseq : entry.type === 'event' ? entry.event.gseq : entry.update.gseq;
 }
 
 function historyId(item: GroupHistoryItem): string {
-  return item.entry.type === 'message' ? item.entry.message.id : item.entry.event.id;
+  const { entry } = item;
+  return entry.type === 'message' ? entry.message.id : entry.type === 'event' ? entry.event.id : entry.update.id;
 }
 
 /** gseqs from..to inclusive. */

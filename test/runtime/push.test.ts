@@ -317,6 +317,26 @@ describe('push consumer', () => {
     expect(metrics.push.failed).toBeGreaterThanOrEqual(1);
   });
 
+  it('drops a preview push whose message was deleted for everyone before it went out; keeps it for a live message', async () => {
+    const [ann, bob] = await users(2);
+    await registerToken(bob!, 'fcm', `recall-${bob!.userId}`);
+    const a = await connect(ann!);
+    a.send({ type: 'send', id: 'pr-1', to: bob!.userId, body: text('wrong chat, sorry') });
+    const [sent] = await a.waitFor(isType('sent'));
+    a.send({ type: 'send', id: 'pr-2', to: bob!.userId, body: text('still here') });
+    const [, kept] = await a.waitFor(isType('sent'), 2);
+    a.send({ type: 'action', id: 'pr-3', chat: { kind: 'direct', peer: bob!.userId }, target: sent!.messageId, action: { kind: 'delete', scope: 'everyone' } });
+    await a.waitFor(isType('acted'));
+    a.close();
+    const provider = stubProvider(() => ({ status: 'sent' }));
+    const withPreview = (messageId: string, preview: string) =>
+      job(bob!.userId, { conversation: { kind: 'direct', id: ann!.userId }, messageId, from: ann!.userId, preview });
+    const batch = fakeBatch([withPreview(sent!.messageId, 'wrong chat, sorry'), withPreview(kept!.messageId, 'still here')]);
+    await consume(batch, env, { fcm: provider });
+    expect(batch.messages.map((m) => m.outcome)).toEqual(['ack', 'ack']);
+    expect(provider.sent.map((r) => r.notification.body)).toEqual(['still here']);
+  });
+
   it('splits a job for a user with several devices into one per device; no device means nothing to do', async () => {
     const phone = nextPhone();
     const phoneA = await login(phone, 'phone');

@@ -12,7 +12,7 @@ import {
   type GroupReceiptFrame,
   type GroupSentFrame,
   type GroupTally,
-  type MessageBody,
+  type StoredBody,
   type MessageReceived,
   type ReceiptFrame,
   type SendFailed,
@@ -102,7 +102,7 @@ export async function stays(check: () => void, ms: number, stepMs = 25): Promise
 }
 
 /** A message body as short text (`<kind>` for non-text bodies). */
-export function bodyText(body: MessageBody): string {
+export function bodyText(body: StoredBody): string {
   return body.kind === 'text' ? body.text : `<${body.kind}>`;
 }
 

@@ -14,6 +14,7 @@ import { pushProvidersFromEnv, type PushEnv } from '../push/config.ts';
 import { renderNotification } from '../push/render.ts';
 import { createSinkProvider } from '../push/sink.ts';
 import type { PushPlatform, PushProvider } from '../../lib/push-types.ts';
+import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { countPushOutcomes, displayNames, pushTargetsOf, removeDeadToken } from '../../db/push.ts';
 
 export const PUSH_QUEUE = 'push-notifications';
@@ -73,6 +74,17 @@ async function handle(message: Message<unknown>, env: Env, providers: Providers,
       count('no_device');
       message.ack();
       return;
+    }
+    if (job.preview !== null && job.messageId !== null && job.deviceId === undefined) {
+      // The message may have been deleted for everyone while this push waited: show what is
+      // there now (asked once per job, before it is expanded to devices; previews are opt-in).
+      const preview = await mailboxOf(env, job.userId).pushPreview(job.messageId);
+      if (preview === null && job.count === 1) {
+        count('recalled');
+        message.ack();
+        return;
+      }
+      job.preview = preview;
     }
     if (job.deviceId === undefined && targets.length > 1) {
       await env.PUSH.sendBatch(targets.map((t) => ({ body: { ...job, deviceId: t.deviceId } satisfies PushJob })));
