@@ -3,16 +3,21 @@
  */
 import type {
   AccountEventFrame,
+  ActedFrame,
+  ActionSummary,
+  ChatMarkerFrame,
   GroupEventFrame,
   GroupInviteFrame,
   GroupMessage,
   GroupMessageFrame,
+  GroupMessageUpdateFrame,
   GroupReadMarkerFrame,
   GroupReceiptFrame,
   GroupSentFrame,
   HelloFrame,
   Message,
   MessageFrame,
+  MessageUpdateFrame,
   Platform,
   PresenceFrame,
   ReadMarkerFrame,
@@ -25,7 +30,7 @@ import type { ConnectionTuning, CursorExpiredEvent, ReconnectScheduled, StateCha
 import type { CursorStore } from './cursor-store.ts';
 import type { MediaApiOptions } from './media-api.ts';
 import type { UploadFailed, UploadProgressEvent } from './media-sender.ts';
-import type { OutboxEntry, OutboxStore } from './outbox.ts';
+import type { ActionOutboxEntry, OutboxEntry, OutboxStore } from './outbox.ts';
 import type { SessionEnded, StoredSession } from './session.ts';
 import type { WebSocketConstructor } from './socket-transport.ts';
 import type { FetchLike, MessengerError } from './transport.ts';
@@ -75,6 +80,41 @@ export type SendDelayed = OutboxEntry & {
   retryAt: number;
 };
 
+/** Payload of the 'message_update' event: a 1:1 message changed (reaction, edit, deletion, star). */
+export interface MessageUpdated {
+  frame: MessageUpdateFrame;
+  /**
+   * The whole message as it is now on your copy: replace yours when its `rev` is higher (absent
+   * = 0). It may be one this device does not have (not loaded, or before its login).
+   */
+  message: Message;
+  seq: number;
+  /** Who acted (the sender for edits and recalls; you for stars and deletions for you). */
+  by: string;
+  action: ActionSummary;
+  /** You acted (from this or another of your devices). */
+  own: boolean;
+}
+
+/** Payload of the 'group_message_update' event (see {@link MessageUpdated}). */
+export interface GroupMessageUpdated {
+  frame: GroupMessageUpdateFrame;
+  message: GroupMessage;
+  seq: number;
+  /** Shortcut for `message.group`. */
+  group: string;
+  /** Who acted: the sender, a reacting member, an admin deleting for everyone, or you. */
+  by: string;
+  action: ActionSummary;
+  own: boolean;
+}
+
+/** Payload of the 'action_failed' event: the server refused a message action for good (its `done` rejects with the same error). */
+export type ActionFailed = ActionOutboxEntry & { error: MessengerError };
+
+/** Payload of the 'action_delayed' event: an action was refused for now; it stays pending like a delayed send. */
+export type ActionDelayed = ActionOutboxEntry & { error: MessengerError; retryAt: number };
+
 /** What {@link MessengerClient.completeLogin} needs: the `requestCode` answer's phone and challenge, and the code. */
 export interface CompleteLogin {
   /** The number as `requestCode` answered it (E.164). */
@@ -88,6 +128,14 @@ export interface CompleteLogin {
 /** Options for a send. */
 export interface SendOptions {
   /** Use this client id instead of a fresh one (e.g. to retry a send made in an earlier session). */
+  clientId?: string;
+  /** Reply: the server id of a message of the same chat to quote (the server stores its snippet as `replyTo`). */
+  replyTo?: string;
+}
+
+/** Options for a message action (react, edit, delete, star). */
+export interface ActionOptions {
+  /** Use this client id instead of a fresh one (e.g. to retry an action made in an earlier session). */
   clientId?: string;
 }
 
@@ -125,6 +173,16 @@ export interface MessengerEvents {
    * reset was requested. In seq order with every other mailbox entry.
    */
   account_event: AccountEventFrame;
+  /**
+   * A 1:1 message changed: a reaction, an edit, a deletion (for everyone, or for you on another
+   * device), a star on another device. Carries the whole message as it is now: replace your copy
+   * when its `rev` is higher. In seq order with every other mailbox entry.
+   */
+  message_update: MessageUpdated;
+  /** A group message changed (as `message_update`; admins may delete anyone's message). */
+  group_message_update: GroupMessageUpdated;
+  /** A chat was marked unread (or the mark cleared) on one of your devices (`markUnread`). */
+  chat_marker: ChatMarkerFrame;
   /** A 1:1 send was stored by the server (once per client id). */
   sent: SentFrame;
   /** A group send was stored in the group's log (once per client id). */
@@ -136,6 +194,12 @@ export interface MessengerEvents {
    * after every reconnect), then whenever they come online or go offline.
    */
   presence: PresenceFrame;
+  /** A message action (react, edit, delete, star) was stored by the server (once per client id). */
+  acted: ActedFrame;
+  /** A message action was rejected for good, e.g. `edit_window_passed` (its `done` rejects with the same error). */
+  action_failed: ActionFailed;
+  /** A message action was refused for now (e.g. `rate_limited`): it stays pending, like a delayed send. */
+  action_delayed: ActionDelayed;
   /** A 1:1 or group send was rejected for good (its promise rejects with the same error). */
   failed: SendFailed;
   /**
@@ -191,7 +255,7 @@ export interface MessengerClientOptions extends ConnectionTuning {
   WebSocket?: WebSocketConstructor;
   /** Persist the mailbox cursor (scope it to the device!). Default: memory. */
   cursorStore?: CursorStore;
-  /** Persist unsent messages. Default: memory. */
+  /** Persist unsent messages and message actions. Default: memory. */
   outboxStore?: OutboxStore;
   /** Client message id generator. Default: `generateClientId`. */
   generateId?: () => string;

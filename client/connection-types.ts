@@ -3,6 +3,7 @@
  * payloads, and the ticket errors that end it for good.
  */
 import type {
+  ActedFrame,
   ErrorCode,
   ErrorFrame,
   GroupSentFrame,
@@ -95,6 +96,8 @@ export interface ConnectionEvents {
   sent: SentFrame;
   /** A `group_send` was stored in the group's log. Not a mailbox frame: no seq, may repeat for retries. */
   group_sent: GroupSentFrame;
+  /** An `action` was stored. Not a mailbox frame: no seq, may repeat for retries. */
+  acted: ActedFrame;
   /** Someone is typing (ephemeral: no seq, never repeated after a reconnect). */
   typing_notice: TypingNoticeFrame;
   /**
@@ -102,7 +105,7 @@ export interface ConnectionEvents {
    * after a reconnect nothing arrives until a new `presence_watch` is sent.
    */
   presence: PresenceFrame;
-  /** An `error` frame answering one of our `send` / `group_send` frames. */
+  /** An `error` frame answering one of our `send` / `group_send` / `action` frames (it carries the frame's client id). */
   send_error: ErrorFrame & { id: string };
   /** Our `presence_watch` was refused for the rate limit: send it again after `retryAfterMs`. */
   presence_watch_refused: ErrorFrame;

@@ -97,6 +97,7 @@ export class Connection extends Emitter<ConnectionEvents> {
       error: (frame) => this.onErrorFrame(frame),
       sent: (frame) => this.emit('sent', frame),
       group_sent: (frame) => this.emit('group_sent', frame),
+      acted: (frame) => this.emit('acted', frame),
       typing_notice: (frame) => this.emit('typing_notice', frame),
       presence: (frame) => this.emit('presence', frame),
     };

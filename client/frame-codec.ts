@@ -4,6 +4,7 @@
  */
 import { parseServerFrame } from '../protocol/index.ts';
 import type {
+  ActedFrame,
   ErrorFrame,
   GroupSentFrame,
   HelloFrame,
@@ -31,6 +32,9 @@ const MAILBOX_FRAME_TYPES: ReadonlySet<ServerFrame['type']> = new Set(
     group_read_marker: true,
     group_invite: true,
     account_event: true,
+    message_update: true,
+    group_message_update: true,
+    chat_marker: true,
   } satisfies Record<MailboxFrame['type'], true>) as Array<MailboxFrame['type']>,
 );
 
@@ -61,6 +65,8 @@ export interface FrameHandlers {
   error(frame: ErrorFrame): void;
   sent(frame: SentFrame): void;
   group_sent(frame: GroupSentFrame): void;
+  /** The answer to an `action` frame (like `sent`: no seq, may repeat for retries). */
+  acted(frame: ActedFrame): void;
   typing_notice(frame: TypingNoticeFrame): void;
   presence(frame: PresenceFrame): void;
 }
@@ -79,6 +85,9 @@ export function dispatchServerFrame(frame: ServerFrame, handlers: FrameHandlers)
       return;
     case 'group_sent':
       handlers.group_sent(frame);
+      return;
+    case 'acted':
+      handlers.acted(frame);
       return;
     case 'typing_notice':
       handlers.typing_notice(frame);

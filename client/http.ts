@@ -18,6 +18,7 @@ import {
   PATHS,
   PresenceSchema,
   SettingsSchema,
+  StarredPageSchema,
 } from '../protocol/index.ts';
 import type {
   AddContact,
@@ -31,6 +32,7 @@ import type {
   Presence,
   Settings,
   SettingsUpdate,
+  StarredPage,
 } from '../protocol/index.ts';
 import { GroupsApi } from './groups-api.ts';
 import type { HistoryOptions } from './groups-api.ts';
@@ -62,6 +64,8 @@ export type {
   SettingsUpdate,
   SinkPush,
   SinkPushList,
+  StarredItem,
+  StarredPage,
 } from '../protocol/index.ts';
 
 /** Options for {@link MessengerApi}. */
@@ -104,6 +108,19 @@ export class MessengerApi extends GroupsApi {
   conversations(options: HistoryOptions = {}, signal?: AbortSignal): Promise<ConversationList> {
     const path = PATHS.conversations + pageQuery(options);
     return this.request({ method: 'GET', path, auth: true, schema: ConversationListSchema, signal });
+  }
+
+  /**
+   * GET /v1/starred: one page of the messages you starred (on any of your devices), 1:1 and
+   * group alike, newest first by mailbox seq; page on with `before: page.nextBefore`.
+   *
+   * @example
+   * const { messages, nextBefore } = await api.starred({ limit: 50 });
+   * for (const { chat, message } of messages) console.log(chat.kind, message.id);
+   */
+  starred(options: HistoryOptions = {}, signal?: AbortSignal): Promise<StarredPage> {
+    const path = PATHS.starred + pageQuery(options);
+    return this.request({ method: 'GET', path, auth: true, schema: StarredPageSchema, signal });
   }
 
   // ------------------------------------------------------------ contacts and blocking

@@ -8,7 +8,10 @@
  * - connection.ts: the WebSocket state machine (tickets, reconnects, exactly-once mailbox), driving
  *   socket-transport.ts (socket, heartbeats), frame-codec.ts, mailbox-sequencer.ts and cursor-store.ts
  *   (connection-types.ts: its options and events);
- * - sender.ts and outbox.ts: what is sent when, and what survives until the server confirms it;
+ * - sender.ts and outbox.ts (+ outbox-entries.ts, outbox-store.ts): what is sent when, and what
+ *   survives until the server confirms it (sends and message actions alike);
+ * - actions.ts, actions-client.ts: replies, forwards, reactions, edits, deletions, stars;
+ *   chat-markers.ts: read markers and "mark unread"; mailbox-events.ts: mailbox entries → events;
  * - media-api.ts (+ media-uploader.ts, media-upload.ts): `MediaApi` (`client.media`): upload with
  *   progress, dedup and resume, download, signed URLs; media-sender.ts: `sendMedia`, uploads
  *   retried until done, then the message through the outbox.
@@ -35,6 +38,9 @@
  * - its own messages from its other devices as 'message' / 'group_message' with `own: true`;
  *   echoes of messages this client sent itself are flagged `local: true` so the UI can merge them
  *   with the bubble it already shows instead of drawing a second one;
+ * - message actions with the outbox semantics of sends (`react`, `edit`, `deleteForEveryone`,
+ *   `deleteForMe`, `star`: `done` resolves on 'acted'), replies and forwards as sends, and every
+ *   change to a message as 'message_update' / 'group_message_update' carrying the whole message;
  * - presence of the users it watches ('presence', `presenceOf`), re-subscribed after every
  *   reconnect, and `active` ("the user is here") after every hello unless `activeOnConnect` is
  *   false; `TypingIndicators` turns 'typing_notice' events into "who is typing where".
@@ -57,6 +63,8 @@
  * const group = await client.api.createGroup({ title: 'Team', members: [peerId] });
  * await client.sendGroupText(group.groupId, 'hello all').sent;
  */
+export * from './actions.ts';
+export * from './actions-client.ts';
 export * from './backoff.ts';
 export * from './client-types.ts';
 export * from './connection.ts';
@@ -90,6 +98,21 @@ export * from './typing.ts';
 export type {
   AccountEvent,
   AccountEventFrame,
+  ActedFrame,
+  Action,
+  ActionFrame,
+  ActionSummary,
+  ChatMarkerFrame,
+  ChatRef,
+  DeletedBody,
+  EditRecord,
+  GroupMessageUpdateFrame,
+  GroupUpdate,
+  MarkUnreadFrame,
+  MessageUpdateFrame,
+  Quote,
+  Reaction,
+  StoredBody,
   AddContact,
   BlockedUser,
   BlockList,

@@ -3,17 +3,13 @@
  * (http.ts), the self-healing connection (connection.ts) and the sending state machine over the
  * outbox (sender.ts) into one object an app talks to. Module overview: index.ts.
  */
-import { CLOSE_CODES, GroupIdSchema, MessageBodySchema, SeqSchema, UserIdSchema } from '../protocol/index.ts';
+import { CLOSE_CODES, GroupIdSchema, MessageBodySchema, MessageIdSchema, UserIdSchema } from '../protocol/index.ts';
 import type {
-  AccountEventFrame,
   GroupHistoryPage,
-  GroupInviteFrame,
-  GroupMessageFrame,
   GroupSentFrame,
   HelloFrame,
   HistoryPage,
   MessageBody,
-  MessageFrame,
   OtpResponse,
   PinResetResponse,
   Platform,
@@ -23,17 +19,21 @@ import type {
   TypingState,
   VerifyResponse,
 } from '../protocol/index.ts';
-import type { CompleteLogin, MessengerClientOptions, MessengerEvents, SendOptions } from './client-types.ts';
+import { MessageActions } from './actions.ts';
+import { MessageActionsClient } from './actions-client.ts';
+import { ChatMarkers } from './chat-markers.ts';
+import type { CompleteLogin, MessengerClientOptions, SendOptions } from './client-types.ts';
 import { Connection } from './connection.ts';
 import type { ConnectionState, StateChange } from './connection-types.ts';
-import { Emitter } from './events.ts';
 import { MessengerApi, isPinRequired } from './http.ts';
 import { MediaApi } from './media-api.ts';
 import { MediaSender } from './media-sender.ts';
 import type { MediaSendInput, PendingMediaSend, PendingUpload } from './media-sender.ts';
 import type { HistoryOptions } from './http.ts';
+import { routeMailboxFrame } from './mailbox-events.ts';
+import type { MailboxEventsHost } from './mailbox-events.ts';
 import { Outbox } from './outbox.ts';
-import type { OutboxEntry, PendingSend, SendAck } from './outbox.ts';
+import type { ActionOutboxEntry, OutboxEntry, PendingSend } from './outbox.ts';
 import { Sender } from './sender.ts';
 import { PresenceWatch } from './presence-watch.ts';
 import { SessionKeeper, renewingTicket, toStoredSession } from './session.ts';
@@ -49,10 +49,13 @@ function validBody(body: MessageBody): MessageBody {
   return parsed.data;
 }
 
-function assertSeq(upTo: number): void {
-  if (!SeqSchema.safeParse(upTo).success) {
-    throw new MessengerError('validation_failed', `upTo ${upTo} is not a mailbox seq`);
+/** A send's reply reference, validated (undefined: not a reply). */
+function validReplyTo(replyTo: string | undefined): { replyTo?: string } {
+  if (replyTo === undefined) return {};
+  if (!MessageIdSchema.safeParse(replyTo).success) {
+    throw new MessengerError('validation_failed', `replyTo ${JSON.stringify(replyTo)} is not a message id`);
   }
+  return { replyTo };
 }
 
 /** Options of {@link MessengerClient.login}. */
@@ -75,7 +78,7 @@ export interface LoginOptions {
  * const reply = await client.once('message', (m) => m.message.from === peer.userId, { timeoutMs: 10_000 });
  * client.markRead(peer.userId, reply.seq);
  */
-export class MessengerClient extends Emitter<MessengerEvents> {
+export class MessengerClient extends MessageActionsClient {
   /** Typed HTTP API, sharing this client's session (its token renews itself). */
   readonly api: MessengerApi;
   /** The underlying connection (for advanced use; prefer the client's methods and events). */
@@ -93,10 +96,10 @@ export class MessengerClient extends Emitter<MessengerEvents> {
   private readonly device: { deviceName?: string; platform?: Platform };
   /** The app's own ticket source (`options.connectTicket`), else undefined: the API's. */
   private readonly customTicket: ((token: string) => string | PromiseLike<string>) | undefined;
-  /** Read markers that could not be sent yet (offline): highest upTo per peer. */
-  private readonly pendingReads = new Map<string, number>();
-  /** Group read markers that could not be sent yet (offline): highest upTo per group. */
-  private readonly pendingGroupReads = new Map<string, number>();
+  /** Read markers and unread flags, kept while offline (chat-markers.ts). */
+  protected readonly markers: ChatMarkers;
+  /** Replies, forwards, reactions, edits, deletions, stars (actions.ts; their methods: actions-client.ts). */
+  protected readonly actions: MessageActions;
   private helloCount = 0;
   private readonly activeOnConnect: boolean;
   /** Users whose presence this client watches, and their latest presence. */
@@ -148,6 +151,13 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     });
     this.presence = new PresenceWatch((users) => this.connection.send({ type: 'presence_watch', users }), () => this.helloCount);
     this.sender = new Sender({ connection: this.connection, outbox: this.outbox, retry: options.sendRetry ?? {} });
+    this.markers = new ChatMarkers({
+      send: (frame) => this.connection.send(frame),
+      onActivity: () => {
+        this.activitySentFor = this.helloCount;
+      },
+    });
+    this.actions = new MessageActions({ outbox: this.outbox, dispatch: (pending) => this.sender.dispatch(pending) });
     this.mediaSender = new MediaSender({ host: this, media: this.media, generateId: options.generateId, retry: options.uploadRetry });
     this.wireConnection();
   }
@@ -310,6 +320,7 @@ export class MessengerClient extends Emitter<MessengerEvents> {
   /**
    * Send a message. Returns at once with the client id; `sent` resolves when the server stored
    * it (even if that takes reconnects) and rejects on a non-retryable error. Invalid input throws.
+   * With `options.replyTo` (a message id of this chat) it is a reply that quotes that message.
    *
    * @example
    * const { clientId, sent } = client.send(peerId, { kind: 'location', latitude: 52.5, longitude: 13.4 });
@@ -318,7 +329,7 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     if (!UserIdSchema.safeParse(to).success) {
       throw new MessengerError('validation_failed', `Recipient ${JSON.stringify(to)} is not a user id`);
     }
-    return this.dispatch(this.outbox.add(to, validBody(body), options.clientId));
+    return this.sender.dispatch(this.outbox.add(to, validBody(body), options.clientId, validReplyTo(options.replyTo)));
   }
 
   /** Send a text message. */
@@ -339,7 +350,7 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     if (!GroupIdSchema.safeParse(groupId).success) {
       throw new MessengerError('validation_failed', `Group ${JSON.stringify(groupId)} is not a group id`);
     }
-    return this.dispatch(this.outbox.addGroup(groupId, validBody(body), options.clientId));
+    return this.sender.dispatch(this.outbox.addGroup(groupId, validBody(body), options.clientId, validReplyTo(options.replyTo)));
   }
 
   /** Send a text message to a group. */
@@ -371,16 +382,7 @@ export class MessengerClient extends Emitter<MessengerEvents> {
    * to mailbox seq `upTo`. Offline, the latest marker per peer is sent on the next connection.
    */
   markRead(peer: string, upTo: number): void {
-    if (!UserIdSchema.safeParse(peer).success) {
-      throw new MessengerError('validation_failed', `Peer ${JSON.stringify(peer)} is not a user id`);
-    }
-    assertSeq(upTo);
-    if (this.connection.send({ type: 'read', peer, upTo })) {
-      this.pendingReads.delete(peer);
-      this.activitySentFor = this.helloCount;
-      return;
-    }
-    this.pendingReads.set(peer, Math.max(this.pendingReads.get(peer) ?? 0, upTo));
+    this.markers.markRead(peer, upTo);
   }
 
   /**
@@ -389,16 +391,7 @@ export class MessengerClient extends Emitter<MessengerEvents> {
    * marker per group is sent on the next connection.
    */
   markGroupRead(groupId: string, upTo: number): void {
-    if (!GroupIdSchema.safeParse(groupId).success) {
-      throw new MessengerError('validation_failed', `Group ${JSON.stringify(groupId)} is not a group id`);
-    }
-    assertSeq(upTo);
-    if (this.connection.send({ type: 'group_read', group: groupId, upTo })) {
-      this.pendingGroupReads.delete(groupId);
-      this.activitySentFor = this.helloCount;
-      return;
-    }
-    this.pendingGroupReads.set(groupId, Math.max(this.pendingGroupReads.get(groupId) ?? 0, upTo));
+    this.markers.markGroupRead(groupId, upTo);
   }
 
   /**
@@ -484,9 +477,14 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     return this.api.groupHistory(groupId, options);
   }
 
-  /** Unconfirmed sends, oldest first. */
+  /** Unconfirmed sends, oldest first (actions: {@link pendingActions}). */
   pending(): OutboxEntry[] {
     return this.outbox.pending();
+  }
+
+  /** Unconfirmed message actions (react, edit, delete, star), oldest first. */
+  pendingActions(): ActionOutboxEntry[] {
+    return this.outbox.pendingActions();
   }
 
   /**
@@ -505,17 +503,23 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     this.sessions.set(toStoredSession(response));
   }
 
-  private dispatch<A extends SendAck>(pending: PendingSend<A>): PendingSend<A> {
-    return this.sender.dispatch(pending);
-  }
-
   private wireConnection(): void {
     const c = this.connection;
     const s = this.sender;
+    const mailboxHost: MailboxEventsHost = {
+      userId: () => this.userIdValue,
+      emit: (event, payload) => this.emit(event, payload),
+      isPending: (clientId: string) => this.outbox.has(clientId),
+      isLocal: (clientId: string) => s.isLocal(clientId),
+      settle: (frame: SentFrame | GroupSentFrame) => s.settle(frame),
+    };
     s.on('sent', (frame) => this.emit('sent', frame));
     s.on('group_sent', (frame) => this.emit('group_sent', frame));
+    s.on('acted', (frame) => this.emit('acted', frame));
     s.on('failed', (failed) => this.emit('failed', failed));
     s.on('send_delayed', (delayed) => this.emit('send_delayed', delayed));
+    s.on('action_failed', (failed) => this.emit('action_failed', failed));
+    s.on('action_delayed', (delayed) => this.emit('action_delayed', delayed));
     s.on('activity', () => {
       this.activitySentFor = this.helloCount;
     });
@@ -530,6 +534,7 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     c.on('hello', (hello) => this.onHello(hello));
     c.on('sent', (frame) => s.settle(frame));
     c.on('group_sent', (frame) => s.settle(frame));
+    c.on('acted', (frame) => s.settle(frame));
     c.on('typing_notice', (frame) => this.emit('typing_notice', frame));
     c.on('presence_watch_refused', (frame) => this.presence.refused(frame.retryAfterMs ?? 1_000));
     c.on('presence', (frame) => {
@@ -537,42 +542,7 @@ export class MessengerClient extends Emitter<MessengerEvents> {
       this.emit('presence', frame);
     });
     c.on('send_error', (frame) => s.refuse(frame.id, MessengerError.fromFrame(frame)));
-    c.on('mailbox', (frame) => {
-      switch (frame.type) {
-        case 'message':
-          this.onMessage(frame);
-          return;
-        case 'receipt':
-          this.emit('receipt', frame);
-          return;
-        case 'read_marker':
-          this.emit('read_marker', frame);
-          return;
-        case 'group_message':
-          this.onGroupMessage(frame);
-          return;
-        case 'group_event':
-          this.emit('group_event', frame);
-          return;
-        case 'group_receipt':
-          this.emit('group_receipt', frame);
-          return;
-        case 'group_read_marker':
-          this.emit('group_read_marker', frame);
-          return;
-        case 'group_invite':
-          this.emit('group_invite', frame satisfies GroupInviteFrame);
-          return;
-        case 'account_event':
-          this.emit('account_event', frame satisfies AccountEventFrame);
-          return;
-        default: {
-          // Compile-time check: a new mailbox entry type must get its own event above.
-          const unhandled: never = frame;
-          return unhandled;
-        }
-      }
-    });
+    c.on('mailbox', (frame) => routeMailboxFrame(frame, mailboxHost));
   }
 
   /** The server closed the connection because the session is over: end it here too. */
@@ -590,8 +560,7 @@ export class MessengerClient extends Emitter<MessengerEvents> {
     // Emit first so listeners see 'hello' before the resends' 'sent' answers can arrive.
     this.emit('hello', hello);
     this.sender.onHello();
-    for (const [peer, upTo] of [...this.pendingReads]) this.markRead(peer, upTo);
-    for (const [group, upTo] of [...this.pendingGroupReads]) this.markGroupRead(group, upTo);
+    this.markers.onHello();
     // A 'hello' listener may already have sent these on this connection; don't repeat them. Nor
     // `active` when a resent message or read marker already told the server the user is active.
     this.presence.onHello();
@@ -599,44 +568,6 @@ export class MessengerClient extends Emitter<MessengerEvents> {
       if (this.activitySentFor === this.helloCount) this.activePending = false;
       else this.markActive();
     }
-  }
-
-  private onMessage(frame: MessageFrame): void {
-    const message = frame.message;
-    const own = this.userIdValue !== undefined && message.from === this.userIdValue;
-    const local = own && this.sender.isLocal(message.clientId);
-    if (own && this.outbox.has(message.clientId)) {
-      // Our own message's echo proves it was stored even if its `sent` answer was lost with the
-      // old socket: confirm it now rather than waiting for the resend's answer.
-      this.sender.settle({
-        type: 'sent',
-        id: message.clientId,
-        messageId: message.id,
-        to: message.to,
-        sentAt: message.sentAt,
-        duplicate: false,
-      } satisfies SentFrame);
-    }
-    this.emit('message', { frame, message, seq: frame.seq, own, local });
-  }
-
-  private onGroupMessage(frame: GroupMessageFrame): void {
-    const message = frame.message;
-    const own = this.userIdValue !== undefined && message.from === this.userIdValue;
-    const local = own && this.sender.isLocal(message.clientId);
-    if (own && this.outbox.has(message.clientId)) {
-      // As for 1:1: the echo proves the group's log stored it, even if `group_sent` was lost.
-      this.sender.settle({
-        type: 'group_sent',
-        id: message.clientId,
-        group: message.group,
-        messageId: message.id,
-        gseq: message.gseq,
-        sentAt: message.sentAt,
-        duplicate: false,
-      } satisfies GroupSentFrame);
-    }
-    this.emit('group_message', { frame, message, seq: frame.seq, group: message.group, own, local });
   }
 
   /** The API's connect ticket (it renews an expired token itself); throws `unauthorized` without a token. */

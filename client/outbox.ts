@@ -1,122 +1,30 @@
 /**
  * The local outbox: every message the user sent that the server has not yet confirmed with a
- * `sent` frame (1:1) or a `group_sent` frame (group), in the order the user sent them.
+ * `sent` frame (1:1) or a `group_sent` frame (group), and every message action (react, edit,
+ * delete, star) not yet confirmed with `acted`, in the order the user made them.
  *
  * Why it exists: a send can be lost anywhere (socket drops before or after the server stored it,
  * tab closes, server restarts). Each entry keeps its client id for its whole life and is resent
- * with that SAME id after every reconnect; the server treats a repeated id as the same message, so
- * "resend everything not confirmed" is always safe and never duplicates. An entry leaves the
- * outbox only when it is confirmed (`sent` / `group_sent`) or definitively rejected (a non-retryable
- * error). 1:1 and group sends share one queue, so their relative order survives reconnects too.
+ * with that SAME id after every reconnect; the server treats a repeated id as the same message
+ * (or action), so "resend everything not confirmed" is always safe and never duplicates. An entry
+ * leaves the outbox only when it is confirmed or definitively rejected (a non-retryable error).
+ * 1:1 sends, group sends and actions share one queue, so their relative order survives
+ * reconnects too (a star and the unstar after it arrive in that order).
  *
- * Persistence is pluggable through {@link OutboxStore}: the default keeps entries in memory; a
- * browser can save them to localStorage/IndexedDB so unsent messages survive a reload.
+ * Persistence is pluggable through {@link OutboxStore} (outbox-store.ts): the default keeps
+ * entries in memory; a browser can save them to localStorage/IndexedDB so unsent messages survive
+ * a reload. The entry types and their frames are in outbox-entries.ts.
  */
-import { ClientIdSchema, GroupIdSchema, MessageBodySchema, UserIdSchema } from '../protocol/index.ts';
-import type { GroupSendFrame, GroupSentFrame, MessageBody, SendFrame, SentFrame } from '../protocol/index.ts';
+import { ClientIdSchema } from '../protocol/index.ts';
+import type { Action, ActedFrame, ChatRef, GroupSentFrame, MessageBody, SentFrame } from '../protocol/index.ts';
+import { answerMatches, copyEntry, copyRecord, isActionEntry, isValidRecord, sameRequest } from './outbox-entries.ts';
+import type { ActionOutboxEntry, OutboxAnswer, OutboxEntry, OutboxRecord, SendAck } from './outbox-entries.ts';
+import { MemoryOutboxStore, generateClientId } from './outbox-store.ts';
+import type { OutboxStore } from './outbox-store.ts';
 import { MessengerError } from './transport.ts';
 
-interface OutboxEntryBase {
-  /** Client-generated id, [A-Za-z0-9_-]{1,64}; reused verbatim for every resend. */
-  clientId: string;
-  body: MessageBody;
-  /** When the user sent it, ms since the epoch (display only; order is the array order). */
-  createdAt: number;
-}
-
-/** An unconfirmed 1:1 send (the only kind older SDK versions persisted: `to` without `group`). */
-export interface DirectOutboxEntry extends OutboxEntryBase {
-  /** The recipient's user id. */
-  to: string;
-  group?: undefined;
-}
-
-/** An unconfirmed group send. */
-export interface GroupOutboxEntry extends OutboxEntryBase {
-  /** The group's id. */
-  group: string;
-  to?: undefined;
-}
-
-/**
- * One unconfirmed send. Plain JSON so stores can serialize it as is; exactly one of `to` and
- * `group` is set (narrow with `entry.group !== undefined`).
- */
-export type OutboxEntry = DirectOutboxEntry | GroupOutboxEntry;
-
-/** The server's confirmation of a send: `sent` for a 1:1 entry, `group_sent` for a group entry. */
-export type SendAck = SentFrame | GroupSentFrame;
-
-/**
- * The frame that (re)sends `entry`: `send` for a 1:1 entry, `group_send` for a group entry, always
- * with the entry's own client id.
- *
- * @example
- * for (const entry of outbox.pending()) connection.send(sendFrameFor(entry));
- */
-export function sendFrameFor(entry: OutboxEntry): SendFrame | GroupSendFrame {
-  if (entry.group !== undefined) return { type: 'group_send', id: entry.clientId, group: entry.group, body: entry.body };
-  return { type: 'send', id: entry.clientId, to: entry.to, body: entry.body };
-}
-
-/** Whether `ack` confirms `entry`: the same kind of send to the same recipient or group. */
-function ackMatches(entry: OutboxEntry, ack: SendAck): boolean {
-  return ack.type === 'group_sent' ? entry.group === ack.group : entry.to === ack.to;
-}
-
-/** A copy holding only the fields of its kind (stored data may carry anything else). */
-function copyEntry(entry: OutboxEntry): OutboxEntry {
-  const { clientId, body, createdAt } = entry;
-  return entry.group !== undefined ? { clientId, group: entry.group, body, createdAt } : { clientId, to: entry.to, body, createdAt };
-}
-
-/**
- * Where outbox entries are persisted. `save` receives the whole ordered list after every change
- * (the outbox is small, and whole-list writes keep order trivially correct). Either method may be
- * synchronous or return a Promise.
- *
- * @example
- * const localStorageOutbox: OutboxStore = {
- *   load: () => JSON.parse(localStorage.getItem('outbox') ?? '[]'),
- *   save: (entries) => localStorage.setItem('outbox', JSON.stringify(entries)),
- * };
- */
-export interface OutboxStore {
-  load(): readonly OutboxEntry[] | Promise<readonly OutboxEntry[]>;
-  save(entries: readonly OutboxEntry[]): void | Promise<void>;
-}
-
-/** The default store: keeps a copy in memory (so nothing survives the process). */
-export class MemoryOutboxStore implements OutboxStore {
-  private entries: OutboxEntry[] = [];
-
-  load(): readonly OutboxEntry[] {
-    return this.entries.map(copyEntry);
-  }
-
-  save(entries: readonly OutboxEntry[]): void {
-    this.entries = entries.map(copyEntry);
-  }
-}
-
-function base64url(bytes: Uint8Array): string {
-  let binary = '';
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
-/**
- * A fresh client message id: 32 hex characters from `crypto.randomUUID()`, or 22 base64url
- * characters of `crypto.getRandomValues` where randomUUID is missing (browsers only expose it in
- * secure contexts). Always matches CLIENT_ID_PATTERN.
- *
- * @example
- * generateClientId(); // "3f1c9a0e5b7d4e2f8a6b1c0d9e8f7a6b"
- */
-export function generateClientId(): string {
-  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID().replace(/-/g, '');
-  return base64url(crypto.getRandomValues(new Uint8Array(16)));
-}
+export * from './outbox-entries.ts';
+export * from './outbox-store.ts';
 
 /**
  * What {@link Outbox.add} and {@link Outbox.addGroup} return: the id, and a promise settled by the
@@ -132,6 +40,19 @@ export interface PendingSend<A extends SendAck = SendAck> {
   sent: Promise<A>;
 }
 
+/** What {@link Outbox.addAction} (and the client's react, edit, delete and star) return. */
+export interface PendingAction {
+  clientId: string;
+  /** Resolves with the first `acted` frame for this id (a retry's duplicate too); rejects with a non-retryable MessengerError. */
+  done: Promise<ActedFrame>;
+}
+
+/** A send's reply and forward references (server message ids). */
+export interface SendRefs {
+  replyTo?: string | undefined;
+  forward?: string | undefined;
+}
+
 /** Options for {@link Outbox}. */
 export interface OutboxOptions {
   store?: OutboxStore;
@@ -142,15 +63,15 @@ export interface OutboxOptions {
 }
 
 interface Deferred {
-  promise: Promise<SendAck>;
-  resolve: (frame: SendAck) => void;
+  promise: Promise<OutboxAnswer>;
+  resolve: (frame: OutboxAnswer) => void;
   reject: (error: MessengerError) => void;
 }
 
 function deferred(): Deferred {
-  let resolve!: (frame: SendAck) => void;
+  let resolve!: (frame: OutboxAnswer) => void;
   let reject!: (error: MessengerError) => void;
-  const promise = new Promise<SendAck>((res, rej) => {
+  const promise = new Promise<OutboxAnswer>((res, rej) => {
     resolve = res;
     reject = rej;
   });
@@ -164,36 +85,29 @@ function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
-/** A stored entry is usable when its fields are valid and it names exactly one target. */
-function isValidEntry(value: unknown): value is OutboxEntry {
-  if (typeof value !== 'object' || value === null) return false;
-  const entry = value as { clientId?: unknown; to?: unknown; group?: unknown; body?: unknown; createdAt?: unknown };
-  const target =
-    entry.group === undefined
-      ? UserIdSchema.safeParse(entry.to).success
-      : entry.to === undefined && GroupIdSchema.safeParse(entry.group).success;
-  return (
-    target &&
-    ClientIdSchema.safeParse(entry.clientId).success &&
-    MessageBodySchema.safeParse(entry.body).success &&
-    typeof entry.createdAt === 'number'
-  );
+/** Only the refs that are set (an entry never carries `replyTo: undefined`). */
+function definedRefs(refs: SendRefs): { replyTo?: string; forward?: string } {
+  return {
+    ...(refs.replyTo === undefined ? {} : { replyTo: refs.replyTo }),
+    ...(refs.forward === undefined ? {} : { forward: refs.forward }),
+  };
 }
 
 /**
- * Ordered, id-keyed queue of pending sends. It does not talk to the network: the client calls
- * `pending()` to (re)send and `settle()`/`fail()` when the server answers.
+ * Ordered, id-keyed queue of pending sends and actions. It does not talk to the network: the
+ * client calls `records()` to (re)send and `settle()`/`fail()` when the server answers.
  *
  * @example
  * const outbox = new Outbox();
  * const { clientId, sent } = outbox.add(peerId, { kind: 'text', text: 'hi' });
  * outbox.addGroup(groupId, { kind: 'text', text: 'hi all' });
- * for (const entry of outbox.pending()) socket.send(JSON.stringify(sendFrameFor(entry)));
+ * outbox.addAction({ kind: 'direct', peer: peerId }, messageId, { kind: 'react', emoji: '👍' });
+ * for (const record of outbox.records()) socket.send(JSON.stringify(frameFor(record)));
  * outbox.settle(sentFrame); // resolves `sent` once; later duplicates return undefined
  */
 export class Outbox {
   /** Map iteration order is insertion order: that is the send order. */
-  private readonly entries = new Map<string, OutboxEntry>();
+  private readonly entries = new Map<string, OutboxRecord>();
   private readonly deferreds = new Map<string, Deferred>();
   private readonly store: OutboxStore;
   private readonly generateId: () => string;
@@ -216,57 +130,90 @@ export class Outbox {
     return this.restored;
   }
 
-  /** Number of pending entries. */
+  /** Number of pending records (sends and actions). */
   get size(): number {
     return this.entries.size;
   }
 
   /**
-   * Queue a 1:1 message to user `to`. With an explicit `clientId` that is already pending, returns
-   * the existing entry's promise instead of queueing twice.
+   * Queue a 1:1 message to user `to` (a reply or forward with `refs`). With an explicit
+   * `clientId` that is already pending, returns the existing entry's promise instead of queueing
+   * twice.
    */
-  add(to: string, body: MessageBody, clientId: string = this.generateId()): PendingSend<SentFrame> {
+  add(to: string, body: MessageBody, clientId: string = this.generateId(), refs: SendRefs = {}): PendingSend<SentFrame> {
     // The cast holds because settle() resolves a 1:1 entry only with a `sent` frame.
-    return this.enqueue({ clientId, to, body, createdAt: this.now() }) as PendingSend<SentFrame>;
+    const pending = this.enqueue({ clientId, to, body, createdAt: this.now(), ...definedRefs(refs) });
+    return { clientId, sent: pending as Promise<SentFrame> };
   }
 
   /**
-   * Queue a message to group `group`. With an explicit `clientId` that is already pending, returns
-   * the existing entry's promise instead of queueing twice.
+   * Queue a message to group `group` (a reply or forward with `refs`). With an explicit
+   * `clientId` that is already pending, returns the existing entry's promise instead of queueing
+   * twice.
    */
-  addGroup(group: string, body: MessageBody, clientId: string = this.generateId()): PendingSend<GroupSentFrame> {
+  addGroup(group: string, body: MessageBody, clientId: string = this.generateId(), refs: SendRefs = {}): PendingSend<GroupSentFrame> {
     // The cast holds because settle() resolves a group entry only with a `group_sent` frame.
-    return this.enqueue({ clientId, group, body, createdAt: this.now() }) as PendingSend<GroupSentFrame>;
+    const pending = this.enqueue({ clientId, group, body, createdAt: this.now(), ...definedRefs(refs) });
+    return { clientId, sent: pending as Promise<GroupSentFrame> };
   }
 
-  /** Pending entries in original send order (copies; mutating them does not affect the outbox). */
+  /** Queue an action on message `target` of `chat` (validated by the caller). */
+  addAction(chat: ChatRef, target: string, action: Action, clientId: string = this.generateId()): PendingAction {
+    // The cast holds because settle() resolves an action entry only with an `acted` frame.
+    const pending = this.enqueue({ clientId, chat, target, action, createdAt: this.now() });
+    return { clientId, done: pending as Promise<ActedFrame> };
+  }
+
+  /** Pending sends in original send order (copies; mutating them does not affect the outbox). Actions: {@link pendingActions}. */
   pending(): OutboxEntry[] {
-    return [...this.entries.values()].map(copyEntry);
+    return this.records().filter((record): record is OutboxEntry => !isActionEntry(record));
   }
 
+  /** Pending actions in the order they were made (copies). */
+  pendingActions(): ActionOutboxEntry[] {
+    return this.records().filter(isActionEntry);
+  }
+
+  /** Every pending record, sends and actions, in order (copies): what a reconnect resends. */
+  records(): OutboxRecord[] {
+    return [...this.entries.values()].map(copyRecord);
+  }
+
+  /** Whether a send or an action with this client id is pending. */
   has(clientId: string): boolean {
     return this.entries.has(clientId);
   }
 
+  /** The pending send with this client id (undefined for actions: see {@link getRecord}). */
   get(clientId: string): OutboxEntry | undefined {
     const entry = this.entries.get(clientId);
-    return entry === undefined ? undefined : copyEntry(entry);
+    return entry === undefined || isActionEntry(entry) ? undefined : copyEntry(entry);
   }
 
-  /** The promise for a pending entry (e.g. one restored from the store after a reload). */
-  promise(clientId: string): Promise<SendAck> | undefined {
+  /** The pending send or action with this client id. */
+  getRecord(clientId: string): OutboxRecord | undefined {
+    const entry = this.entries.get(clientId);
+    return entry === undefined ? undefined : copyRecord(entry);
+  }
+
+  /** The promise for a pending record (e.g. one restored from the store after a reload). */
+  promise(clientId: string): Promise<OutboxAnswer> | undefined {
     return this.deferreds.get(clientId)?.promise;
   }
 
   /**
-   * The server confirmed `frame.id`: remove the entry and resolve its promise. Returns the entry
-   * the first time, undefined for unknown ids or repeated confirmations (so callers emit 'sent' /
-   * 'group_sent' exactly once per message). A frame that does not fit the entry (`sent` for a
-   * group entry, another recipient or group) is not a confirmation of it and is ignored.
+   * The server confirmed `frame.id` (`sent`, `group_sent` or `acted`): remove the record and
+   * resolve its promise. Returns the record the first time, undefined for unknown ids or repeated
+   * confirmations (so callers emit their event exactly once per record). A frame that does not
+   * fit the record (`sent` for a group entry or an action, another recipient, group or message)
+   * is not a confirmation of it and is ignored.
    */
-  settle(frame: SendAck): OutboxEntry | undefined {
+  settle(frame: SendAck): OutboxEntry | undefined;
+  settle(frame: ActedFrame): ActionOutboxEntry | undefined;
+  settle(frame: OutboxAnswer): OutboxRecord | undefined;
+  settle(frame: OutboxAnswer): OutboxRecord | undefined {
     const entry = this.entries.get(frame.id);
-    if (entry === undefined || !ackMatches(entry, frame)) return undefined;
+    if (entry === undefined || !answerMatches(entry, frame)) return undefined;
     this.entries.delete(frame.id);
     const d = this.deferreds.get(frame.id);
     this.deferreds.delete(frame.id);
@@ -275,8 +222,8 @@ export class Outbox {
     return entry;
   }
 
-  /** The server rejected `clientId` for good: remove the entry and reject its promise. */
-  fail(clientId: string, error: MessengerError): OutboxEntry | undefined {
+  /** The server rejected `clientId` for good: remove the record and reject its promise. */
+  fail(clientId: string, error: MessengerError): OutboxRecord | undefined {
     const entry = this.entries.get(clientId);
     if (entry === undefined) return undefined;
     this.entries.delete(clientId);
@@ -287,27 +234,27 @@ export class Outbox {
     return entry;
   }
 
-  private enqueue(entry: OutboxEntry): PendingSend {
+  private enqueue(entry: OutboxRecord): Promise<OutboxAnswer> {
     const { clientId } = entry;
     if (!ClientIdSchema.safeParse(clientId).success) {
       throw new MessengerError('validation_failed', `Client id ${JSON.stringify(clientId)} must be 1-64 characters of [A-Za-z0-9_-]`);
     }
     const pending = this.entries.get(clientId);
-    if (pending !== undefined && (pending.to !== entry.to || pending.group !== entry.group)) {
+    if (pending !== undefined && !sameRequest(pending, entry)) {
       // Returning the other entry's promise would hand the caller the wrong kind of confirmation.
-      throw new MessengerError('id_conflict', `Client id ${JSON.stringify(clientId)} is already pending for another recipient`);
+      throw new MessengerError('id_conflict', `Client id ${JSON.stringify(clientId)} is already pending for another recipient or action`);
     }
     const existing = this.deferreds.get(clientId);
-    if (existing !== undefined) return { clientId, sent: existing.promise };
+    if (existing !== undefined) return existing.promise;
     this.entries.set(clientId, entry);
     const d = deferred();
     this.deferreds.set(clientId, d);
     this.persist();
-    return { clientId, sent: d.promise };
+    return d.promise;
   }
 
   private restore(): Promise<void> {
-    let loaded: readonly OutboxEntry[] | Promise<readonly OutboxEntry[]>;
+    let loaded: readonly OutboxRecord[] | Promise<readonly OutboxRecord[]>;
     try {
       loaded = this.store.load();
     } catch (error) {
@@ -331,13 +278,13 @@ export class Outbox {
   }
 
   /** Persisted entries go first: they were sent before anything queued in this session. */
-  private merge(loaded: readonly OutboxEntry[]): void {
+  private merge(loaded: readonly OutboxRecord[]): void {
     const current = [...this.entries.values()];
     this.entries.clear();
-    for (const entry of Array.isArray(loaded) ? loaded : []) {
+    for (const entry of Array.isArray(loaded) ? (loaded as unknown[]) : []) {
       // Stored data may be stale or tampered with; a bad entry would poison every resend.
-      if (!isValidEntry(entry) || this.entries.has(entry.clientId)) continue;
-      this.entries.set(entry.clientId, copyEntry(entry));
+      if (!isValidRecord(entry) || this.entries.has(entry.clientId)) continue;
+      this.entries.set(entry.clientId, copyRecord(entry));
       if (!this.deferreds.has(entry.clientId)) this.deferreds.set(entry.clientId, deferred());
     }
     for (const entry of current) {
@@ -352,7 +299,7 @@ export class Outbox {
     // entries; merge() saves the combined list once loading finishes.
     if (!this.restored) return;
     try {
-      const result = this.store.save(this.pending());
+      const result = this.store.save(this.records());
       if (isPromiseLike(result)) result.then(undefined, this.onStoreError);
     } catch (error) {
       this.onStoreError(error);

@@ -1,6 +1,7 @@
 /**
- * The sending state machine of `MessengerClient`: when an outbox entry may go out on the
- * connection, resending after every hello, and pausing and pacing after a rate limit.
+ * The sending state machine of `MessengerClient`: when an outbox record (a send or a message
+ * action) may go out on the connection, resending after every hello, and pausing and pacing
+ * after a rate limit. Sends and actions share the queue, the pause and the pacing.
  *
  * - Queue-then-send: a new entry goes out at once only when it cannot overtake older unsent
  *   ones (the outbox was flushed on this connection).
@@ -11,12 +12,12 @@
  */
 import { fullJitterDelay } from './backoff.ts';
 import type { BackoffOptions } from './backoff.ts';
-import type { SendDelayed, SendFailed } from './client-types.ts';
+import type { ActionDelayed, ActionFailed, SendDelayed, SendFailed } from './client-types.ts';
 import type { Connection } from './connection.ts';
 import { Emitter } from './events.ts';
-import { sendFrameFor } from './outbox.ts';
-import type { Outbox, OutboxEntry, PendingSend, SendAck } from './outbox.ts';
-import type { GroupSentFrame, SentFrame } from '../protocol/index.ts';
+import { frameFor, isActionEntry } from './outbox.ts';
+import type { Outbox, OutboxRecord } from './outbox.ts';
+import type { ActedFrame, GroupSentFrame, SentFrame } from '../protocol/index.ts';
 import type { MessengerError } from './transport.ts';
 
 /** How many confirmed client ids to remember for flagging echoes as `local`. */
@@ -26,8 +27,11 @@ const RECENT_LOCAL_LIMIT = 1_024;
 export interface SenderEvents {
   sent: SentFrame;
   group_sent: GroupSentFrame;
+  acted: ActedFrame;
   failed: SendFailed;
   send_delayed: SendDelayed;
+  action_failed: ActionFailed;
+  action_delayed: ActionDelayed;
   /** A frame that counts as user activity (a send) went out on the current connection. */
   activity: void;
 }
@@ -102,10 +106,10 @@ export class Sender extends Emitter<SenderEvents> {
     this.stopHoldTimer();
   }
 
-  /** Queue-then-send: a new entry goes out at once only when it cannot overtake older ones. */
-  dispatch<A extends SendAck>(pending: PendingSend<A>): PendingSend<A> {
+  /** Queue-then-send: a new record (send or action) goes out at once only when it cannot overtake older ones. */
+  dispatch<P extends { clientId: string }>(pending: P): P {
     if (this.canSendNow()) {
-      const entry = this.outbox.get(pending.clientId);
+      const entry = this.outbox.getRecord(pending.clientId);
       if (entry !== undefined) this.sendEntry(entry);
     } else if (this.paced) {
       this.pump();
@@ -113,14 +117,18 @@ export class Sender extends Emitter<SenderEvents> {
     return pending;
   }
 
-  /** A `sent` or `group_sent` answer (or an echo standing in for one). */
-  settle(frame: SendAck): void {
+  /** A `sent`, `group_sent` or `acted` answer (or an echo standing in for one). */
+  settle(frame: SentFrame | GroupSentFrame | ActedFrame): void {
     const entry = this.outbox.settle(frame);
     if (entry === undefined) return; // a repeated answer (retry) or an id we never had: already reported
     this.retryAttempt = 0;
-    this.rememberLocal(frame.id);
-    if (frame.type === 'group_sent') this.emit('group_sent', frame);
-    else this.emit('sent', frame);
+    if (frame.type === 'acted') {
+      this.emit('acted', frame);
+    } else {
+      this.rememberLocal(frame.id);
+      if (frame.type === 'group_sent') this.emit('group_sent', frame);
+      else this.emit('sent', frame);
+    }
     this.pump();
   }
 
@@ -133,7 +141,10 @@ export class Sender extends Emitter<SenderEvents> {
       return;
     }
     const entry = this.outbox.fail(clientId, error);
-    if (entry !== undefined) this.emit('failed', { ...entry, error });
+    if (entry !== undefined) {
+      if (isActionEntry(entry)) this.emit('action_failed', { ...entry, error });
+      else this.emit('failed', { ...entry, error });
+    }
     this.pump();
   }
 
@@ -151,7 +162,7 @@ export class Sender extends Emitter<SenderEvents> {
       else this.endHold();
       return;
     }
-    for (const entry of this.outbox.pending()) {
+    for (const entry of this.outbox.records()) {
       if (!this.sendEntry(entry)) return; // socket went away; the next hello resends
     }
     this.live = this.connection.state === 'open';
@@ -159,7 +170,7 @@ export class Sender extends Emitter<SenderEvents> {
 
   /** Keep the entry, pause every send until the server's wait (else a backoff), then pace. */
   private delaySends(clientId: string, error: MessengerError): void {
-    const entry = this.outbox.get(clientId);
+    const entry = this.outbox.getRecord(clientId);
     if (entry === undefined) return;
     if (this.pacedInFlight === clientId) this.pacedInFlight = undefined;
     const wait = error.retryAfterMs ?? fullJitterDelay(this.retryAttempt, this.retry);
@@ -167,7 +178,8 @@ export class Sender extends Emitter<SenderEvents> {
     this.holdUntil = Math.max(this.holdUntil, Date.now() + wait);
     this.paced = true;
     this.armHoldTimer();
-    this.emit('send_delayed', { ...entry, error, retryAt: this.holdUntil });
+    if (isActionEntry(entry)) this.emit('action_delayed', { ...entry, error, retryAt: this.holdUntil });
+    else this.emit('send_delayed', { ...entry, error, retryAt: this.holdUntil });
   }
 
   private armHoldTimer(): void {
@@ -196,7 +208,7 @@ export class Sender extends Emitter<SenderEvents> {
     if (!this.paced || this.holdUntil !== 0 || !this.live || this.connection.state !== 'open') return;
     if (this.pacedInFlight !== undefined && this.outbox.has(this.pacedInFlight)) return;
     this.pacedInFlight = undefined;
-    const next = this.outbox.pending()[0];
+    const next = this.outbox.records()[0];
     if (next === undefined) {
       this.paced = false;
       return;
@@ -204,9 +216,10 @@ export class Sender extends Emitter<SenderEvents> {
     if (this.sendEntry(next)) this.pacedInFlight = next.clientId;
   }
 
-  private sendEntry(entry: OutboxEntry): boolean {
-    const sent = this.connection.send(sendFrameFor(entry));
-    if (sent) this.emit('activity', undefined); // the server counts a send as activity
+  private sendEntry(entry: OutboxRecord): boolean {
+    const sent = this.connection.send(frameFor(entry));
+    // The server counts a send as activity (an action is not claimed to be: `active` still goes out).
+    if (sent && !isActionEntry(entry)) this.emit('activity', undefined);
     return sent;
   }
 

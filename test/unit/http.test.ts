@@ -379,8 +379,9 @@ describe('MessengerApi groups', () => {
         status: 'delivered',
       },
       unread: 1,
+      markedUnread: false,
     };
-    const groupChat = { kind: 'group', group: GROUP, last: historyPage.entries[0], unread: 0 };
+    const groupChat = { kind: 'group', group: GROUP, last: historyPage.entries[0], unread: 0, markedUnread: false };
     const { fetch } = fakeFetch(() => json({ conversations: [groupChat, direct], nextBefore: null }));
     const api = new MessengerApi({ baseUrl: 'http://api.test', token: 't', fetch });
     const { conversations } = await api.conversations();

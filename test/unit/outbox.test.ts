@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CLIENT_ID_PATTERN } from '../../protocol/index.ts';
 import type { SentFrame } from '../../protocol/index.ts';
 import { MemoryOutboxStore, MessengerError, Outbox, generateClientId, sendFrameFor } from '../../client/index.ts';
-import type { OutboxEntry, OutboxStore } from '../../client/index.ts';
+import type { OutboxEntry, OutboxRecord, OutboxStore } from '../../client/index.ts';
 import { GROUP, OTHER_GROUP, PEER, groupSentFrame, ulid } from './fake-socket.ts';
 
 function sent(id: string, messageId = ulid(900)): SentFrame {
@@ -84,7 +84,7 @@ describe('Outbox', () => {
       { clientId: 'bad id', to: PEER, body: text('x'), createdAt: 2 },
       { clientId: 'bad-body', to: PEER, body: { kind: 'text', text: '' }, createdAt: 3 },
     ];
-    let saved: readonly OutboxEntry[] = [];
+    let saved: readonly OutboxRecord[] = [];
     const store: OutboxStore = {
       load: async () => stored,
       save: async (entries) => {
