@@ -604,6 +604,8 @@ export class GroupChat extends DurableObject<Env> {
    * effort, after the answer: the deletion stands whatever D1 says.
    */
   #revokeMedia(mediaId: string, now: number): void {
+    // Another message of the group (a forward of it, a second send) still names it: keep the grant.
+    if (this.#log.namesMedia(mediaId)) return;
     const grantee = { kind: 'group' as const, id: this.#settings().groupId };
     this.ctx.waitUntil(
       revokeMediaGrant(this.env.DB, mediaId, grantee, now).catch((error: unknown) => console.error('group media grant revocation failed', error)),

@@ -95,6 +95,18 @@ export class GroupLog {
     this.sql.exec("UPDATE log SET entry = ? WHERE gseq = ? AND kind = 'message'", JSON.stringify(entry), message.gseq);
   }
 
+  /** Whether a message of the log (not deleted) names media `mediaId` (index log_media). */
+  namesMedia(mediaId: string): boolean {
+    return (
+      this.sql
+        .exec(
+          "SELECT 1 FROM log WHERE json_extract(entry, '$.message.body.media.id') = ? AND json_extract(entry, '$.message.body.media.id') IS NOT NULL LIMIT 1",
+          mediaId,
+        )
+        .toArray().length > 0
+    );
+  }
+
   /** Append an update of message `u.message` (its gseq is the target's). */
   appendUpdate(u: NewUpdate): GroupEntry {
     const gseq = this.#head + 1;

@@ -97,6 +97,8 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE log ADD COLUMN fingerprint TEXT;
   CREATE INDEX log_target ON log (target) WHERE target IS NOT NULL;
   CREATE INDEX log_membership ON log (gseq) WHERE audience = 1;
+  -- Messages by the media they name: a recall revokes the group's grant only when no other message of the group names it.
+  CREATE INDEX log_media ON log (json_extract(entry, '$.message.body.media.id')) WHERE json_extract(entry, '$.message.body.media.id') IS NOT NULL;
   `,
 ];
 

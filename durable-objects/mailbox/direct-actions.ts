@@ -113,7 +113,6 @@ export class DirectActions {
     }
     if (changes) this.#deps.publish(this.#apply(found, record));
     else this.#log.record(self, frame.id, frame.target, fingerprint, now);
-    if (changes && frame.action.kind === 'delete' && frame.action.scope === 'everyone') this.#revokeMedia(found.message, peer);
     return { duplicate: false };
   }
 
@@ -172,16 +171,22 @@ export class DirectActions {
     copies.replaceMessage(found.seq, next, { hidden: deleting && action.scope === 'me', rewriteEntries: deleting });
     const entry = store.append({ type: 'message_update', by: record.actor, action: summaryOf(action), at: record.at, message: next }, Date.now());
     store.linkEntry(found.seq, entry.seq);
+    if (deleting && action.scope === 'everyone' && !found.outgoing) this.#revokeMedia(found.message);
     this.#log.record(record.actor, record.clientId, record.target.id, actionFingerprint('direct', record.target.id, action), record.at);
     return [entry];
   }
 
-  /** A recalled message named media: the recipient may no longer download it (best effort). */
-  #revokeMedia(message: Message, peer: string): void {
-    if (!isMediaBody(message.body) || message.from !== this.#deps.self()) return;
+  /**
+   * A message this user received was recalled: if it named media that no other of this user's
+   * 1:1 messages names (a forward of it from someone else, say), their download grant goes
+   * (best effort; decided here, where all their messages are).
+   */
+  #revokeMedia(message: Message): void {
+    if (!isMediaBody(message.body)) return;
     const media = message.body.media.id;
+    if (this.#deps.copies.namesMedia(media)) return;
     this.#deps.waitUntil(
-      revokeMediaGrant(this.#deps.db, media, { kind: 'user', id: peer }, Date.now()).catch((error: unknown) =>
+      revokeMediaGrant(this.#deps.db, media, { kind: 'user', id: this.#deps.self() }, Date.now()).catch((error: unknown) =>
         console.error('media grant revocation failed', error),
       ),
     );

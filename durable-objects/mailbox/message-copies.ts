@@ -52,6 +52,18 @@ export class MessageCopies {
     if (options.rewriteEntries) this.store.rewriteEntries(seq, message);
   }
 
+  /** Whether a 1:1 message of this user (not deleted) names media `mediaId` (index messages_media). */
+  namesMedia(mediaId: string): boolean {
+    return (
+      this.sql
+        .exec(
+          "SELECT 1 FROM messages WHERE json_extract(message, '$.body.media.id') = ? AND json_extract(message, '$.body.media.id') IS NOT NULL LIMIT 1",
+          mediaId,
+        )
+        .toArray().length > 0
+    );
+  }
+
   /** Starred 1:1 messages, newest first, strictly below `before`. */
   starred(before: number | undefined, limit: number): Array<{ seq: number; peer: string; message: Message }> {
     return this.sql

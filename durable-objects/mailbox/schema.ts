@@ -151,7 +151,9 @@ const MIGRATIONS: readonly string[] = [
   `,
   // v7: message actions (reply, react, edit, delete, star, mark unread). Messages are found by
   // server id (an action names its target by it); a row deleted for this user only is hidden from
-  // history; starred rows are listed newest first through a partial index (no cost for others).
+  // history; starred rows are listed newest first through a partial index (no cost for others);
+  // media messages are found by media id (a recall keeps the recipient's download grant while
+  // another of their messages names the same media).
   // `actions` makes every action idempotent by (actor, client id); `early_actions` keeps one
   // that reached this mailbox before the message it acts on (the sender's own copy is stored
   // after the recipient's); `message_entries` lists every mailbox entry holding a copy of a
@@ -161,6 +163,7 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE messages ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE messages ADD COLUMN starred_at INTEGER;
   CREATE INDEX messages_starred ON messages (seq) WHERE starred_at IS NOT NULL;
+  CREATE INDEX messages_media ON messages (json_extract(message, '$.body.media.id')) WHERE json_extract(message, '$.body.media.id') IS NOT NULL;
   ALTER TABLE conversations ADD COLUMN marked_unread INTEGER NOT NULL DEFAULT 0;
 
   ALTER TABLE group_entries ADD COLUMN message_id TEXT;

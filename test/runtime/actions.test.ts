@@ -336,13 +336,28 @@ describe('1:1 message actions', () => {
     expect(atCarol!.message).toMatchObject({ forwarded: 1, body: edited });
     expect((await download(carol)).status).toBe(200);
 
-    // Alice recalls: Bob may no longer download it (his copy names no media any more); Carol's forward is hers to keep.
+    // Alice sent the same picture twice. Recalling one keeps Bob's download (the other still names
+    // it); recalling both keeps it too, because Bob's own forward names it. Carol keeps hers.
+    a.send({ type: 'send', id: 'mm-6', to: bob.session.userId, body: image });
+    const [again] = await b.waitFor((f): f is Extract<ServerFrame, { type: 'message' }> => f.type === 'message' && f.message.clientId === 'mm-6');
     expect(await act(a, 'mm-5', direct(bob), m.id, { kind: 'delete', scope: 'everyone' })).toMatchObject({ type: 'acted' });
     expect((await update(b, m.id, 2)).body).toMatchObject({ kind: 'deleted' });
-    await expect.poll(async () => (await download(bob)).status, { timeout: 5_000 }).toBe(404);
+    expect(await act(a, 'mm-7', direct(bob), again!.message.id, { kind: 'delete', scope: 'everyone' })).toMatchObject({ type: 'acted' });
+    await update(b, again!.message.id);
+    expect((await download(bob)).status).toBe(200);
     expect((await download(carol)).status).toBe(200);
     // Only his forward to Carol still names it (its history row and its entry).
     expect(await storedTraces(bob.session.userId, mediaId)).toBe(2);
+
+    // A picture nothing else names: after the recall Bob gets the answer of a made-up id.
+    const second = await uploadedMedia(alice.session, 'image', 'image/jpeg');
+    const photo = { kind: 'image' as const, media: { id: second, mime: 'image/jpeg', size: 700 } };
+    a.send({ type: 'send', id: 'mm-8', to: bob.session.userId, body: photo });
+    const [single] = await b.waitFor((f): f is Extract<ServerFrame, { type: 'message' }> => f.type === 'message' && f.message.clientId === 'mm-8');
+    const fetchSecond = () => api(PATHS.mediaItem(second), { token: bob.session.token });
+    expect((await fetchSecond()).status).toBe(200);
+    expect(await act(a, 'mm-9', direct(bob), single!.message.id, { kind: 'delete', scope: 'everyone' })).toMatchObject({ type: 'acted' });
+    await expect.poll(async () => (await fetchSecond()).status, { timeout: 10_000 }).toBe(404);
     for (const s of [a, b, c]) s.close();
-  });
+  }, 30_000);
 });
