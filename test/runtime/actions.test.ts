@@ -149,9 +149,22 @@ describe('1:1 message actions', () => {
     expect(await act(a, 'e-3', direct(bob), m.id, { kind: 'edit', body: { kind: 'location', latitude: 1, longitude: 2 } })).toMatchObject({
       code: 'not_editable',
     });
+    // End-to-end encrypted bodies are edited by replacing the ciphertext (same scheme); a place is not editable.
+    const sealed = { kind: 'ciphertext' as const, scheme: 'signal/v1', data: btoa('sealed v1') };
+    a.send({ type: 'send', id: 'e-m2', to: bob.session.userId, body: sealed });
+    const [secret] = await b.waitFor((f): f is Extract<ServerFrame, { type: 'message' }> => f.type === 'message' && f.message.clientId === 'e-m2');
+    expect(await act(a, 'e-5', direct(bob), secret!.message.id, { kind: 'edit', body: { ...sealed, data: btoa('sealed v2') } })).toMatchObject({ type: 'acted' });
+    expect(await act(a, 'e-6', direct(bob), secret!.message.id, { kind: 'edit', body: { ...sealed, scheme: 'other/v1' } })).toMatchObject({
+      code: 'not_editable',
+    });
+    a.send({ type: 'send', id: 'e-m3', to: bob.session.userId, body: { kind: 'location', latitude: 1, longitude: 2 } });
+    const [place] = await b.waitFor((f): f is Extract<ServerFrame, { type: 'message' }> => f.type === 'message' && f.message.clientId === 'e-m3');
+    expect(await act(a, 'e-7', direct(bob), place!.message.id, { kind: 'edit', body: { kind: 'location', latitude: 3, longitude: 4 } })).toMatchObject({
+      code: 'not_editable',
+    });
     await age(alice.session.userId, m.id, 16 * 60_000);
     expect(await act(a, 'e-4', direct(bob), m.id, { kind: 'edit', body: text('too late') })).toMatchObject({ code: 'edit_window_passed' });
-    expect((await historyOf(bob, alice))[0]!.message.body).toEqual(text('see you at 6'));
+    expect((await historyOf(bob, alice)).find((i) => i.message.id === m.id)!.message.body).toEqual(text('see you at 6'));
     a.close();
     b.close();
   });
