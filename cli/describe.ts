@@ -3,7 +3,9 @@
  * conversations).
  */
 import type { AccountEvent, MessengerApi } from '../client/index.ts';
-import { bodyText, changeMembers, describeChange, formatTime, formatWait, plural } from './format.ts';
+import type { ActionSummary } from '../protocol/index.ts';
+import { changeMembers, describeBody, describeChange, formatTime, formatWait, messageText, plural, quoteText, snippet } from './format.ts';
+import type { AnyMessage } from './format.ts';
 import type { Style } from './output.ts';
 import { allGroups, namesCacheOf, pastGroupTitle } from './resolve.ts';
 import type { Directory } from './resolve.ts';
@@ -65,6 +67,37 @@ export function accountEventText(event: AccountEvent): string {
   }
 }
 
+/** A change to a message: who made it, what it was, and the message as it is now. */
+export interface MessageChange {
+  by: string;
+  action: ActionSummary;
+  message: AnyMessage;
+}
+
+/**
+ * What happened to a message, as one sentence: "Bob reacted 👍 to your message "hi"", "Ann
+ * edited her message: now "…"", "Ann deleted Bob's message (as an admin)".
+ */
+export function changeText(change: MessageChange, name: (userId: string) => string, me: string): string {
+  const { by, action, message } = change;
+  const who = by === me ? 'You' : name(by);
+  const { noun, text } = describeBody(message.body);
+  const kind = noun === 'deleted message' ? 'message' : noun;
+  const whose = message.from === me ? `your ${kind}` : message.from === by ? `their ${kind}` : `${name(message.from)}'s ${kind}`;
+  const content = text === '' ? '' : ` "${snippet(text, 40)}"`;
+  switch (action.kind) {
+    case 'react':
+      return action.emoji === null ? `${who} took back ${by === me ? 'your' : 'their'} reaction to ${whose}${content}` : `${who} reacted ${action.emoji} to ${whose}${content}`;
+    case 'edit':
+      return `${who} edited ${whose}: now${content}`;
+    case 'delete':
+      if (action.scope === 'me') return `${who} deleted ${whose} for yourself`;
+      return message.from === by ? `${who} deleted ${whose}` : `${who} deleted ${whose} (as an admin)`;
+    case 'star':
+      return `${who} ${action.starred ? 'starred' : 'unstarred'} ${whose}${content}`;
+  }
+}
+
 /** "Rate limited: your messages are sent in 12 seconds" (they stay queued meanwhile). */
 export function delayedLine(code: string, retryAt: number, now = Date.now()): string {
   const why = code === 'rate_limited' ? 'Rate limited' : 'Server busy';
@@ -75,11 +108,22 @@ export class EventDescriber {
   private readonly directory: Directory;
   private readonly groups: GroupTitles;
   private readonly style: Style;
+  /** The logged-in user ("You"). */
+  private readonly me: string;
 
-  constructor(directory: Directory, groups: GroupTitles, style: Style) {
+  constructor(directory: Directory, groups: GroupTitles, style: Style, me: string) {
     this.directory = directory;
     this.groups = groups;
     this.style = style;
+    this.me = me;
+  }
+
+  /** A new message's content on one line: "Forwarded:", the text, and what a reply answers: "(↪ Ann: …)". */
+  private async content(message: AnyMessage): Promise<string> {
+    const text = messageText(message, this.style);
+    if (message.replyTo === undefined) return text;
+    const quoted = await this.directory.name(message.replyTo.from);
+    return `${text} ${this.style.dim(`(↪ ${quoted}: ${snippet(quoteText(message.replyTo), 40)})`)}`;
   }
 
   /** The line for `event`, or null for events people do not need to see (typing, acks, markers). */
@@ -89,13 +133,14 @@ export class EventDescriber {
     switch (event.type) {
       case 'message': {
         const { message } = event;
-        if (event.own) return `${time(message.sentAt)} ${style.green('You')} → ${style.cyan(await this.directory.name(message.to))}: ${bodyText(message.body)}`;
-        return `${time(message.sentAt)} ${style.cyan(await this.directory.name(message.from))}: ${bodyText(message.body)}`;
+        const text = await this.content(message);
+        if (event.own) return `${time(message.sentAt)} ${style.green('You')} → ${style.cyan(await this.directory.name(message.to))}: ${text}`;
+        return `${time(message.sentAt)} ${style.cyan(await this.directory.name(message.from))}: ${text}`;
       }
       case 'group_message': {
         const { message } = event;
         const who = event.own ? style.green('You') : style.cyan(await this.directory.name(message.from));
-        return `${time(message.sentAt)} ${style.bold(await this.groups.title(message.group))} › ${who}: ${bodyText(message.body)}`;
+        return `${time(message.sentAt)} ${style.bold(await this.groups.title(message.group))} › ${who}: ${await this.content(message)}`;
       }
       case 'group_event': {
         const { event: change } = event;
@@ -103,6 +148,21 @@ export class EventDescriber {
         const text = `${await this.directory.name(change.by)} ${describeChange(change.change, (id) => this.directory.cachedName(id))}`;
         return `${time(change.at)} ${style.bold(await this.groups.title(change.group))} › ${style.dim(text)}`;
       }
+      case 'message_update': {
+        await this.directory.names([event.by, event.message.from]);
+        return `${time(event.at)} ${style.dim(changeText(event, (id) => this.directory.cachedName(id), this.me))}`;
+      }
+      case 'group_message_update': {
+        await this.directory.names([event.by, event.message.from]);
+        const text = changeText(event, (id) => this.directory.cachedName(id), this.me);
+        return `${time(event.at)} ${style.bold(await this.groups.title(event.message.group))} › ${style.dim(text)}`;
+      }
+      case 'chat_marker': {
+        const chat = event.chat.kind === 'direct' ? `the chat with ${await this.directory.name(event.chat.peer)}` : `"${await this.groups.title(event.chat.group)}"`;
+        return `${time(event.at)} ${style.dim(event.unread ? `You marked ${chat} as unread` : `You cleared the unread mark of ${chat}`)}`;
+      }
+      case 'action_failed':
+        return style.red(`Not done (${event.error.code}): ${event.error.message}`);
       case 'receipt': {
         const verb = event.status === 'read' ? 'read' : 'received';
         const count = plural(event.messageIds.length, 'message');

@@ -15,9 +15,12 @@ export const EXIT = {
   usage: 2,
   /** Not logged in, session ended or revoked, wrong or expired code, PIN needed, wrong or locked PIN. */
   auth: 3,
-  /** No such user, group, contact, invite, invite link or request. */
+  /** No such user, group, contact, invite, invite link, request or message. */
   notFound: 4,
-  /** The server refused: not a member, not an admin, admins only, group full, device too new, ... */
+  /**
+   * The server refused: not a member, not an admin, admins only, group full, device too new, not
+   * your message, too old to edit or delete for everyone, deleted, ...
+   */
   refused: 5,
   /** Could not reach the server, timed out, or it is busy: try again later. */
   unavailable: 6,
@@ -94,6 +97,13 @@ const EXIT_BY_CODE: Partial<Record<ErrorCode, ExitCode>> = {
   group_not_found: EXIT.notFound,
   device_not_found: EXIT.notFound,
   media_not_found: EXIT.notFound,
+  message_not_found: EXIT.notFound,
+  not_your_message: EXIT.refused,
+  edit_window_passed: EXIT.refused,
+  recall_window_passed: EXIT.refused,
+  message_deleted: EXIT.refused,
+  not_editable: EXIT.refused,
+  forward_mismatch: EXIT.failure,
   media_too_large: EXIT.usage,
   media_type_not_allowed: EXIT.usage,
   media_kind_mismatch: EXIT.refused,
@@ -192,6 +202,22 @@ function messageFor(error: MessengerError, context: ErrorContext): string {
       return 'The upload took too long and its permission expired; try again';
     case 'upload_incomplete':
       return 'The upload was cut off before every part arrived; try again (it resumes where it stopped)';
+    case 'message_not_found':
+      return 'No such message in this chat (`messenger history <chat> --ids` shows the ids)';
+    case 'not_your_message':
+      return 'That is not your message: only its sender can edit it or delete it for everyone (in a group, admins can delete any message); you can still delete it for yourself (--for-me)';
+    case 'edit_window_passed':
+      return 'That message is too old to edit (messages can be edited only for a while after sending)';
+    case 'recall_window_passed':
+      return 'That message is too old to delete for everyone; you can still delete it for yourself (--for-me)';
+    case 'message_deleted':
+      return 'That message was deleted';
+    case 'not_editable':
+      return 'That message cannot be edited: only a text or a caption can, and only a limited number of times';
+    case 'forward_mismatch':
+      return 'The server refused the forward: its content did not match the original message; try again';
+    case 'id_conflict':
+      return 'That --id was already used for something else; use another id (or none)';
     case 'replaced':
       return 'Another messenger command connected with this login and took over the connection';
     case 'unavailable':

@@ -1,7 +1,10 @@
 /**
- * Human-readable rendering of messages, ticks and group system messages.
+ * Human-readable rendering of messages (with their replies, edits, reactions, forwards, stars and
+ * tombstones), ticks and group system messages.
  */
-import type { GroupChange, GroupTally, MessageBody, MessageStatus } from '../client/index.ts';
+import type { GroupChange, GroupMessage, GroupTally, Message, MessageBody, MessageStatus } from '../client/index.ts';
+import { FORWARDED_MANY_TIMES } from '../protocol/index.ts';
+import type { Action, DeletedBody, Quote, Reaction, StoredBody } from '../protocol/index.ts';
 import type { Style } from './output.ts';
 export { formatWait } from '../client/wait.ts';
 
@@ -55,9 +58,27 @@ function mediaText(body: Extract<MessageBody, { media: unknown }>): string {
   return `[${parts.join(' ')}]${caption} (media ${body.media.id})`;
 }
 
-/** A message body as one line of text. */
-export function bodyText(body: MessageBody): string {
+/** "This message was deleted", or "... by an admin" when someone else than the sender deleted it. */
+export function deletedText(body: DeletedBody, from: string): string {
+  return body.by === from ? 'This message was deleted' : 'This message was deleted by an admin';
+}
+
+/**
+ * What a message is called and what it says, for sentences about it: `{ noun: 'photo', text:
+ * 'the view' }`, `{ noun: 'message', text: 'hi' }` (text '' for media without a caption).
+ */
+export function describeBody(body: StoredBody | MessageBody): { noun: string; text: string } {
+  if (body.kind === 'deleted') return { noun: 'deleted message', text: '' };
+  if (body.kind === 'text') return { noun: 'message', text: body.text };
+  if (body.kind in MEDIA_WORDS && 'media' in body) return { noun: MEDIA_WORDS[body.kind], text: body.caption ?? '' };
+  return { noun: 'message', text: bodyText(body) };
+}
+
+/** A message body as one line of text (a tombstone as "This message was deleted"). */
+export function bodyText(body: StoredBody | MessageBody): string {
   switch (body.kind) {
+    case 'deleted':
+      return 'This message was deleted';
     case 'text':
       return body.text;
     case 'location':
@@ -163,13 +184,119 @@ export function listNames(names: readonly string[]): string {
   return `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
 }
 
-/** "[14:05] Ann: hello ✓✓" — `who` already styled. */
-export function messageLine(options: { at: number; who: string; text: string; tick?: string; style: Style }): string {
-  const { at, who, text, tick, style } = options;
-  return `${style.dim(`[${formatTime(at)}]`)} ${who}: ${text}${tick === undefined ? '' : ` ${tick}`}`;
+/** "[14:05] Ann: hello ✓✓ 👍 2" — `who` already styled; `after` follows the tick. */
+export function messageLine(options: { at: number; who: string; text: string; tick?: string; after?: string; style: Style }): string {
+  const { at, who, text, tick, after, style } = options;
+  return `${style.dim(`[${formatTime(at)}]`)} ${who}: ${text}${tick === undefined ? '' : ` ${tick}`}${after === undefined || after === '' ? '' : ` ${after}`}`;
+}
+
+/** A 1:1 or group message as stored (both carry the same extras). */
+export type AnyMessage = Message | GroupMessage;
+
+/** A copy the user deleted for themselves: never listed. */
+export function isDeletedForMe(message: AnyMessage): boolean {
+  return message.body.kind === 'deleted' && message.body.scope === 'me';
+}
+
+/** Whether the message is a tombstone (deleted for everyone or for you). */
+export function isDeleted(message: AnyMessage): boolean {
+  return message.body.kind === 'deleted';
+}
+
+/**
+ * Reactions as counts per emoji, in the order each emoji first appeared.
+ *
+ * @example
+ * reactionsText([{ by: a, emoji: '👍', at: 1 }, { by: b, emoji: '❤️', at: 2 }, { by: c, emoji: '👍', at: 3 }]) // '👍 2 ❤️ 1'
+ */
+export function reactionsText(reactions: readonly Reaction[] | undefined): string {
+  const counts = new Map<string, number>();
+  for (const { emoji } of reactions ?? []) counts.set(emoji, (counts.get(emoji) ?? 0) + 1);
+  return [...counts].map(([emoji, count]) => `${emoji} ${count}`).join(' ');
+}
+
+/** "Forwarded", "Forwarded many times", or '' for a message that was not forwarded. */
+export function forwardedText(hops: number | undefined): string {
+  if (hops === undefined || hops < 1) return '';
+  return hops >= FORWARDED_MANY_TIMES ? 'Forwarded many times' : 'Forwarded';
+}
+
+/** What a reply shows of the message it quotes: its snippet, or the kind of a media message without caption. */
+export function quoteText(quote: Quote): string {
+  if (quote.snippet !== '') return quote.snippet.replace(/\s+/g, ' ');
+  return `[${quote.kind in MEDIA_WORDS ? MEDIA_WORDS[quote.kind as keyof typeof MEDIA_WORDS] : quote.kind}]`;
+}
+
+/** How a message's content reads in a line: forwarded mark, text (or tombstone) and "(edited)". */
+export function messageText(message: AnyMessage, style: Style): string {
+  if (message.body.kind === 'deleted') return style.dim(deletedText(message.body, message.from));
+  const forwarded = forwardedText(message.forwarded);
+  const edited = message.editedAt === undefined ? '' : ` ${style.dim('(edited)')}`;
+  return `${forwarded === '' ? '' : `${style.dim(`${forwarded}:`)} `}${bodyText(message.body)}${edited}`;
+}
+
+/** What follows a message's tick: its reactions, ★ when you starred it, and with `id` its id. */
+export function messageAfter(message: AnyMessage, style: Style, options: { id?: boolean } = {}): string {
+  const parts: string[] = [];
+  const reactions = reactionsText(message.reactions);
+  if (reactions !== '') parts.push(reactions);
+  if (message.starred === true) parts.push(style.yellow('★'));
+  if (options.id === true) parts.push(style.dim(`(id ${message.id})`));
+  return parts.join(' ');
+}
+
+/**
+ * The line quoting the message a reply answers, indented under the time of the reply's line:
+ * "        ↪ Ann: see you at 8". `name` is who wrote the quoted message.
+ */
+export function quoteLine(message: AnyMessage, name: string, style: Style): string | null {
+  if (message.replyTo === undefined || message.body.kind === 'deleted') return null;
+  const indent = ' '.repeat(formatTime(message.sentAt).length + 3);
+  return `${indent}${style.dim(`↪ ${name}: ${snippet(quoteText(message.replyTo), 60)}`)}`;
+}
+
+/** `text` on one line, cut to `max` characters with "…". */
+export function snippet(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
 /** "1 message", "3 messages". */
 export function plural(count: number, word: string): string {
   return `${count} ${word}${count === 1 ? '' : 's'}`;
+}
+
+/**
+ * A message as the lines `history`, `groups history` and `chat` print: the quoted message of a
+ * reply (when `quoteName` names its author), then the message with its decorations.
+ */
+export function messageLines(
+  message: AnyMessage,
+  options: { who: string; quoteName?: string; tick?: string; id?: boolean; style: Style },
+): string[] {
+  const { who, quoteName, tick, style } = options;
+  const quote = quoteName === undefined ? null : quoteLine(message, quoteName, style);
+  const line = messageLine({
+    at: message.sentAt,
+    who,
+    text: messageText(message, style),
+    ...(tick === undefined ? {} : { tick }),
+    after: messageAfter(message, style, { id: options.id === true }),
+    style,
+  });
+  return quote === null ? [line] : [quote, line];
+}
+
+/** What a message action does, for `outbox list`: "react 👍", "edit to "…"", "delete for everyone". */
+export function actionText(action: Action): string {
+  switch (action.kind) {
+    case 'react':
+      return action.emoji === null ? 'remove your reaction' : `react ${action.emoji}`;
+    case 'edit':
+      return `edit to "${snippet(bodyText(action.body), 60)}"`;
+    case 'delete':
+      return action.scope === 'everyone' ? 'delete for everyone' : 'delete for you';
+    case 'star':
+      return action.starred ? 'star' : 'unstar';
+  }
 }

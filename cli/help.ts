@@ -56,7 +56,8 @@ export function mainHelp(style: Style): string {
     '',
     'A <peer> is a phone number (+4915112345678), a user id, or a name as `messenger chats` shows it',
     '(a contact or someone you chat with);',
-    'a <group> is a group title (or the start of one) or its id.',
+    'a <group> is a group title (or the start of one) or its id; a <chat> is either;',
+    'a <message> is a message id (`messenger history <chat> --ids`) or last, last-1, ….',
   ];
   for (const section of SECTIONS) lines.push('', style.bold(`${section.title}:`), ...commandRows(section.commands));
   lines.push(

@@ -9,8 +9,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import type { CursorStore, OutboxEntry, OutboxStore } from '../client/index.ts';
-import { ClientIdSchema, GroupIdSchema, MessageBodySchema, SeqSchema, UserIdSchema } from '../protocol/index.ts';
+import type { CursorStore, OutboxRecord, OutboxStore } from '../client/index.ts';
+import { ActionSchema, ChatRefSchema, ClientIdSchema, GroupIdSchema, MessageBodySchema, MessageIdSchema, SeqSchema, UserIdSchema } from '../protocol/index.ts';
 
 function writeAtomically(file: string, text: string): void {
   const temp = `${file}.${process.pid}.tmp`;
@@ -52,14 +52,19 @@ export class FileCursorStore implements CursorStore {
   }
 }
 
+/** A reply's quoted message and a forward's original, kept with a send. */
+const sendRefs = { replyTo: MessageIdSchema.optional(), forward: MessageIdSchema.optional() };
+
+/** A stored send (1:1 or group) or message action (react, edit, delete, star). */
 const StoredEntrySchema = z.union([
-  z.object({ clientId: ClientIdSchema, to: UserIdSchema, body: MessageBodySchema, createdAt: z.number().int() }),
-  z.object({ clientId: ClientIdSchema, group: GroupIdSchema, body: MessageBodySchema, createdAt: z.number().int() }),
+  z.object({ clientId: ClientIdSchema, to: UserIdSchema, body: MessageBodySchema, createdAt: z.number().int(), ...sendRefs }),
+  z.object({ clientId: ClientIdSchema, group: GroupIdSchema, body: MessageBodySchema, createdAt: z.number().int(), ...sendRefs }),
+  z.object({ clientId: ClientIdSchema, chat: ChatRefSchema, target: MessageIdSchema, action: ActionSchema, createdAt: z.number().int() }),
 ]);
 
 let fileCounter = 0;
 
-/** Unsent messages, one JSON file each in `<device dir>/outbox/`, oldest first by name. */
+/** Unsent messages and message actions, one JSON file each in `<device dir>/outbox/`, oldest first by name. */
 export class DirectoryOutboxStore implements OutboxStore {
   private readonly dir: string;
   /** Files this process read or wrote, by client id: the only ones it may delete. */
@@ -69,8 +74,8 @@ export class DirectoryOutboxStore implements OutboxStore {
     this.dir = dir;
   }
 
-  load(): OutboxEntry[] {
-    const entries: OutboxEntry[] = [];
+  load(): OutboxRecord[] {
+    const entries: OutboxRecord[] = [];
     for (const name of this.fileNames()) {
       const parsed = StoredEntrySchema.safeParse(readJson(join(this.dir, name)));
       if (!parsed.success) continue;
@@ -80,7 +85,7 @@ export class DirectoryOutboxStore implements OutboxStore {
     return entries;
   }
 
-  save(entries: readonly OutboxEntry[]): void {
+  save(entries: readonly OutboxRecord[]): void {
     if (entries.length > 0) mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const pending = new Set(entries.map((entry) => entry.clientId));
     for (const [clientId, name] of this.known) {

@@ -2,6 +2,7 @@
  * The live event stream of `listen --json` and `chat --json`: the SDK's events as JSON lines in
  * the protocol's own shapes (docs/PROTOCOL.md), optionally limited to one conversation.
  */
+import type { ActedFrame, ActionSummary, ChatMarkerFrame, ChatRef } from '../protocol/index.ts';
 import type {
   AccountEventFrame,
   GroupEventFrame,
@@ -22,6 +23,13 @@ import type {
 export type StreamEvent =
   | { type: 'message'; seq: number; message: Message; own: boolean }
   | { type: 'group_message'; seq: number; message: GroupMessage; own: boolean }
+  /** A 1:1 message changed (reaction, edit, deletion, star): `message` is the whole message now. */
+  | { type: 'message_update'; seq: number; by: string; action: ActionSummary; at: number; message: Message; own: boolean }
+  | { type: 'group_message_update'; seq: number; gseq: number | null; by: string; action: ActionSummary; at: number; message: GroupMessage; own: boolean }
+  | ChatMarkerFrame
+  | ActedFrame
+  /** A message action the server refused for good. */
+  | { type: 'action_failed'; clientId: string; chat: ChatRef; target: string; error: { code: string; message: string } }
   | ReceiptFrame
   | ReadMarkerFrame
   | GroupEventFrame
@@ -47,12 +55,18 @@ export type StreamEvent =
 /** One conversation: a 1:1 chat with `peer`, or a group. */
 export type ConversationRef = { kind: 'direct'; peer: string } | { kind: 'group'; group: string };
 
+function sameChat(a: ChatRef, b: ConversationRef): boolean {
+  return a.kind === 'direct' ? b.kind === 'direct' && a.peer === b.peer : b.kind === 'group' && a.group === b.group;
+}
+
 /** Whether `event` belongs to `conversation` (as seen by user `me`). */
 export function inConversation(event: StreamEvent, conversation: ConversationRef, me: string): boolean {
+  if (event.type === 'chat_marker' || event.type === 'acted' || event.type === 'action_failed') return sameChat(event.chat, conversation);
   if (conversation.kind === 'direct') {
     const peer = conversation.peer;
     switch (event.type) {
       case 'message':
+      case 'message_update':
         return (event.message.from === peer && event.message.to === me) || (event.message.from === me && event.message.to === peer);
       case 'receipt':
         return event.by === peer;
@@ -73,6 +87,7 @@ export function inConversation(event: StreamEvent, conversation: ConversationRef
   const group = conversation.group;
   switch (event.type) {
     case 'group_message':
+    case 'group_message_update':
       return event.message.group === group;
     case 'group_event':
       return event.event.group === group;
@@ -102,6 +117,19 @@ export function subscribeEvents(client: MessengerClient, onEvent: (event: Stream
     client.on('group_message', ({ message, seq, own, local }) => {
       if (!local) onEvent({ type: 'group_message', seq, message, own });
     }),
+    client.on('message_update', ({ frame, own }) => onEvent({ ...frame, own })),
+    client.on('group_message_update', ({ frame, own }) => onEvent({ ...frame, own })),
+    client.on('chat_marker', onEvent),
+    client.on('acted', onEvent),
+    client.on('action_failed', (failed) =>
+      onEvent({
+        type: 'action_failed',
+        clientId: failed.clientId,
+        chat: failed.chat,
+        target: failed.target,
+        error: { code: failed.error.code, message: failed.error.message },
+      }),
+    ),
     client.on('receipt', onEvent),
     client.on('read_marker', onEvent),
     client.on('group_event', onEvent),

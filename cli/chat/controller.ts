@@ -6,13 +6,13 @@
 import { MessengerError } from '../../client/index.ts';
 import type { GroupHistoryPage, HistoryPage, MessengerClient, SendAck, TypingState } from '../../client/index.ts';
 import { MAX_TEXT_LENGTH, TYPING_REPEAT_MS } from '../../protocol/index.ts';
-import type { GroupRef, PeerRef } from '../resolve.ts';
+import type { ChatTarget } from '../resolve-chat.ts';
 import { Serial, inConversation, subscribeEvents } from '../stream.ts';
 import type { ConversationRef, StreamEvent } from '../stream.ts';
 import { deferred } from '../wait.ts';
 
 /** Who the chat is with. */
-export type ChatTarget = { kind: 'direct'; peer: PeerRef } | { kind: 'group'; group: GroupRef };
+export type { ChatTarget };
 
 export type ChatHistory = { kind: 'direct'; page: HistoryPage } | { kind: 'group'; page: GroupHistoryPage };
 
@@ -181,7 +181,9 @@ export class ChatController {
     }
     const group = target.group.groupId;
     const page = await client.groupHistory(group, { limit: historyLimit });
-    for (const item of page.entries) this.shown.add(item.entry.type === 'message' ? item.entry.message.id : item.entry.event.id);
+    for (const { entry, seq } of page.entries) {
+      this.shown.add(entry.type === 'message' ? entry.message.id : entry.type === 'event' ? entry.event.id : `seq:${seq}`);
+    }
     await this.options.presenter.history({ kind: 'group', page });
     const unread = page.entries.filter((item) => item.entry.type === 'message' && item.entry.message.from !== me && !item.read);
     if (unread.length > 0) client.markGroupRead(group, Math.max(...unread.map((item) => item.seq)));
@@ -193,7 +195,14 @@ export class ChatController {
       await presenter.elsewhere(event);
       return;
     }
-    const id = event.type === 'message' || event.type === 'group_message' ? event.message.id : event.type === 'group_event' ? event.event.id : null;
+    const id =
+      event.type === 'message' || event.type === 'group_message'
+        ? event.message.id
+        : event.type === 'group_event'
+          ? event.event.id
+          : event.type === 'message_update' || event.type === 'group_message_update'
+            ? `seq:${event.seq}`
+            : null;
     if (id === null || !this.shown.has(id)) await presenter.event(event);
     this.markShownAsRead(event);
   }

@@ -4,20 +4,25 @@
  */
 import type { GroupHistoryItem, GroupTally, HistoryItem, MessageStatus, TypingNoticeFrame } from '../../client/index.ts';
 import { STATUS_RANK } from '../../protocol/index.ts';
-import { accountEventText, delayedLine, type GroupTitles } from '../describe.ts';
-import { bodyText, changeMembers, describeChange, formatTime, listNames, messageLine, tallyText, tickText } from '../format.ts';
-import type { Tick } from '../format.ts';
+import { accountEventText, changeText, delayedLine, type GroupTitles } from '../describe.ts';
+import { bodyText, changeMembers, describeChange, formatTime, isDeleted, isDeletedForMe, listNames, messageAfter, messageLine, messageText, quoteLine, tallyText, tickText } from '../format.ts';
+import type { AnyMessage, Tick } from '../format.ts';
+import { groupPageMessages } from '../message-ref.ts';
 import type { Style } from '../output.ts';
 import type { Directory } from '../resolve.ts';
 import type { StreamEvent } from '../stream.ts';
 import type { ChatHistory, ChatPresenter, ChatTarget } from './controller.ts';
 import type { ChatScreen, LineHandle } from './screen.ts';
 
-/** One of your messages on screen, whose ticks may still change. */
+/** One of your messages on screen, whose ticks (and text, reactions, …) may still change. */
 interface OwnLine {
   handle: LineHandle;
   at: number;
   text: string;
+  /** What follows the tick: reactions, ★. */
+  after: string;
+  /** Deleted: no tick any more. */
+  deleted: boolean;
   tick: Tick;
   /** Group messages: the latest delivered / read tally. */
   tally: GroupTally | null;
@@ -65,15 +70,18 @@ export class HumanChatPresenter implements ChatPresenter {
       if (history.page.nextBefore !== null && target.kind === 'direct') {
         screen.print(this.style.dim(`(older messages: messenger history ${target.peer.userId} --before ${history.page.nextBefore})`));
       }
-      if (items.length === 0) screen.print(this.style.dim('No messages yet'));
-      for (const item of items) this.showDirect(item);
+      await this.options.directory.names(items.flatMap((item) => (item.message.replyTo === undefined ? [] : [item.message.replyTo.from])));
+      const shown = items.filter((item) => !isDeletedForMe(item.message));
+      if (shown.length === 0) screen.print(this.style.dim('No messages yet'));
+      for (const item of shown) this.showDirect(item);
     } else {
       const items = [...history.page.entries].reverse();
+      const latest = new Map(groupPageMessages(history.page.entries).map((message) => [message.id, message]));
       await this.options.directory.names(items.flatMap((item) => this.mentioned(item)));
       if (history.page.nextBefore !== null && target.kind === 'group') {
         screen.print(this.style.dim(`(older messages: messenger groups history ${target.group.groupId} --before ${history.page.nextBefore})`));
       }
-      for (const item of items) this.showGroupItem(item);
+      for (const item of items) this.showGroupItem(item, item.entry.type === 'message' ? latest.get(item.entry.message.id) : undefined);
     }
     if (interactive) screen.print(this.style.dim('Type a message and press Enter · /help · /quit or Ctrl-D to leave'));
   }
@@ -84,14 +92,26 @@ export class HumanChatPresenter implements ChatPresenter {
       case 'message':
       case 'group_message': {
         const { message } = event;
+        if (message.replyTo !== undefined) await directory.name(message.replyTo.from);
         if (event.own) {
-          this.trackOwn(message.id, message.sentAt, bodyText(message.body), 'sent', null);
+          this.trackOwn(message, 'sent', null);
           return;
         }
         this.clearTyper(message.from);
-        screen.print(messageLine({ at: message.sentAt, who: this.style.cyan(await directory.name(message.from)), text: bodyText(message.body), style: this.style }));
+        this.printOther(message, await directory.name(message.from));
         return;
       }
+      case 'message_update':
+      case 'group_message_update': {
+        await directory.names([event.by, event.message.from]);
+        const own = this.byMessageId.get(event.message.id);
+        if (own !== undefined) this.restyle(own, event.message);
+        screen.print(this.style.dim(`[${formatTime(event.at)}] ${changeText(event, (id) => directory.cachedName(id), this.options.me)}`));
+        return;
+      }
+      case 'action_failed':
+        screen.print(this.style.red(`Not done: ${event.error.message}`));
+        return;
       case 'group_event': {
         await directory.names([event.event.by, ...changeMembers(event.event.change)]);
         screen.print(this.eventLine(event.event.at, event.event.by, event.event.change));
@@ -156,33 +176,49 @@ export class HumanChatPresenter implements ChatPresenter {
   // ------------------------------------------------------------ history
 
   private mentioned(item: GroupHistoryItem): string[] {
-    if (item.entry.type === 'message') return [item.entry.message.from];
-    return [item.entry.event.by, ...changeMembers(item.entry.event.change)];
+    const { entry } = item;
+    if (entry.type === 'event') return [entry.event.by, ...changeMembers(entry.event.change)];
+    const message = entry.type === 'message' ? entry.message : entry.update.message;
+    return message.replyTo === undefined ? [message.from] : [message.from, message.replyTo.from];
   }
 
   private showDirect(item: HistoryItem): void {
     const { message } = item;
     if (message.from === this.options.me) {
-      this.trackOwn(message.id, message.sentAt, bodyText(message.body), item.status, null);
+      this.trackOwn(message, item.status, null);
       return;
     }
-    const who = this.style.cyan(this.options.directory.cachedName(message.from));
-    this.options.screen.print(messageLine({ at: message.sentAt, who, text: bodyText(message.body), style: this.style }));
+    this.printOther(message, this.options.directory.cachedName(message.from));
   }
 
-  private showGroupItem(item: GroupHistoryItem): void {
+  /** `message` is the newest copy of a message entry's message (updates on the page applied). */
+  private showGroupItem(item: GroupHistoryItem, message: AnyMessage | undefined): void {
     const { entry } = item;
     if (entry.type === 'event') {
       this.options.screen.print(this.eventLine(entry.event.at, entry.event.by, entry.event.change));
       return;
     }
-    const { message } = entry;
+    // Update entries changed messages shown elsewhere on the page.
+    if (entry.type !== 'message' || message === undefined || isDeletedForMe(message)) return;
     if (message.from === this.options.me) {
-      this.trackOwn(message.id, message.sentAt, bodyText(message.body), 'sent', item.tally);
+      this.trackOwn(message, 'sent', item.tally);
       return;
     }
-    const who = this.style.cyan(this.options.directory.cachedName(message.from));
-    this.options.screen.print(messageLine({ at: message.sentAt, who, text: bodyText(message.body), style: this.style }));
+    this.printOther(message, this.options.directory.cachedName(message.from));
+  }
+
+  /** The quote of a reply (its author's name already looked up), on the line before. */
+  private printQuote(message: AnyMessage): void {
+    if (message.replyTo === undefined) return;
+    const line = quoteLine(message, this.options.directory.cachedName(message.replyTo.from), this.style);
+    if (line !== null) this.options.screen.print(line);
+  }
+
+  /** Someone else's message, with its quote, decorations and reactions. */
+  private printOther(message: AnyMessage, name: string): void {
+    this.printQuote(message);
+    const after = messageAfter(message, this.style);
+    this.options.screen.print(messageLine({ at: message.sentAt, who: this.style.cyan(name), text: messageText(message, this.style), after, style: this.style }));
   }
 
   private eventLine(at: number, by: string, change: Parameters<typeof describeChange>[0]): string {
@@ -193,23 +229,48 @@ export class HumanChatPresenter implements ChatPresenter {
 
   // ------------------------------------------------------------ your messages and their ticks
 
+  private tickOf(line: OwnLine): string | undefined {
+    if (line.deleted) return undefined;
+    return line.tally !== null && line.tick !== 'failed' ? tallyText(line.tally, this.style) : tickText(line.tick, this.style);
+  }
+
   private render(line: OwnLine): string {
-    const tick = line.tally !== null && line.tick !== 'failed' ? tallyText(line.tally, this.style) : tickText(line.tick, this.style);
-    return messageLine({ at: line.at, who: this.style.green('You'), text: line.text, tick, style: this.style });
+    const tick = this.tickOf(line);
+    return messageLine({ at: line.at, who: this.style.green('You'), text: line.text, ...(tick === undefined ? {} : { tick }), after: line.after, style: this.style });
   }
 
   private printOwn(at: number, text: string, tick: Tick, tally: GroupTally | null): OwnLine {
-    const line: OwnLine = { handle: { id: 0 }, at, text, tick, tally };
+    const line: OwnLine = { handle: { id: 0 }, at, text, after: '', deleted: false, tick, tally };
     line.handle = this.options.screen.print(this.render(line));
     return line;
   }
 
-  private trackOwn(messageId: string, at: number, text: string, tick: Tick, tally: GroupTally | null): void {
-    this.byMessageId.set(messageId, this.printOwn(at, text, tick, tally));
+  /** One of your messages from history or another device, with its quote and decorations. */
+  private trackOwn(message: AnyMessage, tick: Tick, tally: GroupTally | null): void {
+    this.printQuote(message);
+    const line: OwnLine = {
+      handle: { id: 0 },
+      at: message.sentAt,
+      text: messageText(message, this.style),
+      after: messageAfter(message, this.style),
+      deleted: isDeleted(message),
+      tick,
+      tally,
+    };
+    line.handle = this.options.screen.print(this.render(line));
+    this.byMessageId.set(message.id, line);
+  }
+
+  /** One of your messages changed (edited, deleted, reacted to, starred): redraw its line. */
+  private restyle(line: OwnLine, message: AnyMessage): void {
+    line.text = messageText(message, this.style);
+    line.after = messageAfter(message, this.style);
+    line.deleted = isDeleted(message);
+    this.refresh(line);
   }
 
   private refresh(line: OwnLine): void {
-    const tick = line.tally !== null && line.tick !== 'failed' ? tallyText(line.tally, this.style) : tickText(line.tick, this.style);
+    const tick = this.tickOf(line) ?? '';
     this.options.screen.update(line.handle, this.render(line), `  ${tick} ${this.style.dim(`«${this.snippet(line.text)}»`)}`);
   }
 

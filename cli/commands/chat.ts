@@ -14,7 +14,8 @@ import type { CommandContext, CommandSpec } from '../context.ts';
 import { GroupTitles } from '../describe.ts';
 import { friendlyError } from '../errors.ts';
 import { plural } from '../format.ts';
-import { Directory, resolveGroup, resolvePeer } from '../resolve.ts';
+import { resolveChat } from '../resolve-chat.ts';
+import { Directory, resolveGroup } from '../resolve.ts';
 import { assertNotSelf, connect, holdSessionLock, keepConnected, sessionApi } from '../session.ts';
 import { waitUntil } from '../wait.ts';
 import { SEND_TIMEOUT_MS, notConfirmed } from './messages.ts';
@@ -150,11 +151,11 @@ async function finishSends(ctx: CommandContext, controller: ChatController, inte
 export const chat: CommandSpec = {
   name: 'chat',
   handlesInterrupt: true,
-  args: '<peer>',
-  summary: 'chat with someone: history, live messages, ticks, typing',
+  args: '<chat>',
+  summary: 'chat with someone (or in a group): history, live messages, ticks, typing',
   details: [
-    '<peer> is a phone number, a user id, or a name as `messenger chats` shows it (a contact or',
-    'someone you chat with).',
+    '<chat> is a phone number, a user id, or a name as `messenger chats` shows it (a contact or',
+    'someone you chat with), or a group (as `messenger groups chat`).',
     'Shows recent messages, then new ones as they arrive (and marks them read). Your messages',
     'get ticks: ⏱ queued, ✓ stored, ✓✓ delivered, ✓✓ read. Shows when the other side is typing',
     'and tells them when you are. With piped input every line is sent, and the command ends',
@@ -164,9 +165,8 @@ export const chat: CommandSpec = {
   minArgs: 1,
   maxArgs: 1,
   examples: ['messenger chat Bob', 'messenger chat +4915112345678 --limit 50', 'printf "hi\\nhow are you?\\n" | messenger chat Bob'],
-  json: 'JSON lines: {"type":"history","peer","messages","nextBefore"} first, then the events of listen --json for this chat (message, receipt, typing_notice, sent, failed, ...)',
-  run: (ctx) =>
-    runChat(ctx, async (api, directory) => ({ kind: 'direct', peer: await resolvePeer(api, directory, ctx.args.positionals[0]!) })),
+  json: 'JSON lines: {"type":"history","peer","messages","nextBefore"} first, then the events of listen --json for this chat (message, message_update, receipt, typing_notice, sent, failed, ...); a group as `groups chat`',
+  run: (ctx) => runChat(ctx, (api, directory) => resolveChat(api, directory, ctx.args.positionals[0]!)),
 };
 
 export const groupChat: CommandSpec = {

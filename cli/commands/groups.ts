@@ -1,23 +1,19 @@
 /**
- * `groups …`: list, create, info, add, remove, promote, demote, rename, leave, send, history
- * (`groups chat` is in chat.ts; invite links, requests and withdrawing invites in group-links.ts).
+ * `groups …`: list, create, info, add, remove, promote, demote, rename, leave, send (`groups chat`
+ * is in chat.ts, `groups history` in history.ts; invite links, requests and withdrawing invites
+ * in group-links.ts).
  */
-import type { Group, GroupHistoryItem, MessengerApi } from '../../client/index.ts';
+import type { Group, MessengerApi } from '../../client/index.ts';
 import { GroupIdSchema, HISTORY_MAX_LIMIT } from '../../protocol/index.ts';
 import type { CommandContext, CommandSpec } from '../context.ts';
 import { usageError } from '../errors.ts';
-import { bodyText, changeMembers, describeChange, formatTime, listNames, messageLine, plural, tallyText } from '../format.ts';
+import { formatTime, listNames, plural } from '../format.ts';
 import { Directory, resolveGroup, resolvePeer } from '../resolve.ts';
 import type { PeerRef } from '../resolve.ts';
 import { sessionApi } from '../session.ts';
 import { FILE_DETAILS, FILE_OPTIONS } from '../media.ts';
 import { prepareFile, sendFile } from './media.ts';
-import { clientIdOption, connectOrQueue, messageText, missingText, pageOptions, sendAndConfirm } from './messages.ts';
-
-const PAGE_OPTIONS = {
-  limit: { type: 'string', valueName: 'N', description: 'how many entries (1-200, default 20)' },
-  before: { type: 'string', valueName: 'SEQ', description: 'only older than this mailbox seq ("nextBefore" of the previous page)' },
-} as const;
+import { clientIdOption, connectOrQueue, messageText, missingText, sendAndConfirm } from './messages.ts';
 
 async function resolveMembers(api: MessengerApi, directory: Directory, inputs: readonly string[]): Promise<PeerRef[]> {
   return Promise.all(inputs.map((input) => resolvePeer(api, directory, input)));
@@ -293,50 +289,5 @@ export const groupsSend: CommandSpec = {
       { messageId: ack.messageId, clientId: ack.id, group: ack.group, gseq: ack.gseq, sentAt: ack.sentAt, duplicate: ack.duplicate },
       () => `Sent to "${ref.title}" ${ctx.out.style.dim('✓')}${ack.duplicate ? ' (it had been sent before)' : ''}`,
     );
-  },
-};
-
-function historyItemLine(ctx: CommandContext, item: GroupHistoryItem, me: string, directory: Directory): string {
-  const { style } = ctx.out;
-  const { entry } = item;
-  if (entry.type === 'event') {
-    const { event } = entry;
-    return style.dim(`[${formatTime(event.at)}] ${directory.cachedName(event.by)} ${describeChange(event.change, (id) => directory.cachedName(id))}`);
-  }
-  const { message } = entry;
-  const own = message.from === me;
-  return messageLine({
-    at: message.sentAt,
-    who: own ? style.green('You') : style.cyan(directory.cachedName(message.from)),
-    text: bodyText(message.body),
-    ...(own && item.tally !== null ? { tick: tallyText(item.tally, style) } : {}),
-    style,
-  });
-}
-
-export const groupsHistory: CommandSpec = {
-  name: 'groups history',
-  args: '<group>',
-  summary: "a group's messages and system messages (newest last)",
-  options: PAGE_OPTIONS,
-  minArgs: 1,
-  maxArgs: 1,
-  examples: ['messenger groups history Climbing --limit 50'],
-  json: '{"group": {"groupId","title"}, "entries": [GroupHistoryItem, newest first], "nextBefore": seq|null}',
-  async run(ctx) {
-    const { api, session } = sessionApi(ctx);
-    const directory = new Directory(api, session.userId);
-    const paging = pageOptions(ctx);
-    const group = await resolveGroup(api, ctx.args.positionals[0]!);
-    const page = await api.groupHistory(group.groupId, paging);
-    const items = [...page.entries].reverse();
-    if (!ctx.out.json) {
-      await directory.names(items.flatMap((item) => (item.entry.type === 'message' ? [item.entry.message.from] : [item.entry.event.by, ...changeMembers(item.entry.event.change)])));
-    }
-    ctx.out.result({ group, entries: page.entries, nextBefore: page.nextBefore }, () => {
-      const lines = items.map((item) => historyItemLine(ctx, item, session.userId, directory));
-      if (page.nextBefore !== null) lines.unshift(ctx.out.style.dim(`(older: messenger groups history ${group.groupId} --before ${page.nextBefore})`));
-      return lines.length === 0 ? `No messages in "${group.title}"` : lines;
-    });
   },
 };

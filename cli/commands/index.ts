@@ -7,6 +7,7 @@ import type { CommandSpec } from '../context.ts';
 import { logout, profile, whoami } from './account.ts';
 import { chat, groupChat } from './chat.ts';
 import { block, blocked, contactsAdd, contactsList, contactsRemove, unblock } from './contacts.ts';
+import { deleteMessage, edit, react, star } from './actions.ts';
 import { accountDelete, accountDevices, accountRevoke } from './devices.ts';
 import {
   groupsApprove,
@@ -21,7 +22,6 @@ import {
   groupsAdd,
   groupsCreate,
   groupsDemote,
-  groupsHistory,
   groupsInfo,
   groupsLeave,
   groupsList,
@@ -30,20 +30,24 @@ import {
   groupsRename,
   groupsSend,
 } from './groups.ts';
+import { groupsHistory, history } from './history.ts';
 import { invitesAccept, invitesDecline, invitesList, join } from './invites.ts';
 import { listen } from './listen.ts';
 import { login } from './login.ts';
 import { download } from './media.ts';
-import { chats, history, send } from './messages.ts';
+import { chats, send } from './messages.ts';
 import { outboxClear, outboxList, outboxSend } from './outbox.ts';
 import { pinRemove, pinReset, pinSet, pinStatus } from './pin.ts';
+import { forward, reply } from './reply-forward.ts';
 import { settingsPrivacy, settingsShow } from './settings.ts';
+import { starred, unread } from './starred.ts';
 
 /** Sections of the main help, in order. */
 export const SECTIONS: ReadonlyArray<{ title: string; commands: readonly CommandSpec[] }> = [
   { title: 'Account', commands: [login, logout, whoami, profile, accountDevices, accountRevoke, accountDelete] },
   { title: 'Privacy and security', commands: [settingsShow, settingsPrivacy, pinStatus, pinSet, pinRemove, pinReset] },
   { title: 'Messages', commands: [send, chat, history, chats, listen, download] },
+  { title: 'Message actions', commands: [reply, react, edit, deleteMessage, forward, star, starred, unread] },
   {
     title: 'Groups',
     commands: [groupsList, groupsCreate, groupsInfo, groupsSend, groupChat, groupsHistory, groupsAdd, groupsRemove, groupsPromote, groupsDemote, groupsRename, groupsLeave],

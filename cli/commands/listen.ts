@@ -36,11 +36,11 @@ export const listen: CommandSpec = {
   name: 'listen',
   handlesInterrupt: true,
   args: '',
-  summary: 'print incoming messages, receipts and group events as they arrive',
+  summary: 'print incoming messages, receipts, reactions, edits and group events as they arrive',
   details: [
     'Continues where the previous `listen` stopped: events that arrived in between are printed',
     'first, and none is printed twice. With --json every event is one JSON line in the',
-    "protocol's shape (message, receipt, group_message, group_event, typing_notice, ...).",
+    "protocol's shape (message, receipt, group_message, group_event, message_update, typing_notice, ...).",
     'Stops on Ctrl-C, after --count messages, or after --timeout seconds.',
   ],
   options: {
@@ -76,7 +76,7 @@ export const listen: CommandSpec = {
     const { client } = await connect(ctx, {
       savedCursor: true,
       prepare: (client) => {
-        const describer = new EventDescriber(new Directory(client.api, session.userId), new GroupTitles(client.api), ctx.out.style);
+        const describer = new EventDescriber(new Directory(client.api, session.userId), new GroupTitles(client.api), ctx.out.style, session.userId);
         subscribeEvents(client, (event) => onEvent(event, describer));
       },
     });

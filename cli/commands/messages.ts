@@ -1,13 +1,14 @@
 /**
- * 1:1 messaging commands: send, history, chats (the chat list).
+ * 1:1 messaging commands: send and chats (the chat list), and the sending machinery `groups send`
+ * and the message actions share (`history` is in history.ts).
  */
 import { join } from 'node:path';
 import { generateClientId } from '../../client/index.ts';
-import type { Conversation, HistoryItem, MessengerApi, MessengerClient, MessengerError, SendAck } from '../../client/index.ts';
+import type { Conversation, MessengerApi, MessengerClient, MessengerError } from '../../client/index.ts';
 import { ClientIdSchema, HISTORY_MAX_LIMIT, MAX_TEXT_LENGTH } from '../../protocol/index.ts';
 import type { CommandContext, CommandSpec } from '../context.ts';
 import { CliError, EXIT, isUnreachable, usageError } from '../errors.ts';
-import { bodyText, changeMembers, describeChange, formatTime, formatWait, messageLine, plural, tickText } from '../format.ts';
+import { bodyText, changeMembers, describeChange, formatTime, formatWait, plural, tickText } from '../format.ts';
 import { FILE_DETAILS, FILE_OPTIONS } from '../media.ts';
 import { Directory, allGroups, looksLikeId, looksLikePhone, pastGroupTitle, peerHandle, resolvePeer } from '../resolve.ts';
 import type { PeerCandidate } from '../resolve.ts';
@@ -42,10 +43,10 @@ export function missingText(command: string, args: string): CliError {
 }
 
 /** The error for a send the server did not confirm in time (it stays queued). */
-export function notConfirmed(timeoutMs: number): CliError {
+export function notConfirmed(timeoutMs: number, what = 'the message'): CliError {
   return new CliError(
     'not_confirmed',
-    `Not confirmed by the server within ${Math.round(timeoutMs / 1000)} s; the message stays in the outbox and is sent the next time messenger connects (see \`messenger outbox\`)`,
+    `Not confirmed by the server within ${Math.round(timeoutMs / 1000)} s; ${what} stays in the outbox and is sent the next time messenger connects (see \`messenger outbox\`)`,
     EXIT.unavailable,
   );
 }
@@ -54,11 +55,11 @@ export function notConfirmed(timeoutMs: number): CliError {
  * The error for a send the server refused for now (`rate_limited`, or busy) for longer than the
  * command waits. The message stays in the outbox (the SDK never drops it).
  */
-export function delayedTooLong(error: MessengerError, retryAt: number): CliError {
+export function delayedTooLong(error: MessengerError, retryAt: number, what = 'the message'): CliError {
   const why = error.code === 'rate_limited' ? 'Rate limited: the server takes more messages' : 'The server is busy: it takes messages again';
   return new CliError(
     error.code === 'rate_limited' ? 'rate_limited' : 'unavailable',
-    `${why} in ${formatWait(retryAt - Date.now())}; the message stays in the outbox and is sent the next time messenger connects (or run \`messenger outbox send\` then)`,
+    `${why} in ${formatWait(retryAt - Date.now())}; ${what} stays in the outbox and is sent the next time messenger connects (or run \`messenger outbox send\` then)`,
     EXIT.unavailable,
   );
 }
@@ -110,29 +111,39 @@ export async function connectOrQueue(
  * rate limit pauses every send: a short pause is waited out, a longer one than --timeout ends
  * the command at once with the wait in words (the message stays queued).
  */
-export async function sendAndConfirm<A extends SendAck>(
+export async function sendAndConfirm<A>(
   ctx: CommandContext,
   client: MessengerClient,
   send: (client: MessengerClient) => { clientId: string; sent: Promise<A> },
+  what = 'the message',
 ): Promise<A> {
-  const earlier = client.pending().flatMap((entry) => client.outbox.promise(entry.clientId) ?? []);
+  const promisesOf = (records: ReadonlyArray<{ clientId: string }>): Array<Promise<unknown>> => records.flatMap((r) => client.outbox.promise(r.clientId) ?? []);
+  const earlier = promisesOf(client.pending());
+  const earlierActions = promisesOf(client.pendingActions());
   const stopKeeping = keepConnected(client, { delayMs: 200, maxDelayMs: 1_000 });
   let offDelayed = (): void => undefined;
   try {
     const timeoutMs = ctx.args.seconds('timeout', SEND_TIMEOUT_MS)!;
     const deadline = Date.now() + timeoutMs;
     const delayedPastDeadline = new Promise<never>((_, reject) => {
-      offDelayed = client.on('send_delayed', ({ retryAt, error }) => {
-        if (retryAt >= deadline) reject(delayedTooLong(error, retryAt));
+      // Sends and message actions share the outbox: a pause of either holds both.
+      const onDelayed = ({ retryAt, error }: { retryAt: number; error: MessengerError }): void => {
+        if (retryAt >= deadline) reject(delayedTooLong(error, retryAt, what));
         else ctx.out.progress(`${error.code === 'rate_limited' ? 'Rate limited' : 'Server busy'}: sending again in ${formatWait(retryAt - Date.now())}…`);
-      });
+      };
+      const offs = [client.on('send_delayed', onDelayed), client.on('action_delayed', onDelayed)];
+      offDelayed = () => offs.forEach((off) => off());
     });
     delayedPastDeadline.catch(() => undefined);
     const { sent } = send(client);
-    const ack = await whileConnected(client, Promise.race([sent, delayedPastDeadline]), timeoutMs, () => notConfirmed(timeoutMs));
-    const settled = await Promise.allSettled(earlier.map((p) => whileConnected(client, p, EARLIER_WAIT_MS, () => new Error('not confirmed'))));
-    const alsoSent = settled.filter((s) => s.status === 'fulfilled').length;
-    if (alsoSent > 0) ctx.out.note(`Also sent ${plural(alsoSent, 'queued message')} from earlier`);
+    const ack = await whileConnected(client, Promise.race([sent, delayedPastDeadline]), timeoutMs, () => notConfirmed(timeoutMs, what));
+    const confirmed = async (promises: Array<Promise<unknown>>): Promise<number> => {
+      const settled = await Promise.allSettled(promises.map((p) => whileConnected(client, p, EARLIER_WAIT_MS, () => new Error('not confirmed'))));
+      return settled.filter((s) => s.status === 'fulfilled').length;
+    };
+    const [alsoSent, alsoDone] = await Promise.all([confirmed(earlier), confirmed(earlierActions)]);
+    const also = [...(alsoSent > 0 ? [plural(alsoSent, 'queued message')] : []), ...(alsoDone > 0 ? [plural(alsoDone, 'queued action')] : [])];
+    if (also.length > 0) ctx.out.note(`Also sent ${also.join(' and ')} from earlier`);
     return ack;
   } finally {
     offDelayed();
@@ -192,7 +203,7 @@ export const send: CommandSpec = {
   },
 };
 
-const PAGE_OPTIONS = {
+export const PAGE_OPTIONS = {
   limit: { type: 'string', valueName: 'N', description: `how many (1-${HISTORY_MAX_LIMIT}, default 20)` },
   before: { type: 'string', valueName: 'SEQ', description: 'only older than this mailbox seq (the "nextBefore" of the previous page)' },
 } as const;
@@ -203,42 +214,6 @@ export function pageOptions(ctx: CommandContext): { limit: number; before?: numb
   const before = ctx.args.integer('before', { min: 1, max: Number.MAX_SAFE_INTEGER });
   return before === undefined ? { limit } : { limit, before };
 }
-
-/** One history item as a line (oldest-first callers reverse the page). */
-function historyLine(ctx: CommandContext, item: HistoryItem, me: string, peerName: string): string {
-  const { style } = ctx.out;
-  const own = item.message.from === me;
-  return messageLine({
-    at: item.message.sentAt,
-    who: own ? style.green('You') : style.cyan(peerName),
-    text: bodyText(item.message.body),
-    ...(own ? { tick: tickText(item.status, style) } : {}),
-    style,
-  });
-}
-
-export const history: CommandSpec = {
-  name: 'history',
-  args: '<peer>',
-  summary: 'show the conversation with someone (newest last)',
-  options: PAGE_OPTIONS,
-  minArgs: 1,
-  maxArgs: 1,
-  examples: ['messenger history Bob', 'messenger history +4915112345678 --limit 50', 'messenger history Bob --before 120'],
-  json: '{"peer": {"userId","name"}, "messages": [HistoryItem, newest first], "nextBefore": seq|null}',
-  async run(ctx) {
-    const paging = pageOptions(ctx);
-    const { api, session } = sessionApi(ctx);
-    const peer = await resolvePeer(api, new Directory(api, session.userId), ctx.args.positionals[0]!);
-    const page = await api.history(peer.userId, paging);
-    ctx.out.result({ peer, messages: page.messages, nextBefore: page.nextBefore }, () => {
-      if (page.messages.length === 0) return `No messages with ${peer.name} yet`;
-      const lines = [...page.messages].reverse().map((item) => historyLine(ctx, item, session.userId, peer.name));
-      if (page.nextBefore !== null) lines.unshift(ctx.out.style.dim(`(older: messenger history ${ctx.args.positionals[0]} --before ${page.nextBefore})`));
-      return lines;
-    });
-  },
-};
 
 /** The title of a chat list entry: the peer's name or the group's title (the last one seen for a group you left). */
 async function conversationTitle(api: MessengerApi, conversation: Conversation, directory: Directory, groupTitles: Map<string, string>): Promise<string> {
@@ -269,6 +244,10 @@ async function conversationPreview(conversation: Conversation, directory: Direct
   if (entry.type === 'message') {
     return { at: entry.message.sentAt, text: `${await directory.name(entry.message.from)}: ${bodyText(entry.message.body)}` };
   }
+  if (entry.type === 'update') {
+    const { message } = entry.update;
+    return { at: entry.update.at, text: `${await directory.name(message.from)}: ${bodyText(message.body)}` };
+  }
   const { event } = entry;
   await directory.names(changeMembers(event.change));
   const who = await directory.name(event.by);
@@ -293,7 +272,7 @@ export const chats: CommandSpec = {
     'name known, a group you left), what to type for `chat`, `send`, `history` or `groups chat`',
     'follows in parentheses: a phone number, a user id or a group id.',
   ],
-  json: '{"conversations": [Conversation & {"title","handle"}], "nextBefore": seq|null} ("handle": what `chat`/`send`/`history` or `groups chat` accept for it)',
+  json: '{"conversations": [Conversation & {"title","handle"}], "nextBefore": seq|null} ("handle": what `chat`/`send`/`history` or `groups chat` accept for it; "markedUnread": see `messenger unread`)',
   async run(ctx) {
     const { api, session } = sessionApi(ctx);
     const directory = new Directory(api, session.userId);
@@ -313,7 +292,8 @@ export const chats: CommandSpec = {
         const kind = conversation.kind === 'group' ? style.dim(left ? ' (group, no longer a member)' : ' (group)') : '';
         // The name alone does not say who: show what to type instead.
         const how = handle === title ? '' : ` ${style.dim(`(${handle})`)}`;
-        const unread = conversation.unread > 0 ? ` ${style.green(`${conversation.unread} unread`)}` : '';
+        const unread =
+          conversation.unread > 0 ? ` ${style.green(`${conversation.unread} unread`)}` : conversation.markedUnread ? ` ${style.green('marked unread')}` : '';
         return `${style.bold(title)}${how}${kind}${unread}  ${style.dim(`[${formatTime(preview.at)}]`)} ${preview.text}`;
       });
     });

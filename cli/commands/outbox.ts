@@ -1,11 +1,12 @@
 /**
- * `outbox`: messages this login sent that the server has not confirmed yet. They are resent
- * (with the same ids, so never twice) whenever a messenger command connects.
+ * `outbox`: messages and message actions (reactions, edits, …) this login sent that the server
+ * has not confirmed yet. They are resent (with the same ids, so never twice) whenever a
+ * messenger command connects.
  */
 import { join } from 'node:path';
-import type { OutboxEntry } from '../../client/index.ts';
+import type { MessengerApi, MessengerClient, MessengerError, OutboxRecord } from '../../client/index.ts';
 import type { CommandContext, CommandSpec } from '../context.ts';
-import { bodyText, formatTime, formatWait, plural } from '../format.ts';
+import { actionText, bodyText, formatTime, formatWait, plural } from '../format.ts';
 import { Directory, knownGroupTitle, shortId } from '../resolve.ts';
 import { connect, currentSession, sessionApi } from '../session.ts';
 import { DirectoryOutboxStore } from '../stores.ts';
@@ -16,18 +17,40 @@ function storeFor(ctx: CommandContext): DirectoryOutboxStore {
   return new DirectoryOutboxStore(join(ctx.config.deviceDir(currentSession(ctx).deviceId), 'outbox'));
 }
 
-function entryJson(entry: OutboxEntry): Record<string, unknown> {
-  return { clientId: entry.clientId, to: entry.to ?? null, group: entry.group ?? null, body: entry.body, createdAt: entry.createdAt };
+/** A stored message action (react, edit, delete, star), as opposed to a send. */
+type ActionRecord = Extract<OutboxRecord, { action: unknown }>;
+
+function isAction(record: OutboxRecord): record is ActionRecord {
+  return 'action' in record;
+}
+
+function entryJson(record: OutboxRecord): Record<string, unknown> {
+  if (isAction(record)) return { clientId: record.clientId, chat: record.chat, target: record.target, action: record.action, createdAt: record.createdAt };
+  const refs = { ...(record.replyTo === undefined ? {} : { replyTo: record.replyTo }), ...(record.forward === undefined ? {} : { forward: record.forward }) };
+  return { clientId: record.clientId, to: record.to ?? null, group: record.group ?? null, body: record.body, createdAt: record.createdAt, ...refs };
+}
+
+/** "Bob", or `"Climbing"` for a group (the last title this device saw). */
+async function recipientName(api: MessengerApi, directory: Directory, to: { peer?: string | undefined; group?: string | undefined }): Promise<string> {
+  if (to.peer !== undefined) return directory.name(to.peer).catch(() => shortId(to.peer!));
+  return `"${knownGroupTitle(api, to.group!) ?? `group ${to.group!.slice(-6)}`}"`;
+}
+
+/** What a stored record will do: the message text, or the action on which message. */
+function recordText(record: OutboxRecord): string {
+  if (isAction(record)) return `${actionText(record.action)} (message ${record.target})`;
+  const what = record.replyTo !== undefined ? `↪ reply to ${record.replyTo}: ` : record.forward !== undefined ? 'Forwarded: ' : '';
+  return `${what}${bodyText(record.body)}`;
 }
 
 export const outboxList: CommandSpec = {
   name: 'outbox list',
   args: '',
-  summary: 'messages waiting to be sent',
+  summary: 'messages and message actions waiting to be sent',
   minArgs: 0,
   maxArgs: 0,
   examples: ['messenger outbox'],
-  json: '{"messages": [{"clientId","to","group","body","createdAt"}]}',
+  json: '{"messages": [{"clientId","to","group","body","createdAt"} (and "replyTo"/"forward") | {"clientId","chat","target","action","createdAt"}]}',
   async run(ctx) {
     const entries = storeFor(ctx).load();
     const names: string[] = [];
@@ -35,13 +58,14 @@ export const outboxList: CommandSpec = {
       const { api, session } = sessionApi(ctx);
       const directory = new Directory(api, session.userId);
       for (const entry of entries) {
-        names.push(entry.to !== undefined ? await directory.name(entry.to).catch(() => shortId(entry.to!)) : `"${knownGroupTitle(api, entry.group) ?? `group ${entry.group.slice(-6)}`}"`);
+        const to = isAction(entry) ? (entry.chat.kind === 'direct' ? { peer: entry.chat.peer } : { group: entry.chat.group }) : { peer: entry.to, group: entry.group };
+        names.push(await recipientName(api, directory, to));
       }
     }
     ctx.out.result({ messages: entries.map(entryJson) }, () =>
       entries.length === 0
         ? 'Nothing waiting to be sent'
-        : entries.map((entry, i) => `${ctx.out.style.dim(`[${formatTime(entry.createdAt)}]`)} → ${names[i]}: ${bodyText(entry.body)} ${ctx.out.style.dim('⏱')}`),
+        : entries.map((entry, i) => `${ctx.out.style.dim(`[${formatTime(entry.createdAt)}]`)} → ${names[i]}: ${recordText(entry)} ${ctx.out.style.dim('⏱')}`),
     );
   },
 };
@@ -49,7 +73,7 @@ export const outboxList: CommandSpec = {
 export const outboxSend: CommandSpec = {
   name: 'outbox send',
   args: '',
-  summary: 'connect and send what is waiting',
+  summary: 'connect and send what is waiting (messages and message actions)',
   options: { timeout: { type: 'string', valueName: 'SECONDS', description: 'how long to wait (default 15)' } },
   minArgs: 0,
   maxArgs: 0,
@@ -59,27 +83,32 @@ export const outboxSend: CommandSpec = {
     const timeoutMs = ctx.args.seconds('timeout', SEND_TIMEOUT_MS)!;
     let before = 0;
     const failed: string[] = [];
+    const waitingNow = (c: MessengerClient): number => c.pending().length + c.pendingActions().length;
     const { client } = await connect(ctx, {
       prepare: (c) => {
-        before = c.pending().length;
-        c.on('failed', ({ clientId, error }) => {
+        before = waitingNow(c);
+        const onFailed = ({ clientId, error }: { clientId: string; error: MessengerError }): void => {
           failed.push(clientId);
           ctx.out.warn(`Not sent (${error.code}): ${error.message}`);
-        });
+        };
+        c.on('failed', onFailed);
+        c.on('action_failed', onFailed);
         // Rate limited: the messages stay queued and go out after the wait (if it ends in time).
-        c.on('send_delayed', ({ retryAt, error }) => {
+        const onDelayed = ({ retryAt, error }: { retryAt: number; error: MessengerError }): void => {
           const why = error.code === 'rate_limited' ? 'Rate limited' : 'Server busy';
           ctx.out.progress(`${why}: sending again in ${formatWait(retryAt - Date.now())}…`);
-        });
+        };
+        c.on('send_delayed', onDelayed);
+        c.on('action_delayed', onDelayed);
       },
     });
     const deadline = Date.now() + timeoutMs;
-    while (client.pending().length > 0 && Date.now() < deadline) {
+    while (waitingNow(client) > 0 && Date.now() < deadline) {
       // A pause that outlasts the timeout is not waited out: say how long it is instead.
       if ((client.sendsDelayedUntil ?? 0) >= deadline) break;
       await sleep(50);
     }
-    const waiting = client.pending().length;
+    const waiting = waitingNow(client);
     const sent = before - waiting - failed.length;
     const delayedUntil = client.sendsDelayedUntil;
     const retryAfterMs = waiting > 0 && delayedUntil !== undefined ? Math.max(0, delayedUntil - Date.now()) : null;

@@ -1,0 +1,138 @@
+/**
+ * `history <chat>` (a 1:1 chat or a group) and `groups history <group>`: a page of messages,
+ * newest last, with replies, edits, reactions, stars, forwards and tombstones, and with `--ids`
+ * the message ids the message actions take.
+ */
+import type { GroupHistoryItem, GroupHistoryPage, HistoryItem, HistoryPage } from '../../client/index.ts';
+import type { CommandContext, CommandSpec } from '../context.ts';
+import { changeMembers, describeChange, formatTime, isDeleted, isDeletedForMe, messageLines, tallyText, tickText } from '../format.ts';
+import type { AnyMessage } from '../format.ts';
+import { groupPageMessages } from '../message-ref.ts';
+import { resolveChat } from '../resolve-chat.ts';
+import { Directory, resolveGroup } from '../resolve.ts';
+import type { GroupRef, PeerRef } from '../resolve.ts';
+import { sessionApi } from '../session.ts';
+import { PAGE_OPTIONS, pageOptions } from './messages.ts';
+
+const IDS_OPTION = {
+  ids: { type: 'boolean', description: "show each message's id (for reply, react, edit, delete, forward, star)" },
+} as const;
+
+const DECORATION_DETAILS = [
+  'A reply shows the message it answers on the line before ("↪ Ann: …"); messages show',
+  '"(edited)", reactions ("👍 2 ❤️ 1"), ★ when you starred them, "Forwarded", and "This message was',
+  'deleted" when deleted for everyone. Messages you deleted for yourself are not shown.',
+];
+
+/** One 1:1 history item as lines: the quote of a reply, then the message. */
+function directLines(ctx: CommandContext, item: HistoryItem, me: string, peerName: string): string[] {
+  const { style } = ctx.out;
+  const { message } = item;
+  const own = message.from === me;
+  const quoteName = message.replyTo === undefined ? undefined : message.replyTo.from === me ? 'You' : peerName;
+  return messageLines(message, {
+    who: own ? style.green('You') : style.cyan(peerName),
+    ...(quoteName === undefined ? {} : { quoteName }),
+    ...(own && !isDeleted(message) ? { tick: tickText(item.status, style) } : {}),
+    id: ctx.args.flag('ids'),
+    style,
+  });
+}
+
+/** Print a page of the 1:1 chat with `peer`. */
+function printDirect(ctx: CommandContext, peer: PeerRef, page: HistoryPage, me: string, input: string): void {
+  const messages = page.messages.filter((item) => !isDeletedForMe(item.message));
+  ctx.out.result({ peer, messages, nextBefore: page.nextBefore }, () => {
+    if (messages.length === 0 && page.nextBefore === null) return `No messages with ${peer.name} yet`;
+    const lines = [...messages].reverse().flatMap((item) => directLines(ctx, item, me, peer.name));
+    if (page.nextBefore !== null) lines.unshift(ctx.out.style.dim(`(older: messenger history ${input} --before ${page.nextBefore})`));
+    return lines;
+  });
+}
+
+/** One entry of a group's history as lines (`message` is the newest copy of a message entry's message). */
+function groupLines(ctx: CommandContext, item: GroupHistoryItem, message: AnyMessage | undefined, me: string, directory: Directory): string[] {
+  const { style } = ctx.out;
+  const { entry } = item;
+  if (entry.type === 'event') {
+    const { event } = entry;
+    return [style.dim(`[${formatTime(event.at)}] ${directory.cachedName(event.by)} ${describeChange(event.change, (id) => directory.cachedName(id))}`)];
+  }
+  // Updates change messages shown elsewhere on the page (already applied to `message`).
+  if (entry.type !== 'message' || message === undefined || isDeletedForMe(message)) return [];
+  const own = message.from === me;
+  return messageLines(message, {
+    who: own ? style.green('You') : style.cyan(directory.cachedName(message.from)),
+    ...(message.replyTo === undefined ? {} : { quoteName: directory.cachedName(message.replyTo.from) }),
+    ...(own && item.tally !== null && !isDeleted(message) ? { tick: tallyText(item.tally, style) } : {}),
+    id: ctx.args.flag('ids'),
+    style,
+  });
+}
+
+/** The user ids a group history entry mentions (to look their names up first). */
+function mentioned(item: GroupHistoryItem): string[] {
+  const { entry } = item;
+  if (entry.type === 'event') return [entry.event.by, ...changeMembers(entry.event.change)];
+  const message = entry.type === 'message' ? entry.message : entry.update.message;
+  return message.replyTo === undefined ? [message.from] : [message.from, message.replyTo.from];
+}
+
+/** Print a page of `group`'s history. */
+async function printGroup(ctx: CommandContext, group: GroupRef, page: GroupHistoryPage, me: string, directory: Directory): Promise<void> {
+  const latest = new Map(groupPageMessages(page.entries).map((message) => [message.id, message]));
+  const entries = page.entries.filter((item) => item.entry.type !== 'message' || !isDeletedForMe(latest.get(item.entry.message.id) ?? item.entry.message));
+  const items = [...entries].reverse();
+  if (!ctx.out.json) await directory.names(items.flatMap(mentioned));
+  ctx.out.result({ group, entries, nextBefore: page.nextBefore }, () => {
+    const lines = items.flatMap((item) => groupLines(ctx, item, item.entry.type === 'message' ? latest.get(item.entry.message.id) : undefined, me, directory));
+    if (page.nextBefore !== null) lines.unshift(ctx.out.style.dim(`(older: messenger groups history ${group.groupId} --before ${page.nextBefore})`));
+    return lines.length === 0 ? `No messages in "${group.title}"` : lines;
+  });
+}
+
+export const history: CommandSpec = {
+  name: 'history',
+  args: '<chat>',
+  summary: 'show a conversation or a group (newest last)',
+  details: [
+    '<chat> is a chat as `messenger chats` shows it: a person (name, phone number or user id) or a',
+    'group (title, a unique start of it, or its id; the same as `messenger groups history`).',
+    ...DECORATION_DETAILS,
+  ],
+  options: { ...PAGE_OPTIONS, ...IDS_OPTION },
+  minArgs: 1,
+  maxArgs: 1,
+  examples: ['messenger history Bob', 'messenger history Bob --ids', 'messenger history +4915112345678 --limit 50', 'messenger history Bob --before 120'],
+  json: '{"peer": {"userId","name"}, "messages": [HistoryItem, newest first], "nextBefore": seq|null} (a group: as `groups history`); every message has its "id"',
+  async run(ctx) {
+    const paging = pageOptions(ctx);
+    const { api, session } = sessionApi(ctx);
+    const directory = new Directory(api, session.userId);
+    const input = ctx.args.positionals[0]!;
+    const target = await resolveChat(api, directory, input);
+    if (target.kind === 'group') {
+      await printGroup(ctx, target.group, await api.groupHistory(target.group.groupId, paging), session.userId, directory);
+      return;
+    }
+    printDirect(ctx, target.peer, await api.history(target.peer.userId, paging), session.userId, input);
+  },
+};
+
+export const groupsHistory: CommandSpec = {
+  name: 'groups history',
+  args: '<group>',
+  summary: "a group's messages and system messages (newest last)",
+  details: DECORATION_DETAILS,
+  options: { ...PAGE_OPTIONS, ...IDS_OPTION },
+  minArgs: 1,
+  maxArgs: 1,
+  examples: ['messenger groups history Climbing --limit 50', 'messenger groups history Climbing --ids'],
+  json: '{"group": {"groupId","title"}, "entries": [GroupHistoryItem, newest first], "nextBefore": seq|null}',
+  async run(ctx) {
+    const { api, session } = sessionApi(ctx);
+    const paging = pageOptions(ctx);
+    const group = await resolveGroup(api, ctx.args.positionals[0]!);
+    await printGroup(ctx, group, await api.groupHistory(group.groupId, paging), session.userId, new Directory(api, session.userId));
+  },
+};
