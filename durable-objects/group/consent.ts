@@ -2,8 +2,9 @@
  * Consent to be in a group: pending invites (people whose privacy does not let the adder add
  * them directly), the group's invite link and the requests to join through it. None of these
  * makes anyone part of the log's audience; only a join does, with a `member_joined` event (or
- * `members_added` for direct adds). Synchronous SQL plus the rules; the group object checks who
- * is asking (admin, member) and makes the changes known (fan-out, D1 mirror, invitee mailboxes).
+ * `members_added` for direct adds). Synchronous SQL plus the rules; ./joining.ts and
+ * ./management.ts check who is asking (admin, member) and make the changes known (fan-out, D1
+ * mirror, invitee mailboxes).
  */
 import { GROUP_MAX_MEMBERS, type GroupChange, type JoinRequest, type PendingInvite } from '../../protocol/index.ts';
 import type { GroupLog } from './log.ts';
