@@ -213,9 +213,9 @@ function messageFor(error: MessengerError, context: ErrorContext): string {
     case 'message_deleted':
       return 'That message was deleted';
     case 'not_editable':
-      return 'That message cannot be edited: only a text or a caption can, and only a limited number of times';
+      return 'That message cannot be edited: only a text or a caption can, the edit must change it, and only a limited number of times';
     case 'forward_mismatch':
-      return 'The server refused the forward: its content did not match the original message; try again';
+      return 'The server refused the forward: its content did not match the original message (was it edited meanwhile?)';
     case 'id_conflict':
       return 'That --id was already used for something else; use another id (or none)';
     case 'replaced':

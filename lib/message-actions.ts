@@ -122,14 +122,15 @@ export function checkAction(message: Actionable, actor: string, action: Action, 
 }
 
 /**
- * Whether `next` is an allowed edit of `current`: a text becomes another text; a media message
+ * Whether `next` is an allowed edit of `current` (an edit must change something): a text becomes
+ * another text; a media message
  * keeps everything but its caption; an end-to-end encrypted body becomes another one of the same
  * scheme (the server cannot see what changed: the clients hold the rule). Location and contact
  * bodies are not editable.
  */
 export function editable(current: MessageBody, next: MessageBody): boolean {
   if (current.kind !== next.kind) return false;
-  if (current.kind === 'text') return true;
+  if (current.kind === 'text') return next.kind === 'text' && next.text !== current.text;
   if (current.kind === 'ciphertext') return next.kind === 'ciphertext' && next.scheme === current.scheme && next.data !== current.data;
   if (!isMediaBody(current) || !isMediaBody(next)) return false;
   const { caption: _a, ...restCurrent } = current;

@@ -58,6 +58,9 @@ export function startsMembership(entry: GroupEntry, self: string): boolean {
 }
 
 export class GroupInbox {
+  /** Groups whose chat is marked unread; null until first needed. */
+  #marked: Set<string> | null = null;
+
   constructor(
     private readonly sql: SqlStorage,
     private readonly store: MailboxStore,
@@ -284,11 +287,24 @@ export class GroupInbox {
    * Null for a group this user never received, or when the flag already was so.
    */
   markUnread(group: string, unread: boolean, at: number): StoredEntry | null {
+    // Clearing is what every group read asks: answered from memory when the group is not marked.
+    const marked = this.#markedGroups();
+    if (!unread && !marked.has(group)) return null;
     const changed = this.sql
       .exec('UPDATE group_chats SET marked_unread = ? WHERE group_id = ? AND marked_unread != ? RETURNING group_id', unread ? 1 : 0, group, unread ? 1 : 0)
       .toArray();
     if (changed.length === 0) return null;
+    if (unread) marked.add(group);
+    else marked.delete(group);
     return this.store.append({ type: 'chat_marker', chat: { kind: 'group', group }, unread, at }, at);
+  }
+
+  /** Groups marked unread, read once per wake. */
+  #markedGroups(): Set<string> {
+    this.#marked ??= new Set(
+      this.sql.exec<{ group_id: string }>('SELECT group_id FROM group_chats WHERE marked_unread = 1').toArray().map((r) => r.group_id),
+    );
+    return this.#marked;
   }
 
   /**

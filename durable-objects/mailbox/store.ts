@@ -26,6 +26,8 @@ export type StoredMessage = { id: string; sentAt: number; duplicate: boolean };
 export class MailboxStore {
   #head: number;
   #prunedThrough: number;
+  /** Peers whose chat is marked unread; null until first needed. */
+  #marked: Set<string> | null = null;
 
   constructor(private readonly sql: SqlStorage) {
     this.#prunedThrough = readMeta(sql, 'pruned_through');
@@ -178,9 +180,23 @@ export class MailboxStore {
     return clientIds;
   }
 
-  /** Reading a chat clears its "marked unread" flag: whether it was set (then the devices are told). */
+  /**
+   * Reading a chat clears its "marked unread" flag: whether it was set (then the devices are told).
+   * The marked chats are kept in memory (read once per wake), so a read costs no statement for it.
+   */
   clearMarkedUnread(peer: string): boolean {
-    return this.sql.exec('UPDATE conversations SET marked_unread = 0 WHERE peer = ? AND marked_unread = 1 RETURNING peer', peer).toArray().length > 0;
+    const marked = this.#markedPeers();
+    if (!marked.has(peer)) return false;
+    this.sql.exec('UPDATE conversations SET marked_unread = 0 WHERE peer = ?', peer);
+    marked.delete(peer);
+    return true;
+  }
+
+  #markedPeers(): Set<string> {
+    this.#marked ??= new Set(
+      this.sql.exec<{ peer: string }>('SELECT peer FROM conversations WHERE marked_unread = 1').toArray().map((r) => r.peer),
+    );
+    return this.#marked;
   }
 
   /** Set or clear the "marked unread" flag of the chat with `peer`: whether it changed, null when there is no such chat. */
@@ -189,6 +205,8 @@ export class MailboxStore {
     if (!row) return null;
     if ((row.marked_unread === 1) === unread) return false;
     this.sql.exec('UPDATE conversations SET marked_unread = ? WHERE peer = ?', unread ? 1 : 0, peer);
+    if (unread) this.#markedPeers().add(peer);
+    else this.#markedPeers().delete(peer);
     return true;
   }
 
