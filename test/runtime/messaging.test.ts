@@ -306,7 +306,7 @@ describe('chat list and big receipts', () => {
     expect(new Set(ids)).toEqual(new Set(sent.map((s) => s.messageId)));
     a.close();
     b.close();
-  });
+  }, 30_000); // 500 messages: seconds on a busy machine, more than the default 5 s
 });
 
 describe('retention', () => {
