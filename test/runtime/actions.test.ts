@@ -83,7 +83,7 @@ async function age(userId: string, messageId: string, byMs: number): Promise<voi
   });
 }
 
-describe('1:1 message actions', () => {
+describe('1:1 message actions', { timeout: 20_000 }, () => {
   it('reactions: one per user, changed and removed, on every device of both users, idempotent by client id', async () => {
     const alice = await user();
     const bob = await user();

@@ -158,7 +158,7 @@ async function trio() {
   return { ann: ann!, bob: bob!, cat: cat!, groupId: group.groupId, a, b, c, close: () => [a, b, c].forEach((s) => s.close()) };
 }
 
-describe('group reactions and edits', () => {
+describe('group reactions and edits', { timeout: 20_000 }, () => {
   it('reactions: one per member, changed and removed, on every copy; updates are neither history, unread nor last', async () => {
     const t = await trio();
     const { messageId } = await post(t.a, t.groupId, 'm1', text('lunch?'));
@@ -225,7 +225,7 @@ describe('group reactions and edits', () => {
   });
 });
 
-describe('group deletion for everyone', () => {
+describe('group deletion for everyone', { timeout: 20_000 }, () => {
   it('the sender recalls: no trace of the content in the log, any member copy or any sync-log frame; media grant revoked', async () => {
     const t = await trio();
     const { messageId } = await post(t.b, t.groupId, 'd1', text('secret-alpha plans'));
@@ -285,7 +285,7 @@ describe('group deletion for everyone', () => {
   });
 });
 
-describe('group action rules', () => {
+describe('group action rules', { timeout: 20_000 }, () => {
   it('is idempotent by client id; another action under a used id is id_conflict', async () => {
     const t = await trio();
     const { messageId } = await post(t.a, t.groupId, 'i1', text('vote here'));
@@ -334,7 +334,7 @@ describe('group action rules', () => {
   });
 });
 
-describe('fan-out of updates', () => {
+describe('fan-out of updates', { timeout: 20_000 }, () => {
   it('an update delivered again (a retried batch) is applied once', async () => {
     const t = await trio();
     const { messageId } = await post(t.a, t.groupId, 'dd1', text('count me once'));
@@ -391,7 +391,7 @@ describe('fan-out of updates', () => {
   });
 });
 
-describe('group replies and forwards', () => {
+describe('group replies and forwards', { timeout: 20_000 }, () => {
   it('a reply carries a quote that survives the original’s deletion; deleted or unknown targets are refused', async () => {
     const t = await trio();
     const original = await post(t.a, t.groupId, 'q1', text('who brings the cake?'));
@@ -435,7 +435,7 @@ describe('group replies and forwards', () => {
   });
 });
 
-describe('local group actions', () => {
+describe('local group actions', { timeout: 20_000 }, () => {
   it('star and delete for me change only the actor’s copy; the starred list; later updates keep the star', async () => {
     const t = await trio();
     const { messageId } = await post(t.a, t.groupId, 's1', text('keep-this address'));
