@@ -3,11 +3,12 @@
  * store it feeds, and the views. Also owns what spans views: the URL (`#/d/<userId>`,
  * `#/g/<groupId>`, `#/settings`, and `#join/<code>` for invite links), marking the open chat read
  * while the page is visible, the banners, pending group invites and account notices, going
- * offline and back, and the session: the SDK renews the access token with the refresh token and
+ * offline and back, browser notifications, the starred messages, and the session: the SDK renews the access token with the refresh token and
  * hands every rotated session to session.ts; when the session ends (logout, revoked, refresh
  * refused, account deleted) the device's data is removed and the login shows.
  */
 import { MessengerClient, TypingIndicators } from '../../client/index.ts';
+import { MessageActions } from './actions.ts';
 import { ChatStore, chatKey, parseChatKey, type Chat } from './chat-store.ts';
 import { Directory } from './directory.ts';
 import { h, setIsolated } from './dom.ts';
@@ -17,6 +18,7 @@ import { CLOSE_CODES } from '../../protocol/index.ts';
 import { icon } from './icons.ts';
 import { setPicture, usePictureUrls } from './media/avatars.ts';
 import { mediaAdapter } from './media/sdk.ts';
+import { Notifier } from './notifications.ts';
 import { mediaSender } from './media/send.ts';
 import { UploadTracker } from './media/uploads.ts';
 import { SignedUrls } from './media/urls.ts';
@@ -24,9 +26,13 @@ import { sdkPresence } from './presence.ts';
 import { clearSession, saveSession, sharedRefresh, watchSession, type Session } from './session.ts';
 import { clearDeviceStores, LocalCursorStore, LocalOutboxStore } from './stores.ts';
 import { Sync } from './sync.ts';
-import { ConnectionBanner, DelayNotice } from './views/banners.ts';
+import { ConnectionBanner, DelayNotice, NotificationsBanner } from './views/banners.ts';
 import { avatar, ChatListView } from './views/chat-list.ts';
 import { ConversationView } from './views/conversation.ts';
+import { openForwardDialog } from './views/forward-dialog.ts';
+import { openMessageInfo } from './views/message-dialogs.ts';
+import { closeMessageMenu, messageMenuOpen } from './views/message-menu.ts';
+import { openStarred } from './views/starred.ts';
 import { openCreateGroup, openGroupInfo } from './views/groups.ts';
 import { InvitesView } from './views/invites.ts';
 import { openJoinLink } from './views/join.ts';
@@ -66,7 +72,7 @@ export function startApp(options: AppOptions): { dispose(): void } {
   const directory = new Directory(client.api, session.userId);
   const sync = new Sync(client, store, directory);
   const typing = new TypingIndicators(client);
-  const presence = sdkPresence(client);
+  const presence = sdkPresence(client, directory);
   const drafts = new Map<string, string>();
   const media = mediaAdapter(client);
   const urls = new SignedUrls((mediaId, fresh) => media.url(mediaId, fresh));
@@ -79,6 +85,26 @@ export function startApp(options: AppOptions): { dispose(): void } {
   let view: ConversationView | null = null;
   let settings: SettingsView | null = null;
   let disposed = false;
+  /** A message to show once its chat's view is open (starred messages, notifications). */
+  let jumpTo: { key: string; id: string } | null = null;
+  const toasts = new Toasts();
+  const notificationsBanner = new NotificationsBanner();
+  const actions = new MessageActions({
+    client,
+    store,
+    directory,
+    // Said in the open chat (where the action was done), else as a notice.
+    notify: (text) => (view === null ? toasts.show([text], 'action') : view.say(text)),
+    describeError: friendlyError,
+  });
+  const notifier = new Notifier({
+    api: client.api,
+    directory,
+    offer: (accept) => notificationsBanner.show(accept),
+    open: (key) => navigate(key),
+    // Called before the store takes the message in (sync starts listening later).
+    known: (id) => store.message(id) !== undefined,
+  });
 
   // ------------------------------------------------------------ layout
 
@@ -87,8 +113,21 @@ export function startApp(options: AppOptions): { dispose(): void } {
   const meAvatar = avatar(session.userId, session.phone);
   const banner = new ConnectionBanner(() => void client.connect());
   const delayNotice = new DelayNotice();
-  const toasts = new Toasts();
-  const chatList = new ChatListView({ store, directory, sync, typing, onOpen: (key) => navigate(key) });
+  const chatList = new ChatListView({
+    store,
+    directory,
+    sync,
+    typing,
+    onOpen: (key) => navigate(key),
+    markUnread: (chat, unread) => {
+      // A chat marked unread is put away first (as if never opened), or opening it would read it.
+      if (unread && view?.chat.key === chat.key) {
+        navigate(null);
+        route();
+      }
+      actions.markUnread(chat, unread);
+    },
+  });
   const invites = new InvitesView({ api: client.api, directory, onAccepted: (groupId) => navigate(chatKey('group', groupId)) });
   const iconButton = (label: string, testId: string, name: Parameters<typeof icon>[0], onClick: () => void): HTMLButtonElement =>
     h('button', { type: 'button', class: 'icon-button', 'aria-label': label, title: label, 'data-testid': testId, on: { click: onClick } }, icon(name));
@@ -103,11 +142,19 @@ export function startApp(options: AppOptions): { dispose(): void } {
       { class: 'toolbar' },
       iconButton('New chat', 'new-chat-button', 'newChat', () => openNewChat({ api: client.api, directory, onFound: (id) => navigate(chatKey('direct', id)) })),
       iconButton('New group', 'new-group-button', 'group', () => openCreateGroup({ api: client.api, directory, onCreated: (id) => navigate(chatKey('group', id)) })),
+      iconButton('Starred messages', 'starred-button', 'star', () =>
+        openStarred({
+          directory,
+          load: (before) => client.starred(before === undefined ? { limit: 30 } : { before, limit: 30 }),
+          open: (key, id) => openAt(key, id),
+          describeError: friendlyError,
+        }),
+      ),
       settingsButton,
       iconButton('Log out', 'logout-button', 'logout', () => void logout()),
     ),
   );
-  const listPane = [sidebarHeader, invites.el, chatList.el];
+  const listPane = [sidebarHeader, notificationsBanner.el, invites.el, chatList.el];
   const sidebar = h('aside', { class: 'sidebar', 'aria-label': 'Chats' }, ...listPane);
   const placeholder = h(
     'div',
@@ -141,6 +188,16 @@ export function startApp(options: AppOptions): { dispose(): void } {
     const hash = key === null ? '#/' : `#/${key.replace(':', '/')}`;
     if (location.hash === hash) route();
     else location.hash = hash;
+  }
+
+  /** Open a chat at one of its messages. */
+  function openAt(key: string, id: string): void {
+    if (view?.chat.key === key) {
+      void view.showMessage(id);
+      return;
+    }
+    jumpTo = { key, id };
+    navigate(key);
   }
 
   function openSettings(): void {
@@ -180,6 +237,7 @@ export function startApp(options: AppOptions): { dispose(): void } {
     const key = keyFromHash();
     if (view?.chat.key === key) return;
     const previous = view?.chat.key ?? null;
+    closeMessageMenu();
     view?.dispose();
     view = null;
     if (key === null) {
@@ -199,6 +257,11 @@ export function startApp(options: AppOptions): { dispose(): void } {
       typingIndicators: typing,
       drafts,
       send: (text) => send(chat, text),
+      actions,
+      forward: (item) => openForwardDialog({ store, directory, forward: (targets) => actions.forward(item, targets) }),
+      info: (item) => {
+        if (item.id !== null && chat.kind === 'group') openMessageInfo({ api: client.api, directory, groupId: chat.id, messageId: item.id });
+      },
       sendMedia: (draft) => sendMedia(chat, draft),
       media: { urls, uploads },
       typing: (state) => {
@@ -213,6 +276,8 @@ export function startApp(options: AppOptions): { dispose(): void } {
     shell.dataset.view = 'chat';
     chatList.setActive(key);
     view.focusComposer();
+    if (jumpTo?.key === key) void view.showMessage(jumpTo.id);
+    jumpTo = null;
     scheduleMarkRead();
   }
 
@@ -239,6 +304,8 @@ export function startApp(options: AppOptions): { dispose(): void } {
   function markOpenChatRead(): void {
     if (view === null || document.visibilityState !== 'visible') return;
     const chat = view.chat;
+    // Opening a chat marked unread reads it: the mark goes (on every device).
+    if (chat.markedUnread) actions.markUnread(chat, false);
     const upTo = store.newestSeq(chat);
     if (upTo === 0 || (chat.unread === 0 && store.newestIncomingSeq(chat) <= chat.readUpTo)) return;
     if (chat.kind === 'direct') client.markRead(chat.id, upTo);
@@ -273,6 +340,8 @@ export function startApp(options: AppOptions): { dispose(): void } {
     // Invites answered on another device while this one was away.
     void invites.load();
   });
+  client.on('message', ({ message }) => notifier.incoming(message));
+  client.on('group_message', ({ message }) => notifier.incoming(message));
   client.on('group_invite', (entry) => invites.add({ groupId: entry.group, title: entry.title, invitedBy: entry.invitedBy, at: entry.at }));
   client.on('group_event', ({ event }) => {
     const change = event.change;
@@ -316,7 +385,7 @@ export function startApp(options: AppOptions): { dispose(): void } {
   document.addEventListener(
     'keydown',
     (event) => {
-      if (event.key !== 'Escape' || (view === null && settings === null) || document.querySelector('dialog[open]') !== null) return;
+      if (event.key !== 'Escape' || event.defaultPrevented || messageMenuOpen() || (view === null && settings === null) || document.querySelector('dialog[open]') !== null) return;
       event.preventDefault();
       navigate(null);
     },
@@ -374,7 +443,8 @@ export function startApp(options: AppOptions): { dispose(): void } {
     if (disposed) return;
     disposed = true;
     lifetime.abort();
-    // Dialogs live outside the app's root; none may outlast the session.
+    // Dialogs and menus live outside the app's root; none may outlast the session.
+    closeMessageMenu();
     for (const dialog of document.querySelectorAll('dialog')) dialog.close();
     banner.dispose();
     delayNotice.dispose();

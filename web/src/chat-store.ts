@@ -3,7 +3,7 @@
  * of the user's own messages and unread counts. (Who is typing comes from the SDK's
  * TypingIndicators.) Fed by the SDK's events and the
  * history / conversation list endpoints (sync.ts); read by the views, which re-render on
- * 'changed'. No DOM here.
+ * 'changed'. No DOM here. (The items themselves: chat-items.ts.)
  *
  * Merging rules (docs/PROTOCOL.md 6.15): items are identified by server message id (or event id);
  * the user's own messages also by client id, so the bubble shown while a send is pending is the
@@ -11,109 +11,31 @@
  * pending ones (no seq yet) follow, in the order they were written.
  */
 import { Emitter } from '../../client/index.ts';
-import type {
-  Conversation,
-  GroupEvent,
-  GroupHistoryItem,
-  GroupMessage,
-  GroupTally,
-  HistoryItem,
-  Message,
-  MessageBody,
-  MessageStatus,
-  OutboxEntry,
-  ReceiptFrame,
-  SendAck,
-} from '../../client/index.ts';
-import { UlidSchema } from '../../protocol/index.ts';
+import type { Conversation, GroupEvent, GroupHistoryItem, GroupMessage, GroupTally, HistoryItem, Message, MessageBody, OutboxEntry, ReceiptFrame, SendAck } from '../../client/index.ts';
+import {
+  chatKey,
+  extrasOf,
+  fromMessage,
+  furthest,
+  isDeletedForMe,
+  parseChatKey,
+  pickExtras,
+  quoteOf,
+  compareActivity,
+  tickFromTally,
+  type Chat,
+  type ChatItem,
+  type MessageInput,
+  type MessageItem,
+  type Tick,
+} from './chat-items.ts';
 
-export type ChatKind = 'direct' | 'group';
-
-/** What a message of one's own shows: a clock, one tick, two ticks, two blue ticks, or an alert. */
-export type Tick = 'pending' | MessageStatus | 'failed';
-
-const TICK_RANK: Record<Tick, number> = { failed: -1, pending: 0, sent: 1, delivered: 2, read: 3 };
-
-export interface MessageItem {
-  type: 'message';
-  /** Stable key for the DOM: `c:<clientId>` for one's own messages, `m:<id>` for others'. */
-  key: string;
-  /** Mailbox seq; null while the message is pending (or sent but its copy has not arrived yet). */
-  seq: number | null;
-  /** Server message id, once known. */
-  id: string | null;
-  clientId: string;
-  from: string;
-  own: boolean;
-  /** Server time (client time while pending), ms since the epoch. */
-  at: number;
-  body: MessageBody;
-  /** Own messages only. */
-  tick: Tick | null;
-  /** Why a send failed for good (own messages with tick 'failed'). */
-  error: string | null;
-}
-
-export interface EventItem {
-  type: 'event';
-  key: string;
-  seq: number;
-  event: GroupEvent;
-}
-
-export type ChatItem = MessageItem | EventItem;
-
-export interface Chat {
-  /** `d:<userId>` or `g:<groupId>`. */
-  key: string;
-  kind: ChatKind;
-  /** The peer's user id, or the group id. */
-  id: string;
-  items: ChatItem[];
-  /** `before` for the next older history page: undefined until the newest page loaded, null at the start. */
-  older: number | null | undefined;
-  /** History loading state, for the view's top row. */
-  history: 'idle' | 'loading' | 'error';
-  unread: number;
-  /**
-   * The server's unread count (chat list) covers messages up to this seq: a live copy of one of
-   * them (redelivered after a reload) must not be counted again.
-   */
-  unreadCountedUpTo: number;
-  /** Highest seq marked read (by this or another device). */
-  readUpTo: number;
-  /** Groups: the user is no longer a member. */
-  left: boolean;
-}
+// The model lives in chat-items.ts; views and sync import it from here with the store.
+export * from './chat-items.ts';
 
 export interface StoreEvents {
   /** Something changed in chat `key` (null: possibly everything). */
   changed: { key: string | null };
-}
-
-export function chatKey(kind: ChatKind, id: string): string {
-  return `${kind === 'direct' ? 'd' : 'g'}:${id}`;
-}
-
-/** The kind and id in a chat key, or null for anything else (e.g. a hand-edited URL). */
-export function parseChatKey(key: string): { kind: ChatKind; id: string } | null {
-  const match = /^([dg]):(.+)$/.exec(key);
-  if (match === null || !UlidSchema.safeParse(match[2]).success) return null;
-  return { kind: match[1] === 'd' ? 'direct' : 'group', id: match[2] ?? '' };
-}
-
-/** The furthest tick of a group message: read / delivered once every recipient has it. */
-export function tickFromTally(tally: GroupTally): Tick {
-  if (tally.of === 0) return 'sent';
-  if (tally.read >= tally.of) return 'read';
-  if (tally.delivered >= tally.of) return 'delivered';
-  return 'sent';
-}
-
-function furthest(a: Tick | null, b: Tick | null | undefined): Tick | null {
-  if (b === null || b === undefined) return a;
-  if (a === null) return b;
-  return TICK_RANK[b] > TICK_RANK[a] ? b : a;
 }
 
 /** Remembered ticks for messages not loaded yet (bounded). */
@@ -124,15 +46,8 @@ interface Located {
   item: MessageItem;
 }
 
-interface MessageInput {
-  id: string;
-  clientId: string;
-  seq: number | null;
-  from: string;
-  at: number;
-  body: MessageBody;
-  tick: Tick | null;
-}
+/** Updates kept for messages not loaded yet (bounded): applied if the message arrives with a lower rev. */
+const MAX_EARLY_UPDATES = 2_000;
 
 export class ChatStore extends Emitter<StoreEvents> {
   readonly me: string;
@@ -142,6 +57,10 @@ export class ChatStore extends Emitter<StoreEvents> {
   private readonly byClientId = new Map<string, Located>();
   private readonly eventIds = new Set<string>();
   private readonly ticks = new Map<string, Tick>();
+  /** The newest copy of messages an update named before the message itself was loaded, by id. */
+  private readonly early = new Map<string, Message | GroupMessage>();
+  /** Messages deleted for the user, with the rev of that deletion: an older copy must not bring them back. */
+  private readonly gone = new Map<string, number>();
 
   constructor(me: string) {
     super();
@@ -167,6 +86,7 @@ export class ChatStore extends Emitter<StoreEvents> {
         unreadCountedUpTo: 0,
         readUpTo: 0,
         left: false,
+        markedUnread: false,
       };
       this.chats.set(key, chat);
     }
@@ -222,6 +142,7 @@ export class ChatStore extends Emitter<StoreEvents> {
       // further meanwhile, the server's number is already stale: count locally.
       chat.unread =
         chat.readUpTo >= asOf ? this.countUnread(chat, chat.readUpTo) : conversation.unread + this.countUnread(chat, asOf);
+      chat.markedUnread = conversation.markedUnread === true;
     }
     this.emit('changed', { key: null });
   }
@@ -276,11 +197,39 @@ export class ChatStore extends Emitter<StoreEvents> {
     this.emit('changed', { key: chat.key });
   }
 
-  /** A message just written (or restored from the outbox after a reload): shown at once, pending. */
+  /**
+   * A `message_update` / `group_message_update` (or a group history page's update entry): the
+   * message as it is now. Replaces the copy when newer (`rev`); kept for later when the message
+   * is not loaded. A message deleted for the user leaves their chat.
+   */
+  applyUpdate(message: Message | GroupMessage): void {
+    const key = this.updateQuietly(message);
+    if (key !== null) this.emit('changed', { key });
+  }
+
+  /** A chat was marked unread (or the mark cleared) here or on another device. */
+  setMarkedUnread(key: string, unread: boolean): void {
+    const chat = this.chat(key);
+    if (chat.markedUnread === unread) return;
+    chat.markedUnread = unread;
+    this.emit('changed', { key });
+  }
+
+  /** A loaded message by server id, with its chat. */
+  message(id: string): { chat: Chat; item: MessageItem } | undefined {
+    return this.byMessageId.get(id);
+  }
+
+  /**
+   * A message just written (or restored from the outbox after a reload): shown at once, pending,
+   * with the quote of the message it replies to and the "Forwarded" of a forward, as far as the
+   * store has those messages (the server's copy brings its own).
+   */
   addPending(entry: OutboxEntry): void {
     const chat = entry.group !== undefined ? this.chat(chatKey('group', entry.group)) : this.chat(chatKey('direct', entry.to));
     const ref = `${chat.key}|${entry.clientId}`;
     if (this.byClientId.has(ref)) return;
+    const quoted = entry.replyTo === undefined ? undefined : this.byMessageId.get(entry.replyTo)?.item;
     const item: MessageItem = {
       type: 'message',
       key: `c:${entry.clientId}`,
@@ -293,6 +242,13 @@ export class ChatStore extends Emitter<StoreEvents> {
       body: entry.body,
       tick: 'pending',
       error: null,
+      replyTo: quoted === undefined ? null : quoteOf(quoted),
+      forwarded: entry.forward === undefined ? 0 : (this.byMessageId.get(entry.forward)?.item.forwarded ?? 0) + 1,
+      editedAt: null,
+      reactions: [],
+      starred: false,
+      rev: 0,
+      source: null,
     };
     chat.items.push(item);
     this.byClientId.set(ref, { chat, item });
@@ -395,6 +351,10 @@ export class ChatStore extends Emitter<StoreEvents> {
       this.addEvent(chat, item.entry.event, item.seq);
       return;
     }
+    if (item.entry.type === 'update') {
+      this.updateQuietly(item.entry.update.message);
+      return;
+    }
     const message = item.entry.message;
     const own = message.from === this.me;
     const tick = own ? (item.tally === null ? 'sent' : tickFromTally(item.tally)) : null;
@@ -429,16 +389,32 @@ export class ChatStore extends Emitter<StoreEvents> {
     return newest;
   }
 
-  private upsertMessage(chat: Chat, input: MessageInput): MessageItem {
-    const own = input.from === this.me;
+  private upsertMessage(chat: Chat, given: MessageInput): MessageItem | null {
+    const own = given.from === this.me;
+    // An update that arrived before the message: its copy is newer.
+    const early = this.early.get(given.id);
+    const input = early !== undefined && (early.rev ?? 0) > given.rev ? { ...given, ...extrasOf(early), body: early.body } : given;
+    if (early !== undefined) this.early.delete(given.id);
+    const goneRev = this.gone.get(given.id);
+    if (goneRev !== undefined && input.rev <= goneRev) return null;
     const ref = `${chat.key}|${input.clientId}`;
     const located = this.byMessageId.get(input.id) ?? (own ? this.byClientId.get(ref) : undefined);
+    if (isDeletedForMe(input.body)) {
+      // Deleted for me: gone from this user's chats (history pages no longer list it either).
+      if (located !== undefined) this.remove(located, ref);
+      this.gone.set(input.id, input.rev);
+      return null;
+    }
     if (located !== undefined) {
       const { item } = located;
       item.id = input.id;
       item.at = input.at;
-      // The server's copy names the stored media (the pending bubble's body may not yet).
-      item.body = input.body;
+      // A copy is replaced only by a newer one (a history page read while an update arrived is older).
+      if (input.rev >= item.rev) {
+        // The server's copy names the stored media (the pending bubble's body may not yet).
+        item.body = input.body;
+        Object.assign(item, pickExtras(input));
+      }
       if (own) {
         item.tick = furthest(item.tick === 'failed' ? 'pending' : item.tick, input.tick);
         item.error = null;
@@ -465,11 +441,44 @@ export class ChatStore extends Emitter<StoreEvents> {
       body: input.body,
       tick: own ? furthest(input.tick, this.ticks.get(input.id)) : null,
       error: null,
+      ...pickExtras(input),
     };
     this.insert(chat, item);
     this.byMessageId.set(input.id, { chat, item });
     if (own) this.byClientId.set(ref, { chat, item });
     return item;
+  }
+
+  /** Apply an update without emitting; returns the key of the chat it changed (null: none, or kept for later). */
+  private updateQuietly(message: Message | GroupMessage): string | null {
+    const located = this.byMessageId.get(message.id);
+    const rev = message.rev ?? 0;
+    if (located === undefined) {
+      // Not loaded (older than what is shown, or on its way): keep the newest copy for when it comes.
+      const goneRev = this.gone.get(message.id);
+      if (goneRev !== undefined && rev <= goneRev) return null;
+      const kept = this.early.get(message.id);
+      if (kept === undefined || (kept.rev ?? 0) < rev) {
+        this.early.delete(message.id);
+        this.early.set(message.id, message);
+        if (this.early.size > MAX_EARLY_UPDATES) {
+          const oldest = this.early.keys().next();
+          if (oldest.done !== true) this.early.delete(oldest.value);
+        }
+      }
+      return null;
+    }
+    if (rev <= located.item.rev) return null;
+    const { chat, item } = located;
+    this.upsertMessage(chat, { ...fromMessage(message), seq: item.seq, tick: item.tick });
+    return chat.key;
+  }
+
+  private remove(located: Located, ref: string): void {
+    const index = located.chat.items.indexOf(located.item);
+    if (index >= 0) located.chat.items.splice(index, 1);
+    if (located.item.id !== null) this.byMessageId.delete(located.item.id);
+    if (located.item.own) this.byClientId.delete(ref);
   }
 
   /** Someone else's message arrived live: it may be unread. */
@@ -523,21 +532,4 @@ export class ChatStore extends Emitter<StoreEvents> {
     chat.history = 'idle';
     this.emit('changed', { key: chat.key });
   }
-}
-
-function fromMessage(message: Message | GroupMessage): Omit<MessageInput, 'seq' | 'tick'> {
-  return { id: message.id, clientId: message.clientId, from: message.from, at: message.sentAt, body: message.body };
-}
-
-/** When the newest item of a chat is still pending: when it was written (else 0). */
-function pendingSince(chat: Chat): number {
-  const last = chat.items[chat.items.length - 1];
-  return last?.type === 'message' && last.seq === null ? last.at : 0;
-}
-
-/** Newer activity compares greater: a pending message beats anything with a seq. */
-function compareActivity(a: Chat, b: Chat): number {
-  const pending = pendingSince(a) - pendingSince(b);
-  if (pending !== 0) return pending;
-  return (a.items[a.items.length - 1]?.seq ?? 0) - (b.items[b.items.length - 1]?.seq ?? 0);
 }

@@ -57,6 +57,13 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
   media_kind_mismatch: 'This file cannot be used here.',
   upload_capability_invalid: 'The upload took too long. Please try again.',
   upload_incomplete: 'The upload did not finish. Please try again.',
+  message_not_found: 'That message is no longer available.',
+  not_your_message: 'Only the sender can do that to this message.',
+  edit_window_passed: 'This message is too old to edit.',
+  recall_window_passed: 'This message is too old to delete for everyone. You can still delete it for yourself.',
+  message_deleted: 'This message was deleted.',
+  not_editable: 'This message can’t be edited any more.',
+  forward_mismatch: 'This message could not be forwarded.',
 };
 
 /** Codes whose sentence continues with how long to wait. */

@@ -1,5 +1,5 @@
 /** Display formatting: times, waits, message bodies as text, avatar initials and colours. */
-import type { MessageBody } from '../../protocol/index.ts';
+import type { DeletedBody, StoredBody } from '../../protocol/index.ts';
 export { formatWait } from '../../client/wait.ts';
 
 // 12-hour clocks without a leading zero ("5:53 PM", not "05:53 PM"); 24-hour ones with it ("09:05").
@@ -108,9 +108,22 @@ export function formatDuration(ms: number): string {
   return hours > 0 ? `${hours}:${String(minutes).padStart(2, '0')}:${seconds}` : `${minutes}:${seconds}`;
 }
 
+/**
+ * What a deleted message says instead of its content: "You deleted this message", "This message
+ * was deleted by an admin" (groups: deleted by someone other than its sender), or "This message
+ * was deleted".
+ */
+export function tombstoneText(body: DeletedBody, from: string, me: string): string {
+  if (body.by === me) return 'You deleted this message';
+  if (body.by !== from) return 'This message was deleted by an admin';
+  return 'This message was deleted';
+}
+
 /** A message body as one line of text (names and places inside it isolated, see {@link isolate}). */
-export function bodyText(body: MessageBody): string {
+export function bodyText(body: StoredBody): string {
   switch (body.kind) {
+    case 'deleted':
+      return '🚫 This message was deleted';
     case 'text':
       return body.text;
     case 'location':

@@ -1,9 +1,10 @@
 /**
- * Feeds the ChatStore: the SDK's events (live mailbox entries, send confirmations, receipts)
- * and the HTTP endpoints for what came before (the chat list, history pages).
+ * Feeds the ChatStore: the SDK's events (live mailbox entries, send confirmations, receipts,
+ * message updates: reactions, edits, deletions, stars; chat markers) and the HTTP endpoints for
+ * what came before (the chat list, history pages).
  */
 import type { MessengerClient } from '../../client/index.ts';
-import { chatKey, type ChatStore } from './chat-store.ts';
+import { chatKey, keyOfRef, type ChatStore } from './chat-store.ts';
 import type { Directory } from './directory.ts';
 import { friendlyError } from './errors.ts';
 
@@ -46,6 +47,10 @@ export class Sync {
           void directory.refreshGroup(event.group);
         }
       }),
+      // The message as it is now: replaces the store's copy when newer (rev).
+      client.on('message_update', ({ message }) => store.applyUpdate(message)),
+      client.on('group_message_update', ({ message }) => store.applyUpdate(message)),
+      client.on('chat_marker', (frame) => store.setMarkedUnread(keyOfRef(frame.chat), frame.unread)),
       client.on('sent', (ack) => store.confirm(ack)),
       client.on('group_sent', (ack) => store.confirm(ack)),
       client.on('failed', (failure) => store.fail(failure, friendlyError(failure.error))),

@@ -2,7 +2,8 @@
  * The floating status lines of the app: the connection banner ("Connecting…" only if it takes
  * over a second, "Reconnecting…", "You are offline…", "Messenger is open in another window" with
  * Use here) and the notice of a rate limit ("Your messages are sent in 12 seconds"), counting
- * down to the SDK's `retryAt`.
+ * down to the SDK's `retryAt`. Also the chat list's offer to turn browser notifications on (shown
+ * when the first message arrives; the browser asks for the permission on its button's click).
  */
 import type { ConnectionState, ErrorCode, MessengerError } from '../../../client/index.ts';
 import { h, setText } from '../dom.ts';
@@ -95,6 +96,37 @@ export class DelayNotice {
     }
     const why = this.reason === 'rate_limited' ? 'You sent a lot of messages at once.' : 'The server is busy.';
     setText(this.el, `${why} Your messages are sent in ${formatWait(left)}.`);
+    this.el.hidden = false;
+  }
+}
+
+/** "Get notified of new messages" above the chat list, with Turn on and ✕. */
+export class NotificationsBanner {
+  readonly el: HTMLElement;
+  private accept: (() => void) | null = null;
+
+  constructor() {
+    const turnOn = h('button', { type: 'button', class: 'link', 'data-testid': 'notifications-turn-on' }, 'Turn on');
+    turnOn.addEventListener('click', () => {
+      this.el.hidden = true;
+      this.accept?.();
+    });
+    const close = h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Not now', title: 'Not now', 'data-testid': 'notifications-dismiss' }, '✕');
+    close.addEventListener('click', () => {
+      this.el.hidden = true;
+    });
+    this.el = h(
+      'div',
+      { class: 'notifications-banner', role: 'region', 'aria-label': 'Notifications', 'data-testid': 'notifications-banner', hidden: true },
+      h('span', { class: 'notifications-banner-text' }, 'Get notified of new messages while Messenger is in the background.'),
+      turnOn,
+      close,
+    );
+  }
+
+  /** Offer it; `accept` asks the browser for the permission. */
+  show(accept: () => void): void {
+    this.accept = accept;
     this.el.hidden = false;
   }
 }

@@ -1,16 +1,19 @@
 /**
  * The chat list: every 1:1 chat and group, most recent activity first, with the newest message
- * (or "typing…"), its time, the tick of one's own last message and the unread count.
- * Arrow keys move between chats; Enter opens one.
+ * (or "typing…"), its time, the tick of one's own last message and the unread count (or a dot for
+ * a chat marked unread). Arrow keys move between chats; Enter opens one. Each chat has a menu
+ * (its chevron, a right click, a long press, or the context-menu key): mark as unread / read.
  */
 import type { TypingIndicators } from '../../../client/index.ts';
 import type { Chat, ChatStore } from '../chat-store.ts';
 import { describeGroupEvent, typingText, type Phrase } from '../describe.ts';
 import type { Directory } from '../directory.ts';
 import { frameScheduler, h, reconcile, setAttr, setIsolated, setPhrase, setText } from '../dom.ts';
-import { bodyText, colorFor, formatListTime } from '../format.ts';
+import { bodyText, colorFor, formatListTime, tombstoneText } from '../format.ts';
 import { setChatPicture, setPicture } from '../media/avatars.ts';
 import type { Sync } from '../sync.ts';
+import { icon } from '../icons.ts';
+import { openMessageMenu } from './message-menu.ts';
 import { setTick, tickElement } from './ticks.ts';
 
 export interface ChatListOptions {
@@ -20,6 +23,8 @@ export interface ChatListOptions {
   /** The SDK's "who is typing where". */
   typing: TypingIndicators;
   onOpen(key: string): void;
+  /** Mark a chat unread (the dot) or clear the mark. */
+  markUnread(chat: Chat, unread: boolean): void;
 }
 
 /** Title of a chat: the peer's name or the group's title. */
@@ -46,6 +51,7 @@ interface RowParts {
   tick: HTMLElement;
   preview: HTMLElement;
   badge: HTMLElement;
+  menu: HTMLButtonElement;
 }
 
 export class ChatListView {
@@ -129,6 +135,7 @@ export class ChatListView {
       tick: tickElement('sent'),
       preview: h('span', { class: 'chat-preview-text', 'data-testid': 'chat-preview' }),
       badge: h('span', { class: 'badge', 'data-testid': 'unread-badge' }),
+      menu: h('button', { type: 'button', class: 'chat-menu-button', 'aria-label': 'Chat options', title: 'Chat options', 'aria-haspopup': 'menu', 'data-testid': 'chat-menu-button' }, icon('down')),
     };
     parts.button.append(
       parts.avatar,
@@ -139,8 +146,14 @@ export class ChatListView {
         h('span', { class: 'chat-line' }, h('span', { class: 'chat-preview' }, parts.tick, parts.preview), parts.badge),
       ),
     );
-    const row = h('li', { class: 'chat-row' }, parts.button);
+    const row = h('li', { class: 'chat-row' }, parts.button, parts.menu);
     this.parts.set(row, parts);
+    parts.menu.addEventListener('click', () => this.openMenu(chat.key, parts.menu, null));
+    parts.button.addEventListener('contextmenu', (event) => {
+      event.preventDefault();
+      // The context-menu key (no pointer position) opens it at the chevron.
+      this.openMenu(chat.key, parts.menu, event.button === 2 || event.clientX !== 0 ? { x: event.clientX, y: event.clientY } : null);
+    });
     return row;
   }
 
@@ -159,7 +172,7 @@ export class ChatListView {
     let own = false;
     if (last?.type === 'message') {
       own = last.own;
-      const text = { isolate: bodyText(last.body) };
+      const text = { isolate: last.body.kind === 'deleted' ? `🚫 ${tombstoneText(last.body, last.from, store.me)}` : bodyText(last.body) };
       preview = chat.kind === 'group' && !last.own ? [{ isolate: directory.userName(last.from).split(' ')[0] ?? '' }, ': ', text] : [text];
       if (last.own && last.tick !== null) setTick(parts.tick, last.tick);
     } else if (last?.type === 'event') {
@@ -173,11 +186,31 @@ export class ChatListView {
     const at = last === null ? null : last.type === 'message' ? last.at : last.event.at;
     setText(parts.time, at === null ? '' : formatListTime(at));
     if (at !== null) parts.time.dateTime = new Date(at).toISOString();
-    parts.time.classList.toggle('unread', chat.unread > 0);
+    const marked = chat.unread === 0 && chat.markedUnread;
+    parts.time.classList.toggle('unread', chat.unread > 0 || marked);
 
-    parts.badge.hidden = chat.unread === 0;
-    setText(parts.badge, chat.unread > 99 ? '99+' : String(chat.unread));
-    setAttr(parts.badge, 'aria-label', chat.unread === 1 ? '1 unread message' : `${chat.unread} unread messages`);
+    parts.badge.hidden = chat.unread === 0 && !marked;
+    parts.badge.classList.toggle('dot', marked);
+    setAttr(parts.badge, 'data-marked', marked ? 'true' : null);
+    setText(parts.badge, marked ? '' : chat.unread > 99 ? '99+' : String(chat.unread));
+    setAttr(parts.badge, 'aria-label', marked ? 'Marked as unread' : chat.unread === 1 ? '1 unread message' : `${chat.unread} unread messages`);
+  }
+
+  private openMenu(key: string, opener: HTMLElement, at: { x: number; y: number } | null): void {
+    const chat = this.options.store.chat(key);
+    const unread = chat.unread > 0 || chat.markedUnread;
+    openMessageMenu({
+      opener,
+      at,
+      label: 'Chat options',
+      testId: 'chat-menu',
+      reactions: null,
+      entries: [
+        unread
+          ? { label: 'Mark as read', testId: 'menu-mark-read', run: () => this.options.markUnread(chat, false) }
+          : { label: 'Mark as unread', testId: 'menu-mark-unread', run: () => this.options.markUnread(chat, true) },
+      ],
+    });
   }
 
   private onKey(event: KeyboardEvent): void {

@@ -1,31 +1,33 @@
 /**
  * One open chat: header (picture, name, subtitle with typing / presence / members), the messages
- * with day dividers and ticks (media messages: media/bubble.ts above their caption), infinite
- * scroll back through history, and the composer (composer.ts; files dropped on the chat are
- * offered for sending too).
+ * with day dividers (each row: message-row.ts; its menu: message-menu.ts), infinite scroll back
+ * through history, jumping to a quoted or starred message (loading older pages until it is
+ * found), and the composer (composer.ts; replies and edits; files dropped on the chat are offered
+ * for sending too).
  *
  * Scrolling never jumps: while the user is at the bottom new messages keep it there; otherwise
  * the first visible row stays where it is when history is added above or messages below.
  */
 import type { TypingIndicators, TypingState } from '../../../client/index.ts';
-import { isMediaBody } from '../../../protocol/index.ts';
+import type { MessageActions } from '../actions.ts';
 import type { Chat, ChatItem, ChatStore, EventItem, MessageItem } from '../chat-store.ts';
-import { describeGroupEvent, typingText, type Phrase } from '../describe.ts';
+import { describeGroupEvent, typingText } from '../describe.ts';
 import type { Directory } from '../directory.ts';
-import { frameScheduler, h, reconcile, setAttr, setIsolated, setPhrase, setText } from '../dom.ts';
-import { bodyText, colorFor, dayOf, formatDay, formatPhone, formatTime } from '../format.ts';
-import { setLinkedText } from '../links.ts';
+import { frameScheduler, h, reconcile, setPhrase, setIsolated, setText } from '../dom.ts';
 import { icon } from '../icons.ts';
 import { setChatPicture } from '../media/avatars.ts';
-import { MediaBlock, type MediaContext } from '../media/bubble.ts';
+import type { MediaBlock, MediaContext } from '../media/bubble.ts';
 import type { MediaDraft } from '../media/sdk.ts';
 import type { PresenceSource } from '../presence.ts';
 import type { Sync } from '../sync.ts';
-import { avatar, chatTitle } from './chat-list.ts';
+import { chatTitle } from './chat-list.ts';
 import { Composer } from './composer.ts';
+import { conversationHeader, headerSubtitle } from './conversation-header.ts';
+import { MessageFinder } from './message-finder.ts';
+import { openMessageOptions } from './message-options.ts';
+import { createMessageRow, mediaOfRow, updateMessageRow, type RowContext } from './message-row.ts';
 import { StrangerBar } from './stranger-bar.ts';
-import { UnreadTracker, updateUnreadDivider } from './unread.ts';
-import { setTick, tickElement } from './ticks.ts';
+import { UnreadTracker, updateDayDivider, updateUnreadDivider } from './unread.ts';
 
 export interface ConversationOptions {
   chat: Chat;
@@ -39,6 +41,12 @@ export interface ConversationOptions {
   drafts: Map<string, string>;
   /** Send a text; throws a MessengerError for invalid input (shown under the composer). */
   send(text: string): void;
+  /** Reply, react, edit, delete, star (the SDK's message actions). */
+  actions: MessageActions;
+  /** Choose chats to forward a message to. */
+  forward(item: MessageItem): void;
+  /** Who received and read one's own group message. */
+  info(item: MessageItem): void;
   /** Upload and send a photo, video, voice message or file. */
   sendMedia(draft: MediaDraft): void;
   /** Signed URLs and uploads in progress, for media bubbles and pictures. */
@@ -55,18 +63,6 @@ export interface ConversationOptions {
 const BOTTOM_SLACK = 80;
 /** Load older history when the top is this close, px. */
 const LOAD_OLDER_AT = 400;
-
-interface MessageParts {
-  text: HTMLElement;
-  time: HTMLTimeElement;
-  /** An invisible copy of the time that keeps the last line of text clear of it (any clock format). */
-  spacer: HTMLElement;
-  tick: HTMLElement | null;
-  sender: HTMLElement | null;
-  error: HTMLElement | null;
-  /** Photo, video, voice note or document (the text is then its caption). */
-  media: MediaBlock | null;
-}
 
 export class ConversationView {
   readonly el: HTMLElement;
@@ -88,7 +84,12 @@ export class ConversationView {
   private readonly mediaBlocks = new Set<MediaBlock>();
   private readonly leftNote: HTMLElement;
   private readonly rows = new Map<string, HTMLElement>();
-  private readonly parts = new WeakMap<HTMLElement, MessageParts>();
+  private readonly rowContext: RowContext;
+  /** A short notice over the messages ("Looking for the message…", why an action failed). */
+  private readonly notice: HTMLElement;
+  private noticeTimer: number | undefined;
+  /** Looks for a quoted or starred message (loading older history). */
+  private readonly finder: MessageFinder;
   private readonly offs: Array<() => void> = [];
   private readonly resize: ResizeObserver;
   /** Follow new messages at the bottom (the user has not scrolled up). */
@@ -103,34 +104,10 @@ export class ConversationView {
     const isGroup = chat.kind === 'group';
     this.unread = new UnreadTracker(chat.unread);
 
-    this.title = h('h2', { class: 'conversation-title', 'data-testid': 'conversation-title', id: `title-${chat.id}` });
-    // Presence hook: the subtitle shows typing, else PresenceSource.describe() (presence.ts), else members.
-    this.subtitleEl = h('p', { class: 'conversation-subtitle', 'data-testid': 'conversation-subtitle', 'aria-live': 'polite' });
-    this.avatar = avatar(chat.id, '', 'small');
-    const headerText = h('div', { class: 'conversation-heading' }, this.title, this.subtitleEl);
-    if (isGroup) {
-      // A mouse shortcut to the group info; keyboard users have the info button next to it.
-      headerText.classList.add('clickable');
-      headerText.addEventListener('click', () => options.onGroupInfo());
-    }
-    const header = h(
-      'header',
-      { class: 'conversation-header' },
-      h(
-        'button',
-        { type: 'button', class: 'icon-button back-button', 'aria-label': 'Back to chats', title: 'Back to chats', 'data-testid': 'back-button', on: { click: () => options.onBack() } },
-        icon('back'),
-      ),
-      this.avatar,
-      headerText,
-      isGroup
-        ? h(
-            'button',
-            { type: 'button', class: 'icon-button', 'aria-label': 'Group info', title: 'Group info', 'data-testid': 'group-info-button', on: { click: () => options.onGroupInfo() } },
-            icon('info'),
-          )
-        : null,
-    );
+    const header = conversationHeader(chat, { onBack: () => options.onBack(), onGroupInfo: () => options.onGroupInfo() });
+    this.title = header.title;
+    this.subtitleEl = header.subtitle;
+    this.avatar = header.avatar;
 
     this.historyTop = h('div', { class: 'history-top', 'data-testid': 'history-top' });
     this.list = h('div', { class: 'message-list' });
@@ -160,8 +137,11 @@ export class ConversationView {
 
     this.composer = new Composer({
       draft: options.drafts.get(chat.key) ?? '',
-      send: (text) => {
-        options.send(text);
+      directory: options.directory,
+      send: (text, context) => {
+        if (context?.kind === 'edit') return options.actions.edit(chat, context.item, text);
+        if (context?.kind === 'reply') options.actions.reply(chat, context.item, text);
+        else options.send(text);
         options.drafts.delete(chat.key);
       },
       sendMedia: (draft) => options.sendMedia(draft),
@@ -169,15 +149,40 @@ export class ConversationView {
       describeError: (error) => options.describeError(error),
       onSent: () => this.scrollToBottom(false),
     });
+    this.notice = h('p', { class: 'conversation-notice', role: 'status', 'data-testid': 'conversation-notice', hidden: true });
+    this.rowContext = {
+      chat,
+      directory: options.directory,
+      media: options.media,
+      openMenu: (item, opener, at) =>
+        openMessageOptions({ chat, item, opener, at, actions: options.actions, composer: this.composer, me: options.store.me, forward: options.forward, info: options.info, say: (text) => this.say(text) }),
+      showQuoted: (id) => void this.showMessage(id),
+      react: (item, emoji) => options.actions.react(chat, item, emoji),
+    };
+    this.finder = new MessageFinder({
+      chat,
+      store: options.store,
+      sync: options.sync,
+      rows: this.rows,
+      draw: () => this.draw(),
+      say: (text) => this.say(text),
+      hideNotice: () => {
+        this.notice.hidden = true;
+      },
+      shown: () => {
+        this.pinned = this.distanceFromBottom() < BOTTOM_SLACK;
+        this.updateJump();
+      },
+    });
     this.leftNote = h('p', { class: 'composer-note', 'data-testid': 'left-note', hidden: true }, 'You can’t send messages to this group because you’re no longer a member.');
 
     this.el = h(
       'section',
       { class: 'conversation', 'data-testid': 'conversation', 'data-chat': chat.key, 'aria-labelledby': this.title.id },
-      header,
+      header.el,
       this.stranger?.el ?? null,
-      h('div', { class: 'messages-wrap' }, this.scroller, this.jump),
-      h('div', { class: 'composer-wrap' }, this.composer.error, this.composer.form, this.leftNote),
+      h('div', { class: 'messages-wrap' }, this.scroller, this.jump, this.notice),
+      h('div', { class: 'composer-wrap' }, this.composer.error, this.composer.bar, this.composer.form, this.leftNote),
     );
 
     this.offs.push(this.composer.acceptFiles(this.el, () => !chat.left));
@@ -206,7 +211,11 @@ export class ConversationView {
     void options.sync.loadHistory(chat.key, false);
     this.draw();
     // Sized once it is in the document (a saved draft may span several lines).
-    requestAnimationFrame(() => this.composer.autoGrow());
+    requestAnimationFrame(() => {
+      this.composer.autoGrow();
+      // Drawn again in place: now it can tell whether it needs more history to fill the view.
+      this.render();
+    });
   }
 
   focusComposer(): void {
@@ -214,13 +223,33 @@ export class ConversationView {
     else this.scroller.focus();
   }
 
+  /** Say something over the messages for a few seconds (an action that failed). */
+  say(text: string): void {
+    setText(this.notice, text);
+    this.notice.hidden = false;
+    if (this.noticeTimer !== undefined) window.clearTimeout(this.noticeTimer);
+    this.noticeTimer = window.setTimeout(() => {
+      this.notice.hidden = true;
+    }, 5_000);
+  }
+
   dispose(): void {
     this.disposed = true;
+    this.finder.stop();
+    if (this.noticeTimer !== undefined) window.clearTimeout(this.noticeTimer);
     this.composer.dispose();
     this.options.drafts.set(this.chat.key, this.composer.draft);
     for (const off of this.offs) off();
     for (const block of this.mediaBlocks) block.dispose();
     this.resize.disconnect();
+  }
+
+  /**
+   * Scroll to message `id` and highlight it, loading older history pages until it is found (a
+   * quote's original, a starred message).
+   */
+  showMessage(id: string): Promise<void> {
+    return this.finder.show(id);
   }
 
   // ------------------------------------------------------------ drawing
@@ -232,7 +261,7 @@ export class ConversationView {
     setIsolated(this.title, name);
     setChatPicture(this.avatar, chat, name, options.directory);
     const typing = typingText(chat, options.typingIndicators.typingIn({ kind: chat.kind, id: chat.id }), options.directory);
-    setPhrase(this.subtitleEl, typing.length > 0 ? typing : this.subtitle());
+    setPhrase(this.subtitleEl, typing.length > 0 ? typing : headerSubtitle(chat, options));
     this.subtitleEl.classList.toggle('typing', typing.length > 0);
     this.stranger?.draw();
 
@@ -260,12 +289,19 @@ export class ConversationView {
 
     this.composer.form.hidden = chat.left;
     this.leftNote.hidden = !chat.left;
+    const context = this.composer.current;
+    if (context !== null) {
+      const now = chat.items.find((item) => item.key === context.item.key);
+      this.composer.refreshContext(now?.type === 'message' && !chat.left ? now : undefined);
+    }
 
     // Not enough history to scroll yet: fetch more so infinite scroll can start. (Only when idle:
     // after a failure the user retries, or the app does on reconnect; no retry loop while offline.)
     // Or still at the top when a page arrived (a scroll to the top while it was loading was
     // ignored, and no further scroll event may come): the next page, as a scroll would ask.
+    // Not before the view is in the page: a detached one has no height (and would always ask).
     if (
+      this.el.isConnected &&
       chat.history === 'idle' &&
       chat.older !== null &&
       // Still looking for the first unread message: it is further back.
@@ -283,21 +319,6 @@ export class ConversationView {
     const offset = divider.getBoundingClientRect().top - this.scroller.getBoundingClientRect().top - 12;
     this.scroller.scrollTo({ top: this.scroller.scrollTop + offset, behavior: 'instant' });
     this.pinned = this.distanceFromBottom() < BOTTOM_SLACK;
-  }
-
-  /** Below the name when nobody is typing: presence (1:1), else the number; members (groups). */
-  private subtitle(): Phrase {
-    const { chat, options } = this;
-    if (chat.kind === 'direct') {
-      const presence = options.presence.describe(chat.id);
-      if (presence !== '') return [presence];
-      const phone = options.directory.userPhone(chat.id);
-      return phone === undefined ? [] : [formatPhone(phone)];
-    }
-    const members = options.directory.groupMembers(chat.id);
-    if (members === undefined) return [];
-    const names = members.filter((m) => m.userId !== options.store.me).map((m) => ({ isolate: options.directory.userName(m.userId) }));
-    return [...names, 'You'].flatMap((part, i) => (i === 0 ? [part] : [', ', part]));
   }
 
   private drawHistoryTop(): void {
@@ -330,7 +351,11 @@ export class ConversationView {
   }
 
   private createRow(item: ChatItem): HTMLElement {
-    return item.type === 'event' ? this.createEventRow(item) : this.createMessageRow(item);
+    if (item.type === 'event') return this.createEventRow(item);
+    const row = createMessageRow(item, this.rowContext);
+    const media = mediaOfRow(row);
+    if (media !== null) this.mediaBlocks.add(media);
+    return row;
   }
 
   private createEventRow(item: EventItem): HTMLElement {
@@ -339,84 +364,15 @@ export class ConversationView {
     return h('div', { class: 'row row-event', 'data-testid': 'event', 'data-key': item.key }, chip);
   }
 
-  private createMessageRow(item: MessageItem): HTMLElement {
-    const showSender = this.chat.kind === 'group' && !item.own;
-    const media = isMediaBody(item.body) ? new MediaBlock(item.body, item.own ? item.clientId : null, this.options.media) : null;
-    if (media !== null) this.mediaBlocks.add(media);
-    const parts: MessageParts = {
-      media,
-      text: h('span', { class: 'text', 'data-testid': 'message-text', dir: 'auto' }),
-      time: h('time', { class: 'time' }),
-      spacer: h('span', { class: item.own ? 'meta-spacer own' : 'meta-spacer', 'aria-hidden': 'true' }),
-      tick: item.own ? tickElement(item.tick ?? 'pending') : null,
-      sender: showSender ? h('span', { class: 'sender', 'data-testid': 'message-sender' }) : null,
-      error: item.own ? h('p', { class: 'send-error', role: 'alert', hidden: true }) : null,
-    };
-    if (parts.sender !== null) parts.sender.style.color = colorFor(item.from);
-    const bubble = h(
-      'div',
-      { class: media === null ? 'bubble' : `bubble bubble-media bubble-${item.body.kind}` },
-      parts.sender,
-      media?.el,
-      parts.text,
-      // Reserves room for the time and tick on the last line (they sit in the bubble's corner).
-      parts.spacer,
-      h('span', { class: 'meta' }, parts.time, parts.tick),
-    );
-    const row = h(
-      'div',
-      { class: item.own ? 'row row-own' : 'row row-other', 'data-testid': 'message', 'data-key': item.key, 'data-own': item.own ? 'true' : 'false' },
-      bubble,
-      parts.error,
-    );
-    setLinkedText(parts.text, messageText(item));
-    this.parts.set(row, parts);
-    return row;
-  }
-
   private updateRow(row: HTMLElement, item: ChatItem, previous: ChatItem | undefined): void {
-    this.updateDivider(row, itemTime(item), previous === undefined ? null : itemTime(previous));
+    updateDayDivider(row, itemTime(item), previous === undefined ? null : itemTime(previous));
     updateUnreadDivider(row, item.key === this.unread.firstKey);
     if (item.type === 'event') {
       const chip = row.querySelector('.event-chip');
       if (chip !== null) setPhrase(chip, describeGroupEvent(item.event, this.options.directory));
       return;
     }
-    const parts = this.parts.get(row);
-    if (parts === undefined) return;
-    setAttr(row, 'data-status', item.tick);
-    setAttr(row, 'data-seq', item.seq);
-    setText(parts.time, formatTime(item.at));
-    setText(parts.spacer, parts.time.textContent ?? '');
-    parts.time.dateTime = new Date(item.at).toISOString();
-    if (parts.tick !== null && item.tick !== null) setTick(parts.tick, item.tick);
-    if (parts.sender !== null) setIsolated(parts.sender, this.options.directory.userName(item.from));
-    if (parts.media !== null && isMediaBody(item.body)) {
-      parts.media.update(item.body);
-      setLinkedText(parts.text, messageText(item));
-      parts.text.hidden = parts.text.textContent === '';
-      parts.text.parentElement?.classList.toggle('media-only', parts.text.hidden);
-    }
-    if (parts.error !== null) {
-      parts.error.hidden = item.error === null;
-      setText(parts.error, item.error === null ? '' : `Not sent: ${item.error}`);
-    }
-  }
-
-  /** A "Today" / "Yesterday" / date divider above the first item of each day. */
-  private updateDivider(row: HTMLElement, at: number, previousAt: number | null): void {
-    const first = previousAt === null || dayOf(previousAt) !== dayOf(at);
-    let divider = row.firstElementChild?.classList.contains('day-divider') ? (row.firstElementChild as HTMLElement) : null;
-    if (!first) {
-      divider?.remove();
-      return;
-    }
-    if (divider === null) {
-      divider = h('div', { class: 'day-divider', role: 'separator' }, h('span', {}));
-      row.prepend(divider);
-    }
-    const label = divider.firstElementChild;
-    if (label !== null) setText(label, formatDay(at));
+    updateMessageRow(row, item, this.rowContext);
   }
 
   // ------------------------------------------------------------ scrolling
@@ -460,12 +416,6 @@ export class ConversationView {
     }
     return null;
   }
-}
-
-/** The bubble's text: a text message, or a media message's caption (its media shows above). */
-function messageText(item: MessageItem): string {
-  if (isMediaBody(item.body)) return item.body.caption ?? '';
-  return bodyText(item.body);
 }
 
 function itemTime(item: ChatItem): number {

@@ -1,10 +1,12 @@
 /**
- * Unread messages in an open conversation: where the "Unread messages" divider goes (above the
- * message that was the oldest unread when the chat was opened, found once enough history is
- * loaded), and which messages from others are still below the view (the count on the ↓ button).
+ * Dividers and unread messages in an open conversation: the day dividers, where the "Unread
+ * messages" divider goes (above the message that was the oldest unread when the chat was opened,
+ * found once enough history is loaded), and which messages from others are still below the view
+ * (the count on the ↓ button).
  */
 import type { ChatItem } from '../chat-store.ts';
-import { h } from '../dom.ts';
+import { h, setText } from '../dom.ts';
+import { dayOf, formatDay } from '../format.ts';
 
 export class UnreadTracker {
   /** The first unread message's key, once found in the loaded items. */
@@ -86,4 +88,20 @@ export function updateUnreadDivider(row: HTMLElement, first: boolean): void {
   const divider = h('div', { class: 'unread-divider', role: 'separator', 'data-testid': 'unread-divider' }, h('span', {}, 'Unread messages'));
   const after = row.firstElementChild?.classList.contains('day-divider') ? row.firstElementChild.nextSibling : row.firstChild;
   row.insertBefore(divider, after);
+}
+
+/** A "Today" / "Yesterday" / date divider above the first item of each day. */
+export function updateDayDivider(row: HTMLElement, at: number, previousAt: number | null): void {
+  const first = previousAt === null || dayOf(previousAt) !== dayOf(at);
+  let divider = row.firstElementChild?.classList.contains('day-divider') ? (row.firstElementChild as HTMLElement) : null;
+  if (!first) {
+    divider?.remove();
+    return;
+  }
+  if (divider === null) {
+    divider = h('div', { class: 'day-divider', role: 'separator' }, h('span', {}));
+    row.prepend(divider);
+  }
+  const label = divider.firstElementChild;
+  if (label !== null) setText(label, formatDay(at));
 }
