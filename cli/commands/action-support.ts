@@ -3,9 +3,8 @@
  * `<chat> <message>`, naming the message in a confirmation, keeping the action in the outbox when
  * the server cannot be reached (as `send` does), and waiting for the server's answer.
  */
-import { join } from 'node:path';
 import { generateClientId } from '../../client/index.ts';
-import type { MessengerApi, MessengerClient, OutboxRecord } from '../../client/index.ts';
+import type { MessengerApi, MessengerClient } from '../../client/index.ts';
 import type { ActedFrame } from '../../protocol/index.ts';
 import type { CommandContext } from '../context.ts';
 import { CliError, EXIT, isUnreachable } from '../errors.ts';
@@ -15,11 +14,11 @@ import { parseMessageSpec, resolveMessage } from '../message-ref.ts';
 import { Directory } from '../resolve.ts';
 import { resolveChat } from '../resolve-chat.ts';
 import type { ChatTarget } from '../resolve-chat.ts';
-import { connect, currentSession, sessionApi } from '../session.ts';
-import type { Connected } from '../session.ts';
+import { sessionApi } from '../session.ts';
 import type { Session } from '../config.ts';
-import { DirectoryOutboxStore } from '../stores.ts';
-import { sendAndConfirm } from './messages.ts';
+import { connectOrKeep, sendAndConfirm } from './messages.ts';
+
+export { connectOrKeep };
 
 /** A message action the SDK is sending: settled by the server's `acted` answer. */
 export interface PendingAction {
@@ -76,29 +75,6 @@ export async function messageLabel(found: Pick<ChatMessage, 'directory' | 'sessi
   const whose = message.from === found.session.userId ? 'your' : `${await found.directory.name(message.from)}'s`;
   const { noun, text } = describeBody(message.body);
   return `${whose} ${noun}${text === '' ? '' : ` "${snippet(text, 40)}"`}`;
-}
-
-/**
- * Connect for an action; when the server cannot be reached, keep `record` in the outbox instead
- * (the next command that connects sends it, with the same id so never twice) and fail with exit
- * code 6 saying so: "Cannot reach the server …; your reaction is kept in the outbox …".
- */
-export async function connectOrKeep(ctx: CommandContext, record: OutboxRecord, what: string): Promise<Connected> {
-  try {
-    return await connect(ctx);
-  } catch (error) {
-    if (!isUnreachable(error)) throw error;
-    const session = currentSession(ctx);
-    const store = new DirectoryOutboxStore(join(ctx.config.deviceDir(session.deviceId), 'outbox'));
-    const records = store.load();
-    if (!records.some((entry) => entry.clientId === record.clientId)) store.save([...records, record]);
-    throw new CliError(
-      'queued',
-      `Cannot reach the server at ${ctx.server}; ${what} is kept in the outbox and will be sent the next time messenger connects (see \`messenger outbox\`)`,
-      EXIT.unavailable,
-      { cause: error },
-    );
-  }
 }
 
 /** The client id of an action: --id, else a fresh one (the same one is kept in the outbox). */

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { generateClientId } from '../../client/index.ts';
-import type { Conversation, MessengerApi, MessengerClient, MessengerError } from '../../client/index.ts';
+import type { Conversation, MessengerApi, MessengerClient, MessengerError, OutboxRecord } from '../../client/index.ts';
 import { ClientIdSchema, HISTORY_MAX_LIMIT, MAX_TEXT_LENGTH } from '../../protocol/index.ts';
 import type { CommandContext, CommandSpec } from '../context.ts';
 import { CliError, EXIT, isUnreachable, usageError } from '../errors.ts';
@@ -71,34 +71,39 @@ export function clientIdOption(ctx: CommandContext): string | undefined {
   return id;
 }
 
-/**
- * Connect for a text send; when the server cannot be reached, keep the message in the outbox
- * instead (the next command that connects sends it, with the same id so never twice) and fail
- * with exit code 6 saying so.
- */
-export async function connectOrQueue(
+/** Connect for a text send, keeping the message in the outbox when the server cannot be reached (see connectOrKeep). */
+export function connectOrQueue(
   ctx: CommandContext,
   target: { to: string; group?: undefined } | { group: string; to?: undefined },
   text: string,
   clientId: string | undefined,
   name: string,
 ): Promise<Connected> {
+  const body = { kind: 'text' as const, text };
+  const id = clientId ?? generateClientId();
+  const createdAt = Date.now();
+  const record: OutboxRecord =
+    target.group !== undefined ? { clientId: id, group: target.group, body, createdAt } : { clientId: id, to: target.to, body, createdAt };
+  return connectOrKeep(ctx, record, `your message to ${name}`);
+}
+
+/**
+ * Connect for a send or an action; when the server cannot be reached, keep `record` in the outbox
+ * instead (the next command that connects sends it, with the same id so never twice) and fail with
+ * exit code 6 saying so: "Cannot reach the server …; your message to Ann is kept in the outbox …".
+ */
+export async function connectOrKeep(ctx: CommandContext, record: OutboxRecord, what: string): Promise<Connected> {
   try {
     return await connect(ctx);
   } catch (error) {
     if (!isUnreachable(error)) throw error;
     const session = currentSession(ctx);
     const store = new DirectoryOutboxStore(join(ctx.config.deviceDir(session.deviceId), 'outbox'));
-    const entries = store.load();
-    const id = clientId ?? generateClientId();
-    if (!entries.some((entry) => entry.clientId === id)) {
-      const body = { kind: 'text' as const, text };
-      const entry = target.group !== undefined ? { clientId: id, group: target.group, body, createdAt: Date.now() } : { clientId: id, to: target.to, body, createdAt: Date.now() };
-      store.save([...entries, entry]);
-    }
+    const records = store.load();
+    if (!records.some((entry) => entry.clientId === record.clientId)) store.save([...records, record]);
     throw new CliError(
       'queued',
-      `Cannot reach the server at ${ctx.server}; your message to ${name} is kept in the outbox and will be sent the next time messenger connects (see \`messenger outbox\`)`,
+      `Cannot reach the server at ${ctx.server}; ${what} is kept in the outbox and will be sent the next time messenger connects (see \`messenger outbox\`)`,
       EXIT.unavailable,
       { cause: error },
     );

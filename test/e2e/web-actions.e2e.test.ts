@@ -12,7 +12,7 @@
  */
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DESKTOP, STEP_TIMEOUT, WAIT, WebHarness, apiOf, chatItem, conversation, openChat, row, savedSession, screenshot, send, startChat, subtitle, type User } from './web-harness.ts';
+import { DESKTOP, STEP_TIMEOUT, WAIT, WebHarness, apiOf, chatItem, contrasts, conversation, overlaps, openChat, row, savedSession, screenshot, send, startChat, subtitle, type User } from './web-harness.ts';
 
 const web = new WebHarness();
 
@@ -139,69 +139,6 @@ async function inView(page: Page, locator: Locator): Promise<boolean> {
  * Rows whose corner (★, "edited", time, tick) intersects a line of their text: measured with a
  * Range over the text (one rect per line fragment). Empty when every row is clear.
  */
-async function overlaps(page: Page): Promise<string[]> {
-  return conversation(page).evaluate((root) => {
-    const bad: string[] = [];
-    for (const rowEl of root.querySelectorAll('[data-testid="message"]')) {
-      const text = rowEl.querySelector('[data-testid="message-text"]');
-      const corner = rowEl.querySelector('.meta');
-      if (text === null || corner === null || text.textContent === '') continue;
-      const range = document.createRange();
-      range.selectNodeContents(text);
-      const m = corner.getBoundingClientRect();
-      for (const line of range.getClientRects()) {
-        if (line.width === 0) continue;
-        const x = Math.min(line.right, m.right) - Math.max(line.left, m.left);
-        const y = Math.min(line.bottom, m.bottom) - Math.max(line.top, m.top);
-        if (x > 0.5 && y > 0.5) {
-          bad.push(`${JSON.stringify(text.textContent)}: line ${line.left.toFixed(1)}–${line.right.toFixed(1)} × corner ${m.left.toFixed(1)}–${m.right.toFixed(1)}`);
-          break;
-        }
-      }
-    }
-    return bad;
-  });
-}
-
-/**
- * WCAG contrast of the first element matching each selector: its text colour against what is
- * behind it (translucent backgrounds blended over the first opaque one). -1: no such element.
- */
-async function contrasts(page: Page, selectors: string[]): Promise<Array<{ selector: string; ratio: number }>> {
-  return page.evaluate((list) => {
-    const parse = (c: string): number[] => (c.match(/[\d.]+/g) ?? []).map(Number);
-    const luminance = ([r = 0, g = 0, b = 0]: number[]): number => {
-      const f = (v: number): number => {
-        const s = v / 255;
-        return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
-      };
-      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
-    };
-    const background = (el: Element | null): number[] => {
-      const layers: number[][] = [];
-      let base = [255, 255, 255];
-      for (let at = el; at !== null; at = at.parentElement) {
-        const c = parse(getComputedStyle(at).backgroundColor);
-        const alpha = c.length === 3 ? 1 : (c[3] ?? 0);
-        if (alpha >= 0.99) {
-          base = c.slice(0, 3);
-          break;
-        }
-        if (alpha > 0) layers.push([...c.slice(0, 3), alpha]);
-      }
-      for (const [r = 0, g = 0, b = 0, a = 0] of layers.reverse()) base = [r * a + base[0]! * (1 - a), g * a + base[1]! * (1 - a), b * a + base[2]! * (1 - a)];
-      return base;
-    };
-    return list.map((selector) => {
-      const el = document.querySelector(selector);
-      if (el === null) return { selector, ratio: -1 };
-      const fg = luminance(parse(getComputedStyle(el).color));
-      const bg = luminance(background(el));
-      return { selector, ratio: Math.round(((Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05)) * 100) / 100 };
-    });
-  }, selectors);
-}
-
 // ---------------------------------------------------------------- the passes
 
 for (const pass of PASSES) {

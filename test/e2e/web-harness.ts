@@ -293,3 +293,69 @@ export async function stays(check: () => Promise<void>, ms: number): Promise<voi
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+// ---------------------------------------------------------------- measurements
+
+/** Message rows whose text runs under the time box (the `.meta` corner): one line per overlap. */
+export async function overlaps(page: Page): Promise<string[]> {
+  return conversation(page).evaluate((root) => {
+    const bad: string[] = [];
+    for (const rowEl of root.querySelectorAll('[data-testid="message"]')) {
+      const text = rowEl.querySelector('[data-testid="message-text"]');
+      const corner = rowEl.querySelector('.meta');
+      if (text === null || corner === null || text.textContent === '') continue;
+      const range = document.createRange();
+      range.selectNodeContents(text);
+      const m = corner.getBoundingClientRect();
+      for (const line of range.getClientRects()) {
+        if (line.width === 0) continue;
+        const x = Math.min(line.right, m.right) - Math.max(line.left, m.left);
+        const y = Math.min(line.bottom, m.bottom) - Math.max(line.top, m.top);
+        if (x > 0.5 && y > 0.5) {
+          bad.push(`${JSON.stringify(text.textContent)}: line ${line.left.toFixed(1)}–${line.right.toFixed(1)} × corner ${m.left.toFixed(1)}–${m.right.toFixed(1)}`);
+          break;
+        }
+      }
+    }
+    return bad;
+  });
+}
+
+/**
+ * WCAG contrast of the first element matching each selector: its text colour against what is
+ * behind it (translucent backgrounds blended over the first opaque one). -1: no such element.
+ */
+export async function contrasts(page: Page, selectors: string[]): Promise<Array<{ selector: string; ratio: number }>> {
+  return page.evaluate((list) => {
+    const parse = (c: string): number[] => (c.match(/[\d.]+/g) ?? []).map(Number);
+    const luminance = ([r = 0, g = 0, b = 0]: number[]): number => {
+      const f = (v: number): number => {
+        const s = v / 255;
+        return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+      };
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const background = (el: Element | null): number[] => {
+      const layers: number[][] = [];
+      let base = [255, 255, 255];
+      for (let at = el; at !== null; at = at.parentElement) {
+        const c = parse(getComputedStyle(at).backgroundColor);
+        const alpha = c.length === 3 ? 1 : (c[3] ?? 0);
+        if (alpha >= 0.99) {
+          base = c.slice(0, 3);
+          break;
+        }
+        if (alpha > 0) layers.push([...c.slice(0, 3), alpha]);
+      }
+      for (const [r = 0, g = 0, b = 0, a = 0] of layers.reverse()) base = [r * a + base[0]! * (1 - a), g * a + base[1]! * (1 - a), b * a + base[2]! * (1 - a)];
+      return base;
+    };
+    return list.map((selector) => {
+      const el = document.querySelector(selector);
+      if (el === null) return { selector, ratio: -1 };
+      const fg = luminance(parse(getComputedStyle(el).color));
+      const bg = luminance(background(el));
+      return { selector, ratio: Math.round(((Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05)) * 100) / 100 };
+    });
+  }, selectors);
+}

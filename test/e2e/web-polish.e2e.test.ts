@@ -6,11 +6,10 @@
  * first unread in view and a count on ↓; safe clickable links; secondary text at 4.5:1 or more
  * in the light and the dark theme.
  */
-import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatPhone } from '../../web/src/format.ts';
 import { device, nextPhone } from '../support/clients.ts';
-import { STEP_TIMEOUT, WAIT, WebHarness, apiOf, chatItem, connected, conversation, openChat, row, savedSession, send, startChat, subtitle, type User } from './web-harness.ts';
+import { STEP_TIMEOUT, WAIT, WebHarness, apiOf, chatItem, connected, contrasts, conversation, overlaps, openChat, row, savedSession, send, startChat, subtitle, type User } from './web-harness.ts';
 
 const web = new WebHarness();
 
@@ -31,63 +30,6 @@ function texts(prefix: string): string[] {
  * Every message row whose time (or time + tick) box intersects a line box of its text (a Range
  * over the text's nodes gives one rect per line fragment). Empty when all are clear.
  */
-async function overlaps(page: Page): Promise<string[]> {
-  return conversation(page).evaluate((root) => {
-    const bad: string[] = [];
-    for (const rowEl of root.querySelectorAll('[data-testid="message"]')) {
-      const text = rowEl.querySelector('[data-testid="message-text"]');
-      const meta = rowEl.querySelector('.meta');
-      if (text === null || meta === null || text.textContent === '') continue;
-      const range = document.createRange();
-      range.selectNodeContents(text);
-      const m = meta.getBoundingClientRect();
-      for (const line of range.getClientRects()) {
-        if (line.width === 0) continue;
-        const x = Math.min(line.right, m.right) - Math.max(line.left, m.left);
-        const y = Math.min(line.bottom, m.bottom) - Math.max(line.top, m.top);
-        if (x > 0.5 && y > 0.5) {
-          bad.push(`${JSON.stringify(text.textContent)}: line ${line.left.toFixed(1)}–${line.right.toFixed(1)} × meta ${m.left.toFixed(1)}–${m.right.toFixed(1)}`);
-          break;
-        }
-      }
-    }
-    return bad;
-  });
-}
-
-/** WCAG contrast of each element's computed colour against the first opaque background behind it. */
-async function contrasts(page: Page, selectors: string[]): Promise<Array<{ selector: string; ratio: number }>> {
-  return page.evaluate((list) => {
-    const parse = (c: string): number[] => (c.match(/[\d.]+/g) ?? []).map(Number);
-    const luminance = ([r = 0, g = 0, b = 0]: number[]): number => {
-      const f = (v: number): number => {
-        const s = v / 255;
-        return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
-      };
-      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
-    };
-    const background = (el: Element | null): number[] => {
-      for (let at = el; at !== null; at = at.parentElement) {
-        const c = parse(getComputedStyle(at).backgroundColor);
-        if (c.length === 3 || (c[3] ?? 0) >= 0.99) return c.slice(0, 3);
-      }
-      return [255, 255, 255];
-    };
-    const out: Array<{ selector: string; ratio: number }> = [];
-    for (const selector of list) {
-      const el = document.querySelector(selector);
-      if (el === null) {
-        out.push({ selector, ratio: -1 });
-        continue;
-      }
-      const fg = luminance(parse(getComputedStyle(el).color));
-      const bg = luminance(background(el));
-      out.push({ selector, ratio: Math.round(((Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05)) * 100) / 100 });
-    }
-    return out;
-  }, selectors);
-}
-
 describe('web client polish (issue 13)', () => {
   let us: User;
   let gb: User;
