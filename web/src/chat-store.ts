@@ -3,7 +3,8 @@
  * of the user's own messages and unread counts. (Who is typing comes from the SDK's
  * TypingIndicators.) Fed by the SDK's events and the
  * history / conversation list endpoints (sync.ts); read by the views, which re-render on
- * 'changed'. No DOM here. (The items themselves: chat-items.ts.)
+ * 'changed'. No DOM here. (The items themselves: chat-items.ts; pure functions over a chat's
+ * items: chat-timeline.ts; what is kept for messages not loaded yet: message-memory.ts.)
  *
  * Merging rules (docs/PROTOCOL.md 6.15): items are identified by server message id (or event id);
  * the user's own messages also by client id, so the bubble shown while a send is pending is the
@@ -12,23 +13,9 @@
  */
 import { Emitter } from '../../client/index.ts';
 import type { Conversation, GroupEvent, GroupHistoryItem, GroupMessage, GroupTally, HistoryItem, Message, MessageBody, OutboxEntry, ReceiptFrame, SendAck } from '../../client/index.ts';
-import {
-  chatKey,
-  extrasOf,
-  fromMessage,
-  furthest,
-  isDeletedForMe,
-  parseChatKey,
-  pickExtras,
-  quoteOf,
-  compareActivity,
-  tickFromTally,
-  type Chat,
-  type ChatItem,
-  type MessageInput,
-  type MessageItem,
-  type Tick,
-} from './chat-items.ts';
+import { chatKey, extrasOf, fromMessage, furthest, isDeletedForMe, compareActivity, tickFromTally, type Chat, type ChatItem, type MessageInput, type MessageItem, type Tick } from './chat-items.ts';
+import { applyMembership, countUnread, emptyChat, insertBySeq, mergeCopy, pendingItem, receivedItem } from './chat-timeline.ts';
+import { LateUpdates, TickMemory } from './message-memory.ts';
 
 // The model lives in chat-items.ts; views and sync import it from here with the store.
 export * from './chat-items.ts';
@@ -38,16 +25,10 @@ export interface StoreEvents {
   changed: { key: string | null };
 }
 
-/** Remembered ticks for messages not loaded yet (bounded). */
-const MAX_REMEMBERED_TICKS = 5_000;
-
 interface Located {
   chat: Chat;
   item: MessageItem;
 }
-
-/** Updates kept for messages not loaded yet (bounded): applied if the message arrives with a lower rev. */
-const MAX_EARLY_UPDATES = 2_000;
 
 export class ChatStore extends Emitter<StoreEvents> {
   readonly me: string;
@@ -56,11 +37,8 @@ export class ChatStore extends Emitter<StoreEvents> {
   /** Own messages by `<chat key>|<client id>`. */
   private readonly byClientId = new Map<string, Located>();
   private readonly eventIds = new Set<string>();
-  private readonly ticks = new Map<string, Tick>();
-  /** The newest copy of messages an update named before the message itself was loaded, by id. */
-  private readonly early = new Map<string, Message | GroupMessage>();
-  /** Messages deleted for the user, with the rev of that deletion: an older copy must not bring them back. */
-  private readonly gone = new Map<string, number>();
+  private readonly ticks = new TickMemory();
+  private readonly late = new LateUpdates();
 
   constructor(me: string) {
     super();
@@ -73,21 +51,7 @@ export class ChatStore extends Emitter<StoreEvents> {
   chat(key: string): Chat {
     let chat = this.chats.get(key);
     if (chat === undefined) {
-      const parsed = parseChatKey(key);
-      if (parsed === null) throw new Error(`not a chat key: ${key}`);
-      chat = {
-        key,
-        kind: parsed.kind,
-        id: parsed.id,
-        items: [],
-        older: undefined,
-        history: 'idle',
-        unread: 0,
-        unreadCountedUpTo: 0,
-        readUpTo: 0,
-        left: false,
-        markedUnread: false,
-      };
+      chat = emptyChat(key);
       this.chats.set(key, chat);
     }
     return chat;
@@ -101,24 +65,6 @@ export class ChatStore extends Emitter<StoreEvents> {
   /** The newest item of a chat (what the chat list shows). */
   last(chat: Chat): ChatItem | null {
     return chat.items[chat.items.length - 1] ?? null;
-  }
-
-  /** Highest mailbox seq in a chat (0 when none). */
-  newestSeq(chat: Chat): number {
-    for (let i = chat.items.length - 1; i >= 0; i--) {
-      const seq = chat.items[i]?.seq;
-      if (seq !== null && seq !== undefined) return seq;
-    }
-    return 0;
-  }
-
-  /** Highest seq of a message from someone else (0 when none): what a read marker must cover. */
-  newestIncomingSeq(chat: Chat): number {
-    for (let i = chat.items.length - 1; i >= 0; i--) {
-      const item = chat.items[i];
-      if (item?.type === 'message' && !item.own && item.seq !== null) return item.seq;
-    }
-    return 0;
   }
 
   totalUnread(): number {
@@ -141,7 +87,7 @@ export class ChatStore extends Emitter<StoreEvents> {
       // The server counted up to `asOf`; add what arrived live after that. If this device read
       // further meanwhile, the server's number is already stale: count locally.
       chat.unread =
-        chat.readUpTo >= asOf ? this.countUnread(chat, chat.readUpTo) : conversation.unread + this.countUnread(chat, asOf);
+        chat.readUpTo >= asOf ? countUnread(chat, chat.readUpTo) : conversation.unread + countUnread(chat, asOf);
       chat.markedUnread = conversation.markedUnread === true;
     }
     this.emit('changed', { key: null });
@@ -230,26 +176,8 @@ export class ChatStore extends Emitter<StoreEvents> {
     const ref = `${chat.key}|${entry.clientId}`;
     if (this.byClientId.has(ref)) return;
     const quoted = entry.replyTo === undefined ? undefined : this.byMessageId.get(entry.replyTo)?.item;
-    const item: MessageItem = {
-      type: 'message',
-      key: `c:${entry.clientId}`,
-      seq: null,
-      id: null,
-      clientId: entry.clientId,
-      from: this.me,
-      own: true,
-      at: entry.createdAt,
-      body: entry.body,
-      tick: 'pending',
-      error: null,
-      replyTo: quoted === undefined ? null : quoteOf(quoted),
-      forwarded: entry.forward === undefined ? 0 : (this.byMessageId.get(entry.forward)?.item.forwarded ?? 0) + 1,
-      editedAt: null,
-      reactions: [],
-      starred: false,
-      rev: 0,
-      source: null,
-    };
+    const forwardOf = entry.forward === undefined ? undefined : this.byMessageId.get(entry.forward)?.item;
+    const item = pendingItem(entry, this.me, quoted, forwardOf);
     chat.items.push(item);
     this.byClientId.set(ref, { chat, item });
     this.emit('changed', { key: chat.key });
@@ -323,7 +251,7 @@ export class ChatStore extends Emitter<StoreEvents> {
   markRead(key: string, upTo: number): void {
     const chat = this.chat(key);
     chat.readUpTo = Math.max(chat.readUpTo, upTo);
-    const unread = this.countUnread(chat, chat.readUpTo);
+    const unread = countUnread(chat, chat.readUpTo);
     if (unread === chat.unread) return;
     chat.unread = unread;
     this.emit('changed', { key });
@@ -364,86 +292,31 @@ export class ChatStore extends Emitter<StoreEvents> {
   private addEvent(chat: Chat, event: GroupEvent, seq: number): void {
     if (this.eventIds.has(event.id)) return;
     this.eventIds.add(event.id);
-    this.insert(chat, { type: 'event', key: `e:${event.id}`, seq, event });
-    const change = event.change;
-    // Membership of the user: only the newest such event decides.
-    if (seq >= this.newestMembershipSeq(chat)) {
-      if ((change.kind === 'member_removed' || change.kind === 'member_left') && change.member === this.me) chat.left = true;
-      if (change.kind === 'members_added' && change.members.includes(this.me)) chat.left = false;
-      if (change.kind === 'member_joined' && change.member === this.me) chat.left = false;
-      if (change.kind === 'created' && event.by === this.me) chat.left = false;
-    }
-  }
-
-  private newestMembershipSeq(chat: Chat): number {
-    let newest = 0;
-    for (const item of chat.items) {
-      if (item.type !== 'event') continue;
-      const c = item.event.change;
-      const mine =
-        ((c.kind === 'member_removed' || c.kind === 'member_left') && c.member === this.me) ||
-        (c.kind === 'members_added' && c.members.includes(this.me)) ||
-        (c.kind === 'member_joined' && c.member === this.me);
-      if (mine && item.seq > newest) newest = item.seq;
-    }
-    return newest;
+    insertBySeq(chat, { type: 'event', key: `e:${event.id}`, seq, event });
+    applyMembership(chat, event, seq, this.me);
   }
 
   private upsertMessage(chat: Chat, given: MessageInput): MessageItem | null {
     const own = given.from === this.me;
     // An update that arrived before the message: its copy is newer.
-    const early = this.early.get(given.id);
+    const early = this.late.take(given.id);
     const input = early !== undefined && (early.rev ?? 0) > given.rev ? { ...given, ...extrasOf(early), body: early.body } : given;
-    if (early !== undefined) this.early.delete(given.id);
-    const goneRev = this.gone.get(given.id);
-    if (goneRev !== undefined && input.rev <= goneRev) return null;
+    if (this.late.isGone(given.id, input.rev)) return null;
     const ref = `${chat.key}|${input.clientId}`;
     const located = this.byMessageId.get(input.id) ?? (own ? this.byClientId.get(ref) : undefined);
     if (isDeletedForMe(input.body)) {
       // Deleted for me: gone from this user's chats (history pages no longer list it either).
       if (located !== undefined) this.remove(located, ref);
-      this.gone.set(input.id, input.rev);
+      this.late.markGone(input.id, input.rev);
       return null;
     }
     if (located !== undefined) {
-      const { item } = located;
-      item.id = input.id;
-      item.at = input.at;
-      // A copy is replaced only by a newer one (a history page read while an update arrived is older).
-      if (input.rev >= item.rev) {
-        // The server's copy names the stored media (the pending bubble's body may not yet).
-        item.body = input.body;
-        Object.assign(item, pickExtras(input));
-      }
-      if (own) {
-        item.tick = furthest(item.tick === 'failed' ? 'pending' : item.tick, input.tick);
-        item.error = null;
-      }
+      mergeCopy(located.chat, located.item, input, own);
       this.byMessageId.set(input.id, located);
-      if (input.seq !== null && item.seq !== input.seq) {
-        // It got its place in the mailbox (its copy arrived): move it there.
-        const index = located.chat.items.indexOf(item);
-        if (index >= 0) located.chat.items.splice(index, 1);
-        item.seq = input.seq;
-        this.insert(located.chat, item);
-      }
-      return item;
+      return located.item;
     }
-    const item: MessageItem = {
-      type: 'message',
-      key: own ? `c:${input.clientId}` : `m:${input.id}`,
-      seq: input.seq,
-      id: input.id,
-      clientId: input.clientId,
-      from: input.from,
-      own,
-      at: input.at,
-      body: input.body,
-      tick: own ? furthest(input.tick, this.ticks.get(input.id)) : null,
-      error: null,
-      ...pickExtras(input),
-    };
-    this.insert(chat, item);
+    const item = receivedItem(input, own, this.ticks.get(input.id));
+    insertBySeq(chat, item);
     this.byMessageId.set(input.id, { chat, item });
     if (own) this.byClientId.set(ref, { chat, item });
     return item;
@@ -452,23 +325,12 @@ export class ChatStore extends Emitter<StoreEvents> {
   /** Apply an update without emitting; returns the key of the chat it changed (null: none, or kept for later). */
   private updateQuietly(message: Message | GroupMessage): string | null {
     const located = this.byMessageId.get(message.id);
-    const rev = message.rev ?? 0;
     if (located === undefined) {
       // Not loaded (older than what is shown, or on its way): keep the newest copy for when it comes.
-      const goneRev = this.gone.get(message.id);
-      if (goneRev !== undefined && rev <= goneRev) return null;
-      const kept = this.early.get(message.id);
-      if (kept === undefined || (kept.rev ?? 0) < rev) {
-        this.early.delete(message.id);
-        this.early.set(message.id, message);
-        if (this.early.size > MAX_EARLY_UPDATES) {
-          const oldest = this.early.keys().next();
-          if (oldest.done !== true) this.early.delete(oldest.value);
-        }
-      }
+      this.late.keep(message);
       return null;
     }
-    if (rev <= located.item.rev) return null;
+    if ((message.rev ?? 0) <= located.item.rev) return null;
     const { chat, item } = located;
     this.upsertMessage(chat, { ...fromMessage(message), seq: item.seq, tick: item.tick });
     return chat.key;
@@ -486,44 +348,15 @@ export class ChatStore extends Emitter<StoreEvents> {
     if (!alreadyKnown && seq > chat.readUpTo && seq > chat.unreadCountedUpTo) chat.unread += 1;
   }
 
-  /** Others' messages in memory after `after`. */
-  private countUnread(chat: Chat, after: number): number {
-    return chat.items.filter((i) => i.type === 'message' && !i.own && i.seq !== null && i.seq > after).length;
-  }
-
   /** Raise the tick of message `id`; returns the chat key it is in, or null when it is not loaded. */
   private raiseTick(id: string, tick: Tick): string | null {
-    const remembered = furthest(this.ticks.get(id) ?? null, tick);
-    if (remembered !== null) {
-      this.ticks.delete(id); // re-insert: most recently touched last
-      this.ticks.set(id, remembered);
-      if (this.ticks.size > MAX_REMEMBERED_TICKS) {
-        const oldest = this.ticks.keys().next();
-        if (oldest.done !== true) this.ticks.delete(oldest.value);
-      }
-    }
+    this.ticks.raise(id, tick);
     const located = this.byMessageId.get(id);
     if (located === undefined || !located.item.own) return null;
     const next = furthest(located.item.tick, tick);
     if (next === located.item.tick) return null;
     located.item.tick = next;
     return located.chat.key;
-  }
-
-  /** Insert by seq; items without a seq stay at the end. */
-  private insert(chat: Chat, item: ChatItem): void {
-    const items = chat.items;
-    if (item.seq === null) {
-      items.push(item);
-      return;
-    }
-    let i = items.length;
-    while (i > 0) {
-      const previous = items[i - 1];
-      if (previous !== undefined && previous.seq !== null && previous.seq < item.seq) break;
-      i -= 1;
-    }
-    items.splice(i, 0, item);
   }
 
   private pageLoaded(chat: Chat, nextBefore: number | null): void {
