@@ -41,6 +41,9 @@ export default defineConfig({
           name: 'runtime',
           include: ['test/runtime/**/*.test.ts'],
           setupFiles: ['./test/runtime/setup.ts'],
+          // Waits inside tests are bounded by what they wait for; this only catches a hang. Two
+          // suites side by side on two cores made 5 s tests take 7-10 s.
+          testTimeout: 30_000,
         },
       },
       {

@@ -91,13 +91,16 @@ const HELP = `npm run bench -- [flags]        (each flag also reads BENCH_<NAME>
   --out FILE         JSON summary                        (default bench/results/latest.json)
   --setup-concurrency N  parallel sign-ups / handshakes  (default 16)
   --state-dir DIR    servers' scratch state; /dev/shm = no fsync cost  (default .tmp)
-  --scenario S       1to1 | groups | presence | abuse | media | all  (default 1to1)
+  --scenario S       1to1 | groups | presence | abuse | media | faults | all  (default 1to1)
                      presence: presence and push latency over min(users, 100) pairs
                      abuse: replays the abuse findings with IP limits on (a few minutes;
                      not part of all; JSON to bench/results/abuse.json unless --out)
                      media: upload MB/s, thumbnail / full-image latency, dedup answers
                      (about a minute; not part of all; JSON to bench/results/media.json;
                      --skip-relay drops the relay's text baseline)
+faults scenario (--scenario faults, not part of all; its own flags): --seed N --users N --devices N
+  --group N --traffic-s N --restarts N --drain-s N --tick-ms MIN,MAX --burst MIN,MAX
+
 group scenario (--scenario groups|all; a few minutes; uses --drain, --ack-*, --setup-concurrency):
   --group-members N    members of the large group        (default 1024)
   --group-connected N  of those, connected devices       (default 200)

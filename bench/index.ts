@@ -16,6 +16,7 @@
 import { resolve } from 'node:path';
 import { SignUpError } from './accounts.ts';
 import { ConfigError, readConfig, usage, type BenchConfig } from './config.ts';
+import { runFaultsCli } from './faults.ts';
 import { codeInfo, compare, machineInfo, METHOD, renderText, writeJson, type BenchReport } from './report.ts';
 import { ServerStartError, describe, ROOT } from './server.ts';
 import { runTarget, type TargetResult } from './target.ts';
@@ -45,6 +46,9 @@ function timeBudgetMs(config: BenchConfig): number {
 }
 
 async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  // The fault run has its own flags (bench/faults.ts) and its own server: it skips the config below.
+  if (argv.includes('--scenario=faults') || argv[argv.indexOf('--scenario') + 1] === 'faults') return runFaultsCli(argv);
   let config: BenchConfig | 'help';
   try {
     config = readConfig(process.argv.slice(2), process.env);

@@ -1,7 +1,9 @@
 /**
  * Starts the real local server for black-box tests, exactly as `npm run dev` does (the same
  * script: local D1 migrations, then `wrangler dev` on 127.0.0.1), on a free port with its own
- * throwaway state folder, and stops it afterwards.
+ * throwaway state folder, and stops it afterwards. Fault runs also kill it hard (SIGKILL to the
+ * whole process group: no shutdown, no flush) and start it again on the same port and state,
+ * timing each start's phases.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,15 +16,39 @@ const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 /** Ports tried before giving up when the chosen one was taken meanwhile. */
 const PORT_ATTEMPTS = 4;
 
+/** One start, from spawn: when each phase's first log line appeared and when HTTP first answered (ms). */
+export type StartTiming = {
+  /** `Web client: ...` (dev.mjs checked or built web/dist). */
+  webMs?: number;
+  /** wrangler's D1 migrations step printed its result. */
+  migrationsMs?: number;
+  /** `wrangler dev` printed "Ready on". */
+  readyMs?: number;
+  /** GET /v1/health answered 200. */
+  healthyMs: number;
+};
+
 export type LocalServer = {
   baseUrl: string;
+  /** Every start so far (the first, then one per restart). */
+  readonly starts: StartTiming[];
   /** Stop the server (and wait for it), keeping its state folder. */
   stop(): Promise<void>;
+  /** SIGKILL the server's whole process group and wait until it is gone (a crash), keeping its state. */
+  kill(): Promise<void>;
+  /** Start it again on the same port and state (after stop or kill). */
+  start(): Promise<StartTiming>;
   /** Start it again on the same port and state: a restart. */
   restart(): Promise<void>;
   /** Stop it and delete its state. */
   dispose(): Promise<void>;
 };
+
+const PHASES: Array<[Exclude<keyof StartTiming, 'healthyMs'>, RegExp]> = [
+  ['webMs', /Web client:/],
+  ['migrationsMs', /No migrations to apply|Migrations? .*applied|✅/i],
+  ['readyMs', /Ready on/i],
+];
 
 async function freePort(): Promise<number> {
   return new Promise((done, fail) => {
@@ -41,13 +67,13 @@ async function waitHealthy(baseUrl: string, child: ChildProcess, output: () => s
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`server exited early (${child.exitCode}):\n${output()}`);
     try {
-      // A busy server must not hold a probe past the deadline.
-      const res = await fetch(`${baseUrl}/v1/health`, { signal: AbortSignal.timeout(2_000) });
+      // A busy server (devices reconnecting after a restart) must not hold a probe past the deadline.
+      const res = await fetch(`${baseUrl}/v1/health`, { signal: AbortSignal.timeout(5_000) });
       if (res.ok) return;
     } catch {
       // not listening yet
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`server not healthy after ${timeoutMs} ms:\n${output()}`);
 }
@@ -65,26 +91,44 @@ export async function startServer(timeoutMs = 60_000): Promise<LocalServer> {
   let child: ChildProcess | null = null;
   let log = '';
 
-  const start = async () => {
+  const starts: StartTiming[] = [];
+
+  const spawnOnce = async (): Promise<StartTiming> => {
     log = '';
-    child = spawn(process.execPath, ['scripts/dev.mjs', '--port', String(port), '--persist-to', state], {
+    const spawnedAt = Date.now();
+    const timing: Partial<StartTiming> = {};
+    const running = spawn(process.execPath, ['scripts/dev.mjs', '--port', String(port), '--persist-to', state], {
       cwd: ROOT,
-      env: { ...process.env, WRANGLER_LOG: 'warn', FORCE_COLOR: '0' },
+      // info: the phase lines ("Ready on", the migrations result) are what starts are timed by.
+      env: { ...process.env, WRANGLER_LOG: 'info', FORCE_COLOR: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
-      // Own process group, so stop() reaches wrangler's workerd children too.
+      // Own process group, so stop() and kill() reach wrangler's workerd children too.
       detached: true,
     });
-    child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-    await waitHealthy(baseUrl, child, () => log.slice(-4000), timeoutMs);
+    child = running;
+    const onData = (d: Buffer) => {
+      const text = d.toString();
+      log = (log + text).slice(-8_000);
+      for (const [phase, pattern] of PHASES) if (timing[phase] === undefined && pattern.test(text)) timing[phase] = Date.now() - spawnedAt;
+    };
+    running.stdout?.on('data', onData);
+    running.stderr?.on('data', onData);
+    await waitHealthy(baseUrl, running, () => log.slice(-4000), timeoutMs);
+    const done: StartTiming = { ...timing, healthyMs: Date.now() - spawnedAt };
+    starts.push(done);
+    return done;
   };
 
-  const stop = async () => {
+  const signal = async (name: 'SIGTERM' | 'SIGKILL') => {
     const running = child;
     child = null;
-    if (!running || running.exitCode !== null || running.pid === undefined) return;
+    if (!running || running.exitCode !== null || running.signalCode !== null || running.pid === undefined) return;
     const exited = new Promise<void>((r) => running.once('exit', () => r()));
-    process.kill(-running.pid, 'SIGTERM');
+    try {
+      process.kill(-running.pid, name);
+    } catch {
+      // already gone
+    }
     const timer = setTimeout(() => {
       try {
         process.kill(-running.pid!, 'SIGKILL');
@@ -95,12 +139,27 @@ export async function startServer(timeoutMs = 60_000): Promise<LocalServer> {
     await exited;
     clearTimeout(timer);
   };
+  const stop = () => signal('SIGTERM');
+  const kill = () => signal('SIGKILL');
+
+  // After a kill the old workerd can hold the port for a moment: a restart on the same port waits and tries again.
+  const start = async (): Promise<StartTiming> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await spawnOnce();
+      } catch (error) {
+        await kill();
+        if (attempt >= 5 || !/Address already in use/i.test(log)) throw error;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  };
 
   // A free port can be taken by another process (another test run beside this one) between the
   // probe and wrangler's bind: then take another one, a few times.
   for (let attempt = 1; ; attempt++) {
     try {
-      await start();
+      await spawnOnce();
       break;
     } catch (error) {
       // Whatever went wrong, the server this attempt started must not outlive it.
@@ -115,7 +174,10 @@ export async function startServer(timeoutMs = 60_000): Promise<LocalServer> {
   }
   return {
     baseUrl,
+    starts,
     stop,
+    kill,
+    start,
     restart: async () => {
       await stop();
       await start();
