@@ -119,7 +119,9 @@ describe('1:1 message actions', { timeout: 20_000 }, () => {
     expect(stored!.message.reactions).toEqual(final.reactions);
     expect(stored!.message.rev).toBe(4);
 
-    // Refusals: unknown target, a message of another chat, a malformed emoji.
+    // Refusals: unknown target, a message of another chat, a malformed emoji. Nothing is stored.
+    const heads = async () => Promise.all([alice, bob].map(async (p) => (await mailboxOf(env, p.session.userId).stats()).head));
+    const before = await heads();
     const carol = await user();
     expect(await act(b, 'r-5', direct(carol), m.id, { kind: 'react', emoji: '👍' })).toMatchObject({ code: 'message_not_found' });
     expect(await act(b, 'r-6', direct(alice), '01J00000000000000000000000', { kind: 'react', emoji: '👍' })).toMatchObject({
@@ -128,6 +130,8 @@ describe('1:1 message actions', { timeout: 20_000 }, () => {
     b.send(JSON.stringify({ type: 'action', id: 'r-7', chat: direct(alice), target: m.id, action: { kind: 'react', emoji: 'two words' } }));
     const [bad] = await b.waitFor((f): f is Extract<typeof f, { type: 'error' }> => f.type === 'error' && f.id === 'r-7');
     expect(bad!.code).toBe('validation_failed');
+    expect(await heads()).toEqual(before);
+    expect(b.of('message_update')).toHaveLength(4);
     for (const s of [a, aliceDesktop, b]) s.close();
   });
 

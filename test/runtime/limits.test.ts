@@ -305,7 +305,7 @@ describe('frame limits', () => {
     const states = ['typing', 'recording', 'typing', 'recording', 'typing', 'recording'] as const;
     for (const state of states) a.send({ type: 'typing', to: bob!.userId, state });
     a.send({ type: 'typing', to: bob!.userId, state: 'stopped' });
-    await b.waitFor(isType('typing_notice'), 4);
+    await b.waitFor(isType('typing_notice'), 4, 10_000);
     // Give the dropped ones every chance to arrive.
     a.send({ type: 'ping' });
     await a.waitFor(isType('pong'));
@@ -316,7 +316,7 @@ describe('frame limits', () => {
     // One token per second per conversation: a second later one frame passes.
     clock.advance(SECOND);
     a.send({ type: 'typing', to: bob!.userId, state: 'stopped' });
-    await b.waitFor(isType('typing_notice'), 5);
+    await b.waitFor(isType('typing_notice'), 5, 10_000);
     expect(b.of('typing_notice')[4]!.state).toBe('stopped');
     a.close();
     b.close();

@@ -111,11 +111,12 @@ export class TestSocket {
     count = 1,
     timeoutMs = 3_000,
   ): Promise<T[]> {
-    const deadline = Date.now() + timeoutMs;
+    // performance.now(), not Date.now(): tests that freeze Date (limits.test.ts) still get a bounded wait.
+    const deadline = performance.now() + timeoutMs;
     for (;;) {
       const found = this.frames.filter(predicate);
       if (found.length >= count) return found.slice(0, count);
-      if (Date.now() > deadline) {
+      if (performance.now() > deadline) {
         throw new Error(`timed out waiting for ${count} frames; have ${JSON.stringify(this.frames).slice(0, 2000)}`);
       }
       await new Promise<void>((resolve) => {
@@ -126,9 +127,9 @@ export class TestSocket {
   }
 
   async waitClosed(timeoutMs = 3_000): Promise<{ code: number; reason: string }> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs;
     while (!this.closed) {
-      if (Date.now() > deadline) throw new Error('timed out waiting for close');
+      if (performance.now() > deadline) throw new Error('timed out waiting for close');
       await new Promise<void>((resolve) => {
         this.#waiters.push(resolve);
         setTimeout(resolve, 50);
