@@ -135,11 +135,16 @@ export function editable(current: MessageBody, next: MessageBody): boolean {
   if (!isMediaBody(current) || !isMediaBody(next)) return false;
   const { caption: _a, ...restCurrent } = current;
   const { caption: _b, ...restNext } = next;
-  return JSON.stringify(sorted(restCurrent)) === JSON.stringify(sorted(restNext)) && current.caption !== next.caption;
+  return canonicalJson(restCurrent) === canonicalJson(restNext) && current.caption !== next.caption;
 }
 
-function sorted(value: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1)));
+/** JSON with keys in a fixed order at every depth, so two equal bodies compare equal whatever order they were written in. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
+  );
 }
 
 /**

@@ -5,7 +5,7 @@
  * what they have.
  */
 import type { MessageBody, Quote } from '../../protocol/index.ts';
-import { ActionRefused, quoteOf } from '../../lib/message-actions.ts';
+import { ActionRefused, canonicalJson, quoteOf } from '../../lib/message-actions.ts';
 import { FrameError } from './frame-error.ts';
 import type { GroupInbox } from './group-inbox.ts';
 import type { MessageCopies } from './message-copies.ts';
@@ -32,15 +32,6 @@ export function forwardHops(copies: MessageCopies, groups: GroupInbox, id: strin
   const original = direct && !direct.hidden ? direct.message : groups.findMessage(id)?.message;
   if (!original) throw new FrameError('message_not_found');
   if (original.body.kind === 'deleted') throw new FrameError('message_deleted');
-  if (canonical(original.body) !== canonical(body)) throw new FrameError('forward_mismatch');
+  if (canonicalJson(original.body) !== canonicalJson(body)) throw new FrameError('forward_mismatch');
   return (original.forwarded ?? 0) + 1;
-}
-
-/** JSON with keys in a fixed order, so two equal bodies compare equal whatever order they were written in. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
-      : v,
-  );
 }
