@@ -9,6 +9,7 @@ import { defineConfig } from 'vitest/config';
 import { exampleDevVars } from './scripts/dev-vars.mjs';
 
 const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
+const historyMigrationsDir = fileURLToPath(new URL('./migrations-history', import.meta.url));
 
 export default defineConfig({
   test: {
@@ -22,6 +23,7 @@ export default defineConfig({
             miniflare: {
               bindings: {
                 TEST_MIGRATIONS: await readD1Migrations(migrationsDir),
+                TEST_HISTORY_MIGRATIONS: await readD1Migrations(historyMigrationsDir),
                 // Local development's configuration (.dev.vars.example: dev secrets, dev SMS
                 // provider, push sink), whether or not a .dev.vars exists yet ...
                 ...exampleDevVars(),
@@ -33,6 +35,9 @@ export default defineConfig({
                 GROUP_DIRECT_FANOUT_MAX: '2',
                 GROUP_DIRECT_HOT_MAX: '1',
                 GROUP_FANOUT_MEMBERS_PER_JOB: '2',
+                // History: keep only the newest message of each chat hot (plus the last 7 days,
+                // which tests pass by moving the clock), so small chats exercise every tier.
+                HISTORY_HOT_MESSAGES: '1',
               },
             },
           })),

@@ -238,6 +238,30 @@ export const MetricsSchema = z.strictObject({
     /** Expired uploads deleted by sweeps since the database was created. */
     swept: z.number().int().min(0),
   }),
+  /**
+   * History tiers. Hot: messages kept in the users' objects, as last reported by them. Warm and
+   * cold: per history shard (D1 binding), rows and bytes of messages in the database, chunks and
+   * gzip bytes in the archive (R2), search documents; `coldLagMs`: how far the oldest warm message
+   * is past the cold threshold (0 when on time). Queue backlog and dead letters: `queues` and
+   * `deadLetters` under `history-archive`.
+   */
+  history: z.strictObject({
+    hot: z.strictObject({ messages: z.number().int().min(0), mailboxes: z.number().int().min(0) }),
+    shards: z.record(
+      z.string(),
+      z
+        .strictObject({
+          warmRows: z.number().int().min(0),
+          warmBytes: z.number().int().min(0),
+          coldChunks: z.number().int().min(0),
+          coldMessages: z.number().int().min(0),
+          coldBytes: z.number().int().min(0),
+          searchDocs: z.number().int().min(0),
+          coldLagMs: z.number().int().min(0),
+        })
+        .nullable(),
+    ),
+  }),
   at: z.number().int(),
 });
 export type Metrics = z.infer<typeof MetricsSchema>;
@@ -273,6 +297,7 @@ export const PATHS = {
   conversations: '/v1/conversations',
   history: (peerId: string) => `/v1/conversations/${encodeURIComponent(peerId)}/messages`,
   starred: '/v1/starred',
+  search: '/v1/search',
   groups: '/v1/groups',
   group: (groupId: string) => `/v1/groups/${encodeURIComponent(groupId)}`,
   groupMembers: (groupId: string) => `/v1/groups/${encodeURIComponent(groupId)}/members`,

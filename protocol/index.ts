@@ -15,3 +15,4 @@ export * from './account.ts';
 export * from './frames.ts';
 export * from './media.ts';
 export * from './http.ts';
+export * from './search.ts';

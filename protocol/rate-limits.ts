@@ -105,6 +105,10 @@ export const RATE_LIMITS = {
     kind: 'bucket', scope: 'user', burst: 1_000, refill: 10, everyMs: SECOND, stored: false,
     what: '1:1 and group messages sent by all of one user\'s devices',
   },
+  search_user: {
+    kind: 'bucket', scope: 'user', burst: 30, refill: 30, everyMs: MINUTE, stored: false,
+    what: 'searches (`GET /v1/search` pages) per user',
+  },
   group_deliveries_user: {
     kind: 'bucket', scope: 'user', burst: 20_000, refill: 200, everyMs: SECOND, stored: false,
     what: 'group member deliveries caused by one user\'s group messages (one per member other than the sender)',

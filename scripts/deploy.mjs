@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'smol-toml';
 import { deployProblems } from './deploy-check.mjs';
 import { exampleDevVars } from './dev-vars.mjs';
 
@@ -48,7 +49,10 @@ console.log('Secrets and configuration checked.');
 
 const build = spawnSync('npm', ['run', 'build:web'], { cwd: root, env, stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
-for (const args of [['d1', 'migrations', 'apply', 'DB', '--remote'], ['deploy']]) {
+// Every D1 database of wrangler.toml: the accounts database and each history shard.
+const databases = parse(readFileSync(resolve(root, 'wrangler.toml'), 'utf8')).d1_databases ?? [];
+const migrations = databases.map(({ binding }) => ['d1', 'migrations', 'apply', binding, '--remote']);
+for (const args of [...migrations, ['deploy']]) {
   const result = wrangler(args, { stdio: 'inherit' });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }

@@ -10,10 +10,11 @@
  *   npm run dev -- --port 9000 --persist-to /tmp/messenger-state
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { parse as parseToml } from 'smol-toml';
 import { ensureDevVars } from './dev-vars.mjs';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -92,7 +93,12 @@ try {
 }
 
 try {
-  await run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo], { wait: true });
+  // Every D1 database of wrangler.toml (accounts and the history shards), one after another:
+  // side by side they share wrangler's local state and fail now and then with SQLITE_BUSY.
+  const { d1_databases: databases } = parseToml(readFileSync(resolve(root, 'wrangler.toml'), 'utf8'));
+  for (const { binding } of databases) {
+    await run(['d1', 'migrations', 'apply', binding, '--local', '--persist-to', persistTo], { wait: true });
+  }
 } catch (error) {
   console.error(`Could not apply the D1 migrations: ${error.message}`);
   process.exit(1);
