@@ -178,6 +178,8 @@ export const mailboxGauges = sqliteTable('mailbox_gauges', {
   userId: text('user_id').primaryKey().notNull(),
   connections: integer('connections').notNull(),
   depth: integer('depth').notNull(),
+  /** History rows kept in the object (hot tier), as of its last archive batch (migrations/0013). */
+  hot: integer('hot_messages').notNull().default(0),
   updatedAt: integer('updated_at').notNull(),
 });
 

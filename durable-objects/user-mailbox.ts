@@ -24,6 +24,8 @@ import {
   type GroupHistoryPage,
   type GroupTally,
   type HistoryPage,
+  type SearchPage,
+  type SearchQuery,
   type Message,
   type Presence,
   type Settings,
@@ -113,6 +115,8 @@ export class UserMailbox extends DurableObject<Env> {
    */
   async applyDirectAction(record: DirectActionRecord): Promise<boolean> {
     if (!this.#live) return false;
+    // An action on an archived message brings this user's copy back first.
+    await this.#live.core.history.ensureHot(`d:${record.actor}`, record.target.id);
     this.#live.inbound.applyDirectAction(record);
     return true;
   }
@@ -142,7 +146,12 @@ export class UserMailbox extends DurableObject<Env> {
 
   /** Store a fan-out delivery of a group's entries (dropped for a deleted account). */
   async deliverGroup(group: string, entries: GroupEntry[]): Promise<number> {
-    return this.#live ? this.#live.inbound.deliverGroup(group, entries) : 0;
+    if (!this.#live) return 0;
+    // Updates (reactions, edits, deletions) of archived messages bring this user's copies back first.
+    for (const entry of entries) {
+      if (entry.type === 'update') await this.#live.core.history.ensureHot(`g:${group}`, entry.update.message.id);
+    }
+    return this.#live.inbound.deliverGroup(group, entries);
   }
 
   /** New delivered / read counts of this user's messages in `group`. */
@@ -180,6 +189,29 @@ export class UserMailbox extends DurableObject<Env> {
   /** A page of `group` as this user received it, newest first, as `deviceId` may see it. */
   async groupHistory(group: string, before: number | undefined, limit: number, deviceId?: string): Promise<GroupHistoryPage | null> {
     return this.#live?.devices.groupHistory(group, before, limit, deviceId) ?? null;
+  }
+
+  /** Search this user's history (every tier), as `deviceId` may see it; charges `search_user` first. */
+  async search(query: SearchQuery, deviceId?: string): Promise<SearchPage | Extract<Spent, { ok: false }>> {
+    const live = this.#liveOrThrow();
+    const spent = live.core.limits.spend([{ name: 'search_user', cost: 1 }], deviceId);
+    if (!spent.ok) return spent;
+    return live.devices.search(query, deviceId);
+  }
+
+  // ------------------------------------------------------------------ RPC: history tiers
+
+  /**
+   * The history shard stored archive batch `batch` (the queue consumer calls this after its D1
+   * write): the rows that did not change since they left are dropped here. Returns how many.
+   */
+  async historyArchived(batch: number, rows: Array<{ seq: number; digest: string }>): Promise<number> {
+    return this.#live?.core.history.archived(batch, rows) ?? 0;
+  }
+
+  /** What the alarm does for history, as of `now`; callable directly so tests can move the clock. */
+  async historyTick(now: number = Date.now(), forceCold = false): Promise<{ sent: number; cold: { chunks: number; rows: number } }> {
+    return this.#live ? this.#live.core.historyTick(now, { forceCold }) : { sent: 0, cold: { chunks: 0, rows: 0 } };
   }
 
   // ------------------------------------------------------------------ RPC: the account and its devices

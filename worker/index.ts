@@ -28,6 +28,8 @@ import { pushRoutes } from './routes/push.ts';
 import { sweepExpiredMedia } from './media/sweep.ts';
 import { consumeDeadLetters, consumeFanout, FANOUT_DLQ, FANOUT_QUEUE } from './queues/fanout.ts';
 import { consumePush, PUSH_DLQ, PUSH_QUEUE } from './queues/push.ts';
+import { consumeHistory, HISTORY_DLQ, HISTORY_QUEUE } from './queues/history.ts';
+import { searchRoutes } from './routes/search.ts';
 
 export { UserMailbox } from '../durable-objects/user-mailbox.ts';
 export { GroupChat } from '../durable-objects/group-chat.ts';
@@ -90,6 +92,7 @@ app.route('/', userRoutes);
 app.route('/', presenceRoutes);
 app.route('/', deviceRoutes);
 app.route('/', conversationRoutes);
+app.route('/', searchRoutes);
 app.route('/', groupRoutes);
 app.route('/', inviteRoutes);
 app.route('/', contactRoutes);
@@ -107,8 +110,11 @@ export default {
         return consumeFanout(batch, env);
       case PUSH_QUEUE:
         return consumePush(batch, env);
+      case HISTORY_QUEUE:
+        return consumeHistory(batch, env);
       case FANOUT_DLQ:
       case PUSH_DLQ:
+      case HISTORY_DLQ:
         return consumeDeadLetters(batch, env);
       default:
         // A queue bound in the config but not handled here: retry rather than lose its jobs.

@@ -25,6 +25,7 @@ import { FrameError } from './frame-error.ts';
 import { FrameLimits } from './frame-limits.ts';
 import { GroupInbox } from './group-inbox.ts';
 import { GroupSync } from './group-sync.ts';
+import { HistoryTiers, tierConfig } from './history-tiers.ts';
 import { Notifier, type Arrival } from './notifications.ts';
 import { admitMedia } from './media-check.ts';
 import { OutgoingMessages } from './outgoing.ts';
@@ -60,6 +61,7 @@ export class MailboxCore {
   readonly notifier: Notifier;
   readonly actions: DirectActions;
   readonly copies: MessageCopies;
+  readonly history: HistoryTiers;
   /** Recipients known to exist, so D1 is asked once per peer (a deleted one's mailbox says so: see #deliverTo). */
   readonly #knownUsers = new Set<string>();
   /** Groups known to exist (groups are never deleted). */
@@ -141,6 +143,13 @@ export class MailboxCore {
       waitUntil: (promise) => ctx.waitUntil(promise),
     });
     this.#retentionMs = Math.max(1, Number(env.MAILBOX_RETENTION_DAYS) || 30) * DAY_MS;
+    this.history = new HistoryTiers({
+      sql: ctx.storage.sql,
+      env,
+      self: () => this.self(),
+      config: tierConfig(env),
+      counted: (hot) => this.#reportHot(hot),
+    });
   }
 
   /** This object's user id (objects are addressed by `idFromName(userId)`). */
@@ -269,7 +278,26 @@ export class MailboxCore {
     const summary = this.presence.liveSockets(now).length === 0 ? this.notifier.takeSummary(this.self(), now) : null;
     if (summary) await this.#enqueuePushes([summary]);
     const [allSent, allGroupSent] = await Promise.all([this.receipts.flush(), this.groups.flushReceipts()]);
+    await this.historyTick(now);
     await this.scheduleAlarm(allSent && allGroupSent ? null : now + RECEIPT_RETRY_MS);
+  }
+
+  /**
+   * Move history down the tiers as of `now`: the next batch past the hot window to the archive
+   * queue, and (daily) warm rows past the cold threshold to R2. A failure is logged and retried
+   * at the next check; it never stops the rest of the alarm. Callable directly so tests move the clock.
+   */
+  async historyTick(now: number, options: { forceCold?: boolean } = {}): Promise<{ sent: number; cold: { chunks: number; rows: number } }> {
+    let sent = 0;
+    let cold = { chunks: 0, rows: 0 };
+    try {
+      sent = await this.history.archive(now);
+      cold = await this.history.cold(now, options.forceCold);
+    } catch (error) {
+      console.error('history archive step failed; the next check retries', error);
+    }
+    writeMeta(this.ctx.storage.sql, 'archive_next_at', sent > 0 ? now + 1_000 : this.history.nextCheckAt(now));
+    return { sent, cold };
   }
 
   async #ensureAlarm(): Promise<void> {
@@ -287,7 +315,9 @@ export class MailboxCore {
     const now = Date.now();
     const oldest = this.store.oldestCreatedAt();
     const expiry = oldest === null ? null : oldest + this.#retentionMs;
-    const next = [expiry, retryAt, this.presence.checkAt(now), this.notifier.summaryDueAt(now)].filter((t): t is number => t !== null);
+    // History: when the last check said to look again (before any check: when the oldest entry leaves the hot window).
+    const archiveAt = readMeta(this.ctx.storage.sql, 'archive_next_at') || (oldest === null ? null : oldest + this.history.config.hotMs);
+    const next = [expiry, retryAt, this.presence.checkAt(now), this.notifier.summaryDueAt(now), archiveAt].filter((t): t is number => t !== null);
     this.#alarmSet = next.length > 0;
     if (next.length > 0) await this.ctx.storage.setAlarm(Math.min(...next));
   }
@@ -309,6 +339,11 @@ export class MailboxCore {
     if (key === this.#reported) return;
     this.#reported = key;
     this.ctx.waitUntil(reportMailboxGauges(this.env.DB, this.self(), { connections, depth }, now).catch(() => undefined));
+  }
+
+  /** Rows kept in this object, for the operators' history gauge (reported when an archive batch moved some). */
+  #reportHot(hot: number): void {
+    this.ctx.waitUntil(reportMailboxGauges(this.env.DB, this.self(), { connections: this.connections.all().length, depth: this.store.depth(), hot }, Date.now()).catch(() => undefined));
   }
 
   // ------------------------------------------------------------------ push notifications

@@ -196,6 +196,8 @@ export class DeviceFrames {
     // Memory only (see FrameLimits): no write and no call is added to a message.
     core.limits.send(state.deviceId, frame.id);
     core.presence.tracker.recordActivity(Date.now());
+    // A reply quotes this user's copy of the original: an archived one comes back first.
+    if (frame.replyTo !== undefined) await core.history.ensureHot(`d:${frame.to}`, frame.replyTo);
     const stored = await core.outgoing.send(state, frame);
     const sent: SentFrame = {
       type: 'sent',
@@ -309,6 +311,8 @@ export class DeviceFrames {
     if (chat.kind === 'group' && !local) core.limits.groupSend(state.deviceId, frame.id);
     else core.limits.send(state.deviceId, frame.id);
     core.presence.tracker.recordActivity(Date.now());
+    // An action on an archived message brings this user's copy back first (history-tiers.ts).
+    await core.history.ensureHot(chat.kind === 'direct' ? `d:${chat.peer}` : `g:${chat.group}`, frame.target);
     let done: { duplicate: boolean };
     if (chat.kind === 'direct') {
       if (chat.peer === state.userId) throw new FrameError('self_message');
@@ -362,9 +366,11 @@ export class DeviceFrames {
     if (frame.to === state.userId) throw new FrameError('self_message');
     if (!core.limits.typing(state.deviceId, `user:${frame.to}`, frame.state)) return;
     if (!(await core.userExists(frame.to))) throw new FrameError('user_not_found');
+    // Ephemeral: a relay that fails is not retried, but it is logged (a lost notice was seen
+    // under two test suites at once and never explained).
     mailboxOf(core.env, frame.to)
       .typingNotice(state.userId, null, frame.state)
-      .catch(() => undefined);
+      .catch((error: unknown) => console.warn('typing relay failed', error));
   }
 
   /** Typing in a group: only in groups this mailbox knows (others are refused without asking any object). */

@@ -4,12 +4,15 @@
  * events, a device removed, and the pages each device may read (history and the chat list,
  * above its history floor).
  */
+import { directItem, groupItem, mergedPage, searchHistory } from './history-pages.ts';
 import {
   CLOSE_CODES,
   type AccountEvent,
   type ConversationList,
   type GroupHistoryPage,
   type HistoryPage,
+  type SearchPage,
+  type SearchQuery,
   type StarredItem,
   type StarredPage,
 } from '../../protocol/index.ts';
@@ -71,9 +74,12 @@ export class AccountDevices {
     return { conversations: page, nextBefore: more && page.length > 0 ? page[page.length - 1]!.last.seq : null };
   }
 
-  /** A page of the conversation with `peer`, newest first (above `deviceId`'s floor). */
-  history(peer: string, before: number | undefined, limit: number, deviceId?: string): HistoryPage {
-    const { items, nextBefore } = this.core.store.history(peer, before, limit, this.core.starts.floorOf(deviceId));
+  /** A page of the conversation with `peer`, newest first (above `deviceId`'s floor), from whichever tiers hold it. */
+  async history(peer: string, before: number | undefined, limit: number, deviceId?: string): Promise<HistoryPage> {
+    const { core } = this;
+    const floor = core.starts.floorOf(deviceId);
+    const hot = core.store.history(peer, before, limit, floor);
+    const { items, nextBefore } = await mergedPage(core.history, `d:${peer}`, hot, { before, floor, limit }, directItem);
     return { messages: items, nextBefore };
   }
 
@@ -94,10 +100,18 @@ export class AccountDevices {
   }
 
   /** A page of `group` as this user received it, newest first (above `deviceId`'s floor); null for a group it never received. */
-  groupHistory(group: string, before: number | undefined, limit: number, deviceId?: string): GroupHistoryPage | null {
+  async groupHistory(group: string, before: number | undefined, limit: number, deviceId?: string): Promise<GroupHistoryPage | null> {
     const { core } = this;
     if (!core.groupInbox.knows(group)) return null;
-    const { items, nextBefore } = core.groupInbox.history(group, before, limit, core.starts.floorOf(deviceId));
+    const floor = core.starts.floorOf(deviceId);
+    const hot = core.groupInbox.history(group, before, limit, floor);
+    const { items, nextBefore } = await mergedPage(core.history, `g:${group}`, hot, { before, floor, limit }, groupItem);
     return { entries: items, nextBefore };
+  }
+
+  /** Search this user's history as `deviceId` may see it (every tier; see history-pages.ts). */
+  search(query: SearchQuery, deviceId?: string): Promise<SearchPage> {
+    const { core } = this;
+    return searchHistory(core.ctx.storage.sql, core.history, core.self(), query, core.starts.floorOf(deviceId));
   }
 }

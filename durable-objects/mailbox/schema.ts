@@ -2,7 +2,21 @@
  * The user's Durable Object SQLite schema, versioned by a `schema_version` row in `meta` so that
  * a deployed object upgrades itself in place the first time new code wakes it.
  */
+import { searchTextSql } from '../../lib/search-sql.ts';
 import { applyMigrations } from '../sqlite-schema.ts';
+
+/** Searchable text of a 1:1 row (`messages.message`) and of a group row (`group_entries.entry`). */
+const DIRECT_TEXT = (row: string): string => searchTextSql(`${row}.message`, '$.body');
+const GROUP_TEXT = (row: string): string => searchTextSql(`${row}.entry`, '$.message.body');
+/** What the hot search index holds of a row (rowid = mailbox seq). */
+const DIRECT_DOC = (row: string): string =>
+  `${row}.seq, ${DIRECT_TEXT(row)}, 'd:' || ${row}.peer, ${row}.id, ${row}.sender, json_extract(${row}.message, '$.body.kind'), json_extract(${row}.message, '$.sentAt')`;
+const GROUP_DOC = (row: string): string =>
+  `${row}.seq, ${GROUP_TEXT(row)}, 'g:' || ${row}.group_id, ${row}.message_id, ${row}.sender, json_extract(${row}.entry, '$.message.body.kind'), json_extract(${row}.entry, '$.message.sentAt')`;
+const DIRECT_INDEXED = (row: string): string => `${row}.hidden = 0 AND ${DIRECT_TEXT(row)} IS NOT NULL`;
+const GROUP_INDEXED = (row: string): string =>
+  `${row}.hidden = 0 AND ${row}.message_id IS NOT NULL AND ${GROUP_TEXT(row)} IS NOT NULL`;
+const DOC_COLUMNS = 'rowid, text, chat, id, sender, kind, at';
 
 /*
  * Every commit here is an fsync, and every index page a message touches is one more page in
@@ -193,6 +207,46 @@ const MIGRATIONS: readonly string[] = [
     message_seq INTEGER NOT NULL,              -- the message's own mailbox entry
     entry_seq   INTEGER NOT NULL,              -- an update entry carrying a copy of it
     PRIMARY KEY (message_seq, entry_seq)
+  ) WITHOUT ROWID;
+  `,
+  // v8: history tiers and search (issue 14). `search_hot` indexes the searchable text of every
+  // visible message still in this object (rowid = mailbox seq; filters as unindexed columns),
+  // kept by triggers so no code path can forget it: a deleted or hidden message leaves the index
+  // in the same statement that changes it. Receipts and read marks do not touch the indexed
+  // columns, so they cost the index nothing. `archived_chats`: the lowest and highest seq of each
+  // chat that ever left this object (a history page asks the history shard only within them).
+  `
+  CREATE VIRTUAL TABLE search_hot USING fts5(
+    text, chat UNINDEXED, id UNINDEXED, sender UNINDEXED, kind UNINDEXED, at UNINDEXED,
+    tokenize = 'unicode61 remove_diacritics 2', columnsize = 0
+  );
+  CREATE TRIGGER messages_search_insert AFTER INSERT ON messages WHEN ${DIRECT_INDEXED('new')} BEGIN
+    INSERT INTO search_hot (${DOC_COLUMNS}) VALUES (${DIRECT_DOC('new')});
+  END;
+  CREATE TRIGGER messages_search_update AFTER UPDATE OF message, hidden ON messages BEGIN
+    DELETE FROM search_hot WHERE rowid = old.seq;
+    INSERT INTO search_hot (${DOC_COLUMNS}) SELECT ${DIRECT_DOC('new')} WHERE ${DIRECT_INDEXED('new')};
+  END;
+  CREATE TRIGGER messages_search_delete AFTER DELETE ON messages BEGIN
+    DELETE FROM search_hot WHERE rowid = old.seq;
+  END;
+  CREATE TRIGGER group_entries_search_insert AFTER INSERT ON group_entries WHEN ${GROUP_INDEXED('new')} BEGIN
+    INSERT INTO search_hot (${DOC_COLUMNS}) VALUES (${GROUP_DOC('new')});
+  END;
+  CREATE TRIGGER group_entries_search_update AFTER UPDATE OF entry, hidden ON group_entries BEGIN
+    DELETE FROM search_hot WHERE rowid = old.seq;
+    INSERT INTO search_hot (${DOC_COLUMNS}) SELECT ${GROUP_DOC('new')} WHERE ${GROUP_INDEXED('new')};
+  END;
+  CREATE TRIGGER group_entries_search_delete AFTER DELETE ON group_entries BEGIN
+    DELETE FROM search_hot WHERE rowid = old.seq;
+  END;
+  INSERT INTO search_hot (${DOC_COLUMNS}) SELECT ${DIRECT_DOC('m')} FROM messages m WHERE ${DIRECT_INDEXED('m')};
+  INSERT INTO search_hot (${DOC_COLUMNS}) SELECT ${GROUP_DOC('g')} FROM group_entries g WHERE ${GROUP_INDEXED('g')};
+
+  CREATE TABLE archived_chats (
+    chat     TEXT    PRIMARY KEY,              -- 'd:<peer>' | 'g:<group>'
+    min_seq  INTEGER NOT NULL,                 -- lowest seq of this chat ever moved out
+    max_seq  INTEGER NOT NULL                  -- highest seq of this chat ever moved out
   ) WITHOUT ROWID;
   `,
 ];

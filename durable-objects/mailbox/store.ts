@@ -353,7 +353,7 @@ export function pageOf<R extends { seq: number }, T>(rows: R[], limit: number, m
   return { items: page.map(map), nextBefore: rows.length > limit ? page[page.length - 1]!.seq : null };
 }
 
-function statusName(rank: number, outgoing: boolean): MessageStatus {
+export function statusName(rank: number, outgoing: boolean): MessageStatus {
   if (rank >= STATUS_RANK.read) return 'read';
   if (rank >= STATUS_RANK.delivered || !outgoing) return 'delivered';
   return 'sent';

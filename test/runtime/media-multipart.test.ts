@@ -200,8 +200,11 @@ describe('signed download URLs', () => {
     const { url, expiresAt } = MediaUrlSchema.parse(await res.json());
     expect(url).not.toContain(alice.token);
     expect(expiresAt).toBeGreaterThan(Date.now());
-    // Asked again soon: the very same URL (browser caches keep working).
-    expect(MediaUrlSchema.parse(await (await api(PATHS.mediaUrl(mediaId), { token: alice.token })).json()).url).toBe(url);
+    // Asked again soon: the very same URL (browser caches keep working), unless the second ask
+    // fell into the next expiry window (URLs are minted per window), seen once on a busy machine.
+    const again = MediaUrlSchema.parse(await (await api(PATHS.mediaUrl(mediaId), { token: alice.token })).json());
+    if (again.expiresAt === expiresAt) expect(again.url).toBe(url);
+    else expect(again.expiresAt).toBeGreaterThan(expiresAt);
 
     const whole = await SELF.fetch(url);
     expect(whole.status).toBe(200);

@@ -6,7 +6,7 @@
  */
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { PATHS, type SessionResponse, type SinkPush } from '../../protocol/index.ts';
+import { MetricsSchema, PATHS, type SessionResponse, type SinkPush } from '../../protocol/index.ts';
 import { pushTargetsOf } from '../../db/push.ts';
 import { previewOf, type PushJob } from '../../durable-objects/mailbox/push-job.ts';
 import type { PushNotification, PushOutcome, PushProvider, PushTarget } from '../../lib/push-types.ts';
@@ -384,7 +384,10 @@ describe('metrics', () => {
     const a = await connect(ann!);
     await pause(100);
     const body = (await call('GET', PATHS.metrics, OPERATOR)).body as unknown as Record<string, Record<string, unknown>>;
-    expect(Object.keys(body.queues!)).toEqual(['group-fanout', 'push-notifications']);
+    expect(Object.keys(body.queues!)).toEqual(['group-fanout', 'push-notifications', 'history-archive']);
+    // History tiers: the hot gauge and one entry per history shard.
+    expect(Object.keys((body.history as { shards: object }).shards)).toEqual(['HISTORY_0', 'HISTORY_1']);
+    expect(MetricsSchema.parse(body).history.hot.messages).toBeGreaterThanOrEqual(0);
     expect(body.connections!.devices).toBeGreaterThanOrEqual(1);
     expect(body.mailboxes!.reporting).toBeGreaterThanOrEqual(1);
     expect(body.push).toEqual(expect.objectContaining({ sent: expect.any(Number), failed: expect.any(Number) }));

@@ -12,6 +12,8 @@ import { deadLetterCounts } from '../../db/groups.ts';
 import { mailboxGaugeTotals } from '../../db/gauges.ts';
 import { mediaTotals } from '../../db/media.ts';
 import { pushOutcomeCounts } from '../../db/push.ts';
+import { historyShards, shardGauges } from '../../db/history/index.ts';
+import { tierConfig } from '../../durable-objects/mailbox/history-tiers.ts';
 
 const encoder = new TextEncoder();
 
@@ -35,16 +37,21 @@ export const metricsRoutes = new Hono<AppEnv>().get(
   PATHS.metrics,
   bearerAuth({ verifyToken: (token, c: Context<AppEnv>) => operatorToken(token, c.env) }),
   async (c) => {
-    const [fanout, push, deadLetters, outcomes, gauges, media] = await Promise.all([
+    const now = Date.now();
+    const { coldMs } = tierConfig(c.env);
+    const shards = historyShards(c.env).all();
+    const [fanout, push, archive, shardFigures, deadLetters, outcomes, gauges, media] = await Promise.all([
       queueMetrics(c.env.GROUP_FANOUT),
       queueMetrics(c.env.PUSH),
+      queueMetrics(c.env.HISTORY_ARCHIVE),
+      Promise.all(shards.map((shard) => shardGauges(shard.db, coldMs, now).catch(() => null))),
       deadLetterCounts(c.env.DB),
       pushOutcomeCounts(c.env.DB),
       mailboxGaugeTotals(c.env.DB),
       mediaTotals(c.env.DB),
     ]);
     const metrics: Metrics = {
-      queues: { 'group-fanout': fanout, 'push-notifications': push },
+      queues: { 'group-fanout': fanout, 'push-notifications': push, 'history-archive': archive },
       deadLetters,
       push: {
         sent: outcomes.sent ?? 0,
@@ -56,7 +63,11 @@ export const metricsRoutes = new Hono<AppEnv>().get(
       connections: { devices: gauges.connectedDevices, onlineUsers: gauges.onlineUsers },
       mailboxes: { reporting: gauges.mailboxes, depthTotal: gauges.depthTotal, depthMax: gauges.depthMax },
       media,
-      at: Date.now(),
+      history: {
+        hot: { messages: gauges.hotMessages, mailboxes: gauges.hotMailboxes },
+        shards: Object.fromEntries(shards.map((shard, i) => [shard.name, shardFigures[i] ?? null])),
+      },
+      at: now,
     };
     return c.json(metrics);
   },
