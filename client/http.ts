@@ -17,6 +17,8 @@ import {
   HistoryPageSchema,
   PATHS,
   PresenceSchema,
+  SearchPageSchema,
+  SearchQuerySchema,
   SettingsSchema,
   StarredPageSchema,
 } from '../protocol/index.ts';
@@ -30,6 +32,8 @@ import type {
   HistoryPage,
   MuteRequest,
   Presence,
+  SEARCH_KINDS,
+  SearchPage,
   Settings,
   SettingsUpdate,
   StarredPage,
@@ -60,6 +64,8 @@ export type {
   PushPlatformName,
   PushRegistration,
   QuietHours,
+  SearchHit,
+  SearchPage,
   Settings,
   SettingsUpdate,
   SinkPush,
@@ -67,6 +73,58 @@ export type {
   StarredItem,
   StarredPage,
 } from '../protocol/index.ts';
+
+/** A body kind a search can be narrowed to (`SEARCH_KINDS`). */
+export type SearchKind = (typeof SEARCH_KINDS)[number];
+
+/**
+ * What to search for (`GET /v1/search`): `q` and optional filters, times in ms since the epoch.
+ * At most one of `peer` and `group`.
+ */
+export interface SearchRequest {
+  /** Words to find; each matches words starting with it, ignoring case and accents (1-200 characters, at most 8 words). */
+  q: string;
+  /** Only the 1:1 chat with this user. */
+  peer?: string | undefined;
+  /** Only this group. */
+  group?: string | undefined;
+  /** Only messages this user sent (you included). */
+  from?: string | undefined;
+  /** Only messages of this body kind (captions and file names count). */
+  kind?: SearchKind | undefined;
+  /** Only messages sent at or after this time. */
+  since?: number | undefined;
+  /** Only messages sent before this time. */
+  until?: number | undefined;
+  /** Cursor: the previous page's `nextBefore`. */
+  before?: number | undefined;
+  /** Page size, 1..SEARCH_MAX_LIMIT (server default SEARCH_DEFAULT_LIMIT). */
+  limit?: number | undefined;
+}
+
+/** The query parameters of `GET /v1/search`, in a fixed order. */
+const SEARCH_PARAMS = ['q', 'peer', 'group', 'from', 'kind', 'since', 'until', 'before', 'limit'] as const;
+
+/**
+ * `?q=…&…` for a search, checked against the protocol's rules first (the server's own schema),
+ * so a query the server would refuse fails here as `validation_failed` without a request.
+ */
+export function searchQueryString(query: SearchRequest): string {
+  const wire: Record<string, string> = {};
+  for (const name of SEARCH_PARAMS) {
+    const value = query[name];
+    if (value !== undefined) wire[name] = String(value);
+  }
+  const parsed = SearchQuerySchema.safeParse(wire);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue === undefined || issue.path.length === 0 ? '' : `${issue.path.join('.')}: `;
+    throw new MessengerError('validation_failed', `Invalid search: ${where}${issue?.message ?? 'invalid'}`);
+  }
+  // The server trims `q` too; sending it trimmed keeps URLs (and logs) tidy.
+  wire.q = parsed.data.q;
+  return `?${new URLSearchParams(wire).toString()}`;
+}
 
 /** Options for {@link MessengerApi}. */
 export type MessengerApiOptions = ApiOptions;
@@ -121,6 +179,28 @@ export class MessengerApi extends GroupsApi {
   starred(options: HistoryOptions = {}, signal?: AbortSignal): Promise<StarredPage> {
     const path = PATHS.starred + pageQuery(options);
     return this.request({ method: 'GET', path, auth: true, schema: StarredPageSchema, signal });
+  }
+
+  /**
+   * GET /v1/search: one page of the messages in your own history (1:1 chats, and the part of each
+   * group you were a member for) that contain every word of `query.q`, newest first; page on
+   * with `before: page.nextBefore`. Each hit has a `snippet` and the `highlights` ([start, end)
+   * offsets into it) of the matched words. An invalid query rejects with `validation_failed`
+   * before any request; 30 searches a minute per user, then `rate_limited` with `retryAfterMs`.
+   *
+   * @example
+   * const page = await api.search({ q: 'meet', group: groupId, limit: 10 });
+   * for (const hit of page.hits) console.log(hit.chat, hit.from, hit.snippet, hit.highlights);
+   * if (page.nextBefore !== null) await api.search({ q: 'meet', group: groupId, before: page.nextBefore });
+   */
+  search(query: SearchRequest, signal?: AbortSignal): Promise<SearchPage> {
+    let path: string;
+    try {
+      path = PATHS.search + searchQueryString(query);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.request({ method: 'GET', path, auth: true, schema: SearchPageSchema, signal });
   }
 
   // ------------------------------------------------------------ contacts and blocking

@@ -14,6 +14,7 @@ import type {
   PinResetResponse,
   Platform,
   Presence,
+  SearchPage,
   SentFrame,
   SessionResponse,
   TypingState,
@@ -29,7 +30,7 @@ import { MessengerApi, isPinRequired } from './http.ts';
 import { MediaApi } from './media-api.ts';
 import { MediaSender } from './media-sender.ts';
 import type { MediaSendInput, PendingMediaSend, PendingUpload } from './media-sender.ts';
-import type { HistoryOptions } from './http.ts';
+import type { HistoryOptions, SearchRequest } from './http.ts';
 import { routeMailboxFrame } from './mailbox-events.ts';
 import type { MailboxEventsHost } from './mailbox-events.ts';
 import { Outbox } from './outbox.ts';
@@ -475,6 +476,11 @@ export class MessengerClient extends MessageActionsClient {
   /** One page of a group's messages and events, newest first (see `MessengerApi.groupHistory`). */
   groupHistory(groupId: string, options: HistoryOptions = {}): Promise<GroupHistoryPage> {
     return this.api.groupHistory(groupId, options);
+  }
+
+  /** One page of search hits in your own history, newest first (see `MessengerApi.search`). */
+  search(query: SearchRequest, signal?: AbortSignal): Promise<SearchPage> {
+    return this.api.search(query, signal);
   }
 
   /** Unconfirmed sends, oldest first (actions: {@link pendingActions}). */

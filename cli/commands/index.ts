@@ -39,6 +39,7 @@ import { chats, send } from './messages.ts';
 import { outboxClear, outboxList, outboxSend } from './outbox.ts';
 import { pinRemove, pinReset, pinSet, pinStatus } from './pin.ts';
 import { forward, reply } from './reply-forward.ts';
+import { search } from './search.ts';
 import { settingsPrivacy, settingsShow } from './settings.ts';
 import { starred, unread } from './starred.ts';
 
@@ -46,7 +47,7 @@ import { starred, unread } from './starred.ts';
 export const SECTIONS: ReadonlyArray<{ title: string; commands: readonly CommandSpec[] }> = [
   { title: 'Account', commands: [login, logout, whoami, profile, accountDevices, accountRevoke, accountDelete] },
   { title: 'Privacy and security', commands: [settingsShow, settingsPrivacy, pinStatus, pinSet, pinRemove, pinReset] },
-  { title: 'Messages', commands: [send, chat, history, chats, listen, download] },
+  { title: 'Messages', commands: [send, chat, history, search, chats, listen, download] },
   { title: 'Message actions', commands: [reply, react, edit, deleteMessage, forward, star, starred, unread] },
   {
     title: 'Groups',
