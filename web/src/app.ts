@@ -11,7 +11,7 @@
  */
 import { MessengerClient, TypingIndicators } from '../../client/index.ts';
 import { MessageActions } from './actions.ts';
-import { ChatStore, chatKey } from './chat-store.ts';
+import { ChatStore, chatKey, keyOfRef } from './chat-store.ts';
 import { followConnection } from './connection.ts';
 import { Directory } from './directory.ts';
 import { h } from './dom.ts';
@@ -35,6 +35,7 @@ import { ConnectionBanner, DelayNotice, NotificationsBanner } from './views/bann
 import { ChatListView } from './views/chat-list.ts';
 import type { ConversationView } from './views/conversation.ts';
 import { closeMessageMenu, messageMenuOpen } from './views/message-menu.ts';
+import { SearchView } from './views/search.ts';
 import { openStarred } from './views/starred.ts';
 import { openCreateGroup } from './views/groups.ts';
 import { InvitesView } from './views/invites.ts';
@@ -83,9 +84,11 @@ export function startApp(options: AppOptions): { dispose(): void } {
   const signal = lifetime.signal;
   let view: ConversationView | null = null;
   let settings: SettingsView | null = null;
+  /** The search panel, in the chat list's place while open. */
+  let search: SearchView | null = null;
   let disposed = false;
-  /** A message to show once its chat's view is open (starred messages, notifications). */
-  let jumpTo: { key: string; id: string } | null = null;
+  /** A message to show once its chat's view is open (starred messages, notifications; search hits with their seq). */
+  let jumpTo: { key: string; id: string; seq?: number } | null = null;
   const toasts = new Toasts();
   const notificationsBanner = new NotificationsBanner();
   const actions = new MessageActions({
@@ -110,6 +113,7 @@ export function startApp(options: AppOptions): { dispose(): void } {
     sendMedia,
     uploadAvatar,
     navigate: (key) => navigate(key),
+    search: (key) => openSearch(key),
   };
   const notifier = new Notifier({
     api: client.api,
@@ -144,6 +148,7 @@ export function startApp(options: AppOptions): { dispose(): void } {
     directory,
     userId: session.userId,
     phone: session.phone,
+    onSearch: () => openSearch(null),
     onNewChat: () => openNewChat({ api: client.api, directory, onFound: (id) => navigate(chatKey('direct', id)) }),
     onNewGroup: () => openCreateGroup({ api: client.api, directory, onCreated: (id) => navigate(chatKey('group', id)) }),
     onStarred: () =>
@@ -195,6 +200,49 @@ export function startApp(options: AppOptions): { dispose(): void } {
     navigate(key);
   }
 
+  /**
+   * The search panel in the chat list's place, over every chat (`scope` null) or one chat. On a
+   * phone it takes the whole screen (`data-view="search"` while a chat is open behind it).
+   */
+  function openSearch(scope: string | null): void {
+    if (settings !== null) return;
+    if (search === null) {
+      search = new SearchView({
+        directory,
+        search: (query, signal) => client.search(query, signal),
+        open: (hit) => {
+          const key = keyOfRef(hit.chat);
+          if (view?.chat.key === key) {
+            shell.dataset.view = 'chat';
+            void view.showHit(hit.messageId, hit.seq);
+            return;
+          }
+          jumpTo = { key, id: hit.messageId, seq: hit.seq };
+          navigate(key);
+        },
+        onClose: () => closeSearch(),
+        describeError: friendlyError,
+      });
+      sidebar.replaceChildren(search.el);
+    }
+    search.setScope(scope);
+    if (view !== null) shell.dataset.view = 'search';
+    search.focus();
+  }
+
+  function closeSearch(): void {
+    if (search === null) return;
+    const scoped = shell.dataset.view === 'search';
+    search.dispose();
+    search = null;
+    sidebar.replaceChildren(...listPane);
+    if (view !== null && scoped) {
+      // Opened from the chat (on a phone, over it): back to it.
+      shell.dataset.view = 'chat';
+      view.searchButton.focus();
+    } else sidebarHeader.searchButton.focus();
+  }
+
   function openSettings(): void {
     if (location.hash === SETTINGS_HASH) route();
     else location.hash = SETTINGS_HASH;
@@ -204,6 +252,10 @@ export function startApp(options: AppOptions): { dispose(): void } {
   function showSettings(open: boolean): void {
     if (open === (settings !== null)) return;
     if (open) {
+      if (search !== null) {
+        search.dispose();
+        search = null;
+      }
       settings = new SettingsView({
         api: client.api,
         directory,
@@ -239,7 +291,7 @@ export function startApp(options: AppOptions): { dispose(): void } {
       main.replaceChildren(placeholder);
       shell.dataset.view = 'list';
       chatList.setActive(null);
-      if (previous !== null && settings === null) chatList.focus(previous);
+      if (previous !== null && settings === null && search === null) chatList.focus(previous);
       return;
     }
     view = openConversation(store.chat(key), services);
@@ -247,7 +299,7 @@ export function startApp(options: AppOptions): { dispose(): void } {
     shell.dataset.view = 'chat';
     chatList.setActive(key);
     view.focusComposer();
-    if (jumpTo?.key === key) void view.showMessage(jumpTo.id);
+    if (jumpTo?.key === key) void (jumpTo.seq === undefined ? view.showMessage(jumpTo.id) : view.showHit(jumpTo.id, jumpTo.seq));
     jumpTo = null;
     readMarkers.schedule();
   }
@@ -323,6 +375,8 @@ export function startApp(options: AppOptions): { dispose(): void } {
     delayNotice.dispose();
     view?.dispose();
     view = null;
+    search?.dispose();
+    search = null;
     chatList.dispose();
     invites.dispose();
     sync.dispose();

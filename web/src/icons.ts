@@ -37,6 +37,8 @@ const ICONS = {
   },
   logout: { viewBox: '0 0 24 24', stroke: ['M9 4H6a2 2 0 0 0-2 2v12a2 2 0 0 0 2 2h3', 'M16 17l5-5-5-5', 'M21 12H9'] },
   info: { viewBox: '0 0 24 24', stroke: ['M12 11v6', 'M12 7.5v.01'], circles: [[12, 12, 9]] },
+  search: { viewBox: '0 0 24 24', stroke: ['M20 20l-4.8-4.8'], circles: [[10.5, 10.5, 6.5]] },
+  close: { viewBox: '0 0 24 24', stroke: ['M6 6l12 12', 'M18 6L6 18'] },
   down: { viewBox: '0 0 24 24', stroke: ['M6 9l6 6 6-6'] },
   star: { viewBox: '0 0 24 24', stroke: ['M12 3.5l2.6 5.3 5.9.9-4.3 4.1 1 5.8-5.2-2.7-5.2 2.7 1-5.8-4.3-4.1 5.9-.9z'] },
   attach: { viewBox: '0 0 24 24', stroke: ['M20 11.5l-7.8 7.8a5 5 0 0 1-7.1-7.1l8.5-8.5a3.4 3.4 0 0 1 4.8 4.8l-8.5 8.5a1.7 1.7 0 0 1-2.4-2.4l7.8-7.8'] },

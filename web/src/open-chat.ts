@@ -1,10 +1,11 @@
 /**
  * What the open chat's view is wired to: sending text through the SDK's outbox, media, typing
- * notices, the message actions and the dialogs they open (forward, message info), and group
- * info. Kept apart from app.ts, which decides only which chat is open.
+ * notices, the message actions and the dialogs they open (forward, message info), group info,
+ * search in the chat and the windows into older history that search hits open. Kept apart from app.ts, which decides only which chat is open.
  */
 import type { MessengerClient } from '../../client/index.ts';
 import type { Chat, ChatStore } from './chat-store.ts';
+import { openHistoryWindow } from './history-window.ts';
 import type { MediaDraft } from './media/sdk.ts';
 import { ConversationView, type ConversationOptions } from './views/conversation.ts';
 import { openForwardDialog } from './views/forward-dialog.ts';
@@ -18,6 +19,8 @@ export type ChatServices = Pick<ConversationOptions, 'store' | 'directory' | 'sy
   uploadAvatar(file: Blob, onProgress: (fraction: number) => void): Promise<string>;
   /** Open a chat (null: the list) through the URL. */
   navigate(key: string | null): void;
+  /** Open the search, limited to chat `key`. */
+  search(key: string): void;
 };
 
 export function openConversation(chat: Chat, services: ChatServices): ConversationView {
@@ -43,6 +46,8 @@ export function openConversation(chat: Chat, services: ChatServices): Conversati
       else client.groupTyping(chat.id, state);
     },
     onBack: () => services.navigate(null),
+    onSearch: () => services.search(chat.key),
+    openWindow: (before) => openHistoryWindow(client, directory, store.me, chat.key, before),
     onGroupInfo: () => openGroupInfo({ api: client.api, directory, groupId: chat.id, onLeft: () => undefined, uploadPicture: services.uploadAvatar }),
     describeError: services.describeError,
   });

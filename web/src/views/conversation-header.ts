@@ -1,7 +1,7 @@
 /**
  * The open chat's header: Back (phones), the picture, the name, and below it what the
  * conversation draws there (typing, else presence or the number for 1:1 chats, else the members
- * of a group), and the group info button.
+ * of a group), and the buttons: search in this chat, group info.
  */
 import type { Chat } from '../chat-store.ts';
 import type { Phrase } from '../describe.ts';
@@ -17,9 +17,11 @@ export interface ConversationHeader {
   title: HTMLElement;
   subtitle: HTMLElement;
   avatar: HTMLElement;
+  /** "Search in this chat" (focus returns here when the search closes). */
+  searchButton: HTMLButtonElement;
 }
 
-export function conversationHeader(chat: Chat, actions: { onBack(): void; onGroupInfo(): void }): ConversationHeader {
+export function conversationHeader(chat: Chat, actions: { onBack(): void; onGroupInfo(): void; onSearch(): void }): ConversationHeader {
   const isGroup = chat.kind === 'group';
   const title = h('h2', { class: 'conversation-title', 'data-testid': 'conversation-title', id: `title-${chat.id}` });
   // Presence hook: the subtitle shows typing, else PresenceSource.describe() (presence.ts), else members.
@@ -31,6 +33,11 @@ export function conversationHeader(chat: Chat, actions: { onBack(): void; onGrou
     headerText.classList.add('clickable');
     headerText.addEventListener('click', () => actions.onGroupInfo());
   }
+  const searchButton = h(
+    'button',
+    { type: 'button', class: 'icon-button', 'aria-label': 'Search in this chat', title: 'Search in this chat', 'data-testid': 'chat-search-button', on: { click: () => actions.onSearch() } },
+    icon('search'),
+  );
   const el = h(
     'header',
     { class: 'conversation-header' },
@@ -41,6 +48,7 @@ export function conversationHeader(chat: Chat, actions: { onBack(): void; onGrou
     ),
     picture,
     headerText,
+    searchButton,
     isGroup
       ? h(
           'button',
@@ -49,7 +57,7 @@ export function conversationHeader(chat: Chat, actions: { onBack(): void; onGrou
         )
       : null,
   );
-  return { el, title, subtitle, avatar: picture };
+  return { el, title, subtitle, avatar: picture, searchButton };
 }
 
 /** Below the name when nobody is typing: presence (1:1), else the number; members (groups). */

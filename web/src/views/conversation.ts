@@ -2,8 +2,9 @@
  * One open chat: header (picture, name, subtitle with typing / presence / members), the messages
  * with day dividers (each row: message-row.ts; its menu: message-menu.ts), infinite scroll back
  * through history, jumping to a quoted or starred message (loading older pages until it is
- * found), and the composer (composer.ts; replies and edits; files dropped on the chat are offered
- * for sending too).
+ * found) or to a search hit (shown in a window of older history when it is not loaded: the page
+ * that ends at it, older pages as the user scrolls up, "Jump to latest" back), and the composer
+ * (composer.ts; replies and edits; files dropped on the chat are offered for sending too).
  *
  * Scrolling never jumps: while the user is at the bottom new messages keep it there; otherwise
  * the first visible row stays where it is when history is added above or messages below.
@@ -14,6 +15,7 @@ import type { Chat, ChatItem, ChatStore, EventItem, MessageItem } from '../chat-
 import { describeGroupEvent, typingText } from '../describe.ts';
 import type { Directory } from '../directory.ts';
 import { frameScheduler, h, reconcile, setPhrase, setIsolated, setText } from '../dom.ts';
+import type { HistoryWindow } from '../history-window.ts';
 import { icon } from '../icons.ts';
 import { setChatPicture } from '../media/avatars.ts';
 import type { MediaBlock, MediaContext } from '../media/bubble.ts';
@@ -55,6 +57,10 @@ export interface ConversationOptions {
   typing(state: TypingState): void;
   onBack(): void;
   onGroupInfo(): void;
+  /** Search this chat's messages. */
+  onSearch(): void;
+  /** A window into the chat's older history, ending just below mailbox seq `before` (search hits). */
+  openWindow(before: number): HistoryWindow;
   /** Turns an error into a sentence for the user. */
   describeError(error: unknown): string;
 }
@@ -76,6 +82,10 @@ export class ConversationView {
   private readonly historyTop: HTMLElement;
   private readonly jump: HTMLButtonElement;
   private readonly jumpCount: HTMLElement;
+  /** "Jump to latest": shown while a window into older history is drawn. */
+  private readonly latest: HTMLButtonElement;
+  /** The window into older history drawn instead of the chat's newest messages (a search hit), if any. */
+  private historyWindow: { view: HistoryWindow; finder: MessageFinder; off(): void } | null = null;
   /** 1:1 with someone not in the contacts: who this is, and "Add to contacts". */
   private readonly stranger: StrangerBar | null;
   /** The unread divider and the count on the ↓ button. */
@@ -96,6 +106,8 @@ export class ConversationView {
   private pinned = true;
   private disposed = false;
   readonly render: () => void;
+  /** The header's "Search in this chat". */
+  readonly searchButton: HTMLButtonElement;
 
   constructor(options: ConversationOptions) {
     this.options = options;
@@ -104,7 +116,8 @@ export class ConversationView {
     const isGroup = chat.kind === 'group';
     this.unread = new UnreadTracker(chat.unread);
 
-    const header = conversationHeader(chat, { onBack: () => options.onBack(), onGroupInfo: () => options.onGroupInfo() });
+    const header = conversationHeader(chat, { onBack: () => options.onBack(), onGroupInfo: () => options.onGroupInfo(), onSearch: () => options.onSearch() });
+    this.searchButton = header.searchButton;
     this.title = header.title;
     this.subtitleEl = header.subtitle;
     this.avatar = header.avatar;
@@ -124,6 +137,12 @@ export class ConversationView {
     );
     this.jumpCount = h('span', { class: 'jump-count', 'data-testid': 'jump-count', hidden: true });
     this.jump.append(this.jumpCount);
+    this.latest = h(
+      'button',
+      { type: 'button', class: 'jump-window', 'data-testid': 'jump-to-latest', hidden: true, on: { click: () => this.scrollToBottom(false) } },
+      icon('down'),
+      'Jump to latest',
+    );
 
     this.stranger = isGroup
       ? null
@@ -159,21 +178,7 @@ export class ConversationView {
       showQuoted: (id) => void this.showMessage(id),
       react: (item, emoji) => options.actions.react(chat, item, emoji),
     };
-    this.finder = new MessageFinder({
-      chat,
-      store: options.store,
-      sync: options.sync,
-      rows: this.rows,
-      draw: () => this.draw(),
-      say: (text) => this.say(text),
-      hideNotice: () => {
-        this.notice.hidden = true;
-      },
-      shown: () => {
-        this.pinned = this.distanceFromBottom() < BOTTOM_SLACK;
-        this.updateJump();
-      },
-    });
+    this.finder = this.finderOf(chat, options.store, options.sync);
     this.leftNote = h('p', { class: 'composer-note', 'data-testid': 'left-note', hidden: true }, 'You can’t send messages to this group because you’re no longer a member.');
 
     this.el = h(
@@ -181,7 +186,7 @@ export class ConversationView {
       { class: 'conversation', 'data-testid': 'conversation', 'data-chat': chat.key, 'aria-labelledby': this.title.id },
       header.el,
       this.stranger?.el ?? null,
-      h('div', { class: 'messages-wrap' }, this.scroller, this.jump, this.notice),
+      h('div', { class: 'messages-wrap' }, this.scroller, this.jump, this.latest, this.notice),
       h('div', { class: 'composer-wrap' }, this.composer.error, this.composer.bar, this.composer.form, this.leftNote),
     );
 
@@ -236,6 +241,7 @@ export class ConversationView {
   dispose(): void {
     this.disposed = true;
     this.finder.stop();
+    this.closeWindow();
     if (this.noticeTimer !== undefined) window.clearTimeout(this.noticeTimer);
     this.composer.dispose();
     this.options.drafts.set(this.chat.key, this.composer.draft);
@@ -249,7 +255,80 @@ export class ConversationView {
    * quote's original, a starred message).
    */
   showMessage(id: string): Promise<void> {
-    return this.finder.show(id);
+    return (this.historyWindow?.finder ?? this.finder).show(id);
+  }
+
+  /**
+   * Show a search hit (message `id` at mailbox seq `seq`) in context, highlighted. Loaded
+   * already (among the newest messages, or in the window shown): scrolled to. Else a window into
+   * older history opens at it: the page with `before = seq + 1` (the hit is its newest message),
+   * older pages as the user scrolls up, and "Jump to latest" back to the newest messages.
+   */
+  showHit(id: string, seq: number): Promise<void> {
+    const loaded = this.options.store.message(id);
+    if (loaded !== undefined && loaded.chat.key === this.chat.key) {
+      this.closeWindow();
+      // Its row now (not on the next frame), so the finder needs no page.
+      this.draw();
+      return this.finder.show(id);
+    }
+    if (this.historyWindow?.view.store.message(id) !== undefined) return this.historyWindow.finder.show(id);
+    this.closeWindow();
+    const view = this.options.openWindow(seq + 1);
+    const onStore = (): void => this.render();
+    view.store.on('changed', onStore);
+    this.historyWindow = { view, finder: this.finderOf(view.chat, view.store, view.sync), off: () => view.store.off('changed', onStore) };
+    // The unread divider belongs to the newest messages; the user went elsewhere.
+    this.unread.resolved = true;
+    this.unread.clear();
+    this.pinned = false;
+    this.draw();
+    return this.historyWindow.finder.show(id, 1, 'This message is no longer available.');
+  }
+
+  /** Whether a window into older history is shown (not the newest messages). */
+  get inWindow(): boolean {
+    return this.historyWindow !== null;
+  }
+
+  /** Finds messages among `chat`'s items (the chat's own, or a window's). */
+  private finderOf(chat: Chat, store: ChatStore, sync: Sync): MessageFinder {
+    return new MessageFinder({
+      chat,
+      store,
+      sync,
+      rows: this.rows,
+      draw: () => this.draw(),
+      say: (text) => this.say(text),
+      hideNotice: () => {
+        this.notice.hidden = true;
+      },
+      shown: () => {
+        this.pinned = this.historyWindow === null && this.distanceFromBottom() < BOTTOM_SLACK;
+        this.updateJump();
+      },
+    });
+  }
+
+  /** Back from a window into older history to the chat's own items (drawn on the next draw). */
+  private closeWindow(): void {
+    const open = this.historyWindow;
+    if (open === null) return;
+    this.historyWindow = null;
+    open.finder.stop();
+    open.off();
+    open.view.dispose();
+    // Rows are per item object: the window's copies go, the chat's own are drawn anew.
+    for (const block of this.mediaBlocks) block.dispose();
+    this.mediaBlocks.clear();
+    this.rows.clear();
+    this.list.replaceChildren();
+    delete this.historyTop.dataset.state;
+  }
+
+  /** The chat whose items are drawn (the window's copy while one is open) and what loads its pages. */
+  private get shown(): { chat: Chat; sync: Sync } {
+    return this.historyWindow === null ? { chat: this.chat, sync: this.options.sync } : { chat: this.historyWindow.view.chat, sync: this.historyWindow.view.sync };
   }
 
   // ------------------------------------------------------------ drawing
@@ -265,23 +344,25 @@ export class ConversationView {
     this.subtitleEl.classList.toggle('typing', typing.length > 0);
     this.stranger?.draw();
 
+    const shown = this.shown;
+    const items = shown.chat.items;
     this.drawHistoryTop();
 
-    const justResolved = this.unread.find(chat.items, chat.older !== null);
+    const justResolved = this.historyWindow === null && this.unread.find(chat.items, chat.older !== null);
     const anchor = this.pinned ? null : this.anchorRow();
     const anchorTop = anchor?.getBoundingClientRect().top ?? 0;
     const known = new Set(this.rows.keys());
     reconcile(
       this.list,
-      chat.items,
+      items,
       this.rows,
       (item) => item.key,
       (item) => this.createRow(item),
-      (el, item, index) => this.updateRow(el, item, chat.items[index - 1]),
+      (el, item, index) => this.updateRow(el, item, items[index - 1]),
     );
     // Messages from others that arrive while the user reads further up count on the ↓ button
     // (only below the newest row there was: older history pages arrive above it).
-    if (!this.pinned) this.unread.arrived(chat.items, known);
+    if (!this.pinned && this.historyWindow === null) this.unread.arrived(chat.items, known);
     if (justResolved) this.scrollToFirstUnread();
     else if (this.pinned) this.scrollToBottom(false);
     else if (anchor?.isConnected) this.scroller.scrollTop += anchor.getBoundingClientRect().top - anchorTop;
@@ -291,7 +372,7 @@ export class ConversationView {
     this.leftNote.hidden = !chat.left;
     const context = this.composer.current;
     if (context !== null) {
-      const now = chat.items.find((item) => item.key === context.item.key);
+      const now = items.find((item) => item.key === context.item.key) ?? chat.items.find((item) => item.key === context.item.key);
       this.composer.refreshContext(now?.type === 'message' && !chat.left ? now : undefined);
     }
 
@@ -302,12 +383,12 @@ export class ConversationView {
     // Not before the view is in the page: a detached one has no height (and would always ask).
     if (
       this.el.isConnected &&
-      chat.history === 'idle' &&
-      chat.older !== null &&
+      shown.chat.history === 'idle' &&
+      shown.chat.older !== null &&
       // Still looking for the first unread message: it is further back.
-      ((!this.unread.resolved && chat.older !== undefined) || this.scroller.scrollHeight <= this.scroller.clientHeight + BOTTOM_SLACK || this.scroller.scrollTop < LOAD_OLDER_AT)
+      ((!this.unread.resolved && shown.chat.older !== undefined) || this.scroller.scrollHeight <= this.scroller.clientHeight + BOTTOM_SLACK || this.scroller.scrollTop < LOAD_OLDER_AT)
     ) {
-      void options.sync.loadHistory(chat.key, true);
+      void shown.sync.loadHistory(chat.key, true);
     }
   }
 
@@ -322,7 +403,7 @@ export class ConversationView {
   }
 
   private drawHistoryTop(): void {
-    const { chat } = this;
+    const { chat } = this.shown;
     const state =
       chat.history === 'loading'
         ? 'loading'
@@ -347,7 +428,8 @@ export class ConversationView {
   }
 
   private retryHistory(): Promise<void> {
-    return this.options.sync.loadHistory(this.chat.key, this.chat.older !== undefined);
+    const { chat, sync } = this.shown;
+    return sync.loadHistory(chat.key, chat.older !== undefined);
   }
 
   private createRow(item: ChatItem): HTMLElement {
@@ -382,6 +464,14 @@ export class ConversationView {
   }
 
   private scrollToBottom(smooth: boolean): void {
+    if (this.historyWindow !== null) {
+      // "Jump to latest" (or a message sent): back to the newest messages, at the bottom.
+      this.closeWindow();
+      this.pinned = true;
+      this.draw();
+      this.scroller.focus({ preventScroll: true });
+      return;
+    }
     this.pinned = true;
     this.scroller.scrollTo({ top: this.scroller.scrollHeight, behavior: smooth ? 'smooth' : 'instant' });
     this.unread.clear();
@@ -395,7 +485,8 @@ export class ConversationView {
     // Seen once its top is in view (or it is gone).
     else this.unread.seen((key) => this.rows.get(key), this.scroller.getBoundingClientRect().bottom);
     const count = this.unread.count;
-    this.jump.hidden = this.pinned || (distance < 300 && count === 0);
+    this.latest.hidden = this.historyWindow === null;
+    this.jump.hidden = this.historyWindow !== null || this.pinned || (distance < 300 && count === 0);
     this.jumpCount.hidden = count === 0;
     setText(this.jumpCount, count > 99 ? '99+' : String(count));
     this.jump.setAttribute('aria-label', count === 0 ? 'Scroll to the newest message' : `Scroll to the newest message, ${count} unread`);
@@ -403,9 +494,11 @@ export class ConversationView {
 
   private onScroll(): void {
     const distance = this.distanceFromBottom();
-    this.pinned = distance < BOTTOM_SLACK;
+    // In a window into older history the newest messages are not below: never "at the bottom".
+    this.pinned = this.historyWindow === null && distance < BOTTOM_SLACK;
     this.updateJump();
-    if (this.scroller.scrollTop < LOAD_OLDER_AT && this.chat.history === 'idle') void this.options.sync.loadHistory(this.chat.key, true);
+    const { chat, sync } = this.shown;
+    if (this.scroller.scrollTop < LOAD_OLDER_AT && chat.history === 'idle') void sync.loadHistory(chat.key, true);
   }
 
   /** The first row at least partly visible: it stays put while rows are added around it. */

@@ -1,7 +1,7 @@
 /**
- * Jumping to a message of the open chat (a quote's original, a starred message): scrolled into
- * the middle of the view and flashed, after loading older history pages until it is found; says
- * so when it is not there (deleted for the user, or before this device's history).
+ * Jumping to a message of the open chat (a quote's original, a starred message, a search hit):
+ * scrolled into the middle of the view and flashed, after loading older history pages until it is
+ * found; says so when it is not there (deleted for the user, or before this device's history).
  */
 import type { Chat, ChatStore } from '../chat-store.ts';
 import type { Sync } from '../sync.ts';
@@ -33,7 +33,11 @@ export class MessageFinder {
     this.options = options;
   }
 
-  async show(id: string): Promise<void> {
+  /**
+   * Find message `id` (reading at most `pages` older pages) and show it; `missing` is said when it
+   * is not found.
+   */
+  async show(id: string, pages = FIND_PAGES_MAX, missing = 'The original message is no longer available.'): Promise<void> {
     const search = Symbol('find');
     this.search = search;
     const { chat } = this.options;
@@ -46,14 +50,14 @@ export class MessageFinder {
         this.highlight(row);
         return;
       }
-      if (chat.older === null || page >= FIND_PAGES_MAX || chat.history === 'error') break;
+      if (chat.older === null || page >= pages || chat.history === 'error') break;
       if (page === 0) this.options.say('Looking for the message…');
       await this.nextPage();
       // Draw the page's rows now (not on the next frame) to look among them.
       if (this.search === search) this.options.draw();
     }
     this.search = null;
-    this.options.say('The original message is no longer available.');
+    this.options.say(missing);
   }
 
   /** The view closed: a running search ends. */

@@ -1,6 +1,6 @@
 /**
  * The top of the sidebar: the user's own picture and name (the phone number until the profile is
- * known) and the toolbar (new chat, new group, starred messages, settings, log out). What the
+ * known) and the toolbar (search, new chat, new group, starred messages, settings, log out). What the
  * buttons open is the app's business (app.ts): this view only says which was clicked.
  */
 import type { Directory } from '../directory.ts';
@@ -14,6 +14,7 @@ export interface SidebarHeaderOptions {
   directory: Directory;
   userId: string;
   phone: string;
+  onSearch(): void;
   onNewChat(): void;
   onNewGroup(): void;
   onStarred(): void;
@@ -25,6 +26,8 @@ export class SidebarHeader {
   readonly el: HTMLElement;
   /** Focus goes back here when the settings close. */
   readonly settingsButton: HTMLButtonElement;
+  /** Focus goes back here when the search closes. */
+  readonly searchButton: HTMLButtonElement;
 
   constructor(options: SidebarHeaderOptions) {
     const { directory, userId, phone } = options;
@@ -33,6 +36,7 @@ export class SidebarHeader {
     const meAvatar = avatar(userId, phone);
     const iconButton = (label: string, testId: string, name: Parameters<typeof icon>[0], onClick: () => void): HTMLButtonElement =>
       h('button', { type: 'button', class: 'icon-button', 'aria-label': label, title: label, 'data-testid': testId, on: { click: onClick } }, icon(name));
+    this.searchButton = iconButton('Search messages', 'search-button', 'search', () => options.onSearch());
     this.settingsButton = iconButton('Settings', 'settings-button', 'settings', () => options.onSettings());
     this.el = h(
       'header',
@@ -42,6 +46,7 @@ export class SidebarHeader {
       h(
         'div',
         { class: 'toolbar' },
+        this.searchButton,
         iconButton('New chat', 'new-chat-button', 'newChat', () => options.onNewChat()),
         iconButton('New group', 'new-group-button', 'group', () => options.onNewGroup()),
         iconButton('Starred messages', 'starred-button', 'star', () => options.onStarred()),
