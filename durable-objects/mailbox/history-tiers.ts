@@ -18,6 +18,7 @@ import {
   findCold,
   findWarm,
   moveToCold,
+  putWarm,
   removeFromCold,
   coldPage,
   warmPage,
@@ -104,6 +105,13 @@ export class HistoryTiers {
     writeMeta(sql, 'archive_in_flight', batch);
     writeMeta(sql, 'archive_sent_at', now);
     const job: ArchiveJob = { owner: this.#deps.self(), batch, rows };
+    if (rows.length === 1 && sizeOf(rows[0]!) > BATCH_BYTES) {
+      // Too big for a queue message (a long text with many edits): written to the shard from
+      // here, the same two steps the consumer takes.
+      await putWarm(this.shard().db, job.owner, batch, rows);
+      this.archived(batch, rows);
+      return 1;
+    }
     await this.#deps.env.HISTORY_ARCHIVE.send(job, { contentType: 'json' });
     return rows.length;
   }
@@ -242,7 +250,7 @@ export class HistoryTiers {
     let bytes = 0;
     const batch: OutgoingRow[] = [];
     for (const row of rows) {
-      const size = row.row.length * 2 + (row.text?.length ?? 0) * 2 + 200;
+      const size = sizeOf(row);
       if (batch.length > 0 && bytes + size > BATCH_BYTES) break;
       batch.push(row);
       bytes += size;
@@ -263,6 +271,11 @@ export class HistoryTiers {
     this.#chain = run.catch(() => undefined);
     return run;
   }
+}
+
+/** A row's size in a queue message, over-estimated (two bytes per character, and the fields around it). */
+function sizeOf(row: OutgoingRow): number {
+  return row.row.length * 2 + (row.text?.length ?? 0) * 2 + 200;
 }
 
 /** Merge lists that are each newest first; one row per seq (the first list wins), at most `limit`. */

@@ -172,6 +172,27 @@ describe('history tiers', () => {
     expect((await search(carol, 'y')).hits.map((h) => h.seq)).toEqual(before.map((i) => i.seq));
   });
 
+  it('a row too big for a queue message is written to the shard by the object itself', { timeout: 60_000 }, async () => {
+    const alice = await login(nextPhone());
+    const bob = await login(nextPhone());
+    const a = await connect(alice);
+    a.send({ type: 'send', id: 'big', to: bob.userId, body: text('a'.repeat(16_000)) });
+    const [sent] = await a.waitFor((f): f is Extract<typeof f, { type: 'sent' }> => f.type === 'sent' && f.id === 'big');
+    // Two edits: the sender's copy keeps earlier versions, so the row is ~50,000 characters.
+    for (const [n, letter] of ['b', 'c'].entries()) {
+      a.send({ type: 'action', id: `e${n}`, chat: { kind: 'direct', peer: bob.userId }, target: sent!.messageId, action: { kind: 'edit', body: text(letter.repeat(16_000)) } });
+      await a.waitFor((f): f is Extract<typeof f, { type: 'acted' }> => f.type === 'acted' && f.id === `e${n}`);
+    }
+    await sendMany(a, bob.userId, 'after', 2);
+    a.close();
+    const original = await everything(alice, bob.userId, 50);
+    await archiveAll(alice.userId, Date.now() + 8 * DAY);
+    expect(await tiers(alice.userId)).toMatchObject({ hot: 1, warm: 2 });
+    const after = await everything(alice, bob.userId, 50);
+    expect(after).toEqual(original);
+    expect(after.at(-1)?.message.edits).toHaveLength(2);
+  });
+
   it('recall of a warm and of a cold message removes its content from every tier', { timeout: 60_000 }, async () => {
     const alice = await login(nextPhone());
     const bob = await login(nextPhone());
