@@ -203,10 +203,12 @@ export class UserMailbox extends DurableObject<Env> {
 
   /**
    * The history shard stored archive batch `batch` (the queue consumer calls this after its D1
-   * write): the rows that did not change since they left are dropped here. Returns how many.
+   * write): the rows that did not change since they left are dropped here. Returns how many,
+   * or null for a deleted account.
    */
-  async historyArchived(batch: number, rows: Array<{ seq: number; digest: string }>): Promise<number> {
-    return this.#live?.core.history.archived(batch, rows) ?? 0;
+  async historyArchived(batch: number, rows: Array<{ seq: number; digest: string }>): Promise<number | null> {
+    // Null: the account was deleted meanwhile, so the consumer removes what it just wrote.
+    return this.#live ? this.#live.core.history.archived(batch, rows) : null;
   }
 
   /** What the alarm does for history, as of `now`; callable directly so tests can move the clock. */

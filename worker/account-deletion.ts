@@ -1,6 +1,7 @@
 /**
  * Deleting an account (`DELETE /v1/me`): the user leaves every group and declines every
- * pending invite (the groups' members see "left"), the mailbox object is wiped, and one D1 batch
+ * pending invite (the groups' members see "left"), the mailbox object is wiped, the history it
+ * archived is erased from the user's history shard and R2, and one D1 batch
  * removes what D1 holds about them and turns the users row into a tombstone (the phone number is
  * free again for a new account).
  *
@@ -33,6 +34,7 @@ import {
   users,
 } from '../db/schema.ts';
 import { ApiError } from './errors.ts';
+import { eraseOwner, historyShards } from '../db/history/index.ts';
 
 /** Group objects called at once while leaving groups (a user may be in many). */
 const GROUP_CALLS_AT_ONCE = 8;
@@ -50,6 +52,8 @@ export async function deleteAccount(env: Env, who: AuthContext, confirmation: st
 
   await leaveAllGroups(env, who.userId);
   await mailboxOf(env, who.userId).wipe();
+  // The history that left the mailbox: the user's rows in their history shard and archive chunks in R2.
+  await eraseOwner(historyShards(env).of(who.userId).db, env.MEDIA, who.userId);
   await purgeAccount(env.DB, { userId: who.userId, phone: user.phone, now });
 }
 

@@ -5,3 +5,4 @@ export * from './warm.ts';
 export * from './cold.ts';
 export * from './search.ts';
 export * from './gauges.ts';
+export * from './erase.ts';

@@ -5,7 +5,8 @@
  * identical and in order from every tier boundary; a batch delivered twice; a failure between
  * "written to the next tier" and "dropped from this one"; recalls of warm and cold messages.
  */
-import { runInDurableObject } from 'cloudflare:test';
+import { createExecutionContext, createMessageBatch, getQueueResult, runInDurableObject } from 'cloudflare:test';
+import worker from '../../worker/index.ts';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { HistoryPageSchema, PATHS, SearchPageSchema, type HistoryItem, type SessionResponse } from '../../protocol/index.ts';
@@ -241,5 +242,40 @@ describe('history tiers', () => {
     }
     a.close();
     b.close();
+  });
+
+  it('deleting the account erases its warm rows, search documents and archive chunks', { timeout: 60_000 }, async () => {
+    const phone = nextPhone();
+    const alice = await login(phone);
+    const bob = await login(nextPhone());
+    const a = await connect(alice);
+    await sendMany(a, bob.userId, 'gone', 20);
+    a.close();
+    const original = await everything(alice, bob.userId, 50);
+    await archiveAll(alice.userId, Date.now() + 8 * DAY);
+    await mailbox(alice.userId).historyTick(original[10]!.message.sentAt + 90 * DAY, true);
+    const before = await tiers(alice.userId);
+    expect(before.warm).toBeGreaterThan(0);
+    expect(before.coldRows).toBeGreaterThan(0);
+    const res = await api(PATHS.me, { method: 'DELETE', token: alice.token, body: JSON.stringify({ phone }) });
+    expect(res.status, await res.clone().text()).toBe(204);
+    const { db } = historyShards(env).of(alice.userId);
+    for (const table of ['history_warm', 'history_chunks', 'search_docs']) {
+      expect((await db.prepare(`SELECT count(*) AS n FROM ${table} WHERE owner = ?`).bind(alice.userId).first<{ n: number }>())?.n, table).toBe(0);
+    }
+    expect((await env.MEDIA.list({ prefix: `history/${alice.userId}/` })).objects).toEqual([]);
+    // A batch that was still in the queue arrives after the deletion: written, then removed again.
+    const late = original.slice(0, 3).map((item) => ({
+      seq: item.seq, chat: `d:${bob.userId}`, id: item.message.id, sender: alice.userId, at: item.message.sentAt,
+      kind: 'text', text: 'late batch', row: JSON.stringify({ t: 'd', message: JSON.stringify(item.message) }), digest: 'x',
+    }));
+    const batch = createMessageBatch('history-archive', [{ id: 'late', timestamp: new Date(), attempts: 1, body: { owner: alice.userId, batch: 99, rows: late } }]);
+    const ctx = createExecutionContext();
+    await worker.queue!(batch, env, ctx);
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(['late']);
+    expect((await db.prepare('SELECT count(*) AS n FROM history_warm WHERE owner = ?').bind(alice.userId).first<{ n: number }>())?.n).toBe(0);
+    expect((await db.prepare('SELECT count(*) AS n FROM search_docs WHERE owner = ?').bind(alice.userId).first<{ n: number }>())?.n).toBe(0);
+    // Bob's copies are his own and stay.
+    expect(await everything(bob, alice.userId, 50)).toHaveLength(20);
   });
 });

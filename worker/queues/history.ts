@@ -13,7 +13,7 @@
  */
 import { z } from 'zod';
 import { UserIdSchema } from '../../protocol/index.ts';
-import { historyShards, putWarm } from '../../db/history/index.ts';
+import { deleteWarm, historyShards, putWarm } from '../../db/history/index.ts';
 import { recordDeadLetter } from '../../db/groups.ts';
 import { mailboxOf } from '../../durable-objects/stubs.ts';
 
@@ -54,11 +54,14 @@ export async function consumeHistory(batch: MessageBatch<unknown>, env: Env): Pr
       }
       const { owner, batch: number, rows } = parsed.data;
       try {
-        await putWarm(shards.of(owner).db, owner, number, rows);
-        await mailboxOf(env, owner).historyArchived(
+        const { db } = shards.of(owner);
+        await putWarm(db, owner, number, rows);
+        const dropped = await mailboxOf(env, owner).historyArchived(
           number,
           rows.map((row) => ({ seq: row.seq, digest: row.digest })),
         );
+        // The account was deleted while this batch travelled: what it wrote must not outlive it.
+        if (dropped === null) await deleteWarm(db, owner, rows.map((row) => row.seq));
         message.ack();
       } catch (error) {
         console.error('history batch failed; retrying', owner, number, error);
