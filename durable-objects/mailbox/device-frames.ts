@@ -198,6 +198,7 @@ export class DeviceFrames {
     core.presence.tracker.recordActivity(Date.now());
     // A reply quotes this user's copy of the original: an archived one comes back first.
     if (frame.replyTo !== undefined) await core.history.ensureHot(`d:${frame.to}`, frame.replyTo);
+    if (frame.forward !== undefined) await core.history.ensureHot(null, frame.forward);
     const stored = await core.outgoing.send(state, frame);
     const sent: SentFrame = {
       type: 'sent',
@@ -274,7 +275,9 @@ export class DeviceFrames {
     const { core } = this;
     core.limits.groupSend(state.deviceId, frame.id);
     core.presence.tracker.recordActivity(Date.now());
-    // A forward's hops come from this user's copy of the original; a reply's quote from the group's log.
+    // A forward's hops come from this user's copy of the original (an archived one comes back
+    // first); a reply's quote from the group's log.
+    if (frame.forward !== undefined) await core.history.ensureHot(null, frame.forward);
     const forwarded = frame.forward === undefined ? undefined : forwardHops(core.copies, core.groupInbox, frame.forward, frame.body);
     const input = {
       sender: state.userId,

@@ -210,21 +210,24 @@ export class HistoryTiers {
   /**
    * Make sure message `id` of `chat` is in this object if it exists anywhere: an action, a
    * reply or a forward naming an archived message brings it back first. Returns whether it was
-   * brought back. Cheap when the message is here or the chat never left.
+   * brought back. Cheap when the message is here or the chat never left. `chat` null (a
+   * forward, which names only the message): looked for in the warm tier only.
    */
-  async ensureHot(chat: string, id: string): Promise<boolean> {
-    if (this.hot.hasMessage(id) || this.#archivedMax(chat) === null) return false;
+  async ensureHot(chat: string | null, id: string): Promise<boolean> {
+    if (this.hot.hasMessage(id) || (chat === null ? !this.#hasArchive() : this.#archivedMax(chat) === null)) return false;
     return this.#serial(async () => {
       if (this.hot.hasMessage(id)) return false;
       const owner = this.#deps.self();
       const { db } = this.shard();
       const warm = await findWarm(db, owner, id);
-      if (warm && warm.chat === chat) {
+      if (warm && (chat === null || warm.chat === chat)) {
         // Here first (the output gate holds the shard call until this write is durable), then gone there.
         this.hot.restore(warm.seq, warm.row);
         await deleteWarm(db, owner, [warm.seq]);
         return true;
       }
+      // A cold message is found by its chat and time (a forward names neither: warm only).
+      if (chat === null) return false;
       let at: number;
       try {
         at = decodeTime(id);

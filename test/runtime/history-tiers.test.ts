@@ -244,6 +244,31 @@ describe('history tiers', () => {
     b.close();
   });
 
+  it('a reply to and a forward of an archived message work as on a recent one', { timeout: 60_000 }, async () => {
+    const alice = await login(nextPhone());
+    const bob = await login(nextPhone());
+    const carol = await login(nextPhone());
+    const a = await connect(alice);
+    await sendMany(a, bob.userId, 'old', 5);
+    const original = await everything(alice, bob.userId, 50);
+    await archiveAll(alice.userId, Date.now() + 8 * DAY);
+    expect(await tiers(alice.userId)).toMatchObject({ hot: 1, warm: 4 });
+    const target = original[3]!.message; // warm now
+    a.send({ type: 'send', id: 'reply', to: bob.userId, body: text('answering an old one'), replyTo: target.id });
+    const [replied] = await a.waitFor((f): f is Extract<typeof f, { type: 'sent' | 'error' }> => (f.type === 'sent' || f.type === 'error') && f.id === 'reply');
+    expect(replied?.type, JSON.stringify(replied)).toBe('sent');
+    const other = original[2]!.message;
+    a.send({ type: 'send', id: 'fwd', to: carol.userId, body: other.body as ReturnType<typeof text>, forward: other.id });
+    const [forwarded] = await a.waitFor((f): f is Extract<typeof f, { type: 'sent' | 'error' }> => (f.type === 'sent' || f.type === 'error') && f.id === 'fwd');
+    expect(forwarded?.type, JSON.stringify(forwarded)).toBe('sent');
+    const toCarol = await everything(alice, carol.userId, 50);
+    expect(toCarol[0]?.message.forwarded).toBe(1);
+    const withBob = await everything(alice, bob.userId, 50);
+    expect(withBob[0]?.message.replyTo).toMatchObject({ id: target.id, snippet: target.body.kind === 'text' ? target.body.text : '' });
+    expect(withBob.map((i) => i.seq).slice(1)).toEqual(original.map((i) => i.seq));
+    a.close();
+  });
+
   it('deleting the account erases its warm rows, search documents and archive chunks', { timeout: 60_000 }, async () => {
     const phone = nextPhone();
     const alice = await login(phone);
