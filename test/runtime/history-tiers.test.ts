@@ -9,12 +9,13 @@ import { createExecutionContext, createMessageBatch, getQueueResult, runInDurabl
 import worker from '../../worker/index.ts';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { HistoryPageSchema, PATHS, SearchPageSchema, type HistoryItem, type SessionResponse } from '../../protocol/index.ts';
+import { GroupHistoryPageSchema, HistoryPageSchema, PATHS, SearchPageSchema, type HistoryItem, type SessionResponse } from '../../protocol/index.ts';
 import type { UserMailbox } from '../../durable-objects/user-mailbox.ts';
 import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { historyShards, putWarm } from '../../db/history/index.ts';
 import { HotRows } from '../../durable-objects/mailbox/hot-rows.ts';
 import { api, connect, isType, login, nextPhone, text, type TestSocket } from './support.ts';
+import { createGroup, eventuallyCopy, settled, textsOf, users } from './group-support.ts';
 
 const DAY = 86_400_000;
 
@@ -267,6 +268,47 @@ describe('history tiers', () => {
     expect(withBob[0]?.message.replyTo).toMatchObject({ id: target.id, snippet: target.body.kind === 'text' ? target.body.text : '' });
     expect(withBob.map((i) => i.seq).slice(1)).toEqual(original.map((i) => i.seq));
     a.close();
+  });
+
+  it('reactions and stars on archived group messages reach the members\' copies', { timeout: 60_000 }, async () => {
+    const [ann, bob] = await users(2);
+    const group = await createGroup(ann!, [bob!]);
+    const a = await connect(ann!);
+    const b = await connect(bob!);
+    for (let i = 0; i < 4; i++) {
+      a.send({ type: 'group_send', id: `g${i}`, group: group.groupId, body: text(`group note ${i}`) });
+      await a.waitFor((f): f is Extract<typeof f, { type: 'group_sent' }> => f.type === 'group_sent' && f.id === `g${i}`);
+    }
+    await settled(group.groupId);
+    await eventuallyCopy(bob!, group.groupId, (e) => textsOf(e).length === 4);
+    const groupPage = async (s: SessionResponse) => {
+      const res = await api(`${PATHS.groupHistory(group.groupId)}?limit=50`, { token: s.token });
+      return GroupHistoryPageSchema.parse(await res.json()).entries;
+    };
+    const before = await groupPage(bob!);
+    await archiveAll(bob!.userId, Date.now() + 8 * DAY);
+    await archiveAll(ann!.userId, Date.now() + 8 * DAY);
+    expect((await tiers(bob!.userId)).hot).toBe(1);
+    expect(await groupPage(bob!)).toEqual(before);
+    const first = before.find((e) => e.entry.type === 'message' && e.entry.message.body.kind === 'text' && e.entry.message.body.text === 'group note 0')!;
+    const target = first.entry.type === 'message' ? first.entry.message.id : '';
+    // Ann reacts (the group's update reaches Bob's archived copy), Bob stars his copy.
+    a.send({ type: 'action', id: 'r', chat: { kind: 'group', group: group.groupId }, target, action: { kind: 'react', emoji: '🎉' } });
+    await a.waitFor((f): f is Extract<typeof f, { type: 'acted' }> => f.type === 'acted' && f.id === 'r');
+    b.send({ type: 'action', id: 's', chat: { kind: 'group', group: group.groupId }, target, action: { kind: 'star', starred: true } });
+    await b.waitFor((f): f is Extract<typeof f, { type: 'acted' }> => f.type === 'acted' && f.id === 's');
+    await settled(group.groupId);
+    const deadline = performance.now() + 10_000;
+    for (;;) {
+      const item = (await groupPage(bob!)).find((e) => e.seq === first.seq);
+      const message = item?.entry.type === 'message' ? item.entry.message : undefined;
+      if (message?.reactions?.some((r) => r.emoji === '🎉') && message.starred === true) break;
+      if (performance.now() > deadline) throw new Error(`bob's copy never got the reaction and star: ${JSON.stringify(item)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect((await groupPage(bob!)).map((e) => e.seq)).toEqual(before.map((e) => e.seq));
+    a.close();
+    b.close();
   });
 
   it('deleting the account erases its warm rows, search documents and archive chunks', { timeout: 60_000 }, async () => {
