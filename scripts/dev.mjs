@@ -10,7 +10,7 @@
  *   npm run dev -- --port 9000 --persist-to /tmp/messenger-state
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -92,13 +92,40 @@ try {
   process.exit(1);
 }
 
-try {
-  // Every D1 database of wrangler.toml (accounts and the history shards), one after another:
-  // side by side they share wrangler's local state and fail now and then with SQLITE_BUSY.
+/**
+ * Apply the D1 migrations of every database in wrangler.toml (accounts and the history shards),
+ * one after another: side by side they share wrangler's local state and fail now and then with
+ * SQLITE_BUSY. Each `wrangler d1 migrations apply` costs ~3 s even with nothing to apply, so a
+ * stamp in the state folder records what was applied; a restart on the same state whose
+ * migration files did not change skips the step (a fresh or deleted state folder has no stamp).
+ */
+async function applyMigrations() {
   const { d1_databases: databases } = parseToml(readFileSync(resolve(root, 'wrangler.toml'), 'utf8'));
+  const wanted = Object.fromEntries(
+    databases.map(({ binding, migrations_dir: dir = 'migrations' }) => [
+      binding,
+      readdirSync(resolve(root, dir)).filter((name) => name.endsWith('.sql')).sort(),
+    ]),
+  );
+  const stampPath = resolve(persistTo, 'd1-migrations-applied.json');
+  let stamp = {};
+  try {
+    stamp = JSON.parse(readFileSync(stampPath, 'utf8'));
+  } catch {
+    // never applied on this state
+  }
+  if (JSON.stringify(stamp) === JSON.stringify(wanted)) {
+    console.log('D1: every migration is applied (stamp in the state folder).');
+    return;
+  }
   for (const { binding } of databases) {
     await run(['d1', 'migrations', 'apply', binding, '--local', '--persist-to', persistTo], { wait: true });
   }
+  writeFileSync(stampPath, JSON.stringify(wanted));
+}
+
+try {
+  await applyMigrations();
 } catch (error) {
   console.error(`Could not apply the D1 migrations: ${error.message}`);
   process.exit(1);

@@ -46,7 +46,7 @@ export type LocalServer = {
 
 const PHASES: Array<[Exclude<keyof StartTiming, 'healthyMs'>, RegExp]> = [
   ['webMs', /Web client:/],
-  ['migrationsMs', /No migrations to apply|Migrations? .*applied|✅/i],
+  ['migrationsMs', /No migrations to apply|Migrations? .*applied|✅|every migration is applied/i],
   ['readyMs', /Ready on/i],
 ];
 
