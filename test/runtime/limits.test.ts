@@ -54,6 +54,13 @@ afterEach(() => {
 });
 
 const SECOND = 1_000;
+/**
+ * A ping the object itself answers, after every frame sent before it: the byte-exact heartbeat
+ * (`{"type":"ping"}`) is answered by the runtime without waking the object, so its pong proves
+ * nothing about earlier frames (under load the typing test saw its pong before the burst was
+ * handled, then a frame of the burst took the token meant for the last one).
+ */
+const ORDERED_PING = '{"type": "ping"}';
 const isError = isType('error');
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -307,17 +314,20 @@ describe('frame limits', () => {
     a.send({ type: 'typing', to: bob!.userId, state: 'stopped' });
     await b.waitFor(isType('typing_notice'), 4, 10_000);
     // Give the dropped ones every chance to arrive.
-    a.send({ type: 'ping' });
+    a.send(ORDERED_PING);
     await a.waitFor(isType('pong'));
     await pause(200);
     // Relays are separate calls between objects: they may arrive in any order.
     expect(b.of('typing_notice').map((n) => n.state).sort()).toEqual(['recording', 'recording', 'typing', 'typing']);
     expect(errorsOf(a)).toEqual([]);
-    // One token per second per conversation: a second later one frame passes.
+    // One token per second per conversation: a second later one frame passes. (A change of
+    // state, not `stopped`: the gate's memory of what was shown lives in the object's memory,
+    // and a run of the whole file under load once saw the object replaced between the burst and
+    // this frame, which then dropped a `stopped` as noise; the indicator expires on its own.)
     clock.advance(SECOND);
-    a.send({ type: 'typing', to: bob!.userId, state: 'stopped' });
+    a.send({ type: 'typing', to: bob!.userId, state: 'typing' });
     await b.waitFor(isType('typing_notice'), 5, 10_000);
-    expect(b.of('typing_notice')[4]!.state).toBe('stopped');
+    expect(b.of('typing_notice')[4]!.state).toBe('typing');
     a.close();
     b.close();
   });
@@ -332,7 +342,7 @@ describe('frame limits', () => {
     for (const peer of peers) {
       for (const state of ['typing', 'recording', 'typing', 'recording'] as const) a.send({ type: 'typing', to: peer.userId, state });
     }
-    a.send({ type: 'ping' });
+    a.send(ORDERED_PING);
     await a.waitFor(isType('pong'));
     const relayed = () => sockets.reduce((n, s) => n + s.of('typing_notice').length, 0);
     for (let i = 0; i < 100 && relayed() < 20; i++) await pause(20);
@@ -356,7 +366,7 @@ describe('frame limits', () => {
     const [refused] = await a.waitFor(isError);
     // It names the frame it refuses (presence_watch has no id), so a client knows what to resend.
     expect(refused).toMatchObject({ id: null, code: 'rate_limited', retryAfterMs: 6_000, frame: 'presence_watch' });
-    a.send({ type: 'ping' });
+    a.send(ORDERED_PING);
     await a.waitFor(isType('pong'));
     expect(errorsOf(a)).toHaveLength(1);
     // The refused watch changed nothing: the connection still watches nobody.
@@ -382,7 +392,7 @@ describe('frame limits', () => {
     for (let i = 0; i < 6; i++) a.send({ type: 'resume', after: 0 });
     const [refused] = await a.waitFor(isError);
     expect(refused).toMatchObject({ id: null, code: 'rate_limited', retryAfterMs: 12_000 });
-    a.send({ type: 'ping' });
+    a.send(ORDERED_PING);
     await a.waitFor(isType('pong'));
     // The message came once on connect and once per resume that passed.
     expect(a.of('message')).toHaveLength(6);
@@ -415,7 +425,7 @@ describe('frame limits', () => {
     // A gap repair of one entry costs the last token.
     a.send({ type: 'resume', after: head - 1 });
     await a.waitFor(isType('message'), 1_201, 10_000);
-    a.send({ type: 'ping' });
+    a.send(ORDERED_PING);
     await a.waitFor(isType('pong'));
     expect(a.of('message')).toHaveLength(1_201);
     clock.advance(24_000);
