@@ -278,7 +278,8 @@ export class MailboxCore {
     const summary = this.presence.liveSockets(now).length === 0 ? this.notifier.takeSummary(this.self(), now) : null;
     if (summary) await this.#enqueuePushes([summary]);
     const [allSent, allGroupSent] = await Promise.all([this.receipts.flush(), this.groups.flushReceipts()]);
-    await this.historyTick(now);
+    // Alarms also fire for receipt retries and presence checks: the archive looks only when due.
+    if (now >= readMeta(this.ctx.storage.sql, 'archive_next_at')) await this.historyTick(now);
     await this.scheduleAlarm(allSent && allGroupSent ? null : now + RECEIPT_RETRY_MS);
   }
 

@@ -5,10 +5,10 @@
  * identical and in order from every tier boundary; a batch delivered twice; a failure between
  * "written to the next tier" and "dropped from this one"; recalls of warm and cold messages.
  */
-import { createExecutionContext, createMessageBatch, getQueueResult, runInDurableObject } from 'cloudflare:test';
+import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import worker from '../../worker/index.ts';
 import { env } from 'cloudflare:workers';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { GroupHistoryPageSchema, HistoryPageSchema, PATHS, SearchPageSchema, type HistoryItem, type SessionResponse } from '../../protocol/index.ts';
 import type { UserMailbox } from '../../durable-objects/user-mailbox.ts';
 import { mailboxOf } from '../../durable-objects/stubs.ts';
@@ -309,6 +309,40 @@ describe('history tiers', () => {
     expect((await groupPage(bob!)).map((e) => e.seq)).toEqual(before.map((e) => e.seq));
     a.close();
     b.close();
+  });
+
+  it('the object\'s own alarm archives once the hot window has passed, and then sleeps until due', { timeout: 60_000 }, async () => {
+    const alice = await login(nextPhone());
+    const bob = await login(nextPhone());
+    const a = await connect(alice);
+    await sendMany(a, bob.userId, 'alarm', 6);
+    a.close();
+    const original = await everything(alice, bob.userId, 50);
+    const stub = mailbox(alice.userId);
+    // The alarm is set for when the oldest message leaves the hot window (7 days).
+    const alarmAt = await runInDurableObject(stub, (_i, state) => state.storage.getAlarm());
+    expect(alarmAt).not.toBeNull();
+    expect(alarmAt!).toBeLessThanOrEqual(original.at(-1)!.message.sentAt + 7 * DAY + 60_000);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + 8 * DAY);
+      const deadline = performance.now() + 20_000;
+      while ((await tiers(alice.userId)).hot > 1 || (await tiers(alice.userId)).inFlight > 0) {
+        await runDurableObjectAlarm(stub);
+        if (performance.now() > deadline) throw new Error(`the alarm did not archive: ${JSON.stringify(await tiers(alice.userId))}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(await tiers(alice.userId)).toMatchObject({ hot: 1, warm: 5 });
+      // Nothing more is due: after one more look, the next alarm is at least an hour away (not a busy loop).
+      vi.setSystemTime(Date.now() + 2_000); // the faked clock stands still otherwise
+      await runDurableObjectAlarm(stub);
+      const next = await runInDurableObject(stub, (_i, state) => state.storage.getAlarm());
+      const meta = await runInDurableObject(stub, (_i, state) => state.storage.sql.exec('SELECT key, value FROM meta').toArray());
+      expect(next === null || next >= Date.now() + 60 * 60_000 - 1_000, `next alarm in ${((next ?? 0) - Date.now()) / 1000} s; ${JSON.stringify(meta)}`).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(await everything(alice, bob.userId, 50)).toEqual(original);
   });
 
   it('deleting the account erases its warm rows, search documents and archive chunks', { timeout: 60_000 }, async () => {
