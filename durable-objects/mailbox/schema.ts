@@ -243,6 +243,10 @@ const MIGRATIONS: readonly string[] = [
   INSERT INTO search_hot (${DOC_COLUMNS}) SELECT ${DIRECT_DOC('m')} FROM messages m WHERE ${DIRECT_INDEXED('m')};
   INSERT INTO search_hot (${DOC_COLUMNS}) SELECT ${GROUP_DOC('g')} FROM group_entries g WHERE ${GROUP_INDEXED('g')};
 
+  -- Rows deleted for this user are dropped by the archiver, found without a scan.
+  CREATE INDEX messages_hidden ON messages (seq) WHERE hidden = 1;
+  CREATE INDEX group_entries_hidden ON group_entries (seq) WHERE hidden = 1;
+
   CREATE TABLE archived_chats (
     chat     TEXT    PRIMARY KEY,              -- 'd:<peer>' | 'g:<group>'
     min_seq  INTEGER NOT NULL,                 -- lowest seq of this chat ever moved out

@@ -222,10 +222,13 @@ export class MailboxStore {
   ): Array<{ id: string; clientId: string }> {
     if (clientIds.length === 0) return [];
     const rank = STATUS_RANK[status];
+    // `+peer`: found through the idempotency index (sender, client id), one lookup per id. Left
+    // to itself SQLite picked (peer, seq) and read the whole conversation for every receipt
+    // (found by the history bench: 456 -> 75 msg/s by 20,000 messages in one chat).
     return this.sql
       .exec<{ id: string; client_id: string; seq: number }>(
         `UPDATE messages SET status = ?
-         WHERE sender = ? AND client_id IN (SELECT value FROM json_each(?)) AND peer = ? AND outgoing = 1 AND status < ?
+         WHERE sender = ? AND client_id IN (SELECT value FROM json_each(?)) AND +peer = ? AND outgoing = 1 AND status < ?
          RETURNING id, client_id, seq`,
         rank,
         self,
