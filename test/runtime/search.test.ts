@@ -12,6 +12,7 @@ import type { UserMailbox } from '../../durable-objects/user-mailbox.ts';
 import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { call, createGroup, eventuallyCopy, openToGroups, settled, textsOf, users } from './group-support.ts';
 import { api, connect, text, type TestSocket } from './support.ts';
+import { uploadedMedia } from './media-support.ts';
 
 const DAY = 86_400_000;
 
@@ -164,5 +165,26 @@ describe('search', () => {
     expect(await found(ann!, 'secret')).toEqual([]);
     a.close();
     b.close();
+  });
+
+  it('finds media by caption and documents by file name, filtered by kind', { timeout: 60_000 }, async () => {
+    const [ann, bob] = await users(2);
+    const a = await connect(ann!);
+    const photo = await uploadedMedia(ann!, 'image', 'image/jpeg');
+    const file = await uploadedMedia(ann!, 'document', 'application/pdf');
+    a.send({ type: 'send', id: 'img', to: bob!.userId, body: { kind: 'image', media: { id: photo, mime: 'image/jpeg', size: 700 }, caption: 'Sunset över the harbour' } });
+    a.send({ type: 'send', id: 'doc', to: bob!.userId, body: { kind: 'document', media: { id: file, mime: 'application/pdf', size: 700 }, fileName: 'budget-2027.pdf', caption: 'numbers for review' } });
+    await a.waitFor((f): f is Extract<typeof f, { type: 'sent' }> => f.type === 'sent', 2);
+    await directSend(a, bob!.userId, 'txt', 'the sunset was lovely');
+    for (const viewer of [ann!, bob!]) {
+      expect(await found(viewer, 'over harbour', { kind: 'image' })).toEqual(['Sunset över the harbour']);
+      expect(await found(viewer, 'sunset')).toHaveLength(2);
+      expect(await found(viewer, 'budget')).toEqual(['budget-2027.pdf numbers for review']);
+      expect(await found(viewer, 'review', { kind: 'document' })).toHaveLength(1);
+      expect(await found(viewer, 'sunset', { kind: 'text' })).toEqual(['the sunset was lovely']);
+    }
+    const hits = SearchPageSchema.parse((await search(ann!, { q: 'budget' })).body).hits;
+    expect(hits[0]).toMatchObject({ kind: 'document', from: ann!.userId, chat: { kind: 'direct', peer: bob!.userId } });
+    a.close();
   });
 });
