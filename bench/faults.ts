@@ -70,6 +70,7 @@ export async function runFaultsCli(args: string[]): Promise<number> {
       `  lost ${violations.lost.length}  duplicated ${violations.duplicated.length}  reordered ${violations.reordered.length}  ` +
         `phantom ${violations.phantom.length}  misrouted ${violations.misrouted.length}  ack conflicts ${violations.ackConflict.length}`,
       `  kills ${result.kills}  reconnects ${result.reconnects}  member changes ${result.memberChanges}  restarts ${result.restarts.length}`,
+      `  stale-cursor reconnects ${result.staleReconnects} (greeted from the older cursor ${result.stale.greeted}, frames sent again ${result.stale.resent}, cursor_expired ${result.cursorExpired})`,
       `  send→ack outside restarts: p50 ${latency.p50} ms  p99 ${latency.p99} ms  max ${latency.max} ms  (${latency.count} messages; ${latency.inRestart} waited through a restart)`,
       `  throughput ${((counts.acked * 1000) / result.trafficMs).toFixed(1)} acked msg/s over ${(result.trafficMs / 1000).toFixed(1)} s; drain ${result.drainMs} ms${result.drained ? '' : ' (timed out)'}`,
       ...result.restarts.map(

@@ -1,7 +1,8 @@
 /**
  * Black box under faults: six users with two devices each (four in a group at first) send random
  * 1:1 and group bursts through the SDK against the real local server while sockets die without a
- * close, clients reconnect, members are added and removed, and the server is SIGKILLed and
+ * close, clients reconnect (some announcing a stale cursor: the server resends, the SDK must drop
+ * what it already had), members are added and removed, and the server is SIGKILLed and
  * restarted twice on its state; after a drain, the history checker must find nothing lost,
  * duplicated, reordered, phantom or misrouted.
  * FAULT_SEED=<n> replays a seed (the failure message prints it).
@@ -40,7 +41,8 @@ describe('fault run', () => {
       const { counts } = result.report;
       const summary =
         `seed ${seed}: sent ${counts.sent} (attempts ${counts.attempts}), acked ${counts.acked}, delivered ${counts.delivered}, owed ${counts.owed}, ` +
-        `kills ${result.kills}, reconnects ${result.reconnects}, member changes ${result.memberChanges}, restarts ${result.restarts.length} ` +
+        `kills ${result.kills}, reconnects ${result.reconnects}, stale reconnects ${result.staleReconnects} ` +
+        `(greeted ${result.stale.greeted}, resent ${result.stale.resent}, cursor_expired ${result.cursorExpired}), member changes ${result.memberChanges}, restarts ${result.restarts.length} ` +
         `(spawn→healthy ${result.restarts.map((r) => r.healthyMs).join('/')} ms, kill→first ack ${result.restarts.map((r) => r.firstAckMs ?? '-').join('/')} ms), ` +
         `traffic ${result.trafficMs} ms (server down ${result.downMs} ms), drain ${result.drainMs} ms${result.drained ? '' : ' (timed out)'}`;
       console.log(summary);

@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import { MessengerClient } from '../../client/index.ts';
 import type { MessageBody, WebSocketConstructor, WebSocketLike } from '../../client/index.ts';
 import type { ChatRef, HistoryRecorder } from './history.ts';
+import { DeliveryTamper, type Delivery, type TamperMode, type TamperRecord } from './tamper.ts';
 
 /** The text a body stands for in the history (its fingerprint). */
 function bodyPrint(body: { kind: string; text?: unknown }): string {
@@ -16,7 +17,25 @@ function bodyPrint(body: { kind: string; text?: unknown }): string {
 
 /** Frames this file reads; anything else passes through unread. */
 type Outgoing = { type?: string; id?: string; to?: string; group?: string; body?: MessageBody };
-type Incoming = { type?: string; id?: string | null; messageId?: string; gseq?: number; code?: string; retryable?: boolean };
+type Incoming = { type?: string; id?: string | null; messageId?: string; gseq?: number; code?: string; retryable?: boolean; seq?: number; cursor?: number };
+
+export interface RecordedDeviceOptions {
+  /**
+   * A deliberately broken client (see tamper.ts): once in the run, drop, duplicate or swap
+   * deliveries before the application sees them. Only for proving the checker can fail.
+   */
+  tamper?: TamperMode;
+}
+
+/** What stale-cursor reconnects did on one device. */
+export interface StaleCursorStats {
+  /** Sockets opened announcing a cursor older than what the SDK had already processed. */
+  connects: number;
+  /** Of those, how many the server greeted (hello) from the stale cursor or further back. */
+  greeted: number;
+  /** Mailbox frames the server sent again on them (seq at or below the SDK's real cursor). */
+  resent: number;
+}
 
 function parse<T>(data: unknown): T | undefined {
   try {
@@ -37,12 +56,21 @@ export class RecordedDevice {
   private readonly latest = new Map<string, { at: number; answered: boolean; acked: boolean }>();
   userId = '';
   deviceId = '';
+  /** How many entries further back than its real cursor the next socket will announce (one socket only). */
+  private rewindNext: number | undefined;
+  /** connection → the SDK's real cursor when that socket was opened with a stale one. */
+  private readonly staleConnections = new Map<string, number>();
+  readonly stale: StaleCursorStats = { connects: 0, greeted: 0, resent: 0 };
+  private readonly tamper: DeliveryTamper | undefined;
 
   constructor(
     readonly label: string,
     baseUrl: string,
     private readonly rec: HistoryRecorder,
+    options: RecordedDeviceOptions = {},
   ) {
+    // A held swap is surfaced as it came after a second: the drain waits for it like any delivery.
+    if (options.tamper) this.tamper = new DeliveryTamper(options.tamper, (d) => this.rec.deliver(d), 1_000);
     this.client = new MessengerClient({
       baseUrl,
       WebSocket: this.socketClass(),
@@ -73,21 +101,72 @@ export class RecordedDevice {
     return true;
   }
 
+  /**
+   * A stale-cursor reconnect: close, then (after `delayMs`) connect again, the first socket
+   * announcing a cursor `back` entries older than what the SDK has processed and acked (close()
+   * flushes its last ack), as a client whose stored cursor lags would. The server must send
+   * those entries again and the SDK must drop them: the application still sees every message
+   * exactly once. (The SDK reads
+   * its CursorStore once per client and never moves its cursor back, so rewinding a store
+   * would not reach the socket: the rewind is applied to the connect URL instead.)
+   * False (and nothing done) when the SDK has no cursor yet.
+   */
+  reconnectStale(back: number, delayMs: number): boolean {
+    if (this.client.cursor === undefined || this.client.cursor === 0) return false;
+    this.client.close();
+    this.rewindNext = Math.max(1, back);
+    setTimeout(() => void this.client.connect().catch(() => undefined), delayMs);
+    return true;
+  }
+
+  /** What the tamper did, once it fired. */
+  tampered(): TamperRecord | undefined {
+    const fired = this.tamper?.fired;
+    return fired && { ...fired, label: this.label };
+  }
+
+  /** Surfaces a delivery the tamper still holds (before the final check). */
+  flushTamper(): void {
+    this.tamper?.flush();
+  }
+
   /** Unconfirmed sends in the SDK's outbox. */
   pending(): number {
     return this.client.pending().length;
   }
 
   private recordDeliveries(): void {
-    const { rec } = this;
+    const surface = (delivery: Delivery) => (this.tamper ? this.tamper.push(delivery) : this.rec.deliver(delivery));
     this.client.on('message', ({ message, seq }) => {
       const chat: ChatRef = { kind: 'direct', peer: message.to };
-      rec.deliver({ user: this.userId, device: this.deviceId, chat, from: message.from, clientId: message.clientId, messageId: message.id, body: bodyPrint(message.body), seq });
+      surface({ user: this.userId, device: this.deviceId, chat, from: message.from, clientId: message.clientId, messageId: message.id, body: bodyPrint(message.body), seq });
     });
     this.client.on('group_message', ({ message, seq }) => {
       const chat: ChatRef = { kind: 'group', group: message.group };
-      rec.deliver({ user: this.userId, device: this.deviceId, chat, from: message.from, clientId: message.clientId, messageId: message.id, body: bodyPrint(message.body), seq });
+      surface({ user: this.userId, device: this.deviceId, chat, from: message.from, clientId: message.clientId, messageId: message.id, body: bodyPrint(message.body), seq });
     });
+  }
+
+  /** The SDK's connect URL, with its cursor moved back if a stale reconnect asked for it. */
+  private staleUrl(url: string, connection: string): string {
+    const back = this.rewindNext;
+    if (back === undefined) return url;
+    this.rewindNext = undefined;
+    const parsed = new URL(url);
+    const cursor = Number(parsed.searchParams.get('cursor'));
+    if (!Number.isSafeInteger(cursor) || cursor <= 0) return url;
+    parsed.searchParams.set('cursor', String(Math.max(0, cursor - back)));
+    this.staleConnections.set(connection, cursor);
+    this.stale.connects++;
+    return parsed.toString();
+  }
+
+  /** Counts what the server sent again on a stale socket. */
+  private staleFrame(connection: string, frame: Incoming): void {
+    const real = this.staleConnections.get(connection);
+    if (real === undefined) return;
+    if (frame.type === 'hello' && typeof frame.cursor === 'number' && frame.cursor < real) this.stale.greeted++;
+    else if (typeof frame.seq === 'number' && frame.seq <= real) this.stale.resent++;
   }
 
   private ackFromSdk(clientId: string, messageId: string, gseq?: number): void {
@@ -107,8 +186,8 @@ export class RecordedDevice {
       private readonly ws: WebSocket;
       private readonly connection: string;
       constructor(url: string) {
-        this.ws = new WebSocket(url);
         this.connection = `${device.label}#${device.sockets.length + 1}`;
+        this.ws = new WebSocket(device.staleUrl(url, this.connection));
         device.sockets.push(this.ws);
         device.open.set(this.connection, new Map());
         // Added before the SDK's listeners, so answers are recorded before the SDK reacts to them.
@@ -142,6 +221,7 @@ export class RecordedDevice {
 
   private answer(connection: string, data: unknown): void {
     const frame = parse<Incoming>(data);
+    if (frame) this.staleFrame(connection, frame);
     if (!frame || typeof frame.id !== 'string') return;
     if (frame.type !== 'sent' && frame.type !== 'group_sent' && frame.type !== 'error') return;
     const attempts = this.open.get(connection);

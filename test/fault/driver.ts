@@ -1,17 +1,19 @@
 /**
  * The fault driver: SDK users with several devices each, some in a group, sending random bursts
  * of 1:1 and group messages against the real local server while sockets are killed without a
- * close, clients close and reconnect, and the server is SIGKILLed and restarted on its state;
+ * close, clients close and reconnect (some with a stale cursor), and the server is SIGKILLed and
+ * restarted on its state;
  * then a drain and the history check. Every random choice comes from the seed, so a failing
  * seed replays the same plan (the interleaving with the server still varies with timing).
  */
 import { MessengerError } from '../../client/index.ts';
 import { nextPhone } from '../support/phones.ts';
 import { checkHistory, type CheckReport } from './checker.ts';
-import { RecordedDevice } from './devices.ts';
+import { RecordedDevice, type StaleCursorStats } from './devices.ts';
 import { HistoryRecorder, type HistoryEvent } from './history.ts';
 import type { LocalServer, StartTiming } from '../support/server.ts';
 import { Random } from './random.ts';
+import { namesTamper, type TamperMode, type TamperRecord } from './tamper.ts';
 
 export interface FaultRunOptions {
   seed: number;
@@ -29,6 +31,11 @@ export interface FaultRunOptions {
   pace?: { tickMs: [number, number]; burst: [number, number] };
   /** Progress lines (restarts, drain). */
   log?: (line: string) => void;
+  /**
+   * Deliberately broken devices, by label (`u<user>d<device>`, e.g. `{ u1d0: 'drop' }`): each
+   * breaks the promise once (see tamper.ts), so the check must name it. Only to prove the checker.
+   */
+  tamper?: Record<string, TamperMode>;
 }
 
 /** One hard restart: the server start's phases, and how soon clients were served again. */
@@ -48,6 +55,14 @@ export interface FaultRunResult {
   history: HistoryEvent[];
   kills: number;
   reconnects: number;
+  /** Closes followed by a reconnect announcing a cursor older than what the device had processed. */
+  staleReconnects: number;
+  /** What the server did with them, over all devices (see StaleCursorStats). */
+  stale: StaleCursorStats;
+  /** 'cursor_expired' events the SDK raised (a stale cursor below what the server still keeps). */
+  cursorExpired: number;
+  /** What tampered devices did (one record per device whose tamper fired). */
+  tampered: TamperRecord[];
   /** Group members added or removed mid-run. */
   memberChanges: number;
   restarts: RestartTiming[];
@@ -73,6 +88,8 @@ export async function runFaults(server: LocalServer, options: FaultRunOptions): 
   const rng = new Random(seed);
   const rec = new HistoryRecorder(Date.now);
   const hellos: number[] = [];
+  let cursorExpired = 0;
+  const tamper = options.tamper ?? {};
 
   // Users and devices, each device declared at login (before any send).
   const byUser: RecordedDevice[][] = [];
@@ -80,14 +97,18 @@ export async function runFaults(server: LocalServer, options: FaultRunOptions): 
     const phone = nextPhone();
     const devices: RecordedDevice[] = [];
     for (let d = 0; d < devicesPerUser; d++) {
-      const device = new RecordedDevice(`u${u}d${d}`, server.baseUrl, rec);
+      const label = `u${u}d${d}`;
+      const device = new RecordedDevice(label, server.baseUrl, rec, { tamper: tamper[label] });
       await device.login(phone);
       device.client.on('hello', () => hellos.push(Date.now()));
+      device.client.on('cursor_expired', () => cursorExpired++);
       devices.push(device);
     }
     byUser.push(devices);
   }
   const all = byUser.flat();
+  const unknownLabels = Object.keys(tamper).filter((label) => !all.some((d) => d.label === label));
+  if (unknownLabels.length > 0) throw new Error(`no device to tamper with: ${unknownLabels.join(', ')}`);
   const userIds = byUser.map((devices) => devices[0]?.userId ?? '');
 
   // The group: its creator adds the others directly (everyone lets anyone add them, so members
@@ -111,6 +132,7 @@ export async function runFaults(server: LocalServer, options: FaultRunOptions): 
 
   let kills = 0;
   let reconnects = 0;
+  let staleReconnects = 0;
   let sendCount = 0;
   const restartLog: RestartTiming[] = [];
   // Restarts at seeded points of the server's up time, one per slice of it, so traffic runs
@@ -216,6 +238,11 @@ export async function runFaults(server: LocalServer, options: FaultRunOptions): 
       if (device.kill()) kills++;
     } else if (roll < 0.05) {
       reconnectLater(device, rng.int(0, 500));
+    } else if (roll < 0.065) {
+      // Usually a few entries back; sometimes far back (to the start of a short mailbox, or past
+      // what the server still keeps, which the SDK hears as cursor_expired).
+      const back = rng.next() < 0.2 ? 2_000 : rng.int(1, 100);
+      if (device.reconnectStale(back, rng.int(0, 500))) staleReconnects++;
     } else {
       sendBurst(device, userIds[u] ?? '');
     }
@@ -231,10 +258,16 @@ export async function runFaults(server: LocalServer, options: FaultRunOptions): 
   // Drain: everyone connected, until every outbox is empty and nothing acked is missing anywhere.
   for (const d of all) if (d.client.state === 'closed' || d.client.state === 'idle') void d.client.connect().catch(() => undefined);
   let drained = false;
+  // What a tampered device swallowed stays lost however long the drain waits.
+  const tampered = () => all.flatMap((d) => d.tampered() ?? []);
+  const unexplainedLoss = () => {
+    const dropped = tampered().filter((t) => t.mode === 'drop');
+    return checkHistory(rec.events).violations.lost.some((v) => !dropped.some((t) => namesTamper(v, t)));
+  };
   while (Date.now() - trafficEnded < drainMs) {
     const pending = all.reduce((n, d) => n + d.pending(), 0);
     const checkStarted = Date.now();
-    if (pending === 0 && checkHistory(rec.events).violations.lost.length === 0) {
+    if (pending === 0 && !unexplainedLoss()) {
       drained = true;
       break;
     }
@@ -244,7 +277,14 @@ export async function runFaults(server: LocalServer, options: FaultRunOptions): 
   const drainTook = Date.now() - trafficEnded;
   log(`drain ${drained ? 'done' : 'timed out'} in ${drainTook} ms`);
   for (const d of all) d.client.close();
+  for (const d of all) d.flushTamper();
 
   const history = rec.events;
-  return { seed, report: checkHistory(history), history, kills, reconnects, memberChanges, restarts: restartLog, drained, trafficMs: trafficEnded - started, downMs, drainMs: drainTook };
+  const stale: StaleCursorStats = { connects: 0, greeted: 0, resent: 0 };
+  for (const d of all) {
+    stale.connects += d.stale.connects;
+    stale.greeted += d.stale.greeted;
+    stale.resent += d.stale.resent;
+  }
+  return { seed, report: checkHistory(history), history, kills, reconnects, staleReconnects, stale, cursorExpired, tampered: tampered(), memberChanges, restarts: restartLog, drained, trafficMs: trafficEnded - started, downMs, drainMs: drainTook };
 }

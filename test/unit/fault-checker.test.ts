@@ -1,9 +1,13 @@
-/** The fault-run history checker: accepts a correct history, and names each kind of broken one. */
+/**
+ * The fault-run history checker: accepts a correct history, and names each kind of broken one;
+ * and the deliberately broken client (tamper.ts) the end-to-end proof uses breaks exactly one thing.
+ */
 import { describe, expect, it } from 'vitest';
 import { checkHistory, formatReport, VIOLATION_KINDS } from '../fault/checker.ts';
-import type { CheckReport, ViolationKind } from '../fault/checker.ts';
+import type { CheckReport, Violation, ViolationKind } from '../fault/checker.ts';
 import { HistoryRecorder } from '../fault/history.ts';
 import type { ChatRef, DeliverEvent, HistoryEvent, SendEvent } from '../fault/history.ts';
+import { DeliveryTamper, namesTamper, type TamperMode, type TamperRecord } from '../fault/tamper.ts';
 
 /**
  * A tiny correct "server" on top of the recorder: mailbox seqs per user (one entry per message,
@@ -357,5 +361,87 @@ describe('checkHistory at the long run’s scale', () => {
     const dropAt = events.findIndex((e, i) => i > events.length / 2 && e.type === 'deliver');
     const dropped = checkHistory(events.filter((_, i) => i !== dropAt));
     expect(found(dropped)).toEqual({ lost: 1 });
+  });
+});
+
+/**
+ * Replays a history, passing one device's deliveries through a tamper (as RecordedDevice does),
+ * with every reference (outcomes to attempts, membership requests) moved to the new positions.
+ */
+function tampered(events: readonly HistoryEvent[], user: string, device: string, mode: TamperMode) {
+  const rec = new HistoryRecorder();
+  const tamper = new DeliveryTamper(mode, (d) => rec.deliver(d));
+  const moved = new Map<number, number>();
+  for (const e of events) {
+    moved.set(e.at, rec.position());
+    const to = (at: number) => moved.get(at) ?? rec.position();
+    switch (e.type) {
+      case 'device_added':
+        rec.deviceAdded(e.user, e.device);
+        break;
+      case 'member':
+        rec.member(e.group, e.user, e.change, to(e.requestedAt));
+        break;
+      case 'send':
+        rec.send({ user: e.user, device: e.device, connection: e.connection, chat: e.chat, clientId: e.clientId, body: e.body });
+        break;
+      case 'ack':
+        rec.ack(to(e.attempt), e.messageId, e.gseq);
+        break;
+      case 'error':
+        rec.error(to(e.attempt), e.code, e.retryable);
+        break;
+      case 'unknown':
+        rec.unknown(to(e.attempt));
+        break;
+      case 'deliver': {
+        const { type: _type, at: _at, time: _time, ...delivery } = e;
+        if (e.user === user && e.device === device) tamper.push(delivery);
+        else rec.deliver(delivery);
+        break;
+      }
+    }
+  }
+  tamper.flush();
+  return { events: rec.events, fired: tamper.fired, report: checkHistory(rec.events) };
+}
+
+describe('the tampered client (the end-to-end proof’s fake)', () => {
+  it('swaps only adjacent messages of one conversation: a held one is surfaced in order when another chat comes next', () => {
+    // a2 gets alice's own messages and group messages (never tampered with), and r1 from bob,
+    // which is followed by a group message: the swap never finds its pair.
+    const run = tampered(cleanHistory(), 'alice', 'a2', 'swap');
+    expect(run.fired).toBeUndefined();
+    expect(found(run.report)).toEqual({});
+    expect(run.report.counts.delivered).toBe(cleanHistory().filter((e) => e.type === 'deliver').length);
+  });
+
+  it('drops one incoming message: exactly one loss, naming the device and the message', () => {
+    const run = tampered(cleanHistory(), 'bob', 'b1', 'drop');
+    expect(run.fired).toMatchObject({ mode: 'drop', user: 'bob', device: 'b1', messages: [{ from: 'alice', clientId: 'm1' }] });
+    expect(found(run.report)).toEqual({ lost: 1 });
+    expect(namesTamper(run.report.violations.lost[0] as Violation, run.fired as TamperRecord)).toBe(true);
+    expect(run.report.counts.delivered).toBe(cleanHistory().filter((e) => e.type === 'deliver').length - 1);
+  });
+
+  it('surfaces one message twice: exactly one duplicate', () => {
+    const run = tampered(cleanHistory(), 'bob', 'b1', 'duplicate');
+    expect(run.fired?.messages.map((m) => m.clientId)).toEqual(['m1']);
+    expect(found(run.report)).toEqual({ duplicated: 1 });
+    expect(namesTamper(run.report.violations.duplicated[0] as Violation, run.fired as TamperRecord)).toBe(true);
+  });
+
+  it('swaps two consecutive messages of one conversation: reordered by mailbox seq and by ack-before-send, nothing else', () => {
+    const run = tampered(cleanHistory(), 'bob', 'b1', 'swap');
+    expect(run.fired?.messages.map((m) => m.clientId)).toEqual(['m1', 'm2']);
+    expect(found(run.report)).toEqual({ reordered: 2 });
+    for (const v of run.report.violations.reordered) expect(namesTamper(v, run.fired as TamperRecord)).toBe(true);
+  });
+
+  it('tampers once: later messages pass through', () => {
+    const run = tampered(cleanHistory(), 'bob', 'b1', 'duplicate');
+    const b1 = run.events.filter((e): e is DeliverEvent => e.type === 'deliver' && e.device === 'b1').map((e) => e.clientId);
+    expect(b1.filter((id) => id === 'm1')).toHaveLength(2);
+    expect(new Set(b1.filter((id) => id !== 'm1')).size).toBe(b1.length - 2);
   });
 });
