@@ -584,6 +584,13 @@ describe('OperatorApi', () => {
     connections: { devices: 2, onlineUsers: 1 },
     mailboxes: { reporting: 2, depthTotal: 10, depthMax: 7 },
     media: { stored: { count: 4, bytes: 3000 }, pending: 1, failed: 0, dedupHits: 1, swept: 5 },
+    history: {
+      hot: { messages: 120, mailboxes: 2 },
+      shards: {
+        HISTORY_0: { warmRows: 40, warmBytes: 32_000, coldChunks: 1, coldMessages: 500, coldBytes: 50_000, searchDocs: 540, coldLagMs: 0 },
+        HISTORY_1: null,
+      },
+    },
     at: 1_700_000_000_000,
   };
   const push = {
