@@ -6,7 +6,9 @@
  * a large group with part of it connected and a small fully connected group, each over the
  * direct and the queued fan-out path; a few minutes), `all` (both, in that order), `abuse` (the
  * abuse findings replayed with the per-IP limits on; bench/abuse.ts; never part of `all`), `media`
- * (upload MB/s, thumbnail and full-image latency, dedup answers; bench/media.ts; not part of `all`).
+ * (upload MB/s, thumbnail and full-image latency, dedup answers; bench/media.ts; not part of `all`),
+ * `history` (history tiers: archive throughput, page and search latency per tier, storage per
+ * user over rounds; bench/history.ts; not part of `all`).
  *
  *   npm run bench -- --users 1000 --duration 30 --rate 2000 --inflight 100 --skip-relay
  *   npm run bench -- --scenario groups --group-members 1024 --group-connected 200
@@ -16,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { GROUP_MAX_MEMBERS } from '../protocol/index.ts';
 
 export type Pattern = 'pairs' | 'random';
-export type Scenario = '1to1' | 'groups' | 'presence' | 'abuse' | 'media' | 'all';
+export type Scenario = '1to1' | 'groups' | 'presence' | 'abuse' | 'media' | 'history' | 'all';
 /** Group fan-out path, forced per server run through the fan-out settings (bench/groups.ts). */
 export type FanoutPath = 'direct' | 'queued' | 'hybrid';
 
@@ -37,6 +39,24 @@ export type GroupConfig = {
   senders: number;
   /** Which fan-out paths to measure, in order. */
   paths: FanoutPath[];
+};
+
+/** The history scenario (bench/history.ts). */
+export type HistoryConfig = {
+  /** Text messages the two users exchange before the page and search measurements. */
+  messages: number;
+  /** Storage rounds (send, then archive) after that. */
+  rounds: number;
+  /** Messages per storage round. */
+  roundMessages: number;
+  /** Timed pages per tier (and per kind of boundary). */
+  pages: number;
+  /** Timed searches per kind of query, before and after archiving. */
+  searches: number;
+  /** Messages in flight per direction while seeding. */
+  window: number;
+  /** Devices of the reading user that share the page and search requests (RL_API_DEVICE is per device). */
+  devices: number;
 };
 
 export type BenchConfig = {
@@ -74,6 +94,7 @@ export type BenchConfig = {
   stateDir: string;
   scenario: Scenario;
   groups: GroupConfig;
+  history: HistoryConfig;
 };
 
 const HELP = `npm run bench -- [flags]        (each flag also reads BENCH_<NAME>, e.g. BENCH_USERS)
@@ -91,13 +112,16 @@ const HELP = `npm run bench -- [flags]        (each flag also reads BENCH_<NAME>
   --out FILE         JSON summary                        (default bench/results/latest.json)
   --setup-concurrency N  parallel sign-ups / handshakes  (default 16)
   --state-dir DIR    servers' scratch state; /dev/shm = no fsync cost  (default .tmp)
-  --scenario S       1to1 | groups | presence | abuse | media | faults | all  (default 1to1)
+  --scenario S       1to1 | groups | presence | abuse | media | history | faults | all  (default 1to1)
                      presence: presence and push latency over min(users, 100) pairs
                      abuse: replays the abuse findings with IP limits on (a few minutes;
                      not part of all; JSON to bench/results/abuse.json unless --out)
                      media: upload MB/s, thumbnail / full-image latency, dedup answers
                      (about a minute; not part of all; JSON to bench/results/media.json;
                      --skip-relay drops the relay's text baseline)
+                     history: archive throughput, page / search latency per tier, storage
+                     per user over rounds (about 15 minutes; not part of all; JSON to
+                     bench/results/history.json; flags below)
 faults scenario (--scenario faults, not part of all; its own flags): --seed N --users N --devices N
   --group N --traffic-s N --restarts N --drain-s N --tick-ms MIN,MAX --burst MIN,MAX
 
@@ -109,7 +133,16 @@ group scenario (--scenario groups|all; a few minutes; uses --drain, --ack-*, --s
   --group-rate R       latency phase msg/s, one in flight (default 2)
   --group-inflight K   throughput phase messages in flight (default 8)
   --group-senders N    throughput phase senders          (default 8)
-  --group-paths LIST   fan-out paths: direct,queued,hybrid (default all three)`;
+  --group-paths LIST   fan-out paths: direct,queued,hybrid (default all three)
+
+history scenario (--scenario history):
+  --history-messages N        messages two users exchange first   (default 100000)
+  --history-rounds N          storage rounds (send, then archive) (default 5)
+  --history-round-messages N  messages per storage round          (default 10000)
+  --history-pages N           timed pages per tier / boundary     (default 200)
+  --history-searches N        timed searches per query kind, before and after (default 100)
+  --history-window N          messages in flight per direction while seeding (default 32)
+  --history-devices N         reader devices sharing page/search requests (default 4)`;
 
 const OPTIONS = {
   users: { type: 'string' },
@@ -135,6 +168,13 @@ const OPTIONS = {
   'group-inflight': { type: 'string' },
   'group-senders': { type: 'string' },
   'group-paths': { type: 'string' },
+  'history-messages': { type: 'string' },
+  'history-rounds': { type: 'string' },
+  'history-round-messages': { type: 'string' },
+  'history-pages': { type: 'string' },
+  'history-searches': { type: 'string' },
+  'history-window': { type: 'string' },
+  'history-devices': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -170,8 +210,8 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): BenchConfig 
   const pattern = raw('pattern') ?? 'pairs';
   if (pattern !== 'pairs' && pattern !== 'random') throw new ConfigError(`--pattern must be pairs or random, got ${pattern}`);
   const scenario = raw('scenario') ?? '1to1';
-  if (scenario !== '1to1' && scenario !== 'groups' && scenario !== 'presence' && scenario !== 'abuse' && scenario !== 'media' && scenario !== 'all') {
-    throw new ConfigError(`--scenario must be 1to1, groups, presence, abuse, media or all, got ${scenario}`);
+  if (!['1to1', 'groups', 'presence', 'abuse', 'media', 'history', 'all'].includes(scenario)) {
+    throw new ConfigError(`--scenario must be 1to1, groups, presence, abuse, media, history or all, got ${scenario}`);
   }
   const paths = (raw('group-paths') ?? 'direct,queued,hybrid').split(',').map((p) => p.trim());
   const known = ['direct', 'queued', 'hybrid'];
@@ -194,10 +234,10 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): BenchConfig 
     ackDelayMs: num('ack-delay', 10, 0, 10_000),
     skipRelay: bool('skip-relay'),
     seed: num('seed', 1, 0, 2 ** 31 - 1),
-    out: raw('out') ?? (scenario === 'abuse' || scenario === 'media' ? `bench/results/${scenario}.json` : 'bench/results/latest.json'),
+    out: raw('out') ?? (['abuse', 'media', 'history'].includes(scenario) ? `bench/results/${scenario}.json` : 'bench/results/latest.json'),
     setupConcurrency: num('setup-concurrency', 16, 1, 1_000),
     stateDir: raw('state-dir') ?? '.tmp',
-    scenario,
+    scenario: scenario as Scenario,
     groups: {
       members,
       connected,
@@ -207,6 +247,15 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): BenchConfig 
       inFlight: num('group-inflight', 8, 1, 1_000),
       senders: Math.min(connected, num('group-senders', 8, 1, GROUP_MAX_MEMBERS)),
       paths: paths as FanoutPath[],
+    },
+    history: {
+      messages: num('history-messages', 100_000, 100, 10_000_000),
+      rounds: num('history-rounds', 5, 0, 100),
+      roundMessages: num('history-round-messages', 10_000, 100, 1_000_000),
+      pages: num('history-pages', 200, 10, 100_000),
+      searches: num('history-searches', 100, 10, 100_000),
+      window: num('history-window', 32, 1, 1_000),
+      devices: num('history-devices', 4, 1, 10),
     },
   };
 }

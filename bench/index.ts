@@ -7,7 +7,9 @@
  * limits on and prints what one client achieves now (bench/abuse.ts; JSON to
  * bench/results/abuse.json). `--scenario media` (not part of `all`) measures uploads through the
  * Worker, thumbnail and full-image latency and dedup answers (bench/media.ts; JSON to
- * bench/results/media.json). Progress goes to stderr; the summary table to stdout
+ * bench/results/media.json). `--scenario history` (not part of `all`) measures the history tiers:
+ * archive throughput, page and search latency per tier, storage per user (bench/history.ts; JSON
+ * to bench/results/history.json). Progress goes to stderr; the summary table to stdout
  * and, as JSON, to bench/results/latest.json. Flags: `npm run bench -- --help`.
  *
  * Exit codes: 0 done (even if goals are missed: it is a benchmark, read the table),
@@ -26,6 +28,7 @@ import { runGroupPath, type GroupPathResult } from './groups.ts';
 import { runPresenceScenario, type PresenceScenarioResult } from './presence.ts';
 import { renderAbuse, runAbuseScenario, writeAbuseJson } from './abuse.ts';
 import { renderMedia, runMediaScenario, writeMediaJson } from './media.ts';
+import { historyBudgetMs, renderHistory, runHistoryScenario, writeHistoryJson } from './history.ts';
 import { note } from './util.ts';
 
 /** Generous wall-clock bound for the whole run, so the bench always stops by itself. */
@@ -42,7 +45,8 @@ function timeBudgetMs(config: BenchConfig): number {
   const abuse = config.scenario === 'abuse' ? 600_000 : 0;
   // Two server starts, ~150 MiB of uploads, 90 one-at-a-time messages and downloads.
   const media = config.scenario === 'media' ? 600_000 : 0;
-  return oneToOne + groups + presence + abuse + media + 60_000;
+  const history = config.scenario === 'history' ? historyBudgetMs(config.history) : 0;
+  return oneToOne + groups + presence + abuse + media + history + 60_000;
 }
 
 async function main(): Promise<number> {
@@ -81,6 +85,12 @@ async function main(): Promise<number> {
     const media = await runMediaScenario(settings, command, code);
     process.stdout.write(renderMedia(media));
     note(`bench: done in ${(media.totalMs / 1000).toFixed(1)} s; JSON written to ${writeMediaJson(media, resolve(ROOT, settings.out))}`);
+    return 0;
+  }
+  if (settings.scenario === 'history') {
+    const history = await runHistoryScenario(settings, command, code);
+    process.stdout.write(renderHistory(history));
+    note(`bench: done in ${(history.totalMs / 1000).toFixed(1)} s; JSON written to ${writeHistoryJson(history, resolve(ROOT, settings.out))}`);
     return 0;
   }
   let messenger: TargetResult | null = null;

@@ -41,13 +41,18 @@ export type ServerOptions = {
   name: string;
   /** Wrangler config file, relative to the project root. */
   config: string;
-  /** Apply every `*.sql` in `dir` (sorted) to the D1 binding `binding` before serving. */
-  d1Migrations?: { binding: string; dir: string };
+  /**
+   * Apply every `*.sql` in `dir` (sorted) to the D1 binding `binding` before serving; a list
+   * applies each entry (e.g. `migrations` to DB and `migrations-history` to every history shard).
+   */
+  d1Migrations?: D1Migration | D1Migration[];
   /** Folder (absolute, or relative to the project root) for the scratch state; default .tmp. */
   stateDir?: string;
   /** Replace these `[vars]` for this run (e.g. GROUP_DIRECT_FANOUT_MAX). */
   bindings?: Record<string, string>;
 };
+
+export type D1Migration = { binding: string; dir: string };
 
 export type ServerLogs = {
   /** Runtime log lines by level (log, info, warn, error, ...). */
@@ -68,8 +73,14 @@ export type RunningServer = {
   logs: ServerLogs;
   /** The workerd processes serving this Worker (for memory / CPU sampling). */
   pids: number[];
-  /** Call `method()` (no arguments) over RPC on the Durable Object `name` of `binding` (diagnostics). */
-  callObject(binding: string, name: string, method: string): Promise<unknown>;
+  /** Call `method(...args)` over RPC on the Durable Object `name` of `binding` (diagnostics, test clocks). */
+  callObject(binding: string, name: string, method: string, ...args: unknown[]): Promise<unknown>;
+  /** The hex id of the Durable Object `name` of `binding` (its SQLite file is `<id>.sqlite` under the state folder). */
+  objectId(binding: string, name: string): Promise<string>;
+  /** Run one read statement on the D1 binding `binding` from outside the Worker (bench figures); its rows. */
+  queryD1(binding: string, sql: string, ...params: unknown[]): Promise<Array<Record<string, unknown>>>;
+  /** The Miniflare state folder (Durable Object SQLite files, D1, R2) of this server. */
+  stateDir: string;
   stop(): Promise<void>;
 };
 
@@ -147,8 +158,8 @@ async function launch(options: ServerOptions, work: string): Promise<RunningServ
 
   try {
     const url = await withTimeout(mf.ready, 30_000, 'runtime did not become ready');
-    if (options.d1Migrations) {
-      const { binding, dir } = options.d1Migrations;
+    const migrations = options.d1Migrations === undefined ? [] : [options.d1Migrations].flat();
+    for (const { binding, dir } of migrations) {
       const db = await mf.getD1Database(binding);
       const folder = resolve(ROOT, dir);
       for (const file of readdirSync(folder).filter((f) => f.endsWith('.sql')).sort()) {
@@ -165,11 +176,18 @@ async function launch(options: ServerOptions, work: string): Promise<RunningServ
       bundleMs,
       logs,
       pids,
-      callObject: async (binding, name, method) => {
+      callObject: async (binding, name, method, ...args) => {
         const namespace = await mf.getDurableObjectNamespace(binding);
-        const stub = namespace.get(namespace.idFromName(name)) as unknown as Record<string, () => Promise<unknown>>;
-        return stub[method]!();
+        const stub = namespace.get(namespace.idFromName(name)) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+        return stub[method]!(...args);
       },
+      objectId: async (binding, name) => (await mf.getDurableObjectNamespace(binding)).idFromName(name).toString(),
+      queryD1: async (binding, sql, ...params) => {
+        const db = await mf.getD1Database(binding);
+        const result = await db.prepare(sql).bind(...params).all<Record<string, unknown>>();
+        return result.results;
+      },
+      stateDir: join(work, 'state'),
       stop,
     };
   } catch (error) {

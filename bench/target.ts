@@ -53,7 +53,15 @@ export type TargetResult = {
 };
 
 export const TARGETS: Record<Flavor, ServerOptions> = {
-  messenger: { name: 'messenger', config: 'wrangler.toml', d1Migrations: { binding: 'DB', dir: 'migrations' } },
+  messenger: {
+    name: 'messenger',
+    config: 'wrangler.toml',
+    d1Migrations: [
+      { binding: 'DB', dir: 'migrations' },
+      { binding: 'HISTORY_0', dir: 'migrations-history' },
+      { binding: 'HISTORY_1', dir: 'migrations-history' },
+    ],
+  },
   relay: { name: 'relay', config: 'bench/relay/wrangler.toml' },
 };
 
