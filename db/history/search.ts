@@ -44,6 +44,26 @@ export type SearchFilter = {
 export type SearchRow = { seq: number; chat: string; id: string; sender: string; at: number; kind: string; snippet: string };
 
 /**
+ * Append the optional filters of `filter` (chat, sender, kind, since, until) as SQL conditions on
+ * columns named `${prefix}chat` etc., with their parameters: the object's hot index and the
+ * shards' documents filter alike.
+ */
+export function filterClauses(filter: Omit<SearchFilter, 'match' | 'floor' | 'limit'>, prefix: string, where: string[], params: Array<string | number>): void {
+  const optional: Array<[string, string | number | undefined]> = [
+    ['chat = ?', filter.chat],
+    ['sender = ?', filter.sender],
+    ['kind = ?', filter.kind],
+    ['at >= ?', filter.since],
+    ['at < ?', filter.until],
+  ];
+  for (const [clause, value] of optional) {
+    if (value === undefined) continue;
+    where.push(prefix + clause);
+    params.push(value);
+  }
+}
+
+/**
  * An owner's archived messages matching `filter`, newest first (seq descending).
  *
  * The full-text match drives (CROSS JOIN keeps search_fts the outer loop) and is narrowed to the
@@ -55,18 +75,7 @@ export type SearchRow = { seq: number; chat: string; id: string; sender: string;
 export async function searchArchived(db: D1Database, owner: string, filter: SearchFilter): Promise<SearchRow[]> {
   const where = ['search_fts MATCH ?', 'd.owner = ?', 'd.seq < ?', 'd.seq > ?'];
   const params: Array<string | number> = [ownerMatch(owner, filter.match), owner, filter.before ?? Number.MAX_SAFE_INTEGER, filter.floor];
-  const optional: Array<[string, string | number | undefined]> = [
-    ['d.chat = ?', filter.chat],
-    ['d.sender = ?', filter.sender],
-    ['d.kind = ?', filter.kind],
-    ['d.at >= ?', filter.since],
-    ['d.at < ?', filter.until],
-  ];
-  for (const [clause, value] of optional) {
-    if (value === undefined) continue;
-    where.push(clause);
-    params.push(value);
-  }
+  filterClauses(filter, 'd.', where, params);
   const sql = `SELECT d.seq, d.chat, d.id, d.sender, d.at, d.kind,
       snippet(search_fts, 0, char(2), char(3), '…', ${SNIPPET_TOKENS}) AS snippet
     FROM search_fts CROSS JOIN search_docs AS d ON d.docid = search_fts.rowid

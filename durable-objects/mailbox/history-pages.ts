@@ -17,7 +17,7 @@ import {
   type SearchPage,
   type SearchQuery,
 } from '../../protocol/index.ts';
-import { ftsQuery, highlightsOf, searchArchived, type SearchRow, type StoredRow } from '../../db/history/index.ts';
+import { filterClauses, ftsQuery, highlightsOf, searchArchived, type SearchFilter, type SearchRow, type StoredRow } from '../../db/history/index.ts';
 import type { HistoryTiers } from './history-tiers.ts';
 import { mergeNewestFirst } from './history-tiers.ts';
 import { rowColumns } from './hot-rows.ts';
@@ -106,24 +106,11 @@ export async function searchHistory(sql: SqlStorage, tiers: HistoryTiers, owner:
   };
 }
 
-type Filter = { match: string; chat?: string; sender?: string; kind?: string; since?: number; until?: number; before?: number; floor: number; limit: number };
-
 /** The object's own index (search_hot), newest first. */
-function hotSearch(sql: SqlStorage, filter: Filter): SearchRow[] {
+function hotSearch(sql: SqlStorage, filter: SearchFilter): SearchRow[] {
   const where = ['search_hot MATCH ?', 'rowid < ?', 'rowid > ?'];
   const args: Array<string | number> = [filter.match, filter.before ?? Number.MAX_SAFE_INTEGER, filter.floor];
-  const optional: Array<[string, string | number | undefined]> = [
-    ['chat = ?', filter.chat],
-    ['sender = ?', filter.sender],
-    ['kind = ?', filter.kind],
-    ['at >= ?', filter.since],
-    ['at < ?', filter.until],
-  ];
-  for (const [clause, value] of optional) {
-    if (value === undefined) continue;
-    where.push(clause);
-    args.push(value);
-  }
+  filterClauses(filter, '', where, args);
   return sql
     .exec<SearchRow>(
       `SELECT rowid AS seq, chat, id, sender, kind, at, snippet(search_hot, 0, char(2), char(3), '…', 12) AS snippet
