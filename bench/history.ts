@@ -45,6 +45,7 @@ import {
   type ShardFigures,
 } from './history-kit.ts';
 import { exchange, type SeedResult } from './history-seed.ts';
+import { TARGETS } from './target.ts';
 import { machineInfo, type BenchReport } from './report.ts';
 import type { RunningServer, ServerLogs, ServerOptions } from './server.ts';
 import { int, ms, round, summarize, type LatencySummary } from './stats.ts';
@@ -59,13 +60,8 @@ const UNTHROTTLED = { burst: 10_000_000, refill: 10_000_000, everyMs: 1_000 };
 const RATE_LIMIT_OVERRIDES = { send_device: UNTHROTTLED, send_user: UNTHROTTLED, search_user: UNTHROTTLED };
 
 const SERVER: ServerOptions = {
+  ...TARGETS.messenger,
   name: 'history',
-  config: 'wrangler.toml',
-  d1Migrations: [
-    { binding: 'DB', dir: 'migrations' },
-    { binding: 'HISTORY_0', dir: 'migrations-history' },
-    { binding: 'HISTORY_1', dir: 'migrations-history' },
-  ],
   bindings: { HISTORY_HOT_MESSAGES: '1', RATE_LIMITS: JSON.stringify(RATE_LIMIT_OVERRIDES) },
 };
 
