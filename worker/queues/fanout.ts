@@ -46,7 +46,8 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env)
   }
 }
 
-function deadLetter(message: Message<unknown>, queue: string) {
+/** A queue message as `dead_letters` records it (every consumer's malformed or exhausted jobs). */
+export function deadLetter(message: Message<unknown>, queue: string) {
   return {
     id: message.id,
     queue,

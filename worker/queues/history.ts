@@ -16,6 +16,7 @@ import { UserIdSchema } from '../../protocol/index.ts';
 import { deleteWarm, historyShards, putWarm } from '../../db/history/index.ts';
 import { recordDeadLetter } from '../../db/groups.ts';
 import { mailboxOf } from '../../durable-objects/stubs.ts';
+import { deadLetter } from './fanout.ts';
 
 export const HISTORY_QUEUE = 'history-archive';
 export const HISTORY_DLQ = 'history-archive-dlq';
@@ -48,7 +49,7 @@ export async function consumeHistory(batch: MessageBatch<unknown>, env: Env): Pr
       const parsed = ArchiveJobSchema.safeParse(message.body);
       if (!parsed.success) {
         console.error('malformed history job', message.id, parsed.error.issues[0]?.message);
-        await recordDeadLetter(env.DB, letterOf(message, HISTORY_QUEUE));
+        await recordDeadLetter(env.DB, deadLetter(message, HISTORY_QUEUE));
         message.ack();
         return;
       }
@@ -69,8 +70,4 @@ export async function consumeHistory(batch: MessageBatch<unknown>, env: Env): Pr
       }
     }),
   );
-}
-
-function letterOf(message: Message<unknown>, queue: string) {
-  return { id: message.id, queue, body: JSON.stringify(message.body), attempts: message.attempts, failedAt: Date.now() };
 }
