@@ -214,7 +214,8 @@ export class HistoryTiers {
    * forward, which names only the message): looked for in the warm tier only.
    */
   async ensureHot(chat: string | null, id: string): Promise<boolean> {
-    if (this.hot.hasMessage(id) || (chat === null ? !this.#hasArchive() : this.#archivedMax(chat) === null)) return false;
+    // Nothing of the chat ever left (most calls: one small lookup), or the message is here.
+    if ((chat === null ? !this.#hasArchive() : this.#archivedMax(chat) === null) || this.hot.hasMessage(id)) return false;
     return this.#serial(async () => {
       if (this.hot.hasMessage(id)) return false;
       const owner = this.#deps.self();
