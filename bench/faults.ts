@@ -1,14 +1,14 @@
 /**
  * `npm run bench -- --scenario faults`: the long fault run (test/fault/driver.ts) against the real
  * local server — many users, random 1:1 and group bursts, socket kills, reconnects, membership
- * changes and hard restarts — then the history check. Prints sent / acked / delivered and every
+ * changes, object evictions, duplicated queue batches and hard restarts — then the history check. Prints sent / acked / delivered and every
  * violation column, send→ack p50/p99 outside restart windows, and each restart's timing.
  * Flags: --seed N --users N --devices N --group N --traffic-s N --restarts N --drain-s N
  * --tick-ms MIN,MAX --burst MIN,MAX. Exit code 0 clean, 4 violations or an unfinished drain.
  */
 import { parseArgs } from 'node:util';
 import { formatReport } from '../test/fault/checker.ts';
-import { runFaults, type FaultRunOptions } from '../test/fault/driver.ts';
+import { FAULT_SERVER_ARGS, runFaults, type FaultRunOptions } from '../test/fault/driver.ts';
 import { ackLatency } from '../test/fault/latency.ts';
 import { startServer } from '../test/support/server.ts';
 import { note } from './util.ts';
@@ -54,12 +54,13 @@ export async function runFaultsCli(args: string[]): Promise<number> {
     trafficMs: num('traffic-s', 900) * 1000,
     restarts: num('restarts', 5),
     drainMs: num('drain-s', 180) * 1000,
+    evictions: true,
     // ~120 msg/s offered: about what a busy 2-core machine acks under faults, so latency is not queueing.
     pace: { tickMs: pair(text('tick-ms'), [10, 30]), burst: pair(text('burst'), [1, 4]) },
     log: (line) => note(`faults: ${line}`),
   };
   note(`faults: seed ${seed}, ${JSON.stringify({ ...options, log: undefined })}`);
-  const server = await startServer(90_000);
+  const server = await startServer(90_000, { args: FAULT_SERVER_ARGS });
   try {
     const result = await runFaults(server, options);
     const { counts, violations } = result.report;
@@ -69,7 +70,8 @@ export async function runFaultsCli(args: string[]): Promise<number> {
       `  sent ${counts.sent}  attempts ${counts.attempts}  acked ${counts.acked}  delivered ${counts.delivered}  owed ${counts.owed}`,
       `  lost ${violations.lost.length}  duplicated ${violations.duplicated.length}  reordered ${violations.reordered.length}  ` +
         `phantom ${violations.phantom.length}  misrouted ${violations.misrouted.length}  ack conflicts ${violations.ackConflict.length}`,
-      `  kills ${result.kills}  reconnects ${result.reconnects}  member changes ${result.memberChanges}  restarts ${result.restarts.length}`,
+      `  kills ${result.kills}  reconnects ${result.reconnects}  member changes ${result.memberChanges}  restarts ${result.restarts.length}  evictions ${result.evictions}`,
+      `  injected by the server: ${Object.entries(result.injected).map(([kind, n]) => `${kind} ${n}`).join(', ') || 'nothing'}`,
       `  stale-cursor reconnects ${result.staleReconnects} (greeted from the older cursor ${result.stale.greeted}, frames sent again ${result.stale.resent}, cursor_expired ${result.cursorExpired})`,
       `  send→ack outside restarts: p50 ${latency.p50} ms  p99 ${latency.p99} ms  max ${latency.max} ms  (${latency.count} messages; ${latency.inRestart} waited through a restart)`,
       `  throughput ${((counts.acked * 1000) / result.trafficMs).toFixed(1)} acked msg/s over ${(result.trafficMs / 1000).toFixed(1)} s; drain ${result.drainMs} ms${result.drained ? '' : ' (timed out)'}`,

@@ -16,6 +16,7 @@
  * deletions for everyone take the same path as `update` entries (`act`, ./group/actions.ts).
  */
 import { DurableObject } from 'cloudflare:workers';
+import { FAULT_LOG_PREFIX, faultInjectionOn } from '../lib/faults.ts';
 import type {
   Group,
   GroupEntry,
@@ -234,6 +235,13 @@ export class GroupChat extends DurableObject<Env> {
   /** Health figures of this group. */
   async stats(): Promise<{ head: number; fannedThrough: number; backlog: number; members: number; fanout: FanOutStats }> {
     return this.#publisher.stats();
+  }
+
+  /** Local fault injection only (lib/faults.ts): reset this object as an eviction or a crash would. */
+  async faultEvict(): Promise<void> {
+    if (!faultInjectionOn(this.env)) return;
+    console.warn(`${FAULT_LOG_PREFIX} group evicted`);
+    this.ctx.abort('evicted by fault injection');
   }
 
   // ------------------------------------------------------------------ alarm: the safety net

@@ -11,6 +11,7 @@
  * connections and deliveries, and answers every other call as an empty mailbox would.
  */
 import { DurableObject } from 'cloudflare:workers';
+import { FAULT_LOG_PREFIX, faultInjectionOn } from '../lib/faults.ts';
 import {
   CLOSE_CODES,
   HEARTBEAT_PING,
@@ -344,6 +345,17 @@ export class UserMailbox extends DurableObject<Env> {
     const core = this.#live?.core;
     if (!core) return { head: 0, depth: 0, connections: 0, pendingReceipts: 0 };
     return { head: core.store.head, depth: core.store.depth(), connections: core.connections.all().length, pendingReceipts: core.receipts.pending() };
+  }
+
+  /**
+   * Local fault injection only (lib/faults.ts): reset this object as an eviction or a crash
+   * would: its memory goes, work in flight fails, writes not yet committed are lost, sockets
+   * drop. Does nothing unless fault injection is on.
+   */
+  async faultEvict(): Promise<void> {
+    if (!faultInjectionOn(this.env)) return;
+    console.warn(`${FAULT_LOG_PREFIX} mailbox evicted`);
+    this.ctx.abort('evicted by fault injection');
   }
 
   /**

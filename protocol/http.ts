@@ -190,6 +190,13 @@ export const StarredPageSchema = z.strictObject({
 export type StarredItem = z.infer<typeof StarredItemSchema>;
 export type StarredPage = z.infer<typeof StarredPageSchema>;
 
+// ---- POST /v1/dev/faults/evict (local fault injection only: `npm run dev -- --faults`; bearer METRICS_TOKEN)
+/** One object to reset, as an eviction or crash would: a user's mailbox or a group's object. */
+export const FaultEvictRequestSchema = z.union([z.strictObject({ userId: UserIdSchema }), z.strictObject({ groupId: GroupIdSchema })]);
+export const FaultEvictResultSchema = z.strictObject({ evicted: z.literal(true) });
+export type FaultEvictRequest = z.infer<typeof FaultEvictRequestSchema>;
+export type FaultEvictResult = z.infer<typeof FaultEvictResultSchema>;
+
 // ---- GET /v1/metrics (operators; bearer METRICS_TOKEN)
 export const QueueMetricsSchema = z.strictObject({
   /** Messages waiting for the consumer. */
@@ -322,6 +329,7 @@ export const PATHS = {
   mute: (kind: 'direct' | 'group', id: string) => `/v1/me/mutes/${kind}/${encodeURIComponent(id)}`,
   pushToken: '/v1/devices/current/push',
   pushSink: '/v1/push/sink',
+  faultsEvict: '/v1/dev/faults/evict',
   // ---- sessions and account ownership (protocol/account.ts)
   refresh: '/v1/auth/refresh',
   pinLogin: '/v1/auth/pin',

@@ -30,6 +30,10 @@ export function deployProblems(tomlText, secrets, localVars) {
   for (const [name, value] of Object.entries(localVars)) {
     if (vars[name] === value) problems.push(`wrangler.toml [vars] sets ${name} = "${value}", which is for local development only (.dev.vars)`);
   }
+  // Fault injection (lib/faults.ts) is passed on the command line by `npm run dev -- --faults`:
+  // in a deployment, as a variable or a secret, it would let the operators' token evict objects.
+  if ('LOCAL_FAULTS' in vars) problems.push('wrangler.toml [vars] sets LOCAL_FAULTS, which is for local fault injection only: remove it');
+  if (secrets.some((s) => s.name === 'LOCAL_FAULTS')) problems.push('a secret LOCAL_FAULTS exists, which is for local fault injection only: `npx wrangler secret delete LOCAL_FAULTS`');
   const required = requiredSecrets(config);
   for (const name of required) {
     if (name in vars) {

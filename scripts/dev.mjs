@@ -8,6 +8,8 @@
  *
  *   npm run dev                       # http://127.0.0.1:8787, state in .state/
  *   npm run dev -- --port 9000 --persist-to /tmp/messenger-state
+ *   npm run dev -- --var GROUP_DIRECT_FANOUT_MAX:2   # override a wrangler.toml variable
+ *   npm run dev -- --faults           # fault injection for the fault checker (lib/faults.ts)
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -22,6 +24,8 @@ const { values } = parseArgs({
   options: {
     port: { type: 'string', default: '8787' },
     'persist-to': { type: 'string', default: resolve(root, '.state') },
+    var: { type: 'string', multiple: true, default: [] },
+    faults: { type: 'boolean', default: false },
   },
 });
 const persistTo = resolve(values['persist-to']);
@@ -131,8 +135,17 @@ try {
   process.exit(1);
 }
 
+// Variables given on the command line only: nothing local-only is ever written to a file that
+// could be deployed. `--faults` turns fault injection on (honoured only with LOCAL_DEVELOPMENT=true).
+const vars = [...values.var, ...(values.faults ? ['LOCAL_FAULTS:on'] : [])];
+for (const v of vars) {
+  if (!/^[A-Z][A-Z0-9_]*:/.test(v)) {
+    console.error(`--var takes NAME:VALUE (got "${v}")`);
+    process.exit(1);
+  }
+}
 const dev = run(
-  ['dev', '--ip', '127.0.0.1', '--port', values.port, '--persist-to', persistTo, '--show-interactive-dev-session=false'],
+  ['dev', '--ip', '127.0.0.1', '--port', values.port, '--persist-to', persistTo, '--show-interactive-dev-session=false', ...vars.flatMap((v) => ['--var', v])],
   { wait: false },
 );
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => dev.kill(signal));

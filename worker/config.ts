@@ -2,7 +2,7 @@
  * Deployment safety: what this Worker refuses to run with. Outside local development (the
  * LOCAL_DEVELOPMENT=true that only `.dev.vars` carries) every required secret must be set, long
  * enough and not a published development value, and no development-only switch (the dev SMS
- * provider, the push sink, IP_LIMITS=off) may be on. A deployment that fails this answers every
+ * provider, the push sink, IP_LIMITS=off, fault injection) may be on. A deployment that fails this answers every
  * request with 503 `misconfigured` and says why once in the log, instead of serving a service
  * anyone could take over.
  */
@@ -19,6 +19,8 @@ export const PUBLISHED_DEV_SECRETS: ReadonlySet<string> = new Set([
   'dev-only-insecure-secret-change-me',
   'dev-only-metrics-token',
 ]);
+
+import { FAULTS_VAR } from '../lib/faults.ts';
 
 type Vars = Record<string, unknown>;
 
@@ -54,6 +56,7 @@ export function deploymentProblems(env: object): string[] {
   if (str(vars, 'SMS_PROVIDER') === 'dev') problems.push('SMS_PROVIDER=dev returns login codes to anyone: it works only in local development');
   if (str(vars, 'PUSH_MODE') === 'sink') problems.push('PUSH_MODE=sink sends no push: it works only in local development');
   if (str(vars, 'IP_LIMITS') === 'off') problems.push('IP_LIMITS=off disables the per-IP limits: it works only in local development');
+  if (vars[FAULTS_VAR] !== undefined) problems.push(`${FAULTS_VAR} is set: fault injection (evicting objects, duplicating queue batches) is for local development only`);
   return problems;
 }
 

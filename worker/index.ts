@@ -30,6 +30,8 @@ import { consumeDeadLetters, consumeFanout, FANOUT_DLQ, FANOUT_QUEUE } from './q
 import { consumePush, PUSH_DLQ, PUSH_QUEUE } from './queues/push.ts';
 import { consumeHistory, HISTORY_DLQ, HISTORY_QUEUE } from './queues/history.ts';
 import { searchRoutes } from './routes/search.ts';
+import { faultRoutes } from './routes/faults.ts';
+import { duplicateSometimes } from './queues/faults.ts';
 
 export { UserMailbox } from '../durable-objects/user-mailbox.ts';
 export { GroupChat } from '../durable-objects/group-chat.ts';
@@ -99,6 +101,7 @@ app.route('/', contactRoutes);
 app.route('/', metricsRoutes);
 app.route('/', pushRoutes);
 app.route('/', connectRoutes);
+app.route('/', faultRoutes);
 
 export default {
   fetch: app.fetch,
@@ -107,11 +110,14 @@ export default {
     if (checkDeployment(env).length > 0) return batch.retryAll();
     switch (batch.queue) {
       case FANOUT_QUEUE:
-        return consumeFanout(batch, env);
+        await consumeFanout(batch, env);
+        return duplicateSometimes(batch, env, env.GROUP_FANOUT);
       case PUSH_QUEUE:
-        return consumePush(batch, env);
+        await consumePush(batch, env);
+        return duplicateSometimes(batch, env, env.PUSH);
       case HISTORY_QUEUE:
-        return consumeHistory(batch, env);
+        await consumeHistory(batch, env);
+        return duplicateSometimes(batch, env, env.HISTORY_ARCHIVE);
       case FANOUT_DLQ:
       case PUSH_DLQ:
       case HISTORY_DLQ:

@@ -1,9 +1,9 @@
 /**
  * The fault driver: SDK users with several devices each, some in a group, sending random bursts
  * of 1:1 and group messages against the real local server while sockets are killed without a
- * close, clients close and reconnect (some with a stale cursor), and the server is SIGKILLed and
- * restarted on its state;
- * then a drain and the history check. Every random choice comes from the seed, so a failing
+ * close, clients close and reconnect (some with a stale cursor), the server is SIGKILLed and
+ * restarted on its state, and (on a server started with FAULT_SERVER_ARGS) objects are evicted
+ * mid-work and queue batches are delivered twice; then a drain and the history check. Every random choice comes from the seed, so a failing
  * seed replays the same plan (the interleaving with the server still varies with timing).
  */
 import { MessengerError } from '../../client/index.ts';
@@ -14,6 +14,21 @@ import { HistoryRecorder, type HistoryEvent } from './history.ts';
 import type { LocalServer, StartTiming } from '../support/server.ts';
 import { Random } from './random.ts';
 import { namesTamper, type TamperMode, type TamperRecord } from './tamper.ts';
+
+/**
+ * scripts/dev.mjs arguments for a fault run's server: fault injection on (objects evicted on
+ * request, queue batches sent again now and then: lib/faults.ts), and group fan-out through the
+ * queue for all but one member, so duplicated batches meet group deliveries.
+ */
+export const FAULT_SERVER_ARGS = [
+  '--faults',
+  '--var', 'GROUP_DIRECT_FANOUT_MAX:1',
+  '--var', 'GROUP_DIRECT_HOT_MAX:1',
+  '--var', 'GROUP_FANOUT_MEMBERS_PER_JOB:1',
+];
+
+/** The operators' token of local development (.dev.vars.example), which the eviction route wants. */
+const LOCAL_OPERATOR_TOKEN = 'dev-only-metrics-token';
 
 export interface FaultRunOptions {
   seed: number;
@@ -36,6 +51,11 @@ export interface FaultRunOptions {
    * breaks the promise once (see tamper.ts), so the check must name it. Only to prove the checker.
    */
   tamper?: Record<string, TamperMode>;
+  /**
+   * Evict objects (a user's mailbox, the group's object) at random: the server must run with
+   * FAULT_SERVER_ARGS (its fault injection on).
+   */
+  evictions?: boolean;
 }
 
 /** One hard restart: the server start's phases, and how soon clients were served again. */
@@ -65,6 +85,10 @@ export interface FaultRunResult {
   tampered: TamperRecord[];
   /** Group members added or removed mid-run. */
   memberChanges: number;
+  /** Objects evicted mid-run (requests the server confirmed). */
+  evictions: number;
+  /** Faults the server reported injecting during the run, by kind (e.g. "queue batch duplicated"). */
+  injected: Record<string, number>;
   restarts: RestartTiming[];
   /** The drain ended with everything acked delivered and every outbox empty. */
   drained: boolean;
@@ -75,6 +99,11 @@ export interface FaultRunResult {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Counts in `now` minus those in `before`, kinds that grew only. */
+function injectedSince(before: Record<string, number>, now: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(now).flatMap(([kind, n]) => (n > (before[kind] ?? 0) ? [[kind, n - (before[kind] ?? 0)]] : [])));
+}
 
 /**
  * @example
@@ -90,6 +119,7 @@ export async function runFaults(server: LocalServer, options: FaultRunOptions): 
   const hellos: number[] = [];
   let cursorExpired = 0;
   const tamper = options.tamper ?? {};
+  const injectedBefore = { ...server.injected };
 
   // Users and devices, each device declared at login (before any send).
   const byUser: RecordedDevice[][] = [];
@@ -210,6 +240,26 @@ export async function runFaults(server: LocalServer, options: FaultRunOptions): 
     }
   };
 
+  // Evictions: a user's mailbox or the group's object loses its memory and its work in flight,
+  // as on an eviction or a crash; its sockets drop. One at a time, never during a restart.
+  let evictions = 0;
+  let evicting: Promise<void> | undefined;
+  const evict = async (target: { userId: string } | { groupId: string }) => {
+    try {
+      const res = await fetch(`${server.baseUrl}/v1/dev/faults/evict`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${LOCAL_OPERATOR_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(target),
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (res.status === 404 && (await res.text()).includes('"not_found"')) throw new Error('the server does not inject faults: start it with FAULT_SERVER_ARGS');
+      if (res.ok) evictions++;
+    } catch (error) {
+      if (error instanceof Error && error.message.includes('FAULT_SERVER_ARGS')) throw error;
+      // the server died under it (a restart): the eviction is moot
+    }
+  };
+
   const reconnectLater = (device: RecordedDevice, ms: number) => {
     device.client.close();
     reconnects++;
@@ -217,7 +267,8 @@ export async function runFaults(server: LocalServer, options: FaultRunOptions): 
   };
 
   let restartError: unknown;
-  while ((upTime() < trafficMs || restartAt.length > 0 || restarting) && restartError === undefined) {
+  let evictError: unknown;
+  while ((upTime() < trafficMs || restartAt.length > 0 || restarting) && restartError === undefined && evictError === undefined) {
     await sleep(rng.int(...pace.tickMs));
     if (restarting === undefined && changing === undefined && restartAt.length > 0 && upTime() >= (restartAt[0] ?? Infinity)) {
       restartAt.shift();
@@ -243,14 +294,23 @@ export async function runFaults(server: LocalServer, options: FaultRunOptions): 
       // what the server still keeps, which the SDK hears as cursor_expired).
       const back = rng.next() < 0.2 ? 2_000 : rng.int(1, 100);
       if (device.reconnectStale(back, rng.int(0, 500))) staleReconnects++;
+    } else if (roll < 0.08 && options.evictions) {
+      if (restarting === undefined && evicting === undefined) {
+        const target = group !== undefined && rng.next() < 0.3 ? { groupId: group } : { userId: rng.pick(userIds) };
+        evicting = evict(target)
+          .catch((error: unknown) => void (evictError ??= error))
+          .finally(() => (evicting = undefined));
+      }
     } else {
       sendBurst(device, userIds[u] ?? '');
     }
   }
   while (changing) await changing;
-  if (restartError !== undefined || memberErrors.length > 0) {
+  while (evicting) await evicting;
+  if (restartError !== undefined || evictError !== undefined || memberErrors.length > 0) {
     for (const d of all) d.client.close();
     if (restartError !== undefined) throw restartError;
+    if (evictError !== undefined) throw evictError;
     throw new Error(`seed ${seed}: a membership change failed, so the history is unknown: ${memberErrors.join('; ')}`);
   }
   const trafficEnded = Date.now();
@@ -286,5 +346,5 @@ export async function runFaults(server: LocalServer, options: FaultRunOptions): 
     stale.greeted += d.stale.greeted;
     stale.resent += d.stale.resent;
   }
-  return { seed, report: checkHistory(history), history, kills, reconnects, staleReconnects, stale, cursorExpired, tampered: tampered(), memberChanges, restarts: restartLog, drained, trafficMs: trafficEnded - started, downMs, drainMs: drainTook };
+  return { seed, report: checkHistory(history), history, kills, reconnects, staleReconnects, stale, cursorExpired, tampered: tampered(), memberChanges, evictions, injected: injectedSince(injectedBefore, server.injected), restarts: restartLog, drained, trafficMs: trafficEnded - started, downMs, drainMs: drainTook };
 }

@@ -49,6 +49,7 @@ describe('a deployment that is not configured for production', () => {
     ['the dev SMS provider', { ...PRODUCTION, SMS_PROVIDER: 'dev' }],
     ['the push sink', { ...PRODUCTION, PUSH_MODE: 'sink' }],
     ['per-IP limits off', { ...PRODUCTION, IP_LIMITS: 'off' }],
+    ['fault injection (any value)', { ...PRODUCTION, LOCAL_FAULTS: 'off' }],
   ])('refuses every request with %s', async (_name, vars) => {
     for (const [method, path] of [
       ['GET', PATHS.health],

@@ -42,6 +42,16 @@ export type LocalServer = {
   restart(): Promise<void>;
   /** Stop it and delete its state. */
   dispose(): Promise<void>;
+  /**
+   * Faults the server injected (`--faults`, lib/faults.ts), counted from its log over every
+   * start: what followed "fault injected:" up to the first "(" or end of line → how many times.
+   */
+  readonly injected: Record<string, number>;
+};
+
+export type StartOptions = {
+  /** Extra arguments for scripts/dev.mjs, e.g. `['--faults', '--var', 'GROUP_DIRECT_FANOUT_MAX:2']`. */
+  args?: string[];
 };
 
 const PHASES: Array<[Exclude<keyof StartTiming, 'healthyMs'>, RegExp]> = [
@@ -84,7 +94,9 @@ async function waitHealthy(baseUrl: string, child: ChildProcess, output: () => s
  * const client = new MessengerClient({ baseUrl: server.baseUrl });
  * await server.dispose();
  */
-export async function startServer(timeoutMs = 60_000): Promise<LocalServer> {
+export async function startServer(timeoutMs = 60_000, options: StartOptions = {}): Promise<LocalServer> {
+  const extraArgs = options.args ?? [];
+  const injected: Record<string, number> = {};
   let port = await freePort();
   const state = mkdtempSync(join(tmpdir(), 'messenger-e2e-'));
   let baseUrl = `http://127.0.0.1:${port}`;
@@ -97,7 +109,7 @@ export async function startServer(timeoutMs = 60_000): Promise<LocalServer> {
     log = '';
     const spawnedAt = Date.now();
     const timing: Partial<StartTiming> = {};
-    const running = spawn(process.execPath, ['scripts/dev.mjs', '--port', String(port), '--persist-to', state], {
+    const running = spawn(process.execPath, ['scripts/dev.mjs', '--port', String(port), '--persist-to', state, ...extraArgs], {
       cwd: ROOT,
       // info: the phase lines ("Ready on", the migrations result) are what starts are timed by.
       env: { ...process.env, WRANGLER_LOG: 'info', FORCE_COLOR: '0' },
@@ -106,13 +118,23 @@ export async function startServer(timeoutMs = 60_000): Promise<LocalServer> {
       detached: true,
     });
     child = running;
-    const onData = (d: Buffer) => {
+    // Per stream: the rest of a line a chunk ended inside.
+    const partial = { out: '', err: '' };
+    const onData = (stream: 'out' | 'err') => (d: Buffer) => {
       const text = d.toString();
       log = (log + text).slice(-8_000);
+      // Whole lines only: a chunk can end inside one.
+      const lines = (partial[stream] + text).split('\n');
+      partial[stream] = lines.pop() ?? '';
+      for (const line of lines) {
+        // eslint-disable-next-line no-control-regex -- wrangler colours error lines even with FORCE_COLOR=0
+        const fault = /fault injected: ([^(\n]*)/.exec(line.replace(/\x1b\[[0-9;]*m/g, ''))?.[1]?.trim();
+        if (fault) injected[fault] = (injected[fault] ?? 0) + 1;
+      }
       for (const [phase, pattern] of PHASES) if (timing[phase] === undefined && pattern.test(text)) timing[phase] = Date.now() - spawnedAt;
     };
-    running.stdout?.on('data', onData);
-    running.stderr?.on('data', onData);
+    running.stdout?.on('data', onData('out'));
+    running.stderr?.on('data', onData('err'));
     await waitHealthy(baseUrl, running, () => log.slice(-4000), timeoutMs);
     const done: StartTiming = { ...timing, healthyMs: Date.now() - spawnedAt };
     starts.push(done);
@@ -175,6 +197,7 @@ export async function startServer(timeoutMs = 60_000): Promise<LocalServer> {
   return {
     baseUrl,
     starts,
+    injected,
     stop,
     kill,
     start,

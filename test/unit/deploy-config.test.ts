@@ -104,6 +104,16 @@ describe('npm run deploy', () => {
     expect(problems).toMatch(/LOCAL_DEVELOPMENT = "true"/);
   });
 
+  it('refuses fault injection as a variable or as a secret (it is passed on the dev command line only)', () => {
+    const secrets = [...REQUIRED_SECRETS].map((name) => ({ name }));
+    const asVar = deployProblems(`${tomlText}\n`.replace('[vars]\n', '[vars]\nLOCAL_FAULTS = "off"\n'), secrets, exampleDevVars());
+    expect(asVar.join('\n')).toMatch(/sets LOCAL_FAULTS/);
+    const asSecret = deployProblems(tomlText, [...secrets, { name: 'LOCAL_FAULTS' }], exampleDevVars());
+    expect(asSecret.join('\n')).toMatch(/secret LOCAL_FAULTS exists/);
+    const good = { TOKEN_SECRET: 'x'.repeat(32), METRICS_TOKEN: 'y'.repeat(40), SMS_PROVIDER: 'webhook', PUSH_MODE: 'live', IP_LIMITS: 'on' };
+    expect(deploymentProblems({ ...good, LOCAL_FAULTS: 'on' }).join('\n')).toMatch(/LOCAL_FAULTS is set/);
+  });
+
   it('stops with the list of missing secrets before changing anything remotely', () => {
     // A stand-in `wrangler` first on PATH: it answers `secret list` with one secret and records
     // every other call, which must not happen.
