@@ -11,16 +11,12 @@ export function messageInfoOf(members: Members, message: GroupMessage, withTimes
   // Receipt times are kept for the retention window: for an older message the first receipt
   // covering it may be gone, and a later one would give a wrong time, so none is given.
   const times = withTimes ? members.receiptTimes(message.gseq) : new Map<string, { delivered: number; read: number | null }>();
-  const counted = members.all().filter((m) => m.userId !== message.from && m.joinedGseq <= message.gseq);
+  // Only the members who have it are read (index on each watermark), not every member.
   return {
     messageId: message.id,
     gseq: message.gseq,
     tally,
-    delivered: counted
-      .filter((m) => m.deliveredGseq >= message.gseq)
-      .map((m) => ({ userId: m.userId, at: times.get(m.userId)?.delivered ?? null })),
-    read: counted
-      .filter((m) => m.readGseq >= message.gseq)
-      .map((m) => ({ userId: m.userId, at: times.get(m.userId)?.read ?? null })),
+    delivered: members.reached(message.gseq, 'delivered', message.from).map((userId) => ({ userId, at: times.get(userId)?.delivered ?? null })),
+    read: members.reached(message.gseq, 'read', message.from).map((userId) => ({ userId, at: times.get(userId)?.read ?? null })),
   };
 }

@@ -63,11 +63,14 @@ export class Members {
     for (const userId of userIds) {
       this.sql.exec(
         `INSERT INTO members (user_id, role, joined_gseq, joined_at, delivered_gseq, read_gseq, active_at)
-         VALUES (?, ?, ?, ?, 0, 0, 0)`,
+         VALUES (?, ?, ?, ?, ?, ?, 0)`,
         userId,
         role,
         joinedGseq,
         at,
+        // Watermarks start just before the joining: nothing earlier is theirs (see tallies).
+        joinedGseq - 1,
+        joinedGseq - 1,
       );
     }
   }
@@ -157,21 +160,50 @@ export class Members {
     return { from: Math.min(status === 'read' ? row.readGseq : row.deliveredGseq, row.deliveredGseq) };
   }
 
-  /** Delivered / read counts of messages, over the members (other than the sender) who were there when each was sent. */
+  /**
+   * Delivered / read counts of messages, over the members (other than the sender) who were there
+   * when each was sent. Every watermark starts just before its member's joining, so for a
+   * message at g: of = members − count(joined > g), delivered = count(delivered ≥ g) −
+   * count(joined > g), read likewise, each minus the sender where they count. Three grouped
+   * index scans per call (only watermarks and joinings at or after the oldest message are
+   * read), not one pass over every member per message.
+   */
   tallies(messages: ReadonlyArray<{ gseq: number; id: string; sender: string }>): GroupTally[] {
-    const members = this.all();
+    if (messages.length === 0) return [];
+    const oldest = Math.min(...messages.map((m) => m.gseq));
+    const total = this.count();
+    const histogram = (column: 'delivered_gseq' | 'read_gseq' | 'joined_gseq', from: number) =>
+      new Suffix(
+        this.sql
+          .exec<{ at: number; n: number }>(`SELECT ${column} AS at, count(*) AS n FROM members WHERE ${column} >= ? GROUP BY ${column}`, from)
+          .toArray(),
+      );
+    const delivered = histogram('delivered_gseq', oldest);
+    const read = histogram('read_gseq', oldest);
+    const joinedAfter = histogram('joined_gseq', oldest + 1);
+    const senders = new Map<string, MemberRow | null>();
     return messages.map((m) => {
-      let of = 0;
-      let delivered = 0;
-      let read = 0;
-      for (const member of members) {
-        if (member.userId === m.sender || member.joinedGseq > m.gseq) continue;
-        of++;
-        if (member.deliveredGseq >= m.gseq) delivered++;
-        if (member.readGseq >= m.gseq) read++;
-      }
-      return { messageId: m.id, gseq: m.gseq, of, delivered, read };
+      if (!senders.has(m.sender)) senders.set(m.sender, this.get(m.sender));
+      const sender = senders.get(m.sender);
+      const senderThere = sender != null && sender.joinedGseq <= m.gseq;
+      const late = joinedAfter.atLeast(m.gseq + 1);
+      return {
+        messageId: m.id,
+        gseq: m.gseq,
+        of: total - late - (senderThere ? 1 : 0),
+        delivered: delivered.atLeast(m.gseq) - late - (senderThere && sender.deliveredGseq >= m.gseq ? 1 : 0),
+        read: read.atLeast(m.gseq) - late - (senderThere && sender.readGseq >= m.gseq ? 1 : 0),
+      };
     });
+  }
+
+  /** Current members other than `except` who were there at `gseq` and have it (`delivered`) or read it. */
+  reached(gseq: number, status: ReceiptStatus, except: string): string[] {
+    const column = status === 'read' ? 'read_gseq' : 'delivered_gseq';
+    return this.sql
+      .exec<{ user_id: string }>(`SELECT user_id FROM members WHERE ${column} >= ? AND joined_gseq <= ? AND user_id != ? ORDER BY joined_gseq, user_id`, gseq, gseq, except)
+      .toArray()
+      .map((r) => r.user_id);
   }
 
   /** First time each member's delivered / read watermark reached `gseq`. */
@@ -199,5 +231,29 @@ export class Members {
 
   view(): GroupMember[] {
     return this.all().map((m) => ({ userId: m.userId, role: m.role, joinedAt: m.joinedAt }));
+  }
+}
+
+/** Counts by value, answering "how many at or above x" by binary search over suffix sums. */
+class Suffix {
+  readonly #values: number[];
+  readonly #atOrAbove: number[];
+
+  constructor(rows: ReadonlyArray<{ at: number; n: number }>) {
+    const sorted = [...rows].sort((a, b) => a.at - b.at);
+    this.#values = sorted.map((r) => r.at);
+    this.#atOrAbove = new Array<number>(sorted.length + 1).fill(0);
+    for (let i = sorted.length - 1; i >= 0; i--) this.#atOrAbove[i] = this.#atOrAbove[i + 1]! + sorted[i]!.n;
+  }
+
+  atLeast(x: number): number {
+    let lo = 0;
+    let hi = this.#values.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.#values[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.#atOrAbove[lo]!;
   }
 }

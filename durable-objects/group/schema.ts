@@ -100,6 +100,16 @@ const MIGRATIONS: readonly string[] = [
   -- Messages by the media they name: a recall revokes the group's grant only when no other message of the group names it.
   CREATE INDEX log_media ON log (json_extract(entry, '$.message.body.media.id')) WHERE json_extract(entry, '$.message.body.media.id') IS NOT NULL;
   `,
+  // 4: receipt tallies at scale (./members.ts tallies). A member's watermarks start just before
+  // their joining (nothing before it is theirs to receive), so "members there when g was sent
+  // who have it" is count(delivered >= g) - count(joined > g): two grouped scans of these
+  // indexes per tally round, whatever the number of members, instead of every member per message.
+  `
+  UPDATE members SET delivered_gseq = max(delivered_gseq, joined_gseq - 1), read_gseq = max(read_gseq, joined_gseq - 1);
+  CREATE INDEX members_delivered ON members (delivered_gseq);
+  CREATE INDEX members_read ON members (read_gseq);
+  CREATE INDEX members_joined ON members (joined_gseq);
+  `,
 ];
 
 /** Bring the object's database to the newest schema (`meta` also holds fanned_through, mirror_dirty). */
