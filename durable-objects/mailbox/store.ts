@@ -162,11 +162,14 @@ export class MailboxStore {
 
   /** Mark incoming messages from `peer` with seq <= upTo as read; returns their client ids (seq order). */
   markRead(peer: string, upTo: number): string[] {
+    // Only after the chat's read watermark: everything at or below it was read before.
     const clientIds = this.sql
       .exec<{ client_id: string; seq: number }>(
-        `UPDATE messages SET status = ? WHERE peer = ? AND outgoing = 0 AND seq <= ? AND status < ?
+        `UPDATE messages SET status = ?
+         WHERE peer = ? AND seq > coalesce((SELECT read_through FROM conversations WHERE peer = ?), 0) AND seq <= ? AND outgoing = 0 AND status < ?
          RETURNING client_id, seq`,
         STATUS_RANK.read,
+        peer,
         peer,
         upTo,
         STATUS_RANK.read,
@@ -175,7 +178,12 @@ export class MailboxStore {
       .sort((a, b) => a.seq - b.seq)
       .map((r) => r.client_id);
     if (clientIds.length > 0) {
-      this.sql.exec('UPDATE conversations SET unread = max(0, unread - ?) WHERE peer = ?', clientIds.length, peer);
+      this.sql.exec(
+        'UPDATE conversations SET unread = max(0, unread - ?), read_through = max(read_through, ?) WHERE peer = ?',
+        clientIds.length,
+        upTo,
+        peer,
+      );
     }
     return clientIds;
   }
