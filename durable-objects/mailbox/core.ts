@@ -149,6 +149,10 @@ export class MailboxCore {
       self: () => this.self(),
       config: tierConfig(env),
       counted: (hot) => this.#reportHot(hot),
+      restored: () => {
+        this.store.forgetLastIncoming();
+        this.groupInbox.forgetLastEntry();
+      },
     });
   }
 

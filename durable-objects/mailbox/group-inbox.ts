@@ -61,10 +61,18 @@ export class GroupInbox {
   /** Groups whose chat is marked unread; null until first needed. */
   #marked: Set<string> | null = null;
 
+  /** Highest seq of a group entry here (0: none); null until needed or after rows came back from the tiers. Never too low. */
+  #lastEntry: number | null = null;
+
   constructor(
     private readonly sql: SqlStorage,
     private readonly store: MailboxStore,
   ) {}
+
+  /** Rows were put back in `group_entries` out of order (history tiers): forget the cached highest seq. */
+  forgetLastEntry(): void {
+    this.#lastEntry = null;
+  }
 
   /** How far this user has received `group`'s log (0: never heard of it). */
   through(group: string): number {
@@ -109,6 +117,7 @@ export class GroupInbox {
         JSON.stringify(entry),
         entry.type === 'message' ? entry.message.id : null,
       );
+      if (this.#lastEntry !== null) this.#lastEntry = Math.max(this.#lastEntry, mailboxEntry.seq);
       if (!mine) unread++;
       chat.through = gseq;
       chat.last_seq = mailboxEntry.seq;
@@ -145,6 +154,9 @@ export class GroupInbox {
 
   /** The highest gseq per group among mailbox entries after < seq <= upTo (what an ack delivered). */
   deliveredBetween(after: number, upTo: number): Map<string, number> {
+    // A user in no group, or an ack past every group entry: no query.
+    this.#lastEntry ??= this.sql.exec<{ seq: number }>('SELECT seq FROM group_entries ORDER BY seq DESC LIMIT 1').toArray()[0]?.seq ?? 0;
+    if (after >= this.#lastEntry) return new Map();
     const rows = this.sql
       .exec<{ group_id: string; gseq: number }>(
         'SELECT group_id, max(gseq) AS gseq FROM group_entries WHERE seq > ? AND seq <= ? GROUP BY group_id',

@@ -64,6 +64,8 @@ export type HistoryTiersDeps = {
   config: TierConfig;
   /** Rows kept here changed (for the operators' gauge). */
   counted?: (hot: number) => void;
+  /** A row was brought back from a tier (under its old seq, below newer rows). */
+  restored?: () => void;
 };
 
 export class HistoryTiers {
@@ -224,6 +226,7 @@ export class HistoryTiers {
       if (warm && (chat === null || warm.chat === chat)) {
         // Here first (the output gate holds the shard call until this write is durable), then gone there.
         this.hot.restore(warm.seq, warm.row);
+        this.#deps.restored?.();
         await deleteWarm(db, owner, [warm.seq]);
         return true;
       }
@@ -238,6 +241,7 @@ export class HistoryTiers {
       const cold = await findCold(db, this.#deps.env.MEDIA, owner, chat, id, at);
       if (!cold) return false;
       this.hot.restore(cold.seq, cold.row);
+      this.#deps.restored?.();
       await removeFromCold(db, this.#deps.env.MEDIA, owner, cold.chunk, cold.seq);
       return true;
     });

@@ -28,6 +28,11 @@ export class MailboxStore {
   #prunedThrough: number;
   /** Peers whose chat is marked unread; null until first needed. */
   #marked: Set<string> | null = null;
+  /**
+   * Highest seq of an incoming 1:1 message here (0: none); null until first needed or after rows
+   * were brought back from the history tiers. Too high is harmless (a query runs), never too low.
+   */
+  #lastIncoming: number | null = null;
 
   constructor(private readonly sql: SqlStorage) {
     this.#prunedThrough = readMeta(sql, 'pruned_through');
@@ -134,6 +139,7 @@ export class MailboxStore {
       STATUS_RANK.sent,
       JSON.stringify(message),
     );
+    if (!outgoing && this.#lastIncoming !== null) this.#lastIncoming = Math.max(this.#lastIncoming, entry.seq);
     this.sql.exec(
       `INSERT INTO conversations (peer, last_seq, unread) VALUES (?, ?, ?)
        ON CONFLICT (peer) DO UPDATE SET last_seq = excluded.last_seq, unread = unread + excluded.unread`,
@@ -150,6 +156,8 @@ export class MailboxStore {
    * highest cursor any device acknowledged", so acks cost no write of their own.
    */
   incomingBetween(after: number, upTo: number): Map<string, string[]> {
+    // Most acks cover no incoming 1:1 message (the user's own copies, group entries, markers): no query.
+    if (after >= this.#lastIncomingSeq()) return new Map();
     const rows = this.sql
       .exec<{ client_id: string; sender: string }>(
         'SELECT client_id, sender FROM messages WHERE seq > ? AND seq <= ? AND outgoing = 0 ORDER BY seq',
@@ -158,6 +166,17 @@ export class MailboxStore {
       )
       .toArray();
     return groupBy(rows, (r) => r.sender, (r) => r.client_id);
+  }
+
+  /** Rows were put back in `messages` out of order (history tiers): forget the cached highest incoming seq. */
+  forgetLastIncoming(): void {
+    this.#lastIncoming = null;
+  }
+
+  #lastIncomingSeq(): number {
+    this.#lastIncoming ??=
+      this.sql.exec<{ seq: number }>('SELECT seq FROM messages WHERE outgoing = 0 ORDER BY seq DESC LIMIT 1').toArray()[0]?.seq ?? 0;
+    return this.#lastIncoming;
   }
 
   /** Mark incoming messages from `peer` with seq <= upTo as read; returns their client ids (seq order). */

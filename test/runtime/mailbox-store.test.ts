@@ -61,6 +61,21 @@ describe('MailboxStore', () => {
       expect(store.history(PEER, undefined, 10).items.map((i) => i.status)).toEqual(['read', 'read', 'read']);
     }));
 
+  it('answers an ack past every incoming message without a query, and still sees messages recorded after it learned that', () =>
+    withSql('store-ack-skip', (sql) => {
+      const store = new MailboxStore(sql);
+      expect(store.incomingBetween(0, 0).size).toBe(0); // nothing here yet: learned "0"
+      store.recordMessage({ ...incoming(1), from: ME, to: PEER }, true, 1); // the user's own copy
+      expect(store.incomingBetween(0, 1).size).toBe(0);
+      store.recordMessage(incoming(2), false, 2);
+      expect(store.incomingBetween(1, 2)).toEqual(new Map([[PEER, ['c2']]]));
+      expect(store.incomingBetween(2, 2).size).toBe(0);
+      // A row put back under an older seq (as the history tiers do) is found once the cache is dropped.
+      sql.exec('UPDATE messages SET seq = 5 WHERE seq = 2');
+      store.forgetLastIncoming();
+      expect(store.incomingBetween(2, 5)).toEqual(new Map([[PEER, ['c2']]]));
+    }));
+
   it('keeps the head after pruning and reports what was pruned', () =>
     withSql('store-prune', (sql) => {
       const store = new MailboxStore(sql);
