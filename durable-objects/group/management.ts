@@ -50,6 +50,7 @@ export class Management {
       createdBy: input.actor,
       createdAt: now,
     });
+    state.settingsWritten();
     members.add([input.actor], 'admin', log.head + 1, now);
     state.event(input.actor, { kind: 'created', title: input.title }, true, now);
     consent.add(input.actor, input.targets, now);
@@ -84,6 +85,7 @@ export class Management {
       picture: patch.picture === undefined ? s.picture : patch.picture,
       onlyAdminsSend: patch.onlyAdminsSend ?? s.onlyAdminsSend,
     });
+    state.settingsWritten();
     for (const change of changes) state.event(actor, change, false, now);
     return this.publisher.changed(actor);
   }

@@ -21,6 +21,11 @@ export class GroupState {
    * and every other entry point answers `group_not_found` (or nothing) from a blank object.
    */
   #parts: Parts | null = null;
+  /**
+   * The settings row, read once per object start (a group message consults it ~28 times on its
+   * way); `settingsWritten` drops it after management writes the row. Frozen: never edited in place.
+   */
+  #settings: Readonly<Settings> | null = null;
 
   constructor(
     readonly sql: SqlStorage,
@@ -60,18 +65,28 @@ export class GroupState {
   }
 
   /** The settings, or null while the group does not exist. */
-  find(): Settings | null {
-    return this.#parts ? readSettings(this.sql) : null;
+  find(): Readonly<Settings> | null {
+    if (!this.#parts) return null;
+    if (!this.#settings) {
+      const row = readSettings(this.sql);
+      this.#settings = row ? Object.freeze(row) : null;
+    }
+    return this.#settings;
+  }
+
+  /** The settings row was inserted or changed: read it again next time. */
+  settingsWritten(): void {
+    this.#settings = null;
   }
 
   /** The settings of a group the caller knows exists. */
-  settings(): Settings {
+  settings(): Readonly<Settings> {
     const s = this.find();
     if (!s) throw new Error('group object used before it was created');
     return s;
   }
 
-  settingsOrThrow(): Settings {
+  settingsOrThrow(): Readonly<Settings> {
     const s = this.find();
     if (!s) throw new GroupError('group_not_found');
     return s;
