@@ -3,10 +3,10 @@
  * script: local D1 migrations, then `wrangler dev` on 127.0.0.1), on a free port with its own
  * throwaway state folder, and stops it afterwards. Fault runs also kill it hard (SIGKILL to the
  * whole process group: no shutdown, no flush) and start it again on the same port and state,
- * timing each start's phases.
+ * timing each start's phases. SERVER_LOG=<file> appends everything the server prints to a file.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -123,6 +123,8 @@ export async function startServer(timeoutMs = 60_000, options: StartOptions = {}
     const onData = (stream: 'out' | 'err') => (d: Buffer) => {
       const text = d.toString();
       log = (log + text).slice(-8_000);
+      // SERVER_LOG=<file>: keep the whole output of every start (debugging a fault run).
+      if (process.env.SERVER_LOG) appendFileSync(process.env.SERVER_LOG, text);
       // Whole lines only: a chunk can end inside one.
       const lines = (partial[stream] + text).split('\n');
       partial[stream] = lines.pop() ?? '';
