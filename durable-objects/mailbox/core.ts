@@ -16,6 +16,7 @@ import { groupOf, mailboxOf } from '../stubs.ts';
 import { BlockList } from './blocks.ts';
 import { Connections, type ConnectionState } from './connections.ts';
 import { DeviceCursors, uncovered, type Coverage } from './cursors.ts';
+import { DeliveredBatch } from './delivered-batch.ts';
 import { DeviceStarts } from './device-starts.ts';
 import { DirectActions, type DirectActionRecord } from './direct-actions.ts';
 import { MessageCopies } from './message-copies.ts';
@@ -49,6 +50,8 @@ export class MailboxCore {
   readonly connections: Connections;
   readonly outgoing: OutgoingMessages;
   readonly receipts: ReceiptRelay;
+  /** Delivered receipts gathering per sender (up to 500 ms) before one call each. */
+  readonly delivered: DeliveredBatch;
   readonly cursors: DeviceCursors;
   readonly starts: DeviceStarts;
   readonly groupInbox: GroupInbox;
@@ -103,6 +106,13 @@ export class MailboxCore {
       newId: ulid,
     });
     this.receipts = new ReceiptRelay(ctx.storage.sql, (r) => this.#applyAtSender(r));
+    this.delivered = new DeliveredBatch({
+      send: (r) => this.#applyAtSender(r),
+      failed: (receipts) => {
+        this.receipts.enqueue(receipts);
+        void this.scheduleAlarm(Date.now() + RECEIPT_RETRY_MS);
+      },
+    });
     this.cursors = new DeviceCursors(this.store);
     this.starts = new DeviceStarts(ctx.storage.sql);
     this.blocks = new BlockList(ctx.storage.sql);
@@ -116,7 +126,7 @@ export class MailboxCore {
       self: () => this.self(),
       mailbox: (userId) => mailboxOf(env, userId),
       closingGhost: (state) => this.recordCursor(state),
-      changed: (now) => this.cursors.persist(now),
+      changed: (now) => this.persistCursors(now),
       counted: (now, live) => this.#reportGauges(now, live),
       wakeBy: (at) => this.wakeBy(at),
     });
@@ -175,8 +185,9 @@ export class MailboxCore {
   publish(entries: StoredEntry[]): void {
     // Nothing new (a duplicate delivery, a receipt that moved nothing): no write to ride along.
     if (entries.length === 0 || this.#closed) return;
-    // This event writes anyway: recorded acks ride along in the same commit.
-    this.cursors.persistIfDue(Date.now());
+    // This event writes anyway: recorded acks ride along in the same commit (not while the
+    // receipts they delivered still wait in memory: a stored cursor past them would lose them).
+    if (!this.delivered.held) this.cursors.persistIfDue(Date.now());
     this.connections.pushLive(entries);
     void this.#ensureAlarm();
   }
@@ -213,9 +224,9 @@ export class MailboxCore {
   /**
    * Record a device's progress. Incoming messages it is the first device to receive (those no
    * other device's acknowledged part of the mailbox covers: see `uncovered`) get a delivered
-   * receipt to their senders straight away. Nothing is written here (see DeviceCursors); a
-   * receipt that cannot be relayed goes to the durable outbox, and one lost to an eviction is
-   * re-derived when the device reconnects with its cursor.
+   * receipt to their senders, gathered per sender for up to 500 ms (DeliveredBatch). Nothing is
+   * written here (see DeviceCursors); a receipt that cannot be relayed goes to the durable
+   * outbox, and one lost to an eviction is re-derived when the device acknowledges again.
    */
   acknowledge(deviceId: string, upTo: number): void {
     const from = this.cursors.of(deviceId) ?? this.starts.startOf(deviceId);
@@ -228,14 +239,21 @@ export class MailboxCore {
     const at = Date.now();
     for (const [after, through] of uncovered(from, upTo, others)) {
       this.groups.acknowledged(after, through);
-      for (const [peer, clientIds] of this.store.incomingBetween(after, through)) {
-        const receipt: Receipt = { peer, status: 'delivered', clientIds, at };
-        this.#applyAtSender(receipt).catch(() => {
-          this.receipts.enqueue([receipt]);
-          void this.scheduleAlarm(Date.now() + RECEIPT_RETRY_MS);
-        });
-      }
+      for (const [peer, clientIds] of this.store.incomingBetween(after, through)) this.delivered.add(peer, clientIds, at);
     }
+  }
+
+  /**
+   * Write the device cursors now. Delivered receipts still gathering go to the durable outbox in
+   * the same commit first (a stored cursor past them would never derive them again), and are
+   * sent from there right after.
+   */
+  persistCursors(now: number): void {
+    if (this.delivered.held) {
+      this.receipts.enqueue(this.delivered.take());
+      void this.flushReceipts();
+    }
+    this.cursors.persist(now);
   }
 
   /**
@@ -276,7 +294,7 @@ export class MailboxCore {
 
   async alarm(): Promise<void> {
     const now = Date.now();
-    this.cursors.persist(now);
+    this.persistCursors(now);
     this.store.pruneBefore(now - this.#retentionMs);
     await this.presence.update(now);
     const summary = this.presence.liveSockets(now).length === 0 ? this.notifier.takeSummary(this.self(), now) : null;

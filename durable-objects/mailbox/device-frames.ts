@@ -77,7 +77,7 @@ export class DeviceFrames {
     if (expired) core.connections.sendDirect(server, errorFrame(null, new FrameError('cursor_expired')));
     // Reconnecting with a cursor is an acknowledgement of everything up to it.
     if (start.acknowledges) core.acknowledge(deviceId, cursor);
-    core.cursors.persist(now);
+    core.persistCursors(now);
     core.connections.refill(server, core.store);
     void core.flushReceipts();
     // A device is back: held pushes are being seen now; watchers may learn "online".
@@ -179,7 +179,7 @@ export class DeviceFrames {
     if (state) {
       // After an eviction the in-memory cursors are gone, but the socket still knows its own.
       core.recordCursor(state);
-      core.cursors.persist(Date.now());
+      core.persistCursors(Date.now());
     }
     try {
       ws.close(code === 1005 || code === 1006 ? 1000 : code, 'closing');
