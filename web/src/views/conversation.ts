@@ -195,6 +195,9 @@ export class ConversationView {
     // The composer growing or the window resizing must not push the newest message out of view.
     this.resize = new ResizeObserver(() => {
       if (this.pinned) this.scrollToBottom(false);
+      // A view drawn while hidden (the phone layout shows it a moment later) measured nothing:
+      // draw again now that it has a size, so "not enough history to scroll" is decided on it.
+      this.render();
     });
     this.resize.observe(this.scroller);
 
@@ -383,6 +386,8 @@ export class ConversationView {
     // Not before the view is in the page: a detached one has no height (and would always ask).
     if (
       this.el.isConnected &&
+      // Hidden (display: none) views have no height: nothing to decide on yet (see the ResizeObserver).
+      this.scroller.clientHeight > 0 &&
       shown.chat.history === 'idle' &&
       shown.chat.older !== null &&
       // Still looking for the first unread message: it is further back.
