@@ -6,6 +6,7 @@
  * request with 503 `misconfigured` and says why once in the log, instead of serving a service
  * anyone could take over.
  */
+import { FAULTS_VAR } from '../lib/faults.ts';
 
 /** Secrets the Worker cannot run without. */
 export const REQUIRED_SECRETS = ['TOKEN_SECRET', 'METRICS_TOKEN'] as const;
@@ -19,8 +20,6 @@ export const PUBLISHED_DEV_SECRETS: ReadonlySet<string> = new Set([
   'dev-only-insecure-secret-change-me',
   'dev-only-metrics-token',
 ]);
-
-import { FAULTS_VAR } from '../lib/faults.ts';
 
 type Vars = Record<string, unknown>;
 
