@@ -30,12 +30,17 @@ export class DeliveredBatch {
   readonly #waiting = new Map<string, { clientIds: string[]; at: number }>();
   #count = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
+  /**
+   * Rounds sent but not yet answered. Until a round's calls settle, a crash could lose them just
+   * as it would lose waiting ones, so they also hold the cursors and `take` hands them over too.
+   */
+  readonly #inFlight = new Set<{ receipts: Receipt[]; taken: boolean }>();
 
   constructor(private readonly deps: DeliveredBatchDeps) {}
 
   /** Whether receipts wait here (then device cursors must not be written without `take`). */
   get held(): boolean {
-    return this.#count > 0;
+    return this.#count > 0 || this.#inFlight.size > 0;
   }
 
   add(peer: string, clientIds: readonly string[], at: number): void {
@@ -52,21 +57,39 @@ export class DeliveredBatch {
     else this.#timer ??= setTimeout(() => void this.flush(), GATHER_MS);
   }
 
-  /** Everything waiting, removed from here (for the durable outbox). */
+  /**
+   * Everything not yet known applied, removed from here (for the durable outbox): the waiting
+   * receipts and those of rounds still in flight (which may then arrive twice: applying is
+   * idempotent at the sender; a taken round's failure is not handed to `failed` again).
+   */
   take(): Receipt[] {
+    const receipts = this.#takeWaiting();
+    for (const round of this.#inFlight) {
+      round.taken = true;
+      receipts.push(...round.receipts);
+    }
+    this.#inFlight.clear();
+    return receipts;
+  }
+
+  /** Send every waiting receipt now: one call per sender; failures go to `failed`. */
+  async flush(): Promise<void> {
+    const round = { receipts: this.#takeWaiting(), taken: false };
+    if (round.receipts.length === 0) return;
+    this.#inFlight.add(round);
+    const results = await Promise.allSettled(round.receipts.map((r) => this.deps.send(r)));
+    this.#inFlight.delete(round);
+    if (round.taken) return;
+    const failed = round.receipts.filter((_, i) => results[i]!.status === 'rejected');
+    if (failed.length > 0) this.deps.failed(failed);
+  }
+
+  #takeWaiting(): Receipt[] {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
     const receipts = [...this.#waiting].map(([peer, w]): Receipt => ({ peer, status: 'delivered', clientIds: w.clientIds, at: w.at }));
     this.#waiting.clear();
     this.#count = 0;
     return receipts;
-  }
-
-  /** Send every waiting receipt now: one call per sender; failures go to `failed`. */
-  async flush(): Promise<void> {
-    const receipts = this.take();
-    const results = await Promise.allSettled(receipts.map((r) => this.deps.send(r)));
-    const failed = receipts.filter((_, i) => results[i]!.status === 'rejected');
-    if (failed.length > 0) this.deps.failed(failed);
   }
 }

@@ -63,6 +63,48 @@ describe('DeliveredBatch', () => {
     await new Promise((r) => setTimeout(r, GATHER_MS + 100));
     expect(sent).toEqual([]);
   });
+  it('holds the cursors while a round is in flight; take() hands its receipts over and their failure is not reported twice', async () => {
+    let release!: () => void;
+    const answered = new Promise<void>((r) => (release = r));
+    const failed: Receipt[] = [];
+    const batch = new DeliveredBatch({
+      send: async () => {
+        await answered;
+        throw new Error('the sender object was evicted mid-call');
+      },
+      failed: (rs) => failed.push(...rs),
+    });
+    batch.add('ann', ['a1'], 1);
+    const round = batch.flush();
+    // Nothing waits any more, but the round is unanswered: a crash now would lose it.
+    expect(batch.held).toBe(true);
+    expect(batch.take()).toEqual([{ peer: 'ann', status: 'delivered', clientIds: ['a1'], at: 1 }]);
+    expect(batch.held).toBe(false);
+    release();
+    await round;
+    expect(failed).toEqual([]);
+    expect(batch.held).toBe(false);
+  });
+
+  it('a round that fails while nobody took it goes to the outbox once, and stops holding', async () => {
+    let release!: () => void;
+    const answered = new Promise<void>((r) => (release = r));
+    const failed: Receipt[] = [];
+    const batch = new DeliveredBatch({
+      send: async () => {
+        await answered;
+        throw new Error('unreachable');
+      },
+      failed: (rs) => failed.push(...rs),
+    });
+    batch.add('ann', ['a1'], 1);
+    const round = batch.flush();
+    expect(batch.held).toBe(true);
+    release();
+    await round;
+    expect(failed).toEqual([{ peer: 'ann', status: 'delivered', clientIds: ['a1'], at: 1 }]);
+    expect(batch.held).toBe(false);
+  });
 });
 
 describe('a mailbox gathering delivered receipts', () => {
