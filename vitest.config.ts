@@ -35,6 +35,9 @@ export default defineConfig({
                 GROUP_DIRECT_FANOUT_MAX: '2',
                 GROUP_DIRECT_HOT_MAX: '1',
                 GROUP_FANOUT_MEMBERS_PER_JOB: '2',
+                // Groups of 7 or more members switch to read diffusion (large-groups.test.ts);
+                // the other tests' groups stay below that.
+                GROUP_LOG_DELIVERY_MIN: '6',
                 // History: keep only the newest message of each chat hot (plus the last 7 days,
                 // which tests pass by moving the clock), so small chats exercise every tier.
                 HISTORY_HOT_MESSAGES: '1',

@@ -168,6 +168,8 @@ export function describeChange(change: GroupChange, member: (userId: string) => 
       return change.picture === null ? 'removed the picture' : 'changed the picture';
     case 'settings_changed':
       return change.onlyAdminsSend ? 'allowed only admins to send messages' : 'allowed everyone to send messages';
+    case 'delivery_changed':
+      return 'grew large: messages are now fetched from the group';
   }
 }
 

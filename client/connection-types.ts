@@ -6,6 +6,9 @@ import type {
   ActedFrame,
   ErrorCode,
   ErrorFrame,
+  GroupEntriesFrame,
+  GroupHeadsFrame,
+  GroupLiveFrame,
   GroupSentFrame,
   HelloFrame,
   MailboxFrame,
@@ -105,6 +108,8 @@ export interface ConnectionEvents {
    * after a reconnect nothing arrives until a new `presence_watch` is sent.
    */
   presence: PresenceFrame;
+  /** A large group's frame (read diffusion): `group_heads`, `group_live`, `group_entries`. Not mailbox frames: no seq, no ack. */
+  large_group: GroupHeadsFrame | GroupLiveFrame | GroupEntriesFrame;
   /** An `error` frame answering one of our `send` / `group_send` / `action` frames (it carries the frame's client id). */
   send_error: ErrorFrame & { id: string };
   /** Our `presence_watch` was refused for the rate limit: send it again after `retryAfterMs`. */

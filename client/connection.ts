@@ -100,6 +100,7 @@ export class Connection extends Emitter<ConnectionEvents> {
       acted: (frame) => this.emit('acted', frame),
       typing_notice: (frame) => this.emit('typing_notice', frame),
       presence: (frame) => this.emit('presence', frame),
+      large_group: (frame) => this.emit('large_group', frame),
     };
   }
 

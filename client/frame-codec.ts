@@ -6,6 +6,9 @@ import { parseServerFrame } from '../protocol/index.ts';
 import type {
   ActedFrame,
   ErrorFrame,
+  GroupEntriesFrame,
+  GroupHeadsFrame,
+  GroupLiveFrame,
   GroupSentFrame,
   HelloFrame,
   MailboxFrame,
@@ -69,6 +72,8 @@ export interface FrameHandlers {
   acted(frame: ActedFrame): void;
   typing_notice(frame: TypingNoticeFrame): void;
   presence(frame: PresenceFrame): void;
+  /** Large groups (read diffusion): heads after hello, live entries, answers to pulls. */
+  large_group(frame: GroupHeadsFrame | GroupLiveFrame | GroupEntriesFrame): void;
 }
 
 export function dispatchServerFrame(frame: ServerFrame, handlers: FrameHandlers): void {
@@ -97,6 +102,11 @@ export function dispatchServerFrame(frame: ServerFrame, handlers: FrameHandlers)
       return;
     case 'error':
       handlers.error(frame);
+      return;
+    case 'group_heads':
+    case 'group_live':
+    case 'group_entries':
+      handlers.large_group(frame);
       return;
     case 'pong':
       return;

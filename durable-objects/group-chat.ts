@@ -55,7 +55,9 @@ export class GroupChat extends DurableObject<Env> {
     super(ctx, env);
     const retentionMs = atLeast(1, env.MAILBOX_RETENTION_DAYS, 30) * DAY_MS;
     const state = new GroupState(ctx.storage.sql, env);
-    const publisher = new Publisher({ state, env, storage: ctx.storage, retentionMs });
+    // Unset or 0: groups keep copying entries into mailboxes whatever their size.
+    const logDeliveryMin = atLeast(0, env.GROUP_LOG_DELIVERY_MIN, 0);
+    const publisher = new Publisher({ state, env, storage: ctx.storage, retentionMs, logDeliveryMin });
     this.#publisher = publisher;
     this.#management = new Management(state, publisher);
     this.#joining = new Joining(state, publisher);
@@ -207,6 +209,20 @@ export class GroupChat extends DurableObject<Env> {
    */
   entriesFor(member: string, after: number, upTo: number): Promise<GroupResult<{ entries: GroupEntry[]; through: number }>> {
     return settle(() => this.#messaging.entriesFor(member, after, upTo));
+  }
+
+  /**
+   * A large group: `member` has a connected device (their mailbox asks at every connect). Live
+   * entries go to them from now on; the answer says how far the log reaches and where read
+   * diffusion began, so the device pulls what it lacks. Not a large group: `null`.
+   */
+  online(member: string): Promise<GroupResult<{ head: number; from: number } | null>> {
+    return settle(() => this.#messaging.online(member));
+  }
+
+  /** A page of the log for a member's device (read diffusion): what `member` may see after `after`. */
+  pull(member: string, after: number, limit: number): Promise<GroupResult<{ entries: GroupEntry[]; through: number; head: number }>> {
+    return settle(() => this.#messaging.pull(member, after, limit));
   }
 
   /** A member's devices have (`delivered`) or read (`read`) the log up to `gseq`. Idempotent. */

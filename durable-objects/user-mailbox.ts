@@ -46,6 +46,7 @@ import { PrivacyControls } from './mailbox/privacy.ts';
 import type { ReceiptStatus } from './mailbox/receipts.ts';
 import type { StoredMessage } from './mailbox/store.ts';
 import { isWiped, wipeStorage } from './mailbox/tombstone.ts';
+import type { LivePush } from './group/delivery.ts';
 
 export { CONNECT_HEADERS } from './mailbox/device-frames.ts';
 
@@ -153,6 +154,19 @@ export class UserMailbox extends DurableObject<Env> {
       if (entry.type === 'update') await this.#live.core.history.ensureHot(`g:${group}`, entry.update.message.id);
     }
     return this.#live.inbound.deliverGroup(group, entries);
+  }
+
+  /**
+   * New entries of a large group (read diffusion) for this user's connected devices: forwarded,
+   * not stored. Whether a device was connected (if not, the group stops pushing to this user).
+   */
+  async groupLive(group: string, push: LivePush): Promise<boolean> {
+    return this.#live?.core.largeGroups.live(group, push) ?? false;
+  }
+
+  /** This user joined `group` after it became large (from gseq `from`): nothing of it is copied here; devices pull it. */
+  async largeGroupJoined(group: string, from: number): Promise<void> {
+    await this.#live?.core.largeGroups.became(group, from);
   }
 
   /** New delivered / read counts of this user's messages in `group`. */

@@ -13,6 +13,7 @@ import { AccountEventSchema } from './account.ts';
 import { ERROR_CODES } from './errors.ts';
 import { GROUP_TALLY_MAX, MAX_FRAME_BYTES, PRESENCE_WATCH_MAX, RECEIPT_MAX_IDS } from './limits.ts';
 import { GroupEventSchema, GroupIdSchema, GroupMessageSchema, GroupSeqSchema, GroupTallySchema } from './groups.ts';
+import { GroupEntriesFrameSchema, GroupHeadsFrameSchema, GroupLiveFrameSchema, GroupPullFrameSchema } from './large-groups.ts';
 import {
   ActionSchema,
   ActionSummarySchema,
@@ -160,6 +161,7 @@ export const ClientFrameSchema = z.discriminatedUnion('type', [
   ActiveFrameSchema,
   ActionFrameSchema,
   MarkUnreadFrameSchema,
+  GroupPullFrameSchema,
 ]);
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
 export type SendFrame = z.infer<typeof SendFrameSchema>;
@@ -188,6 +190,7 @@ export const CLIENT_FRAME_TYPES = [
   'active',
   'action',
   'mark_unread',
+  'group_pull',
 ] as const;
 
 // ---------------------------------------------------------------- server -> client
@@ -434,6 +437,9 @@ export const ServerFrameSchema = z.discriminatedUnion('type', [
   PresenceFrameSchema,
   ErrorFrameSchema,
   PongFrameSchema,
+  GroupEntriesFrameSchema,
+  GroupLiveFrameSchema,
+  GroupHeadsFrameSchema,
 ]);
 export type ServerFrame = z.infer<typeof ServerFrameSchema>;
 export type HelloFrame = z.infer<typeof HelloFrameSchema>;
@@ -548,6 +554,9 @@ const SERVER_FRAME_TYPES = [
   'presence',
   'error',
   'pong',
+  'group_entries',
+  'group_live',
+  'group_heads',
 ] as const satisfies readonly ServerFrame['type'][];
 // A frame type added to ServerFrameSchema but not listed above would be refused as unknown.
 type UnlistedServerFrame = Exclude<ServerFrame['type'], (typeof SERVER_FRAME_TYPES)[number]>;

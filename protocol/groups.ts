@@ -66,6 +66,12 @@ export const GroupChangeSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('description_changed'), description: z.string() }),
   z.strictObject({ kind: z.literal('picture_changed'), picture: z.string().nullable() }),
   z.strictObject({ kind: z.literal('settings_changed'), onlyAdminsSend: z.boolean() }),
+  /**
+   * The group grew past the deployment's threshold: from the next entry on it is delivered by
+   * read diffusion (see `group_pull`, `group_live`, `group_heads`). The last entry copied into
+   * mailboxes. One-way: a group that shrinks again stays so.
+   */
+  z.strictObject({ kind: z.literal('delivery_changed'), mode: z.literal('log') }),
 ]);
 export type GroupChange = z.infer<typeof GroupChangeSchema>;
 

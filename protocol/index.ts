@@ -13,6 +13,7 @@ export * from './contacts.ts';
 export * from './presence.ts';
 export * from './account.ts';
 export * from './frames.ts';
+export * from './large-groups.ts';
 export * from './media.ts';
 export * from './http.ts';
 export * from './search.ts';

@@ -91,6 +91,10 @@ export const RATE_LIMITS = {
     kind: 'bucket', scope: 'device', burst: 5, refill: 5, everyMs: MINUTE, stored: false,
     what: '`resume` frames per device, one token per RESUME_ENTRIES_PER_TOKEN entries sent again (at least one)',
   },
+  group_pull_device: {
+    kind: 'bucket', scope: 'device', burst: 120, refill: 120, everyMs: MINUTE, stored: false,
+    what: '`group_pull` frames per device (a catch-up of 10,000 entries is 20 of them)',
+  },
   chat_marker_device: {
     kind: 'bucket', scope: 'device', burst: 30, refill: 30, everyMs: MINUTE, stored: false,
     what: '`mark_unread` frames per device',

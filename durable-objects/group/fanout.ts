@@ -35,6 +35,10 @@ export type FanOutDeps = {
   /** In larger audiences, at most this many recently active members are still called directly. */
   hotLimit: number;
   membersPerJob: number;
+  /** Where read diffusion began, or null: entries after it are not copied into mailboxes. */
+  logFrom: () => number | null;
+  /** Push log rows after gseq `after` to the online members (read diffusion); never rejects. */
+  live: (rows: LogRow[], after: number, logFrom: number) => Promise<void>;
 };
 
 /** Entries per round: bounds the memory and the size of one round's calls. */
@@ -85,8 +89,18 @@ export class FanOut {
 
   async #round(): Promise<void> {
     this.stats.rounds++;
-    const pending = this.deps.log.range(this.fannedThrough, this.deps.log.head, ROUND_ENTRIES);
     const { log } = this.deps;
+    const from = this.fannedThrough;
+    const logFrom = this.deps.logFrom();
+    if (logFrom !== null && from >= logFrom) {
+      // A large group: stored once, here; online members get it live, everyone else pulls.
+      const rows = log.range(from, log.head, ROUND_ENTRIES);
+      await this.deps.live(rows, from, logFrom);
+      writeMeta(this.deps.sql, 'fanned_through', rows[rows.length - 1]!.gseq);
+      return;
+    }
+    // Copies end with the `delivery_changed` event (entries after it are never copied).
+    const pending = log.range(from, logFrom === null ? log.head : Math.min(log.head, logFrom), ROUND_ENTRIES);
     for (const run of runsOf(pending, (from, to) => !log.membershipBetween(from, to))) {
       const audience = this.deps.members.audienceAt(run.first, run.target);
       const { direct, queued } = this.#split(audience);

@@ -49,6 +49,7 @@ export class Management {
       onlyAdminsSend: input.onlyAdminsSend,
       createdBy: input.actor,
       createdAt: now,
+      logFrom: null,
     });
     state.settingsWritten();
     members.add([input.actor], 'admin', log.head + 1, now);

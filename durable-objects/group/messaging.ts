@@ -128,6 +128,31 @@ export class Messaging {
     return { entries, through };
   }
 
+  /** A member's device connected: see GroupChat.online. */
+  online(member: string): { head: number; from: number } | null {
+    const { state } = this.deps;
+    const s = state.settingsOrThrow();
+    const { delivery, members, log } = state.parts;
+    const intervals = members.intervals(member);
+    if (intervals.length === 0) throw new GroupError('not_group_member');
+    if (s.logFrom === null) return null;
+    const registered = delivery.register(member, Date.now());
+    if (registered) return { head: registered.head, from: s.logFrom };
+    // A former member: nothing live, but they may pull up to their removal.
+    const last = Math.max(...intervals.map(([, to]) => to));
+    return { head: Math.min(log.head, last), from: s.logFrom };
+  }
+
+  /**
+   * A page for a member's device: the entries after `after` that `member` may see, at most
+   * `limit` rows of the log read (what they may not see is skipped, so a page can be short or
+   * empty with `through` still moving). Former members may pull up to their removal.
+   */
+  pull(member: string, after: number, limit: number): { entries: GroupEntry[]; through: number; head: number } {
+    const page = this.entriesFor(member, after, after + Math.max(1, Math.min(limit, ENTRIES_PAGE)));
+    return { ...page, head: this.deps.state.parts.log.head };
+  }
+
   /** A member's devices have (`delivered`) or read (`read`) the log up to `gseq`. Idempotent. */
   receipt(member: string, status: ReceiptStatus, gseq: number): void {
     const { state } = this.deps;

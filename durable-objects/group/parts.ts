@@ -9,6 +9,7 @@ import type { GroupChange } from '../../protocol/index.ts';
 import { mailboxOf } from '../stubs.ts';
 import { GroupActions } from './actions.ts';
 import { Consent } from './consent.ts';
+import { Delivery } from './delivery.ts';
 import { enqueueJobs } from './fanout-job.ts';
 import { FanOut } from './fanout.ts';
 import { GroupLog } from './log.ts';
@@ -21,10 +22,20 @@ const DEFAULT_MEMBERS_PER_JOB = 50;
 /** In large groups, recently active members called directly (the rest are queued). */
 const DEFAULT_DIRECT_HOT_MAX = 256;
 const TALLY_FLUSH_MS = 200;
+/** Live pushes of a large group in flight at once. */
+const DEFAULT_LIVE_CONCURRENCY = 64;
 /** Invite link codes: 128 random bits, 22 base64url characters. */
 const LINK_CODE_BYTES = 16;
 
-export type Parts = { log: GroupLog; members: Members; fanout: FanOut; tallies: Tallies; consent: Consent; actions: GroupActions };
+export type Parts = {
+  log: GroupLog;
+  members: Members;
+  fanout: FanOut;
+  delivery: Delivery;
+  tallies: Tallies;
+  consent: Consent;
+  actions: GroupActions;
+};
 
 export type PartsDeps = {
   sql: SqlStorage;
@@ -34,11 +45,21 @@ export type PartsDeps = {
   event: (by: string, change: GroupChange, membership: boolean, at: number) => void;
   /** Server ids of new log entries. */
   newId: () => string;
+  /** Where read diffusion began (the `delivery_changed` event), or null while entries are copied into mailboxes. */
+  logFrom: () => number | null;
 };
 
-export function buildParts({ sql, env, groupId, event, newId }: PartsDeps): Parts {
+export function buildParts({ sql, env, groupId, event, newId, logFrom }: PartsDeps): Parts {
   const log = new GroupLog(sql, groupId);
   const members = new Members(sql);
+  const delivery = new Delivery({
+    sql,
+    log,
+    members,
+    live: (member, push) => mailboxOf(env, member).groupLive(groupId(), push),
+    joined: (member, from) => mailboxOf(env, member).largeGroupJoined(groupId(), from),
+    concurrency: DEFAULT_LIVE_CONCURRENCY,
+  });
   const fanout = new FanOut({
     sql,
     log,
@@ -48,6 +69,8 @@ export function buildParts({ sql, env, groupId, event, newId }: PartsDeps): Part
       await mailboxOf(env, member).deliverGroup(groupId(), entries);
     },
     enqueue: (jobs) => enqueueJobs(env.GROUP_FANOUT, jobs),
+    logFrom,
+    live: (rows, after, from) => delivery.push(rows, after, from),
     // 0 is meaningful here: every audience goes through the queue.
     directLimit: atLeast(0, env.GROUP_DIRECT_FANOUT_MAX, DEFAULT_DIRECT_FANOUT_MAX),
     hotLimit: atLeast(0, env.GROUP_DIRECT_HOT_MAX, DEFAULT_DIRECT_HOT_MAX),
@@ -63,7 +86,7 @@ export function buildParts({ sql, env, groupId, event, newId }: PartsDeps): Part
   });
   const consent = new Consent({ sql, members, log, event, newCode: () => linkCode() });
   const actions = new GroupActions({ log, groupId, windows: actionWindows(env), newId });
-  return { log, members, fanout, tallies, consent, actions };
+  return { log, members, fanout, delivery, tallies, consent, actions };
 }
 
 /** A numeric setting: `value` if it is a number >= `min`, else `fallback` (unset or invalid). */

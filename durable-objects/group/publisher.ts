@@ -8,6 +8,7 @@ import type { Group } from '../../protocol/index.ts';
 import type { FanOutStats } from './fanout.ts';
 import { mirror, notifyInvites } from './publish.ts';
 import { readMeta, writeMeta } from './schema.ts';
+import { setLogFrom } from './settings.ts';
 import type { GroupState } from './state.ts';
 
 /** Safety net: how soon the alarm re-checks an unfinished fan-out or an unsynced mirror. */
@@ -20,6 +21,8 @@ export type PublisherDeps = {
   storage: DurableObjectStorage;
   /** How long receipt times are kept (message info covers recent messages). */
   retentionMs: number;
+  /** Above this many members a group switches to read diffusion (0: never). */
+  logDeliveryMin: number;
 };
 
 export class Publisher {
@@ -35,6 +38,7 @@ export class Publisher {
 
   /** Make a change known: fan new log entries out, mirror the group to D1 and tell new invitees' mailboxes. */
   async publish(): Promise<void> {
+    this.#switchIfLarge();
     writeMeta(this.deps.state.sql, 'mirror_dirty', 1);
     this.appended();
     await Promise.all([this.#syncMirror(), this.#notifyInvites()]);
@@ -74,6 +78,19 @@ export class Publisher {
       members: members.count(),
       fanout: { ...fanout.stats },
     };
+  }
+
+  /**
+   * A group that grew past the threshold switches to read diffusion: its `delivery_changed`
+   * event is the last entry copied into mailboxes (in the same commit as the change that grew it).
+   */
+  #switchIfLarge(): void {
+    const { state, logDeliveryMin } = this.deps;
+    const s = state.find();
+    if (!s || !state.parts.delivery.shouldSwitch(s.logFrom, logDeliveryMin)) return;
+    state.event(s.createdBy, { kind: 'delivery_changed', mode: 'log' }, false, Date.now());
+    setLogFrom(state.sql, state.parts.log.head);
+    state.settingsWritten();
   }
 
   async #ensureAlarm(): Promise<void> {

@@ -110,6 +110,17 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX members_read ON members (read_gseq);
   CREATE INDEX members_joined ON members (joined_gseq);
   `,
+  // 5: large groups by read diffusion (./delivery.ts). `log_from` is the gseq of the
+  // `delivery_changed` event (NULL while the group copies entries into mailboxes): entries after
+  // it live only in this log. `online` lists the members whose mailbox said a device is
+  // connected (registered at connect, dropped when a live push finds no device).
+  `
+  ALTER TABLE settings ADD COLUMN log_from INTEGER;
+  CREATE TABLE online (
+    user_id TEXT    PRIMARY KEY,
+    since   INTEGER NOT NULL                  -- when it registered (a live push that started earlier cannot drop it)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** Bring the object's database to the newest schema (`meta` also holds fanned_through, mirror_dirty). */

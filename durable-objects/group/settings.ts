@@ -10,6 +10,11 @@ export type Settings = {
   onlyAdminsSend: boolean;
   createdBy: string;
   createdAt: number;
+  /**
+   * Null while entries are copied into members' mailboxes; else the gseq of the
+   * `delivery_changed` event, after which entries live only in the log (read diffusion).
+   */
+  logFrom: number | null;
 };
 
 type Row = {
@@ -20,6 +25,7 @@ type Row = {
   only_admins_send: number;
   created_by: string;
   created_at: number;
+  log_from: number | null;
 };
 
 /** The settings, or null while the group does not exist (the table exists once it was created). */
@@ -34,6 +40,7 @@ export function readSettings(sql: SqlStorage): Settings | null {
     onlyAdminsSend: row.only_admins_send === 1,
     createdBy: row.created_by,
     createdAt: row.created_at,
+    logFrom: row.log_from,
   };
 }
 
@@ -49,6 +56,11 @@ export function insertSettings(sql: SqlStorage, s: Settings): void {
     s.createdBy,
     s.createdAt,
   );
+}
+
+/** The group switched to read diffusion at the `delivery_changed` event `gseq` (once). */
+export function setLogFrom(sql: SqlStorage, gseq: number): void {
+  sql.exec('UPDATE settings SET log_from = ? WHERE log_from IS NULL', gseq);
 }
 
 export function updateSettings(sql: SqlStorage, s: Pick<Settings, 'title' | 'description' | 'picture' | 'onlyAdminsSend'>): void {

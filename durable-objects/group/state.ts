@@ -44,6 +44,7 @@ export class GroupState {
       groupId: () => this.settings().groupId,
       event: (by, change, membership, at) => this.event(by, change, membership, at),
       newId: () => this.newId(),
+      logFrom: () => this.find()?.logFrom ?? null,
     });
     return this.#parts;
   }

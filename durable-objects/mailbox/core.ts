@@ -26,6 +26,7 @@ import { FrameError } from './frame-error.ts';
 import { FrameLimits } from './frame-limits.ts';
 import { GroupInbox } from './group-inbox.ts';
 import { GroupSync } from './group-sync.ts';
+import { LargeGroups } from './large-groups.ts';
 import { HistoryTiers, tierConfig } from './history-tiers.ts';
 import { Notifier, type Arrival } from './notifications.ts';
 import { admitMedia } from './media-check.ts';
@@ -56,6 +57,7 @@ export class MailboxCore {
   readonly starts: DeviceStarts;
   readonly groupInbox: GroupInbox;
   readonly groups: GroupSync;
+  readonly largeGroups: LargeGroups;
   readonly blocks: BlockList;
   readonly limits: FrameLimits;
   readonly tickets: UsedTickets;
@@ -140,6 +142,14 @@ export class MailboxCore {
       group: (groupId) => groupOf(env, groupId),
       retryLater: () => void this.scheduleAlarm(Date.now() + RECEIPT_RETRY_MS),
       deliveredDelayMs: GROUP_DELIVERED_DELAY_MS,
+      becameLarge: (group, from) => void this.largeGroups.became(group, from),
+    });
+    this.largeGroups = new LargeGroups({
+      sql: ctx.storage.sql,
+      connections: this.connections,
+      self: () => this.self(),
+      group: (groupId) => groupOf(env, groupId),
+      delivered: (group, gseq) => this.groups.deliveredUpTo(group, gseq),
     });
     this.actions = new DirectActions({
       sql: ctx.storage.sql,

@@ -10,6 +10,7 @@ import {
   parseClientFrame,
   type ActionFrame,
   type AckFrame,
+  type GroupPullFrame,
   type GroupReadFrame,
   type GroupSendFrame,
   type GroupTypingFrame,
@@ -84,6 +85,8 @@ export class DeviceFrames {
     core.notifier.clear();
     void core.presence.update(now);
     core.mirrorBlocksOnce();
+    // Large groups: register as online with each, then tell the device how far each reaches.
+    void core.largeGroups.connected(server);
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -162,13 +165,16 @@ export class DeviceFrames {
           return await this.#onAction(ws, state, frame);
         case 'mark_unread':
           return this.#onMarkUnread(state, frame);
+        case 'group_pull':
+          core.limits.groupPull(state.deviceId);
+          return await this.#onGroupPull(ws, frame);
         case 'ping':
           // Only a byte-exact ping is auto-answered; answer variants here.
           return core.connections.sendDirect(ws, { type: 'pong' });
       }
     } catch (error) {
       if (!(error instanceof FrameError)) console.error('frame handling failed', error);
-      const id = frame.type === 'send' || frame.type === 'group_send' || frame.type === 'action' ? frame.id : null;
+      const id = frame.type === 'send' || frame.type === 'group_send' || frame.type === 'action' || frame.type === 'group_pull' ? frame.id : null;
       core.connections.sendDirect(ws, errorFrame(id, error, frame.type));
     }
   }
@@ -190,6 +196,10 @@ export class DeviceFrames {
   }
 
   // ------------------------------------------------------------------ frames
+
+  async #onGroupPull(ws: WebSocket, frame: GroupPullFrame): Promise<void> {
+    this.core.connections.sendDirect(ws, await this.core.largeGroups.pull(frame));
+  }
 
   async #onSend(ws: WebSocket, state: ConnectionState, frame: SendFrame): Promise<void> {
     const { core } = this;

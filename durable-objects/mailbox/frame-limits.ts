@@ -76,6 +76,11 @@ export class FrameLimits {
     this.#refuseUnless(this.#budgets.spend([{ name: 'presence_watch_device', cost: 1 }], { device }));
   }
 
+  /** A `group_pull` (each reads up to GROUP_PULL_MAX entries of a large group's log). */
+  groupPull(device: string): void {
+    this.#refuseUnless(this.#budgets.spend([{ name: 'group_pull_device', cost: 1 }], { device }));
+  }
+
   /** A `mark_unread` (each is a mailbox entry for every device of the user). */
   chatMarker(device: string): void {
     this.#refuseUnless(this.#budgets.spend([{ name: 'chat_marker_device', cost: 1 }], { device }));

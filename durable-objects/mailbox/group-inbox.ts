@@ -124,6 +124,7 @@ export class GroupInbox {
       stored.push(mailboxEntry);
     }
     chat.through = Math.max(chat.through, through);
+    const large = entries.find((e) => e.type === 'event' && e.event.change.kind === 'delivery_changed' && gseqOf(e) <= chat.through);
     this.sql.exec(
       `INSERT INTO group_chats (group_id, through, read_gseq, last_seq, unread) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (group_id) DO UPDATE SET through = excluded.through, last_seq = excluded.last_seq, unread = unread + ?`,
@@ -134,6 +135,7 @@ export class GroupInbox {
       unread,
       unread,
     );
+    if (large) this.sql.exec('UPDATE group_chats SET large_from = ? WHERE group_id = ? AND large_from IS NULL', gseqOf(large), group);
     return stored;
   }
 

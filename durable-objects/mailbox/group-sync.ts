@@ -27,6 +27,8 @@ export type GroupSyncDeps = {
   retryLater: () => void;
   /** How long delivered watermarks are gathered before they are sent to the group. */
   deliveredDelayMs: number;
+  /** `group` switched to read diffusion at gseq `from` (its `delivery_changed` event was just stored). */
+  becameLarge: (group: string, from: number) => void;
 };
 
 /** What a group message must pass before it is forwarded, and what it costs once stored. */
@@ -90,10 +92,13 @@ export class GroupSync {
    * here; a watermark lost to an eviction is carried by the next ack, and reads are durable.)
    */
   acknowledged(after: number, upTo: number): void {
-    for (const [group, gseq] of this.deps.inbox.deliveredBetween(after, upTo)) {
-      this.#delivered.set(group, Math.max(gseq, this.#delivered.get(group) ?? 0));
-    }
-    if (this.#delivered.size > 0 && !this.#deliveredTimer) {
+    for (const [group, gseq] of this.deps.inbox.deliveredBetween(after, upTo)) this.deliveredUpTo(group, gseq);
+  }
+
+  /** A device holds `group`'s log up to `gseq` (gathered like acknowledgements). */
+  deliveredUpTo(group: string, gseq: number): void {
+    this.#delivered.set(group, Math.max(gseq, this.#delivered.get(group) ?? 0));
+    if (!this.#deliveredTimer) {
       this.#deliveredTimer = setTimeout(() => this.#sendDelivered(), this.deps.deliveredDelayMs);
     }
   }
@@ -165,6 +170,8 @@ export class GroupSync {
     const stored = this.deps.inbox.record(group, fresh, upTo, self, Date.now());
     this.deps.publish(stored);
     if (stored.length > 0) this.deps.arrived(group, fresh);
+    const switched = fresh.find((e) => e.type === 'event' && e.event.change.kind === 'delivery_changed');
+    if (switched) this.deps.becameLarge(group, gseqOf(switched));
     return stored.length;
   }
 

@@ -262,6 +262,11 @@ const MIGRATIONS: readonly string[] = [
   UPDATE conversations SET read_through = coalesce(
     (SELECT max(seq) FROM messages m WHERE m.peer = conversations.peer AND m.outgoing = 0 AND m.status >= ${STATUS_RANK.read}), 0);
   `,
+  // v10: large groups (read diffusion, ./large-groups.ts). The gseq of a group's
+  // \`delivery_changed\` event: entries after it are not copied here; devices pull them.
+  `
+  ALTER TABLE group_chats ADD COLUMN large_from INTEGER;
+  `,
 ];
 
 /** Bring the object's database to the newest schema (`meta` also holds pruned_through). */

@@ -55,7 +55,7 @@ async function withSync(log: GroupEntry[], visible: (gseq: number) => boolean, b
       },
       receipt: async () => undefined,
     } as unknown as DurableObjectStub<GroupChat>;
-    const sync = new GroupSync({ inbox, self: () => SELF, publish: () => undefined, arrived: () => undefined, group: () => group, retryLater: () => undefined, deliveredDelayMs: 0 });
+    const sync = new GroupSync({ inbox, self: () => SELF, publish: () => undefined, arrived: () => undefined, group: () => group, retryLater: () => undefined, deliveredDelayMs: 0, becameLarge: () => undefined });
     await body(sync, fetched, inbox);
   });
 }

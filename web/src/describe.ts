@@ -51,6 +51,8 @@ export function describeGroupEvent(event: GroupEvent, directory: Directory): Phr
       return change.picture === null ? [by, ' removed the group picture'] : [by, ' changed the group picture'];
     case 'settings_changed':
       return change.onlyAdminsSend ? [by, ' allowed only admins to send messages'] : [by, ' allowed all members to send messages'];
+    case 'delivery_changed':
+      return ['This group is now large: new messages are fetched from the group'];
   }
 }
 

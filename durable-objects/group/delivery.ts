@@ -1,0 +1,170 @@
+/**
+ * Large groups by read diffusion (protocol/large-groups.ts).
+ *
+ * A group starts by copying every entry into every member's mailbox (./fanout.ts). When its
+ * members exceed the deployment's threshold it switches, once: a `delivery_changed` event is
+ * appended and fanned out the old way (the last entry mailboxes store), and `log_from` records its
+ * gseq. From there on an entry is stored once, in this log, and:
+ *
+ * - members with a connected device get it live: this object calls their mailboxes, which
+ *   forward it to their sockets without writing anything (`groupLive`);
+ * - everyone else (and anyone a live push missed) pulls it from the log when a device connects
+ *   or sees a gap (`pull`, through their mailbox), paged and limited to what they may see.
+ *
+ * The online list: a mailbox registers its user when a device connects (`register`, which also
+ * answers how far the log reaches, so the device knows what to pull); a live push that finds no
+ * connected device drops the row, unless the user registered again after that push began. Rows
+ * for members who left are dropped at the first push after their last visible entry.
+ *
+ * A group that shrinks stays in log mode: one switch, no second migration path.
+ */
+import type { GroupEntry } from '../../protocol/index.ts';
+import type { GroupLog, LogRow } from './log.ts';
+import type { Members } from './members.ts';
+
+/** A live push: the entries (already filtered for this member) and the range of the log they cover. */
+export type LivePush = { entries: GroupEntry[]; after: number; through: number };
+
+export type DeliveryDeps = {
+  sql: SqlStorage;
+  log: GroupLog;
+  members: Members;
+  /** Push entries to one member's connected devices; resolves whether one was connected. */
+  live: (member: string, push: LivePush) => Promise<boolean>;
+  /** Tell the mailbox of someone who joined after the switch that this group is large from `from`; rejects if it could not. */
+  joined: (member: string, from: number) => Promise<void>;
+  /** Live calls in flight at once (the object must not open thousands of calls per round). */
+  concurrency: number;
+};
+
+export type LiveStats = { rounds: number; pushed: number; offline: number; failures: number };
+
+export class Delivery {
+  /** Online members and when they registered; loaded once per object start. */
+  #online: Map<string, number> | null = null;
+  readonly stats: LiveStats = { rounds: 0, pushed: 0, offline: 0, failures: 0 };
+
+  constructor(private readonly deps: DeliveryDeps) {}
+
+  /**
+   * Whether the group should switch now: still copying into mailboxes and more members than
+   * `threshold` (0 or less: never).
+   */
+  shouldSwitch(logFrom: number | null, threshold: number): boolean {
+    return logFrom === null && threshold > 0 && this.deps.members.count() > threshold;
+  }
+
+  /**
+   * `member` has a connected device: push them live entries from now on. Returns how far the log
+   * reaches now (pull up to it), or null for someone who is not a member.
+   */
+  register(member: string, now: number): { head: number } | null {
+    if (!this.deps.members.get(member)) return null;
+    this.deps.sql.exec(
+      'INSERT INTO online (user_id, since) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET since = excluded.since',
+      member,
+      now,
+    );
+    this.#onlineMap().set(member, now);
+    return { head: this.deps.log.head };
+  }
+
+  /** How many members are registered as online. */
+  get onlineCount(): number {
+    return this.#onlineMap().size;
+  }
+
+  /**
+   * Push log rows `rows` (consecutive, after gseq `after`) to every online member, each getting
+   * only the entries their membership covers. Best effort: a member a push misses pulls the gap
+   * (their device sees the next push does not continue its cursor, or pulls on reconnect).
+   */
+  async push(rows: readonly LogRow[], after: number, logFrom: number): Promise<void> {
+    if (rows.length === 0) return;
+    this.stats.rounds++;
+    // Whoever joined in these rows has nothing of this group in their mailbox: tell it first
+    // (this must succeed: the fan-out round fails and is retried by the alarm otherwise).
+    const joiners = rows.flatMap((r) => joinersOf(r.entry));
+    await Promise.all(joiners.map((member) => this.deps.joined(member, logFrom)));
+    const through = rows[rows.length - 1]!.gseq;
+    const started = Date.now();
+    const targets: Array<{ member: string; push: LivePush }> = [];
+    for (const [member, intervals] of this.#onlineIntervals()) {
+      const covered = (gseq: number) => intervals.some(([from, to]) => gseq >= from && gseq <= to);
+      // Left before this round and nothing of it is theirs: stop pushing to them.
+      if (!intervals.some(([, to]) => to > after)) {
+        this.#drop(member, Number.POSITIVE_INFINITY);
+        continue;
+      }
+      const visible = rows.filter((r) => covered(r.gseq) && (r.target === null || covered(r.target)));
+      if (visible.length === 0) continue;
+      targets.push({ member, push: { entries: visible.map((r) => r.entry), after, through } });
+    }
+    await forEachLimited(targets, this.deps.concurrency, async ({ member, push }) => {
+      try {
+        if (await this.deps.live(member, push)) this.stats.pushed++;
+        else {
+          this.stats.offline++;
+          this.#drop(member, started);
+        }
+      } catch {
+        // Their mailbox could not be reached: its devices pull what they miss when they reconnect.
+        this.stats.failures++;
+      }
+    });
+  }
+
+  /** Forget `member` as online unless they registered after `before` (a newer connection). */
+  #drop(member: string, before: number): void {
+    const since = this.#onlineMap().get(member);
+    if (since === undefined || since > before) return;
+    this.deps.sql.exec('DELETE FROM online WHERE user_id = ? AND since <= ?', member, before === Number.POSITIVE_INFINITY ? Number.MAX_SAFE_INTEGER : before);
+    this.#onlineMap().delete(member);
+  }
+
+  /** Each online user's membership intervals (two queries, however many are online). */
+  #onlineIntervals(): Map<string, Array<[number, number]>> {
+    const { sql } = this.deps;
+    const result = new Map<string, Array<[number, number]>>();
+    for (const member of this.#onlineMap().keys()) result.set(member, []);
+    const current = sql
+      .exec<{ user_id: string; joined_gseq: number }>('SELECT m.user_id, m.joined_gseq FROM online o JOIN members m ON m.user_id = o.user_id')
+      .toArray();
+    for (const r of current) result.get(r.user_id)?.push([r.joined_gseq, Number.POSITIVE_INFINITY]);
+    const past = sql
+      .exec<{ user_id: string; joined_gseq: number; left_gseq: number }>(
+        'SELECT p.user_id, p.joined_gseq, p.left_gseq FROM online o JOIN past_members p ON p.user_id = o.user_id',
+      )
+      .toArray();
+    for (const r of past) result.get(r.user_id)?.push([r.joined_gseq, r.left_gseq]);
+    return result;
+  }
+
+  #onlineMap(): Map<string, number> {
+    this.#online ??= new Map(
+      this.deps.sql
+        .exec<{ user_id: string; since: number }>('SELECT user_id, since FROM online')
+        .toArray()
+        .map((r) => [r.user_id, r.since]),
+    );
+    return this.#online;
+  }
+}
+
+/** Who an entry makes a member (they start receiving with it). */
+function joinersOf(entry: GroupEntry): string[] {
+  if (entry.type !== 'event') return [];
+  const { change } = entry.event;
+  if (change.kind === 'members_added') return change.members;
+  if (change.kind === 'member_joined') return [change.member];
+  return [];
+}
+
+/** Run `task` for every item with at most `limit` in flight. */
+async function forEachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await task(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

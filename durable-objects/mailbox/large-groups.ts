@@ -1,0 +1,96 @@
+/**
+ * The user's large groups (read diffusion, protocol/large-groups.ts) as their mailbox serves them.
+ * Nothing here writes per message: entries of a large group live only in its log.
+ *
+ * - A device connects: the mailbox registers the user as online with each large group (one call
+ *   per large group per connect) and tells the device how far each reaches (`group_heads`); the
+ *   device pulls what it lacks.
+ * - The group pushes new entries (`live`): forwarded to every connected device as `group_live`.
+ *   The answer tells the group whether anyone was connected (if not, it stops pushing).
+ * - A device pulls (`group_pull`): the group answers what this user may see, page by page.
+ * - A group becomes large (its `delivery_changed` event arrives as the last copied entry), or the
+ *   user joins a group that already is: remember it, register, and send the new head.
+ */
+import type { GroupEntriesFrame, GroupHeadsFrame, GroupLiveFrame, GroupPullFrame } from '../../protocol/index.ts';
+import { GROUP_PULL_MAX } from '../../protocol/index.ts';
+import type { GroupChat } from '../group-chat.ts';
+import type { LivePush } from '../group/delivery.ts';
+import type { Connections } from './connections.ts';
+import { FrameError } from './frame-error.ts';
+
+export type LargeGroupsDeps = {
+  sql: SqlStorage;
+  connections: Connections;
+  self: () => string;
+  group: (groupId: string) => DurableObjectStub<GroupChat>;
+  /** Everything of `group` up to `gseq` is on one of the user's devices (a delivered watermark). */
+  delivered: (group: string, gseq: number) => void;
+};
+
+type Head = GroupHeadsFrame['groups'][number];
+
+export class LargeGroups {
+  constructor(private readonly deps: LargeGroupsDeps) {}
+
+  /** The large groups this user belongs or belonged to, and where read diffusion began. */
+  list(): Array<{ group: string; from: number }> {
+    return this.deps.sql
+      .exec<{ group_id: string; large_from: number }>('SELECT group_id, large_from FROM group_chats WHERE large_from IS NOT NULL')
+      .toArray()
+      .map((r) => ({ group: r.group_id, from: r.large_from }));
+  }
+
+  /** A device connected on `ws`: register with every large group, then tell the device their heads. */
+  async connected(ws: WebSocket): Promise<void> {
+    const groups = this.list();
+    if (groups.length === 0) return;
+    const heads = await this.#register(groups.map((g) => g.group));
+    if (heads.length > 0) this.deps.connections.sendDirect(ws, { type: 'group_heads', groups: heads } satisfies GroupHeadsFrame);
+  }
+
+  /**
+   * `group` is large from gseq `from` on for this user: its `delivery_changed` event was just
+   * stored here, or they joined it after the switch (then nothing of it is stored here).
+   */
+  async became(group: string, from: number): Promise<void> {
+    this.deps.sql.exec(
+      `INSERT INTO group_chats (group_id, through, read_gseq, last_seq, unread, large_from) VALUES (?, 0, 0, 0, 0, ?)
+       ON CONFLICT (group_id) DO UPDATE SET large_from = coalesce(large_from, excluded.large_from)`,
+      group,
+      from,
+    );
+    if (this.deps.connections.all().length === 0) return;
+    const heads = await this.#register([group]);
+    if (heads.length > 0) this.deps.connections.broadcast({ type: 'group_heads', groups: heads } satisfies GroupHeadsFrame);
+  }
+
+  /** New entries of a large group: to every connected device. Whether one was connected. */
+  live(group: string, push: LivePush): boolean {
+    const frame: GroupLiveFrame = { type: 'group_live', group, entries: push.entries, after: push.after, through: push.through };
+    return this.deps.connections.broadcast(frame) > 0;
+  }
+
+  /** A device's `group_pull`: one page of what this user may see. Refusals throw a FrameError. */
+  async pull(frame: GroupPullFrame): Promise<GroupEntriesFrame> {
+    const result = await this.deps.group(frame.group).pull(this.deps.self(), frame.after, frame.limit ?? GROUP_PULL_MAX);
+    if (!result.ok) throw new FrameError(result.code, result.message ?? undefined);
+    // The device asks for what follows `after`: it holds everything up to there.
+    if (frame.after > 0) this.deps.delivered(frame.group, frame.after);
+    return { type: 'group_entries', id: frame.id, group: frame.group, ...result.value };
+  }
+
+  /** Register with each group; their heads, leaving out groups that no longer know this user. */
+  async #register(groups: readonly string[]): Promise<Head[]> {
+    const self = this.deps.self();
+    const answers = await Promise.allSettled(groups.map((group) => this.deps.group(group).online(self)));
+    const heads: Head[] = [];
+    answers.forEach((answer, i) => {
+      if (answer.status === 'rejected') {
+        console.error('large group registration failed; the device pulls on its next connect', answer.reason);
+        return;
+      }
+      if (answer.value.ok && answer.value.value) heads.push({ group: groups[i]!, ...answer.value.value });
+    });
+    return heads;
+  }
+}
