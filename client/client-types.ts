@@ -24,10 +24,12 @@ import type {
   ReceiptFrame,
   SentFrame,
   TypingNoticeFrame,
+  GroupEntry,
 } from '../protocol/index.ts';
 import type { BackoffOptions } from './backoff.ts';
 import type { ConnectionTuning, CursorExpiredEvent, ReconnectScheduled, StateChange } from './connection-types.ts';
 import type { CursorStore } from './cursor-store.ts';
+import type { LargeGroupCursorStore } from './large-groups.ts';
 import type { MediaApiOptions } from './media-api.ts';
 import type { UploadFailed, UploadProgressEvent } from './media-sender.ts';
 import type { ActionOutboxEntry, OutboxEntry, OutboxStore } from './outbox.ts';
@@ -48,6 +50,16 @@ export interface MessageReceived {
    * shows it, so merge by `message.clientId` instead of adding it again.
    */
   local: boolean;
+}
+
+/** Payload of the 'group_log_entry' event. */
+export interface GroupLogEntry {
+  group: string;
+  /** The entry's position in the group's log. */
+  gseq: number;
+  entry: GroupEntry;
+  /** You sent the message, made the change or acted (from any of your devices). */
+  own: boolean;
 }
 
 /** Payload of the 'group_message' event. */
@@ -183,6 +195,12 @@ export interface MessengerEvents {
   group_message_update: GroupMessageUpdated;
   /** A chat was marked unread (or the mark cleared) on one of your devices (`markUnread`). */
   chat_marker: ChatMarkerFrame;
+  /**
+   * An entry of a large group after its switch to read diffusion (the switch itself is a
+   * `group_event` with change `delivery_changed`): not a mailbox entry, so no `seq`; exactly once
+   * per client object and in gseq order per group. The SDK pulls and resumes these itself.
+   */
+  group_log_entry: GroupLogEntry;
   /** A 1:1 send was stored by the server (once per client id). */
   sent: SentFrame;
   /** A group send was stored in the group's log (once per client id). */
@@ -257,6 +275,11 @@ export interface MessengerClientOptions extends ConnectionTuning {
   cursorStore?: CursorStore;
   /** Persist unsent messages and message actions. Default: memory. */
   outboxStore?: OutboxStore;
+  /**
+   * Persist this device's gseq cursor per large group (scope it to the device, like `cursorStore`).
+   * Default: memory (a new client object pulls each large group again from its switch).
+   */
+  largeGroupCursorStore?: LargeGroupCursorStore;
   /** Client message id generator. Default: `generateClientId`. */
   generateId?: () => string;
   /** HTTP timeout, ms. Default 15 000. */

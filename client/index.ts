@@ -72,6 +72,7 @@ export * from './connection-types.ts';
 // Only the app-facing parts of these; the rest are the connection's internals.
 export { MemoryCursorStore } from './cursor-store.ts';
 export type { CursorStore } from './cursor-store.ts';
+export type { LargeGroupCursorStore } from './large-groups.ts';
 export { connectUrl } from './socket-transport.ts';
 export type { SocketCloseEvent, SocketMessageEvent, WebSocketConstructor, WebSocketLike } from './socket-transport.ts';
 export * from './events.ts';

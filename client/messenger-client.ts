@@ -5,6 +5,7 @@
  */
 import { CLOSE_CODES, GroupIdSchema, MessageBodySchema, MessageIdSchema, UserIdSchema } from '../protocol/index.ts';
 import type {
+  GroupEntry,
   GroupHistoryPage,
   GroupSentFrame,
   HelloFrame,
@@ -31,9 +32,10 @@ import { MediaApi } from './media-api.ts';
 import { MediaSender } from './media-sender.ts';
 import type { MediaSendInput, PendingMediaSend, PendingUpload } from './media-sender.ts';
 import type { HistoryOptions, SearchRequest } from './http.ts';
+import { LargeGroups, gseqOf } from './large-groups.ts';
 import { routeMailboxFrame } from './mailbox-events.ts';
 import type { MailboxEventsHost } from './mailbox-events.ts';
-import { Outbox } from './outbox.ts';
+import { Outbox, generateClientId } from './outbox.ts';
 import type { ActionOutboxEntry, OutboxEntry, PendingSend } from './outbox.ts';
 import { Sender } from './sender.ts';
 import { PresenceWatch } from './presence-watch.ts';
@@ -105,6 +107,8 @@ export class MessengerClient extends MessageActionsClient {
   private readonly activeOnConnect: boolean;
   /** Users whose presence this client watches, and their latest presence. */
   private readonly presence: PresenceWatch;
+  /** Large groups (read diffusion): gseq cursors, pulls, live entries. */
+  private readonly largeGroups: LargeGroups;
   /**
    * The hello on whose connection a frame that updates last seen (`active`, a send, a read
    * marker) was last sent: the server records activity for all of them, so no `active` is
@@ -149,6 +153,23 @@ export class MessengerClient extends MessageActionsClient {
     this.connection = new Connection({
       ...options,
       ticket: () => (this.customTicket === undefined ? this.apiTicket() : renewingTicket(this.sessions, this.customTicket)),
+    });
+    this.largeGroups = new LargeGroups({
+      send: (frame) => this.connection.send(frame),
+      emit: (group, entries) => {
+        for (const entry of entries) {
+          const own = this.isOwnEntry(entry);
+          // As for mailbox echoes: our own message in the log proves it was stored.
+          if (own && entry.type === 'message' && this.outbox.has(entry.message.clientId)) {
+            const { clientId, id, gseq, sentAt } = entry.message;
+            this.sender.settle({ type: 'group_sent', id: clientId, group, messageId: id, gseq, sentAt, duplicate: false });
+          }
+          this.emit('group_log_entry', { group, gseq: gseqOf(entry), entry, own });
+        }
+      },
+      mailboxCursor: () => this.connection.cursor,
+      ...(options.largeGroupCursorStore ? { store: options.largeGroupCursorStore } : {}),
+      newId: options.generateId ?? generateClientId,
     });
     this.presence = new PresenceWatch((users) => this.connection.send({ type: 'presence_watch', users }), () => this.helloCount);
     this.sender = new Sender({ connection: this.connection, outbox: this.outbox, retry: options.sendRetry ?? {} });
@@ -531,6 +552,7 @@ export class MessengerClient extends MessageActionsClient {
     });
     c.on('state', (change) => {
       s.onState(change.state === 'open');
+      if (change.state !== 'open') this.largeGroups.onDisconnect();
       this.emit('state', change);
       if (change.state === 'closed') this.endSessionIfOver(change);
     });
@@ -547,8 +569,14 @@ export class MessengerClient extends MessageActionsClient {
       this.presence.record(frame);
       this.emit('presence', frame);
     });
-    c.on('send_error', (frame) => s.refuse(frame.id, MessengerError.fromFrame(frame)));
-    c.on('mailbox', (frame) => routeMailboxFrame(frame, mailboxHost));
+    c.on('send_error', (frame) => {
+      if (!this.largeGroups.onPullRefused(frame.id, frame.retryAfterMs)) s.refuse(frame.id, MessengerError.fromFrame(frame));
+    });
+    c.on('mailbox', (frame) => {
+      routeMailboxFrame(frame, mailboxHost);
+      this.largeGroups.onMailboxProgress(frame.seq);
+    });
+    c.on('large_group', (frame) => this.largeGroups.onFrame(frame));
   }
 
   /** The server closed the connection because the session is over: end it here too. */
@@ -557,6 +585,15 @@ export class MessengerClient extends MessageActionsClient {
     if (error === undefined) return;
     if (change.code === CLOSE_CODES.account_deleted) this.sessions.end('account_deleted', error);
     else if (SESSION_OVER_CODES.has(error.code)) this.sessions.end(error.code, error);
+  }
+
+  /** Whether the logged-in user sent, changed or acted in a large group's entry. */
+  private isOwnEntry(entry: GroupEntry): boolean {
+    const me = this.userIdValue;
+    if (me === undefined) return false;
+    if (entry.type === 'message') return entry.message.from === me;
+    if (entry.type === 'event') return entry.event.by === me;
+    return entry.update.by === me;
   }
 
   private onHello(hello: HelloFrame): void {

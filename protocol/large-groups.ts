@@ -15,7 +15,7 @@
  */
 import { z } from 'zod';
 import { GroupEntrySchema, GroupIdSchema, GroupSeqSchema } from './groups.ts';
-import { ClientIdSchema } from './messages.ts';
+import { ClientIdSchema, SeqSchema } from './messages.ts';
 
 /** Most entries one `group_pull` returns. */
 export const GROUP_PULL_MAX = 500;
@@ -86,6 +86,12 @@ export const GroupHeadsFrameSchema = z.strictObject({
       group: GroupIdSchema,
       head: z.number().int().nonnegative(),
       from: GroupSeqSchema,
+      /**
+       * The mailbox seq of the `delivery_changed` entry in your mailbox, or null (you joined after
+       * the switch: nothing of this group is in your mailbox). Show pulled entries only once your
+       * mailbox is processed up to it, so the chat stays in order.
+       */
+      seq: SeqSchema.nullable(),
     }),
   ),
 });

@@ -92,6 +92,8 @@ export class GroupInbox {
     const chat = this.#chat(group) ?? { through: 0, read_gseq: 0, last_seq: 0, unread: 0 };
     const stored: StoredEntry[] = [];
     let unread = 0;
+    /** The group's switch to read diffusion, if it is among these entries. */
+    let switched: { gseq: number; seq: number } | null = null;
     for (const entry of entries) {
       const gseq = gseqOf(entry);
       if (gseq <= chat.through) continue;
@@ -119,12 +121,12 @@ export class GroupInbox {
       );
       if (this.#lastEntry !== null) this.#lastEntry = Math.max(this.#lastEntry, mailboxEntry.seq);
       if (!mine) unread++;
+      if (entry.type === 'event' && entry.event.change.kind === 'delivery_changed') switched = { gseq, seq: mailboxEntry.seq };
       chat.through = gseq;
       chat.last_seq = mailboxEntry.seq;
       stored.push(mailboxEntry);
     }
     chat.through = Math.max(chat.through, through);
-    const large = entries.find((e) => e.type === 'event' && e.event.change.kind === 'delivery_changed' && gseqOf(e) <= chat.through);
     this.sql.exec(
       `INSERT INTO group_chats (group_id, through, read_gseq, last_seq, unread) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (group_id) DO UPDATE SET through = excluded.through, last_seq = excluded.last_seq, unread = unread + ?`,
@@ -135,7 +137,9 @@ export class GroupInbox {
       unread,
       unread,
     );
-    if (large) this.sql.exec('UPDATE group_chats SET large_from = ? WHERE group_id = ? AND large_from IS NULL', gseqOf(large), group);
+    if (switched) {
+      this.sql.exec('UPDATE group_chats SET large_from = ?, large_seq = ? WHERE group_id = ? AND large_from IS NULL', switched.gseq, switched.seq, group);
+    }
     return stored;
   }
 

@@ -32,19 +32,21 @@ type Head = GroupHeadsFrame['groups'][number];
 export class LargeGroups {
   constructor(private readonly deps: LargeGroupsDeps) {}
 
-  /** The large groups this user belongs or belonged to, and where read diffusion began. */
-  list(): Array<{ group: string; from: number }> {
+  /** The large groups this user belongs or belonged to: where read diffusion began, and the mailbox seq of that event here. */
+  list(): Array<{ group: string; from: number; seq: number | null }> {
     return this.deps.sql
-      .exec<{ group_id: string; large_from: number }>('SELECT group_id, large_from FROM group_chats WHERE large_from IS NOT NULL')
+      .exec<{ group_id: string; large_from: number; large_seq: number | null }>(
+        'SELECT group_id, large_from, large_seq FROM group_chats WHERE large_from IS NOT NULL',
+      )
       .toArray()
-      .map((r) => ({ group: r.group_id, from: r.large_from }));
+      .map((r) => ({ group: r.group_id, from: r.large_from, seq: r.large_seq }));
   }
 
   /** A device connected on `ws`: register with every large group, then tell the device their heads. */
   async connected(ws: WebSocket): Promise<void> {
     const groups = this.list();
     if (groups.length === 0) return;
-    const heads = await this.#register(groups.map((g) => g.group));
+    const heads = await this.#register(groups);
     if (heads.length > 0) this.deps.connections.sendDirect(ws, { type: 'group_heads', groups: heads } satisfies GroupHeadsFrame);
   }
 
@@ -60,7 +62,7 @@ export class LargeGroups {
       from,
     );
     if (this.deps.connections.all().length === 0) return;
-    const heads = await this.#register([group]);
+    const heads = await this.#register(this.list().filter((g) => g.group === group));
     if (heads.length > 0) this.deps.connections.broadcast({ type: 'group_heads', groups: heads } satisfies GroupHeadsFrame);
   }
 
@@ -80,16 +82,17 @@ export class LargeGroups {
   }
 
   /** Register with each group; their heads, leaving out groups that no longer know this user. */
-  async #register(groups: readonly string[]): Promise<Head[]> {
+  async #register(groups: ReadonlyArray<{ group: string; seq: number | null }>): Promise<Head[]> {
     const self = this.deps.self();
-    const answers = await Promise.allSettled(groups.map((group) => this.deps.group(group).online(self)));
+    const answers = await Promise.allSettled(groups.map(({ group }) => this.deps.group(group).online(self)));
     const heads: Head[] = [];
     answers.forEach((answer, i) => {
       if (answer.status === 'rejected') {
         console.error('large group registration failed; the device pulls on its next connect', answer.reason);
         return;
       }
-      if (answer.value.ok && answer.value.value) heads.push({ group: groups[i]!, ...answer.value.value });
+      const { group, seq } = groups[i]!;
+      if (answer.value.ok && answer.value.value) heads.push({ group, ...answer.value.value, seq });
     });
     return heads;
   }

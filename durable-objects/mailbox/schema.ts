@@ -263,9 +263,11 @@ const MIGRATIONS: readonly string[] = [
     (SELECT max(seq) FROM messages m WHERE m.peer = conversations.peer AND m.outgoing = 0 AND m.status >= ${STATUS_RANK.read}), 0);
   `,
   // v10: large groups (read diffusion, ./large-groups.ts). The gseq of a group's
-  // \`delivery_changed\` event: entries after it are not copied here; devices pull them.
+  // \`delivery_changed\` event (entries after it are not copied here; devices pull them) and
+  // that event's mailbox seq (NULL: joined after the switch, nothing of the group is here).
   `
   ALTER TABLE group_chats ADD COLUMN large_from INTEGER;
+  ALTER TABLE group_chats ADD COLUMN large_seq INTEGER;
   `,
 ];
 

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll } from 'vitest';
 import type { MessengerClient } from '../../client/index.ts';
 import { device, type TestClient } from './clients.ts';
-import { startServer, type LocalServer } from './server.ts';
+import { startServer, type LocalServer, type StartOptions } from './server.ts';
 
 export type ServerSuite = {
   /** The file's server (after beforeAll). */
@@ -22,12 +22,12 @@ export type ServerSuite = {
  * const suite = serverSuite();
  * it('…', async () => { const alice = await suite.online(nextPhone()); … });
  */
-export function serverSuite(): ServerSuite {
+export function serverSuite(options: StartOptions = {}): ServerSuite {
   let server: LocalServer | undefined;
   const open: MessengerClient[] = [];
 
   beforeAll(async () => {
-    server = await startServer();
+    server = await startServer(undefined, options);
   }, 90_000);
 
   afterAll(async () => {
