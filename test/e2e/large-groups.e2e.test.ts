@@ -45,21 +45,22 @@ function strictlyIncreasing(values: readonly number[]): boolean {
 
 describe('large groups through the SDK', () => {
   it('one ordered stream per group across the switch: mailbox entries up to it, log entries after it, each once', async () => {
-    let groupId: string | undefined;
+    const current: { id?: string } = {};
     const ann = await member();
     const bob = await member();
     const cat = await member();
-    const annSeen = watch(ann, () => groupId);
-    const bobSeen = watch(bob, () => groupId);
+    const annSeen = watch(ann, () => current.id);
+    const bobSeen = watch(bob, () => current.id);
     const group = await ann.api.createGroup({ title: 'grows', members: [bob.userId!, cat.userId!] });
-    groupId = group.groupId;
+    current.id = group.groupId;
+    const groupId = group.groupId;
     for (let i = 0; i < 5; i++) await ann.sendGroupText(groupId, `small ${i}`).sent;
     // Two more members: four is past the threshold of three, so the group switches.
     const dan = await member();
     const eve = await member(false);
-    const eveSeen = watch(eve, () => groupId);
+    const eveSeen = watch(eve, () => current.id);
     await ann.api.addGroupMembers(groupId, [dan.userId!, eve.userId!]);
-    const sends = Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? ann : bob).sendGroupText(groupId!, `large ${i}`).sent);
+    const sends = Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? ann : bob).sendGroupText(groupId, `large ${i}`).sent);
     // A dropped connection in the middle: the SDK reconnects, pulls what it missed, emits nothing twice.
     dropConnection(bob);
     const answers = await Promise.all(sends);
@@ -91,17 +92,18 @@ describe('large groups through the SDK', () => {
   }, 120_000);
 
   it(`a member offline for ${2 * GROUP_PULL_MAX + 100} messages catches up in pages; a new member added later sees only what came after`, async () => {
-    let groupId: string | undefined;
+    const current: { id?: string } = {};
     const people = await Promise.all([member(), member(), member(), member(false)]);
     const [ann, bob, cat, dan] = people as [TestClient, TestClient, TestClient, TestClient];
     const group = await ann.api.createGroup({ title: 'busy', members: [bob.userId!, cat.userId!, dan.userId!] });
-    groupId = group.groupId;
-    const danSeen = watch(dan, () => groupId);
+    current.id = group.groupId;
+    const groupId = group.groupId;
+    const danSeen = watch(dan, () => current.id);
     // Three pages of pulls.
     const N = 2 * GROUP_PULL_MAX + 100;
     let last = 0;
     for (let i = 0; i < N; i += 100) {
-      const batch = await Promise.all(Array.from({ length: 100 }, (_, k) => (k % 2 === 0 ? ann : bob).sendGroupText(groupId!, `m ${i + k}`).sent));
+      const batch = await Promise.all(Array.from({ length: 100 }, (_, k) => (k % 2 === 0 ? ann : bob).sendGroupText(groupId, `m ${i + k}`).sent));
       last = Math.max(last, ...batch.map((a) => a.gseq));
     }
     await dan.connect();
@@ -113,7 +115,7 @@ describe('large groups through the SDK', () => {
 
     // Someone added now: nothing of it is in their mailbox; they see their joining and what follows.
     const fay = await member();
-    const faySeen = watch(fay, () => groupId);
+    const faySeen = watch(fay, () => current.id);
     await ann.api.addGroupMembers(groupId, [fay.userId!]);
     const after = await ann.sendGroupText(groupId, 'welcome').sent;
     await eventually(() => expect(faySeen.at(-1)?.gseq).toBe(after.gseq), 20_000);
