@@ -11,7 +11,7 @@
 import { MediaInfoSchema, MediaSlotResponseSchema, MediaUrlSchema, PATHS } from '../protocol/index.ts';
 import type { MediaInfo, MediaKind, MediaSlotRequest, MediaSlotResponse, MediaUrl } from '../protocol/index.ts';
 import type { BackoffOptions } from './backoff.ts';
-import { abortReason, checkMediaUpload, failure, mediaSource, rawFetch, responseError, sha256Hex } from './media-upload.ts';
+import { abortReason, canStreamUploads, checkMediaUpload, failure, mediaSource, rawFetch, responseError, sha256Hex } from './media-upload.ts';
 import type { MediaData, RawResponse } from './media-upload.ts';
 import { runUpload } from './media-uploader.ts';
 import type { UploadContext, UploadedMedia, UploadProgress } from './media-uploader.ts';
@@ -49,8 +49,25 @@ export interface DownloadOptions {
 
 /** Options for {@link MediaApi}: those of `MessengerApi`, plus transfer tuning. */
 export interface MediaApiOptions extends ApiOptions {
-  /** Timeout of one upload PUT (a part or a whole small file), and the idle timeout of a download, ms. Default 120 000. */
+  /**
+   * Timeout of one upload PUT (a part or a whole small file) where bodies are not streamed
+   * (browsers), of the status and complete calls, and the idle timeout of a download, ms.
+   * Default 120 000.
+   */
   transferTimeoutMs?: number;
+  /**
+   * Where bodies are streamed (`streamUploads`): an upload PUT that makes no progress for this
+   * long (fetch takes no chunk of its body, or no answer comes once every byte went) is abandoned
+   * and sent again, however large the part; one that moves, however slowly, is never cut. ms,
+   * default 30 000.
+   */
+  transferIdleTimeoutMs?: number;
+  /**
+   * Send upload bodies as streams (64 KiB chunks with an explicit Content-Length), so a stalled
+   * PUT is seen by `transferIdleTimeoutMs`. Default: where the runtime can (Node, Bun, Deno); not
+   * in browsers, which cannot stream a request body over HTTP/1.1.
+   */
+  streamUploads?: boolean;
   /** Parts uploaded at the same time. Default 2. */
   partConcurrency?: number;
   /** Retryable failures in a row (network, timeout, 5xx) before an upload gives up. Default 5. */
@@ -97,6 +114,8 @@ export class MediaApi {
       slot: (request, signal) => this.slot(request, signal),
       capability: (method, url, body, schema, signal) => sendRequest(this.capabilities, { method, path: url, body, auth: false, schema, signal }),
       transferTimeoutMs: this.transferTimeoutMs,
+      transferIdleTimeoutMs: options.transferIdleTimeoutMs ?? 30_000,
+      streamUploads: options.streamUploads ?? canStreamUploads(),
       partConcurrency: Math.max(1, Math.floor(options.partConcurrency ?? 2)),
       retries: Math.max(0, Math.floor(options.uploadRetries ?? 5)),
       backoff: options.uploadBackoff ?? { baseMs: 500, capMs: 10_000 },

@@ -196,15 +196,67 @@ export async function responseError(response: Response, what: string): Promise<M
   });
 }
 
+/** Bytes a streamed upload body hands to fetch at a time; each one taken counts as progress. */
+export const UPLOAD_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Whether this runtime can send a `ReadableStream` as a request body over HTTP/1.1 (with a
+ * `Content-Length` the caller sets): Node (undici), Bun and Deno can; browsers cannot (Chrome
+ * streams only over HTTP/2 and QUIC, Firefox and Safari not at all), so they send Blobs whole.
+ */
+export function canStreamUploads(): boolean {
+  const scope = globalThis as { process?: { versions?: { node?: unknown } }; document?: unknown };
+  return typeof scope.process?.versions?.node === 'string' && scope.document === undefined;
+}
+
+/**
+ * `body` as a stream handed to fetch in chunks of UPLOAD_CHUNK_BYTES, calling `onChunk` for each
+ * chunk fetch takes. fetch takes a chunk only when the connection accepted the previous ones
+ * (backpressure), so the calls tell an upload that moves from one that stalled.
+ *
+ * @example
+ * const body = progressBody(part, () => touch());
+ * await fetch(url, { method: 'PUT', body, duplex: 'half', headers: { 'content-length': String(part.byteLength) } });
+ */
+export function progressBody(body: Blob | Uint8Array<ArrayBuffer>, onChunk: () => void): ReadableStream<Uint8Array<ArrayBuffer>> {
+  const size = body instanceof Blob ? body.size : body.byteLength;
+  let offset = 0;
+  return new ReadableStream<Uint8Array<ArrayBuffer>>(
+    {
+      async pull(controller) {
+        if (offset >= size) {
+          controller.close();
+          return;
+        }
+        const end = Math.min(size, offset + UPLOAD_CHUNK_BYTES);
+        const chunk = body instanceof Blob ? new Uint8Array(await body.slice(offset, end).arrayBuffer()) : body.subarray(offset, end);
+        offset = end;
+        onChunk();
+        controller.enqueue(chunk);
+      },
+    },
+    // Nothing is read ahead: a chunk is produced only when fetch asks for one.
+    { highWaterMark: 0 },
+  );
+}
+
 /** One raw request: a fetch with a timeout and the caller's signal. */
 export interface RawRequest {
   url: string;
   init: RequestInit;
-  /** Abort and report `unavailable` after this many ms without the response (headers) arriving. */
+  /**
+   * Abort and report `unavailable` after this many ms without progress: without the response
+   * (headers) arriving, and without `touch` (given to `onTouch`) being called meanwhile.
+   */
   timeoutMs: number;
   signal?: AbortSignal | undefined;
   /** Names the request in error messages. */
   what: string;
+  /**
+   * Called once, before the request starts, with the function that restarts its timeout: a
+   * streamed body calls it for each chunk it hands to fetch, so the timeout measures idleness.
+   */
+  onTouch?: ((touch: () => void) => void) | undefined;
 }
 
 /** An answer of {@link rawFetch}, with the means to read its body under the same timeout. */
@@ -225,20 +277,25 @@ export interface RawResponse {
  */
 export async function rawFetch(fetchImpl: FetchLike, request: RawRequest): Promise<RawResponse> {
   const controller = new AbortController();
-  let timer = setTimeout(() => controller.abort(), request.timeoutMs);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let finished = false;
+  const touch = (): void => {
+    if (finished) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => controller.abort(), request.timeoutMs);
+  };
+  touch();
+  request.onTouch?.(touch);
   const onCallerAbort = (): void => controller.abort();
   request.signal?.addEventListener('abort', onCallerAbort, { once: true });
   if (request.signal?.aborted) controller.abort();
   const done = (): void => {
+    finished = true;
     clearTimeout(timer);
     request.signal?.removeEventListener('abort', onCallerAbort);
   };
   try {
     const response = await fetchImpl(request.url, { ...request.init, signal: controller.signal });
-    const touch = (): void => {
-      clearTimeout(timer);
-      timer = setTimeout(() => controller.abort(), request.timeoutMs);
-    };
     // Restart the clock for reading the body.
     touch();
     return { response, controller, done, touch };
@@ -252,7 +309,7 @@ export async function rawFetch(fetchImpl: FetchLike, request: RawRequest): Promi
 export function failure(request: Pick<RawRequest, 'signal' | 'what' | 'timeoutMs'>, controller: AbortController, cause: unknown): unknown {
   if (request.signal?.aborted) return abortReason(request.signal);
   if (cause instanceof MessengerError) return cause;
-  const why = controller.signal.aborted ? `timed out after ${request.timeoutMs} ms` : 'network error';
+  const why = controller.signal.aborted ? `timed out (${request.timeoutMs} ms without progress)` : 'network error';
   return new MessengerError('unavailable', `${request.what}: ${why}`, { status: 0, cause });
 }
 

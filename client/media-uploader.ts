@@ -14,12 +14,19 @@
  * (same media id, `received` lists the parts it kept) or answers `deduplicated` if the upload
  * did finish. Retryable failures (network, timeouts, 5xx, rate limits) are retried a bounded
  * number of times in a row; progress resets the count.
+ *
+ * Timeouts: where the runtime can stream a request body (Node, Bun, Deno) each PUT is streamed in
+ * 64 KiB chunks and abandoned after `transferIdleTimeoutMs` without a chunk taken or, after the
+ * last one, without the answer: a silent connection costs that long, not a whole-part deadline,
+ * and a slow link that keeps moving is never cut. Browsers send the Blob whole, under
+ * `transferTimeoutMs` per PUT.
  */
 import { MediaInfoSchema, MediaPartReceiptSchema, MediaPartsStatusSchema } from '../protocol/index.ts';
 import type { MediaInfo, MediaKind, MediaMultipartUpload, MediaSingleUpload, MediaSlotRequest, MediaSlotResponse } from '../protocol/index.ts';
 import { Backoff } from './backoff.ts';
 import type { BackoffOptions } from './backoff.ts';
-import { abortReason, absoluteUrl, delay, fetchText, partRanges, runLimited } from './media-upload.ts';
+import { abortReason, absoluteUrl, delay, fetchText, partRanges, progressBody, runLimited } from './media-upload.ts';
+import type { RawRequest } from './media-upload.ts';
 import type { MediaSource, PartRange } from './media-upload.ts';
 import { MessengerError } from './transport.ts';
 import type { FetchLike } from './transport.ts';
@@ -52,8 +59,15 @@ export interface UploadContext {
   slot(request: MediaSlotRequest, signal: AbortSignal | undefined): Promise<MediaSlotResponse>;
   /** A JSON request to a capability URL (no bearer token). */
   capability<T>(method: 'GET' | 'POST', url: string, body: unknown, schema: z.ZodType<T>, signal: AbortSignal | undefined): Promise<T>;
-  /** Timeout of one PUT (a whole part or file), ms. */
+  /** Timeout of one PUT (a whole part or file) whose body is not streamed, ms. */
   transferTimeoutMs: number;
+  /**
+   * With a streamed body: a PUT is abandoned after this long without fetch taking a chunk of it,
+   * or, once every chunk went, without the answer, ms.
+   */
+  transferIdleTimeoutMs: number;
+  /** Send bodies as streams, so progress is seen and a stalled PUT is told apart from a slow one. */
+  streamUploads: boolean;
   partConcurrency: number;
   /** Retryable failures in a row (without any part confirmed in between) before giving up. */
   retries: number;
@@ -150,13 +164,7 @@ export async function runUpload(
 
 async function putSingle(ctx: UploadContext, source: MediaSource, upload: MediaSingleUpload, signal: AbortSignal | undefined): Promise<MediaInfo> {
   const what = 'PUT media';
-  const answer = await fetchText(ctx.fetchImpl, {
-    url: absoluteUrl(upload.url, ctx.baseUrl),
-    init: { method: upload.method, headers: upload.headers, body: source.slice(0, source.size) },
-    timeoutMs: ctx.transferTimeoutMs,
-    signal,
-    what,
-  });
+  const answer = await fetchText(ctx.fetchImpl, transfer(ctx, { url: absoluteUrl(upload.url, ctx.baseUrl), method: upload.method, headers: upload.headers }, source.slice(0, source.size), signal, what));
   if (upload.completeUrl !== undefined) return ctx.capability('POST', absoluteUrl(upload.completeUrl, ctx.baseUrl), {}, MediaInfoSchema, signal);
   return parseJson(answer.text, MediaInfoSchema, what);
 }
@@ -211,13 +219,7 @@ async function putPart(ctx: UploadContext, source: MediaSource, upload: MediaMul
   if (signal?.aborted) throw abortReason(signal);
   const what = `PUT media part ${range.part}`;
   const url = upload.partUrls[range.part - 1] as string;
-  const answer = await fetchText(ctx.fetchImpl, {
-    url: absoluteUrl(url, ctx.baseUrl),
-    init: { method: upload.method, headers: upload.headers, body: source.slice(range.start, range.end) },
-    timeoutMs: ctx.transferTimeoutMs,
-    signal,
-    what,
-  });
+  const answer = await fetchText(ctx.fetchImpl, transfer(ctx, { url: absoluteUrl(url, ctx.baseUrl), method: upload.method, headers: upload.headers }, source.slice(range.start, range.end), signal, what));
   // The Worker answers a receipt; a presigned R2 URL answers an empty body with an ETag header.
   if (answer.text.trim() !== '') {
     const receipt = parseJson(answer.text, MediaPartReceiptSchema, what);
@@ -227,4 +229,34 @@ async function putPart(ctx: UploadContext, source: MediaSource, upload: MediaMul
   const etag = answer.headers.get('etag');
   if (etag === null) throw new MessengerError('internal', `${what}: no receipt and no ETag`, { retryable: false });
   return etag;
+}
+
+/**
+ * The request that PUTs `body`. Streamed (where the runtime can): the body goes in chunks and the
+ * timeout is an idle one, restarted by every chunk fetch takes, so a stalled PUT is abandoned
+ * after `transferIdleTimeoutMs` however large the part, and a slow one that moves is never cut.
+ * Otherwise (browsers) the whole PUT has `transferTimeoutMs`.
+ */
+function transfer(
+  ctx: UploadContext,
+  target: { url: string; method: string; headers: Record<string, string> },
+  body: Blob | Uint8Array<ArrayBuffer>,
+  signal: AbortSignal | undefined,
+  what: string,
+): RawRequest {
+  if (!ctx.streamUploads) {
+    return { url: target.url, init: { method: target.method, headers: target.headers, body }, timeoutMs: ctx.transferTimeoutMs, signal, what };
+  }
+  let touch = (): void => undefined;
+  const size = body instanceof Blob ? body.size : body.byteLength;
+  // A stream has no length of its own: declare it, as a Blob body would (the server and R2 check it).
+  const headers = new Headers(target.headers);
+  headers.set('content-length', String(size));
+  const init: RequestInit & { duplex: 'half' } = {
+    method: target.method,
+    headers,
+    body: progressBody(body, () => touch()),
+    duplex: 'half',
+  };
+  return { url: target.url, init, timeoutMs: ctx.transferIdleTimeoutMs, signal, what, onTouch: (restart) => (touch = restart) };
 }

@@ -1,10 +1,11 @@
 /**
  * Black box, media (issue 12): the real local server driven with the SDK. Upload → message → the
  * recipient's device downloads the same bytes; an offline recipient after reconnect; dedup; a
- * 50 MiB file in parts with a cut connection, resumed without re-sending what arrived; and a
- * media send made while the SDK's network is down (offline attach), sent exactly once later.
+ * 50 MiB file in parts with a cut connection, resumed without re-sending what arrived; a part
+ * whose connection goes silent mid-body, abandoned after the SDK's idle timeout and sent again;
+ * and a media send made while the SDK's network is down (offline attach), sent exactly once later.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFailed } from 'vitest';
 import { MediaApi, MessengerClient, sha256Hex, type FetchLike, type MessageBody, type UploadProgressEvent } from '../../client/index.ts';
 import { MEDIA_PART_SIZE } from '../../protocol/index.ts';
 import { device, eventually, nextPhone, stays } from '../support/clients.ts';
@@ -25,6 +26,32 @@ function partOf(input: string, init: RequestInit | undefined): number | undefine
   if (init?.method !== 'PUT') return undefined;
   const match = /\/v1\/media\/[^/?]+\/parts\/([0-9]+)\?/.exec(input);
   return match === null ? undefined : Number(match[1]);
+}
+
+/**
+ * A timeline of one test's requests (start, answer, time taken), printed only if the test fails:
+ * a run that overruns its budget on a busy machine then says which request it waited for.
+ */
+function timeline(): { log: (line: string) => void; timed: (inner: FetchLike) => FetchLike } {
+  const started = Date.now();
+  const lines: string[] = [];
+  const at = (): string => `+${((Date.now() - started) / 1_000).toFixed(1)}s`;
+  const log = (line: string): void => void lines.push(`${at()} ${line}`);
+  onTestFailed(() => console.error(`request timeline:\n${lines.join('\n')}`));
+  const timed = (inner: FetchLike): FetchLike => async (input, init) => {
+    const what = `${init?.method ?? 'GET'} ${new URL(input).pathname}`;
+    const t = Date.now();
+    log(`${what} …`);
+    try {
+      const response = await inner(input, init);
+      log(`${what} -> ${response.status} (${Date.now() - t} ms)`);
+      return response;
+    } catch (error) {
+      log(`${what} !! ${(error as Error).message} (${Date.now() - t} ms)`);
+      throw error;
+    }
+  };
+  return { log, timed };
 }
 
 /** The media body naming an upload. */
@@ -118,6 +145,7 @@ describe('large files', () => {
       const file = randomBytes(size);
       const partCount = Math.ceil(size / MEDIA_PART_SIZE);
       const token = (): string | undefined => alice.currentToken;
+      const { log, timed } = timeline();
 
       // First run: the connection is cut (abort) once three parts were confirmed.
       const cut = new AbortController();
@@ -131,7 +159,7 @@ describe('large files', () => {
         }
         return response;
       };
-      const first = new MediaApi({ baseUrl: suite.server().baseUrl, token, fetch: cutting });
+      const first = new MediaApi({ baseUrl: suite.server().baseUrl, token, fetch: timed(cutting) });
       await expect(first.upload(file, { kind: 'document', mime: 'application/octet-stream', signal: cut.signal })).rejects.toThrow('test: connection cut');
       expect(firstRun.length).toBeGreaterThanOrEqual(3);
 
@@ -161,7 +189,7 @@ describe('large files', () => {
         return response;
       };
       const progress: number[] = [];
-      const second = new MediaApi({ baseUrl: suite.server().baseUrl, token, fetch: counting, uploadBackoff: { baseMs: 10, capMs: 50 } });
+      const second = new MediaApi({ baseUrl: suite.server().baseUrl, token, fetch: timed(counting), uploadBackoff: { baseMs: 10, capMs: 50 } });
       const uploaded = await second.upload(new Blob([file]), { kind: 'document', mime: 'application/octet-stream', onProgress: ({ sent }) => progress.push(sent) });
       expect(uploaded).toMatchObject({ size, deduplicated: false });
 
@@ -178,14 +206,61 @@ describe('large files', () => {
       expect(progress[0]).toBe(0);
       expect(progress.at(-1)).toBe(size);
 
+      log('uploaded; sending the message');
       const { sent } = alice.send(bob.userId!, mediaBody('document', uploaded, { fileName: 'big.bin' }));
       await sent;
+      log('sent; Bob downloads');
       const bytes = await bob.media.download(uploaded.mediaId);
+      log('downloaded');
       expect(bytes.byteLength).toBe(size);
       expect(await sha256Hex(bytes)).toBe(await sha256Hex(file));
     },
+    // Alone ~8 s; 18-30 s with the machine loaded (two more test runs beside it). A request that
+    // goes silent costs at most the SDK's idle timeout (30 s) before it is sent again, so this
+    // leaves room for a loaded run with a stall or two; anything that waits longer is a hang.
     180_000,
   );
+
+  it('a part whose connection goes silent mid-body is abandoned after the idle timeout and sent again; no other part twice', async () => {
+    const alice = await online(nextPhone(), 'alice');
+    const size = 20 * 1024 * 1024;
+    const file = randomBytes(size);
+    const { timed } = timeline();
+    const sends: number[] = [];
+    let stalled = false;
+    // The first PUT of part 2 passes 1 MiB of its body on, then nothing more, and never ends: the
+    // server waits for the rest and never answers, as behind a connection that went dead.
+    const silent: FetchLike = async (input, init) => {
+      const part = partOf(input, init);
+      if (part !== undefined) sends.push(part);
+      if (part !== 2 || stalled) return fetch(input, init);
+      stalled = true;
+      const reader = (init!.body as ReadableStream<Uint8Array>).getReader();
+      let passed = 0;
+      const body = new ReadableStream<Uint8Array>(
+        {
+          async pull(controller) {
+            if (passed >= 1024 * 1024) return new Promise<void>(() => undefined);
+            const { done, value } = await reader.read();
+            if (done) return controller.close();
+            passed += value.byteLength;
+            controller.enqueue(value);
+          },
+        },
+        { highWaterMark: 0 },
+      );
+      return fetch(input, { ...init, body, duplex: 'half' } as RequestInit);
+    };
+    const media = new MediaApi({ baseUrl: suite.server().baseUrl, token: () => alice.currentToken, fetch: timed(silent), transferIdleTimeoutMs: 5_000, uploadBackoff: { baseMs: 10, capMs: 50 } });
+    const started = Date.now();
+    const uploaded = await media.upload(file, { kind: 'document', mime: 'application/octet-stream' });
+    expect(uploaded).toMatchObject({ size, deduplicated: false });
+    expect(stalled).toBe(true);
+    expect([...sends].sort((a, b) => a - b)).toEqual([1, 2, 2, 3]);
+    // Told by the idle timeout (5 s here), not by a whole-request timeout (120 s).
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(await sha256Hex(await alice.media.download(uploaded.mediaId))).toBe(await sha256Hex(file));
+  }, 90_000);
 });
 
 describe('offline attach', () => {

@@ -2,7 +2,8 @@
  * The SDK's media helpers without a server: hashing, part ranges, local limit checks, bounded
  * concurrency, and the upload state machine (runUpload) against an in-memory fake of the slot,
  * part, status and complete endpoints: retry of one failed part after asking what arrived, a new
- * slot when the capability expired, dedup.
+ * slot when the capability expired, dedup; with streamed bodies, a stalled part abandoned after the
+ * idle timeout while a slow one that moves is never cut.
  */
 import { describe, expect, it } from 'vitest';
 import { MessengerError, checkMediaUpload, partRanges, sha256Hex } from '../../client/index.ts';
@@ -83,6 +84,8 @@ function fakeServer(size: number, partSize: number) {
     retries: 3,
     backoff: { baseMs: 1, capMs: 2 },
     transferTimeoutMs: 5_000,
+    transferIdleTimeoutMs: 5_000,
+    streamUploads: false,
     slot: async () => {
       calls.push('slot');
       const failure = hooks.failSlot?.();
@@ -183,5 +186,71 @@ describe('runUpload (multipart)', () => {
     const aborted = new AbortController();
     aborted.abort(new Error('stop'));
     await expect(runUpload(fakeServer(16, 8).ctx, mediaSource(new Uint8Array(16)), request(16), { signal: aborted.signal })).rejects.toThrow();
+  });
+});
+
+/** Reject when `signal` aborts, as fetch does. */
+function onAbort(signal: AbortSignal | null | undefined): Promise<never> {
+  return new Promise((_, reject) => signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')), { once: true }));
+}
+
+describe('runUpload (streamed bodies: idle timeout)', () => {
+  const KIB = 1024;
+
+  it('abandons a part whose body stops moving after the idle timeout, sends it again, and no other part twice', async () => {
+    const server = fakeServer(3 * 256 * KIB, 256 * KIB);
+    const serve = server.ctx.fetchImpl;
+    let stalled = false;
+    const fetchImpl: typeof serve = async (input, init) => {
+      const part = Number(/\/parts\/([0-9]+)/.exec(new URL(input).pathname)?.[1]);
+      expect(init?.body).toBeInstanceOf(ReadableStream);
+      expect(new Headers(init?.headers).get('content-length')).toBe(String(256 * KIB));
+      if (part === 2 && !stalled) {
+        stalled = true;
+        server.puts.push(part);
+        // Take one chunk, then nothing more and no answer: a connection that went silent.
+        await (init!.body as ReadableStream<Uint8Array>).getReader().read();
+        return onAbort(init?.signal);
+      }
+      return serve(input, init);
+    };
+    const started = Date.now();
+    await runUpload({ ...server.ctx, fetchImpl, streamUploads: true, transferIdleTimeoutMs: 200 }, mediaSource(new Uint8Array(3 * 256 * KIB)), request(3 * 256 * KIB), {});
+    // Told by the idle timeout, well before the whole-PUT timeout (transferTimeoutMs, 5 s) would have.
+    expect(Date.now() - started).toBeLessThan(4_000);
+    expect([...server.puts].sort((a, b) => a - b)).toEqual([1, 2, 2, 3]);
+    expect(server.calls).toContain('GET /parts');
+  });
+
+  it('never cuts a part that keeps moving, however long it takes in all', async () => {
+    const server = fakeServer(2 * 256 * KIB, 256 * KIB);
+    const serve = server.ctx.fetchImpl;
+    const fetchImpl: typeof serve = async (input, init) => {
+      // Read the body slowly: 4 chunks of 64 KiB, 100 ms apart (400+ ms per part, idle timeout 400 ms).
+      const reader = (init!.body as ReadableStream<Uint8Array<ArrayBuffer>>).getReader();
+      const chunks: Uint8Array<ArrayBuffer>[] = [];
+      for (;;) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        if (init?.signal?.aborted) throw new DOMException('aborted', 'AbortError');
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+      }
+      return serve(input, { ...init, body: new Blob(chunks) });
+    };
+    await runUpload({ ...server.ctx, fetchImpl, streamUploads: true, transferIdleTimeoutMs: 400, partConcurrency: 1 }, mediaSource(new Blob([new Uint8Array(2 * 256 * KIB)])), request(2 * 256 * KIB), {});
+    expect(server.puts).toEqual([1, 2]);
+  });
+
+  it('without streaming (browsers), a PUT that gets no answer is abandoned after transferTimeoutMs', async () => {
+    const server = fakeServer(16, 8);
+    const fetchImpl: typeof server.ctx.fetchImpl = (_input, init) => {
+      expect(init?.body).not.toBeInstanceOf(ReadableStream);
+      return onAbort(init?.signal);
+    };
+    await expect(runUpload({ ...server.ctx, fetchImpl, transferTimeoutMs: 50, retries: 1 }, mediaSource(new Uint8Array(16)), request(16), {})).rejects.toMatchObject({
+      code: 'unavailable',
+      message: expect.stringContaining('50 ms'),
+    });
   });
 });
