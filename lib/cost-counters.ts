@@ -104,18 +104,28 @@ function wrapMethod(proto: Record<string, unknown>, name: string, count: (tally:
   proto[name] = counting;
 }
 
+/**
+ * Wrap the RPC methods (and the frame and alarm hooks) the instance inherits. The whole chain up
+ * to the runtime's DurableObject base is walked, each name wrapped once where it is defined last:
+ * `wrangler dev` exports a subclass of the object's class, so the methods live one level up.
+ */
 function wrapClass(instance: object): void {
-  const proto = Object.getPrototypeOf(instance) as Record<string, unknown>;
-  if (wrapped.has(proto)) return;
-  wrapped.add(proto);
-  for (const name of Object.getOwnPropertyNames(proto)) {
-    const descriptor = Object.getOwnPropertyDescriptor(proto, name);
-    if (!descriptor || typeof descriptor.value !== 'function') continue;
-    if (NOT_RPC.has(name)) continue;
-    wrapMethod(proto, name, (t) => t.rpcs++);
+  const seen = new Set<string>();
+  for (let proto = Object.getPrototypeOf(instance) as Record<string, unknown> | null; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as Record<string, unknown> | null) {
+    const base = (proto.constructor as { name?: string } | undefined)?.name === 'DurableObject';
+    if (base) break;
+    const first = !wrapped.has(proto);
+    wrapped.add(proto);
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      const descriptor = Object.getOwnPropertyDescriptor(proto, name);
+      if (!descriptor || typeof descriptor.value !== 'function' || name === 'constructor' || seen.has(name)) continue;
+      seen.add(name);
+      if (!first) continue;
+      if (name === 'webSocketMessage') wrapMethod(proto, name, (t) => t.framesIn++);
+      else if (name === 'alarm') wrapMethod(proto, name, (t) => t.alarms++);
+      else if (!NOT_RPC.has(name)) wrapMethod(proto, name, (t) => t.rpcs++);
+    }
   }
-  wrapMethod(proto, 'webSocketMessage', (t) => t.framesIn++);
-  wrapMethod(proto, 'alarm', (t) => t.alarms++);
 }
 
 function wrapSend(): void {
