@@ -8,7 +8,9 @@
  * abuse findings replayed with the per-IP limits on; bench/abuse.ts; never part of `all`), `media`
  * (upload MB/s, thumbnail and full-image latency, dedup answers; bench/media.ts; not part of `all`),
  * `history` (history tiers: archive throughput, page and search latency per tier, storage per
- * user over rounds; bench/history.ts; not part of `all`).
+ * user over rounds; bench/history.ts; not part of `all`), `cost` (per 1:1 message and per group
+ * member delivery: storage commits, statements, RPCs, frames, workerd CPU beside the relay's, with
+ * the local cost counters on; bench/cost.ts; not part of `all`).
  *
  *   npm run bench -- --users 1000 --duration 30 --rate 2000 --inflight 100 --skip-relay
  *   npm run bench -- --scenario groups --group-members 1024 --group-connected 200
@@ -18,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { GROUP_MAX_MEMBERS } from '../protocol/index.ts';
 
 export type Pattern = 'pairs' | 'random';
-export type Scenario = '1to1' | 'groups' | 'presence' | 'abuse' | 'media' | 'history' | 'all';
+export type Scenario = '1to1' | 'groups' | 'presence' | 'abuse' | 'media' | 'history' | 'cost' | 'all';
 /** Group fan-out path, forced per server run through the fan-out settings (bench/groups.ts). */
 export type FanoutPath = 'direct' | 'queued' | 'hybrid';
 
@@ -93,6 +95,10 @@ export type BenchConfig = {
    */
   stateDir: string;
   scenario: Scenario;
+  /** Cost scenario: the 1:1 fixed rate, msg/s (moderate: below what the messenger sustains). */
+  costRate: number;
+  /** Cost scenario: group messages per second, one in flight. */
+  costGroupRate: number;
   groups: GroupConfig;
   history: HistoryConfig;
 };
@@ -112,7 +118,7 @@ const HELP = `npm run bench -- [flags]        (each flag also reads BENCH_<NAME>
   --out FILE         JSON summary                        (default bench/results/latest.json)
   --setup-concurrency N  parallel sign-ups / handshakes  (default 16)
   --state-dir DIR    servers' scratch state; /dev/shm = no fsync cost  (default .tmp)
-  --scenario S       1to1 | groups | presence | abuse | media | history | faults | all  (default 1to1)
+  --scenario S       1to1 | groups | presence | abuse | media | history | cost | faults | all  (default 1to1)
                      presence: presence and push latency over min(users, 100) pairs
                      abuse: replays the abuse findings with IP limits on (a few minutes;
                      not part of all; JSON to bench/results/abuse.json unless --out)
@@ -122,6 +128,13 @@ const HELP = `npm run bench -- [flags]        (each flag also reads BENCH_<NAME>
                      history: archive throughput, page / search latency per tier, storage
                      per user over rounds (about 15 minutes; not part of all; JSON to
                      bench/results/history.json; flags below)
+                     cost: per 1:1 message and per group member delivery: storage commits,
+                     statements, RPCs, frames in/out, disk bytes, workerd CPU µs beside the
+                     relay's CPU µs in the same run (cost counters on; about 3 minutes; not
+                     part of all; JSON to bench/results/cost.json). Uses --users (pairs),
+                     --inflight, --duration, --group-small, --group-inflight, --group-senders and:
+  --cost-rate R        1:1 fixed-rate phase, msg/s total  (default 200)
+  --cost-group-rate R  group messages/s, one in flight    (default 10)
 faults scenario (--scenario faults, not part of all; its own flags): --seed N --users N --devices N
   --group N --traffic-s N --restarts N --drain-s N --tick-ms MIN,MAX --burst MIN,MAX
 
@@ -160,6 +173,8 @@ const OPTIONS = {
   'setup-concurrency': { type: 'string' },
   'state-dir': { type: 'string' },
   scenario: { type: 'string' },
+  'cost-rate': { type: 'string' },
+  'cost-group-rate': { type: 'string' },
   'group-members': { type: 'string' },
   'group-connected': { type: 'string' },
   'group-small': { type: 'string' },
@@ -210,8 +225,8 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): BenchConfig 
   const pattern = raw('pattern') ?? 'pairs';
   if (pattern !== 'pairs' && pattern !== 'random') throw new ConfigError(`--pattern must be pairs or random, got ${pattern}`);
   const scenario = raw('scenario') ?? '1to1';
-  if (!['1to1', 'groups', 'presence', 'abuse', 'media', 'history', 'all'].includes(scenario)) {
-    throw new ConfigError(`--scenario must be 1to1, groups, presence, abuse, media, history or all, got ${scenario}`);
+  if (!['1to1', 'groups', 'presence', 'abuse', 'media', 'history', 'cost', 'all'].includes(scenario)) {
+    throw new ConfigError(`--scenario must be 1to1, groups, presence, abuse, media, history, cost or all, got ${scenario}`);
   }
   const paths = (raw('group-paths') ?? 'direct,queued,hybrid').split(',').map((p) => p.trim());
   const known = ['direct', 'queued', 'hybrid'];
@@ -234,10 +249,12 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): BenchConfig 
     ackDelayMs: num('ack-delay', 10, 0, 10_000),
     skipRelay: bool('skip-relay'),
     seed: num('seed', 1, 0, 2 ** 31 - 1),
-    out: raw('out') ?? (['abuse', 'media', 'history'].includes(scenario) ? `bench/results/${scenario}.json` : 'bench/results/latest.json'),
+    out: raw('out') ?? (['abuse', 'media', 'history', 'cost'].includes(scenario) ? `bench/results/${scenario}.json` : 'bench/results/latest.json'),
     setupConcurrency: num('setup-concurrency', 16, 1, 1_000),
     stateDir: raw('state-dir') ?? '.tmp',
     scenario: scenario as Scenario,
+    costRate: num('cost-rate', 200, 1, 1_000_000),
+    costGroupRate: num('cost-group-rate', 10, 0.1, 1_000, false),
     groups: {
       members,
       connected,

@@ -33,7 +33,7 @@ export const PATH_BINDINGS: Record<FanoutPath, Record<string, string>> = {
  * anti-amplification limit, protocol/rate-limits.ts). This scenario measures the fan-out
  * machinery, not that limit, so it raises that one budget (and only it) for its servers.
  */
-const GROUP_BENCH_RATE_LIMITS = JSON.stringify({ group_deliveries_user: { burst: 100_000_000, refill: 100_000_000 } });
+export const GROUP_BENCH_RATE_LIMITS = JSON.stringify({ group_deliveries_user: { burst: 100_000_000, refill: 100_000_000 } });
 
 function describeBindings(bindings: Record<string, string>): string {
   const pairs = Object.entries(bindings).map(([k, v]) => `${k}=${v}`);

@@ -9,7 +9,9 @@
  * Worker, thumbnail and full-image latency and dedup answers (bench/media.ts; JSON to
  * bench/results/media.json). `--scenario history` (not part of `all`) measures the history tiers:
  * archive throughput, page and search latency per tier, storage per user (bench/history.ts; JSON
- * to bench/results/history.json). Progress goes to stderr; the summary table to stdout
+ * to bench/results/history.json). `--scenario cost` (not part of `all`) counts what a 1:1 message and a
+ * group member delivery cost the server (commits, statements, RPCs, frames, CPU beside the relay's;
+ * bench/cost.ts; JSON to bench/results/cost.json). Progress goes to stderr; the summary table to stdout
  * and, as JSON, to bench/results/latest.json. Flags: `npm run bench -- --help`.
  *
  * Exit codes: 0 done (even if goals are missed: it is a benchmark, read the table),
@@ -29,6 +31,7 @@ import { runPresenceScenario, type PresenceScenarioResult } from './presence.ts'
 import { renderAbuse, runAbuseScenario, writeAbuseJson } from './abuse.ts';
 import { renderMedia, runMediaScenario, writeMediaJson } from './media.ts';
 import { historyBudgetMs, renderHistory, runHistoryScenario, writeHistoryJson } from './history.ts';
+import { renderCost, runCostScenario, writeCostJson } from './cost.ts';
 import { note } from './util.ts';
 
 /** Generous wall-clock bound for the whole run, so the bench always stops by itself. */
@@ -46,7 +49,9 @@ function timeBudgetMs(config: BenchConfig): number {
   // Two server starts, ~150 MiB of uploads, 90 one-at-a-time messages and downloads.
   const media = config.scenario === 'media' ? 600_000 : 0;
   const history = config.scenario === 'history' ? historyBudgetMs(config.history) : 0;
-  return oneToOne + groups + presence + abuse + media + history + 60_000;
+  // Two servers; per server two 1:1 phases (and on the messenger two group phases), each drained and idled.
+  const cost = config.scenario === 'cost' ? 2 * perTarget + 4 * (config.durationS + config.drainS + 20) * 1000 + config.groups.small * 1000 : 0;
+  return oneToOne + groups + presence + abuse + media + history + cost + 60_000;
 }
 
 async function main(): Promise<number> {
@@ -85,6 +90,12 @@ async function main(): Promise<number> {
     const media = await runMediaScenario(settings, command, code);
     process.stdout.write(renderMedia(media));
     note(`bench: done in ${(media.totalMs / 1000).toFixed(1)} s; JSON written to ${writeMediaJson(media, resolve(ROOT, settings.out))}`);
+    return 0;
+  }
+  if (settings.scenario === 'cost') {
+    const cost = await runCostScenario(settings, command, code);
+    process.stdout.write(renderCost(cost));
+    note(`bench: done in ${(cost.totalMs / 1000).toFixed(1)} s; JSON written to ${writeCostJson(cost, resolve(ROOT, settings.out))}`);
     return 0;
   }
   if (settings.scenario === 'history') {

@@ -100,3 +100,19 @@ export function machineBusyS(): number {
   const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = line.trim().split(/\s+/).slice(1).map(Number);
   return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS;
 }
+
+/**
+ * Bytes the processes caused to be written to storage (/proc/<pid>/io `write_bytes`): the page
+ * cache pages they dirtied on a block device (SQLite WAL and database pages of every Durable
+ * Object and D1). A page rewritten while still dirty counts once, and nothing counts on tmpfs,
+ * so this is a lower bound of what SQLite wrote; 0 where /proc/<pid>/io is unreadable.
+ */
+export function storageWriteBytes(pids: readonly number[]): number {
+  let bytes = 0;
+  for (const pid of pids) {
+    const io = readText(`/proc/${pid}/io`);
+    const match = io === null ? null : /^write_bytes:\s+(\d+)/m.exec(io);
+    if (match) bytes += Number(match[1]);
+  }
+  return bytes;
+}

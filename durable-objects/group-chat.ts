@@ -16,6 +16,7 @@
  * deletions for everyone take the same path as `update` entries (`act`, ./group/actions.ts).
  */
 import { DurableObject } from 'cloudflare:workers';
+import { countCosts } from '../lib/cost-counters.ts';
 import { FAULT_LOG_PREFIX, faultInjectionOn } from '../lib/faults.ts';
 import type {
   Group,
@@ -53,11 +54,13 @@ export class GroupChat extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    // Local bench only (LOCAL_COST_COUNTERS, lib/cost-counters.ts): otherwise `counted` is `ctx`.
+    const counted = countCosts('group', this, ctx, env);
     const retentionMs = atLeast(1, env.MAILBOX_RETENTION_DAYS, 30) * DAY_MS;
-    const state = new GroupState(ctx.storage.sql, env);
+    const state = new GroupState(counted.storage.sql, env);
     // Unset or 0: groups keep copying entries into mailboxes whatever their size.
     const logDeliveryMin = atLeast(0, env.GROUP_LOG_DELIVERY_MIN, 0);
-    const publisher = new Publisher({ state, env, storage: ctx.storage, retentionMs, logDeliveryMin });
+    const publisher = new Publisher({ state, env, storage: counted.storage, retentionMs, logDeliveryMin });
     this.#publisher = publisher;
     this.#management = new Management(state, publisher);
     this.#joining = new Joining(state, publisher);

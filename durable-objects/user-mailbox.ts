@@ -11,6 +11,7 @@
  * connections and deliveries, and answers every other call as an empty mailbox would.
  */
 import { DurableObject } from 'cloudflare:workers';
+import { countCosts } from '../lib/cost-counters.ts';
 import { FAULT_LOG_PREFIX, faultInjectionOn } from '../lib/faults.ts';
 import {
   CLOSE_CODES,
@@ -59,11 +60,13 @@ export class UserMailbox extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    if (isWiped(ctx.storage.sql)) {
+    // Local bench only (LOCAL_COST_COUNTERS, lib/cost-counters.ts): otherwise `counted` is `ctx`.
+    const counted = countCosts('mailbox', this, ctx, env);
+    if (isWiped(counted.storage.sql)) {
       this.#live = null;
       return;
     }
-    const core = new MailboxCore(ctx, env);
+    const core = new MailboxCore(counted, env);
     this.#live = { core, frames: new DeviceFrames(core), inbound: new Inbound(core), devices: new AccountDevices(core), privacy: new PrivacyControls(core) };
     // Answered by the runtime itself: heartbeats never wake a hibernated object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT_PING, HEARTBEAT_PONG));

@@ -197,6 +197,34 @@ export const FaultEvictResultSchema = z.strictObject({ evicted: z.literal(true) 
 export type FaultEvictRequest = z.infer<typeof FaultEvictRequestSchema>;
 export type FaultEvictResult = z.infer<typeof FaultEvictResultSchema>;
 
+// ---- GET /v1/dev/cost (local cost counters only: LOCAL_COST_COUNTERS=on, set by the bench; bearer METRICS_TOKEN)
+/** What Durable Objects did (lib/cost-counters.ts defines each count). */
+export const CostTallySchema = z.strictObject({
+  commits: z.number().int().nonnegative(),
+  commitsLow: z.number().int().nonnegative(),
+  statements: z.number().int().nonnegative(),
+  writeStatements: z.number().int().nonnegative(),
+  storageWrites: z.number().int().nonnegative(),
+  rpcs: z.number().int().nonnegative(),
+  framesIn: z.number().int().nonnegative(),
+  alarms: z.number().int().nonnegative(),
+});
+export const CostKindSchema = z.enum(['mailbox', 'group']);
+export const CostSnapshotSchema = z.strictObject({
+  /** Sums over every object of each kind since the runtime started. */
+  kinds: z.strictObject({
+    mailbox: CostTallySchema.extend({ objects: z.number().int().nonnegative() }),
+    group: CostTallySchema.extend({ objects: z.number().int().nonnegative() }),
+  }),
+  /** WebSocket frames sent by the server. */
+  framesOut: z.number().int().nonnegative(),
+  /** With `?object=NAME` (a user or group id): that object's tally, null if it counted nothing. */
+  object: CostTallySchema.extend({ kind: CostKindSchema }).nullable().optional(),
+});
+export type CostKind = z.infer<typeof CostKindSchema>;
+export type CostTally = z.infer<typeof CostTallySchema>;
+export type CostSnapshot = z.infer<typeof CostSnapshotSchema>;
+
 // ---- GET /v1/metrics (operators; bearer METRICS_TOKEN)
 export const QueueMetricsSchema = z.strictObject({
   /** Messages waiting for the consumer. */
@@ -330,6 +358,7 @@ export const PATHS = {
   pushToken: '/v1/devices/current/push',
   pushSink: '/v1/push/sink',
   faultsEvict: '/v1/dev/faults/evict',
+  devCost: '/v1/dev/cost',
   // ---- sessions and account ownership (protocol/account.ts)
   refresh: '/v1/auth/refresh',
   pinLogin: '/v1/auth/pin',

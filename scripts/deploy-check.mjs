@@ -34,6 +34,9 @@ export function deployProblems(tomlText, secrets, localVars) {
   // in a deployment, as a variable or a secret, it would let the operators' token evict objects.
   if ('LOCAL_FAULTS' in vars) problems.push('wrangler.toml [vars] sets LOCAL_FAULTS, which is for local fault injection only: remove it');
   if (secrets.some((s) => s.name === 'LOCAL_FAULTS')) problems.push('a secret LOCAL_FAULTS exists, which is for local fault injection only: `npx wrangler secret delete LOCAL_FAULTS`');
+  // The bench's cost counters (lib/cost-counters.ts), passed as a Miniflare binding or `--var` only.
+  if ('LOCAL_COST_COUNTERS' in vars) problems.push('wrangler.toml [vars] sets LOCAL_COST_COUNTERS, which is for the local bench only: remove it');
+  if (secrets.some((s) => s.name === 'LOCAL_COST_COUNTERS')) problems.push('a secret LOCAL_COST_COUNTERS exists, which is for the local bench only: `npx wrangler secret delete LOCAL_COST_COUNTERS`');
   const required = requiredSecrets(config);
   for (const name of required) {
     if (name in vars) {

@@ -2,10 +2,11 @@
  * Deployment safety: what this Worker refuses to run with. Outside local development (the
  * LOCAL_DEVELOPMENT=true that only `.dev.vars` carries) every required secret must be set, long
  * enough and not a published development value, and no development-only switch (the dev SMS
- * provider, the push sink, IP_LIMITS=off, fault injection) may be on. A deployment that fails this answers every
+ * provider, the push sink, IP_LIMITS=off, fault injection, the bench's cost counters) may be on. A deployment that fails this answers every
  * request with 503 `misconfigured` and says why once in the log, instead of serving a service
  * anyone could take over.
  */
+import { COST_COUNTERS_VAR } from '../lib/cost-counters.ts';
 import { FAULTS_VAR } from '../lib/faults.ts';
 
 /** Secrets the Worker cannot run without. */
@@ -56,6 +57,7 @@ export function deploymentProblems(env: object): string[] {
   if (str(vars, 'PUSH_MODE') === 'sink') problems.push('PUSH_MODE=sink sends no push: it works only in local development');
   if (str(vars, 'IP_LIMITS') === 'off') problems.push('IP_LIMITS=off disables the per-IP limits: it works only in local development');
   if (vars[FAULTS_VAR] !== undefined) problems.push(`${FAULTS_VAR} is set: fault injection (evicting objects, duplicating queue batches) is for local development only`);
+  if (vars[COST_COUNTERS_VAR] !== undefined) problems.push(`${COST_COUNTERS_VAR} is set: cost counting (wrapping every object's storage and RPC methods) is for the local bench only`);
   return problems;
 }
 

@@ -31,6 +31,7 @@ import { consumePush, PUSH_DLQ, PUSH_QUEUE } from './queues/push.ts';
 import { consumeHistory, HISTORY_DLQ, HISTORY_QUEUE } from './queues/history.ts';
 import { searchRoutes } from './routes/search.ts';
 import { faultRoutes } from './routes/faults.ts';
+import { costRoutes } from './routes/cost.ts';
 import { duplicateSometimes } from './queues/faults.ts';
 
 export { UserMailbox } from '../durable-objects/user-mailbox.ts';
@@ -102,6 +103,7 @@ app.route('/', metricsRoutes);
 app.route('/', pushRoutes);
 app.route('/', connectRoutes);
 app.route('/', faultRoutes);
+app.route('/', costRoutes);
 
 export default {
   fetch: app.fetch,

@@ -50,6 +50,7 @@ describe('a deployment that is not configured for production', () => {
     ['the push sink', { ...PRODUCTION, PUSH_MODE: 'sink' }],
     ['per-IP limits off', { ...PRODUCTION, IP_LIMITS: 'off' }],
     ['fault injection (any value)', { ...PRODUCTION, LOCAL_FAULTS: 'off' }],
+    ['the bench cost counters (any value)', { ...PRODUCTION, LOCAL_COST_COUNTERS: 'off' }],
   ])('refuses every request with %s', async (_name, vars) => {
     for (const [method, path] of [
       ['GET', PATHS.health],

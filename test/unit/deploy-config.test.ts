@@ -114,6 +114,21 @@ describe('npm run deploy', () => {
     expect(deploymentProblems({ ...good, LOCAL_FAULTS: 'on' }).join('\n')).toMatch(/LOCAL_FAULTS is set/);
   });
 
+  it('refuses the bench cost counters as a variable, as a secret, or set at all in a deployment', () => {
+    const secrets = [...REQUIRED_SECRETS].map((name) => ({ name }));
+    const asVar = deployProblems(`${tomlText}\n`.replace('[vars]\n', '[vars]\nLOCAL_COST_COUNTERS = "off"\n'), secrets, exampleDevVars());
+    expect(asVar.join('\n')).toMatch(/sets LOCAL_COST_COUNTERS/);
+    const asSecret = deployProblems(tomlText, [...secrets, { name: 'LOCAL_COST_COUNTERS' }], exampleDevVars());
+    expect(asSecret.join('\n')).toMatch(/secret LOCAL_COST_COUNTERS exists/);
+    expect(deployProblems(tomlText, secrets, exampleDevVars()).join('\n')).not.toMatch(/LOCAL_COST_COUNTERS/);
+    const good = { TOKEN_SECRET: 'x'.repeat(32), METRICS_TOKEN: 'y'.repeat(40), SMS_PROVIDER: 'webhook', PUSH_MODE: 'live', IP_LIMITS: 'on' };
+    expect(deploymentProblems(good)).toEqual([]);
+    expect(deploymentProblems({ ...good, LOCAL_COST_COUNTERS: 'on' }).join('\n')).toMatch(/LOCAL_COST_COUNTERS is set/);
+    // Never in the committed files a deployment reads.
+    expect(config.vars).not.toHaveProperty('LOCAL_COST_COUNTERS');
+    expect(exampleDevVars()).not.toHaveProperty('LOCAL_COST_COUNTERS');
+  });
+
   it('stops with the list of missing secrets before changing anything remotely', () => {
     // A stand-in `wrangler` first on PATH: it answers `secret list` with one secret and records
     // every other call, which must not happen.

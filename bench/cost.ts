@@ -1,0 +1,400 @@
+/**
+ * `npm run bench -- --scenario cost`: what one message costs the server, counted rather than
+ * timed. The messenger runs with the local cost counters on (LOCAL_COST_COUNTERS=on as a
+ * Miniflare binding, never in a file; lib/cost-counters.ts), and for each phase the bench reads
+ * `GET /v1/dev/cost` before and after (after the drain and once the server is idle, so delivered
+ * receipts, tallies and cursor writes that follow a message are included) and divides by the
+ * messages (1:1) or member deliveries (groups: messages x (members - 1), every member connected).
+ *
+ * Phases on the messenger: 1:1 over `users/2` pairs at `--cost-rate` msg/s and at saturation
+ * (`--inflight`), then a group of `--group-small` members (separate users, all connected) at
+ * `--cost-group-rate` msg/s (one in flight) and with `--group-inflight` in flight. Then the bare
+ * relay (bench/relay) runs the same two 1:1 phases in the same run: its workerd CPU per message
+ * is the yardstick, and the ratio is messenger / relay. CPU is the workerd processes' user +
+ * system time (/proc) over the phase, its drain and the wait for idle, minus what the same
+ * server burned idle over as long (measured before the phases). JSON to bench/results/cost.json.
+ */
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { CostSnapshotSchema, PATHS, type CostKind, type CostSnapshot, type CostTally } from '../protocol/index.ts';
+import { exampleDevVars } from '../scripts/dev-vars.mjs';
+import { relayUsers, signUpUsers } from './accounts.ts';
+import { connectAll, emptyTotals, type BenchClient, type ClientTotals } from './clients.ts';
+import type { BenchConfig } from './config.ts';
+import { GroupLedger, GroupPhase } from './group-ledger.ts';
+import { drainGroup, runGroupLatency, runGroupThroughput, waitIdle, type GroupLoadContext } from './group-load.ts';
+import { createGroup } from './group-setup.ts';
+import { GROUP_BENCH_RATE_LIMITS } from './groups.ts';
+import { Ledger, type Flavor, type PhaseStats } from './ledger.ts';
+import { drain, makePicker, runClosedLoop, runFixedRate, type LoadContext } from './load.ts';
+import { sampleProcesses, storageWriteBytes } from './procfs.ts';
+import type { BenchReport } from './report.ts';
+import type { RunningServer } from './server.ts';
+import { table, type Row } from './table.ts';
+import { TARGETS, withServer } from './target.ts';
+import { note, sleep } from './util.ts';
+
+/** Counts of one phase, per unit (a 1:1 message or a group member delivery). */
+export type CostRow = {
+  phase: string;
+  unit: 'message' | 'member delivery';
+  /** Messages received (1:1) or member deliveries (groups) the counts are divided by. */
+  units: number;
+  /** 1:1 messages received / group messages that reached every member, per second in the window. */
+  perSec: number;
+  commits: number;
+  commitsLow: number;
+  statements: number;
+  writeStatements: number;
+  storageWrites: number;
+  rpcs: number;
+  framesIn: number;
+  framesOut: number;
+  /** Bytes of storage pages dirtied (/proc write_bytes; a lower bound of WAL bytes). */
+  storageBytes: number;
+  /** workerd CPU, idle baseline subtracted, µs. */
+  cpuUs: number;
+  /** The same without subtracting the idle baseline. */
+  cpuUsRaw: number;
+  /** Per unit, split by kind of object (commits, statements, rpcs). */
+  byKind: Record<CostKind, Pick<CostTally, 'commits' | 'statements' | 'rpcs'>>;
+  /** The relay's CPU per message it relayed, in the matching 1:1 phase (group rows: its fixed-rate phase). */
+  relayCpuUs: number | null;
+  /** cpuUs / relayCpuUs. */
+  ratio: number | null;
+};
+
+export type RelayRow = { phase: string; messages: number; perSec: number; framesIn: number; framesOut: number; cpuUs: number; cpuUsRaw: number };
+
+export type CostScenarioResult = {
+  generatedAt: string;
+  command: string;
+  code: BenchReport['code'];
+  totalMs: number;
+  config: { pairs: number; rate: number; inFlight: number; groupMembers: number; groupRate: number; groupInFlight: number; durationS: number };
+  /** workerd CPU while idle (all sockets open), % of one core: messenger / relay. */
+  idleCpuPct: { messenger: number; relay: number };
+  rows: CostRow[];
+  relay: RelayRow[];
+  /** Frames the bench clients counted (a cross-check of the server's frame counters). */
+  clients: { messenger: ClientTotals; relay: ClientTotals };
+  method: string[];
+};
+
+const METHOD = [
+  'commits: JavaScript turns of an object that wrote (statements that are not read-only, alarm or key-value writes); never fewer than the real commits. commitsLow: timer windows that wrote; never more. lib/cost-counters.ts explains both.',
+  'statements: ctx.storage.sql.exec calls, reads included. rpcs: calls received by the objects\' public methods (from objects and from the Worker). frames in: webSocketMessage calls (heartbeats are answered by the runtime and never counted); frames out: WebSocket.send calls.',
+  'Counts are read from GET /v1/dev/cost before each phase and after its drain and the wait for idle, and divided by messages received (1:1) or messages x (members - 1) (groups).',
+  'CPU: workerd user + system time from /proc over the same span, minus the idle rate measured before the phases; the relay runs the same 1:1 phases in the same run.',
+  'storage bytes: /proc/<pid>/io write_bytes of workerd (page-cache pages dirtied; local workerd does not fsync, and a page rewritten while dirty counts once): a lower bound.',
+];
+
+/** Unmeasured warm-up before the 1:1 phases (opens every object and the object-to-object paths). */
+const WARMUP_IN_FLIGHT = 10;
+const IDLE_TIMEOUT_MS = 20_000;
+const BASELINE_MS = 3_000;
+const GROUP_WARMUP_RATE = 4;
+const GROUP_WARMUP_MS = 1_500;
+
+const OPERATOR_TOKEN = (): string => String(exampleDevVars().METRICS_TOKEN ?? '');
+
+async function readCosts(server: RunningServer): Promise<CostSnapshot> {
+  const response = await fetch(new URL(PATHS.devCost, server.url), {
+    headers: { authorization: `Bearer ${OPERATOR_TOKEN()}` },
+    // A server still working off a backlog answers late; the bench waits rather than fail.
+    signal: AbortSignal.timeout(60_000),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`GET ${PATHS.devCost} -> ${response.status}: ${text.slice(0, 300)} (are the cost counters on?)`);
+  return CostSnapshotSchema.parse(JSON.parse(text));
+}
+
+type Span = { cpuS: number; bytes: number; ms: number; before: CostSnapshot | null; after: CostSnapshot | null; framesIn: number; framesOut: number };
+
+/** Run `work` (the phase, its drain and the wait for idle) and what the server spent meanwhile. */
+async function measureSpan(server: RunningServer, counters: boolean, totals: ClientTotals, work: () => Promise<void>): Promise<Span> {
+  const before = counters ? await readCosts(server) : null;
+  const cpu0 = sampleProcesses(server.pids).cpuS;
+  const bytes0 = storageWriteBytes(server.pids);
+  const clientIn0 = totals.framesIn;
+  const clientOut0 = totals.framesOut;
+  const t0 = performance.now();
+  await work();
+  const ms = performance.now() - t0;
+  const cpuS = sampleProcesses(server.pids).cpuS - cpu0;
+  const bytes = storageWriteBytes(server.pids) - bytes0;
+  const after = counters ? await readCosts(server) : null;
+  // Client side: frames the clients sent are the server's frames in, and the reverse.
+  return { cpuS, bytes, ms, before, after, framesIn: totals.framesOut - clientOut0, framesOut: totals.framesIn - clientIn0 };
+}
+
+/** workerd CPU per second while nothing is sent (sockets open, heartbeats answered by the runtime). */
+async function idleCpuPerS(server: RunningServer): Promise<number> {
+  const cpu0 = sampleProcesses(server.pids).cpuS;
+  await sleep(BASELINE_MS);
+  return (sampleProcesses(server.pids).cpuS - cpu0) / (BASELINE_MS / 1000);
+}
+
+const KEYS = ['commits', 'commitsLow', 'statements', 'writeStatements', 'storageWrites', 'rpcs', 'framesIn'] as const;
+
+function delta(span: Span, kind: CostKind): CostTally {
+  const out = { commits: 0, commitsLow: 0, statements: 0, writeStatements: 0, storageWrites: 0, rpcs: 0, framesIn: 0, alarms: 0 };
+  if (!span.before || !span.after) return out;
+  for (const key of [...KEYS, 'alarms'] as const) out[key] = span.after.kinds[kind][key] - span.before.kinds[kind][key];
+  return out;
+}
+
+const per = (value: number, units: number): number => (units > 0 ? Math.round((value / units) * 100) / 100 : 0);
+
+function costRow(phase: string, unit: CostRow['unit'], units: number, perSec: number, span: Span, idlePerS: number): CostRow {
+  const mailbox = delta(span, 'mailbox');
+  const group = delta(span, 'group');
+  const sum = (key: (typeof KEYS)[number]): number => per(mailbox[key] + group[key], units);
+  const framesOut = span.before && span.after ? span.after.framesOut - span.before.framesOut : 0;
+  const netCpuS = Math.max(0, span.cpuS - idlePerS * (span.ms / 1000));
+  return {
+    phase,
+    unit,
+    units,
+    perSec,
+    commits: sum('commits'),
+    commitsLow: sum('commitsLow'),
+    statements: sum('statements'),
+    writeStatements: sum('writeStatements'),
+    storageWrites: sum('storageWrites'),
+    rpcs: sum('rpcs'),
+    framesIn: sum('framesIn'),
+    framesOut: per(framesOut, units),
+    storageBytes: Math.round(units > 0 ? span.bytes / units : 0),
+    cpuUs: Math.round(units > 0 ? (netCpuS * 1e6) / units : 0),
+    cpuUsRaw: Math.round(units > 0 ? (span.cpuS * 1e6) / units : 0),
+    byKind: {
+      mailbox: { commits: per(mailbox.commits, units), statements: per(mailbox.statements, units), rpcs: per(mailbox.rpcs, units) },
+      group: { commits: per(group.commits, units), statements: per(group.statements, units), rpcs: per(group.rpcs, units) },
+    },
+    relayCpuUs: null,
+    ratio: null,
+  };
+}
+
+/** The 1:1 phases of one target: fixed rate, then saturation (each drained, then idle). */
+async function oneToOnePhases(
+  flavor: Flavor,
+  config: BenchConfig,
+  server: RunningServer,
+  clients: readonly BenchClient[],
+  ledger: Ledger,
+  totals: ClientTotals,
+  rate: number,
+  label: string,
+): Promise<Array<{ phase: PhaseStats; span: Span }>> {
+  const ctx: LoadContext = { label, clients, ledger, pick: makePicker(config.pattern, clients.length, config.seed) };
+  const durationMs = config.durationS * 1000;
+  const drainMs = config.drainS * 1000;
+  const counters = flavor === 'messenger';
+  const out: Array<{ phase: PhaseStats; span: Span }> = [];
+
+  const fixed = ledger.phase(`1:1 fixed ${rate} msg/s`, 'f');
+  out.push({
+    phase: fixed,
+    span: await measureSpan(server, counters, totals, async () => {
+      await runFixedRate(ctx, fixed, rate, durationMs);
+      await drain(ctx, fixed, drainMs);
+      await waitIdle(server.pids, IDLE_TIMEOUT_MS);
+    }),
+  });
+  const saturation = ledger.phase(`1:1 saturation, ${config.inFlight} in flight`, 's');
+  out.push({
+    phase: saturation,
+    span: await measureSpan(server, counters, totals, async () => {
+      await runClosedLoop(ctx, saturation, config.inFlight, durationMs);
+      await drain(ctx, saturation, drainMs);
+      await waitIdle(server.pids, IDLE_TIMEOUT_MS);
+    }),
+  });
+  for (const { phase } of out) {
+    const r = phase.result();
+    note(`${label} ${r.name}: ${r.received} received (${r.deliveredPerSec} msg/s in the window), p50 ${r.latency?.p50 ?? '-'} ms, lost ${r.integrity.lost}`);
+  }
+  return out;
+}
+
+async function warmUp(ctx: LoadContext, ledger: Ledger, config: BenchConfig, server: RunningServer): Promise<void> {
+  if (config.warmupS <= 0) return;
+  const warmup = ledger.phase('warm-up', 'w');
+  await runClosedLoop(ctx, warmup, WARMUP_IN_FLIGHT, config.warmupS * 1000);
+  await drain(ctx, warmup, config.drainS * 1000);
+  await waitIdle(server.pids, IDLE_TIMEOUT_MS);
+}
+
+export async function runCostScenario(config: BenchConfig, command: string, code: BenchReport['code']): Promise<CostScenarioResult> {
+  const started = performance.now();
+  const pairs = Math.floor(config.users / 2);
+  const members = config.groups.small;
+  const rate = config.costRate;
+  const groupRate = config.costGroupRate;
+  note(
+    `bench cost: ${pairs} pairs at ${rate} msg/s and ${config.inFlight} in flight, a ${members}-member group at ${groupRate} msg/s ` +
+      `and ${config.groups.inFlight} in flight, ${config.durationS} s per phase; then the relay`,
+  );
+
+  const messengerTotals = emptyTotals();
+  const label = '[cost messenger]';
+  const messenger = await withServer(
+    { ...TARGETS.messenger, name: 'cost', stateDir: config.stateDir, bindings: { LOCAL_COST_COUNTERS: 'on', RATE_LIMITS: GROUP_BENCH_RATE_LIMITS } },
+    label,
+    async (server, clients) => {
+      await readCosts(server); // fails early, with the reason, if the switch did not take
+      const users = await signUpUsers(server.url, pairs * 2, config.setupConcurrency, label);
+      const groupUsers = await signUpUsers(server.url, members, config.setupConcurrency, `${label} group`);
+      const group = await createGroup(server.url, `cost ${members}`, groupUsers);
+      const ledger = new Ledger('messenger', users.length);
+      const groupLedger = new GroupLedger();
+      groupLedger.addGroup(group.groupId, new Set(groupUsers.map((_, i) => i)));
+      const options = { flavor: 'messenger' as const, wsBase: server.wsBase, totals: messengerTotals, ackEvery: config.ackEvery, ackDelayMs: config.ackDelayMs, timeoutMs: 15_000 };
+      const opened = await connectAll(users, { ...options, sink: ledger }, config.setupConcurrency, label, clients);
+      const groupClients = await connectAll(groupUsers, { ...options, sink: groupLedger }, config.setupConcurrency, `${label} group`, clients);
+      const setupDeadline = performance.now() + config.drainS * 1000;
+      while (groupLedger.lowestGseq(group.groupId) < group.head && performance.now() < setupDeadline) await sleep(20);
+
+      const ctx: LoadContext = { label, clients: opened, ledger, pick: makePicker(config.pattern, opened.length, config.seed) };
+      await warmUp(ctx, ledger, config, server);
+      const idlePerS = await idleCpuPerS(server);
+      note(`${label} idle workerd CPU ${(idlePerS * 100).toFixed(1)}% of a core (subtracted from every phase)`);
+
+      const rows: CostRow[] = [];
+      for (const { phase, span } of await oneToOnePhases('messenger', config, server, opened, ledger, messengerTotals, rate, label)) {
+        const r = phase.result();
+        rows.push(costRow(r.name, 'message', r.received, r.deliveredPerSec, span, idlePerS));
+      }
+
+      // The group: a warm-up, then one message in flight at `groupRate`, then K in flight.
+      const gctx: GroupLoadContext = { label: `${label} ${members}m`, group: group.groupId, clients: groupClients, ledger: groupLedger };
+      const drainMs = config.drainS * 1000;
+      const durationMs = config.durationS * 1000;
+      const warm = new GroupPhase('warm-up');
+      await runGroupLatency(gctx, warm, 1, GROUP_WARMUP_RATE, GROUP_WARMUP_MS);
+      await drainGroup(gctx, warm, drainMs);
+      await waitIdle(server.pids, IDLE_TIMEOUT_MS);
+      const senders = Array.from({ length: Math.max(1, Math.min(config.groups.senders, members - 1)) }, (_, i) => i + 1);
+      const groupPhases: Array<[GroupPhase, () => Promise<void>]> = [];
+      const fixed = new GroupPhase(`group of ${members}, ${groupRate} msg/s`);
+      groupPhases.push([fixed, () => runGroupLatency(gctx, fixed, 1, groupRate, durationMs)]);
+      const busy = new GroupPhase(`group of ${members}, ${config.groups.inFlight} in flight`);
+      groupPhases.push([busy, () => runGroupThroughput(gctx, busy, senders, config.groups.inFlight, durationMs)]);
+      for (const [phase, run] of groupPhases) {
+        const span = await measureSpan(server, true, messengerTotals, async () => {
+          await run();
+          await drainGroup(gctx, phase, drainMs);
+          await waitIdle(server.pids, IDLE_TIMEOUT_MS);
+        });
+        const r = groupLedger.result(phase);
+        note(`${gctx.label} ${r.name}: ${r.completed} of ${r.sent} reached everyone (${r.messagesPerSec} msg/s), last member p50 ${r.lastMember?.p50 ?? '-'} ms`);
+        rows.push(costRow(r.name, 'member delivery', r.completed * (members - 1), r.messagesPerSec, span, idlePerS));
+      }
+      return { rows, idlePerS };
+    },
+  );
+
+  const relayTotals = emptyTotals();
+  const relayLabel = '[cost relay]';
+  const relay = await withServer({ ...TARGETS.relay, stateDir: config.stateDir }, relayLabel, async (server, clients) => {
+    const users = relayUsers(pairs * 2);
+    const ledger = new Ledger('relay', users.length);
+    const opened = await connectAll(
+      users,
+      { flavor: 'relay', wsBase: server.wsBase, sink: ledger, totals: relayTotals, ackEvery: config.ackEvery, ackDelayMs: config.ackDelayMs, timeoutMs: 15_000 },
+      config.setupConcurrency,
+      relayLabel,
+      clients,
+    );
+    const ctx: LoadContext = { label: relayLabel, clients: opened, ledger, pick: makePicker(config.pattern, opened.length, config.seed) };
+    await warmUp(ctx, ledger, config, server);
+    const idlePerS = await idleCpuPerS(server);
+    const rows: RelayRow[] = [];
+    for (const { phase, span } of await oneToOnePhases('relay', config, server, opened, ledger, relayTotals, rate, relayLabel)) {
+      const r = phase.result();
+      const netCpuS = Math.max(0, span.cpuS - idlePerS * (span.ms / 1000));
+      rows.push({
+        phase: r.name,
+        messages: r.received,
+        perSec: r.deliveredPerSec,
+        framesIn: per(span.framesIn, r.received),
+        framesOut: per(span.framesOut, r.received),
+        cpuUs: Math.round(r.received > 0 ? (netCpuS * 1e6) / r.received : 0),
+        cpuUsRaw: Math.round(r.received > 0 ? (span.cpuS * 1e6) / r.received : 0),
+      });
+    }
+    return { rows, idlePerS };
+  });
+
+  // Ratios: each 1:1 phase against the relay's same phase; group rows against the relay's fixed rate.
+  const [relayFixed, relaySaturation] = relay.rows;
+  messenger.rows.forEach((row, i) => {
+    const yardstick = i === 1 ? relaySaturation : relayFixed;
+    if (!yardstick || yardstick.cpuUs <= 0) return;
+    row.relayCpuUs = yardstick.cpuUs;
+    row.ratio = Math.round((row.cpuUs / yardstick.cpuUs) * 10) / 10;
+  });
+
+  return {
+    generatedAt: new Date().toISOString(),
+    command,
+    code,
+    totalMs: Math.round(performance.now() - started),
+    config: { pairs, rate, inFlight: config.inFlight, groupMembers: members, groupRate, groupInFlight: config.groups.inFlight, durationS: config.durationS },
+    idleCpuPct: { messenger: Math.round(messenger.idlePerS * 1000) / 10, relay: Math.round(relay.idlePerS * 1000) / 10 },
+    rows: messenger.rows,
+    relay: relay.rows,
+    clients: { messenger: messengerTotals, relay: relayTotals },
+    method: METHOD,
+  };
+}
+
+const fmt = (n: number): string => (Number.isInteger(n) ? String(n) : n.toFixed(2));
+
+export function renderCost(result: CostScenarioResult): string {
+  const rows: Row[] = result.rows.map((r) => [
+    `${r.phase} (per ${r.unit}; ${r.units})`,
+    `${fmt(r.commits)} (≥${fmt(r.commitsLow)})`,
+    fmt(r.statements),
+    fmt(r.rpcs),
+    fmt(r.framesIn),
+    fmt(r.framesOut),
+    String(r.storageBytes),
+    String(r.cpuUs),
+    r.relayCpuUs === null ? '-' : String(r.relayCpuUs),
+    r.ratio === null ? '-' : `${r.ratio}x`,
+  ]);
+  for (const r of result.relay) {
+    rows.push([`relay: ${r.phase} (per message; ${r.messages})`, '0', '0', '1', fmt(r.framesIn), fmt(r.framesOut), '-', String(r.cpuUs), String(r.cpuUs), '1x']);
+  }
+  const kinds: Row[] = result.rows.map((r) => [
+    r.phase,
+    fmt(r.byKind.mailbox.commits),
+    fmt(r.byKind.group.commits),
+    fmt(r.byKind.mailbox.statements),
+    fmt(r.byKind.group.statements),
+    fmt(r.byKind.mailbox.rpcs),
+    fmt(r.byKind.group.rpcs),
+    fmt(r.writeStatements),
+  ]);
+  return [
+    '',
+    `Cost per 1:1 message and per group member delivery (${result.config.pairs} pairs; group of ${result.config.groupMembers}, all connected; ${result.config.durationS} s per phase)`,
+    table(['phase', 'commits (≥ low)', 'statements', 'RPCs', 'frames in', 'frames out', 'disk B', 'workerd CPU µs', 'relay CPU µs', 'ratio'], rows),
+    '',
+    'By object kind (per unit): commits, statements and RPCs at the mailboxes and at the group object; write statements overall',
+    table(['phase', 'mbx commits', 'group commits', 'mbx stmts', 'group stmts', 'mbx RPCs', 'group RPCs', 'write stmts'], kinds),
+    '',
+    `idle workerd CPU subtracted: messenger ${result.idleCpuPct.messenger}% of a core, relay ${result.idleCpuPct.relay}%`,
+    ...result.method.map((m) => `- ${m}`),
+    '',
+  ].join('\n');
+}
+
+export function writeCostJson(result: CostScenarioResult, file: string): string {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  return file;
+}
