@@ -17,6 +17,7 @@ import {
   HEARTBEAT_INTERVAL_MS,
   HEARTBEAT_PING,
   type AckFrame,
+  type GroupEntry,
   type GroupEvent,
   type GroupMessage,
   type GroupSendFrame,
@@ -98,6 +99,9 @@ export class BenchClient {
   #ackTimer: NodeJS.Timeout | null = null;
   #heartbeat: NodeJS.Timeout | null = null;
   #closing = false;
+  /** Large groups (read diffusion): gseq cursor and the pull in flight, per group. */
+  readonly #large = new Map<string, { cursor: number; head: number; pulling: boolean }>();
+  #pulls = 0;
   /** Resolves `connect` when the server's first frame arrives. */
   #onHello: (() => void) | null = null;
 
@@ -222,9 +226,58 @@ export class BenchClient {
         return;
       case 'pong':
         return;
+      case 'group_heads':
+        for (const g of frame.groups) {
+          const known = this.#large.get(g.group);
+          if (known) known.head = Math.max(known.head, g.head);
+          else this.#large.set(g.group, { cursor: g.from, head: g.head, pulling: false });
+          this.#pull(g.group);
+        }
+        return;
+      case 'group_live': {
+        const g = this.#large.get(frame.group);
+        if (!g) return;
+        g.head = Math.max(g.head, frame.through);
+        if (!g.pulling && frame.after <= g.cursor) this.#logEntries(g, frame.entries, frame.through, now);
+        this.#pull(frame.group);
+        return;
+      }
+      case 'group_entries': {
+        const g = this.#large.get(frame.group);
+        if (!g) return;
+        g.pulling = false;
+        g.head = Math.max(g.head, frame.head);
+        this.#logEntries(g, frame.entries, frame.through, now);
+        this.#pull(frame.group);
+        return;
+      }
       default:
         totals.unexpected++;
     }
+  }
+
+  /** A large group's entries (live or pulled): those past the cursor reach the sink, once. */
+  #logEntries(g: { cursor: number }, entries: readonly GroupEntry[], through: number, now: number): void {
+    const { totals, sink } = this.#options;
+    for (const entry of entries) {
+      const gseq = entry.type === 'message' ? entry.message.gseq : entry.type === 'event' ? entry.event.gseq : entry.update.gseq;
+      if (gseq <= g.cursor) continue;
+      g.cursor = gseq;
+      if (entry.type === 'message') {
+        if (entry.message.from === this.userId) totals.echoes++;
+        sink.groupEntry?.(this.index, entry.message, 'message', now);
+      } else if (entry.type === 'event') {
+        sink.groupEntry?.(this.index, entry.event, 'event', now);
+      }
+    }
+    g.cursor = Math.max(g.cursor, through);
+  }
+
+  #pull(group: string): void {
+    const g = this.#large.get(group);
+    if (!g || g.pulling || g.cursor >= g.head) return;
+    g.pulling = true;
+    this.#write(JSON.stringify({ type: 'group_pull', id: `pull-${this.index}-${++this.#pulls}`, group, after: g.cursor }));
   }
 
   /** Track contiguity and schedule a coalesced ack. */

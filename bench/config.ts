@@ -22,7 +22,7 @@ import { GROUP_MAX_MEMBERS } from '../protocol/index.ts';
 export type Pattern = 'pairs' | 'random';
 export type Scenario = '1to1' | 'groups' | 'presence' | 'abuse' | 'media' | 'history' | 'cost' | 'all';
 /** Group fan-out path, forced per server run through the fan-out settings (bench/groups.ts). */
-export type FanoutPath = 'direct' | 'queued' | 'hybrid';
+export type FanoutPath = 'direct' | 'queued' | 'hybrid' | 'log';
 
 export type GroupConfig = {
   /** Members of the large group, creator included (the protocol allows 1,024). */
@@ -146,7 +146,8 @@ group scenario (--scenario groups|all; a few minutes; uses --drain, --ack-*, --s
   --group-rate R       latency phase msg/s, one in flight (default 2)
   --group-inflight K   throughput phase messages in flight (default 8)
   --group-senders N    throughput phase senders          (default 8)
-  --group-paths LIST   fan-out paths: direct,queued,hybrid (default all three)
+  --group-paths LIST   fan-out paths: direct,queued,hybrid (default all three), and
+                       log (read diffusion: GROUP_LOG_DELIVERY_MIN=100, so the large group switches)
 
 history scenario (--scenario history):
   --history-messages N        messages two users exchange first   (default 100000)
@@ -229,9 +230,9 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): BenchConfig 
     throw new ConfigError(`--scenario must be 1to1, groups, presence, abuse, media, history, cost or all, got ${scenario}`);
   }
   const paths = (raw('group-paths') ?? 'direct,queued,hybrid').split(',').map((p) => p.trim());
-  const known = ['direct', 'queued', 'hybrid'];
+  const known = ['direct', 'queued', 'hybrid', 'log'];
   if (paths.length === 0 || paths.some((p) => !known.includes(p)) || new Set(paths).size !== paths.length) {
-    throw new ConfigError(`--group-paths must list some of direct, queued, hybrid; got ${paths.join(',')}`);
+    throw new ConfigError(`--group-paths must list some of direct, queued, hybrid, log; got ${paths.join(',')}`);
   }
   const members = num('group-members', GROUP_MAX_MEMBERS, 3, GROUP_MAX_MEMBERS);
   const connected = num('group-connected', Math.min(200, members), 2, members);

@@ -25,6 +25,8 @@ export const PATH_BINDINGS: Record<FanoutPath, Record<string, string>> = {
   direct: { GROUP_DIRECT_FANOUT_MAX: '100000' },
   queued: { GROUP_DIRECT_FANOUT_MAX: '0', GROUP_DIRECT_HOT_MAX: '0' },
   hybrid: {},
+  // Read diffusion (large groups): the large group switches at creation; the small one does not.
+  log: { GROUP_LOG_DELIVERY_MIN: '100' },
 };
 
 /**
