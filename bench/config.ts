@@ -136,7 +136,7 @@ const HELP = `npm run bench -- [flags]        (each flag also reads BENCH_<NAME>
   --cost-rate R        1:1 fixed-rate phase, msg/s total  (default 200)
   --cost-group-rate R  group messages/s, one in flight    (default 10)
 faults scenario (--scenario faults, not part of all; its own flags): --seed N --users N --devices N
-  --group N --traffic-s N --restarts N --drain-s N --tick-ms MIN,MAX --burst MIN,MAX
+  --group N (small group, default 4) --large-group N (read diffusion, default 12) --traffic-s N --restarts N --drain-s N --tick-ms MIN,MAX --burst MIN,MAX
 
 group scenario (--scenario groups|all; a few minutes; uses --drain, --ack-*, --setup-concurrency):
   --group-members N    members of the large group        (default 1024)

@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { formatReport } from '../test/fault/checker.ts';
-import { FAULT_SERVER_ARGS, runFaults, type FaultRunOptions } from '../test/fault/driver.ts';
+import { FAULT_SERVER_ARGS, LARGE_GROUP_ABOVE, runFaults, type FaultRunOptions } from '../test/fault/driver.ts';
 import { ackLatency } from '../test/fault/latency.ts';
 import { startServer } from '../test/support/server.ts';
 import { note } from './util.ts';
@@ -30,6 +30,7 @@ export async function runFaultsCli(args: string[]): Promise<number> {
       users: { type: 'string' },
       devices: { type: 'string' },
       group: { type: 'string' },
+      'large-group': { type: 'string' },
       'traffic-s': { type: 'string' },
       restarts: { type: 'string' },
       'drain-s': { type: 'string' },
@@ -50,7 +51,8 @@ export async function runFaultsCli(args: string[]): Promise<number> {
     seed,
     users: num('users', 50),
     devicesPerUser: num('devices', 2),
-    groupSize: num('group', 8),
+    groupSize: num('group', LARGE_GROUP_ABOVE),
+    largeGroupSize: num('large-group', 12),
     trafficMs: num('traffic-s', 900) * 1000,
     restarts: num('restarts', 5),
     drainMs: num('drain-s', 180) * 1000,

@@ -34,6 +34,8 @@ describe('fault run', () => {
         users: 6,
         devicesPerUser: 2,
         groupSize: 4,
+        // All six users: a large group (read diffusion) from its creation.
+        largeGroupSize: 6,
         trafficMs: 15_000,
         restarts: 2,
         drainMs: 30_000,
@@ -41,11 +43,13 @@ describe('fault run', () => {
         log: (line) => console.log(`[faults seed ${seed}] ${line}`),
       });
       const { counts } = result.report;
+      const fromLog = result.history.filter((e) => e.type === 'deliver' && e.stream !== undefined).length;
       const summary =
         `seed ${seed}: sent ${counts.sent} (attempts ${counts.attempts}), acked ${counts.acked}, delivered ${counts.delivered}, owed ${counts.owed}, ` +
         `kills ${result.kills}, reconnects ${result.reconnects}, stale reconnects ${result.staleReconnects} ` +
         `(greeted ${result.stale.greeted}, resent ${result.stale.resent}, cursor_expired ${result.cursorExpired}), member changes ${result.memberChanges}, evictions ${result.evictions}, injected ${JSON.stringify(result.injected)}, restarts ${result.restarts.length} ` +
         `(spawn→healthy ${result.restarts.map((r) => r.healthyMs).join('/')} ms, kill→first ack ${result.restarts.map((r) => r.firstAckMs ?? '-').join('/')} ms), ` +
+        `large-group deliveries (pulled or pushed live) ${fromLog}, ` +
         `traffic ${result.trafficMs} ms (server down ${result.downMs} ms), drain ${result.drainMs} ms${result.drained ? '' : ' (timed out)'}`;
       console.log(summary);
       const failure = `${summary}\nreplay with FAULT_SEED=${seed}\n${formatReport(result.report)}`;
@@ -55,6 +59,8 @@ describe('fault run', () => {
       // The run must have exercised something: messages acked and delivered across the faults.
       expect(counts.acked, failure).toBeGreaterThan(100);
       expect(counts.owed, failure).toBeGreaterThan(0);
+      // ... including the large group's entries, which reach devices only by push or pull.
+      expect(fromLog, failure).toBeGreaterThan(0);
       // ... and the faults it claims: objects evicted, queue batches delivered twice.
       expect(result.evictions, failure).toBeGreaterThan(0);
       expect(result.injected['queue batch duplicated'] ?? 0, failure).toBeGreaterThan(0);

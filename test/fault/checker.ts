@@ -274,11 +274,13 @@ function checkDeliveries(index: Index, membership: Membership, report: Reporter)
       report('duplicated', `${describe(message)} stored twice: ${message.messageId.id} and ${d.messageId}`, first, message.messageId.event, d);
     }
 
-    const previous = lastOnDevice.get(device);
+    // Mailbox seqs rise strictly per device; a large group's gseqs per device and group.
+    const sequence = d.stream === undefined ? device : `${device}\u0000${d.stream}`;
+    const previous = lastOnDevice.get(sequence);
     if (previous && d.seq <= previous.seq) {
-      report('reordered', `${device}'s mailbox seq went from ${previous.seq} to ${d.seq}`, previous, d);
+      report('reordered', `${device}'s ${d.stream ?? 'mailbox'} seq went from ${previous.seq} to ${d.seq}`, previous, d);
     }
-    lastOnDevice.set(device, d);
+    lastOnDevice.set(sequence, d);
 
     const key = `${d.from}\u0000${chatKey(first.chat)}\u0000${device}`;
     const stream = streams.get(key) ?? [];

@@ -145,6 +145,13 @@ export class RecordedDevice {
       const chat: ChatRef = { kind: 'group', group: message.group };
       surface({ user: this.userId, device: this.deviceId, chat, from: message.from, clientId: message.clientId, messageId: message.id, body: bodyPrint(message.body), seq });
     });
+    // A large group's entries after its switch to read diffusion: ordered by gseq, per group.
+    this.client.on('group_log_entry', ({ group, gseq, entry }) => {
+      if (entry.type !== 'message') return;
+      const { message } = entry;
+      const chat: ChatRef = { kind: 'group', group };
+      surface({ user: this.userId, device: this.deviceId, chat, from: message.from, clientId: message.clientId, messageId: message.id, body: bodyPrint(message.body), seq: gseq, stream: `log:${group}` });
+    });
   }
 
   /** The SDK's connect URL, with its cursor moved back if a stale reconnect asked for it. */

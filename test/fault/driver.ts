@@ -15,6 +15,9 @@ import type { LocalServer, StartTiming } from '../support/server.ts';
 import { Random } from './random.ts';
 import { namesTamper, type TamperMode, type TamperRecord } from './tamper.ts';
 
+/** The group size FAULT_SERVER_ARGS's servers switch above (read diffusion). */
+export const LARGE_GROUP_ABOVE = 4;
+
 /**
  * scripts/dev.mjs arguments for a fault run's server: fault injection on (objects evicted on
  * request, queue batches sent again now and then: lib/faults.ts), and group fan-out through the
@@ -22,6 +25,9 @@ import { namesTamper, type TamperMode, type TamperRecord } from './tamper.ts';
  */
 export const FAULT_SERVER_ARGS = [
   '--faults',
+  // Groups of more than 4 members are large (read diffusion): the run's large group from its
+  // creation, and the small one (4 members at first) as soon as a member change grows it.
+  '--var', `GROUP_LOG_DELIVERY_MIN:${LARGE_GROUP_ABOVE}`,
   '--var', 'GROUP_DIRECT_FANOUT_MAX:1',
   '--var', 'GROUP_DIRECT_HOT_MAX:1',
   '--var', 'GROUP_FANOUT_MEMBERS_PER_JOB:1',
@@ -34,8 +40,13 @@ export interface FaultRunOptions {
   seed: number;
   users?: number;
   devicesPerUser?: number;
-  /** Members of the one group (the first users); 0: no group. */
+  /** Members of the small group (the first users); 0: no group. Membership changes mid-run. */
   groupSize?: number;
+  /**
+   * Members of a second group with fixed membership (the first users; 0: none). With
+   * FAULT_SERVER_ARGS a size above LARGE_GROUP_ABOVE makes it a large group from its creation.
+   */
+  largeGroupSize?: number;
   /** How long traffic and faults go on while the server is up, ms (restart downtime comes on top). */
   trafficMs?: number;
   /** Hard server restarts during the traffic. */
@@ -111,7 +122,7 @@ function injectedSince(before: Record<string, number>, now: Record<string, numbe
  * if (!result.report.ok) throw new Error(`seed ${result.seed}\n${formatReport(result.report)}`);
  */
 export async function runFaults(server: LocalServer, options: FaultRunOptions): Promise<FaultRunResult> {
-  const { seed, users = 6, devicesPerUser = 2, groupSize = 4, trafficMs = 30_000, restarts = 2, drainMs = 30_000 } = options;
+  const { seed, users = 6, devicesPerUser = 2, groupSize = 4, largeGroupSize = 0, trafficMs = 30_000, restarts = 2, drainMs = 30_000 } = options;
   const log = options.log ?? (() => undefined);
   const pace = options.pace ?? { tickMs: [10, 80], burst: [1, 5] };
   const rng = new Random(seed);
@@ -157,6 +168,18 @@ export async function runFaults(server: LocalServer, options: FaultRunOptions): 
       if (!joined.has(user)) throw new Error(`${user} was not added to the group directly`);
       rec.member(group, user, 'joined', requestedAt);
     }
+  }
+  // The large group: fixed membership, so its members are known to be in it the whole run.
+  let large: string | undefined;
+  const largeMembers = userIds.slice(0, largeGroupSize);
+  if (largeGroupSize > 1) {
+    const creator = byUser[0]?.[0];
+    if (!creator) throw new Error('no users');
+    if (groupSize <= 1) for (const devices of byUser) await devices[0]?.client.api.updateSettings({ privacy: { groups: 'everyone' } });
+    const requestedAt = rec.position();
+    const created = await creator.client.api.createGroup({ title: `faults ${seed} large`, members: largeMembers.slice(1) });
+    large = created.groupId;
+    for (const user of largeMembers) rec.member(large, user, 'joined', requestedAt);
   }
   await Promise.all(all.map((d) => d.client.connect()));
 
@@ -231,11 +254,14 @@ export async function runFaults(server: LocalServer, options: FaultRunOptions): 
   };
 
   const sendBurst = (device: RecordedDevice, me: string) => {
-    const inGroup = group !== undefined && members.includes(me);
+    const groups = [
+      ...(group !== undefined && members.includes(me) ? [group] : []),
+      ...(large !== undefined && largeMembers.includes(me) ? [large] : []),
+    ];
     const others = userIds.filter((u) => u !== me);
     for (let n = rng.int(...pace.burst); n > 0; n--) {
       const text = `s${seed}:${device.label}:${++sendCount}`;
-      if (inGroup && group !== undefined && rng.next() < 0.4) device.client.sendGroupText(group, text).sent.catch(() => undefined);
+      if (groups.length > 0 && rng.next() < 0.4) device.client.sendGroupText(rng.pick(groups), text).sent.catch(() => undefined);
       else device.client.sendText(rng.pick(others), text).sent.catch(() => undefined);
     }
   };
@@ -296,7 +322,8 @@ export async function runFaults(server: LocalServer, options: FaultRunOptions): 
       if (device.reconnectStale(back, rng.int(0, 500))) staleReconnects++;
     } else if (roll < 0.08 && options.evictions) {
       if (restarting === undefined && evicting === undefined) {
-        const target = group !== undefined && rng.next() < 0.3 ? { groupId: group } : { userId: rng.pick(userIds) };
+        const groupIds = [group, large].filter((g): g is string => g !== undefined);
+        const target = groupIds.length > 0 && rng.next() < 0.3 ? { groupId: rng.pick(groupIds) } : { userId: rng.pick(userIds) };
         evicting = evict(target)
           .catch((error: unknown) => void (evictError ??= error))
           .finally(() => (evicting = undefined));

@@ -66,8 +66,14 @@ export interface DeliverEvent extends EventBase {
   clientId: string;
   messageId: string;
   body: string;
-  /** The entry's seq in the recipient user's mailbox: rises strictly on each device. */
+  /**
+   * The entry's seq in the recipient user's mailbox: rises strictly on each device. For an entry
+   * of a large group (read diffusion, not a mailbox entry) its gseq, rising strictly per device
+   * in that group's `stream`.
+   */
   seq: number;
+  /** Absent: the mailbox. `log:<group>`: a large group's log. */
+  stream?: string;
 }
 
 /**
