@@ -223,9 +223,12 @@ export class GroupChat extends DurableObject<Env> {
     return settle(() => this.#messaging.online(member));
   }
 
-  /** A page of the log for a member's device (read diffusion): what `member` may see after `after`. */
-  pull(member: string, after: number, limit: number): Promise<GroupResult<{ entries: GroupEntry[]; through: number; head: number }>> {
-    return settle(() => this.#messaging.pull(member, after, limit));
+  /**
+   * A page of the log for a member's device (read diffusion): what `member` may see after
+   * `after`, and nothing stored before `notBefore` (ms; a device without history: 0 otherwise).
+   */
+  pull(member: string, after: number, limit: number, notBefore = 0): Promise<GroupResult<{ entries: GroupEntry[]; through: number; head: number }>> {
+    return settle(() => this.#messaging.pull(member, after, limit, notBefore));
   }
 
   /** A member's devices have (`delivered`) or read (`read`) the log up to `gseq`. Idempotent. */

@@ -148,9 +148,10 @@ export class Messaging {
    * `limit` rows of the log read (what they may not see is skipped, so a page can be short or
    * empty with `through` still moving). Former members may pull up to their removal.
    */
-  pull(member: string, after: number, limit: number): { entries: GroupEntry[]; through: number; head: number } {
+  pull(member: string, after: number, limit: number, notBefore = 0): { entries: GroupEntry[]; through: number; head: number } {
     const page = this.entriesFor(member, after, after + Math.max(1, Math.min(limit, ENTRIES_PAGE)));
-    return { ...page, head: this.deps.state.parts.log.head };
+    const entries = notBefore > 0 ? page.entries.filter((e) => storedAt(e) >= notBefore) : page.entries;
+    return { entries, through: page.through, head: this.deps.state.parts.log.head };
   }
 
   /** A member's devices have (`delivered`) or read (`read`) the log up to `gseq`. Idempotent. */
@@ -221,4 +222,10 @@ export class Messaging {
     const { members } = this.deps.state.parts;
     return members.count() - (members.get(sender) ? 1 : 0);
   }
+}
+
+/** When an entry was stored in the log. */
+function storedAt(entry: GroupEntry): number {
+  if (entry.type === 'message') return entry.message.sentAt;
+  return entry.type === 'event' ? entry.event.at : entry.update.at;
 }

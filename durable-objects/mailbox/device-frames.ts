@@ -167,7 +167,7 @@ export class DeviceFrames {
           return this.#onMarkUnread(state, frame);
         case 'group_pull':
           core.limits.groupPull(state.deviceId);
-          return await this.#onGroupPull(ws, frame);
+          return await this.#onGroupPull(ws, state, frame);
         case 'ping':
           // Only a byte-exact ping is auto-answered; answer variants here.
           return core.connections.sendDirect(ws, { type: 'pong' });
@@ -197,8 +197,9 @@ export class DeviceFrames {
 
   // ------------------------------------------------------------------ frames
 
-  async #onGroupPull(ws: WebSocket, frame: GroupPullFrame): Promise<void> {
-    this.core.connections.sendDirect(ws, await this.core.largeGroups.pull(frame));
+  async #onGroupPull(ws: WebSocket, state: ConnectionState, frame: GroupPullFrame): Promise<void> {
+    const { core } = this;
+    core.connections.sendDirect(ws, await core.largeGroups.pull(frame, core.starts.historySince(state.deviceId)));
   }
 
   async #onSend(ws: WebSocket, state: ConnectionState, frame: SendFrame): Promise<void> {

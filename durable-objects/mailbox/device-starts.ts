@@ -14,10 +14,13 @@ export type DeviceStart = { start: number; floor: number };
 export class DeviceStarts {
   /** Every registered device's start (a handful of rows, read on every ack: kept in memory). */
   readonly #starts: Map<string, DeviceStart>;
+  /** When each device with a history floor was registered (what it may see of large groups starts there). */
+  readonly #flooredSince: Map<string, number>;
 
   constructor(private readonly sql: SqlStorage) {
-    const rows = sql.exec<DeviceStart & { device_id: string }>('SELECT device_id, start, floor FROM device_starts').toArray();
+    const rows = sql.exec<DeviceStart & { device_id: string; added_at: number }>('SELECT device_id, start, floor, added_at FROM device_starts').toArray();
     this.#starts = new Map(rows.map((r) => [r.device_id, { start: r.start, floor: r.floor }]));
+    this.#flooredSince = new Map(rows.filter((r) => r.floor > 0).map((r) => [r.device_id, r.added_at]));
   }
 
   /** Record a device's start and floor (a device is registered once: a repeat keeps the first). */
@@ -25,6 +28,15 @@ export class DeviceStarts {
     if (this.#starts.has(deviceId)) return;
     this.sql.exec('INSERT OR IGNORE INTO device_starts (device_id, start, floor, added_at) VALUES (?, ?, ?, ?)', deviceId, start.start, start.floor, at);
     this.#starts.set(deviceId, start);
+    if (start.floor > 0) this.#flooredSince.set(deviceId, at);
+  }
+
+  /**
+   * For a device registered without history: when it was registered (entries of large groups,
+   * which are not in the mailbox, are shown to it from then on). 0: no floor.
+   */
+  historySince(deviceId: string): number {
+    return this.#flooredSince.get(deviceId) ?? 0;
   }
 
   of(deviceId: string): DeviceStart | null {
@@ -44,5 +56,6 @@ export class DeviceStarts {
   forget(deviceId: string): void {
     this.sql.exec('DELETE FROM device_starts WHERE device_id = ?', deviceId);
     this.#starts.delete(deviceId);
+    this.#flooredSince.delete(deviceId);
   }
 }

@@ -72,9 +72,13 @@ export class LargeGroups {
     return this.deps.connections.broadcast(frame) > 0;
   }
 
-  /** A device's `group_pull`: one page of what this user may see. Refusals throw a FrameError. */
-  async pull(frame: GroupPullFrame): Promise<GroupEntriesFrame> {
-    const result = await this.deps.group(frame.group).pull(this.deps.self(), frame.after, frame.limit ?? GROUP_PULL_MAX);
+  /**
+   * A device's `group_pull`: one page of what this user may see, and nothing older than
+   * `notBefore` (ms; a device registered without history sees large groups from its login on).
+   * Refusals throw a FrameError.
+   */
+  async pull(frame: GroupPullFrame, notBefore: number): Promise<GroupEntriesFrame> {
+    const result = await this.deps.group(frame.group).pull(this.deps.self(), frame.after, frame.limit ?? GROUP_PULL_MAX, notBefore);
     if (!result.ok) throw new FrameError(result.code, result.message ?? undefined);
     // The device asks for what follows `after`: it holds everything up to there.
     if (frame.after > 0) this.deps.delivered(frame.group, frame.after);

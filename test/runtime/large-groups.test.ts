@@ -13,7 +13,7 @@ import { GROUP_PULL_MAX, PATHS, type GroupEntry, type SessionResponse } from '..
 import type { GroupChat } from '../../durable-objects/group-chat.ts';
 import { groupOf, mailboxOf } from '../../durable-objects/stubs.ts';
 import { call, createGroup, eventuallyCopy, gseqOf, mailboxCopy, openToGroups, settled, textsOf, users } from './group-support.ts';
-import { connect, isType, text, type TestSocket } from './support.ts';
+import { connect, isType, login, text, type TestSocket } from './support.ts';
 
 const THRESHOLD = Number(env.GROUP_LOG_DELIVERY_MIN);
 
@@ -252,6 +252,35 @@ describe('large groups: the switch to read diffusion', () => {
     const [again] = await c2.waitFor(isType('group_heads'), 1, 5_000);
     expect(again!.groups[0]).toMatchObject({ group, head: gseqOf(last) });
     for (const s of [a, c2]) s.close();
+  }, 60_000);
+
+  it('a device logged in without history pulls nothing of a large group from before its login', async () => {
+    const people = await users(THRESHOLD + 1);
+    const [ann, bob, ...rest] = people as [SessionResponse, SessionResponse, ...SessionResponse[]];
+    const group = (await createGroup(ann, [bob, ...rest])).groupId;
+    await settled(group);
+    const a = await connect(ann);
+    await a.waitFor(isType('group_heads'), 1, 5_000);
+    sendAll(a, group, 'old', 3);
+    await a.waitFor(isType('group_sent'), 3, 10_000);
+    // Bob logs in on a new phone without his PIN: no history on that device.
+    const phone = (await call('GET', PATHS.me, bob)).body.phone as string;
+    await new Promise((r) => setTimeout(r, 5));
+    const second = await login(phone, 'new phone');
+    expect(second.history).toBe(false);
+    await new Promise((r) => setTimeout(r, 5));
+    sendAll(a, group, 'new', 2);
+    await a.waitFor(isType('group_sent'), 5, 10_000);
+    await settled(group);
+    const b2 = await connect(second);
+    const [heads] = await b2.waitFor(isType('group_heads'), 1, 5_000);
+    const pulled = await pullAll(b2, group, heads!.groups[0]!.from);
+    expect(textsOf(pulled.entries)).toEqual(['new 0', 'new 1']);
+    // His old device still pulls everything.
+    const b1 = await connect(bob);
+    const all = await pullAll(b1, group, heads!.groups[0]!.from);
+    expect(textsOf(all.entries)).toEqual(['old 0', 'old 1', 'old 2', 'new 0', 'new 1']);
+    for (const s of [a, b1, b2]) s.close();
   }, 60_000);
 
   it('refuses pulls of unknown groups, by outsiders and past the rate limit, with typed errors and no object created', async () => {
