@@ -22,7 +22,7 @@ import { WebSocketServer } from 'ws';
 import type { ClientFrame, ServerFrame } from '../../protocol/index.ts';
 import { nextPhone } from '../support/phones.ts';
 import { BIN, NODE, expectFriendlyFailure, type Result, type User } from '../support/cli-suite.ts';
-import { startServer, type LocalServer } from '../support/server.ts';
+import { SERVER_HOOK_MS, startServer, type LocalServer } from '../support/server.ts';
 
 const HAS_SCRIPT = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
 
@@ -33,7 +33,7 @@ const children = new Set<ChildProcess>();
 beforeAll(async () => {
   server = await startServer();
   home = mkdtempSync(join(tmpdir(), 'messenger-cli-e2e-'));
-}, 90_000);
+}, SERVER_HOOK_MS);
 
 afterAll(async () => {
   for (const child of children) child.kill('SIGKILL');

@@ -10,14 +10,14 @@ import { CostSnapshotSchema, PATHS, type CostSnapshot } from '../../protocol/ind
 import { exampleDevVars } from '../../scripts/dev-vars.mjs';
 import type { MessengerClient } from '../../client/index.ts';
 import { device, eventually, nextPhone, textsFrom } from '../support/clients.ts';
-import { startServer, type LocalServer } from '../support/server.ts';
+import { SERVER_HOOK_MS, startServer, type LocalServer } from '../support/server.ts';
 
 let server: LocalServer | undefined;
 const open: MessengerClient[] = [];
 
 beforeAll(async () => {
-  server = await startServer(90_000, { args: ['--var', 'LOCAL_COST_COUNTERS:on'] });
-}, 120_000);
+  server = await startServer(undefined, { args: ['--var', 'LOCAL_COST_COUNTERS:on'] });
+}, SERVER_HOOK_MS);
 
 afterAll(async () => {
   for (const c of open) c.close();

@@ -11,13 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatReport, VIOLATION_KINDS, type Violation } from '../fault/checker.ts';
 import { runFaults } from '../fault/driver.ts';
 import { namesTamper, type TamperMode, type TamperRecord } from '../fault/tamper.ts';
-import { startServer, type LocalServer } from '../support/server.ts';
+import { SERVER_HOOK_MS, startServer, type LocalServer } from '../support/server.ts';
 
 let server: LocalServer | undefined;
 
 beforeAll(async () => {
-  server = await startServer(90_000);
-}, 120_000);
+  server = await startServer();
+}, SERVER_HOOK_MS);
 
 afterAll(async () => {
   await server?.dispose();

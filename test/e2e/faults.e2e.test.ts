@@ -11,13 +11,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatReport } from '../fault/checker.ts';
 import { FAULT_SERVER_ARGS, runFaults } from '../fault/driver.ts';
-import { startServer, type LocalServer } from '../support/server.ts';
+import { SERVER_HOOK_MS, startServer, type LocalServer } from '../support/server.ts';
 
 let server: LocalServer | undefined;
 
 beforeAll(async () => {
-  server = await startServer(90_000, { args: FAULT_SERVER_ARGS });
-}, 120_000);
+  server = await startServer(undefined, { args: FAULT_SERVER_ARGS });
+}, SERVER_HOOK_MS);
 
 afterAll(async () => {
   await server?.dispose();

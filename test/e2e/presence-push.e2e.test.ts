@@ -8,7 +8,7 @@ import { MessengerClient, OperatorApi, TypingIndicators } from '../../client/ind
 import type { Presence, PresenceFrame, SinkPush, TypingEntry } from '../../client/index.ts';
 import { TYPING_TTL_MS } from '../../protocol/index.ts';
 import { device, eventually, nextPhone, textsFrom, type TestClient } from '../support/clients.ts';
-import { startServer, type LocalServer } from '../support/server.ts';
+import { SERVER_HOOK_MS, startServer, type LocalServer } from '../support/server.ts';
 
 /** The dev server's operator token (wrangler.toml [vars] METRICS_TOKEN). */
 const OPERATOR_TOKEN = 'dev-only-metrics-token';
@@ -21,7 +21,7 @@ const indicators: TypingIndicators[] = [];
 beforeAll(async () => {
   server = await startServer();
   ops = new OperatorApi({ baseUrl: server.baseUrl, token: OPERATOR_TOKEN });
-}, 90_000);
+}, SERVER_HOOK_MS);
 
 afterAll(async () => {
   for (const t of indicators) t.dispose();

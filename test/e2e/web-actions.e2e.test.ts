@@ -16,7 +16,7 @@ import { DESKTOP, STEP_TIMEOUT, WAIT, WebHarness, apiOf, chatItem, contrasts, co
 
 const web = new WebHarness();
 
-beforeAll(() => web.start(), 120_000);
+beforeAll(() => web.start(), WebHarness.START_MS);
 afterAll(() => web.stop());
 
 /** A phone in portrait (the size the brief names). */

@@ -13,7 +13,7 @@ import { chromium, type Browser, type BrowserContext, type Locator, type Page } 
 import { expect } from 'vitest';
 import { MessengerApi } from '../../client/index.ts';
 import { nextPhone, type TestClient } from '../support/clients.ts';
-import { startServer, type LocalServer } from '../support/server.ts';
+import { SERVER_HOOK_MS, startServer, type LocalServer } from '../support/server.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const SCREENSHOTS = fileURLToPath(
@@ -97,6 +97,9 @@ export function watchCsp(page: Page, who: string, into: string[]): void {
 
 /** The server, the browser and what every page reported. */
 export class WebHarness {
+  /** The `beforeAll` budget of `start`: a test server's, and the browser's launch. */
+  static readonly START_MS = SERVER_HOOK_MS + 30_000;
+
   server!: LocalServer;
   browser!: Browser;
   readonly users: User[] = [];

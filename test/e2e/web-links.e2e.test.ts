@@ -9,7 +9,7 @@ import { STEP_TIMEOUT, WAIT, WebHarness, chatItem, conversation, openChat, scree
 
 const web = new WebHarness();
 
-beforeAll(() => web.start(), 120_000);
+beforeAll(() => web.start(), WebHarness.START_MS);
 afterAll(() => web.stop());
 
 describe('invite links in the web client', () => {

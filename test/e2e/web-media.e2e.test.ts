@@ -21,7 +21,7 @@ const web = new WebHarness({
   chromiumArgs: ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--autoplay-policy=no-user-gesture-required'],
 });
 
-beforeAll(() => web.start(), 120_000);
+beforeAll(() => web.start(), WebHarness.START_MS);
 afterAll(() => web.stop());
 
 // ---------------------------------------------------------------- generated files

@@ -13,7 +13,7 @@ import { STEP_TIMEOUT, WAIT, WebHarness, apiOf, chatItem, connected, contrasts, 
 
 const web = new WebHarness();
 
-beforeAll(() => web.start(), 120_000);
+beforeAll(() => web.start(), WebHarness.START_MS);
 afterAll(() => web.stop());
 
 const WORDS = 'the quick brown fox jumps over the lazy dog while a wizard quietly mixes seven potions for the king and queen of nowhere land';

@@ -15,7 +15,7 @@ import { PHONE, STEP_TIMEOUT, WAIT, WebHarness, chatItem, connected, conversatio
 
 const web = new WebHarness();
 
-beforeAll(() => web.start(), 120_000);
+beforeAll(() => web.start(), WebHarness.START_MS);
 afterAll(() => web.stop());
 
 const LUNCH = 'Lunch at the noodle bar tomorrow?';

@@ -46,7 +46,7 @@ import {
 
 const web = new WebHarness();
 
-beforeAll(() => web.start(), 120_000);
+beforeAll(() => web.start(), WebHarness.START_MS);
 afterAll(() => web.stop());
 
 function logIn(name: string, options: LogInOptions = {}): Promise<User> {

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { nextPhone } from './phones.ts';
-import { startServer, type LocalServer } from './server.ts';
+import { SERVER_HOOK_MS, startServer, type LocalServer } from './server.ts';
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const BIN = join(ROOT, 'cli/bin.mjs');
@@ -61,7 +61,7 @@ export function cliSuite(prefix: string): CliSuite {
   beforeAll(async () => {
     server = await startServer();
     home = mkdtempSync(join(tmpdir(), prefix));
-  }, 90_000);
+  }, SERVER_HOOK_MS);
 
   afterAll(async () => {
     for (const child of children) child.kill('SIGKILL');

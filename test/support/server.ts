@@ -94,7 +94,15 @@ async function waitHealthy(baseUrl: string, child: ChildProcess, output: () => s
  * const client = new MessengerClient({ baseUrl: server.baseUrl });
  * await server.dispose();
  */
-export async function startServer(timeoutMs = 60_000, options: StartOptions = {}): Promise<LocalServer> {
+/**
+ * How long a test server may take to answer its health check. Alone it takes 5-15 s; beside
+ * another full test run on two cores the three local D1 migration steps alone took over 60 s.
+ */
+export const SERVER_START_MS = 150_000;
+/** A test file's `beforeAll` that starts a server: the start, and room for what it does after. */
+export const SERVER_HOOK_MS = SERVER_START_MS + 30_000;
+
+export async function startServer(timeoutMs = SERVER_START_MS, options: StartOptions = {}): Promise<LocalServer> {
   const extraArgs = options.args ?? [];
   const injected: Record<string, number> = {};
   let port = await freePort();

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll } from 'vitest';
 import type { MessengerClient } from '../../client/index.ts';
 import { device, type TestClient } from './clients.ts';
-import { startServer, type LocalServer, type StartOptions } from './server.ts';
+import { SERVER_HOOK_MS, startServer, type LocalServer, type StartOptions } from './server.ts';
 
 export type ServerSuite = {
   /** The file's server (after beforeAll). */
@@ -28,7 +28,7 @@ export function serverSuite(options: StartOptions = {}): ServerSuite {
 
   beforeAll(async () => {
     server = await startServer(undefined, options);
-  }, 90_000);
+  }, SERVER_HOOK_MS);
 
   afterAll(async () => {
     for (const c of open) c.close();
