@@ -16,6 +16,7 @@ import WebSocket from 'ws';
 import {
   HEARTBEAT_INTERVAL_MS,
   HEARTBEAT_PING,
+  gseqOf,
   type AckFrame,
   type GroupEntry,
   type GroupEvent,
@@ -260,7 +261,7 @@ export class BenchClient {
   #logEntries(g: { cursor: number }, entries: readonly GroupEntry[], through: number, now: number): void {
     const { totals, sink } = this.#options;
     for (const entry of entries) {
-      const gseq = entry.type === 'message' ? entry.message.gseq : entry.type === 'event' ? entry.event.gseq : entry.update.gseq;
+      const gseq = gseqOf(entry);
       if (gseq <= g.cursor) continue;
       g.cursor = gseq;
       if (entry.type === 'message') {

@@ -15,7 +15,7 @@
  * app gives a `LargeGroupCursorStore`.
  */
 import type { ClientFrame, GroupEntriesFrame, GroupEntry, GroupHeadsFrame, GroupLiveFrame } from '../protocol/index.ts';
-import { GROUP_PULL_MAX } from '../protocol/index.ts';
+import { GROUP_PULL_MAX, gseqOf } from '../protocol/index.ts';
 
 /** Where a device's gseq cursor per large group is kept between runs (like `CursorStore`). */
 export interface LargeGroupCursorStore {
@@ -137,16 +137,5 @@ export class LargeGroups {
     if (!g || g.pulling !== null || g.cursor >= g.head || !this.#ready(g)) return;
     const id = this.#deps.newId();
     if (this.#deps.send({ type: 'group_pull', id, group, after: g.cursor, limit: GROUP_PULL_MAX })) g.pulling = id;
-  }
-}
-
-export function gseqOf(entry: GroupEntry): number {
-  switch (entry.type) {
-    case 'message':
-      return entry.message.gseq;
-    case 'event':
-      return entry.event.gseq;
-    case 'update':
-      return entry.update.gseq;
   }
 }

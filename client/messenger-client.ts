@@ -3,7 +3,7 @@
  * (http.ts), the self-healing connection (connection.ts) and the sending state machine over the
  * outbox (sender.ts) into one object an app talks to. Module overview: index.ts.
  */
-import { CLOSE_CODES, GroupIdSchema, MessageBodySchema, MessageIdSchema, UserIdSchema } from '../protocol/index.ts';
+import { CLOSE_CODES, GroupIdSchema, gseqOf, MessageBodySchema, MessageIdSchema, UserIdSchema } from '../protocol/index.ts';
 import type {
   GroupEntry,
   GroupHistoryPage,
@@ -32,7 +32,7 @@ import { MediaApi } from './media-api.ts';
 import { MediaSender } from './media-sender.ts';
 import type { MediaSendInput, PendingMediaSend, PendingUpload } from './media-sender.ts';
 import type { HistoryOptions, SearchRequest } from './http.ts';
-import { LargeGroups, gseqOf } from './large-groups.ts';
+import { LargeGroups } from './large-groups.ts';
 import { routeMailboxFrame } from './mailbox-events.ts';
 import type { MailboxEventsHost } from './mailbox-events.ts';
 import { Outbox, generateClientId } from './outbox.ts';

@@ -113,6 +113,18 @@ export const GroupEntrySchema = z.discriminatedUnion('type', [
 ]);
 export type GroupEntry = z.infer<typeof GroupEntrySchema>;
 
+/** An entry's position in its group's log, whatever it holds. */
+export function gseqOf(entry: GroupEntry): number {
+  switch (entry.type) {
+    case 'message':
+      return entry.message.gseq;
+    case 'event':
+      return entry.event.gseq;
+    case 'update':
+      return entry.update.gseq;
+  }
+}
+
 /** The delivery state of one of your group messages, summed over its recipients. */
 export const GroupTallySchema = z.strictObject({
   messageId: MessageIdSchema,

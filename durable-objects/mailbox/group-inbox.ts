@@ -16,6 +16,7 @@
  */
 import {
   GROUP_TALLY_MAX,
+  gseqOf,
   type Action,
   type GroupConversation,
   type GroupEntry,
@@ -35,16 +36,7 @@ export type StarredGroupItem = { seq: number; chat: { kind: 'group'; group: stri
 /** Actions only this user's devices see: star, delete for me. */
 export type LocalAction = Extract<Action, { kind: 'star' }> | { kind: 'delete'; scope: 'me' };
 
-export function gseqOf(entry: GroupEntry): number {
-  switch (entry.type) {
-    case 'message':
-      return entry.message.gseq;
-    case 'event':
-      return entry.event.gseq;
-    case 'update':
-      return entry.update.gseq;
-  }
-}
+export { gseqOf };
 
 /** Whether `entry` is where `self`'s membership begins (its first entry needs no gap repair). */
 export function startsMembership(entry: GroupEntry, self: string): boolean {

@@ -26,6 +26,21 @@ function recorder(fail: (r: Receipt) => boolean = () => false) {
   return { batch, sent, failed };
 }
 
+/** A batch whose calls hang until `release`, then fail (the sender's object was evicted mid-call). */
+function stalledBatch() {
+  let release!: () => void;
+  const answered = new Promise<void>((r) => (release = r));
+  const failed: Receipt[] = [];
+  const batch = new DeliveredBatch({
+    send: async () => {
+      await answered;
+      throw new Error('the sender object was evicted mid-call');
+    },
+    failed: (rs) => failed.push(...rs),
+  });
+  return { batch, failed, release };
+}
+
 describe('DeliveredBatch', () => {
   it('gathers acks into one receipt per sender, in acknowledgement order, within the window', async () => {
     const { batch, sent } = recorder();
@@ -64,16 +79,7 @@ describe('DeliveredBatch', () => {
     expect(sent).toEqual([]);
   });
   it('holds the cursors while a round is in flight; take() hands its receipts over and their failure is not reported twice', async () => {
-    let release!: () => void;
-    const answered = new Promise<void>((r) => (release = r));
-    const failed: Receipt[] = [];
-    const batch = new DeliveredBatch({
-      send: async () => {
-        await answered;
-        throw new Error('the sender object was evicted mid-call');
-      },
-      failed: (rs) => failed.push(...rs),
-    });
+    const { batch, failed, release } = stalledBatch();
     batch.add('ann', ['a1'], 1);
     const round = batch.flush();
     // Nothing waits any more, but the round is unanswered: a crash now would lose it.
@@ -87,16 +93,7 @@ describe('DeliveredBatch', () => {
   });
 
   it('a round that fails while nobody took it goes to the outbox once, and stops holding', async () => {
-    let release!: () => void;
-    const answered = new Promise<void>((r) => (release = r));
-    const failed: Receipt[] = [];
-    const batch = new DeliveredBatch({
-      send: async () => {
-        await answered;
-        throw new Error('unreachable');
-      },
-      failed: (rs) => failed.push(...rs),
-    });
+    const { batch, failed, release } = stalledBatch();
     batch.add('ann', ['a1'], 1);
     const round = batch.flush();
     expect(batch.held).toBe(true);
