@@ -37,6 +37,10 @@ export type DeliveryDeps = {
   concurrency: number;
 };
 
+/** A live call that failed is tried again after this long, doubling, up to this many calls in all. */
+const LIVE_RETRY_MS = 500;
+const LIVE_ATTEMPTS = 4;
+
 export type LiveStats = { rounds: number; pushed: number; offline: number; failures: number };
 
 export class Delivery {
@@ -100,25 +104,40 @@ export class Delivery {
       if (visible.length === 0) continue;
       targets.push({ member, push: { entries: visible.map((r) => r.entry), after, through } });
     }
-    await forEachLimited(targets, this.deps.concurrency, async ({ member, push }) => {
-      try {
-        if (await this.deps.live(member, push)) this.stats.pushed++;
-        else {
-          this.stats.offline++;
-          this.#drop(member, started);
-        }
-      } catch {
-        // Their mailbox could not be reached: its devices pull what they miss when they reconnect.
-        this.stats.failures++;
-      }
-    });
+    await this.#send(targets, started, 0);
   }
 
-  /** Forget `member` as online unless they registered after `before` (a newer connection). */
+  /**
+   * The calls of one push; those that failed (their mailbox could not be reached) are tried
+   * again a little later, a few times: a device learns of a missed entry only from the next push
+   * or its next connect, which in a quiet group may be long.
+   */
+  async #send(targets: ReadonlyArray<{ member: string; push: LivePush }>, started: number, attempt: number): Promise<void> {
+    const failed: Array<{ member: string; push: LivePush }> = [];
+    await forEachLimited(targets, this.deps.concurrency, async (target) => {
+      try {
+        if (await this.deps.live(target.member, target.push)) this.stats.pushed++;
+        else {
+          this.stats.offline++;
+          this.#drop(target.member, started);
+        }
+      } catch {
+        this.stats.failures++;
+        failed.push(target);
+      }
+    });
+    if (failed.length === 0 || attempt + 1 >= LIVE_ATTEMPTS) return;
+    setTimeout(() => void this.#send(failed, started, attempt + 1), LIVE_RETRY_MS * 2 ** attempt);
+  }
+
+  /**
+   * Forget `member` as online unless they registered at or after `before` (a newer connection;
+   * in the same millisecond it is kept: a stale row costs one call, a lost one a device's stream).
+   */
   #drop(member: string, before: number): void {
     const since = this.#onlineMap().get(member);
-    if (since === undefined || since > before) return;
-    this.deps.sql.exec('DELETE FROM online WHERE user_id = ? AND since <= ?', member, before === Number.POSITIVE_INFINITY ? Number.MAX_SAFE_INTEGER : before);
+    if (since === undefined || since >= before) return;
+    this.deps.sql.exec('DELETE FROM online WHERE user_id = ? AND since < ?', member, before === Number.POSITIVE_INFINITY ? Number.MAX_SAFE_INTEGER : before);
     this.#onlineMap().delete(member);
   }
 

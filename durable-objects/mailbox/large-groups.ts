@@ -28,6 +28,15 @@ export type LargeGroupsDeps = {
 };
 
 type Head = GroupHeadsFrame['groups'][number];
+type Known = { group: string; seq: number | null };
+
+/**
+ * A registration the group object did not answer (it was restarting, evicted, overloaded) is
+ * tried again this long after, doubling, this many times: until it succeeds the device gets
+ * nothing live from that group and does not know to pull it.
+ */
+const REGISTER_RETRY_MS = 500;
+const REGISTER_ATTEMPTS = 7;
 
 export class LargeGroups {
   constructor(private readonly deps: LargeGroupsDeps) {}
@@ -46,8 +55,11 @@ export class LargeGroups {
   async connected(ws: WebSocket): Promise<void> {
     const groups = this.list();
     if (groups.length === 0) return;
-    const heads = await this.#register(groups);
-    if (heads.length > 0) this.deps.connections.sendDirect(ws, { type: 'group_heads', groups: heads } satisfies GroupHeadsFrame);
+    const { connections } = this.deps;
+    await this.#register(groups, {
+      alive: () => connections.state(ws) !== null,
+      send: (heads) => connections.sendDirect(ws, { type: 'group_heads', groups: heads } satisfies GroupHeadsFrame),
+    });
   }
 
   /**
@@ -61,9 +73,15 @@ export class LargeGroups {
       group,
       from,
     );
-    if (this.deps.connections.all().length === 0) return;
-    const heads = await this.#register(this.list().filter((g) => g.group === group));
-    if (heads.length > 0) this.deps.connections.broadcast({ type: 'group_heads', groups: heads } satisfies GroupHeadsFrame);
+    const { connections } = this.deps;
+    if (connections.all().length === 0) return;
+    await this.#register(
+      this.list().filter((g) => g.group === group),
+      {
+        alive: () => connections.all().length > 0,
+        send: (heads) => connections.broadcast({ type: 'group_heads', groups: heads } satisfies GroupHeadsFrame),
+      },
+    );
   }
 
   /** New entries of a large group: to every connected device. Whether one was connected. */
@@ -85,19 +103,28 @@ export class LargeGroups {
     return { type: 'group_entries', id: frame.id, group: frame.group, ...result.value };
   }
 
-  /** Register with each group; their heads, leaving out groups that no longer know this user. */
-  async #register(groups: ReadonlyArray<{ group: string; seq: number | null }>): Promise<Head[]> {
+  /**
+   * Register with each group and `send` their heads (leaving out groups that no longer know this
+   * user). Groups that did not answer are tried again later, while `alive`.
+   */
+  async #register(groups: readonly Known[], to: { alive: () => boolean; send: (heads: Head[]) => void }, attempt = 0): Promise<void> {
     const self = this.deps.self();
     const answers = await Promise.allSettled(groups.map(({ group }) => this.deps.group(group).online(self)));
     const heads: Head[] = [];
+    const again: Known[] = [];
     answers.forEach((answer, i) => {
-      if (answer.status === 'rejected') {
-        console.error('large group registration failed; the device pulls on its next connect', answer.reason);
-        return;
-      }
-      const { group, seq } = groups[i]!;
-      if (answer.value.ok && answer.value.value) heads.push({ group, ...answer.value.value, seq });
+      const known = groups[i]!;
+      if (answer.status === 'rejected') again.push(known);
+      else if (answer.value.ok && answer.value.value) heads.push({ group: known.group, ...answer.value.value, seq: known.seq });
     });
-    return heads;
+    if (heads.length > 0) to.send(heads);
+    if (again.length === 0) return;
+    if (attempt + 1 >= REGISTER_ATTEMPTS) {
+      console.error(`large group registration failed ${REGISTER_ATTEMPTS} times; the device pulls on its next connect`);
+      return;
+    }
+    setTimeout(() => {
+      if (to.alive()) void this.#register(again, to, attempt + 1);
+    }, REGISTER_RETRY_MS * 2 ** attempt);
   }
 }
