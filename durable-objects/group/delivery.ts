@@ -20,7 +20,7 @@
  */
 import type { GroupEntry } from '../../protocol/index.ts';
 import type { GroupLog, LogRow } from './log.ts';
-import type { Members } from './members.ts';
+import { visibleRows, type Members } from './members.ts';
 
 /** A live push: the entries (already filtered for this member) and the range of the log they cover. */
 export type LivePush = { entries: GroupEntry[]; after: number; through: number };
@@ -73,11 +73,6 @@ export class Delivery {
     return { head: this.deps.log.head };
   }
 
-  /** How many members are registered as online. */
-  get onlineCount(): number {
-    return this.#onlineMap().size;
-  }
-
   /**
    * Push log rows `rows` (consecutive, after gseq `after`) to every online member, each getting
    * only the entries their membership covers. Best effort: a member a push misses pulls the gap
@@ -94,13 +89,12 @@ export class Delivery {
     const started = Date.now();
     const targets: Array<{ member: string; push: LivePush }> = [];
     for (const [member, intervals] of this.#onlineIntervals()) {
-      const covered = (gseq: number) => intervals.some(([from, to]) => gseq >= from && gseq <= to);
       // Left before this round and nothing of it is theirs: stop pushing to them.
       if (!intervals.some(([, to]) => to > after)) {
         this.#drop(member, Number.POSITIVE_INFINITY);
         continue;
       }
-      const visible = rows.filter((r) => covered(r.gseq) && (r.target === null || covered(r.target)));
+      const visible = visibleRows(rows, intervals);
       if (visible.length === 0) continue;
       targets.push({ member, push: { entries: visible.map((r) => r.entry), after, through } });
     }

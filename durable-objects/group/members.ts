@@ -257,3 +257,12 @@ class Suffix {
     return this.#atOrAbove[lo]!;
   }
 }
+
+/**
+ * The log rows a member with these membership intervals may see: rows inside an interval, and an
+ * update only if its message (`target`) was inside one too.
+ */
+export function visibleRows<R extends { gseq: number; target: number | null }>(rows: readonly R[], intervals: ReadonlyArray<[number, number]>): R[] {
+  const covered = (gseq: number) => intervals.some(([from, to]) => gseq >= from && gseq <= to);
+  return rows.filter((r) => covered(r.gseq) && (r.target === null || covered(r.target)));
+}

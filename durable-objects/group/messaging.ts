@@ -10,7 +10,7 @@ import { mailboxOf } from '../stubs.ts';
 import { TypingGate } from '../typing.ts';
 import { isRetryOf, type ActInput } from './actions.ts';
 import { messageInfoOf } from './info.ts';
-import type { ReceiptStatus } from './members.ts';
+import { visibleRows, type ReceiptStatus } from './members.ts';
 import type { Publisher } from './publisher.ts';
 import { GroupError } from './result.ts';
 import type { GroupState } from './state.ts';
@@ -122,8 +122,7 @@ export class Messaging {
     if (intervals.length === 0) throw new GroupError('not_group_member');
     const end = Math.min(upTo, log.head);
     const rows = log.range(after, end, ENTRIES_PAGE);
-    const covered = (gseq: number) => intervals.some(([from, to]) => gseq >= from && gseq <= to);
-    const entries = rows.filter((r) => covered(r.gseq) && (r.target === null || covered(r.target))).map((r) => r.entry);
+    const entries = visibleRows(rows, intervals).map((r) => r.entry);
     const through = rows.length === ENTRIES_PAGE ? rows[rows.length - 1]!.gseq : Math.max(end, after);
     return { entries, through };
   }

@@ -57,7 +57,8 @@ export class LargeGroups {
     if (groups.length === 0) return;
     const { connections } = this.deps;
     await this.#register(groups, {
-      alive: () => connections.state(ws) !== null,
+      // Still open (a closed socket's cached state outlives it; the runtime's list does not).
+      alive: () => connections.all().includes(ws),
       send: (heads) => connections.sendDirect(ws, { type: 'group_heads', groups: heads } satisfies GroupHeadsFrame),
     });
   }
