@@ -3,13 +3,19 @@
  * flags. They are state, not events: offline, only the latest per chat is kept, and it goes out
  * after the next hello.
  */
-import { ChatRefSchema, GroupIdSchema, SeqSchema, UserIdSchema } from '../protocol/index.ts';
+import { ChatRefSchema, GroupIdSchema, GroupSeqSchema, SeqSchema, UserIdSchema } from '../protocol/index.ts';
 import type { ChatRef, ClientFrame } from '../protocol/index.ts';
 import { MessengerError } from './transport.ts';
 
 function assertSeq(upTo: number): void {
   if (!SeqSchema.safeParse(upTo).success) {
     throw new MessengerError('validation_failed', `upTo ${upTo} is not a mailbox seq`);
+  }
+}
+
+function assertGroup(groupId: string): void {
+  if (!GroupIdSchema.safeParse(groupId).success) {
+    throw new MessengerError('validation_failed', `Group ${JSON.stringify(groupId)} is not a group id`);
   }
 }
 
@@ -40,6 +46,8 @@ export class ChatMarkers {
   private readonly pendingReads = new Map<string, number>();
   /** Group read markers that could not be sent yet (offline): highest upTo per group. */
   private readonly pendingGroupReads = new Map<string, number>();
+  /** Large-group read markers (by gseq) that could not be sent yet: highest gseq per group. */
+  private readonly pendingLogReads = new Map<string, number>();
   /** Unread flags that could not be sent yet (offline): the latest per chat. */
   private readonly pendingUnread = new Map<string, { chat: ChatRef; unread: boolean }>();
 
@@ -63,11 +71,22 @@ export class ChatMarkers {
     this.pendingReads.set(peer, Math.max(this.pendingReads.get(peer) ?? 0, upTo));
   }
 
+  /** See `MessengerClient.markGroupLogRead`. */
+  markGroupLogRead(groupId: string, gseq: number): void {
+    assertGroup(groupId);
+    if (!GroupSeqSchema.safeParse(gseq).success) throw new MessengerError('validation_failed', `gseq ${gseq} is not a group seq`);
+    this.pendingUnread.delete(chatKey({ kind: 'group', group: groupId }));
+    if (this.host.send({ type: 'group_read', group: groupId, gseq })) {
+      this.pendingLogReads.delete(groupId);
+      this.host.onActivity();
+      return;
+    }
+    this.pendingLogReads.set(groupId, Math.max(this.pendingLogReads.get(groupId) ?? 0, gseq));
+  }
+
   /** See `MessengerClient.markGroupRead`. */
   markGroupRead(groupId: string, upTo: number): void {
-    if (!GroupIdSchema.safeParse(groupId).success) {
-      throw new MessengerError('validation_failed', `Group ${JSON.stringify(groupId)} is not a group id`);
-    }
+    assertGroup(groupId);
     assertSeq(upTo);
     this.pendingUnread.delete(chatKey({ kind: 'group', group: groupId }));
     if (this.host.send({ type: 'group_read', group: groupId, upTo })) {
@@ -99,6 +118,7 @@ export class ChatMarkers {
   onHello(): void {
     for (const [peer, upTo] of [...this.pendingReads]) this.markRead(peer, upTo);
     for (const [group, upTo] of [...this.pendingGroupReads]) this.markGroupRead(group, upTo);
+    for (const [group, gseq] of [...this.pendingLogReads]) this.markGroupLogRead(group, gseq);
     for (const { chat, unread } of [...this.pendingUnread.values()]) this.markUnread(chat, unread);
   }
 }

@@ -417,6 +417,15 @@ export class MessengerClient extends MessageActionsClient {
   }
 
   /**
+   * Tell the server that you read a large group's log (read diffusion: its entries reach you as
+   * `group_log_entry` events and history items with `seq: null`) up to gseq `gseq`. Offline, the
+   * latest per group is sent on the next connection.
+   */
+  markGroupLogRead(groupId: string, gseq: number): void {
+    this.markers.markGroupLogRead(groupId, gseq);
+  }
+
+  /**
    * Tell `peer` (1:1) that you are typing, recording or have stopped. Ephemeral: sent only
    * while connected (dropped otherwise), never stored. Call it again about every
    * TYPING_REPEAT_MS while the user keeps typing; the server drops repeats within a second.

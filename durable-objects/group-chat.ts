@@ -39,10 +39,11 @@ import type { ReceiptStatus } from './group/members.ts';
 import { Messaging, type Posted, type PostInput } from './group/messaging.ts';
 import { atLeast } from './group/parts.ts';
 import { Publisher } from './group/publisher.ts';
+import { chatSummary, logPage, type LogItem, type LogPageQuery } from './group/reading.ts';
 import { settle, type GroupResult } from './group/result.ts';
 import { GroupState } from './group/state.ts';
 
-export type { ActInput, AddTargets, CreateGroupInput, GroupResult, Posted, PostInput };
+export type { ActInput, AddTargets, CreateGroupInput, GroupResult, LogItem, LogPageQuery, Posted, PostInput };
 
 const DAY_MS = 86_400_000;
 
@@ -51,6 +52,7 @@ export class GroupChat extends DurableObject<Env> {
   readonly #joining: Joining;
   readonly #messaging: Messaging;
   readonly #publisher: Publisher;
+  readonly #state: GroupState;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -58,6 +60,7 @@ export class GroupChat extends DurableObject<Env> {
     const counted = countCosts('group', this, ctx, env);
     const retentionMs = atLeast(1, env.MAILBOX_RETENTION_DAYS, 30) * DAY_MS;
     const state = new GroupState(counted.storage.sql, env);
+    this.#state = state;
     // Unset or 0: groups keep copying entries into mailboxes whatever their size.
     const logDeliveryMin = atLeast(0, env.GROUP_LOG_DELIVERY_MIN, 0);
     const publisher = new Publisher({ state, env, storage: counted.storage, retentionMs, logDeliveryMin });
@@ -229,6 +232,31 @@ export class GroupChat extends DurableObject<Env> {
    */
   pull(member: string, after: number, limit: number, notBefore = 0): Promise<GroupResult<{ entries: GroupEntry[]; through: number; head: number }>> {
     return settle(() => this.#messaging.pull(member, after, limit, notBefore));
+  }
+
+  /**
+   * A large group's history for `member`, read from the log: newest first, only what they may
+   * see (./group/reading.ts). Their mailbox serves the part at or below `query.after`.
+   */
+  logPage(member: string, query: LogPageQuery): Promise<GroupResult<{ items: LogItem[]; nextBefore: number | null }>> {
+    return settle(() => logPage(this.#state, member, query));
+  }
+
+  /** A large group in `member`'s chat list: newest entry they may see above `query.after`, their unread count, the head. */
+  chatSummary(
+    member: string,
+    query: { after: number; readGseq: number; notBefore: number },
+  ): Promise<GroupResult<{ last: LogItem | null; unread: number; head: number }>> {
+    return settle(() => chatSummary(this.#state, member, query));
+  }
+
+  /**
+   * `member` read the log up to `gseq`: clamped to the head and to what they may see; with
+   * `relay` (their read receipts are on) it moves their read watermark (the senders' tallies).
+   * Returns the gseq read through.
+   */
+  readUpTo(member: string, gseq: number, relay: boolean): Promise<GroupResult<number>> {
+    return settle(() => this.#messaging.readUpTo(member, gseq, relay));
   }
 
   /** A member's devices have (`delivered`) or read (`read`) the log up to `gseq`. Idempotent. */

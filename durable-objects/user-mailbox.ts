@@ -38,7 +38,7 @@ import {
 import type { Charge, Spent } from './mailbox/budgets.ts';
 import { MailboxCore } from './mailbox/core.ts';
 import { DeviceFrames, refused } from './mailbox/device-frames.ts';
-import { AccountDevices, type DeviceAdded } from './mailbox/devices.ts';
+import { AccountDevices, type DeviceAdded, type GroupHistoryQuery } from './mailbox/devices.ts';
 import type { DirectActionRecord } from './mailbox/direct-actions.ts';
 import { previewOf } from './mailbox/push-job.ts';
 import { Inbound, type GroupInvite } from './mailbox/inbound.ts';
@@ -191,7 +191,7 @@ export class UserMailbox extends DurableObject<Env> {
 
   /** This user's chat list (1:1 and groups), most recent first, as `deviceId` may see it. */
   async conversations(before: number | undefined, limit: number, deviceId?: string): Promise<ConversationList> {
-    return this.#live?.devices.conversations(before, limit, deviceId) ?? { conversations: [], nextBefore: null };
+    return (await this.#live?.devices.conversations(before, limit, deviceId)) ?? { conversations: [], nextBefore: null };
   }
 
   /** Whether `peer` ever wrote to this user in a 1:1 chat (then `peer`'s number is theirs to see). */
@@ -205,8 +205,8 @@ export class UserMailbox extends DurableObject<Env> {
   }
 
   /** A page of `group` as this user received it, newest first, as `deviceId` may see it. */
-  async groupHistory(group: string, before: number | undefined, limit: number, deviceId?: string): Promise<GroupHistoryPage | null> {
-    return this.#live?.devices.groupHistory(group, before, limit, deviceId) ?? null;
+  async groupHistory(group: string, query: GroupHistoryQuery, deviceId?: string): Promise<GroupHistoryPage | null> {
+    return (await this.#live?.devices.groupHistory(group, query, deviceId)) ?? null;
   }
 
   /** Search this user's history (every tier), as `deviceId` may see it; charges `search_user` first. */

@@ -103,11 +103,16 @@ export const MarkUnreadFrameSchema = z.strictObject({
   unread: z.boolean(),
 });
 
-/** "I have read the group's entries up to mailbox seq `upTo`." Drives the senders' read tallies. */
+/**
+ * "I have read the group's entries up to mailbox seq `upTo`" or, for a large group's log (whose
+ * entries have no mailbox seq), "up to gseq `gseq`": exactly one of the two. Drives the senders'
+ * read tallies.
+ */
 export const GroupReadFrameSchema = z.strictObject({
   type: z.literal('group_read'),
   group: GroupIdSchema,
-  upTo: SeqSchema,
+  upTo: SeqSchema.optional(),
+  gseq: GroupSeqSchema.optional(),
 });
 
 /** What a typing indicator shows. `stopped` clears it at once (otherwise it expires after TYPING_TTL_MS). */
@@ -328,12 +333,17 @@ export const GroupReceiptFrameSchema = z.strictObject({
   at: z.number().int(),
 });
 
-/** A mailbox entry telling your other devices that you read the group up to mailbox seq `upTo`. */
+/**
+ * A mailbox entry telling your other devices that you read the group up to mailbox seq `upTo`
+ * (0: nothing of it in your mailbox is newly read) and, when the read named a gseq (large
+ * groups), up to gseq `gseq` of its log.
+ */
 export const GroupReadMarkerFrameSchema = z.strictObject({
   type: z.literal('group_read_marker'),
   seq: SeqSchema,
   group: GroupIdSchema,
   upTo: SeqSchema,
+  gseq: GroupSeqSchema.optional(),
   at: z.number().int(),
 });
 

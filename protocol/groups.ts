@@ -285,15 +285,24 @@ export type UpdateGroup = z.infer<typeof UpdateGroupSchema>;
 export const AddMembersSchema = z.strictObject({ members: MemberList.min(1) });
 export type AddMembers = z.infer<typeof AddMembersSchema>;
 
-// ---- GET /v1/groups/:groupId/messages?before=&limit= (your mailbox's copy, newest first)
+// ---- GET /v1/groups/:groupId/messages?before=&beforeGseq=&limit= (newest first)
+// A group copied into your mailbox is paged by mailbox seq (`before`). A large group (read
+// diffusion, protocol/large-groups.ts) is read from its log above the switch (`beforeGseq`, items
+// with `seq: null`), then from your mailbox below it: follow `nextBeforeGseq` while it is not
+// null, then `nextBefore`.
 export const GroupHistoryQuerySchema = z.object({
   before: QuerySeqSchema.optional(),
+  /** Large groups: continue the log part strictly below this gseq (from `nextBeforeGseq`). */
+  beforeGseq: QuerySeqSchema.optional(),
   limit: QuerySeqSchema.pipe(z.number().min(1).max(HISTORY_MAX_LIMIT)).default(HISTORY_DEFAULT_LIMIT),
 });
 
 export const GroupHistoryItemSchema = z.strictObject({
-  /** Position in *your* mailbox; pagination cursor and what `group_read` names. */
-  seq: SeqSchema,
+  /**
+   * Position in *your* mailbox; pagination cursor and what `group_read` `upTo` names. Null for an
+   * entry of a large group's log, which has no copy in your mailbox: its gseq names it.
+   */
+  seq: SeqSchema.nullable(),
   entry: GroupEntrySchema,
   /** Your messages: the tally when the page was read. Others' messages: whether you read them. */
   tally: GroupTallySchema.nullable(),
@@ -301,7 +310,10 @@ export const GroupHistoryItemSchema = z.strictObject({
 });
 export const GroupHistoryPageSchema = z.strictObject({
   entries: z.array(GroupHistoryItemSchema),
+  /** Pass as `before` for the next page (after `nextBeforeGseq` is null); null when there are no more. */
   nextBefore: SeqSchema.nullable(),
+  /** Large groups only: pass as `beforeGseq` for the next page while not null (the log part goes on). */
+  nextBeforeGseq: GroupSeqSchema.nullable().optional(),
 });
 export type GroupHistoryItem = z.infer<typeof GroupHistoryItemSchema>;
 export type GroupHistoryPage = z.infer<typeof GroupHistoryPageSchema>;

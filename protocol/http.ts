@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { ERROR_CODES } from './errors.ts';
 import { ABOUT_MAX, DISPLAY_NAME_MAX, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, OTP_LENGTH } from './limits.ts';
 import { nameText, noteText } from './text.ts';
-import { GroupHistoryItemSchema, GroupIdSchema, GroupMessageSchema } from './groups.ts';
+import { GroupHistoryItemSchema, GroupIdSchema, GroupMessageSchema, GroupSeqSchema } from './groups.ts';
 import { DeviceIdSchema, MessageSchema, MessageStatusSchema, QuerySeqSchema, SeqSchema, UlidSchema, UserIdSchema } from './messages.ts';
 
 /** Every non-2xx response. */
@@ -160,12 +160,22 @@ export const DirectConversationSchema = z.strictObject({
 export const GroupConversationSchema = z.strictObject({
   kind: z.literal('group'),
   group: GroupIdSchema,
-  /** The newest entry: a message or a system event (its `seq` orders the list). */
+  /**
+   * The newest entry: a message or a system event (its `seq` orders the list). For a large group
+   * it comes from the group's log (`seq` null): see `log`.
+   */
   last: GroupHistoryItemSchema,
   /** Others' messages in the group you have not marked read. */
   unread: z.number().int().min(0),
   /** You marked the chat unread (`mark_unread`) and have not read it since. */
   markedUnread: z.boolean(),
+  /**
+   * Large groups only (read diffusion): where the log part begins (`from`: entries above it are
+   * not in your mailbox), how far you have read it (`readGseq`, what `group_read` `gseq` moves)
+   * and the log's head when the list was made. Large groups are all listed on the first page
+   * (no `before`), placed among the other chats by the time of their newest entry.
+   */
+  log: z.strictObject({ from: GroupSeqSchema, readGseq: GroupSeqSchema, head: GroupSeqSchema }).optional(),
 });
 /** One chat in the chat list: a 1:1 conversation or a group. */
 export const ConversationSchema = z.discriminatedUnion('kind', [DirectConversationSchema, GroupConversationSchema]);

@@ -5,7 +5,7 @@
  */
 import { MessengerError } from '../../client/index.ts';
 import type { GroupHistoryPage, HistoryPage, MessengerClient, SendAck, TypingState } from '../../client/index.ts';
-import { MAX_TEXT_LENGTH, TYPING_REPEAT_MS } from '../../protocol/index.ts';
+import { MAX_TEXT_LENGTH, TYPING_REPEAT_MS, gseqOf } from '../../protocol/index.ts';
 import type { ChatTarget } from '../resolve-chat.ts';
 import { Serial, inConversation, subscribeEvents } from '../stream.ts';
 import type { ConversationRef, StreamEvent } from '../stream.ts';
@@ -186,7 +186,11 @@ export class ChatController {
     }
     await this.options.presenter.history({ kind: 'group', page });
     const unread = page.entries.filter((item) => item.entry.type === 'message' && item.entry.message.from !== me && !item.read);
-    if (unread.length > 0) client.markGroupRead(group, Math.max(...unread.map((item) => item.seq)));
+    // Entries copied into the mailbox are read by mailbox seq; a large group's log (seq null) by gseq.
+    const copied = unread.flatMap((item) => (item.seq === null ? [] : [item.seq]));
+    if (copied.length > 0) client.markGroupRead(group, Math.max(...copied));
+    const logged = unread.flatMap((item) => (item.seq === null ? [gseqOf(item.entry)] : []));
+    if (logged.length > 0) client.markGroupLogRead(group, Math.max(...logged));
   }
 
   private async route(event: StreamEvent): Promise<void> {

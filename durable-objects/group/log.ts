@@ -188,6 +188,37 @@ export class GroupLog {
       .reverse();
   }
 
+  /**
+   * Messages and events (updates are folded into the messages they change) with after < gseq <=
+   * upTo, newest first, at most `limit`: history pages read from the log.
+   */
+  newestFirst(after: number, upTo: number, limit: number): LogRow[] {
+    return this.sql
+      .exec<{ gseq: number; audience: number; entry: string }>(
+        `SELECT gseq, audience, entry FROM log
+         WHERE gseq > ? AND gseq <= ? AND kind != 'update' ORDER BY gseq DESC LIMIT ?`,
+        after,
+        upTo,
+        limit,
+      )
+      .toArray()
+      .map((r) => ({ gseq: r.gseq, membership: r.audience === 1, target: null, entry: JSON.parse(r.entry) as GroupEntry }));
+  }
+
+  /** Messages not sent by `except` with after < gseq <= upTo, counted up to `cap`: an unread count. */
+  countOthersMessages(after: number, upTo: number, except: string, cap: number): number {
+    if (upTo <= after) return 0;
+    return this.sql
+      .exec<{ n: number }>(
+        `SELECT count(*) AS n FROM (SELECT 1 FROM log WHERE gseq > ? AND gseq <= ? AND kind = 'message' AND sender != ? LIMIT ?)`,
+        after,
+        upTo,
+        except,
+        cap,
+      )
+      .one().n;
+  }
+
   #insert(
     gseq: number,
     id: string,

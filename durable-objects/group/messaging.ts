@@ -12,6 +12,7 @@ import { isRetryOf, type ActInput } from './actions.ts';
 import { messageInfoOf } from './info.ts';
 import { visibleRows, type ReceiptStatus } from './members.ts';
 import type { Publisher } from './publisher.ts';
+import { storedAt } from './reading.ts';
 import { GroupError } from './result.ts';
 import type { GroupState } from './state.ts';
 
@@ -163,6 +164,18 @@ export class Messaging {
     if (moved) tallies.touch(moved.from, upTo);
   }
 
+  /** See GroupChat.readUpTo. */
+  readUpTo(member: string, gseq: number, relay: boolean): number {
+    const { state } = this.deps;
+    state.settingsOrThrow();
+    const { log, members } = state.parts;
+    const intervals = members.intervals(member);
+    if (intervals.length === 0) throw new GroupError('not_group_member');
+    const upTo = Math.min(gseq, log.head, Math.max(...intervals.map(([, to]) => to)));
+    if (relay) this.receipt(member, 'read', upTo);
+    return upTo;
+  }
+
   /** Who received and read one message (the sender only). */
   messageInfo(requester: string, messageId: string): MessageInfo {
     const { state } = this.deps;
@@ -224,7 +237,3 @@ export class Messaging {
 }
 
 /** When an entry was stored in the log. */
-function storedAt(entry: GroupEntry): number {
-  if (entry.type === 'message') return entry.message.sentAt;
-  return entry.type === 'event' ? entry.event.at : entry.update.at;
-}

@@ -149,7 +149,7 @@ export class DeviceFrames {
         case 'group_send':
           return await this.#onGroupSend(ws, state, frame);
         case 'group_read':
-          return this.#onGroupRead(frame);
+          return await this.#onGroupRead(frame);
         case 'typing':
           return await this.#onTyping(state, frame);
         case 'group_typing':
@@ -354,17 +354,31 @@ export class DeviceFrames {
     if (entry) core.publish([entry]);
   }
 
-  /** The user read a group: marked here and on the other devices; the group counts it only while read receipts are on. */
-  #onGroupRead(frame: GroupReadFrame): void {
+  /**
+   * The user read a group: marked here and on the other devices; the group counts it only while
+   * read receipts are on. By mailbox seq (`upTo`), or by gseq (`gseq`): a large group's log has
+   * no mailbox seq, so its group object clamps the read to what this user may see.
+   */
+  async #onGroupRead(frame: GroupReadFrame): Promise<void> {
     const { core } = this;
+    if ((frame.upTo === undefined) === (frame.gseq === undefined)) throw new FrameError('validation_failed', 'group_read needs exactly one of upTo and gseq');
     const now = Date.now();
     core.presence.tracker.recordActivity(now);
-    const upTo = Math.min(frame.upTo, core.store.head);
+    const relay = core.settings.privacy.readReceipts;
     // Any read clears "marked unread", whether or not it moves the watermark; the devices are told.
-    const unmarked = core.groupInbox.markUnread(frame.group, false, now);
-    if (unmarked) core.publish([unmarked]);
-    if (core.groups.read(frame.group, upTo, core.settings.privacy.readReceipts) === null) return;
-    core.publish([core.store.append({ type: 'group_read_marker', group: frame.group, upTo, at: now }, now)]);
+    const unmarkedBefore = core.groupInbox.markUnread(frame.group, false, now);
+    if (unmarkedBefore) core.publish([unmarkedBefore]);
+    if (frame.upTo !== undefined) {
+      const upTo = Math.min(frame.upTo, core.store.head);
+      if (core.groups.read(frame.group, upTo, relay) === null) return;
+      core.publish([core.store.append({ type: 'group_read_marker', group: frame.group, upTo, at: now }, now)]);
+      void core.flushReceipts();
+      return;
+    }
+    const gseq = await core.groups.readThrough(frame.group, frame.gseq!, relay);
+    if (gseq === null) return;
+    const upTo = core.groupInbox.seqThrough(frame.group, gseq);
+    core.publish([core.store.append({ type: 'group_read_marker', group: frame.group, upTo, gseq, at: now }, now)]);
     void core.flushReceipts();
   }
 

@@ -8,6 +8,7 @@ import { directItem, groupItem, mergedPage, searchHistory } from './history-page
 import {
   CLOSE_CODES,
   type AccountEvent,
+  type Conversation,
   type ConversationList,
   type GroupHistoryPage,
   type HistoryPage,
@@ -17,6 +18,18 @@ import {
   type StarredPage,
 } from '../../protocol/index.ts';
 import type { MailboxCore } from './core.ts';
+import { FrameError } from './frame-error.ts';
+
+/** What a group history page asks for (GET /v1/groups/:groupId/messages). */
+export type GroupHistoryQuery = { before?: number; beforeGseq?: number; limit: number };
+
+/** When a chat's newest entry was stored: large groups are placed among the others by it. */
+function lastAt(chat: Conversation): number {
+  if (chat.kind === 'direct') return chat.last.message.sentAt;
+  const { entry } = chat.last;
+  if (entry.type === 'message') return entry.message.sentAt;
+  return entry.type === 'event' ? entry.event.at : entry.update.at;
+}
 
 export type DeviceAdded = { deviceId: string; name: string; platform: string; withPin: boolean; history: boolean; at: number };
 
@@ -62,16 +75,30 @@ export class AccountDevices {
 
   // ------------------------------------------------------------------ what a device may read
 
-  /** The chat list (1:1 and groups), most recent first; for `deviceId`, only chats with something above its floor. */
-  conversations(before: number | undefined, limit: number, deviceId?: string): ConversationList {
+  /**
+   * The chat list (1:1 and groups), most recent first; for `deviceId`, only chats with something
+   * above its floor. Chats copied into the mailbox are paged by the seq of their newest entry;
+   * large groups (read diffusion: their newest entries are not here) are all on the first page,
+   * placed by the time of their newest entry.
+   */
+  async conversations(before: number | undefined, limit: number, deviceId?: string): Promise<ConversationList> {
     const { core } = this;
     const floor = core.starts.floorOf(deviceId);
     const direct = core.store.conversations(before, limit, floor);
     const groups = core.groupInbox.chatList(before, limit, floor);
     const merged = [...direct.items, ...groups.items].sort((a, b) => b.last.seq - a.last.seq);
-    const page = merged.slice(0, limit);
+    const page: Conversation[] = merged.slice(0, limit);
     const more = merged.length > limit || direct.nextBefore !== null || groups.nextBefore !== null;
-    return { conversations: page, nextBefore: more && page.length > 0 ? page[page.length - 1]!.last.seq : null };
+    const nextBefore = more && page.length > 0 ? page[page.length - 1]!.last.seq : null;
+    const large = before === undefined ? core.groupInbox.largeChats(floor) : [];
+    if (large.length === 0) return { conversations: page, nextBefore };
+    const notBefore = deviceId === undefined ? 0 : core.starts.historySince(deviceId);
+    for (const chat of await core.largeGroups.conversations(large, notBefore)) {
+      const at = lastAt(chat);
+      const i = page.findIndex((c) => lastAt(c) < at);
+      page.splice(i === -1 ? page.length : i, 0, chat);
+    }
+    return { conversations: page, nextBefore };
   }
 
   /** A page of the conversation with `peer`, newest first (above `deviceId`'s floor), from whichever tiers hold it. */
@@ -99,14 +126,40 @@ export class AccountDevices {
     return { messages: page, nextBefore: merged.length > limit ? page[page.length - 1]!.seq : null };
   }
 
-  /** A page of `group` as this user received it, newest first (above `deviceId`'s floor); null for a group it never received. */
-  async groupHistory(group: string, before: number | undefined, limit: number, deviceId?: string): Promise<GroupHistoryPage | null> {
+  /**
+   * A page of `group` as this user may read it, newest first (above `deviceId`'s floor); null
+   * for a group they never received. A large group is read from its log above the switch (its
+   * items have no mailbox seq; `beforeGseq` and `nextBeforeGseq` page it), then from this
+   * mailbox below (`before`, `nextBefore`); one page may hold the end of one and the start of the other.
+   */
+  async groupHistory(group: string, query: GroupHistoryQuery, deviceId?: string): Promise<GroupHistoryPage | null> {
     const { core } = this;
     if (!core.groupInbox.knows(group)) return null;
     const floor = core.starts.floorOf(deviceId);
-    const hot = core.groupInbox.history(group, before, limit, floor);
-    const { items, nextBefore } = await mergedPage(core.history, `g:${group}`, hot, { before, floor, limit }, groupItem);
-    return { entries: items, nextBefore };
+    const copied = async (before: number | undefined, limit: number) => {
+      const hot = core.groupInbox.history(group, before, limit, floor);
+      return mergedPage(core.history, `g:${group}`, hot, { before, floor, limit }, groupItem);
+    };
+    const from = core.groupInbox.largeFrom(group);
+    if (from === null || query.before !== undefined) {
+      const { items, nextBefore } = await copied(query.before, query.limit);
+      return { entries: items, nextBefore };
+    }
+    const readGseq = core.groupInbox.readGseq(group);
+    const notBefore = deviceId === undefined ? 0 : core.starts.historySince(deviceId);
+    let log: Awaited<ReturnType<typeof core.largeGroups.history>>;
+    try {
+      log = await core.largeGroups.history({ group, from, readGseq }, query.beforeGseq ?? Number.MAX_SAFE_INTEGER, query.limit, notBefore);
+    } catch (error) {
+      if (error instanceof FrameError && error.code === 'not_group_member') return null;
+      throw error;
+    }
+    if (log.nextBefore !== null) return { entries: log.items, nextBefore: null, nextBeforeGseq: log.nextBefore };
+    const rest = query.limit - log.items.length;
+    // The log part is done: the next page starts at the top of the copied part (it may be empty).
+    if (rest === 0) return { entries: log.items, nextBefore: core.store.head + 1, nextBeforeGseq: null };
+    const { items, nextBefore } = await copied(undefined, rest);
+    return { entries: [...log.items, ...items], nextBefore, nextBeforeGseq: null };
   }
 
   /** Search this user's history as `deviceId` may see it (every tier; see history-pages.ts). */

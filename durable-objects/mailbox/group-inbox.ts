@@ -38,6 +38,12 @@ export type LocalAction = Extract<Action, { kind: 'star' }> | { kind: 'delete'; 
 
 export { gseqOf };
 
+/** A large group in the chat list, as this mailbox knows it (the log part comes from the group object). */
+export type LargeChat = { group: string; from: number; readGseq: number; unread: number; markedUnread: boolean; last: CopiedGroupItem | null };
+
+/** A history item of an entry copied into this mailbox: it has a mailbox seq. */
+export type CopiedGroupItem = GroupHistoryItem & { seq: number };
+
 /** Whether `entry` is where `self`'s membership begins (its first entry needs no gap repair). */
 export function startsMembership(entry: GroupEntry, self: string): boolean {
   if (entry.type !== 'event') return false;
@@ -170,12 +176,20 @@ export class GroupInbox {
    * or null when that moved nothing.
    */
   markRead(group: string, upTo: number): number | null {
-    const chat = this.#chat(group);
-    if (!chat) return null;
     const gseq =
       this.sql
         .exec<{ gseq: number | null }>('SELECT max(gseq) AS gseq FROM group_entries WHERE group_id = ? AND seq <= ?', group, upTo)
         .one().gseq ?? 0;
+    return this.markReadThrough(group, gseq);
+  }
+
+  /**
+   * Mark `group` read through gseq `gseq` (a large group's log is named by gseq: its entries have
+   * no mailbox seq). Returns `gseq`, or null when that moved nothing.
+   */
+  markReadThrough(group: string, gseq: number): number | null {
+    const chat = this.#chat(group);
+    if (!chat) return null;
     if (gseq <= chat.read_gseq) return null;
     const marked = this.sql
       .exec('UPDATE group_entries SET read = 1 WHERE group_id = ? AND gseq <= ? AND read = 0 RETURNING seq', group, gseq)
@@ -193,7 +207,7 @@ export class GroupInbox {
    * A page of `group` as this user received it, newest first, strictly below mailbox seq
    * `before` and above `floor` (a device registered without history sees nothing at or below it).
    */
-  history(group: string, before: number | undefined, limit: number, floor = 0): { items: GroupHistoryItem[]; nextBefore: number | null } {
+  history(group: string, before: number | undefined, limit: number, floor = 0): { items: CopiedGroupItem[]; nextBefore: number | null } {
     const rows = this.sql
       .exec<EntryRow>(
         `SELECT seq, read, tally, entry FROM group_entries
@@ -211,13 +225,13 @@ export class GroupInbox {
    * Group chats for the chat list, by newest entry, strictly below mailbox seq `before`. Above a
    * `floor`, only chats with an entry above it are listed, and only those entries count as unread.
    */
-  chatList(before: number | undefined, limit: number, floor = 0): { items: GroupConversation[]; nextBefore: number | null } {
+  chatList(before: number | undefined, limit: number, floor = 0): { items: Array<GroupConversation & { last: CopiedGroupItem }>; nextBefore: number | null } {
     const unread = floor > 0 ? '(SELECT count(*) FROM group_entries u WHERE u.group_id = c.group_id AND u.read = 0 AND u.seq > ?)' : 'c.unread';
     const rows = this.sql
       .exec<EntryRow & { group_id: string; unread: number; marked_unread: number }>(
         `SELECT c.group_id, ${unread} AS unread, c.marked_unread, e.seq, e.read, e.tally, e.entry
          FROM group_chats c JOIN group_entries e ON e.seq = c.last_seq
-         WHERE c.last_seq < ? AND c.last_seq > ? ORDER BY c.last_seq DESC LIMIT ?`,
+         WHERE c.large_from IS NULL AND c.last_seq < ? AND c.last_seq > ? ORDER BY c.last_seq DESC LIMIT ?`,
         ...(floor > 0 ? [floor] : []),
         before ?? Number.MAX_SAFE_INTEGER,
         floor,
@@ -231,6 +245,49 @@ export class GroupInbox {
       unread: r.unread,
       markedUnread: r.marked_unread === 1,
     }));
+  }
+
+  /**
+   * The large groups (read diffusion) for the chat list: where their log part begins, how far
+   * this user read, the unread count and last entry of the part copied here (null when nothing
+   * of the group is here above `floor`, e.g. they joined after the switch), "marked unread".
+   */
+  largeChats(floor = 0): LargeChat[] {
+    const unread = floor > 0 ? '(SELECT count(*) FROM group_entries u WHERE u.group_id = c.group_id AND u.read = 0 AND u.seq > ?)' : 'c.unread';
+    return this.sql
+      .exec<Partial<EntryRow> & { group_id: string; large_from: number; read_gseq: number; unread: number; marked_unread: number }>(
+        `SELECT c.group_id, c.large_from, c.read_gseq, ${unread} AS unread, c.marked_unread, e.seq, e.read, e.tally, e.entry
+         FROM group_chats c LEFT JOIN group_entries e ON e.seq = c.last_seq AND e.seq > ?
+         WHERE c.large_from IS NOT NULL`,
+        ...(floor > 0 ? [floor] : []),
+        floor,
+      )
+      .toArray()
+      .map((r) => ({
+        group: r.group_id,
+        from: r.large_from,
+        readGseq: r.read_gseq,
+        unread: r.unread,
+        markedUnread: r.marked_unread === 1,
+        last: r.seq == null || r.entry == null ? null : historyItem({ seq: r.seq, read: r.read ?? 0, tally: r.tally ?? null, entry: r.entry }),
+      }));
+  }
+
+  /** The newest mailbox seq holding an entry of `group` at or below gseq `gseq` (0: none). */
+  seqThrough(group: string, gseq: number): number {
+    return (
+      this.sql.exec<{ seq: number | null }>('SELECT max(seq) AS seq FROM group_entries WHERE group_id = ? AND gseq <= ?', group, gseq).one().seq ?? 0
+    );
+  }
+
+  /** How far this user read `group`, in gseq (0: nothing, or a group never received). */
+  readGseq(group: string): number {
+    return this.#chat(group)?.read_gseq ?? 0;
+  }
+
+  /** Where `group`'s log part begins for this user (read diffusion), or null for a group copied here. */
+  largeFrom(group: string): number | null {
+    return this.sql.exec<{ large_from: number | null }>('SELECT large_from FROM group_chats WHERE group_id = ?', group).toArray()[0]?.large_from ?? null;
   }
 
   // ------------------------------------------------------------------ message actions
@@ -419,7 +476,7 @@ function entryText(message: GroupMessage): string {
   return JSON.stringify(entry);
 }
 
-function historyItem(row: EntryRow): GroupHistoryItem {
+function historyItem(row: EntryRow): CopiedGroupItem {
   return {
     seq: row.seq,
     entry: JSON.parse(row.entry) as GroupEntry,

@@ -130,6 +130,26 @@ export class GroupSync {
     return gseq;
   }
 
+  /**
+   * The user read `group` through gseq `gseq`. A group copied here: clamped to what reached this
+   * mailbox, then as `read`. A large group: its object clamps it to the head and to what this
+   * user may see, and takes the read receipt itself (with `relay`). Returns the gseq read
+   * through, or null if nothing moved; a group object that does not answer throws (retryable).
+   */
+  async readThrough(group: string, gseq: number, relay = true): Promise<number | null> {
+    const { inbox } = this.deps;
+    if (!inbox.knows(group)) throw new FrameError('not_group_member');
+    if (inbox.largeFrom(group) === null) {
+      const upTo = inbox.markReadThrough(group, Math.min(gseq, inbox.through(group)));
+      if (upTo !== null && relay) inbox.queueReceipt(group, 'read', upTo);
+      return upTo;
+    }
+    if (gseq <= inbox.readGseq(group)) return null;
+    const result = await this.deps.group(group).readUpTo(this.deps.self(), gseq, relay);
+    if (!result.ok) throw new FrameError(result.code, result.message ?? undefined);
+    return inbox.markReadThrough(group, result.value);
+  }
+
   /** Stop: delivered watermarks still gathered are dropped (the mailbox is being wiped). */
   close(): void {
     if (this.#deliveredTimer) clearTimeout(this.#deliveredTimer);

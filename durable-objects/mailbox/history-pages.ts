@@ -9,7 +9,6 @@ import {
   SEARCH_KINDS,
   type ChatRef,
   type GroupEntry,
-  type GroupHistoryItem,
   type GroupTally,
   type HistoryItem,
   type Message,
@@ -22,6 +21,7 @@ import type { HistoryTiers } from './history-tiers.ts';
 import { mergeNewestFirst } from './history-tiers.ts';
 import { rowColumns } from './hot-rows.ts';
 import { statusName } from './store.ts';
+import type { CopiedGroupItem } from './group-inbox.ts';
 
 type Page<T> = { items: T[]; nextBefore: number | null };
 
@@ -62,7 +62,7 @@ export function directItem(row: StoredRow): HistoryItem | null {
 }
 
 /** A group history item from an archived row. */
-export function groupItem(row: StoredRow): GroupHistoryItem | null {
+export function groupItem(row: StoredRow): CopiedGroupItem | null {
   const columns = rowColumns(row.row);
   if (columns.t !== 'g' || columns.hidden === 1) return null;
   return {

@@ -11,9 +11,10 @@
  * - A group becomes large (its `delivery_changed` event arrives as the last copied entry), or the
  *   user joins a group that already is: remember it, register, and send the new head.
  */
-import type { GroupEntriesFrame, GroupHeadsFrame, GroupLiveFrame, GroupPullFrame } from '../../protocol/index.ts';
+import type { GroupConversation, GroupEntriesFrame, GroupHeadsFrame, GroupHistoryItem, GroupLiveFrame, GroupPullFrame } from '../../protocol/index.ts';
 import { GROUP_PULL_MAX } from '../../protocol/index.ts';
-import type { GroupChat } from '../group-chat.ts';
+import type { GroupChat, LogItem } from '../group-chat.ts';
+import type { LargeChat } from './group-inbox.ts';
 import type { LivePush } from '../group/delivery.ts';
 import type { Connections } from './connections.ts';
 import { FrameError } from './frame-error.ts';
@@ -105,6 +106,55 @@ export class LargeGroups {
   }
 
   /**
+   * A page of a large group's log part (above `chat.from`), newest first, strictly below gseq
+   * `before`, as this user may see it. Refusals throw a FrameError.
+   */
+  async history(
+    chat: { group: string; from: number; readGseq: number },
+    before: number,
+    limit: number,
+    notBefore: number,
+  ): Promise<{ items: GroupHistoryItem[]; nextBefore: number | null }> {
+    const self = this.deps.self();
+    const result = await this.deps.group(chat.group).logPage(self, { before, after: chat.from, limit, notBefore });
+    if (!result.ok) throw new FrameError(result.code, result.message ?? undefined);
+    return { items: result.value.items.map((item) => logItem(item, self, chat.readGseq)), nextBefore: result.value.nextBefore };
+  }
+
+  /**
+   * The chat list's items for the user's large groups: the log's newest entry (or, when the
+   * log part holds nothing this user may see yet, the last entry copied here) and unread counts
+   * of both parts. A group object that does not answer leaves its group out of this list.
+   */
+  async conversations(chats: readonly LargeChat[], notBefore: number): Promise<GroupConversation[]> {
+    const self = this.deps.self();
+    const answers = await Promise.allSettled(
+      chats.map((chat) => this.deps.group(chat.group).chatSummary(self, { after: chat.from, readGseq: chat.readGseq, notBefore })),
+    );
+    const items: GroupConversation[] = [];
+    answers.forEach((answer, i) => {
+      const chat = chats[i]!;
+      if (answer.status === 'rejected') {
+        console.error('large group chat summary failed', answer.reason);
+        return;
+      }
+      if (!answer.value.ok) return;
+      const summary = answer.value.value;
+      const last = summary.last ? logItem(summary.last, self, chat.readGseq) : chat.last;
+      if (!last) return;
+      items.push({
+        kind: 'group',
+        group: chat.group,
+        last,
+        unread: chat.unread + summary.unread,
+        markedUnread: chat.markedUnread,
+        log: { from: chat.from, readGseq: chat.readGseq, head: summary.head },
+      });
+    });
+    return items;
+  }
+
+  /**
    * Register with each group and `send` their heads (leaving out groups that no longer know this
    * user). Groups that did not answer are tried again later, while `alive`.
    */
@@ -128,4 +178,11 @@ export class LargeGroups {
       if (to.alive()) void this.#register(again, to, attempt + 1);
     }, REGISTER_RETRY_MS * 2 ** attempt);
   }
+}
+
+/** A history item of an entry read from a group's log (no mailbox seq). */
+function logItem(item: LogItem, self: string, readGseq: number): GroupHistoryItem {
+  const { entry } = item;
+  const read = entry.type !== 'message' || entry.message.from === self || entry.message.gseq <= readGseq;
+  return { seq: null, entry, tally: item.tally, read };
 }

@@ -96,11 +96,16 @@ export async function settled(groupId: string, timeoutMs = 5_000): Promise<void>
   }
 }
 
-/** A member's mailbox copy of the group, oldest first (entries only). */
+/**
+ * A member's mailbox copy of the group, oldest first (entries only). The copied part is paged by
+ * `before`: for a large group, history pages first come from its log (items without a seq).
+ */
 export async function mailboxCopy(session: SessionResponse, groupId: string): Promise<GroupEntry[]> {
-  const res = await api(`${PATHS.groupHistory(groupId)}?limit=200`, { token: session.token });
+  const before = `before=${Number.MAX_SAFE_INTEGER}`;
+  const res = await api(`${PATHS.groupHistory(groupId)}?limit=200&${before}`, { token: session.token });
   if (res.status !== 200) return [];
   const page = (await res.json()) as GroupHistoryPage;
+  expect(page.entries.every((e) => e.seq !== null)).toBe(true);
   return page.entries.map((e) => e.entry).reverse();
 }
 

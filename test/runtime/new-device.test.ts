@@ -114,7 +114,7 @@ describe('a new device', () => {
     await bobSocket.waitFor(isType('sent'));
     await catSocket.waitFor(isType('sent'));
     const annGroup = await mailboxOf(env, ann!.userId);
-    await expect.poll(async () => (await annGroup.groupHistory(group.groupId, undefined, 10))?.entries.length ?? 0).toBeGreaterThan(1);
+    await expect.poll(async () => (await annGroup.groupHistory(group.groupId, { limit: 10 }))?.entries.length ?? 0).toBeGreaterThan(1);
 
     const laptop = await secondDevice(ann!, 'ann-laptop');
     bobSocket.send({ type: 'send', id: 'new-1', to: ann!.userId, body: text('new') });
@@ -122,7 +122,7 @@ describe('a new device', () => {
     await bobSocket.waitFor(isType('sent'), 2);
     await bobSocket.waitFor(isType('group_sent'), 2);
     await expect
-      .poll(async () => (await annGroup.groupHistory(group.groupId, undefined, 10))?.entries.some((e) => e.entry.type === 'message' && e.entry.message.clientId === 'new-g'))
+      .poll(async () => (await annGroup.groupHistory(group.groupId, { limit: 10 }))?.entries.some((e) => e.entry.type === 'message' && e.entry.message.clientId === 'new-g'))
       .toBe(true);
 
     // Through the routes, as the laptop: only what came after its login.

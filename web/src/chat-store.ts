@@ -80,9 +80,11 @@ export class ChatStore extends Emitter<StoreEvents> {
     for (const conversation of conversations) {
       const chat =
         conversation.kind === 'direct' ? this.chat(chatKey('direct', conversation.peer)) : this.chat(chatKey('group', conversation.group));
+      const asOf = conversation.last.seq;
+      // A large group's newest entry comes from its log (no mailbox seq): not shown by this client yet.
+      if (asOf === null) continue;
       if (conversation.kind === 'direct') this.addDirectItem(chat, conversation.last);
       else this.addGroupItem(chat, conversation.last);
-      const asOf = conversation.last.seq;
       chat.unreadCountedUpTo = Math.max(chat.unreadCountedUpTo, asOf);
       // The server counted up to `asOf`; add what arrived live after that. If this device read
       // further meanwhile, the server's number is already stale: count locally.
@@ -275,6 +277,8 @@ export class ChatStore extends Emitter<StoreEvents> {
   }
 
   private addGroupItem(chat: Chat, item: GroupHistoryItem): void {
+    // Entries of a large group's log (no mailbox seq): not shown by this client yet.
+    if (item.seq === null) return;
     if (item.entry.type === 'event') {
       this.addEvent(chat, item.entry.event, item.seq);
       return;

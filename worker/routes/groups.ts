@@ -117,9 +117,8 @@ export const groupRoutes = new Hono<AppEnv>()
   // ---- history and message info
   .get('/v1/groups/:groupId/messages', requireAuth, GroupParam, query(GroupHistoryQuerySchema), async (c) => {
     const { groupId } = c.req.valid('param');
-    const { before, limit } = c.req.valid('query');
     const { userId, deviceId } = c.get('auth');
-    const page = await mailboxOf(c.env, userId).groupHistory(groupId, before, limit, deviceId);
+    const page = await mailboxOf(c.env, userId).groupHistory(groupId, c.req.valid('query'), deviceId);
     if (page === null) throw new ApiError('not_group_member', 'You have never been a member of this group');
     return c.json(page);
   })

@@ -1,0 +1,224 @@
+/**
+ * What a member reads of a large group (read diffusion: nothing after the switch is copied into
+ * their mailbox): history pages that go from the group's log into the mailbox's copy, the chat
+ * list (placed by time among other chats, unread counted from the log), reads by gseq (tallies,
+ * the other devices' marker, clamping), joiners after the switch and removed members.
+ * Runtime tests run with GROUP_LOG_DELIVERY_MIN=6 (vitest.config.ts).
+ */
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import {
+  PATHS,
+  type Conversation,
+  type ConversationList,
+  type GroupConversation,
+  type GroupEntry,
+  type GroupHistoryItem,
+  type GroupHistoryPage,
+  type SessionResponse,
+} from '../../protocol/index.ts';
+import { groupOf } from '../../durable-objects/stubs.ts';
+import { call, createGroup, eventuallyCopy, gseqOf, openToGroups, settled, textsOf, users } from './group-support.ts';
+import { connect, isType, text, type TestSocket } from './support.ts';
+
+const THRESHOLD = Number(env.GROUP_LOG_DELIVERY_MIN);
+
+function isSwitch(e: GroupEntry): boolean {
+  return e.type === 'event' && e.event.change.kind === 'delivery_changed';
+}
+
+async function sendAll(socket: TestSocket, group: string, prefix: string, n: number): Promise<void> {
+  const before = socket.of('group_sent').length;
+  for (let i = 0; i < n; i++) socket.send({ type: 'group_send', id: `${prefix}-${i}`, group, body: text(`${prefix} ${i}`) });
+  await socket.waitFor(isType('group_sent'), before + n, 10_000);
+}
+
+async function historyPage(session: SessionResponse, group: string, query: string): Promise<GroupHistoryPage> {
+  const res = await call('GET', `${PATHS.groupHistory(group)}?${query}`, session);
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body as unknown as GroupHistoryPage;
+}
+
+/** Every history page of `group` for `session`, following both cursors; the items newest first, and the pages. */
+async function wholeHistory(session: SessionResponse, group: string, limit: number): Promise<{ items: GroupHistoryItem[]; pages: GroupHistoryPage[] }> {
+  const items: GroupHistoryItem[] = [];
+  const pages: GroupHistoryPage[] = [];
+  let query = `limit=${limit}`;
+  for (let i = 0; i < 100; i++) {
+    const page = await historyPage(session, group, query);
+    pages.push(page);
+    items.push(...page.entries);
+    if (page.nextBeforeGseq != null) query = `limit=${limit}&beforeGseq=${page.nextBeforeGseq}`;
+    else if (page.nextBefore !== null) query = `limit=${limit}&before=${page.nextBefore}`;
+    else return { items, pages };
+  }
+  throw new Error('history never ended');
+}
+
+/** The group's log as `member` may see it, oldest first, without updates (what history shows). */
+async function visibleLog(member: string, group: string): Promise<GroupEntry[]> {
+  const entries: GroupEntry[] = [];
+  let after = 0;
+  for (;;) {
+    const page = await groupOf(env, group).pull(member, after, 500);
+    if (!page.ok) throw new Error(page.code);
+    entries.push(...page.value.entries);
+    if (page.value.through >= page.value.head) return entries.filter((e) => e.type !== 'update');
+    after = page.value.through;
+  }
+}
+
+async function chatList(session: SessionResponse): Promise<Conversation[]> {
+  const res = await call('GET', `${PATHS.conversations}?limit=50`, session);
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return (res.body as unknown as ConversationList).conversations;
+}
+
+function groupChat(list: readonly Conversation[], group: string): GroupConversation | undefined {
+  return list.find((c): c is GroupConversation => c.kind === 'group' && c.group === group);
+}
+
+/** A group of 3 with `early` messages copied, then grown past the threshold (the switch), then `late` messages in its log. */
+async function largeGroupWithHistory(early: number, late: number) {
+  const people = await users(THRESHOLD + 2);
+  const [ann, bob, cat, ...rest] = people as [SessionResponse, SessionResponse, SessionResponse, ...SessionResponse[]];
+  const group = (await createGroup(ann, [bob, cat])).groupId;
+  const a = await connect(ann);
+  await sendAll(a, group, 'early', early);
+  await openToGroups(...rest);
+  expect((await call('POST', PATHS.groupMembers(group), ann, { members: rest.map((m) => m.userId) })).status).toBe(200);
+  await sendAll(a, group, 'late', late);
+  await settled(group, 10_000);
+  // Copies up to the switch go through the fan-out queue: wait until they are in the mailboxes.
+  for (const member of [bob, cat]) await eventuallyCopy(member, group, (entries) => entries.some(isSwitch), 10_000);
+  const log = await visibleLog(bob.userId, group);
+  const from = gseqOf(log.find(isSwitch)!);
+  return { ann, bob, cat, rest, group, a, from, log };
+}
+
+describe('large groups: history, chat list and reads', () => {
+  it('history pages go from the log (no seq) into the mailbox copy: every visible entry once, newest first, whatever the page size', async () => {
+    const { ann, bob, group, a, from, log } = await largeGroupWithHistory(5, 23);
+    const expected = log.map(gseqOf).reverse();
+    for (const limit of [1, 7, 10, 50]) {
+      const { items, pages } = await wholeHistory(bob, group, limit);
+      expect(items.map((i) => gseqOf(i.entry))).toEqual(expected);
+      expect(pages.every((p) => p.entries.length <= limit)).toBe(true);
+      // Above the switch: read from the log, no mailbox seq. At and below it: the mailbox's copy.
+      expect(items.every((i) => (gseqOf(i.entry) > from ? i.seq === null : i.seq !== null))).toBe(true);
+    }
+    const { items } = await wholeHistory(bob, group, 10);
+    expect(textsOf(items.map((i) => i.entry).reverse())).toEqual([
+      ...Array.from({ length: 5 }, (_, i) => `early ${i}`),
+      ...Array.from({ length: 23 }, (_, i) => `late ${i}`),
+    ]);
+    // Others' messages are unread, events and one's own are not; own messages carry their tally.
+    const others = items.filter((i) => i.entry.type === 'message');
+    expect(others.every((i) => i.read === false && i.tally === null)).toBe(true);
+    const annItems = (await wholeHistory(ann, group, 50)).items;
+    const annLog = annItems.filter((i) => i.entry.type === 'message' && i.seq === null);
+    expect(annLog).toHaveLength(23);
+    expect(annLog.every((i) => i.read && i.tally !== null && i.tally.of === THRESHOLD + 1)).toBe(true);
+    a.close();
+  }, 60_000);
+
+  it('the chat list shows a large group by its newest log entry, placed by time, with unread counted from both parts', async () => {
+    const { bob, cat, group, a, from } = await largeGroupWithHistory(4, 6);
+    const c = await connect(cat);
+    c.send({ type: 'send', id: 'cat-late', to: bob.userId, body: text('after the group') });
+    await c.waitFor(isType('sent'), 1, 10_000);
+    const list = await chatList(bob);
+    const mine = groupChat(list, group)!;
+    expect(mine.last.seq).toBeNull();
+    expect(textsOf([mine.last.entry])).toEqual(['late 5']);
+    expect(mine.unread).toBe(10);
+    expect(mine.log).toMatchObject({ from, readGseq: 0 });
+    expect(mine.log!.head).toBe(gseqOf(mine.last.entry));
+    // Cat's 1:1 message came after the group's newest entry: it is above the group.
+    expect(list.map((x) => (x.kind === 'direct' ? x.peer : x.group))).toEqual([cat.userId, group]);
+    // A later group message moves the group back to the top.
+    await sendAll(a, group, 'newest', 1);
+    const again = await chatList(bob);
+    expect(again.map((x) => (x.kind === 'direct' ? x.peer : x.group))).toEqual([group, cat.userId]);
+    expect(groupChat(again, group)!.unread).toBe(11);
+    // Later pages (with `before`) never repeat a large group.
+    const res = await call('GET', `${PATHS.conversations}?limit=50&before=${Number.MAX_SAFE_INTEGER}`, bob);
+    expect((res.body as unknown as ConversationList).conversations.map((x) => x.kind)).toEqual(['direct']);
+    for (const s of [a, c]) s.close();
+  }, 60_000);
+
+  it('a read by gseq moves unread, the tallies and the other devices; past the head it is clamped; bad frames change nothing', async () => {
+    const { ann, bob, group, a, from } = await largeGroupWithHistory(2, 8);
+    const b = await connect(bob);
+    const mid = from + 4;
+    // Neither or both of upTo and gseq: refused, nothing moves.
+    b.send({ type: 'group_read', group, upTo: 1, gseq: mid });
+    b.send({ type: 'group_read', group });
+    const errors = await b.waitFor(isType('error'), 2, 5_000);
+    expect(errors.map((e) => e.code)).toEqual(['validation_failed', 'validation_failed']);
+    expect(groupChat(await chatList(bob), group)!.unread).toBe(10);
+
+    b.send({ type: 'group_read', group, gseq: mid });
+    const [marker] = await b.waitFor(isType('group_read_marker'), 1, 5_000);
+    expect(marker).toMatchObject({ group, gseq: mid });
+    // Both copied messages and the first four of the log are read.
+    let mine = groupChat(await chatList(bob), group)!;
+    expect(mine.log!.readGseq).toBe(mid);
+    expect(mine.unread).toBe(4);
+    await groupOf(env, group).flushTallies();
+    const info = await call('GET', PATHS.groupMessageInfo(group, logMessageId(await wholeHistory(ann, group, 50), mid)), ann);
+    expect(info.status, JSON.stringify(info.body)).toBe(200);
+    expect((info.body as { read: Array<{ userId: string }> }).read.map((r) => r.userId)).toContain(bob.userId);
+
+    // An older read moves nothing (no marker); one past the head is clamped to the head.
+    b.send({ type: 'group_read', group, gseq: mid - 1 });
+    b.send({ type: 'group_read', group, gseq: Number.MAX_SAFE_INTEGER });
+    const markers = await b.waitFor(isType('group_read_marker'), 2, 5_000);
+    mine = groupChat(await chatList(bob), group)!;
+    expect(markers[1]!.gseq).toBe(mine.log!.head);
+    expect(mine.log!.readGseq).toBe(mine.log!.head);
+    expect(mine.unread).toBe(0);
+    // History agrees: nothing of others' is unread.
+    const { items } = await wholeHistory(bob, group, 50);
+    expect(items.filter((i) => i.entry.type === 'message').every((i) => i.read)).toBe(true);
+    for (const s of [a, b]) s.close();
+  }, 60_000);
+
+  it('a member added after the switch sees the group in the chat list and its history from their joining; a removed member up to the removal', async () => {
+    const { ann, cat, group, a, from } = await largeGroupWithHistory(2, 3);
+    const [eve] = await users(1);
+    await openToGroups(eve!);
+    expect((await call('POST', PATHS.groupMembers(group), ann, { members: [eve!.userId] })).status).toBe(200);
+    await sendAll(a, group, 'for-eve', 2);
+    expect((await call('DELETE', PATHS.groupMember(group, cat.userId), ann)).status).toBe(200);
+    await sendAll(a, group, 'after-cat', 2);
+    await settled(group);
+
+    const eveList = await chatList(eve!);
+    const eveChat = groupChat(eveList, group)!;
+    expect(textsOf([eveChat.last.entry])).toEqual(['after-cat 1']);
+    expect(eveChat.unread).toBe(4);
+    const eveHistory = (await wholeHistory(eve!, group, 10)).items.map((i) => i.entry).reverse();
+    expect(eveHistory[0]).toMatchObject({ type: 'event', event: { change: { kind: 'members_added', members: [eve!.userId] } } });
+    expect(textsOf(eveHistory)).toEqual(['for-eve 0', 'for-eve 1', 'after-cat 0', 'after-cat 1']);
+    expect(eveHistory.every((e) => gseqOf(e) > from)).toBe(true);
+
+    const catChat = groupChat(await chatList(cat), group)!;
+    expect(catChat.last.entry).toMatchObject({ type: 'event', event: { change: { kind: 'member_removed', member: cat.userId } } });
+    const catHistory = (await wholeHistory(cat, group, 4)).items.map((i) => i.entry).reverse();
+    expect(textsOf(catHistory)).toEqual(['early 0', 'early 1', 'late 0', 'late 1', 'late 2', 'for-eve 0', 'for-eve 1']);
+    // Someone who was never a member gets the same refusal as for any group they never had.
+    const [stranger] = await users(1);
+    const refused = await call('GET', PATHS.groupHistory(group), stranger!);
+    expect(refused.status).toBe(403);
+    expect((refused.body as { error: { code: string } }).error.code).toBe('not_group_member');
+    a.close();
+  }, 60_000);
+});
+
+/** The id of the message at `gseq` in a history read by its sender. */
+function logMessageId(history: { items: GroupHistoryItem[] }, gseq: number): string {
+  const item = history.items.find((i) => gseqOf(i.entry) === gseq);
+  if (!item || item.entry.type !== 'message') throw new Error(`no message at ${gseq}`);
+  return item.entry.message.id;
+}
