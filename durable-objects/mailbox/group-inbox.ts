@@ -141,9 +141,15 @@ export class GroupInbox {
     return stored;
   }
 
-  /** Store new tallies of this user's own messages; returns the `group_receipt` entries for its devices. */
+  /**
+   * Store new tallies of this user's own messages; returns the `group_receipt` entries for its
+   * devices. A large group's messages after the switch have no copy here to store them on: their
+   * tallies only go to the devices (history pages read them from the group).
+   */
   recordTallies(group: string, tallies: readonly GroupTally[], now: number): StoredEntry[] {
+    const from = this.largeFrom(group);
     const known = tallies.filter((t) => {
+      if (from !== null && t.gseq > from) return true;
       const changed = this.sql
         .exec('UPDATE group_entries SET tally = ? WHERE group_id = ? AND gseq = ? RETURNING seq', JSON.stringify(t), group, t.gseq)
         .toArray();

@@ -138,7 +138,8 @@ export class GroupSync {
    */
   async readThrough(group: string, gseq: number, relay = true): Promise<number | null> {
     const { inbox } = this.deps;
-    if (!inbox.knows(group)) throw new FrameError('not_group_member');
+    // As for reads by mailbox seq: a group never received moves nothing and is no error.
+    if (!inbox.knows(group)) return null;
     if (inbox.largeFrom(group) === null) {
       const upTo = inbox.markReadThrough(group, Math.min(gseq, inbox.through(group)));
       if (upTo !== null && relay) inbox.queueReceipt(group, 'read', upTo);

@@ -169,6 +169,14 @@ describe('large groups: history, chat list and reads', () => {
     const info = await call('GET', PATHS.groupMessageInfo(group, logMessageId(await wholeHistory(ann, group, 50), mid)), ann);
     expect(info.status, JSON.stringify(info.body)).toBe(200);
     expect((info.body as { read: Array<{ userId: string }> }).read.map((r) => r.userId)).toContain(bob.userId);
+    // The sender's devices are told live, though their mailbox has no copy of the message to keep the count on.
+    const midId = logMessageId(await wholeHistory(ann, group, 50), mid);
+    const receipts = await a.waitFor(
+      (f): f is Extract<typeof f, { type: 'group_receipt' }> => f.type === 'group_receipt' && f.tallies.some((t) => t.messageId === midId && t.read >= 1),
+      1,
+      10_000,
+    );
+    expect(receipts[0]!.group).toBe(group);
 
     // An older read moves nothing (no marker); one past the head is clamped to the head.
     b.send({ type: 'group_read', group, gseq: mid - 1 });
