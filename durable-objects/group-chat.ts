@@ -22,6 +22,7 @@ import type {
   Group,
   GroupEntry,
   GroupLink,
+  GroupMessage,
   GroupRole,
   JoinRequestList,
   JoinResult,
@@ -39,7 +40,7 @@ import type { ReceiptStatus } from './group/members.ts';
 import { Messaging, type Posted, type PostInput } from './group/messaging.ts';
 import { atLeast } from './group/parts.ts';
 import { Publisher } from './group/publisher.ts';
-import { chatSummary, logPage, type LogItem, type LogPageQuery } from './group/reading.ts';
+import { chatSummary, logPage, visibleMessage, type LogItem, type LogPageQuery } from './group/reading.ts';
 import { settle, type GroupResult } from './group/result.ts';
 import { GroupState } from './group/state.ts';
 
@@ -248,6 +249,11 @@ export class GroupChat extends DurableObject<Env> {
     query: { after: number; readGseq: number; notBefore: number },
   ): Promise<GroupResult<{ last: LogItem | null; unread: number; head: number }>> {
     return settle(() => chatSummary(this.#state, member, query));
+  }
+
+  /** Message `messageId` as it is now, if `member` may see it (push previews of a large group); null otherwise. */
+  async visibleMessage(member: string, messageId: string): Promise<GroupMessage | null> {
+    return visibleMessage(this.#state, member, messageId);
   }
 
   /**

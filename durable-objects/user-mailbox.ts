@@ -23,6 +23,7 @@ import {
   type ConversationList,
   type ConversationRef,
   type GroupEntry,
+  type GroupMessage,
   type GroupHistoryPage,
   type GroupTally,
   type HistoryPage,
@@ -48,6 +49,7 @@ import type { ReceiptStatus } from './mailbox/receipts.ts';
 import type { StoredMessage } from './mailbox/store.ts';
 import { isWiped, wipeStorage } from './mailbox/tombstone.ts';
 import type { LivePush } from './group/delivery.ts';
+import { groupOf } from './stubs.ts';
 
 export { CONNECT_HEADERS } from './mailbox/device-frames.ts';
 
@@ -131,11 +133,15 @@ export class UserMailbox extends DurableObject<Env> {
    * (for everyone or by this user) or never stored here. The push consumer asks before sending a
    * notification with a preview, so a message recalled while its push waited is not shown.
    */
-  async pushPreview(messageId: string): Promise<string | null> {
+  async pushPreview(messageId: string, conversation?: ConversationRef): Promise<string | null> {
     const core = this.#live?.core;
     if (!core) return null;
     const direct = core.copies.messageById(messageId);
-    const message = direct && !direct.hidden ? direct.message : core.groupInbox.findMessage(messageId)?.message;
+    let message = direct && !direct.hidden ? direct.message : core.groupInbox.findMessage(messageId)?.message;
+    // A large group's message has no copy here: the group has it (as far as this user may see).
+    if (message === undefined && conversation?.kind === 'group') {
+      message = (await groupOf(this.env, conversation.id).visibleMessage(core.self(), messageId)) ?? undefined;
+    }
     return message === undefined || message.body.kind === 'deleted' ? null : previewOf(message.body);
   }
 
@@ -170,6 +176,15 @@ export class UserMailbox extends DurableObject<Env> {
   /** This user joined `group` after it became large (from gseq `from`): nothing of it is copied here; devices pull it. */
   async largeGroupJoined(group: string, from: number): Promise<void> {
     await this.#live?.core.largeGroups.became(group, from);
+  }
+
+  /**
+   * A large group's push notice (`count` new messages, the newest `message`): this user had no
+   * connected device when they were pushed live. Pushed (or held for a summary) as any group
+   * message would be (the group sends it only to current members); ignored for their own message.
+   */
+  async largeGroupNotice(group: string, message: GroupMessage, count: number): Promise<void> {
+    this.#live?.core.largeGroupNotice(group, message, count);
   }
 
   /** New delivered / read counts of this user's messages in `group`. */

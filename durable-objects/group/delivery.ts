@@ -73,6 +73,11 @@ export class Delivery {
     return { head: this.deps.log.head };
   }
 
+  /** Members with a connected device, as far as this object knows (live pushes go to them). */
+  onlineMembers(): ReadonlySet<string> {
+    return new Set(this.#onlineMap().keys());
+  }
+
   /**
    * Push log rows `rows` (consecutive, after gseq `after`) to every online member, each getting
    * only the entries their membership covers. Best effort: a member a push misses pulls the gap

@@ -1,10 +1,11 @@
 /**
  * Fan-out jobs: what the group object puts on the fan-out queue for large audiences, and what
- * the queue consumer delivers. One job = some log entries for some members. Jobs are internal
+ * the queue consumer delivers. One job = some log entries for some members, or (large groups) a
+ * push notice for some members. Jobs are internal
  * (not part of the wire protocol) but still validated, since a queue outlives deploys.
  */
 import { z } from 'zod';
-import { GroupEntrySchema, GroupIdSchema, UserIdSchema, type GroupEntry } from '../../protocol/index.ts';
+import { GroupEntrySchema, GroupIdSchema, GroupMessageSchema, UserIdSchema, type GroupEntry } from '../../protocol/index.ts';
 
 export const FanoutJobSchema = z.strictObject({
   group: GroupIdSchema,
@@ -13,6 +14,29 @@ export const FanoutJobSchema = z.strictObject({
   entries: z.array(GroupEntrySchema).min(1),
 });
 export type FanoutJob = z.infer<typeof FanoutJobSchema>;
+
+/**
+ * A large group's push notice (./notices.ts): `count` new messages, the newest being `message`,
+ * for members who had no connected device. Each member's mailbox decides whether to push.
+ */
+export const NoticeJobSchema = z.strictObject({
+  group: GroupIdSchema,
+  members: z.array(UserIdSchema).min(1),
+  notice: z.strictObject({ message: GroupMessageSchema, count: z.number().int().min(1) }),
+});
+export type NoticeJob = z.infer<typeof NoticeJobSchema>;
+export type Notice = NoticeJob['notice'];
+
+/** Everything the group-fanout queue carries. */
+export const GroupQueueJobSchema = z.union([FanoutJobSchema, NoticeJobSchema]);
+export type GroupQueueJob = FanoutJob | NoticeJob;
+
+/** Cut a notice for `members` into jobs of `membersPerJob`. */
+export function planNotices(group: string, members: readonly string[], notice: Notice, membersPerJob: number): NoticeJob[] {
+  const jobs: NoticeJob[] = [];
+  for (let i = 0; i < members.length; i += membersPerJob) jobs.push({ group, members: members.slice(i, i + membersPerJob), notice });
+  return jobs;
+}
 
 /** Queues take messages up to 128 KB; keep each job's entries well below. */
 const JOB_ENTRY_BYTES = 96 * 1024;
@@ -50,8 +74,8 @@ export function planJobs(group: string, members: readonly string[], entries: rea
 }
 
 /** Send jobs with `sendBatch`, in batches within the queue's count and size limits. */
-export async function enqueueJobs(queue: Queue<FanoutJob>, jobs: readonly FanoutJob[]): Promise<void> {
-  let batch: MessageSendRequest<FanoutJob>[] = [];
+export async function enqueueJobs(queue: Queue<GroupQueueJob>, jobs: readonly GroupQueueJob[]): Promise<void> {
+  let batch: MessageSendRequest<GroupQueueJob>[] = [];
   let bytes = 0;
   for (const job of jobs) {
     const size = encoder.encode(JSON.stringify(job)).byteLength;

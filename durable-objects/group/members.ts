@@ -50,6 +50,11 @@ export class Members {
     return this.sql.exec<Row>('SELECT * FROM members ORDER BY joined_gseq, user_id').toArray().map(toMember);
   }
 
+  /** Current members' ids. */
+  ids(): string[] {
+    return this.sql.exec<{ user_id: string }>('SELECT user_id FROM members').toArray().map((r) => r.user_id);
+  }
+
   count(): number {
     return this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM members').one().n;
   }

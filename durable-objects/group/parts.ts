@@ -10,10 +10,11 @@ import { mailboxOf } from '../stubs.ts';
 import { GroupActions } from './actions.ts';
 import { Consent } from './consent.ts';
 import { Delivery } from './delivery.ts';
-import { enqueueJobs } from './fanout-job.ts';
+import { enqueueJobs, planNotices } from './fanout-job.ts';
 import { FanOut } from './fanout.ts';
 import { GroupLog } from './log.ts';
 import { Members } from './members.ts';
+import { Notices } from './notices.ts';
 import { Tallies } from './tallies.ts';
 
 /** Audiences up to this size are served by direct calls (see README, "Fan-out threshold"). */
@@ -24,6 +25,8 @@ const DEFAULT_DIRECT_HOT_MAX = 256;
 const TALLY_FLUSH_MS = 200;
 /** Live pushes of a large group in flight at once. */
 const DEFAULT_LIVE_CONCURRENCY = 64;
+/** A large group notifies its offline members at most once per this long (./notices.ts). */
+const NOTICE_BURST_MS = 30_000;
 /** Invite link codes: 128 random bits, 22 base64url characters. */
 const LINK_CODE_BYTES = 16;
 
@@ -32,6 +35,7 @@ export type Parts = {
   members: Members;
   fanout: FanOut;
   delivery: Delivery;
+  notices: Notices;
   tallies: Tallies;
   consent: Consent;
   actions: GroupActions;
@@ -60,6 +64,15 @@ export function buildParts({ sql, env, groupId, event, newId, logFrom }: PartsDe
     joined: (member, from) => mailboxOf(env, member).largeGroupJoined(groupId(), from),
     concurrency: DEFAULT_LIVE_CONCURRENCY,
   });
+  const membersPerJob = atLeast(1, env.GROUP_FANOUT_MEMBERS_PER_JOB, DEFAULT_MEMBERS_PER_JOB);
+  const notices = new Notices({
+    members: () => members.ids(),
+    online: () => delivery.onlineMembers(),
+    send: (to, notice) => enqueueJobs(env.GROUP_FANOUT, planNotices(groupId(), to, notice, membersPerJob)),
+    burstMs: NOTICE_BURST_MS,
+    now: () => Date.now(),
+    schedule: (ms, task) => void setTimeout(task, ms),
+  });
   const fanout = new FanOut({
     sql,
     log,
@@ -70,11 +83,14 @@ export function buildParts({ sql, env, groupId, event, newId, logFrom }: PartsDe
     },
     enqueue: (jobs) => enqueueJobs(env.GROUP_FANOUT, jobs),
     logFrom,
-    live: (rows, after, from) => delivery.push(rows, after, from),
+    live: async (rows, after, from) => {
+      await delivery.push(rows, after, from);
+      notices.after(rows);
+    },
     // 0 is meaningful here: every audience goes through the queue.
     directLimit: atLeast(0, env.GROUP_DIRECT_FANOUT_MAX, DEFAULT_DIRECT_FANOUT_MAX),
     hotLimit: atLeast(0, env.GROUP_DIRECT_HOT_MAX, DEFAULT_DIRECT_HOT_MAX),
-    membersPerJob: atLeast(1, env.GROUP_FANOUT_MEMBERS_PER_JOB, DEFAULT_MEMBERS_PER_JOB),
+    membersPerJob,
   });
   const tallies = new Tallies({
     log,
@@ -86,7 +102,7 @@ export function buildParts({ sql, env, groupId, event, newId, logFrom }: PartsDe
   });
   const consent = new Consent({ sql, members, log, event, newCode: () => linkCode() });
   const actions = new GroupActions({ log, groupId, windows: actionWindows(env), newId });
-  return { log, members, fanout, delivery, tallies, consent, actions };
+  return { log, members, fanout, delivery, notices, tallies, consent, actions };
 }
 
 /** A numeric setting: `value` if it is a number >= `min`, else `fallback` (unset or invalid). */

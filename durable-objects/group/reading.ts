@@ -5,7 +5,7 @@
  * inside their membership intervals, and for a device registered without history nothing stored
  * before it (`notBefore`). Reads only; refusals are thrown as `GroupError`s.
  */
-import type { GroupEntry, GroupTally } from '../../protocol/index.ts';
+import type { GroupEntry, GroupMessage, GroupTally } from '../../protocol/index.ts';
 import { visibleRows } from './members.ts';
 import { GroupError } from './result.ts';
 import type { GroupState } from './state.ts';
@@ -85,6 +85,16 @@ export function chatSummary(
     if (unread >= UNREAD_COUNT_MAX) break;
   }
   return { last: page.items[0] ?? null, unread, head: log.head };
+}
+
+/** Message `messageId` as it is now, if `member` may see it (a push preview of a large group's message); null otherwise. */
+export function visibleMessage(state: GroupState, member: string, messageId: string): GroupMessage | null {
+  if (!state.find()) return null;
+  const { log, members } = state.parts;
+  const message = log.messageById(messageId);
+  if (!message) return null;
+  const seen = members.intervals(member).some(([from, to]) => message.gseq >= from && message.gseq <= to);
+  return seen ? message : null;
 }
 
 /** The member's own messages get their tally (one tally round for the page). */

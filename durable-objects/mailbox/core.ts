@@ -5,7 +5,7 @@
  * The object (../user-mailbox.ts) builds one unless the account was deleted.
  */
 import { monotonicFactory } from 'ulid';
-import { isMediaBody, RECEIPT_MAX_IDS, type GroupEntry, type Message } from '../../protocol/index.ts';
+import { isMediaBody, RECEIPT_MAX_IDS, type GroupEntry, type GroupMessage, type Message } from '../../protocol/index.ts';
 import { userExists } from '../../db/accounts.ts';
 import { groupExists } from '../../db/groups.ts';
 import { syncBlocks } from '../../db/privacy.ts';
@@ -71,6 +71,8 @@ export class MailboxCore {
   readonly #knownUsers = new Set<string>();
   /** Groups known to exist (groups are never deleted). */
   readonly #knownGroups = new Set<string>();
+  /** Per large group, the gseq of the newest message a push notice was taken for (duplicates of a notice job are dropped). */
+  readonly #noticed = new Map<string, number>();
   readonly #retentionMs: number;
   /** Gauges last reported to D1 for the metrics endpoint ("connections/depth"). */
   #reported = '';
@@ -399,6 +401,17 @@ export class MailboxCore {
       arrivals.push({ conversation: { kind: 'group', id: group }, messageId: id, from, body });
     }
     this.pushIfAway(arrivals, Date.now());
+  }
+
+  /** See UserMailbox.largeGroupNotice. */
+  largeGroupNotice(group: string, message: GroupMessage, count: number): void {
+    // The group sends notices only to its current members; this mailbox may not have the switch's copy yet.
+    if (message.from === this.self()) return;
+    // A queue may deliver a job twice: one push per notice (notices of a group come in gseq order).
+    if (message.gseq <= (this.#noticed.get(group) ?? 0)) return;
+    this.#noticed.set(group, message.gseq);
+    const { id, from, body } = message;
+    this.pushIfAway([{ conversation: { kind: 'group', id: group }, messageId: id, from, body, count }], Date.now());
   }
 
   async #enqueuePushes(jobs: PushJob[]): Promise<void> {

@@ -13,7 +13,14 @@ import { previewOf, type PushJob } from './push-job.ts';
 import type { UserSettings } from './settings.ts';
 
 /** A message that arrived for the user. */
-export type Arrival = { conversation: ConversationRef; messageId: string; from: string; body: StoredBody };
+export type Arrival = {
+  conversation: ConversationRef;
+  messageId: string;
+  from: string;
+  body: StoredBody;
+  /** How many messages this arrival stands for (a large group's notice for a burst); 1 when absent. */
+  count?: number;
+};
 
 const MINUTE_MS = 60_000;
 const DAY_MINUTES = 24 * 60;
@@ -31,8 +38,9 @@ export class Notifier {
     const quiet = inQuietHours(this.settings.notifications.quietHours, now);
     for (const [, chat] of byConversation(arrivals)) {
       const newest = chat[chat.length - 1]!;
+      const count = chat.reduce((n, a) => n + (a.count ?? 1), 0);
       if (quiet || this.settings.isMuted(newest.conversation, now)) {
-        this.#hold(newest.conversation, chat.length, now);
+        this.#hold(newest.conversation, count, now);
         held = true;
         continue;
       }
@@ -41,7 +49,7 @@ export class Notifier {
         kind: 'message',
         conversation: newest.conversation,
         messageId: newest.messageId,
-        count: chat.length,
+        count,
         chats: 1,
         from: newest.from,
         preview: this.settings.notifications.previews ? previewOf(newest.body) : null,

@@ -16,6 +16,7 @@ import {
   type GroupHistoryItem,
   type GroupHistoryPage,
   type SessionResponse,
+  type SinkPush,
 } from '../../protocol/index.ts';
 import { groupOf } from '../../durable-objects/stubs.ts';
 import { call, createGroup, eventuallyCopy, gseqOf, openToGroups, settled, textsOf, users } from './group-support.ts';
@@ -229,4 +230,37 @@ function logMessageId(history: { items: GroupHistoryItem[] }, gseq: number): str
   const item = history.items.find((i) => gseqOf(i.entry) === gseq);
   if (!item || item.entry.type !== 'message') throw new Error(`no message at ${gseq}`);
   return item.entry.message.id;
+}
+
+describe('large groups: push notices for members away', () => {
+  it('a member with no connected device gets a push for a large group message (the mailbox path never sees it); the sender none', async () => {
+    const people = await users(THRESHOLD + 2);
+    const [ann, bob, ...rest] = people as [SessionResponse, SessionResponse, ...SessionResponse[]];
+    for (const p of [ann, bob]) {
+      const res = await call('PUT', PATHS.pushToken, p, { platform: 'fcm', token: `large-${p.userId}` });
+      expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
+    }
+    expect((await call('PATCH', PATHS.settings, bob, { notifications: { previews: true } })).status).toBe(200);
+    const group = (await createGroup(ann, [bob, ...rest], { title: 'Big' })).groupId;
+    await settled(group, 10_000);
+    const a = await connect(ann);
+    const [heads] = await a.waitFor(isType('group_heads'), 1, 10_000);
+    expect(heads!.groups.map((g) => g.group)).toContain(group);
+    await sendAll(a, group, 'ring', 1);
+    const pushes = await sinkPushes(bob.userId, 1);
+    expect(pushes[0]).toMatchObject({ kind: 'message', conversation: { kind: 'group', id: group }, title: 'Big', body: expect.stringContaining('ring 0') });
+    // Ann is connected, and sent it: nothing for her.
+    expect(await sinkPushes(ann.userId, 0)).toEqual([]);
+    a.close();
+  }, 60_000);
+});
+
+async function sinkPushes(userId: string, atLeast: number, timeoutMs = 15_000): Promise<SinkPush[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await call('GET', `${PATHS.pushSink}?userId=${userId}`, { token: 'dev-only-metrics-token' } as SessionResponse);
+    const pushes = (res.body as unknown as { pushes: SinkPush[] }).pushes;
+    if (pushes.length >= atLeast || Date.now() > deadline) return pushes;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

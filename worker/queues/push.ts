@@ -78,7 +78,7 @@ async function handle(message: Message<unknown>, env: Env, providers: Providers,
     if (job.preview !== null && job.messageId !== null && job.deviceId === undefined) {
       // The message may have been deleted for everyone while this push waited: show what is
       // there now (asked once per job, before it is expanded to devices; previews are opt-in).
-      const preview = await mailboxOf(env, job.userId).pushPreview(job.messageId);
+      const preview = await mailboxOf(env, job.userId).pushPreview(job.messageId, job.conversation ?? undefined);
       if (preview === null && job.count === 1) {
         count('recalled');
         message.ack();
