@@ -7,7 +7,9 @@
  * gseq. From there on an entry is stored once, in this log, and:
  *
  * - members with a connected device get it live: this object calls their mailboxes, which
- *   forward it to their sockets without writing anything (`groupLive`);
+ *   forward it to their sockets without writing anything (`groupLive`); a push their mailbox
+ *   handed to a connected device counts as delivered to them (gathered into one watermark
+ *   write per member every DELIVERED_GATHER_MS, not one per message);
  * - everyone else (and anyone a live push missed) pulls it from the log when a device connects
  *   or sees a gap (`pull`, through their mailbox), paged and limited to what they may see.
  *
@@ -35,7 +37,15 @@ export type DeliveryDeps = {
   joined: (member: string, from: number) => Promise<void>;
   /** Live calls in flight at once (the object must not open thousands of calls per round). */
   concurrency: number;
+  /**
+   * Members whose connected device a live push reached, each with the gseq it reached: their
+   * delivered watermarks (gathered for DELIVERED_GATHER_MS, then handed over at once).
+   */
+  delivered: (reached: ReadonlyMap<string, number>) => void;
 };
+
+/** Live pushes that reached a device are counted as delivered in rounds this far apart (one write per member per round, not per message). */
+const DELIVERED_GATHER_MS = 2_000;
 
 /** A live call that failed is tried again after this long, doubling, up to this many calls in all. */
 const LIVE_RETRY_MS = 500;
@@ -46,6 +56,9 @@ export type LiveStats = { rounds: number; pushed: number; offline: number; failu
 export class Delivery {
   /** Online members and when they registered; loaded once per object start. */
   #online: Map<string, number> | null = null;
+  /** Members a live push reached since the last delivered round, and how far. */
+  readonly #reached = new Map<string, number>();
+  #reachedTimer: ReturnType<typeof setTimeout> | null = null;
   readonly stats: LiveStats = { rounds: 0, pushed: 0, offline: 0, failures: 0 };
 
   constructor(private readonly deps: DeliveryDeps) {}
@@ -115,8 +128,10 @@ export class Delivery {
     const failed: Array<{ member: string; push: LivePush }> = [];
     await forEachLimited(targets, this.deps.concurrency, async (target) => {
       try {
-        if (await this.deps.live(target.member, target.push)) this.stats.pushed++;
-        else {
+        if (await this.deps.live(target.member, target.push)) {
+          this.stats.pushed++;
+          this.#delivered(target.member, target.push.through);
+        } else {
           this.stats.offline++;
           this.#drop(target.member, started);
         }
@@ -127,6 +142,17 @@ export class Delivery {
     });
     if (failed.length === 0 || attempt + 1 >= LIVE_ATTEMPTS) return;
     setTimeout(() => void this.#send(failed, started, attempt + 1), LIVE_RETRY_MS * 2 ** attempt);
+  }
+
+  /** A live push reached one of `member`'s devices up to `through`: count it in the next delivered round. */
+  #delivered(member: string, through: number): void {
+    this.#reached.set(member, Math.max(this.#reached.get(member) ?? 0, through));
+    this.#reachedTimer ??= setTimeout(() => {
+      this.#reachedTimer = null;
+      const reached = new Map(this.#reached);
+      this.#reached.clear();
+      this.deps.delivered(reached);
+    }, DELIVERED_GATHER_MS);
   }
 
   /**

@@ -63,6 +63,17 @@ export function buildParts({ sql, env, groupId, event, newId, logFrom }: PartsDe
     live: (member, push) => mailboxOf(env, member).groupLive(groupId(), push),
     joined: (member, from) => mailboxOf(env, member).largeGroupJoined(groupId(), from),
     concurrency: DEFAULT_LIVE_CONCURRENCY,
+    delivered: (reached) => {
+      const now = Date.now();
+      let from = Number.POSITIVE_INFINITY;
+      let to = 0;
+      for (const [member, gseq] of reached) {
+        const moved = members.advance(member, 'delivered', Math.min(gseq, log.head), now);
+        if (moved) from = Math.min(from, moved.from);
+        to = Math.max(to, gseq);
+      }
+      if (from < to) tallies.touch(from, Math.min(to, log.head));
+    },
   });
   const membersPerJob = atLeast(1, env.GROUP_FANOUT_MEMBERS_PER_JOB, DEFAULT_MEMBERS_PER_JOB);
   const notices = new Notices({

@@ -232,6 +232,32 @@ function logMessageId(history: { items: GroupHistoryItem[] }, gseq: number): str
   return item.entry.message.id;
 }
 
+describe('large groups: delivered ticks', () => {
+  it('a live push that reached a connected device counts as delivered without a pull; one that reached no device does not', async () => {
+    const { ann, bob, cat, group, a } = await largeGroupWithHistory(1, 1);
+    const b = await connect(bob);
+    await b.waitFor(isType('group_heads'), 1, 10_000);
+    await sendAll(a, group, 'seen', 1);
+    const [live] = await b.waitFor((f): f is Extract<typeof f, { type: 'group_live' }> => f.type === 'group_live' && textsOf(f.entries).includes('seen 0'), 1, 10_000);
+    const id = live!.entries.find((e) => e.type === 'message')!;
+    const messageId = id.type === 'message' ? id.message.id : '';
+    // Bob never pulled: the push reaching his device is what counts. Cat had no device connected.
+    await expect
+      .poll(
+        async () => {
+          await groupOf(env, group).flushTallies();
+          const info = await call('GET', PATHS.groupMessageInfo(group, messageId), ann);
+          return (info.body as { delivered: Array<{ userId: string }> }).delivered.map((d) => d.userId);
+        },
+        { timeout: 15_000, interval: 200 },
+      )
+      .toContain(bob.userId);
+    const info = await call('GET', PATHS.groupMessageInfo(group, messageId), ann);
+    expect((info.body as { delivered: Array<{ userId: string }> }).delivered.map((d) => d.userId)).not.toContain(cat.userId);
+    for (const s of [a, b]) s.close();
+  }, 60_000);
+});
+
 describe('large groups: push notices for members away', () => {
   it('a member with no connected device gets a push for a large group message (the mailbox path never sees it); the sender none', async () => {
     const people = await users(THRESHOLD + 2);
