@@ -147,7 +147,8 @@ export class Delivery {
   /** A live push reached one of `member`'s devices up to `through`: count it in the next delivered round. */
   #delivered(member: string, through: number): void {
     this.#reached.set(member, Math.max(this.#reached.get(member) ?? 0, through));
-    this.#reachedTimer ??= setTimeout(() => {
+    if (this.#reachedTimer !== null) return;
+    this.#reachedTimer = setTimeout(() => {
       this.#reachedTimer = null;
       const reached = new Map(this.#reached);
       this.#reached.clear();
