@@ -40,7 +40,7 @@ import type { ReceiptStatus } from './group/members.ts';
 import { Messaging, type Posted, type PostInput } from './group/messaging.ts';
 import { atLeast } from './group/parts.ts';
 import { Publisher } from './group/publisher.ts';
-import { chatSummary, logPage, visibleMessage, type LogItem, type LogPageQuery } from './group/reading.ts';
+import { chatSummary, logPage, visibleMessage, visibleMessages, type LogItem, type LogPageQuery } from './group/reading.ts';
 import { settle, type GroupResult } from './group/result.ts';
 import { GroupState } from './group/state.ts';
 
@@ -254,6 +254,11 @@ export class GroupChat extends DurableObject<Env> {
   /** Message `messageId` as it is now, if `member` may see it (push previews of a large group); null otherwise. */
   async visibleMessage(member: string, messageId: string): Promise<GroupMessage | null> {
     return visibleMessage(this.#state, member, messageId);
+  }
+
+  /** Of the messages `ids`, those `member` may see, as they are now (a large group's starred messages). */
+  async visibleMessages(member: string, ids: string[]): Promise<GroupMessage[]> {
+    return visibleMessages(this.#state, member, ids);
   }
 
   /**

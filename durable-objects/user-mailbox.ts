@@ -147,7 +147,7 @@ export class UserMailbox extends DurableObject<Env> {
 
   /** This user's starred messages (1:1 and groups), newest first. */
   async starred(before: number | undefined, limit: number, deviceId?: string): Promise<StarredPage> {
-    return this.#live?.devices.starred(before, limit, deviceId) ?? { messages: [], nextBefore: null };
+    return (await this.#live?.devices.starred(before, limit, deviceId)) ?? { messages: [], nextBefore: null };
   }
 
   /** Apply a delivered/read receipt from `by` to messages this user sent (named by client id). Idempotent. */

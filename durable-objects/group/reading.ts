@@ -97,6 +97,11 @@ export function visibleMessage(state: GroupState, member: string, messageId: str
   return seen ? message : null;
 }
 
+/** The messages of `ids` that `member` may see, as they are now (a large group's starred list); the others are left out. */
+export function visibleMessages(state: GroupState, member: string, ids: readonly string[]): GroupMessage[] {
+  return ids.flatMap((id) => visibleMessage(state, member, id) ?? []);
+}
+
 /** The member's own messages get their tally (one tally round for the page). */
 function withTallies(state: GroupState, member: string, found: ReadonlyArray<{ gseq: number; entry: GroupEntry }>): LogItem[] {
   const own = found.flatMap((f) =>

@@ -12,6 +12,7 @@ import { syncBlocks } from '../../db/privacy.ts';
 import { readMeta, writeMeta } from '../sqlite-schema.ts';
 import { reportMailboxGauges } from '../../db/gauges.ts';
 import type { PushJob } from './push-job.ts';
+import type { GroupChat } from '../group-chat.ts';
 import { groupOf, mailboxOf } from '../stubs.ts';
 import { BlockList } from './blocks.ts';
 import { Connections, type ConnectionState } from './connections.ts';
@@ -27,6 +28,7 @@ import { FrameLimits } from './frame-limits.ts';
 import { GroupInbox } from './group-inbox.ts';
 import { GroupSync } from './group-sync.ts';
 import { LargeGroups } from './large-groups.ts';
+import { LargeMarks } from './large-marks.ts';
 import { HistoryTiers, tierConfig } from './history-tiers.ts';
 import { Notifier, type Arrival } from './notifications.ts';
 import { admitMedia } from './media-check.ts';
@@ -56,6 +58,7 @@ export class MailboxCore {
   readonly cursors: DeviceCursors;
   readonly starts: DeviceStarts;
   readonly groupInbox: GroupInbox;
+  readonly largeMarks: LargeMarks;
   readonly groups: GroupSync;
   readonly largeGroups: LargeGroups;
   readonly blocks: BlockList;
@@ -136,6 +139,7 @@ export class MailboxCore {
     });
     this.notifier = new Notifier(ctx.storage.sql, this.settings);
     this.groupInbox = new GroupInbox(ctx.storage.sql, this.store);
+    this.largeMarks = new LargeMarks(ctx.storage.sql, this.store);
     this.groups = new GroupSync({
       inbox: this.groupInbox,
       self: () => this.self(),
@@ -176,6 +180,11 @@ export class MailboxCore {
         this.groupInbox.forgetLastEntry();
       },
     });
+  }
+
+  /** The object of group `groupId`. */
+  group(groupId: string): DurableObjectStub<GroupChat> {
+    return groupOf(this.env, groupId);
   }
 
   /** This object's user id (objects are addressed by `idFromName(userId)`). */

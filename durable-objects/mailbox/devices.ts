@@ -10,6 +10,7 @@ import {
   type AccountEvent,
   type Conversation,
   type ConversationList,
+  type GroupMessage,
   type GroupHistoryPage,
   type HistoryPage,
   type SearchPage,
@@ -93,7 +94,8 @@ export class AccountDevices {
     const large = before === undefined ? core.groupInbox.largeChats(floor) : [];
     if (large.length === 0) return { conversations: page, nextBefore };
     const notBefore = deviceId === undefined ? 0 : core.starts.historySince(deviceId);
-    for (const chat of await core.largeGroups.conversations(large, notBefore)) {
+    for (const found of await core.largeGroups.conversations(large, notBefore)) {
+      const chat = found.last.seq === null ? { ...found, last: core.largeMarks.overlay(found.group, [found.last], false)[0]! } : found;
       const at = lastAt(chat);
       const i = page.findIndex((c) => lastAt(c) < at);
       page.splice(i === -1 ? page.length : i, 0, chat);
@@ -114,16 +116,44 @@ export class AccountDevices {
    * Starred messages (1:1 and groups), newest first, below `before`; above `deviceId`'s floor (a
    * device logged in without history does not see older messages through its stars either).
    */
-  starred(before: number | undefined, limit: number, deviceId?: string): StarredPage {
+  async starred(before: number | undefined, limit: number, deviceId?: string): Promise<StarredPage> {
     const { core } = this;
     const floor = core.starts.floorOf(deviceId);
     const direct: StarredItem[] = core.copies
       .starred(before, limit + 1)
       .map((r) => ({ seq: r.seq, chat: { kind: 'direct', peer: r.peer }, message: r.message }));
     const groups: StarredItem[] = core.groupInbox.starred(before, limit + 1);
-    const merged = [...direct, ...groups].filter((item) => item.seq > floor).sort((a, b) => b.seq - a.seq);
+    const large = await this.#largeStarred(core.largeMarks.starred(before, limit + 1));
+    const merged = [...direct, ...groups, ...large].filter((item) => item.seq > floor).sort((a, b) => b.seq - a.seq);
     const page = merged.slice(0, limit);
     return { messages: page, nextBefore: merged.length > limit ? page[page.length - 1]!.seq : null };
+  }
+
+  /**
+   * Starred messages of large groups (marks here, content in the groups' logs): as they are now,
+   * left out when deleted for everyone or no longer visible. A group that does not answer leaves
+   * its stars out of this page.
+   */
+  async #largeStarred(marks: ReadonlyArray<{ seq: number; group: string; messageId: string }>): Promise<StarredItem[]> {
+    if (marks.length === 0) return [];
+    const { core } = this;
+    const byGroup = new Map<string, string[]>();
+    for (const m of marks) byGroup.set(m.group, [...(byGroup.get(m.group) ?? []), m.messageId]);
+    const found = new Map<string, GroupMessage>();
+    await Promise.all(
+      [...byGroup].map(async ([group, ids]) => {
+        try {
+          for (const message of await core.group(group).visibleMessages(core.self(), ids)) found.set(message.id, message);
+        } catch (error) {
+          console.error('large group starred messages failed', error);
+        }
+      }),
+    );
+    return marks.flatMap((m) => {
+      const message = found.get(m.messageId);
+      if (!message || message.body.kind === 'deleted') return [];
+      return [{ seq: m.seq, chat: { kind: 'group' as const, group: m.group }, message: { ...message, starred: true as const } }];
+    });
   }
 
   /**
@@ -154,12 +184,14 @@ export class AccountDevices {
       if (error instanceof FrameError && error.code === 'not_group_member') return null;
       throw error;
     }
-    if (log.nextBefore !== null) return { entries: log.items, nextBefore: null, nextBeforeGseq: log.nextBefore };
+    // Messages this user deleted for themselves are left out, as for copies; starred ones say so.
+    const logItems = core.largeMarks.overlay(group, log.items, true);
+    if (log.nextBefore !== null) return { entries: logItems, nextBefore: null, nextBeforeGseq: log.nextBefore };
     const rest = query.limit - log.items.length;
     // The log part is done: the next page starts at the top of the copied part (it may be empty).
-    if (rest === 0) return { entries: log.items, nextBefore: core.store.head + 1, nextBeforeGseq: null };
+    if (rest === 0) return { entries: logItems, nextBefore: core.store.head + 1, nextBeforeGseq: null };
     const { items, nextBefore } = await copied(undefined, rest);
-    return { entries: [...log.items, ...items], nextBefore, nextBeforeGseq: null };
+    return { entries: [...logItems, ...items], nextBefore, nextBeforeGseq: null };
   }
 
   /** Search this user's history as `deviceId` may see it (every tier; see history-pages.ts). */

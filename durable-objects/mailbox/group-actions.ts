@@ -27,8 +27,8 @@ export async function actOnGroup(
   frame: GroupActionFrame,
 ): Promise<{ duplicate: boolean }> {
   const { action } = frame;
-  if (action.kind === 'star') return actLocally(core, actor.userId, frame, action);
-  if (action.kind === 'delete' && action.scope === 'me') return actLocally(core, actor.userId, frame, { kind: 'delete', scope: 'me' });
+  if (action.kind === 'star') return await actLocally(core, actor.userId, frame, action);
+  if (action.kind === 'delete' && action.scope === 'me') return await actLocally(core, actor.userId, frame, { kind: 'delete', scope: 'me' });
   const group = frame.chat.group;
   if (!(await core.groupExists(group))) throw new FrameError('group_not_found');
   const result = await core.groups.act(group, {
@@ -42,13 +42,27 @@ export async function actOnGroup(
   return { duplicate: result.value.duplicate };
 }
 
-/** Star or delete for me: this user's copy only, recorded so a retry is a duplicate. */
-function actLocally(core: MailboxCore, self: string, frame: GroupActionFrame, action: LocalAction): { duplicate: boolean } {
+/**
+ * Star or delete for me: this user's copy only, recorded so a retry is a duplicate. A large
+ * group's message after its switch has no copy here: the group says whether this user may see
+ * it, and a mark records the action (./large-marks.ts).
+ */
+async function actLocally(core: MailboxCore, self: string, frame: GroupActionFrame, action: LocalAction): Promise<{ duplicate: boolean }> {
   const group = frame.chat.group;
   const log = new ActionLog(core.ctx.storage.sql);
   const fingerprint = actionFingerprint(`group:${group}`, frame.target, frame.action);
   if (log.seen(self, frame.id, fingerprint)) return { duplicate: true };
   const found = core.groupInbox.findMessage(frame.target);
+  if (found === null && core.groupInbox.largeFrom(group) !== null) {
+    const message = core.largeMarks.hidden(group, frame.target) ? null : await core.group(group).visibleMessage(self, frame.target);
+    const repeat = message === null && action.kind === 'delete' && core.largeMarks.hidden(group, frame.target);
+    if (message === null && !repeat) throw new FrameError('message_not_found');
+    const now = Date.now();
+    const entry = message ? core.largeMarks.apply(group, message, action, self, now) : null;
+    log.record(self, frame.id, frame.target, fingerprint, now);
+    if (entry) core.publish([entry]);
+    return { duplicate: false };
+  }
   const visible = found !== null && found.group === group;
   // Deleting again for yourself changes nothing, like deleting a deleted message for everyone.
   const repeat = !visible && action.kind === 'delete' && core.groupInbox.hidden(group, frame.target);

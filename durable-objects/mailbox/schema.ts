@@ -269,6 +269,21 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE group_chats ADD COLUMN large_from INTEGER;
   ALTER TABLE group_chats ADD COLUMN large_seq INTEGER;
   `,
+  // v11: stars and deletions for this user of a large group's messages (./large-marks.ts): they
+  // have no copy here, so the mark names the message (its content stays in the group's log).
+  // \`seq\` is the mark's \`group_message_update\` entry: where a star sits in the starred list.
+  `
+  CREATE TABLE large_marks (
+    group_id   TEXT    NOT NULL,
+    message_id TEXT    NOT NULL,
+    gseq       INTEGER NOT NULL,
+    seq        INTEGER NOT NULL,
+    starred_at INTEGER,
+    hidden     INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (group_id, message_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX large_marks_starred ON large_marks (seq) WHERE starred_at IS NOT NULL;
+  `,
 ];
 
 /** Bring the object's database to the newest schema (`meta` also holds pruned_through). */

@@ -15,6 +15,8 @@ import {
   type GroupEntry,
   type GroupHistoryItem,
   type GroupHistoryPage,
+  type GroupMessage,
+  type ServerFrame,
   type SessionResponse,
   type SinkPush,
 } from '../../protocol/index.ts';
@@ -231,6 +233,59 @@ function logMessageId(history: { items: GroupHistoryItem[] }, gseq: number): str
   if (!item || item.entry.type !== 'message') throw new Error(`no message at ${gseq}`);
   return item.entry.message.id;
 }
+
+describe('large groups: stars and deletions for yourself', () => {
+  it("stars and hides a log message with a mark (no copy): history, the starred list and the other devices agree; the group's later edit and deletion show through", async () => {
+    const { ann, bob, group, a, from } = await largeGroupWithHistory(1, 3);
+    const b = await connect(bob);
+    const history = await wholeHistory(bob, group, 50);
+    const idAt = (gseq: number) => {
+      const item = history.items.find((i) => gseqOf(i.entry) === gseq);
+      if (!item || item.entry.type !== 'message') throw new Error(`no message at ${gseq}`);
+      return item.entry.message.id;
+    };
+    const [starredId, hiddenId, keptId] = [idAt(from + 1), idAt(from + 2), idAt(from + 3)];
+    const act = async (id: string, target: string, action: Record<string, unknown>) => {
+      const answers = (f: ServerFrame): f is Extract<ServerFrame, { type: 'acted' | 'error' }> => (f.type === 'acted' || f.type === 'error') && f.id === id;
+      const before = b.frames.filter(answers).length;
+      b.send({ type: 'action', id, chat: { kind: 'group', group }, target, action } as never);
+      const all = await b.waitFor(answers, before + 1, 10_000);
+      return all[all.length - 1]!;
+    };
+    expect(await act('star-1', starredId, { kind: 'star', starred: true })).toMatchObject({ type: 'acted', duplicate: false });
+    expect(await act('hide-1', hiddenId, { kind: 'delete', scope: 'me' })).toMatchObject({ type: 'acted', duplicate: false });
+    // Again: a retry is a duplicate; hiding a hidden message again changes nothing; starring it is refused.
+    expect(await act('star-1', starredId, { kind: 'star', starred: true })).toMatchObject({ type: 'acted', duplicate: true });
+    expect(await act('hide-2', hiddenId, { kind: 'delete', scope: 'me' })).toMatchObject({ type: 'acted', duplicate: false });
+    expect(await act('star-2', hiddenId, { kind: 'star', starred: true })).toMatchObject({ type: 'error', code: 'message_not_found' });
+    // A message of a group bob never had: not found, nothing stored.
+    expect(await act('star-3', '01KDWRXJW073T7HQZHV6ZFJ97P', { kind: 'star', starred: true })).toMatchObject({ type: 'error', code: 'message_not_found' });
+    const updates = b.of('group_message_update');
+    expect(updates.map((u) => [u.message.id, u.action])).toEqual([
+      [starredId, { kind: 'star', starred: true }],
+      [hiddenId, { kind: 'delete', scope: 'me' }],
+    ]);
+    expect(updates[1]!.message.body).toMatchObject({ kind: 'deleted', scope: 'me' });
+
+    const after = (await wholeHistory(bob, group, 50)).items;
+    const byId = (id: string) => after.find((i) => i.entry.type === 'message' && i.entry.message.id === id);
+    expect(byId(starredId)!.entry).toMatchObject({ message: { starred: true } });
+    expect(byId(hiddenId)).toBeUndefined();
+    expect(byId(keptId)!.entry.type === 'message' && byId(keptId)!.entry).not.toHaveProperty('message.starred');
+    const starredList = async () => (await call('GET', PATHS.starred, bob)).body as unknown as { messages: Array<{ chat: unknown; message: GroupMessage }> };
+    expect((await starredList()).messages.map((m) => [m.chat, m.message.id, m.message.starred])).toEqual([[{ kind: 'group', group }, starredId, true]]);
+
+    // Ann edits the starred message: the starred list shows it as it is now. Then deletes it for everyone: it leaves the list.
+    a.send({ type: 'action', id: 'edit-1', chat: { kind: 'group', group }, target: starredId, action: { kind: 'edit', body: text('edited') } });
+    await a.waitFor(isType('acted'), 1, 10_000);
+    expect((await starredList()).messages[0]!.message.body).toEqual(text('edited'));
+    a.send({ type: 'action', id: 'del-1', chat: { kind: 'group', group }, target: starredId, action: { kind: 'delete', scope: 'everyone' } });
+    await a.waitFor(isType('acted'), 2, 10_000);
+    expect((await starredList()).messages).toEqual([]);
+    expect(ann.userId).not.toBe(bob.userId);
+    for (const s of [a, b]) s.close();
+  }, 60_000);
+});
 
 describe('large groups: delivered ticks', () => {
   it('a live push that reached a connected device counts as delivered without a pull; one that reached no device does not', async () => {
