@@ -5,7 +5,7 @@
  * The object (../user-mailbox.ts) builds one unless the account was deleted.
  */
 import { monotonicFactory } from 'ulid';
-import { isMediaBody, RECEIPT_MAX_IDS, type GroupEntry, type GroupMessage, type Message } from '../../protocol/index.ts';
+import { isMediaBody, RECEIPT_MAX_IDS, type GroupEntry, type GroupMessage, type Message, type MessageBody } from '../../protocol/index.ts';
 import { userExists } from '../../db/accounts.ts';
 import { groupExists } from '../../db/groups.ts';
 import { syncBlocks } from '../../db/privacy.ts';
@@ -74,6 +74,8 @@ export class MailboxCore {
   readonly #knownUsers = new Set<string>();
   /** Groups known to exist (groups are never deleted). */
   readonly #knownGroups = new Set<string>();
+  /** Large groups' messages looked up for forwards (findInLargeGroups), the latest few. */
+  readonly #found = new Map<string, GroupMessage>();
   /** Per large group, the gseq of the newest message a push notice was taken for (duplicates of a notice job are dropped). */
   readonly #noticed = new Map<string, number>();
   readonly #retentionMs: number;
@@ -102,7 +104,7 @@ export class MailboxCore {
       recorded: (message) => this.publish(this.actions.recorded(message)),
       references: (frame) => ({
         ...(frame.replyTo === undefined ? {} : { replyTo: replyQuote(this.copies, frame.to, frame.replyTo) }),
-        ...(frame.forward === undefined ? {} : { forwarded: forwardHops(this.copies, this.groupInbox, frame.forward, frame.body) }),
+        ...(frame.forward === undefined ? {} : { forwarded: this.forwardOf(frame.forward, frame.body) }),
       }),
       admitBody: async (sender, to, body) => {
         if (!isMediaBody(body)) return;
@@ -180,6 +182,28 @@ export class MailboxCore {
         this.groupInbox.forgetLastEntry();
       },
     });
+  }
+
+  /**
+   * Message `id` from one of this user's large groups (no copy of it is here), as the group has
+   * it and only if this user may see it; remembered for the forward that asked (see
+   * `forwardOf`). Undefined when it is here already or no large group has it.
+   */
+  async findInLargeGroups(id: string): Promise<GroupMessage | undefined> {
+    if (this.copies.messageById(id) || this.groupInbox.findMessage(id)) return undefined;
+    const self = this.self();
+    const answers = await Promise.allSettled(this.largeGroups.list().map(({ group }) => this.group(group).visibleMessage(self, id)));
+    const message = answers.flatMap((a) => (a.status === 'fulfilled' && a.value ? [a.value] : []))[0];
+    if (message) {
+      this.#found.set(id, message);
+      if (this.#found.size > 64) this.#found.delete(this.#found.keys().next().value!);
+    }
+    return message;
+  }
+
+  /** The hops of a forward of `id` with `body` (see forwardHops), large groups' messages included once looked up. */
+  forwardOf(id: string, body: MessageBody): number {
+    return forwardHops(this.copies, this.groupInbox, id, body, (found) => this.#found.get(found));
   }
 
   /** The object of group `groupId`. */

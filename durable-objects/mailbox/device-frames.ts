@@ -27,7 +27,6 @@ import type { MailboxCore } from './core.ts';
 import { FrameError, errorFrame } from './frame-error.ts';
 import { actOnGroup } from './group-actions.ts';
 import { admitMedia } from './media-check.ts';
-import { forwardHops } from './references.ts';
 
 /** Headers the Worker sets when it hands an authenticated WebSocket upgrade to the object. */
 export const CONNECT_HEADERS = {
@@ -209,7 +208,10 @@ export class DeviceFrames {
     core.presence.tracker.recordActivity(Date.now());
     // A reply quotes this user's copy of the original: an archived one comes back first.
     if (frame.replyTo !== undefined) await core.history.ensureHot(`d:${frame.to}`, frame.replyTo);
-    if (frame.forward !== undefined) await core.history.ensureHot(null, frame.forward);
+    if (frame.forward !== undefined) {
+      await core.history.ensureHot(null, frame.forward);
+      await core.findInLargeGroups(frame.forward);
+    }
     const stored = await core.outgoing.send(state, frame);
     const sent: SentFrame = {
       type: 'sent',
@@ -288,8 +290,11 @@ export class DeviceFrames {
     core.presence.tracker.recordActivity(Date.now());
     // A forward's hops come from this user's copy of the original (an archived one comes back
     // first); a reply's quote from the group's log.
-    if (frame.forward !== undefined) await core.history.ensureHot(null, frame.forward);
-    const forwarded = frame.forward === undefined ? undefined : forwardHops(core.copies, core.groupInbox, frame.forward, frame.body);
+    if (frame.forward !== undefined) {
+      await core.history.ensureHot(null, frame.forward);
+      await core.findInLargeGroups(frame.forward);
+    }
+    const forwarded = frame.forward === undefined ? undefined : core.forwardOf(frame.forward, frame.body);
     const input = {
       sender: state.userId,
       device: state.deviceId,

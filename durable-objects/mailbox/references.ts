@@ -2,9 +2,10 @@
  * What a new message says about others: the message it replies to (a quote copied from this
  * user's copy, so it survives the original's deletion) and, for a forward, how many hops the
  * forwarded content has made. Read from this user's own storage: a user can only quote or forward
- * what they have.
+ * what they have (a large group's messages, which have no copy here, are looked up in the groups
+ * first: see MailboxCore.findInLargeGroups).
  */
-import type { MessageBody, Quote } from '../../protocol/index.ts';
+import type { GroupMessage, MessageBody, Quote } from '../../protocol/index.ts';
 import { ActionRefused, canonicalJson, quoteOf } from '../../lib/message-actions.ts';
 import { FrameError } from './frame-error.ts';
 import type { GroupInbox } from './group-inbox.ts';
@@ -27,9 +28,15 @@ export function replyQuote(copies: MessageCopies, peer: string, id: string): Quo
  * one more than the original's. Media is reused as is: the sender may download it, so the
  * media check lets it through without an upload.
  */
-export function forwardHops(copies: MessageCopies, groups: GroupInbox, id: string, body: MessageBody): number {
+export function forwardHops(
+  copies: MessageCopies,
+  groups: GroupInbox,
+  id: string,
+  body: MessageBody,
+  fromLargeGroups?: (id: string) => GroupMessage | undefined,
+): number {
   const direct = copies.messageById(id);
-  const original = direct && !direct.hidden ? direct.message : groups.findMessage(id)?.message;
+  const original = direct && !direct.hidden ? direct.message : (groups.findMessage(id)?.message ?? fromLargeGroups?.(id));
   if (!original) throw new FrameError('message_not_found');
   if (original.body.kind === 'deleted') throw new FrameError('message_deleted');
   if (canonicalJson(original.body) !== canonicalJson(body)) throw new FrameError('forward_mismatch');

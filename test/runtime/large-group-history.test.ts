@@ -287,6 +287,36 @@ describe('large groups: stars and deletions for yourself', () => {
   }, 60_000);
 });
 
+describe('large groups: forwards', () => {
+  it('a log message forwards into a 1:1 chat and another group (one hop more); a made-up id or a changed body is refused', async () => {
+    const { bob, cat, group, a, from } = await largeGroupWithHistory(1, 2);
+    const b = await connect(bob);
+    const { items } = await wholeHistory(bob, group, 50);
+    const original = items.find((i) => gseqOf(i.entry) === from + 1)!.entry;
+    if (original.type !== 'message') throw new Error('expected a message');
+    const { id, body } = original.message;
+    b.send({ type: 'send', id: 'fwd-1', to: cat.userId, body, forward: id });
+    const [sent] = await b.waitFor(isType('sent'), 1, 10_000);
+    const small = (await createGroup(bob, [cat])).groupId;
+    b.send({ type: 'group_send', id: 'fwd-2', group: small, body, forward: id });
+    await b.waitFor(isType('group_sent'), 1, 10_000);
+    const copies = b.of('message').filter((m) => m.message.clientId === 'fwd-1');
+    expect(copies[0]?.message).toMatchObject({ forwarded: 1, body });
+    expect(sent!.messageId).toBe(copies[0]!.message.id);
+    const inGroup = await b.waitFor((f): f is Extract<ServerFrame, { type: 'group_message' }> => f.type === 'group_message' && f.message.clientId === 'fwd-2', 1, 10_000);
+    expect(inGroup[0]?.message).toMatchObject({ forwarded: 1, body });
+    // Refusals: an id no chat of bob's has, and a body that is not the original's.
+    b.send({ type: 'send', id: 'fwd-3', to: cat.userId, body, forward: '01KDWRXJW073T7HQZHV6ZFJ97P' });
+    b.send({ type: 'send', id: 'fwd-4', to: cat.userId, body: text('not the same'), forward: id });
+    const errors = await b.waitFor(isType('error'), 2, 10_000);
+    expect(errors.map((e) => [e.id, e.code]).sort()).toEqual([
+      ['fwd-3', 'message_not_found'],
+      ['fwd-4', 'forward_mismatch'],
+    ]);
+    for (const s of [a, b]) s.close();
+  }, 60_000);
+});
+
 describe('large groups: delivered ticks', () => {
   it('a live push that reached a connected device counts as delivered without a pull; one that reached no device does not', async () => {
     const { ann, bob, cat, group, a } = await largeGroupWithHistory(1, 1);
