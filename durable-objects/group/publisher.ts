@@ -72,7 +72,7 @@ export class Publisher {
   /** Health figures of this group. */
   stats(): { head: number; fannedThrough: number; backlog: number; members: number; fanout: FanOutStats } {
     const { state } = this.deps;
-    if (!state.find()) return { head: 0, fannedThrough: 0, backlog: 0, members: 0, fanout: { direct: 0, queued: 0, directFailures: 0, rounds: 0 } };
+    if (!state.find()) return { head: 0, fannedThrough: 0, backlog: 0, members: 0, fanout: { direct: 0, queued: 0, directFailures: 0, rounds: 0, busyMs: 0 } };
     const { log, fanout, members } = state.parts;
     return {
       head: log.head,
