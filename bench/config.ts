@@ -17,7 +17,7 @@
  *   BENCH_USERS=1000 BENCH_DURATION=30 npm run bench
  */
 import { parseArgs } from 'node:util';
-import { GROUP_MAX_MEMBERS } from '../protocol/index.ts';
+import { GROUP_LOG_MAX_MEMBERS, GROUP_MAX_MEMBERS } from '../protocol/index.ts';
 
 export type Pattern = 'pairs' | 'random';
 export type Scenario = '1to1' | 'groups' | 'presence' | 'abuse' | 'media' | 'history' | 'cost' | 'all';
@@ -139,8 +139,10 @@ faults scenario (--scenario faults, not part of all; its own flags): --seed N --
   --group N (small group, default 4) --large-group N (read diffusion, default 12) --traffic-s N --restarts N --drain-s N --tick-ms MIN,MAX --burst MIN,MAX
 
 group scenario (--scenario groups|all; a few minutes; uses --drain, --ack-*, --setup-concurrency):
-  --group-members N    members of the large group        (default 1024)
+  --group-members N    members of the large group        (default 1024; up to 100000 with
+                       --group-paths log only: copying groups stop at 1024, GROUP_MAX_MEMBERS)
   --group-connected N  of those, connected devices       (default 200)
+                       e.g. --group-paths log --group-members 10000 --group-connected 1000
   --group-small N      members of the small group, all connected (default 20)
   --group-duration S   seconds per measured group phase  (default 10)
   --group-rate R       latency phase msg/s, one in flight (default 2)
@@ -234,7 +236,11 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): BenchConfig 
   if (paths.length === 0 || paths.some((p) => !known.includes(p)) || new Set(paths).size !== paths.length) {
     throw new ConfigError(`--group-paths must list some of direct, queued, hybrid, log; got ${paths.join(',')}`);
   }
-  const members = num('group-members', GROUP_MAX_MEMBERS, 3, GROUP_MAX_MEMBERS);
+  // Beyond GROUP_MAX_MEMBERS only a large group (read diffusion) can go: the `log` path alone.
+  const members = num('group-members', GROUP_MAX_MEMBERS, 3, GROUP_LOG_MAX_MEMBERS);
+  if (members > GROUP_MAX_MEMBERS && paths.some((p) => p !== 'log')) {
+    throw new ConfigError(`--group-members above ${GROUP_MAX_MEMBERS} needs --group-paths log (copying groups stop at ${GROUP_MAX_MEMBERS})`);
+  }
   const connected = num('group-connected', Math.min(200, members), 2, members);
   const small = num('group-small', Math.min(20, connected), 2, connected);
 

@@ -99,6 +99,7 @@ export function renderGroups(result: GroupScenarioResult): string {
     row('  CPU % of a core: server / clients / other', (c) => cpu(c.throughput.cpu)),
     row('  server busy after the window (s)', (c) => secs(c.idleAfterMs.throughput)),
     row('  fan-out: direct / queued member deliveries', (c) => (c.fanout ? `${int(c.fanout.direct)} / ${int(c.fanout.queued)}` : 'n/a')),
+    row('  group object: fan-out rounds / busy in them (s), whole case', (c) => (c.fanout ? `${int(c.fanout.rounds)} / ${(c.fanout.busyMs / 1000).toFixed(1)}` : 'n/a')),
     '',
     'Integrity, both phases (expected 0)',
     row('  incomplete msgs / missing deliveries', (c) => `${c.latency.incomplete + c.throughput.incomplete} / ${c.latency.missingDeliveries + c.throughput.missingDeliveries}`),

@@ -51,8 +51,9 @@ export async function createGroup(base: URL, title: string, users: readonly Benc
   for (let i = GROUP_MEMBERS_PER_REQUEST; i < ids.length; i += GROUP_MEMBERS_PER_REQUEST) {
     group = await post(base, PATHS.groupMembers(group.groupId), creator.token, { members: ids.slice(i, i + GROUP_MEMBERS_PER_REQUEST) });
   }
-  if (group.members.length !== users.length) {
-    throw new GroupSetupError(`group ${title} has ${group.members.length} members, expected ${users.length}`);
+  // The view lists at most GROUP_VIEW_MEMBERS_MAX members; memberCount counts them all.
+  if (group.memberCount !== users.length) {
+    throw new GroupSetupError(`group ${title} has ${group.memberCount} members, expected ${users.length}`);
   }
-  return { groupId: group.groupId, members: group.members.length, head: group.head, ms: performance.now() - t0 };
+  return { groupId: group.groupId, members: group.memberCount, head: group.head, ms: performance.now() - t0 };
 }

@@ -76,10 +76,10 @@ export type GroupCaseResult = {
    * by direct calls, handed to the queue, direct calls that failed (then queued), fan-out
    * rounds, and log entries not yet handed on at the end. Null if the call failed.
    */
-  fanout: { direct: number; queued: number; directFailures: number; rounds: number; backlogAtEnd: number } | null;
+  fanout: { direct: number; queued: number; directFailures: number; rounds: number; busyMs: number; backlogAtEnd: number } | null;
 };
 
-type GroupStats = { backlog: number; fanout: { direct: number; queued: number; directFailures: number; rounds: number } };
+type GroupStats = { backlog: number; fanout: { direct: number; queued: number; directFailures: number; rounds: number; busyMs?: number } };
 
 export type GroupPathResult = {
   path: FanoutPath;
@@ -246,6 +246,7 @@ async function runCase(
             queued: statsAfter.fanout.queued - statsBefore.fanout.queued,
             directFailures: statsAfter.fanout.directFailures - statsBefore.fanout.directFailures,
             rounds: statsAfter.fanout.rounds - statsBefore.fanout.rounds,
+            busyMs: (statsAfter.fanout.busyMs ?? 0) - (statsBefore.fanout.busyMs ?? 0),
             backlogAtEnd: statsAfter.backlog,
           }
         : null,

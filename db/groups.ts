@@ -65,6 +65,61 @@ export async function syncGroupMirror(db: DbLike, snapshot: GroupSnapshot): Prom
   await d.batch(statements as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
 }
 
+/** What changed since the mirror was last in step: the rows of these people, as they are now. */
+export type GroupMirrorDelta = Omit<GroupSnapshot, 'members' | 'invites'> & {
+  memberCount: number;
+  /** Everyone whose member or invite row may have changed (at most a few hundred per call). */
+  changed: readonly string[];
+  /** Of those, the current members and the pending invites (the others' rows go). */
+  members: ReadonlyArray<{ userId: string; role: GroupRole; joinedAt: number }>;
+  invites: readonly PendingInvite[];
+};
+
+/**
+ * Bring the mirror of one group in step with the rows of the people named in `delta.changed`
+ * (their member and invite rows are replaced), the settings and the link, in one transaction:
+ * a change costs D1 rows for the people it touched, not for every member. Idempotent.
+ */
+export async function syncGroupMirrorDelta(db: DbLike, delta: GroupMirrorDelta): Promise<void> {
+  const d = accountsDb(db);
+  const row = {
+    id: delta.groupId,
+    title: delta.title,
+    picture: delta.picture,
+    createdBy: delta.createdBy,
+    createdAt: delta.createdAt,
+    updatedAt: delta.updatedAt,
+    memberCount: delta.memberCount,
+  };
+  const statements: BatchItem<'sqlite'>[] = [
+    d.insert(groups).values(row).onConflictDoUpdate({
+      target: groups.id,
+      set: { title: row.title, picture: row.picture, updatedAt: row.updatedAt, memberCount: row.memberCount },
+    }),
+    d.delete(groupLinks).where(eq(groupLinks.groupId, delta.groupId)),
+  ];
+  // The group id is bound too.
+  const perDelete = MAX_PARAMS - 1;
+  for (let i = 0; i < delta.changed.length; i += perDelete) {
+    const chunk = delta.changed.slice(i, i + perDelete);
+    statements.push(d.delete(groupMembers).where(and(eq(groupMembers.groupId, delta.groupId), inArray(groupMembers.userId, chunk))));
+    statements.push(d.delete(groupInvites).where(and(eq(groupInvites.groupId, delta.groupId), inArray(groupInvites.userId, chunk))));
+  }
+  const perStatement = Math.floor(MAX_PARAMS / 4);
+  for (let i = 0; i < delta.members.length; i += perStatement) {
+    const chunk = delta.members.slice(i, i + perStatement).map((m) => ({ groupId: delta.groupId, ...m }));
+    statements.push(d.insert(groupMembers).values(chunk));
+  }
+  for (let i = 0; i < delta.invites.length; i += perStatement) {
+    const chunk = delta.invites
+      .slice(i, i + perStatement)
+      .map((v) => ({ groupId: delta.groupId, userId: v.userId, invitedBy: v.invitedBy, createdAt: v.at }));
+    statements.push(d.insert(groupInvites).values(chunk));
+  }
+  if (delta.link !== null) statements.push(d.insert(groupLinks).values({ code: delta.link, groupId: delta.groupId }));
+  await d.batch(statements as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
+}
+
 /** A page of a list ordered by group id, newest first: ids below `before`, at most `limit`. */
 export type GroupPage = { before?: string | undefined; limit: number };
 

@@ -22,6 +22,7 @@ import type {
   Group,
   GroupEntry,
   GroupLink,
+  GroupMemberPage,
   GroupMessage,
   GroupRole,
   JoinRequestList,
@@ -84,6 +85,11 @@ export class GroupChat extends DurableObject<Env> {
   /** The group as `requester` (a member) sees it. */
   view(requester: string): Promise<GroupResult<Group>> {
     return settle(() => this.#management.view(requester));
+  }
+
+  /** A page of the members by user id, ids after `after` (members only). */
+  memberPage(requester: string, after: string, limit: number): Promise<GroupResult<GroupMemberPage>> {
+    return settle(() => this.#management.memberPage(requester, after, limit));
   }
 
   /** Change title, description, picture or "only admins send" (admins). One event per change. */

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { nameText, noteText } from './text.ts';
-import { GROUP_DESCRIPTION_MAX, GROUP_MEMBERS_PER_REQUEST, GROUP_TITLE_MAX, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from './limits.ts';
+import { GROUP_DESCRIPTION_MAX, GROUP_MEMBERS_PAGE_DEFAULT, GROUP_MEMBERS_PAGE_MAX, GROUP_MEMBERS_PER_REQUEST, GROUP_TITLE_MAX, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from './limits.ts';
 import {
   ClientIdSchema,
   DeviceIdSchema,
@@ -167,14 +167,38 @@ export const GroupSchema = z.strictObject({
   createdAt: z.number().int(),
   /** Highest gseq in the log. */
   head: GroupSeqSchema,
+  /** How many members the group has (`members` lists them all up to GROUP_VIEW_MEMBERS_MAX). */
+  memberCount: z.number().int().min(0),
+  /**
+   * Every member, oldest first, in a group of up to GROUP_VIEW_MEMBERS_MAX members. A larger group
+   * (a large group can have up to GROUP_LOG_MAX_MEMBERS) lists GROUP_VIEW_MEMBERS_MAX of them: you,
+   * the admins and the longest-standing members, oldest first; all of them page by page with
+   * `GET /v1/groups/:groupId/members`.
+   */
   members: z.array(GroupMemberSchema),
   /**
    * People asked to join who may not be added directly (their `privacy.groups`): pending until
-   * they accept or decline. Listed for admins only (empty for other members).
+   * they accept or decline. Listed for admins only (empty for other members), the oldest
+   * GROUP_VIEW_MEMBERS_MAX.
    */
   invites: z.array(PendingInviteSchema),
 });
 export type Group = z.infer<typeof GroupSchema>;
+
+// ---- GET /v1/groups/:groupId/members?after=&limit= (members)
+export const GroupMembersQuerySchema = z.object({
+  /** Members whose user id sorts after this one (the previous page's `nextAfter`). */
+  after: UserIdSchema.optional(),
+  limit: QuerySeqSchema.pipe(z.number().min(1).max(GROUP_MEMBERS_PAGE_MAX)).default(GROUP_MEMBERS_PAGE_DEFAULT),
+});
+export type GroupMembersQuery = z.infer<typeof GroupMembersQuerySchema>;
+export const GroupMemberPageSchema = z.strictObject({
+  /** By user id. */
+  members: z.array(GroupMemberSchema),
+  /** Pass as `after` for the next page; null when there are no more. */
+  nextAfter: UserIdSchema.nullable(),
+});
+export type GroupMemberPage = z.infer<typeof GroupMemberPageSchema>;
 
 /** One of your groups, as listed by `GET /v1/groups`. */
 export const GroupSummarySchema = z.strictObject({

@@ -45,8 +45,22 @@ export const ABOUT_MAX = 140;
 /** Your label for a contact. */
 export const CONTACT_LABEL_MAX = 64;
 
-/** Most members a group can have (the creator included). */
+/**
+ * Most members a group can have (the creator included), counting pending invites, while it copies
+ * every entry into every member's mailbox; also the most a group is created with.
+ */
 export const GROUP_MAX_MEMBERS = 1_024;
+/**
+ * Most members (and pending invites) of a large group: one read by diffusion (its log is read by
+ * devices, entries are not copied into mailboxes), or one that switches to it with the change that
+ * grows it. Only where the deployment turns read diffusion on (`GROUP_LOG_DELIVERY_MIN` > 0).
+ */
+export const GROUP_LOG_MAX_MEMBERS = 100_000;
+/** Members listed in a group's view; larger groups are listed page by page (`GET /v1/groups/:id/members`). */
+export const GROUP_VIEW_MEMBERS_MAX = 1_024;
+/** Members per page of `GET /v1/groups/:id/members`: default and most. */
+export const GROUP_MEMBERS_PAGE_DEFAULT = 200;
+export const GROUP_MEMBERS_PAGE_MAX = 1_000;
 /** Most user ids in one create or add-members request (larger groups are built in steps). */
 export const GROUP_MEMBERS_PER_REQUEST = 256;
 export const GROUP_TITLE_MAX = 100;

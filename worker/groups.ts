@@ -9,6 +9,7 @@ import type {
   CreateGroup,
   Group,
   GroupLink,
+  GroupMemberPage,
   GroupRole,
   JoinRequestList,
   JoinResult,
@@ -101,6 +102,11 @@ export async function addMembers(env: Env, actor: string, groupId: string, membe
   const added = additions(actor, members);
   await spendBudget(env, actor, 'group_add_user', added.length);
   return unwrap(await group.addMembers(actor, await targetsOf(env, actor, added)));
+}
+
+/** A page of a group's members by user id (members only). */
+export async function memberPage(env: Env, actor: string, groupId: string, after: string | undefined, limit: number): Promise<GroupMemberPage> {
+  return unwrap(await (await existingGroup(env, groupId)).memberPage(actor, after ?? '', limit));
 }
 
 export async function viewGroup(env: Env, actor: string, groupId: string): Promise<Group> {

@@ -6,9 +6,10 @@
  * ./management.ts check who is asking (admin, member) and make the changes known (fan-out, D1
  * mirror, invitee mailboxes).
  */
-import { GROUP_MAX_MEMBERS, type GroupChange, type JoinRequest, type PendingInvite } from '../../protocol/index.ts';
+import { GROUP_LOG_MAX_MEMBERS, GROUP_MAX_MEMBERS, type GroupChange, type JoinRequest, type PendingInvite } from '../../protocol/index.ts';
 import type { GroupLog } from './log.ts';
 import type { Members } from './members.ts';
+import { markPending } from './mirror-pending.ts';
 import { GroupError } from './result.ts';
 
 /** Who an add names, as the Worker sorted them (D1 knows privacy settings, contacts and blocks). */
@@ -32,7 +33,23 @@ export type ConsentDeps = {
   event: (by: string, change: GroupChange, membership: boolean, at: number) => void;
   /** A fresh invite link code (22 base64url characters, 128 random bits). */
   newCode: () => string;
+  /** Where read diffusion began, or null while the group copies entries into mailboxes. */
+  logFrom: () => number | null;
+  /** Above this many members a group switches to read diffusion (0: never). */
+  logDeliveryMin: number;
 };
+
+/**
+ * The most members and invites a group may hold once a change leaves it with `membersAfter`
+ * members: GROUP_LOG_MAX_MEMBERS for a group read by diffusion, or one this change makes switch
+ * (more members than the threshold: the publisher switches it in the same commit);
+ * GROUP_MAX_MEMBERS for a group that copies every entry into every mailbox, and everywhere read
+ * diffusion is off.
+ */
+export function seatLimit(logFrom: number | null, logDeliveryMin: number, membersAfter: number): number {
+  if (logDeliveryMin <= 0) return GROUP_MAX_MEMBERS;
+  return logFrom !== null || membersAfter > logDeliveryMin ? GROUP_LOG_MAX_MEMBERS : GROUP_MAX_MEMBERS;
+}
 
 type InviteSql = { user_id: string; invited_by: string; at: number; notified: number };
 type LinkSql = { code: string; approval: number; created_by: string; created_at: number };
@@ -67,6 +84,11 @@ export class Consent {
     return n;
   }
 
+  /** The seat limit once the group has `membersAfter` members (see `seatLimit`). */
+  limit(membersAfter: number): number {
+    return seatLimit(this.deps.logFrom(), this.deps.logDeliveryMin, membersAfter);
+  }
+
   /**
    * Apply an add by `actor`: the direct targets join now (one `members_added` event; a pending
    * invite of theirs is used up), everyone else gets an invite. Members are skipped, and an
@@ -75,11 +97,12 @@ export class Consent {
    */
   add(actor: string, targets: AddTargets, at: number): boolean {
     const seats = this.newSeats(targets);
-    if (this.seats() + seats > GROUP_MAX_MEMBERS) {
-      throw new GroupError('group_full', `${this.seats() + seats} members and invites would exceed the limit of ${GROUP_MAX_MEMBERS}`);
-    }
     const isNew = (id: string) => id !== actor && this.deps.members.get(id) === null;
     const direct = [...new Set(targets.direct)].filter(isNew);
+    const limit = this.limit(this.deps.members.count() + direct.length);
+    if (this.seats() + seats > limit) {
+      throw new GroupError('group_full', `${this.seats() + seats} members and invites would exceed the limit of ${limit}`);
+    }
     const directSet = new Set(direct);
     const quiet = new Set(targets.quiet);
     const invited = [...new Set([...targets.invite, ...targets.quiet])].filter(
@@ -99,6 +122,7 @@ export class Consent {
         quiet.has(id) ? 1 : 0,
       );
     }
+    markPending(this.#sql, invited);
     return direct.length + invited.length > 0;
   }
 
@@ -107,10 +131,10 @@ export class Consent {
     return row ? toInvite(row) : null;
   }
 
-  /** Pending invites, oldest first. */
-  invites(): PendingInvite[] {
+  /** Pending invites, oldest first (at most `limit`). */
+  invites(limit = Number.MAX_SAFE_INTEGER): PendingInvite[] {
     return this.#sql
-      .exec<InviteSql>('SELECT * FROM invites ORDER BY at, user_id')
+      .exec<InviteSql>('SELECT * FROM invites ORDER BY at, user_id LIMIT ?', limit)
       .toArray()
       .map((r) => ({ userId: r.user_id, invitedBy: r.invited_by, at: r.at }));
   }
@@ -161,6 +185,7 @@ export class Consent {
   withdraw(userId: string): void {
     if (this.invite(userId) === null) throw new GroupError('invite_not_found', 'That user has no pending invite to this group');
     this.#sql.exec('DELETE FROM invites WHERE user_id = ?', userId);
+    markPending(this.#sql, [userId]);
   }
 
   // ------------------------------------------------------------------ the invite link
@@ -236,7 +261,7 @@ export class Consent {
   /** `userId` becomes a member (their invite and request are used up). An invite already holds their seat. */
   #join(userId: string, by: string, via: 'invite' | 'link' | 'request', at: number): void {
     const seat = this.invite(userId) === null ? 1 : 0;
-    if (this.seats() + seat > GROUP_MAX_MEMBERS) throw new GroupError('group_full');
+    if (this.seats() + seat > this.limit(this.deps.members.count() + 1)) throw new GroupError('group_full');
     this.#forget(userId);
     this.deps.members.add([userId], 'member', this.deps.log.head + 1, at);
     this.deps.event(by, { kind: 'member_joined', member: userId, via }, true, at);
@@ -250,6 +275,7 @@ export class Consent {
   /** Remove `userId`'s invite and join request; whether there was either. */
   #forget(userId: string): boolean {
     const invites = this.#sql.exec('DELETE FROM invites WHERE user_id = ?', userId).rowsWritten;
+    if (invites > 0) markPending(this.#sql, [userId]);
     const requests = this.#sql.exec('DELETE FROM join_requests WHERE user_id = ?', userId).rowsWritten;
     return invites + requests > 0;
   }

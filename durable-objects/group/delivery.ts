@@ -101,8 +101,9 @@ export class Delivery {
     this.stats.rounds++;
     // Whoever joined in these rows has nothing of this group in their mailbox: tell it first
     // (this must succeed: the fan-out round fails and is retried by the alarm otherwise).
+    // At most `concurrency` calls at once: a round of adds to a large group may name thousands.
     const joiners = rows.flatMap((r) => joinersOf(r.entry));
-    await Promise.all(joiners.map((member) => this.deps.joined(member, logFrom)));
+    await forEachLimited(joiners, this.deps.concurrency, (member) => this.deps.joined(member, logFrom));
     const through = rows[rows.length - 1]!.gseq;
     const started = Date.now();
     const targets: Array<{ member: string; push: LivePush }> = [];
@@ -167,18 +168,22 @@ export class Delivery {
     this.#onlineMap().delete(member);
   }
 
-  /** Each online user's membership intervals (two queries, however many are online). */
+  /**
+   * Each online user's membership intervals (two queries, however many are online). CROSS JOIN
+   * keeps `online` the outer loop: SQLite otherwise may scan every member (no table statistics
+   * here), which made each push of a 100,000-member group read all of them.
+   */
   #onlineIntervals(): Map<string, Array<[number, number]>> {
     const { sql } = this.deps;
     const result = new Map<string, Array<[number, number]>>();
     for (const member of this.#onlineMap().keys()) result.set(member, []);
     const current = sql
-      .exec<{ user_id: string; joined_gseq: number }>('SELECT m.user_id, m.joined_gseq FROM online o JOIN members m ON m.user_id = o.user_id')
+      .exec<{ user_id: string; joined_gseq: number }>('SELECT m.user_id, m.joined_gseq FROM online o CROSS JOIN members m ON m.user_id = o.user_id')
       .toArray();
     for (const r of current) result.get(r.user_id)?.push([r.joined_gseq, Number.POSITIVE_INFINITY]);
     const past = sql
       .exec<{ user_id: string; joined_gseq: number; left_gseq: number }>(
-        'SELECT p.user_id, p.joined_gseq, p.left_gseq FROM online o JOIN past_members p ON p.user_id = o.user_id',
+        'SELECT p.user_id, p.joined_gseq, p.left_gseq FROM online o CROSS JOIN past_members p ON p.user_id = o.user_id',
       )
       .toArray();
     for (const r of past) result.get(r.user_id)?.push([r.joined_gseq, r.left_gseq]);

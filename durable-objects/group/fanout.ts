@@ -46,12 +46,13 @@ const ROUND_ENTRIES = 256;
 /** A member whose devices sent a receipt this recently counts as online for fan-out order. */
 const HOT_WINDOW_MS = 5 * 60_000;
 
-export type FanOutStats = { direct: number; queued: number; directFailures: number; rounds: number };
+/** `busyMs`: wall time fan-out rounds were running (one at a time: the object's fan-out pipeline was occupied). */
+export type FanOutStats = { direct: number; queued: number; directFailures: number; rounds: number; busyMs: number };
 
 export class FanOut {
   #running: Promise<void> | null = null;
   #again = false;
-  readonly stats: FanOutStats = { direct: 0, queued: 0, directFailures: 0, rounds: 0 };
+  readonly stats: FanOutStats = { direct: 0, queued: 0, directFailures: 0, rounds: 0, busyMs: 0 };
 
   constructor(private readonly deps: FanOutDeps) {}
 
@@ -81,10 +82,15 @@ export class FanOut {
   }
 
   async #loop(): Promise<void> {
-    do {
-      this.#again = false;
-      while (this.backlog > 0) await this.#round();
-    } while (this.#again);
+    const started = Date.now();
+    try {
+      do {
+        this.#again = false;
+        while (this.backlog > 0) await this.#round();
+      } while (this.#again);
+    } finally {
+      this.stats.busyMs += Date.now() - started;
+    }
   }
 
   async #round(): Promise<void> {

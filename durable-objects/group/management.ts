@@ -4,7 +4,7 @@
  * has members); adds that need consent become invites (./consent.ts). Each method throws a
  * `GroupError` to refuse and makes its change known through the publisher before answering.
  */
-import { GROUP_MAX_MEMBERS, type Group, type GroupChange, type GroupRole, type UpdateGroup } from '../../protocol/index.ts';
+import { GROUP_MAX_MEMBERS, type Group, type GroupChange, type GroupMemberPage, type GroupRole, type UpdateGroup } from '../../protocol/index.ts';
 import type { AddTargets } from './consent.ts';
 import type { Publisher } from './publisher.ts';
 import { GroupError } from './result.ts';
@@ -62,6 +62,14 @@ export class Management {
   view(requester: string): Group {
     this.state.memberOrThrow(requester);
     return this.state.view(requester);
+  }
+
+  /** A page of the members by user id, after `after` (members only): how a large group is listed whole. */
+  memberPage(requester: string, after: string, limit: number): GroupMemberPage {
+    this.state.memberOrThrow(requester);
+    const rows = this.state.parts.members.page(after, limit + 1);
+    const members = rows.slice(0, limit).map((m) => ({ userId: m.userId, role: m.role, joinedAt: m.joinedAt }));
+    return { members, nextAfter: rows.length > limit ? members[members.length - 1]!.userId : null };
   }
 
   /** Change title, description, picture or "only admins send" (admins). One event per change. */

@@ -197,14 +197,10 @@ export class Messaging {
     // The sender's object has charged the sender's budget; this only drops repeats and noise.
     if (!this.#typing.allow(member, state, Date.now())) return;
     const since = Date.now() - TYPING_ACTIVE_MS;
-    const audience = group.parts.members
-      .all()
-      .filter((m) => m.userId !== member && m.activeAt >= since)
-      .sort((a, b) => b.activeAt - a.activeAt)
-      .slice(0, GROUP_TYPING_AUDIENCE);
+    const audience = group.parts.members.recentlyActive(since, member, GROUP_TYPING_AUDIENCE);
     const groupId = group.settings().groupId;
-    for (const m of audience) {
-      mailboxOf(this.deps.env, m.userId)
+    for (const userId of audience) {
+      mailboxOf(this.deps.env, userId)
         .typingNotice(member, groupId, state)
         .catch(() => undefined);
     }

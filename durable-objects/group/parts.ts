@@ -111,7 +111,16 @@ export function buildParts({ sql, env, groupId, event, newId, logFrom }: PartsDe
     },
     flushAfterMs: TALLY_FLUSH_MS,
   });
-  const consent = new Consent({ sql, members, log, event, newCode: () => linkCode() });
+  const consent = new Consent({
+    sql,
+    members,
+    log,
+    event,
+    newCode: () => linkCode(),
+    logFrom,
+    // Unset or 0: groups keep copying entries into mailboxes whatever their size (GroupChat reads it alike).
+    logDeliveryMin: atLeast(0, env.GROUP_LOG_DELIVERY_MIN, 0),
+  });
   const actions = new GroupActions({ log, groupId, windows: actionWindows(env), newId });
   return { log, members, fanout, delivery, notices, tallies, consent, actions };
 }

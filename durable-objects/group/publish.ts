@@ -3,16 +3,64 @@
  * invites, the live link code) and the invitees' mailboxes. Both are best effort with the
  * object's alarm as the retry; the object stays authoritative either way.
  */
-import { syncGroupMirror } from '../../db/groups.ts';
+import { syncGroupMirror, syncGroupMirrorDelta } from '../../db/groups.ts';
+import type { GroupMember, PendingInvite } from '../../protocol/index.ts';
 import { mailboxOf } from '../stubs.ts';
+import { clearPending, mirrored, pendingMirror } from './mirror-pending.ts';
 import type { Parts } from './parts.ts';
+import { readMeta, writeMeta } from './schema.ts';
 import type { Settings } from './settings.ts';
+
+/** People whose mirror rows one D1 batch carries (a large add is a few batches). */
+const MIRROR_DELTA_PEOPLE = 500;
 
 /** An invite whose invitee's mailbox could not be told for this long is left to the D1 list (GET /v1/invites). */
 const INVITE_NOTIFY_FOR_MS = 86_400_000;
 
-/** Replace the group's D1 mirror with the object's state; rejects if D1 did not take it. */
-export async function mirror(env: Env, s: Settings, parts: Parts, now: number): Promise<void> {
+/**
+ * Bring the group's D1 mirror in step with the object; rejects if D1 did not take it. The first
+ * sync of a group (and of one created before `mirror_pending` existed) rewrites it whole; after
+ * that only the rows of the people a change named are sent (./mirror-pending.ts). Callers run
+ * one sync at a time (./publisher.ts): two batches of one group must not land out of order.
+ */
+export async function mirror(env: Env, s: Settings, parts: Parts, sql: SqlStorage, now: number): Promise<void> {
+  if (readMeta(sql, 'mirror_full') !== 1) {
+    await mirrorWhole(env, s, parts, now);
+    clearPending(sql);
+    writeMeta(sql, 'mirror_full', 1);
+    return;
+  }
+  const link = parts.consent.link()?.code ?? null;
+  for (;;) {
+    const pending = pendingMirror(sql, MIRROR_DELTA_PEOPLE);
+    const members: GroupMember[] = [];
+    const invites: PendingInvite[] = [];
+    for (const { userId } of pending) {
+      const member = parts.members.get(userId);
+      if (member) members.push({ userId, role: member.role, joinedAt: member.joinedAt });
+      const invite = parts.consent.invite(userId);
+      if (invite) invites.push({ userId, invitedBy: invite.invitedBy, at: invite.at });
+    }
+    await syncGroupMirrorDelta(env.DB, {
+      groupId: s.groupId,
+      title: s.title,
+      picture: s.picture,
+      createdBy: s.createdBy,
+      createdAt: s.createdAt,
+      updatedAt: now,
+      memberCount: parts.members.count(),
+      changed: pending.map((p) => p.userId),
+      members,
+      invites,
+      link,
+    });
+    mirrored(sql, pending);
+    if (pending.length < MIRROR_DELTA_PEOPLE) return;
+  }
+}
+
+/** Replace the group's D1 mirror with the object's state, every member and invite. */
+async function mirrorWhole(env: Env, s: Settings, parts: Parts, now: number): Promise<void> {
   await syncGroupMirror(env.DB, {
     groupId: s.groupId,
     title: s.title,
@@ -20,7 +68,7 @@ export async function mirror(env: Env, s: Settings, parts: Parts, now: number): 
     createdBy: s.createdBy,
     createdAt: s.createdAt,
     updatedAt: now,
-    members: parts.members.view(),
+    members: parts.members.all().map((m) => ({ userId: m.userId, role: m.role, joinedAt: m.joinedAt })),
     invites: parts.consent.invites(),
     link: parts.consent.link()?.code ?? null,
   });

@@ -6,6 +6,7 @@
  */
 import type { Group } from '../../protocol/index.ts';
 import type { FanOutStats } from './fanout.ts';
+import { pendingMirror } from './mirror-pending.ts';
 import { mirror, notifyInvites } from './publish.ts';
 import { readMeta, writeMeta } from './schema.ts';
 import { setLogFrom } from './settings.ts';
@@ -27,6 +28,8 @@ export type PublisherDeps = {
 
 export class Publisher {
   #alarmSet = false;
+  /** The mirror sync running now: syncs run one after another (./publish.ts). */
+  #mirroring: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: PublisherDeps) {}
 
@@ -59,17 +62,17 @@ export class Publisher {
     if (!state.find()) return;
     const { members, fanout, consent } = state.parts;
     members.pruneReceiptLog(Date.now() - this.deps.retentionMs);
-    if (readMeta(state.sql, 'mirror_dirty') === 1) await this.#syncMirror();
+    if (this.#mirrorBehind()) await this.#syncMirror();
     await this.#notifyInvites();
     await fanout.kick().catch((error: unknown) => console.error('group fan-out failed', error));
-    const unfinished = fanout.backlog > 0 || readMeta(state.sql, 'mirror_dirty') === 1 || consent.unnotified().length > 0;
+    const unfinished = fanout.backlog > 0 || this.#mirrorBehind() || consent.unnotified().length > 0;
     if (unfinished) await this.#ensureAlarm();
   }
 
   /** Health figures of this group. */
   stats(): { head: number; fannedThrough: number; backlog: number; members: number; fanout: FanOutStats } {
     const { state } = this.deps;
-    if (!state.find()) return { head: 0, fannedThrough: 0, backlog: 0, members: 0, fanout: { direct: 0, queued: 0, directFailures: 0, rounds: 0 } };
+    if (!state.find()) return { head: 0, fannedThrough: 0, backlog: 0, members: 0, fanout: { direct: 0, queued: 0, directFailures: 0, rounds: 0, busyMs: 0 } };
     const { log, fanout, members } = state.parts;
     return {
       head: log.head,
@@ -93,6 +96,12 @@ export class Publisher {
     state.settingsWritten();
   }
 
+  /** Whether the D1 mirror lacks a change (a sync failed, or the object stopped during one). */
+  #mirrorBehind(): boolean {
+    const { sql } = this.deps.state;
+    return readMeta(sql, 'mirror_dirty') === 1 || pendingMirror(sql, 1).length > 0;
+  }
+
   async #ensureAlarm(): Promise<void> {
     if (this.#alarmSet) return;
     this.#alarmSet = true;
@@ -100,12 +109,20 @@ export class Publisher {
     if ((await storage.getAlarm()) === null) await storage.setAlarm(Date.now() + RETRY_MS);
   }
 
-  async #syncMirror(): Promise<void> {
+  /** Sync the mirror after whatever sync runs now (which may not have seen this change). */
+  #syncMirror(): Promise<void> {
+    const next = this.#mirroring.then(() => this.#syncMirrorNow());
+    this.#mirroring = next;
+    return next;
+  }
+
+  async #syncMirrorNow(): Promise<void> {
     const { state, env } = this.deps;
     try {
-      await mirror(env, state.settings(), state.parts, Date.now());
+      await mirror(env, state.settings(), state.parts, state.sql, Date.now());
       writeMeta(state.sql, 'mirror_dirty', 0);
     } catch (error) {
+      writeMeta(state.sql, 'mirror_dirty', 1);
       console.error('group mirror sync failed; the alarm retries', error);
       await this.#ensureAlarm();
     }

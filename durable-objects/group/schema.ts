@@ -121,6 +121,17 @@ const MIGRATIONS: readonly string[] = [
     since   INTEGER NOT NULL                  -- when it registered (a live push that started earlier cannot drop it)
   ) WITHOUT ROWID;
   `,
+  `
+  -- Large groups: what a request touches must not grow with the members. Admins for the view,
+  -- recently active members for typing notices, and the members and invites whose D1 mirror rows
+  -- are out of date (the mirror is updated by these rows, not rewritten whole).
+  CREATE INDEX members_admins ON members (joined_gseq) WHERE role = 'admin';
+  CREATE INDEX members_active ON members (active_at);
+  CREATE TABLE mirror_pending (
+    user_id TEXT    PRIMARY KEY,
+    version INTEGER NOT NULL                  -- bumped by each change; a sync clears only what it sent
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** Bring the object's database to the newest schema (`meta` also holds fanned_through, mirror_dirty). */

@@ -4,7 +4,7 @@
  * member, an admin), system events, and the group as a member sees it.
  */
 import { monotonicFactory } from 'ulid';
-import type { Group, GroupChange } from '../../protocol/index.ts';
+import { GROUP_VIEW_MEMBERS_MAX, type Group, type GroupChange } from '../../protocol/index.ts';
 import type { MemberRow } from './members.ts';
 import { buildParts, type Parts } from './parts.ts';
 import { GroupError } from './result.ts';
@@ -104,7 +104,11 @@ export class GroupState {
     if (this.memberOrThrow(userId).role !== 'admin') throw new GroupError('not_group_admin');
   }
 
-  /** The group as `viewer` sees it: pending invites are listed for admins only. */
+  /**
+   * The group as `viewer` sees it: pending invites are listed for admins only. At most
+   * GROUP_VIEW_MEMBERS_MAX members and invites, so a view of a large group costs the same as one
+   * of 1,024 (members.view).
+   */
   view(viewer: string): Group {
     const s = this.settings();
     const { log, members, consent } = this.parts;
@@ -118,8 +122,9 @@ export class GroupState {
       createdBy: s.createdBy,
       createdAt: s.createdAt,
       head: log.head,
-      members: members.view(),
-      invites: admin ? consent.invites() : [],
+      memberCount: members.count(),
+      members: members.view(viewer, GROUP_VIEW_MEMBERS_MAX),
+      invites: admin ? consent.invites(GROUP_VIEW_MEMBERS_MAX) : [],
     };
   }
 }

@@ -156,6 +156,7 @@ describe('MessengerApi groups', () => {
     createdBy: ME,
     createdAt: 1,
     head: 2,
+    memberCount: 2,
     members: [
       { userId: ME, role: 'admin', joinedAt: 1 },
       { userId: PEER, role: 'member', joinedAt: 1 },

@@ -16,6 +16,7 @@ import {
   GroupHistoryQuerySchema,
   GroupIdSchema,
   GroupListQuerySchema,
+  GroupMembersQuerySchema,
   MessageIdSchema,
   PATHS,
   UpdateGroupSchema,
@@ -34,6 +35,7 @@ import {
   declineRequest,
   joinRequests,
   leaveGroup,
+  memberPage,
   messageInfo,
   removeMember,
   revokeLink,
@@ -66,6 +68,10 @@ export const groupRoutes = new Hono<AppEnv>()
   })
   .patch('/v1/groups/:groupId', requireAuth, GroupParam, jsonBody(UpdateGroupSchema), async (c) => {
     return c.json(await updateGroup(c.env, c.get('auth').userId, c.req.valid('param').groupId, c.req.valid('json')));
+  })
+  .get('/v1/groups/:groupId/members', requireAuth, GroupParam, query(GroupMembersQuerySchema), async (c) => {
+    const { after, limit } = c.req.valid('query');
+    return c.json(await memberPage(c.env, c.get('auth').userId, c.req.valid('param').groupId, after, limit));
   })
   .post('/v1/groups/:groupId/members', requireAuth, GroupParam, jsonBody(AddMembersSchema), async (c) => {
     return c.json(await addMembers(c.env, c.get('auth').userId, c.req.valid('param').groupId, c.req.valid('json').members));
