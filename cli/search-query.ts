@@ -100,6 +100,8 @@ const LastSearchSchema = z.object({
   /** What the search was called in lines ("meet" in Climbing). */
   label: z.string(),
   nextBefore: SeqSchema.nullable(),
+  /** A search of one large group whose log part goes on (searched before `nextBefore`). */
+  nextBeforeGseq: SeqSchema.nullable().optional(),
 });
 export type LastSearch = z.infer<typeof LastSearchSchema>;
 export type SearchFilters = LastSearch['request'];

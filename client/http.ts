@@ -98,12 +98,14 @@ export interface SearchRequest {
   until?: number | undefined;
   /** Cursor: the previous page's `nextBefore`. */
   before?: number | undefined;
+  /** Cursor in a large group's log (a search with `group`): the previous page's `nextBeforeGseq`. */
+  beforeGseq?: number | undefined;
   /** Page size, 1..SEARCH_MAX_LIMIT (server default SEARCH_DEFAULT_LIMIT). */
   limit?: number | undefined;
 }
 
 /** The query parameters of `GET /v1/search`, in a fixed order. */
-const SEARCH_PARAMS = ['q', 'peer', 'group', 'from', 'kind', 'since', 'until', 'before', 'limit'] as const;
+const SEARCH_PARAMS = ['q', 'peer', 'group', 'from', 'kind', 'since', 'until', 'before', 'beforeGseq', 'limit'] as const;
 
 /**
  * `?q=…&…` for a search, checked against the protocol's rules first (the server's own schema),

@@ -41,11 +41,12 @@ import type { ReceiptStatus } from './group/members.ts';
 import { Messaging, type Posted, type PostInput } from './group/messaging.ts';
 import { atLeast } from './group/parts.ts';
 import { Publisher } from './group/publisher.ts';
+import { searchLog, type LogHit, type LogSearchQuery } from './group/search.ts';
 import { chatSummary, logPage, visibleMessage, visibleMessages, type LogItem, type LogPageQuery } from './group/reading.ts';
 import { settle, type GroupResult } from './group/result.ts';
 import { GroupState } from './group/state.ts';
 
-export type { ActInput, AddTargets, CreateGroupInput, GroupResult, LogItem, LogPageQuery, Posted, PostInput };
+export type { ActInput, AddTargets, CreateGroupInput, GroupResult, LogHit, LogItem, LogPageQuery, LogSearchQuery, Posted, PostInput };
 
 const DAY_MS = 86_400_000;
 
@@ -255,6 +256,11 @@ export class GroupChat extends DurableObject<Env> {
     query: { after: number; readGseq: number; notBefore: number },
   ): Promise<GroupResult<{ last: LogItem | null; unread: number; head: number }>> {
     return settle(() => chatSummary(this.#state, member, query));
+  }
+
+  /** Search this large group's log as `member` may see it, newest first (./group/search.ts). */
+  search(member: string, query: LogSearchQuery): Promise<GroupResult<{ hits: LogHit[]; nextBefore: number | null }>> {
+    return settle(() => searchLog(this.#state, member, query));
   }
 
   /** Message `messageId` as it is now, if `member` may see it (push previews of a large group); null otherwise. */

@@ -49,6 +49,8 @@ export const SearchQuerySchema = z
     until: QueryTime.optional(),
     /** Cursor: only hits with a mailbox seq strictly below this (the previous page's `nextBefore`). */
     before: QuerySeqSchema.optional(),
+    /** Cursor in a large group's log (with `group`): only hits strictly below this gseq (the previous page's `nextBeforeGseq`). */
+    beforeGseq: QuerySeqSchema.optional(),
     limit: QuerySeqSchema.pipe(z.number().min(1).max(SEARCH_MAX_LIMIT)).default(SEARCH_DEFAULT_LIMIT),
   })
   .refine((q) => !(q.peer && q.group), { message: 'name a peer or a group, not both', path: ['group'] });
@@ -56,8 +58,13 @@ export type SearchQuery = z.infer<typeof SearchQuerySchema>;
 
 /** One message that matched. */
 export const SearchHitSchema = z.strictObject({
-  /** Position in your mailbox: open the chat's history with `before = seq + 1` to see it in context. */
-  seq: SeqSchema,
+  /**
+   * Position in your mailbox: open the chat's history with `before = seq + 1` to see it in
+   * context. Null for a hit in a large group's log (no copy in your mailbox): see `gseq`.
+   */
+  seq: SeqSchema.nullable(),
+  /** A hit in a large group's log: its gseq (open the group's history with `beforeGseq = gseq + 1`). */
+  gseq: SeqSchema.optional(),
   chat: ChatRefSchema,
   /** The message's server id. */
   messageId: UlidSchema,
@@ -75,7 +82,9 @@ export type SearchHit = z.infer<typeof SearchHitSchema>;
 export const SearchPageSchema = z.strictObject({
   /** Newest first. */
   hits: z.array(SearchHitSchema),
-  /** Pass as `before` for the next (older) page; null when there is nothing older. */
+  /** Pass as `before` for the next (older) page (once `nextBeforeGseq` is null); null when there is nothing older. */
   nextBefore: SeqSchema.nullable(),
+  /** A search of one large group (`group`): pass as `beforeGseq` while not null (its log part goes on). */
+  nextBeforeGseq: SeqSchema.nullable().optional(),
 });
 export type SearchPage = z.infer<typeof SearchPageSchema>;

@@ -145,7 +145,7 @@ export const search: CommandSpec = {
     'messenger search invoice --kind file --from Ann --since 2025-01-01',
     'messenger search --more',
   ],
-  json: '{"hits": [{"seq", "chat": {"kind","peer"|"group"}, "messageId", "from", "at", "kind", "snippet", "highlights": [[start, end]], "chatName", "fromName"}], "nextBefore": seq|null}',
+  json: '{"hits": [{"seq" (null in a large group\'s log, with "gseq"), "chat": {"kind","peer"|"group"}, "messageId", "from", "at", "kind", "snippet", "highlights": [[start, end]], "chatName", "fromName"}], "nextBefore": seq|null, "nextBeforeGseq"?: gseq}',
   async run(ctx) {
     const limit = ctx.args.integer('limit', { min: 1, max: SEARCH_MAX_LIMIT }, SEARCH_DEFAULT_LIMIT)!;
     const { api, session } = sessionApi(ctx);
@@ -153,7 +153,7 @@ export const search: CommandSpec = {
     const directory = new Directory(api, me);
     const store = new LastSearchStore(ctx.config.deviceDir(session.deviceId));
     let asked: { filters: SearchFilters; label: string };
-    let before: number | undefined;
+    let cursor: { before: number } | { beforeGseq: number } | undefined;
     if (ctx.args.flag('more')) {
       const last = store.get();
       if (last === undefined) throw usageError('There is no search to continue: run `messenger search <words...>` first');
@@ -161,18 +161,18 @@ export const search: CommandSpec = {
       if (restated && !sameSearch((await askedSearch(ctx, api, directory, me)).filters, last.request)) {
         throw usageError(`--more continues your last search (${last.label}); run this one without --more first`);
       }
-      if (last.nextBefore === null) {
+      if (last.nextBefore === null && last.nextBeforeGseq == null) {
         ctx.out.result({ hits: [], nextBefore: null }, () => `No more messages found for ${last.label}`);
         return;
       }
       asked = { filters: last.request, label: last.label };
-      before = last.nextBefore;
+      cursor = last.nextBeforeGseq != null ? { beforeGseq: last.nextBeforeGseq } : { before: last.nextBefore! };
     } else {
       asked = await askedSearch(ctx, api, directory, me);
     }
     let page;
     try {
-      page = await api.search({ ...asked.filters, limit, ...(before === undefined ? {} : { before }) }, ctx.signal);
+      page = await api.search({ ...asked.filters, limit, ...cursor }, ctx.signal);
     } catch (error) {
       if (error instanceof MessengerError && error.code === 'rate_limited') {
         const wait = error.retryAfterMs === undefined ? 'wait a moment and try again' : `try again in ${formatWait(error.retryAfterMs)}`;
@@ -180,12 +180,13 @@ export const search: CommandSpec = {
       }
       throw error;
     }
-    store.set({ request: asked.filters, label: asked.label, nextBefore: page.nextBefore });
+    const nextBeforeGseq = page.nextBeforeGseq ?? null;
+    store.set({ request: asked.filters, label: asked.label, nextBefore: page.nextBefore, nextBeforeGseq });
     const hits = await named(page.hits, directory, new GroupTitles(api), me);
-    ctx.out.result({ hits, nextBefore: page.nextBefore }, () => {
-      if (hits.length === 0) return before === undefined ? `No messages found for ${asked.label}` : `No more messages found for ${asked.label}`;
+    ctx.out.result({ hits, nextBefore: page.nextBefore, ...(nextBeforeGseq === null ? {} : { nextBeforeGseq }) }, () => {
+      if (hits.length === 0) return cursor === undefined ? `No messages found for ${asked.label}` : `No more messages found for ${asked.label}`;
       const lines = hits.map((hit) => hitLine(ctx, hit, me));
-      if (page.nextBefore !== null) lines.push(ctx.out.style.dim('(older: messenger search --more)'));
+      if (page.nextBefore !== null || nextBeforeGseq !== null) lines.push(ctx.out.style.dim('(older: messenger search --more)'));
       return lines;
     });
   },

@@ -11,6 +11,17 @@
  * makes anyone part of the log's audience. Version 3 adds updates (actions on messages).
  */
 import { applyMigrations, hasSchema, readMeta, writeMeta } from '../sqlite-schema.ts';
+import { searchTextSql } from '../../lib/search-sql.ts';
+
+/** What of a log row the search index holds (./search.ts): its text and filter columns. */
+const LOG_DOC_COLUMNS = 'rowid, text, sender, kind, at';
+function LOG_DOC(row: string): string {
+  return `${row}.gseq, ${searchTextSql(`${row}.entry`, '$.message.body')}, ${row}.sender, json_extract(${row}.entry, '$.message.body.kind'), json_extract(${row}.entry, '$.message.sentAt')`;
+}
+/** Indexed: a message after the switch to read diffusion with searchable text. */
+function LOG_INDEXED(row: string): string {
+  return `${row}.kind = 'message' AND ${row}.gseq > coalesce((SELECT log_from FROM settings WHERE id = 1), ${Number.MAX_SAFE_INTEGER}) AND ${searchTextSql(`${row}.entry`, '$.message.body')} IS NOT NULL`;
+}
 
 const MIGRATIONS: readonly string[] = [
   `
@@ -131,6 +142,24 @@ const MIGRATIONS: readonly string[] = [
     user_id TEXT    PRIMARY KEY,
     version INTEGER NOT NULL                  -- bumped by each change; a sync clears only what it sent
   ) WITHOUT ROWID;
+  `,
+  // 7: search in large groups (./search.ts). Members' mailboxes index the entries they hold a
+  // copy of; after the switch to read diffusion they hold none, so this log indexes its own
+  // messages from there on (rowid = gseq; the same searchable text as a mailbox, lib/search-sql.ts),
+  // kept by triggers: an edit re-indexes, a deletion for everyone leaves the index.
+  `
+  CREATE VIRTUAL TABLE log_search USING fts5(
+    text, sender UNINDEXED, kind UNINDEXED, at UNINDEXED,
+    tokenize = 'unicode61 remove_diacritics 2', columnsize = 0
+  );
+  CREATE TRIGGER log_search_insert AFTER INSERT ON log WHEN ${LOG_INDEXED('new')} BEGIN
+    INSERT INTO log_search (${LOG_DOC_COLUMNS}) VALUES (${LOG_DOC('new')});
+  END;
+  CREATE TRIGGER log_search_update AFTER UPDATE OF entry ON log WHEN new.kind = 'message' BEGIN
+    DELETE FROM log_search WHERE rowid = old.gseq;
+    INSERT INTO log_search (${LOG_DOC_COLUMNS}) SELECT ${LOG_DOC('new')} WHERE ${LOG_INDEXED('new')};
+  END;
+  INSERT INTO log_search (${LOG_DOC_COLUMNS}) SELECT ${LOG_DOC('l')} FROM log l WHERE ${LOG_INDEXED('l')};
   `,
 ];
 

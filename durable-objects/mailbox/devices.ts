@@ -13,6 +13,7 @@ import {
   type GroupMessage,
   type GroupHistoryPage,
   type HistoryPage,
+  type SearchHit,
   type SearchPage,
   type SearchQuery,
   type StarredItem,
@@ -195,8 +196,38 @@ export class AccountDevices {
   }
 
   /** Search this user's history as `deviceId` may see it (every tier; see history-pages.ts). */
-  search(query: SearchQuery, deviceId?: string): Promise<SearchPage> {
+  async search(query: SearchQuery, deviceId?: string): Promise<SearchPage> {
     const { core } = this;
-    return searchHistory(core.ctx.storage.sql, core.history, core.self(), query, core.starts.floorOf(deviceId));
+    const copies = (q: SearchQuery) => searchHistory(core.ctx.storage.sql, core.history, core.self(), q, core.starts.floorOf(deviceId));
+    const notBefore = deviceId === undefined ? 0 : core.starts.historySince(deviceId);
+    const large = core.largeGroups.list().filter((g) => query.peer === undefined && (query.group === undefined || g.group === query.group));
+    if (query.before !== undefined || large.length === 0) return copies(query);
+    // Hits in a large group's log that this user deleted for themselves are left out.
+    const visible = (group: string, hits: SearchHit[]) => hits.filter((h) => !core.largeMarks.hidden(group, h.messageId));
+    if (query.group !== undefined) {
+      // One large group: its log part, paged by gseq, then the part copied here (as history is).
+      const log = await core.largeGroups.search(query.group, query, query.beforeGseq ?? Number.MAX_SAFE_INTEGER, notBefore);
+      const hits = visible(query.group, log.hits);
+      if (log.nextBefore !== null) return { hits, nextBefore: null, nextBeforeGseq: log.nextBefore };
+      const rest = query.limit - log.hits.length;
+      if (rest === 0) return { hits, nextBefore: core.store.head + 1, nextBeforeGseq: null };
+      const copied = await copies({ ...query, limit: rest });
+      return { hits: [...hits, ...copied.hits], nextBefore: copied.nextBefore, nextBeforeGseq: null };
+    }
+    // Everything: the first page also holds each large group's newest hits, placed by time.
+    const [page, ...logs] = await Promise.all([
+      copies(query),
+      ...large.map(({ group }) =>
+        core.largeGroups.search(group, query, Number.MAX_SAFE_INTEGER, notBefore).then(
+          (found) => visible(group, found.hits),
+          (error: unknown) => {
+            console.error('large group search failed', error);
+            return [];
+          },
+        ),
+      ),
+    ]);
+    const hits = [...page.hits, ...logs.flat()].sort((a, b) => b.at - a.at);
+    return { hits, nextBefore: page.nextBefore };
   }
 }

@@ -11,7 +11,7 @@
  * - A group becomes large (its `delivery_changed` event arrives as the last copied entry), or the
  *   user joins a group that already is: remember it, register, and send the new head.
  */
-import type { GroupConversation, GroupEntriesFrame, GroupHeadsFrame, GroupHistoryItem, GroupLiveFrame, GroupPullFrame } from '../../protocol/index.ts';
+import type { GroupConversation, GroupEntriesFrame, GroupHeadsFrame, GroupHistoryItem, GroupLiveFrame, GroupPullFrame, SearchHit, SearchQuery } from '../../protocol/index.ts';
 import { GROUP_PULL_MAX } from '../../protocol/index.ts';
 import type { GroupChat, LogItem } from '../group-chat.ts';
 import type { LargeChat } from './group-inbox.ts';
@@ -152,6 +152,34 @@ export class LargeGroups {
       });
     });
     return items;
+  }
+
+  /**
+   * Search one large group's log (the part after its switch) as this user may see it, newest
+   * first, strictly below gseq `before`. Hits carry `seq: null` and their gseq. Refusals throw a
+   * FrameError.
+   */
+  async search(group: string, query: SearchQuery, before: number, notBefore: number): Promise<{ hits: SearchHit[]; nextBefore: number | null }> {
+    const result = await this.deps.group(group).search(this.deps.self(), {
+      q: query.q,
+      ...(query.from === undefined ? {} : { from: query.from }),
+      ...(query.kind === undefined ? {} : { kind: query.kind }),
+      ...(query.since === undefined ? {} : { since: query.since }),
+      ...(query.until === undefined ? {} : { until: query.until }),
+      before,
+      limit: query.limit,
+      notBefore,
+    });
+    if (!result.ok) throw new FrameError(result.code, result.message ?? undefined);
+    // The RPC's declared type widens the [start, end] tuples to number[]; the values are the pairs.
+    const hits = result.value.hits.map(({ gseq, highlights, ...hit }): SearchHit => ({
+      seq: null,
+      gseq,
+      chat: { kind: 'group', group },
+      ...hit,
+      highlights: highlights as Array<[number, number]>,
+    }));
+    return { hits, nextBefore: result.value.nextBefore };
   }
 
   /**

@@ -98,7 +98,7 @@ describe('search over your own history', () => {
     expect(ids).not.toContain(secret);
     expect(ids).not.toContain(hidden);
     const seqs = all.hits.map((h) => h.seq);
-    expect(seqs).toEqual([...seqs].sort((x, y) => y - x));
+    expect(seqs).toEqual([...seqs].sort((x, y) => y! - x!));
     expect(all.nextBefore).toBeNull();
     for (const hit of all.hits) {
       expect(highlighted(hit).length).toBeGreaterThan(0);

@@ -16,6 +16,7 @@ import {
   type GroupHistoryItem,
   type GroupHistoryPage,
   type GroupMessage,
+  type SearchPage,
   type ServerFrame,
   type SessionResponse,
   type SinkPush,
@@ -314,6 +315,71 @@ describe('large groups: forwards', () => {
       ['fwd-3', 'message_not_found'],
       ['fwd-4', 'forward_mismatch'],
     ]);
+    for (const s of [a, b]) s.close();
+  }, 60_000);
+});
+
+describe('large groups: search', () => {
+  it("finds a large group's log messages (seq null, gseq) as the member may see them, pages through log then copies, and leaves out what they hid", async () => {
+    const people = await users(THRESHOLD + 2);
+    const [ann, bob, cat, ...rest] = people as [SessionResponse, SessionResponse, SessionResponse, ...SessionResponse[]];
+    const group = (await createGroup(ann, [bob, cat])).groupId;
+    const a = await connect(ann);
+    await sendAll(a, group, 'kiwi-copied', 3);
+    await openToGroups(...rest);
+    expect((await call('POST', PATHS.groupMembers(group), ann, { members: rest.map((m) => m.userId) })).status).toBe(200);
+    await sendAll(a, group, 'kiwi-log', 5);
+    await sendAll(a, group, 'plum', 2);
+    await settled(group, 10_000);
+    for (const member of [bob, cat]) await eventuallyCopy(member, group, (entries) => entries.some(isSwitch), 10_000);
+    // A 1:1 message with the same word, after all of it.
+    a.send({ type: 'send', id: 'kiwi-direct', to: bob.userId, body: text('kiwi direct') });
+    await a.waitFor(isType('sent'), 1, 10_000);
+    const search = async (params: string) => {
+      const res = await call('GET', `${PATHS.search}?${params}`, bob);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      return res.body as unknown as SearchPage;
+    };
+    // Everything: the 1:1 hit, the copies and the log's hits, newest first by time.
+    const all = await search('q=kiwi&limit=20');
+    expect(all.hits.map((h) => h.snippet)).toEqual([
+      'kiwi direct',
+      ...[4, 3, 2, 1, 0].map((i) => `kiwi-log ${i}`),
+      ...[2, 1, 0].map((i) => `kiwi-copied ${i}`),
+    ]);
+    const logHits = all.hits.filter((h) => h.seq === null);
+    expect(logHits).toHaveLength(5);
+    expect(logHits.every((h) => h.gseq !== undefined && h.chat.kind === 'group' && h.from === ann.userId && h.highlights.length > 0)).toBe(true);
+    // One group, two at a time: the log part by gseq, then the copies by seq; each hit once.
+    const seen: string[] = [];
+    let params = `q=kiwi&group=${group}&limit=2`;
+    for (let i = 0; i < 10; i++) {
+      const page = await search(params);
+      seen.push(...page.hits.map((h) => h.snippet));
+      if (page.nextBeforeGseq != null) params = `q=kiwi&group=${group}&limit=2&beforeGseq=${page.nextBeforeGseq}`;
+      else if (page.nextBefore !== null) params = `q=kiwi&group=${group}&limit=2&before=${page.nextBefore}`;
+      else break;
+    }
+    expect(seen).toEqual([...[4, 3, 2, 1, 0].map((i) => `kiwi-log ${i}`), ...[2, 1, 0].map((i) => `kiwi-copied ${i}`)]);
+    // Filters apply to the log too; a hit bob deleted for himself is gone; ann's edit is found by its new text.
+    expect((await search(`q=kiwi&group=${group}&from=${cat.userId}`)).hits).toEqual([]);
+    const hidden = logHits[0]!.messageId;
+    const b = await connect(bob);
+    b.send({ type: 'action', id: 'hide', chat: { kind: 'group', group }, target: hidden, action: { kind: 'delete', scope: 'me' } });
+    await b.waitFor(isType('acted'), 1, 10_000);
+    expect((await search(`q=kiwi&group=${group}&limit=20`)).hits.map((h) => h.messageId)).not.toContain(hidden);
+    const edited = logHits[1]!.messageId;
+    a.send({ type: 'action', id: 'edit', chat: { kind: 'group', group }, target: edited, action: { kind: 'edit', body: text('mango now') } });
+    await a.waitFor(isType('acted'), 1, 10_000);
+    expect((await search('q=mango')).hits.map((h) => h.messageId)).toEqual([edited]);
+    expect((await search(`q=kiwi&group=${group}&limit=20`)).hits.map((h) => h.messageId)).not.toContain(edited);
+    // Someone added after these messages finds none of them.
+    const [eve] = await users(1);
+    await openToGroups(eve!);
+    expect((await call('POST', PATHS.groupMembers(group), ann, { members: [eve!.userId] })).status).toBe(200);
+    await settled(group);
+    const eveSearch = await call('GET', `${PATHS.search}?q=kiwi`, eve!);
+    expect((eveSearch.body as unknown as SearchPage).hits).toEqual([]);
     for (const s of [a, b]) s.close();
   }, 60_000);
 });

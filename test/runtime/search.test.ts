@@ -141,7 +141,7 @@ describe('search', () => {
       pages++;
     }
     expect(seqs).toHaveLength(14);
-    expect([...seqs].sort((x, y) => y - x)).toEqual(seqs);
+    expect([...seqs].sort((x, y) => y! - x!)).toEqual(seqs);
     expect(pages).toBe(3);
     expect(await found(ann!, 'kiwi', { peer: cat!.userId })).toEqual(['kiwi for cat']);
     expect(await found(ann!, 'kiwi', { from: bob!.userId })).toEqual(['kiwi from bob']);

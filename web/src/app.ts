@@ -214,10 +214,11 @@ export function startApp(options: AppOptions): { dispose(): void } {
           const key = keyOfRef(hit.chat);
           if (view?.chat.key === key) {
             shell.dataset.view = 'chat';
-            void view.showHit(hit.messageId, hit.seq);
+            // A hit in a large group's log has no mailbox seq: the view finds the message by id.
+            void (hit.seq === null ? view.showMessage(hit.messageId) : view.showHit(hit.messageId, hit.seq));
             return;
           }
-          jumpTo = { key, id: hit.messageId, seq: hit.seq };
+          jumpTo = hit.seq === null ? { key, id: hit.messageId } : { key, id: hit.messageId, seq: hit.seq };
           navigate(key);
         },
         onClose: () => closeSearch(),
