@@ -137,7 +137,7 @@ export class UserMailbox extends DurableObject<Env> {
     const core = this.#live?.core;
     if (!core) return null;
     const direct = core.copies.messageById(messageId);
-    let message = direct && !direct.hidden ? direct.message : core.groupInbox.findMessage(messageId)?.message;
+    let message = direct && !direct.hidden ? direct.message : core.groupInbox.copies.findMessage(messageId)?.message;
     // A large group's message has no copy here: the group has it (as far as this user may see).
     if (message === undefined && conversation?.kind === 'group') {
       message = (await groupOf(this.env, conversation.id).visibleMessage(core.self(), messageId)) ?? undefined;
@@ -184,7 +184,7 @@ export class UserMailbox extends DurableObject<Env> {
    * message would be (the group sends it only to current members); ignored for their own message.
    */
   async largeGroupNotice(group: string, message: GroupMessage, count: number): Promise<void> {
-    this.#live?.core.largeGroupNotice(group, message, count);
+    this.#live?.core.pushes.largeGroupNotice(group, message, count);
   }
 
   /** New delivered / read counts of this user's messages in `group`. */

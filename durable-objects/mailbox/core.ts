@@ -5,13 +5,10 @@
  * The object (../user-mailbox.ts) builds one unless the account was deleted.
  */
 import { monotonicFactory } from 'ulid';
-import { isMediaBody, RECEIPT_MAX_IDS, type GroupEntry, type GroupMessage, type Message, type MessageBody } from '../../protocol/index.ts';
-import { userExists } from '../../db/accounts.ts';
-import { groupExists } from '../../db/groups.ts';
+import { isMediaBody, RECEIPT_MAX_IDS } from '../../protocol/index.ts';
 import { syncBlocks } from '../../db/privacy.ts';
 import { readMeta, writeMeta } from '../sqlite-schema.ts';
 import { reportMailboxGauges } from '../../db/gauges.ts';
-import type { PushJob } from './push-job.ts';
 import type { GroupChat } from '../group-chat.ts';
 import { groupOf, mailboxOf } from '../stubs.ts';
 import { BlockList } from './blocks.ts';
@@ -19,9 +16,9 @@ import { Connections, type ConnectionState } from './connections.ts';
 import { DeviceCursors, uncovered, type Coverage } from './cursors.ts';
 import { DeliveredBatch } from './delivered-batch.ts';
 import { DeviceStarts } from './device-starts.ts';
-import { DirectActions, type DirectActionRecord } from './direct-actions.ts';
+import { DirectActions } from './direct-actions.ts';
 import { MessageCopies } from './message-copies.ts';
-import { forwardHops, replyQuote } from './references.ts';
+import { Originals, replyQuote } from './references.ts';
 import { actionWindows } from '../../lib/message-actions.ts';
 import { FrameError } from './frame-error.ts';
 import { FrameLimits } from './frame-limits.ts';
@@ -29,15 +26,17 @@ import { GroupInbox } from './group-inbox.ts';
 import { GroupSync } from './group-sync.ts';
 import { LargeGroups } from './large-groups.ts';
 import { LargeMarks } from './large-marks.ts';
+import { Peers } from './peers.ts';
+import { Pushes } from './pushes.ts';
 import { HistoryTiers, tierConfig } from './history-tiers.ts';
-import { Notifier, type Arrival } from './notifications.ts';
+import { Notifier } from './notifications.ts';
 import { admitMedia } from './media-check.ts';
 import { OutgoingMessages } from './outgoing.ts';
 import { PresenceRelay } from './presence-relay.ts';
-import { ReceiptRelay, type Receipt, type ReceiptStatus } from './receipts.ts';
+import { ReceiptRelay, type ReceiptStatus } from './receipts.ts';
 import { migrate } from './schema.ts';
 import { UserSettings } from './settings.ts';
-import { MailboxStore, type StoredEntry, type StoredMessage } from './store.ts';
+import { MailboxStore, type StoredEntry } from './store.ts';
 import { UsedTickets } from './tickets.ts';
 
 const DAY_MS = 86_400_000;
@@ -50,6 +49,7 @@ const GROUP_DELIVERED_DELAY_MS = 500;
 
 export class MailboxCore {
   readonly store: MailboxStore;
+  readonly peers: Peers;
   readonly connections: Connections;
   readonly outgoing: OutgoingMessages;
   readonly receipts: ReceiptRelay;
@@ -59,6 +59,7 @@ export class MailboxCore {
   readonly starts: DeviceStarts;
   readonly groupInbox: GroupInbox;
   readonly largeMarks: LargeMarks;
+  readonly originals: Originals;
   readonly groups: GroupSync;
   readonly largeGroups: LargeGroups;
   readonly blocks: BlockList;
@@ -67,17 +68,10 @@ export class MailboxCore {
   readonly settings: UserSettings;
   readonly presence: PresenceRelay;
   readonly notifier: Notifier;
+  readonly pushes: Pushes;
   readonly actions: DirectActions;
   readonly copies: MessageCopies;
   readonly history: HistoryTiers;
-  /** Recipients known to exist, so D1 is asked once per peer (a deleted one's mailbox says so: see #deliverTo). */
-  readonly #knownUsers = new Set<string>();
-  /** Groups known to exist (groups are never deleted). */
-  readonly #knownGroups = new Set<string>();
-  /** Large groups' messages looked up for forwards (findInLargeGroups), the latest few. */
-  readonly #found = new Map<string, GroupMessage>();
-  /** Per large group, the gseq of the newest message a push notice was taken for (duplicates of a notice job are dropped). */
-  readonly #noticed = new Map<string, number>();
   readonly #retentionMs: number;
   /** Gauges last reported to D1 for the metrics endpoint ("connections/depth"). */
   #reported = '';
@@ -98,25 +92,25 @@ export class MailboxCore {
     this.connections = new Connections(ctx);
     this.outgoing = new OutgoingMessages({
       store: this.store,
-      deliver: (to, messages) => this.#deliverTo(to, messages),
+      deliver: (to, messages) => this.peers.deliverTo(to, messages),
       publish: (entries) => this.publish(entries),
       applyReceipt: (r) => this.applyReceipts(r.peer, r.status, r.clientIds, r.at),
       recorded: (message) => this.publish(this.actions.recorded(message)),
       references: (frame) => ({
         ...(frame.replyTo === undefined ? {} : { replyTo: replyQuote(this.copies, frame.to, frame.replyTo) }),
-        ...(frame.forward === undefined ? {} : { forwarded: this.forwardOf(frame.forward, frame.body) }),
+        ...(frame.forward === undefined ? {} : { forwarded: this.originals.forwardHops(frame.forward, frame.body) }),
       }),
       admitBody: async (sender, to, body) => {
         if (!isMediaBody(body)) return;
         // No grant for an id that names no account (delivery would refuse it anyway).
-        if (!(await this.userExists(to))) throw new FrameError('recipient_not_found');
+        if (!(await this.peers.userExists(to))) throw new FrameError('recipient_not_found');
         await admitMedia(this.env.DB, sender, body, { kind: 'user', id: to }, Date.now());
       },
       newId: ulid,
     });
-    this.receipts = new ReceiptRelay(ctx.storage.sql, (r) => this.#applyAtSender(r));
+    this.receipts = new ReceiptRelay(ctx.storage.sql, (r) => this.peers.applyAtSender(r));
     this.delivered = new DeliveredBatch({
-      send: (r) => this.#applyAtSender(r),
+      send: (r) => this.peers.applyAtSender(r),
       failed: (receipts) => {
         this.receipts.enqueue(receipts);
         void this.scheduleAlarm(Date.now() + RECEIPT_RETRY_MS);
@@ -140,13 +134,29 @@ export class MailboxCore {
       wakeBy: (at) => this.wakeBy(at),
     });
     this.notifier = new Notifier(ctx.storage.sql, this.settings);
+    this.pushes = new Pushes({
+      notifier: this.notifier,
+      self: () => this.self(),
+      connected: (now) => this.presence.liveSockets(now).length > 0,
+      enqueue: async (jobs) => {
+        await env.PUSH.sendBatch(jobs.map((body) => ({ body })));
+      },
+      wakeBy: (at) => this.wakeBy(at),
+    });
     this.groupInbox = new GroupInbox(ctx.storage.sql, this.store);
+    this.peers = new Peers({ env, self: () => this.self(), groupInbox: this.groupInbox });
     this.largeMarks = new LargeMarks(ctx.storage.sql, this.store);
+    this.originals = new Originals({
+      copies: () => this.copies,
+      groups: this.groupInbox,
+      largeGroups: () => this.largeGroups.list().map((g) => g.group),
+      visible: (group, id) => this.group(group).visibleMessage(this.self(), id),
+    });
     this.groups = new GroupSync({
       inbox: this.groupInbox,
       self: () => this.self(),
       publish: (entries) => this.publish(entries),
-      arrived: (group, entries) => this.#groupArrived(group, entries),
+      arrived: (group, entries) => this.pushes.groupArrived(group, entries),
       group: (groupId) => groupOf(env, groupId),
       retryLater: () => void this.scheduleAlarm(Date.now() + RECEIPT_RETRY_MS),
       deliveredDelayMs: GROUP_DELIVERED_DELAY_MS,
@@ -166,7 +176,7 @@ export class MailboxCore {
       self: () => this.self(),
       windows: actionWindows(env),
       publish: (entries) => this.publish(entries),
-      deliver: (peer, record) => this.#deliverAction(peer, record),
+      deliver: (peer, record) => this.peers.deliverAction(peer, record),
       db: env.DB,
       waitUntil: (promise) => ctx.waitUntil(promise),
     });
@@ -182,28 +192,6 @@ export class MailboxCore {
         this.groupInbox.forgetLastEntry();
       },
     });
-  }
-
-  /**
-   * Message `id` from one of this user's large groups (no copy of it is here), as the group has
-   * it and only if this user may see it; remembered for the forward that asked (see
-   * `forwardOf`). Undefined when it is here already or no large group has it.
-   */
-  async findInLargeGroups(id: string): Promise<GroupMessage | undefined> {
-    if (this.copies.messageById(id) || this.groupInbox.findMessage(id)) return undefined;
-    const self = this.self();
-    const answers = await Promise.allSettled(this.largeGroups.list().map(({ group }) => this.group(group).visibleMessage(self, id)));
-    const message = answers.flatMap((a) => (a.status === 'fulfilled' && a.value ? [a.value] : []))[0];
-    if (message) {
-      this.#found.set(id, message);
-      if (this.#found.size > 64) this.#found.delete(this.#found.keys().next().value!);
-    }
-    return message;
-  }
-
-  /** The hops of a forward of `id` with `body` (see forwardHops), large groups' messages included once looked up. */
-  forwardOf(id: string, body: MessageBody): number {
-    return forwardHops(this.copies, this.groupInbox, id, body, (found) => this.#found.get(found));
   }
 
   /** The object of group `groupId`. */
@@ -343,7 +331,7 @@ export class MailboxCore {
     this.store.pruneBefore(now - this.#retentionMs);
     await this.presence.update(now);
     const summary = this.presence.liveSockets(now).length === 0 ? this.notifier.takeSummary(this.self(), now) : null;
-    if (summary) await this.#enqueuePushes([summary]);
+    if (summary) await this.pushes.send([summary]);
     const [allSent, allGroupSent] = await Promise.all([this.receipts.flush(), this.groups.flushReceipts()]);
     // Alarms also fire for receipt retries and presence checks: the archive looks only when due.
     if (now >= readMeta(this.ctx.storage.sql, 'archive_next_at')) await this.historyTick(now);
@@ -412,96 +400,5 @@ export class MailboxCore {
   /** Rows kept in this object, for the operators' history gauge (reported when an archive batch moved some). */
   #reportHot(hot: number): void {
     this.ctx.waitUntil(reportMailboxGauges(this.env.DB, this.self(), { connections: this.connections.all().length, depth: this.store.depth(), hot }, Date.now()).catch(() => undefined));
-  }
-
-  // ------------------------------------------------------------------ push notifications
-
-  /** Messages arrived: if no device is connected, push (or hold for a summary). Never delays the delivery. */
-  pushIfAway(arrivals: readonly Arrival[], now: number): void {
-    if (arrivals.length === 0 || this.presence.liveSockets(now).length > 0) return;
-    const { jobs, held } = this.notifier.arrived(this.self(), arrivals, now);
-    if (jobs.length > 0) void this.#enqueuePushes(jobs);
-    // What was held instead (muted chat, quiet hours) needs the alarm for its summary.
-    if (held) void this.wakeBy(this.notifier.summaryDueAt(now)).catch(() => undefined);
-  }
-
-  #groupArrived(group: string, entries: readonly GroupEntry[]): void {
-    const self = this.self();
-    const arrivals: Arrival[] = [];
-    for (const entry of entries) {
-      if (entry.type !== 'message' || entry.message.from === self) continue;
-      const { id, from, body } = entry.message;
-      arrivals.push({ conversation: { kind: 'group', id: group }, messageId: id, from, body });
-    }
-    this.pushIfAway(arrivals, Date.now());
-  }
-
-  /** See UserMailbox.largeGroupNotice. */
-  largeGroupNotice(group: string, message: GroupMessage, count: number): void {
-    // The group sends notices only to its current members; this mailbox may not have the switch's copy yet.
-    if (message.from === this.self()) return;
-    // A queue may deliver a job twice: one push per notice (notices of a group come in gseq order).
-    if (message.gseq <= (this.#noticed.get(group) ?? 0)) return;
-    this.#noticed.set(group, message.gseq);
-    const { id, from, body } = message;
-    this.pushIfAway([{ conversation: { kind: 'group', id: group }, messageId: id, from, body, count }], Date.now());
-  }
-
-  async #enqueuePushes(jobs: PushJob[]): Promise<void> {
-    try {
-      await this.env.PUSH.sendBatch(jobs.map((body) => ({ body })));
-    } catch (error) {
-      // A push is best effort: the message itself is stored and waits in the mailbox.
-      console.error('push enqueue failed', error);
-    }
-  }
-
-  // ------------------------------------------------------------------ calls to other objects
-
-  /** Store messages at the recipient's object. A deleted account's mailbox answers null: forgotten, refused. */
-  async #deliverTo(recipient: string, messages: Message[]): Promise<StoredMessage[]> {
-    if (!(await this.userExists(recipient))) throw new FrameError('recipient_not_found');
-    const stored = await mailboxOf(this.env, recipient).deliver(messages);
-    if (stored === null) {
-      this.#knownUsers.delete(recipient);
-      throw new FrameError('recipient_not_found');
-    }
-    return stored;
-  }
-
-  /**
-   * Whether a group exists: one this mailbox received, or one the D1 mirror knows (a group just
-   * created reaches its creator's mailbox after its creator may already post). Remembered once
-   * known (groups are never deleted), so posting to a group costs no look-up after the first.
-   */
-  async groupExists(groupId: string): Promise<boolean> {
-    if (this.#knownGroups.has(groupId)) return true;
-    if (!this.groupInbox.knows(groupId) && !(await groupExists(this.env.DB, groupId))) return false;
-    this.#knownGroups.add(groupId);
-    return true;
-  }
-
-  /**
-   * Whether an account exists: asked of D1 once per user, then remembered. An account deleted
-   * since is forgotten when its mailbox refuses a delivery (#deliverTo); other calls to it
-   * (typing) are dropped there.
-   */
-  async userExists(userId: string): Promise<boolean> {
-    if (this.#knownUsers.has(userId)) return true;
-    if (!(await userExists(this.env.DB, userId))) return false;
-    this.#knownUsers.add(userId);
-    return true;
-  }
-
-  /** Apply an action at the other party's mailbox; false when that account was deleted (no copy left there). */
-  async #deliverAction(peer: string, record: DirectActionRecord): Promise<boolean> {
-    if (!(await this.userExists(peer))) return false;
-    const applied = await mailboxOf(this.env, peer).applyDirectAction(record);
-    if (!applied) this.#knownUsers.delete(peer);
-    return applied;
-  }
-
-  async #applyAtSender(receipt: Receipt): Promise<void> {
-    await mailboxOf(this.env, receipt.peer).applyReceipts(this.self(), receipt.status, receipt.clientIds, receipt.at);
   }
 }

@@ -210,7 +210,7 @@ export class DeviceFrames {
     if (frame.replyTo !== undefined) await core.history.ensureHot(`d:${frame.to}`, frame.replyTo);
     if (frame.forward !== undefined) {
       await core.history.ensureHot(null, frame.forward);
-      await core.findInLargeGroups(frame.forward);
+      await core.originals.find(frame.forward);
     }
     const stored = await core.outgoing.send(state, frame);
     const sent: SentFrame = {
@@ -292,9 +292,9 @@ export class DeviceFrames {
     // first); a reply's quote from the group's log.
     if (frame.forward !== undefined) {
       await core.history.ensureHot(null, frame.forward);
-      await core.findInLargeGroups(frame.forward);
+      await core.originals.find(frame.forward);
     }
-    const forwarded = frame.forward === undefined ? undefined : core.forwardOf(frame.forward, frame.body);
+    const forwarded = frame.forward === undefined ? undefined : core.originals.forwardHops(frame.forward, frame.body);
     const input = {
       sender: state.userId,
       device: state.deviceId,
@@ -306,7 +306,7 @@ export class DeviceFrames {
     const result = await core.groups.post(frame.group, input, {
       admit: async () => {
         // A made-up group id reaches no object (each would be one more object).
-        if (!(await core.groupExists(frame.group))) throw new FrameError('group_not_found');
+        if (!(await core.peers.groupExists(frame.group))) throw new FrameError('group_not_found');
         core.limits.groupAdmit(state.deviceId, frame.id);
         // A body naming media: checked, and the group granted, before the group stores it.
         await admitMedia(core.env.DB, state.userId, frame.body, { kind: 'group', id: frame.group }, Date.now());
@@ -398,7 +398,7 @@ export class DeviceFrames {
     const { core } = this;
     if (frame.to === state.userId) throw new FrameError('self_message');
     if (!core.limits.typing(state.deviceId, `user:${frame.to}`, frame.state)) return;
-    if (!(await core.userExists(frame.to))) throw new FrameError('user_not_found');
+    if (!(await core.peers.userExists(frame.to))) throw new FrameError('user_not_found');
     // Ephemeral: a relay that fails is not retried, but it is logged (a lost notice was seen
     // under two test suites at once and never explained).
     mailboxOf(core.env, frame.to)

@@ -123,7 +123,7 @@ export class AccountDevices {
     const direct: StarredItem[] = core.copies
       .starred(before, limit + 1)
       .map((r) => ({ seq: r.seq, chat: { kind: 'direct', peer: r.peer }, message: r.message }));
-    const groups: StarredItem[] = core.groupInbox.starred(before, limit + 1);
+    const groups: StarredItem[] = core.groupInbox.copies.starred(before, limit + 1);
     const large = await this.#largeStarred(core.largeMarks.starred(before, limit + 1));
     const merged = [...direct, ...groups, ...large].filter((item) => item.seq > floor).sort((a, b) => b.seq - a.seq);
     const page = merged.slice(0, limit);

@@ -30,7 +30,7 @@ export async function actOnGroup(
   if (action.kind === 'star') return await actLocally(core, actor.userId, frame, action);
   if (action.kind === 'delete' && action.scope === 'me') return await actLocally(core, actor.userId, frame, { kind: 'delete', scope: 'me' });
   const group = frame.chat.group;
-  if (!(await core.groupExists(group))) throw new FrameError('group_not_found');
+  if (!(await core.peers.groupExists(group))) throw new FrameError('group_not_found');
   const result = await core.groups.act(group, {
     actor: actor.userId,
     device: actor.deviceId,
@@ -52,7 +52,7 @@ async function actLocally(core: MailboxCore, self: string, frame: GroupActionFra
   const log = new ActionLog(core.ctx.storage.sql);
   const fingerprint = actionFingerprint(`group:${group}`, frame.target, frame.action);
   if (log.seen(self, frame.id, fingerprint)) return { duplicate: true };
-  const found = core.groupInbox.findMessage(frame.target);
+  const found = core.groupInbox.copies.findMessage(frame.target);
   if (found === null && core.groupInbox.largeFrom(group) !== null) {
     const message = core.largeMarks.hidden(group, frame.target) ? null : await core.group(group).visibleMessage(self, frame.target);
     const repeat = message === null && action.kind === 'delete' && core.largeMarks.hidden(group, frame.target);
@@ -65,10 +65,10 @@ async function actLocally(core: MailboxCore, self: string, frame: GroupActionFra
   }
   const visible = found !== null && found.group === group;
   // Deleting again for yourself changes nothing, like deleting a deleted message for everyone.
-  const repeat = !visible && action.kind === 'delete' && core.groupInbox.hidden(group, frame.target);
+  const repeat = !visible && action.kind === 'delete' && core.groupInbox.copies.hidden(group, frame.target);
   if (!visible && !repeat) throw new FrameError('message_not_found');
   const now = Date.now();
-  const entry = visible ? core.groupInbox.applyLocal(group, frame.target, action, self, now) : null;
+  const entry = visible ? core.groupInbox.copies.applyLocal(group, frame.target, action, self, now) : null;
   log.record(self, frame.id, frame.target, fingerprint, now);
   if (entry) core.publish([entry]);
   return { duplicate: false };

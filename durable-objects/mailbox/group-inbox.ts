@@ -9,10 +9,8 @@
  * sees the group in the group's one order, whatever order fan-out batches arrive in.
  *
  * Updates (actions on messages) change this user's copy of their message in place and append a
- * `group_message_update` entry; they are not rows of their own (no history item, no unread, not
- * the chat list's last entry). A deletion for everyone also rewrites every mailbox entry that
- * held the message (`message_entries`), so no content stays in this user's storage. Stars and
- * deletions for this user only are local (`applyLocal`).
+ * `group_message_update` entry (./group-copies.ts); they are not rows of their own (no history
+ * item, no unread, not the chat list's last entry).
  */
 import {
   GROUP_TALLY_MAX,
@@ -23,9 +21,8 @@ import {
   type GroupHistoryItem,
   type GroupMessage,
   type GroupTally,
-  type GroupUpdate,
 } from '../../protocol/index.ts';
-import { applyAction, summaryOf, tombstone } from '../../lib/message-actions.ts';
+import { GroupCopies } from './group-copies.ts';
 import { pageOf, type MailboxStore, type StoredEntry } from './store.ts';
 
 export type GroupReceiptStatus = 'delivered' | 'read';
@@ -62,10 +59,15 @@ export class GroupInbox {
   /** Highest seq of a group entry here (0: none); null until needed or after rows came back from the tiers. Never too low. */
   #lastEntry: number | null = null;
 
+  /** This user's copies of group messages and what acts on them. */
+  readonly copies: GroupCopies;
+
   constructor(
     private readonly sql: SqlStorage,
     private readonly store: MailboxStore,
-  ) {}
+  ) {
+    this.copies = new GroupCopies(sql, store);
+  }
 
   /** Rows were put back in `group_entries` out of order (history tiers): forget the cached highest seq. */
   forgetLastEntry(): void {
@@ -97,7 +99,7 @@ export class GroupInbox {
       if (gseq <= chat.through) continue;
       if (entry.type === 'update') {
         // Moves `through` like any entry, but neither the chat list nor the unread count.
-        const changed = this.#applyUpdate(group, entry.update, self, now);
+        const changed = this.copies.applyUpdate(group, entry.update, self, now);
         if (changed) stored.push(changed);
         chat.through = gseq;
         continue;
@@ -296,65 +298,6 @@ export class GroupInbox {
     return this.sql.exec<{ large_from: number | null }>('SELECT large_from FROM group_chats WHERE group_id = ?', group).toArray()[0]?.large_from ?? null;
   }
 
-  // ------------------------------------------------------------------ message actions
-
-  /** This user's visible copy of a group message by server id (replies, forwards, local actions), or null. */
-  findMessage(messageId: string): { group: string; seq: number; message: GroupMessage } | null {
-    const row = this.sql
-      .exec<CopyRow & { group_id: string }>(
-        'SELECT seq, group_id, hidden, entry FROM group_entries WHERE message_id = ? AND hidden = 0',
-        messageId,
-      )
-      .toArray()[0];
-    const message = row ? messageOf(row) : null;
-    return row && message ? { group: row.group_id, seq: row.seq, message } : null;
-  }
-
-  /** Whether this user deleted message `messageId` of `group` for themselves (a repeat changes nothing). */
-  hidden(group: string, messageId: string): boolean {
-    return this.#copy(group, messageId)?.hidden === 1;
-  }
-
-  /**
-   * Star / unstar, or delete for this user only, this user's copy of a message of `group`: the
-   * row changes, a `group_message_update` entry (gseq null) tells this user's devices, and a
-   * deletion also rewrites the mailbox entries that held the message. Null when nothing changed
-   * (or there is no visible copy).
-   */
-  applyLocal(group: string, messageId: string, action: LocalAction, actor: string, at: number): StoredEntry | null {
-    const row = this.#copy(group, messageId);
-    const own = row && row.hidden === 0 ? messageOf(row) : null;
-    if (!row || !own) return null;
-    let next: GroupMessage;
-    if (action.kind === 'star') {
-      if ((own.starred === true) === action.starred) return null;
-      next = applyAction(own, actor, action, at, false);
-      this.sql.exec('UPDATE group_entries SET entry = ?, starred_at = ? WHERE seq = ?', entryText(next), action.starred ? at : null, row.seq);
-    } else {
-      const { starred: _starred, ...gone } = tombstone(own, actor, 'me', at);
-      next = gone;
-      this.sql.exec('UPDATE group_entries SET entry = ?, hidden = 1, starred_at = NULL WHERE seq = ?', entryText(next), row.seq);
-      this.store.rewriteEntries(row.seq, next);
-    }
-    return this.#appendUpdate(row.seq, { gseq: null, by: actor, action: summaryOf(action), at, message: next }, at);
-  }
-
-  /** Starred group messages (not deleted for this user), newest first, strictly below mailbox seq `before`. */
-  starred(before: number | undefined, limit: number): StarredGroupItem[] {
-    return this.sql
-      .exec<CopyRow & { group_id: string }>(
-        `SELECT seq, group_id, hidden, entry FROM group_entries
-         WHERE starred_at IS NOT NULL AND hidden = 0 AND seq < ? ORDER BY seq DESC LIMIT ?`,
-        before ?? Number.MAX_SAFE_INTEGER,
-        limit,
-      )
-      .toArray()
-      .flatMap((r) => {
-        const message = messageOf(r);
-        return message ? [{ seq: r.seq, chat: { kind: 'group' as const, group: r.group_id }, message }] : [];
-      });
-  }
-
   /**
    * Set or clear the "marked unread" flag of `group` and tell this user's devices (`chat_marker`).
    * Null for a group this user never received, or when the flag already was so.
@@ -378,58 +321,6 @@ export class GroupInbox {
       this.sql.exec<{ group_id: string }>('SELECT group_id FROM group_chats WHERE marked_unread = 1').toArray().map((r) => r.group_id),
     );
     return this.#marked;
-  }
-
-  /**
-   * A group update (reaction, edit, deletion for everyone) reached this mailbox: apply it to this
-   * user's copy of its message. No copy (joined after it, or deleted it for themselves): nothing
-   * is stored. The copy keeps this user's star and, on the sender's copy, the earlier versions.
-   */
-  #applyUpdate(group: string, update: GroupUpdate, self: string, now: number): StoredEntry | null {
-    const row = this.sql
-      .exec<CopyRow>('SELECT seq, hidden, entry FROM group_entries WHERE group_id = ? AND gseq = ?', group, update.message.gseq)
-      .toArray()[0];
-    const own = row && row.hidden === 0 ? messageOf(row) : null;
-    if (!row || !own || own.id !== update.message.id) return null;
-    const recall = update.action.kind === 'delete';
-    const { starred: _starred, edits: _edits, rev: _rev, ...theirs } = update.message;
-    const next: GroupMessage = { ...theirs, rev: (own.rev ?? 0) + 1 };
-    if (!recall) {
-      if (own.starred) next.starred = true;
-      const edits = [...(own.edits ?? [])];
-      if (update.by === self && update.action.kind === 'edit' && own.body.kind !== 'deleted') {
-        edits.push({ body: own.body, at: own.editedAt ?? own.sentAt });
-      }
-      if (edits.length > 0) next.edits = edits;
-    }
-    this.sql.exec(
-      'UPDATE group_entries SET entry = ?, starred_at = CASE WHEN ? THEN NULL ELSE starred_at END WHERE seq = ?',
-      entryText(next),
-      recall ? 1 : 0,
-      row.seq,
-    );
-    if (recall) this.store.rewriteEntries(row.seq, next);
-    const { gseq, by, action, at } = update;
-    return this.#appendUpdate(row.seq, { gseq, by, action, at, message: next }, now);
-  }
-
-  /** Append a `group_message_update` entry and remember that it holds a copy of the message at `messageSeq`. */
-  #appendUpdate(
-    messageSeq: number,
-    update: { gseq: number | null; by: string; action: GroupUpdate['action']; at: number; message: GroupMessage },
-    now: number,
-  ): StoredEntry {
-    const entry = this.store.append({ type: 'group_message_update', ...update }, now);
-    this.store.linkEntry(messageSeq, entry.seq);
-    return entry;
-  }
-
-  #copy(group: string, messageId: string): CopyRow | null {
-    return (
-      this.sql
-        .exec<CopyRow>('SELECT seq, hidden, entry FROM group_entries WHERE message_id = ? AND group_id = ?', messageId, group)
-        .toArray()[0] ?? null
-    );
   }
 
   // ------------------------------------------------------------------ receipt outbox
@@ -470,17 +361,6 @@ export class GroupInbox {
 }
 
 type EntryRow = { seq: number; read: number; tally: string | null; entry: string };
-type CopyRow = { seq: number; hidden: number; entry: string };
-
-function messageOf(row: { entry: string }): GroupMessage | null {
-  const entry = JSON.parse(row.entry) as GroupEntry;
-  return entry.type === 'message' ? entry.message : null;
-}
-
-function entryText(message: GroupMessage): string {
-  const entry: GroupEntry = { type: 'message', message };
-  return JSON.stringify(entry);
-}
 
 function historyItem(row: EntryRow): CopiedGroupItem {
   return {

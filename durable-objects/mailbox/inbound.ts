@@ -43,7 +43,7 @@ export class Inbound {
       return stored;
     });
     core.publish(entries);
-    core.pushIfAway(arrivals, now);
+    core.pushes.ifAway(arrivals, now);
     return results;
   }
 

@@ -61,6 +61,7 @@ describe('reading a chat', () => {
       sql.exec('ALTER TABLE conversations DROP COLUMN read_through');
       sql.exec('ALTER TABLE group_chats DROP COLUMN large_from'); // v10
       sql.exec('ALTER TABLE group_chats DROP COLUMN large_seq');
+      sql.exec('DROP TABLE large_marks'); // v11
       writeMeta(sql, 'schema_version', 8);
       migrate(sql);
       expect(readMeta(sql, 'schema_version')).toBe(version);
