@@ -10,7 +10,39 @@
 import { ConnectTicketSchema, OtpResponseSchema, PATHS, SessionResponseSchema } from '../protocol/index.ts';
 import { mapPool, progressPrinter } from './util.ts';
 
-export type BenchUser = { index: number; userId: string; token: string; phone: string };
+export type BenchUser = {
+  index: number;
+  userId: string;
+  /** The access token; renewed in place by `freshToken` (it lives 15 minutes, a 10,000-user setup longer). */
+  token: string;
+  phone: string;
+  /** Messenger users: the session's refresh token and when the access token expires. */
+  refreshToken?: string;
+  expiresAt?: number;
+};
+
+/** Renew a token this close to its expiry before using it. */
+const RENEW_BEFORE_MS = 5 * 60_000;
+
+/**
+ * `user.token`, renewed first (POST /v1/auth/refresh, as an app does) when it expires within a
+ * few minutes: the large group scenarios sign up for longer than an access token lives.
+ */
+export async function freshToken(base: URL, user: BenchUser): Promise<string> {
+  if (user.refreshToken === undefined || user.expiresAt === undefined || user.expiresAt - Date.now() > RENEW_BEFORE_MS) return user.token;
+  const session = SessionResponseSchema.parse(await postJson(base, PATHS.refresh, { refreshToken: user.refreshToken }));
+  user.token = session.token;
+  user.refreshToken = session.refreshToken;
+  user.expiresAt = session.expiresAt;
+  return user.token;
+}
+
+/** Renew every token of `users` that is about to expire, `concurrency` at a time. */
+export async function freshTokens(base: URL, users: readonly BenchUser[], concurrency: number): Promise<void> {
+  await mapPool(users.length, concurrency, async (i) => {
+    await freshToken(base, users[i]!);
+  });
+}
 
 export class SignUpError extends Error {}
 
@@ -47,7 +79,7 @@ export async function signUpUsers(base: URL, count: number, concurrency: number,
       }),
     );
     progress(++done);
-    return { index, userId: session.userId, token: session.token, phone: otp.phone };
+    return { index, userId: session.userId, token: session.token, phone: otp.phone, refreshToken: session.refreshToken, expiresAt: session.expiresAt };
   });
 }
 

@@ -8,7 +8,7 @@
  * would only invite them.
  */
 import { GROUP_MEMBERS_PER_REQUEST, GroupSchema, PATHS, type Group } from '../protocol/index.ts';
-import type { BenchUser } from './accounts.ts';
+import { freshToken, type BenchUser } from './accounts.ts';
 import { mapPool } from './util.ts';
 
 export class GroupSetupError extends Error {}
@@ -32,7 +32,7 @@ async function letAnyoneAdd(base: URL, users: readonly BenchUser[]): Promise<voi
   await mapPool(users.length, 16, async (i) => {
     const response = await fetch(new URL(PATHS.settings, base), {
       method: 'PATCH',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${users[i]!.token}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await freshToken(base, users[i]!)}` },
       body: JSON.stringify({ privacy: { groups: 'everyone' } }),
       signal: AbortSignal.timeout(60_000),
     });
@@ -47,9 +47,9 @@ export async function createGroup(base: URL, title: string, users: readonly Benc
   await letAnyoneAdd(base, others);
   const t0 = performance.now();
   const ids = others.map((u) => u.userId);
-  let group = await post(base, PATHS.groups, creator.token, { title, members: ids.slice(0, GROUP_MEMBERS_PER_REQUEST) });
+  let group = await post(base, PATHS.groups, await freshToken(base, creator), { title, members: ids.slice(0, GROUP_MEMBERS_PER_REQUEST) });
   for (let i = GROUP_MEMBERS_PER_REQUEST; i < ids.length; i += GROUP_MEMBERS_PER_REQUEST) {
-    group = await post(base, PATHS.groupMembers(group.groupId), creator.token, { members: ids.slice(i, i + GROUP_MEMBERS_PER_REQUEST) });
+    group = await post(base, PATHS.groupMembers(group.groupId), await freshToken(base, creator), { members: ids.slice(i, i + GROUP_MEMBERS_PER_REQUEST) });
   }
   // The view lists at most GROUP_VIEW_MEMBERS_MAX members; memberCount counts them all.
   if (group.memberCount !== users.length) {

@@ -9,7 +9,7 @@
  * group: a short warm-up, the latency phase, the throughput phase, each drained and followed by
  * a wait for the server to go idle (fan-out to members without a connected device).
  */
-import { signUpUsers } from './accounts.ts';
+import { freshTokens, signUpUsers } from './accounts.ts';
 import { connectAll, emptyTotals, type BenchClient, type ClientTotals } from './clients.ts';
 import type { BenchConfig, FanoutPath } from './config.ts';
 import { GroupLedger, GroupPhase, type GroupIntegrity, type GroupPhaseResult } from './group-ledger.ts';
@@ -141,6 +141,8 @@ async function measurePath(
   ledger.addGroup(large.groupId, range(g.connected));
   ledger.addGroup(small.groupId, range(g.small));
   const totals = emptyTotals();
+  // Sign-up and group creation of 10,000 members take longer than an access token lives.
+  await freshTokens(server.url, users.slice(0, g.connected), config.setupConcurrency);
   const t2 = performance.now();
   const opened = await connectAll(
     users.slice(0, g.connected),
