@@ -8,7 +8,7 @@ import type { GroupHistoryPage, HistoryPage, MessengerClient, SendAck, TypingSta
 import { MAX_TEXT_LENGTH, TYPING_REPEAT_MS, gseqOf } from '../../protocol/index.ts';
 import type { ChatTarget } from '../resolve-chat.ts';
 import { Serial, inConversation, subscribeEvents } from '../stream.ts';
-import type { ConversationRef, StreamEvent } from '../stream.ts';
+import type { ConversationRef, LogEntryEvent, StreamEvent } from '../stream.ts';
 import { deferred } from '../wait.ts';
 
 /** Who the chat is with. */
@@ -182,7 +182,8 @@ export class ChatController {
     const group = target.group.groupId;
     const page = await client.groupHistory(group, { limit: historyLimit });
     for (const { entry, seq } of page.entries) {
-      this.shown.add(entry.type === 'message' ? entry.message.id : entry.type === 'event' ? entry.event.id : `seq:${seq}`);
+      // Updates are named by their mailbox seq, or (a large group's log) by their gseq.
+      this.shown.add(entry.type === 'message' ? entry.message.id : entry.type === 'event' ? entry.event.id : seq === null ? `gseq:${gseqOf(entry)}` : `seq:${seq}`);
     }
     await this.options.presenter.history({ kind: 'group', page });
     const unread = page.entries.filter((item) => item.entry.type === 'message' && item.entry.message.from !== me && !item.read);
@@ -206,7 +207,9 @@ export class ChatController {
           ? event.event.id
           : event.type === 'message_update' || event.type === 'group_message_update'
             ? `seq:${event.seq}`
-            : null;
+            : event.type === 'group_log_entry'
+              ? logEntryId(event)
+              : null;
     if (id === null || !this.shown.has(id)) await presenter.event(event);
     this.markShownAsRead(event);
   }
@@ -216,5 +219,13 @@ export class ChatController {
     const client = this.requireClient();
     if (event.type === 'message' && !event.own) client.markRead(event.message.from, event.seq);
     if (event.type === 'group_message' && !event.own) client.markGroupRead(event.message.group, event.seq);
+    // A large group's log has no mailbox seqs: it is read by gseq.
+    if (event.type === 'group_log_entry' && !event.own && event.entry.type === 'message') client.markGroupLogRead(event.group, event.gseq);
   }
+}
+
+/** What history named a log entry by (see `showHistory`). */
+function logEntryId(event: LogEntryEvent): string {
+  const { entry } = event;
+  return entry.type === 'message' ? entry.message.id : entry.type === 'event' ? entry.event.id : `gseq:${event.gseq}`;
 }
