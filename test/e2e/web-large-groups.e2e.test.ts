@@ -156,14 +156,27 @@ for (const setup of SETUPS) {
       if (setup.viewport === PHONE) await openChat(user.page, title);
     }, LONG_STEP);
 
-    it('new entries show live while it is open and stay read; own messages go from pending to sent, once', async () => {
-      await cat.sendGroupText(groupId, 'live one').sent;
+    it('new entries show live while it is open and stay read; changes apply to the message shown; own messages go from pending to sent, once', async () => {
+      const liveOne = await cat.sendGroupText(groupId, 'live one').sent;
       await expect.poll(async () => (await texts(user.page)).at(-1), { timeout: WAIT }).toBe('live one');
+      // Updates in the log: a reaction to a message after the switch and an edit of another one.
+      const chat = { kind: 'group', group: groupId } as const;
+      await dan.react(chat, liveOne.messageId, '👍').done;
+      await expect.poll(() => row(user.page, 'live one').getByTestId('reaction').getAttribute('data-emoji'), { timeout: WAIT }).toBe('👍');
+      await cat.editText(chat, liveOne.messageId, 'live one, edited').done;
+      await row(user.page, 'live one, edited').getByTestId('edited').waitFor();
+      expect(await row(user.page, 'live one, edited').getByTestId('reaction').getAttribute('data-emoji')).toBe('👍');
+      // Written offline: pending (the clock) until the connection is back and the log has it.
+      await user.context.setOffline(true);
+      await user.page.waitForSelector('[data-testid="app"]:not([data-connection="open"])', { timeout: WAIT });
       await send(user.page, 'mine in the big room');
+      expect(await statusOf(user.page, 'mine in the big room')).toBe('pending');
+      await user.context.setOffline(false);
+      await connected(user.page);
       await expect.poll(() => statusOf(user.page, 'mine in the big room'), { timeout: WAIT }).toMatch(/^(sent|delivered|read)$/);
       // A message after it: once it shows, the page has taken its own message's log entry too (gseq order).
       await dan.sendGroupText(groupId, 'live two').sent;
-      await expect.poll(async () => (await texts(user.page)).slice(-3), { timeout: WAIT }).toEqual(['live one', 'mine in the big room', 'live two']);
+      await expect.poll(async () => (await texts(user.page)).slice(-3), { timeout: WAIT }).toEqual(['live one, edited', 'mine in the big room', 'live two']);
       expect((await texts(user.page)).filter((t) => t === 'mine in the big room')).toHaveLength(1);
       // Others' view: Cat has it in the group's history.
       const catSees = await cat.groupHistory(groupId, { limit: 5 });
@@ -184,11 +197,31 @@ for (const setup of SETUPS) {
       await expect.poll(() => chatItem(page, title).getByTestId('chat-preview').textContent(), { timeout: WAIT }).toMatch(/: while away 3$/);
       await expect.poll(() => unreadLabel(page, title), { timeout: WAIT }).toBe('3 unread messages');
       await openChat(page, title);
-      await expect.poll(async () => (await texts(page)).slice(-6), { timeout: WAIT }).toEqual(['live one', 'mine in the big room', 'live two', ...away]);
+      await expect.poll(async () => (await texts(page)).slice(-6), { timeout: WAIT }).toEqual(['live one, edited', 'mine in the big room', 'live two', ...away]);
       await expect.poll(() => serverUnread(), { timeout: WAIT }).toBe(0);
       // The older pages are all there once, in order.
       await scrollToStart(page);
-      await expect.poll(() => texts(page), { timeout: WAIT }).toEqual([...EARLY, ...LATE, 'live one', 'mine in the big room', 'live two', ...away]);
+      await expect.poll(() => texts(page), { timeout: WAIT }).toEqual([...EARLY, ...LATE, 'live one, edited', 'mine in the big room', 'live two', ...away]);
+    }, LONG_STEP);
+
+    it("another device's read by gseq clears the unread count here", async () => {
+      await toChatList(user.page, setup);
+      // Another chat open, so this page does not read the group itself.
+      const other = await member('Ola');
+      await other.api.createGroup({ title: `${title} aside`, members: [userId] });
+      await openChat(user.page, `${title} aside`);
+      const last = await cat.sendGroupText(groupId, 'read elsewhere').sent;
+      if (setup.viewport === PHONE) await toChatList(user.page, setup);
+      await expect.poll(() => unreadLabel(user.page, title), { timeout: WAIT }).toBe('1 unread message');
+      const phone = (await savedSession(user.page)).phone;
+      const second = await device(web.server.baseUrl, phone, 'uli-second');
+      web.sdkClients.push(second);
+      await second.connect();
+      second.markGroupLogRead(groupId, last.gseq);
+      await expect.poll(() => unreadLabel(user.page, title), { timeout: WAIT }).toBeNull();
+      expect(await serverUnread()).toBe(0);
+      await openChat(user.page, title);
+      await expect.poll(async () => (await texts(user.page)).at(-1), { timeout: WAIT }).toBe('read elsewhere');
     }, LONG_STEP);
 
     it('a removed member sees the removal and nothing after it, live and after a reload', async () => {
@@ -214,7 +247,7 @@ for (const setup of SETUPS) {
       await conversation(user.page).getByTestId('left-note').waitFor();
       await expect.poll(async () => (await rowsText(user.page)).at(-1), { timeout: WAIT }).toMatch(/ removed you$/);
       expect(await texts(user.page)).not.toContain('after you left');
-      expect((await texts(user.page)).at(-1)).toBe('while away 3');
+      expect((await texts(user.page)).at(-1)).toBe('read elsewhere');
     }, STEP_TIMEOUT);
   });
 }
