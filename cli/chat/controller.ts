@@ -56,6 +56,11 @@ export class ChatController {
   private readonly serial: Serial;
   /** Ids of messages and events history showed: not shown again when the stream repeats them. */
   private readonly shown = new Set<string>();
+  /**
+   * The newest gseq the group's history page showed: a large group's log entries up to it were
+   * shown or are older than the page (pulled from this device's cursor), so they are not news.
+   */
+  private historyTop = 0;
   private readonly sends = new Map<string, 'pending' | 'sent' | 'failed'>();
   private readonly failures: MessengerError[] = [];
   private readonly historyDone = deferred<void>();
@@ -185,6 +190,7 @@ export class ChatController {
       // Updates are named by their mailbox seq, or (a large group's log) by their gseq.
       this.shown.add(entry.type === 'message' ? entry.message.id : entry.type === 'event' ? entry.event.id : seq === null ? `gseq:${gseqOf(entry)}` : `seq:${seq}`);
     }
+    this.historyTop = Math.max(0, ...page.entries.map((item) => gseqOf(item.entry)));
     await this.options.presenter.history({ kind: 'group', page });
     const unread = page.entries.filter((item) => item.entry.type === 'message' && item.entry.message.from !== me && !item.read);
     // Entries copied into the mailbox are read by mailbox seq; a large group's log (seq null) by gseq.
@@ -210,6 +216,7 @@ export class ChatController {
             : event.type === 'group_log_entry'
               ? logEntryId(event)
               : null;
+    if (event.type === 'group_log_entry' && event.gseq <= this.historyTop) return;
     if (id === null || !this.shown.has(id)) await presenter.event(event);
     this.markShownAsRead(event);
   }
