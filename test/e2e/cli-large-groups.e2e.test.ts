@@ -6,7 +6,8 @@
  *   --before-gseq into the mailbox part (--before), every message once and in order;
  * - `chat --json` shows the history page, then the group's live log entries as
  *   `group_log_entry` lines, sends typed lines, and marks what it showed read (by gseq);
- * - `chat` for people shows log entries like any group message;
+ * - `chat` for people shows log entries like any group message; `listen --json` prints them as
+ *   `group_log_entry` lines, once across runs;
  * - a removed member's history ends at the removal.
  *
  * CLI_TEST_NODE=/path/to/node runs the CLI with another Node (e.g. 20) than the tests.
@@ -182,6 +183,9 @@ describe('messenger CLI with a large group', () => {
     expect(typeof history.nextBeforeGseq).toBe('number');
     const live = lines.filter((l) => l.type === 'group_log_entry') as Array<{ group: string; gseq: number; entry: { type: string; message?: { body: { text?: string } } }; own: boolean }>;
     expect(live.filter((l) => l.entry.message?.body.text === 'live hello')).toEqual([expect.objectContaining({ group: groupId, own: false, gseq: expect.any(Number) })]);
+    // This device had never pulled the group: the log since the switch is not repeated as news
+    // (the history page showed its newest part).
+    expect(live.map((l) => l.entry.message?.body.text)).toEqual(['live hello']);
     // The echo of our own send is not repeated (its group_sent line says it).
     expect(live.filter((l) => l.entry.message?.body.text === 'from the cli')).toEqual([]);
     expect(lines).toContainEqual(expect.objectContaining({ type: 'group_sent', group: groupId }));
@@ -203,6 +207,19 @@ describe('messenger CLI with a large group', () => {
     expect(result.stdout.match(/Dan: live for people/g)).toHaveLength(1);
   }, 60_000);
 
+  it('listen prints new log entries as group_log_entry lines, once', async () => {
+    await cat.sendGroupText(groupId, 'for listen').sent;
+    const first = await cli(uli.xdg, ['listen', '--json', '--count', '1', '--timeout', '30']);
+    expect(first.code, first.stderr).toBe(0);
+    const lines = jsonLines(first.stdout).filter((l) => l.type === 'group_log_entry');
+    expect(lines).toEqual([expect.objectContaining({ group: groupId, own: false, entry: expect.objectContaining({ type: 'message' }) })]);
+    expect(JSON.stringify(lines[0])).toContain('for listen');
+    // The next run continues after it.
+    const again = await cli(uli.xdg, ['listen', '--json', '--timeout', '2']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).not.toContain('for listen');
+  }, 60_000);
+
   it('a removed member: history ends at the removal; nothing after it is listed', async () => {
     await cat.api.removeGroupMember(groupId, uli.userId);
     await cat.sendGroupText(groupId, 'after you left').sent;
@@ -210,7 +227,7 @@ describe('messenger CLI with a large group', () => {
     const newest = page.entries[0]?.entry;
     expect(newest?.type === 'event' ? newest.event.change : newest).toEqual({ kind: 'member_removed', member: uli.userId });
     expect(page.entries.map(textOf)).not.toContain('after you left');
-    expect(page.entries.map(textOf)).toContain('live for people');
+    expect(page.entries.map(textOf)).toContain('for listen');
     const listed = await row();
     expect(listed?.last.entry.type).toBe('event');
   }, 60_000);
