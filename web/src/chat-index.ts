@@ -137,5 +137,4 @@ export abstract class ChatIndex extends Emitter<StoreEvents> {
     located.item.tick = next;
     return located.chat.key;
   }
-
 }
