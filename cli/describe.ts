@@ -2,7 +2,7 @@
  * Stream events as lines for people (`listen` without --json, and chat's notices about other
  * conversations).
  */
-import type { AccountEvent, MessengerApi } from '../client/index.ts';
+import type { AccountEvent, GroupEvent, GroupMessage, MessengerApi } from '../client/index.ts';
 import type { ActionSummary } from '../protocol/index.ts';
 import { changeMembers, describeBody, describeChange, formatTime, formatWait, messageText, plural, quoteText, snippet } from './format.ts';
 import type { AnyMessage } from './format.ts';
@@ -126,6 +126,26 @@ export class EventDescriber {
     return `${text} ${this.style.dim(`(↪ ${quoted}: ${snippet(quoteText(message.replyTo), 40)})`)}`;
   }
 
+  private async groupMessageLine(message: GroupMessage, own: boolean): Promise<string> {
+    const { style } = this;
+    const who = own ? style.green('You') : style.cyan(await this.directory.name(message.from));
+    return `${style.dim(`[${formatTime(message.sentAt)}]`)} ${style.bold(await this.groups.title(message.group))} › ${who}: ${await this.content(message)}`;
+  }
+
+  private async groupEventLine(event: GroupEvent): Promise<string> {
+    const { style } = this;
+    await this.directory.names(changeMembers(event.change));
+    const text = `${await this.directory.name(event.by)} ${describeChange(event.change, (id) => this.directory.cachedName(id))}`;
+    return `${style.dim(`[${formatTime(event.at)}]`)} ${style.bold(await this.groups.title(event.group))} › ${style.dim(text)}`;
+  }
+
+  private async groupUpdateLine(change: MessageChange & { at: number; message: GroupMessage }): Promise<string> {
+    const { style } = this;
+    await this.directory.names([change.by, change.message.from]);
+    const text = changeText(change, (id) => this.directory.cachedName(id), this.me);
+    return `${style.dim(`[${formatTime(change.at)}]`)} ${style.bold(await this.groups.title(change.message.group))} › ${style.dim(text)}`;
+  }
+
   /** The line for `event`, or null for events people do not need to see (typing, acks, markers). */
   async line(event: StreamEvent): Promise<string | null> {
     const { style } = this;
@@ -137,26 +157,23 @@ export class EventDescriber {
         if (event.own) return `${time(message.sentAt)} ${style.green('You')} → ${style.cyan(await this.directory.name(message.to))}: ${text}`;
         return `${time(message.sentAt)} ${style.cyan(await this.directory.name(message.from))}: ${text}`;
       }
-      case 'group_message': {
-        const { message } = event;
-        const who = event.own ? style.green('You') : style.cyan(await this.directory.name(message.from));
-        return `${time(message.sentAt)} ${style.bold(await this.groups.title(message.group))} › ${who}: ${await this.content(message)}`;
-      }
-      case 'group_event': {
-        const { event: change } = event;
-        await this.directory.names(changeMembers(change.change));
-        const text = `${await this.directory.name(change.by)} ${describeChange(change.change, (id) => this.directory.cachedName(id))}`;
-        return `${time(change.at)} ${style.bold(await this.groups.title(change.group))} › ${style.dim(text)}`;
+      case 'group_message':
+        return this.groupMessageLine(event.message, event.own);
+      case 'group_event':
+        return this.groupEventLine(event.event);
+      case 'group_log_entry': {
+        // A large group's log entry: the same line as the entry from the mailbox.
+        const { entry } = event;
+        if (entry.type === 'message') return this.groupMessageLine(entry.message, event.own);
+        if (entry.type === 'event') return this.groupEventLine(entry.event);
+        return this.groupUpdateLine(entry.update);
       }
       case 'message_update': {
         await this.directory.names([event.by, event.message.from]);
         return `${time(event.at)} ${style.dim(changeText(event, (id) => this.directory.cachedName(id), this.me))}`;
       }
-      case 'group_message_update': {
-        await this.directory.names([event.by, event.message.from]);
-        const text = changeText(event, (id) => this.directory.cachedName(id), this.me);
-        return `${time(event.at)} ${style.bold(await this.groups.title(event.message.group))} › ${style.dim(text)}`;
-      }
+      case 'group_message_update':
+        return this.groupUpdateLine(event);
       case 'chat_marker': {
         const chat = event.chat.kind === 'direct' ? `the chat with ${await this.directory.name(event.chat.peer)}` : `"${await this.groups.title(event.chat.group)}"`;
         return `${time(event.at)} ${style.dim(event.unread ? `You marked ${chat} as unread` : `You cleared the unread mark of ${chat}`)}`;

@@ -6,7 +6,7 @@ import { MessengerError } from '../client/index.ts';
 import type { GroupSummary, MessengerApi } from '../client/index.ts';
 import type { ChatRef } from '../protocol/index.ts';
 import { CliError, EXIT, isUnreachable, usageError } from './errors.ts';
-import { allGroups, looksLikeId, looksLikePhone, namesCacheOf, resolveGroup, resolvePeer } from './resolve.ts';
+import { allGroups, looksLikeId, looksLikePhone, namesCacheOf, pastGroupTitle, resolveGroup, resolvePeer } from './resolve.ts';
 import type { Directory, GroupRef, PeerRef } from './resolve.ts';
 
 /** A chat the command is about: a 1:1 chat with someone, or a group. */
@@ -120,6 +120,12 @@ async function resolveChatById(api: MessengerApi, directory: Directory, id: stri
   try {
     return { kind: 'group', group: await resolveGroup(api, id) };
   } catch (error) {
+    if (isNotFound(error, ['not_group_member'])) {
+      // A group you left or were removed from: what you had of it up to then is still yours to
+      // read (the server says so, or refuses, when the history is asked for).
+      const groupId = id.toUpperCase();
+      return { kind: 'group', group: { groupId, title: (await pastGroupTitle(api, groupId)) ?? `group ${groupId.slice(-6)}` } };
+    }
     if (!isNotFound(error, ['group_not_found', 'not_found'])) throw error;
     throw new CliError('chat_not_found', `No user or group has the id ${id}`, EXIT.notFound);
   }

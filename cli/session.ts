@@ -14,7 +14,7 @@ import type { Session } from './config.ts';
 import type { CommandContext } from './context.ts';
 import { CliError, EXIT } from './errors.ts';
 import { useNamesCache } from './resolve.ts';
-import { DirectoryOutboxStore, FileCursorStore, NamesCache, SessionLock } from './stores.ts';
+import { DirectoryOutboxStore, FileCursorStore, FileLargeGroupCursorStore, NamesCache, SessionLock } from './stores.ts';
 import { createSockets } from './websocket.ts';
 
 /** How long to wait for the server's hello. */
@@ -118,6 +118,13 @@ export async function connect(ctx: CommandContext, options: ConnectOptions = {})
     requestTimeoutMs: REQUEST_TIMEOUT_MS,
     device: { platform: 'cli' },
     ...(options.savedCursor ? { cursorStore: new FileCursorStore(deviceDir) } : {}),
+    // Large groups are pulled from a gseq cursor per group (their entries are not replayed by the
+    // mailbox): the commands share one, so no run pulls a group again from its switch; `listen`
+    // keeps its own, as it does its mailbox cursor, starting where the others were (as its mailbox
+    // cursor starts at the server's record).
+    largeGroupCursorStore: options.savedCursor
+      ? new FileLargeGroupCursorStore(join(deviceDir, 'large-groups.json'), join(deviceDir, 'large-groups-seen.json'))
+      : new FileLargeGroupCursorStore(join(deviceDir, 'large-groups-seen.json')),
   });
   ctx.defer(() => client.close());
   useNamesCache(client.api, namesCache(ctx, session));

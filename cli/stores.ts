@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import type { CursorStore, OutboxRecord, OutboxStore } from '../client/index.ts';
+import type { CursorStore, LargeGroupCursorStore, OutboxRecord, OutboxStore } from '../client/index.ts';
 import { ActionSchema, ChatRefSchema, ClientIdSchema, GroupIdSchema, MessageBodySchema, MessageIdSchema, SeqSchema, UserIdSchema } from '../protocol/index.ts';
 
 function writeAtomically(file: string, text: string): void {
@@ -50,6 +50,37 @@ export class FileCursorStore implements CursorStore {
   set(seq: number): void {
     writeAtomically(this.file, `${JSON.stringify({ seq })}\n`);
   }
+}
+
+/**
+ * The gseq cursor per large group (read diffusion: their entries are pulled from the group's log
+ * from this cursor, not replayed by the mailbox), as one JSON object `{group id: gseq}`. Without
+ * it every run would pull each large group again from its switch.
+ */
+export class FileLargeGroupCursorStore implements LargeGroupCursorStore {
+  private readonly file: string;
+  private readonly fallback: string | undefined;
+
+  /** `fallback`: another store's file, read for a group this one has no cursor for yet. */
+  constructor(file: string, fallback?: string) {
+    this.file = file;
+    this.fallback = fallback;
+  }
+
+  get(group: string): number | undefined {
+    const parsed = SeqSchema.safeParse(load(this.file)[group] ?? (this.fallback === undefined ? undefined : load(this.fallback)[group]));
+    return parsed.success ? parsed.data : undefined;
+  }
+
+  set(group: string, gseq: number): void {
+    mkdirSync(dirname(this.file), { recursive: true });
+    writeAtomically(this.file, `${JSON.stringify({ ...load(this.file), [group]: gseq })}\n`);
+  }
+}
+
+function load(file: string): Record<string, unknown> {
+  const value = readJson(file);
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
 /** A reply's quoted message and a forward's original, kept with a send. */

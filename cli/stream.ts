@@ -2,7 +2,7 @@
  * The live event stream of `listen --json` and `chat --json`: the SDK's events as JSON lines in
  * the protocol's own shapes (docs/PROTOCOL.md), optionally limited to one conversation.
  */
-import type { ActedFrame, ActionSummary, ChatMarkerFrame, ChatRef } from '../protocol/index.ts';
+import type { ActedFrame, ActionSummary, ChatMarkerFrame, ChatRef, GroupEntry } from '../protocol/index.ts';
 import type {
   AccountEventFrame,
   GroupEventFrame,
@@ -26,6 +26,12 @@ export type StreamEvent =
   /** A 1:1 message changed (reaction, edit, deletion, star): `message` is the whole message now. */
   | { type: 'message_update'; seq: number; by: string; action: ActionSummary; at: number; message: Message; own: boolean }
   | { type: 'group_message_update'; seq: number; gseq: number | null; by: string; action: ActionSummary; at: number; message: GroupMessage; own: boolean }
+  /**
+   * An entry of a large group's log (read diffusion: after the group's switch its entries are not
+   * mailbox entries, so they have no `seq`): a message, a system event or an update of a message,
+   * in gseq order, each once.
+   */
+  | LogEntryEvent
   | ChatMarkerFrame
   | ActedFrame
   /** A message action the server refused for good. */
@@ -51,6 +57,9 @@ export type StreamEvent =
       error: { code: string; message: string; retryAfterMs: number | null };
     }
   | { type: 'cursor_expired'; message: string };
+
+/** A `group_log_entry` line. */
+export type LogEntryEvent = { type: 'group_log_entry'; group: string; gseq: number; entry: GroupEntry; own: boolean };
 
 /** One conversation: a 1:1 chat with `peer`, or a group. */
 export type ConversationRef = { kind: 'direct'; peer: string } | { kind: 'group'; group: string };
@@ -91,6 +100,8 @@ export function inConversation(event: StreamEvent, conversation: ConversationRef
       return event.message.group === group;
     case 'group_event':
       return event.event.group === group;
+    case 'group_log_entry':
+      return event.group === group;
     case 'group_receipt':
     case 'group_read_marker':
     case 'group_sent':
@@ -119,6 +130,9 @@ export function subscribeEvents(client: MessengerClient, onEvent: (event: Stream
     }),
     client.on('message_update', ({ frame, own }) => onEvent({ ...frame, own })),
     client.on('group_message_update', ({ frame, own }) => onEvent({ ...frame, own })),
+    client.on('group_log_entry', ({ group, gseq, entry, own, local }) => {
+      if (!local) onEvent({ type: 'group_log_entry', group, gseq, entry, own });
+    }),
     client.on('chat_marker', onEvent),
     client.on('acted', onEvent),
     client.on('action_failed', (failed) =>

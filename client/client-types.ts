@@ -60,6 +60,11 @@ export interface GroupLogEntry {
   entry: GroupEntry;
   /** You sent the message, made the change or acted (from any of your devices). */
   own: boolean;
+  /**
+   * A message sent through this client's outbox (its `group_sent` came first): the app already
+   * shows it, so merge by `message.clientId` (see MessageReceived.local).
+   */
+  local: boolean;
 }
 
 /** Payload of the 'group_message' event. */

@@ -36,6 +36,12 @@ import type { PageOptions } from './transport.ts';
 /** Options for one page of mailbox history: `before` is a mailbox seq. */
 export type HistoryOptions = PageOptions<number>;
 
+/**
+ * Options for one page of group history: `before` is a mailbox seq; `beforeGseq` continues a
+ * large group's log part (pass the previous page's `nextBeforeGseq`).
+ */
+export type GroupHistoryOptions = HistoryOptions & { beforeGseq?: number };
+
 /** Options for one page of groups or invites: `before` is a group id (`nextBefore` of the previous page). */
 export type GroupPageOptions = PageOptions<string>;
 
@@ -106,15 +112,23 @@ export class GroupsApi extends AccountApi {
   }
 
   /**
-   * GET /v1/groups/:groupId/messages: one page of your mailbox's copy of the group (messages and
-   * system events), newest first. `before` and `nextBefore` are mailbox seqs, as for 1:1 history.
+   * GET /v1/groups/:groupId/messages: one page of the group (messages, system events and
+   * updates), newest first. `before` and `nextBefore` are mailbox seqs, as for 1:1 history. A
+   * large group (read diffusion) is read from its log first: those items have `seq: null` (their
+   * gseq names them) and the page's `nextBeforeGseq`, while not null, is where the next page
+   * starts (`beforeGseq`); after it, `nextBefore` pages your mailbox's copy below the switch.
    *
    * @example
    * let page = await api.groupHistory(groupId, { limit: 50 });
-   * while (page.nextBefore !== null) page = await api.groupHistory(groupId, { before: page.nextBefore });
+   * while (page.nextBeforeGseq != null || page.nextBefore !== null) {
+   *   const next = page.nextBeforeGseq != null ? { beforeGseq: page.nextBeforeGseq } : { before: page.nextBefore! };
+   *   page = await api.groupHistory(groupId, next);
+   * }
    */
-  groupHistory(groupId: string, options: HistoryOptions = {}, signal?: AbortSignal): Promise<GroupHistoryPage> {
-    const path = PATHS.groupHistory(groupId) + pageQuery(options);
+  groupHistory(groupId: string, options: GroupHistoryOptions = {}, signal?: AbortSignal): Promise<GroupHistoryPage> {
+    const query = pageQuery(options);
+    const gseq = options.beforeGseq === undefined ? '' : `beforeGseq=${options.beforeGseq}`;
+    const path = PATHS.groupHistory(groupId) + query + (gseq === '' ? '' : `${query === '' ? '?' : '&'}${gseq}`);
     return this.request({ method: 'GET', path, auth: true, schema: GroupHistoryPageSchema, signal });
   }
 

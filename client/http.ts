@@ -44,7 +44,7 @@ import { MessengerError, pageQuery } from './transport.ts';
 import type { ApiOptions } from './transport.ts';
 
 export { isPinRequired } from './account-api.ts';
-export type { GroupPageOptions, HistoryOptions } from './groups-api.ts';
+export type { GroupHistoryOptions, GroupPageOptions, HistoryOptions } from './groups-api.ts';
 export { OperatorApi } from './operator.ts';
 export type { OperatorApiOptions, SinkPushQuery } from './operator.ts';
 export { MessengerError, SESSION_OVER_CODES } from './transport.ts';

@@ -31,7 +31,7 @@ import { MessengerApi, isPinRequired } from './http.ts';
 import { MediaApi } from './media-api.ts';
 import { MediaSender } from './media-sender.ts';
 import type { MediaSendInput, PendingMediaSend, PendingUpload } from './media-sender.ts';
-import type { HistoryOptions, SearchRequest } from './http.ts';
+import type { GroupHistoryOptions, HistoryOptions, SearchRequest } from './http.ts';
 import { LargeGroups } from './large-groups.ts';
 import { routeMailboxFrame } from './mailbox-events.ts';
 import type { MailboxEventsHost } from './mailbox-events.ts';
@@ -164,7 +164,8 @@ export class MessengerClient extends MessageActionsClient {
             const { clientId, id, gseq, sentAt } = entry.message;
             this.sender.settle({ type: 'group_sent', id: clientId, group, messageId: id, gseq, sentAt, duplicate: false });
           }
-          this.emit('group_log_entry', { group, gseq: gseqOf(entry), entry, own });
+          const local = own && entry.type === 'message' && this.sender.isLocal(entry.message.clientId);
+          this.emit('group_log_entry', { group, gseq: gseqOf(entry), entry, own, local });
         }
       },
       mailboxCursor: () => this.connection.cursor,
@@ -504,7 +505,7 @@ export class MessengerClient extends MessageActionsClient {
   }
 
   /** One page of a group's messages and events, newest first (see `MessengerApi.groupHistory`). */
-  groupHistory(groupId: string, options: HistoryOptions = {}): Promise<GroupHistoryPage> {
+  groupHistory(groupId: string, options: GroupHistoryOptions = {}): Promise<GroupHistoryPage> {
     return this.api.groupHistory(groupId, options);
   }
 

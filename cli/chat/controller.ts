@@ -8,7 +8,7 @@ import type { GroupHistoryPage, HistoryPage, MessengerClient, SendAck, TypingSta
 import { MAX_TEXT_LENGTH, TYPING_REPEAT_MS, gseqOf } from '../../protocol/index.ts';
 import type { ChatTarget } from '../resolve-chat.ts';
 import { Serial, inConversation, subscribeEvents } from '../stream.ts';
-import type { ConversationRef, StreamEvent } from '../stream.ts';
+import type { ConversationRef, LogEntryEvent, StreamEvent } from '../stream.ts';
 import { deferred } from '../wait.ts';
 
 /** Who the chat is with. */
@@ -56,6 +56,11 @@ export class ChatController {
   private readonly serial: Serial;
   /** Ids of messages and events history showed: not shown again when the stream repeats them. */
   private readonly shown = new Set<string>();
+  /**
+   * The newest gseq the group's history page showed: a large group's log entries up to it were
+   * shown or are older than the page (pulled from this device's cursor), so they are not news.
+   */
+  private historyTop = 0;
   private readonly sends = new Map<string, 'pending' | 'sent' | 'failed'>();
   private readonly failures: MessengerError[] = [];
   private readonly historyDone = deferred<void>();
@@ -182,8 +187,10 @@ export class ChatController {
     const group = target.group.groupId;
     const page = await client.groupHistory(group, { limit: historyLimit });
     for (const { entry, seq } of page.entries) {
-      this.shown.add(entry.type === 'message' ? entry.message.id : entry.type === 'event' ? entry.event.id : `seq:${seq}`);
+      // Updates are named by their mailbox seq, or (a large group's log) by their gseq.
+      this.shown.add(entry.type === 'message' ? entry.message.id : entry.type === 'event' ? entry.event.id : seq === null ? `gseq:${gseqOf(entry)}` : `seq:${seq}`);
     }
+    this.historyTop = Math.max(0, ...page.entries.map((item) => gseqOf(item.entry)));
     await this.options.presenter.history({ kind: 'group', page });
     const unread = page.entries.filter((item) => item.entry.type === 'message' && item.entry.message.from !== me && !item.read);
     // Entries copied into the mailbox are read by mailbox seq; a large group's log (seq null) by gseq.
@@ -206,7 +213,10 @@ export class ChatController {
           ? event.event.id
           : event.type === 'message_update' || event.type === 'group_message_update'
             ? `seq:${event.seq}`
-            : null;
+            : event.type === 'group_log_entry'
+              ? logEntryId(event)
+              : null;
+    if (event.type === 'group_log_entry' && event.gseq <= this.historyTop) return;
     if (id === null || !this.shown.has(id)) await presenter.event(event);
     this.markShownAsRead(event);
   }
@@ -216,5 +226,13 @@ export class ChatController {
     const client = this.requireClient();
     if (event.type === 'message' && !event.own) client.markRead(event.message.from, event.seq);
     if (event.type === 'group_message' && !event.own) client.markGroupRead(event.message.group, event.seq);
+    // A large group's log has no mailbox seqs: it is read by gseq.
+    if (event.type === 'group_log_entry' && !event.own && event.entry.type === 'message') client.markGroupLogRead(event.group, event.gseq);
   }
+}
+
+/** What history named a log entry by (see `showHistory`). */
+function logEntryId(event: LogEntryEvent): string {
+  const { entry } = event;
+  return entry.type === 'message' ? entry.message.id : entry.type === 'event' ? entry.event.id : `gseq:${event.gseq}`;
 }

@@ -2,9 +2,9 @@
  * The chat for people: messages as lines, your messages with ticks that change as the other side
  * receives and reads them, "typing…" in the prompt, and notices about other conversations.
  */
-import type { GroupHistoryItem, GroupTally, HistoryItem, MessageStatus, TypingNoticeFrame } from '../../client/index.ts';
+import type { GroupEvent, GroupHistoryItem, GroupTally, HistoryItem, MessageStatus, TypingNoticeFrame } from '../../client/index.ts';
 import { STATUS_RANK } from '../../protocol/index.ts';
-import { accountEventText, changeText, delayedLine, type GroupTitles } from '../describe.ts';
+import { accountEventText, changeText, delayedLine, type GroupTitles, type MessageChange } from '../describe.ts';
 import { bodyText, changeMembers, describeChange, formatTime, isDeleted, isDeletedForMe, listNames, messageAfter, messageLine, messageText, quoteLine, tallyText, tickText } from '../format.ts';
 import type { AnyMessage, Tick } from '../format.ts';
 import { groupPageMessages } from '../message-ref.ts';
@@ -78,8 +78,11 @@ export class HumanChatPresenter implements ChatPresenter {
       const items = [...history.page.entries].reverse();
       const latest = new Map(groupPageMessages(history.page.entries).map((message) => [message.id, message]));
       await this.options.directory.names(items.flatMap((item) => this.mentioned(item)));
-      if (history.page.nextBefore !== null && target.kind === 'group') {
-        screen.print(this.style.dim(`(older messages: messenger groups history ${target.group.groupId} --before ${history.page.nextBefore})`));
+      const { nextBefore, nextBeforeGseq } = history.page;
+      // A large group: its log part goes on (by gseq) before the mailbox part (by seq).
+      const older = nextBeforeGseq != null ? `--before-gseq ${nextBeforeGseq}` : nextBefore !== null ? `--before ${nextBefore}` : null;
+      if (older !== null && target.kind === 'group') {
+        screen.print(this.style.dim(`(older messages: messenger groups history ${target.group.groupId} ${older})`));
       }
       for (const item of items) this.showGroupItem(item, item.entry.type === 'message' ? latest.get(item.entry.message.id) : undefined);
     }
@@ -87,35 +90,25 @@ export class HumanChatPresenter implements ChatPresenter {
   }
 
   async event(event: StreamEvent): Promise<void> {
-    const { screen, directory } = this.options;
+    const { screen } = this.options;
     switch (event.type) {
       case 'message':
-      case 'group_message': {
-        const { message } = event;
-        if (message.replyTo !== undefined) await directory.name(message.replyTo.from);
-        if (event.own) {
-          this.trackOwn(message, 'sent', null);
-          return;
-        }
-        this.clearTyper(message.from);
-        this.printOther(message, await directory.name(message.from));
-        return;
-      }
+      case 'group_message':
+        return this.showMessage(event.message, event.own);
       case 'message_update':
-      case 'group_message_update': {
-        await directory.names([event.by, event.message.from]);
-        const own = this.byMessageId.get(event.message.id);
-        if (own !== undefined) this.restyle(own, event.message);
-        screen.print(this.style.dim(`[${formatTime(event.at)}] ${changeText(event, (id) => directory.cachedName(id), this.options.me)}`));
-        return;
-      }
+      case 'group_message_update':
+        return this.showUpdate(event);
       case 'action_failed':
         screen.print(this.style.red(`Not done: ${event.error.message}`));
         return;
-      case 'group_event': {
-        await directory.names([event.event.by, ...changeMembers(event.event.change)]);
-        screen.print(this.eventLine(event.event.at, event.event.by, event.event.change));
-        return;
+      case 'group_event':
+        return this.showEvent(event.event);
+      case 'group_log_entry': {
+        // A large group's log entry: shown as the same entry from the mailbox would be.
+        const { entry } = event;
+        if (entry.type === 'message') return this.showMessage(entry.message, event.own);
+        if (entry.type === 'event') return this.showEvent(entry.event);
+        return this.showUpdate(entry.update);
       }
       case 'sent':
       case 'group_sent':
@@ -148,14 +141,39 @@ export class HumanChatPresenter implements ChatPresenter {
     }
   }
 
+  private async showMessage(message: AnyMessage, own: boolean): Promise<void> {
+    const { directory } = this.options;
+    if (message.replyTo !== undefined) await directory.name(message.replyTo.from);
+    if (own) {
+      this.trackOwn(message, 'sent', null);
+      return;
+    }
+    this.clearTyper(message.from);
+    this.printOther(message, await directory.name(message.from));
+  }
+
+  private async showUpdate(change: MessageChange & { at: number }): Promise<void> {
+    const { directory, screen } = this.options;
+    await directory.names([change.by, change.message.from]);
+    const own = this.byMessageId.get(change.message.id);
+    if (own !== undefined) this.restyle(own, change.message);
+    screen.print(this.style.dim(`[${formatTime(change.at)}] ${changeText(change, (id) => directory.cachedName(id), this.options.me)}`));
+  }
+
+  private async showEvent(event: GroupEvent): Promise<void> {
+    await this.options.directory.names([event.by, ...changeMembers(event.change)]);
+    this.options.screen.print(this.eventLine(event.at, event.by, event.change));
+  }
+
   async elsewhere(event: StreamEvent): Promise<void> {
     const { screen, directory, groups } = this.options;
+    const groupMessage = event.type === 'group_message' ? event.message : event.type === 'group_log_entry' && event.entry.type === 'message' ? event.entry.message : null;
     if (event.type === 'message' && !event.own) {
       const who = await directory.name(event.message.from);
       screen.print(this.style.dim(`↪ New message from ${who}: ${this.snippet(bodyText(event.message.body))}`));
-    } else if (event.type === 'group_message' && !event.own) {
-      const [who, title] = await Promise.all([directory.name(event.message.from), groups.title(event.message.group)]);
-      screen.print(this.style.dim(`↪ New message in ${title} from ${who}: ${this.snippet(bodyText(event.message.body))}`));
+    } else if (groupMessage !== null && (event.type === 'group_message' || event.type === 'group_log_entry') && !event.own) {
+      const [who, title] = await Promise.all([directory.name(groupMessage.from), groups.title(groupMessage.group)]);
+      screen.print(this.style.dim(`↪ New message in ${title} from ${who}: ${this.snippet(bodyText(groupMessage.body))}`));
     } else if (event.type === 'group_invite') {
       const who = await directory.name(event.invitedBy);
       screen.print(this.style.dim(`↪ ${who} invited you to "${event.title}" (messenger invites)`));

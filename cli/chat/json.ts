@@ -19,7 +19,8 @@ export class JsonChatPresenter implements ChatPresenter {
     if (history.kind === 'direct' && this.target.kind === 'direct') {
       this.out.jsonLine({ type: 'history', peer: this.target.peer, messages: history.page.messages, nextBefore: history.page.nextBefore });
     } else if (history.kind === 'group' && this.target.kind === 'group') {
-      this.out.jsonLine({ type: 'history', group: this.target.group, entries: history.page.entries, nextBefore: history.page.nextBefore });
+      const { entries, nextBefore, nextBeforeGseq } = history.page;
+      this.out.jsonLine({ type: 'history', group: this.target.group, entries, nextBefore, nextBeforeGseq: nextBeforeGseq ?? null });
     }
   }
 

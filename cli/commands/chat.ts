@@ -179,6 +179,6 @@ export const groupChat: CommandSpec = {
   minArgs: 1,
   maxArgs: 1,
   examples: ['messenger groups chat Climbing'],
-  json: 'JSON lines: {"type":"history","group","entries","nextBefore"} first, then the group events of listen --json for this group',
+  json: 'JSON lines: {"type":"history","group","entries","nextBefore","nextBeforeGseq"} first (as `groups history`), then the group events of listen --json for this group (a large group\'s entries after its switch: group_log_entry)',
   run: (ctx) => runChat(ctx, async (api) => ({ kind: 'group', group: await resolveGroup(api, ctx.args.positionals[0]!) })),
 };

@@ -15,6 +15,7 @@ import { deferred, waitUntil } from '../wait.ts';
 
 /** A message someone else sent you (what --count counts). */
 function isIncomingMessage(event: StreamEvent): boolean {
+  if (event.type === 'group_log_entry') return event.entry.type === 'message' && !event.own;
   return (event.type === 'message' || event.type === 'group_message') && !event.own;
 }
 
@@ -41,6 +42,8 @@ export const listen: CommandSpec = {
     'Continues where the previous `listen` stopped: events that arrived in between are printed',
     'first, and none is printed twice. With --json every event is one JSON line in the',
     "protocol's shape (message, receipt, group_message, group_event, message_update, typing_notice, ...).",
+    'A large group\'s entries after its switch to read diffusion come as group_log_entry lines',
+    '({"type":"group_log_entry","group","gseq","entry","own"}; entry: a message, event or update).',
     'Stops on Ctrl-C, after --count messages, or after --timeout seconds.',
   ],
   options: {
@@ -50,7 +53,7 @@ export const listen: CommandSpec = {
   minArgs: 0,
   maxArgs: 0,
   examples: ['messenger listen', 'messenger listen --json | jq .', 'messenger listen --json --count 1 --timeout 60'],
-  json: 'one event per line: {"type":"message","seq","message","own"} | {"type":"receipt",...} | {"type":"group_message",...} | ...',
+  json: 'one event per line: {"type":"message","seq","message","own"} | {"type":"receipt",...} | {"type":"group_message",...} | {"type":"group_log_entry","group","gseq","entry","own"} | ...',
   async run(ctx) {
     const count = ctx.args.integer('count', { min: 1, max: Number.MAX_SAFE_INTEGER });
     const timeoutMs = ctx.args.seconds('timeout');

@@ -110,9 +110,12 @@ export class WebHarness {
   readonly cspViolations: string[] = [];
   /** Extra Chromium command-line switches (e.g. media flags for the media tests). */
   private readonly extraArgs: readonly string[];
+  /** Extra arguments of the local server (e.g. `--var NAME:value`). */
+  private readonly serverArgs: readonly string[];
 
-  constructor(options: { chromiumArgs?: readonly string[] } = {}) {
+  constructor(options: { chromiumArgs?: readonly string[]; serverArgs?: readonly string[] } = {}) {
     this.extraArgs = options.chromiumArgs ?? [];
+    this.serverArgs = options.serverArgs ?? [];
   }
 
   async start(): Promise<void> {
@@ -120,7 +123,7 @@ export class WebHarness {
       throw new Error(`Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
     }
     mkdirSync(SCREENSHOTS, { recursive: true });
-    this.server = await startServer();
+    this.server = await startServer(undefined, { args: [...this.serverArgs] });
     this.browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', ...this.extraArgs],

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { nextPhone } from './phones.ts';
-import { SERVER_HOOK_MS, startServer, type LocalServer } from './server.ts';
+import { SERVER_HOOK_MS, startServer, type LocalServer, type StartOptions } from './server.ts';
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const BIN = join(ROOT, 'cli/bin.mjs');
@@ -52,14 +52,14 @@ export type CliSuite = {
  * @example
  * const { cli, newUser } = cliSuite('messenger-cli-media-');
  */
-export function cliSuite(prefix: string): CliSuite {
+export function cliSuite(prefix: string, serverOptions: StartOptions = {}): CliSuite {
   let server: LocalServer | undefined;
   let home: string | undefined;
   const children = new Set<ChildProcess>();
   let users = 0;
 
   beforeAll(async () => {
-    server = await startServer();
+    server = await startServer(undefined, serverOptions);
     home = mkdtempSync(join(tmpdir(), prefix));
   }, SERVER_HOOK_MS);
 

@@ -29,7 +29,7 @@ import { ReadMarkers } from './read-markers.ts';
 import { chatKeyFromHash, hashOfChat, joinCodeFromHash, SETTINGS_HASH } from './routes.ts';
 import { saveSession, sharedRefresh, type Session } from './session.ts';
 import { SessionEnd } from './session-end.ts';
-import { LocalCursorStore, LocalOutboxStore } from './stores.ts';
+import { LocalCursorStore, LocalLargeGroupCursorStore, LocalOutboxStore } from './stores.ts';
 import { Sync } from './sync.ts';
 import { ConnectionBanner, DelayNotice, NotificationsBanner } from './views/banners.ts';
 import { ChatListView } from './views/chat-list.ts';
@@ -65,6 +65,7 @@ export function startApp(options: AppOptions): { dispose(): void } {
     },
     refreshSession: sharedRefresh(() => client.api, session.phone),
     cursorStore: new LocalCursorStore(session.deviceId),
+    largeGroupCursorStore: new LocalLargeGroupCursorStore(session.deviceId),
     outboxStore: new LocalOutboxStore(session.deviceId),
     device: { platform: 'web' },
   });
@@ -326,6 +327,7 @@ export function startApp(options: AppOptions): { dispose(): void } {
   });
   client.on('message', ({ message }) => notifier.incoming(message));
   client.on('group_message', ({ message }) => notifier.incoming(message));
+  client.on('group_log_entry', ({ entry }) => entry.type === 'message' && notifier.incoming(entry.message));
   followMailboxNews({
     client,
     userId: session.userId,

@@ -19,8 +19,13 @@ export interface MessageItem {
   type: 'message';
   /** Stable key for the DOM: `c:<clientId>` for one's own messages, `m:<id>` for others'. */
   key: string;
-  /** Mailbox seq; null while the message is pending (or sent but its copy has not arrived yet). */
+  /**
+   * Mailbox seq; null while the message is pending (or sent but its copy has not arrived yet),
+   * and for an entry of a large group's log (read diffusion: no copy in the mailbox).
+   */
   seq: number | null;
+  /** Group messages: position in the group's log (what orders a group chat); null for 1:1 and while pending. */
+  gseq: number | null;
   /** Server message id, once known. */
   id: string | null;
   clientId: string;
@@ -53,11 +58,34 @@ export interface MessageItem {
 export interface EventItem {
   type: 'event';
   key: string;
-  seq: number;
+  /** Mailbox seq; null for an event of a large group's log. */
+  seq: number | null;
+  /** `event.gseq`: its place in the group chat. */
+  gseq: number;
   event: GroupEvent;
 }
 
 export type ChatItem = MessageItem | EventItem;
+
+/**
+ * A history page's cursor: a mailbox seq, or (a large group's log part, read before the
+ * mailbox's copy below it) a gseq. Spread into the history request's options.
+ */
+export type HistoryCursor = { before: number } | { beforeGseq: number };
+
+/**
+ * An item's place in its chat: a group's entries are ordered by gseq (the one order every member
+ * sees, whether an entry came through the mailbox or from a large group's log), 1:1 messages by
+ * mailbox seq. Null: no place yet (a send still pending), shown after the others.
+ */
+export function orderOf(item: ChatItem): number | null {
+  return item.gseq ?? item.seq;
+}
+
+/** When an item happened (server time; a pending send's client time), ms since the epoch. */
+export function timeOf(item: ChatItem): number {
+  return item.type === 'message' ? item.at : item.event.at;
+}
 
 export interface Chat {
   /** `d:<userId>` or `g:<groupId>`. */
@@ -65,19 +93,25 @@ export interface Chat {
   kind: ChatKind;
   /** The peer's user id, or the group id. */
   id: string;
+  /** In order (see `orderOf`); items without a place yet (pending sends) follow. */
   items: ChatItem[];
-  /** `before` for the next older history page: undefined until the newest page loaded, null at the start. */
-  older: number | null | undefined;
+  /** Where the next older history page starts: undefined until the newest page loaded, null at the start. */
+  older: HistoryCursor | null | undefined;
   /** History loading state, for the view's top row. */
   history: 'idle' | 'loading' | 'error';
   unread: number;
   /**
-   * The server's unread count (chat list) covers messages up to this seq: a live copy of one of
-   * them (redelivered after a reload) must not be counted again.
+   * The server's unread count (chat list) covers messages up to this place (see `orderOf`): a
+   * live copy of one of them (redelivered after a reload) must not be counted again.
    */
   unreadCountedUpTo: number;
-  /** Highest seq marked read (by this or another device). */
+  /** Highest place marked read (by this or another device): a mailbox seq in 1:1 chats, a gseq in groups. */
   readUpTo: number;
+  /**
+   * Groups delivered by read diffusion (large groups): entries after the switch come from the
+   * group's log (no mailbox seq) and are read by gseq.
+   */
+  large: boolean;
   /** Groups: the user is no longer a member. */
   left: boolean;
   /** The user marked the chat unread ("mark as unread", synced across devices); reading it clears the mark. */
@@ -126,6 +160,7 @@ export interface MessageInput extends Extras {
   id: string;
   clientId: string;
   seq: number | null;
+  gseq: number | null;
   from: string;
   at: number;
   body: StoredBody;
@@ -133,7 +168,8 @@ export interface MessageInput extends Extras {
 }
 
 export function fromMessage(message: Message | GroupMessage): Omit<MessageInput, 'seq' | 'tick'> {
-  return { id: message.id, clientId: message.clientId, from: message.from, at: message.sentAt, body: message.body, ...extrasOf(message) };
+  const gseq = 'gseq' in message ? message.gseq : null;
+  return { id: message.id, clientId: message.clientId, gseq, from: message.from, at: message.sentAt, body: message.body, ...extrasOf(message) };
 }
 
 export function extrasOf(message: Message | GroupMessage): Extras {
@@ -173,12 +209,20 @@ export function isDeleted(body: StoredBody): body is Extract<StoredBody, { kind:
 /** When the newest item of a chat is still pending: when it was written (else 0). */
 function pendingSince(chat: Chat): number {
   const last = chat.items[chat.items.length - 1];
-  return last?.type === 'message' && last.seq === null ? last.at : 0;
+  return last !== undefined && orderOf(last) === null ? timeOf(last) : 0;
 }
 
-/** Newer activity compares greater: a pending message beats anything with a seq. */
+/**
+ * Newer activity compares greater: a pending message beats anything placed; then the time of the
+ * newest item (a large group's log entries have no mailbox seq to compare, and the server places
+ * those chats by time too), then its mailbox seq.
+ */
 export function compareActivity(a: Chat, b: Chat): number {
   const pending = pendingSince(a) - pendingSince(b);
   if (pending !== 0) return pending;
-  return (a.items[a.items.length - 1]?.seq ?? 0) - (b.items[b.items.length - 1]?.seq ?? 0);
+  const lastA = a.items[a.items.length - 1];
+  const lastB = b.items[b.items.length - 1];
+  const time = (lastA === undefined ? 0 : timeOf(lastA)) - (lastB === undefined ? 0 : timeOf(lastB));
+  if (time !== 0) return time;
+  return (lastA?.seq ?? 0) - (lastB?.seq ?? 0);
 }

@@ -1,61 +1,31 @@
 /**
- * The client-side model: every chat (1:1 and group) with its items in mailbox order, the ticks
+ * The client-side model: every chat (1:1 and group) with its items in order, the ticks
  * of the user's own messages and unread counts. (Who is typing comes from the SDK's
  * TypingIndicators.) Fed by the SDK's events and the
  * history / conversation list endpoints (sync.ts); read by the views, which re-render on
- * 'changed'. No DOM here. (The items themselves: chat-items.ts; pure functions over a chat's
- * items: chat-timeline.ts; what is kept for messages not loaded yet: message-memory.ts.)
+ * 'changed'. No DOM here. (The items themselves: chat-items.ts; the index and how one copy is
+ * merged: chat-index.ts; pure functions over a chat's items: chat-timeline.ts; what is kept for
+ * messages not loaded yet: message-memory.ts.)
  *
  * Merging rules (docs/PROTOCOL.md 6.15): items are identified by server message id (or event id);
  * the user's own messages also by client id, so the bubble shown while a send is pending is the
- * same one that later gets its id, seq and ticks. Items with a mailbox seq are ordered by it;
- * pending ones (no seq yet) follow, in the order they were written.
+ * same one that later gets its id, seq and ticks. Items are ordered by their place (`orderOf`:
+ * mailbox seq in 1:1 chats, gseq in groups, so a large group's log entries, which have no mailbox
+ * seq, fall in line with the copied ones); pending ones (no place yet) follow, in the order they
+ * were written. Read and unread are counted in the same places.
  */
-import { Emitter } from '../../client/index.ts';
-import type { Conversation, GroupEvent, GroupHistoryItem, GroupMessage, GroupTally, HistoryItem, Message, MessageBody, OutboxEntry, ReceiptFrame, SendAck } from '../../client/index.ts';
-import { chatKey, extrasOf, fromMessage, furthest, isDeletedForMe, compareActivity, tickFromTally, type Chat, type ChatItem, type MessageInput, type MessageItem, type Tick } from './chat-items.ts';
-import { applyMembership, countUnread, emptyChat, insertBySeq, mergeCopy, pendingItem, receivedItem } from './chat-timeline.ts';
-import { LateUpdates, TickMemory } from './message-memory.ts';
+import type { Conversation, GroupEntry, GroupEvent, GroupHistoryPage, GroupMessage, GroupTally, HistoryItem, Message, MessageBody, OutboxEntry, ReceiptFrame, SendAck } from '../../client/index.ts';
+import { gseqOf } from '../../protocol/index.ts';
+import { chatKey, fromMessage, furthest, compareActivity, tickFromTally, type Chat, type ChatItem, type HistoryCursor, type MessageItem } from './chat-items.ts';
+import { ChatIndex } from './chat-index.ts';
+import { countUnread, gseqThroughSeq, pendingItem, place } from './chat-timeline.ts';
 
 // The model lives in chat-items.ts; views and sync import it from here with the store.
 export * from './chat-items.ts';
+export type { StoreEvents } from './chat-index.ts';
 
-export interface StoreEvents {
-  /** Something changed in chat `key` (null: possibly everything). */
-  changed: { key: string | null };
-}
-
-interface Located {
-  chat: Chat;
-  item: MessageItem;
-}
-
-export class ChatStore extends Emitter<StoreEvents> {
-  readonly me: string;
-  private readonly chats = new Map<string, Chat>();
-  private readonly byMessageId = new Map<string, Located>();
-  /** Own messages by `<chat key>|<client id>`. */
-  private readonly byClientId = new Map<string, Located>();
-  private readonly eventIds = new Set<string>();
-  private readonly ticks = new TickMemory();
-  private readonly late = new LateUpdates();
-
-  constructor(me: string) {
-    super();
-    this.me = me;
-  }
-
+export class ChatStore extends ChatIndex {
   // ------------------------------------------------------------ reading
-
-  /** The chat with this key, created empty if it does not exist yet. */
-  chat(key: string): Chat {
-    let chat = this.chats.get(key);
-    if (chat === undefined) {
-      chat = emptyChat(key);
-      this.chats.set(key, chat);
-    }
-    return chat;
-  }
 
   /** Chats that have anything to show, most recent activity first (pending messages count as newest). */
   list(): Chat[] {
@@ -80,11 +50,16 @@ export class ChatStore extends Emitter<StoreEvents> {
     for (const conversation of conversations) {
       const chat =
         conversation.kind === 'direct' ? this.chat(chatKey('direct', conversation.peer)) : this.chat(chatKey('group', conversation.group));
-      const asOf = conversation.last.seq;
-      // A large group's newest entry comes from its log (no mailbox seq): not shown by this client yet.
-      if (asOf === null) continue;
-      if (conversation.kind === 'direct') this.addDirectItem(chat, conversation.last);
-      else this.addGroupItem(chat, conversation.last);
+      let asOf: number;
+      if (conversation.kind === 'direct') {
+        this.addDirectItem(chat, conversation.last);
+        asOf = conversation.last.seq;
+      } else {
+        // A large group's count covers its log up to the head when the list was made.
+        if (conversation.log !== undefined) chat.large = true;
+        this.addGroupItem(chat, conversation.last);
+        asOf = Math.max(gseqOf(conversation.last.entry), conversation.log?.head ?? 0);
+      }
       chat.unreadCountedUpTo = Math.max(chat.unreadCountedUpTo, asOf);
       // The server counted up to `asOf`; add what arrived live after that. If this device read
       // further meanwhile, the server's number is already stale: count locally.
@@ -99,14 +74,19 @@ export class ChatStore extends Emitter<StoreEvents> {
   addDirectHistory(peer: string, items: readonly HistoryItem[], nextBefore: number | null): void {
     const chat = this.chat(chatKey('direct', peer));
     for (const item of items) this.addDirectItem(chat, item);
-    this.pageLoaded(chat, nextBefore);
+    this.pageLoaded(chat, nextBefore === null ? null : { before: nextBefore });
   }
 
-  /** A page of group history (newest first). */
-  addGroupHistory(group: string, items: readonly GroupHistoryItem[], nextBefore: number | null): void {
+  /**
+   * A page of group history (newest first). A large group's pages hold its log part first (items
+   * with `seq` null, paged by `nextBeforeGseq`), then the mailbox's copy below the switch.
+   */
+  addGroupHistory(group: string, page: GroupHistoryPage): void {
     const chat = this.chat(chatKey('group', group));
-    for (const item of items) this.addGroupItem(chat, item);
-    this.pageLoaded(chat, nextBefore);
+    for (const item of page.entries) this.addGroupItem(chat, item);
+    const { nextBefore, nextBeforeGseq } = page;
+    if (nextBeforeGseq !== undefined) chat.large = true;
+    this.pageLoaded(chat, nextBeforeGseq != null ? { beforeGseq: nextBeforeGseq } : nextBefore === null ? null : { before: nextBefore });
   }
 
   setHistoryState(key: string, state: Chat['history']): void {
@@ -134,7 +114,26 @@ export class ChatStore extends Emitter<StoreEvents> {
     const chat = this.chat(chatKey('group', message.group));
     const known = this.byMessageId.has(message.id);
     this.upsertMessage(chat, { ...fromMessage(message), seq, tick: own ? 'sent' : null });
-    if (!own) this.incoming(chat, seq, known);
+    if (!own) this.incoming(chat, message.gseq, known);
+    this.emit('changed', { key: chat.key });
+  }
+
+  /**
+   * An entry of a large group's log (`group_log_entry`, read diffusion: no mailbox seq): a
+   * message, a system event, or an update of a message shown.
+   */
+  addLogEntry(group: string, entry: GroupEntry): void {
+    const chat = this.chat(chatKey('group', group));
+    chat.large = true;
+    if (entry.type === 'event') this.addEvent(chat, entry.event, null);
+    else if (entry.type === 'update') this.updateQuietly(entry.update.message);
+    else {
+      const { message } = entry;
+      const own = message.from === this.me;
+      const known = this.byMessageId.has(message.id);
+      this.upsertMessage(chat, { ...fromMessage(message), seq: null, tick: own ? 'sent' : null });
+      if (!own) this.incoming(chat, message.gseq, known);
+    }
     this.emit('changed', { key: chat.key });
   }
 
@@ -215,6 +214,11 @@ export class ChatStore extends Emitter<StoreEvents> {
     item.error = null;
     item.tick = furthest(item.tick === 'failed' ? 'pending' : item.tick, 'sent');
     item.tick = furthest(item.tick, this.ticks.get(ack.messageId));
+    // A group message has its place (gseq) now, before its copy arrives.
+    if (ack.type === 'group_sent' && item.gseq === null) {
+      item.gseq = ack.gseq;
+      place(located.chat, item);
+    }
     this.byMessageId.set(ack.messageId, located);
     this.emit('changed', { key });
   }
@@ -249,7 +253,16 @@ export class ChatStore extends Emitter<StoreEvents> {
     for (const key of touched) this.emit('changed', { key });
   }
 
-  /** This or another device read chat `key` up to `upTo`. */
+  /**
+   * Another device read a group: up to mailbox seq `upTo` and, for a large group's log, up to
+   * `gseq` (what loaded entries the mailbox seq reaches decides the gseq of the copied part).
+   */
+  markGroupRead(group: string, upTo: number, gseq: number | undefined): void {
+    const key = chatKey('group', group);
+    this.markRead(key, Math.max(gseq ?? 0, gseqThroughSeq(this.chat(key), upTo)));
+  }
+
+  /** This or another device read chat `key` up to place `upTo` (a mailbox seq in 1:1 chats, a gseq in groups). */
   markRead(key: string, upTo: number): void {
     const chat = this.chat(key);
     chat.readUpTo = Math.max(chat.readUpTo, upTo);
@@ -271,101 +284,9 @@ export class ChatStore extends Emitter<StoreEvents> {
 
   // ------------------------------------------------------------ internals
 
-  private addDirectItem(chat: Chat, item: HistoryItem): void {
-    const own = item.message.from === this.me;
-    this.upsertMessage(chat, { ...fromMessage(item.message), seq: item.seq, tick: own ? item.status : null });
-  }
-
-  private addGroupItem(chat: Chat, item: GroupHistoryItem): void {
-    // Entries of a large group's log (no mailbox seq): not shown by this client yet.
-    if (item.seq === null) return;
-    if (item.entry.type === 'event') {
-      this.addEvent(chat, item.entry.event, item.seq);
-      return;
-    }
-    if (item.entry.type === 'update') {
-      this.updateQuietly(item.entry.update.message);
-      return;
-    }
-    const message = item.entry.message;
-    const own = message.from === this.me;
-    const tick = own ? (item.tally === null ? 'sent' : tickFromTally(item.tally)) : null;
-    this.upsertMessage(chat, { ...fromMessage(message), seq: item.seq, tick });
-  }
-
-  private addEvent(chat: Chat, event: GroupEvent, seq: number): void {
-    if (this.eventIds.has(event.id)) return;
-    this.eventIds.add(event.id);
-    insertBySeq(chat, { type: 'event', key: `e:${event.id}`, seq, event });
-    applyMembership(chat, event, seq, this.me);
-  }
-
-  private upsertMessage(chat: Chat, given: MessageInput): MessageItem | null {
-    const own = given.from === this.me;
-    // An update that arrived before the message: its copy is newer.
-    const early = this.late.take(given.id);
-    const input = early !== undefined && (early.rev ?? 0) > given.rev ? { ...given, ...extrasOf(early), body: early.body } : given;
-    if (this.late.isGone(given.id, input.rev)) return null;
-    const ref = `${chat.key}|${input.clientId}`;
-    const located = this.byMessageId.get(input.id) ?? (own ? this.byClientId.get(ref) : undefined);
-    if (isDeletedForMe(input.body)) {
-      // Deleted for me: gone from this user's chats (history pages no longer list it either).
-      if (located !== undefined) this.remove(located, ref);
-      this.late.markGone(input.id, input.rev);
-      return null;
-    }
-    if (located !== undefined) {
-      mergeCopy(located.chat, located.item, input, own);
-      this.byMessageId.set(input.id, located);
-      return located.item;
-    }
-    const item = receivedItem(input, own, this.ticks.get(input.id));
-    insertBySeq(chat, item);
-    this.byMessageId.set(input.id, { chat, item });
-    if (own) this.byClientId.set(ref, { chat, item });
-    return item;
-  }
-
-  /** Apply an update without emitting; returns the key of the chat it changed (null: none, or kept for later). */
-  private updateQuietly(message: Message | GroupMessage): string | null {
-    const located = this.byMessageId.get(message.id);
-    if (located === undefined) {
-      // Not loaded (older than what is shown, or on its way): keep the newest copy for when it comes.
-      this.late.keep(message);
-      return null;
-    }
-    if ((message.rev ?? 0) <= located.item.rev) return null;
-    const { chat, item } = located;
-    this.upsertMessage(chat, { ...fromMessage(message), seq: item.seq, tick: item.tick });
-    return chat.key;
-  }
-
-  private remove(located: Located, ref: string): void {
-    const index = located.chat.items.indexOf(located.item);
-    if (index >= 0) located.chat.items.splice(index, 1);
-    if (located.item.id !== null) this.byMessageId.delete(located.item.id);
-    if (located.item.own) this.byClientId.delete(ref);
-  }
-
-  /** Someone else's message arrived live: it may be unread. */
-  private incoming(chat: Chat, seq: number, alreadyKnown: boolean): void {
-    if (!alreadyKnown && seq > chat.readUpTo && seq > chat.unreadCountedUpTo) chat.unread += 1;
-  }
-
-  /** Raise the tick of message `id`; returns the chat key it is in, or null when it is not loaded. */
-  private raiseTick(id: string, tick: Tick): string | null {
-    this.ticks.raise(id, tick);
-    const located = this.byMessageId.get(id);
-    if (located === undefined || !located.item.own) return null;
-    const next = furthest(located.item.tick, tick);
-    if (next === located.item.tick) return null;
-    located.item.tick = next;
-    return located.chat.key;
-  }
-
-  private pageLoaded(chat: Chat, nextBefore: number | null): void {
+  private pageLoaded(chat: Chat, older: HistoryCursor | null): void {
     // Pages come newest first and then ever older: the latest page's cursor is the one to follow.
-    chat.older = nextBefore;
+    chat.older = older;
     chat.history = 'idle';
     this.emit('changed', { key: chat.key });
   }

@@ -1,13 +1,14 @@
 /**
- * Pure functions over one chat's items, which the store keeps in mailbox order: a new empty chat,
- * inserting by seq, the newest seqs a read marker needs, unread counting, whether a group event
+ * Pure functions over one chat's items, which the store keeps in order (`orderOf`: mailbox seq in
+ * 1:1 chats, gseq in groups): a new empty chat, inserting in order, the newest places a read
+ * marker needs, unread counting, whether a group event
  * changes the user's own membership, the bubble of a message still being sent, and building or
  * refreshing an item from the server's copy. They mutate only the chat or item they are given and
  * emit nothing (chat-store.ts finds the items and decides when a change is told).
  */
 import type { OutboxEntry } from '../../client/index.ts';
 import type { GroupEvent } from '../../protocol/index.ts';
-import { furthest, parseChatKey, pickExtras, quoteOf, type Chat, type ChatItem, type MessageInput, type MessageItem, type Tick } from './chat-items.ts';
+import { furthest, orderOf, parseChatKey, pickExtras, quoteOf, type Chat, type ChatItem, type MessageInput, type MessageItem, type Tick } from './chat-items.ts';
 
 /** A chat with nothing loaded yet; throws for anything that is not a chat key (a bug, not input). */
 export function emptyChat(key: string): Chat {
@@ -23,25 +24,60 @@ export function emptyChat(key: string): Chat {
     unread: 0,
     unreadCountedUpTo: 0,
     readUpTo: 0,
+    large: false,
     left: false,
     markedUnread: false,
   };
 }
 
-/** Insert by seq; items without a seq stay at the end. */
-export function insertBySeq(chat: Chat, item: ChatItem): void {
+/** Insert in order (`orderOf`); items without a place stay at the end. */
+export function insertInOrder(chat: Chat, item: ChatItem): void {
   const items = chat.items;
-  if (item.seq === null) {
+  const place = orderOf(item);
+  if (place === null) {
     items.push(item);
     return;
   }
   let i = items.length;
   while (i > 0) {
     const previous = items[i - 1];
-    if (previous !== undefined && previous.seq !== null && previous.seq < item.seq) break;
+    const before = previous === undefined ? null : orderOf(previous);
+    if (before !== null && before < place) break;
     i -= 1;
   }
   items.splice(i, 0, item);
+}
+
+/** Highest place (`orderOf`) in a chat (0 when none). */
+export function newestPlace(chat: Chat): number {
+  for (let i = chat.items.length - 1; i >= 0; i--) {
+    const item = chat.items[i];
+    const place = item === undefined ? null : orderOf(item);
+    if (place !== null) return place;
+  }
+  return 0;
+}
+
+/** Highest place of a message from someone else (0 when none): what a read marker must cover. */
+export function newestIncomingPlace(chat: Chat): number {
+  for (let i = chat.items.length - 1; i >= 0; i--) {
+    const item = chat.items[i];
+    const place = item === undefined ? null : orderOf(item);
+    if (item?.type === 'message' && !item.own && place !== null) return place;
+  }
+  return 0;
+}
+
+/**
+ * The place (gseq) a group's read marker by mailbox seq `upTo` reaches: the newest loaded entry
+ * with a mailbox seq up to it (0 when none is loaded).
+ */
+export function gseqThroughSeq(chat: Chat, upTo: number): number {
+  let through = 0;
+  for (const item of chat.items) {
+    if (item.seq !== null && item.seq <= upTo && item.gseq !== null) through = Math.max(through, item.gseq);
+  }
+  return through;
 }
 
 /** Highest mailbox seq in a chat (0 when none). */
@@ -53,26 +89,20 @@ export function newestSeq(chat: Chat): number {
   return 0;
 }
 
-/** Highest seq of a message from someone else (0 when none): what a read marker must cover. */
-export function newestIncomingSeq(chat: Chat): number {
-  for (let i = chat.items.length - 1; i >= 0; i--) {
-    const item = chat.items[i];
-    if (item?.type === 'message' && !item.own && item.seq !== null) return item.seq;
-  }
-  return 0;
-}
-
-/** Others' messages in memory after `after`. */
+/** Others' messages in memory placed after `after`. */
 export function countUnread(chat: Chat, after: number): number {
-  return chat.items.filter((i) => i.type === 'message' && !i.own && i.seq !== null && i.seq > after).length;
+  return chat.items.filter((i) => {
+    const place = orderOf(i);
+    return i.type === 'message' && !i.own && place !== null && place > after;
+  }).length;
 }
 
 /**
- * Follow a group event (already inserted at `seq`) that may add or remove the user `me`: only the
- * newest such event decides, so an older one loaded with a history page changes nothing.
+ * Follow a group event (already inserted) that may add or remove the user `me`: only the newest
+ * such event decides, so an older one loaded with a history page changes nothing.
  */
-export function applyMembership(chat: Chat, event: GroupEvent, seq: number, me: string): void {
-  if (seq < newestMembershipSeq(chat, me)) return;
+export function applyMembership(chat: Chat, event: GroupEvent, me: string): void {
+  if (event.gseq < newestMembershipGseq(chat, me)) return;
   const change = event.change;
   if ((change.kind === 'member_removed' || change.kind === 'member_left') && change.member === me) chat.left = true;
   if (change.kind === 'members_added' && change.members.includes(me)) chat.left = false;
@@ -80,7 +110,7 @@ export function applyMembership(chat: Chat, event: GroupEvent, seq: number, me: 
   if (change.kind === 'created' && event.by === me) chat.left = false;
 }
 
-function newestMembershipSeq(chat: Chat, me: string): number {
+function newestMembershipGseq(chat: Chat, me: string): number {
   let newest = 0;
   for (const item of chat.items) {
     if (item.type !== 'event') continue;
@@ -89,7 +119,7 @@ function newestMembershipSeq(chat: Chat, me: string): number {
       ((c.kind === 'member_removed' || c.kind === 'member_left') && c.member === me) ||
       (c.kind === 'members_added' && c.members.includes(me)) ||
       (c.kind === 'member_joined' && c.member === me);
-    if (mine && item.seq > newest) newest = item.seq;
+    if (mine && item.gseq > newest) newest = item.gseq;
   }
   return newest;
 }
@@ -104,6 +134,7 @@ export function pendingItem(entry: OutboxEntry, me: string, quoted: MessageItem 
     type: 'message',
     key: `c:${entry.clientId}`,
     seq: null,
+    gseq: null,
     id: null,
     clientId: entry.clientId,
     from: me,
@@ -128,6 +159,7 @@ export function receivedItem(input: MessageInput, own: boolean, remembered: Tick
     type: 'message',
     key: own ? `c:${input.clientId}` : `m:${input.id}`,
     seq: input.seq,
+    gseq: input.gseq,
     id: input.id,
     clientId: input.clientId,
     from: input.from,
@@ -154,11 +186,19 @@ export function mergeCopy(chat: Chat, item: MessageItem, input: MessageInput, ow
     item.tick = furthest(item.tick === 'failed' ? 'pending' : item.tick, input.tick);
     item.error = null;
   }
-  if (input.seq !== null && item.seq !== input.seq) {
-    // It got its place in the mailbox (its copy arrived): move it there.
-    const index = chat.items.indexOf(item);
-    if (index >= 0) chat.items.splice(index, 1);
-    item.seq = input.seq;
-    insertBySeq(chat, item);
+  const seq = input.seq ?? item.seq;
+  const gseq = input.gseq ?? item.gseq;
+  if (seq !== item.seq || gseq !== item.gseq) {
+    // It got its place (its copy arrived, from the mailbox or a large group's log): move it there.
+    item.seq = seq;
+    item.gseq = gseq;
+    place(chat, item);
   }
+}
+
+/** Put an item (already in `chat`, or not) where its place (`orderOf`) now says. */
+export function place(chat: Chat, item: ChatItem): void {
+  const index = chat.items.indexOf(item);
+  if (index >= 0) chat.items.splice(index, 1);
+  insertInOrder(chat, item);
 }

@@ -27,10 +27,13 @@ export function openHistoryWindow(client: MessengerClient, directory: Directory,
   const sync = new Sync(client, store, directory);
   const chat = store.chat(key);
   // As if a newer page had been read already: the first load asks for `before`.
-  chat.older = before;
+  chat.older = { before };
   const offs = [
     client.on('message_update', ({ message }) => store.applyUpdate(message)),
     client.on('group_message_update', ({ message }) => store.applyUpdate(message)),
+    client.on('group_log_entry', ({ entry }) => {
+      if (entry.type === 'update') store.applyUpdate(entry.update.message);
+    }),
     client.on('receipt', (frame) => store.applyReceipt(frame)),
     client.on('group_receipt', (frame) => store.applyTallies(frame.tallies)),
   ];

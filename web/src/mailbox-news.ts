@@ -4,7 +4,7 @@
  * group's join event) and account events (new device, PIN changes and reset requests), shown as
  * notices that stay until dismissed.
  */
-import type { MessengerClient } from '../../client/index.ts';
+import type { GroupEvent, MessengerClient } from '../../client/index.ts';
 import type { InvitesView } from './views/invites.ts';
 import { describeAccountEvent, type Toasts } from './views/toasts.ts';
 
@@ -22,10 +22,15 @@ export interface MailboxNewsOptions {
 export function followMailboxNews(options: MailboxNewsOptions): void {
   const { client, userId, deviceId, invites, toasts } = options;
   client.on('group_invite', (entry) => invites.add({ groupId: entry.group, title: entry.title, invitedBy: entry.invitedBy, at: entry.at }));
-  client.on('group_event', ({ event }) => {
+  const joinedBy = (event: GroupEvent): void => {
     const change = event.change;
     const joined = (change.kind === 'member_joined' && change.member === userId) || (change.kind === 'members_added' && change.members.includes(userId));
     if (joined) invites.remove(event.group);
+  };
+  client.on('group_event', ({ event }) => joinedBy(event));
+  // A large group's events come from its log (read diffusion), not the mailbox.
+  client.on('group_log_entry', ({ entry }) => {
+    if (entry.type === 'event') joinedBy(entry.event);
   });
   client.on('account_event', ({ event }) => {
     const phrase = describeAccountEvent(event, deviceId);

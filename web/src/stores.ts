@@ -3,9 +3,11 @@
  * - the outbox (`OutboxStore`): messages written but not yet confirmed by the server survive a
  *   reload or a closed tab and go out on the next connection, with their original client ids;
  * - the mailbox cursor (`CursorStore`): after a reload the connection resumes where this device
- *   left off instead of from the server's last record.
+ *   left off instead of from the server's last record;
+ * - the gseq cursor of each large group (`LargeGroupCursorStore`): after a reload the SDK pulls a
+ *   group's log from where this device left off, not again from the group's switch.
  */
-import type { CursorStore, OutboxEntry, OutboxStore } from '../../client/index.ts';
+import type { CursorStore, LargeGroupCursorStore, OutboxEntry, OutboxStore } from '../../client/index.ts';
 
 const PREFIX = 'messenger.device.';
 
@@ -68,8 +70,42 @@ export class LocalCursorStore implements CursorStore {
   }
 }
 
+function groupsKey(deviceId: string): string {
+  return `${PREFIX}${deviceId}.groups`;
+}
+
+/** The gseq cursor per large group, as one JSON object per device (group id -> gseq). */
+export class LocalLargeGroupCursorStore implements LargeGroupCursorStore {
+  private readonly key: string;
+  private readonly storage: Storage;
+
+  constructor(deviceId: string, storage: Storage = localStorage) {
+    this.key = groupsKey(deviceId);
+    this.storage = storage;
+  }
+
+  get(group: string): number | undefined {
+    const value = this.load()[group];
+    return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  }
+
+  set(group: string, gseq: number): void {
+    this.storage.setItem(this.key, JSON.stringify({ ...this.load(), [group]: gseq }));
+  }
+
+  private load(): Record<string, unknown> {
+    try {
+      const value: unknown = JSON.parse(this.storage.getItem(this.key) ?? '{}');
+      return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+    } catch {
+      return {};
+    }
+  }
+}
+
 /** Forget everything kept for a device (after logout: its token no longer works). */
 export function clearDeviceStores(deviceId: string, storage: Storage = localStorage): void {
   storage.removeItem(outboxKey(deviceId));
   storage.removeItem(cursorKey(deviceId));
+  storage.removeItem(groupsKey(deviceId));
 }

@@ -1,9 +1,10 @@
 /**
- * Feeds the ChatStore: the SDK's events (live mailbox entries, send confirmations, receipts,
+ * Feeds the ChatStore: the SDK's events (live mailbox entries, a large group's log entries
+ * (`group_log_entry`), send confirmations, receipts,
  * message updates: reactions, edits, deletions, stars; chat markers) and the HTTP endpoints for
  * what came before (the chat list, history pages).
  */
-import type { MessengerClient } from '../../client/index.ts';
+import type { GroupEvent, MessengerClient } from '../../client/index.ts';
 import { chatKey, keyOfRef, type ChatStore } from './chat-store.ts';
 import type { Directory } from './directory.ts';
 import { friendlyError } from './errors.ts';
@@ -32,20 +33,19 @@ export class Sync {
 
   /** Show restored unsent messages and start following the SDK (call before `connect()`). */
   start(): void {
-    const { client, store, directory } = this;
+    const { client, store } = this;
     for (const entry of client.pending()) store.addPending(entry);
     this.offs.push(
       client.on('message', ({ message, seq }) => store.addMessage(message, seq)),
       client.on('group_message', ({ message, seq }) => store.addGroupMessage(message, seq)),
       client.on('group_event', ({ event, seq }) => {
         store.addGroupEvent(event, seq);
-        const change = event.change;
-        if (change.kind === 'created' || change.kind === 'title_changed') directory.rememberGroup({ groupId: event.group, title: change.title });
-        if (change.kind === 'picture_changed') directory.rememberGroupPicture(event.group, change.picture);
-        if (directory.groupMembers(event.group) !== undefined && change.kind !== 'description_changed' && change.kind !== 'picture_changed') {
-          // Member list or roles changed: fetch the new list for the header and the info panel.
-          void directory.refreshGroup(event.group);
-        }
+        this.groupChanged(event);
+      }),
+      // A large group's entries after its switch to read diffusion: in gseq order, each once.
+      client.on('group_log_entry', ({ group, entry }) => {
+        store.addLogEntry(group, entry);
+        if (entry.type === 'event') this.groupChanged(entry.event);
       }),
       // The message as it is now: replaces the store's copy when newer (rev).
       client.on('message_update', ({ message }) => store.applyUpdate(message)),
@@ -57,7 +57,7 @@ export class Sync {
       client.on('receipt', (frame) => store.applyReceipt(frame)),
       client.on('group_receipt', (frame) => store.applyTallies(frame.tallies)),
       client.on('read_marker', (frame) => store.markRead(chatKey('direct', frame.peer), frame.upTo)),
-      client.on('group_read_marker', (frame) => store.markRead(chatKey('group', frame.group), frame.upTo)),
+      client.on('group_read_marker', (frame) => store.markGroupRead(frame.group, frame.upTo, frame.gseq)),
       client.on('cursor_expired', () => {
         // Entries this device never saw are gone from the mailbox: rebuild from history.
         store.reset(client.pending());
@@ -70,6 +70,18 @@ export class Sync {
         if (this.listNext === undefined) void this.loadConversations();
       }),
     );
+  }
+
+  /** What a group event changes besides the chat: the group's title, picture and members. */
+  private groupChanged(event: GroupEvent): void {
+    const { directory } = this;
+    const change = event.change;
+    if (change.kind === 'created' || change.kind === 'title_changed') directory.rememberGroup({ groupId: event.group, title: change.title });
+    if (change.kind === 'picture_changed') directory.rememberGroupPicture(event.group, change.picture);
+    if (directory.groupMembers(event.group) !== undefined && change.kind !== 'description_changed' && change.kind !== 'picture_changed') {
+      // Member list or roles changed: fetch the new list for the header and the info panel.
+      void directory.refreshGroup(event.group);
+    }
   }
 
   /** Load the first (or, with `more`, the next) page of the chat list. */
@@ -101,15 +113,17 @@ export class Sync {
     const chat = this.store.chat(key);
     if (chat.history === 'loading') return;
     if (older ? chat.older === null || chat.older === undefined : chat.older !== undefined) return;
-    const options = older && chat.older !== null && chat.older !== undefined ? { before: chat.older, limit: HISTORY_PAGE } : { limit: HISTORY_PAGE };
+    // The cursor is a mailbox seq (`before`), or a gseq in a large group's log part (`beforeGseq`).
+    const options = older && chat.older !== null && chat.older !== undefined ? { ...chat.older, limit: HISTORY_PAGE } : { limit: HISTORY_PAGE };
     this.store.setHistoryState(key, 'loading');
     try {
       if (chat.kind === 'direct') {
+        if ('beforeGseq' in options) throw new Error('a 1:1 chat has no gseq');
         const page = await this.client.history(chat.id, options);
         this.store.addDirectHistory(chat.id, page.messages, page.nextBefore);
       } else {
         const page = await this.client.groupHistory(chat.id, options);
-        this.store.addGroupHistory(chat.id, page.entries, page.nextBefore);
+        this.store.addGroupHistory(chat.id, page);
       }
     } catch {
       this.store.setHistoryState(key, 'error');
