@@ -20,11 +20,15 @@ import type { RunningServer, ServerLogs } from './server.ts';
 import { TARGETS, withCpu, withServer, type CpuUse } from './target.ts';
 import { note, sleep } from './util.ts';
 
-/** Fan-out settings per path (see above); `hybrid` runs wrangler.toml as shipped. */
+/**
+ * Fan-out settings per path (see above). The copying paths turn read diffusion off (it is on above
+ * 100 members as shipped), `hybrid` otherwise runs wrangler.toml as shipped; `log` is wrangler.toml
+ * as shipped for groups above 100 members.
+ */
 export const PATH_BINDINGS: Record<FanoutPath, Record<string, string>> = {
-  direct: { GROUP_DIRECT_FANOUT_MAX: '100000' },
-  queued: { GROUP_DIRECT_FANOUT_MAX: '0', GROUP_DIRECT_HOT_MAX: '0' },
-  hybrid: {},
+  direct: { GROUP_DIRECT_FANOUT_MAX: '100000', GROUP_LOG_DELIVERY_MIN: '0' },
+  queued: { GROUP_DIRECT_FANOUT_MAX: '0', GROUP_DIRECT_HOT_MAX: '0', GROUP_LOG_DELIVERY_MIN: '0' },
+  hybrid: { GROUP_LOG_DELIVERY_MIN: '0' },
   // Read diffusion (large groups): the large group switches at creation; the small one does not.
   log: { GROUP_LOG_DELIVERY_MIN: '100' },
 };
