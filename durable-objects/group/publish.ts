@@ -42,12 +42,7 @@ export async function mirror(env: Env, s: Settings, parts: Parts, sql: SqlStorag
       if (invite) invites.push({ userId, invitedBy: invite.invitedBy, at: invite.at });
     }
     await syncGroupMirrorDelta(env.DB, {
-      groupId: s.groupId,
-      title: s.title,
-      picture: s.picture,
-      createdBy: s.createdBy,
-      createdAt: s.createdAt,
-      updatedAt: now,
+      ...mirrorHead(s, now),
       memberCount: parts.members.count(),
       changed: pending.map((p) => p.userId),
       members,
@@ -62,12 +57,7 @@ export async function mirror(env: Env, s: Settings, parts: Parts, sql: SqlStorag
 /** Replace the group's D1 mirror with the object's state, every member and invite. */
 async function mirrorWhole(env: Env, s: Settings, parts: Parts, now: number): Promise<void> {
   await syncGroupMirror(env.DB, {
-    groupId: s.groupId,
-    title: s.title,
-    picture: s.picture,
-    createdBy: s.createdBy,
-    createdAt: s.createdAt,
-    updatedAt: now,
+    ...mirrorHead(s, now),
     members: parts.members.all().map((m) => ({ userId: m.userId, role: m.role, joinedAt: m.joinedAt })),
     invites: parts.consent.invites(),
     link: parts.consent.link()?.code ?? null,
@@ -98,4 +88,9 @@ export async function notifyInvites(env: Env, s: Settings, parts: Parts, now: nu
     }),
   );
   return results.every((r) => r.status === 'fulfilled');
+}
+
+/** What both mirror writes say about the group itself. */
+function mirrorHead(s: Settings, now: number) {
+  return { groupId: s.groupId, title: s.title, picture: s.picture, createdBy: s.createdBy, createdAt: s.createdAt, updatedAt: now };
 }

@@ -237,7 +237,7 @@ function logMessageId(history: { items: GroupHistoryItem[] }, gseq: number): str
 
 describe('large groups: stars and deletions for yourself', () => {
   it("stars and hides a log message with a mark (no copy): history, the starred list and the other devices agree; the group's later edit and deletion show through", async () => {
-    const { ann, bob, group, a, from } = await largeGroupWithHistory(1, 3);
+    const { bob, group, a, from } = await largeGroupWithHistory(1, 3);
     const b = await connect(bob);
     const history = await wholeHistory(bob, group, 50);
     const idAt = (gseq: number) => {
@@ -283,7 +283,6 @@ describe('large groups: stars and deletions for yourself', () => {
     a.send({ type: 'action', id: 'del-1', chat: { kind: 'group', group }, target: starredId, action: { kind: 'delete', scope: 'everyone' } });
     await a.waitFor(isType('acted'), 2, 10_000);
     expect((await starredList()).messages).toEqual([]);
-    expect(ann.userId).not.toBe(bob.userId);
     for (const s of [a, b]) s.close();
   }, 60_000);
 });
