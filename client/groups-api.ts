@@ -7,6 +7,7 @@ import {
   GroupHistoryPageSchema,
   GroupLinkSchema,
   GroupListSchema,
+  GroupMemberPageSchema,
   GroupSchema,
   InviteListSchema,
   JoinRequestListSchema,
@@ -22,6 +23,7 @@ import type {
   GroupHistoryPage,
   GroupLink,
   GroupList,
+  GroupMemberPage,
   InviteList,
   JoinRequestList,
   JoinResult,
@@ -86,6 +88,23 @@ export class GroupsApi extends AccountApi {
   addGroupMembers(groupId: string, members: string[], signal?: AbortSignal): Promise<Group> {
     const path = PATHS.groupMembers(groupId);
     return this.request({ method: 'POST', path, body: { members }, auth: true, schema: GroupSchema, signal });
+  }
+
+  /**
+   * GET /v1/groups/:groupId/members: the members page by page, by user id (a large group's view
+   * lists at most GROUP_VIEW_MEMBERS_MAX of them; `memberCount` says how many there are).
+   *
+   * @example
+   * let page = await api.groupMembers(groupId);
+   * while (page.nextAfter !== null) page = await api.groupMembers(groupId, { after: page.nextAfter });
+   */
+  groupMembers(groupId: string, options: { after?: string; limit?: number } = {}, signal?: AbortSignal): Promise<GroupMemberPage> {
+    const query = new URLSearchParams();
+    if (options.after !== undefined) query.set('after', options.after);
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    const qs = query.toString();
+    const path = PATHS.groupMembers(groupId) + (qs === '' ? '' : `?${qs}`);
+    return this.request({ method: 'GET', path, auth: true, schema: GroupMemberPageSchema, signal });
   }
 
   /** DELETE /v1/groups/:groupId/members/:userId: remove a member (admins; use `leaveGroup` for yourself). */

@@ -141,6 +141,7 @@ export type {
   GroupList,
   GroupListQuery,
   GroupMember,
+  GroupMemberPage,
   GroupMessage,
   GroupMessageFrame,
   GroupReadMarkerFrame,

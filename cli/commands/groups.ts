@@ -29,7 +29,7 @@ async function groupLines(ctx: CommandContext, group: Group, directory: Director
   const { style } = ctx.out;
   const lines = [style.bold(group.title)];
   if (group.description) lines.push(group.description);
-  lines.push(`${plural(group.members.length, 'member')}${group.onlyAdminsSend ? ' · only admins may send' : ''}`);
+  lines.push(`${plural(group.memberCount, 'member')}${group.onlyAdminsSend ? ' · only admins may send' : ''}`);
   const names = await directory.names(group.members.map((m) => m.userId));
   group.members.forEach((member, i) => lines.push(`  ${names[i]}${member.role === 'admin' ? style.dim(' (admin)') : ''}`));
   if (group.invites.length > 0) {

@@ -77,7 +77,7 @@ export const invitesAccept: CommandSpec = {
     const { api } = sessionApi(ctx);
     const invite = await resolveInvite(api, ctx.args.positionals[0]!);
     const group = await api.acceptInvite(invite.groupId);
-    ctx.out.result(group, () => `You joined "${group.title}" (${plural(group.members.length, 'member')})`);
+    ctx.out.result(group, () => `You joined "${group.title}" (${plural(group.memberCount, 'member')})`);
   },
 };
 
@@ -135,7 +135,7 @@ export const join: CommandSpec = {
     const result = await api.joinByLink(code);
     ctx.out.result(result, () =>
       result.status === 'joined'
-        ? `You joined "${result.group.title}" (${plural(result.group.members.length, 'member')})`
+        ? `You joined "${result.group.title}" (${plural(result.group.memberCount, 'member')})`
         : `Asked to join "${preview.title}"; an admin of the group decides`,
     );
   },

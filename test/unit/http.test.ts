@@ -331,6 +331,19 @@ describe('MessengerApi groups', () => {
     await expect(call(api)).rejects.toMatchObject({ code: 'internal', retryable: false });
   });
 
+  it('groupMembers() pages by user id with after and limit, and validates the page', async () => {
+    const page = { members: [{ userId: PEER, role: 'member', joinedAt: 5 }], nextAfter: PEER };
+    const { fetch, calls } = fakeFetch(() => json(page));
+    const api = new MessengerApi({ baseUrl: 'http://api.test', token: 't', fetch });
+    await expect(api.groupMembers(GROUP)).resolves.toEqual(page);
+    await expect(api.groupMembers(GROUP, { after: PEER, limit: 2 })).resolves.toEqual(page);
+    expect(calls.map((c) => `${c.init?.method} ${c.url}`)).toEqual([`GET ${base}/members`, `GET ${base}/members?after=${PEER}&limit=2`]);
+    const bad = fakeFetch(() => json({ members: [{ userId: PEER }], nextAfter: null }));
+    const refused = await new MessengerApi({ baseUrl: 'http://api.test', token: 't', fetch: bad.fetch }).groupMembers(GROUP).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(MessengerError);
+    expect((refused as MessengerError).code).toBe('internal');
+  });
+
   it('leaveGroup posts to the leave path and resolves a 204 with undefined', async () => {
     const { fetch, calls } = fakeFetch(() => new Response(null, { status: 204 }));
     const api = new MessengerApi({ baseUrl: 'http://api.test', token: 't', fetch });
