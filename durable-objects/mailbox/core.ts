@@ -168,6 +168,7 @@ export class MailboxCore {
       self: () => this.self(),
       group: (groupId) => groupOf(env, groupId),
       delivered: (group, gseq) => this.groups.deliveredUpTo(group, gseq),
+      moved: (group, head) => this.groups.logMoved(group, head),
     });
     this.actions = new DirectActions({
       sql: ctx.storage.sql,

@@ -43,6 +43,8 @@ export class GroupSync {
   readonly #locks = new Map<string, Promise<unknown>>();
   /** Delivered watermarks per group not yet sent. */
   readonly #delivered = new Map<string, number>();
+  /** Per large group, the gseq its object capped a read to (its head, or the end of this user's membership), until the log moves past it. */
+  readonly #logCaps = new Map<string, number>();
   #deliveredTimer: ReturnType<typeof setTimeout> | null = null;
   #flushing: Promise<boolean> | null = null;
 
@@ -145,10 +147,24 @@ export class GroupSync {
       if (upTo !== null && relay) inbox.queueReceipt(group, 'read', upTo);
       return upTo;
     }
-    if (gseq <= inbox.readGseq(group)) return null;
-    const result = await this.deps.group(group).readUpTo(this.deps.self(), gseq, relay);
+    // Past the highest gseq the group ever answered is past its head: no call for that (a device
+    // repeating a read beyond the head would otherwise cost the group one call per frame).
+    const capped = Math.min(gseq, this.#logCaps.get(group) ?? Number.MAX_SAFE_INTEGER);
+    if (capped <= inbox.readGseq(group)) return null;
+    const result = await this.deps.group(group).readUpTo(this.deps.self(), capped, relay);
     if (!result.ok) throw new FrameError(result.code, result.message ?? undefined);
+    if (result.value < capped) this.#logCaps.set(group, result.value);
+    else this.#logCaps.delete(group);
     return inbox.markReadThrough(group, result.value);
+  }
+
+  /**
+   * A large group's log reaches at least `head` (a live push, a pull or a registration passed
+   * through here): a device may now read that far, so a cap below it goes.
+   */
+  logMoved(group: string, head: number): void {
+    const cap = this.#logCaps.get(group);
+    if (cap !== undefined && head > cap) this.#logCaps.delete(group);
   }
 
   /** Stop: delivered watermarks still gathered are dropped (the mailbox is being wiped). */

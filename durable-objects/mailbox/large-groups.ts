@@ -26,6 +26,8 @@ export type LargeGroupsDeps = {
   group: (groupId: string) => DurableObjectStub<GroupChat>;
   /** Everything of `group` up to `gseq` is on one of the user's devices (a delivered watermark). */
   delivered: (group: string, gseq: number) => void;
+  /** `group`'s log reaches at least `head` (what a device may read up to). */
+  moved: (group: string, head: number) => void;
 };
 
 type Head = GroupHeadsFrame['groups'][number];
@@ -88,6 +90,7 @@ export class LargeGroups {
 
   /** New entries of a large group: to every connected device. Whether one was connected. */
   live(group: string, push: LivePush): boolean {
+    this.deps.moved(group, push.through);
     const frame: GroupLiveFrame = { type: 'group_live', group, entries: push.entries, after: push.after, through: push.through };
     return this.deps.connections.broadcast(frame) > 0;
   }
@@ -100,6 +103,7 @@ export class LargeGroups {
   async pull(frame: GroupPullFrame, notBefore: number): Promise<GroupEntriesFrame> {
     const result = await this.deps.group(frame.group).pull(this.deps.self(), frame.after, frame.limit ?? GROUP_PULL_MAX, notBefore);
     if (!result.ok) throw new FrameError(result.code, result.message ?? undefined);
+    this.deps.moved(frame.group, result.value.through);
     // The device asks for what follows `after`: it holds everything up to there.
     if (frame.after > 0) this.deps.delivered(frame.group, frame.after);
     return { type: 'group_entries', id: frame.id, group: frame.group, ...result.value };
@@ -194,7 +198,10 @@ export class LargeGroups {
     answers.forEach((answer, i) => {
       const known = groups[i]!;
       if (answer.status === 'rejected') again.push(known);
-      else if (answer.value.ok && answer.value.value) heads.push({ group: known.group, ...answer.value.value, seq: known.seq });
+      else if (answer.value.ok && answer.value.value) {
+        heads.push({ group: known.group, ...answer.value.value, seq: known.seq });
+        this.deps.moved(known.group, answer.value.value.head);
+      }
     });
     if (heads.length > 0) to.send(heads);
     if (again.length === 0) return;

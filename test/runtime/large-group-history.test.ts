@@ -193,6 +193,16 @@ describe('large groups: history, chat list and reads', () => {
     // History agrees: nothing of others' is unread.
     const { items } = await wholeHistory(bob, group, 50);
     expect(items.filter((i) => i.entry.type === 'message').every((i) => i.read)).toBe(true);
+    // Reading past the head again moves nothing; once a newer entry reached bob's device live,
+    // reading it works (the cap the group set lifts as the log moves).
+    b.send({ type: 'group_read', group, gseq: Number.MAX_SAFE_INTEGER });
+    await sendAll(a, group, 'later', 1);
+    await b.waitFor((f): f is Extract<ServerFrame, { type: 'group_live' }> => f.type === 'group_live' && textsOf(f.entries).includes('later 0'), 1, 10_000);
+    b.send({ type: 'group_read', group, gseq: mine.log!.head + 1 });
+    const after = await b.waitFor(isType('group_read_marker'), 3, 5_000);
+    expect(after).toHaveLength(3);
+    expect(after[2]!.gseq).toBe(mine.log!.head + 1);
+    expect(groupChat(await chatList(bob), group)!.unread).toBe(0);
     for (const s of [a, b]) s.close();
   }, 60_000);
 
