@@ -5,7 +5,7 @@
  */
 import { actionWindows } from '../../lib/message-actions.ts';
 import { randomBase64Url } from '../../lib/random.ts';
-import type { GroupChange } from '../../protocol/index.ts';
+import type { GroupChange, GroupLiveFrame } from '../../protocol/index.ts';
 import { mailboxOf } from '../stubs.ts';
 import { GroupActions } from './actions.ts';
 import { Consent } from './consent.ts';
@@ -61,6 +61,7 @@ export function buildParts({ sql, env, groupId, event, newId, logFrom }: PartsDe
     log,
     members,
     live: (member, push) => mailboxOf(env, member).groupLive(groupId(), push),
+    encode: (entries, after, through) => JSON.stringify({ type: 'group_live', group: groupId(), entries, after, through } satisfies GroupLiveFrame),
     joined: (member, from) => mailboxOf(env, member).largeGroupJoined(groupId(), from),
     concurrency: DEFAULT_LIVE_CONCURRENCY,
     delivered: (reached) => {

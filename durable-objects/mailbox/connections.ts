@@ -46,7 +46,11 @@ export class Connections {
 
   /** Send an ephemeral frame (typing, presence) to every connection, or those `which` selects. */
   broadcast(frame: unknown, which?: (state: ConnectionState) => boolean): number {
-    const text = JSON.stringify(frame);
+    return this.broadcastText(JSON.stringify(frame), which);
+  }
+
+  /** `broadcast` of a frame already encoded (a large group's live push comes as text). */
+  broadcastText(text: string, which?: (state: ConnectionState) => boolean): number {
     let reached = 0;
     for (const ws of this.all()) {
       const state = this.state(ws);

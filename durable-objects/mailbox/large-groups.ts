@@ -11,7 +11,7 @@
  * - A group becomes large (its `delivery_changed` event arrives as the last copied entry), or the
  *   user joins a group that already is: remember it, register, and send the new head.
  */
-import type { GroupConversation, GroupEntriesFrame, GroupHeadsFrame, GroupHistoryItem, GroupLiveFrame, GroupPullFrame, SearchHit, SearchQuery } from '../../protocol/index.ts';
+import type { GroupConversation, GroupEntriesFrame, GroupHeadsFrame, GroupHistoryItem, GroupPullFrame, SearchHit, SearchQuery } from '../../protocol/index.ts';
 import { GROUP_PULL_MAX } from '../../protocol/index.ts';
 import type { GroupChat, LogItem } from '../group-chat.ts';
 import type { LargeChat } from './group-inbox.ts';
@@ -91,8 +91,7 @@ export class LargeGroups {
   /** New entries of a large group: to every connected device. Whether one was connected. */
   live(group: string, push: LivePush): boolean {
     this.deps.moved(group, push.through);
-    const frame: GroupLiveFrame = { type: 'group_live', group, entries: push.entries, after: push.after, through: push.through };
-    return this.deps.connections.broadcast(frame) > 0;
+    return this.deps.connections.broadcastText(push.frame) > 0;
   }
 
   /**
