@@ -41,6 +41,8 @@ export type GroupConfig = {
   senders: number;
   /** Which fan-out paths to measure, in order. */
   paths: FanoutPath[];
+  /** Count storage commits, statements, RPCs and frames per group message (local cost counters on). */
+  costs: boolean;
 };
 
 /** The history scenario (bench/history.ts). */
@@ -150,6 +152,10 @@ group scenario (--scenario groups|all; a few minutes; uses --drain, --ack-*, --s
   --group-senders N    throughput phase senders          (default 8)
   --group-paths LIST   fan-out paths: direct,queued,hybrid (default all three), and
                        log (read diffusion: GROUP_LOG_DELIVERY_MIN=100, so the large group switches)
+  --group-costs        also count, per group message and phase, storage commits, SQL
+                       statements, RPCs (mailbox / group objects) and frames, with the local
+                       cost counters on; they slow the server, so latency and throughput
+                       figures of such a run are perturbed (off by default)
 
 history scenario (--scenario history):
   --history-messages N        messages two users exchange first   (default 100000)
@@ -186,6 +192,7 @@ const OPTIONS = {
   'group-inflight': { type: 'string' },
   'group-senders': { type: 'string' },
   'group-paths': { type: 'string' },
+  'group-costs': { type: 'boolean' },
   'history-messages': { type: 'string' },
   'history-rounds': { type: 'string' },
   'history-round-messages': { type: 'string' },
@@ -271,6 +278,7 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): BenchConfig 
       inFlight: num('group-inflight', 8, 1, 1_000),
       senders: Math.min(connected, num('group-senders', 8, 1, GROUP_MAX_MEMBERS)),
       paths: paths as FanoutPath[],
+      costs: bool('group-costs'),
     },
     history: {
       messages: num('history-messages', 100_000, 100, 10_000_000),

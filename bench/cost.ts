@@ -16,11 +16,11 @@
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { CostSnapshotSchema, PATHS, type CostKind, type CostSnapshot, type CostTally } from '../protocol/index.ts';
-import { exampleDevVars } from '../scripts/dev-vars.mjs';
+import type { CostKind, CostSnapshot, CostTally } from '../protocol/index.ts';
 import { relayUsers, signUpUsers } from './accounts.ts';
 import { connectAll, emptyTotals, type BenchClient, type ClientTotals } from './clients.ts';
 import type { BenchConfig } from './config.ts';
+import { COST_COUNTERS_BINDINGS, costDelta, readCosts } from './cost-snapshots.ts';
 import { GroupLedger, GroupPhase } from './group-ledger.ts';
 import { drainGroup, runGroupLatency, runGroupThroughput, waitIdle, type GroupLoadContext } from './group-load.ts';
 import { createGroup } from './group-setup.ts';
@@ -96,19 +96,6 @@ const BASELINE_MS = 3_000;
 const GROUP_WARMUP_RATE = 4;
 const GROUP_WARMUP_MS = 1_500;
 
-const OPERATOR_TOKEN = (): string => String(exampleDevVars().METRICS_TOKEN ?? '');
-
-async function readCosts(server: RunningServer): Promise<CostSnapshot> {
-  const response = await fetch(new URL(PATHS.devCost, server.url), {
-    headers: { authorization: `Bearer ${OPERATOR_TOKEN()}` },
-    // A server still working off a backlog answers late; the bench waits rather than fail.
-    signal: AbortSignal.timeout(60_000),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`GET ${PATHS.devCost} -> ${response.status}: ${text.slice(0, 300)} (are the cost counters on?)`);
-  return CostSnapshotSchema.parse(JSON.parse(text));
-}
-
 type Span = { cpuS: number; bytes: number; ms: number; before: CostSnapshot | null; after: CostSnapshot | null; framesIn: number; framesOut: number };
 
 /** Run `work` (the phase, its drain and the wait for idle) and what the server spent meanwhile. */
@@ -135,13 +122,11 @@ async function idleCpuPerS(server: RunningServer): Promise<number> {
   return (sampleProcesses(server.pids).cpuS - cpu0) / (BASELINE_MS / 1000);
 }
 
-const KEYS = ['commits', 'commitsLow', 'statements', 'writeStatements', 'storageWrites', 'rpcs', 'framesIn'] as const;
+type SummedKey = 'commits' | 'commitsLow' | 'statements' | 'writeStatements' | 'storageWrites' | 'rpcs' | 'framesIn';
 
 function delta(span: Span, kind: CostKind): CostTally {
-  const out = { commits: 0, commitsLow: 0, statements: 0, writeStatements: 0, storageWrites: 0, rpcs: 0, framesIn: 0, alarms: 0 };
-  if (!span.before || !span.after) return out;
-  for (const key of [...KEYS, 'alarms'] as const) out[key] = span.after.kinds[kind][key] - span.before.kinds[kind][key];
-  return out;
+  if (!span.before || !span.after) return { commits: 0, commitsLow: 0, statements: 0, writeStatements: 0, storageWrites: 0, rpcs: 0, framesIn: 0, alarms: 0 };
+  return costDelta(span.before, span.after).kinds[kind];
 }
 
 const per = (value: number, units: number): number => (units > 0 ? Math.round((value / units) * 100) / 100 : 0);
@@ -149,8 +134,8 @@ const per = (value: number, units: number): number => (units > 0 ? Math.round((v
 function costRow(phase: string, unit: CostRow['unit'], units: number, perSec: number, span: Span, idlePerS: number): CostRow {
   const mailbox = delta(span, 'mailbox');
   const group = delta(span, 'group');
-  const sum = (key: (typeof KEYS)[number]): number => per(mailbox[key] + group[key], units);
-  const framesOut = span.before && span.after ? span.after.framesOut - span.before.framesOut : 0;
+  const sum = (key: SummedKey): number => per(mailbox[key] + group[key], units);
+  const framesOut = span.before && span.after ? costDelta(span.before, span.after).framesOut : 0;
   const netCpuS = Math.max(0, span.cpuS - idlePerS * (span.ms / 1000));
   return {
     phase,
@@ -241,7 +226,7 @@ export async function runCostScenario(config: BenchConfig, command: string, code
   const messengerTotals = emptyTotals();
   const label = '[cost messenger]';
   const messenger = await withServer(
-    { ...TARGETS.messenger, name: 'cost', stateDir: config.stateDir, bindings: { LOCAL_COST_COUNTERS: 'on', RATE_LIMITS: GROUP_BENCH_RATE_LIMITS } },
+    { ...TARGETS.messenger, name: 'cost', stateDir: config.stateDir, bindings: { ...COST_COUNTERS_BINDINGS, RATE_LIMITS: GROUP_BENCH_RATE_LIMITS } },
     label,
     async (server, clients) => {
       await readCosts(server); // fails early, with the reason, if the switch did not take

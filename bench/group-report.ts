@@ -5,6 +5,7 @@
  * direct-fan-out threshold is chosen from (the small group over both paths).
  */
 import type { GroupConfig } from './config.ts';
+import { GROUP_COST_METHOD, groupCostGoalLines, groupCostRows } from './group-costs.ts';
 import type { GroupCaseResult, GroupPathResult } from './groups.ts';
 import type { CpuUse } from './target.ts';
 import { int, ms, type LatencySummary } from './stats.ts';
@@ -39,6 +40,8 @@ export type GroupScenarioResult = {
   /** The small group over both paths: what the direct-fan-out threshold is chosen from. */
   thresholdInput: Array<{ path: string; members: number; latencyP50Ms: number | null; latencyP99Ms: number | null; messagesPerSec: number }>;
   method: typeof GROUP_METHOD;
+  /** With --group-costs only (absent otherwise): how the per-message costs in each case's `costs` were counted. */
+  costMethod?: string[];
 };
 
 export function summarizeGroups(config: GroupConfig, paths: GroupPathResult[], totalMs: number): GroupScenarioResult {
@@ -67,6 +70,7 @@ export function summarizeGroups(config: GroupConfig, paths: GroupPathResult[], t
         messagesPerSec: c.throughput.messagesPerSec,
       })),
     method: GROUP_METHOD,
+    ...(config.costs ? { costMethod: GROUP_COST_METHOD } : {}),
   };
 }
 
@@ -106,6 +110,7 @@ export function renderGroups(result: GroupScenarioResult): string {
     row('  gseq gaps / repeats / misrouted', (c) => `${c.integrity.gseqGaps} / ${c.integrity.gseqRepeats} / ${c.integrity.misrouted}`),
     row('  direct calls failed / fan-out backlog at end', (c) => (c.fanout ? `${c.fanout.directFailures} / ${c.fanout.backlogAtEnd}` : 'n/a')),
     row('  failed (error frames) / missing group_sent', (c) => `${failures(c.latency.failed) + failures(c.throughput.failed)} / ${c.latency.missingSentAcks + c.throughput.missingSentAcks}`),
+    ...(config.costs ? groupCostRows(cases) : []),
   ];
   const setupHeaders = ['Setup per server run', ...paths.map((p) => `${p.path} (${p.directFanoutMax})`)];
   const setupRows: Row[] = [
@@ -119,6 +124,7 @@ export function renderGroups(result: GroupScenarioResult): string {
     '',
     `Group fan-out: a ${int(config.members)}-member group with ${config.connected} connected and a ${config.small}-member group, all connected; ` +
       `one device per connected member, acks like 1:1; ${(result.totalMs / 1000).toFixed(0)} s in all`,
+    ...(config.costs ? ['--group-costs: the server ran with its cost counters on; latency, throughput and CPU figures are perturbed by them (notes at the end).'] : []),
     '',
     table(headers, rows),
     '',
@@ -129,9 +135,11 @@ export function renderGroups(result: GroupScenarioResult): string {
         `Goal: a ${int(v.members)}-member group message reaches every connected member in < ${GROUP_GOALS.lastMemberP99Ms} ms p99, ` +
         `${v.path}: p99 ${ms(v.lastMemberP99Ms)} ms: ${verdict(v.meetsGoal)}`,
     ),
+    ...(config.costs ? groupCostGoalLines(cases) : []),
     `Threshold input (${result.thresholdInput[0]?.members ?? '-'} members, latency phase, last member p50 / p99; throughput): ` +
       result.thresholdInput.map((t) => `${t.path} ${ms(t.latencyP50Ms)} / ${ms(t.latencyP99Ms)} ms, ${t.messagesPerSec} msg/s`).join('; '),
     `Method: ${GROUP_METHOD.paths}`,
+    ...(config.costs ? GROUP_COST_METHOD.map((m) => `- ${m}`) : []),
   ];
   const busiest = Math.max(...cases.flatMap((c) => [c.latency.cpu.otherPct, c.throughput.cpu.otherPct]));
   const interference =

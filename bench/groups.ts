@@ -12,6 +12,8 @@
 import { freshTokens, signUpUsers } from './accounts.ts';
 import { connectAll, emptyTotals, type BenchClient, type ClientTotals } from './clients.ts';
 import type { BenchConfig, FanoutPath } from './config.ts';
+import { COST_COUNTERS_BINDINGS, readCosts } from './cost-snapshots.ts';
+import { caseCosts, phaseCosts, withCosts, type GroupCaseCosts } from './group-costs.ts';
 import { GroupLedger, GroupPhase, type GroupIntegrity, type GroupPhaseResult } from './group-ledger.ts';
 import { drainGroup, runGroupLatency, runGroupThroughput, waitIdle, type GroupLoadContext } from './group-load.ts';
 import { createGroup, GroupSetupError, type CreatedGroup } from './group-setup.ts';
@@ -51,6 +53,12 @@ function describeBindings(bindings: Record<string, string>): string {
   return pairs.length > 0 ? pairs.join(', ') : 'wrangler.toml as shipped';
 }
 
+/** Whether a group of `members` stores its messages once in its log (read diffusion) on `path`'s server. */
+export function readsFromLog(path: FanoutPath, members: number): boolean {
+  const min = Number(PATH_BINDINGS[path]['GROUP_LOG_DELIVERY_MIN'] ?? 0);
+  return min > 0 && members > min;
+}
+
 /** Unmeasured warm-up per group: a few messages at this rate, one in flight. */
 const WARMUP_MS = 1_500;
 const WARMUP_RATE = 4;
@@ -81,6 +89,11 @@ export type GroupCaseResult = {
    * rounds, and log entries not yet handed on at the end. Null if the call failed.
    */
   fanout: { direct: number; queued: number; directFailures: number; rounds: number; busyMs: number; backlogAtEnd: number } | null;
+  /**
+   * With --group-costs only (absent otherwise): per phase, storage commits, statements, RPCs and
+   * frames per group message from the local cost counters, and the commit target (bench/group-costs.ts).
+   */
+  costs?: GroupCaseCosts;
 };
 
 type GroupStats = { backlog: number; fanout: { direct: number; queued: number; directFailures: number; rounds: number; busyMs?: number } };
@@ -114,7 +127,7 @@ export async function runGroupPath(path: FanoutPath, config: BenchConfig): Promi
       ...TARGETS.messenger,
       name: `groups-${path}`,
       stateDir: config.stateDir,
-      bindings: { ...PATH_BINDINGS[path], RATE_LIMITS: GROUP_BENCH_RATE_LIMITS },
+      bindings: { ...PATH_BINDINGS[path], RATE_LIMITS: GROUP_BENCH_RATE_LIMITS, ...(config.groups.costs ? COST_COUNTERS_BINDINGS : {}) },
     },
     label,
     (server, clients) => measurePath(path, directFanoutMax, config, server, clients, label),
@@ -130,6 +143,8 @@ async function measurePath(
   label: string,
 ): Promise<GroupPathResult> {
   const g = config.groups;
+  // Fails early, with the reason, if the counters did not come on.
+  if (g.costs) await readCosts(server);
   const t0 = performance.now();
   const users = await signUpUsers(server.url, g.members, config.setupConcurrency, label);
   const signUpMs = performance.now() - t0;
@@ -215,20 +230,32 @@ async function runCase(
   await drainGroup(ctx, warmup, drainMs);
   await waitIdle(server.pids, IDLE_TIMEOUT_MS);
 
+  // With --group-costs the counters are read before each window and after its drain and idle wait.
   const latency = new GroupPhase(`latency ${g.rate} msg/s`);
-  const latencyCpu = await withCpu(server, () => runGroupLatency(ctx, latency, latencySender, g.rate, durationMs));
-  await drainGroup(ctx, latency, drainMs);
-  const idleAfterLatency = await waitIdle(server.pids, IDLE_TIMEOUT_MS);
+  const latencySpan = await withCosts(server, g.costs, async () => {
+    const cpu = await withCpu(server, () => runGroupLatency(ctx, latency, latencySender, g.rate, durationMs));
+    await drainGroup(ctx, latency, drainMs);
+    return { cpu, idleMs: await waitIdle(server.pids, IDLE_TIMEOUT_MS) };
+  });
+  const { cpu: latencyCpu, idleMs: idleAfterLatency } = latencySpan.value;
   const latencyResult = ctx.ledger.result(latency);
   summaryLine(ctx.label, latencyResult);
 
   const throughput = new GroupPhase(`throughput ${g.inFlight} in flight`);
-  const throughputCpu = await withCpu(server, () => runGroupThroughput(ctx, throughput, senders, g.inFlight, durationMs));
-  await drainGroup(ctx, throughput, drainMs);
-  const idleAfterThroughput = await waitIdle(server.pids, IDLE_TIMEOUT_MS);
+  const throughputSpan = await withCosts(server, g.costs, async () => {
+    const cpu = await withCpu(server, () => runGroupThroughput(ctx, throughput, senders, g.inFlight, durationMs));
+    await drainGroup(ctx, throughput, drainMs);
+    return { cpu, idleMs: await waitIdle(server.pids, IDLE_TIMEOUT_MS) };
+  });
+  const { cpu: throughputCpu, idleMs: idleAfterThroughput } = throughputSpan.value;
   const throughputResult = ctx.ledger.result(throughput);
   summaryLine(ctx.label, throughputResult);
   const statsAfter = await groupStats(server, group.groupId);
+  const costs =
+    latencySpan.costs && throughputSpan.costs
+      ? caseCosts(readsFromLog(path, group.members), connected, phaseCosts(latencyResult, latencySpan.costs), phaseCosts(throughputResult, throughputSpan.costs))
+      : null;
+  if (costs) costLine(ctx.label, costs);
 
   return {
     path,
@@ -256,6 +283,7 @@ async function runCase(
             backlogAtEnd: statsAfter.backlog,
           }
         : null,
+    ...(costs ? { costs } : {}),
   };
 }
 
@@ -281,6 +309,12 @@ async function untilSetUp(ledger: GroupLedger, groups: readonly CreatedGroup[], 
         `${ledger.lowestGseq(late.groupId)} of ${late.head}`,
     );
   }
+}
+
+function costLine(label: string, costs: GroupCaseCosts): void {
+  const one = (name: string, p: GroupCaseCosts['latency']): string =>
+    `${name} ${p.perMessage.commits} commits (≥${p.perMessage.commitsLow}), ${p.perMessage.statements} statements, ${p.perMessage.rpcs} RPCs per message`;
+  note(`${label} costs: ${one('latency', costs.latency)}; ${one('throughput', costs.throughput)}`);
 }
 
 function summaryLine(label: string, r: GroupPhaseResult): void {
