@@ -23,8 +23,12 @@ const DEFAULT_MEMBERS_PER_JOB = 50;
 /** In large groups, recently active members called directly (the rest are queued). */
 const DEFAULT_DIRECT_HOT_MAX = 256;
 const TALLY_FLUSH_MS = 200;
-/** Live pushes of a large group in flight at once. */
-const DEFAULT_LIVE_CONCURRENCY = 64;
+/**
+ * Live pushes of a large group in flight at once. 256 rather than 64: with 200 members online
+ * the groups bench measured send -> last member p50 36 instead of 51 ms and 110 instead of 90
+ * group msg/s (same day, same machine); a round still never opens more calls than this.
+ */
+const DEFAULT_LIVE_CONCURRENCY = 256;
 /** A large group notifies its offline members at most once per this long (./notices.ts). */
 const NOTICE_BURST_MS = 30_000;
 /** Invite link codes: 128 random bits, 22 base64url characters. */
