@@ -132,12 +132,15 @@ export class Messaging {
   online(member: string): { head: number; from: number } | null {
     const { state } = this.deps;
     const s = state.settingsOrThrow();
-    const { delivery, members, log } = state.parts;
+    const { delivery, members, log, notices } = state.parts;
     const intervals = members.intervals(member);
     if (intervals.length === 0) throw new GroupError('not_group_member');
     if (s.logFrom === null) return null;
     const registered = delivery.register(member, Date.now());
-    if (registered) return { head: registered.head, from: s.logFrom };
+    if (registered) {
+      notices.present(member);
+      return { head: registered.head, from: s.logFrom };
+    }
     // A former member: nothing live, but they may pull up to their removal.
     const last = Math.max(...intervals.map(([, to]) => to));
     return { head: Math.min(log.head, last), from: s.logFrom };

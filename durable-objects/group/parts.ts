@@ -31,6 +31,8 @@ const TALLY_FLUSH_MS = 200;
 const DEFAULT_LIVE_CONCURRENCY = 256;
 /** A large group notifies its offline members at most once per this long (./notices.ts). */
 const NOTICE_BURST_MS = 30_000;
+/** A member away from a busy large group gets a notice at most this often (./notices.ts). */
+const NOTICE_MAX_GAP_MS = 15 * 60_000;
 /** Invite link codes: 128 random bits, 22 base64url characters. */
 const LINK_CODE_BYTES = 16;
 
@@ -86,6 +88,7 @@ export function buildParts({ sql, env, groupId, event, newId, logFrom }: PartsDe
     online: () => delivery.onlineMembers(),
     send: (to, notice) => enqueueJobs(env.GROUP_FANOUT, planNotices(groupId(), to, notice, membersPerJob)),
     burstMs: NOTICE_BURST_MS,
+    maxGapMs: NOTICE_MAX_GAP_MS,
     now: () => Date.now(),
     schedule: (ms, task) => void setTimeout(task, ms),
   });
