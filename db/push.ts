@@ -66,6 +66,29 @@ export async function pushTargetsOf(db: DbLike, userId: string, deviceId?: strin
   return rows.map((r) => ({ ...r, platform: r.platform as PushTarget['platform'] }));
 }
 
+/** D1 binds at most 100 values per statement. */
+const IDS_PER_STATEMENT = 90;
+
+/**
+ * Which of `userIds` have a push token on a logged-in device (the others cannot be rung: a
+ * large group's notice skips their mailboxes). One statement per 90 ids, all in one batch.
+ */
+export async function usersWithPushTokens(db: DbLike, userIds: readonly string[]): Promise<Set<string>> {
+  if (userIds.length === 0) return new Set();
+  const d = accountsDb(db);
+  const query = (ids: string[]) =>
+    d
+      .selectDistinct({ userId: pushTokens.userId })
+      .from(pushTokens)
+      .innerJoin(devices, eq(devices.id, pushTokens.deviceId))
+      .where(and(inArray(pushTokens.userId, ids), isNull(devices.revokedAt)));
+  const chunks: string[][] = [];
+  for (let i = 0; i < userIds.length; i += IDS_PER_STATEMENT) chunks.push(userIds.slice(i, i + IDS_PER_STATEMENT));
+  const [first, ...others] = chunks.map(query);
+  const results = await d.batch([first!, ...others]);
+  return new Set(results.flat().map((r) => r.userId));
+}
+
 export async function pushRegistrationOf(db: DbLike, deviceId: string): Promise<{ platform: string; registeredAt: number } | null> {
   const rows = await accountsDb(db)
     .select({ platform: pushTokens.platform, registeredAt: pushTokens.registeredAt })

@@ -7,7 +7,7 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { MetricsSchema, PATHS, type SessionResponse, type SinkPush } from '../../protocol/index.ts';
-import { pushTargetsOf } from '../../db/push.ts';
+import { pushTargetsOf, usersWithPushTokens } from '../../db/push.ts';
 import { previewOf, type PushJob } from '../../durable-objects/mailbox/push-job.ts';
 import type { PushNotification, PushOutcome, PushProvider, PushTarget } from '../../lib/push-types.ts';
 import { consumePush, retryDelaySeconds } from '../../worker/queues/push.ts';
@@ -48,6 +48,19 @@ async function sendText(from: SessionResponse, to: SessionResponse, body: string
 }
 
 describe('push token registration', () => {
+  it('tells which users can be rung (a large group notices only those): a token on a logged-in device; any number of ids', async () => {
+    const [ann, bob, cat, dan] = await users(4);
+    await registerToken(ann!, 'fcm', `ringable-${ann!.userId}`);
+    await registerToken(cat!, 'apns', `ringable-${cat!.userId}`);
+    await registerToken(dan!, 'fcm', `ringable-${dan!.userId}`);
+    expect((await call('POST', PATHS.logout, dan!)).status).toBe(204);
+    // More ids than one statement binds: unknown ones around the real ones.
+    const unknown = Array.from({ length: 200 }, (_, i) => `01KUNKNOWN${String(i).padStart(16, '0')}`);
+    const ids = [...unknown.slice(0, 120), ann!.userId, bob!.userId, ...unknown.slice(120), cat!.userId, dan!.userId];
+    expect([...(await usersWithPushTokens(env.DB, ids))].sort()).toEqual([ann!.userId, cat!.userId].sort());
+    expect(await usersWithPushTokens(env.DB, [])).toEqual(new Set());
+  });
+
   it('registers, replaces, reads and removes the calling device\'s token; logout removes it', async () => {
     const [ann] = await users(1);
     expect((await call('GET', PATHS.pushToken, ann!)).body.error?.code).toBe('not_found');

@@ -5,15 +5,17 @@
  * entries (idempotent there, so a redelivered or retried job is harmless). A job whose
  * members were not all reached is retried as a whole, with growing delay; after the queue's
  * max_retries it lands in `group-fanout-dlq`. A large group's push notice (a job with `notice`)
- * goes to each member's mailbox, which decides whether to push; members it missed get a new
- * job, a few times at most (a notice repeated would ring a phone twice; the mailbox drops a
- * notice for a message it already noticed).
+ * goes to the mailbox of each of its members who has a push token (one D1 query per job), which
+ * decides whether to push; members it missed get a new job, a few times at most (a notice
+ * repeated would ring a phone twice; the mailbox drops a notice for a message it already
+ * noticed).
  *
  * `group-fanout-dlq`: records each dead job in D1 (`dead_letters`), which is the metric and
  * the material for a replay. A member whose job died still catches up: the next entry of that
  * group that reaches their mailbox shows the gap, which the mailbox repairs from the group.
  */
 import { recordDeadLetter } from '../../db/groups.ts';
+import { usersWithPushTokens } from '../../db/push.ts';
 import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { GroupQueueJobSchema, type NoticeJob } from '../../durable-objects/group/fanout-job.ts';
 
@@ -39,8 +41,15 @@ export async function consumeFanout(batch: MessageBatch<unknown>, env: Env): Pro
       const job = parsed.data;
       const delaySeconds = Math.min(60, 2 ** message.attempts);
       if ('notice' in job) {
+        // Only members with a push token can be rung: the others' mailboxes are not woken (a
+        // web or CLI user away from a busy large group costs nothing). If D1 cannot say, all are.
+        const ringable = await usersWithPushTokens(env.DB, job.members).catch((error: unknown) => {
+          console.error('push token lookup failed; noticing every member', error);
+          return new Set(job.members);
+        });
+        const members = job.members.filter((m) => ringable.has(m));
         // Retrying the whole job would ring the phones it already reached again: only those it missed get a new job.
-        const missed = await forEachLimited(job.members, CONCURRENCY, (member) =>
+        const missed = await forEachLimited(members, CONCURRENCY, (member) =>
           mailboxOf(env, member).largeGroupNotice(job.group, job.notice.message, job.notice.count),
         );
         if (missed.length > 0 && message.attempts < NOTICE_ATTEMPTS) {
