@@ -318,6 +318,10 @@ class Suffix {
  * update only if its message (`target`) was inside one too.
  */
 export function visibleRows<R extends { gseq: number; target: number | null }>(rows: readonly R[], intervals: ReadonlyArray<[number, number]>): R[] {
-  const covered = (gseq: number) => intervals.some(([from, to]) => gseq >= from && gseq <= to);
-  return rows.filter((r) => covered(r.gseq) && (r.target === null || covered(r.target)));
+  return rows.filter((r) => covers(intervals, r.gseq) && (r.target === null || covers(intervals, r.target)));
+}
+
+/** Whether membership intervals (joined, left; both inclusive) cover log position `gseq`. */
+export function covers(intervals: ReadonlyArray<[number, number]>, gseq: number): boolean {
+  return intervals.some(([from, to]) => gseq >= from && gseq <= to);
 }

@@ -6,7 +6,7 @@
  * before it (`notBefore`). Reads only; refusals are thrown as `GroupError`s.
  */
 import type { GroupEntry, GroupMessage, GroupTally } from '../../protocol/index.ts';
-import { visibleRows } from './members.ts';
+import { covers, visibleRows } from './members.ts';
 import { GroupError } from './result.ts';
 import type { GroupState } from './state.ts';
 
@@ -93,8 +93,7 @@ export function visibleMessage(state: GroupState, member: string, messageId: str
   const { log, members } = state.parts;
   const message = log.messageById(messageId);
   if (!message) return null;
-  const seen = members.intervals(member).some(([from, to]) => message.gseq >= from && message.gseq <= to);
-  return seen ? message : null;
+  return covers(members.intervals(member), message.gseq) ? message : null;
 }
 
 /** The messages of `ids` that `member` may see, as they are now (a large group's starred list); the others are left out. */

@@ -7,10 +7,11 @@
  */
 import { filterClauses, ftsQuery, highlightsOf } from '../../db/history/index.ts';
 import { SEARCH_KINDS } from '../../protocol/index.ts';
-
-type SearchKind = (typeof SEARCH_KINDS)[number];
+import { covers } from './members.ts';
 import { GroupError } from './result.ts';
 import type { GroupState } from './state.ts';
+
+type SearchKind = (typeof SEARCH_KINDS)[number];
 
 /** One hit in the log. */
 export type LogHit = { gseq: number; messageId: string; from: string; at: number; kind: SearchKind; snippet: string; highlights: Array<[number, number]> };
@@ -54,7 +55,7 @@ export function searchLog(state: GroupState, member: string, query: LogSearchQue
     .toArray();
   const hits: LogHit[] = [];
   for (const row of rows) {
-    if (!intervals.some(([from, to]) => row.gseq >= from && row.gseq <= to)) continue;
+    if (!covers(intervals, row.gseq)) continue;
     const kind = SEARCH_KINDS.find((k) => k === row.kind);
     if (!kind) continue;
     if (hits.length === query.limit) return { hits, nextBefore: hits[hits.length - 1]!.gseq };
