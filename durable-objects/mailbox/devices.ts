@@ -186,13 +186,9 @@ export class AccountDevices {
       throw error;
     }
     // Messages this user deleted for themselves are left out, as for copies; starred ones say so.
-    const logItems = core.largeMarks.overlay(group, log.items, true);
-    if (log.nextBefore !== null) return { entries: logItems, nextBefore: null, nextBeforeGseq: log.nextBefore };
-    const rest = query.limit - log.items.length;
-    // The log part is done: the next page starts at the top of the copied part (it may be empty).
-    if (rest === 0) return { entries: logItems, nextBefore: core.store.head + 1, nextBeforeGseq: null };
-    const { items, nextBefore } = await copied(undefined, rest);
-    return { entries: [...logItems, ...items], nextBefore, nextBeforeGseq: null };
+    const shown = core.largeMarks.overlay(group, log.items, true);
+    const page = await logThenCopies({ shown, read: log.items.length, nextBefore: log.nextBefore }, query.limit, core.store.head, (rest) => copied(undefined, rest));
+    return { entries: page.items, nextBefore: page.nextBefore, nextBeforeGseq: page.nextBeforeGseq };
   }
 
   /** Search this user's history as `deviceId` may see it (every tier; see history-pages.ts). */
@@ -207,12 +203,12 @@ export class AccountDevices {
     if (query.group !== undefined) {
       // One large group: its log part, paged by gseq, then the part copied here (as history is).
       const log = await core.largeGroups.search(query.group, query, query.beforeGseq ?? Number.MAX_SAFE_INTEGER, notBefore);
-      const hits = visible(query.group, log.hits);
-      if (log.nextBefore !== null) return { hits, nextBefore: null, nextBeforeGseq: log.nextBefore };
-      const rest = query.limit - log.hits.length;
-      if (rest === 0) return { hits, nextBefore: core.store.head + 1, nextBeforeGseq: null };
-      const copied = await copies({ ...query, limit: rest });
-      return { hits: [...hits, ...copied.hits], nextBefore: copied.nextBefore, nextBeforeGseq: null };
+      const shown = visible(query.group, log.hits);
+      const page = await logThenCopies({ shown, read: log.hits.length, nextBefore: log.nextBefore }, query.limit, core.store.head, async (rest) => {
+        const copied = await copies({ ...query, limit: rest });
+        return { items: copied.hits, nextBefore: copied.nextBefore };
+      });
+      return { hits: page.items, nextBefore: page.nextBefore, nextBeforeGseq: page.nextBeforeGseq };
     }
     // Everything: the first page also holds each large group's newest hits, placed by time.
     const [page, ...logs] = await Promise.all([
@@ -230,4 +226,24 @@ export class AccountDevices {
     const hits = [...page.hits, ...logs.flat()].sort((a, b) => b.at - a.at);
     return { hits, nextBefore: page.nextBefore };
   }
+}
+
+/**
+ * One page of a large group, newest first: its log part (`shown` of the `read` items the group
+ * answered; `nextBefore` a gseq while the log part goes on), then, once that ends, the part copied
+ * into this mailbox before the switch (paged by mailbox seq). A page may hold the end of one and
+ * the start of the other; a full page that ends the log part points the next one at the top of
+ * the copied part (`head + 1`; it may be empty).
+ */
+async function logThenCopies<T>(
+  log: { shown: T[]; read: number; nextBefore: number | null },
+  limit: number,
+  head: number,
+  copied: (limit: number) => Promise<{ items: T[]; nextBefore: number | null }>,
+): Promise<{ items: T[]; nextBefore: number | null; nextBeforeGseq: number | null }> {
+  if (log.nextBefore !== null) return { items: log.shown, nextBefore: null, nextBeforeGseq: log.nextBefore };
+  const rest = limit - log.read;
+  if (rest === 0) return { items: log.shown, nextBefore: head + 1, nextBeforeGseq: null };
+  const more = await copied(rest);
+  return { items: [...log.shown, ...more.items], nextBefore: more.nextBefore, nextBeforeGseq: null };
 }
