@@ -268,7 +268,16 @@ export class Members {
 
   /** Forget receipt times older than `cutoff` (message info covers recent messages). */
   pruneReceiptLog(cutoff: number): void {
-    this.sql.exec('DELETE FROM receipt_log WHERE at < ?', cutoff);
+    // Rows are appended as time goes (rowid order is `at` order) and `at` has no index: delete
+    // everything before the oldest row still kept, found by walking from the start. That reads
+    // the rows it deletes and one more, not the whole table on every alarm (a busy large group
+    // logs one row per connected member every 2 s, millions over the 30 days kept).
+    this.sql.exec(
+      `DELETE FROM receipt_log WHERE rowid < coalesce(
+         (SELECT rowid FROM receipt_log WHERE at >= ? ORDER BY rowid LIMIT 1),
+         (SELECT max(rowid) + 1 FROM receipt_log))`,
+      cutoff,
+    );
   }
 
   /**
