@@ -303,7 +303,8 @@ export function openGroupInfo(options: {
     replaceChildren(
       body,
       h('div', { class: 'group-picture-row' }, picture, iAmAdmin ? pictureControls?.el : null),
-      h('p', { class: 'member-count' }, `${group.members.length} ${group.members.length === 1 ? 'member' : 'members'}`),
+      // `members` stops at GROUP_VIEW_MEMBERS_MAX in a large group: the count is `memberCount`.
+      h('p', { class: 'member-count' }, `${group.memberCount.toLocaleString()} ${group.memberCount === 1 ? 'member' : 'members'}`),
       list,
       invited,
       picker,
