@@ -524,9 +524,12 @@ for (const pass of PASSES) {
       it('menus work from the keyboard: Enter opens, arrows move, Escape closes and focus returns', async () => {
         const text = `${tag} keyboard check`;
         await send(ann.page, text);
+        // On a busy machine an Enter pressed after a separate focus() once opened nothing (the
+        // focus had moved by then): start once the message left 'pending' (the page is done
+        // with the send), and focus and press on the button in one step.
+        await expect.poll(() => row(ann.page, text).getAttribute('data-status'), { timeout: WAIT }).not.toBe('pending');
         const chevron = row(ann.page, text).getByTestId('message-menu-button');
-        await chevron.focus();
-        await ann.page.keyboard.press('Enter');
+        await chevron.press('Enter');
         const menu = ann.page.getByTestId('message-menu');
         await menu.waitFor();
         expect(await menu.getAttribute('role')).toBe('menu');
