@@ -56,8 +56,9 @@ export class Notices {
   #total = 0;
   /** `#total` at the last notice round: where members with no `Away` record count from. */
   #roundTotal = 0;
-  /** The newest message, while some are held for the next round. */
-  #held: GroupMessage | null = null;
+  /** Messages came in since the last round (they wait for the next one). */
+  #holding = false;
+  /** The newest message (the preview of the next notice). */
   #newest: GroupMessage | null = null;
   readonly #away = new Map<string, Away>();
   /** When the pending timer fires (one at a time; an earlier need sets another). */
@@ -74,11 +75,11 @@ export class Notices {
     this.#total += messages.length;
     this.#newest = messages[messages.length - 1]!;
     const now = this.deps.now();
-    if (this.#held === null && now >= this.#quietUntil) {
+    if (!this.#holding && now >= this.#quietUntil) {
       this.#round(now);
       return;
     }
-    this.#held = this.#newest;
+    this.#holding = true;
     this.#wake(this.#quietUntil);
   }
 
@@ -89,7 +90,7 @@ export class Notices {
 
   /** Send the notices due now: to each member away who has something new and whose gap has passed. */
   #round(now: number): void {
-    this.#held = null;
+    this.#holding = false;
     const newest = this.#newest;
     if (newest === null) return;
     const online = this.deps.online();
