@@ -27,6 +27,7 @@ import type { MailboxCore } from './core.ts';
 import { FrameError, errorFrame } from './frame-error.ts';
 import { actOnGroup } from './group-actions.ts';
 import { admitMedia } from './media-check.ts';
+import type { StoredMessage } from './store.ts';
 
 /** Headers the Worker sets when it hands an authenticated WebSocket upgrade to the object. */
 export const CONNECT_HEADERS = {
@@ -205,14 +206,20 @@ export class DeviceFrames {
     const { core } = this;
     // Memory only (see FrameLimits): no write and no call is added to a message.
     core.limits.send(state.deviceId, frame.id);
-    core.presence.tracker.recordActivity(Date.now());
     // A reply quotes this user's copy of the original: an archived one comes back first.
     if (frame.replyTo !== undefined) await core.history.ensureHot(`d:${frame.to}`, frame.replyTo);
     if (frame.forward !== undefined) {
       await core.history.ensureHot(null, frame.forward);
       await core.originals.find(frame.forward);
     }
-    const stored = await core.outgoing.send(state, frame);
+    let stored: StoredMessage;
+    try {
+      stored = await core.outgoing.send(state, frame);
+    } finally {
+      // After the send, not before: written before the call to the recipient, the activity time
+      // was a commit of its own; here it rides in the commit of the sender's copy.
+      core.presence.tracker.recordActivity(Date.now());
+    }
     const sent: SentFrame = {
       type: 'sent',
       id: frame.id,

@@ -123,22 +123,31 @@ export class MailboxStore {
    * unless this sender already stored this client id. Returns the stored identity either way.
    */
   recordMessage(message: Message, outgoing: boolean, now: number): { stored: StoredMessage; entry: StoredEntry | null } {
-    const existing = this.findBySenderClientId(message.from, message.clientId);
-    if (existing) return { stored: { id: existing.id, sentAt: existing.sentAt, duplicate: true }, entry: null };
     const peer = outgoing ? message.to : message.from;
+    const seq = this.#head + 1;
+    // The idempotency index decides in the insert itself (no SELECT first): a row already there
+    // for this (sender, client id) inserts nothing and returns nothing, and only then is it read.
+    const inserted = this.sql
+      .exec(
+        `INSERT INTO messages (seq, id, peer, outgoing, sender, client_id, status, message)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (sender, client_id) DO NOTHING RETURNING seq`,
+        seq,
+        message.id,
+        peer,
+        outgoing ? 1 : 0,
+        message.from,
+        message.clientId,
+        STATUS_RANK.sent,
+        JSON.stringify(message),
+      )
+      .toArray();
+    if (inserted.length === 0) {
+      const existing = this.findBySenderClientId(message.from, message.clientId);
+      if (!existing) throw new Error(`message ${message.clientId} of ${message.from} neither stored nor found`);
+      return { stored: { id: existing.id, sentAt: existing.sentAt, duplicate: true }, entry: null };
+    }
     const entry = this.append({ type: 'message', message }, now);
-    this.sql.exec(
-      `INSERT INTO messages (seq, id, peer, outgoing, sender, client_id, status, message)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      entry.seq,
-      message.id,
-      peer,
-      outgoing ? 1 : 0,
-      message.from,
-      message.clientId,
-      STATUS_RANK.sent,
-      JSON.stringify(message),
-    );
     if (!outgoing && this.#lastIncoming !== null) this.#lastIncoming = Math.max(this.#lastIncoming, entry.seq);
     this.sql.exec(
       `INSERT INTO conversations (peer, last_seq, unread) VALUES (?, ?, ?)
