@@ -76,6 +76,7 @@ export class PresenceRelay {
       }
     }
     const live = this.liveSockets(now, closing).length;
+    if (live === 0) this.tracker.persistActivity();
     if (live > 0 !== this.tracker.announcedOnline) {
       this.tracker.announcedOnline = live > 0;
       this.deps.changed(now);

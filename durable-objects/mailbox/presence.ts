@@ -64,11 +64,17 @@ export function visiblePresence(state: PresenceState, privacy: PrivacySettings, 
 /** Frames from a socket also prove it alive; kept in memory only (the runtime's timestamp covers hibernation). */
 const lastFrameAt = new WeakMap<WebSocket, number>();
 
-/** Last activity is written at most this often (last seen is shown to the minute). */
-const ACTIVITY_WRITE_MS = 1_000;
+/**
+ * Last activity is kept in memory as it happens and written at most this often while the user is
+ * online (last seen is shown to the minute), and when their last device goes away: at one send a
+ * second it was a write per message.
+ */
+const ACTIVITY_WRITE_MS = 30_000;
 
 export class PresenceTracker {
   #lastActive: number;
+  /** The value of `last_active_at` as stored. */
+  #written: number;
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -76,6 +82,7 @@ export class PresenceTracker {
     private readonly staleMs: number = PRESENCE_STALE_MS,
   ) {
     this.#lastActive = readMeta(sql, 'last_active_at');
+    this.#written = this.#lastActive;
   }
 
   // ---------------------------------------------------------------- activity
@@ -86,9 +93,15 @@ export class PresenceTracker {
 
   /** The user did something (sent, read, opened the app). */
   recordActivity(now: number): void {
-    if (now - this.#lastActive < ACTIVITY_WRITE_MS) return;
-    this.#lastActive = now;
-    writeMeta(this.sql, 'last_active_at', now);
+    this.#lastActive = Math.max(this.#lastActive, now);
+    if (now - this.#written >= ACTIVITY_WRITE_MS) this.persistActivity();
+  }
+
+  /** Store the last activity if it moved since it was last stored (the user went offline). */
+  persistActivity(): void {
+    if (this.#lastActive <= this.#written) return;
+    this.#written = this.#lastActive;
+    writeMeta(this.sql, 'last_active_at', this.#lastActive);
   }
 
   // ---------------------------------------------------------------- liveness

@@ -23,6 +23,9 @@ export type StoredEntry = { seq: number; text: string };
 
 export type StoredMessage = { id: string; sentAt: number; duplicate: boolean };
 
+/** Incoming messages remembered for acks (beyond them an ack reads the table). */
+const RECENT_INCOMING_MAX = 512;
+
 export class MailboxStore {
   #head: number;
   #prunedThrough: number;
@@ -33,11 +36,19 @@ export class MailboxStore {
    * were brought back from the history tiers. Too high is harmless (a query runs), never too low.
    */
   #lastIncoming: number | null = null;
+  /**
+   * The incoming 1:1 messages recorded by this instance (seq → sender and client id, in seq
+   * order), at most RECENT_INCOMING_MAX: every one with seq above `#recentFrom` is here. A device's
+   * ack is answered from it without a query (most acks follow what was just delivered).
+   */
+  readonly #recent = new Map<number, { sender: string; clientId: string }>();
+  #recentFrom: number;
 
   constructor(private readonly sql: SqlStorage) {
     this.#prunedThrough = readMeta(sql, 'pruned_through');
     const max = sql.exec<{ seq: number | null }>('SELECT max(seq) AS seq FROM mailbox').one().seq;
     this.#head = Math.max(max ?? 0, this.#prunedThrough);
+    this.#recentFrom = this.#head;
   }
 
   /** Highest seq ever assigned. */
@@ -148,7 +159,7 @@ export class MailboxStore {
       return { stored: { id: existing.id, sentAt: existing.sentAt, duplicate: true }, entry: null };
     }
     const entry = this.append({ type: 'message', message }, now);
-    if (!outgoing && this.#lastIncoming !== null) this.#lastIncoming = Math.max(this.#lastIncoming, entry.seq);
+    if (!outgoing) this.#rememberIncoming(entry.seq, message);
     this.sql.exec(
       `INSERT INTO conversations (peer, last_seq, unread) VALUES (?, ?, ?)
        ON CONFLICT (peer) DO UPDATE SET last_seq = excluded.last_seq, unread = unread + excluded.unread`,
@@ -161,12 +172,17 @@ export class MailboxStore {
 
   /**
    * Client ids of incoming messages with after < seq <= upTo, grouped by sender (seq order):
-   * what a device's ack just delivered. Read-only: "delivered" is not a stored flag but "seq at or below the
+   * what a device's ack just delivered. Answered from memory when the range is among the
+   * messages this instance recorded (the usual ack), from the table otherwise. Read-only: "delivered" is not a stored flag but "seq at or below the
    * highest cursor any device acknowledged", so acks cost no write of their own.
    */
   incomingBetween(after: number, upTo: number): Map<string, string[]> {
     // Most acks cover no incoming 1:1 message (the user's own copies, group entries, markers): no query.
     if (after >= this.#lastIncomingSeq()) return new Map();
+    if (after >= this.#recentFrom) {
+      const recent = [...this.#recent].filter(([seq]) => seq > after && seq <= upTo).map(([, m]) => m);
+      return groupBy(recent, (m) => m.sender, (m) => m.clientId);
+    }
     const rows = this.sql
       .exec<{ client_id: string; sender: string }>(
         'SELECT client_id, sender FROM messages WHERE seq > ? AND seq <= ? AND outgoing = 0 ORDER BY seq',
@@ -180,6 +196,19 @@ export class MailboxStore {
   /** Rows were put back in `messages` out of order (history tiers): forget the cached highest incoming seq. */
   forgetLastIncoming(): void {
     this.#lastIncoming = null;
+    // Restored rows may sit anywhere: this instance answers acks from the table from now on.
+    this.#recent.clear();
+    this.#recentFrom = Number.MAX_SAFE_INTEGER;
+  }
+
+  #rememberIncoming(seq: number, message: Message): void {
+    if (this.#lastIncoming !== null) this.#lastIncoming = Math.max(this.#lastIncoming, seq);
+    if (this.#recentFrom === Number.MAX_SAFE_INTEGER) return;
+    this.#recent.set(seq, { sender: message.from, clientId: message.clientId });
+    if (this.#recent.size <= RECENT_INCOMING_MAX) return;
+    const [oldest] = this.#recent.keys();
+    this.#recent.delete(oldest!);
+    this.#recentFrom = oldest!;
   }
 
   #lastIncomingSeq(): number {

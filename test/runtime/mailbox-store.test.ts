@@ -1,11 +1,12 @@
 /**
  * The mailbox modules against a real Durable Object SQLite: seq assignment, idempotent
- * recording, forward-only ticks, retention bookkeeping, the receipt relay's retry, and settings
- * stored before a field existed.
+ * recording, forward-only ticks, retention bookkeeping, the receipt relay's retry, settings
+ * stored before a field existed, and how often last activity is written.
  */
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { PresenceTracker } from '../../durable-objects/mailbox/presence.ts';
 import { ReceiptRelay, type Receipt } from '../../durable-objects/mailbox/receipts.ts';
 import { UserSettings } from '../../durable-objects/mailbox/settings.ts';
 import { MailboxStore } from '../../durable-objects/mailbox/store.ts';
@@ -76,6 +77,37 @@ describe('MailboxStore', () => {
       expect(store.incomingBetween(2, 5)).toEqual(new Map([[PEER, ['c2']]]));
     }));
 
+  it('answers acks of what it just recorded from memory, and older ranges from the table, alike', () =>
+    withSql('store-ack-memory', (sql) => {
+      const queries: string[] = [];
+      const counted = new Proxy(sql, {
+        get: (target, prop) =>
+          prop === 'exec'
+            ? (query: string, ...bindings: never[]) => {
+                if (query.startsWith('SELECT client_id, sender FROM messages')) queries.push(query);
+                return target.exec(query, ...bindings);
+              }
+            : (Reflect.get(target, prop) as unknown),
+      });
+      const store = new MailboxStore(counted);
+      const other = '01JDQ3ZK8Y6W2V9T7R5P3N1M0D';
+      for (let n = 1; n <= 600; n++) {
+        store.recordMessage(n % 3 === 0 ? { ...incoming(n), from: other } : incoming(n), false, n);
+        if (n % 50 === 0) store.recordMessage({ ...incoming(10_000 + n), from: ME, to: PEER }, true, n); // own copies between
+      }
+      const head = store.head;
+      // A fresh instance (after an eviction) has nothing in memory: every answer comes from the table.
+      const fromTable = new MailboxStore(sql);
+      for (const [after, upTo] of [[head - 3, head], [head - 100, head - 40], [head - 500, head - 499]] as const) {
+        expect(store.incomingBetween(after, upTo)).toEqual(fromTable.incomingBetween(after, upTo));
+      }
+      expect(queries).toHaveLength(0);
+      expect(store.incomingBetween(head - 3, head).get(PEER)?.length).toBeGreaterThan(0);
+      // Older than the 512 remembered: the table answers, the same as for the fresh instance.
+      expect(store.incomingBetween(0, 10)).toEqual(new Map([[PEER, ['c1', 'c2', 'c4', 'c5', 'c7', 'c8', 'c10']], [other, ['c3', 'c6', 'c9']]]));
+      expect(queries).toHaveLength(1);
+    }));
+
   it('keeps the head after pruning and reports what was pruned', () =>
     withSql('store-prune', (sql) => {
       const store = new MailboxStore(sql);
@@ -136,5 +168,25 @@ describe('UserSettings', () => {
       // Something unreadable falls back to the defaults rather than failing the object.
       sql.exec("INSERT OR REPLACE INTO settings (key, value) VALUES ('privacy', ?)", JSON.stringify('nope'));
       expect(new UserSettings(sql).privacy).toEqual(DEFAULT_PRIVACY);
+    }));
+});
+
+describe('PresenceTracker', () => {
+  it('keeps last activity current in memory, writes it at most every 30 s, and when told the user went away', () =>
+    runInDurableObject(mailboxOf(env, 'tracker-activity'), (_i: UserMailbox, state) => {
+      const stored = () => new PresenceTracker(state, state.storage.sql).lastSeen;
+      const tracker = new PresenceTracker(state, state.storage.sql);
+      const t = 1_767_000_000_000;
+      tracker.recordActivity(t);
+      expect(stored()).toBe(t); // the first activity is written
+      tracker.recordActivity(t + 5_000);
+      tracker.recordActivity(t + 1_000); // a late, older time moves nothing back
+      expect(tracker.lastSeen).toBe(t + 5_000);
+      expect(stored()).toBe(t); // within 30 s of the last write: memory only
+      tracker.recordActivity(t + 30_000);
+      expect(stored()).toBe(t + 30_000);
+      tracker.recordActivity(t + 31_000);
+      tracker.persistActivity(); // the last device went away
+      expect(stored()).toBe(t + 31_000);
     }));
 });
