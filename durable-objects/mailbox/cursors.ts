@@ -10,8 +10,12 @@
  */
 import type { MailboxStore } from './store.ts';
 
-/** Piggybacked writes happen at most this often; closes, connects and alarms write at once. */
-const PERSIST_INTERVAL_MS = 1_000;
+/**
+ * Piggybacked writes happen at most this often; closes, connects and alarms write at once. At one
+ * message a second a shorter interval was a statement per message, and what a longer one risks
+ * is only entries sent again to a device after an eviction (it names its own cursor).
+ */
+const PERSIST_INTERVAL_MS = 15_000;
 
 /** The part of the mailbox a device has received: (start, cursor]. */
 export type Coverage = { start: number; cursor: number };

@@ -35,7 +35,9 @@ describe('DeviceCursors', () => {
       cursors.record('laptop', 9);
       cursors.persistIfDue(500);
       expect(store.deviceCursor('laptop')).toBe(3);
-      cursors.persistIfDue(1_001);
+      cursors.persistIfDue(14_000);
+      expect(store.deviceCursor('laptop')).toBe(3);
+      cursors.persistIfDue(15_001);
       expect(store.deviceCursor('laptop')).toBe(9);
     }));
 });
