@@ -17,8 +17,11 @@ export const COST_KINDS: readonly CostKind[] = ['mailbox', 'group'];
 const OPERATOR_TOKEN = (): string => String(exampleDevVars().METRICS_TOKEN ?? '');
 
 /** Every count since the server started; fails with the reason if the counters are off. */
-export async function readCosts(server: RunningServer): Promise<CostSnapshot> {
-  const response = await fetch(new URL(PATHS.devCost, server.url), {
+export async function readCosts(server: RunningServer, object?: string): Promise<CostSnapshot> {
+  const url = new URL(PATHS.devCost, server.url);
+  // With `object` (a user or group id) the answer also carries that one object's tally.
+  if (object !== undefined) url.searchParams.set('object', object);
+  const response = await fetch(url, {
     headers: { authorization: `Bearer ${OPERATOR_TOKEN()}` },
     // A server still working off a backlog answers late; the bench waits rather than fail.
     signal: AbortSignal.timeout(60_000),

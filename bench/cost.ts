@@ -7,62 +7,34 @@
  * messages (1:1) or member deliveries (groups: messages x (members - 1), every member connected).
  *
  * Phases on the messenger: 1:1 over `users/2` pairs at `--cost-rate` msg/s and at saturation
- * (`--inflight`), then a group of `--group-small` members (separate users, all connected) at
+ * (`--inflight`), one mailbox receiving from 100 senders (bench/cost-fanin.ts), then a group of `--group-small` members (separate users, all connected) at
  * `--cost-group-rate` msg/s (one in flight) and with `--group-inflight` in flight. Then the bare
- * relay (bench/relay) runs the same two 1:1 phases in the same run: its workerd CPU per message
+ * relay (bench/relay) runs the same three 1:1 phases in the same run: its workerd CPU per message
  * is the yardstick, and the ratio is messenger / relay. CPU is the workerd processes' user +
  * system time (/proc) over the phase, its drain and the wait for idle, minus what the same
  * server burned idle over as long (measured before the phases). JSON to bench/results/cost.json.
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { CostKind, CostSnapshot, CostTally } from '../protocol/index.ts';
 import { relayUsers, signUpUsers } from './accounts.ts';
 import { connectAll, emptyTotals, type BenchClient, type ClientTotals } from './clients.ts';
 import type { BenchConfig } from './config.ts';
-import { COST_COUNTERS_BINDINGS, costDelta, readCosts } from './cost-snapshots.ts';
+import { fanInPhase } from './cost-fanin.ts';
+import { costRow, idleCpuPerS, measureSpan, per, type CostRow, type Span } from './cost-rows.ts';
+import { COST_COUNTERS_BINDINGS, readCosts } from './cost-snapshots.ts';
 import { GroupLedger, GroupPhase } from './group-ledger.ts';
 import { drainGroup, runGroupLatency, runGroupThroughput, waitIdle, type GroupLoadContext } from './group-load.ts';
 import { createGroup } from './group-setup.ts';
 import { GROUP_BENCH_RATE_LIMITS } from './groups.ts';
 import { Ledger, type Flavor, type PhaseStats } from './ledger.ts';
 import { drain, makePicker, runClosedLoop, runFixedRate, type LoadContext } from './load.ts';
-import { sampleProcesses, storageWriteBytes } from './procfs.ts';
 import type { BenchReport } from './report.ts';
 import type { RunningServer } from './server.ts';
 import { table, type Row } from './table.ts';
 import { TARGETS, withServer } from './target.ts';
 import { note, sleep } from './util.ts';
 
-/** Counts of one phase, per unit (a 1:1 message or a group member delivery). */
-export type CostRow = {
-  phase: string;
-  unit: 'message' | 'member delivery';
-  /** Messages received (1:1) or member deliveries (groups) the counts are divided by. */
-  units: number;
-  /** 1:1 messages received / group messages that reached every member, per second in the window. */
-  perSec: number;
-  commits: number;
-  commitsLow: number;
-  statements: number;
-  writeStatements: number;
-  storageWrites: number;
-  rpcs: number;
-  framesIn: number;
-  framesOut: number;
-  /** Bytes of storage pages dirtied (/proc write_bytes; a lower bound of WAL bytes). */
-  storageBytes: number;
-  /** workerd CPU, idle baseline subtracted, µs. */
-  cpuUs: number;
-  /** The same without subtracting the idle baseline. */
-  cpuUsRaw: number;
-  /** Per unit, split by kind of object (commits, statements, rpcs). */
-  byKind: Record<CostKind, Pick<CostTally, 'commits' | 'statements' | 'rpcs'>>;
-  /** The relay's CPU per message it relayed, in the matching 1:1 phase (group rows: its fixed-rate phase). */
-  relayCpuUs: number | null;
-  /** cpuUs / relayCpuUs. */
-  ratio: number | null;
-};
+export type { CostRow } from './cost-rows.ts';
 
 export type RelayRow = { phase: string; messages: number; perSec: number; framesIn: number; framesOut: number; cpuUs: number; cpuUsRaw: number };
 
@@ -92,75 +64,8 @@ const METHOD = [
 /** Unmeasured warm-up before the 1:1 phases (opens every object and the object-to-object paths). */
 const WARMUP_IN_FLIGHT = 10;
 const IDLE_TIMEOUT_MS = 20_000;
-const BASELINE_MS = 3_000;
 const GROUP_WARMUP_RATE = 4;
 const GROUP_WARMUP_MS = 1_500;
-
-type Span = { cpuS: number; bytes: number; ms: number; before: CostSnapshot | null; after: CostSnapshot | null; framesIn: number; framesOut: number };
-
-/** Run `work` (the phase, its drain and the wait for idle) and what the server spent meanwhile. */
-async function measureSpan(server: RunningServer, counters: boolean, totals: ClientTotals, work: () => Promise<void>): Promise<Span> {
-  const before = counters ? await readCosts(server) : null;
-  const cpu0 = sampleProcesses(server.pids).cpuS;
-  const bytes0 = storageWriteBytes(server.pids);
-  const clientIn0 = totals.framesIn;
-  const clientOut0 = totals.framesOut;
-  const t0 = performance.now();
-  await work();
-  const ms = performance.now() - t0;
-  const cpuS = sampleProcesses(server.pids).cpuS - cpu0;
-  const bytes = storageWriteBytes(server.pids) - bytes0;
-  const after = counters ? await readCosts(server) : null;
-  // Client side: frames the clients sent are the server's frames in, and the reverse.
-  return { cpuS, bytes, ms, before, after, framesIn: totals.framesOut - clientOut0, framesOut: totals.framesIn - clientIn0 };
-}
-
-/** workerd CPU per second while nothing is sent (sockets open, heartbeats answered by the runtime). */
-async function idleCpuPerS(server: RunningServer): Promise<number> {
-  const cpu0 = sampleProcesses(server.pids).cpuS;
-  await sleep(BASELINE_MS);
-  return (sampleProcesses(server.pids).cpuS - cpu0) / (BASELINE_MS / 1000);
-}
-
-type SummedKey = 'commits' | 'commitsLow' | 'statements' | 'writeStatements' | 'storageWrites' | 'rpcs' | 'framesIn';
-
-function delta(span: Span, kind: CostKind): CostTally {
-  if (!span.before || !span.after) return { commits: 0, commitsLow: 0, statements: 0, writeStatements: 0, storageWrites: 0, rpcs: 0, framesIn: 0, alarms: 0 };
-  return costDelta(span.before, span.after).kinds[kind];
-}
-
-const per = (value: number, units: number): number => (units > 0 ? Math.round((value / units) * 100) / 100 : 0);
-
-function costRow(phase: string, unit: CostRow['unit'], units: number, perSec: number, span: Span, idlePerS: number): CostRow {
-  const mailbox = delta(span, 'mailbox');
-  const group = delta(span, 'group');
-  const sum = (key: SummedKey): number => per(mailbox[key] + group[key], units);
-  const framesOut = span.before && span.after ? costDelta(span.before, span.after).framesOut : 0;
-  const netCpuS = Math.max(0, span.cpuS - idlePerS * (span.ms / 1000));
-  return {
-    phase,
-    unit,
-    units,
-    perSec,
-    commits: sum('commits'),
-    commitsLow: sum('commitsLow'),
-    statements: sum('statements'),
-    writeStatements: sum('writeStatements'),
-    storageWrites: sum('storageWrites'),
-    rpcs: sum('rpcs'),
-    framesIn: sum('framesIn'),
-    framesOut: per(framesOut, units),
-    storageBytes: Math.round(units > 0 ? span.bytes / units : 0),
-    cpuUs: Math.round(units > 0 ? (netCpuS * 1e6) / units : 0),
-    cpuUsRaw: Math.round(units > 0 ? (span.cpuS * 1e6) / units : 0),
-    byKind: {
-      mailbox: { commits: per(mailbox.commits, units), statements: per(mailbox.statements, units), rpcs: per(mailbox.rpcs, units) },
-      group: { commits: per(group.commits, units), statements: per(group.statements, units), rpcs: per(group.rpcs, units) },
-    },
-    relayCpuUs: null,
-    ratio: null,
-  };
-}
 
 /** The 1:1 phases of one target: fixed rate, then saturation (each drained, then idle). */
 async function oneToOnePhases(
@@ -197,6 +102,10 @@ async function oneToOnePhases(
       await waitIdle(server.pids, IDLE_TIMEOUT_MS);
     }),
   });
+  // One mailbox receiving from many senders: the busy object the phases above never make.
+  out.push(
+    await fanInPhase({ counters, server, clients, ledger, totals, label, durationMs, drainMs, idleTimeoutMs: IDLE_TIMEOUT_MS, seed: config.seed }),
+  );
   for (const { phase } of out) {
     const r = phase.result();
     note(`${label} ${r.name}: ${r.received} received (${r.deliveredPerSec} msg/s in the window), p50 ${r.latency?.p50 ?? '-'} ms, lost ${r.integrity.lost}`);
@@ -314,9 +223,9 @@ export async function runCostScenario(config: BenchConfig, command: string, code
   });
 
   // Ratios: each 1:1 phase against the relay's same phase; group rows against the relay's fixed rate.
-  const [relayFixed, relaySaturation] = relay.rows;
+  const [relayFixed, relaySaturation, relayFanIn] = relay.rows;
   messenger.rows.forEach((row, i) => {
-    const yardstick = i === 1 ? relaySaturation : relayFixed;
+    const yardstick = i === 1 ? relaySaturation : i === 2 ? relayFanIn : relayFixed;
     if (!yardstick || yardstick.cpuUs <= 0) return;
     row.relayCpuUs = yardstick.cpuUs;
     row.ratio = Math.round((row.cpuUs / yardstick.cpuUs) * 10) / 10;
@@ -364,6 +273,9 @@ export function renderCost(result: CostScenarioResult): string {
     fmt(r.byKind.group.rpcs),
     fmt(r.writeStatements),
   ]);
+  const hot: Row[] = result.rows.flatMap((r) =>
+    r.object ? [[r.phase, `${fmt(r.object.commits)} (≥${fmt(r.object.commitsLow)})`, fmt(r.object.statements), fmt(r.object.rpcs), fmt(r.object.framesIn), String(r.perSec)]] : [],
+  );
   return [
     '',
     `Cost per 1:1 message and per group member delivery (${result.config.pairs} pairs; group of ${result.config.groupMembers}, all connected; ${result.config.durationS} s per phase)`,
@@ -372,6 +284,9 @@ export function renderCost(result: CostScenarioResult): string {
     'By object kind (per unit): commits, statements and RPCs at the mailboxes and at the group object; write statements overall',
     table(['phase', 'mbx commits', 'group commits', 'mbx stmts', 'group stmts', 'mbx RPCs', 'group RPCs', 'write stmts'], kinds),
     '',
+    ...(hot.length > 0
+      ? ['At the receiving mailbox alone (per message it received)', table(['phase', 'commits (≥ low)', 'statements', 'RPCs', 'frames in', 'msg/s'], hot), '']
+      : []),
     `idle workerd CPU subtracted: messenger ${result.idleCpuPct.messenger}% of a core, relay ${result.idleCpuPct.relay}%`,
     ...result.method.map((m) => `- ${m}`),
     '',

@@ -49,8 +49,8 @@ function timeBudgetMs(config: BenchConfig): number {
   // Two server starts, ~150 MiB of uploads, 90 one-at-a-time messages and downloads.
   const media = config.scenario === 'media' ? 600_000 : 0;
   const history = config.scenario === 'history' ? historyBudgetMs(config.history) : 0;
-  // Two servers; per server two 1:1 phases (and on the messenger two group phases), each drained and idled.
-  const cost = config.scenario === 'cost' ? 2 * perTarget + 4 * (config.durationS + config.drainS + 20) * 1000 + config.groups.small * 1000 : 0;
+  // Two servers; per server three 1:1 phases (and on the messenger two group phases), each drained and idled.
+  const cost = config.scenario === 'cost' ? 2 * perTarget + 6 * (config.durationS + config.drainS + 20) * 1000 + config.groups.small * 1000 : 0;
   return oneToOne + groups + presence + abuse + media + history + cost + 60_000;
 }
 
