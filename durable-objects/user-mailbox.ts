@@ -110,10 +110,11 @@ export class UserMailbox extends DurableObject<Env> {
 
   /**
    * Store messages sent to this user (in order) and push them to connected devices; see
-   * Inbound.deliver. Null when the account was deleted: the sender reports `recipient_not_found`.
+   * Inbound.deliver (gathered with deliveries arriving at the same moment into one commit).
+   * Null when the account was deleted: the sender reports `recipient_not_found`.
    */
   async deliver(messages: Message[]): Promise<StoredMessage[] | null> {
-    return this.#live?.inbound.deliver(messages) ?? null;
+    return this.#live ? this.#live.inbound.deliverGathered(messages) : null;
   }
 
   /**

@@ -207,6 +207,11 @@ export class MailboxCore {
     return self;
   }
 
+  /** Whether the account was deleted (`close`): nothing may be written any more. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** The account is being deleted: drop what is gathered in memory and touch storage no more. */
   close(): void {
     this.#closed = true;

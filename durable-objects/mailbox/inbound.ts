@@ -14,12 +14,27 @@ import {
 import type { MailboxCore } from './core.ts';
 import type { Arrival } from './notifications.ts';
 import type { DirectActionRecord } from './direct-actions.ts';
+import { Gather } from './gather.ts';
 import type { StoredEntry, StoredMessage } from './store.ts';
 
 export type GroupInvite = { group: string; title: string; invitedBy: string; at: number };
 
 export class Inbound {
-  constructor(private readonly core: MailboxCore) {}
+  /**
+   * Deliveries that arrive together (a busy mailbox: many senders at once) are stored in one
+   * turn, so they share one commit; each sender is answered after it. Null for a round that
+   * runs after the account was deleted (the sender reports `recipient_not_found`).
+   */
+  readonly #deliveries: Gather<Message[], StoredMessage[] | null>;
+
+  constructor(private readonly core: MailboxCore) {
+    this.#deliveries = new Gather({ apply: (messages) => (core.closed ? null : this.deliver(messages)) });
+  }
+
+  /** `deliver`, gathered with the deliveries that arrive in the same moment (one commit for all). */
+  deliverGathered(messages: Message[]): Promise<StoredMessage[] | null> {
+    return this.#deliveries.submit(messages);
+  }
 
   /**
    * Store messages sent to this user (in order) and push them to connected devices.
