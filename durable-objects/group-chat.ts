@@ -32,6 +32,7 @@ import type {
   TypingState,
   UpdateGroup,
 } from '../protocol/index.ts';
+import { Gather } from './gather.ts';
 import type { ActInput } from './group/actions.ts';
 import type { AddTargets } from './group/consent.ts';
 import type { FanOutStats } from './group/fanout.ts';
@@ -54,6 +55,8 @@ export class GroupChat extends DurableObject<Env> {
   readonly #management: Management;
   readonly #joining: Joining;
   readonly #messaging: Messaging;
+  /** Posts arriving while the previous one's commit is in flight are stored together: one commit for all (a busy group). */
+  readonly #posts: Gather<PostInput, Posted>;
   readonly #publisher: Publisher;
   readonly #state: GroupState;
 
@@ -71,6 +74,7 @@ export class GroupChat extends DurableObject<Env> {
     this.#management = new Management(state, publisher);
     this.#joining = new Joining(state, publisher);
     this.#messaging = new Messaging({ state, publisher, env, waitUntil: (work) => ctx.waitUntil(work), retentionMs });
+    this.#posts = new Gather({ apply: (input) => this.#messaging.post(input), settle: () => ctx.storage.sync() });
   }
 
   // ------------------------------------------------------------------ management (RPC)
@@ -200,10 +204,10 @@ export class GroupChat extends DurableObject<Env> {
    * Idempotent per (sender, client id): a retry gets the original answer, a different message
    * under a used id gets `id_conflict`. A sender removed since still gets the original answer.
    * A reply must name a message of the sender's current membership that is not deleted
-   * (`message_not_found`, `message_deleted`).
+   * (`message_not_found`, `message_deleted`). Posts arriving together share one commit.
    */
   post(input: PostInput): Promise<GroupResult<Posted>> {
-    return settle(() => this.#messaging.post(input));
+    return settle(() => this.#posts.submit(input));
   }
 
   /**

@@ -110,7 +110,7 @@ export class UserMailbox extends DurableObject<Env> {
 
   /**
    * Store messages sent to this user (in order) and push them to connected devices; see
-   * Inbound.deliver (gathered with deliveries arriving at the same moment into one commit).
+   * Inbound.deliver (gathered with deliveries arriving during the previous commit into one).
    * Null when the account was deleted: the sender reports `recipient_not_found`.
    */
   async deliver(messages: Message[]): Promise<StoredMessage[] | null> {

@@ -14,21 +14,25 @@ import {
 import type { MailboxCore } from './core.ts';
 import type { Arrival } from './notifications.ts';
 import type { DirectActionRecord } from './direct-actions.ts';
-import { Gather } from './gather.ts';
+import { Gather } from '../gather.ts';
 import type { StoredEntry, StoredMessage } from './store.ts';
 
 export type GroupInvite = { group: string; title: string; invitedBy: string; at: number };
 
 export class Inbound {
   /**
-   * Deliveries that arrive together (a busy mailbox: many senders at once) are stored in one
-   * turn, so they share one commit; each sender is answered after it. Null for a round that
+   * Deliveries that arrive while the previous one's commit is in flight (a busy mailbox: many
+   * senders at once) are stored together in one turn and share one commit; each sender is
+   * answered after it. Null for a round that
    * runs after the account was deleted (the sender reports `recipient_not_found`).
    */
   readonly #deliveries: Gather<Message[], StoredMessage[] | null>;
 
   constructor(private readonly core: MailboxCore) {
-    this.#deliveries = new Gather({ apply: (messages) => (core.closed ? null : this.deliver(messages)) });
+    this.#deliveries = new Gather({
+      apply: (messages) => (core.closed ? null : this.deliver(messages)),
+      settle: () => core.ctx.storage.sync(),
+    });
   }
 
   /** `deliver`, gathered with the deliveries that arrive in the same moment (one commit for all). */

@@ -1,67 +1,87 @@
 /**
- * Group commit in a busy mailbox (durable-objects/mailbox/gather.ts): calls that arrive before
- * the round runs are applied together, in arrival order, each answered with its own result; one
- * caller's failure is theirs alone; nothing is answered before its round ran.
+ * Group commit in a busy object (durable-objects/gather.ts): an idle object applies a call at
+ * once; calls arriving while that commit is in flight are applied together afterwards, in
+ * arrival order, each answered with its own result once its round's commit settled; one
+ * caller's failure is theirs alone; a failed commit fails its whole round and nothing after it.
  */
 import { describe, expect, it } from 'vitest';
-import { Gather } from '../../durable-objects/mailbox/gather.ts';
+import { Gather } from '../../durable-objects/gather.ts';
 
-/** A `later` the test runs by hand: the rounds scheduled so far. */
-function manualLater(): { later: (task: () => void) => void; run: () => void; pending: () => number } {
-  const tasks: Array<() => void> = [];
-  return { later: (task) => void tasks.push(task), run: () => tasks.splice(0).forEach((t) => t()), pending: () => tasks.length };
+/** A storage whose commits the test completes by hand. */
+function manualCommits(): { settle: () => Promise<void>; commit: (error?: Error) => Promise<void>; pending: () => number } {
+  const waiting: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  return {
+    settle: () => new Promise<void>((resolve, reject) => void waiting.push({ resolve, reject })),
+    commit: async (error) => {
+      const next = waiting.shift();
+      if (!next) throw new Error('no commit in flight');
+      if (error) next.reject(error);
+      else next.resolve();
+      // Let the answers and the next round run.
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+    },
+    pending: () => waiting.length,
+  };
 }
 
 describe('Gather', () => {
-  it('applies the calls that arrived before the round together, in order, each answered with its own result', async () => {
-    const clock = manualLater();
-    const applied: number[][] = [];
-    let round: number[] = [];
+  it('applies an idle call at once and gathers the calls that arrive during its commit into one round', async () => {
+    const storage = manualCommits();
+    const applied: number[] = [];
     const gather = new Gather<number, string>({
       apply: (n) => {
-        round.push(n);
+        applied.push(n);
         return `stored ${n}`;
       },
-      later: clock.later,
+      settle: storage.settle,
     });
     const answered: string[] = [];
-    const calls = [1, 2, 3].map((n) => gather.submit(n).then((r) => void answered.push(r)));
-    expect(clock.pending()).toBe(1); // one round scheduled for all three
+    const first = gather.submit(1).then((r) => void answered.push(r));
+    expect(applied).toEqual([1]); // no waiting before the first write
+    const rest = [2, 3, 4].map((n) => gather.submit(n).then((r) => void answered.push(r)));
+    expect(applied).toEqual([1]); // they wait for the commit in flight
     await Promise.resolve();
-    expect(answered).toEqual([]); // nothing answered before its round ran
-    clock.run();
-    applied.push(round);
-    round = [];
-    await Promise.all(calls);
-    expect(answered).toEqual(['stored 1', 'stored 2', 'stored 3']);
-    // A later call starts a new round.
-    const fourth = gather.submit(4);
-    expect(clock.pending()).toBe(1);
-    clock.run();
-    applied.push(round);
-    expect(await fourth).toBe('stored 4');
-    expect(applied).toEqual([[1, 2, 3], [4]]);
+    expect(answered).toEqual([]); // nothing is answered before its commit
+    await storage.commit();
+    await first;
+    expect(answered).toEqual(['stored 1']);
+    expect(applied).toEqual([1, 2, 3, 4]); // the next round, all three in one turn
+    expect(storage.pending()).toBe(1); // one commit for the three
+    await storage.commit();
+    await Promise.all(rest);
+    expect(answered).toEqual(['stored 1', 'stored 2', 'stored 3', 'stored 4']);
     expect(gather.stats).toEqual({ rounds: 2, calls: 4 });
+    // Idle again: the next call is applied at once.
+    const again = gather.submit(5);
+    expect(applied).toEqual([1, 2, 3, 4, 5]);
+    await storage.commit();
+    expect(await again).toBe('stored 5');
   });
 
   it('rejects only the call whose input failed; the others in its round are applied and answered', async () => {
-    const clock = manualLater();
+    const storage = manualCommits();
     const gather = new Gather<number, number>({
       apply: (n) => {
-        if (n === 2) throw new Error('bad input 2');
+        if (n === 3) throw new Error('bad input 3');
         return n * 10;
       },
-      later: clock.later,
+      settle: storage.settle,
     });
-    const results = [1, 2, 3].map((n) => gather.submit(n));
-    clock.run();
+    const results = [1, 2, 3, 4].map((n) => gather.submit(n));
+    await storage.commit(); // round [1]
+    await storage.commit(); // round [2, 3, 4]
     const settled = await Promise.allSettled(results);
-    expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as Error).message))).toEqual([10, 'bad input 2', 30]);
+    expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as Error).message))).toEqual([10, 20, 'bad input 3', 40]);
   });
 
-  it('runs its rounds on a real timer when not given one', async () => {
-    const gather = new Gather<string, string>({ apply: (s) => s.toUpperCase() });
-    expect(await Promise.all([gather.submit('a'), gather.submit('b')])).toEqual(['A', 'B']);
-    expect(gather.stats).toEqual({ rounds: 1, calls: 2 });
+  it('fails a round whose commit failed, and carries on with the calls after it', async () => {
+    const storage = manualCommits();
+    const gather = new Gather<number, number>({ apply: (n) => n, settle: storage.settle });
+    const first = gather.submit(1);
+    const second = gather.submit(2);
+    await storage.commit(new Error('storage reset'));
+    await expect(first).rejects.toThrow('storage reset');
+    await storage.commit();
+    expect(await second).toBe(2);
   });
 });
