@@ -144,7 +144,7 @@ export class BenchClient {
     return client;
   }
 
-  send(frame: SendFrame | GroupSendFrame): void {
+  send(frame: SendFrame | GroupSendFrame | RelayGroupSendFrame): void {
     this.#write(JSON.stringify(frame));
   }
 
@@ -344,4 +344,7 @@ export async function connectAll(
 }
 
 /** What the bare relay sends: `hello` on connect, then other users' `send` frames verbatim. */
-type RelayFrame = { type: 'hello' } | SendFrame;
+type RelayFrame = { type: 'hello' } | SendFrame | RelayGroupSendFrame;
+
+/** A group message to the bare relay: a `send` naming the group instead of a recipient (bench/relay/worker.ts). */
+export type RelayGroupSendFrame = { type: 'send'; id: string; group: string; body: GroupSendFrame['body'] };

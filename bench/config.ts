@@ -43,6 +43,8 @@ export type GroupConfig = {
   paths: FanoutPath[];
   /** Count storage commits, statements, RPCs and frames per group message (local cost counters on). */
   costs: boolean;
+  /** After the messenger's paths, the same fan-out to the `connected` members by the bare relay (bench/group-relay.ts). */
+  relay: boolean;
 };
 
 /** The history scenario (bench/history.ts). */
@@ -156,6 +158,9 @@ group scenario (--scenario groups|all; a few minutes; uses --drain, --ack-*, --s
                        statements, RPCs (mailbox / group objects) and frames, with the local
                        cost counters on; they slow the server, so latency and throughput
                        figures of such a run are perturbed (off by default)
+  --group-relay on|off after the messenger's paths, the bare relay (bench/relay) fans the
+                       same messages out to a group of the same connected members, same
+                       phases: the yardstick, and messenger / relay ratios (default on)
 
 history scenario (--scenario history):
   --history-messages N        messages two users exchange first   (default 100000)
@@ -193,6 +198,7 @@ const OPTIONS = {
   'group-senders': { type: 'string' },
   'group-paths': { type: 'string' },
   'group-costs': { type: 'boolean' },
+  'group-relay': { type: 'string' },
   'history-messages': { type: 'string' },
   'history-rounds': { type: 'string' },
   'history-round-messages': { type: 'string' },
@@ -249,6 +255,8 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): BenchConfig 
     throw new ConfigError(`--group-members above ${GROUP_MAX_MEMBERS} needs --group-paths log (copying groups stop at ${GROUP_MAX_MEMBERS})`);
   }
   const connected = num('group-connected', Math.min(200, members), 2, members);
+  const groupRelay = raw('group-relay') ?? 'on';
+  if (groupRelay !== 'on' && groupRelay !== 'off') throw new ConfigError(`--group-relay must be on or off, got ${groupRelay}`);
   const small = num('group-small', Math.min(20, connected), 2, connected);
 
   return {
@@ -279,6 +287,7 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): BenchConfig 
       senders: Math.min(connected, num('group-senders', 8, 1, GROUP_MAX_MEMBERS)),
       paths: paths as FanoutPath[],
       costs: bool('group-costs'),
+      relay: groupRelay === 'on',
     },
     history: {
       messages: num('history-messages', 100_000, 100, 10_000_000),

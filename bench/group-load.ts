@@ -7,31 +7,40 @@
  *   sends the next. Completed messages/s inside the window is the sustained figure.
  * Then `drainGroup` waits (bounded) for the rest, and `waitIdle` for the server to go quiet
  * (fan-out to members without a connected device is not visible to the clients).
+ * The same drivers load the bare relay's group (bench/group-relay.ts) with `flavor: 'relay'`.
  */
 import type { GroupSendFrame } from '../protocol/index.ts';
-import type { BenchClient } from './clients.ts';
+import type { BenchClient, RelayGroupSendFrame } from './clients.ts';
 import type { GroupLedger, GroupPhase } from './group-ledger.ts';
+import type { Flavor } from './ledger.ts';
 import { sampleProcesses } from './procfs.ts';
 import { note, sleep } from './util.ts';
 
-export type GroupLoadContext = {
+/** What the drivers need of a ledger: record a send, get the client id for the frame. */
+export type GroupSender = { send(phase: GroupPhase, group: string, sender: number, t0: number): string };
+
+export type GroupLoadContext<L extends GroupSender = GroupLedger> = {
   label: string;
   group: string;
   /** Clients by index (index = user index). */
   clients: readonly BenchClient[];
-  ledger: GroupLedger;
+  ledger: L;
+  /** `relay`: the bare relay's frame (`send` naming `group`, bench/relay); default the messenger's `group_send`. */
+  flavor?: Flavor;
 };
 
 const TEXT_PREFIX = 'Hi all! This is a benchmark group message with a realistic length, id ';
 
-function sendOne(ctx: GroupLoadContext, phase: GroupPhase, sender: number): void {
+function sendOne(ctx: GroupLoadContext<GroupSender>, phase: GroupPhase, sender: number): void {
   const id = ctx.ledger.send(phase, ctx.group, sender, performance.now());
-  const frame: GroupSendFrame = { type: 'group_send', id, group: ctx.group, body: { kind: 'text', text: TEXT_PREFIX + id } };
+  const body = { kind: 'text', text: TEXT_PREFIX + id } as const;
+  const frame: GroupSendFrame | RelayGroupSendFrame =
+    ctx.flavor === 'relay' ? { type: 'send', id, group: ctx.group, body } : { type: 'group_send', id, group: ctx.group, body };
   ctx.clients[sender]!.send(frame);
 }
 
 /** One progress line per second while a phase runs. */
-function phaseProgress(ctx: GroupLoadContext, phase: GroupPhase, durationMs: number): NodeJS.Timeout {
+function phaseProgress(ctx: GroupLoadContext<GroupSender>, phase: GroupPhase, durationMs: number): NodeJS.Timeout {
   const timer = setInterval(() => {
     const elapsed = Math.min((performance.now() - phase.windowStart) / 1000, durationMs / 1000);
     note(
@@ -44,7 +53,7 @@ function phaseProgress(ctx: GroupLoadContext, phase: GroupPhase, durationMs: num
 }
 
 /** One sender, `rate` messages/s, at most one in flight, for `durationMs`. */
-export async function runGroupLatency(ctx: GroupLoadContext, phase: GroupPhase, sender: number, rate: number, durationMs: number): Promise<void> {
+export async function runGroupLatency(ctx: GroupLoadContext<GroupSender>, phase: GroupPhase, sender: number, rate: number, durationMs: number): Promise<void> {
   const start = performance.now();
   phase.windowStart = start;
   phase.windowEnd = start + durationMs;
@@ -69,7 +78,7 @@ export async function runGroupLatency(ctx: GroupLoadContext, phase: GroupPhase, 
 
 /** Keep `inFlight` messages open for `durationMs`, `senders` taking turns. */
 export async function runGroupThroughput(
-  ctx: GroupLoadContext,
+  ctx: GroupLoadContext<GroupSender>,
   phase: GroupPhase,
   senders: readonly number[],
   inFlight: number,
@@ -91,7 +100,7 @@ export async function runGroupThroughput(
 }
 
 /** Wait until the phase has nothing open or `timeoutMs` passed. */
-export async function drainGroup(ctx: GroupLoadContext, phase: GroupPhase, timeoutMs: number): Promise<void> {
+export async function drainGroup(ctx: GroupLoadContext<GroupSender>, phase: GroupPhase, timeoutMs: number): Promise<void> {
   const start = performance.now();
   const deadline = start + timeoutMs;
   while (phase.open > 0 && performance.now() < deadline) await sleep(5);

@@ -60,10 +60,10 @@ export function readsFromLog(path: FanoutPath, members: number): boolean {
 }
 
 /** Unmeasured warm-up per group: a few messages at this rate, one in flight. */
-const WARMUP_MS = 1_500;
-const WARMUP_RATE = 4;
+export const WARMUP_MS = 1_500;
+export const WARMUP_RATE = 4;
 /** Longest wait for the server to go idle after a phase. */
-const IDLE_TIMEOUT_MS = 20_000;
+export const IDLE_TIMEOUT_MS = 20_000;
 /**
  * workerd evicts Durable Objects idle for about 10 s. After the setup (the group's creation
  * touched every member's mailbox) or the large group's case that is ~1,000 mailboxes at once,
@@ -73,7 +73,7 @@ const IDLE_TIMEOUT_MS = 20_000;
  * fsyncs on as many files in 2 s under strace; with the wait, p99 98 ms.) A deployment spreads
  * those objects over many machines.
  */
-const EVICTION_WAIT_MS = 11_000;
+export const EVICTION_WAIT_MS = 11_000;
 
 export type GroupCaseResult = {
   path: FanoutPath;

@@ -26,6 +26,7 @@ import { ServerStartError, describe, ROOT } from './server.ts';
 import { runTarget, type TargetResult } from './target.ts';
 import { summarizeGroups, type GroupScenarioResult } from './group-report.ts';
 import { GroupSetupError } from './group-setup.ts';
+import { runGroupRelay, type GroupRelayResult } from './group-relay.ts';
 import { runGroupPath, type GroupPathResult } from './groups.ts';
 import { runPresenceScenario, type PresenceScenarioResult } from './presence.ts';
 import { renderAbuse, runAbuseScenario, writeAbuseJson } from './abuse.ts';
@@ -42,7 +43,9 @@ function timeBudgetMs(config: BenchConfig): number {
   // Per path: start, sign-up and setup; per group: warm-up, two phases, their drains and idle waits.
   const g = config.groups;
   const perPath = 90_000 + g.members * 100 + 2 * (2 * g.durationS * 1000 + 4 * config.drainS * 1000 + 60_000);
-  const groups = only('groups') ? perPath * g.paths.length : 0;
+  // The relay's yardstick: start, connect, the eviction wait, warm-up, two phases, drains and idle waits.
+  const groupRelay = g.relay ? 60_000 + g.connected * 50 + 2 * (g.durationS * 1000 + 2 * config.drainS * 1000 + 20_000) : 0;
+  const groups = only('groups') ? perPath * g.paths.length + groupRelay : 0;
   const presence = only('presence') ? 300_000 : 0;
   // Sign-ups, twelve bounded findings and the fan-out wait of the largest group.
   const abuse = config.scenario === 'abuse' ? 600_000 : 0;
@@ -120,12 +123,23 @@ async function main(): Promise<number> {
     const g = settings.groups;
     note(
       `bench: groups of ${g.members} (${g.connected} connected) and ${g.small} members, paths ${g.paths.join(', ')}, ` +
-        `${g.durationS} s per phase, ${g.rate} msg/s latency phase, ${g.inFlight} in flight`,
+        `${g.durationS} s per phase, ${g.rate} msg/s latency phase, ${g.inFlight} in flight${g.relay ? '; then the bare relay, same fan-out' : ''}`,
     );
     const groupsStarted = performance.now();
     const paths: GroupPathResult[] = [];
     for (const path of g.paths) paths.push(await runGroupPath(path, settings));
-    groups = summarizeGroups(g, paths, performance.now() - groupsStarted);
+    // The yardstick runs last: a failure there must not lose the messenger's figures.
+    let groupRelay: GroupRelayResult | null = null;
+    let relayError: string | undefined;
+    if (g.relay) {
+      try {
+        groupRelay = await runGroupRelay(settings);
+      } catch (error) {
+        relayError = describe(error);
+        note(`bench: the bare relay's group fan-out failed: ${relayError}`);
+      }
+    }
+    groups = summarizeGroups(g, paths, performance.now() - groupsStarted, groupRelay, relayError);
     note(`bench: group scenario done in ${(groups.totalMs / 1000).toFixed(1)} s`);
   }
 

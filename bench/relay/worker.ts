@@ -3,19 +3,35 @@
  * same Durable Object topology (one object per user, holding that user's WebSocket through the
  * Hibernation API). A frame from A names its recipient in `to`; A's object passes the text by
  * RPC to B's object, which writes it verbatim to B's socket. No storage, no acks, no receipts,
- * no validation beyond reading `to`.
+ * no validation beyond reading `to` (or `group`).
+ *
+ * Groups (the group scenario's yardstick, bench/group-relay.ts): a frame naming `group` instead
+ * of `to` is passed by RPC to that group's object, which holds the member list in memory only
+ * (set by the bench, lost if the object is evicted) and calls `push` on every member's object,
+ * the sender's included, awaiting each, at most GROUP_CONCURRENCY calls in flight in the object
+ * (the shape of the messenger's live fan-out, durable-objects/group/delivery.ts: a pool of
+ * workers taking the next member; here one pool across all the messages in flight).
  *
  *   GET /connect?user=NAME   (WebSocket upgrade) -> first frame {"type":"hello"}
  *   client -> {"type":"send","id":"...","to":"OTHER","body":{...}} -> OTHER receives it as is
+ *   POST /group?name=G  body: JSON array of user names -> 204 (400 if not such an array)
+ *   client -> {"type":"send","id":"...","group":"G","body":{...}} -> every member of G receives it as is
  */
 import { DurableObject } from 'cloudflare:workers';
 
-type RelayEnv = { RELAY: DurableObjectNamespace<RelayUser> };
+type RelayEnv = { RELAY: DurableObjectNamespace<RelayUser>; RELAY_GROUP: DurableObjectNamespace<RelayGroup> };
 
 const HELLO = '{"type":"hello"}';
 
+/** Member calls in flight at once in a group object (the messenger's DEFAULT_LIVE_CONCURRENCY). */
+const GROUP_CONCURRENCY = 256;
+
 function relayOf(env: RelayEnv, user: string): DurableObjectStub<RelayUser> {
   return env.RELAY.get(env.RELAY.idFromName(user));
+}
+
+function groupOf(env: RelayEnv, name: string): DurableObjectStub<RelayGroup> {
+  return env.RELAY_GROUP.get(env.RELAY_GROUP.idFromName(name));
 }
 
 export class RelayUser extends DurableObject<RelayEnv> {
@@ -29,14 +45,15 @@ export class RelayUser extends DurableObject<RelayEnv> {
 
   override async webSocketMessage(_ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     if (typeof message !== 'string') return;
-    let to: unknown;
+    let frame: { to?: unknown; group?: unknown };
     try {
-      to = (JSON.parse(message) as { to?: unknown }).to;
+      frame = JSON.parse(message) as { to?: unknown; group?: unknown };
     } catch {
       return;
     }
     // Heartbeats and anything without a recipient are ignored.
-    if (typeof to === 'string') await relayOf(this.env, to).push(message);
+    if (typeof frame.to === 'string') await relayOf(this.env, frame.to).push(message);
+    else if (typeof frame.group === 'string') await groupOf(this.env, frame.group).fanOut(message);
   }
 
   /** RPC from the sender's object: write the frame to this user's socket(s). */
@@ -59,9 +76,77 @@ export class RelayUser extends DurableObject<RelayEnv> {
   }
 }
 
+/** One message's fan-out: its frame, the members it goes to, the next one to call, the calls not yet finished. */
+type FanOut = { frame: string; members: readonly string[]; next: number; left: number; done: () => void };
+
+export class RelayGroup extends DurableObject<RelayEnv> {
+  #members: readonly string[] = [];
+  /** Fan-outs with members not yet called, oldest first. */
+  readonly #queue: FanOut[] = [];
+  /** Member calls not yet started, over the whole queue. */
+  #unstarted = 0;
+  #workers = 0;
+
+  /** RPC from the Worker (POST /group): the member list, replacing the previous one. */
+  setMembers(members: string[]): number {
+    this.#members = [...members];
+    return this.#members.length;
+  }
+
+  /** RPC from the sender's object: push `frame` to every member; resolves when every call has. */
+  fanOut(frame: string): Promise<void> {
+    if (this.#members.length === 0) return Promise.resolve();
+    return new Promise<void>((done) => {
+      this.#queue.push({ frame, members: this.#members, next: 0, left: this.#members.length, done });
+      this.#unstarted += this.#members.length;
+      // A new worker starts its first call before it yields, so each one started here takes one.
+      while (this.#workers < GROUP_CONCURRENCY && this.#unstarted > 0) {
+        this.#workers++;
+        void this.#work();
+      }
+    });
+  }
+
+  /** A worker: call the next member of the oldest fan-out, awaiting each call, until nothing is left to call. */
+  async #work(): Promise<void> {
+    for (let job = this.#queue[0]; job; job = this.#queue[0]) {
+      const member = job.members[job.next++]!;
+      this.#unstarted--;
+      if (job.next === job.members.length) this.#queue.shift();
+      try {
+        await relayOf(this.env, member).push(job.frame);
+      } catch {
+        // The member's object could not be reached: the relay drops, like any fire-and-forget relay.
+      }
+      if (--job.left === 0) job.done();
+    }
+    this.#workers--;
+  }
+}
+
+/** POST /group?name=G with a JSON array of user names: that group's members. */
+async function setGroup(request: Request, env: RelayEnv, name: string): Promise<Response> {
+  let members: unknown;
+  try {
+    members = await request.json();
+  } catch {
+    return new Response('body must be a JSON array of user names', { status: 400 });
+  }
+  if (!Array.isArray(members) || !members.every((m): m is string => typeof m === 'string' && m.length > 0)) {
+    return new Response('body must be a JSON array of user names', { status: 400 });
+  }
+  await groupOf(env, name).setMembers(members);
+  return new Response(null, { status: 204 });
+}
+
 export default {
   async fetch(request, env): Promise<Response> {
     const url = new URL(request.url);
+    if (url.pathname === '/group') {
+      const name = url.searchParams.get('name');
+      if (request.method !== 'POST' || !name) return new Response('POST /group?name=G with a JSON array of user names', { status: 400 });
+      return setGroup(request, env, name);
+    }
     const user = url.searchParams.get('user');
     if (url.pathname !== '/connect' || !user) return new Response('GET /connect?user=NAME (WebSocket upgrade)', { status: 404 });
     return relayOf(env, user).fetch(request);
