@@ -42,7 +42,7 @@ import { DeviceFrames, refused } from './mailbox/device-frames.ts';
 import { AccountDevices, type DeviceAdded, type GroupHistoryQuery } from './mailbox/devices.ts';
 import type { DirectActionRecord } from './mailbox/direct-actions.ts';
 import { previewOf } from './mailbox/push-job.ts';
-import { Inbound, type GroupInvite } from './mailbox/inbound.ts';
+import { Inbound, type GroupInvite, type RidingDelivered } from './mailbox/inbound.ts';
 import type { ViewerRelation } from './mailbox/presence.ts';
 import { PrivacyControls } from './mailbox/privacy.ts';
 import type { ReceiptStatus } from './mailbox/receipts.ts';
@@ -111,10 +111,11 @@ export class UserMailbox extends DurableObject<Env> {
   /**
    * Store messages sent to this user (in order) and push them to connected devices; see
    * Inbound.deliver (gathered with deliveries arriving during the previous commit into one).
-   * Null when the account was deleted: the sender reports `recipient_not_found`.
+   * Null when the account was deleted: the sender reports `recipient_not_found`. `receipt`: the
+   * sender's delivered receipt for messages this user sent them, applied in the same commit.
    */
-  async deliver(messages: Message[]): Promise<StoredMessage[] | null> {
-    return this.#live ? this.#live.inbound.deliverGathered(messages) : null;
+  async deliver(messages: Message[], receipt?: RidingDelivered): Promise<StoredMessage[] | null> {
+    return this.#live ? this.#live.inbound.deliverGathered(messages, receipt) : null;
   }
 
   /**

@@ -92,7 +92,8 @@ export class MailboxCore {
     this.connections = new Connections(ctx);
     this.outgoing = new OutgoingMessages({
       store: this.store,
-      deliver: (to, messages) => this.peers.deliverTo(to, messages),
+      // The delivered ticks waiting for this recipient ride along (in a conversation, the reply carries them).
+      deliver: (to, messages) => this.peers.deliverTo(to, messages, this.delivered.takeFor(to)),
       publish: (entries) => this.publish(entries),
       applyReceipt: (r) => this.applyReceipts(r.peer, r.status, r.clientIds, r.at),
       recorded: (message) => this.publish(this.actions.recorded(message)),

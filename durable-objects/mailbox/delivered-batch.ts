@@ -72,6 +72,33 @@ export class DeliveredBatch {
     return receipts;
   }
 
+  /**
+   * The receipt waiting for `peer`, taken to ride on a call this object makes to that peer anyway
+   * (a message to them: the reply carries the ticks of what it answers, no call of its own).
+   * Until `settled`, it counts as in flight (held, and handed over by `take`); `settled(false)`
+   * (the call failed) hands it to `failed` like a failed round.
+   */
+  takeFor(peer: string): { receipt: Receipt; settled: (ok: boolean) => void } | null {
+    const waiting = this.#waiting.get(peer);
+    if (!waiting) return null;
+    this.#waiting.delete(peer);
+    this.#count -= waiting.clientIds.length;
+    if (this.#waiting.size === 0 && this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = null;
+    }
+    const receipt: Receipt = { peer, status: 'delivered', clientIds: waiting.clientIds, at: waiting.at };
+    const round = { receipts: [receipt], taken: false };
+    this.#inFlight.add(round);
+    return {
+      receipt,
+      settled: (ok) => {
+        if (!this.#inFlight.delete(round) || round.taken) return;
+        if (!ok) this.deps.failed([receipt]);
+      },
+    };
+  }
+
   /** Send every waiting receipt now: one call per sender; failures go to `failed`. */
   async flush(): Promise<void> {
     const round = { receipts: this.#takeWaiting(), taken: false };

@@ -19,6 +19,9 @@ import type { StoredEntry, StoredMessage } from './store.ts';
 
 export type GroupInvite = { group: string; title: string; invitedBy: string; at: number };
 
+/** A delivered receipt riding on a delivery: `by` (the caller) received these messages this user sent them. */
+export type RidingDelivered = { by: string; clientIds: string[]; at: number };
+
 export class Inbound {
   /**
    * Deliveries that arrive while the previous one's commit is in flight (a busy mailbox: many
@@ -26,18 +29,23 @@ export class Inbound {
    * answered after it. Null for a round that
    * runs after the account was deleted (the sender reports `recipient_not_found`).
    */
-  readonly #deliveries: Gather<Message[], StoredMessage[] | null>;
+  readonly #deliveries: Gather<{ messages: Message[]; receipt: RidingDelivered | undefined }, StoredMessage[] | null>;
 
   constructor(private readonly core: MailboxCore) {
     this.#deliveries = new Gather({
-      apply: (messages) => (core.closed ? null : this.deliver(messages)),
+      apply: ({ messages, receipt }) => {
+        if (core.closed) return null;
+        // The sender's delivered ticks for what this user sent them, in the same commit.
+        if (receipt) core.applyReceipts(receipt.by, 'delivered', receipt.clientIds, receipt.at);
+        return this.deliver(messages);
+      },
       settle: () => core.ctx.storage.sync(),
     });
   }
 
-  /** `deliver`, gathered with the deliveries that arrive in the same moment (one commit for all). */
-  deliverGathered(messages: Message[]): Promise<StoredMessage[] | null> {
-    return this.#deliveries.submit(messages);
+  /** `deliver` (and a riding receipt), gathered with the deliveries that arrive during the previous commit. */
+  deliverGathered(messages: Message[], receipt?: RidingDelivered): Promise<StoredMessage[] | null> {
+    return this.#deliveries.submit({ messages, receipt });
   }
 
   /**

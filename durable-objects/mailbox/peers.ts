@@ -11,6 +11,9 @@ import type { DirectActionRecord } from './direct-actions.ts';
 import { FrameError } from './frame-error.ts';
 import type { GroupInbox } from './group-inbox.ts';
 import type { Receipt } from './receipts.ts';
+
+/** A delivered receipt riding on a delivery to its peer (DeliveredBatch.takeFor). */
+export type RidingReceipt = { receipt: Receipt; settled: (ok: boolean) => void };
 import type { StoredMessage } from './store.ts';
 
 export type PeersDeps = { env: Env; self: () => string; groupInbox: GroupInbox };
@@ -23,15 +26,27 @@ export class Peers {
 
   constructor(private readonly deps: PeersDeps) {}
 
-  /** Store messages at the recipient's object. A deleted account's mailbox answers null: forgotten, refused. */
-  async deliverTo(recipient: string, messages: Message[]): Promise<StoredMessage[]> {
-    if (!(await this.userExists(recipient))) throw new FrameError('recipient_not_found');
-    const stored = await mailboxOf(this.deps.env, recipient).deliver(messages);
-    if (stored === null) {
-      this.#knownUsers.delete(recipient);
-      throw new FrameError('recipient_not_found');
+  /**
+   * Store messages at the recipient's object. A deleted account's mailbox answers null: forgotten,
+   * refused. `riding`: this user's delivered receipt for messages the recipient sent, applied
+   * there in the same commit (the reply carries the ticks; no call of its own), settled with
+   * whether the call succeeded.
+   */
+  async deliverTo(recipient: string, messages: Message[], riding?: RidingReceipt | null): Promise<StoredMessage[]> {
+    let ok = false;
+    try {
+      if (!(await this.userExists(recipient))) throw new FrameError('recipient_not_found');
+      const receipt = riding ? { by: this.deps.self(), clientIds: riding.receipt.clientIds, at: riding.receipt.at } : undefined;
+      const stored = await mailboxOf(this.deps.env, recipient).deliver(messages, receipt);
+      if (stored === null) {
+        this.#knownUsers.delete(recipient);
+        throw new FrameError('recipient_not_found');
+      }
+      ok = true;
+      return stored;
+    } finally {
+      riding?.settled(ok);
     }
-    return stored;
   }
 
   /**

@@ -42,6 +42,36 @@ function stalledBatch() {
 }
 
 describe('DeliveredBatch', () => {
+  it('lets a waiting receipt ride on a call to its peer: held until settled, failed to the outbox only if that call failed', async () => {
+    const { batch, sent, failed } = recorder();
+    batch.add('ann', ['a1', 'a2'], 10);
+    batch.add('bob', ['b1'], 11);
+    expect(batch.takeFor('cat')).toBeNull(); // nothing waits for cat
+    const riding = batch.takeFor('ann')!;
+    expect(riding.receipt).toEqual({ peer: 'ann', status: 'delivered', clientIds: ['a1', 'a2'], at: 10 });
+    expect(batch.takeFor('ann')).toBeNull(); // taken once
+    riding.settled(true);
+    // The round that follows carries bob's only: ann's went with the call.
+    const deadline = performance.now() + GATHER_MS * 20;
+    while (sent.length < 1 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(sent).toEqual([{ peer: 'bob', status: 'delivered', clientIds: ['b1'], at: 11 }]);
+    expect(failed).toEqual([]);
+    expect(batch.held).toBe(false);
+
+    // The call failed: the receipt goes to the outbox. Taken (cursors written) before it settled: handed over once, by `take`.
+    batch.add('ann', ['a3'], 20);
+    const lost = batch.takeFor('ann')!;
+    expect(batch.held).toBe(true); // in flight: cursors must not be stored past it
+    lost.settled(false);
+    expect(failed).toEqual([{ peer: 'ann', status: 'delivered', clientIds: ['a3'], at: 20 }]);
+    batch.add('ann', ['a4'], 30);
+    const overtaken = batch.takeFor('ann')!;
+    expect(batch.take()).toEqual([{ peer: 'ann', status: 'delivered', clientIds: ['a4'], at: 30 }]);
+    overtaken.settled(false);
+    expect(failed).toHaveLength(1);
+    expect(batch.held).toBe(false);
+  });
+
   it('gathers acks into one receipt per sender, in acknowledgement order, within the window', async () => {
     const { batch, sent } = recorder();
     batch.add('ann', ['a1', 'a2'], 10);

@@ -58,6 +58,29 @@ describe('1:1 messages', () => {
     b.close();
   });
 
+  it('lets a reply carry the delivered tick of what it answers: stored with the reply, in one commit, once', async () => {
+    const { alice, bob } = await pair();
+    const a = await connect(alice);
+    const b = await connect(bob);
+    a.send({ type: 'send', id: 'q-1', to: bob.userId, body: text('lunch?') });
+    const [sent] = await a.waitFor(isType('sent'));
+    const [incoming] = await b.waitFor(isType('message'));
+    // Bob's device acks and he answers at once: the tick waits in his object (up to 500 ms) and
+    // leaves with the reply instead of in a call of its own.
+    b.send({ type: 'ack', upTo: incoming!.seq });
+    b.send({ type: 'send', id: 'r-1', to: alice.userId, body: text('sure') });
+    const [reply] = await a.waitFor((f) => f.type === 'message' && f.message.clientId === 'r-1');
+    const [delivered] = await a.waitFor(isType('receipt'));
+    expect(delivered).toMatchObject({ status: 'delivered', by: bob.userId, messageIds: [sent!.messageId] });
+    // Appended at Alice's in the same turn as the reply, just before it.
+    expect(delivered!.seq).toBe(reply!.seq - 1);
+    // And only once: nothing follows when the gathering window has passed.
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect(a.of('receipt')).toHaveLength(1);
+    a.close();
+    b.close();
+  });
+
   it("shows a device's sends on the sender's other devices, and receipts on all of them", async () => {
     const { alice, bob } = await pair();
     const alicePhone = await connect(alice);
