@@ -6,6 +6,7 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'c
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import type { UserMailbox } from '../../durable-objects/user-mailbox.ts';
+import type { ServerFrame } from '../../protocol/index.ts';
 import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { ackAll, api, connect, isType, login, nextPhone, text } from './support.ts';
 
@@ -69,7 +70,8 @@ describe('1:1 messages', () => {
     // leaves with the reply instead of in a call of its own.
     b.send({ type: 'ack', upTo: incoming!.seq });
     b.send({ type: 'send', id: 'r-1', to: alice.userId, body: text('sure') });
-    const [reply] = await a.waitFor((f) => f.type === 'message' && f.message.clientId === 'r-1');
+    const isReply = (f: ServerFrame): f is Extract<ServerFrame, { type: 'message' }> => f.type === 'message' && f.message.clientId === 'r-1';
+    const [reply] = await a.waitFor(isReply);
     const [delivered] = await a.waitFor(isType('receipt'));
     expect(delivered).toMatchObject({ status: 'delivered', by: bob.userId, messageIds: [sent!.messageId] });
     // Appended at Alice's in the same turn as the reply, just before it.
