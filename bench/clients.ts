@@ -2,8 +2,9 @@
  * Bench clients: one real WebSocket per user device (the `ws` package, no compression), behaving
  * like a well-mannered app. Against the messenger it waits for `hello`, acks mailbox frames
  * with the highest contiguous seq (coalesced: every `ackEvery` frames or `ackDelayMs` after the
- * first unacked one; acks drive delivered receipts), ignores its own echoed sends, and sends the
- * heartbeat ping. Against the bare relay it only sends and receives.
+ * first unacked one; acks drive delivered receipts), ignores its own echoed sends (also those
+ * carried in a `sent` with `seq`), and sends the heartbeat ping. Against the bare relay it only
+ * sends and receives.
  *
  * Group frames (`group_sent`, `group_message`, `group_event`) go to the sink's optional group
  * callbacks; every group mailbox frame (also `group_receipt`, `group_read_marker`) is acked like
@@ -201,6 +202,11 @@ export class BenchClient {
         this.#mailbox(frame.seq);
         return;
       case 'sent':
+        // With `seq`, the answer also carries this user's copy: the mailbox entry at `seq`.
+        if (frame.seq !== undefined) {
+          this.#mailbox(frame.seq);
+          totals.echoes++;
+        }
         sink.sentAck(frame.id, frame.messageId, frame.duplicate, now);
         return;
       case 'group_message':

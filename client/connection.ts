@@ -26,7 +26,7 @@
  * never acked and are not repeated after a reconnect.
  */
 import { CLOSE_CODES, FATAL_CLOSE_CODES, HEARTBEAT_INTERVAL_MS } from '../protocol/index.ts';
-import type { ClientFrame, ErrorFrame, HelloFrame, MailboxFrame } from '../protocol/index.ts';
+import type { ClientFrame, ErrorFrame, HelloFrame, MailboxFrame, SentFrame } from '../protocol/index.ts';
 import { Backoff } from './backoff.ts';
 import { DEAD_TOKEN_CODES } from './connection-types.ts';
 import type { ConnectionEvents, ConnectionOptions, ConnectionState, ReconnectScheduled, StateChange } from './connection-types.ts';
@@ -95,7 +95,7 @@ export class Connection extends Emitter<ConnectionEvents> {
       hello: (frame) => this.onHello(frame),
       mailbox: (frame) => this.onMailboxFrame(frame),
       error: (frame) => this.onErrorFrame(frame),
-      sent: (frame) => this.emit('sent', frame),
+      sent: (frame) => this.onSent(frame),
       group_sent: (frame) => this.emit('group_sent', frame),
       acted: (frame) => this.emit('acted', frame),
       typing_notice: (frame) => this.emit('typing_notice', frame),
@@ -321,6 +321,18 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.setState('open');
     this.emit('hello', hello);
     this.resolveHelloWaiters(hello);
+  }
+
+  /**
+   * A `sent` answer. One with `seq` also carries the sender's own copy, the mailbox entry at
+   * `seq` that this connection gets no separate `message` frame for: it is processed first,
+   * exactly as that frame would have been (the copy used to arrive just before its answer), and
+   * the answer is emitted as before, without the two fields.
+   */
+  private onSent(frame: SentFrame): void {
+    const { seq, message, ...answer } = frame;
+    if (seq !== undefined && message !== undefined) this.onMailboxFrame({ type: 'message', seq, message });
+    this.emit('sent', answer);
   }
 
   private onMailboxFrame(frame: MailboxFrame): void {

@@ -6,6 +6,9 @@ import type { ConnectionOptions, ConnectionState, CursorExpiredEvent } from '../
 import {
   FakeSocket,
   GROUP,
+  ME,
+  MY_DEVICE,
+  PEER,
   groupEventFrame,
   groupMessageFrame,
   groupReadMarkerFrame,
@@ -13,6 +16,7 @@ import {
   groupSentFrame,
   messageFrame,
   receiptFrame,
+  sentFrame,
 } from './fake-socket.ts';
 
 const HEARTBEAT = 1_000;
@@ -151,6 +155,49 @@ describe('Connection', () => {
     vi.advanceTimersByTime(20);
     expect(seqs).toEqual([11]);
     expect(acks(socket)).toEqual([7, 11]);
+  });
+
+  describe('sent carrying the own copy (seq + message)', () => {
+    it('hands the copy to the app as the mailbox entry at seq, then emits the plain sent', () => {
+      const connection = makeConnection({ heartbeatIntervalMs: 60_000 });
+      const events: unknown[] = [];
+      connection.on('mailbox', (frame) => events.push(['mailbox', frame]));
+      connection.on('sent', (frame) => events.push(['sent', frame]));
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 1 });
+      socket.deliver(messageFrame(1));
+      const copy = messageFrame(2, { from: ME, fromDevice: MY_DEVICE, to: PEER, clientId: 'mine' });
+      if (copy.type !== 'message') throw new Error('unreachable');
+      const answer = sentFrame('mine', { messageId: copy.message.id });
+      socket.deliver({ ...answer, seq: 2, message: copy.message });
+      expect(events.slice(1)).toEqual([
+        ['mailbox', copy],
+        ['sent', answer],
+      ]);
+      expect(connection.cursor).toBe(2);
+      vi.advanceTimersByTime(20);
+      expect(acks(socket)).toEqual([2]); // seq 1 (from PEER) made it prompt; the copy rides along
+    });
+
+    it('treats its seq like any entry: a duplicate is not surfaced again, a gap asks for a resume; the answer is emitted either way', () => {
+      const connection = makeConnection({ heartbeatIntervalMs: 60_000 });
+      const seqs = recordMailbox(connection);
+      const sent: string[] = [];
+      connection.on('sent', (frame) => sent.push(frame.id));
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 3 });
+      socket.deliver(messageFrame(1));
+      const mine = (seq: number) => {
+        const copy = messageFrame(seq, { from: ME, fromDevice: MY_DEVICE, to: PEER, clientId: `mine-${seq}` });
+        if (copy.type !== 'message') throw new Error('unreachable');
+        return { ...sentFrame(`mine-${seq}`, { messageId: copy.message.id }), seq, message: copy.message };
+      };
+      socket.deliver(mine(1)); // a duplicate of seq 1
+      socket.deliver(mine(3)); // past a gap (2 missing)
+      expect(seqs).toEqual([1]);
+      expect(sent).toEqual(['mine-1', 'mine-3']);
+      expect(socket.framesOfType('resume')).toEqual([{ type: 'resume', after: 1 }]);
+    });
   });
 
   describe('ordering', () => {
