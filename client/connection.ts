@@ -69,6 +69,8 @@ export class Connection extends Emitter<ConnectionEvents> {
   private lastHello: HelloFrame | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** While an ack waits lazily: saves the cursor ackDelayMs after a burst, as an ack would have. */
+  private cursorTimer: ReturnType<typeof setTimeout> | undefined;
   private helloWaiters: Array<{ resolve: (hello: HelloFrame) => void; reject: (error: MessengerError) => void }> = [];
 
   constructor(options: ConnectionOptions) {
@@ -399,10 +401,18 @@ export class Connection extends Emitter<ConnectionEvents> {
     if (this.sequencer.ackUrgent()) {
       // Debounce: restarted by every frame of the burst.
       this.startAckTimer(this.ackDelayMs);
-    } else if (this.ackTimer === undefined) {
-      // Not restarted: lazy frames that keep coming are still acked within lazyAckDelayMs.
-      this.startAckTimer(this.lazyAckDelayMs);
+      return;
     }
+    // Not restarted: lazy frames that keep coming are still acked within lazyAckDelayMs.
+    if (this.ackTimer === undefined) this.startAckTimer(this.lazyAckDelayMs);
+    // Only the ack waits: the cursor is saved after the burst as before, so a page closed (or an
+    // app killed) meanwhile does not process these entries again on its next start.
+    if (this.cursorTimer !== undefined) clearTimeout(this.cursorTimer);
+    this.cursorTimer = setTimeout(() => {
+      this.cursorTimer = undefined;
+      const cursor = this.sequencer.cursor;
+      if (cursor !== undefined) this.persistence.save(cursor);
+    }, this.ackDelayMs);
   }
 
   private startAckTimer(delayMs: number): void {
@@ -425,6 +435,8 @@ export class Connection extends Emitter<ConnectionEvents> {
   private stopAckTimer(): void {
     if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
+    if (this.cursorTimer !== undefined) clearTimeout(this.cursorTimer);
+    this.cursorTimer = undefined;
   }
 
   private reportError(cause: unknown, message: string): void {

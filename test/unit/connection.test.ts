@@ -210,6 +210,19 @@ describe('Connection', () => {
       expect(acks(socket)).toEqual([3, 4]);
     });
 
+    it('saves the cursor after the burst while the ack itself waits (a restart does not replay them)', () => {
+      const store = new MemoryCursorStore(0);
+      const connection = makeConnection({ cursorStore: store, heartbeatIntervalMs: 60_000 });
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 2 });
+      socket.deliver(ownCopy(1)).deliver(receiptFrame(2));
+      vi.advanceTimersByTime(20);
+      expect(store.get()).toBe(2);
+      expect(acks(socket)).toEqual([]);
+      vi.advanceTimersByTime(ACK_LAZY_MS);
+      expect(acks(socket)).toEqual([2]);
+    });
+
     it('flushes a pending lazy ack on close()', () => {
       const connection = makeConnection({ heartbeatIntervalMs: 60_000 });
       void connection.connect();
