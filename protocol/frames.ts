@@ -221,6 +221,17 @@ export const SentFrameSchema = z.strictObject({
   sentAt: z.number().int(),
   /** True when this id had been stored before (a retry). */
   duplicate: z.boolean(),
+  /**
+   * Both or neither. Present when this answer also carries the sender's own copy of the message,
+   * the mailbox entry at `seq` (instead of a separate `message` frame on this connection): a
+   * client processes it exactly like `{"type":"message","seq":seq,"message":message}`, then the
+   * answer. Only on a connection that was caught up; never on a retry's answer.
+   */
+  seq: SeqSchema.optional(),
+  message: MessageSchema.optional(),
+}).refine((frame) => (frame.seq === undefined) === (frame.message === undefined), {
+  message: 'seq and message come together',
+  path: ['seq'],
 });
 
 /** A mailbox entry holding a message, incoming or sent by another of your devices (multi-device). */

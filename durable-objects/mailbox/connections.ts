@@ -107,6 +107,21 @@ export class Connections {
     if (sent !== state.sent) this.save(ws, { ...state, sent });
   }
 
+  /**
+   * Send `text`, a frame that carries entry `seq` (a `sent` answer holding the sender's own copy),
+   * in place of that entry, when the entry is what this connection would get live next (caught
+   * up: `sent === seq - 1`, and within the window). Its `sent` moves to `seq`, so `pushLive`
+   * skips the entry there and acks and resumes count it like any entry. Returns whether it went;
+   * when not, the entry reaches this connection as usual (live or by refill).
+   */
+  sendInPlaceOf(ws: WebSocket, seq: number, text: string): boolean {
+    const state = this.state(ws);
+    if (!state || state.sent !== seq - 1 || seq - state.acked > DELIVERY_WINDOW) return false;
+    if (!trySend(ws, text)) return false;
+    this.save(ws, { ...state, sent: seq });
+    return true;
+  }
+
   /** Send a frame that is not part of the mailbox (hello, sent, error). */
   sendDirect(ws: WebSocket, frame: unknown): void {
     trySend(ws, JSON.stringify(frame));

@@ -15,6 +15,7 @@ import {
   type GroupSendFrame,
   type GroupTypingFrame,
   type MarkUnreadFrame,
+  type Message,
   type ReadFrame,
   type ResumeFrame,
   type SendFrame,
@@ -27,7 +28,7 @@ import type { MailboxCore } from './core.ts';
 import { FrameError, errorFrame } from './frame-error.ts';
 import { actOnGroup } from './group-actions.ts';
 import { admitMedia } from './media-check.ts';
-import type { StoredMessage } from './store.ts';
+import type { StoredEntry, StoredMessage } from './store.ts';
 
 /** Headers the Worker sets when it hands an authenticated WebSocket upgrade to the object. */
 export const CONNECT_HEADERS = {
@@ -212,23 +213,24 @@ export class DeviceFrames {
       await core.history.ensureHot(null, frame.forward);
       await core.originals.find(frame.forward);
     }
+    // The answer is merged with the sender's copy when this connection is caught up: one frame
+    // (`sent` with `seq` and `message`) instead of the copy's `message` entry and then `sent`.
+    // It goes out where the entry would have been pushed, so nothing later overtakes it, and
+    // after the copy was written in this event (the output gate holds it until that commit).
+    let answered = false;
+    const answerWithCopy = (entry: StoredEntry, copy: Message, atRecipient: StoredMessage): void => {
+      const merged: SentFrame = { ...sentFrame(frame, atRecipient), seq: entry.seq, message: copy };
+      answered = core.connections.sendInPlaceOf(ws, entry.seq, JSON.stringify(merged));
+    };
     let stored: StoredMessage;
     try {
-      stored = await core.outgoing.send(state, frame);
+      stored = await core.outgoing.send({ userId: state.userId, deviceId: state.deviceId, answerWithCopy }, frame);
     } finally {
       // After the send, not before: written before the call to the recipient, the activity time
       // was a commit of its own; here it rides in the commit of the sender's copy.
       core.presence.tracker.recordActivity(Date.now());
     }
-    const sent: SentFrame = {
-      type: 'sent',
-      id: frame.id,
-      messageId: stored.id,
-      to: frame.to,
-      sentAt: stored.sentAt,
-      duplicate: stored.duplicate,
-    };
-    core.connections.sendDirect(ws, sent);
+    if (!answered) core.connections.sendDirect(ws, sentFrame(frame, stored));
   }
 
   #onAck(ws: WebSocket, state: ConnectionState, frame: AckFrame): void {
@@ -422,6 +424,11 @@ export class DeviceFrames {
       .typing(state.userId, frame.state)
       .catch(() => undefined);
   }
+}
+
+/** The plain answer to `frame` (no `seq`, no `message`). */
+function sentFrame(frame: SendFrame, stored: StoredMessage): SentFrame {
+  return { type: 'sent', id: frame.id, messageId: stored.id, to: frame.to, sentAt: stored.sentAt, duplicate: stored.duplicate };
 }
 
 /** A refused connect, as an error body the Worker passes on as is. */

@@ -14,7 +14,16 @@ import { FrameError } from './frame-error.ts';
 import type { Receipt, ReceiptStatus } from './receipts.ts';
 import type { MailboxStore, StoredEntry, StoredMessage } from './store.ts';
 
-export type Sender = { userId: string; deviceId: string };
+export type Sender = {
+  userId: string;
+  deviceId: string;
+  /**
+   * Offered the sender's new copy right after it was stored and before it is published, so the
+   * sending connection can answer with the copy in its `sent` (and then skips the entry when it
+   * is published). Only a send that stores a new copy calls it; retries never do.
+   */
+  answerWithCopy?: (entry: StoredEntry, copy: Message, stored: StoredMessage) => void;
+};
 
 export type OutgoingDeps = {
   store: MailboxStore;
@@ -104,6 +113,8 @@ export class OutgoingMessages {
       const copy: Message = { ...message, id: atRecipient.id, sentAt: atRecipient.sentAt };
       const { entry } = this.#deps.store.recordMessage(copy, true, Date.now());
       if (entry) {
+        // Before publishing: a merged answer moves that connection past the entry first.
+        sender.answerWithCopy?.(entry, copy, atRecipient);
         this.#deps.publish([entry]);
         this.#deps.recorded?.(copy);
       }

@@ -26,7 +26,7 @@ async function secondDevice(session: SessionResponse, name: string): Promise<Ses
   return device;
 }
 
-const seqOf = (f: ServerFrame): number => ('seq' in f ? f.seq : -1);
+const seqOf = (f: ServerFrame): number => ('seq' in f ? (f.seq ?? -1) : -1);
 
 function accountEvents(socket: TestSocket): AccountEventFrame[] {
   return socket.of('account_event');

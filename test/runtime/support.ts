@@ -177,7 +177,8 @@ export async function connect(session: SessionResponse, cursor?: number): Promis
 
 /** Ack everything received so far on this socket. */
 export function ackAll(socket: TestSocket): number {
-  const seqs = socket.frames.flatMap((f) => ('seq' in f ? [f.seq] : []));
+  // A `sent` with `seq` carries the sender's copy: that entry counts too.
+  const seqs = socket.frames.flatMap((f) => ('seq' in f && f.seq !== undefined ? [f.seq] : []));
   const upTo = Math.max(0, ...seqs);
   socket.send({ type: 'ack', upTo });
   return upTo;

@@ -304,6 +304,39 @@ describe('MessengerClient', () => {
       expect(sentEvents).toHaveLength(1);
     });
 
+    it('shows the app the same events for a sent carrying the copy as for the echo followed by sent', async () => {
+      /** Everything the app sees for one send, its ack and the cursor, given how the server answers. */
+      async function run(merged: boolean): Promise<{ events: string[]; acks: number[]; cursor: number | undefined }> {
+        FakeSocket.reset();
+        const client = makeClient();
+        const events: string[] = [];
+        client.on('message', (m) => events.push(`message ${JSON.stringify(m)}`));
+        client.on('sent', (frame) => events.push(`sent ${JSON.stringify(frame)}`));
+        client.on('receipt', (r) => events.push(`receipt ${r.seq}`));
+        void client.connect();
+        const socket = FakeSocket.last.hello({ cursor: 0, head: 0 });
+        const { clientId, sent } = client.sendText(PEER, 'mine');
+        void sent.then((frame) => events.push(`resolved ${JSON.stringify(frame)}`));
+        const copy = messageFrame(1, { id: ulid(900), from: ME, fromDevice: MY_DEVICE, to: PEER, clientId });
+        if (copy.type !== 'message') throw new Error('unreachable');
+        const answer = sentFrame(clientId, { messageId: copy.message.id });
+        if (merged) socket.deliver({ ...answer, seq: 1, message: copy.message });
+        else socket.deliver(copy).deliver(answer);
+        socket.deliver({ type: 'receipt', seq: 2, status: 'delivered', by: PEER, messageIds: [copy.message.id], at: 5 });
+        await vi.advanceTimersByTimeAsync(2_000);
+        const acks = socket.framesOfType('ack').map((f) => f.upTo);
+        const cursor = client.cursor;
+        client.close();
+        // The outbox draws a fresh client id per run.
+        return { events: events.map((e) => e.replaceAll(clientId, 'CLIENT-ID')), acks, cursor };
+      }
+      const before = await run(false);
+      const after = await run(true);
+      expect(after).toEqual(before);
+      expect(before.events).toHaveLength(4); // message, sent, resolved, receipt
+      expect(before.acks).toEqual([2]);
+    });
+
     it('forwards receipts and read markers, and once() waits for a matching event', async () => {
       const client = makeClient();
       void client.connect();

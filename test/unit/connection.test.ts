@@ -1,11 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { CLOSE_CODES, HEARTBEAT_PING, HEARTBEAT_PONG } from '../../protocol/index.ts';
+import { ACK_LAZY_MS, CLOSE_CODES, HEARTBEAT_PING, HEARTBEAT_PONG } from '../../protocol/index.ts';
 import type { MailboxFrame } from '../../protocol/index.ts';
 import { Connection, MemoryCursorStore, MessengerError, connectUrl } from '../../client/index.ts';
 import type { ConnectionOptions, ConnectionState, CursorExpiredEvent } from '../../client/index.ts';
 import {
   FakeSocket,
   GROUP,
+  ME,
+  MY_DEVICE,
+  PEER,
   groupEventFrame,
   groupMessageFrame,
   groupReadMarkerFrame,
@@ -13,6 +16,7 @@ import {
   groupSentFrame,
   messageFrame,
   receiptFrame,
+  sentFrame,
 } from './fake-socket.ts';
 
 const HEARTBEAT = 1_000;
@@ -151,6 +155,136 @@ describe('Connection', () => {
     vi.advanceTimersByTime(20);
     expect(seqs).toEqual([11]);
     expect(acks(socket)).toEqual([7, 11]);
+  });
+
+  describe('lazy acks (entries nobody waits on)', () => {
+    /** A copy of my own message (sent from another device, or carried in a `sent`). */
+    const ownCopy = (seq: number) => messageFrame(seq, { from: ME, fromDevice: MY_DEVICE, to: PEER });
+
+    it('acks own copies and receipts ACK_LAZY_MS after the first of them, not after the debounce', () => {
+      const connection = makeConnection({ heartbeatIntervalMs: 60_000 });
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 3 });
+      socket.deliver(ownCopy(1));
+      vi.advanceTimersByTime(20);
+      expect(acks(socket)).toEqual([]);
+      vi.advanceTimersByTime(480);
+      // A later lazy frame does not push the deadline back.
+      socket.deliver(receiptFrame(2)).deliver(groupEventFrame(3));
+      vi.advanceTimersByTime(ACK_LAZY_MS - 501);
+      expect(acks(socket)).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(acks(socket)).toEqual([3]);
+      vi.advanceTimersByTime(5 * ACK_LAZY_MS);
+      expect(acks(socket)).toEqual([3]);
+    });
+
+    it('sends lazy entries with the next prompt ack: a message from someone else makes the ack urgent', () => {
+      const connection = makeConnection({ heartbeatIntervalMs: 60_000 });
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 4 });
+      socket.deliver(ownCopy(1)).deliver(receiptFrame(2));
+      vi.advanceTimersByTime(100);
+      socket.deliver(messageFrame(3)); // from PEER: its sender waits for the delivered tick
+      vi.advanceTimersByTime(20);
+      expect(acks(socket)).toEqual([3]);
+      // Own group messages are lazy too; another member's is not.
+      socket.deliver(groupMessageFrame(4, { from: ME, fromDevice: MY_DEVICE }));
+      vi.advanceTimersByTime(20);
+      expect(acks(socket)).toEqual([3]);
+      socket.deliver(groupMessageFrame(5));
+      vi.advanceTimersByTime(20);
+      expect(acks(socket)).toEqual([3, 5]);
+    });
+
+    it('acks lazy entries at once when the batch is full (the delivery window waits for it)', () => {
+      const connection = makeConnection({ ackBatchSize: 3, heartbeatIntervalMs: 60_000 });
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 4 });
+      socket.deliver(ownCopy(1)).deliver(receiptFrame(2));
+      expect(acks(socket)).toEqual([]);
+      socket.deliver(receiptFrame(3));
+      expect(acks(socket)).toEqual([3]);
+      socket.deliver(receiptFrame(4));
+      vi.advanceTimersByTime(ACK_LAZY_MS);
+      expect(acks(socket)).toEqual([3, 4]);
+    });
+
+    it('saves the cursor after the burst while the ack itself waits (a restart does not replay them)', () => {
+      const store = new MemoryCursorStore(0);
+      const connection = makeConnection({ cursorStore: store, heartbeatIntervalMs: 60_000 });
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 2 });
+      socket.deliver(ownCopy(1)).deliver(receiptFrame(2));
+      vi.advanceTimersByTime(20);
+      expect(store.get()).toBe(2);
+      expect(acks(socket)).toEqual([]);
+      vi.advanceTimersByTime(ACK_LAZY_MS);
+      expect(acks(socket)).toEqual([2]);
+    });
+
+    it('flushes a pending lazy ack on close()', () => {
+      const connection = makeConnection({ heartbeatIntervalMs: 60_000 });
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 1 });
+      socket.deliver(receiptFrame(1));
+      connection.close();
+      expect(acks(socket)).toEqual([1]);
+    });
+
+    it('honours lazyAckDelayMs', () => {
+      const connection = makeConnection({ lazyAckDelayMs: 200, heartbeatIntervalMs: 60_000 });
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 1 });
+      socket.deliver(receiptFrame(1));
+      vi.advanceTimersByTime(199);
+      expect(acks(socket)).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(acks(socket)).toEqual([1]);
+    });
+  });
+
+  describe('sent carrying the own copy (seq + message)', () => {
+    it('hands the copy to the app as the mailbox entry at seq, then emits the plain sent', () => {
+      const connection = makeConnection({ heartbeatIntervalMs: 60_000 });
+      const events: unknown[] = [];
+      connection.on('mailbox', (frame) => events.push(['mailbox', frame]));
+      connection.on('sent', (frame) => events.push(['sent', frame]));
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 1 });
+      socket.deliver(messageFrame(1));
+      const copy = messageFrame(2, { from: ME, fromDevice: MY_DEVICE, to: PEER, clientId: 'mine' });
+      if (copy.type !== 'message') throw new Error('unreachable');
+      const answer = sentFrame('mine', { messageId: copy.message.id });
+      socket.deliver({ ...answer, seq: 2, message: copy.message });
+      expect(events.slice(1)).toEqual([
+        ['mailbox', copy],
+        ['sent', answer],
+      ]);
+      expect(connection.cursor).toBe(2);
+      vi.advanceTimersByTime(20);
+      expect(acks(socket)).toEqual([2]); // seq 1 (from PEER) made it prompt; the copy rides along
+    });
+
+    it('treats its seq like any entry: a duplicate is not surfaced again, a gap asks for a resume; the answer is emitted either way', () => {
+      const connection = makeConnection({ heartbeatIntervalMs: 60_000 });
+      const seqs = recordMailbox(connection);
+      const sent: string[] = [];
+      connection.on('sent', (frame) => sent.push(frame.id));
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 3 });
+      socket.deliver(messageFrame(1));
+      const mine = (seq: number) => {
+        const copy = messageFrame(seq, { from: ME, fromDevice: MY_DEVICE, to: PEER, clientId: `mine-${seq}` });
+        if (copy.type !== 'message') throw new Error('unreachable');
+        return { ...sentFrame(`mine-${seq}`, { messageId: copy.message.id }), seq, message: copy.message };
+      };
+      socket.deliver(mine(1)); // a duplicate of seq 1
+      socket.deliver(mine(3)); // past a gap (2 missing)
+      expect(seqs).toEqual([1]);
+      expect(sent).toEqual(['mine-1', 'mine-3']);
+      expect(socket.framesOfType('resume')).toEqual([{ type: 'resume', after: 1 }]);
+    });
   });
 
   describe('ordering', () => {
@@ -601,7 +735,10 @@ describe('Connection: group frames share the mailbox stream', () => {
     expect(acks(socket)).toEqual([1]); // never past the gap
     socket.deliver(groupReadMarkerFrame(2, 1)).deliver(groupReceiptFrame(3)).deliver(groupEventFrame(4));
     expect(seen).toEqual(['group_message:1', 'group_read_marker:2', 'group_receipt:3', 'group_event:4']);
+    // No message from someone else among them: acked lazily.
     vi.advanceTimersByTime(20);
+    expect(acks(socket)).toEqual([1]);
+    vi.advanceTimersByTime(ACK_LAZY_MS - 20);
     expect(acks(socket)).toEqual([1, 4]);
   });
 
