@@ -1,12 +1,14 @@
 /**
  * Group commit for a busy object: calls that arrive while the previous round's commit is in
- * flight are applied together in one JavaScript turn, so their writes share one storage commit,
- * and each caller is answered once that commit is durable.
+ * flight are applied together in one JavaScript turn, so their writes share one storage commit.
  *
- * - An idle object applies a call at once (no waiting added), then waits for its commit
- *   (`settle`: the storage's `sync()`), as the output gate would have made the answer wait anyway.
- * - Calls arriving meanwhile wait for that commit and then form the next round: a busy object
- *   pays one commit per round instead of one per call.
+ * - An idle object applies a call at once (no waiting added).
+ * - Each caller is resolved as soon as its round is applied: the runtime's output gate holds its
+ *   answer (an RPC result is an outgoing message) until the round's commit is durable, so nothing
+ *   is acknowledged early. Waiting for `sync()` before answering instead made the answer wait for
+ *   every event queued behind the commit (a large group's `group_sent` went from 14 to 37 ms p50).
+ * - Calls arriving while that commit is in flight (`settle`: the storage's `sync()`) wait for it
+ *   and then form the next round: a busy object pays one commit per round instead of one per call.
  *
  * No timer is involved: a timer can be starved by a steady stream of incoming calls (seen in a
  * test where a round scheduled with `setTimeout(0)` waited five seconds), a commit cannot.
@@ -44,24 +46,16 @@ export class Gather<I, O> {
         this.stats.rounds++;
         this.stats.calls += round.length;
         // One caller's failure is theirs alone: the others' writes stand.
-        const outcomes = round.map((w): { ok: true; output: O } | { ok: false; error: unknown } => {
+        for (const w of round) {
           try {
-            return { ok: true, output: this.deps.apply(w.input) };
+            w.resolve(this.deps.apply(w.input));
           } catch (error) {
-            return { ok: false, error };
+            w.reject(error);
           }
-        });
-        try {
-          await this.deps.settle();
-        } catch (error) {
-          for (const w of round) w.reject(error);
-          continue;
         }
-        round.forEach((w, i) => {
-          const outcome = outcomes[i]!;
-          if (outcome.ok) w.resolve(outcome.output);
-          else w.reject(outcome.error);
-        });
+        // The next round starts when this one's commit is done. A failed commit resets the
+        // object (the output gate then fails the answers above); nothing more to do here.
+        await this.deps.settle().catch(() => undefined);
       }
     } finally {
       this.#running = false;
