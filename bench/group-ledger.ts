@@ -12,7 +12,8 @@ import type { GroupEvent, GroupMessage } from '../protocol/index.ts';
 import type { ClientSink } from './clients.ts';
 import { Samples, type LatencySummary } from './stats.ts';
 
-export type GroupPhaseResult = {
+/** What every group phase reports, the messenger's and the bare relay's alike: its timings and rates. */
+export type PhaseFigures = {
   name: string;
   /** Group messages sent during the phase. */
   sent: number;
@@ -28,6 +29,9 @@ export type GroupPhaseResult = {
   lastMember: LatencySummary | null;
   /** send -> the first member has it. */
   firstMember: LatencySummary | null;
+};
+
+export type GroupPhaseResult = PhaseFigures & {
   /** send -> `group_sent` at the sender (stored in the group's log). */
   sentAck: LatencySummary | null;
   /** Answered with an `error` frame, by code. */
@@ -211,15 +215,7 @@ export class GroupLedger implements ClientSink {
       if (!p.sentAck) missingSentAcks++;
     }
     return {
-      name: phase.name,
-      sent: phase.sent,
-      completed: phase.completed,
-      messagesPerSec: round1((phase.completedInWindow / windowMs) * 1000),
-      connectedDeliveriesPerSec: Math.round((phase.deliveriesInWindow / windowMs) * 1000),
-      windowMs: Math.round(windowMs),
-      drainMs: Math.round(phase.drainMs),
-      lastMember: phase.lastMember.summary(),
-      firstMember: phase.firstMember.summary(),
+      ...phaseFigures(phase, windowMs),
       sentAck: phase.sentAckLatency.summary(),
       failed: { ...phase.failed },
       incomplete,
@@ -257,3 +253,18 @@ export class GroupLedger implements ClientSink {
 }
 
 const round1 = (value: number): number => Math.round(value * 10) / 10;
+
+/** A phase's timings and rates over its window (`windowMs`: the window as far as it ran). */
+export function phaseFigures(phase: GroupPhase, windowMs: number): PhaseFigures {
+  return {
+    name: phase.name,
+    sent: phase.sent,
+    completed: phase.completed,
+    messagesPerSec: round1((phase.completedInWindow / windowMs) * 1000),
+    connectedDeliveriesPerSec: Math.round((phase.deliveriesInWindow / windowMs) * 1000),
+    windowMs: Math.round(windowMs),
+    drainMs: Math.round(phase.drainMs),
+    lastMember: phase.lastMember.summary(),
+    firstMember: phase.firstMember.summary(),
+  };
+}

@@ -8,8 +8,7 @@
  * group object pushes to the sender too, as the messenger's does).
  */
 import type { ClientSink } from './clients.ts';
-import { GroupPhase } from './group-ledger.ts';
-import type { LatencySummary } from './stats.ts';
+import { GroupPhase, phaseFigures, type PhaseFigures } from './group-ledger.ts';
 
 /** A relay group phase: the messenger's counters plus the relay's own checks. */
 export class RelayGroupPhase extends GroupPhase {
@@ -21,19 +20,7 @@ export class RelayGroupPhase extends GroupPhase {
   echoes = 0;
 }
 
-export type RelayGroupPhaseResult = {
-  name: string;
-  sent: number;
-  /** Received by every connected member (other than the sender) by the end of the drain. */
-  completed: number;
-  /** Completed inside the window, per second. */
-  messagesPerSec: number;
-  /** Messages received by connected members (sender echoes not counted) inside the window, per second. */
-  connectedDeliveriesPerSec: number;
-  windowMs: number;
-  drainMs: number;
-  lastMember: LatencySummary | null;
-  firstMember: LatencySummary | null;
+export type RelayGroupPhaseResult = PhaseFigures & {
   /** Not received by every connected member by the end of the drain. */
   incomplete: number;
   /** Member deliveries still missing for those. */
@@ -133,15 +120,7 @@ export class RelayGroupLedger implements ClientSink {
       if (!p.echoed) missingEchoes++;
     }
     return {
-      name: phase.name,
-      sent: phase.sent,
-      completed: phase.completed,
-      messagesPerSec: Math.round((phase.completedInWindow / windowMs) * 10_000) / 10,
-      connectedDeliveriesPerSec: Math.round((phase.deliveriesInWindow / windowMs) * 1000),
-      windowMs: Math.round(windowMs),
-      drainMs: Math.round(phase.drainMs),
-      lastMember: phase.lastMember.summary(),
-      firstMember: phase.firstMember.summary(),
+      ...phaseFigures(phase, windowMs),
       incomplete,
       missingDeliveries,
       duplicates: phase.duplicates,
