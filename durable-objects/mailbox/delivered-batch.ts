@@ -25,6 +25,9 @@ export type DeliveredBatchDeps = {
   failed: (receipts: Receipt[]) => void;
 };
 
+/** A delivered receipt riding on a call to its peer (`takeFor`), settled with whether that call succeeded. */
+export type RidingReceipt = { receipt: Receipt; settled: (ok: boolean) => void };
+
 export class DeliveredBatch {
   /** Sender → client ids in acknowledgement order, and the latest delivery time. */
   readonly #waiting = new Map<string, { clientIds: string[]; at: number }>();
@@ -78,7 +81,7 @@ export class DeliveredBatch {
    * Until `settled`, it counts as in flight (held, and handed over by `take`); `settled(false)`
    * (the call failed) hands it to `failed` like a failed round.
    */
-  takeFor(peer: string): { receipt: Receipt; settled: (ok: boolean) => void } | null {
+  takeFor(peer: string): RidingReceipt | null {
     const waiting = this.#waiting.get(peer);
     if (!waiting) return null;
     this.#waiting.delete(peer);

@@ -25,9 +25,9 @@ export type RidingDelivered = { by: string; clientIds: string[]; at: number };
 export class Inbound {
   /**
    * Deliveries that arrive while the previous one's commit is in flight (a busy mailbox: many
-   * senders at once) are stored together in one turn and share one commit; each sender is
-   * answered after it. Null for a round that
-   * runs after the account was deleted (the sender reports `recipient_not_found`).
+   * senders at once) are stored together in one turn and share one commit; each sender's answer
+   * leaves after it (the output gate). Null for a round that runs after the account was deleted
+   * (the sender reports `recipient_not_found`).
    */
   readonly #deliveries: Gather<{ messages: Message[]; receipt: RidingDelivered | undefined }, StoredMessage[] | null>;
 

@@ -10,10 +10,8 @@ import { mailboxOf } from '../stubs.ts';
 import type { DirectActionRecord } from './direct-actions.ts';
 import { FrameError } from './frame-error.ts';
 import type { GroupInbox } from './group-inbox.ts';
+import type { RidingReceipt } from './delivered-batch.ts';
 import type { Receipt } from './receipts.ts';
-
-/** A delivered receipt riding on a delivery to its peer (DeliveredBatch.takeFor). */
-export type RidingReceipt = { receipt: Receipt; settled: (ok: boolean) => void };
 import type { StoredMessage } from './store.ts';
 
 export type PeersDeps = { env: Env; self: () => string; groupInbox: GroupInbox };

@@ -173,8 +173,9 @@ export class MailboxStore {
   /**
    * Client ids of incoming messages with after < seq <= upTo, grouped by sender (seq order):
    * what a device's ack just delivered. Answered from memory when the range is among the
-   * messages this instance recorded (the usual ack), from the table otherwise. Read-only: "delivered" is not a stored flag but "seq at or below the
-   * highest cursor any device acknowledged", so acks cost no write of their own.
+   * messages this instance recorded (the usual ack), from the table otherwise. Read-only:
+   * "delivered" is not a stored flag but "seq at or below the highest cursor any device
+   * acknowledged", so acks cost no write of their own.
    */
   incomingBetween(after: number, upTo: number): Map<string, string[]> {
     // Most acks cover no incoming 1:1 message (the user's own copies, group entries, markers): no query.
