@@ -64,6 +64,15 @@ describe('parseServerFrame', () => {
     expect(parseServerFrame(receipt(RECEIPT_MAX_IDS + 1))).toMatchObject({ ok: false, error: { code: 'validation_failed' } });
   });
 
+  it('takes a sent answer with its copy (seq and message) or with neither, never one without the other', () => {
+    const message = { id: USER, clientId: 'c1', from: USER, fromDevice: USER, to: USER, sentAt: 1, body: { kind: 'text', text: 'hi' } };
+    const answer = { type: 'sent', id: 'c1', messageId: USER, to: USER, sentAt: 1, duplicate: false };
+    expect(parseServerFrame(JSON.stringify(answer))).toEqual({ ok: true, frame: answer });
+    expect(parseServerFrame(JSON.stringify({ ...answer, seq: 7, message }))).toEqual({ ok: true, frame: { ...answer, seq: 7, message } });
+    expect(parseServerFrame(JSON.stringify({ ...answer, seq: 7 }))).toMatchObject({ ok: false, error: { code: 'validation_failed' } });
+    expect(parseServerFrame(JSON.stringify({ ...answer, message }))).toMatchObject({ ok: false, error: { code: 'validation_failed' } });
+  });
+
   it('reports unknown types and bad JSON as typed errors', () => {
     expect(parseServerFrame('{"type":"telepathy"}')).toMatchObject({ ok: false, error: { code: 'unknown_frame_type' } });
     expect(parseServerFrame('nope')).toMatchObject({ ok: false, error: { code: 'invalid_json' } });
