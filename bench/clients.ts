@@ -1,11 +1,10 @@
 /**
  * Bench clients: one real WebSocket per user device (the `ws` package, no compression), behaving
  * like a well-mannered app. Against the messenger it waits for `hello`, acks mailbox frames
- * with the highest contiguous seq (coalesced: every `ackEvery` frames, else `ackDelayMs` after the
- * first unacked message from someone else, whose sender waits for the delivered receipt the ack
- * drives, else ACK_LAZY_MS after the first unacked entry of any other kind, like the SDK),
- * ignores its own echoed sends (also those carried in a `sent` with `seq`), and sends the
- * heartbeat ping. Against the bare relay it only sends and receives.
+ * with the highest contiguous seq (coalesced: every `ackEvery` frames or `ackDelayMs` after the
+ * first unacked one; acks drive delivered receipts), ignores its own echoed sends (also those
+ * carried in a `sent` with `seq`), and sends the heartbeat ping. Against the bare relay it only
+ * sends and receives.
  *
  * Group frames (`group_sent`, `group_message`, `group_event`) go to the sink's optional group
  * callbacks; every group mailbox frame (also `group_receipt`, `group_read_marker`) is acked like
@@ -16,7 +15,6 @@
  */
 import WebSocket from 'ws';
 import {
-  ACK_LAZY_MS,
   HEARTBEAT_INTERVAL_MS,
   HEARTBEAT_PING,
   gseqOf,
@@ -101,10 +99,6 @@ export class BenchClient {
   /** Highest seq acknowledged to the server. */
   #acked = 0;
   #ackTimer: NodeJS.Timeout | null = null;
-  /** Whether the pending ack timer is the lazy one (no unacked message from someone else yet). */
-  #ackLazy = false;
-  /** An unacked entry is a message from someone else (its sender waits for the ack). */
-  #urgent = false;
   #heartbeat: NodeJS.Timeout | null = null;
   #closing = false;
   /** Large groups (read diffusion): gseq cursor and the pull in flight, per group. */
@@ -195,13 +189,11 @@ export class BenchClient {
       case 'send': // the bare relay forwards the sender's frame verbatim
         sink.delivered(frame.id, this.index, now);
         return;
-      case 'message': {
-        const own = frame.message.from === this.userId;
-        this.#mailbox(frame.seq, !own);
-        if (own) totals.echoes++;
+      case 'message':
+        this.#mailbox(frame.seq);
+        if (frame.message.from === this.userId) totals.echoes++;
         else sink.delivered(frame.message.clientId, this.index, now);
         return;
-      }
       case 'receipt':
         this.#mailbox(frame.seq);
         sink.receipt(frame.status, frame.messageIds, now);
@@ -218,7 +210,7 @@ export class BenchClient {
         sink.sentAck(frame.id, frame.messageId, frame.duplicate, now);
         return;
       case 'group_message':
-        this.#mailbox(frame.seq, frame.message.from !== this.userId);
+        this.#mailbox(frame.seq);
         if (frame.message.from === this.userId) totals.echoes++;
         if (sink.groupEntry) sink.groupEntry(this.index, frame.message, 'message', now);
         else totals.unexpected++;
@@ -295,8 +287,8 @@ export class BenchClient {
     this.#write(JSON.stringify({ type: 'group_pull', id: `pull-${this.index}-${++this.#pulls}`, group, after: g.cursor }));
   }
 
-  /** Track contiguity and schedule a coalesced ack (`urgent`: a message from someone else). */
-  #mailbox(seq: number, urgent = false): void {
+  /** Track contiguity and schedule a coalesced ack. */
+  #mailbox(seq: number): void {
     const { totals, ackEvery, ackDelayMs } = this.#options;
     totals.mailboxFrames++;
     if (seq === this.#contiguous + 1) {
@@ -309,28 +301,15 @@ export class BenchClient {
       totals.seqGaps++;
       this.#contiguous = seq;
     }
-    if (urgent) this.#urgent = true;
-    if (this.#contiguous - this.#acked >= ackEvery) {
-      this.#flushAck();
-    } else if (this.#urgent) {
-      // A lazy timer gives way to the prompt one; a prompt one keeps its deadline.
-      if (this.#ackLazy) this.#stopAckTimer();
-      this.#ackTimer ??= setTimeout(() => this.#flushAck(), ackDelayMs);
-    } else if (!this.#ackTimer) {
-      this.#ackTimer = setTimeout(() => this.#flushAck(), ACK_LAZY_MS);
-      this.#ackLazy = true;
-    }
-  }
-
-  #stopAckTimer(): void {
-    if (this.#ackTimer) clearTimeout(this.#ackTimer);
-    this.#ackTimer = null;
-    this.#ackLazy = false;
+    if (this.#contiguous - this.#acked >= ackEvery) this.#flushAck();
+    else this.#ackTimer ??= setTimeout(() => this.#flushAck(), ackDelayMs);
   }
 
   #flushAck(): void {
-    this.#stopAckTimer();
-    this.#urgent = false;
+    if (this.#ackTimer) {
+      clearTimeout(this.#ackTimer);
+      this.#ackTimer = null;
+    }
     if (this.#contiguous <= this.#acked) return;
     const ack: AckFrame = { type: 'ack', upTo: this.#contiguous };
     this.#acked = this.#contiguous;
