@@ -194,6 +194,7 @@ export class AccountDevices {
   /** Search this user's history as `deviceId` may see it (every tier; see history-pages.ts). */
   async search(query: SearchQuery, deviceId?: string): Promise<SearchPage> {
     const { core } = this;
+    core.store.indexForSearch();
     const copies = (q: SearchQuery) => searchHistory(core.ctx.storage.sql, core.history, core.self(), q, core.starts.floorOf(deviceId));
     const notBefore = deviceId === undefined ? 0 : core.starts.historySince(deviceId);
     const large = core.largeGroups.list().filter((g) => query.peer === undefined && (query.group === undefined || g.group === query.group));

@@ -3,25 +3,12 @@
  * a deployed object upgrades itself in place the first time new code wakes it.
  */
 import { STATUS_RANK } from '../../protocol/index.ts';
-import { searchTextSql } from '../../lib/search-sql.ts';
 import { applyMigrations } from '../sqlite-schema.ts';
-
-/** Searchable text of a 1:1 row (`messages.message`) and of a group row (`group_entries.entry`). */
-const DIRECT_TEXT = (row: string): string => searchTextSql(`${row}.message`, '$.body');
-const GROUP_TEXT = (row: string): string => searchTextSql(`${row}.entry`, '$.message.body');
-/** What the hot search index holds of a row (rowid = mailbox seq). */
-const DIRECT_DOC = (row: string): string =>
-  `${row}.seq, ${DIRECT_TEXT(row)}, 'd:' || ${row}.peer, ${row}.id, ${row}.sender, json_extract(${row}.message, '$.body.kind'), json_extract(${row}.message, '$.sentAt')`;
-const GROUP_DOC = (row: string): string =>
-  `${row}.seq, ${GROUP_TEXT(row)}, 'g:' || ${row}.group_id, ${row}.message_id, ${row}.sender, json_extract(${row}.entry, '$.message.body.kind'), json_extract(${row}.entry, '$.message.sentAt')`;
-const DIRECT_INDEXED = (row: string): string => `${row}.hidden = 0 AND ${DIRECT_TEXT(row)} IS NOT NULL`;
-const GROUP_INDEXED = (row: string): string =>
-  `${row}.hidden = 0 AND ${row}.message_id IS NOT NULL AND ${GROUP_TEXT(row)} IS NOT NULL`;
-const DOC_COLUMNS = 'rowid, text, chat, id, sender, kind, at';
+import { DIRECT_DOC, DIRECT_INDEXED, DOC_COLUMNS, GROUP_DOC, GROUP_INDEXED, SEARCH_THROUGH_SQL } from './search-backlog.ts';
 
 /*
- * Every commit here is an fsync, and every index page a message touches is one more page in
- * that commit, so the layout keeps pages per message low: `seq` is the rowid of both `mailbox`
+ * Every commit here is a durable write, and every index page a message touches is one more page
+ * in that commit, so the layout keeps pages per message low: `seq` is the rowid of both `mailbox`
  * and `messages` (range scans need no index); messages are found by (sender, client id), the
  * idempotency index, so the server id needs none; `conversations` is keyed by peer without a
  * rowid and unindexed otherwise (the chat list sorts it when asked, which is rare next to
@@ -283,6 +270,32 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (group_id, message_id)
   ) WITHOUT ROWID;
   CREATE INDEX large_marks_starred ON large_marks (seq) WHERE starred_at IS NOT NULL;
+  `,
+  // v12: the hot search index catches up in batches (./search-backlog.ts). The triggers index
+  // and re-index only rows at or below the watermark; every row there now is indexed already.
+  `
+  INSERT OR REPLACE INTO meta (key, value) VALUES ('search_through',
+    max(coalesce((SELECT max(seq) FROM messages), 0), coalesce((SELECT max(seq) FROM group_entries), 0)));
+  DROP TRIGGER messages_search_insert;
+  DROP TRIGGER messages_search_update;
+  DROP TRIGGER group_entries_search_insert;
+  DROP TRIGGER group_entries_search_update;
+  CREATE TRIGGER messages_search_insert AFTER INSERT ON messages
+    WHEN new.seq <= ${SEARCH_THROUGH_SQL} AND ${DIRECT_INDEXED('new')} BEGIN
+    INSERT INTO search_hot (${DOC_COLUMNS}) VALUES (${DIRECT_DOC('new')});
+  END;
+  CREATE TRIGGER messages_search_update AFTER UPDATE OF message, hidden ON messages BEGIN
+    DELETE FROM search_hot WHERE rowid = old.seq;
+    INSERT INTO search_hot (${DOC_COLUMNS}) SELECT ${DIRECT_DOC('new')} WHERE new.seq <= ${SEARCH_THROUGH_SQL} AND ${DIRECT_INDEXED('new')};
+  END;
+  CREATE TRIGGER group_entries_search_insert AFTER INSERT ON group_entries
+    WHEN new.seq <= ${SEARCH_THROUGH_SQL} AND ${GROUP_INDEXED('new')} BEGIN
+    INSERT INTO search_hot (${DOC_COLUMNS}) VALUES (${GROUP_DOC('new')});
+  END;
+  CREATE TRIGGER group_entries_search_update AFTER UPDATE OF entry, hidden ON group_entries BEGIN
+    DELETE FROM search_hot WHERE rowid = old.seq;
+    INSERT INTO search_hot (${DOC_COLUMNS}) SELECT ${GROUP_DOC('new')} WHERE new.seq <= ${SEARCH_THROUGH_SQL} AND ${GROUP_INDEXED('new')};
+  END;
   `,
 ];
 

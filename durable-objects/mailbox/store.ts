@@ -14,6 +14,7 @@ import {
   type DirectConversation,
 } from '../../protocol/index.ts';
 import { readMeta, writeMeta } from '../sqlite-schema.ts';
+import { SearchBacklog } from './search-backlog.ts';
 
 /** A mailbox frame before it has a position: the store adds `seq`. */
 export type MailboxEntry = MailboxFrame extends infer F ? (F extends { seq: number } ? Omit<F, 'seq'> : never) : never;
@@ -43,8 +44,11 @@ export class MailboxStore {
    */
   readonly #recent = new Map<number, { sender: string; clientId: string }>();
   #recentFrom: number;
+  /** The rows the hot search index has not taken in yet (indexed in batches, and before a search). */
+  readonly #search: SearchBacklog;
 
   constructor(private readonly sql: SqlStorage) {
+    this.#search = new SearchBacklog(sql);
     this.#prunedThrough = readMeta(sql, 'pruned_through');
     const max = sql.exec<{ seq: number | null }>('SELECT max(seq) AS seq FROM mailbox').one().seq;
     this.#head = Math.max(max ?? 0, this.#prunedThrough);
@@ -69,7 +73,13 @@ export class MailboxStore {
     const text = JSON.stringify({ type, seq, ...rest });
     this.sql.exec('INSERT INTO mailbox (seq, kind, frame, created_at) VALUES (?, ?, ?, ?)', seq, type, text, now);
     this.#head = seq;
+    this.#search.appended(seq);
     return { seq, text };
+  }
+
+  /** Bring the hot search index up to date (every message stored so far becomes searchable). */
+  indexForSearch(): void {
+    this.#search.catchUp(this.#head);
   }
 
   /** Entries with after < seq <= after+limit, in order. */
