@@ -14,7 +14,7 @@
  *   reads them as they are by then.
  */
 import { searchTextSql } from '../../lib/search-sql.ts';
-import { readMeta, writeMeta } from '../sqlite-schema.ts';
+import { readMeta } from '../sqlite-schema.ts';
 
 /** Mailbox entries (of any kind) after the watermark that start a catch-up. */
 export const SEARCH_BATCH = 64;
@@ -56,21 +56,20 @@ export class SearchBacklog {
 
   /** Index every row above the watermark up to `head` (before a search reads the index). */
   catchUp(head: number): void {
-    // Read from the table, not memory: a second instance over the same storage (tests make them)
-    // may have moved it, and a row indexed twice would fail the insert.
-    this.#through = readMeta(this.sql, THROUGH);
     if (head <= this.#through) return;
+    // One statement for both tables. The lower bound is the stored watermark, not the one in
+    // memory: a second instance over the same storage (tests make them) may have moved it, and
+    // a row indexed twice would fail the insert.
     this.sql.exec(
-      `INSERT INTO search_hot (${DOC_COLUMNS}) SELECT ${DIRECT_DOC('m')} FROM messages m WHERE m.seq > ? AND m.seq <= ? AND ${DIRECT_INDEXED('m')}`,
-      this.#through,
+      `INSERT INTO search_hot (${DOC_COLUMNS})
+       SELECT ${DIRECT_DOC('m')} FROM messages m WHERE m.seq > ${SEARCH_THROUGH_SQL} AND m.seq <= ? AND ${DIRECT_INDEXED('m')}
+       UNION ALL
+       SELECT ${GROUP_DOC('g')} FROM group_entries g WHERE g.seq > ${SEARCH_THROUGH_SQL} AND g.seq <= ? AND ${GROUP_INDEXED('g')}`,
+      head,
       head,
     );
-    this.sql.exec(
-      `INSERT INTO search_hot (${DOC_COLUMNS}) SELECT ${GROUP_DOC('g')} FROM group_entries g WHERE g.seq > ? AND g.seq <= ? AND ${GROUP_INDEXED('g')}`,
-      this.#through,
-      head,
-    );
-    writeMeta(this.sql, THROUGH, head);
+    // Never backwards (that instance's head may be behind the stored watermark).
+    this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('${THROUGH}', max(?, coalesce(${SEARCH_THROUGH_SQL}, 0)))`, head);
     this.#through = head;
   }
 }
