@@ -87,6 +87,8 @@ export type ClientOptions = {
   ackEvery: number;
   ackDelayMs: number;
   timeoutMs: number;
+  /** Relay only: ask the durable relay to store every 1:1 frame in both objects (bench/relay/worker.ts). */
+  relayStore?: boolean;
 };
 
 export class BenchClient {
@@ -146,7 +148,7 @@ export class BenchClient {
   }
 
   send(frame: SendFrame | GroupSendFrame | RelayGroupSendFrame): void {
-    this.#write(JSON.stringify(frame));
+    this.#write(JSON.stringify(this.#options.relayStore && frame.type === 'send' ? { ...frame, store: true } : frame));
   }
 
   /** Flush the pending ack, close with 1000, and wait (bounded) for the close handshake. */

@@ -16,27 +16,26 @@
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { relayUsers, signUpUsers } from './accounts.ts';
-import { connectAll, emptyTotals, type BenchClient, type ClientTotals } from './clients.ts';
+import { signUpUsers } from './accounts.ts';
+import { connectAll, emptyTotals, type ClientTotals } from './clients.ts';
 import type { BenchConfig } from './config.ts';
-import { fanInPhase } from './cost-fanin.ts';
-import { costRow, idleCpuPerS, measureSpan, per, type CostRow, type Span } from './cost-rows.ts';
+import { IDLE_TIMEOUT_MS, oneToOnePhases, warmUp } from './cost-phases.ts';
+import { runRelayTargets, type RelayRow } from './cost-relay.ts';
+import { costRow, idleCpuPerS, measureSpan, type CostRow } from './cost-rows.ts';
 import { COST_COUNTERS_BINDINGS, readCosts } from './cost-snapshots.ts';
 import { GroupLedger, GroupPhase } from './group-ledger.ts';
 import { drainGroup, runGroupLatency, runGroupThroughput, waitIdle, type GroupLoadContext } from './group-load.ts';
 import { createGroup } from './group-setup.ts';
 import { GROUP_BENCH_RATE_LIMITS } from './groups.ts';
-import { Ledger, type Flavor, type PhaseStats } from './ledger.ts';
-import { drain, makePicker, runClosedLoop, runFixedRate, type LoadContext } from './load.ts';
+import { Ledger } from './ledger.ts';
+import { makePicker, type LoadContext } from './load.ts';
 import type { BenchReport } from './report.ts';
-import type { RunningServer } from './server.ts';
 import { table, type Row } from './table.ts';
 import { TARGETS, withServer } from './target.ts';
 import { note, sleep } from './util.ts';
 
 export type { CostRow } from './cost-rows.ts';
-
-export type RelayRow = { phase: string; messages: number; perSec: number; framesIn: number; framesOut: number; cpuUs: number; cpuUsRaw: number };
+export type { RelayRow } from './cost-relay.ts';
 
 export type CostScenarioResult = {
   generatedAt: string;
@@ -48,8 +47,10 @@ export type CostScenarioResult = {
   idleCpuPct: { messenger: number; relay: number };
   rows: CostRow[];
   relay: RelayRow[];
+  /** The same 1:1 phases on the relay that stores each message in both objects (bench/cost-relay.ts). */
+  durableRelay: RelayRow[];
   /** Frames the bench clients counted (a cross-check of the server's frame counters). */
-  clients: { messenger: ClientTotals; relay: ClientTotals };
+  clients: { messenger: ClientTotals; relay: ClientTotals; durableRelay: ClientTotals };
   method: string[];
 };
 
@@ -58,68 +59,12 @@ const METHOD = [
   'statements: ctx.storage.sql.exec calls, reads included. rpcs: calls received by the objects\' public methods (from objects and from the Worker). frames in: webSocketMessage calls (heartbeats are answered by the runtime and never counted); frames out: WebSocket.send calls.',
   'Counts are read from GET /v1/dev/cost before each phase and after its drain and the wait for idle, and divided by messages received (1:1) or messages x (members - 1) (groups).',
   'CPU: workerd user + system time from /proc over the same span, minus the idle rate measured before the phases; the relay runs the same 1:1 phases in the same run.',
+  'durable relay: the bare relay plus one row stored (and committed) in the recipient\'s object before the socket write and one in the sender\'s after; the floor of keeping both copies, nothing else (bench/cost-relay.ts).',
   'storage bytes: /proc/<pid>/io write_bytes of workerd (page-cache pages dirtied; local workerd does not fsync, and a page rewritten while dirty counts once): a lower bound.',
 ];
 
-/** Unmeasured warm-up before the 1:1 phases (opens every object and the object-to-object paths). */
-const WARMUP_IN_FLIGHT = 10;
-const IDLE_TIMEOUT_MS = 20_000;
 const GROUP_WARMUP_RATE = 4;
 const GROUP_WARMUP_MS = 1_500;
-
-/** The 1:1 phases of one target: fixed rate, then saturation (each drained, then idle). */
-async function oneToOnePhases(
-  flavor: Flavor,
-  config: BenchConfig,
-  server: RunningServer,
-  clients: readonly BenchClient[],
-  ledger: Ledger,
-  totals: ClientTotals,
-  rate: number,
-  label: string,
-): Promise<Array<{ phase: PhaseStats; span: Span }>> {
-  const ctx: LoadContext = { label, clients, ledger, pick: makePicker(config.pattern, clients.length, config.seed) };
-  const durationMs = config.durationS * 1000;
-  const drainMs = config.drainS * 1000;
-  const counters = flavor === 'messenger';
-  const out: Array<{ phase: PhaseStats; span: Span }> = [];
-
-  const fixed = ledger.phase(`1:1 fixed ${rate} msg/s`, 'f');
-  out.push({
-    phase: fixed,
-    span: await measureSpan(server, counters, totals, async () => {
-      await runFixedRate(ctx, fixed, rate, durationMs);
-      await drain(ctx, fixed, drainMs);
-      await waitIdle(server.pids, IDLE_TIMEOUT_MS);
-    }),
-  });
-  const saturation = ledger.phase(`1:1 saturation, ${config.inFlight} in flight`, 's');
-  out.push({
-    phase: saturation,
-    span: await measureSpan(server, counters, totals, async () => {
-      await runClosedLoop(ctx, saturation, config.inFlight, durationMs);
-      await drain(ctx, saturation, drainMs);
-      await waitIdle(server.pids, IDLE_TIMEOUT_MS);
-    }),
-  });
-  // One mailbox receiving from many senders: the busy object the phases above never make.
-  out.push(
-    await fanInPhase({ counters, server, clients, ledger, totals, label, durationMs, drainMs, idleTimeoutMs: IDLE_TIMEOUT_MS, seed: config.seed }),
-  );
-  for (const { phase } of out) {
-    const r = phase.result();
-    note(`${label} ${r.name}: ${r.received} received (${r.deliveredPerSec} msg/s in the window), p50 ${r.latency?.p50 ?? '-'} ms, lost ${r.integrity.lost}`);
-  }
-  return out;
-}
-
-async function warmUp(ctx: LoadContext, ledger: Ledger, config: BenchConfig, server: RunningServer): Promise<void> {
-  if (config.warmupS <= 0) return;
-  const warmup = ledger.phase('warm-up', 'w');
-  await runClosedLoop(ctx, warmup, WARMUP_IN_FLIGHT, config.warmupS * 1000);
-  await drain(ctx, warmup, config.drainS * 1000);
-  await waitIdle(server.pids, IDLE_TIMEOUT_MS);
-}
 
 export async function runCostScenario(config: BenchConfig, command: string, code: BenchReport['code']): Promise<CostScenarioResult> {
   const started = performance.now();
@@ -190,40 +135,10 @@ export async function runCostScenario(config: BenchConfig, command: string, code
     },
   );
 
-  const relayTotals = emptyTotals();
-  const relayLabel = '[cost relay]';
-  const relay = await withServer({ ...TARGETS.relay, stateDir: config.stateDir }, relayLabel, async (server, clients) => {
-    const users = relayUsers(pairs * 2);
-    const ledger = new Ledger('relay', users.length);
-    const opened = await connectAll(
-      users,
-      { flavor: 'relay', wsBase: server.wsBase, sink: ledger, totals: relayTotals, ackEvery: config.ackEvery, ackDelayMs: config.ackDelayMs, timeoutMs: 15_000 },
-      config.setupConcurrency,
-      relayLabel,
-      clients,
-    );
-    const ctx: LoadContext = { label: relayLabel, clients: opened, ledger, pick: makePicker(config.pattern, opened.length, config.seed) };
-    await warmUp(ctx, ledger, config, server);
-    const idlePerS = await idleCpuPerS(server);
-    const rows: RelayRow[] = [];
-    for (const { phase, span } of await oneToOnePhases('relay', config, server, opened, ledger, relayTotals, rate, relayLabel)) {
-      const r = phase.result();
-      const netCpuS = Math.max(0, span.cpuS - idlePerS * (span.ms / 1000));
-      rows.push({
-        phase: r.name,
-        messages: r.received,
-        perSec: r.deliveredPerSec,
-        framesIn: per(span.framesIn, r.received),
-        framesOut: per(span.framesOut, r.received),
-        cpuUs: Math.round(r.received > 0 ? (netCpuS * 1e6) / r.received : 0),
-        cpuUsRaw: Math.round(r.received > 0 ? (span.cpuS * 1e6) / r.received : 0),
-      });
-    }
-    return { rows, idlePerS };
-  });
+  const relay = await runRelayTargets(config, rate);
 
   // Ratios: each 1:1 phase against the relay's same phase; group rows against the relay's fixed rate.
-  const [relayFixed, relaySaturation, relayFanIn] = relay.rows;
+  const [relayFixed, relaySaturation, relayFanIn] = relay.bare;
   messenger.rows.forEach((row, i) => {
     const yardstick = i === 1 ? relaySaturation : i === 2 ? relayFanIn : relayFixed;
     if (!yardstick || yardstick.cpuUs <= 0) return;
@@ -239,8 +154,9 @@ export async function runCostScenario(config: BenchConfig, command: string, code
     config: { pairs, rate, inFlight: config.inFlight, groupMembers: members, groupRate, groupInFlight: config.groups.inFlight, durationS: config.durationS },
     idleCpuPct: { messenger: Math.round(messenger.idlePerS * 1000) / 10, relay: Math.round(relay.idlePerS * 1000) / 10 },
     rows: messenger.rows,
-    relay: relay.rows,
-    clients: { messenger: messengerTotals, relay: relayTotals },
+    relay: relay.bare,
+    durableRelay: relay.durable,
+    clients: { messenger: messengerTotals, relay: relay.totals.bare, durableRelay: relay.totals.durable },
     method: METHOD,
   };
 }
@@ -273,6 +189,12 @@ export function renderCost(result: CostScenarioResult): string {
     fmt(r.byKind.group.rpcs),
     fmt(r.writeStatements),
   ]);
+  const floors: Row[] = result.durableRelay.map((d, i) => {
+    const bare = result.relay[i];
+    const mine = result.rows[i];
+    const ratio = (a: number | undefined, b: number | undefined): string => (a && b ? `${(a / b).toFixed(2)}x` : '-');
+    return [d.phase, String(d.cpuUs), ratio(d.cpuUs, bare?.cpuUs), ratio(mine?.cpuUs, d.cpuUs), String(d.perSec), ratio(mine?.perSec, d.perSec), ratio(mine?.perSec, bare?.perSec)];
+  });
   const hot: Row[] = result.rows.flatMap((r) =>
     r.object ? [[r.phase, `${fmt(r.object.commits)} (≥${fmt(r.object.commitsLow)})`, fmt(r.object.statements), fmt(r.object.rpcs), fmt(r.object.framesIn), String(r.perSec)]] : [],
   );
@@ -283,6 +205,9 @@ export function renderCost(result: CostScenarioResult): string {
     '',
     'By object kind (per unit): commits, statements and RPCs at the mailboxes and at the group object; write statements overall',
     table(['phase', 'mbx commits', 'group commits', 'mbx stmts', 'group stmts', 'mbx RPCs', 'group RPCs', 'write stmts'], kinds),
+    '',
+    'The floor of storing both copies: the durable relay (the bare relay + one row and commit in each object) in the same phases',
+    table(['phase', 'durable relay CPU µs', '÷ bare relay', 'messenger ÷ durable', 'durable relay msg/s', 'messenger msg/s ÷ durable', '÷ bare'], floors),
     '',
     ...(hot.length > 0
       ? ['At the receiving mailbox alone (per message it received)', table(['phase', 'commits (≥ low)', 'statements', 'RPCs', 'frames in', 'msg/s'], hot), '']

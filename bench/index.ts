@@ -10,7 +10,8 @@
  * bench/results/media.json). `--scenario history` (not part of `all`) measures the history tiers:
  * archive throughput, page and search latency per tier, storage per user (bench/history.ts; JSON
  * to bench/results/history.json). `--scenario cost` (not part of `all`) counts what a 1:1 message and a
- * group member delivery cost the server (commits, statements, RPCs, frames, CPU beside the relay's;
+ * group member delivery cost the server (commits, statements, RPCs, frames, CPU beside the bare relay's
+ * and the durable relay's;
  * bench/cost.ts; JSON to bench/results/cost.json). Progress goes to stderr; the summary table to stdout
  * and, as JSON, to bench/results/latest.json. Flags: `npm run bench -- --help`.
  *
@@ -52,8 +53,9 @@ function timeBudgetMs(config: BenchConfig): number {
   // Two server starts, ~150 MiB of uploads, 90 one-at-a-time messages and downloads.
   const media = config.scenario === 'media' ? 600_000 : 0;
   const history = config.scenario === 'history' ? historyBudgetMs(config.history) : 0;
-  // Two servers; per server three 1:1 phases (and on the messenger two group phases), each drained and idled.
-  const cost = config.scenario === 'cost' ? 2 * perTarget + 6 * (config.durationS + config.drainS + 20) * 1000 + config.groups.small * 1000 : 0;
+  // Two servers, three targets (messenger, bare relay, durable relay); per target three 1:1 phases
+  // (and on the messenger two group phases), each drained and idled.
+  const cost = config.scenario === 'cost' ? 3 * perTarget + 9 * (config.durationS + config.drainS + 20) * 1000 + config.groups.small * 1000 : 0;
   return oneToOne + groups + presence + abuse + media + history + cost + 60_000;
 }
 

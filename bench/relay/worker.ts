@@ -5,6 +5,12 @@
  * RPC to B's object, which writes it verbatim to B's socket. No storage, no acks, no receipts,
  * no validation beyond reading `to` (or `group`).
  *
+ * The durable relay (the cost scenario's floor for storing, bench/cost-relay.ts): a 1:1 frame
+ * carrying `"store": true` is stored as one row by the recipient's object before it writes the
+ * frame to the socket (the runtime holds the RPC's answer until that commit), then as one row by
+ * the sender's object: the least a messenger that keeps both copies durably must do, and nothing
+ * else (no ids, no order, no acks, no history, no search).
+ *
  * Groups (the group scenario's yardstick, bench/group-relay.ts): a frame naming `group` instead
  * of `to` is passed by RPC to that group's object, which holds the member list in memory only
  * (set by the bench, lost if the object is evicted) and calls `push` on every member's object,
@@ -14,6 +20,7 @@
  *
  *   GET /connect?user=NAME   (WebSocket upgrade) -> first frame {"type":"hello"}
  *   client -> {"type":"send","id":"...","to":"OTHER","body":{...}} -> OTHER receives it as is
+ *   client -> {"type":"send","id":"...","to":"OTHER","store":true,...} -> the same, stored in both objects
  *   POST /group?name=G  body: JSON array of user names -> 204 (400 if not such an array)
  *   client -> {"type":"send","id":"...","group":"G","body":{...}} -> every member of G receives it as is
  */
@@ -35,6 +42,9 @@ function groupOf(env: RelayEnv, name: string): DurableObjectStub<RelayGroup> {
 }
 
 export class RelayUser extends DurableObject<RelayEnv> {
+  /** The durable relay's table exists (created on the first frame stored). */
+  #logReady = false;
+
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get('Upgrade') !== 'websocket') return new Response('expected a WebSocket upgrade', { status: 426 });
     const pair = new WebSocketPair();
@@ -45,15 +55,34 @@ export class RelayUser extends DurableObject<RelayEnv> {
 
   override async webSocketMessage(_ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     if (typeof message !== 'string') return;
-    let frame: { to?: unknown; group?: unknown };
+    let frame: { to?: unknown; group?: unknown; store?: unknown };
     try {
-      frame = JSON.parse(message) as { to?: unknown; group?: unknown };
+      frame = JSON.parse(message) as { to?: unknown; group?: unknown; store?: unknown };
     } catch {
       return;
     }
     // Heartbeats and anything without a recipient are ignored.
-    if (typeof frame.to === 'string') await relayOf(this.env, frame.to).push(message);
+    if (typeof frame.to === 'string' && frame.store === true) {
+      await relayOf(this.env, frame.to).storeAndPush(message);
+      this.#keep(message);
+    } else if (typeof frame.to === 'string') await relayOf(this.env, frame.to).push(message);
     else if (typeof frame.group === 'string') await groupOf(this.env, frame.group).fanOut(message);
+  }
+
+  /** RPC from the sender's object (durable relay): store the frame, then write it to this user's socket(s). */
+  async storeAndPush(frame: string): Promise<void> {
+    this.#keep(frame);
+    await this.push(frame);
+  }
+
+  /** One row per frame, committed with the turn that writes it. */
+  #keep(frame: string): void {
+    const { sql } = this.ctx.storage;
+    if (!this.#logReady) {
+      sql.exec('CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, frame TEXT NOT NULL)');
+      this.#logReady = true;
+    }
+    sql.exec('INSERT INTO log (frame) VALUES (?)', frame);
   }
 
   /** RPC from the sender's object: write the frame to this user's socket(s). */
