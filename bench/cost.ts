@@ -193,7 +193,7 @@ export function renderCost(result: CostScenarioResult): string {
     const bare = result.relay[i];
     const mine = result.rows[i];
     const ratio = (a: number | undefined, b: number | undefined): string => (a && b ? `${(a / b).toFixed(2)}x` : '-');
-    return [d.phase, String(d.cpuUs), ratio(d.cpuUs, bare?.cpuUs), ratio(mine?.cpuUs, d.cpuUs), String(d.perSec), ratio(mine?.perSec, d.perSec), ratio(mine?.perSec, bare?.perSec)];
+    return [d.phase, String(d.cpuUs), ratio(d.cpuUs, bare?.cpuUs), ratio(mine?.cpuUs, d.cpuUs), String(d.perSec), ratio(d.perSec, bare?.perSec), ratio(mine?.perSec, d.perSec)];
   });
   const hot: Row[] = result.rows.flatMap((r) =>
     r.object ? [[r.phase, `${fmt(r.object.commits)} (≥${fmt(r.object.commitsLow)})`, fmt(r.object.statements), fmt(r.object.rpcs), fmt(r.object.framesIn), String(r.perSec)]] : [],
@@ -207,7 +207,7 @@ export function renderCost(result: CostScenarioResult): string {
     table(['phase', 'mbx commits', 'group commits', 'mbx stmts', 'group stmts', 'mbx RPCs', 'group RPCs', 'write stmts'], kinds),
     '',
     'The floor of storing both copies: the durable relay (the bare relay + one row and commit in each object) in the same phases',
-    table(['phase', 'durable relay CPU µs', '÷ bare relay', 'messenger ÷ durable', 'durable relay msg/s', 'messenger msg/s ÷ durable', '÷ bare'], floors),
+    table(['phase', 'durable relay CPU µs', '÷ bare relay', 'messenger ÷ durable', 'durable relay msg/s', '÷ bare relay', 'messenger ÷ durable'], floors),
     '',
     ...(hot.length > 0
       ? ['At the receiving mailbox alone (per message it received)', table(['phase', 'commits (≥ low)', 'statements', 'RPCs', 'frames in', 'msg/s'], hot), '']
