@@ -60,7 +60,7 @@ const METHOD = [
   'Counts are read from GET /v1/dev/cost before each phase and after its drain and the wait for idle, and divided by messages received (1:1) or messages x (members - 1) (groups).',
   'CPU: workerd user + system time from /proc over the same span, minus the idle rate measured before the phases; the relay runs the same 1:1 phases in the same run.',
   'durable relay: the bare relay plus one row stored (and committed) in the recipient\'s object before the socket write and one in the sender\'s after; the floor of keeping both copies, nothing else (bench/cost-relay.ts).',
-  'storage bytes: /proc/<pid>/io write_bytes of workerd (page-cache pages dirtied; local workerd does not fsync, and a page rewritten while dirty counts once): a lower bound.',
+  'storage bytes: /proc/<pid>/io write_bytes of workerd (page-cache pages dirtied; a page rewritten while dirty counts once): a lower bound.',
 ];
 
 const GROUP_WARMUP_RATE = 4;
