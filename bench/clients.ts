@@ -1,10 +1,11 @@
 /**
  * Bench clients: one real WebSocket per user device (the `ws` package, no compression), behaving
  * like a well-mannered app. Against the messenger it waits for `hello`, acks mailbox frames
- * with the highest contiguous seq (coalesced: every `ackEvery` frames or `ackDelayMs` after the
- * first unacked one; acks drive delivered receipts), ignores its own echoed sends (also those
- * carried in a `sent` with `seq`), and sends the heartbeat ping. Against the bare relay it only
- * sends and receives.
+ * with the highest contiguous seq (coalesced: every `ackEvery` frames, else `ackDelayMs` after the
+ * first unacked message from someone else, whose sender waits for the delivered receipt the ack
+ * drives, else ACK_LAZY_MS after the first unacked entry of any other kind, like the SDK),
+ * ignores its own echoed sends (also those carried in a `sent` with `seq`), and sends the
+ * heartbeat ping. Against the bare relay it only sends and receives.
  *
  * Group frames (`group_sent`, `group_message`, `group_event`) go to the sink's optional group
  * callbacks; every group mailbox frame (also `group_receipt`, `group_read_marker`) is acked like
@@ -15,6 +16,7 @@
  */
 import WebSocket from 'ws';
 import {
+  ACK_LAZY_MS,
   HEARTBEAT_INTERVAL_MS,
   HEARTBEAT_PING,
   gseqOf,
@@ -101,6 +103,10 @@ export class BenchClient {
   /** Highest seq acknowledged to the server. */
   #acked = 0;
   #ackTimer: NodeJS.Timeout | null = null;
+  /** Whether the pending ack timer is the lazy one (no unacked message from someone else yet). */
+  #ackLazy = false;
+  /** An unacked entry is a message from someone else (its sender waits for the ack). */
+  #urgent = false;
   #heartbeat: NodeJS.Timeout | null = null;
   #closing = false;
   /** Large groups (read diffusion): gseq cursor and the pull in flight, per group. */
@@ -191,11 +197,13 @@ export class BenchClient {
       case 'send': // the bare relay forwards the sender's frame verbatim
         sink.delivered(frame.id, this.index, now);
         return;
-      case 'message':
-        this.#mailbox(frame.seq);
-        if (frame.message.from === this.userId) totals.echoes++;
+      case 'message': {
+        const own = frame.message.from === this.userId;
+        this.#mailbox(frame.seq, !own);
+        if (own) totals.echoes++;
         else sink.delivered(frame.message.clientId, this.index, now);
         return;
+      }
       case 'receipt':
         this.#mailbox(frame.seq);
         sink.receipt(frame.status, frame.messageIds, now);
@@ -212,7 +220,7 @@ export class BenchClient {
         sink.sentAck(frame.id, frame.messageId, frame.duplicate, now);
         return;
       case 'group_message':
-        this.#mailbox(frame.seq);
+        this.#mailbox(frame.seq, frame.message.from !== this.userId);
         if (frame.message.from === this.userId) totals.echoes++;
         if (sink.groupEntry) sink.groupEntry(this.index, frame.message, 'message', now);
         else totals.unexpected++;
@@ -289,8 +297,8 @@ export class BenchClient {
     this.#write(JSON.stringify({ type: 'group_pull', id: `pull-${this.index}-${++this.#pulls}`, group, after: g.cursor }));
   }
 
-  /** Track contiguity and schedule a coalesced ack. */
-  #mailbox(seq: number): void {
+  /** Track contiguity and schedule a coalesced ack (`urgent`: a message from someone else). */
+  #mailbox(seq: number, urgent = false): void {
     const { totals, ackEvery, ackDelayMs } = this.#options;
     totals.mailboxFrames++;
     if (seq === this.#contiguous + 1) {
@@ -303,15 +311,28 @@ export class BenchClient {
       totals.seqGaps++;
       this.#contiguous = seq;
     }
-    if (this.#contiguous - this.#acked >= ackEvery) this.#flushAck();
-    else this.#ackTimer ??= setTimeout(() => this.#flushAck(), ackDelayMs);
+    if (urgent) this.#urgent = true;
+    if (this.#contiguous - this.#acked >= ackEvery) {
+      this.#flushAck();
+    } else if (this.#urgent) {
+      // A lazy timer gives way to the prompt one; a prompt one keeps its deadline.
+      if (this.#ackLazy) this.#stopAckTimer();
+      this.#ackTimer ??= setTimeout(() => this.#flushAck(), ackDelayMs);
+    } else if (!this.#ackTimer) {
+      this.#ackTimer = setTimeout(() => this.#flushAck(), ACK_LAZY_MS);
+      this.#ackLazy = true;
+    }
+  }
+
+  #stopAckTimer(): void {
+    if (this.#ackTimer) clearTimeout(this.#ackTimer);
+    this.#ackTimer = null;
+    this.#ackLazy = false;
   }
 
   #flushAck(): void {
-    if (this.#ackTimer) {
-      clearTimeout(this.#ackTimer);
-      this.#ackTimer = null;
-    }
+    this.#stopAckTimer();
+    this.#urgent = false;
     if (this.#contiguous <= this.#acked) return;
     const ack: AckFrame = { type: 'ack', upTo: this.#contiguous };
     this.#acked = this.#contiguous;

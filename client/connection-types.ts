@@ -33,8 +33,17 @@ export interface ConnectionTuning {
   backoff?: BackoffOptions;
   /** Ack at once after this many unacked frames. Default 64. */
   ackBatchSize?: number;
-  /** Otherwise ack after this many ms without a new frame. Default 20. */
+  /**
+   * Otherwise, while a message from someone else is unacked (its sender waits for the delivered
+   * tick), ack after this many ms without a new frame. Default 20.
+   */
   ackDelayMs?: number;
+  /**
+   * Entries nobody waits on (own copies, receipts, markers, events) are acked at the latest this
+   * many ms after the first of them, unless a prompt ack or a full batch takes them first.
+   * Default ACK_LAZY_MS (1000).
+   */
+  lazyAckDelayMs?: number;
   /** Repeat an unanswered `resume` after this many ms if the gap persists. Default 5000. */
   resumeRetryMs?: number;
 }

@@ -25,7 +25,7 @@
  * Ephemeral frames (`typing_notice`, `presence`) carry no seq: they bypass the mailbox rules, are
  * never acked and are not repeated after a reconnect.
  */
-import { CLOSE_CODES, FATAL_CLOSE_CODES, HEARTBEAT_INTERVAL_MS } from '../protocol/index.ts';
+import { ACK_LAZY_MS, CLOSE_CODES, FATAL_CLOSE_CODES, HEARTBEAT_INTERVAL_MS } from '../protocol/index.ts';
 import type { ClientFrame, ErrorFrame, HelloFrame, MailboxFrame, SentFrame } from '../protocol/index.ts';
 import { Backoff } from './backoff.ts';
 import { DEAD_TOKEN_CODES } from './connection-types.ts';
@@ -34,7 +34,7 @@ import { CursorPersistence, MemoryCursorStore } from './cursor-store.ts';
 import { Emitter } from './events.ts';
 import { decodeServerFrame, dispatchServerFrame } from './frame-codec.ts';
 import type { FrameHandlers } from './frame-codec.ts';
-import { MailboxSequencer } from './mailbox-sequencer.ts';
+import { MailboxSequencer, awaitsAck } from './mailbox-sequencer.ts';
 import { SocketTransport, connectUrl, fatalCloseError, requestTicket } from './socket-transport.ts';
 import type { WebSocketConstructor, WebSocketLike } from './socket-transport.ts';
 import { MessengerError } from './transport.ts';
@@ -56,6 +56,7 @@ export class Connection extends Emitter<ConnectionEvents> {
   private readonly WebSocketImpl: WebSocketConstructor | undefined;
   private readonly backoff: Backoff;
   private readonly ackDelayMs: number;
+  private readonly lazyAckDelayMs: number;
   private readonly transport: SocketTransport;
   private readonly sequencer: MailboxSequencer;
   private readonly persistence: CursorPersistence;
@@ -68,6 +69,8 @@ export class Connection extends Emitter<ConnectionEvents> {
   private lastHello: HelloFrame | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** While an ack waits lazily: saves the cursor ackDelayMs after a burst, as an ack would have. */
+  private cursorTimer: ReturnType<typeof setTimeout> | undefined;
   private helloWaiters: Array<{ resolve: (hello: HelloFrame) => void; reject: (error: MessengerError) => void }> = [];
 
   constructor(options: ConnectionOptions) {
@@ -77,6 +80,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.WebSocketImpl = options.WebSocket ?? (globalThis.WebSocket as WebSocketConstructor | undefined);
     this.backoff = new Backoff(options.backoff);
     this.ackDelayMs = options.ackDelayMs ?? 20;
+    this.lazyAckDelayMs = options.lazyAckDelayMs ?? ACK_LAZY_MS;
     const heartbeatIntervalMs = options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
     this.transport = new SocketTransport({
       heartbeatIntervalMs,
@@ -140,13 +144,22 @@ export class Connection extends Emitter<ConnectionEvents> {
   }
 
   /**
-   * Close for good (until the next `connect()`): flushes a pending ack, stops timers, no reconnect.
-   * With `error` (e.g. the session ended), the 'closed' state change and a waiting `connect()`
-   * carry it.
+   * Close for good (until the next `connect()`): sends a pending ack someone waits on, saves the
+   * cursor, stops timers, no reconnect. With `error` (e.g. the session ended), the 'closed' state
+   * change and a waiting `connect()` carry it.
    */
   close(code: number = CLOSE_CODES.normal, reason = 'closed by client', error?: MessengerError): void {
     if (this.stateValue === 'closed') return;
-    if (this.stateValue === 'open') this.flushAck();
+    if (this.stateValue === 'open') {
+      // A lazy ack is not sent: the saved cursor acknowledges those entries when the next
+      // connection opens with it. A frame sent just before the close can hold the close frame
+      // behind it: Chromium gone offline kept both, and the server kept the device online.
+      if (this.sequencer.ackUrgent()) this.flushAck();
+      else {
+        this.stopAckTimer();
+        this.saveCursor();
+      }
+    }
     this.abandonSocket(code, reason);
     this.setClosed({ code, reason, ...(error === undefined ? {} : { error }) });
   }
@@ -336,7 +349,9 @@ export class Connection extends Emitter<ConnectionEvents> {
   }
 
   private onMailboxFrame(frame: MailboxFrame): void {
-    switch (this.sequencer.receive(frame.seq)) {
+    const verdict = this.sequencer.receive(frame.seq);
+    if ((verdict === 'next' || verdict === 'duplicate') && awaitsAck(frame, this.lastHello?.userId)) this.sequencer.urgent();
+    switch (verdict) {
       case 'before_hello':
         this.emit('error', new MessengerError('validation_failed', `Mailbox frame seq ${frame.seq} arrived before hello; ignored`));
         return;
@@ -379,18 +394,41 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   // ------------------------------------------------------------ acks
 
+  /**
+   * When to ack. Only a message from someone else is waited on (its sender's delivered tick
+   * comes from the ack): while one is unacked, a burst is acked once, ackDelayMs after its last
+   * frame. Everything else (own copies, receipts, markers, events) is acked lazily: within
+   * lazyAckDelayMs of the first such frame, or with the next prompt ack, or at once when the
+   * batch is full (the server's delivery window waits for acks).
+   */
   private scheduleAck(): void {
     if (!this.sequencer.ackDue()) return;
     if (this.sequencer.ackBatchFull()) {
       this.flushAck();
       return;
     }
-    // Debounce: a burst is acked once, ackDelayMs after its last frame.
+    if (this.sequencer.ackUrgent()) {
+      // Debounce: restarted by every frame of the burst.
+      this.startAckTimer(this.ackDelayMs);
+      return;
+    }
+    // Not restarted: lazy frames that keep coming are still acked within lazyAckDelayMs.
+    if (this.ackTimer === undefined) this.startAckTimer(this.lazyAckDelayMs);
+    // Only the ack waits: the cursor is saved after the burst as before, so a page closed (or an
+    // app killed) meanwhile does not process these entries again on its next start.
+    if (this.cursorTimer !== undefined) clearTimeout(this.cursorTimer);
+    this.cursorTimer = setTimeout(() => {
+      this.cursorTimer = undefined;
+      this.saveCursor();
+    }, this.ackDelayMs);
+  }
+
+  private startAckTimer(delayMs: number): void {
     this.stopAckTimer();
     this.ackTimer = setTimeout(() => {
       this.ackTimer = undefined;
       this.flushAck();
-    }, this.ackDelayMs);
+    }, delayMs);
   }
 
   private flushAck(): void {
@@ -398,6 +436,10 @@ export class Connection extends Emitter<ConnectionEvents> {
     if (!this.sequencer.ackDue()) return;
     const upTo = this.sequencer.ackTarget();
     if (this.send({ type: 'ack', upTo })) this.sequencer.acked(upTo);
+    this.saveCursor();
+  }
+
+  private saveCursor(): void {
     const cursor = this.sequencer.cursor;
     if (cursor !== undefined) this.persistence.save(cursor);
   }
@@ -405,6 +447,8 @@ export class Connection extends Emitter<ConnectionEvents> {
   private stopAckTimer(): void {
     if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
+    if (this.cursorTimer !== undefined) clearTimeout(this.cursorTimer);
+    this.cursorTimer = undefined;
   }
 
   private reportError(cause: unknown, message: string): void {

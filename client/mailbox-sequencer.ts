@@ -14,7 +14,16 @@
  * - the cursor outlives sockets: the reconnect URL carries it, so delivery resumes where the app
  *   left off. Everything else here is per socket.
  */
-import type { HelloFrame } from '../protocol/index.ts';
+import type { HelloFrame, MailboxFrame } from '../protocol/index.ts';
+
+/**
+ * Whether someone waits on this entry's ack: a message (1:1 or group) from another user, whose
+ * delivered tick (or the group's delivered tally) comes from this device's ack. Own copies,
+ * receipts, read markers and events change nothing anyone sees when they are acked.
+ */
+export function awaitsAck(frame: MailboxFrame, self: string | undefined): boolean {
+  return (frame.type === 'message' || frame.type === 'group_message') && frame.message.from !== self;
+}
 
 /**
  * What to do with an incoming mailbox frame:
@@ -61,6 +70,8 @@ export class MailboxSequencer {
   /** Highest seq acked on (or known to the server for) this socket. */
   private ackedUpTo = 0;
   private unackedFrames = 0;
+  /** An entry someone waits on (see {@link awaitsAck}) is among the unacked. */
+  private urgentUnacked = false;
   private resumePending: { after: number; at: number } | null = null;
   /** After cursor_expired the next frame starts a new contiguous run instead of being a gap. */
   private rebaseOnNextFrame = false;
@@ -86,6 +97,7 @@ export class MailboxSequencer {
     this.seenHigh = 0;
     this.ackedUpTo = 0;
     this.unackedFrames = 0;
+    this.urgentUnacked = false;
     this.resumePending = null;
     this.rebaseOnNextFrame = false;
   }
@@ -171,6 +183,16 @@ export class MailboxSequencer {
     return this.ackTarget() > this.ackedUpTo;
   }
 
+  /** The frame just received (next or duplicate) is one someone waits on: ack promptly. */
+  urgent(): void {
+    this.urgentUnacked = true;
+  }
+
+  /** Whether an unacked frame is waited on (prompt ack) rather than only lazy ones. */
+  ackUrgent(): boolean {
+    return this.urgentUnacked;
+  }
+
   /** Enough frames are unacked to ack at once instead of waiting for the burst to end. */
   ackBatchFull(): boolean {
     return this.unackedFrames >= this.ackBatchSize;
@@ -180,5 +202,6 @@ export class MailboxSequencer {
   acked(upTo: number): void {
     this.ackedUpTo = upTo;
     this.unackedFrames = 0;
+    this.urgentUnacked = false;
   }
 }

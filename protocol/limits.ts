@@ -33,6 +33,17 @@ export const HEARTBEAT_INTERVAL_MS = 30_000;
  */
 export const DELIVERY_WINDOW = 1_000;
 
+/**
+ * How long a client may hold the ack of mailbox entries nobody waits on (own copies, receipts,
+ * read markers, events: anything but a message from someone else, whose sender waits for the
+ * delivered tick). The server needs those acks only for the delivery window (clients ack a full
+ * batch at once anyway, far below DELIVERY_WINDOW) and for the device's recorded cursor, which
+ * may lag by design; group delivered watermarks only matter for other members' messages, which
+ * are acked promptly. 1 s turns a chat's own copies and receipts into about one ack per second
+ * instead of one per entry, and keeps what a crash can replay (as duplicates) to about a second.
+ */
+export const ACK_LAZY_MS = 1_000;
+
 /** Most message ids in one `receipt` frame; longer lists arrive as several frames. */
 export const RECEIPT_MAX_IDS = 256;
 

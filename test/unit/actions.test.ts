@@ -7,6 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MemoryOutboxStore, MessengerError, Outbox, chatOf, editedBody } from '../../client/index.ts';
 import type { ActionDelayed, ActionFailed, GroupMessageUpdated, MessageUpdated, OutboxRecord, PendingAction } from '../../client/index.ts';
+import { ACK_LAZY_MS } from '../../protocol/index.ts';
 import type { ActedFrame, ChatMarkerFrame, ChatRef, ClientFrame, GroupMessage, Message, ServerFrame, StarredPage } from '../../protocol/index.ts';
 import { FakeSocket, GROUP, ME, PEER, PEER_DEVICE, json, makeClient, sentFrame, ulid } from './fake-socket.ts';
 
@@ -406,7 +407,10 @@ describe('message actions', () => {
       expect(updates[1]).toMatchObject({ own: true, action: { kind: 'react', emoji: '👍' } });
       expect(groupUpdates[0]).toMatchObject({ group: GROUP, seq: 2, by: ME, own: true, message: { starred: true } });
       expect(markers).toEqual([frames[2]]);
+      // Nobody waits on updates and markers: acked lazily, not after the 20 ms debounce.
       vi.advanceTimersByTime(20);
+      expect(socket.framesOfType('ack')).toEqual([]);
+      vi.advanceTimersByTime(ACK_LAZY_MS - 20);
       expect(socket.framesOfType('ack').at(-1)).toEqual({ type: 'ack', upTo: 4 });
       expect(client.cursor).toBe(4);
     });

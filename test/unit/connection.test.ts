@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { CLOSE_CODES, HEARTBEAT_PING, HEARTBEAT_PONG } from '../../protocol/index.ts';
+import { ACK_LAZY_MS, CLOSE_CODES, HEARTBEAT_PING, HEARTBEAT_PONG } from '../../protocol/index.ts';
 import type { MailboxFrame } from '../../protocol/index.ts';
 import { Connection, MemoryCursorStore, MessengerError, connectUrl } from '../../client/index.ts';
 import type { ConnectionOptions, ConnectionState, CursorExpiredEvent } from '../../client/index.ts';
@@ -155,6 +155,107 @@ describe('Connection', () => {
     vi.advanceTimersByTime(20);
     expect(seqs).toEqual([11]);
     expect(acks(socket)).toEqual([7, 11]);
+  });
+
+  describe('lazy acks (entries nobody waits on)', () => {
+    /** A copy of my own message (sent from another device, or carried in a `sent`). */
+    const ownCopy = (seq: number) => messageFrame(seq, { from: ME, fromDevice: MY_DEVICE, to: PEER });
+
+    it('acks own copies and receipts ACK_LAZY_MS after the first of them, not after the debounce', () => {
+      const connection = makeConnection({ heartbeatIntervalMs: 60_000 });
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 3 });
+      socket.deliver(ownCopy(1));
+      vi.advanceTimersByTime(20);
+      expect(acks(socket)).toEqual([]);
+      vi.advanceTimersByTime(480);
+      // A later lazy frame does not push the deadline back.
+      socket.deliver(receiptFrame(2)).deliver(groupEventFrame(3));
+      vi.advanceTimersByTime(ACK_LAZY_MS - 501);
+      expect(acks(socket)).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(acks(socket)).toEqual([3]);
+      vi.advanceTimersByTime(5 * ACK_LAZY_MS);
+      expect(acks(socket)).toEqual([3]);
+    });
+
+    it('sends lazy entries with the next prompt ack: a message from someone else makes the ack urgent', () => {
+      const connection = makeConnection({ heartbeatIntervalMs: 60_000 });
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 4 });
+      socket.deliver(ownCopy(1)).deliver(receiptFrame(2));
+      vi.advanceTimersByTime(100);
+      socket.deliver(messageFrame(3)); // from PEER: its sender waits for the delivered tick
+      vi.advanceTimersByTime(20);
+      expect(acks(socket)).toEqual([3]);
+      // Own group messages are lazy too; another member's is not.
+      socket.deliver(groupMessageFrame(4, { from: ME, fromDevice: MY_DEVICE }));
+      vi.advanceTimersByTime(20);
+      expect(acks(socket)).toEqual([3]);
+      socket.deliver(groupMessageFrame(5));
+      vi.advanceTimersByTime(20);
+      expect(acks(socket)).toEqual([3, 5]);
+    });
+
+    it('acks lazy entries at once when the batch is full (the delivery window waits for it)', () => {
+      const connection = makeConnection({ ackBatchSize: 3, heartbeatIntervalMs: 60_000 });
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 4 });
+      socket.deliver(ownCopy(1)).deliver(receiptFrame(2));
+      expect(acks(socket)).toEqual([]);
+      socket.deliver(receiptFrame(3));
+      expect(acks(socket)).toEqual([3]);
+      socket.deliver(receiptFrame(4));
+      vi.advanceTimersByTime(ACK_LAZY_MS);
+      expect(acks(socket)).toEqual([3, 4]);
+    });
+
+    it('saves the cursor after the burst while the ack itself waits (a restart does not replay them)', () => {
+      const store = new MemoryCursorStore(0);
+      const connection = makeConnection({ cursorStore: store, heartbeatIntervalMs: 60_000 });
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 2 });
+      socket.deliver(ownCopy(1)).deliver(receiptFrame(2));
+      vi.advanceTimersByTime(20);
+      expect(store.get()).toBe(2);
+      expect(acks(socket)).toEqual([]);
+      vi.advanceTimersByTime(ACK_LAZY_MS);
+      expect(acks(socket)).toEqual([2]);
+    });
+
+    it('close() sends no lazy ack (the saved cursor acknowledges it on the next connection) but sends an urgent one', () => {
+      const store = new MemoryCursorStore(0);
+      const connection = makeConnection({ cursorStore: store, heartbeatIntervalMs: 60_000 });
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 2 });
+      socket.deliver(receiptFrame(1)).deliver(ownCopy(2));
+      connection.close();
+      // Nothing goes out before the close frame (a browser gone offline held a close queued behind an ack).
+      expect(acks(socket)).toEqual([]);
+      expect(store.get()).toBe(2);
+      vi.advanceTimersByTime(5 * ACK_LAZY_MS);
+      expect(acks(socket)).toEqual([]);
+
+      const again = makeConnection({ cursorStore: store, heartbeatIntervalMs: 60_000 });
+      void again.connect();
+      // The next connection opens from the saved cursor: that is the acknowledgement.
+      expect(FakeSocket.last.url).toContain('cursor=2');
+      const next = FakeSocket.last.hello({ cursor: 2, head: 4 });
+      next.deliver(receiptFrame(3)).deliver(messageFrame(4)); // from PEER: its sender waits for the tick
+      again.close();
+      expect(acks(next)).toEqual([4]);
+    });
+
+    it('honours lazyAckDelayMs', () => {
+      const connection = makeConnection({ lazyAckDelayMs: 200, heartbeatIntervalMs: 60_000 });
+      void connection.connect();
+      const socket = FakeSocket.last.hello({ cursor: 0, head: 1 });
+      socket.deliver(receiptFrame(1));
+      vi.advanceTimersByTime(199);
+      expect(acks(socket)).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(acks(socket)).toEqual([1]);
+    });
   });
 
   describe('sent carrying the own copy (seq + message)', () => {
@@ -648,7 +749,10 @@ describe('Connection: group frames share the mailbox stream', () => {
     expect(acks(socket)).toEqual([1]); // never past the gap
     socket.deliver(groupReadMarkerFrame(2, 1)).deliver(groupReceiptFrame(3)).deliver(groupEventFrame(4));
     expect(seen).toEqual(['group_message:1', 'group_read_marker:2', 'group_receipt:3', 'group_event:4']);
+    // No message from someone else among them: acked lazily.
     vi.advanceTimersByTime(20);
+    expect(acks(socket)).toEqual([1]);
+    vi.advanceTimersByTime(ACK_LAZY_MS - 20);
     expect(acks(socket)).toEqual([1, 4]);
   });
 
