@@ -6,6 +6,21 @@ import { STATUS_RANK } from '../../protocol/index.ts';
 import { applyMigrations } from '../sqlite-schema.ts';
 import { DIRECT_DOC, DIRECT_INDEXED, DOC_COLUMNS, GROUP_DOC, GROUP_INDEXED, SEARCH_THROUGH_SQL } from './search-backlog.ts';
 
+/** v12's search triggers for one table: they index, and re-index on change, only rows at or below the watermark. */
+function watermarkTriggers(table: string, content: string, doc: (row: string) => string, indexed: (row: string) => string): string {
+  return `
+  DROP TRIGGER ${table}_search_insert;
+  DROP TRIGGER ${table}_search_update;
+  CREATE TRIGGER ${table}_search_insert AFTER INSERT ON ${table}
+    WHEN new.seq <= ${SEARCH_THROUGH_SQL} AND ${indexed('new')} BEGIN
+    INSERT INTO search_hot (${DOC_COLUMNS}) VALUES (${doc('new')});
+  END;
+  CREATE TRIGGER ${table}_search_update AFTER UPDATE OF ${content}, hidden ON ${table} BEGIN
+    DELETE FROM search_hot WHERE rowid = old.seq;
+    INSERT INTO search_hot (${DOC_COLUMNS}) SELECT ${doc('new')} WHERE new.seq <= ${SEARCH_THROUGH_SQL} AND ${indexed('new')};
+  END;`;
+}
+
 /*
  * Every commit here is a durable write, and every index page a message touches is one more page
  * in that commit, so the layout keeps pages per message low: `seq` is the rowid of both `mailbox`
@@ -276,26 +291,8 @@ const MIGRATIONS: readonly string[] = [
   `
   INSERT OR REPLACE INTO meta (key, value) VALUES ('search_through',
     max(coalesce((SELECT max(seq) FROM messages), 0), coalesce((SELECT max(seq) FROM group_entries), 0)));
-  DROP TRIGGER messages_search_insert;
-  DROP TRIGGER messages_search_update;
-  DROP TRIGGER group_entries_search_insert;
-  DROP TRIGGER group_entries_search_update;
-  CREATE TRIGGER messages_search_insert AFTER INSERT ON messages
-    WHEN new.seq <= ${SEARCH_THROUGH_SQL} AND ${DIRECT_INDEXED('new')} BEGIN
-    INSERT INTO search_hot (${DOC_COLUMNS}) VALUES (${DIRECT_DOC('new')});
-  END;
-  CREATE TRIGGER messages_search_update AFTER UPDATE OF message, hidden ON messages BEGIN
-    DELETE FROM search_hot WHERE rowid = old.seq;
-    INSERT INTO search_hot (${DOC_COLUMNS}) SELECT ${DIRECT_DOC('new')} WHERE new.seq <= ${SEARCH_THROUGH_SQL} AND ${DIRECT_INDEXED('new')};
-  END;
-  CREATE TRIGGER group_entries_search_insert AFTER INSERT ON group_entries
-    WHEN new.seq <= ${SEARCH_THROUGH_SQL} AND ${GROUP_INDEXED('new')} BEGIN
-    INSERT INTO search_hot (${DOC_COLUMNS}) VALUES (${GROUP_DOC('new')});
-  END;
-  CREATE TRIGGER group_entries_search_update AFTER UPDATE OF entry, hidden ON group_entries BEGIN
-    DELETE FROM search_hot WHERE rowid = old.seq;
-    INSERT INTO search_hot (${DOC_COLUMNS}) SELECT ${GROUP_DOC('new')} WHERE new.seq <= ${SEARCH_THROUGH_SQL} AND ${GROUP_INDEXED('new')};
-  END;
+  ${watermarkTriggers('messages', 'message', DIRECT_DOC, DIRECT_INDEXED)}
+  ${watermarkTriggers('group_entries', 'entry', GROUP_DOC, GROUP_INDEXED)}
   `,
 ];
 

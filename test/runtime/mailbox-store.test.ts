@@ -11,29 +11,9 @@ import { ReceiptRelay, type Receipt } from '../../durable-objects/mailbox/receip
 import { UserSettings } from '../../durable-objects/mailbox/settings.ts';
 import { MailboxStore } from '../../durable-objects/mailbox/store.ts';
 import type { UserMailbox } from '../../durable-objects/user-mailbox.ts';
-import { DEFAULT_PRIVACY, type Message } from '../../protocol/index.ts';
+import { DEFAULT_PRIVACY } from '../../protocol/index.ts';
 import { mailboxOf } from '../../durable-objects/stubs.ts';
-
-const ME = '01JDQ3ZK8Y6W2V9T7R5P3N1M0A';
-const PEER = '01JDQ3ZK8Y6W2V9T7R5P3N1M0B';
-const DEVICE = '01JDQ3ZK8Y6W2V9T7R5P3N1M0C';
-
-function incoming(n: number): Message {
-  return {
-    id: `01JDQ3ZK8Y6W2V9T7R5P3N${String(n).padStart(4, '0')}`,
-    clientId: `c${n}`,
-    from: PEER,
-    fromDevice: DEVICE,
-    to: ME,
-    sentAt: 1_000 + n,
-    body: { kind: 'text', text: `m${n}` },
-  };
-}
-
-/** Run against a fresh object's SQLite (schema already migrated by its constructor). */
-function withSql<R>(name: string, fn: (sql: SqlStorage) => R | Promise<R>): Promise<R> {
-  return runInDurableObject(mailboxOf(env, name), (_i: UserMailbox, state) => fn(state.storage.sql));
-}
+import { ME, PEER, incoming, withSql } from './store-support.ts';
 
 describe('MailboxStore', () => {
   it('assigns contiguous seqs and records a (sender, client id) once', () =>

@@ -5,36 +5,16 @@
  * rows already indexed are re-indexed in the statement that changes them, a row put back at its
  * old seq is indexed at once, and an object upgraded from v11 indexes nothing twice.
  */
-import { runInDurableObject } from 'cloudflare:test';
-import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { SEARCH_BATCH } from '../../durable-objects/mailbox/search-backlog.ts';
 import { migrate } from '../../durable-objects/mailbox/schema.ts';
 import { MailboxStore } from '../../durable-objects/mailbox/store.ts';
 import { readMeta, writeMeta } from '../../durable-objects/sqlite-schema.ts';
-import type { UserMailbox } from '../../durable-objects/user-mailbox.ts';
-import { mailboxOf } from '../../durable-objects/stubs.ts';
 import type { Message } from '../../protocol/index.ts';
+import { incoming as message, withSql } from './store-support.ts';
 
-const ME = '01JDQ3ZK8Y6W2V9T7R5P3N1M0A';
-const PEER = '01JDQ3ZK8Y6W2V9T7R5P3N1M0B';
-const DEVICE = '01JDQ3ZK8Y6W2V9T7R5P3N1M0C';
-
-function incoming(n: number, text = `word${n}`): Message {
-  return {
-    id: `01JDQ3ZK8Y6W2V9T7R5P3N${String(n).padStart(4, '0')}`,
-    clientId: `c${n}`,
-    from: PEER,
-    fromDevice: DEVICE,
-    to: ME,
-    sentAt: 1_000 + n,
-    body: { kind: 'text', text },
-  };
-}
-
-function withSql<R>(name: string, fn: (sql: SqlStorage) => R | Promise<R>): Promise<R> {
-  return runInDurableObject(mailboxOf(env, name), (_i: UserMailbox, state) => fn(state.storage.sql));
-}
+/** Message `n` with its own searchable word. */
+const incoming = (n: number, text = `word${n}`): Message => message(n, text);
 
 /** Seqs the index finds for a word, ascending. */
 function hits(sql: SqlStorage, word: string): number[] {

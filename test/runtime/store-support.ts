@@ -1,0 +1,31 @@
+/**
+ * Shared by the tests that drive the mailbox modules against a real Durable Object SQLite: the
+ * user, a peer and its device, an incoming 1:1 message numbered `n`, and a fresh object's storage.
+ */
+import { runInDurableObject } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { mailboxOf } from '../../durable-objects/stubs.ts';
+import type { UserMailbox } from '../../durable-objects/user-mailbox.ts';
+import type { Message } from '../../protocol/index.ts';
+
+export const ME = '01JDQ3ZK8Y6W2V9T7R5P3N1M0A';
+export const PEER = '01JDQ3ZK8Y6W2V9T7R5P3N1M0B';
+export const DEVICE = '01JDQ3ZK8Y6W2V9T7R5P3N1M0C';
+
+/** Message `n` from PEER to ME (client id `c<n>`, sent at 1,000 + n). */
+export function incoming(n: number, text = `m${n}`): Message {
+  return {
+    id: `01JDQ3ZK8Y6W2V9T7R5P3N${String(n).padStart(4, '0')}`,
+    clientId: `c${n}`,
+    from: PEER,
+    fromDevice: DEVICE,
+    to: ME,
+    sentAt: 1_000 + n,
+    body: { kind: 'text', text },
+  };
+}
+
+/** Run against a fresh object's SQLite (schema already migrated by its constructor). */
+export function withSql<R>(name: string, fn: (sql: SqlStorage) => R | Promise<R>): Promise<R> {
+  return runInDurableObject(mailboxOf(env, name), (_i: UserMailbox, state) => fn(state.storage.sql));
+}
