@@ -119,9 +119,13 @@ export class MailboxStore {
     return removed.n;
   }
 
-  /** Number of entries currently kept (the mailbox depth metric). */
+  /**
+   * Number of entries currently kept (the mailbox depth metric, reported on every connect and
+   * disconnect): seqs are contiguous and only retention removes entries, always a prefix, so this
+   * is arithmetic, not a count over the table.
+   */
   depth(): number {
-    return this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM mailbox').one().n;
+    return this.#head - this.#prunedThrough;
   }
 
   // ------------------------------------------------------------------ messages

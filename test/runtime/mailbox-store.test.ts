@@ -102,7 +102,14 @@ describe('MailboxStore', () => {
       expect(store.pruneBefore(10_000)).toBe(2);
       const empty = new MailboxStore(sql);
       expect(empty.head).toBe(4);
+      expect(empty.depth()).toBe(0);
       expect(empty.append({ type: 'read_marker', peer: PEER, upTo: 4, at: 1 }, 1).seq).toBe(5);
+      // The depth is arithmetic (head - pruned through): it must agree with the table.
+      const rows = () => sql.exec<{ n: number }>('SELECT count(*) AS n FROM mailbox').one().n;
+      expect(empty.depth()).toBe(rows());
+      for (let n = 5; n <= 8; n++) empty.recordMessage(incoming(n), false, 20_000 + n);
+      expect(empty.pruneBefore(20_006)).toBe(2);
+      expect([empty.depth(), new MailboxStore(sql).depth()]).toEqual([rows(), rows()]);
     }));
 });
 
