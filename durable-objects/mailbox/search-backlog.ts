@@ -5,9 +5,9 @@
  * a fifth of the CPU and a third of the bytes written per message (bench, stop 28). So the index
  * holds every searchable row with seq at or below a watermark (`meta.search_through`), and the
  * rows above it are the backlog:
- * - the backlog is indexed in one statement per table once it is `SEARCH_BATCH` entries long (in
- *   the turn of the entry that makes it so: no commit of its own), and before any search reads
- *   the index, so a search always sees every message;
+ * - the backlog is indexed in one statement once it is `SEARCH_BATCH` entries long (in the turn
+ *   of the entry that makes it so: no commit of its own), and before any search reads the index,
+ *   so a search always sees every message;
  * - the schema's triggers keep rows at or below the watermark right (an edit or deletion
  *   re-indexes or removes the row in the same statement; a row put back by the history tiers at
  *   its old seq is indexed as it is inserted), and leave rows above it to the catch-up, which
@@ -38,15 +38,11 @@ export const GROUP_INDEXED = (row: string): string =>
 export const DOC_COLUMNS = 'rowid, text, chat, id, sender, kind, at';
 
 export class SearchBacklog {
+  /** Every searchable row with seq at or below this is in the index (as last written by this instance). */
   #through: number;
 
   constructor(private readonly sql: SqlStorage) {
     this.#through = readMeta(sql, THROUGH);
-  }
-
-  /** Every searchable row with seq at or below this is in the index. */
-  get through(): number {
-    return this.#through;
   }
 
   /** An entry was appended at `head`: index the backlog once it is a batch. */
