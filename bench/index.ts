@@ -54,8 +54,8 @@ function timeBudgetMs(config: BenchConfig): number {
   const media = config.scenario === 'media' ? 600_000 : 0;
   const history = config.scenario === 'history' ? historyBudgetMs(config.history) : 0;
   // Two servers, three targets (messenger, bare relay, durable relay); per target three 1:1 phases
-  // (and on the messenger two group phases), each drained and idled.
-  const cost = config.scenario === 'cost' ? 3 * perTarget + 9 * (config.durationS + config.drainS + 20) * 1000 + config.groups.small * 1000 : 0;
+  // (and two group phases on the messenger, one on each relay), each drained and idled.
+  const cost = config.scenario === 'cost' ? 3 * perTarget + 11 * (config.durationS + config.drainS + 20) * 1000 + 3 * config.groups.small * 1000 : 0;
   return oneToOne + groups + presence + abuse + media + history + cost + 60_000;
 }
 

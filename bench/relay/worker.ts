@@ -21,6 +21,8 @@
  *   GET /connect?user=NAME   (WebSocket upgrade) -> first frame {"type":"hello"}
  *   client -> {"type":"send","id":"...","to":"OTHER","body":{...}} -> OTHER receives it as is
  *   client -> {"type":"send","id":"...","to":"OTHER","store":true,...} -> the same, stored in both objects
+ *   client -> {"type":"send","id":"...","group":"G","store":true,...} -> the same, stored once by the group's
+ *             object and then by each member's object before its socket write
  *   POST /group?name=G  body: JSON array of user names -> 204 (400 if not such an array)
  *   client -> {"type":"send","id":"...","group":"G","body":{...}} -> every member of G receives it as is
  */
@@ -66,7 +68,7 @@ export class RelayUser extends DurableObject<RelayEnv> {
       await relayOf(this.env, frame.to).storeAndPush(message);
       this.#keep(message);
     } else if (typeof frame.to === 'string') await relayOf(this.env, frame.to).push(message);
-    else if (typeof frame.group === 'string') await groupOf(this.env, frame.group).fanOut(message);
+    else if (typeof frame.group === 'string') await groupOf(this.env, frame.group).fanOut(message, frame.store === true);
   }
 
   /** RPC from the sender's object (durable relay): store the frame, then write it to this user's socket(s). */
@@ -77,12 +79,7 @@ export class RelayUser extends DurableObject<RelayEnv> {
 
   /** One row per frame, committed with the turn that writes it. */
   #keep(frame: string): void {
-    const { sql } = this.ctx.storage;
-    if (!this.#logReady) {
-      sql.exec('CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, frame TEXT NOT NULL)');
-      this.#logReady = true;
-    }
-    sql.exec('INSERT INTO log (frame) VALUES (?)', frame);
+    this.#logReady = keepRow(this.ctx.storage.sql, frame, this.#logReady);
   }
 
   /** RPC from the sender's object: write the frame to this user's socket(s). */
@@ -105,8 +102,18 @@ export class RelayUser extends DurableObject<RelayEnv> {
   }
 }
 
-/** One message's fan-out: its frame, the members it goes to, the next one to call, the calls not yet finished. */
-type FanOut = { frame: string; members: readonly string[]; next: number; left: number; done: () => void };
+/** The durable relay's storage: one row per frame in a `log` table created on first use (returns that it exists). */
+function keepRow(sql: SqlStorage, frame: string, ready: boolean): true {
+  if (!ready) sql.exec('CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, frame TEXT NOT NULL)');
+  sql.exec('INSERT INTO log (frame) VALUES (?)', frame);
+  return true;
+}
+
+/**
+ * One message's fan-out: its frame, whether each member stores it (durable relay), the members it
+ * goes to, the next one to call, the calls not yet finished.
+ */
+type FanOut = { frame: string; store: boolean; members: readonly string[]; next: number; left: number; done: () => void };
 
 export class RelayGroup extends DurableObject<RelayEnv> {
   #members: readonly string[] = [];
@@ -115,6 +122,7 @@ export class RelayGroup extends DurableObject<RelayEnv> {
   /** Member calls not yet started, over the whole queue. */
   #unstarted = 0;
   #workers = 0;
+  #logReady = false;
 
   /** RPC from the Worker (POST /group): the member list, replacing the previous one. */
   setMembers(members: string[]): number {
@@ -123,10 +131,12 @@ export class RelayGroup extends DurableObject<RelayEnv> {
   }
 
   /** RPC from the sender's object: push `frame` to every member; resolves when every call has. */
-  fanOut(frame: string): Promise<void> {
+  fanOut(frame: string, store = false): Promise<void> {
     if (this.#members.length === 0) return Promise.resolve();
+    // Durable relay: the group keeps the message once (its log), then every member's object a copy.
+    if (store) this.#logReady = keepRow(this.ctx.storage.sql, frame, this.#logReady);
     return new Promise<void>((done) => {
-      this.#queue.push({ frame, members: this.#members, next: 0, left: this.#members.length, done });
+      this.#queue.push({ frame, store, members: this.#members, next: 0, left: this.#members.length, done });
       this.#unstarted += this.#members.length;
       // A new worker starts its first call before it yields, so each one started here takes one.
       while (this.#workers < GROUP_CONCURRENCY && this.#unstarted > 0) {
@@ -143,7 +153,8 @@ export class RelayGroup extends DurableObject<RelayEnv> {
       this.#unstarted--;
       if (job.next === job.members.length) this.#queue.shift();
       try {
-        await relayOf(this.env, member).push(job.frame);
+        const stub = relayOf(this.env, member);
+        await (job.store ? stub.storeAndPush(job.frame) : stub.push(job.frame));
       } catch {
         // The member's object could not be reached: the relay drops, like any fire-and-forget relay.
       }
