@@ -7,7 +7,8 @@ import type { BenchClient, ClientTotals } from './clients.ts';
 import type { BenchConfig } from './config.ts';
 import { fanInPhase } from './cost-fanin.ts';
 import { measureSpan, type Span } from './cost-rows.ts';
-import { waitIdle } from './group-load.ts';
+import { drainGroup, runGroupLatency, waitIdle, type GroupLoadContext, type GroupSender } from './group-load.ts';
+import type { GroupPhase } from './group-ledger.ts';
 import type { Flavor, Ledger, PhaseStats } from './ledger.ts';
 import { drain, makePicker, runClosedLoop, runFixedRate, type LoadContext } from './load.ts';
 import type { RunningServer } from './server.ts';
@@ -69,4 +70,16 @@ export async function warmUp(ctx: LoadContext, ledger: Ledger, config: BenchConf
   await runClosedLoop(ctx, warmup, WARMUP_IN_FLIGHT, config.warmupS * 1000);
   await drain(ctx, warmup, config.drainS * 1000);
   await waitIdle(server.pids, IDLE_TIMEOUT_MS);
+}
+
+/** The group phases' warm-up: a few messages, one in flight, drained, then a wait for idle. */
+export async function groupWarmUp(ctx: GroupLoadContext<GroupSender>, phase: GroupPhase, config: BenchConfig, server: RunningServer): Promise<void> {
+  await runGroupLatency(ctx, phase, 1, 4, 1_500);
+  await drainGroup(ctx, phase, config.drainS * 1000);
+  await waitIdle(server.pids, IDLE_TIMEOUT_MS);
+}
+
+/** The busy group phase's senders: members 1..`--group-senders` (never the whole group). */
+export function groupSenders(config: BenchConfig, members: number): number[] {
+  return Array.from({ length: Math.max(1, Math.min(config.groups.senders, members - 1)) }, (_, i) => i + 1);
 }

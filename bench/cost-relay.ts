@@ -16,9 +16,9 @@
 import { relayUsers } from './accounts.ts';
 import { connectAll, emptyTotals, type BenchClient, type ClientTotals } from './clients.ts';
 import type { BenchConfig } from './config.ts';
-import { oneToOnePhases, warmUp } from './cost-phases.ts';
+import { groupSenders, groupWarmUp, oneToOnePhases, warmUp } from './cost-phases.ts';
 import { idleCpuPerS, per } from './cost-rows.ts';
-import { drainGroup, runGroupLatency, runGroupThroughput, waitIdle, type GroupLoadContext } from './group-load.ts';
+import { drainGroup, runGroupThroughput, waitIdle, type GroupLoadContext } from './group-load.ts';
 import { RelayGroupLedger, RelayGroupPhase } from './group-relay-ledger.ts';
 import { IDLE_TIMEOUT_MS } from './cost-phases.ts';
 import { measureSpan } from './cost-rows.ts';
@@ -27,10 +27,6 @@ import { makePicker, type LoadContext } from './load.ts';
 import type { RunningServer } from './server.ts';
 import { TARGETS, withServer } from './target.ts';
 import { note } from './util.ts';
-
-/** The group phase's warm-up: a few messages, one in flight. */
-const GROUP_WARMUP_RATE = 4;
-const GROUP_WARMUP_MS = 1_500;
 
 export type RelayRow = { phase: string; messages: number; perSec: number; framesIn: number; framesOut: number; cpuUs: number; cpuUsRaw: number };
 
@@ -133,11 +129,8 @@ async function groupPhase(
   if (response.status !== 204) throw new Error(`relay POST /group answered ${response.status}`);
   const ctx: GroupLoadContext<RelayGroupLedger> = { label: `${target.label} ${members}m`, group, clients: opened, ledger, flavor: 'relay' };
   const drainMs = config.drainS * 1000;
-  const warm = new RelayGroupPhase('warm-up');
-  await runGroupLatency(ctx, warm, 1, GROUP_WARMUP_RATE, GROUP_WARMUP_MS);
-  await drainGroup(ctx, warm, drainMs);
-  await waitIdle(server.pids, IDLE_TIMEOUT_MS);
-  const senders = Array.from({ length: Math.max(1, Math.min(config.groups.senders, members - 1)) }, (_, i) => i + 1);
+  await groupWarmUp(ctx, new RelayGroupPhase('warm-up'), config, server);
+  const senders = groupSenders(config, members);
   // The same name as the messenger's phase: the report pairs rows by it.
   const busy = new RelayGroupPhase(`group of ${members}, ${config.groups.inFlight} in flight`);
   const span = await measureSpan(server, false, target.totals, async () => {

@@ -19,7 +19,7 @@ import { dirname } from 'node:path';
 import { signUpUsers } from './accounts.ts';
 import { connectAll, emptyTotals, type ClientTotals } from './clients.ts';
 import type { BenchConfig } from './config.ts';
-import { IDLE_TIMEOUT_MS, oneToOnePhases, warmUp } from './cost-phases.ts';
+import { IDLE_TIMEOUT_MS, groupSenders, groupWarmUp, oneToOnePhases, warmUp } from './cost-phases.ts';
 import { runRelayTargets, type RelayRow } from './cost-relay.ts';
 import { costRow, idleCpuPerS, measureSpan, type CostRow } from './cost-rows.ts';
 import { COST_COUNTERS_BINDINGS, readCosts } from './cost-snapshots.ts';
@@ -62,9 +62,6 @@ const METHOD = [
   'durable relay: the bare relay plus one row stored (and committed) in the recipient\'s object before the socket write and one in the sender\'s after (a group message: once in the group\'s object, then in each member\'s); the floor of keeping the copies, nothing else (bench/cost-relay.ts). Relay group rows: the messenger\'s busy group phase, per member delivery.',
   'storage bytes: /proc/<pid>/io write_bytes of workerd (page-cache pages dirtied; a page rewritten while dirty counts once): a lower bound.',
 ];
-
-const GROUP_WARMUP_RATE = 4;
-const GROUP_WARMUP_MS = 1_500;
 
 export async function runCostScenario(config: BenchConfig, command: string, code: BenchReport['code']): Promise<CostScenarioResult> {
   const started = performance.now();
@@ -111,11 +108,8 @@ export async function runCostScenario(config: BenchConfig, command: string, code
       const gctx: GroupLoadContext = { label: `${label} ${members}m`, group: group.groupId, clients: groupClients, ledger: groupLedger };
       const drainMs = config.drainS * 1000;
       const durationMs = config.durationS * 1000;
-      const warm = new GroupPhase('warm-up');
-      await runGroupLatency(gctx, warm, 1, GROUP_WARMUP_RATE, GROUP_WARMUP_MS);
-      await drainGroup(gctx, warm, drainMs);
-      await waitIdle(server.pids, IDLE_TIMEOUT_MS);
-      const senders = Array.from({ length: Math.max(1, Math.min(config.groups.senders, members - 1)) }, (_, i) => i + 1);
+      await groupWarmUp(gctx, new GroupPhase('warm-up'), config, server);
+      const senders = groupSenders(config, members);
       const groupPhases: Array<[GroupPhase, () => Promise<void>]> = [];
       const fixed = new GroupPhase(`group of ${members}, ${groupRate} msg/s`);
       groupPhases.push([fixed, () => runGroupLatency(gctx, fixed, 1, groupRate, durationMs)]);
