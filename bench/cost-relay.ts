@@ -19,9 +19,10 @@ import type { BenchConfig } from './config.ts';
 import { groupSenders, groupWarmUp, oneToOnePhases, warmUp } from './cost-phases.ts';
 import { idleCpuPerS, per } from './cost-rows.ts';
 import { drainGroup, runGroupThroughput, waitIdle, type GroupLoadContext } from './group-load.ts';
+import { setRelayGroup } from './group-relay.ts';
 import { RelayGroupLedger, RelayGroupPhase } from './group-relay-ledger.ts';
 import { IDLE_TIMEOUT_MS } from './cost-phases.ts';
-import { measureSpan } from './cost-rows.ts';
+import { measureSpan, type Span } from './cost-rows.ts';
 import { Ledger } from './ledger.ts';
 import { makePicker, type LoadContext } from './load.ts';
 import type { RunningServer } from './server.ts';
@@ -91,16 +92,7 @@ async function relayPhases(
   const rows: RelayRow[] = [];
   for (const { phase, span } of await oneToOnePhases('relay', config, server, opened, ledger, target.totals, rate, target.label)) {
     const r = phase.result();
-    const netCpuS = Math.max(0, span.cpuS - idlePerS * (span.ms / 1000));
-    rows.push({
-      phase: r.name,
-      messages: r.received,
-      perSec: r.deliveredPerSec,
-      framesIn: per(span.framesIn, r.received),
-      framesOut: per(span.framesOut, r.received),
-      cpuUs: Math.round(r.received > 0 ? (netCpuS * 1e6) / r.received : 0),
-      cpuUsRaw: Math.round(r.received > 0 ? (span.cpuS * 1e6) / r.received : 0),
-    });
+    rows.push(relayRow(r.name, r.received, r.deliveredPerSec, span, idlePerS));
   }
   await Promise.all(opened.map((c) => c.close()));
   rows.push(await groupPhase(config, server, registry, { ...target, offset: target.groupOffset, idlePerS }));
@@ -125,8 +117,7 @@ async function groupPhase(
     registry,
   );
   const group = `cost-${target.store ? 'durable' : 'bare'}-${members}`;
-  const response = await fetch(new URL(`/group?name=${encodeURIComponent(group)}`, server.url), { method: 'POST', body: JSON.stringify(users.map((u) => u.userId)) });
-  if (response.status !== 204) throw new Error(`relay POST /group answered ${response.status}`);
+  await setRelayGroup(server, group, users.map((u) => u.userId));
   const ctx: GroupLoadContext<RelayGroupLedger> = { label: `${target.label} ${members}m`, group, clients: opened, ledger, flavor: 'relay' };
   const drainMs = config.drainS * 1000;
   await groupWarmUp(ctx, new RelayGroupPhase('warm-up'), config, server);
@@ -141,15 +132,19 @@ async function groupPhase(
   const r = ledger.result(busy);
   note(`${ctx.label} ${r.name}: ${r.completed} of ${r.sent} reached everyone (${r.messagesPerSec} msg/s), incomplete ${r.incomplete}, duplicates ${r.duplicates}`);
   await Promise.all(opened.map((c) => c.close()));
-  const deliveries = r.completed * (members - 1);
-  const netCpuS = Math.max(0, span.cpuS - target.idlePerS * (span.ms / 1000));
+  return relayRow(r.name, r.completed * (members - 1), r.messagesPerSec, span, target.idlePerS);
+}
+
+/** A relay phase per unit (1:1 message or member delivery): frames, and CPU net of the idle rate. */
+function relayRow(phase: string, units: number, perSec: number, span: Span, idlePerS: number): RelayRow {
+  const netCpuS = Math.max(0, span.cpuS - idlePerS * (span.ms / 1000));
   return {
-    phase: r.name,
-    messages: deliveries,
-    perSec: r.messagesPerSec,
-    framesIn: per(span.framesIn, deliveries),
-    framesOut: per(span.framesOut, deliveries),
-    cpuUs: Math.round(deliveries > 0 ? (netCpuS * 1e6) / deliveries : 0),
-    cpuUsRaw: Math.round(deliveries > 0 ? (span.cpuS * 1e6) / deliveries : 0),
+    phase,
+    messages: units,
+    perSec,
+    framesIn: per(span.framesIn, units),
+    framesOut: per(span.framesOut, units),
+    cpuUs: Math.round(units > 0 ? (netCpuS * 1e6) / units : 0),
+    cpuUsRaw: Math.round(units > 0 ? (span.cpuS * 1e6) / units : 0),
   };
 }

@@ -79,7 +79,7 @@ export async function runGroupRelay(config: BenchConfig): Promise<GroupRelayResu
     const latencySender = 1;
     const senders = Array.from({ length: Math.max(1, Math.min(g.senders, g.connected - 1)) }, (_, i) => i + 1);
 
-    await setMembers(server, names);
+    await setRelayGroup(server, GROUP_NAME, names);
     const warmup = new RelayGroupPhase('warm-up');
     await runGroupLatency(ctx, warmup, latencySender, WARMUP_RATE, WARMUP_MS);
     await drainGroup(ctx, warmup, drainMs);
@@ -87,7 +87,7 @@ export async function runGroupRelay(config: BenchConfig): Promise<GroupRelayResu
 
     // The member list lives in the group object's memory only: set again before each phase, in
     // case workerd evicted the object in between (it is idle during drains and idle waits).
-    await setMembers(server, names);
+    await setRelayGroup(server, GROUP_NAME, names);
     const latency = new RelayGroupPhase(`latency ${g.rate} msg/s`);
     const latencyCpu = await withCpu(server, () => runGroupLatency(ctx, latency, latencySender, g.rate, durationMs));
     await drainGroup(ctx, latency, drainMs);
@@ -95,7 +95,7 @@ export async function runGroupRelay(config: BenchConfig): Promise<GroupRelayResu
     const latencyResult = ledger.result(latency);
     summaryLine(ctx.label, latencyResult);
 
-    await setMembers(server, names);
+    await setRelayGroup(server, GROUP_NAME, names);
     const throughput = new RelayGroupPhase(`throughput ${g.inFlight} in flight`);
     const throughputCpu = await withCpu(server, () => runGroupThroughput(ctx, throughput, senders, g.inFlight, durationMs));
     await drainGroup(ctx, throughput, drainMs);
@@ -119,9 +119,9 @@ export async function runGroupRelay(config: BenchConfig): Promise<GroupRelayResu
   });
 }
 
-/** POST /group: the relay group's members (bench/relay/worker.ts). */
-async function setMembers(server: RunningServer, names: readonly string[]): Promise<void> {
-  const response = await fetch(new URL(`/group?name=${encodeURIComponent(GROUP_NAME)}`, server.url), { method: 'POST', body: JSON.stringify(names) });
+/** POST /group: a relay group's members (bench/relay/worker.ts); also the cost scenario's relay groups. */
+export async function setRelayGroup(server: RunningServer, group: string, names: readonly string[]): Promise<void> {
+  const response = await fetch(new URL(`/group?name=${encodeURIComponent(group)}`, server.url), { method: 'POST', body: JSON.stringify(names) });
   if (response.status !== 204) throw new Error(`relay POST /group answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
 }
 
