@@ -271,7 +271,7 @@ export class DeviceFrames {
     core.presence.tracker.recordActivity(now);
     const upTo = Math.min(frame.upTo, core.store.head);
     // A chat marked unread is read now: the user's devices drop the mark (one cheap statement when it was not marked).
-    if (core.store.clearMarkedUnread(frame.peer)) {
+    if (core.store.chats.clearMarkedUnread(frame.peer)) {
       core.appendAndPublish({ type: 'chat_marker', chat: { kind: 'direct', peer: frame.peer }, unread: false, at: now });
     }
     const clientIds = core.store.markRead(frame.peer, upTo);
@@ -358,7 +358,7 @@ export class DeviceFrames {
     const { chat, unread } = frame;
     const now = Date.now();
     if (chat.kind === 'direct') {
-      const changed = core.store.markUnread(chat.peer, unread);
+      const changed = core.store.chats.markUnread(chat.peer, unread);
       if (changed === null) throw new FrameError('not_found', 'No chat with that user');
       if (changed) core.appendAndPublish({ type: 'chat_marker', chat, unread, at: now });
       return;

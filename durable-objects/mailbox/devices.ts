@@ -86,7 +86,7 @@ export class AccountDevices {
   async conversations(before: number | undefined, limit: number, deviceId?: string): Promise<ConversationList> {
     const { core } = this;
     const floor = core.starts.floorOf(deviceId);
-    const direct = core.store.conversations(before, limit, floor);
+    const direct = core.store.chats.conversations(before, limit, floor);
     const groups = core.groupInbox.chatList(before, limit, floor);
     const merged = [...direct.items, ...groups.items].sort((a, b) => b.last.seq - a.last.seq);
     const page: Conversation[] = merged.slice(0, limit);

@@ -23,7 +23,8 @@ import {
   type GroupTally,
 } from '../../protocol/index.ts';
 import { GroupCopies } from './group-copies.ts';
-import { pageOf, type MailboxStore, type StoredEntry } from './store.ts';
+import { pageOf } from './message-rows.ts';
+import type { MailboxStore, StoredEntry } from './store.ts';
 
 export type GroupReceiptStatus = 'delivered' | 'read';
 

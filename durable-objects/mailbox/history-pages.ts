@@ -20,7 +20,7 @@ import { filterClauses, ftsQuery, highlightsOf, searchArchived, type SearchFilte
 import type { HistoryTiers } from './history-tiers.ts';
 import { mergeNewestFirst } from './history-tiers.ts';
 import { rowColumns } from './hot-rows.ts';
-import { statusName } from './store.ts';
+import { statusName } from './message-rows.ts';
 import type { CopiedGroupItem } from './group-inbox.ts';
 
 type Page<T> = { items: T[]; nextBefore: number | null };

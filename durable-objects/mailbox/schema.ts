@@ -21,6 +21,11 @@ function watermarkTriggers(table: string, content: string, doc: (row: string) =>
   END;`;
 }
 
+/** A 1:1 message's mailbox frame from its history row `row`, the text MailboxStore's messageFrame builds. */
+function messageFrameSql(row: string): string {
+  return `'{"type":"message","seq":' || ${row}.seq || ',"message":' || ${row}.message || '}'`;
+}
+
 /*
  * Every commit here is a durable write, and every index page a message touches is one more page
  * in that commit, so the layout keeps pages per message low: `seq` is the rowid of both `mailbox`
@@ -293,6 +298,25 @@ const MIGRATIONS: readonly string[] = [
     max(coalesce((SELECT max(seq) FROM messages), 0), coalesce((SELECT max(seq) FROM group_entries), 0)));
   ${watermarkTriggers('messages', 'message', DIRECT_DOC, DIRECT_INDEXED)}
   ${watermarkTriggers('group_entries', 'entry', GROUP_DOC, GROUP_INDEXED)}
+  `,
+  // v13: a chat's newest message is read from the messages' (peer, seq) index when the chat list
+  // is asked for (./chat-list.ts), no longer written into its row with every message.
+  `
+  ALTER TABLE conversations DROP COLUMN last_seq;
+  `,
+  // v14: a 1:1 message's JSON is stored once, in its history row. Its own mailbox entry keeps ''
+  // and is built from that row when read (MailboxStore.range); before the row's message changes
+  // (an edit, a reaction, a deletion) or the row goes (archived, dropped), these triggers write
+  // the entry out in full as it was. Entries already stored give up their copy where it is the same.
+  `
+  CREATE TRIGGER messages_keep_entry_update BEFORE UPDATE OF seq, message ON messages BEGIN
+    UPDATE mailbox SET frame = ${messageFrameSql('old')} WHERE seq = old.seq AND frame = '';
+  END;
+  CREATE TRIGGER messages_keep_entry_delete BEFORE DELETE ON messages BEGIN
+    UPDATE mailbox SET frame = ${messageFrameSql('old')} WHERE seq = old.seq AND frame = '';
+  END;
+  UPDATE mailbox SET frame = '' WHERE kind = 'message'
+    AND frame = (SELECT ${messageFrameSql('m')} FROM messages m WHERE m.seq = mailbox.seq);
   `,
 ];
 

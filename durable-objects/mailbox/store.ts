@@ -11,10 +11,11 @@ import {
   type Message,
   type MessageStatus,
   type HistoryItem,
-  type DirectConversation,
 } from '../../protocol/index.ts';
 import { readMeta, writeMeta } from '../sqlite-schema.ts';
 import { SearchBacklog } from './search-backlog.ts';
+import { ChatList } from './chat-list.ts';
+import { historyItem, pageOf, type MessageRow } from './message-rows.ts';
 
 /** A mailbox frame before it has a position: the store adds `seq`. */
 export type MailboxEntry = MailboxFrame extends infer F ? (F extends { seq: number } ? Omit<F, 'seq'> : never) : never;
@@ -30,8 +31,6 @@ const RECENT_INCOMING_MAX = 512;
 export class MailboxStore {
   #head: number;
   #prunedThrough: number;
-  /** Peers whose chat is marked unread; null until first needed. */
-  #marked: Set<string> | null = null;
   /**
    * Highest seq of an incoming 1:1 message here (0: none); null until first needed or after rows
    * were brought back from the history tiers. Too high is harmless (a query runs), never too low.
@@ -47,8 +46,12 @@ export class MailboxStore {
   /** The rows the hot search index has not taken in yet (indexed in batches, and before a search). */
   readonly #search: SearchBacklog;
 
+  /** The 1:1 chat list (unread counts, read watermarks, "marked unread"). */
+  readonly chats: ChatList;
+
   constructor(private readonly sql: SqlStorage) {
     this.#search = new SearchBacklog(sql);
+    this.chats = new ChatList(sql);
     this.#prunedThrough = readMeta(sql, 'pruned_through');
     const max = sql.exec<{ seq: number | null }>('SELECT max(seq) AS seq FROM mailbox').one().seq;
     this.#head = Math.max(max ?? 0, this.#prunedThrough);
@@ -77,6 +80,20 @@ export class MailboxStore {
     return { seq, text };
   }
 
+  /**
+   * A 1:1 message's own entry, whose message is the history row just stored at the same seq: the
+   * entry keeps '' and its frame is built from that row when read (`range`), so the message's
+   * JSON is stored once. Triggers (schema v14) write the frame in full before that row changes
+   * or goes, so the entry still says what it said when it was appended.
+   */
+  #appendMessage(json: string, now: number): StoredEntry {
+    const seq = this.#head + 1;
+    this.sql.exec(`INSERT INTO mailbox (seq, kind, frame, created_at) VALUES (?, 'message', '', ?)`, seq, now);
+    this.#head = seq;
+    this.#search.appended(seq);
+    return { seq, text: messageFrame(seq, json) };
+  }
+
   /** Bring the hot search index up to date (every message stored so far becomes searchable). */
   indexForSearch(): void {
     this.#search.catchUp(this.#head);
@@ -84,14 +101,23 @@ export class MailboxStore {
 
   /** Entries with after < seq <= after+limit, in order. */
   range(after: number, limit: number): StoredEntry[] {
-    return this.sql
-      .exec<{ seq: number; frame: string }>(
-        'SELECT seq, frame FROM mailbox WHERE seq > ? ORDER BY seq LIMIT ?',
+    // An entry kept as '' is its message's frame, built from the history row at its seq.
+    const rows = this.sql
+      .exec<{ seq: number; frame: string; message: string | null }>(
+        `SELECT e.seq, e.frame, m.message FROM mailbox e LEFT JOIN messages m ON e.frame = '' AND m.seq = e.seq
+         WHERE e.seq > ? ORDER BY e.seq LIMIT ?`,
         after,
         limit,
       )
-      .toArray()
-      .map((row) => ({ seq: row.seq, text: row.frame }));
+      .toArray();
+    const entries: StoredEntry[] = [];
+    for (const row of rows) {
+      if (row.frame !== '') entries.push({ seq: row.seq, text: row.frame });
+      else if (row.message !== null) entries.push({ seq: row.seq, text: messageFrame(row.seq, row.message) });
+      // Cannot happen while the triggers stand (a row leaves only after its frame was written out).
+      else console.error(`mailbox entry ${row.seq} has neither a frame nor a message row; skipped`);
+    }
+    return entries;
   }
 
   /** Creation time of the oldest kept entry, for scheduling expiry; null when empty. */
@@ -152,6 +178,7 @@ export class MailboxStore {
     const seq = this.#head + 1;
     // The idempotency index decides in the insert itself (no SELECT first): a row already there
     // for this (sender, client id) inserts nothing and returns nothing, and only then is it read.
+    const json = JSON.stringify(message);
     const inserted = this.sql
       .exec(
         `INSERT INTO messages (seq, id, peer, outgoing, sender, client_id, status, message)
@@ -164,7 +191,7 @@ export class MailboxStore {
         message.from,
         message.clientId,
         STATUS_RANK.sent,
-        JSON.stringify(message),
+        json,
       )
       .toArray();
     if (inserted.length === 0) {
@@ -172,15 +199,9 @@ export class MailboxStore {
       if (!existing) throw new Error(`message ${message.clientId} of ${message.from} neither stored nor found`);
       return { stored: { id: existing.id, sentAt: existing.sentAt, duplicate: true }, entry: null };
     }
-    const entry = this.append({ type: 'message', message }, now);
+    const entry = this.#appendMessage(json, now);
     if (!outgoing) this.#rememberIncoming(entry.seq, message);
-    this.sql.exec(
-      `INSERT INTO conversations (peer, last_seq, unread) VALUES (?, ?, ?)
-       ON CONFLICT (peer) DO UPDATE SET last_seq = excluded.last_seq, unread = unread + excluded.unread`,
-      peer,
-      entry.seq,
-      outgoing ? 0 : 1,
-    );
+    this.chats.recorded(peer, !outgoing);
     return { stored: { id: message.id, sentAt: message.sentAt, duplicate: false }, entry };
   }
 
@@ -249,45 +270,8 @@ export class MailboxStore {
       .toArray()
       .sort((a, b) => a.seq - b.seq)
       .map((r) => r.client_id);
-    if (clientIds.length > 0) {
-      this.sql.exec(
-        'UPDATE conversations SET unread = max(0, unread - ?), read_through = max(read_through, ?) WHERE peer = ?',
-        clientIds.length,
-        upTo,
-        peer,
-      );
-    }
+    if (clientIds.length > 0) this.chats.read(peer, clientIds.length, upTo);
     return clientIds;
-  }
-
-  /**
-   * Reading a chat clears its "marked unread" flag: whether it was set (then the devices are told).
-   * The marked chats are kept in memory (read once per wake), so a read costs no statement for it.
-   */
-  clearMarkedUnread(peer: string): boolean {
-    const marked = this.#markedPeers();
-    if (!marked.has(peer)) return false;
-    this.sql.exec('UPDATE conversations SET marked_unread = 0 WHERE peer = ?', peer);
-    marked.delete(peer);
-    return true;
-  }
-
-  #markedPeers(): Set<string> {
-    this.#marked ??= new Set(
-      this.sql.exec<{ peer: string }>('SELECT peer FROM conversations WHERE marked_unread = 1').toArray().map((r) => r.peer),
-    );
-    return this.#marked;
-  }
-
-  /** Set or clear the "marked unread" flag of the chat with `peer`: whether it changed, null when there is no such chat. */
-  markUnread(peer: string, unread: boolean): boolean | null {
-    const row = this.sql.exec<{ marked_unread: number }>('SELECT marked_unread FROM conversations WHERE peer = ?', peer).toArray()[0];
-    if (!row) return null;
-    if ((row.marked_unread === 1) === unread) return false;
-    this.sql.exec('UPDATE conversations SET marked_unread = ? WHERE peer = ?', unread ? 1 : 0, peer);
-    if (unread) this.#markedPeers().add(peer);
-    else this.#markedPeers().delete(peer);
-    return true;
   }
 
   /**
@@ -339,33 +323,6 @@ export class MailboxStore {
     return pageOf(rows, limit, historyItem);
   }
 
-  /**
-   * The chat list: conversations by most recent message, newest first, below `before`. Above a
-   * `floor`, only chats with a message above it are listed, and only those messages count as unread.
-   */
-  conversations(before: number | undefined, limit: number, floor = 0): { items: DirectConversation[]; nextBefore: number | null } {
-    // The stored count covers the whole chat; above a floor it is counted (a page of chats, by index).
-    const unread = floor > 0 ? '(SELECT count(*) FROM messages u WHERE u.peer = c.peer AND u.outgoing = 0 AND u.status < ? AND u.seq > ?)' : 'c.unread';
-    const rows = this.sql
-      .exec<MessageRow & { peer: string; unread: number; marked_unread: number }>(
-        `SELECT c.peer, ${unread} AS unread, c.marked_unread, m.seq, m.message, m.status, m.outgoing
-         FROM conversations c JOIN messages m ON m.seq = c.last_seq
-         WHERE c.last_seq < ? AND c.last_seq > ? ORDER BY c.last_seq DESC LIMIT ?`,
-        ...(floor > 0 ? [STATUS_RANK.read, floor] : []),
-        before ?? Number.MAX_SAFE_INTEGER,
-        floor,
-        limit + 1,
-      )
-      .toArray();
-    return pageOf(rows, limit, (row) => ({
-      kind: 'direct',
-      peer: row.peer,
-      unread: row.unread,
-      markedUnread: row.marked_unread === 1,
-      last: historyItem(row),
-    }));
-  }
-
   // ------------------------------------------------------------------ copies of changed messages
 
   /**
@@ -383,7 +340,8 @@ export class MailboxStore {
     for (const seq of seqs) {
       const row = this.sql.exec<{ frame: string }>('SELECT frame FROM mailbox WHERE seq = ?', seq).toArray()[0];
       if (!row) continue; // expired by retention
-      const frame = JSON.parse(row.frame) as { message?: unknown };
+      // '' : the message's own entry, not written out yet (its history row did not change).
+      const frame = (row.frame === '' ? { type: 'message', seq } : JSON.parse(row.frame)) as { message?: unknown };
       frame.message = message;
       this.sql.exec('UPDATE mailbox SET frame = ? WHERE seq = ?', JSON.stringify(frame), seq);
     }
@@ -423,23 +381,12 @@ export class MailboxStore {
   }
 }
 
-type MessageRow = { seq: number; message: string; status: number; outgoing: number };
-
-
-function historyItem(row: MessageRow): HistoryItem {
-  return { seq: row.seq, message: JSON.parse(row.message) as Message, status: statusName(row.status, row.outgoing === 1) };
-}
-
-/** Rows fetched with LIMIT n+1, newest first: the page and the cursor for the next one. */
-export function pageOf<R extends { seq: number }, T>(rows: R[], limit: number, map: (row: R) => T): { items: T[]; nextBefore: number | null } {
-  const page = rows.slice(0, limit);
-  return { items: page.map(map), nextBefore: rows.length > limit ? page[page.length - 1]!.seq : null };
-}
-
-export function statusName(rank: number, outgoing: boolean): MessageStatus {
-  if (rank >= STATUS_RANK.read) return 'read';
-  if (rank >= STATUS_RANK.delivered || !outgoing) return 'delivered';
-  return 'sent';
+/**
+ * A 1:1 message's entry as devices receive it, from the message's JSON: the same text as
+ * JSON.stringify({ type: 'message', seq, message }). schema.ts builds it in SQL the same way.
+ */
+export function messageFrame(seq: number, messageJson: string): string {
+  return `{"type":"message","seq":${seq},"message":${messageJson}}`;
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string, value: (item: T) => string): Map<string, string[]> {

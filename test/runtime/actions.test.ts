@@ -66,12 +66,21 @@ async function historyOf(owner: Party, peer: Party) {
   return HistoryPageSchema.parse(await res.json()).messages;
 }
 
-/** Rows of `userId`'s mailbox storage whose text contains `needle`: history rows and sync-log entries. */
+/**
+ * Rows of `userId`'s mailbox storage whose text contains `needle`: history rows and sync-log
+ * entries (an entry stored as '' is its message's history row, so it is read from that row).
+ */
 async function storedTraces(userId: string, needle: string): Promise<number> {
   return runInDurableObject(mailboxOf(env, userId) as DurableObjectStub<UserMailbox>, (_instance, state) => {
     const like = `%${needle}%`;
     const messages = state.storage.sql.exec<{ n: number }>('SELECT count(*) AS n FROM messages WHERE message LIKE ?', like).one().n;
-    const entries = state.storage.sql.exec<{ n: number }>('SELECT count(*) AS n FROM mailbox WHERE frame LIKE ?', like).one().n;
+    const entries = state.storage.sql
+      .exec<{ n: number }>(
+        `SELECT count(*) AS n FROM mailbox e
+         WHERE (CASE e.frame WHEN '' THEN (SELECT m.message FROM messages m WHERE m.seq = e.seq) ELSE e.frame END) LIKE ?`,
+        like,
+      )
+      .one().n;
     return messages + entries;
   });
 }

@@ -9,11 +9,13 @@ import { describe, expect, it } from 'vitest';
 import { PresenceTracker } from '../../durable-objects/mailbox/presence.ts';
 import { ReceiptRelay, type Receipt } from '../../durable-objects/mailbox/receipts.ts';
 import { UserSettings } from '../../durable-objects/mailbox/settings.ts';
+import { migrate } from '../../durable-objects/mailbox/schema.ts';
 import { MailboxStore } from '../../durable-objects/mailbox/store.ts';
+import { writeMeta } from '../../durable-objects/sqlite-schema.ts';
 import type { UserMailbox } from '../../durable-objects/user-mailbox.ts';
 import { DEFAULT_PRIVACY } from '../../protocol/index.ts';
 import { mailboxOf } from '../../durable-objects/stubs.ts';
-import { ME, PEER, incoming, withSql } from './store-support.ts';
+import { ME, PEER, incoming, undoV14, withSql } from './store-support.ts';
 
 describe('MailboxStore', () => {
   it('assigns contiguous seqs and records a (sender, client id) once', () =>
@@ -29,6 +31,49 @@ describe('MailboxStore', () => {
       expect(store.range(0, 10).map((e) => JSON.parse(e.text).seq)).toEqual([1, 2]);
       // The serialised frame is exactly what a device receives.
       expect(JSON.parse(store.range(1, 1)[0]!.text)).toEqual({ type: 'message', seq: 2, message: incoming(2) });
+    }));
+
+  it("stores a message's JSON once, and its entry says what it said when appended after the row changes or goes", () =>
+    withSql('store-json-once', (sql) => {
+      const store = new MailboxStore(sql);
+      const storedFrame = (seq: number) => sql.exec<{ frame: string }>('SELECT frame FROM mailbox WHERE seq = ?', seq).one().frame;
+      const entryOf = (seq: number) => store.range(seq - 1, 1)[0]?.text;
+      const appended = [1, 2, 3].map((n) => store.recordMessage(incoming(n), false, n).entry!);
+      const original = (n: number) => JSON.stringify({ type: 'message', seq: n, message: incoming(n) });
+      // What the device got at append time, and what a device syncing later gets, are the same text.
+      expect(appended.map((e) => e.text)).toEqual([original(1), original(2), original(3)]);
+      expect(store.range(0, 10).map((e) => e.text)).toEqual([original(1), original(2), original(3)]);
+      expect([1, 2, 3].map(storedFrame)).toEqual(['', '', '']);
+      // The history row changes (an edit): the entry was written out first, as it was.
+      sql.exec('UPDATE messages SET message = ? WHERE seq = 1', JSON.stringify({ ...incoming(1), body: { kind: 'text', text: 'edited' } }));
+      expect(storedFrame(1)).toBe(original(1));
+      expect(entryOf(1)).toBe(original(1));
+      // A status change is not a change of the message: nothing is written out.
+      sql.exec('UPDATE messages SET status = 3 WHERE seq = 2');
+      expect(storedFrame(2)).toBe('');
+      // The row goes (archived, or dropped): the entry stays whole.
+      sql.exec('DELETE FROM messages WHERE seq = 3');
+      expect(entryOf(3)).toBe(original(3));
+      // A deletion rewrites the entry of a message whose row did not change before.
+      store.rewriteEntries(2, { ...incoming(2), body: { kind: 'deleted' } });
+      expect(JSON.parse(entryOf(2)!)).toEqual({ type: 'message', seq: 2, message: { ...incoming(2), body: { kind: 'deleted' } } });
+    }));
+
+  it('gives up the second copy of messages stored before, where it is the same, when upgraded', () =>
+    withSql('store-json-once-upgrade', (sql) => {
+      const store = new MailboxStore(sql);
+      for (let n = 1; n <= 3; n++) store.recordMessage(incoming(n), false, n);
+      const texts = store.range(0, 10).map((e) => e.text);
+      // Back to v13, where every entry kept its frame; entry 3 was rewritten (no longer its row's copy).
+      undoV14(sql);
+      sql.exec('UPDATE mailbox SET frame = ? WHERE seq = 1', texts[0]!);
+      sql.exec('UPDATE mailbox SET frame = ? WHERE seq = 2', texts[1]!);
+      sql.exec(`UPDATE mailbox SET frame = '{"type":"message","seq":3,"message":{}}' WHERE seq = 3`);
+      writeMeta(sql, 'schema_version', 13);
+      migrate(sql);
+      const frames = sql.exec<{ frame: string }>('SELECT frame FROM mailbox ORDER BY seq').toArray().map((r) => r.frame);
+      expect(frames).toEqual(['', '', '{"type":"message","seq":3,"message":{}}']);
+      expect(store.range(0, 2).map((e) => e.text)).toEqual(texts.slice(0, 2));
     }));
 
   it('finds what an ack delivered, and moves read ticks forward only', () =>

@@ -11,6 +11,7 @@ import { migrate } from '../../durable-objects/mailbox/schema.ts';
 import { MailboxStore } from '../../durable-objects/mailbox/store.ts';
 import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { readMeta, writeMeta } from '../../durable-objects/sqlite-schema.ts';
+import { undoV13 } from './store-support.ts';
 
 const ME = '01JME000000000000000000000';
 const ANN = '01JANN00000000000000000000';
@@ -62,6 +63,7 @@ describe('reading a chat', () => {
       sql.exec('ALTER TABLE group_chats DROP COLUMN large_from'); // v10
       sql.exec('ALTER TABLE group_chats DROP COLUMN large_seq');
       sql.exec('DROP TABLE large_marks'); // v11
+      undoV13(sql);
       writeMeta(sql, 'schema_version', 8);
       migrate(sql);
       expect(readMeta(sql, 'schema_version')).toBe(version);

@@ -11,7 +11,7 @@ import { migrate } from '../../durable-objects/mailbox/schema.ts';
 import { MailboxStore } from '../../durable-objects/mailbox/store.ts';
 import { readMeta, writeMeta } from '../../durable-objects/sqlite-schema.ts';
 import type { Message } from '../../protocol/index.ts';
-import { incoming as message, withSql } from './store-support.ts';
+import { incoming as message, undoV13, withSql } from './store-support.ts';
 
 /** Message `n` with its own searchable word. */
 const incoming = (n: number, text = `word${n}`): Message => message(n, text);
@@ -106,6 +106,7 @@ describe('search backlog', () => {
       store.indexForSearch();
       // What v11 left: all rows indexed, no watermark.
       sql.exec("DELETE FROM meta WHERE key = 'search_through'");
+      undoV13(sql);
       const version = readMeta(sql, 'schema_version');
       writeMeta(sql, 'schema_version', 11);
       migrate(sql);
