@@ -106,9 +106,10 @@ export class GroupInbox {
         continue;
       }
       const mine = entry.type === 'message' ? entry.message.from === self : true;
+      const entryJson = JSON.stringify(entry);
       const mailboxEntry =
         entry.type === 'message'
-          ? this.store.append({ type: 'group_message', message: entry.message }, now)
+          ? this.store.appendGroupMessage(entry.message, entryJson, now)
           : this.store.append({ type: 'group_event', event: entry.event }, now);
       this.sql.exec(
         'INSERT INTO group_entries (seq, group_id, gseq, sender, read, tally, entry, message_id) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)',
@@ -117,7 +118,7 @@ export class GroupInbox {
         gseq,
         entry.type === 'message' ? entry.message.from : null,
         mine ? 1 : 0,
-        JSON.stringify(entry),
+        entryJson,
         entry.type === 'message' ? entry.message.id : null,
       );
       if (this.#lastEntry !== null) this.#lastEntry = Math.max(this.#lastEntry, mailboxEntry.seq);

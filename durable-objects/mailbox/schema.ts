@@ -4,6 +4,7 @@
  */
 import { STATUS_RANK } from '../../protocol/index.ts';
 import { applyMigrations } from '../sqlite-schema.ts';
+import { directFrameSql, groupFrameSql } from './shared-frames.ts';
 import { DIRECT_DOC, DIRECT_INDEXED, DOC_COLUMNS, GROUP_DOC, GROUP_INDEXED, SEARCH_THROUGH_SQL } from './search-backlog.ts';
 
 /** v12's search triggers for one table: they index, and re-index on change, only rows at or below the watermark. */
@@ -19,11 +20,6 @@ function watermarkTriggers(table: string, content: string, doc: (row: string) =>
     DELETE FROM search_hot WHERE rowid = old.seq;
     INSERT INTO search_hot (${DOC_COLUMNS}) SELECT ${doc('new')} WHERE new.seq <= ${SEARCH_THROUGH_SQL} AND ${indexed('new')};
   END;`;
-}
-
-/** A 1:1 message's mailbox frame from its history row `row`, the text MailboxStore's messageFrame builds. */
-function messageFrameSql(row: string): string {
-  return `'{"type":"message","seq":' || ${row}.seq || ',"message":' || ${row}.message || '}'`;
 }
 
 /*
@@ -310,13 +306,24 @@ const MIGRATIONS: readonly string[] = [
   // the entry out in full as it was. Entries already stored give up their copy where it is the same.
   `
   CREATE TRIGGER messages_keep_entry_update BEFORE UPDATE OF seq, message ON messages BEGIN
-    UPDATE mailbox SET frame = ${messageFrameSql('old')} WHERE seq = old.seq AND frame = '';
+    UPDATE mailbox SET frame = ${directFrameSql('old')} WHERE seq = old.seq AND frame = '';
   END;
   CREATE TRIGGER messages_keep_entry_delete BEFORE DELETE ON messages BEGIN
-    UPDATE mailbox SET frame = ${messageFrameSql('old')} WHERE seq = old.seq AND frame = '';
+    UPDATE mailbox SET frame = ${directFrameSql('old')} WHERE seq = old.seq AND frame = '';
   END;
   UPDATE mailbox SET frame = '' WHERE kind = 'message'
-    AND frame = (SELECT ${messageFrameSql('m')} FROM messages m WHERE m.seq = mailbox.seq);
+    AND frame = (SELECT ${directFrameSql('m')} FROM messages m WHERE m.seq = mailbox.seq);
+  `,
+  // v15: the same for a group message's copy (\`group_entries\`) and its \`group_message\` entry.
+  `
+  CREATE TRIGGER group_entries_keep_entry_update BEFORE UPDATE OF seq, entry ON group_entries BEGIN
+    UPDATE mailbox SET frame = ${groupFrameSql('old')} WHERE seq = old.seq AND frame = '';
+  END;
+  CREATE TRIGGER group_entries_keep_entry_delete BEFORE DELETE ON group_entries BEGIN
+    UPDATE mailbox SET frame = ${groupFrameSql('old')} WHERE seq = old.seq AND frame = '';
+  END;
+  UPDATE mailbox SET frame = '' WHERE kind = 'group_message'
+    AND frame = (SELECT ${groupFrameSql('g')} FROM group_entries g WHERE g.seq = mailbox.seq);
   `,
 ];
 

@@ -11,10 +11,12 @@ import {
   type Message,
   type MessageStatus,
   type HistoryItem,
+  type GroupMessage,
 } from '../../protocol/index.ts';
 import { readMeta, writeMeta } from '../sqlite-schema.ts';
 import { SearchBacklog } from './search-backlog.ts';
 import { ChatList } from './chat-list.ts';
+import { directFrame, groupFrame } from './shared-frames.ts';
 import { historyItem, pageOf, type MessageRow } from './message-rows.ts';
 
 /** A mailbox frame before it has a position: the store adds `seq`. */
@@ -81,17 +83,26 @@ export class MailboxStore {
   }
 
   /**
-   * A 1:1 message's own entry, whose message is the history row just stored at the same seq: the
-   * entry keeps '' and its frame is built from that row when read (`range`), so the message's
-   * JSON is stored once. Triggers (schema v14) write the frame in full before that row changes
-   * or goes, so the entry still says what it said when it was appended.
+   * A group message's copy, whose message is the `group_entries` row stored at the same seq with
+   * `entryJson` (what group-inbox writes): stored once, like a 1:1 message's entry.
    */
-  #appendMessage(json: string, now: number): StoredEntry {
+  appendGroupMessage(message: GroupMessage, entryJson: string, now: number): StoredEntry {
     const seq = this.#head + 1;
-    this.sql.exec(`INSERT INTO mailbox (seq, kind, frame, created_at) VALUES (?, 'message', '', ?)`, seq, now);
+    const text = groupFrame(seq, entryJson);
+    return text === null ? this.append({ type: 'group_message', message }, now) : this.#appendShared('group_message', seq, text, now);
+  }
+
+  /**
+   * An entry whose message is the history row stored at the same seq (`messages`,
+   * `group_entries`): the entry keeps '' and its frame is built from that row when read (`range`),
+   * so the message's JSON is stored once. Triggers (schema v14, v15) write the frame in full
+   * before that row changes or goes, so the entry still says what it said when it was appended.
+   */
+  #appendShared(kind: 'message' | 'group_message', seq: number, text: string, now: number): StoredEntry {
+    this.sql.exec(`INSERT INTO mailbox (seq, kind, frame, created_at) VALUES (?, ?, '', ?)`, seq, kind, now);
     this.#head = seq;
     this.#search.appended(seq);
-    return { seq, text: messageFrame(seq, json) };
+    return { seq, text };
   }
 
   /** Bring the hot search index up to date (every message stored so far becomes searchable). */
@@ -103,8 +114,10 @@ export class MailboxStore {
   range(after: number, limit: number): StoredEntry[] {
     // An entry kept as '' is its message's frame, built from the history row at its seq.
     const rows = this.sql
-      .exec<{ seq: number; frame: string; message: string | null }>(
-        `SELECT e.seq, e.frame, m.message FROM mailbox e LEFT JOIN messages m ON e.frame = '' AND m.seq = e.seq
+      .exec<{ seq: number; frame: string; message: string | null; entry: string | null }>(
+        `SELECT e.seq, e.frame, m.message, g.entry FROM mailbox e
+         LEFT JOIN messages m ON e.frame = '' AND e.kind = 'message' AND m.seq = e.seq
+         LEFT JOIN group_entries g ON e.frame = '' AND e.kind = 'group_message' AND g.seq = e.seq
          WHERE e.seq > ? ORDER BY e.seq LIMIT ?`,
         after,
         limit,
@@ -112,10 +125,10 @@ export class MailboxStore {
       .toArray();
     const entries: StoredEntry[] = [];
     for (const row of rows) {
-      if (row.frame !== '') entries.push({ seq: row.seq, text: row.frame });
-      else if (row.message !== null) entries.push({ seq: row.seq, text: messageFrame(row.seq, row.message) });
-      // Cannot happen while the triggers stand (a row leaves only after its frame was written out).
-      else console.error(`mailbox entry ${row.seq} has neither a frame nor a message row; skipped`);
+      const text = row.frame !== '' ? row.frame : row.message !== null ? directFrame(row.seq, row.message) : row.entry !== null ? groupFrame(row.seq, row.entry) : null;
+      if (text !== null) entries.push({ seq: row.seq, text });
+      // Cannot happen while the triggers stand (a row leaves only after its entry was written out).
+      else console.error(`mailbox entry ${row.seq} has neither a frame nor a history row; skipped`);
     }
     return entries;
   }
@@ -199,7 +212,7 @@ export class MailboxStore {
       if (!existing) throw new Error(`message ${message.clientId} of ${message.from} neither stored nor found`);
       return { stored: { id: existing.id, sentAt: existing.sentAt, duplicate: true }, entry: null };
     }
-    const entry = this.#appendMessage(json, now);
+    const entry = this.#appendShared('message', seq, directFrame(seq, json), now);
     if (!outgoing) this.#rememberIncoming(entry.seq, message);
     this.chats.recorded(peer, !outgoing);
     return { stored: { id: message.id, sentAt: message.sentAt, duplicate: false }, entry };
@@ -338,10 +351,10 @@ export class MailboxStore {
         .map((r) => r.entry_seq),
     ];
     for (const seq of seqs) {
-      const row = this.sql.exec<{ frame: string }>('SELECT frame FROM mailbox WHERE seq = ?', seq).toArray()[0];
+      const row = this.sql.exec<{ kind: string; frame: string }>('SELECT kind, frame FROM mailbox WHERE seq = ?', seq).toArray()[0];
       if (!row) continue; // expired by retention
-      // '' : the message's own entry, not written out yet (its history row did not change).
-      const frame = (row.frame === '' ? { type: 'message', seq } : JSON.parse(row.frame)) as { message?: unknown };
+      // '': the message's own entry, not written out yet (its history row did not change).
+      const frame = (row.frame === '' ? { type: row.kind, seq } : JSON.parse(row.frame)) as { message?: unknown };
       frame.message = message;
       this.sql.exec('UPDATE mailbox SET frame = ? WHERE seq = ?', JSON.stringify(frame), seq);
     }
@@ -379,14 +392,6 @@ export class MailboxStore {
   forgetDevice(deviceId: string): void {
     this.sql.exec('DELETE FROM devices WHERE device_id = ?', deviceId);
   }
-}
-
-/**
- * A 1:1 message's entry as devices receive it, from the message's JSON: the same text as
- * JSON.stringify({ type: 'message', seq, message }). schema.ts builds it in SQL the same way.
- */
-export function messageFrame(seq: number, messageJson: string): string {
-  return `{"type":"message","seq":${seq},"message":${messageJson}}`;
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string, value: (item: T) => string): Map<string, string[]> {

@@ -98,12 +98,21 @@ async function copyOf(userId: string, messageId: string): Promise<{ message: Gro
   });
 }
 
-/** Rows of a member's storage (group copies and sync-log frames) whose text contains `needle`. */
+/**
+ * Rows of a member's storage (group copies and sync-log frames) whose text contains `needle` (a
+ * frame stored as '' is its message's copy, so it is read from that copy).
+ */
 async function memberTraces(userId: string, needle: string): Promise<number> {
   return runInDurableObject(mailbox(userId), (_instance, state) => {
     const like = `%${needle}%`;
     const copies = state.storage.sql.exec<{ n: number }>('SELECT count(*) AS n FROM group_entries WHERE entry LIKE ?', like).one().n;
-    const frames = state.storage.sql.exec<{ n: number }>('SELECT count(*) AS n FROM mailbox WHERE frame LIKE ?', like).one().n;
+    const frames = state.storage.sql
+      .exec<{ n: number }>(
+        `SELECT count(*) AS n FROM mailbox e
+         WHERE (CASE e.frame WHEN '' THEN (SELECT g.entry FROM group_entries g WHERE g.seq = e.seq) ELSE e.frame END) LIKE ?`,
+        like,
+      )
+      .one().n;
     return copies + frames;
   });
 }

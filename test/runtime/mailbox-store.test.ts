@@ -13,9 +13,11 @@ import { migrate } from '../../durable-objects/mailbox/schema.ts';
 import { MailboxStore } from '../../durable-objects/mailbox/store.ts';
 import { writeMeta } from '../../durable-objects/sqlite-schema.ts';
 import type { UserMailbox } from '../../durable-objects/user-mailbox.ts';
-import { DEFAULT_PRIVACY } from '../../protocol/index.ts';
+import { DEFAULT_PRIVACY, type GroupMessage } from '../../protocol/index.ts';
 import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { ME, PEER, incoming, undoV14, withSql } from './store-support.ts';
+
+const GROUP = '01JDQ3ZK8Y6W2V9T7R5P3N1G00';
 
 describe('MailboxStore', () => {
   it('assigns contiguous seqs and records a (sender, client id) once', () =>
@@ -57,6 +59,43 @@ describe('MailboxStore', () => {
       // A deletion rewrites the entry of a message whose row did not change before.
       store.rewriteEntries(2, { ...incoming(2), body: { kind: 'deleted' } });
       expect(JSON.parse(entryOf(2)!)).toEqual({ type: 'message', seq: 2, message: { ...incoming(2), body: { kind: 'deleted' } } });
+    }));
+
+  it("stores a group message's JSON once in its copy, and writes the entry out before the copy changes or goes", () =>
+    withSql('store-json-once-group', (sql) => {
+      const store = new MailboxStore(sql);
+      const copy = (n: number): GroupMessage => {
+        const { to: _to, ...rest } = incoming(n);
+        return { ...rest, group: GROUP, gseq: n };
+      };
+      const original = (seq: number, n: number) => JSON.stringify({ type: 'group_message', seq, message: copy(n) });
+      const record = (n: number, entryJson = JSON.stringify({ type: 'message', message: copy(n) })) => {
+        const entry = store.appendGroupMessage(copy(n), entryJson, n);
+        sql.exec(
+          'INSERT INTO group_entries (seq, group_id, gseq, sender, read, tally, entry, message_id) VALUES (?, ?, ?, ?, 0, NULL, ?, ?)',
+          entry.seq,
+          GROUP,
+          n,
+          PEER,
+          entryJson,
+          copy(n).id,
+        );
+        return entry;
+      };
+      const storedFrame = (seq: number) => sql.exec<{ frame: string }>('SELECT frame FROM mailbox WHERE seq = ?', seq).one().frame;
+      expect([1, 2, 3].map((n) => record(n).text)).toEqual([original(1, 1), original(2, 2), original(3, 3)]);
+      expect([1, 2, 3].map(storedFrame)).toEqual(['', '', '']);
+      expect(store.range(0, 10).map((e) => e.text)).toEqual([original(1, 1), original(2, 2), original(3, 3)]);
+      // The copy changes (an edit), or goes: the entry was written out first, as it was.
+      sql.exec('UPDATE group_entries SET entry = ? WHERE seq = 1', JSON.stringify({ type: 'message', message: { ...copy(1), body: { kind: 'text', text: 'edited' } } }));
+      sql.exec('DELETE FROM group_entries WHERE seq = 2');
+      sql.exec("UPDATE group_entries SET tally = '{}', read = 1 WHERE seq = 3"); // not a change of the message
+      expect([1, 2, 3].map(storedFrame)).toEqual([original(1, 1), original(2, 2), '']);
+      expect(store.range(0, 10).map((e) => e.text)).toEqual([original(1, 1), original(2, 2), original(3, 3)]);
+      // A copy not written the way this object writes them keeps its entry whole.
+      const odd = record(4, JSON.stringify({ message: copy(4), type: 'message' }));
+      expect(storedFrame(odd.seq)).toBe(original(4, 4));
+      expect(store.range(3, 1)[0]!.text).toBe(original(4, 4));
     }));
 
   it('gives up the second copy of messages stored before, where it is the same, when upgraded', () =>

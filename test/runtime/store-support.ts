@@ -30,13 +30,15 @@ export function withSql<R>(name: string, fn: (sql: SqlStorage) => R | Promise<R>
   return runInDurableObject(mailboxOf(env, name), (_i: UserMailbox, state) => fn(state.storage.sql));
 }
 
-/** Undo schema v14 (a message's entry built from its history row): tests that upgrade an older object. */
+/** Undo schemas v14 and v15 (a message's entry built from its history row): tests that upgrade an older object. */
 export function undoV14(sql: SqlStorage): void {
-  sql.exec('DROP TRIGGER messages_keep_entry_update');
-  sql.exec('DROP TRIGGER messages_keep_entry_delete');
+  for (const table of ['messages', 'group_entries']) {
+    sql.exec(`DROP TRIGGER ${table}_keep_entry_update`);
+    sql.exec(`DROP TRIGGER ${table}_keep_entry_delete`);
+  }
 }
 
-/** Undo schemas v13 (the chat's newest seq no longer stored) and v14: tests that upgrade a v12 object or older. */
+/** Undo schemas v13 (the chat's newest seq no longer stored), v14 and v15: tests that upgrade a v12 object or older. */
 export function undoV13(sql: SqlStorage): void {
   sql.exec('ALTER TABLE conversations ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0');
   undoV14(sql);
