@@ -174,15 +174,6 @@ export const pushSink = sqliteTable('push_sink', {
   at: integer('at').notNull(),
 });
 
-export const mailboxGauges = sqliteTable('mailbox_gauges', {
-  userId: text('user_id').primaryKey().notNull(),
-  connections: integer('connections').notNull(),
-  depth: integer('depth').notNull(),
-  /** History rows kept in the object (hot tier), as of its last archive batch (migrations/0013). */
-  hot: integer('hot_messages').notNull().default(0),
-  updatedAt: integer('updated_at').notNull(),
-});
-
 export type PushTokenRow = typeof pushTokens.$inferSelect;
 
 /** The two-step verification PIN of an account (migrations/0006). */

@@ -14,7 +14,7 @@
  * first, while the mailbox still takes their last events like any member's.
  */
 import { and, eq, isNull, or } from 'drizzle-orm';
-import { groupOf, mailboxOf } from '../durable-objects/stubs.ts';
+import { gaugeHubOf, groupOf, mailboxOf } from '../durable-objects/stubs.ts';
 import type { AuthContext } from './app-env.ts';
 import { normalisePhone } from './auth/phone.ts';
 import { requireTrustedDevice } from './auth/session.ts';
@@ -26,7 +26,6 @@ import {
   devices,
   groupInvites,
   groupMembers,
-  mailboxGauges,
   otpChallenges,
   otpResends,
   pinChallenges,
@@ -52,6 +51,7 @@ export async function deleteAccount(env: Env, who: AuthContext, confirmation: st
 
   await leaveAllGroups(env, who.userId);
   await mailboxOf(env, who.userId).wipe();
+  await gaugeHubOf(env, who.userId).forget(who.userId);
   // The history that left the mailbox: the user's rows in their history shard and archive chunks in R2.
   await eraseOwner(historyShards(env).of(who.userId).db, env.MEDIA, who.userId);
   await purgeAccount(env.DB, { userId: who.userId, phone: user.phone, now });
@@ -86,7 +86,7 @@ async function leaveAllGroups(env: Env, userId: string): Promise<void> {
 
 /**
  * The D1 part, in one batch: push tokens, contacts and blocks (both directions), the PIN and its
- * challenges, login codes of the number, mirror rows of groups and invites, gauges; every device
+ * challenges, login codes of the number, mirror rows of groups and invites; every device
  * logged out; the users row kept as a tombstone (groups it created still name it) without name,
  * about or phone number. Idempotent.
  */
@@ -104,7 +104,6 @@ export async function purgeAccount(db: DbLike, input: { userId: string; phone: s
     // The group objects were told above; rows left here are a mirror that was behind.
     d.delete(groupInvites).where(eq(groupInvites.userId, userId)),
     d.delete(groupMembers).where(eq(groupMembers.userId, userId)),
-    d.delete(mailboxGauges).where(eq(mailboxGauges.userId, userId)),
     d
       .update(devices)
       .set({ revokedAt: now, refreshHash: null, refreshPrevHash: null, refreshDisplacedHash: null })

@@ -36,6 +36,7 @@ import { duplicateSometimes } from './queues/faults.ts';
 
 export { UserMailbox } from '../durable-objects/user-mailbox.ts';
 export { GroupChat } from '../durable-objects/group-chat.ts';
+export { GaugeHub } from '../durable-objects/gauge-hub.ts';
 
 const app = new Hono<AppEnv>();
 

@@ -35,11 +35,12 @@ interface __BaseEnv_Env {
 	METRICS_TOKEN: string;
 	MAILBOX: DurableObjectNamespace<import("./index").UserMailbox>;
 	GROUP: DurableObjectNamespace<import("./index").GroupChat>;
+	GAUGES: DurableObjectNamespace<import("./index").GaugeHub>;
 }
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("./index");
-		durableNamespaces: "UserMailbox" | "GroupChat";
+		durableNamespaces: "UserMailbox" | "GroupChat" | "GaugeHub";
 	}
 	interface Env extends __BaseEnv_Env {}
 }

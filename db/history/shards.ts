@@ -6,17 +6,14 @@
  * range's owners), never rehashing everyone.
  */
 
+import { fnv1a32 } from '../../lib/fnv.ts';
+
 /** How many buckets owners hash into. Changing it would move every owner: never change it. */
 export const HISTORY_BUCKETS = 1024;
 
 /** The bucket of an owner: FNV-1a 32-bit over the id's UTF-8 bytes, mod HISTORY_BUCKETS. */
 export function bucketOf(owner: string): number {
-  let hash = 0x811c9dc5;
-  for (const byte of new TextEncoder().encode(owner)) {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash % HISTORY_BUCKETS;
+  return fnv1a32(owner) % HISTORY_BUCKETS;
 }
 
 export type HistoryShard = { name: string; db: D1Database };

@@ -8,9 +8,9 @@ import { monotonicFactory } from 'ulid';
 import { isMediaBody, RECEIPT_MAX_IDS } from '../../protocol/index.ts';
 import { syncBlocks } from '../../db/privacy.ts';
 import { readMeta, writeMeta } from '../sqlite-schema.ts';
-import { reportMailboxGauges } from '../../db/gauges.ts';
 import type { GroupChat } from '../group-chat.ts';
-import { groupOf, mailboxOf } from '../stubs.ts';
+import type { MailboxGauges } from '../gauge-hub.ts';
+import { gaugeHubOf, groupOf, mailboxOf } from '../stubs.ts';
 import { BlockList } from './blocks.ts';
 import { Connections, type ConnectionState } from './connections.ts';
 import { DeviceCursors, uncovered, type Coverage } from './cursors.ts';
@@ -401,11 +401,20 @@ export class MailboxCore {
     const key = `${connections}/${depth}`;
     if (key === this.#reported) return;
     this.#reported = key;
-    this.ctx.waitUntil(reportMailboxGauges(this.env.DB, this.self(), { connections, depth }, now).catch(() => undefined));
+    this.#sendGauges({ connections, depth }, now);
   }
 
   /** Rows kept in this object, for the operators' history gauge (reported when an archive batch moved some). */
   #reportHot(hot: number): void {
-    this.ctx.waitUntil(reportMailboxGauges(this.env.DB, this.self(), { connections: this.connections.all().length, depth: this.store.depth(), hot }, Date.now()).catch(() => undefined));
+    this.#sendGauges({ connections: this.connections.all().length, depth: this.store.depth(), hot }, Date.now());
+  }
+
+  /**
+   * To this user's gauge hub (durable-objects/gauge-hub.ts), in the background: a lost report is
+   * only a stale gauge. Never after the account's deletion (its row there is being forgotten).
+   */
+  #sendGauges(gauges: MailboxGauges, at: number): void {
+    if (this.#closed) return;
+    this.ctx.waitUntil(gaugeHubOf(this.env, this.self()).report(this.self(), gauges, at).catch(() => undefined));
   }
 }

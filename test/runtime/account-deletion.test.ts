@@ -2,10 +2,12 @@
 // afterwards (nothing readable: D1 rows, devices, push tokens, contacts, blocks, PIN, groups,
 // mailbox), what others see (user_not_found, recipient_not_found, member_left), that the number
 // signs up as a new account, and that a deletion that stopped halfway completes when retried.
+import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { CLOSE_CODES, PATHS, SessionResponseSchema, type Group, type SessionResponse } from '../../protocol/index.ts';
-import { groupOf, mailboxOf } from '../../durable-objects/stubs.ts';
+import type { GaugeHub } from '../../durable-objects/gauge-hub.ts';
+import { gaugeHubOf, groupOf, mailboxOf } from '../../durable-objects/stubs.ts';
 import { findUserById, findUserByPhone, userExists } from '../../db/accounts.ts';
 import { call, createGroup, users } from './group-support.ts';
 import { api, connect, isType, login, nextClientIp, nextPhone, refreshRaw, text, verifyLogin } from './support.ts';
@@ -137,6 +139,9 @@ describe('DELETE /v1/me', () => {
     expect(await findUserById(env.DB, alice.userId)).toBeNull();
     expect(await findUserByPhone(env.DB, `deleted:${alice.userId}`)).toBeNull();
     expect(await userExists(env.DB, alice.userId)).toBe(false);
+    // Her gauges are gone from their hub, and the closing socket did not bring them back.
+    const hub = gaugeHubOf(env, alice.userId) as DurableObjectStub<GaugeHub>;
+    expect(await runInDurableObject(hub, (_i, state) => state.storage.sql.exec('SELECT 1 FROM gauges WHERE user_id = ?', alice.userId).toArray())).toEqual([]);
 
     // Others: no profile, no look-up, no contact, no messages.
     expect((await call('GET', PATHS.user(alice.userId), bob!)).body.error?.code).toBe('user_not_found');

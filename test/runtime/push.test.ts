@@ -395,8 +395,13 @@ describe('metrics', () => {
     expect((await api(PATHS.pushSink, { token: 'wrong' })).status).toBe(401);
     const [ann] = await users(1);
     const a = await connect(ann!);
-    await pause(100);
-    const body = (await call('GET', PATHS.metrics, OPERATOR)).body as unknown as Record<string, Record<string, unknown>>;
+    // The gauges reach their hub in the background: wait for the connection to be counted.
+    const read = async () => (await call('GET', PATHS.metrics, OPERATOR)).body as unknown as Record<string, Record<string, unknown>>;
+    let body = await read();
+    for (let tries = 0; tries < 100 && !((body.connections!.devices as number) >= 1); tries++) {
+      await pause(50);
+      body = await read();
+    }
     expect(Object.keys(body.queues!)).toEqual(['group-fanout', 'push-notifications', 'history-archive']);
     // History tiers: the hot gauge and one entry per history shard.
     expect(Object.keys((body.history as { shards: object }).shards)).toEqual(['HISTORY_0', 'HISTORY_1']);

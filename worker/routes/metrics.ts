@@ -9,11 +9,12 @@ import { bearerAuth } from 'hono/bearer-auth';
 import { PATHS, type Metrics } from '../../protocol/index.ts';
 import type { AppEnv } from '../app-env.ts';
 import { deadLetterCounts } from '../../db/groups.ts';
-import { mailboxGaugeTotals } from '../../db/gauges.ts';
 import { mediaTotals } from '../../db/media.ts';
 import { pushOutcomeCounts } from '../../db/push.ts';
 import { historyShards, shardGauges } from '../../db/history/index.ts';
 import { tierConfig } from '../../durable-objects/mailbox/history-tiers.ts';
+import { addTotals } from '../../durable-objects/gauge-hub.ts';
+import { gaugeHubs } from '../../durable-objects/stubs.ts';
 
 const encoder = new TextEncoder();
 
@@ -47,7 +48,7 @@ export const metricsRoutes = new Hono<AppEnv>().get(
       Promise.all(shards.map((shard) => shardGauges(shard.db, coldMs, now).catch(() => null))),
       deadLetterCounts(c.env.DB),
       pushOutcomeCounts(c.env.DB),
-      mailboxGaugeTotals(c.env.DB),
+      Promise.all(gaugeHubs(c.env).map((hub) => hub.totals())).then(addTotals),
       mediaTotals(c.env.DB),
     ]);
     const metrics: Metrics = {
