@@ -22,6 +22,22 @@ function watermarkTriggers(table: string, content: string, doc: (row: string) =>
   END;`;
 }
 
+/**
+ * v14's and v15's triggers for one history table: before a row's message changes or the row goes,
+ * the mailbox entry built from it (stored as '') is written out in full, as it was; and the
+ * entries stored before give up their copy where it is the same.
+ */
+function keepEntryTriggers(table: string, content: string, kind: string, frame: (row: string) => string): string {
+  return `
+  CREATE TRIGGER ${table}_keep_entry_update BEFORE UPDATE OF seq, ${content} ON ${table} BEGIN
+    UPDATE mailbox SET frame = ${frame('old')} WHERE seq = old.seq AND frame = '';
+  END;
+  CREATE TRIGGER ${table}_keep_entry_delete BEFORE DELETE ON ${table} BEGIN
+    UPDATE mailbox SET frame = ${frame('old')} WHERE seq = old.seq AND frame = '';
+  END;
+  UPDATE mailbox SET frame = '' WHERE kind = '${kind}' AND frame = (SELECT ${frame('h')} FROM ${table} h WHERE h.seq = mailbox.seq);`;
+}
+
 /*
  * Every commit here is a durable write, and every index page a message touches is one more page
  * in that commit, so the layout keeps pages per message low: `seq` is the rowid of both `mailbox`
@@ -305,25 +321,11 @@ const MIGRATIONS: readonly string[] = [
   // (an edit, a reaction, a deletion) or the row goes (archived, dropped), these triggers write
   // the entry out in full as it was. Entries already stored give up their copy where it is the same.
   `
-  CREATE TRIGGER messages_keep_entry_update BEFORE UPDATE OF seq, message ON messages BEGIN
-    UPDATE mailbox SET frame = ${directFrameSql('old')} WHERE seq = old.seq AND frame = '';
-  END;
-  CREATE TRIGGER messages_keep_entry_delete BEFORE DELETE ON messages BEGIN
-    UPDATE mailbox SET frame = ${directFrameSql('old')} WHERE seq = old.seq AND frame = '';
-  END;
-  UPDATE mailbox SET frame = '' WHERE kind = 'message'
-    AND frame = (SELECT ${directFrameSql('m')} FROM messages m WHERE m.seq = mailbox.seq);
+  ${keepEntryTriggers('messages', 'message', 'message', directFrameSql)}
   `,
   // v15: the same for a group message's copy (\`group_entries\`) and its \`group_message\` entry.
   `
-  CREATE TRIGGER group_entries_keep_entry_update BEFORE UPDATE OF seq, entry ON group_entries BEGIN
-    UPDATE mailbox SET frame = ${groupFrameSql('old')} WHERE seq = old.seq AND frame = '';
-  END;
-  CREATE TRIGGER group_entries_keep_entry_delete BEFORE DELETE ON group_entries BEGIN
-    UPDATE mailbox SET frame = ${groupFrameSql('old')} WHERE seq = old.seq AND frame = '';
-  END;
-  UPDATE mailbox SET frame = '' WHERE kind = 'group_message'
-    AND frame = (SELECT ${groupFrameSql('g')} FROM group_entries g WHERE g.seq = mailbox.seq);
+  ${keepEntryTriggers('group_entries', 'entry', 'group_message', groupFrameSql)}
   `,
 ];
 

@@ -21,6 +21,7 @@ import {
 import type { UserMailbox } from '../../durable-objects/user-mailbox.ts';
 import { mailboxOf } from '../../durable-objects/stubs.ts';
 import { uploadedMedia } from './media-support.ts';
+import { tracesIn } from './store-support.ts';
 import { api, connect, isType, login, nextPhone, text, type TestSocket } from './support.ts';
 
 type Party = { session: SessionResponse; phone: string };
@@ -66,23 +67,9 @@ async function historyOf(owner: Party, peer: Party) {
   return HistoryPageSchema.parse(await res.json()).messages;
 }
 
-/**
- * Rows of `userId`'s mailbox storage whose text contains `needle`: history rows and sync-log
- * entries (an entry stored as '' is its message's history row, so it is read from that row).
- */
+/** Rows of `userId`'s mailbox storage whose text contains `needle`: history rows and sync-log entries. */
 async function storedTraces(userId: string, needle: string): Promise<number> {
-  return runInDurableObject(mailboxOf(env, userId) as DurableObjectStub<UserMailbox>, (_instance, state) => {
-    const like = `%${needle}%`;
-    const messages = state.storage.sql.exec<{ n: number }>('SELECT count(*) AS n FROM messages WHERE message LIKE ?', like).one().n;
-    const entries = state.storage.sql
-      .exec<{ n: number }>(
-        `SELECT count(*) AS n FROM mailbox e
-         WHERE (CASE e.frame WHEN '' THEN (SELECT m.message FROM messages m WHERE m.seq = e.seq) ELSE e.frame END) LIKE ?`,
-        like,
-      )
-      .one().n;
-    return messages + entries;
-  });
+  return runInDurableObject(mailboxOf(env, userId) as DurableObjectStub<UserMailbox>, (_instance, state) => tracesIn(state.storage.sql, 'messages', needle));
 }
 
 /** Move a message's send time into the past in one mailbox (to test the windows). */

@@ -25,6 +25,7 @@ import { Members } from '../../durable-objects/group/members.ts';
 import { groupOf, mailboxOf } from '../../durable-objects/stubs.ts';
 import { call, createGroup, mailboxCopy, openToGroups, settled, users } from './group-support.ts';
 import { uploadedMedia } from './media-support.ts';
+import { tracesIn } from './store-support.ts';
 import { connect, isType, text, type TestSocket } from './support.ts';
 
 const WAIT_MS = 6_000;
@@ -98,23 +99,9 @@ async function copyOf(userId: string, messageId: string): Promise<{ message: Gro
   });
 }
 
-/**
- * Rows of a member's storage (group copies and sync-log frames) whose text contains `needle` (a
- * frame stored as '' is its message's copy, so it is read from that copy).
- */
+/** Rows of a member's storage (group copies and sync-log frames) whose text contains `needle`. */
 async function memberTraces(userId: string, needle: string): Promise<number> {
-  return runInDurableObject(mailbox(userId), (_instance, state) => {
-    const like = `%${needle}%`;
-    const copies = state.storage.sql.exec<{ n: number }>('SELECT count(*) AS n FROM group_entries WHERE entry LIKE ?', like).one().n;
-    const frames = state.storage.sql
-      .exec<{ n: number }>(
-        `SELECT count(*) AS n FROM mailbox e
-         WHERE (CASE e.frame WHEN '' THEN (SELECT g.entry FROM group_entries g WHERE g.seq = e.seq) ELSE e.frame END) LIKE ?`,
-        like,
-      )
-      .one().n;
-    return copies + frames;
-  });
+  return runInDurableObject(mailbox(userId), (_instance, state) => tracesIn(state.storage.sql, 'group_entries', needle));
 }
 
 /** Rows of the group log whose text contains `needle`. */

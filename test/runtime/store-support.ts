@@ -43,3 +43,22 @@ export function undoV13(sql: SqlStorage): void {
   sql.exec('ALTER TABLE conversations ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0');
   undoV14(sql);
 }
+
+/**
+ * Rows of a user's object whose text contains `needle`: rows of the history table `table`
+ * (`messages` for 1:1, `group_entries` for group copies) and sync-log entries as devices get them
+ * (an entry stored as '' is its message's history row, so it is read from that row).
+ */
+export function tracesIn(sql: SqlStorage, table: 'messages' | 'group_entries', needle: string): number {
+  const column = table === 'messages' ? 'message' : 'entry';
+  const like = `%${needle}%`;
+  const rows = sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ${table} WHERE ${column} LIKE ?`, like).one().n;
+  const entries = sql
+    .exec<{ n: number }>(
+      `SELECT count(*) AS n FROM mailbox e
+       WHERE (CASE e.frame WHEN '' THEN (SELECT h.${column} FROM ${table} h WHERE h.seq = e.seq) ELSE e.frame END) LIKE ?`,
+      like,
+    )
+    .one().n;
+  return rows + entries;
+}
