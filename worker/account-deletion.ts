@@ -1,7 +1,8 @@
 /**
  * Deleting an account (`DELETE /v1/me`): the user leaves every group and declines every
- * pending invite (the groups' members see "left"), the mailbox object is wiped, the history it
- * archived is erased from the user's history shard and R2, and one D1 batch
+ * pending invite (the groups' members see "left"), the mailbox object is wiped, its row in its
+ * gauge hub forgotten, the history it archived is erased from the user's history shard and R2,
+ * and one D1 batch
  * removes what D1 holds about them and turns the users row into a tombstone (the phone number is
  * free again for a new account).
  *
