@@ -39,10 +39,14 @@ export const GAUGE_SHARDS = 16;
  * ctx.waitUntil(gaugeHubOf(env, userId).report(userId, { connections, depth }, Date.now()));
  */
 export function gaugeHubOf(env: { GAUGES: DurableObjectNamespace<GaugeHub> }, userId: string): DurableObjectStub<GaugeHub> {
-  return env.GAUGES.get(env.GAUGES.idFromName(`gauges-${fnv1a32(userId) % GAUGE_SHARDS}`));
+  return gaugeHub(env, fnv1a32(userId) % GAUGE_SHARDS);
 }
 
 /** Every gauge hub, for the totals. */
 export function gaugeHubs(env: { GAUGES: DurableObjectNamespace<GaugeHub> }): Array<DurableObjectStub<GaugeHub>> {
-  return Array.from({ length: GAUGE_SHARDS }, (_, shard) => env.GAUGES.get(env.GAUGES.idFromName(`gauges-${shard}`)));
+  return Array.from({ length: GAUGE_SHARDS }, (_, shard) => gaugeHub(env, shard));
+}
+
+function gaugeHub(env: { GAUGES: DurableObjectNamespace<GaugeHub> }, shard: number): DurableObjectStub<GaugeHub> {
+  return env.GAUGES.get(env.GAUGES.idFromName(`gauges-${shard}`));
 }
